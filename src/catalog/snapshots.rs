@@ -1,0 +1,162 @@
+//! Typed queries on snapshot runs: create, find the previous one, finish, drop.
+
+use anyhow::Result;
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+/// One snapshot run as the catalog records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotRow {
+    pub id: i64,
+    pub name: String,
+    pub timestamp: String,
+    pub status: String,
+    pub hash_algo: String,
+}
+
+/// Counters written when a run finishes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Totals {
+    pub files: u64,
+    pub bytes: u64,
+    pub new_bytes: u64,
+    pub linked: u64,
+    pub copied: u64,
+    pub failed: u64,
+}
+
+const COLUMNS: &str = "id, name, timestamp, status, hash_algo";
+
+fn row(r: &Row) -> rusqlite::Result<SnapshotRow> {
+    Ok(SnapshotRow {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        timestamp: r.get(2)?,
+        status: r.get(3)?,
+        hash_algo: r.get(4)?,
+    })
+}
+
+impl SnapshotRow {
+    /// Records a new run as `incomplete`; returns its row.
+    pub fn create(
+        conn: &Connection,
+        name: &str,
+        timestamp: &str,
+        source: &[u8],
+        hash_algo: &str,
+        started_at: &str,
+    ) -> Result<SnapshotRow> {
+        conn.execute(
+            "INSERT INTO snapshot_runs (name, timestamp, status, source, hash_algo, started_at)
+             VALUES (?1, ?2, 'incomplete', ?3, ?4, ?5)",
+            params![name, timestamp, source, hash_algo, started_at],
+        )?;
+        Ok(SnapshotRow {
+            id: conn.last_insert_rowid(),
+            name: name.into(),
+            timestamp: timestamp.into(),
+            status: "incomplete".into(),
+            hash_algo: hash_algo.into(),
+        })
+    }
+
+    /// The newest complete snapshot of `name`.
+    pub fn previous_complete(conn: &Connection, name: &str) -> Result<Option<SnapshotRow>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM snapshot_runs WHERE name = ?1 AND status = 'complete'
+             ORDER BY id DESC LIMIT 1"
+        );
+        Ok(conn.query_row(&sql, [name], row).optional()?)
+    }
+
+    /// Runs of `name` that never finished.
+    pub fn incomplete(conn: &Connection, name: &str) -> Result<Vec<SnapshotRow>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM snapshot_runs WHERE name = ?1 AND status = 'incomplete' ORDER BY id"
+        );
+        let mut stmt = conn.prepare(&sql)?;
+        let rows = stmt.query_map([name], row)?.collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    /// True when `name/timestamp` is already taken in the catalog.
+    pub fn exists(conn: &Connection, name: &str, timestamp: &str) -> Result<bool> {
+        Ok(conn
+            .query_row(
+                "SELECT 1 FROM snapshot_runs WHERE name = ?1 AND timestamp = ?2",
+                [name, timestamp],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
+    /// Stores the run's counters (status unchanged).
+    pub fn set_totals(&self, conn: &Connection, t: &Totals, finished_at: &str) -> Result<()> {
+        conn.execute(
+            "UPDATE snapshot_runs SET files = ?2, bytes = ?3, new_bytes = ?4, linked = ?5,
+             copied = ?6, failed = ?7, finished_at = ?8 WHERE id = ?1",
+            params![
+                self.id,
+                t.files as i64,
+                t.bytes as i64,
+                t.new_bytes as i64,
+                t.linked as i64,
+                t.copied as i64,
+                t.failed as i64,
+                finished_at
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Marks the run complete: the last step of a run.
+    pub fn mark_complete(&self, conn: &Connection) -> Result<()> {
+        conn.execute(
+            "UPDATE snapshot_runs SET status = 'complete' WHERE id = ?1",
+            [self.id],
+        )?;
+        Ok(())
+    }
+
+    /// Deletes the run, its entries, and the stored copies and contents only it used.
+    pub fn delete(&self, conn: &Connection) -> Result<()> {
+        let tx = conn.unchecked_transaction()?;
+        tx.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS doomed_copies (id INTEGER PRIMARY KEY)",
+            [],
+        )?;
+        tx.execute("DELETE FROM doomed_copies", [])?;
+        tx.execute(
+            "INSERT OR IGNORE INTO doomed_copies SELECT copy_id FROM entries
+             WHERE snapshot_id = ?1 AND copy_id IS NOT NULL",
+            [self.id],
+        )?;
+        tx.execute("DELETE FROM entries WHERE snapshot_id = ?1", [self.id])?;
+        tx.execute("DELETE FROM snapshot_runs WHERE id = ?1", [self.id])?;
+        tx.execute(
+            "DELETE FROM copies WHERE id IN (SELECT id FROM doomed_copies)
+             AND NOT EXISTS (SELECT 1 FROM entries e WHERE e.copy_id = copies.id)",
+            [],
+        )?;
+        tx.execute(
+            "DELETE FROM contents WHERE NOT EXISTS
+             (SELECT 1 FROM copies k WHERE k.content_id = contents.id)",
+            [],
+        )?;
+        tx.execute("DELETE FROM doomed_copies", [])?;
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+impl SnapshotRow {
+    /// Marks a run whose folder is gone from disk as `missing` (its rows stay).
+    pub fn mark_missing(&self, conn: &Connection) -> Result<()> {
+        conn.execute(
+            "UPDATE snapshot_runs SET status = 'missing' WHERE id = ?1",
+            [self.id],
+        )?;
+        Ok(())
+    }
+}

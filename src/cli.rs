@@ -1,0 +1,63 @@
+//! Owns the command-line interface: clap derive types only; doc comments are the help text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// phlb: hardlink-deduplicated snapshot backups driven by an SQLite catalog.
+#[derive(Debug, Parser)]
+#[command(name = "phlb", version, about, long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Read settings from this ini file instead of searching for phlb.ini.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Backup root folder (overrides BACKUP_PATH).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub backup_root: Option<PathBuf>,
+    /// Print every file's action.
+    #[arg(short, long, global = true, conflicts_with = "quiet")]
+    pub verbose: bool,
+    /// Print nothing but errors (no progress, no summary).
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+/// The phlb commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Make a new snapshot of each SOURCE under <root>/<name>/<timestamp>/.
+    Backup(BackupArgs),
+    /// Show the effective config and where each value came from.
+    Config(ConfigArgs),
+}
+
+/// Arguments of `phlb backup`.
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// Folders to back up; each becomes its own snapshot.
+    #[arg(required = true, value_name = "SOURCE")]
+    pub sources: Vec<PathBuf>,
+    /// Snapshot name (default: the source folder's name); only with a single SOURCE.
+    #[arg(long, short = 'n', value_name = "N")]
+    pub name: Option<String>,
+    /// Scan, hash and report what would be linked or copied; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// Arguments of `phlb config`.
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// Write the example config (every key with its default) to ./phlb.ini.
+    #[arg(long)]
+    pub write: bool,
+}

@@ -1,0 +1,131 @@
+//! `phlb backup --dry-run`: decides like a real run (fast path, then content hashes
+//! against the catalog) and reports what would be linked or copied, writing nothing.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Result;
+
+use super::report::Counts;
+use super::Source;
+use crate::catalog::entries::{copies_for_hash, previous_entries};
+use crate::catalog::{self, Access, Catalog, SnapshotRow};
+use crate::config::Config;
+use crate::hash::hash_reader;
+use crate::plan::{copy_serves, first_step, FirstStep, LinkKey, PrevEntry};
+use crate::progress::{Progress, Style};
+use crate::scan::{self, Entry, Kind};
+use crate::store;
+use crate::units::one_line;
+use crate::Outcome;
+
+/// Reports, per source, what a backup would do.
+pub fn run(config: &Config, sources: &[Source], style: Style) -> Result<Outcome> {
+    let meta_dir = config.meta_dir();
+    let catalog = if meta_dir.join(catalog::FILE_NAME).exists() {
+        Some(Catalog::open(&meta_dir, Access::ReadOnly)?)
+    } else {
+        None
+    };
+    let conn = catalog.as_ref().map(|c| c.conn()).transpose()?;
+    let root = config
+        .backup_path
+        .canonicalize()
+        .unwrap_or_else(|_| config.backup_path.clone());
+    let mut outcome = Outcome::Clean;
+    for source in sources {
+        let started = Instant::now();
+        let prev = match &conn {
+            Some(c) => match SnapshotRow::previous_complete(c, &source.name)? {
+                Some(row) => previous_entries(c, row.id)?,
+                None => HashMap::new(),
+            },
+            None => HashMap::new(),
+        };
+        let scan = scan::scan(&source.path, &super::scan_options(config, &root));
+        let mut progress = Progress::new(
+            style,
+            &format!("{} (dry run)", source.name),
+            scan.entries.len() as u64,
+            scan.file_bytes(),
+        );
+        let mut counts = Counts {
+            special: scan.specials.len() as u64,
+            skipped: scan.skipped,
+            failed: scan.problems.len() as u64,
+            ..Counts::default()
+        };
+        for p in &scan.problems {
+            progress.error(&format!("phlb: error: {}: {}", one_line(&p.path), p.message));
+        }
+        let mut seen = HashSet::new();
+        for entry in &scan.entries {
+            match entry.kind {
+                Kind::Dir => counts.dirs += 1,
+                Kind::Symlink => counts.symlinks += 1,
+                Kind::File => {
+                    let path = source.path.join(&entry.rel);
+                    match decide(config, conn.as_deref(), &prev, &mut seen, entry, &path) {
+                        Ok(linked) => {
+                            counts.files += 1;
+                            counts.bytes += entry.meta.size;
+                            if linked {
+                                counts.linked += 1;
+                            } else {
+                                counts.copied += 1;
+                                counts.new_bytes += entry.meta.size;
+                            }
+                        }
+                        Err(why) => {
+                            counts.failed += 1;
+                            progress.error(&format!("phlb: error: {}: {why}", one_line(&path)));
+                        }
+                    }
+                }
+            }
+            progress.advance(entry.meta.size);
+        }
+        progress.finish();
+        if style != Style::Quiet {
+            print!("{}", counts.summary(&source.name, started.elapsed(), true));
+        }
+        if counts.failed > 0 {
+            outcome = Outcome::Problems;
+        }
+    }
+    Ok(outcome)
+}
+
+/// True when the file would be linked, false when it would be stored as a new copy.
+fn decide(
+    config: &Config,
+    conn: Option<&rusqlite::Connection>,
+    prev: &HashMap<PathBuf, PrevEntry>,
+    seen: &mut HashSet<LinkKey>,
+    entry: &Entry,
+    path: &Path,
+) -> Result<bool, String> {
+    let p = prev.get(&entry.rel);
+    let hash = match first_step(config.dedup, entry.meta, p) {
+        FirstStep::LinkPrevious => return Ok(true),
+        FirstStep::KnownContent => p.map(|p| p.hash.clone()).unwrap_or_default(),
+        FirstStep::Read => {
+            let mut file = store::open_source(path).map_err(|e| format!("cannot open: {e}"))?;
+            hash_reader(config.hash, &mut file)
+                .map_err(|e| format!("cannot read: {e}"))?
+                .0
+        }
+    };
+    let want = entry.meta.into();
+    if !seen.insert(LinkKey::new(config.dedup, &hash, want)) {
+        return Ok(true);
+    }
+    let Some(conn) = conn else {
+        return Ok(false);
+    };
+    let copies = copies_for_hash(conn, &hash).map_err(|e| format!("{e:#}"))?;
+    Ok(copies
+        .iter()
+        .any(|c| c.size == entry.meta.size && copy_serves(config.dedup, want, c.meta)))
+}

@@ -1,0 +1,96 @@
+//! Owns what interrupted runs leave behind: finishing runs that completed on disk but not
+//! in the catalog, and removing the folders, side files and rows of runs that died.
+
+use std::fs;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+use crate::catalog::SnapshotRow;
+use crate::layout::{SnapshotPaths, IN_PROGRESS};
+
+/// What cleaning up found.
+#[derive(Debug, Default)]
+pub struct Cleaned {
+    /// Runs whose snapshot folder had its final name: marked complete.
+    pub finished: Vec<String>,
+    /// Runs that died part-way: removed.
+    pub removed: Vec<String>,
+}
+
+/// Settles the incomplete runs of `name`. Runs whose folder has its final name are marked
+/// complete. With `remove`, dead runs are deleted, with any in-progress leftovers on disk
+/// that the catalog does not know (a killed run whose rows were lost). Only call it while
+/// holding the writer lock; without `remove` dead runs stay as link sources for this run.
+pub fn clean(
+    conn: &rusqlite::Connection,
+    root: &Path,
+    name: &str,
+    sums: &str,
+    remove: bool,
+) -> Result<Cleaned> {
+    let mut out = Cleaned::default();
+    for run in SnapshotRow::incomplete(conn, name)? {
+        let paths = SnapshotPaths::new(root, name, &run.timestamp, sums);
+        let label = format!("{name}/{}", run.timestamp);
+        if paths.dir.is_dir() && !paths.work_dir.exists() {
+            run.mark_complete(conn)?;
+            out.finished.push(label);
+            continue;
+        }
+        if !remove {
+            continue;
+        }
+        for side in [&paths.manifest, &paths.summary, &paths.log] {
+            remove_any(side)?;
+        }
+        run.delete(conn)?;
+        out.removed.push(label);
+    }
+    if !remove {
+        return Ok(out);
+    }
+    let parent = root.join(name);
+    let Ok(listing) = fs::read_dir(&parent) else {
+        return Ok(out);
+    };
+    for item in listing {
+        let item = item.with_context(|| format!("{}: cannot list", parent.display()))?;
+        let file_name = item.file_name();
+        let Some(text) = file_name.to_str() else {
+            continue;
+        };
+        let Some(idx) = text.find(IN_PROGRESS) else {
+            continue;
+        };
+        remove_any(&item.path())?;
+        if !out.removed.iter().any(|r| r.ends_with(&text[..idx])) {
+            out.removed.push(format!("{name}/{}", &text[..idx]));
+        }
+    }
+    Ok(out)
+}
+
+/// Removes a file or a whole folder tree; missing is fine. Read-only folders inside a
+/// dead snapshot are made writable first so nothing is left half-deleted.
+fn remove_any(path: &Path) -> Result<()> {
+    let Ok(md) = path.symlink_metadata() else {
+        return Ok(());
+    };
+    let result = if md.is_dir() {
+        make_writable(path);
+        fs::remove_dir_all(path)
+    } else {
+        fs::remove_file(path)
+    };
+    result.with_context(|| format!("{}: cannot remove leftover of an interrupted run", path.display()))
+}
+
+fn make_writable(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    for entry in walkdir::WalkDir::new(dir).follow_links(false).into_iter().flatten() {
+        if entry.file_type().is_dir() {
+            let _ = fs::set_permissions(entry.path(), fs::Permissions::from_mode(0o700));
+        }
+    }
+}

@@ -1,0 +1,300 @@
+//! `phlb backup`: checks the sources and the backup root, takes the writer lock, and runs
+//! one snapshot per source.
+
+mod dry_run;
+mod leftovers;
+mod links;
+mod report;
+mod snapshot;
+
+use std::collections::HashMap;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+
+use crate::catalog::{entries::previous_entries, Access, Catalog, SnapshotRow, Writer};
+use crate::cli::{BackupArgs, Global};
+use crate::config::{Config, LogLevel};
+use crate::layout::{check_name, SnapshotPaths};
+use crate::plan::PrevEntry;
+use crate::progress::{Progress, Style};
+use crate::scan::{self, ScanOptions};
+use crate::store;
+use crate::units::one_line;
+use crate::{lock, Outcome};
+
+/// A source folder to back up and the snapshot name it goes under.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// Canonical absolute path.
+    pub path: PathBuf,
+    pub name: String,
+}
+
+/// Runs `phlb backup`.
+pub fn run(config: &Config, global: &Global, args: &BackupArgs) -> Result<Outcome> {
+    let sources = resolve_sources(&args.sources, args.name.as_deref())?;
+    let style = Style::detect(global.quiet);
+    if args.dry_run {
+        return dry_run::run(config, &sources, style);
+    }
+    let root = prepare_root(config)?;
+    for s in &sources {
+        if s.path.starts_with(&root) {
+            bail!(
+                "{}: source is inside the backup root {}",
+                s.path.display(),
+                root.display()
+            );
+        }
+    }
+    let meta_dir = root.join(".phlb");
+    make_private_dir(&meta_dir)?;
+    let lock = lock::acquire(&meta_dir)?;
+    if let Some(pid) = &lock.stale_pid {
+        if !global.quiet {
+            eprintln!("phlb: note: taking over the stale lock of process {pid}, which is gone");
+        }
+    }
+    let catalog = Catalog::open(&meta_dir, Access::Write)?;
+    let mut outcome = Outcome::Clean;
+    for source in &sources {
+        let counts = one_snapshot(config, global, &catalog, &root, source, style)?;
+        if counts.failed > 0 {
+            outcome = Outcome::Problems;
+        }
+    }
+    drop(lock);
+    Ok(outcome)
+}
+
+/// Checks every source before anything is written: exists, is a folder, has a unique name.
+fn resolve_sources(paths: &[PathBuf], name: Option<&str>) -> Result<Vec<Source>> {
+    if name.is_some() && paths.len() > 1 {
+        bail!("--name needs a single SOURCE; each source gets its own snapshot name");
+    }
+    let mut out: Vec<Source> = Vec::new();
+    for p in paths {
+        let path = p
+            .canonicalize()
+            .with_context(|| format!("{}: cannot back up", p.display()))?;
+        if !path.is_dir() {
+            bail!("{}: cannot back up: not a folder", p.display());
+        }
+        let name = match name {
+            Some(n) => n.to_string(),
+            None => path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .map(String::from)
+                .with_context(|| format!("{}: give a snapshot name with --name", p.display()))?,
+        };
+        check_name(&name).map_err(|e| anyhow::anyhow!("{}: {e}; use --name", p.display()))?;
+        if let Some(other) = out.iter().find(|s| s.name == name) {
+            bail!(
+                "{} and {} would both be snapshot {name:?}; back them up separately with --name",
+                other.path.display(),
+                path.display()
+            );
+        }
+        out.push(Source { path, name });
+    }
+    Ok(out)
+}
+
+/// Makes sure the backup root exists (or says why not) and returns its canonical path.
+fn prepare_root(config: &Config) -> Result<PathBuf> {
+    let root = &config.backup_path;
+    if !root.exists() {
+        if config.no_create_root {
+            bail!(
+                "{}: backup root does not exist (NO_CREATE_ROOT is true: is the drive mounted?)",
+                root.display()
+            );
+        }
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(root)
+            .with_context(|| format!("{}: cannot create backup root", root.display()))?;
+    }
+    if !root.is_dir() {
+        bail!("{}: backup root is not a folder", root.display());
+    }
+    root.canonicalize()
+        .with_context(|| format!("{}: cannot open backup root", root.display()))
+}
+
+fn make_private_dir(path: &Path) -> Result<()> {
+    if path.is_dir() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(path)
+        .with_context(|| format!("{}: cannot create folder", path.display()))
+}
+
+/// The newest complete snapshot of `name` whose folder still exists; runs whose folder is
+/// gone are marked `missing` on the way.
+fn previous(
+    conn: &rusqlite::Connection,
+    root: &Path,
+    name: &str,
+) -> Result<Option<(PathBuf, HashMap<PathBuf, PrevEntry>)>> {
+    while let Some(row) = SnapshotRow::previous_complete(conn, name)? {
+        let dir = root.join(name).join(&row.timestamp);
+        if dir.is_dir() {
+            return Ok(Some((dir, previous_entries(conn, row.id)?)));
+        }
+        row.mark_missing(conn)?;
+    }
+    Ok(None)
+}
+
+/// Picks a timestamp for a new snapshot that no other run of `name` has used.
+fn pick_timestamp(
+    conn: &rusqlite::Connection,
+    root: &Path,
+    config: &Config,
+    name: &str,
+) -> Result<(String, SnapshotPaths)> {
+    let base = chrono::Local::now()
+        .format(&config.sub_dir_formatter)
+        .to_string();
+    let sums = config.hash.manifest_suffix();
+    let mut ts = base.clone();
+    for n in 1.. {
+        let paths = SnapshotPaths::new(root, name, &ts, sums);
+        if !paths.taken() && !SnapshotRow::exists(conn, name, &ts)? {
+            return Ok((ts, paths));
+        }
+        ts = format!("{base}-{n}");
+    }
+    unreachable!("an unbounded range always yields")
+}
+
+fn scan_options(config: &Config, root: &Path) -> ScanOptions {
+    ScanOptions {
+        skip_dirs: config.skip_dirs.clone(),
+        skip_patterns: config.skip_patterns.clone(),
+        one_file_system: config.one_file_system,
+        exclude: vec![root.to_path_buf()],
+    }
+}
+
+/// Makes one complete snapshot of `source`.
+fn one_snapshot(
+    config: &Config,
+    global: &Global,
+    catalog: &Catalog,
+    root: &Path,
+    source: &Source,
+    style: Style,
+) -> Result<report::Counts> {
+    let started = Instant::now();
+    let name = &source.name;
+    let sums = config.hash.manifest_suffix();
+    let conn = catalog.conn()?;
+    let settled = leftovers::clean(&conn, root, name, sums, false)?;
+    make_private_dir(&root.join(name))?;
+    let prev = previous(&conn, root, name)?;
+    let scan = scan::scan(&source.path, &scan_options(config, root));
+    let (ts, paths) = pick_timestamp(&conn, root, config, name)?;
+    let label = format!("{name}/{ts}");
+    let snapshot = SnapshotRow::create(
+        &conn,
+        name,
+        &ts,
+        source.path.as_os_str().as_bytes(),
+        &config.hash.to_string(),
+        &chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    )?;
+    store::make_dir(&paths.work_dir)
+        .with_context(|| format!("{}: cannot create snapshot folder", paths.work_dir.display()))?;
+    let (prev_dir, prev) = prev.unzip();
+    let inputs = snapshot::Inputs {
+        config,
+        root,
+        source: &source.path,
+        snapshot: &snapshot,
+        paths: &paths,
+        prev_dir,
+        prev: prev.unwrap_or_default(),
+        as_root: running_as_root(),
+        verbose: global.verbose,
+    };
+    let linker = links::Linker::new(root, config.dedup, config.max_links);
+    let mut progress = Progress::new(
+        style,
+        &label,
+        scan.entries.len() as u64,
+        scan.file_bytes(),
+    );
+    let mut run = snapshot::Run::start(inputs, Writer::new(conn)?, linker)?;
+    for label in &settled.finished {
+        run.log.line(LogLevel::Info, &format!("finished interrupted run {label}"));
+    }
+    for problem in &scan.problems {
+        run.fail(&problem.path, &problem.message, &progress);
+    }
+    for path in &scan.specials {
+        run.counts.special += 1;
+        let line = format!("{}: not a file, folder or symlink; skipped", one_line(path));
+        run.log.line(LogLevel::Warning, &line);
+        progress.warn(&format!("phlb: warning: {line}"));
+    }
+    for path in &scan.excluded {
+        let line = format!("{}: the backup root is inside the source; skipped", one_line(path));
+        run.log.line(LogLevel::Info, &line);
+        progress.warn(&format!("phlb: note: {line}"));
+    }
+    run.counts.skipped = scan.skipped;
+    run.entries(&scan.entries, &mut progress)?;
+    let (counts, mut log) = run.finish(&progress)?;
+    progress.finish();
+    let summary = counts.summary(&label, started.elapsed(), false);
+    complete(catalog, &snapshot, &paths, &counts, &summary, &mut log)?;
+    let conn = catalog.conn()?;
+    let cleaned = leftovers::clean(&conn, root, name, sums, true)?;
+    if !global.quiet {
+        for gone in &cleaned.removed {
+            eprintln!("phlb: note: removed the leftovers of interrupted run {gone}");
+        }
+        print!("{summary}");
+    }
+    Ok(counts)
+}
+
+/// The last steps of a run, in an order that a kill at any point leaves safe: side files
+/// under final names, the counters, the folder rename, and `complete` in the catalog last.
+fn complete(
+    catalog: &Catalog,
+    snapshot: &SnapshotRow,
+    paths: &SnapshotPaths,
+    counts: &report::Counts,
+    summary: &str,
+    log: &mut report::Log,
+) -> Result<()> {
+    let ctx = |p: &Path| format!("{}: cannot finish snapshot", p.display());
+    std::fs::write(&paths.summary, summary).with_context(|| ctx(&paths.summary))?;
+    log.line(LogLevel::Info, "snapshot complete");
+    log.flush()?;
+    std::fs::rename(&paths.work_log, &paths.log).with_context(|| ctx(&paths.log))?;
+    std::fs::rename(&paths.work_manifest, &paths.manifest).with_context(|| ctx(&paths.manifest))?;
+    let conn = catalog.conn()?;
+    let finished_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    snapshot.set_totals(&conn, &counts.totals(), &finished_at)?;
+    std::fs::rename(&paths.work_dir, &paths.dir).with_context(|| ctx(&paths.dir))?;
+    snapshot.mark_complete(&conn)?;
+    Ok(())
+}
+
+/// True when phlb runs as root and so restores owners and groups.
+fn running_as_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}

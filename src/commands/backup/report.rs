@@ -1,0 +1,113 @@
+//! Owns what a backup run tells: counters, the per-snapshot log file, the summary text.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+
+use crate::catalog::snapshots::Totals;
+use crate::config::LogLevel;
+use crate::units::{human_bytes, human_duration};
+
+/// What one snapshot run did.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Counts {
+    /// Regular files in the snapshot.
+    pub files: u64,
+    pub dirs: u64,
+    pub symlinks: u64,
+    /// Files hardlinked to a copy already stored.
+    pub linked: u64,
+    /// Files written as a new stored copy.
+    pub copied: u64,
+    /// FIFOs, sockets and devices left out.
+    pub special: u64,
+    /// Entries left out by SKIP_DIRS / SKIP_PATTERNS.
+    pub skipped: u64,
+    /// Files or folders that could not be backed up.
+    pub failed: u64,
+    /// Bytes of all regular files in the snapshot.
+    pub bytes: u64,
+    /// Bytes written as new stored copies.
+    pub new_bytes: u64,
+}
+
+impl Counts {
+    /// The counters the catalog keeps for a run.
+    pub fn totals(&self) -> Totals {
+        Totals {
+            files: self.files,
+            bytes: self.bytes,
+            new_bytes: self.new_bytes,
+            linked: self.linked,
+            copied: self.copied,
+            failed: self.failed,
+        }
+    }
+
+    /// The final summary, a few lines of plain text.
+    pub fn summary(&self, snapshot: &str, elapsed: Duration, dry_run: bool) -> String {
+        let (linked, copied) = if dry_run {
+            ("would link", "would copy")
+        } else {
+            ("linked", "copied")
+        };
+        format!(
+            "snapshot {snapshot}{}\n  files:   {} ({linked} {}, {copied} {})\n  folders: {}, symlinks: {}\n  skipped: {} (special files: {}, by skip rules: {})\n  failed:  {}\n  bytes:   {} new of {} ({} new of {} bytes)\n  time:    {}\n",
+            if dry_run { " (dry run, nothing written)" } else { "" },
+            self.files,
+            self.linked,
+            self.copied,
+            self.dirs,
+            self.symlinks,
+            self.special + self.skipped,
+            self.special,
+            self.skipped,
+            self.failed,
+            human_bytes(self.new_bytes),
+            human_bytes(self.bytes),
+            self.new_bytes,
+            self.bytes,
+            human_duration(elapsed),
+        )
+    }
+}
+
+/// The `-backup.log` beside a snapshot: one line per action or problem, filtered by LOG_LEVEL.
+pub struct Log {
+    out: Option<BufWriter<File>>,
+    level: LogLevel,
+}
+
+impl Log {
+    /// Creates the log file at `path`.
+    pub fn create(path: &Path, level: LogLevel) -> Result<Log> {
+        let file =
+            File::create(path).with_context(|| format!("{}: cannot create log", path.display()))?;
+        Ok(Log {
+            out: Some(BufWriter::new(file)),
+            level,
+        })
+    }
+
+    /// Writes one line when `level` is at or above the configured level.
+    pub fn line(&mut self, level: LogLevel, text: &str) {
+        if level < self.level {
+            return;
+        }
+        if let Some(out) = &mut self.out {
+            let stamp = chrono::Local::now().format("%H:%M:%S%.3f");
+            let _ = writeln!(out, "{stamp} {level:<7} {text}");
+        }
+    }
+
+    /// Flushes the log to disk.
+    pub fn flush(&mut self) -> Result<()> {
+        if let Some(out) = &mut self.out {
+            out.flush().context("cannot write log")?;
+        }
+        Ok(())
+    }
+}

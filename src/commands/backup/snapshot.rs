@@ -1,0 +1,344 @@
+//! Owns one snapshot run: turns a scanned source into a snapshot folder, its manifest and
+//! its catalog rows, deciding per file whether to link or to store a new copy.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufWriter, Seek, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use super::links::{Linked, Linker};
+use super::report::{Counts, Log};
+use crate::catalog::{SnapshotRow, Writer};
+use crate::config::{Config, LogLevel};
+use crate::hash::{hash_reader, hex};
+use crate::layout::SnapshotPaths;
+use crate::manifest;
+use crate::plan::{first_step, CopyMeta, FirstStep, PrevEntry};
+use crate::progress::Progress;
+use crate::scan::{Entry, Kind, Meta};
+use crate::store;
+use crate::units::one_line;
+
+/// Files up to this size are read into memory once, hashed, and written from the buffer.
+const SMALL_FILE: u64 = 8 << 20;
+
+/// Everything one snapshot run needs, handed in by the command.
+pub struct Inputs<'a> {
+    pub config: &'a Config,
+    pub root: &'a Path,
+    pub source: &'a Path,
+    pub snapshot: &'a SnapshotRow,
+    pub paths: &'a SnapshotPaths,
+    pub prev_dir: Option<PathBuf>,
+    pub prev: HashMap<PathBuf, PrevEntry>,
+    pub as_root: bool,
+    pub verbose: bool,
+}
+
+/// A file that could not be backed up (the run goes on).
+struct Failure(String);
+
+/// How one regular file was stored.
+enum Stored {
+    Linked { copy_id: i64, hash: Vec<u8>, meta: Meta },
+    Copied { copy_id: i64, hash: Vec<u8>, meta: Meta },
+}
+
+/// The state of a run in progress.
+pub struct Run<'a> {
+    inp: Inputs<'a>,
+    writer: Writer,
+    linker: Linker,
+    manifest: BufWriter<File>,
+    pub log: Log,
+    pub counts: Counts,
+    dirs: Vec<(PathBuf, Meta)>,
+    told_no_links: bool,
+}
+
+impl<'a> Run<'a> {
+    /// Starts a run: opens the manifest and log under their in-progress names.
+    pub fn start(inp: Inputs<'a>, writer: Writer, linker: Linker) -> Result<Run<'a>> {
+        let manifest = File::create(&inp.paths.work_manifest).with_context(|| {
+            format!("{}: cannot create manifest", inp.paths.work_manifest.display())
+        })?;
+        let log = Log::create(&inp.paths.work_log, inp.config.log_level)?;
+        Ok(Run {
+            inp,
+            writer,
+            linker,
+            manifest: BufWriter::new(manifest),
+            log,
+            counts: Counts::default(),
+            dirs: Vec::new(),
+            told_no_links: false,
+        })
+    }
+
+    /// Backs up every entry, reporting progress and per-file problems.
+    pub fn entries(&mut self, entries: &[Entry], progress: &mut Progress) -> Result<()> {
+        for entry in entries {
+            let result = match entry.kind {
+                Kind::Dir => self.dir(entry),
+                Kind::Symlink => self.symlink(entry),
+                Kind::File => self.file(entry, progress),
+            }?;
+            if let Err(Failure(why)) = result {
+                self.fail(&self.inp.source.join(&entry.rel), &why, progress);
+            }
+            progress.advance(if entry.kind == Kind::File { entry.meta.size } else { 0 });
+        }
+        Ok(())
+    }
+
+    /// Counts and reports one path that could not be backed up.
+    pub fn fail(&mut self, path: &Path, why: &str, progress: &Progress) {
+        self.counts.failed += 1;
+        let line = format!("{}: {why}", one_line(path));
+        self.log.line(LogLevel::Error, &format!("failed  {line}"));
+        progress.error(&format!("phlb: error: {line}"));
+    }
+
+    fn dir(&mut self, entry: &Entry) -> Result<Result<(), Failure>> {
+        let dst = self.dst(&entry.rel);
+        if entry.rel != Path::new(".") {
+            if let Err(e) = store::make_dir(&dst) {
+                return fatal_or(e, &dst, "cannot create folder");
+            }
+        }
+        self.dirs.push((dst, entry.meta));
+        self.counts.dirs += 1;
+        self.writer
+            .insert_entry(self.inp.snapshot.id, &entry.rel, Kind::Dir, &entry.meta, None, None)?;
+        Ok(Ok(()))
+    }
+
+    fn symlink(&mut self, entry: &Entry) -> Result<Result<(), Failure>> {
+        let dst = self.dst(&entry.rel);
+        let target = entry.target.as_deref().unwrap_or(Path::new(""));
+        if let Err(e) = store::make_symlink(&dst, target, &entry.meta, self.inp.as_root) {
+            return fatal_or(e, &dst, "cannot create symlink");
+        }
+        self.counts.symlinks += 1;
+        self.writer.insert_entry(
+            self.inp.snapshot.id,
+            &entry.rel,
+            Kind::Symlink,
+            &entry.meta,
+            None,
+            Some(target),
+        )?;
+        self.action(LogLevel::Debug, "symlink", &entry.rel);
+        Ok(Ok(()))
+    }
+
+    fn file(&mut self, entry: &Entry, progress: &Progress) -> Result<Result<(), Failure>> {
+        let stored = match self.store_file(entry)? {
+            Ok(s) => s,
+            Err(f) => return Ok(Err(f)),
+        };
+        self.say_no_links(progress);
+        let (copy_id, hash, meta, what) = match stored {
+            Stored::Linked { copy_id, hash, meta } => {
+                self.counts.linked += 1;
+                (copy_id, hash, meta, "linked")
+            }
+            Stored::Copied { copy_id, hash, meta } => {
+                self.counts.copied += 1;
+                self.counts.new_bytes += meta.size;
+                (copy_id, hash, meta, "copied")
+            }
+        };
+        self.counts.files += 1;
+        self.counts.bytes += meta.size;
+        self.writer.insert_entry(
+            self.inp.snapshot.id,
+            &entry.rel,
+            Kind::File,
+            &meta,
+            Some(copy_id),
+            None,
+        )?;
+        self.manifest
+            .write_all(&manifest::line(&hex(&hash), &entry.rel))
+            .context("cannot write manifest")?;
+        self.action(LogLevel::Info, what, &entry.rel);
+        if self.inp.verbose {
+            progress.warn(&format!("{what:<7} {}", one_line(&entry.rel)));
+        }
+        Ok(Ok(()))
+    }
+
+    /// Decides and carries out how one regular file is stored.
+    fn store_file(&mut self, entry: &Entry) -> Result<Result<Stored, Failure>> {
+        let dst = self.dst(&entry.rel);
+        let prev = self.inp.prev.get(&entry.rel).cloned();
+        let policy = self.inp.config.dedup;
+        let known = match (first_step(policy, entry.meta, prev.as_ref()), prev) {
+            (FirstStep::LinkPrevious, Some(p)) => {
+                let src = self.inp.prev_dir.as_ref().map(|d| d.join(&entry.rel));
+                if let Some(src) = src {
+                    if self.linker.link_checked(&src, p.copy_ino, p.size, &dst)? {
+                        self.linker.remember(&p.hash, p.copy, p.copy_id, &src, 2);
+                        return Ok(Ok(Stored::Linked {
+                            copy_id: p.copy_id,
+                            hash: p.hash,
+                            meta: entry.meta,
+                        }));
+                    }
+                }
+                Some(p.hash)
+            }
+            (FirstStep::KnownContent, Some(p)) => Some(p.hash),
+            _ => None,
+        };
+        if let Some(hash) = known {
+            let conn = self.writer.conn();
+            if let Linked::Yes(copy_id) =
+                self.linker
+                    .link_content(conn, &hash, entry.meta.size, entry.meta.into(), &dst)?
+            {
+                return Ok(Ok(Stored::Linked {
+                    copy_id,
+                    hash,
+                    meta: entry.meta,
+                }));
+            }
+        }
+        self.read_and_store(entry, &dst)
+    }
+
+    /// Reads a file (once when it fits in memory), hashes it, then links or writes a copy.
+    fn read_and_store(&mut self, entry: &Entry, dst: &Path) -> Result<Result<Stored, Failure>> {
+        let src = self.inp.source.join(&entry.rel);
+        let mut file = match store::open_source(&src) {
+            Ok(f) => f,
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+                return Ok(Err(Failure("replaced by a symlink during the backup".into())))
+            }
+            Err(e) => return Ok(Err(Failure(format!("cannot open: {e}")))),
+        };
+        let before = match file.metadata() {
+            Ok(md) if md.is_file() => Meta::of(&md),
+            Ok(_) => return Ok(Err(Failure("no longer a regular file".into()))),
+            Err(e) => return Ok(Err(Failure(format!("cannot stat: {e}")))),
+        };
+        let algo = self.inp.config.hash;
+        let small = before.size <= SMALL_FILE;
+        let (hash, buffer) = if small {
+            match store::read_all(&mut file, before.size) {
+                Ok(buf) => (algo.digest(&buf), Some(buf)),
+                Err(e) => return Ok(Err(Failure(format!("cannot read: {e}")))),
+            }
+        } else {
+            match hash_reader(algo, &mut file) {
+                Ok((h, _)) => (h, None),
+                Err(e) => return Ok(Err(Failure(format!("cannot read: {e}")))),
+            }
+        };
+        if !unchanged_since(&file, &before, buffer.as_ref().map(|b| b.len() as u64)) {
+            return Ok(Err(Failure("changed while being read; try again".into())));
+        }
+        let meta = before;
+        let conn = self.writer.conn();
+        if let Linked::Yes(copy_id) =
+            self.linker
+                .link_content(conn, &hash, meta.size, meta.into(), dst)?
+        {
+            return Ok(Ok(Stored::Linked { copy_id, hash, meta }));
+        }
+        let as_root = self.inp.as_root;
+        let written = match buffer {
+            Some(buf) => store::write_copy(dst, &buf, &meta, as_root).map(|ino| (hash.clone(), ino)),
+            None => file
+                .rewind()
+                .and_then(|_| store::stream_copy(&mut file, dst, &meta, algo, as_root))
+                .map(|(h, n, ino)| {
+                    let h = if n == meta.size { h } else { Vec::new() };
+                    (h, ino)
+                }),
+        };
+        let (copied_hash, ino) = match written {
+            Ok(w) => w,
+            Err(e) => return fatal_or(e, dst, "cannot write copy"),
+        };
+        if copied_hash != hash || !unchanged_since(&file, &meta, None) {
+            let _ = std::fs::remove_file(dst);
+            return Ok(Err(Failure("changed while being copied; try again".into())));
+        }
+        let copy_id = self.writer.insert_copy(&hash, meta.size, ino, meta.into())?;
+        let copy: CopyMeta = meta.into();
+        self.linker.remember(&hash, copy, copy_id, dst, 1);
+        Ok(Ok(Stored::Copied { copy_id, hash, meta }))
+    }
+
+    fn say_no_links(&mut self, progress: &Progress) {
+        if self.told_no_links {
+            return;
+        }
+        if let Some(e) = &self.linker.unsupported {
+            self.told_no_links = true;
+            let line = format!(
+                "{}: hardlinks are not possible here ({e}); copying files instead",
+                one_line(self.inp.root)
+            );
+            self.log.line(LogLevel::Warning, &line);
+            progress.warn(&format!("phlb: warning: {line}"));
+        }
+    }
+
+    fn action(&mut self, level: LogLevel, what: &str, rel: &Path) {
+        self.log.line(level, &format!("{what:<7} {}", one_line(rel)));
+    }
+
+    fn dst(&self, rel: &Path) -> PathBuf {
+        if rel == Path::new(".") {
+            self.inp.paths.work_dir.clone()
+        } else {
+            self.inp.paths.work_dir.join(rel)
+        }
+    }
+
+    /// Gives every folder its mode, owner and mtime (deepest first), closes the catalog
+    /// batch and the manifest. The snapshot is still under its in-progress name.
+    pub fn finish(mut self, progress: &Progress) -> Result<(Counts, Log)> {
+        for (dir, meta) in std::mem::take(&mut self.dirs).iter().rev() {
+            if let Err(e) = store::finish_dir(dir, meta, self.inp.as_root) {
+                self.fail(dir, &format!("cannot set folder metadata: {e}"), progress);
+            }
+        }
+        self.writer.finish()?;
+        self.manifest
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .and_then(|f| f.sync_all())
+            .context("cannot write manifest")?;
+        Ok((self.counts, self.log))
+    }
+}
+
+/// True when the open file still has the size and mtime it had before it was read
+/// (and, when known, the number of bytes read matches).
+fn unchanged_since(file: &File, before: &Meta, read: Option<u64>) -> bool {
+    match file.metadata() {
+        Ok(md) => {
+            let now = Meta::of(&md);
+            now.size == before.size
+                && now.mtime_ns == before.mtime_ns
+                && read.is_none_or(|n| n == before.size)
+        }
+        Err(_) => false,
+    }
+}
+
+/// Turns a destination error into a per-file failure, or a fatal error when the backup
+/// disk itself is the problem.
+fn fatal_or<T>(e: std::io::Error, path: &Path, what: &str) -> Result<Result<T, Failure>> {
+    if store::is_fatal(&e) {
+        Err(anyhow::Error::new(e).context(format!("{}: {what}", path.display())))
+    } else {
+        Ok(Err(Failure(format!("{what}: {e}"))))
+    }
+}

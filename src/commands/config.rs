@@ -1,0 +1,31 @@
+//! `phlb config`: show the effective config, or write the example ini.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+
+use crate::cli::ConfigArgs;
+use crate::config::{render, Loaded, EXAMPLE_INI};
+use crate::Outcome;
+
+/// Prints the effective config, or with `--write` creates `./phlb.ini` from the example.
+pub fn run(loaded: &Loaded, args: &ConfigArgs, cwd: &Path) -> Result<Outcome> {
+    if args.write {
+        let path = cwd.join("phlb.ini");
+        let mut file = match OpenOptions::new().write(true).create_new(true).open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                bail!("{}: already exists; not overwriting it", path.display())
+            }
+            Err(e) => return Err(e).with_context(|| format!("{}: cannot create", path.display())),
+        };
+        file.write_all(EXAMPLE_INI.as_bytes())
+            .with_context(|| format!("{}: cannot write", path.display()))?;
+        println!("wrote {}", path.display());
+        return Ok(Outcome::Clean);
+    }
+    print!("{}", render(loaded));
+    Ok(Outcome::Clean)
+}

@@ -1,0 +1,4 @@
+//! One module per command: the only code that holds both the catalog and the pipeline.
+
+pub mod backup;
+pub mod config;

@@ -1,0 +1,230 @@
+//! Owns phlb's settings: the `Config` type, its defaults, and where it is loaded from.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+use crate::hash::HashAlgo;
+use crate::plan::Dedup;
+
+mod ini;
+
+/// The example ini shipped at the top of the repository; it lists every key with its default.
+pub const EXAMPLE_INI: &str = include_str!("../phlb.example.ini");
+
+/// The validated settings every command works from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Folder that holds the snapshots and the `.phlb` catalog folder.
+    pub backup_path: PathBuf,
+    /// strftime pattern (local time) naming each snapshot folder.
+    pub sub_dir_formatter: String,
+    /// Folder names never backed up.
+    pub skip_dirs: Vec<String>,
+    /// Shell globs matched against file names that are never backed up.
+    pub skip_patterns: Vec<String>,
+    /// Content hash algorithm.
+    pub hash: HashAlgo,
+    /// When identical content may share one stored copy.
+    pub dedup: Dedup,
+    /// Do not cross mount points inside a source.
+    pub one_file_system: bool,
+    /// Threads for reading and hashing; `None` means one per core.
+    pub workers: Option<usize>,
+    /// Detail of the per-snapshot log file.
+    pub log_level: LogLevel,
+    /// Most hardlinks put on one stored copy.
+    pub max_links: u64,
+    /// A missing backup root is an error instead of being created.
+    pub no_create_root: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            backup_path: home_dir().join("phlb-backups"),
+            sub_dir_formatter: "%Y-%m-%d-%H%M%S".into(),
+            skip_dirs: vec!["__pycache__".into(), ".cache".into(), ".tmp".into()],
+            skip_patterns: vec!["*.pyc".into(), "*.tmp".into(), "*.swp".into()],
+            hash: HashAlgo::Sha256,
+            dedup: Dedup::Mode,
+            one_file_system: true,
+            workers: None,
+            log_level: LogLevel::Info,
+            max_links: 65000,
+            no_create_root: false,
+        }
+    }
+}
+
+impl Config {
+    /// The number of worker threads to use, resolving `auto` to the core count.
+    pub fn worker_count(&self) -> usize {
+        self.workers.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        })
+    }
+
+    /// The folder holding the catalog and lock.
+    pub fn meta_dir(&self) -> PathBuf {
+        self.backup_path.join(".phlb")
+    }
+}
+
+/// How much the per-snapshot log file records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    Debug,
+    Info,
+    Warning,
+    Error,
+}
+
+impl std::str::FromStr for LogLevel {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "debug" => Ok(LogLevel::Debug),
+            "info" => Ok(LogLevel::Info),
+            "warning" | "warn" => Ok(LogLevel::Warning),
+            "error" => Ok(LogLevel::Error),
+            _ => Err("expected debug, info, warning or error".into()),
+        }
+    }
+}
+
+impl std::fmt::Display for LogLevel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(match self {
+            LogLevel::Debug => "debug",
+            LogLevel::Info => "info",
+            LogLevel::Warning => "warning",
+            LogLevel::Error => "error",
+        })
+    }
+}
+
+/// A config together with where its values came from.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The effective settings.
+    pub config: Config,
+    /// The ini file that was read, if any.
+    pub file: Option<PathBuf>,
+    /// For each key set by the file or the command line: where it was set.
+    pub origins: BTreeMap<&'static str, String>,
+}
+
+/// Finds and reads the config: `--config`, else `phlb.ini` upwards from `cwd`, else `~/phlb.ini`.
+pub fn load(explicit: Option<&Path>, backup_root: Option<&Path>, cwd: &Path) -> Result<Loaded> {
+    let file = match explicit {
+        Some(p) => {
+            if !p.is_file() {
+                bail!("{}: config file not found", p.display());
+            }
+            Some(p.to_path_buf())
+        }
+        None => search(cwd),
+    };
+    let mut loaded = match &file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("{}: cannot read config", path.display()))?;
+            let (config, origins) = ini::parse(&text, path)?;
+            Loaded {
+                config,
+                file,
+                origins,
+            }
+        }
+        None => Loaded {
+            config: Config::default(),
+            file: None,
+            origins: BTreeMap::new(),
+        },
+    };
+    if let Some(root) = backup_root {
+        loaded.config.backup_path = absolute(root, cwd);
+        loaded
+            .origins
+            .insert("BACKUP_PATH", "--backup-root".to_string());
+    }
+    if loaded.config.backup_path.is_relative() {
+        loaded.config.backup_path = absolute(&loaded.config.backup_path, cwd);
+    }
+    Ok(loaded)
+}
+
+fn search(cwd: &Path) -> Option<PathBuf> {
+    cwd.ancestors()
+        .map(|dir| dir.join("phlb.ini"))
+        .find(|p| p.is_file())
+        .or_else(|| Some(home_dir().join("phlb.ini")).filter(|p| p.is_file()))
+}
+
+fn absolute(p: &Path, cwd: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        cwd.join(p)
+    }
+}
+
+/// The user's home folder (`$HOME`, else `/`).
+pub fn home_dir() -> PathBuf {
+    std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/"))
+}
+
+/// Renders the effective config as ini text, with where each value came from.
+pub fn render(loaded: &Loaded) -> String {
+    let c = &loaded.config;
+    let list = |v: &[String]| v.join(", ");
+    let workers = c
+        .workers
+        .map(|n| n.to_string())
+        .unwrap_or_else(|| format!("auto ({})", c.worker_count()));
+    let rows: Vec<(&'static str, String)> = vec![
+        ("BACKUP_PATH", c.backup_path.display().to_string()),
+        ("SUB_DIR_FORMATTER", c.sub_dir_formatter.clone()),
+        ("SKIP_DIRS", list(&c.skip_dirs)),
+        ("SKIP_PATTERNS", list(&c.skip_patterns)),
+        ("HASH", c.hash.to_string()),
+        ("DEDUP", c.dedup.to_string()),
+        ("ONE_FILE_SYSTEM", c.one_file_system.to_string()),
+        ("WORKERS", workers),
+        ("LOG_LEVEL", c.log_level.to_string()),
+        ("MAX_LINKS", c.max_links.to_string()),
+        ("NO_CREATE_ROOT", c.no_create_root.to_string()),
+    ];
+    let mut out = match &loaded.file {
+        Some(f) => format!("# config file: {}\n", f.display()),
+        None => "# config file: none found, built-in defaults\n".to_string(),
+    };
+    out.push_str("[phlb]\n");
+    for (key, value) in rows {
+        let origin = loaded
+            .origins
+            .get(key)
+            .map(String::as_str)
+            .unwrap_or("default");
+        out.push_str(&format!("{key} = {value}    # {origin}\n"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_ini_equals_defaults() {
+        let (config, _) = ini::parse(EXAMPLE_INI, Path::new("phlb.example.ini")).unwrap();
+        assert_eq!(config, Config::default());
+    }
+}

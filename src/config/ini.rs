@@ -1,0 +1,190 @@
+//! Parses the `[phlb]` ini format into a `Config`; every error names file and line.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Result};
+use chrono::format::{Item, StrftimeItems};
+
+use super::{home_dir, Config};
+
+/// Parses ini text; returns the config and, per key, the `file:line` that set it.
+pub fn parse(text: &str, file: &Path) -> Result<(Config, BTreeMap<&'static str, String>)> {
+    let mut config = Config::default();
+    let mut origins = BTreeMap::new();
+    let mut in_section = false;
+    for (index, raw) in text.lines().enumerate() {
+        let line_no = index + 1;
+        let at = || format!("{}:{}", file.display(), line_no);
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+            continue;
+        }
+        if let Some(section) = line.strip_prefix('[') {
+            let Some(name) = section.strip_suffix(']') else {
+                bail!("{}: malformed section header {line:?}", at());
+            };
+            if !name.trim().eq_ignore_ascii_case("phlb") {
+                bail!("{}: unknown section [{}], expected [phlb]", at(), name.trim());
+            }
+            in_section = true;
+            continue;
+        }
+        let Some((key, value)) = line.split_once('=') else {
+            bail!("{}: expected KEY = value, found {line:?}", at());
+        };
+        if !in_section {
+            bail!("{}: key outside the [phlb] section", at());
+        }
+        let key = key.trim().to_ascii_uppercase();
+        let value = value.trim();
+        let stored = set(&mut config, &key, value).map_err(|e| {
+            anyhow::anyhow!("{}: {key}: {e}", at())
+        })?;
+        origins.insert(stored, at());
+    }
+    Ok((config, origins))
+}
+
+fn set(c: &mut Config, key: &str, value: &str) -> Result<&'static str, String> {
+    Ok(match key {
+        "BACKUP_PATH" => {
+            if value.is_empty() {
+                return Err("must not be empty".into());
+            }
+            c.backup_path = expand_home(value);
+            "BACKUP_PATH"
+        }
+        "SUB_DIR_FORMATTER" => {
+            check_formatter(value)?;
+            c.sub_dir_formatter = value.to_string();
+            "SUB_DIR_FORMATTER"
+        }
+        "SKIP_DIRS" => {
+            c.skip_dirs = list(value);
+            "SKIP_DIRS"
+        }
+        "SKIP_PATTERNS" => {
+            c.skip_patterns = list(value);
+            "SKIP_PATTERNS"
+        }
+        "HASH" => {
+            c.hash = value.parse()?;
+            "HASH"
+        }
+        "DEDUP" => {
+            c.dedup = value.parse()?;
+            "DEDUP"
+        }
+        "ONE_FILE_SYSTEM" => {
+            c.one_file_system = boolean(value)?;
+            "ONE_FILE_SYSTEM"
+        }
+        "WORKERS" => {
+            c.workers = if value.eq_ignore_ascii_case("auto") {
+                None
+            } else {
+                Some(positive(value)? as usize)
+            };
+            "WORKERS"
+        }
+        "LOG_LEVEL" => {
+            c.log_level = value.parse()?;
+            "LOG_LEVEL"
+        }
+        "MAX_LINKS" => {
+            c.max_links = positive(value)?;
+            "MAX_LINKS"
+        }
+        "NO_CREATE_ROOT" => {
+            c.no_create_root = boolean(value)?;
+            "NO_CREATE_ROOT"
+        }
+        _ => return Err("unknown key".into()),
+    })
+}
+
+fn expand_home(value: &str) -> PathBuf {
+    match value.strip_prefix('~') {
+        Some("") => home_dir(),
+        Some(rest) if rest.starts_with('/') => home_dir().join(&rest[1..]),
+        _ => PathBuf::from(value),
+    }
+}
+
+fn list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+fn boolean(value: &str) -> Result<bool, String> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" | "yes" | "on" | "1" => Ok(true),
+        "false" | "no" | "off" | "0" => Ok(false),
+        _ => Err(format!("expected true or false, found {value:?}")),
+    }
+}
+
+fn positive(value: &str) -> Result<u64, String> {
+    match value.parse::<u64>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("expected a whole number above 0, found {value:?}")),
+    }
+}
+
+/// Checks that a strftime pattern is valid and yields a single, non-empty folder name.
+pub fn check_formatter(value: &str) -> Result<(), String> {
+    if value.is_empty() {
+        return Err("must not be empty".into());
+    }
+    if StrftimeItems::new(value).any(|item| matches!(item, Item::Error)) {
+        return Err(format!("invalid strftime pattern {value:?}"));
+    }
+    let sample = chrono::Local::now().format(value).to_string();
+    if sample.contains('/') || sample.starts_with('.') || sample.trim().is_empty() {
+        return Err(format!("{value:?} must give a plain folder name, gives {sample:?}"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> String {
+        format!("{:#}", parse(text, Path::new("x.ini")).unwrap_err())
+    }
+
+    #[test]
+    fn errors_name_file_and_line() {
+        let cases = [
+            ("[phlb]\nNOPE = 1\n", "x.ini:2: NOPE: unknown key"),
+            ("[phlb]\n\nHASH = md5\n", "x.ini:3: HASH:"),
+            ("[phlb]\nMAX_LINKS = 0\n", "x.ini:2: MAX_LINKS:"),
+            ("[phlb]\nONE_FILE_SYSTEM = maybe\n", "x.ini:2: ONE_FILE_SYSTEM:"),
+            ("HASH = sha256\n", "x.ini:1: key outside"),
+            ("[other]\n", "x.ini:1: unknown section"),
+            ("[phlb]\njunk\n", "x.ini:2: expected KEY = value"),
+            ("[phlb]\nSUB_DIR_FORMATTER = %Y/%m\n", "x.ini:2: SUB_DIR_FORMATTER:"),
+        ];
+        for (text, want) in cases {
+            let got = err(text);
+            assert!(got.starts_with(want), "{text:?}: got {got:?}");
+        }
+    }
+
+    #[test]
+    fn values_are_parsed() {
+        let text = "[phlb]\nbackup_path = ~/b\nSKIP_DIRS = a , b,\nWORKERS = 3\nDEDUP = content\n";
+        let (c, origins) = parse(text, Path::new("x.ini")).unwrap();
+        assert_eq!(c.backup_path, home_dir().join("b"));
+        assert_eq!(c.skip_dirs, vec!["a", "b"]);
+        assert_eq!(c.workers, Some(3));
+        assert_eq!(c.dedup, crate::plan::Dedup::Content);
+        assert_eq!(origins["WORKERS"], "x.ini:4");
+    }
+}

@@ -1,0 +1,69 @@
+//! Owns the names of things in the backup root: snapshot folders, manifests, logs, leftovers.
+
+use std::path::{Path, PathBuf};
+
+/// Suffix of a snapshot folder (and its side files) while its run is in progress.
+pub const IN_PROGRESS: &str = ".inprogress";
+
+/// Snapshot folder relative to the backup root: `name/ts`, or `name/ts.inprogress`.
+pub fn snapshot_dir_rel(name: &str, timestamp: &str, complete: bool) -> PathBuf {
+    let leaf = if complete {
+        timestamp.to_string()
+    } else {
+        format!("{timestamp}{IN_PROGRESS}")
+    };
+    Path::new(name).join(leaf)
+}
+
+/// The files one snapshot run writes beside its folder, under their final names.
+#[derive(Debug, Clone)]
+pub struct SnapshotPaths {
+    /// `<root>/<name>/<ts>`
+    pub dir: PathBuf,
+    /// `<root>/<name>/<ts>.inprogress`
+    pub work_dir: PathBuf,
+    /// `<root>/<name>/<ts>.SHA256SUMS`
+    pub manifest: PathBuf,
+    /// `<root>/<name>/<ts>.inprogress.SHA256SUMS`
+    pub work_manifest: PathBuf,
+    /// `<root>/<name>/<ts>-summary.txt`
+    pub summary: PathBuf,
+    /// `<root>/<name>/<ts>-backup.log`
+    pub log: PathBuf,
+    /// `<root>/<name>/<ts>.inprogress-backup.log`
+    pub work_log: PathBuf,
+}
+
+impl SnapshotPaths {
+    /// All paths of snapshot `name/timestamp` under `root`, with manifest suffix `sums`.
+    pub fn new(root: &Path, name: &str, timestamp: &str, sums: &str) -> SnapshotPaths {
+        let parent = root.join(name);
+        let work = format!("{timestamp}{IN_PROGRESS}");
+        SnapshotPaths {
+            dir: parent.join(timestamp),
+            work_dir: parent.join(&work),
+            manifest: parent.join(format!("{timestamp}.{sums}")),
+            work_manifest: parent.join(format!("{work}.{sums}")),
+            summary: parent.join(format!("{timestamp}-summary.txt")),
+            log: parent.join(format!("{timestamp}-backup.log")),
+            work_log: parent.join(format!("{work}-backup.log")),
+        }
+    }
+
+    /// True when anything of this snapshot already exists on disk.
+    pub fn taken(&self) -> bool {
+        [&self.dir, &self.work_dir, &self.manifest, &self.summary, &self.log]
+            .iter()
+            .any(|p| p.symlink_metadata().is_ok())
+    }
+}
+
+/// Checks that a snapshot name is one plain folder name.
+pub fn check_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.starts_with('.') || name.contains('/') || name.contains('\0') {
+        return Err(format!(
+            "snapshot name {name:?} must be a plain folder name not starting with '.'"
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,52 @@
+//! phlb: hardlink-deduplicated snapshot backups driven by an embedded SQLite catalog.
+
+pub mod catalog;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod hash;
+pub mod layout;
+pub mod lock;
+pub mod manifest;
+pub mod plan;
+pub mod progress;
+pub mod scan;
+pub mod store;
+pub mod units;
+
+use anyhow::{Context, Result};
+
+use cli::{Cli, Command};
+
+/// How a command that ran to its end went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything worked (exit 0).
+    Clean,
+    /// The command finished but some files failed or problems were found (exit 1).
+    Problems,
+}
+
+impl Outcome {
+    /// The process exit code.
+    pub fn code(self) -> u8 {
+        match self {
+            Outcome::Clean => 0,
+            Outcome::Problems => 1,
+        }
+    }
+}
+
+/// Loads the config once and dispatches to the command.
+pub fn run(cli: Cli) -> Result<Outcome> {
+    let cwd = std::env::current_dir().context("cannot read the current folder")?;
+    let loaded = config::load(
+        cli.global.config.as_deref(),
+        cli.global.backup_root.as_deref(),
+        &cwd,
+    )?;
+    match cli.command {
+        Command::Backup(args) => commands::backup::run(&loaded.config, &cli.global, &args),
+        Command::Config(args) => commands::config::run(&loaded, &args, &cwd),
+    }
+}

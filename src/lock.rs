@@ -1,0 +1,69 @@
+//! Owns the writer lock in `<root>/.phlb/lock`: one writing phlb run per backup root.
+//!
+//! The lock is an `flock` on the lock file, so the kernel drops it when its process dies;
+//! the pid written inside only serves messages. A lock file whose flock is free is stale
+//! and simply taken over.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+
+/// A held writer lock; released when dropped.
+pub struct Lock {
+    file: File,
+    /// The pid of a dead run whose lock file was taken over, if any.
+    pub stale_pid: Option<String>,
+}
+
+/// Takes the writer lock or explains who holds it.
+pub fn acquire(meta_dir: &Path) -> Result<Lock> {
+    let path = meta_dir.join("lock");
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("{}: cannot open lock file", path.display()))?;
+    let mut previous = String::new();
+    let _ = file.read_to_string(&mut previous);
+    let holder = previous.split_whitespace().next().unwrap_or("").to_string();
+    // SAFETY: flock on a file descriptor we own; no memory is involved.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc != 0 {
+        let err = std::io::Error::last_os_error();
+        if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
+            let who = if holder.is_empty() {
+                String::new()
+            } else {
+                format!(" (pid {holder})")
+            };
+            bail!(
+                "{}: another phlb run{who} is writing to this backup root; try again when it is done",
+                path.display()
+            );
+        }
+        return Err(err).with_context(|| format!("{}: cannot lock", path.display()));
+    }
+    let me = std::process::id().to_string();
+    let stale_pid = (!holder.is_empty() && holder != me).then_some(holder);
+    file.set_len(0)?;
+    file.rewind()?;
+    writeln!(file, "{me}")?;
+    Ok(Lock {
+        file,
+        stale_pid,
+    })
+}
+
+impl Drop for Lock {
+    /// Clears the pid so the next run does not mistake a clean exit for a crash.
+    fn drop(&mut self) {
+        let _ = self.file.set_len(0);
+    }
+}

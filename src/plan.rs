@@ -1,0 +1,176 @@
+//! Pure decisions of a backup run: which stored copy may serve a file, and what to do with it.
+
+use crate::scan::Meta;
+
+/// When identical content may share one stored copy (`DEDUP`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dedup {
+    /// Share when mode and owner match; mtimes may differ.
+    Mode,
+    /// Share only when mode, owner and mtime match.
+    Strict,
+    /// Always share identical content.
+    Content,
+}
+
+impl std::str::FromStr for Dedup {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "mode" => Ok(Dedup::Mode),
+            "strict" => Ok(Dedup::Strict),
+            "content" => Ok(Dedup::Content),
+            _ => Err(format!("expected mode, strict or content, found {s:?}")),
+        }
+    }
+}
+
+impl std::fmt::Display for Dedup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Dedup::Mode => "mode",
+            Dedup::Strict => "strict",
+            Dedup::Content => "content",
+        })
+    }
+}
+
+/// The on-disk metadata of one physical stored copy (an inode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CopyMeta {
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub mtime_ns: i64,
+}
+
+impl From<Meta> for CopyMeta {
+    fn from(m: Meta) -> Self {
+        CopyMeta {
+            mode: m.mode,
+            uid: m.uid,
+            gid: m.gid,
+            mtime_ns: m.mtime_ns,
+        }
+    }
+}
+
+/// Identifies which stored copies can serve a file under a policy: equal keys may share.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct LinkKey {
+    hash: Vec<u8>,
+    owner_mode: Option<(u32, u32, u32)>,
+    mtime_ns: Option<i64>,
+}
+
+impl LinkKey {
+    /// The key of content `hash` wanted (or stored) with metadata `m`.
+    pub fn new(policy: Dedup, hash: &[u8], m: CopyMeta) -> LinkKey {
+        let owner_mode = (policy != Dedup::Content).then_some((m.mode, m.uid, m.gid));
+        let mtime_ns = (policy == Dedup::Strict).then_some(m.mtime_ns);
+        LinkKey {
+            hash: hash.to_vec(),
+            owner_mode,
+            mtime_ns,
+        }
+    }
+}
+
+/// True when a stored copy with metadata `copy` may serve a file with metadata `want`.
+pub fn copy_serves(policy: Dedup, want: CopyMeta, copy: CopyMeta) -> bool {
+    LinkKey::new(policy, &[], want) == LinkKey::new(policy, &[], copy)
+}
+
+/// What the previous complete snapshot recorded for the same path.
+#[derive(Debug, Clone)]
+pub struct PrevEntry {
+    pub size: u64,
+    pub mtime_ns: i64,
+    pub hash: Vec<u8>,
+    pub copy_id: i64,
+    pub copy_ino: u64,
+    pub copy: CopyMeta,
+}
+
+/// The first step for a regular file, decided before any byte is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FirstStep {
+    /// Same path, size and mtime, and the previous copy fits: link it without reading.
+    LinkPrevious,
+    /// Same path, size and mtime but the previous copy does not fit (mode or owner changed):
+    /// the content hash is known, find or make a copy that fits.
+    KnownContent,
+    /// New or changed: read and hash the file.
+    Read,
+}
+
+/// Decides the first step for a file given the previous snapshot's entry for its path.
+pub fn first_step(policy: Dedup, meta: Meta, prev: Option<&PrevEntry>) -> FirstStep {
+    match prev {
+        Some(p) if p.size == meta.size && p.mtime_ns == meta.mtime_ns => {
+            if copy_serves(policy, meta.into(), p.copy) {
+                FirstStep::LinkPrevious
+            } else {
+                FirstStep::KnownContent
+            }
+        }
+        _ => FirstStep::Read,
+    }
+}
+
+/// True when one more link may be put on an inode that has `nlink` links.
+pub fn has_room(nlink: u64, max_links: u64) -> bool {
+    nlink < max_links
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(mode: u32, mtime_ns: i64) -> Meta {
+        Meta {
+            size: 5,
+            mtime_ns,
+            mode,
+            uid: 1,
+            gid: 1,
+        }
+    }
+
+    #[test]
+    fn policies() {
+        let base = meta(0o644, 100);
+        let cases = [
+            (Dedup::Mode, meta(0o644, 200), true),
+            (Dedup::Mode, meta(0o600, 100), false),
+            (Dedup::Strict, meta(0o644, 200), false),
+            (Dedup::Strict, meta(0o644, 100), true),
+            (Dedup::Content, meta(0o600, 300), true),
+        ];
+        for (policy, other, want) in cases {
+            assert_eq!(copy_serves(policy, base.into(), other.into()), want, "{policy} {other:?}");
+        }
+    }
+
+    #[test]
+    fn first_steps() {
+        let prev = PrevEntry {
+            size: 5,
+            mtime_ns: 100,
+            hash: vec![1],
+            copy_id: 1,
+            copy_ino: 9,
+            copy: meta(0o644, 100).into(),
+        };
+        let cases = [
+            (Dedup::Mode, meta(0o644, 100), FirstStep::LinkPrevious),
+            (Dedup::Mode, meta(0o600, 100), FirstStep::KnownContent),
+            (Dedup::Content, meta(0o600, 100), FirstStep::LinkPrevious),
+            (Dedup::Mode, meta(0o644, 101), FirstStep::Read),
+        ];
+        for (policy, m, want) in cases {
+            assert_eq!(first_step(policy, m, Some(&prev)), want);
+        }
+        assert_eq!(first_step(Dedup::Mode, meta(0o644, 100), None), FirstStep::Read);
+    }
+}

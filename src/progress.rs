@@ -1,0 +1,144 @@
+//! Owns what a user sees while a command runs: an indicatif bar on a terminal, plain
+//! periodic lines otherwise, or nothing (`--quiet`, tests). The only user of indicatif.
+
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::units::human_bytes;
+
+/// How progress is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    /// A live bar on the terminal.
+    Bar,
+    /// A plain line every few seconds (not a terminal).
+    Lines,
+    /// Nothing but warnings and errors.
+    Quiet,
+}
+
+impl Style {
+    /// Picks the bar on a terminal, plain lines otherwise, nothing with `--quiet`.
+    pub fn detect(quiet: bool) -> Style {
+        if quiet {
+            Style::Quiet
+        } else if std::io::stderr().is_terminal() {
+            Style::Bar
+        } else {
+            Style::Lines
+        }
+    }
+}
+
+const LINE_EVERY: Duration = Duration::from_secs(5);
+
+/// Progress of one task measured in files and bytes.
+pub struct Progress {
+    style: Style,
+    bar: Option<ProgressBar>,
+    label: String,
+    files_total: u64,
+    bytes_total: u64,
+    files: u64,
+    bytes: u64,
+    last_line: Instant,
+}
+
+impl Progress {
+    /// Starts showing progress of `label` towards `files_total` files and `bytes_total` bytes.
+    pub fn new(style: Style, label: &str, files_total: u64, bytes_total: u64) -> Progress {
+        let bar = (style == Style::Bar).then(|| {
+            let bar = ProgressBar::with_draw_target(
+                Some(bytes_total),
+                ProgressDrawTarget::stderr_with_hz(4),
+            );
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{prefix} [{bar:30}] {binary_bytes}/{binary_total_bytes} {msg} ({eta})",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            );
+            bar.set_prefix(label.to_string());
+            bar
+        });
+        Progress {
+            style,
+            bar,
+            label: label.to_string(),
+            files_total,
+            bytes_total,
+            files: 0,
+            bytes: 0,
+            last_line: Instant::now(),
+        }
+    }
+
+    /// Counts one more file (or folder, or link) of `bytes` bytes as done.
+    pub fn advance(&mut self, bytes: u64) {
+        self.files += 1;
+        self.bytes += bytes;
+        match self.style {
+            Style::Bar => {
+                if let Some(bar) = &self.bar {
+                    bar.set_position(self.bytes);
+                    if self.files % 64 == 0 || self.files == self.files_total {
+                        bar.set_message(format!("{}/{} files", self.files, self.files_total));
+                    }
+                }
+            }
+            Style::Lines => {
+                if self.last_line.elapsed() >= LINE_EVERY {
+                    self.last_line = Instant::now();
+                    eprintln!("{}", self.status_line());
+                }
+            }
+            Style::Quiet => {}
+        }
+    }
+
+    fn status_line(&self) -> String {
+        format!(
+            "phlb: {}: {}/{} entries, {}/{}",
+            self.label,
+            self.files,
+            self.files_total,
+            human_bytes(self.bytes),
+            human_bytes(self.bytes_total)
+        )
+    }
+
+    /// Prints a warning line (hidden with `--quiet`) without tearing the bar.
+    pub fn warn(&self, line: &str) {
+        if self.style != Style::Quiet {
+            self.print(line);
+        }
+    }
+
+    /// Prints an error line (always shown) without tearing the bar.
+    pub fn error(&self, line: &str) {
+        self.print(line);
+    }
+
+    fn print(&self, line: &str) {
+        match &self.bar {
+            Some(bar) => bar.suspend(|| eprintln!("{line}")),
+            None => eprintln!("{line}"),
+        }
+    }
+
+    /// Removes the bar.
+    pub fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}

@@ -1,0 +1,232 @@
+//! Owns the filesystem side of a snapshot: folders, symlinks, hardlinks and new stored
+//! copies written under a temp name and renamed into place, with their metadata.
+
+use std::ffi::CString;
+use std::fs::{self, File, FileTimes, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::hash::{HashAlgo, CHUNK};
+use crate::scan::Meta;
+
+/// What happened when phlb tried to hardlink a stored copy.
+#[derive(Debug)]
+pub enum LinkOutcome {
+    /// The link was made.
+    Linked,
+    /// The inode has as many links as the filesystem allows (EMLINK).
+    Full,
+    /// The filesystem cannot link here (EXDEV, EPERM, ENOTSUP): copy instead.
+    Unsupported(io::Error),
+    /// The source vanished or another error occurred.
+    Failed(io::Error),
+}
+
+/// Hardlinks `src` to `dst`, classifying the errors that call for a fallback.
+pub fn hard_link(src: &Path, dst: &Path) -> LinkOutcome {
+    match fs::hard_link(src, dst) {
+        Ok(()) => LinkOutcome::Linked,
+        Err(e) => match e.raw_os_error() {
+            Some(libc::EMLINK) => LinkOutcome::Full,
+            Some(libc::EXDEV | libc::EPERM | libc::EOPNOTSUPP | libc::ENOSYS) => {
+                LinkOutcome::Unsupported(e)
+            }
+            _ => LinkOutcome::Failed(e),
+        },
+    }
+}
+
+/// Checks that `path` is still the stored copy the catalog describes (inode and size);
+/// returns its current link count.
+pub fn check_stored_copy(path: &Path, ino: u64, size: u64) -> Option<u64> {
+    let md = fs::symlink_metadata(path).ok()?;
+    (md.is_file() && md.ino() == ino && md.len() == size).then_some(md.nlink())
+}
+
+/// Opens a source file for reading without following a symlink swapped in for it.
+pub fn open_source(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NOCTTY)
+        .open(path)
+}
+
+/// Reads a whole (small) open file into memory.
+pub fn read_all(file: &mut File, size_hint: u64) -> io::Result<Vec<u8>> {
+    let mut buf = Vec::with_capacity(size_hint as usize);
+    file.read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
+/// Creates a snapshot folder (private while the run fills it; `finish_dir` sets its mode).
+pub fn make_dir(path: &Path) -> io::Result<()> {
+    match fs::DirBuilder::new().mode(0o700).create(path) {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && path.is_dir() => Ok(()),
+        other => other,
+    }
+}
+
+/// Gives a finished folder its recorded mode, owner (as root) and mtime.
+pub fn finish_dir(path: &Path, meta: &Meta, as_root: bool) -> io::Result<()> {
+    if as_root {
+        std::os::unix::fs::lchown(path, Some(meta.uid), Some(meta.gid))?;
+    }
+    fs::set_permissions(path, fs::Permissions::from_mode(meta.mode))?;
+    set_times_nofollow(path, meta.mtime_ns)
+}
+
+/// Recreates a symlink with the same target, owner (as root) and mtime.
+pub fn make_symlink(path: &Path, target: &Path, meta: &Meta, as_root: bool) -> io::Result<()> {
+    std::os::unix::fs::symlink(target, path)?;
+    if as_root {
+        std::os::unix::fs::lchown(path, Some(meta.uid), Some(meta.gid))?;
+    }
+    set_times_nofollow(path, meta.mtime_ns)
+}
+
+fn set_times_nofollow(path: &Path, mtime_ns: i64) -> io::Result<()> {
+    let c = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path holds a NUL byte"))?;
+    let times = [
+        libc::timespec {
+            tv_sec: 0,
+            tv_nsec: libc::UTIME_OMIT,
+        },
+        libc::timespec {
+            tv_sec: mtime_ns.div_euclid(1_000_000_000) as libc::time_t,
+            tv_nsec: mtime_ns.rem_euclid(1_000_000_000) as _,
+        },
+    ];
+    // SAFETY: `c` is a valid C string and `times` points to two timespecs, as required.
+    let rc = unsafe {
+        libc::utimensat(
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            times.as_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Converts nanoseconds since the epoch to a `SystemTime`.
+pub fn system_time(mtime_ns: i64) -> SystemTime {
+    if mtime_ns >= 0 {
+        UNIX_EPOCH + Duration::from_nanos(mtime_ns as u64)
+    } else {
+        UNIX_EPOCH - Duration::from_nanos(mtime_ns.unsigned_abs())
+    }
+}
+
+/// A new stored copy being written under a temp name beside its final place.
+struct TempCopy {
+    file: File,
+    tmp: PathBuf,
+    dst: PathBuf,
+    done: bool,
+}
+
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+impl TempCopy {
+    fn create(dst: &Path) -> io::Result<TempCopy> {
+        let dir = dst.parent().unwrap_or(Path::new("."));
+        loop {
+            let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+            let tmp = dir.join(format!(".phlb-tmp-{}-{n}", std::process::id()));
+            match OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .custom_flags(libc::O_CLOEXEC)
+                .open(&tmp)
+            {
+                Ok(file) => {
+                    return Ok(TempCopy {
+                        file,
+                        tmp,
+                        dst: dst.to_path_buf(),
+                        done: false,
+                    })
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Applies metadata, renames into place, and returns the new inode number.
+    fn commit(mut self, meta: &Meta, as_root: bool) -> io::Result<u64> {
+        if as_root {
+            std::os::unix::fs::fchown(&self.file, Some(meta.uid), Some(meta.gid))?;
+        }
+        self.file
+            .set_permissions(fs::Permissions::from_mode(meta.mode))?;
+        self.file
+            .set_times(FileTimes::new().set_modified(system_time(meta.mtime_ns)))?;
+        let ino = self.file.metadata()?.ino();
+        fs::rename(&self.tmp, &self.dst)?;
+        self.done = true;
+        Ok(ino)
+    }
+}
+
+impl Drop for TempCopy {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// Writes `bytes` as a new stored copy at `dst`; returns its inode number.
+pub fn write_copy(dst: &Path, bytes: &[u8], meta: &Meta, as_root: bool) -> io::Result<u64> {
+    let mut tmp = TempCopy::create(dst)?;
+    tmp.file.write_all(bytes)?;
+    tmp.commit(meta, as_root)
+}
+
+/// Streams `src` into a new stored copy at `dst`, hashing what it copies;
+/// returns (digest of the bytes written, bytes written, inode number).
+pub fn stream_copy(
+    src: &mut File,
+    dst: &Path,
+    meta: &Meta,
+    algo: HashAlgo,
+    as_root: bool,
+) -> io::Result<(Vec<u8>, u64, u64)> {
+    let mut tmp = TempCopy::create(dst)?;
+    let mut hasher = algo.hasher();
+    let mut buf = vec![0u8; CHUNK];
+    let mut total = 0u64;
+    loop {
+        let n = match src.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        hasher.update(&buf[..n]);
+        tmp.file.write_all(&buf[..n])?;
+        total += n as u64;
+    }
+    let ino = tmp.commit(meta, as_root)?;
+    Ok((hasher.finish(), total, ino))
+}
+
+/// True for errors that mean the backup destination itself is unusable (full, read-only,
+/// failing): the run must stop instead of going on file by file.
+pub fn is_fatal(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::ENOSPC | libc::EDQUOT | libc::EROFS | libc::EIO)
+    )
+}

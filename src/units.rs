@@ -1,0 +1,47 @@
+//! Owns how numbers are shown to people: byte sizes and durations.
+
+use std::time::Duration;
+
+/// Formats a byte count in binary units, e.g. `1.5 MiB`.
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// Formats a duration as seconds with one decimal, e.g. `3.2 s`.
+pub fn human_duration(d: Duration) -> String {
+    format!("{:.1} s", d.as_secs_f64())
+}
+
+/// Shows a path on one line: control characters (a newline in a name) are escaped.
+pub fn one_line(path: &std::path::Path) -> String {
+    let s = path.to_string_lossy();
+    if s.chars().any(char::is_control) {
+        s.chars().flat_map(char::escape_default).collect()
+    } else {
+        s.into_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes() {
+        let cases = [(0, "0 B"), (1023, "1023 B"), (1536, "1.5 KiB"), (5 << 30, "5.0 GiB")];
+        for (n, want) in cases {
+            assert_eq!(human_bytes(n), want);
+        }
+    }
+}
