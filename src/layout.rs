@@ -52,9 +52,15 @@ impl SnapshotPaths {
 
     /// True when anything of this snapshot already exists on disk.
     pub fn taken(&self) -> bool {
-        [&self.dir, &self.work_dir, &self.manifest, &self.summary, &self.log]
-            .iter()
-            .any(|p| p.symlink_metadata().is_ok())
+        [
+            &self.dir,
+            &self.work_dir,
+            &self.manifest,
+            &self.summary,
+            &self.log,
+        ]
+        .iter()
+        .any(|p| p.symlink_metadata().is_ok())
     }
 }
 

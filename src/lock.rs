@@ -55,10 +55,7 @@ pub fn acquire(meta_dir: &Path) -> Result<Lock> {
     file.set_len(0)?;
     file.rewind()?;
     writeln!(file, "{me}")?;
-    Ok(Lock {
-        file,
-        stale_pid,
-    })
+    Ok(Lock { file, stale_pid })
 }
 
 impl Drop for Lock {

@@ -148,7 +148,11 @@ mod tests {
             (Dedup::Content, meta(0o600, 300), true),
         ];
         for (policy, other, want) in cases {
-            assert_eq!(copy_serves(policy, base.into(), other.into()), want, "{policy} {other:?}");
+            assert_eq!(
+                copy_serves(policy, base.into(), other.into()),
+                want,
+                "{policy} {other:?}"
+            );
         }
     }
 
@@ -171,6 +175,9 @@ mod tests {
         for (policy, m, want) in cases {
             assert_eq!(first_step(policy, m, Some(&prev)), want);
         }
-        assert_eq!(first_step(Dedup::Mode, meta(0o644, 100), None), FirstStep::Read);
+        assert_eq!(
+            first_step(Dedup::Mode, meta(0o644, 100), None),
+            FirstStep::Read
+        );
     }
 }

@@ -39,7 +39,12 @@ mod tests {
 
     #[test]
     fn bytes() {
-        let cases = [(0, "0 B"), (1023, "1023 B"), (1536, "1.5 KiB"), (5 << 30, "5.0 GiB")];
+        let cases = [
+            (0, "0 B"),
+            (1023, "1023 B"),
+            (1536, "1.5 KiB"),
+            (5 << 30, "5.0 GiB"),
+        ];
         for (n, want) in cases {
             assert_eq!(human_bytes(n), want);
         }

@@ -29,7 +29,10 @@ pub struct Location {
 }
 
 /// Loads the regular files of a snapshot as path -> what was recorded, in one query.
-pub fn previous_entries(conn: &Connection, snapshot_id: i64) -> Result<HashMap<PathBuf, PrevEntry>> {
+pub fn previous_entries(
+    conn: &Connection,
+    snapshot_id: i64,
+) -> Result<HashMap<PathBuf, PrevEntry>> {
     let mut stmt = conn.prepare(
         "SELECT p.path, e.size, e.mtime_ns, c.hash, k.id, k.ino, k.mode, k.uid, k.gid, k.mtime_ns
          FROM entries e

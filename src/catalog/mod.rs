@@ -55,7 +55,10 @@ impl Catalog {
                 .with_context(|| format!("{}: cannot create catalog", path.display()))?;
         }
         if !path.exists() {
-            bail!("{}: no catalog here (run `phlb backup` first)", path.display());
+            bail!(
+                "{}: no catalog here (run `phlb backup` first)",
+                path.display()
+            );
         }
         check_identity(&path, access)?;
         let flags = match access {

@@ -75,7 +75,9 @@ impl SnapshotRow {
             "SELECT {COLUMNS} FROM snapshot_runs WHERE name = ?1 AND status = 'incomplete' ORDER BY id"
         );
         let mut stmt = conn.prepare(&sql)?;
-        let rows = stmt.query_map([name], row)?.collect::<rusqlite::Result<_>>()?;
+        let rows = stmt
+            .query_map([name], row)?
+            .collect::<rusqlite::Result<_>>()?;
         Ok(rows)
     }
 

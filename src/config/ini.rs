@@ -25,7 +25,11 @@ pub fn parse(text: &str, file: &Path) -> Result<(Config, BTreeMap<&'static str, 
                 bail!("{}: malformed section header {line:?}", at());
             };
             if !name.trim().eq_ignore_ascii_case("phlb") {
-                bail!("{}: unknown section [{}], expected [phlb]", at(), name.trim());
+                bail!(
+                    "{}: unknown section [{}], expected [phlb]",
+                    at(),
+                    name.trim()
+                );
             }
             in_section = true;
             continue;
@@ -38,9 +42,8 @@ pub fn parse(text: &str, file: &Path) -> Result<(Config, BTreeMap<&'static str, 
         }
         let key = key.trim().to_ascii_uppercase();
         let value = value.trim();
-        let stored = set(&mut config, &key, value).map_err(|e| {
-            anyhow::anyhow!("{}: {key}: {e}", at())
-        })?;
+        let stored =
+            set(&mut config, &key, value).map_err(|e| anyhow::anyhow!("{}: {key}: {e}", at()))?;
         origins.insert(stored, at());
     }
     Ok((config, origins))
@@ -146,7 +149,9 @@ pub fn check_formatter(value: &str) -> Result<(), String> {
     }
     let sample = chrono::Local::now().format(value).to_string();
     if sample.contains('/') || sample.starts_with('.') || sample.trim().is_empty() {
-        return Err(format!("{value:?} must give a plain folder name, gives {sample:?}"));
+        return Err(format!(
+            "{value:?} must give a plain folder name, gives {sample:?}"
+        ));
     }
     Ok(())
 }
@@ -165,11 +170,17 @@ mod tests {
             ("[phlb]\nNOPE = 1\n", "x.ini:2: NOPE: unknown key"),
             ("[phlb]\n\nHASH = md5\n", "x.ini:3: HASH:"),
             ("[phlb]\nMAX_LINKS = 0\n", "x.ini:2: MAX_LINKS:"),
-            ("[phlb]\nONE_FILE_SYSTEM = maybe\n", "x.ini:2: ONE_FILE_SYSTEM:"),
+            (
+                "[phlb]\nONE_FILE_SYSTEM = maybe\n",
+                "x.ini:2: ONE_FILE_SYSTEM:",
+            ),
             ("HASH = sha256\n", "x.ini:1: key outside"),
             ("[other]\n", "x.ini:1: unknown section"),
             ("[phlb]\njunk\n", "x.ini:2: expected KEY = value"),
-            ("[phlb]\nSUB_DIR_FORMATTER = %Y/%m\n", "x.ini:2: SUB_DIR_FORMATTER:"),
+            (
+                "[phlb]\nSUB_DIR_FORMATTER = %Y/%m\n",
+                "x.ini:2: SUB_DIR_FORMATTER:",
+            ),
         ];
         for (text, want) in cases {
             let got = err(text);

@@ -57,7 +57,11 @@ pub fn run(config: &Config, sources: &[Source], style: Style) -> Result<Outcome>
             ..Counts::default()
         };
         for p in &scan.problems {
-            progress.error(&format!("phlb: error: {}: {}", one_line(&p.path), p.message));
+            progress.error(&format!(
+                "phlb: error: {}: {}",
+                one_line(&p.path),
+                p.message
+            ));
         }
         let mut seen = HashSet::new();
         for entry in &scan.entries {

@@ -83,12 +83,21 @@ fn remove_any(path: &Path) -> Result<()> {
     } else {
         fs::remove_file(path)
     };
-    result.with_context(|| format!("{}: cannot remove leftover of an interrupted run", path.display()))
+    result.with_context(|| {
+        format!(
+            "{}: cannot remove leftover of an interrupted run",
+            path.display()
+        )
+    })
 }
 
 fn make_writable(dir: &Path) {
     use std::os::unix::fs::PermissionsExt;
-    for entry in walkdir::WalkDir::new(dir).follow_links(false).into_iter().flatten() {
+    for entry in walkdir::WalkDir::new(dir)
+        .follow_links(false)
+        .into_iter()
+        .flatten()
+    {
         if entry.file_type().is_dir() {
             let _ = fs::set_permissions(entry.path(), fs::Permissions::from_mode(0o700));
         }

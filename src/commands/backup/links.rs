@@ -88,8 +88,9 @@ impl Linker {
                 self.unsupported = Some(e);
                 Ok(false)
             }
-            LinkOutcome::Failed(e) if crate::store::is_fatal(&e) => Err(anyhow::Error::new(e)
-                .context(format!("{}: cannot create link", dst.display()))),
+            LinkOutcome::Failed(e) if crate::store::is_fatal(&e) => {
+                Err(anyhow::Error::new(e).context(format!("{}: cannot create link", dst.display())))
+            }
             LinkOutcome::Failed(_) => Ok(false),
         }
     }

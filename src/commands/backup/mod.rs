@@ -213,8 +213,12 @@ fn one_snapshot(
         &config.hash.to_string(),
         &chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     )?;
-    store::make_dir(&paths.work_dir)
-        .with_context(|| format!("{}: cannot create snapshot folder", paths.work_dir.display()))?;
+    store::make_dir(&paths.work_dir).with_context(|| {
+        format!(
+            "{}: cannot create snapshot folder",
+            paths.work_dir.display()
+        )
+    })?;
     let (prev_dir, prev) = prev.unzip();
     let inputs = snapshot::Inputs {
         config,
@@ -228,15 +232,11 @@ fn one_snapshot(
         verbose: global.verbose,
     };
     let linker = links::Linker::new(root, config.dedup, config.max_links);
-    let mut progress = Progress::new(
-        style,
-        &label,
-        scan.entries.len() as u64,
-        scan.file_bytes(),
-    );
+    let mut progress = Progress::new(style, &label, scan.entries.len() as u64, scan.file_bytes());
     let mut run = snapshot::Run::start(inputs, Writer::new(conn)?, linker)?;
     for label in &settled.finished {
-        run.log.line(LogLevel::Info, &format!("finished interrupted run {label}"));
+        run.log
+            .line(LogLevel::Info, &format!("finished interrupted run {label}"));
     }
     for problem in &scan.problems {
         run.fail(&problem.path, &problem.message, &progress);
@@ -248,7 +248,10 @@ fn one_snapshot(
         progress.warn(&format!("phlb: warning: {line}"));
     }
     for path in &scan.excluded {
-        let line = format!("{}: the backup root is inside the source; skipped", one_line(path));
+        let line = format!(
+            "{}: the backup root is inside the source; skipped",
+            one_line(path)
+        );
         run.log.line(LogLevel::Info, &line);
         progress.warn(&format!("phlb: note: {line}"));
     }

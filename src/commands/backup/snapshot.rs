@@ -42,8 +42,16 @@ struct Failure(String);
 
 /// How one regular file was stored.
 enum Stored {
-    Linked { copy_id: i64, hash: Vec<u8>, meta: Meta },
-    Copied { copy_id: i64, hash: Vec<u8>, meta: Meta },
+    Linked {
+        copy_id: i64,
+        hash: Vec<u8>,
+        meta: Meta,
+    },
+    Copied {
+        copy_id: i64,
+        hash: Vec<u8>,
+        meta: Meta,
+    },
 }
 
 /// The state of a run in progress.
@@ -62,7 +70,10 @@ impl<'a> Run<'a> {
     /// Starts a run: opens the manifest and log under their in-progress names.
     pub fn start(inp: Inputs<'a>, writer: Writer, linker: Linker) -> Result<Run<'a>> {
         let manifest = File::create(&inp.paths.work_manifest).with_context(|| {
-            format!("{}: cannot create manifest", inp.paths.work_manifest.display())
+            format!(
+                "{}: cannot create manifest",
+                inp.paths.work_manifest.display()
+            )
         })?;
         let log = Log::create(&inp.paths.work_log, inp.config.log_level)?;
         Ok(Run {
@@ -88,7 +99,11 @@ impl<'a> Run<'a> {
             if let Err(Failure(why)) = result {
                 self.fail(&self.inp.source.join(&entry.rel), &why, progress);
             }
-            progress.advance(if entry.kind == Kind::File { entry.meta.size } else { 0 });
+            progress.advance(if entry.kind == Kind::File {
+                entry.meta.size
+            } else {
+                0
+            });
         }
         Ok(())
     }
@@ -110,8 +125,14 @@ impl<'a> Run<'a> {
         }
         self.dirs.push((dst, entry.meta));
         self.counts.dirs += 1;
-        self.writer
-            .insert_entry(self.inp.snapshot.id, &entry.rel, Kind::Dir, &entry.meta, None, None)?;
+        self.writer.insert_entry(
+            self.inp.snapshot.id,
+            &entry.rel,
+            Kind::Dir,
+            &entry.meta,
+            None,
+            None,
+        )?;
         Ok(Ok(()))
     }
 
@@ -141,11 +162,19 @@ impl<'a> Run<'a> {
         };
         self.say_no_links(progress);
         let (copy_id, hash, meta, what) = match stored {
-            Stored::Linked { copy_id, hash, meta } => {
+            Stored::Linked {
+                copy_id,
+                hash,
+                meta,
+            } => {
                 self.counts.linked += 1;
                 (copy_id, hash, meta, "linked")
             }
-            Stored::Copied { copy_id, hash, meta } => {
+            Stored::Copied {
+                copy_id,
+                hash,
+                meta,
+            } => {
                 self.counts.copied += 1;
                 self.counts.new_bytes += meta.size;
                 (copy_id, hash, meta, "copied")
@@ -216,7 +245,9 @@ impl<'a> Run<'a> {
         let mut file = match store::open_source(&src) {
             Ok(f) => f,
             Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
-                return Ok(Err(Failure("replaced by a symlink during the backup".into())))
+                return Ok(Err(Failure(
+                    "replaced by a symlink during the backup".into(),
+                )))
             }
             Err(e) => return Ok(Err(Failure(format!("cannot open: {e}")))),
         };
@@ -247,11 +278,17 @@ impl<'a> Run<'a> {
             self.linker
                 .link_content(conn, &hash, meta.size, meta.into(), dst)?
         {
-            return Ok(Ok(Stored::Linked { copy_id, hash, meta }));
+            return Ok(Ok(Stored::Linked {
+                copy_id,
+                hash,
+                meta,
+            }));
         }
         let as_root = self.inp.as_root;
         let written = match buffer {
-            Some(buf) => store::write_copy(dst, &buf, &meta, as_root).map(|ino| (hash.clone(), ino)),
+            Some(buf) => {
+                store::write_copy(dst, &buf, &meta, as_root).map(|ino| (hash.clone(), ino))
+            }
             None => file
                 .rewind()
                 .and_then(|_| store::stream_copy(&mut file, dst, &meta, algo, as_root))
@@ -268,10 +305,16 @@ impl<'a> Run<'a> {
             let _ = std::fs::remove_file(dst);
             return Ok(Err(Failure("changed while being copied; try again".into())));
         }
-        let copy_id = self.writer.insert_copy(&hash, meta.size, ino, meta.into())?;
+        let copy_id = self
+            .writer
+            .insert_copy(&hash, meta.size, ino, meta.into())?;
         let copy: CopyMeta = meta.into();
         self.linker.remember(&hash, copy, copy_id, dst, 1);
-        Ok(Ok(Stored::Copied { copy_id, hash, meta }))
+        Ok(Ok(Stored::Copied {
+            copy_id,
+            hash,
+            meta,
+        }))
     }
 
     fn say_no_links(&mut self, progress: &Progress) {
@@ -290,7 +333,8 @@ impl<'a> Run<'a> {
     }
 
     fn action(&mut self, level: LogLevel, what: &str, rel: &Path) {
-        self.log.line(level, &format!("{what:<7} {}", one_line(rel)));
+        self.log
+            .line(level, &format!("{what:<7} {}", one_line(rel)));
     }
 
     fn dst(&self, rel: &Path) -> PathBuf {

@@ -1,0 +1,379 @@
+//! `phlb backup` on real temp trees: what lands on disk and in the catalog.
+
+mod common;
+
+use std::fs;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::symlink;
+use std::path::Path;
+
+use common::*;
+
+#[test]
+fn unchanged_second_run_links_every_file() {
+    let env = Env::new();
+    env.write("a.txt", b"alpha");
+    env.write("deep/er/b.bin", &vec![7u8; 100_000]);
+    env.write("empty.txt", b"");
+    let s1 = env.backup();
+    let s2 = env.backup();
+    assert_ne!(s1, s2);
+    for rel in ["a.txt", "deep/er/b.bin", "empty.txt"] {
+        assert_eq!(ino(&s1.join(rel)), ino(&s2.join(rel)), "{rel}");
+    }
+    let new_bytes: i64 = env
+        .db()
+        .query_row(
+            "SELECT new_bytes FROM snapshots ORDER BY id DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(new_bytes, 0);
+}
+
+#[test]
+fn renamed_moved_duplicate_and_second_source_share_one_inode() {
+    let env = Env::new();
+    let content = b"the same content everywhere".to_vec();
+    env.write("orig.txt", &content);
+    env.write("keep.txt", b"other");
+    let s1 = env.backup();
+    fs::rename(env.src.join("orig.txt"), env.src.join("renamed.txt")).unwrap();
+    fs::create_dir(env.src.join("moved")).unwrap();
+    fs::rename(env.src.join("keep.txt"), env.src.join("moved/keep.txt")).unwrap();
+    env.write("dup1.txt", &content);
+    env.write("sub/dup2.txt", &content);
+    let second = env.dir.path().join("second");
+    fs::create_dir(&second).unwrap();
+    fs::write(second.join("copy.txt"), &content).unwrap();
+    let out = env.run(&[
+        "backup",
+        env.src.to_str().unwrap(),
+        second.to_str().unwrap(),
+    ]);
+    assert_ok(&out);
+    let s2 = env.snapshots("src").pop().unwrap();
+    let other = env.snapshots("second").pop().unwrap();
+    let want = ino(&s1.join("orig.txt"));
+    for p in [
+        s2.join("renamed.txt"),
+        s2.join("dup1.txt"),
+        s2.join("sub/dup2.txt"),
+        other.join("copy.txt"),
+    ] {
+        assert_eq!(ino(&p), want, "{}", p.display());
+    }
+    assert_eq!(ino(&s2.join("moved/keep.txt")), ino(&s1.join("keep.txt")));
+    let stored: i64 = env
+        .db()
+        .query_row("SELECT count(*) FROM copies", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(stored, 2, "one stored copy per distinct content");
+}
+
+#[test]
+fn chmod_gives_new_inode_and_old_snapshot_keeps_mode() {
+    let env = Env::new();
+    let f = env.write("script.sh", b"echo hi");
+    set_mode(&f, 0o644);
+    let s1 = env.backup();
+    let before = tree(&s1);
+    set_mode(&f, 0o755);
+    let s2 = env.backup();
+    assert_eq!(mode(&s1.join("script.sh")), 0o644);
+    assert_eq!(mode(&s2.join("script.sh")), 0o755);
+    assert_ne!(ino(&s1.join("script.sh")), ino(&s2.join("script.sh")));
+    assert_eq!(tree(&s1), before, "the older snapshot never changes");
+}
+
+#[test]
+fn touch_under_strict_makes_new_inode_with_new_mtime() {
+    let env = Env::new();
+    env.config("DEDUP = strict");
+    let f = env.write("t.txt", b"same bytes");
+    set_mtime(&f, 1_600_000_000, 123_456_789);
+    let s1 = env.backup();
+    let before = tree(&s1);
+    set_mtime(&f, 1_700_000_000, 987_654_321);
+    let s2 = env.backup();
+    assert_ne!(ino(&s1.join("t.txt")), ino(&s2.join("t.txt")));
+    assert_eq!(mtime_ns(&s2.join("t.txt")), 1_700_000_000_987_654_321);
+    assert_eq!(mtime_ns(&s1.join("t.txt")), 1_600_000_000_123_456_789);
+    assert_eq!(tree(&s1), before);
+}
+
+#[test]
+fn touch_under_mode_keeps_link_and_catalog_records_new_mtime() {
+    let env = Env::new();
+    let f = env.write("t.txt", b"same bytes");
+    set_mtime(&f, 1_600_000_000, 5);
+    let s1 = env.backup();
+    let before = tree(&s1);
+    set_mtime(&f, 1_700_000_000, 7);
+    let s2 = env.backup();
+    assert_eq!(ino(&s1.join("t.txt")), ino(&s2.join("t.txt")));
+    let recorded: i64 = env
+        .db()
+        .query_row(
+            "SELECT mtime_ns FROM files WHERE path = 't.txt' ORDER BY snapshot_id DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(recorded, 1_700_000_000_000_000_007);
+    assert_eq!(tree(&s1), before);
+}
+
+#[test]
+fn content_policy_shares_inode_across_modes_and_records_each_mode() {
+    let env = Env::new();
+    env.config("DEDUP = content");
+    let a = env.write("a", b"identical");
+    let b = env.write("b", b"identical");
+    set_mode(&a, 0o600);
+    set_mode(&b, 0o755);
+    let s1 = env.backup();
+    assert_eq!(ino(&s1.join("a")), ino(&s1.join("b")));
+    let rows = env.catalog_files(&s1);
+    assert_eq!(rows[&b"a".to_vec()].2, "0600");
+    assert_eq!(rows[&b"b".to_vec()].2, "0755");
+}
+
+#[test]
+fn deleting_one_snapshot_leaves_the_others_intact() {
+    let env = Env::new();
+    env.write("a", b"one");
+    env.write("b", b"two");
+    let s1 = env.backup();
+    env.write("c", b"three");
+    let s2 = env.backup();
+    env.write("a", b"one changed");
+    let s3 = env.backup();
+    let t1 = tree(&s1);
+    let t3 = tree(&s3);
+    fs::remove_dir_all(&s2).unwrap();
+    assert_eq!(tree(&s1), t1);
+    assert_eq!(tree(&s3), t3);
+    assert_eq!(fs::read(s3.join("c")).unwrap(), b"three");
+    // The next run still works and notices the gap.
+    let s4 = env.backup();
+    assert_eq!(ino(&s4.join("c")), ino(&s3.join("c")));
+}
+
+#[test]
+fn snapshot_is_exact_copy_of_source_with_metadata() {
+    let env = Env::new();
+    let f = env.write("dir/file.txt", b"content");
+    set_mode(&f, 0o640);
+    set_mtime(&f, 1_500_000_000, 111_222_333);
+    fs::create_dir_all(env.src.join("empty/nested")).unwrap();
+    symlink("dir/file.txt", env.src.join("rel-link")).unwrap();
+    symlink("/nonexistent/target", env.src.join("dangling")).unwrap();
+    set_mode(&env.src.join("dir"), 0o750);
+    set_mtime_dir(&env.src.join("dir"), 1_400_000_000, 42);
+    let snap = env.backup();
+    let mut want = tree(&env.src);
+    let mut got = tree(&snap);
+    // The snapshot root is the source root; compare everything else exactly.
+    want.remove(b".".as_slice());
+    got.remove(b".".as_slice());
+    assert_eq!(got, want);
+    assert_eq!(
+        fs::read_link(snap.join("dangling")).unwrap(),
+        Path::new("/nonexistent/target")
+    );
+}
+
+fn set_mtime_dir(p: &Path, secs: u64, nsec: u32) {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::new(secs, nsec);
+    fs::File::open(p)
+        .unwrap()
+        .set_times(fs::FileTimes::new().set_modified(t))
+        .unwrap();
+}
+
+#[test]
+fn max_links_three_still_stores_all_ten_files() {
+    let env = Env::new();
+    env.config("MAX_LINKS = 3");
+    for i in 0..10 {
+        env.write(&format!("f{i}"), b"ten times the same");
+    }
+    let snap = env.backup();
+    for i in 0..10 {
+        let p = snap.join(format!("f{i}"));
+        assert_eq!(fs::read(&p).unwrap(), b"ten times the same");
+        assert!(nlink(&p) <= 3, "{} has {} links", p.display(), nlink(&p));
+    }
+    let snap2 = env.backup();
+    for i in 0..10 {
+        let p = snap2.join(format!("f{i}"));
+        assert_eq!(fs::read(&p).unwrap(), b"ten times the same");
+        assert!(nlink(&p) <= 3);
+    }
+}
+
+#[test]
+fn odd_file_names_survive_and_manifest_checks() {
+    let env = Env::new();
+    let names: Vec<&[u8]> = vec![
+        b"with space.txt",
+        b"new\nline",
+        b"back\\slash",
+        b"bad\xff\xfebytes",
+        b"-leading-dash",
+    ];
+    for (i, n) in names.iter().enumerate() {
+        let p = env.src.join(std::ffi::OsStr::from_bytes(n));
+        fs::write(&p, format!("file {i}")).unwrap();
+    }
+    let snap = env.backup();
+    for (i, n) in names.iter().enumerate() {
+        let p = snap.join(std::ffi::OsStr::from_bytes(n));
+        assert_eq!(fs::read(&p).unwrap(), format!("file {i}").as_bytes());
+    }
+    let manifest = snap.parent().unwrap().join(format!(
+        "{}.SHA256SUMS",
+        snap.file_name().unwrap().to_str().unwrap()
+    ));
+    let out = std::process::Command::new("sha256sum")
+        .arg("-c")
+        .arg(&manifest)
+        .current_dir(&snap)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.matches(": OK").count(), names.len(), "{text}");
+    let files = env.catalog_files(&snap);
+    for n in &names {
+        assert!(
+            files.contains_key(*n),
+            "{:?} not in catalog",
+            String::from_utf8_lossy(n)
+        );
+    }
+}
+
+#[test]
+fn files_view_lists_exactly_what_is_on_disk() {
+    let env = Env::new();
+    env.write("a/b/c.txt", b"c");
+    env.write("a/d.txt", b"d");
+    fs::create_dir_all(env.src.join("e/f")).unwrap();
+    symlink("a/d.txt", env.src.join("l")).unwrap();
+    let snap = env.backup();
+    let disk = tree(&snap);
+    let cat = env.catalog_files(&snap);
+    let disk_paths: Vec<&Vec<u8>> = disk.keys().collect();
+    let cat_paths: Vec<&Vec<u8>> = cat.keys().collect();
+    assert_eq!(disk_paths, cat_paths);
+    for (path, node) in &disk {
+        let (kind, size, mode, hash) = &cat[path];
+        assert_eq!(kind, node.kind);
+        assert_eq!(mode, &format!("{:04o}", node.mode));
+        if node.kind == "file" {
+            assert_eq!(*size as usize, node.data.len());
+            let want = sha256_hex(&node.data);
+            assert_eq!(hash.as_deref(), Some(want.as_str()));
+        }
+    }
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[test]
+fn sha512_writes_sha512sums_manifest() {
+    let env = Env::new();
+    env.config("HASH = sha512");
+    env.write("x", b"x");
+    let snap = env.backup();
+    let name = snap.file_name().unwrap().to_str().unwrap();
+    let manifest = snap.parent().unwrap().join(format!("{name}.SHA512SUMS"));
+    let out = std::process::Command::new("sha512sum")
+        .arg("-c")
+        .arg(&manifest)
+        .current_dir(&snap)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+}
+
+#[test]
+fn special_files_are_skipped_with_a_warning_and_counted() {
+    let env = Env::new();
+    env.write("a", b"a");
+    let fifo = env.src.join("pipe");
+    let c = std::ffi::CString::new(fifo.as_os_str().as_bytes()).unwrap();
+    // SAFETY: valid C string path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    let out = env.run(&["backup", env.src.to_str().unwrap()]);
+    assert_ok(&out);
+    assert!(stderr(&out).contains("pipe: not a file, folder or symlink; skipped"));
+    let snap = env.snapshots("src").pop().unwrap();
+    assert!(!snap.join("pipe").exists());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("special files: 1"));
+}
+
+#[test]
+fn skip_dirs_and_patterns_are_left_out() {
+    let env = Env::new();
+    env.write("keep.txt", b"k");
+    env.write("x.pyc", b"p");
+    env.write("__pycache__/y", b"y");
+    env.write("sub/.cache/z", b"z");
+    let snap = env.backup();
+    assert!(snap.join("keep.txt").exists());
+    assert!(!snap.join("x.pyc").exists());
+    assert!(!snap.join("__pycache__").exists());
+    assert!(!snap.join("sub/.cache").exists());
+    assert!(snap.join("sub").is_dir());
+}
+
+#[test]
+fn dry_run_writes_nothing() {
+    let env = Env::new();
+    env.write("a", b"a");
+    let out = env.run(&["backup", "--dry-run", env.src.to_str().unwrap()]);
+    assert_ok(&out);
+    assert!(!env.root.exists());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("would copy 1"));
+    env.backup();
+    env.write("b", b"a");
+    let out = env.run(&["backup", "--dry-run", env.src.to_str().unwrap()]);
+    assert_ok(&out);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("would link 2, would copy 0"));
+    assert_eq!(env.snapshots("src").len(), 1);
+}
+
+#[test]
+fn backup_root_and_name_folders_are_private() {
+    let env = Env::new();
+    env.write("a", b"a");
+    env.backup();
+    assert_eq!(mode(&env.root.join(".phlb")), 0o700);
+    assert_eq!(mode(&env.root.join("src")), 0o700);
+    assert_eq!(mode(&env.root.join(".phlb/catalog.sqlite3")), 0o600);
+}
+
+#[test]
+fn large_file_streams_and_links() {
+    let env = Env::new();
+    let big: Vec<u8> = (0..20_000_000u32).map(|i| (i % 251) as u8).collect();
+    env.write("big.bin", &big);
+    env.write("big-copy.bin", &big);
+    let snap = env.backup();
+    assert_eq!(fs::read(snap.join("big.bin")).unwrap(), big);
+    assert_eq!(ino(&snap.join("big.bin")), ino(&snap.join("big-copy.bin")));
+}

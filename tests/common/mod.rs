@@ -1,0 +1,205 @@
+//! Test helper: a temp folder with a source tree and a backup root, and the real binary.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::fs;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use rusqlite::Connection;
+use walkdir::WalkDir;
+
+/// A temp folder holding `src/` (a source tree) and `root/` (a backup root).
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub src: PathBuf,
+    pub root: PathBuf,
+}
+
+/// What a test checks of one entry on disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Node {
+    pub kind: &'static str,
+    pub data: Vec<u8>,
+    pub mode: u32,
+    pub mtime_ns: i64,
+}
+
+impl Env {
+    pub fn new() -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("src");
+        let root = dir.path().join("root");
+        fs::create_dir(&src).unwrap();
+        Env { dir, src, root }
+    }
+
+    /// A `Command` for the real binary with this env's backup root and no user config.
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_phlb"));
+        c.current_dir(self.dir.path())
+            .env("HOME", self.dir.path())
+            .arg("--backup-root")
+            .arg(&self.root);
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).output().unwrap()
+    }
+
+    /// Runs `phlb backup src` and asserts success; returns the new snapshot folder.
+    pub fn backup(&self) -> PathBuf {
+        let out = self.run(&["backup", self.src.to_str().unwrap()]);
+        assert_ok(&out);
+        self.snapshots("src").pop().unwrap()
+    }
+
+    /// Writes the ini `[phlb]` body into `phlb.ini` in the env folder (found by search).
+    pub fn config(&self, body: &str) {
+        fs::write(
+            self.dir.path().join("phlb.ini"),
+            format!("[phlb]\n{body}\n"),
+        )
+        .unwrap();
+    }
+
+    pub fn write(&self, rel: &str, data: &[u8]) -> PathBuf {
+        let p = self.src.join(rel);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(&p, data).unwrap();
+        p
+    }
+
+    /// Complete snapshot folders of `name`, oldest first.
+    pub fn snapshots(&self, name: &str) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = fs::read_dir(self.root.join(name))
+            .map(|rd| rd.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        v.retain(|p| p.is_dir() && !p.to_string_lossy().contains(".inprogress"));
+        v.sort();
+        v
+    }
+
+    pub fn db(&self) -> Connection {
+        Connection::open(self.root.join(".phlb/catalog.sqlite3")).unwrap()
+    }
+
+    /// Rows of the `files` view for snapshot folder `snap`, as path -> (kind, size, mode, hash).
+    pub fn catalog_files(
+        &self,
+        snap: &Path,
+    ) -> BTreeMap<Vec<u8>, (String, i64, String, Option<String>)> {
+        let label = format!(
+            "{}/{}",
+            snap.parent()
+                .unwrap()
+                .file_name()
+                .unwrap()
+                .to_str()
+                .unwrap(),
+            snap.file_name().unwrap().to_str().unwrap()
+        );
+        let db = self.db();
+        let mut stmt = db
+            .prepare(
+                "SELECT CAST(path AS BLOB), kind, size, mode, hash FROM files WHERE snapshot = ?1",
+            )
+            .unwrap();
+        let rows = stmt
+            .query_map([label], |r| {
+                Ok((
+                    r.get::<_, Vec<u8>>(0)?,
+                    (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?),
+                ))
+            })
+            .unwrap();
+        rows.map(|r| r.unwrap()).collect()
+    }
+}
+
+pub fn assert_ok(out: &Output) {
+    assert!(
+        out.status.success(),
+        "phlb failed: {:?}\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+pub fn ino(p: &Path) -> u64 {
+    fs::symlink_metadata(p).unwrap().ino()
+}
+
+pub fn nlink(p: &Path) -> u64 {
+    fs::symlink_metadata(p).unwrap().nlink()
+}
+
+pub fn mode(p: &Path) -> u32 {
+    fs::symlink_metadata(p).unwrap().permissions().mode() & 0o7777
+}
+
+pub fn mtime_ns(p: &Path) -> i64 {
+    let md = fs::symlink_metadata(p).unwrap();
+    md.mtime() * 1_000_000_000 + md.mtime_nsec()
+}
+
+pub fn set_mode(p: &Path, mode: u32) {
+    fs::set_permissions(p, fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// Sets a file's mtime to `secs` seconds plus `nsec` nanoseconds.
+pub fn set_mtime(p: &Path, secs: u64, nsec: u32) {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::new(secs, nsec);
+    fs::File::options()
+        .write(true)
+        .open(p)
+        .unwrap()
+        .set_times(fs::FileTimes::new().set_modified(t))
+        .unwrap();
+}
+
+/// Every entry under `dir` (not following symlinks) with what a test compares.
+pub fn tree(dir: &Path) -> BTreeMap<Vec<u8>, Node> {
+    let mut out = BTreeMap::new();
+    for e in WalkDir::new(dir).follow_links(false) {
+        let e = e.unwrap();
+        let rel = e.path().strip_prefix(dir).unwrap();
+        let rel: &OsStr = if rel.as_os_str().is_empty() {
+            OsStr::new(".")
+        } else {
+            rel.as_os_str()
+        };
+        let md = e.path().symlink_metadata().unwrap();
+        let (kind, data) = if md.is_dir() {
+            ("dir", Vec::new())
+        } else if md.file_type().is_symlink() {
+            (
+                "symlink",
+                fs::read_link(e.path())
+                    .unwrap()
+                    .as_os_str()
+                    .as_bytes()
+                    .to_vec(),
+            )
+        } else {
+            ("file", fs::read(e.path()).unwrap())
+        };
+        let node = Node {
+            kind,
+            data,
+            mode: md.mode() & 0o7777,
+            mtime_ns: md.mtime() * 1_000_000_000 + md.mtime_nsec(),
+        };
+        out.insert(rel.as_bytes().to_vec(), node);
+    }
+    out
+}
