@@ -9,6 +9,7 @@ pub mod layout;
 pub mod lock;
 pub mod manifest;
 pub mod plan;
+pub mod prefetch;
 pub mod progress;
 pub mod scan;
 pub mod store;

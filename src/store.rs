@@ -230,3 +230,17 @@ pub fn is_fatal(e: &io::Error) -> bool {
         Some(libc::ENOSPC | libc::EDQUOT | libc::EROFS | libc::EIO)
     )
 }
+
+/// True when the open file still has the size and mtime it had before it was read
+/// (and, when known, the number of bytes read matches).
+pub fn unchanged_since(file: &File, before: &Meta, read: Option<u64>) -> bool {
+    match file.metadata() {
+        Ok(md) => {
+            let now = Meta::of(&md);
+            now.size == before.size
+                && now.mtime_ns == before.mtime_ns
+                && read.is_none_or(|n| n == before.size)
+        }
+        Err(_) => false,
+    }
+}

@@ -12,17 +12,15 @@ use super::links::{Linked, Linker};
 use super::report::{Counts, Log};
 use crate::catalog::{SnapshotRow, Writer};
 use crate::config::{Config, LogLevel};
-use crate::hash::{hash_reader, hex};
+use crate::hash::hex;
 use crate::layout::SnapshotPaths;
 use crate::manifest;
 use crate::plan::{first_step, CopyMeta, FirstStep, PrevEntry};
+use crate::prefetch::{read_and_hash, ReadFile, Reader};
 use crate::progress::Progress;
 use crate::scan::{Entry, Kind, Meta};
 use crate::store;
 use crate::units::one_line;
-
-/// Files up to this size are read into memory once, hashed, and written from the buffer.
-const SMALL_FILE: u64 = 8 << 20;
 
 /// Everything one snapshot run needs, handed in by the command.
 pub struct Inputs<'a> {
@@ -88,24 +86,39 @@ impl<'a> Run<'a> {
         })
     }
 
-    /// Backs up every entry, reporting progress and per-file problems.
+    /// Backs up every entry, reporting progress and per-file problems. Files that must be
+    /// read are read and hashed ahead on `WORKERS` threads; everything else happens here,
+    /// in walk order.
     pub fn entries(&mut self, entries: &[Entry], progress: &mut Progress) -> Result<()> {
-        for entry in entries {
-            let result = match entry.kind {
-                Kind::Dir => self.dir(entry),
-                Kind::Symlink => self.symlink(entry),
-                Kind::File => self.file(entry, progress),
-            }?;
-            if let Err(Failure(why)) = result {
-                self.fail(&self.inp.source.join(&entry.rel), &why, progress);
+        let policy = self.inp.config.dedup;
+        let jobs: Vec<PathBuf> = entries
+            .iter()
+            .filter(|e| {
+                e.kind == Kind::File
+                    && first_step(policy, e.meta, self.inp.prev.get(&e.rel)) == FirstStep::Read
+            })
+            .map(|e| self.inp.source.join(&e.rel))
+            .collect();
+        let (algo, workers) = (self.inp.config.hash, self.inp.config.worker_count());
+        std::thread::scope(|scope| {
+            let mut reader = Reader::start(scope, jobs, algo, workers);
+            for entry in entries {
+                let result = match entry.kind {
+                    Kind::Dir => self.dir(entry),
+                    Kind::Symlink => self.symlink(entry),
+                    Kind::File => self.file(entry, &mut reader, progress),
+                }?;
+                if let Err(Failure(why)) = result {
+                    self.fail(&self.inp.source.join(&entry.rel), &why, progress);
+                }
+                progress.advance(if entry.kind == Kind::File {
+                    entry.meta.size
+                } else {
+                    0
+                });
             }
-            progress.advance(if entry.kind == Kind::File {
-                entry.meta.size
-            } else {
-                0
-            });
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     /// Counts and reports one path that could not be backed up.
@@ -155,8 +168,13 @@ impl<'a> Run<'a> {
         Ok(Ok(()))
     }
 
-    fn file(&mut self, entry: &Entry, progress: &Progress) -> Result<Result<(), Failure>> {
-        let stored = match self.store_file(entry)? {
+    fn file(
+        &mut self,
+        entry: &Entry,
+        reader: &mut Reader,
+        progress: &Progress,
+    ) -> Result<Result<(), Failure>> {
+        let stored = match self.store_file(entry, reader)? {
             Ok(s) => s,
             Err(f) => return Ok(Err(f)),
         };
@@ -201,7 +219,11 @@ impl<'a> Run<'a> {
     }
 
     /// Decides and carries out how one regular file is stored.
-    fn store_file(&mut self, entry: &Entry) -> Result<Result<Stored, Failure>> {
+    fn store_file(
+        &mut self,
+        entry: &Entry,
+        reader: &mut Reader,
+    ) -> Result<Result<Stored, Failure>> {
         let dst = self.dst(&entry.rel);
         let prev = self.inp.prev.get(&entry.rel).cloned();
         let policy = self.inp.config.dedup;
@@ -221,7 +243,10 @@ impl<'a> Run<'a> {
                 Some(p.hash)
             }
             (FirstStep::KnownContent, Some(p)) => Some(p.hash),
-            _ => None,
+            _ => {
+                let read = reader.next_result();
+                return self.store_read(read, &dst);
+            }
         };
         if let Some(hash) = known {
             let conn = self.writer.conn();
@@ -236,43 +261,26 @@ impl<'a> Run<'a> {
                 }));
             }
         }
-        self.read_and_store(entry, &dst)
+        let read = read_and_hash(&self.inp.source.join(&entry.rel), self.inp.config.hash);
+        self.store_read(read, &dst)
     }
 
-    /// Reads a file (once when it fits in memory), hashes it, then links or writes a copy.
-    fn read_and_store(&mut self, entry: &Entry, dst: &Path) -> Result<Result<Stored, Failure>> {
-        let src = self.inp.source.join(&entry.rel);
-        let mut file = match store::open_source(&src) {
-            Ok(f) => f,
-            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
-                return Ok(Err(Failure(
-                    "replaced by a symlink during the backup".into(),
-                )))
-            }
-            Err(e) => return Ok(Err(Failure(format!("cannot open: {e}")))),
-        };
-        let before = match file.metadata() {
-            Ok(md) if md.is_file() => Meta::of(&md),
-            Ok(_) => return Ok(Err(Failure("no longer a regular file".into()))),
-            Err(e) => return Ok(Err(Failure(format!("cannot stat: {e}")))),
+    /// Links a file that was read and hashed to a stored copy, or writes a new copy.
+    fn store_read(
+        &mut self,
+        read: Result<ReadFile, String>,
+        dst: &Path,
+    ) -> Result<Result<Stored, Failure>> {
+        let ReadFile {
+            mut file,
+            meta,
+            hash,
+            buffer,
+        } = match read {
+            Ok(r) => r,
+            Err(why) => return Ok(Err(Failure(why))),
         };
         let algo = self.inp.config.hash;
-        let small = before.size <= SMALL_FILE;
-        let (hash, buffer) = if small {
-            match store::read_all(&mut file, before.size) {
-                Ok(buf) => (algo.digest(&buf), Some(buf)),
-                Err(e) => return Ok(Err(Failure(format!("cannot read: {e}")))),
-            }
-        } else {
-            match hash_reader(algo, &mut file) {
-                Ok((h, _)) => (h, None),
-                Err(e) => return Ok(Err(Failure(format!("cannot read: {e}")))),
-            }
-        };
-        if !unchanged_since(&file, &before, buffer.as_ref().map(|b| b.len() as u64)) {
-            return Ok(Err(Failure("changed while being read; try again".into())));
-        }
-        let meta = before;
         let conn = self.writer.conn();
         if let Linked::Yes(copy_id) =
             self.linker
@@ -301,7 +309,7 @@ impl<'a> Run<'a> {
             Ok(w) => w,
             Err(e) => return fatal_or(e, dst, "cannot write copy"),
         };
-        if copied_hash != hash || !unchanged_since(&file, &meta, None) {
+        if copied_hash != hash || !store::unchanged_since(&file, &meta, None) {
             let _ = std::fs::remove_file(dst);
             return Ok(Err(Failure("changed while being copied; try again".into())));
         }
@@ -360,20 +368,6 @@ impl<'a> Run<'a> {
             .and_then(|f| f.sync_all())
             .context("cannot write manifest")?;
         Ok((self.counts, self.log))
-    }
-}
-
-/// True when the open file still has the size and mtime it had before it was read
-/// (and, when known, the number of bytes read matches).
-fn unchanged_since(file: &File, before: &Meta, read: Option<u64>) -> bool {
-    match file.metadata() {
-        Ok(md) => {
-            let now = Meta::of(&md);
-            now.size == before.size
-                && now.mtime_ns == before.mtime_ns
-                && read.is_none_or(|n| n == before.size)
-        }
-        Err(_) => false,
     }
 }
 

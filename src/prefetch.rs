@@ -1,0 +1,160 @@
+//! Owns reading and hashing files ahead of the writer, on worker threads, so hashing uses
+//! every core while the main thread links and writes. Results come back in job order.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{channel, Receiver};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::Scope;
+
+use crate::hash::{hash_reader, HashAlgo};
+use crate::scan::Meta;
+use crate::store;
+
+/// Files up to this size are read into memory once; larger ones are hashed in chunks.
+pub const SMALL_FILE: u64 = 1 << 20;
+
+/// A file that was opened (without following symlinks), read and hashed.
+#[derive(Debug)]
+pub struct ReadFile {
+    /// The open file, for copying a large file without opening it again.
+    pub file: File,
+    /// Metadata of the open file, unchanged from before to after the read.
+    pub meta: Meta,
+    pub hash: Vec<u8>,
+    /// The whole content, when the file is small.
+    pub buffer: Option<Vec<u8>>,
+}
+
+/// Opens, reads and hashes one file; errors are one phrase for the user.
+pub fn read_and_hash(path: &std::path::Path, algo: HashAlgo) -> Result<ReadFile, String> {
+    let mut file = match store::open_source(path) {
+        Ok(f) => f,
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            return Err("replaced by a symlink during the backup".into())
+        }
+        Err(e) => return Err(format!("cannot open: {e}")),
+    };
+    let meta = match file.metadata() {
+        Ok(md) if md.is_file() => Meta::of(&md),
+        Ok(_) => return Err("no longer a regular file".into()),
+        Err(e) => return Err(format!("cannot stat: {e}")),
+    };
+    let (hash, buffer) = if meta.size <= SMALL_FILE {
+        let buf = store::read_all(&mut file, meta.size).map_err(|e| format!("cannot read: {e}"))?;
+        (algo.digest(&buf), Some(buf))
+    } else {
+        let (h, _) = hash_reader(algo, &mut file).map_err(|e| format!("cannot read: {e}"))?;
+        (h, None)
+    };
+    let read = buffer.as_ref().map(|b| b.len() as u64);
+    if !store::unchanged_since(&file, &meta, read) {
+        return Err("changed while being read; try again".into());
+    }
+    Ok(ReadFile {
+        file,
+        meta,
+        hash,
+        buffer,
+    })
+}
+
+struct Shared {
+    next_job: AtomicUsize,
+    consumed: Mutex<usize>,
+    moved_on: Condvar,
+    stop: AtomicBool,
+}
+
+/// Hands out read-and-hash results in job order while workers run ahead by a bounded window.
+pub struct Reader {
+    rx: Receiver<(usize, Result<ReadFile, String>)>,
+    pending: BTreeMap<usize, Result<ReadFile, String>>,
+    next: usize,
+    shared: Arc<Shared>,
+}
+
+impl Reader {
+    /// Starts `workers` threads in `scope` reading `paths`; at most `window` results wait.
+    pub fn start<'scope>(
+        scope: &'scope Scope<'scope, '_>,
+        paths: Vec<PathBuf>,
+        algo: HashAlgo,
+        workers: usize,
+    ) -> Reader {
+        let window = 8 * workers.max(1) + 16;
+        let shared = Arc::new(Shared {
+            next_job: AtomicUsize::new(0),
+            consumed: Mutex::new(0),
+            moved_on: Condvar::new(),
+            stop: AtomicBool::new(false),
+        });
+        let paths = Arc::new(paths);
+        let (tx, rx) = channel();
+        for _ in 0..workers.max(1) {
+            let (tx, shared, paths) = (tx.clone(), Arc::clone(&shared), Arc::clone(&paths));
+            scope.spawn(move || loop {
+                let i = shared.next_job.fetch_add(1, Ordering::Relaxed);
+                if i >= paths.len() {
+                    return;
+                }
+                let mut consumed = shared.consumed.lock().unwrap_or_else(|e| e.into_inner());
+                while i >= *consumed + window && !shared.stop.load(Ordering::Relaxed) {
+                    consumed = shared
+                        .moved_on
+                        .wait(consumed)
+                        .unwrap_or_else(|e| e.into_inner());
+                }
+                drop(consumed);
+                if shared.stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                let result = read_and_hash(&paths[i], algo);
+                if tx.send((i, result)).is_err() {
+                    return;
+                }
+            });
+        }
+        Reader {
+            rx,
+            pending: BTreeMap::new(),
+            next: 0,
+            shared,
+        }
+    }
+
+    /// The result of the next job in order (blocks until a worker has it).
+    pub fn next_result(&mut self) -> Result<ReadFile, String> {
+        let want = self.next;
+        let result = loop {
+            if let Some(r) = self.pending.remove(&want) {
+                break r;
+            }
+            match self.rx.recv() {
+                Ok((i, r)) => {
+                    self.pending.insert(i, r);
+                }
+                Err(_) => break Err("reader threads stopped".into()),
+            }
+        };
+        self.next += 1;
+        *self
+            .shared
+            .consumed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = self.next;
+        self.shared.moved_on.notify_all();
+        result
+    }
+}
+
+impl Drop for Reader {
+    /// Stops the workers (they finish the file in hand) so the scope can end.
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::Relaxed);
+        let _guard = self.shared.consumed.lock();
+        self.shared.moved_on.notify_all();
+    }
+}
