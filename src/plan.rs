@@ -92,6 +92,9 @@ pub struct PrevEntry {
     pub copy: CopyMeta,
 }
 
+/// The previous snapshot's regular files, keyed by relative path bytes.
+pub type PrevMap = std::collections::HashMap<Vec<u8>, PrevEntry>;
+
 /// The first step for a regular file, decided before any byte is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FirstStep {

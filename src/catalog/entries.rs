@@ -3,13 +3,15 @@
 use std::collections::HashMap;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use rusqlite::{params, Connection};
 
 use super::Conn;
-use crate::plan::{CopyMeta, PrevEntry};
+use crate::plan::{CopyMeta, PrevEntry, PrevMap};
 use crate::scan::{Kind, Meta};
 
 /// One physical stored copy of some content.
@@ -28,11 +30,8 @@ pub struct Location {
     pub rel: PathBuf,
 }
 
-/// Loads the regular files of a snapshot as path -> what was recorded, in one query.
-pub fn previous_entries(
-    conn: &Connection,
-    snapshot_id: i64,
-) -> Result<HashMap<PathBuf, PrevEntry>> {
+/// Loads the regular files of a snapshot as path bytes -> what was recorded, in one query.
+pub fn previous_entries(conn: &Connection, snapshot_id: i64) -> Result<PrevMap> {
     let mut stmt = conn.prepare(
         "SELECT p.path, e.size, e.mtime_ns, c.hash, k.id, k.ino, k.mode, k.uid, k.gid, k.mtime_ns
          FROM entries e
@@ -58,7 +57,7 @@ pub fn previous_entries(
                 mtime_ns: r.get(9)?,
             },
         };
-        map.insert(PathBuf::from(std::ffi::OsStr::from_bytes(&path)), prev);
+        map.insert(path, prev);
     }
     Ok(map)
 }
@@ -112,56 +111,81 @@ pub fn copy_locations(conn: &Connection, copy_id: i64, limit: usize) -> Result<V
     Ok(rows)
 }
 
-/// Writes a run's rows in large transactions, committing every few thousand rows or second.
+/// One row for the writer thread.
+enum Row {
+    Copy {
+        id: i64,
+        hash: Vec<u8>,
+        size: u64,
+        ino: u64,
+        meta: CopyMeta,
+    },
+    Entry {
+        snapshot_id: i64,
+        path: Vec<u8>,
+        kind: Kind,
+        meta: Meta,
+        copy_id: Option<i64>,
+        target: Option<Vec<u8>>,
+    },
+}
+
+/// Writes a run's rows on a thread of its own, in large transactions, so the filesystem
+/// work of the run never waits for SQLite. Stored-copy ids are handed out up front (the
+/// writer lock makes this run the only writer), so callers never wait for an insert.
 pub struct Writer {
-    conn: Option<Conn>,
-    pending: usize,
-    since: Instant,
+    tx: Option<SyncSender<Row>>,
+    thread: Option<JoinHandle<Result<()>>>,
+    next_copy_id: i64,
 }
 
 const BATCH_ROWS: usize = 20_000;
 const BATCH_TIME: Duration = Duration::from_secs(2);
 
 impl Writer {
-    /// Starts batching on a pooled connection.
-    pub fn new(conn: Conn) -> Result<Writer> {
-        conn.execute_batch("BEGIN")?;
+    /// Starts the writer thread on a pooled connection.
+    pub fn start(conn: Conn) -> Result<Writer> {
+        let max_id: i64 =
+            conn.query_row("SELECT coalesce(max(id), 0) FROM copies", [], |r| r.get(0))?;
+        let (tx, rx) = sync_channel::<Row>(4096);
+        let thread = std::thread::Builder::new()
+            .name("catalog-writer".into())
+            .spawn(move || write_rows(&conn, rx))?;
         Ok(Writer {
-            conn: Some(conn),
-            pending: 0,
-            since: Instant::now(),
+            tx: Some(tx),
+            thread: Some(thread),
+            next_copy_id: max_id + 1,
         })
     }
 
-    /// The connection, for reads that must see this run's own rows.
-    pub fn conn(&self) -> &Connection {
-        self.conn.as_ref().expect("writer is open until finish")
+    fn send(&mut self, row: Row) -> Result<()> {
+        let sent = self
+            .tx
+            .as_ref()
+            .map(|tx| tx.send(row).is_ok())
+            .unwrap_or(false);
+        if sent {
+            return Ok(());
+        }
+        // The thread stopped: its error says why.
+        self.tx = None;
+        match self.thread.take().map(|t| t.join()) {
+            Some(Ok(Err(e))) => Err(e),
+            _ => anyhow::bail!("the catalog writer stopped"),
+        }
     }
 
     /// Records a new stored copy of content `hash`; returns its id.
     pub fn insert_copy(&mut self, hash: &[u8], size: u64, ino: u64, meta: CopyMeta) -> Result<i64> {
-        self.conn()
-            .prepare_cached("INSERT OR IGNORE INTO contents (hash, size) VALUES (?1, ?2)")?
-            .execute(params![hash, size as i64])?;
-        let content_id: i64 = self
-            .conn()
-            .prepare_cached("SELECT id FROM contents WHERE hash = ?1")?
-            .query_row([hash], |r| r.get(0))?;
-        self.conn()
-            .prepare_cached(
-                "INSERT INTO copies (content_id, ino, mode, uid, gid, mtime_ns)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?
-            .execute(params![
-                content_id,
-                ino as i64,
-                meta.mode,
-                meta.uid,
-                meta.gid,
-                meta.mtime_ns
-            ])?;
-        let id = self.conn().last_insert_rowid();
-        self.tick()?;
+        let id = self.next_copy_id;
+        self.next_copy_id += 1;
+        self.send(Row::Copy {
+            id,
+            hash: hash.to_vec(),
+            size,
+            ino,
+            meta,
+        })?;
         Ok(id)
     }
 
@@ -175,64 +199,142 @@ impl Writer {
         copy_id: Option<i64>,
         target: Option<&Path>,
     ) -> Result<()> {
-        let path = rel.as_os_str().as_bytes();
-        self.conn()
-            .prepare_cached("INSERT OR IGNORE INTO paths (path) VALUES (?1)")?
-            .execute([path])?;
-        let path_id: i64 = self
-            .conn()
-            .prepare_cached("SELECT id FROM paths WHERE path = ?1")?
-            .query_row([path], |r| r.get(0))?;
-        self.conn()
-            .prepare_cached(
-                "INSERT OR REPLACE INTO entries
-                 (snapshot_id, path_id, kind, size, mtime_ns, mode, uid, gid, copy_id, target)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            )?
-            .execute(params![
-                snapshot_id,
-                path_id,
-                kind.as_str(),
-                meta.size as i64,
-                meta.mtime_ns,
-                meta.mode,
-                meta.uid,
-                meta.gid,
-                copy_id,
-                target.map(|t| t.as_os_str().as_bytes()),
-            ])?;
-        self.tick()
+        self.send(Row::Entry {
+            snapshot_id,
+            path: rel.as_os_str().as_bytes().to_vec(),
+            kind,
+            meta: *meta,
+            copy_id,
+            target: target.map(|t| t.as_os_str().as_bytes().to_vec()),
+        })
     }
 
-    fn tick(&mut self) -> Result<()> {
-        self.pending += 1;
-        if self.pending >= BATCH_ROWS || self.since.elapsed() >= BATCH_TIME {
-            self.commit()?;
+    /// Waits until every row is committed.
+    pub fn finish(mut self) -> Result<()> {
+        self.tx = None;
+        match self.thread.take().map(|t| t.join()) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => anyhow::bail!("the catalog writer crashed"),
+            None => anyhow::bail!("the catalog writer stopped"),
         }
-        Ok(())
-    }
-
-    /// Commits what is pending and starts a new batch.
-    pub fn commit(&mut self) -> Result<()> {
-        self.conn().execute_batch("COMMIT; BEGIN")?;
-        self.pending = 0;
-        self.since = Instant::now();
-        Ok(())
-    }
-
-    /// Commits what is pending and hands the connection back.
-    pub fn finish(mut self) -> Result<Conn> {
-        let conn = self.conn.take().expect("writer is open until finish");
-        conn.execute_batch("COMMIT")?;
-        Ok(conn)
     }
 }
 
 impl Drop for Writer {
-    /// A run that stops early keeps the rows it wrote: they only describe files already on disk.
+    /// A run that stops early keeps the rows it sent: they only describe files on disk.
     fn drop(&mut self) {
-        if let Some(conn) = self.conn.take() {
-            let _ = conn.execute_batch("COMMIT");
+        self.tx = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
         }
     }
+}
+
+fn write_rows(conn: &Connection, rx: Receiver<Row>) -> Result<()> {
+    conn.execute_batch("BEGIN")?;
+    let mut pending = 0usize;
+    let mut since = Instant::now();
+    let result = (|| -> Result<()> {
+        for row in rx {
+            match row {
+                Row::Copy {
+                    id,
+                    hash,
+                    size,
+                    ino,
+                    meta,
+                } => insert_copy(conn, id, &hash, size, ino, meta)?,
+                Row::Entry {
+                    snapshot_id,
+                    path,
+                    kind,
+                    meta,
+                    copy_id,
+                    target,
+                } => insert_entry(
+                    conn,
+                    snapshot_id,
+                    &path,
+                    kind,
+                    &meta,
+                    copy_id,
+                    target.as_deref(),
+                )?,
+            }
+            pending += 1;
+            if pending >= BATCH_ROWS || since.elapsed() >= BATCH_TIME {
+                conn.execute_batch("COMMIT; BEGIN")?;
+                pending = 0;
+                since = Instant::now();
+            }
+        }
+        Ok(())
+    })();
+    let committed = conn.execute_batch("COMMIT");
+    result?;
+    committed?;
+    Ok(())
+}
+
+fn insert_copy(
+    conn: &Connection,
+    id: i64,
+    hash: &[u8],
+    size: u64,
+    ino: u64,
+    meta: CopyMeta,
+) -> Result<()> {
+    conn.prepare_cached("INSERT OR IGNORE INTO contents (hash, size) VALUES (?1, ?2)")?
+        .execute(params![hash, size as i64])?;
+    let content_id: i64 = conn
+        .prepare_cached("SELECT id FROM contents WHERE hash = ?1")?
+        .query_row([hash], |r| r.get(0))?;
+    conn.prepare_cached(
+        "INSERT INTO copies (id, content_id, ino, mode, uid, gid, mtime_ns)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        id,
+        content_id,
+        ino as i64,
+        meta.mode,
+        meta.uid,
+        meta.gid,
+        meta.mtime_ns
+    ])?;
+    Ok(())
+}
+
+fn insert_entry(
+    conn: &Connection,
+    snapshot_id: i64,
+    path: &[u8],
+    kind: Kind,
+    meta: &Meta,
+    copy_id: Option<i64>,
+    target: Option<&[u8]>,
+) -> Result<()> {
+    conn.prepare_cached("INSERT OR IGNORE INTO paths (path) VALUES (?1)")?
+        .execute([path])?;
+    let path_id: i64 = conn
+        .prepare_cached("SELECT id FROM paths WHERE path = ?1")?
+        .query_row([path], |r| r.get(0))?;
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO entries
+         (snapshot_id, path_id, kind, size, mtime_ns, mode, uid, gid, copy_id, target)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?
+    .execute(params![
+        snapshot_id,
+        path_id,
+        kind.as_str(),
+        meta.size as i64,
+        meta.mtime_ns,
+        meta.mode,
+        meta.uid,
+        meta.gid,
+        copy_id,
+        target,
+    ])?;
+    Ok(())
 }

@@ -1,8 +1,9 @@
 //! `phlb backup --dry-run`: decides like a real run (fast path, then content hashes
 //! against the catalog) and reports what would be linked or copied, writing nothing.
 
-use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::collections::HashSet;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Result;
@@ -13,7 +14,7 @@ use crate::catalog::entries::{copies_for_hash, previous_entries};
 use crate::catalog::{self, Access, Catalog, SnapshotRow};
 use crate::config::Config;
 use crate::hash::hash_reader;
-use crate::plan::{copy_serves, first_step, FirstStep, LinkKey, PrevEntry};
+use crate::plan::{copy_serves, first_step, FirstStep, LinkKey, PrevMap};
 use crate::progress::{Progress, Style};
 use crate::scan::{self, Entry, Kind};
 use crate::store;
@@ -39,9 +40,9 @@ pub fn run(config: &Config, sources: &[Source], style: Style) -> Result<Outcome>
         let prev = match &conn {
             Some(c) => match SnapshotRow::previous_complete(c, &source.name)? {
                 Some(row) => previous_entries(c, row.id)?,
-                None => HashMap::new(),
+                None => PrevMap::new(),
             },
-            None => HashMap::new(),
+            None => PrevMap::new(),
         };
         let scan = scan::scan(&source.path, &super::scan_options(config, &root));
         let mut progress = Progress::new(
@@ -105,12 +106,12 @@ pub fn run(config: &Config, sources: &[Source], style: Style) -> Result<Outcome>
 fn decide(
     config: &Config,
     conn: Option<&rusqlite::Connection>,
-    prev: &HashMap<PathBuf, PrevEntry>,
+    prev: &PrevMap,
     seen: &mut HashSet<LinkKey>,
     entry: &Entry,
     path: &Path,
 ) -> Result<bool, String> {
-    let p = prev.get(&entry.rel);
+    let p = prev.get(entry.rel.as_os_str().as_bytes());
     let hash = match first_step(config.dedup, entry.meta, p) {
         FirstStep::LinkPrevious => return Ok(true),
         FirstStep::KnownContent => p.map(|p| p.hash.clone()).unwrap_or_default(),

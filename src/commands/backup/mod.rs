@@ -7,7 +7,6 @@ mod links;
 mod report;
 mod snapshot;
 
-use std::collections::HashMap;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
@@ -19,7 +18,7 @@ use crate::catalog::{entries::previous_entries, Access, Catalog, SnapshotRow, Wr
 use crate::cli::{BackupArgs, Global};
 use crate::config::{Config, LogLevel};
 use crate::layout::{check_name, SnapshotPaths};
-use crate::plan::PrevEntry;
+use crate::plan::PrevMap;
 use crate::progress::{Progress, Style};
 use crate::scan::{self, ScanOptions};
 use crate::store;
@@ -144,7 +143,7 @@ fn previous(
     conn: &rusqlite::Connection,
     root: &Path,
     name: &str,
-) -> Result<Option<(PathBuf, HashMap<PathBuf, PrevEntry>)>> {
+) -> Result<Option<(PathBuf, PrevMap)>> {
     while let Some(row) = SnapshotRow::previous_complete(conn, name)? {
         let dir = root.join(name).join(&row.timestamp);
         if dir.is_dir() {
@@ -233,7 +232,7 @@ fn one_snapshot(
     };
     let linker = links::Linker::new(root, config.dedup, config.max_links);
     let mut progress = Progress::new(style, &label, scan.entries.len() as u64, scan.file_bytes());
-    let mut run = snapshot::Run::start(inputs, Writer::new(conn)?, linker)?;
+    let mut run = snapshot::Run::start(inputs, Writer::start(conn)?, catalog.conn()?, linker)?;
     for label in &settled.finished {
         run.log
             .line(LogLevel::Info, &format!("finished interrupted run {label}"));

@@ -77,7 +77,7 @@ impl Counts {
 
 /// The `-backup.log` beside a snapshot: one line per action or problem, filtered by LOG_LEVEL.
 pub struct Log {
-    out: Option<BufWriter<File>>,
+    out: BufWriter<File>,
     level: LogLevel,
 }
 
@@ -86,10 +86,12 @@ impl Log {
     pub fn create(path: &Path, level: LogLevel) -> Result<Log> {
         let file =
             File::create(path).with_context(|| format!("{}: cannot create log", path.display()))?;
-        Ok(Log {
-            out: Some(BufWriter::new(file)),
+        let mut log = Log {
+            out: BufWriter::new(file),
             level,
-        })
+        };
+        log.stamp(&format!("phlb {} started", env!("CARGO_PKG_VERSION")));
+        Ok(log)
     }
 
     /// Writes one line when `level` is at or above the configured level.
@@ -97,17 +99,18 @@ impl Log {
         if level < self.level {
             return;
         }
-        if let Some(out) = &mut self.out {
-            let stamp = chrono::Local::now().format("%H:%M:%S%.3f");
-            let _ = writeln!(out, "{stamp} {level:<7} {text}");
-        }
+        let _ = writeln!(self.out, "{level:<7} {text}");
     }
 
-    /// Flushes the log to disk.
+    /// Writes the closing line with the time and flushes the log to disk.
     pub fn flush(&mut self) -> Result<()> {
-        if let Some(out) = &mut self.out {
-            out.flush().context("cannot write log")?;
-        }
-        Ok(())
+        self.stamp("finished");
+        self.out.flush().context("cannot write log")
+    }
+
+    /// Writes `what` with the local time, whatever the level.
+    fn stamp(&mut self, what: &str) {
+        let now = chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false);
+        let _ = writeln!(self.out, "{what} {now}");
     }
 }

@@ -1,21 +1,21 @@
 //! Owns one snapshot run: turns a scanned source into a snapshot folder, its manifest and
 //! its catalog rows, deciding per file whether to link or to store a new copy.
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufWriter, Seek, Write};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
 use super::links::{Linked, Linker};
 use super::report::{Counts, Log};
-use crate::catalog::{SnapshotRow, Writer};
+use crate::catalog::{Conn, SnapshotRow, Writer};
 use crate::config::{Config, LogLevel};
 use crate::hash::hex;
 use crate::layout::SnapshotPaths;
 use crate::manifest;
-use crate::plan::{first_step, CopyMeta, FirstStep, PrevEntry};
+use crate::plan::{first_step, CopyMeta, FirstStep, PrevMap};
 use crate::prefetch::{read_and_hash, ReadFile, Reader};
 use crate::progress::Progress;
 use crate::scan::{Entry, Kind, Meta};
@@ -30,7 +30,7 @@ pub struct Inputs<'a> {
     pub snapshot: &'a SnapshotRow,
     pub paths: &'a SnapshotPaths,
     pub prev_dir: Option<PathBuf>,
-    pub prev: HashMap<PathBuf, PrevEntry>,
+    pub prev: PrevMap,
     pub as_root: bool,
     pub verbose: bool,
 }
@@ -56,6 +56,8 @@ enum Stored {
 pub struct Run<'a> {
     inp: Inputs<'a>,
     writer: Writer,
+    /// A second connection for lookups; it sees what earlier runs committed.
+    reads: Conn,
     linker: Linker,
     manifest: BufWriter<File>,
     pub log: Log,
@@ -66,7 +68,7 @@ pub struct Run<'a> {
 
 impl<'a> Run<'a> {
     /// Starts a run: opens the manifest and log under their in-progress names.
-    pub fn start(inp: Inputs<'a>, writer: Writer, linker: Linker) -> Result<Run<'a>> {
+    pub fn start(inp: Inputs<'a>, writer: Writer, reads: Conn, linker: Linker) -> Result<Run<'a>> {
         let manifest = File::create(&inp.paths.work_manifest).with_context(|| {
             format!(
                 "{}: cannot create manifest",
@@ -77,6 +79,7 @@ impl<'a> Run<'a> {
         Ok(Run {
             inp,
             writer,
+            reads,
             linker,
             manifest: BufWriter::new(manifest),
             log,
@@ -95,7 +98,11 @@ impl<'a> Run<'a> {
             .iter()
             .filter(|e| {
                 e.kind == Kind::File
-                    && first_step(policy, e.meta, self.inp.prev.get(&e.rel)) == FirstStep::Read
+                    && first_step(
+                        policy,
+                        e.meta,
+                        self.inp.prev.get(e.rel.as_os_str().as_bytes()),
+                    ) == FirstStep::Read
             })
             .map(|e| self.inp.source.join(&e.rel))
             .collect();
@@ -225,31 +232,30 @@ impl<'a> Run<'a> {
         reader: &mut Reader,
     ) -> Result<Result<Stored, Failure>> {
         let dst = self.dst(&entry.rel);
-        let prev = self.inp.prev.get(&entry.rel).cloned();
+        let prev = self.inp.prev.get(entry.rel.as_os_str().as_bytes());
         let policy = self.inp.config.dedup;
-        let known = match (first_step(policy, entry.meta, prev.as_ref()), prev) {
+        let known = match (first_step(policy, entry.meta, prev), prev) {
             (FirstStep::LinkPrevious, Some(p)) => {
                 let src = self.inp.prev_dir.as_ref().map(|d| d.join(&entry.rel));
                 if let Some(src) = src {
                     if self.linker.link_checked(&src, p.copy_ino, p.size, &dst)? {
-                        self.linker.remember(&p.hash, p.copy, p.copy_id, &src, 2);
                         return Ok(Ok(Stored::Linked {
                             copy_id: p.copy_id,
-                            hash: p.hash,
+                            hash: p.hash.clone(),
                             meta: entry.meta,
                         }));
                     }
                 }
-                Some(p.hash)
+                Some(p.hash.clone())
             }
-            (FirstStep::KnownContent, Some(p)) => Some(p.hash),
+            (FirstStep::KnownContent, Some(p)) => Some(p.hash.clone()),
             _ => {
                 let read = reader.next_result();
                 return self.store_read(read, &dst);
             }
         };
         if let Some(hash) = known {
-            let conn = self.writer.conn();
+            let conn = &*self.reads;
             if let Linked::Yes(copy_id) =
                 self.linker
                     .link_content(conn, &hash, entry.meta.size, entry.meta.into(), &dst)?
@@ -281,7 +287,7 @@ impl<'a> Run<'a> {
             Err(why) => return Ok(Err(Failure(why))),
         };
         let algo = self.inp.config.hash;
-        let conn = self.writer.conn();
+        let conn = &*self.reads;
         if let Linked::Yes(copy_id) =
             self.linker
                 .link_content(conn, &hash, meta.size, meta.into(), dst)?
