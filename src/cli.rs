@@ -36,8 +36,42 @@ pub struct Global {
 pub enum Command {
     /// Make a new snapshot of each SOURCE under <root>/<name>/<timestamp>/.
     Backup(BackupArgs),
+    /// Check snapshots against the catalog: files, sizes, mtimes, manifests and (without
+    /// --fast) content hashes. Exit 1 when anything is wrong.
+    Verify(VerifyArgs),
+    /// Rescan snapshot folders into the catalog (rebuild a lost catalog, or record trees
+    /// copied in by hand), and hardlink identical content.
+    Add(AddArgs),
     /// Show the effective config and where each value came from.
     Config(ConfigArgs),
+}
+
+/// Arguments of `phlb verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Snapshots to check (NAME/TIMESTAMP, NAME for its newest, or a folder); default: all.
+    #[arg(value_name = "SNAPSHOT")]
+    pub snapshots: Vec<String>,
+    /// Check metadata and manifests only; do not read file contents.
+    #[arg(long)]
+    pub fast: bool,
+}
+
+/// Arguments of `phlb add`.
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// Snapshot folders (<root>/NAME/TIMESTAMP) or NAME folders to scan; default: every
+    /// snapshot folder under the backup root.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<std::path::PathBuf>,
+    /// Take content hashes from each snapshot's manifest instead of reading the files.
+    /// Fast, but a file damaged since its manifest was written is recorded with the
+    /// manifest's (wrong) hash; run `phlb verify` afterwards to catch that.
+    #[arg(long)]
+    pub trust_manifests: bool,
+    /// Only record; do not replace identical files with hardlinks.
+    #[arg(long)]
+    pub no_link: bool,
 }
 
 /// Arguments of `phlb backup`.

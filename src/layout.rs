@@ -73,3 +73,40 @@ pub fn check_name(name: &str) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// True when `folder` is a snapshot timestamp made by `format` (optionally with the `-N`
+/// suffix that keeps two runs in one second apart).
+pub fn is_timestamp(folder: &str, format: &str) -> bool {
+    let parses = |s: &str| {
+        chrono::NaiveDateTime::parse_from_str(s, format).is_ok()
+            || chrono::NaiveDate::parse_from_str(s, format).is_ok()
+    };
+    if parses(folder) {
+        return true;
+    }
+    match folder.rsplit_once('-') {
+        Some((base, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => parses(base),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps() {
+        let f = "%Y-%m-%d-%H%M%S";
+        let cases = [
+            ("2026-11-22-101500", true),
+            ("2026-11-22-101500-2", true),
+            ("2026-11-22", false),
+            ("my-tree", false),
+            ("2026-11-22-101500.inprogress", false),
+        ];
+        for (name, want) in cases {
+            assert_eq!(is_timestamp(name, f), want, "{name}");
+        }
+        assert!(is_timestamp("2026-11-22", "%Y-%m-%d"));
+    }
+}

@@ -48,6 +48,8 @@ pub fn run(cli: Cli) -> Result<Outcome> {
     )?;
     match cli.command {
         Command::Backup(args) => commands::backup::run(&loaded.config, &cli.global, &args),
+        Command::Verify(args) => commands::verify::run(&loaded.config, &cli.global, &args),
+        Command::Add(args) => commands::add::run(&loaded.config, &cli.global, &args),
         Command::Config(args) => commands::config::run(&loaded, &args, &cwd),
     }
 }

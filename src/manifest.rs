@@ -1,7 +1,9 @@
 //! Owns the manifest format: coreutils `sha256sum` lines, escaped exactly as coreutils does.
 
-use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
 
 /// One manifest line (with trailing newline) for file `rel` with hex digest `hex`.
 ///
@@ -27,6 +29,53 @@ pub fn line(hex: &str, rel: &Path) -> Vec<u8> {
     out
 }
 
+/// Parses one manifest line (without its newline) back into (hex digest, relative path).
+pub fn parse_line(line: &[u8]) -> Option<(String, PathBuf)> {
+    let (escaped, line) = match line.strip_prefix(b"\\") {
+        Some(rest) => (true, rest),
+        None => (false, line),
+    };
+    let split = line.windows(2).position(|w| w == b"  ")?;
+    let hex = std::str::from_utf8(&line[..split])
+        .ok()?
+        .to_ascii_lowercase();
+    if hex.is_empty() || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let raw = &line[split + 2..];
+    let mut name = Vec::with_capacity(raw.len());
+    let mut bytes = raw.iter();
+    while let Some(&b) = bytes.next() {
+        if escaped && b == b'\\' {
+            match bytes.next() {
+                Some(b'n') => name.push(b'\n'),
+                Some(b'r') => name.push(b'\r'),
+                Some(&other) => name.push(other),
+                None => return None,
+            }
+        } else {
+            name.push(b);
+        }
+    }
+    Some((hex, PathBuf::from(OsString::from_vec(name))))
+}
+
+/// Reads a whole manifest into path -> hex digest; unparsable lines are counted.
+pub fn read(path: &Path) -> std::io::Result<(HashMap<PathBuf, String>, usize)> {
+    let data = std::fs::read(path)?;
+    let mut map = HashMap::new();
+    let mut bad = 0;
+    for line in data.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        match parse_line(line) {
+            Some((hex, rel)) => {
+                map.insert(rel, hex);
+            }
+            None => bad += 1,
+        }
+    }
+    Ok((map, bad))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -41,7 +90,10 @@ mod tests {
             (b"bad\xff", b"ab  bad\xff\n"),
         ];
         for (name, want) in cases {
-            assert_eq!(line("ab", Path::new(OsStr::from_bytes(name))), want);
+            let rel = Path::new(OsStr::from_bytes(name));
+            assert_eq!(line("ab", rel), want);
+            let (hex, back) = parse_line(&want[..want.len() - 1]).unwrap();
+            assert_eq!((hex.as_str(), back.as_path()), ("ab", rel));
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Owns what a user sees while a command runs: an indicatif bar on a terminal, plain
 //! periodic lines otherwise, or nothing (`--quiet`, tests). The only user of indicatif.
 
+use std::cell::Cell;
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
@@ -41,9 +42,9 @@ pub struct Progress {
     label: String,
     files_total: u64,
     bytes_total: u64,
-    files: u64,
-    bytes: u64,
-    last_line: Instant,
+    files: Cell<u64>,
+    bytes: Cell<u64>,
+    last_line: Cell<Instant>,
 }
 
 impl Progress {
@@ -70,28 +71,29 @@ impl Progress {
             label: label.to_string(),
             files_total,
             bytes_total,
-            files: 0,
-            bytes: 0,
-            last_line: Instant::now(),
+            files: Cell::new(0),
+            bytes: Cell::new(0),
+            last_line: Cell::new(Instant::now()),
         }
     }
 
     /// Counts one more file (or folder, or link) of `bytes` bytes as done.
-    pub fn advance(&mut self, bytes: u64) {
-        self.files += 1;
-        self.bytes += bytes;
+    pub fn advance(&self, bytes: u64) {
+        let files = self.files.get() + 1;
+        self.files.set(files);
+        self.bytes.set(self.bytes.get() + bytes);
         match self.style {
             Style::Bar => {
                 if let Some(bar) = &self.bar {
-                    bar.set_position(self.bytes);
-                    if self.files % 64 == 0 || self.files == self.files_total {
-                        bar.set_message(format!("{}/{} files", self.files, self.files_total));
+                    bar.set_position(self.bytes.get());
+                    if files % 64 == 0 || files == self.files_total {
+                        bar.set_message(format!("{files}/{} files", self.files_total));
                     }
                 }
             }
             Style::Lines => {
-                if self.last_line.elapsed() >= LINE_EVERY {
-                    self.last_line = Instant::now();
+                if self.last_line.get().elapsed() >= LINE_EVERY {
+                    self.last_line.set(Instant::now());
                     eprintln!("{}", self.status_line());
                 }
             }
@@ -103,9 +105,9 @@ impl Progress {
         format!(
             "phlb: {}: {}/{} entries, {}/{}",
             self.label,
-            self.files,
+            self.files.get(),
             self.files_total,
-            human_bytes(self.bytes),
+            human_bytes(self.bytes.get()),
             human_bytes(self.bytes_total)
         )
     }
@@ -120,6 +122,14 @@ impl Progress {
     /// Prints an error line (always shown) without tearing the bar.
     pub fn error(&self, line: &str) {
         self.print(line);
+    }
+
+    /// Prints a result line on stdout (always shown) without tearing the bar.
+    pub fn out(&self, line: &str) {
+        match &self.bar {
+            Some(bar) => bar.suspend(|| println!("{line}")),
+            None => println!("{line}"),
+        }
     }
 
     fn print(&self, line: &str) {

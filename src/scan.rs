@@ -69,6 +69,8 @@ pub struct Entry {
     pub meta: Meta,
     /// The link target, for symlinks.
     pub target: Option<PathBuf>,
+    /// Inode number, telling hardlinked files apart.
+    pub ino: u64,
 }
 
 /// The rules that keep things out of a snapshot.
@@ -204,6 +206,7 @@ pub fn scan(source: &Path, opts: &ScanOptions) -> Scan {
             kind,
             meta: Meta::of(&md),
             target,
+            ino: md.ino(),
         });
     }
     out.skipped = skipped;

@@ -244,3 +244,33 @@ pub fn unchanged_since(file: &File, before: &Meta, read: Option<u64>) -> bool {
         Err(_) => false,
     }
 }
+
+/// Atomically replaces `path` by a hardlink to `src` (link to a temp name, then rename).
+pub fn replace_with_link(src: &Path, path: &Path) -> io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    loop {
+        let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let tmp = dir.join(format!(".phlb-tmp-{}-{n}", std::process::id()));
+        match fs::hard_link(src, &tmp) {
+            Ok(()) => {
+                return fs::rename(&tmp, path).inspect_err(|_| {
+                    let _ = fs::remove_file(&tmp);
+                })
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Creates a folder only its owner can enter (0700), unless it exists.
+pub fn make_private_dir(path: &Path) -> anyhow::Result<()> {
+    use anyhow::Context;
+    if path.is_dir() {
+        return Ok(());
+    }
+    fs::DirBuilder::new()
+        .mode(0o700)
+        .create(path)
+        .with_context(|| format!("{}: cannot create folder", path.display()))
+}

@@ -111,6 +111,100 @@ pub fn copy_locations(conn: &Connection, copy_id: i64, limit: usize) -> Result<V
     Ok(rows)
 }
 
+/// The stored copy behind a recorded file.
+#[derive(Debug, Clone)]
+pub struct CopyInfo {
+    pub id: i64,
+    pub ino: u64,
+    pub meta: CopyMeta,
+    pub hash: Vec<u8>,
+}
+
+/// One entry of a snapshot as the catalog recorded it.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub path: Vec<u8>,
+    pub kind: Kind,
+    /// The path's own metadata.
+    pub meta: Meta,
+    pub target: Option<Vec<u8>>,
+    pub copy: Option<CopyInfo>,
+}
+
+/// Every entry of a snapshot, in path order.
+pub fn snapshot_entries(conn: &Connection, snapshot_id: i64) -> Result<Vec<Recorded>> {
+    let mut stmt = conn.prepare(
+        "SELECT p.path, e.kind, e.size, e.mtime_ns, e.mode, e.uid, e.gid, e.target,
+                k.id, k.ino, k.mode, k.uid, k.gid, k.mtime_ns, c.hash
+         FROM entries e
+         JOIN paths p ON p.id = e.path_id
+         LEFT JOIN copies k ON k.id = e.copy_id
+         LEFT JOIN contents c ON c.id = k.content_id
+         WHERE e.snapshot_id = ?1 ORDER BY p.path",
+    )?;
+    let rows = stmt
+        .query_map([snapshot_id], |r| {
+            let kind: String = r.get(1)?;
+            let copy_id: Option<i64> = r.get(8)?;
+            let copy = match copy_id {
+                Some(id) => Some(CopyInfo {
+                    id,
+                    ino: r.get::<_, i64>(9)? as u64,
+                    meta: CopyMeta {
+                        mode: r.get(10)?,
+                        uid: r.get(11)?,
+                        gid: r.get(12)?,
+                        mtime_ns: r.get(13)?,
+                    },
+                    hash: r.get(14)?,
+                }),
+                None => None,
+            };
+            Ok(Recorded {
+                path: r.get(0)?,
+                kind: Kind::parse(&kind).unwrap_or(Kind::File),
+                meta: Meta {
+                    size: r.get::<_, i64>(2)? as u64,
+                    mtime_ns: r.get(3)?,
+                    mode: r.get(4)?,
+                    uid: r.get(5)?,
+                    gid: r.get(6)?,
+                },
+                target: r.get(7)?,
+                copy,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
+/// Stored copies recorded with inode number `ino`, with their content hash.
+pub fn copies_by_ino(conn: &Connection, ino: u64) -> Result<Vec<(CopyRow, Vec<u8>)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT k.id, k.ino, c.size, k.mode, k.uid, k.gid, k.mtime_ns, c.hash
+         FROM copies k JOIN contents c ON c.id = k.content_id WHERE k.ino = ?1",
+    )?;
+    let rows = stmt
+        .query_map([ino as i64], |r| {
+            Ok((
+                CopyRow {
+                    id: r.get(0)?,
+                    ino: r.get::<_, i64>(1)? as u64,
+                    size: r.get::<_, i64>(2)? as u64,
+                    meta: CopyMeta {
+                        mode: r.get(3)?,
+                        uid: r.get(4)?,
+                        gid: r.get(5)?,
+                        mtime_ns: r.get(6)?,
+                    },
+                },
+                r.get(7)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
 /// One row for the writer thread.
 enum Row {
     Copy {
@@ -243,7 +337,9 @@ fn write_rows(conn: &Connection, rx: Receiver<Row>) -> Result<()> {
                     size,
                     ino,
                     meta,
-                } => insert_copy(conn, id, &hash, size, ino, meta)?,
+                } => {
+                    record_copy(conn, Some(id), &hash, size, ino, meta)?;
+                }
                 Row::Entry {
                     snapshot_id,
                     path,
@@ -251,7 +347,7 @@ fn write_rows(conn: &Connection, rx: Receiver<Row>) -> Result<()> {
                     meta,
                     copy_id,
                     target,
-                } => insert_entry(
+                } => record_entry(
                     conn,
                     snapshot_id,
                     &path,
@@ -276,14 +372,15 @@ fn write_rows(conn: &Connection, rx: Receiver<Row>) -> Result<()> {
     Ok(())
 }
 
-fn insert_copy(
+/// Inserts a stored copy (and its content when new); returns the copy's id.
+pub fn record_copy(
     conn: &Connection,
-    id: i64,
+    id: Option<i64>,
     hash: &[u8],
     size: u64,
     ino: u64,
     meta: CopyMeta,
-) -> Result<()> {
+) -> Result<i64> {
     conn.prepare_cached("INSERT OR IGNORE INTO contents (hash, size) VALUES (?1, ?2)")?
         .execute(params![hash, size as i64])?;
     let content_id: i64 = conn
@@ -302,10 +399,11 @@ fn insert_copy(
         meta.gid,
         meta.mtime_ns
     ])?;
-    Ok(())
+    Ok(conn.last_insert_rowid())
 }
 
-fn insert_entry(
+/// Inserts one entry of a snapshot (and its path when new).
+pub fn record_entry(
     conn: &Connection,
     snapshot_id: i64,
     path: &[u8],

@@ -162,3 +162,29 @@ impl SnapshotRow {
         Ok(())
     }
 }
+
+impl SnapshotRow {
+    /// Every run, oldest first.
+    pub fn all(conn: &Connection) -> Result<Vec<SnapshotRow>> {
+        let sql = format!("SELECT {COLUMNS} FROM snapshot_runs ORDER BY id");
+        let mut stmt = conn.prepare(&sql)?;
+        let rows = stmt.query_map([], row)?.collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    /// The run `name/timestamp`, if recorded.
+    pub fn find(conn: &Connection, name: &str, timestamp: &str) -> Result<Option<SnapshotRow>> {
+        let sql = format!("SELECT {COLUMNS} FROM snapshot_runs WHERE name = ?1 AND timestamp = ?2");
+        Ok(conn.query_row(&sql, [name, timestamp], row).optional()?)
+    }
+
+    /// The newest complete run of `name`, whether or not its folder exists.
+    pub fn newest(conn: &Connection, name: &str) -> Result<Option<SnapshotRow>> {
+        Self::previous_complete(conn, name)
+    }
+
+    /// `NAME/TIMESTAMP`, as users name a snapshot.
+    pub fn label(&self) -> String {
+        format!("{}/{}", self.name, self.timestamp)
+    }
+}

@@ -45,7 +45,7 @@ pub fn run(config: &Config, sources: &[Source], style: Style) -> Result<Outcome>
             None => PrevMap::new(),
         };
         let scan = scan::scan(&source.path, &super::scan_options(config, &root));
-        let mut progress = Progress::new(
+        let progress = Progress::new(
             style,
             &format!("{} (dry run)", source.name),
             scan.entries.len() as u64,

@@ -51,7 +51,7 @@ pub fn run(config: &Config, global: &Global, args: &BackupArgs) -> Result<Outcom
         }
     }
     let meta_dir = root.join(".phlb");
-    make_private_dir(&meta_dir)?;
+    store::make_private_dir(&meta_dir)?;
     let lock = lock::acquire(&meta_dir)?;
     if let Some(pid) = &lock.stale_pid {
         if !global.quiet {
@@ -127,16 +127,6 @@ fn prepare_root(config: &Config) -> Result<PathBuf> {
         .with_context(|| format!("{}: cannot open backup root", root.display()))
 }
 
-fn make_private_dir(path: &Path) -> Result<()> {
-    if path.is_dir() {
-        return Ok(());
-    }
-    std::fs::DirBuilder::new()
-        .mode(0o700)
-        .create(path)
-        .with_context(|| format!("{}: cannot create folder", path.display()))
-}
-
 /// The newest complete snapshot of `name` whose folder still exists; runs whose folder is
 /// gone are marked `missing` on the way.
 fn previous(
@@ -199,7 +189,7 @@ fn one_snapshot(
     let sums = config.hash.manifest_suffix();
     let conn = catalog.conn()?;
     let settled = leftovers::clean(&conn, root, name, sums, false)?;
-    make_private_dir(&root.join(name))?;
+    store::make_private_dir(&root.join(name))?;
     let prev = previous(&conn, root, name)?;
     let scan = scan::scan(&source.path, &scan_options(config, root));
     let (ts, paths) = pick_timestamp(&conn, root, config, name)?;

@@ -1,0 +1,73 @@
+//! Owns how commands find things: the existing backup root, and snapshots named on the
+//! command line as `NAME/TIMESTAMP`, `NAME` (its newest) or a folder path.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+use crate::catalog::SnapshotRow;
+use crate::config::Config;
+
+/// The backup root of an existing backup, canonical; an error when it does not exist.
+pub fn existing_root(config: &Config) -> Result<PathBuf> {
+    let root = &config.backup_path;
+    if !root.is_dir() {
+        bail!("{}: backup root does not exist", root.display());
+    }
+    root.canonicalize()
+        .with_context(|| format!("{}: cannot open backup root", root.display()))
+}
+
+/// Finds the snapshot a user named.
+pub fn resolve(conn: &rusqlite::Connection, root: &Path, spec: &str) -> Result<SnapshotRow> {
+    let (name, ts) = split_spec(root, spec);
+    let found = match &ts {
+        Some(ts) => SnapshotRow::find(conn, &name, ts)?,
+        None => SnapshotRow::newest(conn, &name)?,
+    };
+    found.with_context(|| format!("{spec}: no such snapshot in the catalog"))
+}
+
+/// Splits `NAME/TIMESTAMP`, `NAME` or a folder path (absolute, or relative to the current
+/// folder when it exists) into name and optional timestamp.
+fn split_spec(root: &Path, spec: &str) -> (String, Option<String>) {
+    let as_path = Path::new(spec);
+    let rel = as_path
+        .canonicalize()
+        .ok()
+        .filter(|_| as_path.is_absolute() || as_path.exists())
+        .and_then(|p| p.strip_prefix(root).ok().map(Path::to_path_buf));
+    let text = match &rel {
+        Some(r) => r.to_string_lossy().into_owned(),
+        None => spec.trim_end_matches('/').to_string(),
+    };
+    match text.split_once('/') {
+        Some((name, ts)) => (name.to_string(), Some(ts.trim_end_matches('/').to_string())),
+        None => (text, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs() {
+        let root = Path::new("/nonexistent-root");
+        let cases = [
+            ("docs", ("docs", None)),
+            (
+                "docs/2026-01-01-000000",
+                ("docs", Some("2026-01-01-000000")),
+            ),
+            (
+                "docs/2026-01-01-000000/",
+                ("docs", Some("2026-01-01-000000")),
+            ),
+        ];
+        for (spec, (name, ts)) in cases {
+            let got = split_spec(root, spec);
+            assert_eq!((got.0.as_str(), got.1.as_deref()), (name, ts), "{spec}");
+        }
+    }
+}

@@ -1,0 +1,348 @@
+//! `phlb verify`: proves snapshots intact against the catalog, hashing each stored copy
+//! (inode) once and naming every snapshot and path that shares a damaged one.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+
+use crate::catalog::entries::{snapshot_entries, Recorded};
+use crate::catalog::{Access, Catalog, SnapshotRow};
+use crate::cli::{Global, VerifyArgs};
+use crate::commands::select::{existing_root, resolve};
+use crate::config::Config;
+use crate::hash::{hex, HashAlgo};
+use crate::layout::{SnapshotPaths, IN_PROGRESS};
+use crate::manifest;
+use crate::prefetch::Reader;
+use crate::progress::{Progress, Style};
+use crate::scan::Kind;
+use crate::units::{human_bytes, one_line};
+use crate::{lock, Outcome};
+
+/// One stored copy on disk and everything that expects it to hold some content.
+struct Inode {
+    path: PathBuf,
+    size: u64,
+    algo: HashAlgo,
+    expected: Vec<u8>,
+    users: Vec<String>,
+}
+
+/// Problems found, printed as they come.
+struct Report {
+    progress: Progress,
+    problems: u64,
+}
+
+impl Report {
+    fn problem(&mut self, what: &str, why: &str) {
+        self.problems += 1;
+        self.progress.out(&format!("{what}: {why}"));
+    }
+}
+
+/// Runs `phlb verify`.
+pub fn run(config: &Config, global: &Global, args: &VerifyArgs) -> Result<Outcome> {
+    let root = existing_root(config)?;
+    let meta_dir = root.join(".phlb");
+    let _lock = lock::acquire(&meta_dir)?;
+    let catalog = Catalog::open(&meta_dir, Access::Write)?;
+    let conn = catalog.conn()?;
+    let targets: Vec<SnapshotRow> = if args.snapshots.is_empty() {
+        SnapshotRow::all(&conn)?
+            .into_iter()
+            .filter(|s| s.status != "incomplete")
+            .collect()
+    } else {
+        args.snapshots
+            .iter()
+            .map(|s| resolve(&conn, &root, s))
+            .collect::<Result<_>>()?
+    };
+    let style = Style::detect(global.quiet);
+    let mut report = Report {
+        progress: Progress::new(Style::Quiet, "verify", 0, 0),
+        problems: 0,
+    };
+    if args.snapshots.is_empty() {
+        leftovers(&conn, &root, &mut report)?;
+    }
+    let mut inodes: HashMap<u64, Inode> = HashMap::new();
+    let mut entries_checked = 0u64;
+    for snap in &targets {
+        let algo: HashAlgo = snap.hash_algo.parse().unwrap_or(config.hash);
+        let paths = SnapshotPaths::new(&root, &snap.name, &snap.timestamp, algo.manifest_suffix());
+        if !paths.dir.is_dir() {
+            if snap.status != "missing" {
+                snap.mark_missing(&conn)?;
+            }
+            report.problem(
+                &snap.label(),
+                "snapshot folder is missing (marked missing in the catalog)",
+            );
+            continue;
+        }
+        if snap.status == "missing" {
+            report.problem(
+                &snap.label(),
+                "marked missing but its folder is back; run `phlb add` to re-record it",
+            );
+            continue;
+        }
+        let recorded = snapshot_entries(&conn, snap.id)?;
+        entries_checked += recorded.len() as u64;
+        check_entries(snap, &paths, &recorded, algo, &mut inodes, &mut report);
+        check_unknown(snap, &paths.dir, &recorded, &mut report);
+        check_manifest(snap, &paths.manifest, &recorded, &mut report);
+    }
+    let mut hashed = 0u64;
+    if !args.fast {
+        let total: u64 = inodes.values().map(|i| i.size).sum();
+        report.progress = Progress::new(style, "verify", inodes.len() as u64, total);
+        hashed = hash_inodes(config, inodes, &mut report);
+        report.progress.finish();
+    }
+    if !global.quiet {
+        eprintln!(
+            "phlb: verified {} snapshot(s), {} entries{}: {}",
+            targets.len(),
+            entries_checked,
+            if args.fast {
+                " (fast: metadata and manifests, no content)".to_string()
+            } else {
+                format!(", {} of content hashed", human_bytes(hashed))
+            },
+            if report.problems == 0 {
+                "no problems".to_string()
+            } else {
+                format!("{} problem(s)", report.problems)
+            }
+        );
+    }
+    Ok(if report.problems == 0 {
+        Outcome::Clean
+    } else {
+        Outcome::Problems
+    })
+}
+
+/// Reports runs that never finished and their in-progress folders.
+fn leftovers(conn: &rusqlite::Connection, root: &Path, report: &mut Report) -> Result<()> {
+    for snap in SnapshotRow::all(conn)? {
+        if snap.status == "incomplete" {
+            report.problem(
+                &snap.label(),
+                "interrupted run, not complete (the next backup of this name removes it)",
+            );
+        }
+    }
+    let Ok(names) = std::fs::read_dir(root) else {
+        return Ok(());
+    };
+    for name in names.flatten().filter(|e| e.path().is_dir()) {
+        let Ok(items) = std::fs::read_dir(name.path()) else {
+            continue;
+        };
+        for item in items.flatten() {
+            if item.file_name().to_string_lossy().contains(IN_PROGRESS) && item.path().is_dir() {
+                report.problem(
+                    &one_line(&item.path()),
+                    "leftover of an interrupted run (the next backup of this name removes it)",
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn show(snap: &SnapshotRow, rel: &[u8]) -> String {
+    format!(
+        "{}/{}",
+        snap.label(),
+        one_line(Path::new(OsStr::from_bytes(rel)))
+    )
+}
+
+/// Checks each recorded entry on disk (kind, target, size, mtime, mode) and groups the
+/// files by inode for hashing.
+fn check_entries(
+    snap: &SnapshotRow,
+    paths: &SnapshotPaths,
+    recorded: &[Recorded],
+    algo: HashAlgo,
+    inodes: &mut HashMap<u64, Inode>,
+    report: &mut Report,
+) {
+    for rec in recorded {
+        let rel = Path::new(OsStr::from_bytes(&rec.path));
+        let path = if rel == Path::new(".") {
+            paths.dir.clone()
+        } else {
+            paths.dir.join(rel)
+        };
+        let what = show(snap, &rec.path);
+        let md = match path.symlink_metadata() {
+            Ok(md) => md,
+            Err(_) => {
+                report.problem(&what, "missing");
+                continue;
+            }
+        };
+        let on_disk = if md.is_dir() {
+            Kind::Dir
+        } else if md.file_type().is_symlink() {
+            Kind::Symlink
+        } else {
+            Kind::File
+        };
+        if on_disk != rec.kind {
+            let why = format!(
+                "is a {}, the catalog says {}",
+                on_disk.as_str(),
+                rec.kind.as_str()
+            );
+            report.problem(&what, &why);
+            continue;
+        }
+        match rec.kind {
+            Kind::Symlink => {
+                let target = std::fs::read_link(&path).unwrap_or_default();
+                if Some(target.as_os_str().as_bytes()) != rec.target.as_deref() {
+                    report.problem(&what, "symlink target differs from the catalog");
+                }
+            }
+            Kind::Dir => {}
+            Kind::File => {
+                let Some(copy) = &rec.copy else {
+                    report.problem(&what, "file without a stored copy in the catalog");
+                    continue;
+                };
+                if md.len() != rec.meta.size {
+                    let why = format!(
+                        "size {} bytes, the catalog says {}",
+                        md.len(),
+                        rec.meta.size
+                    );
+                    report.problem(&what, &why);
+                    continue;
+                }
+                let mtime = md.mtime() * 1_000_000_000 + md.mtime_nsec();
+                if mtime != copy.meta.mtime_ns {
+                    report.problem(&what, "mtime changed since the backup");
+                }
+                if md.mode() & 0o7777 != copy.meta.mode {
+                    report.problem(&what, "mode changed since the backup");
+                }
+                let inode = inodes.entry(md.ino()).or_insert_with(|| Inode {
+                    path: path.clone(),
+                    size: md.len(),
+                    algo,
+                    expected: copy.hash.clone(),
+                    users: Vec::new(),
+                });
+                inode.users.push(what);
+            }
+        }
+    }
+}
+
+/// Reports files on disk that the catalog does not know.
+fn check_unknown(snap: &SnapshotRow, dir: &Path, recorded: &[Recorded], report: &mut Report) {
+    let known: HashSet<&[u8]> = recorded.iter().map(|r| r.path.as_slice()).collect();
+    for entry in walkdir::WalkDir::new(dir).follow_links(false).min_depth(1) {
+        let Ok(entry) = entry else {
+            continue;
+        };
+        let Ok(rel) = entry.path().strip_prefix(dir) else {
+            continue;
+        };
+        if !known.contains(rel.as_os_str().as_bytes()) {
+            report.problem(
+                &show(snap, rel.as_os_str().as_bytes()),
+                "on disk but not in the catalog",
+            );
+        }
+    }
+}
+
+/// Checks that the manifest lists exactly the catalog's files with the catalog's hashes.
+fn check_manifest(snap: &SnapshotRow, manifest: &Path, recorded: &[Recorded], report: &mut Report) {
+    let (lines, bad) = match manifest::read(manifest) {
+        Ok(m) => m,
+        Err(e) => {
+            report.problem(&one_line(manifest), &format!("cannot read manifest: {e}"));
+            return;
+        }
+    };
+    if bad > 0 {
+        report.problem(&one_line(manifest), &format!("{bad} unreadable line(s)"));
+    }
+    let mut listed: BTreeMap<&Path, &String> =
+        lines.iter().map(|(p, h)| (p.as_path(), h)).collect();
+    for rec in recorded.iter().filter(|r| r.kind == Kind::File) {
+        let rel = Path::new(OsStr::from_bytes(&rec.path));
+        let Some(copy) = &rec.copy else { continue };
+        match listed.remove(rel) {
+            None => report.problem(&show(snap, &rec.path), "not in the manifest"),
+            Some(h) if *h != hex(&copy.hash) => report.problem(
+                &show(snap, &rec.path),
+                "manifest hash differs from the catalog",
+            ),
+            Some(_) => {}
+        }
+    }
+    for rel in listed.keys() {
+        report.problem(
+            &show(snap, rel.as_os_str().as_bytes()),
+            "in the manifest but not in the catalog",
+        );
+    }
+}
+
+/// Hashes every inode once (on all workers) and reports each damaged one with every path
+/// that shares it. Returns the bytes hashed.
+fn hash_inodes(config: &Config, inodes: HashMap<u64, Inode>, report: &mut Report) -> u64 {
+    let mut list: Vec<Inode> = inodes.into_values().collect();
+    list.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut hashed = 0u64;
+    let mut by_algo: BTreeMap<&'static str, Vec<&Inode>> = BTreeMap::new();
+    for inode in &list {
+        by_algo
+            .entry(inode.algo.manifest_suffix())
+            .or_default()
+            .push(inode);
+    }
+    for group in by_algo.values() {
+        let algo = group[0].algo;
+        let paths: Vec<PathBuf> = group.iter().map(|i| i.path.clone()).collect();
+        std::thread::scope(|scope| {
+            let mut reader = Reader::start(scope, paths, algo, config.worker_count());
+            for inode in group {
+                match reader.next_result() {
+                    Ok(read) => {
+                        hashed += read.meta.size;
+                        if read.hash != inode.expected {
+                            report.problem(
+                                &inode.users[0],
+                                &format!(
+                                    "content damaged: hash {} but the catalog says {}; shared by {} path(s): {}",
+                                    &hex(&read.hash)[..16],
+                                    &hex(&inode.expected)[..16],
+                                    inode.users.len(),
+                                    inode.users.join(", ")
+                                ),
+                            );
+                        }
+                    }
+                    Err(why) => report.problem(&inode.users.join(", "), &why),
+                }
+                report.progress.advance(inode.size);
+            }
+        });
+    }
+    hashed
+}
