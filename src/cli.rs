@@ -42,8 +42,104 @@ pub enum Command {
     /// Rescan snapshot folders into the catalog (rebuild a lost catalog, or record trees
     /// copied in by hand), and hardlink identical content.
     Add(AddArgs),
+    /// List snapshots with status, files, bytes, and the bytes only each one holds.
+    List(ListArgs),
+    /// Show what was added, removed, modified and renamed between two snapshots.
+    Diff(DiffArgs),
+    /// Find every snapshot and path matching a shell glob, newest first.
+    Find(FindArgs),
+    /// Show each distinct version of one path across snapshots.
+    History(HistoryArgs),
+    /// Show groups of paths with identical content, biggest waste first.
+    Duplicates(DuplicatesArgs),
+    /// Run a read-only SQL query against the catalog's views.
+    Sql(SqlArgs),
     /// Show the effective config and where each value came from.
     Config(ConfigArgs),
+}
+
+/// How the query commands print.
+#[derive(Debug, Args, Clone, Copy)]
+pub struct OutputArgs {
+    /// Print JSON for scripts instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Print sizes as exact byte counts instead of human units.
+    #[arg(long)]
+    pub bytes: bool,
+}
+
+/// Arguments of `phlb list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only snapshots of this name.
+    #[arg(value_name = "NAME")]
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+/// Arguments of `phlb diff`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The older snapshot (NAME/TIMESTAMP or folder); alone as NAME: its two newest.
+    #[arg(value_name = "A")]
+    pub a: String,
+    /// The newer snapshot.
+    #[arg(value_name = "B")]
+    pub b: Option<String>,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+/// Arguments of `phlb find`.
+#[derive(Debug, Args)]
+pub struct FindArgs {
+    /// Shell glob matched against the path in the snapshot (or the file name when it has no `/`).
+    #[arg(value_name = "GLOB")]
+    pub glob: String,
+    /// Only snapshots of this name.
+    #[arg(long, short = 'n', value_name = "N")]
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+/// Arguments of `phlb history`.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Path inside the snapshots (e.g. notes/todo.txt), or an absolute path in a source.
+    #[arg(value_name = "PATH")]
+    pub path: std::path::PathBuf,
+    /// Only snapshots of this name.
+    #[arg(long, short = 'n', value_name = "N")]
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+/// Arguments of `phlb duplicates`.
+#[derive(Debug, Args)]
+pub struct DuplicatesArgs {
+    /// Snapshot to look in; default: the newest complete snapshot of every name.
+    #[arg(value_name = "SNAPSHOT")]
+    pub snapshot: Option<String>,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+/// Arguments of `phlb sql`.
+#[derive(Debug, Args)]
+pub struct SqlArgs {
+    /// The query, e.g. "SELECT path, size FROM files ORDER BY size DESC LIMIT 10".
+    #[arg(value_name = "QUERY")]
+    pub query: String,
+    /// Output format.
+    #[arg(long, default_value = "table", value_parser = ["table", "csv", "json"])]
+    pub format: String,
+    /// Print sizes as they are stored (sql never converts units; kept for symmetry).
+    #[arg(long, hide = true)]
+    pub bytes: bool,
 }
 
 /// Arguments of `phlb verify`.

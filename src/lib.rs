@@ -8,6 +8,7 @@ pub mod hash;
 pub mod layout;
 pub mod lock;
 pub mod manifest;
+pub mod output;
 pub mod plan;
 pub mod prefetch;
 pub mod progress;
@@ -50,6 +51,12 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Backup(args) => commands::backup::run(&loaded.config, &cli.global, &args),
         Command::Verify(args) => commands::verify::run(&loaded.config, &cli.global, &args),
         Command::Add(args) => commands::add::run(&loaded.config, &cli.global, &args),
+        Command::List(args) => commands::list::run(&loaded.config, &args),
+        Command::Diff(args) => commands::diff::run(&loaded.config, &args),
+        Command::Find(args) => commands::find::run(&loaded.config, &args),
+        Command::History(args) => commands::history::run(&loaded.config, &args),
+        Command::Duplicates(args) => commands::duplicates::run(&loaded.config, &args),
+        Command::Sql(args) => commands::sql::run(&loaded.config, &args),
         Command::Config(args) => commands::config::run(&loaded, &args, &cwd),
     }
 }

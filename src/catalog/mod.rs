@@ -11,6 +11,7 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OpenFlags};
 
 pub mod entries;
+pub mod queries;
 pub mod snapshots;
 
 pub use entries::{CopyRow, Writer};

@@ -188,3 +188,23 @@ impl SnapshotRow {
         format!("{}/{}", self.name, self.timestamp)
     }
 }
+
+impl SnapshotRow {
+    /// Distinct (source folder, snapshot name) pairs that backups were made from.
+    pub fn sources(conn: &Connection) -> Result<Vec<(std::path::PathBuf, String)>> {
+        use std::os::unix::ffi::OsStrExt;
+        let mut stmt = conn.prepare(
+            "SELECT DISTINCT source, name FROM snapshot_runs WHERE source IS NOT NULL AND length(source) > 0",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                let src: Vec<u8> = r.get(0)?;
+                Ok((
+                    std::path::PathBuf::from(std::ffi::OsStr::from_bytes(&src)),
+                    r.get(1)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+}

@@ -3,5 +3,11 @@
 pub mod add;
 pub mod backup;
 pub mod config;
+pub mod diff;
+pub mod duplicates;
+pub mod find;
+pub mod history;
+pub mod list;
 pub mod select;
+pub mod sql;
 pub mod verify;

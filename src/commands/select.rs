@@ -5,8 +5,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use crate::catalog::SnapshotRow;
+use crate::catalog::{Access, Catalog, SnapshotRow};
+use crate::cli::OutputArgs;
 use crate::config::Config;
+use crate::output::{Format, Table};
 
 /// The backup root of an existing backup, canonical; an error when it does not exist.
 pub fn existing_root(config: &Config) -> Result<PathBuf> {
@@ -16,6 +18,24 @@ pub fn existing_root(config: &Config) -> Result<PathBuf> {
     }
     root.canonicalize()
         .with_context(|| format!("{}: cannot open backup root", root.display()))
+}
+
+/// Opens the catalog of an existing backup root for reading (no lock: a backup may be
+/// writing at the same time; queries see what it has committed).
+pub fn open_read(config: &Config) -> Result<(PathBuf, Catalog)> {
+    let root = existing_root(config)?;
+    let catalog = Catalog::open(&root.join(".phlb"), Access::ReadOnly)?;
+    Ok((root, catalog))
+}
+
+/// Prints a query result table as the output options ask.
+pub fn print(table: &Table, out: &OutputArgs) {
+    let format = if out.json {
+        Format::Json
+    } else {
+        Format::Table
+    };
+    print!("{}", table.render(format, out.bytes));
 }
 
 /// Finds the snapshot a user named.

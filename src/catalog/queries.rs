@@ -1,0 +1,248 @@
+//! Typed read-only questions the query commands ask: snapshot costs, diffs, finds,
+//! histories and duplicate groups. Each answers from the catalog alone.
+
+use std::collections::HashMap;
+
+use anyhow::Result;
+use rusqlite::{params, Connection};
+
+/// One snapshot with what it holds and what deleting it would free.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ListRow {
+    pub id: i64,
+    pub snapshot: String,
+    pub status: String,
+    pub started_at: String,
+    pub files: i64,
+    pub bytes: i64,
+    pub new_bytes: i64,
+    /// Bytes of stored copies that no other snapshot links.
+    pub unique_bytes: i64,
+}
+
+/// Snapshots (of `name`, or all), oldest first, with the bytes only each one holds.
+pub fn list(conn: &Connection, name: Option<&str>) -> Result<Vec<ListRow>> {
+    let mut unique: HashMap<i64, i64> = HashMap::new();
+    {
+        let mut stmt = conn.prepare(
+            "SELECT u.snapshot_id, sum(c.size) FROM (
+                 SELECT copy_id, min(snapshot_id) AS snapshot_id FROM entries
+                 WHERE copy_id IS NOT NULL GROUP BY copy_id
+                 HAVING min(snapshot_id) = max(snapshot_id)
+             ) u
+             JOIN copies k ON k.id = u.copy_id JOIN contents c ON c.id = k.content_id
+             GROUP BY u.snapshot_id",
+        )?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            unique.insert(r.get(0)?, r.get(1)?);
+        }
+    }
+    let mut stmt = conn.prepare(
+        "SELECT id, name || '/' || timestamp, status, started_at, files, bytes, new_bytes
+         FROM snapshot_runs WHERE ?1 IS NULL OR name = ?1 ORDER BY id",
+    )?;
+    let rows = stmt
+        .query_map([name], |r| {
+            let id: i64 = r.get(0)?;
+            Ok(ListRow {
+                id,
+                snapshot: r.get(1)?,
+                status: r.get(2)?,
+                started_at: r.get(3)?,
+                files: r.get(4)?,
+                bytes: r.get(5)?,
+                new_bytes: r.get(6)?,
+                unique_bytes: 0,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows
+        .into_iter()
+        .map(|mut r| {
+            r.unique_bytes = unique.get(&r.id).copied().unwrap_or(0);
+            r
+        })
+        .collect())
+}
+
+/// One entry of a snapshot as the query commands compare it.
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub path_id: i64,
+    pub path: String,
+    pub kind: String,
+    pub size: i64,
+    pub content_id: Option<i64>,
+    pub hash: Option<String>,
+}
+
+/// Every entry of a snapshot (the root `.` left out), in path-id order.
+pub fn items(conn: &Connection, snapshot_id: i64) -> Result<Vec<Item>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT e.path_id, CAST(p.path AS TEXT), e.kind, e.size, k.content_id, lower(hex(c.hash))
+         FROM entries e JOIN paths p ON p.id = e.path_id
+         LEFT JOIN copies k ON k.id = e.copy_id LEFT JOIN contents c ON c.id = k.content_id
+         WHERE e.snapshot_id = ?1 AND p.path != CAST('.' AS BLOB) ORDER BY e.path_id",
+    )?;
+    let rows = stmt
+        .query_map([snapshot_id], |r| {
+            Ok(Item {
+                path_id: r.get(0)?,
+                path: r.get(1)?,
+                kind: r.get(2)?,
+                size: r.get(3)?,
+                content_id: r.get(4)?,
+                hash: r.get(5)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
+/// A path found by `find`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Found {
+    pub snapshot: String,
+    pub path: String,
+    pub kind: String,
+    pub size: i64,
+    pub mtime: String,
+    pub hash: Option<String>,
+}
+
+/// Every snapshot entry whose path (or, for a pattern without `/`, file name) matches
+/// the shell glob, newest snapshot first.
+pub fn find(conn: &Connection, glob: &str, name: Option<&str>) -> Result<Vec<Found>> {
+    let mut stmt = conn.prepare(
+        "WITH hits AS (
+             SELECT id FROM paths
+             WHERE CAST(path AS TEXT) GLOB ?1
+                OR (instr(?1, '/') = 0 AND CAST(path AS TEXT) GLOB '*/' || ?1)
+         )
+         SELECT s.name || '/' || s.timestamp, CAST(p.path AS TEXT), e.kind, e.size,
+                strftime('%Y-%m-%d %H:%M:%S', e.mtime_ns / 1000000000, 'unixepoch'),
+                lower(hex(c.hash))
+         FROM hits h
+         JOIN entries e ON e.path_id = h.id
+         JOIN snapshot_runs s ON s.id = e.snapshot_id
+         JOIN paths p ON p.id = e.path_id
+         LEFT JOIN copies k ON k.id = e.copy_id LEFT JOIN contents c ON c.id = k.content_id
+         WHERE (?2 IS NULL OR s.name = ?2)
+         ORDER BY s.id DESC, p.path",
+    )?;
+    let rows = stmt
+        .query_map(params![glob, name], |r| {
+            Ok(Found {
+                snapshot: r.get(0)?,
+                path: r.get(1)?,
+                kind: r.get(2)?,
+                size: r.get(3)?,
+                mtime: r.get(4)?,
+                hash: r.get(5)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
+/// One entry of a path in one snapshot, oldest snapshot first.
+#[derive(Debug, Clone)]
+pub struct Sighting {
+    pub snapshot: String,
+    pub kind: String,
+    pub size: i64,
+    pub mtime: String,
+    pub hash: Option<String>,
+}
+
+/// Every snapshot that holds `path` (of `name`, or any), oldest first; None when the
+/// catalog has never seen the path.
+pub fn sightings(
+    conn: &Connection,
+    path: &[u8],
+    name: Option<&str>,
+) -> Result<Option<Vec<Sighting>>> {
+    let Some(path_id) = conn
+        .query_row("SELECT id FROM paths WHERE path = ?1", [path], |r| {
+            r.get::<_, i64>(0)
+        })
+        .ok()
+    else {
+        return Ok(None);
+    };
+    let mut stmt = conn.prepare(
+        "SELECT s.name || '/' || s.timestamp, e.kind, e.size,
+                strftime('%Y-%m-%d %H:%M:%S', e.mtime_ns / 1000000000, 'unixepoch'),
+                lower(hex(c.hash))
+         FROM entries e JOIN snapshot_runs s ON s.id = e.snapshot_id
+         LEFT JOIN copies k ON k.id = e.copy_id LEFT JOIN contents c ON c.id = k.content_id
+         WHERE e.path_id = ?1 AND (?2 IS NULL OR s.name = ?2) ORDER BY s.id",
+    )?;
+    let rows = stmt
+        .query_map(params![path_id, name], |r| {
+            Ok(Sighting {
+                snapshot: r.get(0)?,
+                kind: r.get(1)?,
+                size: r.get(2)?,
+                mtime: r.get(3)?,
+                hash: r.get(4)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(Some(rows))
+}
+
+/// Paths of one snapshot that share one content.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DupGroup {
+    pub hash: String,
+    pub size: i64,
+    pub count: i64,
+    /// Bytes the extra paths would take if each were a separate copy.
+    pub wasted: i64,
+    pub paths: Vec<String>,
+}
+
+/// Groups of paths with identical content in the given snapshots, biggest waste first.
+pub fn duplicates(conn: &Connection, snapshot_ids: &[i64]) -> Result<Vec<DupGroup>> {
+    let mut groups: HashMap<String, DupGroup> = HashMap::new();
+    let mut stmt = conn.prepare_cached(
+        "SELECT lower(hex(c.hash)), c.size, s.name || '/' || s.timestamp || '/' || CAST(p.path AS TEXT)
+         FROM entries e
+         JOIN copies k ON k.id = e.copy_id JOIN contents c ON c.id = k.content_id
+         JOIN paths p ON p.id = e.path_id JOIN snapshot_runs s ON s.id = e.snapshot_id
+         WHERE e.snapshot_id = ?1 AND c.size > 0
+           AND k.content_id IN (
+               SELECT k2.content_id FROM entries e2 JOIN copies k2 ON k2.id = e2.copy_id
+               WHERE e2.snapshot_id = ?1 GROUP BY k2.content_id HAVING count(*) > 1)",
+    )?;
+    for &id in snapshot_ids {
+        let mut rows = stmt.query([id])?;
+        while let Some(r) = rows.next()? {
+            let hash: String = r.get(0)?;
+            let size: i64 = r.get(1)?;
+            let path: String = r.get(2)?;
+            let g = groups.entry(hash.clone()).or_insert_with(|| DupGroup {
+                hash,
+                size,
+                count: 0,
+                wasted: 0,
+                paths: Vec::new(),
+            });
+            g.count += 1;
+            g.paths.push(path);
+        }
+    }
+    let mut out: Vec<DupGroup> = groups
+        .into_values()
+        .filter(|g| g.count > 1)
+        .map(|mut g| {
+            g.wasted = g.size * (g.count - 1);
+            g.paths.sort();
+            g
+        })
+        .collect();
+    out.sort_by(|a, b| b.wasted.cmp(&a.wasted).then(a.hash.cmp(&b.hash)));
+    Ok(out)
+}

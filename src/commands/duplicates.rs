@@ -1,0 +1,42 @@
+//! `phlb duplicates`: groups of paths with identical content, biggest waste first.
+
+use anyhow::Result;
+
+use crate::catalog::{queries, SnapshotRow};
+use crate::cli::DuplicatesArgs;
+use crate::commands::select::{open_read, print, resolve};
+use crate::config::Config;
+use crate::output::{Cell, Table};
+use crate::Outcome;
+
+/// Runs `phlb duplicates`.
+pub fn run(config: &Config, args: &DuplicatesArgs) -> Result<Outcome> {
+    let (root, catalog) = open_read(config)?;
+    let conn = catalog.conn()?;
+    let ids: Vec<i64> = match &args.snapshot {
+        Some(spec) => vec![resolve(&conn, &root, spec)?.id],
+        None => {
+            let mut newest = std::collections::BTreeMap::new();
+            for s in SnapshotRow::all(&conn)?
+                .into_iter()
+                .filter(|s| s.status == "complete")
+            {
+                newest.insert(s.name.clone(), s.id);
+            }
+            newest.into_values().collect()
+        }
+    };
+    let groups = queries::duplicates(&conn, &ids)?;
+    let mut t = Table::new(&["wasted", "size", "copies", "hash", "paths"]);
+    for g in groups {
+        t.push(vec![
+            Cell::Bytes(g.wasted),
+            Cell::Bytes(g.size),
+            Cell::Int(g.count),
+            g.hash.into(),
+            g.paths.join(", ").into(),
+        ]);
+    }
+    print(&t, &args.out);
+    Ok(Outcome::Clean)
+}

@@ -1,0 +1,107 @@
+//! `phlb history`: each distinct version of one path across snapshots.
+
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Result};
+
+use crate::catalog::queries::{self, Sighting};
+use crate::catalog::SnapshotRow;
+use crate::cli::HistoryArgs;
+use crate::commands::select::{open_read, print};
+use crate::config::Config;
+use crate::output::{Cell, Table};
+use crate::Outcome;
+
+/// A run of consecutive snapshots holding the same version of a path.
+struct Version {
+    first: String,
+    last: String,
+    count: i64,
+    seen: Sighting,
+}
+
+/// Runs `phlb history`.
+pub fn run(config: &Config, args: &HistoryArgs) -> Result<Outcome> {
+    let (_, catalog) = open_read(config)?;
+    let conn = catalog.conn()?;
+    let (rel, name) = in_snapshot(&conn, &args.path, args.name.as_deref())?;
+    let Some(sightings) = queries::sightings(&conn, rel.as_os_str().as_bytes(), name.as_deref())?
+    else {
+        bail!(
+            "{}: no snapshot in the catalog holds this path",
+            args.path.display()
+        );
+    };
+    if sightings.is_empty() {
+        bail!(
+            "{}: no snapshot of that name holds this path",
+            args.path.display()
+        );
+    }
+    let mut versions: Vec<Version> = Vec::new();
+    for s in sightings {
+        match versions.last_mut() {
+            Some(v)
+                if v.seen.hash == s.hash && v.seen.kind == s.kind && v.seen.mtime == s.mtime =>
+            {
+                v.last = s.snapshot.clone();
+                v.count += 1;
+            }
+            _ => versions.push(Version {
+                first: s.snapshot.clone(),
+                last: s.snapshot.clone(),
+                count: 1,
+                seen: s,
+            }),
+        }
+    }
+    let mut t = Table::new(&[
+        "first",
+        "last",
+        "snapshots",
+        "kind",
+        "size",
+        "mtime",
+        "hash",
+    ]);
+    for v in versions {
+        t.push(vec![
+            v.first.into(),
+            v.last.into(),
+            Cell::Int(v.count),
+            v.seen.kind.into(),
+            Cell::Bytes(v.seen.size),
+            v.seen.mtime.into(),
+            v.seen.hash.into(),
+        ]);
+    }
+    print(&t, &args.out);
+    Ok(Outcome::Clean)
+}
+
+/// Turns PATH into a path inside snapshots: an absolute path under a recorded source is
+/// made relative to it (and limited to that source's name).
+fn in_snapshot(
+    conn: &rusqlite::Connection,
+    path: &Path,
+    name: Option<&str>,
+) -> Result<(PathBuf, Option<String>)> {
+    if path.is_relative() {
+        let rel: PathBuf = path.components().collect();
+        return Ok((rel, name.map(String::from)));
+    }
+    let abs = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    for (source, snap_name) in SnapshotRow::sources(conn)? {
+        if let Ok(rel) = abs.strip_prefix(&source) {
+            return Ok((
+                rel.to_path_buf(),
+                Some(name.map(String::from).unwrap_or(snap_name)),
+            ));
+        }
+    }
+    bail!(
+        "{}: not inside any backed-up source; give the path as it is inside the snapshots",
+        path.display()
+    )
+}

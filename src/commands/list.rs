@@ -1,0 +1,42 @@
+//! `phlb list`: snapshots with status, size, and what deleting each would free.
+
+use anyhow::{bail, Result};
+
+use crate::catalog::queries;
+use crate::cli::ListArgs;
+use crate::commands::select::{open_read, print};
+use crate::config::Config;
+use crate::output::{Cell, Table};
+use crate::Outcome;
+
+/// Runs `phlb list`.
+pub fn run(config: &Config, args: &ListArgs) -> Result<Outcome> {
+    let (_, catalog) = open_read(config)?;
+    let conn = catalog.conn()?;
+    let rows = queries::list(&conn, args.name.as_deref())?;
+    if rows.is_empty() {
+        if let Some(name) = &args.name {
+            bail!("{name}: no snapshots of this name in the catalog");
+        }
+    }
+    let mut t = Table::new(&[
+        "snapshot",
+        "status",
+        "files",
+        "bytes",
+        "new_bytes",
+        "only_here",
+    ]);
+    for r in rows {
+        t.push(vec![
+            r.snapshot.into(),
+            r.status.into(),
+            Cell::Int(r.files),
+            Cell::Bytes(r.bytes),
+            Cell::Bytes(r.new_bytes),
+            Cell::Bytes(r.unique_bytes),
+        ]);
+    }
+    print(&t, &args.out);
+    Ok(Outcome::Clean)
+}

@@ -1,0 +1,229 @@
+//! Owns how query results are printed: aligned tables for people, CSV and JSON for
+//! scripts, sizes in human units unless exact bytes are asked for.
+
+use serde_json::{Map, Value};
+
+use crate::units::human_bytes;
+
+/// How a result is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Csv,
+    Json,
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "table" => Ok(Format::Table),
+            "csv" => Ok(Format::Csv),
+            "json" => Ok(Format::Json),
+            _ => Err(format!("expected table, csv or json, found {s:?}")),
+        }
+    }
+}
+
+/// One value in a result row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    Text(String),
+    Int(i64),
+    Real(f64),
+    /// A byte count: human units in tables unless `--bytes`.
+    Bytes(i64),
+    Null,
+}
+
+impl From<&str> for Cell {
+    fn from(s: &str) -> Cell {
+        Cell::Text(s.to_string())
+    }
+}
+
+impl From<String> for Cell {
+    fn from(s: String) -> Cell {
+        Cell::Text(s)
+    }
+}
+
+impl From<Option<String>> for Cell {
+    fn from(s: Option<String>) -> Cell {
+        s.map(Cell::Text).unwrap_or(Cell::Null)
+    }
+}
+
+impl Cell {
+    fn shown(&self, exact: bool) -> String {
+        match self {
+            Cell::Text(s) => s.clone(),
+            Cell::Int(n) => n.to_string(),
+            Cell::Real(x) => x.to_string(),
+            Cell::Bytes(n) if exact => n.to_string(),
+            Cell::Bytes(n) => human_bytes((*n).max(0) as u64),
+            Cell::Null => String::new(),
+        }
+    }
+
+    fn json(&self) -> Value {
+        match self {
+            Cell::Text(s) => Value::String(s.clone()),
+            Cell::Int(n) | Cell::Bytes(n) => Value::from(*n),
+            Cell::Real(x) => Value::from(*x),
+            Cell::Null => Value::Null,
+        }
+    }
+}
+
+/// A result: named columns and rows.
+#[derive(Debug, Clone, Default)]
+pub struct Table {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Cell>>,
+}
+
+impl Table {
+    /// An empty table with these column names.
+    pub fn new(columns: &[&str]) -> Table {
+        Table {
+            columns: columns.iter().map(|c| c.to_string()).collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    /// Appends a row.
+    pub fn push(&mut self, row: Vec<Cell>) {
+        self.rows.push(row);
+    }
+
+    /// Renders in `format`; `exact` shows byte counts as plain numbers.
+    pub fn render(&self, format: Format, exact: bool) -> String {
+        match format {
+            Format::Table => self.aligned(exact),
+            Format::Csv => self.csv(),
+            Format::Json => {
+                let rows: Vec<Value> = self
+                    .rows
+                    .iter()
+                    .map(|r| {
+                        let obj: Map<String, Value> = self
+                            .columns
+                            .iter()
+                            .cloned()
+                            .zip(r.iter().map(Cell::json))
+                            .collect();
+                        Value::Object(obj)
+                    })
+                    .collect();
+                let mut s = serde_json::to_string_pretty(&rows).unwrap_or_default();
+                s.push('\n');
+                s
+            }
+        }
+    }
+
+    fn aligned(&self, exact: bool) -> String {
+        let shown: Vec<Vec<String>> = self
+            .rows
+            .iter()
+            .map(|r| r.iter().map(|c| one_line(&c.shown(exact))).collect())
+            .collect();
+        let mut widths: Vec<usize> = self.columns.iter().map(|c| c.chars().count()).collect();
+        for row in &shown {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+        let numeric: Vec<bool> = (0..self.columns.len())
+            .map(|i| {
+                self.rows.iter().all(|r| {
+                    matches!(
+                        r.get(i),
+                        Some(Cell::Int(_) | Cell::Bytes(_) | Cell::Real(_) | Cell::Null)
+                    )
+                }) && !self.rows.is_empty()
+            })
+            .collect();
+        let line = |cells: &[String]| {
+            let parts: Vec<String> = cells
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    let pad = widths[i].saturating_sub(c.chars().count());
+                    if numeric[i] {
+                        format!("{}{c}", " ".repeat(pad))
+                    } else if i + 1 == cells.len() {
+                        c.clone()
+                    } else {
+                        format!("{c}{}", " ".repeat(pad))
+                    }
+                })
+                .collect();
+            parts.join("  ").trim_end().to_string() + "\n"
+        };
+        let mut out = line(&self.columns);
+        for row in &shown {
+            out.push_str(&line(row));
+        }
+        out
+    }
+
+    fn csv(&self) -> String {
+        let field = |s: &str| {
+            if s.contains([',', '"', '\n', '\r']) {
+                format!("\"{}\"", s.replace('"', "\"\""))
+            } else {
+                s.to_string()
+            }
+        };
+        let mut out = self
+            .columns
+            .iter()
+            .map(|c| field(c))
+            .collect::<Vec<_>>()
+            .join(",");
+        out.push('\n');
+        for row in &self.rows {
+            let cells: Vec<String> = row.iter().map(|c| field(&c.shown(true))).collect();
+            out.push_str(&cells.join(","));
+            out.push('\n');
+        }
+        out
+    }
+}
+
+fn one_line(s: &str) -> String {
+    if s.chars().any(char::is_control) {
+        s.chars().flat_map(char::escape_default).collect()
+    } else {
+        s.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_each_format() {
+        let mut t = Table::new(&["path", "size"]);
+        t.push(vec!["a,b".into(), Cell::Bytes(2048)]);
+        t.push(vec!["c".into(), Cell::Bytes(5)]);
+        assert_eq!(
+            t.render(Format::Table, false),
+            "path     size\na,b   2.0 KiB\nc         5 B\n"
+        );
+        assert_eq!(
+            t.render(Format::Table, true),
+            "path  size\na,b   2048\nc        5\n"
+        );
+        assert_eq!(
+            t.render(Format::Csv, false),
+            "path,size\n\"a,b\",2048\nc,5\n"
+        );
+        let json: serde_json::Value = serde_json::from_str(&t.render(Format::Json, false)).unwrap();
+        assert_eq!(json[0]["size"], 2048);
+        assert_eq!(json[1]["path"], "c");
+    }
+}
