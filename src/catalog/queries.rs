@@ -114,36 +114,46 @@ pub struct Found {
 /// Every snapshot entry whose path (or, for a pattern without `/`, file name) matches
 /// the shell glob, newest snapshot first.
 pub fn find(conn: &Connection, glob: &str, name: Option<&str>) -> Result<Vec<Found>> {
-    let mut stmt = conn.prepare(
-        "WITH hits AS (
-             SELECT id FROM paths
-             WHERE CAST(path AS TEXT) GLOB ?1
-                OR (instr(?1, '/') = 0 AND CAST(path AS TEXT) GLOB '*/' || ?1)
-         )
-         SELECT s.name || '/' || s.timestamp, CAST(p.path AS TEXT), e.kind, e.size,
+    // Match the (small) paths table first, then fetch each match's entries through the
+    // path index: the planner cannot be trusted to keep this order on a 2M-row table.
+    let ids: Vec<i64> = conn
+        .prepare(
+            "SELECT id FROM paths WHERE CAST(path AS TEXT) GLOB ?1
+                OR (instr(?1, '/') = 0 AND CAST(path AS TEXT) GLOB '*/' || ?1)",
+        )?
+        .query_map([glob], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT s.id, s.name || '/' || s.timestamp, CAST(p.path AS TEXT), e.kind, e.size,
                 strftime('%Y-%m-%d %H:%M:%S', e.mtime_ns / 1000000000, 'unixepoch'),
                 lower(hex(c.hash))
-         FROM hits h
-         JOIN entries e ON e.path_id = h.id
+         FROM entries e INDEXED BY entries_by_path
          JOIN snapshot_runs s ON s.id = e.snapshot_id
          JOIN paths p ON p.id = e.path_id
          LEFT JOIN copies k ON k.id = e.copy_id LEFT JOIN contents c ON c.id = k.content_id
-         WHERE (?2 IS NULL OR s.name = ?2)
-         ORDER BY s.id DESC, p.path",
+         WHERE e.path_id = ?1 AND (?2 IS NULL OR s.name = ?2)",
     )?;
-    let rows = stmt
-        .query_map(params![glob, name], |r| {
-            Ok(Found {
-                snapshot: r.get(0)?,
-                path: r.get(1)?,
-                kind: r.get(2)?,
-                size: r.get(3)?,
-                mtime: r.get(4)?,
-                hash: r.get(5)?,
-            })
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(rows)
+    let mut found: Vec<(i64, Found)> = Vec::new();
+    for id in ids {
+        let rows = stmt.query_map(params![id, name], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                Found {
+                    snapshot: r.get(1)?,
+                    path: r.get(2)?,
+                    kind: r.get(3)?,
+                    size: r.get(4)?,
+                    mtime: r.get(5)?,
+                    hash: r.get(6)?,
+                },
+            ))
+        })?;
+        for row in rows {
+            found.push(row?);
+        }
+    }
+    found.sort_by(|(a, fa), (b, fb)| b.cmp(a).then_with(|| fa.path.cmp(&fb.path)));
+    Ok(found.into_iter().map(|(_, f)| f).collect())
 }
 
 /// One entry of a path in one snapshot, oldest snapshot first.

@@ -1,0 +1,114 @@
+//! Times the query commands on a synthetic catalog of 20 snapshots x 100k files
+//! (2M entries): `cargo bench --bench queries`. Target: each under a second.
+
+use std::time::{Duration, Instant};
+
+use phlb::catalog::{queries, Access, Catalog};
+
+const FILES: i64 = 100_000;
+const SNAPSHOTS: i64 = 20;
+
+fn build(meta_dir: &std::path::Path) -> Catalog {
+    let catalog = Catalog::open(meta_dir, Access::Write).unwrap();
+    let conn = catalog.conn().unwrap();
+    let started = Instant::now();
+    // Every snapshot holds all paths; in snapshot s the paths with i % 50 == s % 50 have
+    // a version of their own (2% change per run), the rest keep their first copy.
+    conn.execute_batch(&format!(
+        "BEGIN;
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {FILES})
+         INSERT INTO paths (id, path)
+           SELECT i, CAST('dir' || (i % 997) || '/sub' || (i % 13) || '/file' || i || '.txt' AS BLOB) FROM n;
+         WITH RECURSIVE s(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM s WHERE k < {SNAPSHOTS})
+         INSERT INTO snapshot_runs (id, name, timestamp, status, hash_algo, started_at, files, bytes)
+           SELECT k, 'docs', printf('2026-01-%02d-120000', k), 'complete', 'sha256', '2026-01-01T00:00:00Z', {FILES}, 0 FROM s;
+         CREATE TEMP TABLE plan AS
+           WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {FILES}),
+                s(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM s WHERE k < {SNAPSHOTS})
+           SELECT k AS snap, i AS path_id,
+                  CASE WHEN i % 50 = k % 50 AND k > 1 THEN i + {FILES} * k ELSE i END AS copy_id
+           FROM s, n;
+         INSERT INTO contents (id, hash, size)
+           SELECT copy_id, randomblob(32), 1000 + copy_id % 5000 FROM plan GROUP BY copy_id;
+         -- about 1% of paths hold the same content as another path (duplicates)
+         INSERT INTO copies (id, content_id, ino, mode, uid, gid, mtime_ns)
+           SELECT copy_id, CASE WHEN copy_id % 97 = 0 AND copy_id <= {FILES} THEN copy_id - 1 ELSE copy_id END,
+                  copy_id, 420, 0, 0, 0 FROM plan GROUP BY copy_id;
+         INSERT INTO entries (snapshot_id, path_id, kind, size, mtime_ns, mode, uid, gid, copy_id)
+           SELECT snap, path_id, 'file', 1000 + copy_id % 5000, copy_id, 420, 0, 0, copy_id FROM plan;
+         COMMIT;
+         ANALYZE;"
+    ))
+    .unwrap();
+    eprintln!(
+        "built catalog with {} entries in {:.1} s",
+        FILES * SNAPSHOTS,
+        started.elapsed().as_secs_f64()
+    );
+    drop(conn);
+    catalog
+}
+
+fn time(label: &str, runs: usize, mut f: impl FnMut() -> usize) {
+    let mut times: Vec<Duration> = Vec::new();
+    let mut rows = 0;
+    for _ in 0..runs {
+        let t = Instant::now();
+        rows = f();
+        times.push(t.elapsed());
+    }
+    times.sort();
+    let median = times[times.len() / 2];
+    let verdict = if median < Duration::from_secs(1) {
+        "ok"
+    } else {
+        "OVER 1 s"
+    };
+    println!(
+        "{label:<28} {:>8.1} ms  ({rows} rows)  {verdict}",
+        median.as_secs_f64() * 1000.0
+    );
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        println!("queries: bench");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let meta = dir.path().join(".phlb");
+    std::fs::create_dir(&meta).unwrap();
+    let catalog = build(&meta);
+    let conn = catalog.conn().unwrap();
+    println!(
+        "query commands on {} snapshots x {} files (median of 3)",
+        SNAPSHOTS, FILES
+    );
+    time("list", 3, || queries::list(&conn, None).unwrap().len());
+    time("diff (two snapshots)", 3, || {
+        let a = queries::items(&conn, 10).unwrap();
+        let b = queries::items(&conn, 11).unwrap();
+        phlb::commands::diff::compare(&a, &b).len()
+    });
+    time("find '*/file4242*.txt'", 3, || {
+        queries::find(&conn, "*/file4242*.txt", None).unwrap().len()
+    });
+    time("find 'file77.txt' (name)", 3, || {
+        queries::find(&conn, "file77.txt", None).unwrap().len()
+    });
+    time("history", 3, || {
+        queries::sightings(&conn, b"dir100/sub9/file100.txt", None)
+            .unwrap()
+            .unwrap()
+            .len()
+    });
+    time("duplicates (one snapshot)", 3, || {
+        queries::duplicates(&conn, &[20]).unwrap().len()
+    });
+    time("sql count(*) files view", 3, || {
+        phlb::commands::sql::query(&conn, "SELECT count(*) FROM files WHERE snapshot_id = 20")
+            .unwrap()
+            .rows
+            .len()
+    });
+}
