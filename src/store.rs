@@ -3,7 +3,7 @@
 
 use std::ffi::CString;
 use std::fs::{self, File, FileTimes, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -194,7 +194,8 @@ pub fn write_copy(dst: &Path, bytes: &[u8], meta: &Meta, as_root: bool) -> io::R
     tmp.commit(meta, as_root)
 }
 
-/// Streams `src` into a new stored copy at `dst`, hashing what it copies;
+/// Streams `src` into a new stored copy at `dst`, hashing what it copies; runs of zeros
+/// of a whole chunk become holes;
 /// returns (digest of the bytes written, bytes written, inode number).
 pub fn stream_copy(
     src: &mut File,
@@ -215,9 +216,15 @@ pub fn stream_copy(
             Err(e) => return Err(e),
         };
         hasher.update(&buf[..n]);
-        tmp.file.write_all(&buf[..n])?;
+        if buf[..n].iter().all(|&b| b == 0) {
+            // Leave a hole: sparse files stay sparse, and zeros cost no disk.
+            tmp.file.seek(SeekFrom::Current(n as i64))?;
+        } else {
+            tmp.file.write_all(&buf[..n])?;
+        }
         total += n as u64;
     }
+    tmp.file.set_len(total)?;
     let ino = tmp.commit(meta, as_root)?;
     Ok((hasher.finish(), total, ino))
 }

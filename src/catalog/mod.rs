@@ -68,7 +68,7 @@ impl Catalog {
         } | OpenFlags::SQLITE_OPEN_NO_MUTEX
             | OpenFlags::SQLITE_OPEN_URI;
         let init = move |c: &mut Connection| {
-            c.execute_batch("PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;")?;
+            c.execute_batch("PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;")?;
             if access == Access::Write {
                 c.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")?;
             }
@@ -86,6 +86,13 @@ impl Catalog {
         let catalog = Catalog { pool, path };
         if access == Access::Write {
             let mut conn = catalog.conn()?;
+            conn.execute_batch("BEGIN IMMEDIATE; ROLLBACK")
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "{}: catalog is locked by another program ({e}); close it and try again",
+                        catalog.path.display()
+                    )
+                })?;
             migrations::runner()
                 .run(&mut *conn)
                 .with_context(|| format!("{}: schema migration failed", catalog.path.display()))?;
@@ -126,7 +133,7 @@ fn check_identity(path: &Path, access: Access) -> Result<()> {
     };
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
         .with_context(|| format!("{}: cannot open catalog", path.display()))?;
-    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
     let app_id: i64 = match conn.query_row("PRAGMA application_id", [], |r| r.get(0)) {
         Ok(id) => id,
         Err(rusqlite::Error::SqliteFailure(e, _))

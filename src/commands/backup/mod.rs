@@ -83,6 +83,7 @@ fn resolve_sources(paths: &[PathBuf], name: Option<&str>) -> Result<Vec<Source>>
         if !path.is_dir() {
             bail!("{}: cannot back up: not a folder", p.display());
         }
+        std::fs::read_dir(&path).with_context(|| format!("{}: cannot back up", p.display()))?;
         let name = match name {
             Some(n) => n.to_string(),
             None => path

@@ -28,6 +28,8 @@ pub struct Counts {
     pub skipped: u64,
     /// Files or folders that could not be backed up.
     pub failed: u64,
+    /// Files deleted from the source while the run went on.
+    pub vanished: u64,
     /// Bytes of all regular files in the snapshot.
     pub bytes: u64,
     /// Bytes written as new stored copies.
@@ -55,7 +57,7 @@ impl Counts {
             ("linked", "copied")
         };
         format!(
-            "snapshot {snapshot}{}\n  files:   {} ({linked} {}, {copied} {})\n  folders: {}, symlinks: {}\n  skipped: {} (special files: {}, by skip rules: {})\n  failed:  {}\n  bytes:   {} new of {} ({} new of {} bytes)\n  time:    {}\n",
+            "snapshot {snapshot}{}\n  files:   {} ({linked} {}, {copied} {})\n  folders: {}, symlinks: {}\n  skipped: {} (special files: {}, by skip rules: {})\n  failed:  {}{}\n  bytes:   {} new of {} ({} new of {} bytes)\n  time:    {}\n",
             if dry_run { " (dry run, nothing written)" } else { "" },
             self.files,
             self.linked,
@@ -66,6 +68,11 @@ impl Counts {
             self.special,
             self.skipped,
             self.failed,
+            if self.vanished > 0 {
+                format!(" (and {} deleted from the source during the run)", self.vanished)
+            } else {
+                String::new()
+            },
             human_bytes(self.new_bytes),
             human_bytes(self.bytes),
             self.new_bytes,

@@ -116,7 +116,13 @@ impl<'a> Run<'a> {
                     Kind::File => self.file(entry, &mut reader, progress),
                 }?;
                 if let Err(Failure(why)) = result {
-                    self.fail(&self.inp.source.join(&entry.rel), &why, progress);
+                    let result = match entry.kind {
+                        Kind::File => self.file_again(entry, &why, progress)?,
+                        _ => Err(Failure(why)),
+                    };
+                    if let Err(Failure(why)) = result {
+                        self.fail(&self.inp.source.join(&entry.rel), &why, progress);
+                    }
                 }
                 progress.advance(if entry.kind == Kind::File {
                     entry.meta.size
@@ -126,6 +132,56 @@ impl<'a> Run<'a> {
             }
             Ok(())
         })
+    }
+
+    /// Second chance for a file whose first attempt failed, decided by what is there now:
+    /// gone (deleted during the run: a warning, not a failure), a symlink (swapped in:
+    /// stored as a symlink, never read through), or a file (read once more, with fresh
+    /// metadata, which settles files that were being written).
+    fn file_again(
+        &mut self,
+        entry: &Entry,
+        first_why: &str,
+        progress: &Progress,
+    ) -> Result<Result<(), Failure>> {
+        let src = self.inp.source.join(&entry.rel);
+        let md = match src.symlink_metadata() {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                self.counts.vanished += 1;
+                let line = format!(
+                    "{}: deleted during the backup; not in this snapshot",
+                    one_line(&src)
+                );
+                self.log.line(LogLevel::Warning, &line);
+                progress.warn(&format!("phlb: warning: {line}"));
+                return Ok(Ok(()));
+            }
+            Err(e) => return Ok(Err(Failure(format!("{first_why}; then: {e}")))),
+            Ok(md) => md,
+        };
+        if md.file_type().is_symlink() {
+            let Ok(target) = std::fs::read_link(&src) else {
+                return Ok(Err(Failure(first_why.to_string())));
+            };
+            let swapped = Entry {
+                kind: Kind::Symlink,
+                meta: Meta::of(&md),
+                target: Some(target),
+                ..entry.clone()
+            };
+            return self.symlink(&swapped);
+        }
+        if !md.is_file() {
+            return Ok(Err(Failure(first_why.to_string())));
+        }
+        let read = read_and_hash(&src, self.inp.config.hash);
+        let dst = self.dst(&entry.rel);
+        let stored = match self.store_read(read, &dst)? {
+            Ok(stored) => stored,
+            Err(Failure(why)) => return Ok(Err(Failure(why))),
+        };
+        self.record_file(entry, stored, progress)?;
+        Ok(Ok(()))
     }
 
     /// Counts and reports one path that could not be backed up.
@@ -185,6 +241,12 @@ impl<'a> Run<'a> {
             Ok(s) => s,
             Err(f) => return Ok(Err(f)),
         };
+        self.record_file(entry, stored, progress)?;
+        Ok(Ok(()))
+    }
+
+    /// Counts, records and logs a regular file once it is in the snapshot.
+    fn record_file(&mut self, entry: &Entry, stored: Stored, progress: &Progress) -> Result<()> {
         self.say_no_links(progress);
         let (copy_id, hash, meta, what) = match stored {
             Stored::Linked {
@@ -222,7 +284,7 @@ impl<'a> Run<'a> {
         if self.inp.verbose {
             progress.warn(&format!("{what:<7} {}", one_line(&entry.rel)));
         }
-        Ok(Ok(()))
+        Ok(())
     }
 
     /// Decides and carries out how one regular file is stored.

@@ -1,0 +1,201 @@
+#!/usr/bin/env python3
+"""Whole-tool benchmark: phlb against cp and rsync on the shared synthetic corpus.
+
+    python3 benches/compare.py [--scale 1.0] [--reps 3] [--work /tmp/phlb-bench] [--phlb PATH]
+
+Builds the corpus with ../shared/bench/gen_corpus.py, then times, side by side and
+alternating, several repetitions each (medians reported):
+  S1  first backup            phlb  vs cp -a, rsync -a
+  S2  second, nothing changed phlb  vs cp -al, rsync -a --link-dest
+  S3  after `gen_corpus.py mutate` (one round per repetition)
+                              phlb  vs rsync -a --link-dest, plus bytes newly written
+  verify (full) of one snapshot vs sha256sum over the same files; verify --fast
+  add: rebuilding the catalog of 3 snapshots
+Peak RSS of every phlb run comes from /usr/bin/time. Prints a table with phlb/peer ratios.
+Page cache is warmed before each run (see ../shared/bench/README.md on noise).
+"""
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+GEN = os.path.join(REPO, "..", "shared", "bench", "gen_corpus.py")
+
+
+def sh(cmd, **kw):
+    return subprocess.run(cmd, check=True, **kw)
+
+
+def timed(cmd):
+    """Runs cmd under /usr/bin/time; returns (seconds, peak RSS in KiB)."""
+    out = subprocess.run(
+        ["/usr/bin/time", "-f", "%e %M"] + cmd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    last = out.stderr.strip().splitlines()[-1]
+    if out.returncode not in (0,):
+        sys.exit(f"failed ({out.returncode}): {' '.join(cmd)}\n{out.stderr}")
+    secs, rss = last.split()
+    return float(secs), int(rss)
+
+
+def warm(tree):
+    sh(f"find '{tree}' -type f -print0 | xargs -0 cat > /dev/null", shell=True)
+
+
+def du_bytes(path):
+    out = subprocess.run(["du", "-s", "--block-size=1", path], capture_output=True, text=True, check=True)
+    return int(out.stdout.split()[0])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scale", type=float, default=1.0)
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--work", default="/tmp/phlb-bench")
+    ap.add_argument("--phlb", default=os.path.join(REPO, "target", "release", "phlb"))
+    args = ap.parse_args()
+
+    if not os.path.exists(args.phlb):
+        sh(["cargo", "build", "--release"], cwd=REPO)
+    have_rsync = shutil.which("rsync") is not None
+    if not have_rsync:
+        print("note: rsync not found (apt-get install rsync); its columns are left out")
+
+    work = args.work
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    corpus = os.path.join(work, "corpus")
+    print(f"building corpus at scale {args.scale} ...", flush=True)
+    sh([sys.executable, GEN, "create", corpus, "--scale", str(args.scale)], stdout=subprocess.DEVNULL)
+    files = int(subprocess.run(f"find '{corpus}' -type f | wc -l", shell=True, capture_output=True, text=True).stdout)
+    size = du_bytes(corpus)
+
+    results = {}  # label -> list of seconds
+    rss = {}  # phlb label -> list of KiB
+
+    def record(label, secs, kib=None):
+        results.setdefault(label, []).append(secs)
+        if kib is not None:
+            rss.setdefault(label, []).append(kib)
+
+    def phlb(root, *a):
+        return timed([args.phlb, "-q", "--backup-root", root] + list(a))
+
+    # S1: first backup into fresh destinations.
+    for r in range(args.reps):
+        warm(corpus)
+        s, k = phlb(os.path.join(work, f"s1-phlb-{r}"), "backup", corpus)
+        record("S1 phlb", s, k)
+        warm(corpus)
+        s, _ = timed(["cp", "-a", corpus, os.path.join(work, f"s1-cp-{r}")])
+        record("S1 cp -a", s)
+        if have_rsync:
+            warm(corpus)
+            s, _ = timed(["rsync", "-a", corpus + "/", os.path.join(work, f"s1-rsync-{r}") + "/"])
+            record("S1 rsync -a", s)
+        for d in (f"s1-cp-{r}", f"s1-rsync-{r}") + ((f"s1-phlb-{r}",) if r > 0 else ()):
+            shutil.rmtree(os.path.join(work, d), ignore_errors=True)
+    root = os.path.join(work, "s1-phlb-0")
+    base_cp = os.path.join(work, "base-cp")
+    sh(["cp", "-a", corpus, base_cp])
+    rs_prev = os.path.join(work, "rs-0")
+    if have_rsync:
+        sh(["rsync", "-a", corpus + "/", rs_prev + "/"])
+
+    # S2: nothing changed.
+    for r in range(args.reps):
+        warm(corpus)
+        s, k = phlb(root, "backup", corpus)
+        record("S2 phlb", s, k)
+        s, _ = timed(["cp", "-al", base_cp, os.path.join(work, f"s2-cpal-{r}")])
+        record("S2 cp -al", s)
+        shutil.rmtree(os.path.join(work, f"s2-cpal-{r}"))
+        if have_rsync:
+            dest = os.path.join(work, f"s2-rs-{r}")
+            s, _ = timed(["rsync", "-a", "--link-dest=" + rs_prev, corpus + "/", dest + "/"])
+            record("S2 rsync --link-dest", s)
+            shutil.rmtree(dest)
+
+    # S3: one mutate round per repetition; both tools back up the same changed tree.
+    written = {}
+    for r in range(args.reps):
+        sh([sys.executable, GEN, "mutate", corpus, "--round", str(r + 1)], stdout=subprocess.DEVNULL)
+        warm(corpus)
+        before = du_bytes(root)
+        s, k = phlb(root, "backup", corpus)
+        record("S3 phlb", s, k)
+        written.setdefault("phlb", []).append(du_bytes(root) - before)
+        if have_rsync:
+            dest = os.path.join(work, f"rs-{r + 1}")
+            s, _ = timed(["rsync", "-a", "--link-dest=" + rs_prev, corpus + "/", dest + "/"])
+            record("S3 rsync --link-dest", s)
+            # du counts each inode once over all its arguments: dest's line is what is new.
+            out = subprocess.run(["du", "-s", "--block-size=1", rs_prev, dest], capture_output=True, text=True, check=True)
+            written.setdefault("rsync", []).append(int(out.stdout.splitlines()[1].split()[0]))
+            shutil.rmtree(rs_prev)
+            rs_prev = dest
+
+    # verify: one snapshot, full and fast, against sha256sum of the same files.
+    snaps = sorted(d for d in os.listdir(os.path.join(root, "corpus")) if os.path.isdir(os.path.join(root, "corpus", d)))
+    last = snaps[-1]
+    snap_dir = os.path.join(root, "corpus", last)
+    for r in range(args.reps):
+        warm(snap_dir)
+        s, k = phlb(root, "verify", "corpus/" + last)
+        record("verify phlb", s, k)
+        warm(snap_dir)
+        s, _ = timed(["sh", "-c", f"find '{snap_dir}' -type f -print0 | xargs -0 -P1 sha256sum > /dev/null"])
+        record("verify sha256sum", s)
+        s, k = phlb(root, "verify", "--fast", "corpus/" + last)
+        record("verify --fast phlb", s, k)
+
+    # add: rebuild the catalog of the first three snapshots.
+    add_root = os.path.join(work, "add-root")
+    os.makedirs(os.path.join(add_root, "corpus"))
+    for d in snaps[:3]:
+        sh(["cp", "-al", os.path.join(root, "corpus", d), os.path.join(add_root, "corpus", d)])
+    for r in range(args.reps):
+        shutil.rmtree(os.path.join(add_root, ".phlb"), ignore_errors=True)
+        for f in os.listdir(os.path.join(add_root, "corpus")):
+            if f.endswith("SUMS"):
+                os.remove(os.path.join(add_root, "corpus", f))
+        warm(add_root)
+        s, k = phlb(add_root, "add")
+        record("add (3 snapshots) phlb", s, k)
+
+    med = {k: statistics.median(v) for k, v in results.items()}
+
+    def ratio(a, b):
+        return f"{med[a] / med[b]:.2f}" if a in med and b in med and med[b] > 0 else "-"
+
+    print()
+    print(f"corpus: {files} files, {size / 2**30:.2f} GiB (scale {args.scale}); {args.reps} repetitions, medians")
+    print(f"machine: {os.cpu_count()} cores; {time.strftime('%Y-%m-%d')}")
+    print()
+    print(f"{'run':<26}{'median s':>10}{'peak RSS MiB':>14}")
+    for k in results:
+        r = f"{max(rss[k]) / 1024:.0f}" if k in rss else ""
+        print(f"{k:<26}{med[k]:>10.2f}{r:>14}")
+    print()
+    print("ratios (phlb / peer):")
+    print(f"  S1 / cp -a                {ratio('S1 phlb', 'S1 cp -a')}   (target <= 1.1)")
+    print(f"  S1 / rsync -a             {ratio('S1 phlb', 'S1 rsync -a')}")
+    print(f"  S2 / cp -al               {ratio('S2 phlb', 'S2 cp -al')}   (target <= 1.3)")
+    print(f"  S2 / rsync --link-dest    {ratio('S2 phlb', 'S2 rsync --link-dest')}")
+    print(f"  S3 / rsync --link-dest    {ratio('S3 phlb', 'S3 rsync --link-dest')}")
+    print(f"  S3 / S2                   {ratio('S3 phlb', 'S2 phlb')}")
+    print(f"  verify / sha256sum        {ratio('verify phlb', 'verify sha256sum')}   (target <= 1.2)")
+    for tool, v in written.items():
+        print(f"  S3 bytes newly written by {tool}: median {statistics.median(v) / 2**20:.1f} MiB")
+
+
+if __name__ == "__main__":
+    main()
