@@ -4,7 +4,6 @@ mod common;
 
 use std::fs;
 use std::os::fd::AsRawFd;
-use std::os::unix::process::CommandExt;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -141,23 +140,6 @@ fn stale_lock_is_taken_over() {
     assert_ok(&out);
     assert!(stderr(&out).contains("stale lock of process 999999"));
     assert_eq!(env.snapshots("src").len(), 2);
-}
-
-/// Runs phlb without the capabilities that let root read any file.
-fn run_without_dac_override(env: &Env, args: &[&str]) -> std::process::Output {
-    let mut cmd = env.cmd();
-    cmd.args(args);
-    // SAFETY: prctl is async-signal-safe; the closure only calls it.
-    unsafe {
-        cmd.pre_exec(|| {
-            for cap in [1, 2] {
-                // CAP_DAC_OVERRIDE = 1, CAP_DAC_READ_SEARCH = 2
-                libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0);
-            }
-            Ok(())
-        });
-    }
-    cmd.output().unwrap()
 }
 
 #[test]

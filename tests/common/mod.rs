@@ -6,6 +6,7 @@ use std::ffi::OsStr;
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -202,4 +203,31 @@ pub fn tree(dir: &Path) -> BTreeMap<Vec<u8>, Node> {
         out.insert(rel.as_bytes().to_vec(), node);
     }
     out
+}
+
+/// Runs phlb without the capabilities that let root read and write any file, so file
+/// modes are enforced even when the tests run as root.
+pub fn run_without_dac_override(env: &Env, args: &[&str]) -> Output {
+    let mut cmd = env.cmd();
+    cmd.args(args);
+    // SAFETY: prctl is async-signal-safe; the closure only calls it.
+    unsafe {
+        cmd.pre_exec(|| {
+            for cap in [1, 2] {
+                // CAP_DAC_OVERRIDE = 1, CAP_DAC_READ_SEARCH = 2
+                libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0);
+            }
+            Ok(())
+        });
+    }
+    cmd.output().unwrap()
+}
+
+/// Asserts that no panic or backtrace reached the user.
+pub fn assert_no_panic(out: &Output) {
+    let err = stderr(out);
+    assert!(
+        !err.contains("panicked at") && !err.contains("stack backtrace"),
+        "{err}"
+    );
 }
