@@ -12,7 +12,10 @@ alternating, several repetitions each (medians reported):
   verify (full) of one snapshot vs sha256sum over the same files; verify --fast
   add: rebuilding the catalog of 3 snapshots
 Peak RSS of every phlb run comes from /usr/bin/time. Prints a table with phlb/peer ratios.
-Page cache is warmed before each run (see ../shared/bench/README.md on noise).
+Page cache is warmed before each run (see ../shared/bench/README.md on noise). Nothing is
+deleted until the end: ext4 makes new inodes slow for a few seconds after mass deletes,
+which would punish whichever tool runs next. Needs free disk of about (2 + 2 * reps) times
+the corpus size.
 """
 import argparse
 import os
@@ -101,8 +104,6 @@ def main():
             warm(corpus)
             s, _ = timed(["rsync", "-a", corpus + "/", os.path.join(work, f"s1-rsync-{r}") + "/"])
             record("S1 rsync -a", s)
-        for d in (f"s1-cp-{r}", f"s1-rsync-{r}") + ((f"s1-phlb-{r}",) if r > 0 else ()):
-            shutil.rmtree(os.path.join(work, d), ignore_errors=True)
     root = os.path.join(work, "s1-phlb-0")
     base_cp = os.path.join(work, "base-cp")
     sh(["cp", "-a", corpus, base_cp])
@@ -117,12 +118,10 @@ def main():
         record("S2 phlb", s, k)
         s, _ = timed(["cp", "-al", base_cp, os.path.join(work, f"s2-cpal-{r}")])
         record("S2 cp -al", s)
-        shutil.rmtree(os.path.join(work, f"s2-cpal-{r}"))
         if have_rsync:
             dest = os.path.join(work, f"s2-rs-{r}")
             s, _ = timed(["rsync", "-a", "--link-dest=" + rs_prev, corpus + "/", dest + "/"])
             record("S2 rsync --link-dest", s)
-            shutil.rmtree(dest)
 
     # S3: one mutate round per repetition; both tools back up the same changed tree.
     written = {}
@@ -140,7 +139,6 @@ def main():
             # du counts each inode once over all its arguments: dest's line is what is new.
             out = subprocess.run(["du", "-s", "--block-size=1", rs_prev, dest], capture_output=True, text=True, check=True)
             written.setdefault("rsync", []).append(int(out.stdout.splitlines()[1].split()[0]))
-            shutil.rmtree(rs_prev)
             rs_prev = dest
 
     # verify: one snapshot, full and fast, against sha256sum of the same files.
@@ -171,6 +169,7 @@ def main():
         s, k = phlb(add_root, "add")
         record("add (3 snapshots) phlb", s, k)
 
+    shutil.rmtree(work, ignore_errors=True)
     med = {k: statistics.median(v) for k, v in results.items()}
 
     def ratio(a, b):

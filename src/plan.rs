@@ -90,6 +90,8 @@ pub struct PrevEntry {
     pub copy_id: i64,
     pub copy_ino: u64,
     pub copy: CopyMeta,
+    /// The catalog's id of the path, so an unchanged path needs no lookup.
+    pub path_id: i64,
 }
 
 /// The previous snapshot's regular files, keyed by relative path bytes.
@@ -168,6 +170,7 @@ mod tests {
             copy_id: 1,
             copy_ino: 9,
             copy: meta(0o644, 100).into(),
+            path_id: 1,
         };
         let cases = [
             (Dedup::Mode, meta(0o644, 100), FirstStep::LinkPrevious),

@@ -1,5 +1,6 @@
-//! Owns reading and hashing files ahead of the writer, on worker threads, so hashing uses
-//! every core while the main thread links and writes. Results come back in job order.
+//! Owns the per-file work that can run ahead of the main thread on worker threads: reading
+//! and hashing files, and hardlinking unchanged files to their stored copy. Every core is
+//! used while the main thread keeps walk order; results come back in job order.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -61,6 +62,74 @@ pub fn read_and_hash(path: &std::path::Path, algo: HashAlgo) -> Result<ReadFile,
     })
 }
 
+/// One piece of work for a worker.
+#[derive(Debug)]
+pub enum Job {
+    /// Open, read and hash a file.
+    Read(PathBuf),
+    /// Hardlink `dst` to the stored copy at `src` if it is still inode `ino` of `size`
+    /// bytes with room for another link.
+    Link {
+        src: PathBuf,
+        dst: PathBuf,
+        ino: u64,
+        size: u64,
+        max_links: u64,
+    },
+}
+
+/// What a worker made of a job.
+#[derive(Debug)]
+pub enum Done {
+    Read(Result<ReadFile, String>),
+    Link(Linked),
+}
+
+/// The outcome of a link job.
+#[derive(Debug)]
+pub enum Linked {
+    Yes,
+    /// The stored copy is gone, changed, or full: find or make another.
+    Unusable,
+    /// The filesystem cannot link here.
+    Unsupported(std::io::Error),
+    /// Linking failed for another reason.
+    Failed(std::io::Error),
+}
+
+fn link(
+    src: &std::path::Path,
+    dst: &std::path::Path,
+    ino: u64,
+    size: u64,
+    max_links: u64,
+) -> Linked {
+    match store::check_stored_copy(src, ino, size) {
+        Some(nlink) if crate::plan::has_room(nlink, max_links) => {
+            match store::hard_link(src, dst) {
+                store::LinkOutcome::Linked => Linked::Yes,
+                store::LinkOutcome::Full => Linked::Unusable,
+                store::LinkOutcome::Unsupported(e) => Linked::Unsupported(e),
+                store::LinkOutcome::Failed(e) => Linked::Failed(e),
+            }
+        }
+        _ => Linked::Unusable,
+    }
+}
+
+fn work(job: &Job, algo: HashAlgo) -> Done {
+    match job {
+        Job::Read(path) => Done::Read(read_and_hash(path, algo)),
+        Job::Link {
+            src,
+            dst,
+            ino,
+            size,
+            max_links,
+        } => Done::Link(link(src, dst, *ino, *size, *max_links)),
+    }
+}
+
 struct Shared {
     next_job: AtomicUsize,
     consumed: Mutex<usize>,
@@ -70,17 +139,32 @@ struct Shared {
 
 /// Hands out read-and-hash results in job order while workers run ahead by a bounded window.
 pub struct Reader {
-    rx: Receiver<(usize, Result<ReadFile, String>)>,
-    pending: BTreeMap<usize, Result<ReadFile, String>>,
+    rx: Receiver<(usize, Done)>,
+    pending: BTreeMap<usize, Done>,
     next: usize,
     shared: Arc<Shared>,
 }
 
 impl Reader {
-    /// Starts `workers` threads in `scope` reading `paths`; at most `window` results wait.
-    pub fn start<'scope>(
+    /// Starts `workers` threads in `scope` reading and hashing `paths`.
+    pub fn reads<'scope>(
         scope: &'scope Scope<'scope, '_>,
         paths: Vec<PathBuf>,
+        algo: HashAlgo,
+        workers: usize,
+    ) -> Reader {
+        Reader::start(
+            scope,
+            paths.into_iter().map(Job::Read).collect(),
+            algo,
+            workers,
+        )
+    }
+
+    /// Starts `workers` threads in `scope` doing `jobs`; a bounded window of results waits.
+    pub fn start<'scope>(
+        scope: &'scope Scope<'scope, '_>,
+        jobs: Vec<Job>,
         algo: HashAlgo,
         workers: usize,
     ) -> Reader {
@@ -91,13 +175,13 @@ impl Reader {
             moved_on: Condvar::new(),
             stop: AtomicBool::new(false),
         });
-        let paths = Arc::new(paths);
+        let jobs = Arc::new(jobs);
         let (tx, rx) = channel();
         for _ in 0..workers.max(1) {
-            let (tx, shared, paths) = (tx.clone(), Arc::clone(&shared), Arc::clone(&paths));
+            let (tx, shared, jobs) = (tx.clone(), Arc::clone(&shared), Arc::clone(&jobs));
             scope.spawn(move || loop {
                 let i = shared.next_job.fetch_add(1, Ordering::Relaxed);
-                if i >= paths.len() {
+                if i >= jobs.len() {
                     return;
                 }
                 let mut consumed = shared.consumed.lock().unwrap_or_else(|e| e.into_inner());
@@ -111,7 +195,7 @@ impl Reader {
                 if shared.stop.load(Ordering::Relaxed) {
                     return;
                 }
-                let result = read_and_hash(&paths[i], algo);
+                let result = work(&jobs[i], algo);
                 if tx.send((i, result)).is_err() {
                     return;
                 }
@@ -125,8 +209,16 @@ impl Reader {
         }
     }
 
+    /// The result of the next job, which must be a read.
+    pub fn next_read(&mut self) -> Result<ReadFile, String> {
+        match self.next_done() {
+            Done::Read(r) => r,
+            Done::Link(_) => Err("internal: job order mismatch".into()),
+        }
+    }
+
     /// The result of the next job in order (blocks until a worker has it).
-    pub fn next_result(&mut self) -> Result<ReadFile, String> {
+    pub fn next_done(&mut self) -> Done {
         let want = self.next;
         let result = loop {
             if let Some(r) = self.pending.remove(&want) {
@@ -136,7 +228,7 @@ impl Reader {
                 Ok((i, r)) => {
                     self.pending.insert(i, r);
                 }
-                Err(_) => break Err("reader threads stopped".into()),
+                Err(_) => break Done::Read(Err("reader threads stopped".into())),
             }
         };
         self.next += 1;

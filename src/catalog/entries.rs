@@ -33,7 +33,7 @@ pub struct Location {
 /// Loads the regular files of a snapshot as path bytes -> what was recorded, in one query.
 pub fn previous_entries(conn: &Connection, snapshot_id: i64) -> Result<PrevMap> {
     let mut stmt = conn.prepare(
-        "SELECT p.path, e.size, e.mtime_ns, c.hash, k.id, k.ino, k.mode, k.uid, k.gid, k.mtime_ns
+        "SELECT p.path, e.size, e.mtime_ns, c.hash, k.id, k.ino, k.mode, k.uid, k.gid, k.mtime_ns, p.id
          FROM entries e
          JOIN paths p ON p.id = e.path_id
          JOIN copies k ON k.id = e.copy_id
@@ -56,6 +56,7 @@ pub fn previous_entries(conn: &Connection, snapshot_id: i64) -> Result<PrevMap> 
                 gid: r.get(8)?,
                 mtime_ns: r.get(9)?,
             },
+            path_id: r.get(10)?,
         };
         map.insert(path, prev);
     }
@@ -216,6 +217,8 @@ enum Row {
     },
     Entry {
         snapshot_id: i64,
+        /// The path's id when the caller knows it; then `path` is left empty.
+        path_id: Option<i64>,
         path: Vec<u8>,
         kind: Kind,
         meta: Meta,
@@ -283,10 +286,13 @@ impl Writer {
         Ok(id)
     }
 
-    /// Records one entry of snapshot `snapshot_id`.
+    /// Records one entry of snapshot `snapshot_id`; `path_id` skips the path lookup when
+    /// the caller knows it (an unchanged path of the previous snapshot).
+    #[allow(clippy::too_many_arguments)]
     pub fn insert_entry(
         &mut self,
         snapshot_id: i64,
+        path_id: Option<i64>,
         rel: &Path,
         kind: Kind,
         meta: &Meta,
@@ -295,7 +301,11 @@ impl Writer {
     ) -> Result<()> {
         self.send(Row::Entry {
             snapshot_id,
-            path: rel.as_os_str().as_bytes().to_vec(),
+            path_id,
+            path: match path_id {
+                Some(_) => Vec::new(),
+                None => rel.as_os_str().as_bytes().to_vec(),
+            },
             kind,
             meta: *meta,
             copy_id,
@@ -342,6 +352,7 @@ fn write_rows(conn: &Connection, rx: Receiver<Row>) -> Result<()> {
                 }
                 Row::Entry {
                     snapshot_id,
+                    path_id,
                     path,
                     kind,
                     meta,
@@ -350,6 +361,7 @@ fn write_rows(conn: &Connection, rx: Receiver<Row>) -> Result<()> {
                 } => record_entry(
                     conn,
                     snapshot_id,
+                    path_id,
                     &path,
                     kind,
                     &meta,
@@ -403,20 +415,26 @@ pub fn record_copy(
 }
 
 /// Inserts one entry of a snapshot (and its path when new).
+#[allow(clippy::too_many_arguments)]
 pub fn record_entry(
     conn: &Connection,
     snapshot_id: i64,
+    path_id: Option<i64>,
     path: &[u8],
     kind: Kind,
     meta: &Meta,
     copy_id: Option<i64>,
     target: Option<&[u8]>,
 ) -> Result<()> {
-    conn.prepare_cached("INSERT OR IGNORE INTO paths (path) VALUES (?1)")?
-        .execute([path])?;
-    let path_id: i64 = conn
-        .prepare_cached("SELECT id FROM paths WHERE path = ?1")?
-        .query_row([path], |r| r.get(0))?;
+    let path_id: i64 = match path_id {
+        Some(id) => id,
+        None => {
+            conn.prepare_cached("INSERT OR IGNORE INTO paths (path) VALUES (?1)")?
+                .execute([path])?;
+            conn.prepare_cached("SELECT id FROM paths WHERE path = ?1")?
+                .query_row([path], |r| r.get(0))?
+        }
+    };
     conn.prepare_cached(
         "INSERT OR REPLACE INTO entries
          (snapshot_id, path_id, kind, size, mtime_ns, mode, uid, gid, copy_id, target)

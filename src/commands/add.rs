@@ -383,6 +383,7 @@ impl Importer<'_> {
             record_entry(
                 &tx,
                 row.id,
+                None,
                 e.rel.as_os_str().as_bytes(),
                 e.kind,
                 &e.meta,
@@ -488,11 +489,11 @@ impl Importer<'_> {
             total,
         );
         std::thread::scope(|scope| {
-            let mut reader = Reader::start(scope, paths, algo, self.config.worker_count());
+            let mut reader = Reader::reads(scope, paths, algo, self.config.worker_count());
             for ino in &to_read {
                 let inode = inodes.get_mut(ino).expect("listed inode");
                 let path = folder.dir.join(&entries[inode.entries[0]].rel);
-                match reader.next_result() {
+                match reader.next_read() {
                     Ok(read) => {
                         tally.hashed_bytes += read.meta.size;
                         inode.hash = Some(read.hash);

@@ -320,9 +320,9 @@ fn hash_inodes(config: &Config, inodes: HashMap<u64, Inode>, report: &mut Report
         let algo = group[0].algo;
         let paths: Vec<PathBuf> = group.iter().map(|i| i.path.clone()).collect();
         std::thread::scope(|scope| {
-            let mut reader = Reader::start(scope, paths, algo, config.worker_count());
+            let mut reader = Reader::reads(scope, paths, algo, config.worker_count());
             for inode in group {
-                match reader.next_result() {
+                match reader.next_read() {
                     Ok(read) => {
                         hashed += read.meta.size;
                         if read.hash != inode.expected {

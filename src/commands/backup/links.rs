@@ -65,21 +65,6 @@ impl Linker {
         );
     }
 
-    /// Links `dst` to the stored copy at `src` if it is still inode `ino` of `size` bytes
-    /// with room for one more link. Returns true when linked.
-    pub fn link_checked(&mut self, src: &Path, ino: u64, size: u64, dst: &Path) -> Result<bool> {
-        if self.unsupported.is_some() {
-            return Ok(false);
-        }
-        let Some(nlink) = store::check_stored_copy(src, ino, size) else {
-            return Ok(false);
-        };
-        if !has_room(nlink, self.max_links) {
-            return Ok(false);
-        }
-        self.link(src, dst)
-    }
-
     fn link(&mut self, src: &Path, dst: &Path) -> Result<bool> {
         match store::hard_link(src, dst) {
             LinkOutcome::Linked => Ok(true),

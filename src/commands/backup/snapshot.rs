@@ -1,6 +1,7 @@
 //! Owns one snapshot run: turns a scanned source into a snapshot folder, its manifest and
 //! its catalog rows, deciding per file whether to link or to store a new copy.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufWriter, Seek, Write};
 use std::os::unix::ffi::OsStrExt;
@@ -16,7 +17,7 @@ use crate::hash::hex;
 use crate::layout::SnapshotPaths;
 use crate::manifest;
 use crate::plan::{first_step, CopyMeta, FirstStep, PrevMap};
-use crate::prefetch::{read_and_hash, ReadFile, Reader};
+use crate::prefetch::{read_and_hash, Done, Job, Linked as LinkDone, ReadFile, Reader};
 use crate::progress::Progress;
 use crate::scan::{Entry, Kind, Meta};
 use crate::store;
@@ -63,6 +64,8 @@ pub struct Run<'a> {
     pub log: Log,
     pub counts: Counts,
     dirs: Vec<(PathBuf, Meta)>,
+    /// Folders that could not be made, reported when their entry comes up.
+    dir_errors: HashMap<PathBuf, String>,
     told_no_links: bool,
 }
 
@@ -85,27 +88,34 @@ impl<'a> Run<'a> {
             log,
             counts: Counts::default(),
             dirs: Vec::new(),
+            dir_errors: HashMap::new(),
             told_no_links: false,
         })
     }
 
-    /// Backs up every entry, reporting progress and per-file problems. Files that must be
-    /// read are read and hashed ahead on `WORKERS` threads; everything else happens here,
-    /// in walk order.
+    /// Backs up every entry, reporting progress and per-file problems. All folders are
+    /// made first; then the per-file syscalls (hardlinking unchanged files, reading and
+    /// hashing the others) run ahead on `WORKERS` threads while this thread records
+    /// everything in walk order.
     pub fn entries(&mut self, entries: &[Entry], progress: &mut Progress) -> Result<()> {
+        self.make_dirs(entries)?;
         let policy = self.inp.config.dedup;
-        let jobs: Vec<PathBuf> = entries
-            .iter()
-            .filter(|e| {
-                e.kind == Kind::File
-                    && first_step(
-                        policy,
-                        e.meta,
-                        self.inp.prev.get(e.rel.as_os_str().as_bytes()),
-                    ) == FirstStep::Read
-            })
-            .map(|e| self.inp.source.join(&e.rel))
-            .collect();
+        let max_links = self.inp.config.max_links;
+        let mut jobs: Vec<Job> = Vec::new();
+        for e in entries.iter().filter(|e| e.kind == Kind::File) {
+            let prev = self.inp.prev.get(e.rel.as_os_str().as_bytes());
+            match (first_step(policy, e.meta, prev), prev, &self.inp.prev_dir) {
+                (FirstStep::Read, _, _) => jobs.push(Job::Read(self.inp.source.join(&e.rel))),
+                (FirstStep::LinkPrevious, Some(p), Some(dir)) => jobs.push(Job::Link {
+                    src: dir.join(&e.rel),
+                    dst: self.dst(&e.rel),
+                    ino: p.copy_ino,
+                    size: p.size,
+                    max_links,
+                }),
+                _ => {}
+            }
+        }
         let (algo, workers) = (self.inp.config.hash, self.inp.config.worker_count());
         std::thread::scope(|scope| {
             let mut reader = Reader::start(scope, jobs, algo, workers);
@@ -192,17 +202,32 @@ impl<'a> Run<'a> {
         progress.error(&format!("phlb: error: {line}"));
     }
 
-    fn dir(&mut self, entry: &Entry) -> Result<Result<(), Failure>> {
-        let dst = self.dst(&entry.rel);
-        if entry.rel != Path::new(".") {
-            if let Err(e) = store::make_dir(&dst) {
-                return fatal_or(e, &dst, "cannot create folder");
+    /// Makes every folder of the snapshot up front, so workers can link into any of them.
+    fn make_dirs(&mut self, entries: &[Entry]) -> Result<()> {
+        for e in entries.iter().filter(|e| e.kind == Kind::Dir) {
+            if e.rel == Path::new(".") {
+                continue;
+            }
+            let dst = self.dst(&e.rel);
+            if let Err(err) = store::make_dir(&dst) {
+                if let Err(Failure(why)) = fatal_or::<()>(err, &dst, "cannot create folder")? {
+                    self.dir_errors.insert(e.rel.clone(), why);
+                }
             }
         }
+        Ok(())
+    }
+
+    fn dir(&mut self, entry: &Entry) -> Result<Result<(), Failure>> {
+        if let Some(why) = self.dir_errors.remove(&entry.rel) {
+            return Ok(Err(Failure(why)));
+        }
+        let dst = self.dst(&entry.rel);
         self.dirs.push((dst, entry.meta));
         self.counts.dirs += 1;
         self.writer.insert_entry(
             self.inp.snapshot.id,
+            None,
             &entry.rel,
             Kind::Dir,
             &entry.meta,
@@ -221,6 +246,7 @@ impl<'a> Run<'a> {
         self.counts.symlinks += 1;
         self.writer.insert_entry(
             self.inp.snapshot.id,
+            None,
             &entry.rel,
             Kind::Symlink,
             &entry.meta,
@@ -269,8 +295,14 @@ impl<'a> Run<'a> {
         };
         self.counts.files += 1;
         self.counts.bytes += meta.size;
+        let path_id = self
+            .inp
+            .prev
+            .get(entry.rel.as_os_str().as_bytes())
+            .map(|p| p.path_id);
         self.writer.insert_entry(
             self.inp.snapshot.id,
+            path_id,
             &entry.rel,
             Kind::File,
             &meta,
@@ -298,21 +330,26 @@ impl<'a> Run<'a> {
         let policy = self.inp.config.dedup;
         let known = match (first_step(policy, entry.meta, prev), prev) {
             (FirstStep::LinkPrevious, Some(p)) => {
-                let src = self.inp.prev_dir.as_ref().map(|d| d.join(&entry.rel));
-                if let Some(src) = src {
-                    if self.linker.link_checked(&src, p.copy_ino, p.size, &dst)? {
+                match reader.next_done() {
+                    Done::Link(LinkDone::Yes) => {
                         return Ok(Ok(Stored::Linked {
                             copy_id: p.copy_id,
                             hash: p.hash.clone(),
                             meta: entry.meta,
-                        }));
+                        }))
                     }
+                    Done::Link(LinkDone::Unsupported(e)) => self.linker.unsupported = Some(e),
+                    Done::Link(LinkDone::Failed(e)) if store::is_fatal(&e) => {
+                        return Err(anyhow::Error::new(e)
+                            .context(format!("{}: cannot create link", dst.display())))
+                    }
+                    _ => {}
                 }
                 Some(p.hash.clone())
             }
             (FirstStep::KnownContent, Some(p)) => Some(p.hash.clone()),
             _ => {
-                let read = reader.next_result();
+                let read = reader.next_read();
                 return self.store_read(read, &dst);
             }
         };
