@@ -83,21 +83,33 @@ impl Hasher {
     }
 }
 
-/// Hashes everything a reader yields, in fixed chunks; returns (digest, bytes read).
-pub fn hash_reader(algo: HashAlgo, reader: &mut impl Read) -> io::Result<(Vec<u8>, u64)> {
-    let mut hasher = algo.hasher();
+/// Feeds everything a reader yields to `f` in chunks of at most `CHUNK` bytes; returns
+/// the number of bytes read. Memory stays fixed whatever the size.
+pub fn for_each_chunk(
+    reader: &mut impl Read,
+    mut f: impl FnMut(&[u8]) -> io::Result<()>,
+) -> io::Result<u64> {
     let mut buf = vec![0u8; CHUNK];
     let mut total = 0u64;
     loop {
         let n = match reader.read(&mut buf) {
-            Ok(0) => break,
+            Ok(0) => return Ok(total),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
-        hasher.update(&buf[..n]);
+        f(&buf[..n])?;
         total += n as u64;
     }
+}
+
+/// Hashes everything a reader yields, in fixed chunks; returns (digest, bytes read).
+pub fn hash_reader(algo: HashAlgo, reader: &mut impl Read) -> io::Result<(Vec<u8>, u64)> {
+    let mut hasher = algo.hasher();
+    let total = for_each_chunk(reader, |chunk| {
+        hasher.update(chunk);
+        Ok(())
+    })?;
     Ok((hasher.finish(), total))
 }
 

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::units::human_bytes;
+use crate::units::{escape_controls, human_bytes};
 
 /// How a result is printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,7 +127,7 @@ impl Table {
         let shown: Vec<Vec<String>> = self
             .rows
             .iter()
-            .map(|r| r.iter().map(|c| one_line(&c.shown(exact))).collect())
+            .map(|r| r.iter().map(|c| escape_controls(&c.shown(exact))).collect())
             .collect();
         let mut widths: Vec<usize> = self.columns.iter().map(|c| c.chars().count()).collect();
         for row in &shown {
@@ -190,14 +190,6 @@ impl Table {
             out.push('\n');
         }
         out
-    }
-}
-
-fn one_line(s: &str) -> String {
-    if s.chars().any(char::is_control) {
-        s.chars().flat_map(char::escape_default).collect()
-    } else {
-        s.to_string()
     }
 }
 

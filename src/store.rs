@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::hash::{HashAlgo, CHUNK};
+use crate::hash::{for_each_chunk, HashAlgo};
 use crate::scan::Meta;
 
 /// What happened when phlb tried to hardlink a stored copy.
@@ -206,24 +206,17 @@ pub fn stream_copy(
 ) -> io::Result<(Vec<u8>, u64, u64)> {
     let mut tmp = TempCopy::create(dst)?;
     let mut hasher = algo.hasher();
-    let mut buf = vec![0u8; CHUNK];
-    let mut total = 0u64;
-    loop {
-        let n = match src.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        hasher.update(&buf[..n]);
-        if buf[..n].iter().all(|&b| b == 0) {
+    let file = &mut tmp.file;
+    let total = for_each_chunk(src, |chunk| {
+        hasher.update(chunk);
+        if chunk.iter().all(|&b| b == 0) {
             // Leave a hole: sparse files stay sparse, and zeros cost no disk.
-            tmp.file.seek(SeekFrom::Current(n as i64))?;
+            file.seek(SeekFrom::Current(chunk.len() as i64))?;
+            Ok(())
         } else {
-            tmp.file.write_all(&buf[..n])?;
+            file.write_all(chunk)
         }
-        total += n as u64;
-    }
+    })?;
     tmp.file.set_len(total)?;
     let ino = tmp.commit(meta, as_root)?;
     Ok((hasher.finish(), total, ino))

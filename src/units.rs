@@ -25,11 +25,15 @@ pub fn human_duration(d: Duration) -> String {
 
 /// Shows a path on one line: control characters (a newline in a name) are escaped.
 pub fn one_line(path: &std::path::Path) -> String {
-    let s = path.to_string_lossy();
+    escape_controls(&path.to_string_lossy())
+}
+
+/// Escapes control characters so that text stays on one line.
+pub fn escape_controls(s: &str) -> String {
     if s.chars().any(char::is_control) {
         s.chars().flat_map(char::escape_default).collect()
     } else {
-        s.into_owned()
+        s.to_string()
     }
 }
 

@@ -30,6 +30,16 @@ pub struct Location {
     pub rel: PathBuf,
 }
 
+/// Reads a copy's mode, uid, gid and mtime from four columns starting at `first`.
+fn copy_meta(r: &rusqlite::Row, first: usize) -> rusqlite::Result<CopyMeta> {
+    Ok(CopyMeta {
+        mode: r.get(first)?,
+        uid: r.get(first + 1)?,
+        gid: r.get(first + 2)?,
+        mtime_ns: r.get(first + 3)?,
+    })
+}
+
 /// Loads the regular files of a snapshot as path bytes -> what was recorded, in one query.
 pub fn previous_entries(conn: &Connection, snapshot_id: i64) -> Result<PrevMap> {
     let mut stmt = conn.prepare(
@@ -50,12 +60,7 @@ pub fn previous_entries(conn: &Connection, snapshot_id: i64) -> Result<PrevMap> 
             hash: r.get(3)?,
             copy_id: r.get(4)?,
             copy_ino: r.get::<_, i64>(5)? as u64,
-            copy: CopyMeta {
-                mode: r.get(6)?,
-                uid: r.get(7)?,
-                gid: r.get(8)?,
-                mtime_ns: r.get(9)?,
-            },
+            copy: copy_meta(r, 6)?,
             path_id: r.get(10)?,
         };
         map.insert(path, prev);
@@ -76,12 +81,7 @@ pub fn copies_for_hash(conn: &Connection, hash: &[u8]) -> Result<Vec<CopyRow>> {
                 id: r.get(0)?,
                 ino: r.get::<_, i64>(1)? as u64,
                 size: r.get::<_, i64>(2)? as u64,
-                meta: CopyMeta {
-                    mode: r.get(3)?,
-                    uid: r.get(4)?,
-                    gid: r.get(5)?,
-                    mtime_ns: r.get(6)?,
-                },
+                meta: copy_meta(r, 3)?,
             })
         })?
         .collect::<rusqlite::Result<_>>()?;
@@ -151,12 +151,7 @@ pub fn snapshot_entries(conn: &Connection, snapshot_id: i64) -> Result<Vec<Recor
                 Some(id) => Some(CopyInfo {
                     id,
                     ino: r.get::<_, i64>(9)? as u64,
-                    meta: CopyMeta {
-                        mode: r.get(10)?,
-                        uid: r.get(11)?,
-                        gid: r.get(12)?,
-                        mtime_ns: r.get(13)?,
-                    },
+                    meta: copy_meta(r, 10)?,
                     hash: r.get(14)?,
                 }),
                 None => None,
@@ -192,12 +187,7 @@ pub fn copies_by_ino(conn: &Connection, ino: u64) -> Result<Vec<(CopyRow, Vec<u8
                     id: r.get(0)?,
                     ino: r.get::<_, i64>(1)? as u64,
                     size: r.get::<_, i64>(2)? as u64,
-                    meta: CopyMeta {
-                        mode: r.get(3)?,
-                        uid: r.get(4)?,
-                        gid: r.get(5)?,
-                        mtime_ns: r.get(6)?,
-                    },
+                    meta: copy_meta(r, 3)?,
                 },
                 r.get(7)?,
             ))
