@@ -2,10 +2,10 @@
 //! and hashing files, and hardlinking unchanged files to their stored copy. Every core is
 //! used while the main thread keeps walk order; results come back in job order.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::fs::File;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Receiver};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::Scope;
@@ -130,11 +130,70 @@ fn work(job: &Job, algo: HashAlgo) -> Done {
     }
 }
 
+/// Jobs a worker may run ahead of the main thread.
+const WINDOW: usize = 4096;
+/// File bytes that finished reads may hold in memory while they wait for the main thread.
+const BUFFERED_MAX: u64 = 64 << 20;
+
+/// Jobs handed in by the main thread and not yet taken by a worker.
+#[derive(Default)]
+struct Queue {
+    jobs: VecDeque<(usize, Job)>,
+    closed: bool,
+}
+
 struct Shared {
-    next_job: AtomicUsize,
-    consumed: Mutex<usize>,
+    queue: Mutex<Queue>,
+    job_ready: Condvar,
+    /// Results the main thread has taken.
+    consumed: AtomicUsize,
+    /// Bytes held by read results not yet taken.
+    buffered: AtomicU64,
+    sleepers: AtomicUsize,
+    lock: Mutex<()>,
     moved_on: Condvar,
     stop: AtomicBool,
+}
+
+impl Shared {
+    /// The next job, waiting for one; None once the queue is closed and empty.
+    fn take_job(&self) -> Option<(usize, Job)> {
+        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if self.stop.load(Ordering::SeqCst) {
+                return None;
+            }
+            if let Some(job) = q.jobs.pop_front() {
+                return Some(job);
+            }
+            if q.closed {
+                return None;
+            }
+            q = self.job_ready.wait(q).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// Job `i` must wait while it is too far ahead; the job the main thread needs next
+    /// never waits, so the workers cannot all be stuck.
+    fn must_wait(&self, i: usize) -> bool {
+        let consumed = self.consumed.load(Ordering::SeqCst);
+        !self.stop.load(Ordering::SeqCst)
+            && i > consumed
+            && (i >= consumed + WINDOW || self.buffered.load(Ordering::SeqCst) > BUFFERED_MAX)
+    }
+
+    fn wait_turn(&self, i: usize) {
+        while self.must_wait(i) {
+            self.sleepers.fetch_add(1, Ordering::SeqCst);
+            let guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+            if self.must_wait(i) {
+                let _ = self
+                    .moved_on
+                    .wait_timeout(guard, std::time::Duration::from_millis(20));
+            }
+            self.sleepers.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
 }
 
 /// Hands out read-and-hash results in job order while workers run ahead by a bounded window.
@@ -142,6 +201,7 @@ pub struct Reader {
     rx: Receiver<(usize, Done)>,
     pending: BTreeMap<usize, Done>,
     next: usize,
+    pushed: usize,
     shared: Arc<Shared>,
 }
 
@@ -153,51 +213,47 @@ impl Reader {
         algo: HashAlgo,
         workers: usize,
     ) -> Reader {
-        Reader::start(
-            scope,
-            paths.into_iter().map(Job::Read).collect(),
-            algo,
-            workers,
-        )
+        let mut reader = Reader::start(scope, algo, workers);
+        for p in paths {
+            reader.push(Job::Read(p));
+        }
+        reader.close();
+        reader
     }
 
-    /// Starts `workers` threads in `scope` doing `jobs`; a bounded window of results waits.
+    /// Starts `workers` threads in `scope`; hand them work with `push`, then `close`.
     pub fn start<'scope>(
         scope: &'scope Scope<'scope, '_>,
-        jobs: Vec<Job>,
         algo: HashAlgo,
         workers: usize,
     ) -> Reader {
-        let window = 8 * workers.max(1) + 16;
         let shared = Arc::new(Shared {
-            next_job: AtomicUsize::new(0),
-            consumed: Mutex::new(0),
+            queue: Mutex::new(Queue::default()),
+            job_ready: Condvar::new(),
+            consumed: AtomicUsize::new(0),
+            buffered: AtomicU64::new(0),
+            sleepers: AtomicUsize::new(0),
+            lock: Mutex::new(()),
             moved_on: Condvar::new(),
             stop: AtomicBool::new(false),
         });
-        let jobs = Arc::new(jobs);
         let (tx, rx) = channel();
         for _ in 0..workers.max(1) {
-            let (tx, shared, jobs) = (tx.clone(), Arc::clone(&shared), Arc::clone(&jobs));
-            scope.spawn(move || loop {
-                let i = shared.next_job.fetch_add(1, Ordering::Relaxed);
-                if i >= jobs.len() {
-                    return;
-                }
-                let mut consumed = shared.consumed.lock().unwrap_or_else(|e| e.into_inner());
-                while i >= *consumed + window && !shared.stop.load(Ordering::Relaxed) {
-                    consumed = shared
-                        .moved_on
-                        .wait(consumed)
-                        .unwrap_or_else(|e| e.into_inner());
-                }
-                drop(consumed);
-                if shared.stop.load(Ordering::Relaxed) {
-                    return;
-                }
-                let result = work(&jobs[i], algo);
-                if tx.send((i, result)).is_err() {
-                    return;
+            let (tx, shared) = (tx.clone(), Arc::clone(&shared));
+            scope.spawn(move || {
+                while let Some((i, job)) = shared.take_job() {
+                    shared.wait_turn(i);
+                    if shared.stop.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    let result = work(&job, algo);
+                    if let Done::Read(Ok(read)) = &result {
+                        let held = read.buffer.as_ref().map_or(0, |b| b.len() as u64);
+                        shared.buffered.fetch_add(held, Ordering::SeqCst);
+                    }
+                    if tx.send((i, result)).is_err() {
+                        return;
+                    }
                 }
             });
         }
@@ -205,8 +261,28 @@ impl Reader {
             rx,
             pending: BTreeMap::new(),
             next: 0,
+            pushed: 0,
             shared,
         }
+    }
+
+    /// Hands a job to the workers; results come back in the order jobs were pushed.
+    pub fn push(&mut self, job: Job) {
+        let mut q = self.shared.queue.lock().unwrap_or_else(|e| e.into_inner());
+        q.jobs.push_back((self.pushed, job));
+        self.pushed += 1;
+        drop(q);
+        self.shared.job_ready.notify_one();
+    }
+
+    /// Says no more jobs will come, so idle workers can end.
+    pub fn close(&mut self) {
+        self.shared
+            .queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .closed = true;
+        self.shared.job_ready.notify_all();
     }
 
     /// The result of the next job, which must be a read.
@@ -232,12 +308,15 @@ impl Reader {
             }
         };
         self.next += 1;
-        *self
-            .shared
-            .consumed
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = self.next;
-        self.shared.moved_on.notify_all();
+        if let Done::Read(Ok(read)) = &result {
+            let held = read.buffer.as_ref().map_or(0, |b| b.len() as u64);
+            self.shared.buffered.fetch_sub(held, Ordering::SeqCst);
+        }
+        self.shared.consumed.store(self.next, Ordering::SeqCst);
+        if self.shared.sleepers.load(Ordering::SeqCst) > 0 {
+            let _guard = self.shared.lock.lock();
+            self.shared.moved_on.notify_all();
+        }
         result
     }
 }
@@ -245,8 +324,12 @@ impl Reader {
 impl Drop for Reader {
     /// Stops the workers (they finish the file in hand) so the scope can end.
     fn drop(&mut self) {
-        self.shared.stop.store(true, Ordering::Relaxed);
-        let _guard = self.shared.consumed.lock();
-        self.shared.moved_on.notify_all();
+        self.shared.stop.store(true, Ordering::SeqCst);
+        {
+            let _guard = self.shared.lock.lock();
+            self.shared.moved_on.notify_all();
+        }
+        let _queue = self.shared.queue.lock();
+        self.shared.job_ready.notify_all();
     }
 }

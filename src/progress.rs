@@ -40,8 +40,8 @@ pub struct Progress {
     style: Style,
     bar: Option<ProgressBar>,
     label: String,
-    files_total: u64,
-    bytes_total: u64,
+    files_total: Cell<u64>,
+    bytes_total: Cell<u64>,
     files: Cell<u64>,
     bytes: Cell<u64>,
     last_line: Cell<Instant>,
@@ -69,8 +69,8 @@ impl Progress {
             style,
             bar,
             label: label.to_string(),
-            files_total,
-            bytes_total,
+            files_total: Cell::new(files_total),
+            bytes_total: Cell::new(bytes_total),
             files: Cell::new(0),
             bytes: Cell::new(0),
             last_line: Cell::new(Instant::now()),
@@ -86,8 +86,8 @@ impl Progress {
             Style::Bar => {
                 if let Some(bar) = &self.bar {
                     bar.set_position(self.bytes.get());
-                    if files % 64 == 0 || files == self.files_total {
-                        bar.set_message(format!("{files}/{} files", self.files_total));
+                    if files % 64 == 0 || files == self.files_total.get() {
+                        bar.set_message(format!("{files}/{} files", self.files_total.get()));
                     }
                 }
             }
@@ -106,10 +106,19 @@ impl Progress {
             "phlb: {}: {}/{} entries, {}/{}",
             self.label,
             self.files.get(),
-            self.files_total,
+            self.files_total.get(),
             human_bytes(self.bytes.get()),
-            human_bytes(self.bytes_total)
+            human_bytes(self.bytes_total.get())
         )
+    }
+
+    /// Raises the totals by one more entry of `bytes` bytes found while the work goes on.
+    pub fn grow(&self, bytes: u64) {
+        self.files_total.set(self.files_total.get() + 1);
+        self.bytes_total.set(self.bytes_total.get() + bytes);
+        if let Some(bar) = &self.bar {
+            bar.set_length(self.bytes_total.get());
+        }
     }
 
     /// Prints a warning line (hidden with `--quiet`) without tearing the bar.

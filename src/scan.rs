@@ -1,5 +1,6 @@
 //! Owns walking a source tree: applies the skip rules and yields plain entries.
 
+use std::cell::RefCell;
 use std::ffi::{CString, OsStr};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
@@ -119,27 +120,60 @@ impl Scan {
     }
 }
 
-/// Walks `source` (a canonical folder path) without following symlinks.
+/// One thing a walk reports, in walk order.
+#[derive(Debug)]
+pub enum Found {
+    Entry(Entry),
+    /// A path that could not be read.
+    Problem(Problem),
+    /// A FIFO, socket or device, which is not backed up.
+    Special(PathBuf),
+    /// A path left out because it is excluded (the backup root inside the source).
+    Excluded(PathBuf),
+    /// An entry left out by SKIP_DIRS / SKIP_PATTERNS.
+    Skipped,
+}
+
+/// Walks `source` (a canonical folder path) without following symlinks and collects
+/// everything it finds.
 pub fn scan(source: &Path, opts: &ScanOptions) -> Scan {
+    let mut out = Scan::default();
+    walk(source, opts, |found| {
+        match found {
+            Found::Entry(e) => out.entries.push(e),
+            Found::Problem(p) => out.problems.push(p),
+            Found::Special(p) => out.specials.push(p),
+            Found::Excluded(p) => out.excluded.push(p),
+            Found::Skipped => out.skipped += 1,
+        }
+        true
+    });
+    out
+}
+
+/// Walks `source` (a canonical folder path) without following symlinks, handing each
+/// finding to `sink` as soon as it is made (a folder always before its contents).
+/// The walk stops early when `sink` returns false.
+pub fn walk(source: &Path, opts: &ScanOptions, mut sink: impl FnMut(Found) -> bool) {
     let patterns: Vec<CString> = opts
         .skip_patterns
         .iter()
         .filter_map(|p| CString::new(p.as_bytes()).ok())
         .collect();
-    let mut out = Scan::default();
     let walker = WalkDir::new(source)
         .follow_links(false)
         .same_file_system(opts.one_file_system)
         .sort_by_file_name()
         .into_iter();
-    let mut skipped = 0u64;
-    let mut excluded = Vec::new();
-    let walker = walker.filter_entry(|e| {
+    let left_out: RefCell<Vec<Found>> = RefCell::new(Vec::new());
+    let mut walker = walker.filter_entry(|e| {
         if e.depth() == 0 {
             return true;
         }
         if opts.exclude.iter().any(|x| x == e.path()) {
-            excluded.push(e.path().to_path_buf());
+            left_out
+                .borrow_mut()
+                .push(Found::Excluded(e.path().to_path_buf()));
             return false;
         }
         let name = e.file_name();
@@ -148,72 +182,84 @@ pub fn scan(source: &Path, opts: &ScanOptions) -> Scan {
         } else {
             patterns.iter().any(|p| fnmatch(p, name))
         };
-        skipped += skip as u64;
+        if skip {
+            left_out.borrow_mut().push(Found::Skipped);
+        }
         !skip
     });
-    for item in walker {
-        let dent = match item {
-            Ok(d) => d,
-            Err(err) => {
-                let path = err.path().unwrap_or(source).to_path_buf();
-                let message = err
-                    .io_error()
-                    .map(|e| e.to_string())
-                    .unwrap_or_else(|| err.to_string());
-                out.problems.push(Problem { path, message });
-                continue;
-            }
-        };
-        let rel = match dent.path().strip_prefix(source) {
-            Ok(r) if r.as_os_str().is_empty() => PathBuf::from("."),
-            Ok(r) => r.to_path_buf(),
-            Err(_) => continue,
-        };
-        let md = match dent.metadata() {
-            Ok(md) => md,
-            Err(err) => {
-                out.problems.push(Problem {
-                    path: dent.path().to_path_buf(),
-                    message: err.to_string(),
-                });
-                continue;
-            }
-        };
-        let ft = md.file_type();
-        let (kind, target) = if ft.is_dir() {
-            (Kind::Dir, None)
-        } else if ft.is_file() {
-            (Kind::File, None)
-        } else if ft.is_symlink() {
-            match std::fs::read_link(dent.path()) {
-                Ok(t) => (Kind::Symlink, Some(t)),
-                Err(err) => {
-                    out.problems.push(Problem {
-                        path: dent.path().to_path_buf(),
-                        message: format!("cannot read symlink: {err}"),
-                    });
-                    continue;
-                }
-            }
-        } else if ft.is_fifo() || ft.is_socket() || ft.is_block_device() || ft.is_char_device() {
-            out.specials.push(dent.path().to_path_buf());
-            continue;
-        } else {
-            continue;
-        };
-        out.entries.push(Entry {
-            rel,
-            kind,
-            meta: Meta::of(&md),
-            target,
-            ino: md.ino(),
-        });
+    for item in walker.by_ref() {
+        // What the filter left out on the way is reported with the rest.
+        let mut keep_going = true;
+        for f in left_out.take() {
+            keep_going &= sink(f);
+        }
+        if let Some(found) = describe(source, item) {
+            keep_going &= sink(found);
+        }
+        if !keep_going {
+            return;
+        }
     }
-    out.skipped = skipped;
-    out.excluded = excluded;
-    out
+    for f in left_out.take() {
+        sink(f);
+    }
 }
 
+/// Turns one walk item into what it means for a backup (None: not a kind phlb keeps).
+fn describe(source: &Path, item: walkdir::Result<walkdir::DirEntry>) -> Option<Found> {
+    let dent = match item {
+        Ok(d) => d,
+        Err(err) => {
+            let path = err.path().unwrap_or(source).to_path_buf();
+            let message = err
+                .io_error()
+                .map(|e| e.to_string())
+                .unwrap_or_else(|| err.to_string());
+            return Some(Found::Problem(Problem { path, message }));
+        }
+    };
+    let rel = match dent.path().strip_prefix(source) {
+        Ok(r) if r.as_os_str().is_empty() => PathBuf::from("."),
+        Ok(r) => r.to_path_buf(),
+        Err(_) => return None,
+    };
+    let md = match dent.metadata() {
+        Ok(md) => md,
+        Err(err) => {
+            return Some(Found::Problem(Problem {
+                path: dent.path().to_path_buf(),
+                message: err.to_string(),
+            }))
+        }
+    };
+    let ft = md.file_type();
+    let (kind, target) = if ft.is_dir() {
+        (Kind::Dir, None)
+    } else if ft.is_file() {
+        (Kind::File, None)
+    } else if ft.is_symlink() {
+        match std::fs::read_link(dent.path()) {
+            Ok(t) => (Kind::Symlink, Some(t)),
+            Err(err) => {
+                return Some(Found::Problem(Problem {
+                    path: dent.path().to_path_buf(),
+                    message: format!("cannot read symlink: {err}"),
+                }))
+            }
+        }
+    } else if ft.is_fifo() || ft.is_socket() || ft.is_block_device() || ft.is_char_device() {
+        return Some(Found::Special(dent.path().to_path_buf()));
+    } else {
+        return None;
+    };
+    Some(Found::Entry(Entry {
+        rel,
+        kind,
+        meta: Meta::of(&md),
+        target,
+        ino: md.ino(),
+    }))
+}
 fn fnmatch(pattern: &CString, name: &OsStr) -> bool {
     let Ok(name) = CString::new(name.as_bytes()) else {
         return false;

@@ -20,9 +20,8 @@ use crate::config::{Config, LogLevel};
 use crate::layout::{check_name, SnapshotPaths};
 use crate::plan::PrevMap;
 use crate::progress::{Progress, Style};
-use crate::scan::{self, ScanOptions};
+use crate::scan::ScanOptions;
 use crate::store;
-use crate::units::one_line;
 use crate::{lock, Outcome};
 
 /// A source folder to back up and the snapshot name it goes under.
@@ -192,7 +191,6 @@ fn one_snapshot(
     let settled = leftovers::clean(&conn, root, name, sums, false)?;
     store::make_private_dir(&root.join(name))?;
     let prev = previous(&conn, root, name)?;
-    let scan = scan::scan(&source.path, &scan_options(config, root));
     let (ts, paths) = pick_timestamp(&conn, root, config, name)?;
     let label = format!("{name}/{ts}");
     let snapshot = SnapshotRow::create(
@@ -222,31 +220,13 @@ fn one_snapshot(
         verbose: global.verbose,
     };
     let linker = links::Linker::new(root, config.dedup, config.max_links);
-    let mut progress = Progress::new(style, &label, scan.entries.len() as u64, scan.file_bytes());
+    let progress = Progress::new(style, &label, 0, 0);
     let mut run = snapshot::Run::start(inputs, Writer::start(conn)?, catalog.conn()?, linker)?;
     for label in &settled.finished {
         run.log
             .line(LogLevel::Info, &format!("finished interrupted run {label}"));
     }
-    for problem in &scan.problems {
-        run.fail(&problem.path, &problem.message, &progress);
-    }
-    for path in &scan.specials {
-        run.counts.special += 1;
-        let line = format!("{}: not a file, folder or symlink; skipped", one_line(path));
-        run.log.line(LogLevel::Warning, &line);
-        progress.warn(&format!("phlb: warning: {line}"));
-    }
-    for path in &scan.excluded {
-        let line = format!(
-            "{}: the backup root is inside the source; skipped",
-            one_line(path)
-        );
-        run.log.line(LogLevel::Info, &line);
-        progress.warn(&format!("phlb: note: {line}"));
-    }
-    run.counts.skipped = scan.skipped;
-    run.entries(&scan.entries, &mut progress)?;
+    run.walk(&scan_options(config, root), &progress)?;
     let (counts, mut log) = run.finish(&progress)?;
     progress.finish();
     let summary = counts.summary(&label, started.elapsed(), false);

@@ -1,11 +1,12 @@
 //! Owns one snapshot run: turns a scanned source into a snapshot folder, its manifest and
 //! its catalog rows, deciding per file whether to link or to store a new copy.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::io::{BufWriter, Seek, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{sync_channel, TryRecvError};
 
 use anyhow::{Context, Result};
 
@@ -19,7 +20,7 @@ use crate::manifest;
 use crate::plan::{first_step, CopyMeta, FirstStep, PrevMap};
 use crate::prefetch::{read_and_hash, Done, Job, Linked as LinkDone, ReadFile, Reader};
 use crate::progress::Progress;
-use crate::scan::{Entry, Kind, Meta};
+use crate::scan::{self, Entry, Found, Kind, Meta, ScanOptions};
 use crate::store;
 use crate::units::one_line;
 
@@ -35,6 +36,9 @@ pub struct Inputs<'a> {
     pub as_root: bool,
     pub verbose: bool,
 }
+
+/// How many walked entries may wait ahead of the one being recorded.
+const LOOKAHEAD: usize = 4096;
 
 /// A file that could not be backed up (the run goes on).
 struct Failure(String);
@@ -93,55 +97,136 @@ impl<'a> Run<'a> {
         })
     }
 
-    /// Backs up every entry, reporting progress and per-file problems. All folders are
-    /// made first; then the per-file syscalls (hardlinking unchanged files, reading and
-    /// hashing the others) run ahead on `WORKERS` threads while this thread records
-    /// everything in walk order.
-    pub fn entries(&mut self, entries: &[Entry], progress: &mut Progress) -> Result<()> {
-        self.make_dirs(entries)?;
-        let policy = self.inp.config.dedup;
-        let max_links = self.inp.config.max_links;
-        let mut jobs: Vec<Job> = Vec::new();
-        for e in entries.iter().filter(|e| e.kind == Kind::File) {
-            let prev = self.inp.prev.get(e.rel.as_os_str().as_bytes());
-            match (first_step(policy, e.meta, prev), prev, &self.inp.prev_dir) {
-                (FirstStep::Read, _, _) => jobs.push(Job::Read(self.inp.source.join(&e.rel))),
-                (FirstStep::LinkPrevious, Some(p), Some(dir)) => jobs.push(Job::Link {
-                    src: dir.join(&e.rel),
-                    dst: self.dst(&e.rel),
-                    ino: p.copy_ino,
-                    size: p.size,
-                    max_links,
-                }),
-                _ => {}
-            }
-        }
+    /// Walks the source and backs up everything it finds, reporting progress and per-file
+    /// problems. Three things overlap: the walk (its own thread), the per-file syscalls
+    /// (hardlinking unchanged files, reading and hashing the others, on `WORKERS`
+    /// threads, up to `LOOKAHEAD` entries ahead), and this thread, which makes folders as
+    /// the walk finds them and records everything in walk order.
+    pub fn walk(&mut self, opts: &ScanOptions, progress: &Progress) -> Result<()> {
+        let source = self.inp.source.to_path_buf();
         let (algo, workers) = (self.inp.config.hash, self.inp.config.worker_count());
         std::thread::scope(|scope| {
-            let mut reader = Reader::start(scope, jobs, algo, workers);
-            for entry in entries {
-                let result = match entry.kind {
-                    Kind::Dir => self.dir(entry),
-                    Kind::Symlink => self.symlink(entry),
-                    Kind::File => self.file(entry, &mut reader, progress),
-                }?;
-                if let Err(Failure(why)) = result {
-                    let result = match entry.kind {
-                        Kind::File => self.file_again(entry, &why, progress)?,
-                        _ => Err(Failure(why)),
+            let (tx, rx) = sync_channel::<Found>(LOOKAHEAD);
+            scope.spawn(move || scan::walk(&source, opts, |found| tx.send(found).is_ok()));
+            let mut reader = Reader::start(scope, algo, workers);
+            let mut queue: VecDeque<Entry> = VecDeque::new();
+            let mut walking = true;
+            loop {
+                while walking && queue.len() < LOOKAHEAD {
+                    let found = if queue.is_empty() {
+                        rx.recv().ok()
+                    } else {
+                        match rx.try_recv() {
+                            Ok(f) => Some(f),
+                            Err(TryRecvError::Empty) => break,
+                            Err(TryRecvError::Disconnected) => None,
+                        }
                     };
-                    if let Err(Failure(why)) = result {
-                        self.fail(&self.inp.source.join(&entry.rel), &why, progress);
+                    match found {
+                        Some(Found::Entry(e)) => {
+                            self.schedule(&e, &mut reader)?;
+                            progress.grow(if e.kind == Kind::File { e.meta.size } else { 0 });
+                            queue.push_back(e);
+                        }
+                        Some(other) => self.note(other, progress),
+                        None => {
+                            walking = false;
+                            reader.close();
+                        }
                     }
                 }
-                progress.advance(if entry.kind == Kind::File {
-                    entry.meta.size
-                } else {
-                    0
-                });
+                match queue.pop_front() {
+                    Some(entry) => self.process(&entry, &mut reader, progress)?,
+                    None if walking => continue,
+                    None => return Ok(()),
+                }
             }
-            Ok(())
         })
+    }
+
+    /// Starts what can start as soon as the walk finds an entry: a folder is made (so
+    /// workers can link into it), a file's link or read is handed to the workers.
+    fn schedule(&mut self, e: &Entry, reader: &mut Reader) -> Result<()> {
+        match e.kind {
+            Kind::Dir if e.rel != Path::new(".") => {
+                let dst = self.dst(&e.rel);
+                if let Err(err) = store::make_dir(&dst) {
+                    if let Err(Failure(why)) = fatal_or::<()>(err, &dst, "cannot create folder")? {
+                        self.dir_errors.insert(e.rel.clone(), why);
+                    }
+                }
+            }
+            Kind::File => {
+                let prev = self.inp.prev.get(e.rel.as_os_str().as_bytes());
+                match (
+                    first_step(self.inp.config.dedup, e.meta, prev),
+                    prev,
+                    &self.inp.prev_dir,
+                ) {
+                    (FirstStep::Read, _, _) => reader.push(Job::Read(self.inp.source.join(&e.rel))),
+                    (FirstStep::LinkPrevious, Some(p), Some(dir)) => reader.push(Job::Link {
+                        src: dir.join(&e.rel),
+                        dst: self.dst(&e.rel),
+                        ino: p.copy_ino,
+                        size: p.size,
+                        max_links: self.inp.config.max_links,
+                    }),
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Counts and reports what the walk found besides entries.
+    fn note(&mut self, found: Found, progress: &Progress) {
+        match found {
+            Found::Problem(p) => self.fail(&p.path, &p.message, progress),
+            Found::Special(path) => {
+                self.counts.special += 1;
+                let line = format!(
+                    "{}: not a file, folder or symlink; skipped",
+                    one_line(&path)
+                );
+                self.log.line(LogLevel::Warning, &line);
+                progress.warn(&format!("phlb: warning: {line}"));
+            }
+            Found::Excluded(path) => {
+                let line = format!(
+                    "{}: the backup root is inside the source; skipped",
+                    one_line(&path)
+                );
+                self.log.line(LogLevel::Info, &line);
+                progress.warn(&format!("phlb: note: {line}"));
+            }
+            Found::Skipped => self.counts.skipped += 1,
+            Found::Entry(_) => {}
+        }
+    }
+
+    /// Backs up one entry whose work was scheduled; a failed file gets a second chance.
+    fn process(&mut self, entry: &Entry, reader: &mut Reader, progress: &Progress) -> Result<()> {
+        let result = match entry.kind {
+            Kind::Dir => self.dir(entry),
+            Kind::Symlink => self.symlink(entry),
+            Kind::File => self.file(entry, reader, progress),
+        }?;
+        if let Err(Failure(why)) = result {
+            let result = match entry.kind {
+                Kind::File => self.file_again(entry, &why, progress)?,
+                _ => Err(Failure(why)),
+            };
+            if let Err(Failure(why)) = result {
+                self.fail(&self.inp.source.join(&entry.rel), &why, progress);
+            }
+        }
+        progress.advance(if entry.kind == Kind::File {
+            entry.meta.size
+        } else {
+            0
+        });
+        Ok(())
     }
 
     /// Second chance for a file whose first attempt failed, decided by what is there now:
@@ -200,22 +285,6 @@ impl<'a> Run<'a> {
         let line = format!("{}: {why}", one_line(path));
         self.log.line(LogLevel::Error, &format!("failed  {line}"));
         progress.error(&format!("phlb: error: {line}"));
-    }
-
-    /// Makes every folder of the snapshot up front, so workers can link into any of them.
-    fn make_dirs(&mut self, entries: &[Entry]) -> Result<()> {
-        for e in entries.iter().filter(|e| e.kind == Kind::Dir) {
-            if e.rel == Path::new(".") {
-                continue;
-            }
-            let dst = self.dst(&e.rel);
-            if let Err(err) = store::make_dir(&dst) {
-                if let Err(Failure(why)) = fatal_or::<()>(err, &dst, "cannot create folder")? {
-                    self.dir_errors.insert(e.rel.clone(), why);
-                }
-            }
-        }
-        Ok(())
     }
 
     fn dir(&mut self, entry: &Entry) -> Result<Result<(), Failure>> {
