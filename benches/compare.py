@@ -92,18 +92,28 @@ def main():
     def phlb(root, *a):
         return timed([args.phlb, "-q", "--backup-root", root] + list(a))
 
-    # S1: first backup into fresh destinations.
-    for r in range(args.reps):
+    # S1: first backup into fresh destinations; the order rotates each repetition, so no
+    # tool always runs first after the corpus (or another tool) filled the page cache.
+    def s1_phlb(r):
         warm(corpus)
         s, k = phlb(os.path.join(work, f"s1-phlb-{r}"), "backup", corpus)
         record("S1 phlb", s, k)
+
+    def s1_cp(r):
         warm(corpus)
         s, _ = timed(["cp", "-a", corpus, os.path.join(work, f"s1-cp-{r}")])
         record("S1 cp -a", s)
+
+    def s1_rsync(r):
         if have_rsync:
             warm(corpus)
             s, _ = timed(["rsync", "-a", corpus + "/", os.path.join(work, f"s1-rsync-{r}") + "/"])
             record("S1 rsync -a", s)
+
+    order = [s1_phlb, s1_cp, s1_rsync]
+    for r in range(args.reps):
+        for step in order[r % 3:] + order[: r % 3]:
+            step(r)
     root = os.path.join(work, "s1-phlb-0")
     base_cp = os.path.join(work, "base-cp")
     sh(["cp", "-a", corpus, base_cp])
@@ -111,17 +121,23 @@ def main():
     if have_rsync:
         sh(["rsync", "-a", corpus + "/", rs_prev + "/"])
 
-    # S2: nothing changed.
-    for r in range(args.reps):
+    # S2: nothing changed (order alternates each repetition).
+    def s2_phlb(r):
         warm(corpus)
         s, k = phlb(root, "backup", corpus)
         record("S2 phlb", s, k)
+
+    def s2_peers(r):
         s, _ = timed(["cp", "-al", base_cp, os.path.join(work, f"s2-cpal-{r}")])
         record("S2 cp -al", s)
         if have_rsync:
             dest = os.path.join(work, f"s2-rs-{r}")
             s, _ = timed(["rsync", "-a", "--link-dest=" + rs_prev, corpus + "/", dest + "/"])
             record("S2 rsync --link-dest", s)
+
+    for r in range(args.reps):
+        for step in ([s2_phlb, s2_peers] if r % 2 == 0 else [s2_peers, s2_phlb]):
+            step(r)
 
     # S3: one mutate round per repetition; both tools back up the same changed tree.
     written = {}

@@ -133,7 +133,7 @@ fn work(job: &Job, algo: HashAlgo) -> Done {
 /// Jobs a worker may run ahead of the main thread.
 const WINDOW: usize = 4096;
 /// File bytes that finished reads may hold in memory while they wait for the main thread.
-const BUFFERED_MAX: u64 = 64 << 20;
+const BUFFERED_MAX: u64 = 32 << 20;
 
 /// Jobs handed in by the main thread and not yet taken by a worker.
 #[derive(Default)]
