@@ -377,3 +377,20 @@ fn large_file_streams_and_links() {
     assert_eq!(fs::read(snap.join("big.bin")).unwrap(), big);
     assert_eq!(ino(&snap.join("big.bin")), ino(&snap.join("big-copy.bin")));
 }
+
+#[test]
+fn damaged_stored_copy_is_never_used_as_link_source() {
+    let env = Env::new();
+    env.write("keep.txt", b"original content");
+    let s1 = env.backup();
+    // Someone appends to the stored copy inside the old snapshot.
+    let mut f = fs::OpenOptions::new()
+        .append(true)
+        .open(s1.join("keep.txt"))
+        .unwrap();
+    std::io::Write::write_all(&mut f, b" + damage").unwrap();
+    drop(f);
+    let s2 = env.backup();
+    assert_ne!(ino(&s2.join("keep.txt")), ino(&s1.join("keep.txt")));
+    assert_eq!(fs::read(s2.join("keep.txt")).unwrap(), b"original content");
+}

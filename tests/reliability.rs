@@ -531,3 +531,27 @@ fn queries_keep_answering_while_a_backup_writes() {
     assert!(child.wait().unwrap().success());
     assert!(answered > 0);
 }
+
+#[test]
+fn one_file_system_keeps_other_mounts_out() {
+    let env = Env::new();
+    env.write("here.txt", b"here");
+    let Some(_mount) = SmallDisk::mount(&env.src.join("mnt"), "1m") else {
+        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+        return;
+    };
+    fs::write(env.src.join("mnt/elsewhere.txt"), b"other fs").unwrap();
+    let snap = env.backup();
+    assert!(snap.join("here.txt").exists());
+    assert!(
+        snap.join("mnt").is_dir(),
+        "the mount point folder itself is kept"
+    );
+    assert!(!snap.join("mnt/elsewhere.txt").exists());
+    env.config("ONE_FILE_SYSTEM = false");
+    let snap = env.backup();
+    assert_eq!(
+        fs::read(snap.join("mnt/elsewhere.txt")).unwrap(),
+        b"other fs"
+    );
+}

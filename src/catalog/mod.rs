@@ -127,7 +127,7 @@ fn known_version() -> i64 {
 fn check_identity(path: &Path, access: Access) -> Result<()> {
     let not_ours = |why: &str| {
         anyhow::anyhow!(
-            "{}: not a phlb catalog ({why}); move it aside to start a new catalog",
+            "{}: not a phlb catalog ({why}); move it aside, then `phlb add` rebuilds the catalog from the snapshots",
             path.display()
         )
     };
@@ -161,7 +161,7 @@ fn check_identity(path: &Path, access: Access) -> Result<()> {
         .unwrap_or(0);
     if applied > known_version() {
         bail!(
-            "{}: catalog schema v{applied} is newer than this phlb (v{}); use a newer phlb",
+            "{}: catalog schema v{applied} is newer than this phlb (v{}); use a newer phlb, or move it aside and rebuild it with `phlb add`",
             path.display(),
             known_version()
         );
