@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use common::*;
 
@@ -45,48 +44,14 @@ fn count_entries(dir: &Path) -> usize {
 #[ignore = "slow: 20 killed runs; .ci/run includes it"]
 fn kill_at_twenty_moments_then_recover() {
     let env = Env::new();
-    for d in 0..30 {
-        for f in 0..100 {
-            env.write(
-                &format!("d{d:02}/f{f:03}"),
-                format!("{d}/{f} {}", "z".repeat(f * 30)).as_bytes(),
-            );
-        }
-    }
+    write_tree(&env, 30, 100, "first");
     env.backup();
     let total = count_entries(&env.src);
     for round in 0..20usize {
-        // Give each run real work: rewrite a third of the files.
-        for d in (round % 3..30).step_by(3) {
-            for f in 0..100 {
-                env.write(
-                    &format!("d{d:02}/f{f:03}"),
-                    format!("round {round} {d}/{f} {}", "q".repeat(f * 30)).as_bytes(),
-                );
-            }
-        }
-        let target = round * total / 20;
-        let mut child = env
-            .cmd()
-            .args(["backup", env.src.to_str().unwrap()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let partial = fs::read_dir(env.root.join("src"))
-                .unwrap()
-                .flatten()
-                .find(|e| e.file_name().to_string_lossy().ends_with(".inprogress"));
-            let done = partial.map(|p| count_entries(&p.path())).unwrap_or(0);
-            if done >= target || child.try_wait().unwrap().is_some() || Instant::now() > deadline {
-                break;
-            }
-            std::thread::sleep(Duration::from_micros(500));
-        }
-        let _ = child.kill();
-        child.wait().unwrap();
+        // Give each run real work, then kill it at its own moment, from the very start
+        // (round 0) to nearly done (round 19).
+        write_tree(&env, 30, 100, &format!("round {round}"));
+        kill_backup_part_way(&env, round * total / 20);
         // Whatever is marked complete really is: its folder exists and verifies.
         for (ts, status) in statuses(&env) {
             if status == "complete" {

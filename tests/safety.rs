@@ -4,8 +4,6 @@ mod common;
 
 use std::fs;
 use std::os::fd::AsRawFd;
-use std::process::Stdio;
-use std::time::{Duration, Instant};
 
 use common::*;
 
@@ -21,50 +19,14 @@ fn status_of(env: &Env, sql: &str) -> Vec<String> {
 #[test]
 fn killed_run_is_never_complete_and_next_run_succeeds() {
     let env = Env::new();
-    for d in 0..20 {
-        for f in 0..150 {
-            env.write(
-                &format!("d{d}/f{f}.txt"),
-                format!("file {d} {f} {}", "x".repeat(f * 40)).as_bytes(),
-            );
-        }
-    }
+    write_tree(&env, 20, 150, "first");
     env.backup();
     // Change everything so the second run has real work, then kill it part-way.
-    for d in 0..20 {
-        for f in 0..150 {
-            env.write(
-                &format!("d{d}/f{f}.txt"),
-                format!("changed {d} {f} {}", "y".repeat(f * 40)).as_bytes(),
-            );
-        }
-    }
-    let mut child = env
-        .cmd()
-        .args(["backup", env.src.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let killed_mid_run = loop {
-        let partial = fs::read_dir(env.root.join("src"))
-            .unwrap()
-            .flatten()
-            .find(|e| e.file_name().to_string_lossy().ends_with(".inprogress"));
-        if let Some(dir) = partial {
-            if walkdir::WalkDir::new(dir.path()).into_iter().count() > 200 {
-                child.kill().unwrap();
-                break true;
-            }
-        }
-        if child.try_wait().unwrap().is_some() || Instant::now() > deadline {
-            break false;
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    };
-    child.wait().unwrap();
-    assert!(killed_mid_run, "the run ended before it could be killed");
+    write_tree(&env, 20, 150, "changed");
+    assert!(
+        kill_backup_part_way(&env, 200),
+        "the run ended before it could be killed"
+    );
     let statuses = status_of(&env, "SELECT status FROM snapshots ORDER BY id");
     assert_eq!(statuses, vec!["complete", "incomplete"]);
     assert_eq!(

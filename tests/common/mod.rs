@@ -8,7 +8,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 use walkdir::WalkDir;
@@ -230,4 +231,50 @@ pub fn assert_no_panic(out: &Output) {
         !err.contains("panicked at") && !err.contains("stack backtrace"),
         "{err}"
     );
+}
+
+/// Writes `dirs` x `files` files of growing sizes whose content depends on `tag`, so a
+/// new tag changes every file and gives the next backup real work.
+pub fn write_tree(env: &Env, dirs: usize, files: usize, tag: &str) {
+    for d in 0..dirs {
+        for f in 0..files {
+            let body = format!("{tag} {d}/{f} {}", "x".repeat(f * 30));
+            env.write(&format!("d{d:02}/f{f:03}"), body.as_bytes());
+        }
+    }
+}
+
+/// Starts `phlb backup src` and SIGKILLs it once its in-progress snapshot folder holds
+/// at least `entries` entries (0: as soon as possible). Returns true when the run was
+/// killed, false when it finished first.
+pub fn kill_backup_part_way(env: &Env, entries: usize) -> bool {
+    let mut child = env
+        .cmd()
+        .args(["backup", env.src.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let killed = loop {
+        let partial = fs::read_dir(env.root.join("src"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .find(|e| e.file_name().to_string_lossy().ends_with(".inprogress"));
+        let done = partial.map_or(0, |p| WalkDir::new(p.path()).into_iter().count());
+        if done >= entries {
+            let running = child.try_wait().unwrap().is_none();
+            if running {
+                child.kill().unwrap();
+            }
+            break running;
+        }
+        if child.try_wait().unwrap().is_some() || Instant::now() > deadline {
+            break false;
+        }
+        std::thread::sleep(Duration::from_micros(500));
+    };
+    child.wait().unwrap();
+    killed
 }
