@@ -98,26 +98,22 @@ pub enum Linked {
 }
 
 fn link(
+    fds: &mut store::DirFds,
     src: &std::path::Path,
     dst: &std::path::Path,
     ino: u64,
     size: u64,
     max_links: u64,
 ) -> Linked {
-    match store::check_stored_copy(src, ino, size) {
-        Some(nlink) if crate::plan::has_room(nlink, max_links) => {
-            match store::hard_link(src, dst) {
-                store::LinkOutcome::Linked => Linked::Yes,
-                store::LinkOutcome::Full => Linked::Unusable,
-                store::LinkOutcome::Unsupported(e) => Linked::Unsupported(e),
-                store::LinkOutcome::Failed(e) => Linked::Failed(e),
-            }
-        }
-        _ => Linked::Unusable,
+    match store::link_stored_copy(fds, src, dst, ino, size, max_links) {
+        Some(store::LinkOutcome::Linked) => Linked::Yes,
+        Some(store::LinkOutcome::Full) | None => Linked::Unusable,
+        Some(store::LinkOutcome::Unsupported(e)) => Linked::Unsupported(e),
+        Some(store::LinkOutcome::Failed(e)) => Linked::Failed(e),
     }
 }
 
-fn work(job: &Job, algo: HashAlgo) -> Done {
+fn work(job: &Job, algo: HashAlgo, fds: &mut store::DirFds) -> Done {
     match job {
         Job::Read(path) => Done::Read(read_and_hash(path, algo)),
         Job::Link {
@@ -126,7 +122,7 @@ fn work(job: &Job, algo: HashAlgo) -> Done {
             ino,
             size,
             max_links,
-        } => Done::Link(link(src, dst, *ino, *size, *max_links)),
+        } => Done::Link(link(fds, src, dst, *ino, *size, *max_links)),
     }
 }
 
@@ -241,12 +237,13 @@ impl Reader {
         for _ in 0..workers.max(1) {
             let (tx, shared) = (tx.clone(), Arc::clone(&shared));
             scope.spawn(move || {
+                let mut fds = store::DirFds::default();
                 while let Some((i, job)) = shared.take_job() {
                     shared.wait_turn(i);
                     if shared.stop.load(Ordering::SeqCst) {
                         return;
                     }
-                    let result = work(&job, algo);
+                    let result = work(&job, algo, &mut fds);
                     if let Done::Read(Ok(read)) = &result {
                         let held = read.buffer.as_ref().map_or(0, |b| b.len() as u64);
                         shared.buffered.fetch_add(held, Ordering::SeqCst);

@@ -30,13 +30,7 @@ pub enum LinkOutcome {
 pub fn hard_link(src: &Path, dst: &Path) -> LinkOutcome {
     match fs::hard_link(src, dst) {
         Ok(()) => LinkOutcome::Linked,
-        Err(e) => match e.raw_os_error() {
-            Some(libc::EMLINK) => LinkOutcome::Full,
-            Some(libc::EXDEV | libc::EPERM | libc::EOPNOTSUPP | libc::ENOSYS) => {
-                LinkOutcome::Unsupported(e)
-            }
-            _ => LinkOutcome::Failed(e),
-        },
+        Err(e) => classify_link_error(e),
     }
 }
 
@@ -273,4 +267,127 @@ pub fn make_private_dir(path: &Path) -> anyhow::Result<()> {
         .mode(0o700)
         .create(path)
         .with_context(|| format!("{}: cannot create folder", path.display()))
+}
+
+/// A few open folder descriptors, so repeated syscalls on files of one folder do not
+/// walk the whole path each time. Work arrives in walk order, so a handful suffices.
+#[derive(Default)]
+pub struct DirFds {
+    open: Vec<(PathBuf, std::os::fd::OwnedFd)>,
+}
+
+impl DirFds {
+    const KEEP: usize = 8;
+
+    /// An open descriptor of folder `dir`.
+    pub fn get(&mut self, dir: &Path) -> io::Result<std::os::fd::BorrowedFd<'_>> {
+        use std::os::fd::AsFd;
+        if let Some(i) = self.open.iter().position(|(p, _)| p == dir) {
+            let hit = self.open.remove(i);
+            self.open.push(hit);
+        } else {
+            let fd: std::os::fd::OwnedFd = OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC | libc::O_NOFOLLOW)
+                .open(dir)?
+                .into();
+            if self.open.len() >= Self::KEEP {
+                self.open.remove(0);
+            }
+            self.open.push((dir.to_path_buf(), fd));
+        }
+        Ok(self.open.last().expect("just pushed").1.as_fd())
+    }
+}
+
+fn split(path: &Path) -> io::Result<(&Path, CString)> {
+    let parent = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name"))?;
+    let name = CString::new(name.as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "name holds a NUL byte"))?;
+    Ok((parent, name))
+}
+
+/// Like `check_stored_copy` then `hard_link`, but through cached folder descriptors:
+/// links `dst` to the stored copy `src` when it is still inode `ino` of `size` bytes with
+/// fewer than `max_links` links. `None` means the stored copy is not usable.
+pub fn link_stored_copy(
+    fds: &mut DirFds,
+    src: &Path,
+    dst: &Path,
+    ino: u64,
+    size: u64,
+    max_links: u64,
+) -> Option<LinkOutcome> {
+    use std::os::fd::AsRawFd;
+    let (src_dir, src_name) = split(src).ok()?;
+    let (dst_dir, dst_name) = split(dst).ok()?;
+    let src_fd = fds.get(src_dir).ok()?.as_raw_fd();
+    // SAFETY: an all-zero stat is a valid value to be overwritten by fstatat.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: valid descriptor, C string and out pointer.
+    let rc = unsafe {
+        libc::fstatat(
+            src_fd,
+            src_name.as_ptr(),
+            &mut st,
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    };
+    let usable = rc == 0
+        && (st.st_mode & libc::S_IFMT) == libc::S_IFREG
+        && st.st_ino == ino
+        && st.st_size as u64 == size
+        && crate::plan::has_room(st.st_nlink as u64, max_links);
+    if !usable {
+        return None;
+    }
+    let dst_fd = match fds.get(dst_dir) {
+        Ok(fd) => fd.as_raw_fd(),
+        Err(e) => return Some(LinkOutcome::Failed(e)),
+    };
+    // The source folder's descriptor may have been evicted by opening the destination's.
+    let src_fd = match fds.get(src_dir) {
+        Ok(fd) => fd.as_raw_fd(),
+        Err(e) => return Some(LinkOutcome::Failed(e)),
+    };
+    // SAFETY: valid descriptors and C strings; flags 0 does not follow a symlink source.
+    let rc = unsafe { libc::linkat(src_fd, src_name.as_ptr(), dst_fd, dst_name.as_ptr(), 0) };
+    if rc != 0 {
+        return Some(classify_link_error(io::Error::last_os_error()));
+    }
+    // Workers link in parallel: near the limit, two may have seen room for one more link.
+    // Count again and take ours back when the inode went over.
+    if st.st_nlink as u64 + NEAR_LIMIT >= max_links {
+        // SAFETY: valid descriptor, C string and out pointer.
+        let rc = unsafe {
+            libc::fstatat(
+                dst_fd,
+                dst_name.as_ptr(),
+                &mut st,
+                libc::AT_SYMLINK_NOFOLLOW,
+            )
+        };
+        if rc == 0 && st.st_nlink as u64 > max_links {
+            // SAFETY: valid descriptor and C string; removes only the link just made.
+            unsafe { libc::unlinkat(dst_fd, dst_name.as_ptr(), 0) };
+            return Some(LinkOutcome::Full);
+        }
+    }
+    Some(LinkOutcome::Linked)
+}
+
+/// How close to `MAX_LINKS` an inode must be before a link is counted again.
+const NEAR_LIMIT: u64 = 64;
+
+fn classify_link_error(e: io::Error) -> LinkOutcome {
+    match e.raw_os_error() {
+        Some(libc::EMLINK) => LinkOutcome::Full,
+        Some(libc::EXDEV | libc::EPERM | libc::EOPNOTSUPP | libc::ENOSYS) => {
+            LinkOutcome::Unsupported(e)
+        }
+        _ => LinkOutcome::Failed(e),
+    }
 }
