@@ -130,17 +130,10 @@ fn disk_full_is_a_clear_error_and_loses_nothing() {
         return;
     };
     let root = disk.0.join("root");
-    let run = |env: &Env| {
-        Command::new(env!("CARGO_BIN_EXE_phlb"))
-            .env("HOME", env.dir.path())
-            .arg("--backup-root")
-            .arg(&root)
-            .args(["backup", env.src.to_str().unwrap()])
-            .output()
-            .unwrap()
-    };
+    let phlb = |args: &[&str]| env.cmd_at(&root).args(args).output().unwrap();
+    let src = env.src.to_str().unwrap().to_string();
     env.write("small.txt", b"fits");
-    assert_ok(&run(&env));
+    assert_ok(&phlb(&["backup", &src]));
     let first: Vec<PathBuf> = fs::read_dir(root.join("src"))
         .unwrap()
         .flatten()
@@ -152,8 +145,8 @@ fn disk_full_is_a_clear_error_and_loses_nothing() {
         .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
         .collect();
     env.write("big.bin", &big);
-    let out = run(&env);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let out = phlb(&["backup", &src]);
+    assert_code(&out, 2);
     assert_no_panic(&out);
     let err = stderr(&out);
     assert!(err.contains("No space left on device"), "{err}");
@@ -163,35 +156,11 @@ fn disk_full_is_a_clear_error_and_loses_nothing() {
         "{err}"
     );
     assert_eq!(tree(&first[0]), before, "the earlier snapshot is intact");
-    let verify = Command::new(env!("CARGO_BIN_EXE_phlb"))
-        .arg("--backup-root")
-        .arg(&root)
-        .args([
-            "verify",
-            &format!("src/{}", first[0].file_name().unwrap().to_str().unwrap()),
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(
-        verify.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&verify.stdout)
-    );
+    let first_label = format!("src/{}", first[0].file_name().unwrap().to_str().unwrap());
+    assert_code(&phlb(&["verify", &first_label]), 0);
     disk.grow("32m");
-    assert_ok(&run(&env));
-    let verify = Command::new(env!("CARGO_BIN_EXE_phlb"))
-        .arg("--backup-root")
-        .arg(&root)
-        .arg("verify")
-        .output()
-        .unwrap();
-    assert_eq!(
-        verify.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&verify.stdout)
-    );
+    assert_ok(&phlb(&["backup", &src]));
+    assert_code(&phlb(&["verify"]), 0);
 }
 
 /// Runs `f` in a loop on another thread until the returned guard is dropped.

@@ -135,10 +135,7 @@ fn backup_root_inside_source_is_not_copied_into_itself() {
     env.write("a.txt", b"a");
     let root = env.src.join("backups");
     let run = |env: &Env| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_phlb"))
-            .env("HOME", env.dir.path())
-            .arg("--backup-root")
-            .arg(&root)
+        env.cmd_at(&root)
             .args(["backup", env.src.to_str().unwrap()])
             .output()
             .unwrap()

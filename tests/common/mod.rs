@@ -41,11 +41,16 @@ impl Env {
 
     /// A `Command` for the real binary with this env's backup root and no user config.
     pub fn cmd(&self) -> Command {
+        self.cmd_at(&self.root)
+    }
+
+    /// A `Command` for the real binary with another backup root.
+    pub fn cmd_at(&self, root: &Path) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_phlb"));
         c.current_dir(self.dir.path())
             .env("HOME", self.dir.path())
             .arg("--backup-root")
-            .arg(&self.root);
+            .arg(root);
         c
     }
 
@@ -128,6 +133,17 @@ pub fn assert_ok(out: &Output) {
         out.status.success(),
         "phlb failed: {:?}\nstdout: {}\nstderr: {}",
         out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Asserts the exit code, showing both streams when it differs.
+pub fn assert_code(out: &Output, code: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "stdout: {}\nstderr: {}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
