@@ -221,3 +221,28 @@ fn sql_is_read_only_and_formats() {
     let out = env.run(&["sql", "SELECT name, status FROM snapshots LIMIT 1"]);
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("name  status\nsrc   complete\n"));
 }
+
+#[test]
+fn non_utf8_names_do_not_break_queries() {
+    use std::os::unix::ffi::OsStrExt;
+    let env = Env::new();
+    let odd = std::ffi::OsStr::from_bytes(b"bad\xffname.txt");
+    fs::write(env.src.join(odd), b"same").unwrap();
+    fs::write(env.src.join("good.txt"), b"same").unwrap();
+    env.backup();
+    fs::remove_file(env.src.join(odd)).unwrap();
+    env.backup();
+    for args in [
+        vec!["find", "*name.txt"],
+        vec!["diff", "src"],
+        vec!["duplicates", "--json"],
+        vec!["list"],
+        vec!["sql", "SELECT path FROM files"],
+    ] {
+        let out = env.run(&args);
+        assert_ok(&out);
+        assert_no_panic(&out);
+    }
+    let out = env.run(&["find", "*name.txt"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("bad\u{fffd}name.txt"));
+}

@@ -6,6 +6,11 @@ use std::collections::HashMap;
 use anyhow::Result;
 use rusqlite::{params, Connection};
 
+/// A stored path as text; bytes that are not UTF-8 show as U+FFFD.
+fn text(r: &rusqlite::Row, i: usize) -> rusqlite::Result<String> {
+    Ok(String::from_utf8_lossy(&r.get::<_, Vec<u8>>(i)?).into_owned())
+}
+
 /// One snapshot with what it holds and what deleting it would free.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ListRow {
@@ -80,7 +85,7 @@ pub struct Item {
 /// Every entry of a snapshot (the root `.` left out), in path-id order.
 pub fn items(conn: &Connection, snapshot_id: i64) -> Result<Vec<Item>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT e.path_id, CAST(p.path AS TEXT), e.kind, e.size, k.content_id, lower(hex(c.hash))
+        "SELECT e.path_id, p.path, e.kind, e.size, k.content_id, lower(hex(c.hash))
          FROM entries e JOIN paths p ON p.id = e.path_id
          LEFT JOIN copies k ON k.id = e.copy_id LEFT JOIN contents c ON c.id = k.content_id
          WHERE e.snapshot_id = ?1 AND p.path != CAST('.' AS BLOB) ORDER BY e.path_id",
@@ -89,7 +94,7 @@ pub fn items(conn: &Connection, snapshot_id: i64) -> Result<Vec<Item>> {
         .query_map([snapshot_id], |r| {
             Ok(Item {
                 path_id: r.get(0)?,
-                path: r.get(1)?,
+                path: text(r, 1)?,
                 kind: r.get(2)?,
                 size: r.get(3)?,
                 content_id: r.get(4)?,
@@ -124,7 +129,7 @@ pub fn find(conn: &Connection, glob: &str, name: Option<&str>) -> Result<Vec<Fou
         .query_map([glob], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     let mut stmt = conn.prepare_cached(
-        "SELECT s.id, s.name || '/' || s.timestamp, CAST(p.path AS TEXT), e.kind, e.size,
+        "SELECT s.id, s.name || '/' || s.timestamp, p.path, e.kind, e.size,
                 strftime('%Y-%m-%d %H:%M:%S', e.mtime_ns / 1000000000, 'unixepoch'),
                 lower(hex(c.hash))
          FROM entries e INDEXED BY entries_by_path
@@ -140,7 +145,7 @@ pub fn find(conn: &Connection, glob: &str, name: Option<&str>) -> Result<Vec<Fou
                 r.get::<_, i64>(0)?,
                 Found {
                     snapshot: r.get(1)?,
-                    path: r.get(2)?,
+                    path: text(r, 2)?,
                     kind: r.get(3)?,
                     size: r.get(4)?,
                     mtime: r.get(5)?,
@@ -218,7 +223,7 @@ pub struct DupGroup {
 pub fn duplicates(conn: &Connection, snapshot_ids: &[i64]) -> Result<Vec<DupGroup>> {
     let mut groups: HashMap<String, DupGroup> = HashMap::new();
     let mut stmt = conn.prepare_cached(
-        "SELECT lower(hex(c.hash)), c.size, s.name || '/' || s.timestamp || '/' || CAST(p.path AS TEXT)
+        "SELECT lower(hex(c.hash)), c.size, s.name || '/' || s.timestamp || '/', p.path
          FROM entries e
          JOIN copies k ON k.id = e.copy_id JOIN contents c ON c.id = k.content_id
          JOIN paths p ON p.id = e.path_id JOIN snapshot_runs s ON s.id = e.snapshot_id
@@ -232,7 +237,7 @@ pub fn duplicates(conn: &Connection, snapshot_ids: &[i64]) -> Result<Vec<DupGrou
         while let Some(r) = rows.next()? {
             let hash: String = r.get(0)?;
             let size: i64 = r.get(1)?;
-            let path: String = r.get(2)?;
+            let path = format!("{}{}", r.get::<_, String>(2)?, text(r, 3)?);
             let g = groups.entry(hash.clone()).or_insert_with(|| DupGroup {
                 hash,
                 size,
