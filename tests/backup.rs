@@ -394,3 +394,25 @@ fn damaged_stored_copy_is_never_used_as_link_source() {
     assert_ne!(ino(&s2.join("keep.txt")), ino(&s1.join("keep.txt")));
     assert_eq!(fs::read(s2.join("keep.txt")).unwrap(), b"original content");
 }
+
+#[test]
+fn changing_hash_keeps_every_manifest_true() {
+    let env = Env::new();
+    env.write("a", b"alpha");
+    env.backup();
+    env.config("HASH = sha512");
+    let snap = env.backup();
+    let name = snap.file_name().unwrap().to_str().unwrap();
+    let out = std::process::Command::new("sha512sum")
+        .arg("-c")
+        .arg(snap.parent().unwrap().join(format!("{name}.SHA512SUMS")))
+        .current_dir(&snap)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_ok(&env.run(&["verify"]));
+}

@@ -133,10 +133,16 @@ fn previous(
     conn: &rusqlite::Connection,
     root: &Path,
     name: &str,
+    algo: crate::hash::HashAlgo,
 ) -> Result<Option<(PathBuf, PrevMap)>> {
     while let Some(row) = SnapshotRow::previous_complete(conn, name)? {
         let dir = root.join(name).join(&row.timestamp);
         if dir.is_dir() {
+            // Hashes of another algorithm cannot go into this run's manifest: after a
+            // change of HASH the first run reads every file again.
+            if row.hash_algo != algo.to_string() {
+                return Ok(None);
+            }
             return Ok(Some((dir, previous_entries(conn, row.id)?)));
         }
         row.mark_missing(conn)?;
@@ -190,7 +196,7 @@ fn one_snapshot(
     let conn = catalog.conn()?;
     let settled = leftovers::clean(&conn, root, name, sums, false)?;
     store::make_private_dir(&root.join(name))?;
-    let prev = previous(&conn, root, name)?;
+    let prev = previous(&conn, root, name, config.hash)?;
     let (ts, paths) = pick_timestamp(&conn, root, config, name)?;
     let label = format!("{name}/{ts}");
     let snapshot = SnapshotRow::create(
