@@ -416,3 +416,35 @@ fn changing_hash_keeps_every_manifest_true() {
     );
     assert_ok(&env.run(&["verify"]));
 }
+
+#[test]
+fn owner_and_group_are_kept_when_root() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: owners are only restored when phlb runs as root");
+        return;
+    }
+    let env = Env::new();
+    let f = env.write("owned.txt", b"mine");
+    std::os::unix::fs::lchown(&f, Some(1234), Some(5678)).unwrap();
+    fs::create_dir(env.src.join("dir")).unwrap();
+    std::os::unix::fs::lchown(env.src.join("dir"), Some(4321), Some(8765)).unwrap();
+    symlink("owned.txt", env.src.join("link")).unwrap();
+    std::os::unix::fs::lchown(env.src.join("link"), Some(42), Some(43)).unwrap();
+    let snap = env.backup();
+    use std::os::unix::fs::MetadataExt;
+    let owner = |p: &Path| {
+        let md = fs::symlink_metadata(p).unwrap();
+        (md.uid(), md.gid())
+    };
+    assert_eq!(owner(&snap.join("owned.txt")), (1234, 5678));
+    assert_eq!(owner(&snap.join("dir")), (4321, 8765));
+    assert_eq!(owner(&snap.join("link")), (42, 43));
+    let uid: i64 = env
+        .db()
+        .query_row("SELECT uid FROM files WHERE path = 'owned.txt'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(uid, 1234);
+}
