@@ -1,237 +1,30 @@
-//! `phlb add`: records snapshot folders found on disk in the catalog (a full rebuild, or
-//! what is missing), hashes each inode once, and hardlinks identical content.
+//! Records one snapshot folder: hashes each inode once, relinks identical content to a
+//! stored copy, and writes the catalog rows in one transaction.
 
 use std::collections::HashMap;
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 
+use super::{Folder, Tally};
 use crate::catalog::entries::{
     copies_by_ino, copies_for_hash, copy_locations, record_copy, record_entry,
 };
 use crate::catalog::snapshots::Totals;
-use crate::catalog::{Access, Catalog, SnapshotRow};
-use crate::cli::{AddArgs, Global};
-use crate::commands::select::existing_root;
+use crate::catalog::SnapshotRow;
+use crate::cli::AddArgs;
 use crate::config::Config;
 use crate::hash::{hex, HashAlgo};
-use crate::layout::{is_timestamp, SnapshotPaths, IN_PROGRESS};
+use crate::layout::SnapshotPaths;
+use crate::manifest;
 use crate::plan::{copy_serves, has_room, CopyMeta, LinkKey};
 use crate::prefetch::Reader;
 use crate::progress::{Progress, Style};
 use crate::scan::{self, Entry, Kind, ScanOptions};
 use crate::store;
-use crate::units::{human_bytes, one_line};
-use crate::{lock, manifest, Outcome};
-
-/// A snapshot folder to record.
-#[derive(Debug, Clone)]
-struct Folder {
-    name: String,
-    timestamp: String,
-    dir: PathBuf,
-}
-
-/// What an add run did, over all snapshots.
-#[derive(Debug, Default)]
-struct Tally {
-    added: u64,
-    files: u64,
-    hashed_bytes: u64,
-    relinked: u64,
-    freed: u64,
-    problems: u64,
-    manifests_written: u64,
-}
-
-/// Runs `phlb add`.
-pub fn run(config: &Config, global: &Global, args: &AddArgs) -> Result<Outcome> {
-    let root = existing_root(config)?;
-    let meta_dir = root.join(".phlb");
-    store::make_private_dir(&meta_dir)?;
-    let _lock = lock::acquire(&meta_dir)?;
-    let catalog = Catalog::open(&meta_dir, Access::Write)?;
-    let conn = catalog.conn()?;
-    let style = Style::detect(global.quiet);
-    let say = |line: String| {
-        if !global.quiet {
-            eprintln!("{line}");
-        }
-    };
-    let folders = if args.paths.is_empty() {
-        discover(&root, config, &say)?
-    } else {
-        let mut v = Vec::new();
-        for p in &args.paths {
-            v.extend(classify(&root, config, p)?);
-        }
-        v
-    };
-    let mut tally = Tally::default();
-    let mut missing = 0u64;
-    for snap in SnapshotRow::all(&conn)? {
-        if snap.status == "complete" && !root.join(&snap.name).join(&snap.timestamp).is_dir() {
-            snap.mark_missing(&conn)?;
-            say(format!(
-                "phlb: {}: folder is gone; marked missing",
-                snap.label()
-            ));
-            missing += 1;
-        }
-    }
-    let mut ordered = folders;
-    ordered.sort_by(|a, b| (&a.timestamp, &a.name).cmp(&(&b.timestamp, &b.name)));
-    let mut importer = Importer {
-        config,
-        args,
-        root: &root,
-        style,
-        live: HashMap::new(),
-    };
-    for folder in &ordered {
-        let label = format!("{}/{}", folder.name, folder.timestamp);
-        if let Some(row) = SnapshotRow::find(&conn, &folder.name, &folder.timestamp)? {
-            if row.status == "complete" {
-                continue;
-            }
-            row.delete(&conn)?;
-        }
-        importer.import(&conn, folder, &mut tally)?;
-        say(format!("phlb: {label}: recorded"));
-    }
-    if !global.quiet {
-        if tally.added == 0 && missing == 0 {
-            println!("nothing to do: every snapshot folder is in the catalog");
-        } else {
-            println!(
-                "added {} snapshot(s) with {} files ({} hashed); marked {missing} missing\nlinked {} files to identical stored copies, freeing {}; wrote {} manifest(s); {} problem(s)",
-                tally.added,
-                tally.files,
-                human_bytes(tally.hashed_bytes),
-                tally.relinked,
-                human_bytes(tally.freed),
-                tally.manifests_written,
-                tally.problems
-            );
-        }
-    }
-    Ok(if tally.problems == 0 {
-        Outcome::Clean
-    } else {
-        Outcome::Problems
-    })
-}
-
-/// Every `<name>/<timestamp>/` folder under the root (folders with other names are named).
-fn discover(root: &Path, config: &Config, say: &dyn Fn(String)) -> Result<Vec<Folder>> {
-    let mut out = Vec::new();
-    for name in fs::read_dir(root).with_context(|| format!("{}: cannot list", root.display()))? {
-        let name = name?;
-        let Some(n) = name.file_name().to_str().map(String::from) else {
-            continue;
-        };
-        if n.starts_with('.') || !name.path().is_dir() {
-            continue;
-        }
-        out.extend(snapshots_in(root, config, &n, say)?);
-    }
-    Ok(out)
-}
-
-fn snapshots_in(
-    root: &Path,
-    config: &Config,
-    name: &str,
-    say: &dyn Fn(String),
-) -> Result<Vec<Folder>> {
-    let mut out = Vec::new();
-    let parent = root.join(name);
-    for item in
-        fs::read_dir(&parent).with_context(|| format!("{}: cannot list", parent.display()))?
-    {
-        let item = item?;
-        let Some(ts) = item.file_name().to_str().map(String::from) else {
-            continue;
-        };
-        if ts.contains(IN_PROGRESS) || !item.path().is_dir() {
-            continue;
-        }
-        if !is_timestamp(&ts, &config.sub_dir_formatter) {
-            say(format!(
-                "phlb: warning: {}: {}",
-                one_line(&item.path()),
-                naming_hint(name)
-            ));
-            continue;
-        }
-        out.push(Folder {
-            name: name.to_string(),
-            timestamp: ts,
-            dir: item.path(),
-        });
-    }
-    Ok(out)
-}
-
-fn naming_hint(name: &str) -> String {
-    let example = chrono::Local::now().format("%Y-%m-%d-%H%M%S");
-    format!(
-        "folder name is not a snapshot timestamp (SUB_DIR_FORMATTER); rename it, e.g. to {name}/{example}, then run `phlb add` again"
-    )
-}
-
-/// Turns a PATH argument into the snapshot folders it names.
-fn classify(root: &Path, config: &Config, path: &Path) -> Result<Vec<Folder>> {
-    let abs = path
-        .canonicalize()
-        .with_context(|| format!("{}: cannot add", path.display()))?;
-    let Ok(rel) = abs.strip_prefix(root) else {
-        bail!(
-            "{}: not inside the backup root {}; move it to {}/<name>/<timestamp> first",
-            path.display(),
-            root.display(),
-            root.display()
-        );
-    };
-    let parts: Vec<String> = rel
-        .iter()
-        .map(|c| c.to_string_lossy().into_owned())
-        .collect();
-    match parts.as_slice() {
-        [name] if !name.starts_with('.') => {
-            let found = snapshots_in(root, config, name, &|_| {})?;
-            if found.is_empty() {
-                bail!(
-                    "{}: holds no <timestamp> snapshot folders; if it is a copied tree, move it to {}/{name}/{}",
-                    path.display(),
-                    root.display(),
-                    chrono::Local::now().format("%Y-%m-%d-%H%M%S")
-                );
-            }
-            Ok(found)
-        }
-        [name, ts] if !name.starts_with('.') && !ts.contains(IN_PROGRESS) => {
-            if !abs.is_dir() {
-                bail!("{}: not a folder", path.display());
-            }
-            if !is_timestamp(ts, &config.sub_dir_formatter) {
-                bail!("{}: {}", path.display(), naming_hint(name));
-            }
-            Ok(vec![Folder {
-                name: name.clone(),
-                timestamp: ts.clone(),
-                dir: abs,
-            }])
-        }
-        _ => bail!(
-            "{}: not a snapshot folder; expected {}/<name>/<timestamp>",
-            path.display(),
-            root.display()
-        ),
-    }
-}
+use crate::units::one_line;
 
 /// One physical file of a snapshot being recorded, and the paths that share it.
 struct Inode {
@@ -249,23 +42,23 @@ struct Inode {
 
 /// A stored copy this add run can link to.
 #[derive(Debug, Clone)]
-struct LinkTarget {
+pub(super) struct LinkTarget {
     copy_id: i64,
     path: PathBuf,
     nlink: u64,
 }
 
-struct Importer<'a> {
-    config: &'a Config,
-    args: &'a AddArgs,
-    root: &'a Path,
-    style: Style,
-    live: HashMap<LinkKey, LinkTarget>,
+pub(super) struct Importer<'a> {
+    pub(super) config: &'a Config,
+    pub(super) args: &'a AddArgs,
+    pub(super) root: &'a Path,
+    pub(super) style: Style,
+    pub(super) live: HashMap<LinkKey, LinkTarget>,
 }
 
 impl Importer<'_> {
     /// Records one snapshot folder in a single transaction, relinking duplicates first.
-    fn import(
+    pub(super) fn import(
         &mut self,
         conn: &rusqlite::Connection,
         folder: &Folder,

@@ -1,0 +1,117 @@
+//! `phlb add`: records snapshot folders found on disk in the catalog (a full rebuild, or
+//! what is missing), hashes each inode once, and hardlinks identical content.
+
+mod folders;
+mod import;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+use crate::catalog::{Access, Catalog, SnapshotRow};
+use crate::cli::{AddArgs, Global};
+use crate::commands::select::existing_root;
+use crate::config::Config;
+use crate::progress::Style;
+use crate::store;
+use crate::units::human_bytes;
+use crate::{lock, Outcome};
+
+/// A snapshot folder to record.
+#[derive(Debug, Clone)]
+struct Folder {
+    name: String,
+    timestamp: String,
+    dir: PathBuf,
+}
+
+/// What an add run did, over all snapshots.
+#[derive(Debug, Default)]
+struct Tally {
+    added: u64,
+    files: u64,
+    hashed_bytes: u64,
+    relinked: u64,
+    freed: u64,
+    problems: u64,
+    manifests_written: u64,
+}
+
+/// Runs `phlb add`.
+pub fn run(config: &Config, global: &Global, args: &AddArgs) -> Result<Outcome> {
+    let root = existing_root(config)?;
+    let meta_dir = root.join(".phlb");
+    store::make_private_dir(&meta_dir)?;
+    let _lock = lock::acquire(&meta_dir)?;
+    let catalog = Catalog::open(&meta_dir, Access::Write)?;
+    let conn = catalog.conn()?;
+    let style = Style::detect(global.quiet);
+    let say = |line: String| {
+        if !global.quiet {
+            eprintln!("{line}");
+        }
+    };
+    let folders = if args.paths.is_empty() {
+        folders::discover(&root, config, &say)?
+    } else {
+        let mut v = Vec::new();
+        for p in &args.paths {
+            v.extend(folders::classify(&root, config, p)?);
+        }
+        v
+    };
+    let mut tally = Tally::default();
+    let mut missing = 0u64;
+    for snap in SnapshotRow::all(&conn)? {
+        if snap.status == "complete" && !root.join(&snap.name).join(&snap.timestamp).is_dir() {
+            snap.mark_missing(&conn)?;
+            say(format!(
+                "phlb: {}: folder is gone; marked missing",
+                snap.label()
+            ));
+            missing += 1;
+        }
+    }
+    let mut ordered = folders;
+    ordered.sort_by(|a, b| (&a.timestamp, &a.name).cmp(&(&b.timestamp, &b.name)));
+    let mut importer = import::Importer {
+        config,
+        args,
+        root: &root,
+        style,
+        live: HashMap::new(),
+    };
+    for folder in &ordered {
+        let label = format!("{}/{}", folder.name, folder.timestamp);
+        if let Some(row) = SnapshotRow::find(&conn, &folder.name, &folder.timestamp)? {
+            if row.status == "complete" {
+                continue;
+            }
+            row.delete(&conn)?;
+        }
+        importer.import(&conn, folder, &mut tally)?;
+        say(format!("phlb: {label}: recorded"));
+    }
+    if !global.quiet {
+        if tally.added == 0 && missing == 0 {
+            println!("nothing to do: every snapshot folder is in the catalog");
+        } else {
+            println!(
+                "added {} snapshot(s) with {} files ({} hashed); marked {missing} missing\nlinked {} files to identical stored copies, freeing {}; wrote {} manifest(s); {} problem(s)",
+                tally.added,
+                tally.files,
+                human_bytes(tally.hashed_bytes),
+                tally.relinked,
+                human_bytes(tally.freed),
+                tally.manifests_written,
+                tally.problems
+            );
+        }
+    }
+    Ok(if tally.problems == 0 {
+        Outcome::Clean
+    } else {
+        Outcome::Problems
+    })
+}
