@@ -1,24 +1,24 @@
-//! Owns one snapshot run: turns a scanned source into a snapshot folder, its manifest and
-//! its catalog rows, deciding per file whether to link or to store a new copy.
+//! Owns one snapshot run: walks the source into a snapshot folder, its manifest and its
+//! catalog rows; `files` decides and stores each regular file.
 
 use std::collections::{HashMap, VecDeque};
 use std::fs::File;
-use std::io::{BufWriter, Seek, Write};
+use std::io::BufWriter;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, TryRecvError};
 
 use anyhow::{Context, Result};
 
-use super::links::{Linked, Linker};
+mod files;
+
+use super::links::Linker;
 use super::report::{Counts, Log};
 use crate::catalog::{Conn, SnapshotRow, Writer};
 use crate::config::{Config, LogLevel};
-use crate::hash::hex;
 use crate::layout::SnapshotPaths;
-use crate::manifest;
-use crate::plan::{first_step, CopyMeta, FirstStep, PrevMap};
-use crate::prefetch::{read_and_hash, Done, Job, Linked as LinkDone, ReadFile, Reader};
+use crate::plan::{first_step, FirstStep, PrevMap};
+use crate::prefetch::{Job, Reader};
 use crate::progress::Progress;
 use crate::scan::{self, Entry, Found, Kind, Meta, ScanOptions};
 use crate::store;
@@ -229,56 +229,6 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
-    /// Second chance for a file whose first attempt failed, decided by what is there now:
-    /// gone (deleted during the run: a warning, not a failure), a symlink (swapped in:
-    /// stored as a symlink, never read through), or a file (read once more, with fresh
-    /// metadata, which settles files that were being written).
-    fn file_again(
-        &mut self,
-        entry: &Entry,
-        first_why: &str,
-        progress: &Progress,
-    ) -> Result<Result<(), Failure>> {
-        let src = self.inp.source.join(&entry.rel);
-        let md = match src.symlink_metadata() {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                self.counts.vanished += 1;
-                let line = format!(
-                    "{}: deleted during the backup; not in this snapshot",
-                    one_line(&src)
-                );
-                self.log.line(LogLevel::Warning, &line);
-                progress.warn(&format!("phlb: warning: {line}"));
-                return Ok(Ok(()));
-            }
-            Err(e) => return Ok(Err(Failure(format!("{first_why}; then: {e}")))),
-            Ok(md) => md,
-        };
-        if md.file_type().is_symlink() {
-            let Ok(target) = std::fs::read_link(&src) else {
-                return Ok(Err(Failure(first_why.to_string())));
-            };
-            let swapped = Entry {
-                kind: Kind::Symlink,
-                meta: Meta::of(&md),
-                target: Some(target),
-                ..entry.clone()
-            };
-            return self.symlink(&swapped);
-        }
-        if !md.is_file() {
-            return Ok(Err(Failure(first_why.to_string())));
-        }
-        let read = read_and_hash(&src, self.inp.config.hash);
-        let dst = self.dst(&entry.rel);
-        let stored = match self.store_read(read, &dst)? {
-            Ok(stored) => stored,
-            Err(Failure(why)) => return Ok(Err(Failure(why))),
-        };
-        self.record_file(entry, stored, progress)?;
-        Ok(Ok(()))
-    }
-
     /// Counts and reports one path that could not be backed up.
     pub fn fail(&mut self, path: &Path, why: &str, progress: &Progress) {
         self.counts.failed += 1;
@@ -324,179 +274,6 @@ impl<'a> Run<'a> {
         )?;
         self.action(LogLevel::Debug, "symlink", &entry.rel);
         Ok(Ok(()))
-    }
-
-    fn file(
-        &mut self,
-        entry: &Entry,
-        reader: &mut Reader,
-        progress: &Progress,
-    ) -> Result<Result<(), Failure>> {
-        let stored = match self.store_file(entry, reader)? {
-            Ok(s) => s,
-            Err(f) => return Ok(Err(f)),
-        };
-        self.record_file(entry, stored, progress)?;
-        Ok(Ok(()))
-    }
-
-    /// Counts, records and logs a regular file once it is in the snapshot.
-    fn record_file(&mut self, entry: &Entry, stored: Stored, progress: &Progress) -> Result<()> {
-        self.say_no_links(progress);
-        let (copy_id, hash, meta, what) = match stored {
-            Stored::Linked {
-                copy_id,
-                hash,
-                meta,
-            } => {
-                self.counts.linked += 1;
-                (copy_id, hash, meta, "linked")
-            }
-            Stored::Copied {
-                copy_id,
-                hash,
-                meta,
-            } => {
-                self.counts.copied += 1;
-                self.counts.new_bytes += meta.size;
-                (copy_id, hash, meta, "copied")
-            }
-        };
-        self.counts.files += 1;
-        self.counts.bytes += meta.size;
-        let path_id = self
-            .inp
-            .prev
-            .get(entry.rel.as_os_str().as_bytes())
-            .map(|p| p.path_id);
-        self.writer.insert_entry(
-            self.inp.snapshot.id,
-            path_id,
-            &entry.rel,
-            Kind::File,
-            &meta,
-            Some(copy_id),
-            None,
-        )?;
-        self.manifest
-            .write_all(&manifest::line(&hex(&hash), &entry.rel))
-            .context("cannot write manifest")?;
-        self.action(LogLevel::Info, what, &entry.rel);
-        if self.inp.verbose {
-            progress.warn(&format!("{what:<7} {}", one_line(&entry.rel)));
-        }
-        Ok(())
-    }
-
-    /// Decides and carries out how one regular file is stored.
-    fn store_file(
-        &mut self,
-        entry: &Entry,
-        reader: &mut Reader,
-    ) -> Result<Result<Stored, Failure>> {
-        let dst = self.dst(&entry.rel);
-        let prev = self.inp.prev.get(entry.rel.as_os_str().as_bytes());
-        let policy = self.inp.config.dedup;
-        let known = match (first_step(policy, entry.meta, prev), prev) {
-            (FirstStep::LinkPrevious, Some(p)) => {
-                match reader.next_done() {
-                    Done::Link(LinkDone::Yes) => {
-                        return Ok(Ok(Stored::Linked {
-                            copy_id: p.copy_id,
-                            hash: p.hash.clone(),
-                            meta: entry.meta,
-                        }))
-                    }
-                    Done::Link(LinkDone::Unsupported(e)) => self.linker.unsupported = Some(e),
-                    Done::Link(LinkDone::Failed(e)) if store::is_fatal(&e) => {
-                        return Err(anyhow::Error::new(e)
-                            .context(format!("{}: cannot create link", dst.display())))
-                    }
-                    _ => {}
-                }
-                Some(p.hash.clone())
-            }
-            (FirstStep::KnownContent, Some(p)) => Some(p.hash.clone()),
-            _ => {
-                let read = reader.next_read();
-                return self.store_read(read, &dst);
-            }
-        };
-        if let Some(hash) = known {
-            let conn = &*self.reads;
-            if let Linked::Yes(copy_id) =
-                self.linker
-                    .link_content(conn, &hash, entry.meta.size, entry.meta.into(), &dst)?
-            {
-                return Ok(Ok(Stored::Linked {
-                    copy_id,
-                    hash,
-                    meta: entry.meta,
-                }));
-            }
-        }
-        let read = read_and_hash(&self.inp.source.join(&entry.rel), self.inp.config.hash);
-        self.store_read(read, &dst)
-    }
-
-    /// Links a file that was read and hashed to a stored copy, or writes a new copy.
-    fn store_read(
-        &mut self,
-        read: Result<ReadFile, String>,
-        dst: &Path,
-    ) -> Result<Result<Stored, Failure>> {
-        let ReadFile {
-            mut file,
-            meta,
-            hash,
-            buffer,
-        } = match read {
-            Ok(r) => r,
-            Err(why) => return Ok(Err(Failure(why))),
-        };
-        let algo = self.inp.config.hash;
-        let conn = &*self.reads;
-        if let Linked::Yes(copy_id) =
-            self.linker
-                .link_content(conn, &hash, meta.size, meta.into(), dst)?
-        {
-            return Ok(Ok(Stored::Linked {
-                copy_id,
-                hash,
-                meta,
-            }));
-        }
-        let as_root = self.inp.as_root;
-        let written = match buffer {
-            Some(buf) => {
-                store::write_copy(dst, &buf, &meta, as_root).map(|ino| (hash.clone(), ino))
-            }
-            None => file
-                .rewind()
-                .and_then(|_| store::stream_copy(&mut file, dst, &meta, algo, as_root))
-                .map(|(h, n, ino)| {
-                    let h = if n == meta.size { h } else { Vec::new() };
-                    (h, ino)
-                }),
-        };
-        let (copied_hash, ino) = match written {
-            Ok(w) => w,
-            Err(e) => return fatal_or(e, dst, "cannot write copy"),
-        };
-        if copied_hash != hash || !store::unchanged_since(&file, &meta, None) {
-            let _ = std::fs::remove_file(dst);
-            return Ok(Err(Failure("changed while being copied; try again".into())));
-        }
-        let copy_id = self
-            .writer
-            .insert_copy(&hash, meta.size, ino, meta.into())?;
-        let copy: CopyMeta = meta.into();
-        self.linker.remember(&hash, copy, copy_id, dst, 1);
-        Ok(Ok(Stored::Copied {
-            copy_id,
-            hash,
-            meta,
-        }))
     }
 
     fn say_no_links(&mut self, progress: &Progress) {
