@@ -489,3 +489,52 @@ fn one_file_system_keeps_other_mounts_out() {
         b"other fs"
     );
 }
+
+#[test]
+fn catalog_on_another_filesystem_is_refused_until_rebuilt() {
+    let env = Env::new();
+    env.write("a.txt", b"alpha");
+    env.backup();
+    let Some(disk) = SmallDisk::mount(&env.dir.path().join("other"), "16m") else {
+        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+        return;
+    };
+    // The backups, copied to another disk with their hardlinks (and their catalog).
+    let moved = disk.0.join("root");
+    assert!(Command::new("cp")
+        .arg("-a")
+        .arg(&env.root)
+        .arg(&moved)
+        .status()
+        .unwrap()
+        .success());
+    let src = env.src.to_str().unwrap().to_string();
+    let out = env.cmd_at(&moved).args(["backup", &src]).output().unwrap();
+    assert_code(&out, 2);
+    assert!(
+        stderr(&out).contains("on another filesystem"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(stderr(&out).lines().count(), 1);
+    // The advice works: move the catalog aside, rebuild, back up.
+    fs::rename(
+        moved.join(".phlb/catalog.sqlite3"),
+        moved.join(".phlb/old-catalog.sqlite3"),
+    )
+    .unwrap();
+    assert_ok(&env.cmd_at(&moved).arg("add").output().unwrap());
+    assert_ok(&env.cmd_at(&moved).args(["backup", &src]).output().unwrap());
+    let snaps: Vec<PathBuf> = {
+        let mut v: Vec<PathBuf> = fs::read_dir(moved.join("src"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.is_dir())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(snaps.len(), 2);
+    assert_eq!(ino(&snaps[0].join("a.txt")), ino(&snaps[1].join("a.txt")));
+}

@@ -12,6 +12,7 @@ use rusqlite::{Connection, OpenFlags};
 
 pub mod entries;
 pub mod queries;
+pub mod settings;
 pub mod snapshots;
 
 pub use entries::{CopyRow, Writer};
@@ -105,6 +106,26 @@ impl Catalog {
         self.pool
             .get()
             .with_context(|| format!("{}: cannot open catalog", self.path.display()))
+    }
+
+    /// Checks that the backup root is on the filesystem this catalog was made on (and
+    /// records it the first time). Inode numbers in the catalog only mean something there:
+    /// backups copied to another disk must have their catalog rebuilt.
+    pub fn check_filesystem(&self, root: &Path) -> Result<()> {
+        let now = crate::store::filesystem_id(root)
+            .with_context(|| format!("{}: cannot read filesystem", root.display()))?;
+        let conn = self.conn()?;
+        match settings::get(&conn, "root_fsid")? {
+            Some(then) if then != now => bail!(
+                "{}: the backup root is on another filesystem than the one its catalog was made on \
+                 (id {now}, catalog says {then}); is the right drive mounted? If you copied the \
+                 backups here, move {} aside and run `phlb add` to rebuild the catalog",
+                root.display(),
+                self.path.display()
+            ),
+            Some(_) => Ok(()),
+            None => settings::set(&conn, "root_fsid", &now),
+        }
     }
 
     /// The catalog file's path.

@@ -45,6 +45,7 @@ pub fn run(config: &Config, global: &Global, args: &AddArgs) -> Result<Outcome> 
     store::make_private_dir(&meta_dir)?;
     let _lock = lock::acquire(&meta_dir)?;
     let catalog = Catalog::open(&meta_dir, Access::Write)?;
+    catalog.check_filesystem(&root)?;
     let conn = catalog.conn()?;
     let style = Style::detect(global.quiet);
     let say = |line: String| {

@@ -58,6 +58,7 @@ pub fn run(config: &Config, global: &Global, args: &BackupArgs) -> Result<Outcom
         }
     }
     let catalog = Catalog::open(&meta_dir, Access::Write)?;
+    catalog.check_filesystem(&root)?;
     let mut outcome = Outcome::Clean;
     for source in &sources {
         let counts = one_snapshot(config, global, &catalog, &root, source, style)?;
