@@ -7,7 +7,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 
 use crate::catalog::entries::{snapshot_entries, Recorded};
 use crate::catalog::{Access, Catalog, SnapshotRow};
@@ -49,6 +49,13 @@ impl Report {
 pub fn run(config: &Config, global: &Global, args: &VerifyArgs) -> Result<Outcome> {
     let root = existing_root(config)?;
     let meta_dir = root.join(".phlb");
+    let catalog_file = meta_dir.join(crate::catalog::FILE_NAME);
+    if !catalog_file.exists() {
+        bail!(
+            "{}: no catalog to verify against; `phlb add` builds one from the snapshots",
+            catalog_file.display()
+        );
+    }
     let _lock = lock::acquire(&meta_dir)?;
     let catalog = Catalog::open(&meta_dir, Access::Write)?;
     let conn = catalog.conn()?;
