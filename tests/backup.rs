@@ -21,14 +21,7 @@ fn unchanged_second_run_links_every_file() {
     for rel in ["a.txt", "deep/er/b.bin", "empty.txt"] {
         assert_eq!(ino(&s1.join(rel)), ino(&s2.join(rel)), "{rel}");
     }
-    let new_bytes: i64 = env
-        .db()
-        .query_row(
-            "SELECT new_bytes FROM snapshots ORDER BY id DESC LIMIT 1",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let new_bytes = env.sql_int("SELECT new_bytes FROM snapshots ORDER BY id DESC LIMIT 1");
     assert_eq!(new_bytes, 0);
 }
 
@@ -65,10 +58,7 @@ fn renamed_moved_duplicate_and_second_source_share_one_inode() {
         assert_eq!(ino(&p), want, "{}", p.display());
     }
     assert_eq!(ino(&s2.join("moved/keep.txt")), ino(&s1.join("keep.txt")));
-    let stored: i64 = env
-        .db()
-        .query_row("SELECT count(*) FROM copies", [], |r| r.get(0))
-        .unwrap();
+    let stored = env.sql_int("SELECT count(*) FROM copies");
     assert_eq!(stored, 2, "one stored copy per distinct content");
 }
 
@@ -113,14 +103,9 @@ fn touch_under_mode_keeps_link_and_catalog_records_new_mtime() {
     set_mtime(&f, 1_700_000_000, 7);
     let s2 = env.backup();
     assert_eq!(ino(&s1.join("t.txt")), ino(&s2.join("t.txt")));
-    let recorded: i64 = env
-        .db()
-        .query_row(
-            "SELECT mtime_ns FROM files WHERE path = 't.txt' ORDER BY snapshot_id DESC LIMIT 1",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let recorded = env.sql_int(
+        "SELECT mtime_ns FROM files WHERE path = 't.txt' ORDER BY snapshot_id DESC LIMIT 1",
+    );
     assert_eq!(recorded, 1_700_000_000_000_000_007);
     assert_eq!(tree(&s1), before);
 }
@@ -440,11 +425,6 @@ fn owner_and_group_are_kept_when_root() {
     assert_eq!(owner(&snap.join("owned.txt")), (1234, 5678));
     assert_eq!(owner(&snap.join("dir")), (4321, 8765));
     assert_eq!(owner(&snap.join("link")), (42, 43));
-    let uid: i64 = env
-        .db()
-        .query_row("SELECT uid FROM files WHERE path = 'owned.txt'", [], |r| {
-            r.get(0)
-        })
-        .unwrap();
+    let uid = env.sql_int("SELECT uid FROM files WHERE path = 'owned.txt'");
     assert_eq!(uid, 1234);
 }

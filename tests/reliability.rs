@@ -447,13 +447,7 @@ fn queries_keep_answering_while_a_backup_writes() {
             format!("content {i}").as_bytes(),
         );
     }
-    let mut child = env
-        .cmd()
-        .args(["backup", env.src.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = env.spawn_backup();
     let mut answered = 0;
     while child.try_wait().unwrap().is_none() {
         let out = env.run(&["list", "--json"]);

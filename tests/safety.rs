@@ -54,14 +54,7 @@ fn killed_run_is_never_complete_and_next_run_succeeds() {
         .filter(|e| e.file_name().to_string_lossy().contains(".inprogress"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
-    let dangling: i64 = env
-        .db()
-        .query_row(
-            "SELECT count(*) FROM copies k WHERE NOT EXISTS (SELECT 1 FROM entries e WHERE e.copy_id = k.id)",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let dangling = env.sql_int("SELECT count(*) FROM copies k WHERE NOT EXISTS (SELECT 1 FROM entries e WHERE e.copy_id = k.id)");
     assert_eq!(dangling, 0);
 }
 
@@ -121,10 +114,7 @@ fn unreadable_file_is_named_counted_and_exits_1() {
     let snap = env.snapshots("src").pop().expect("the run finished");
     assert_eq!(fs::read(snap.join("ok.txt")).unwrap(), b"fine");
     assert!(!snap.join("secret.txt").exists());
-    let failed: i64 = env
-        .db()
-        .query_row("SELECT failed FROM snapshot_runs", [], |r| r.get(0))
-        .unwrap();
+    let failed = env.sql_int("SELECT failed FROM snapshot_runs");
     assert_eq!(failed, 1);
     assert!(String::from_utf8_lossy(&out.stdout).contains("failed:  1"));
 }

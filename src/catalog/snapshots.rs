@@ -60,7 +60,7 @@ impl SnapshotRow {
         })
     }
 
-    /// The newest complete snapshot of `name`.
+    /// The newest complete snapshot of `name` (whether or not its folder still exists).
     pub fn previous_complete(conn: &Connection, name: &str) -> Result<Option<SnapshotRow>> {
         let sql = format!(
             "SELECT {COLUMNS} FROM snapshot_runs WHERE name = ?1 AND status = 'complete'
@@ -176,11 +176,6 @@ impl SnapshotRow {
     pub fn find(conn: &Connection, name: &str, timestamp: &str) -> Result<Option<SnapshotRow>> {
         let sql = format!("SELECT {COLUMNS} FROM snapshot_runs WHERE name = ?1 AND timestamp = ?2");
         Ok(conn.query_row(&sql, [name, timestamp], row).optional()?)
-    }
-
-    /// The newest complete run of `name`, whether or not its folder exists.
-    pub fn newest(conn: &Connection, name: &str) -> Result<Option<SnapshotRow>> {
-        Self::previous_complete(conn, name)
     }
 
     /// `NAME/TIMESTAMP`, as users name a snapshot.

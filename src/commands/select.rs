@@ -43,7 +43,7 @@ pub fn resolve(conn: &rusqlite::Connection, root: &Path, spec: &str) -> Result<S
     let (name, ts) = split_spec(root, spec);
     let found = match &ts {
         Some(ts) => SnapshotRow::find(conn, &name, ts)?,
-        None => SnapshotRow::newest(conn, &name)?,
+        None => SnapshotRow::previous_complete(conn, &name)?,
     };
     found.with_context(|| format!("{spec}: no such snapshot in the catalog"))
 }

@@ -54,6 +54,21 @@ impl Env {
         c
     }
 
+    /// Starts `phlb backup src` in the background, output discarded.
+    pub fn spawn_backup(&self) -> std::process::Child {
+        self.cmd()
+            .args(["backup", self.src.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+
+    /// The one integer an SQL query on the catalog returns.
+    pub fn sql_int(&self, sql: &str) -> i64 {
+        self.db().query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+
     pub fn run(&self, args: &[&str]) -> Output {
         self.cmd().args(args).output().unwrap()
     }
@@ -264,13 +279,7 @@ pub fn write_tree(env: &Env, dirs: usize, files: usize, tag: &str) {
 /// at least `entries` entries (0: as soon as possible). Returns true when the run was
 /// killed, false when it finished first.
 pub fn kill_backup_part_way(env: &Env, entries: usize) -> bool {
-    let mut child = env
-        .cmd()
-        .args(["backup", env.src.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = env.spawn_backup();
     let deadline = Instant::now() + Duration::from_secs(60);
     let killed = loop {
         let partial = fs::read_dir(env.root.join("src"))
