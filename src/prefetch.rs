@@ -128,6 +128,10 @@ fn work(job: &Job, algo: HashAlgo, fds: &mut store::DirFds) -> Done {
 
 /// Jobs a worker may run ahead of the main thread.
 const WINDOW: usize = 4096;
+/// Jobs the main thread hands over at once, and link jobs a worker takes at once: the
+/// threads meet once per batch instead of once per file.
+const HANDOFF: usize = 64;
+const TAKE: usize = 16;
 /// File bytes that finished reads may hold in memory while they wait for the main thread.
 const BUFFERED_MAX: u64 = 32 << 20;
 
@@ -152,18 +156,24 @@ struct Shared {
 }
 
 impl Shared {
-    /// The next job, waiting for one; None once the queue is closed and empty.
-    fn take_job(&self) -> Option<(usize, Job)> {
+    /// The next jobs, waiting for some: up to `TAKE` links, or one read (reads are slow
+    /// enough to share out one by one). Empty once the queue is closed and empty.
+    fn take_jobs(&self, into: &mut Vec<(usize, Job)>) {
         let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
         loop {
             if self.stop.load(Ordering::SeqCst) {
-                return None;
+                return;
             }
-            if let Some(job) = q.jobs.pop_front() {
-                return Some(job);
+            while into.len() < TAKE {
+                let Some(job) = q.jobs.pop_front() else { break };
+                let read = matches!(job.1, Job::Read(_));
+                into.push(job);
+                if read {
+                    break;
+                }
             }
-            if q.closed {
-                return None;
+            if !into.is_empty() || q.closed {
+                return;
             }
             q = self.job_ready.wait(q).unwrap_or_else(|e| e.into_inner());
         }
@@ -194,10 +204,12 @@ impl Shared {
 
 /// Hands out read-and-hash results in job order while workers run ahead by a bounded window.
 pub struct Reader {
-    rx: Receiver<(usize, Done)>,
+    rx: Receiver<Vec<(usize, Done)>>,
     pending: BTreeMap<usize, Done>,
     next: usize,
     pushed: usize,
+    /// Jobs pushed but not yet handed to the workers (they go over in batches).
+    held: Vec<(usize, Job)>,
     shared: Arc<Shared>,
 }
 
@@ -238,17 +250,33 @@ impl Reader {
             let (tx, shared) = (tx.clone(), Arc::clone(&shared));
             scope.spawn(move || {
                 let mut fds = store::DirFds::default();
-                while let Some((i, job)) = shared.take_job() {
-                    shared.wait_turn(i);
-                    if shared.stop.load(Ordering::SeqCst) {
+                let mut jobs = Vec::with_capacity(TAKE);
+                let mut results = Vec::with_capacity(TAKE);
+                loop {
+                    shared.take_jobs(&mut jobs);
+                    if jobs.is_empty() {
                         return;
                     }
-                    let result = work(&job, algo, &mut fds);
-                    if let Done::Read(Ok(read)) = &result {
-                        let held = read.buffer.as_ref().map_or(0, |b| b.len() as u64);
-                        shared.buffered.fetch_add(held, Ordering::SeqCst);
+                    for (i, job) in jobs.drain(..) {
+                        if shared.must_wait(i) {
+                            // What is done may be what the main thread waits for.
+                            if !results.is_empty() && tx.send(std::mem::take(&mut results)).is_err()
+                            {
+                                return;
+                            }
+                            shared.wait_turn(i);
+                        }
+                        if shared.stop.load(Ordering::SeqCst) {
+                            return;
+                        }
+                        let result = work(&job, algo, &mut fds);
+                        if let Done::Read(Ok(read)) = &result {
+                            let held = read.buffer.as_ref().map_or(0, |b| b.len() as u64);
+                            shared.buffered.fetch_add(held, Ordering::SeqCst);
+                        }
+                        results.push((i, result));
                     }
-                    if tx.send((i, result)).is_err() {
+                    if tx.send(std::mem::take(&mut results)).is_err() {
                         return;
                     }
                 }
@@ -259,21 +287,34 @@ impl Reader {
             pending: BTreeMap::new(),
             next: 0,
             pushed: 0,
+            held: Vec::with_capacity(HANDOFF),
             shared,
         }
     }
 
     /// Hands a job to the workers; results come back in the order jobs were pushed.
     pub fn push(&mut self, job: Job) {
-        let mut q = self.shared.queue.lock().unwrap_or_else(|e| e.into_inner());
-        q.jobs.push_back((self.pushed, job));
+        self.held.push((self.pushed, job));
         self.pushed += 1;
+        if self.held.len() >= HANDOFF {
+            self.flush();
+        }
+    }
+
+    /// Hands the held jobs to the workers now.
+    pub fn flush(&mut self) {
+        if self.held.is_empty() {
+            return;
+        }
+        let mut q = self.shared.queue.lock().unwrap_or_else(|e| e.into_inner());
+        q.jobs.extend(self.held.drain(..));
         drop(q);
-        self.shared.job_ready.notify_one();
+        self.shared.job_ready.notify_all();
     }
 
     /// Says no more jobs will come, so idle workers can end.
     pub fn close(&mut self) {
+        self.flush();
         self.shared
             .queue
             .lock()
@@ -297,10 +338,9 @@ impl Reader {
             if let Some(r) = self.pending.remove(&want) {
                 break r;
             }
+            self.flush();
             match self.rx.recv() {
-                Ok((i, r)) => {
-                    self.pending.insert(i, r);
-                }
+                Ok(done) => self.pending.extend(done),
                 Err(_) => break Done::Read(Err("reader threads stopped".into())),
             }
         };

@@ -1,12 +1,9 @@
 //! Owns walking a source tree: applies the skip rules and yields plain entries.
 
-use std::cell::RefCell;
 use std::ffi::{CString, OsStr};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
-
-use walkdir::WalkDir;
 
 /// What kind of thing an entry is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,114 +149,184 @@ pub fn scan(source: &Path, opts: &ScanOptions) -> Scan {
 }
 
 /// Walks `source` (a canonical folder path) without following symlinks, handing each
-/// finding to `sink` as soon as it is made (a folder always before its contents).
-/// The walk stops early when `sink` returns false.
+/// finding to `sink` as soon as it is made (a folder always before its contents, names
+/// in byte order within a folder). The walk stops early when `sink` returns false.
+///
+/// Each folder is read once and its entries are stat'ed relative to the open folder
+/// (`fstatat`), so the kernel never walks the full path of every file again.
 pub fn walk(source: &Path, opts: &ScanOptions, mut sink: impl FnMut(Found) -> bool) {
-    let patterns: Vec<CString> = opts
-        .skip_patterns
-        .iter()
-        .filter_map(|p| CString::new(p.as_bytes()).ok())
-        .collect();
-    let walker = WalkDir::new(source)
-        .follow_links(false)
-        .same_file_system(opts.one_file_system)
-        .sort_by_file_name()
-        .into_iter();
-    let left_out: RefCell<Vec<Found>> = RefCell::new(Vec::new());
-    let mut walker = walker.filter_entry(|e| {
-        if e.depth() == 0 {
-            return true;
-        }
-        if opts.exclude.iter().any(|x| x == e.path()) {
-            left_out
-                .borrow_mut()
-                .push(Found::Excluded(e.path().to_path_buf()));
-            return false;
-        }
-        let name = e.file_name();
-        let skip = if e.file_type().is_dir() {
-            opts.skip_dirs.iter().any(|d| OsStr::new(d) == name)
-        } else {
-            patterns.iter().any(|p| fnmatch(p, name))
-        };
-        if skip {
-            left_out.borrow_mut().push(Found::Skipped);
-        }
-        !skip
-    });
-    for item in walker.by_ref() {
-        // What the filter left out on the way is reported with the rest.
-        let mut keep_going = true;
-        for f in left_out.take() {
-            keep_going &= sink(f);
-        }
-        if let Some(found) = describe(source, item) {
-            keep_going &= sink(found);
-        }
-        if !keep_going {
+    let rules = Rules::new(opts);
+    let md = match std::fs::symlink_metadata(source) {
+        Ok(md) => md,
+        Err(err) => {
+            sink(Found::Problem(Problem {
+                path: source.to_path_buf(),
+                message: err.to_string(),
+            }));
             return;
         }
+    };
+    let root_dev = md.dev();
+    let Some(root) = describe(source, PathBuf::from("."), &md) else {
+        return;
+    };
+    let is_dir = matches!(&root, Found::Entry(e) if e.kind == Kind::Dir);
+    if !sink(root) || !is_dir {
+        return;
     }
-    for f in left_out.take() {
-        sink(f);
+    // Folders still being listed: each holds the findings of one folder not yet handed
+    // on, in order; a folder's contents are listed when its own entry is handed on.
+    let mut stack: Vec<std::vec::IntoIter<Child>> = vec![list(source, Path::new(""), &rules)];
+    while let Some(level) = stack.last_mut() {
+        let Some(child) = level.next() else {
+            stack.pop();
+            continue;
+        };
+        let descend = child.descend.then(|| match &child.found {
+            Found::Entry(e)
+                if e.kind == Kind::Dir && (!opts.one_file_system || child.dev == root_dev) =>
+            {
+                Some((source.join(&e.rel), e.rel.clone()))
+            }
+            _ => None,
+        });
+        if !sink(child.found) {
+            return;
+        }
+        if let Some(Some((abs, rel))) = descend {
+            stack.push(list(&abs, &rel, &rules));
+        }
     }
 }
 
-/// Turns one walk item into what it means for a backup (None: not a kind phlb keeps).
-fn describe(source: &Path, item: walkdir::Result<walkdir::DirEntry>) -> Option<Found> {
-    let dent = match item {
+/// The skip rules in the form the walk uses them.
+struct Rules<'a> {
+    opts: &'a ScanOptions,
+    patterns: Vec<CString>,
+}
+
+impl<'a> Rules<'a> {
+    fn new(opts: &'a ScanOptions) -> Rules<'a> {
+        let patterns = opts
+            .skip_patterns
+            .iter()
+            .filter_map(|p| CString::new(p.as_bytes()).ok())
+            .collect();
+        Rules { opts, patterns }
+    }
+
+    /// What leaves `abs` (named `name`) out of the snapshot, if anything.
+    fn leaves_out(&self, abs: &Path, name: &OsStr, is_dir: bool) -> Option<Found> {
+        if self
+            .opts
+            .exclude
+            .iter()
+            .any(|x| x.as_os_str() == abs.as_os_str())
+        {
+            return Some(Found::Excluded(abs.to_path_buf()));
+        }
+        let skip = if is_dir {
+            self.opts.skip_dirs.iter().any(|d| OsStr::new(d) == name)
+        } else {
+            self.patterns.iter().any(|p| fnmatch(p, name))
+        };
+        skip.then_some(Found::Skipped)
+    }
+}
+
+/// One finding inside a listed folder.
+struct Child {
+    found: Found,
+    /// The device of a folder entry, for ONE_FILE_SYSTEM.
+    dev: u64,
+    /// Whether a folder entry's contents are walked.
+    descend: bool,
+}
+
+/// Reads folder `abs` (at `rel` in the source; empty for the root) and describes its
+/// entries in name order. A folder that cannot be read is one problem.
+fn list(abs: &Path, rel: &Path, rules: &Rules) -> std::vec::IntoIter<Child> {
+    let problem = |path: &Path, message: String| Child {
+        found: Found::Problem(Problem {
+            path: path.to_path_buf(),
+            message,
+        }),
+        dev: 0,
+        descend: false,
+    };
+    let dir = match std::fs::read_dir(abs) {
         Ok(d) => d,
-        Err(err) => {
-            let path = err.path().unwrap_or(source).to_path_buf();
-            let message = err
-                .io_error()
-                .map(|e| e.to_string())
-                .unwrap_or_else(|| err.to_string());
-            return Some(Found::Problem(Problem { path, message }));
+        Err(err) => return vec![problem(abs, err.to_string())].into_iter(),
+    };
+    let mut names = Vec::new();
+    let mut out = Vec::new();
+    for item in dir {
+        match item {
+            Ok(d) => names.push((d.file_name(), d)),
+            Err(err) => out.push(problem(abs, err.to_string())),
         }
-    };
-    let rel = match dent.path().strip_prefix(source) {
-        Ok(r) if r.as_os_str().is_empty() => PathBuf::from("."),
-        Ok(r) => r.to_path_buf(),
-        Err(_) => return None,
-    };
-    let md = match dent.metadata() {
-        Ok(md) => md,
-        Err(err) => {
-            return Some(Found::Problem(Problem {
-                path: dent.path().to_path_buf(),
-                message: err.to_string(),
-            }))
+    }
+    names.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    for (name, d) in names {
+        let path = abs.join(&name);
+        let is_dir = d.file_type().is_ok_and(|t| t.is_dir());
+        if let Some(left_out) = rules.leaves_out(&path, &name, is_dir) {
+            out.push(Child {
+                found: left_out,
+                dev: 0,
+                descend: false,
+            });
+            continue;
         }
-    };
+        let md = match d.metadata() {
+            Ok(md) => md,
+            Err(err) => {
+                out.push(problem(&path, err.to_string()));
+                continue;
+            }
+        };
+        if let Some(found) = describe(&path, rel.join(&name), &md) {
+            out.push(Child {
+                found,
+                dev: md.dev(),
+                descend: true,
+            });
+        }
+    }
+    out.into_iter()
+}
+
+/// Turns one stat'ed path into what it means for a backup (None: not a kind phlb keeps).
+fn describe(path: &Path, rel: PathBuf, md: &std::fs::Metadata) -> Option<Found> {
     let ft = md.file_type();
     let (kind, target) = if ft.is_dir() {
         (Kind::Dir, None)
     } else if ft.is_file() {
         (Kind::File, None)
     } else if ft.is_symlink() {
-        match std::fs::read_link(dent.path()) {
+        match std::fs::read_link(path) {
             Ok(t) => (Kind::Symlink, Some(t)),
             Err(err) => {
                 return Some(Found::Problem(Problem {
-                    path: dent.path().to_path_buf(),
+                    path: path.to_path_buf(),
                     message: format!("cannot read symlink: {err}"),
                 }))
             }
         }
     } else if ft.is_fifo() || ft.is_socket() || ft.is_block_device() || ft.is_char_device() {
-        return Some(Found::Special(dent.path().to_path_buf()));
+        return Some(Found::Special(path.to_path_buf()));
     } else {
         return None;
     };
     Some(Found::Entry(Entry {
         rel,
         kind,
-        meta: Meta::of(&md),
+        meta: Meta::of(md),
         target,
         ino: md.ino(),
     }))
 }
+
 fn fnmatch(pattern: &CString, name: &OsStr) -> bool {
     let Ok(name) = CString::new(name.as_bytes()) else {
         return false;

@@ -282,7 +282,11 @@ impl DirFds {
     /// An open descriptor of folder `dir`.
     pub fn get(&mut self, dir: &Path) -> io::Result<std::os::fd::BorrowedFd<'_>> {
         use std::os::fd::AsFd;
-        if let Some(i) = self.open.iter().position(|(p, _)| p == dir) {
+        if let Some(i) = self
+            .open
+            .iter()
+            .position(|(p, _)| p.as_os_str() == dir.as_os_str())
+        {
             let hit = self.open.remove(i);
             self.open.push(hit);
         } else {

@@ -221,20 +221,26 @@ enum Row {
 /// work of the run never waits for SQLite. Stored-copy ids are handed out up front (the
 /// writer lock makes this run the only writer), so callers never wait for an insert.
 pub struct Writer {
-    tx: Option<SyncSender<Row>>,
+    tx: Option<SyncSender<Vec<Row>>>,
     thread: Option<JoinHandle<Result<()>>>,
     next_copy_id: i64,
+    /// Rows not yet handed to the thread: they go over in batches, so the two threads
+    /// do not wake each other for every row.
+    batch: Vec<Row>,
 }
 
-const BATCH_ROWS: usize = 20_000;
-const BATCH_TIME: Duration = Duration::from_secs(2);
+/// Rows handed to the writer thread at once.
+const HANDOFF_ROWS: usize = 512;
+
+const BATCH_ROWS: usize = 200_000;
+const BATCH_TIME: Duration = Duration::from_secs(10);
 
 impl Writer {
     /// Starts the writer thread on a pooled connection.
     pub fn start(conn: Conn) -> Result<Writer> {
         let max_id: i64 =
             conn.query_row("SELECT coalesce(max(id), 0) FROM copies", [], |r| r.get(0))?;
-        let (tx, rx) = sync_channel::<Row>(4096);
+        let (tx, rx) = sync_channel::<Vec<Row>>(8);
         let thread = std::thread::Builder::new()
             .name("catalog-writer".into())
             .spawn(move || write_rows(&conn, rx))?;
@@ -242,14 +248,28 @@ impl Writer {
             tx: Some(tx),
             thread: Some(thread),
             next_copy_id: max_id + 1,
+            batch: Vec::with_capacity(HANDOFF_ROWS),
         })
     }
 
     fn send(&mut self, row: Row) -> Result<()> {
+        self.batch.push(row);
+        if self.batch.len() >= HANDOFF_ROWS {
+            self.hand_over()?;
+        }
+        Ok(())
+    }
+
+    /// Hands the rows collected so far to the thread.
+    fn hand_over(&mut self) -> Result<()> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let rows = std::mem::replace(&mut self.batch, Vec::with_capacity(HANDOFF_ROWS));
         let sent = self
             .tx
             .as_ref()
-            .map(|tx| tx.send(row).is_ok())
+            .map(|tx| tx.send(rows).is_ok())
             .unwrap_or(false);
         if sent {
             return Ok(());
@@ -305,6 +325,7 @@ impl Writer {
 
     /// Waits until every row is committed.
     pub fn finish(mut self) -> Result<()> {
+        self.hand_over()?;
         self.tx = None;
         match self.thread.take().map(|t| t.join()) {
             Some(Ok(result)) => result,
@@ -317,6 +338,7 @@ impl Writer {
 impl Drop for Writer {
     /// A run that stops early keeps the rows it sent: they only describe files on disk.
     fn drop(&mut self) {
+        let _ = self.hand_over();
         self.tx = None;
         if let Some(t) = self.thread.take() {
             let _ = t.join();
@@ -324,12 +346,30 @@ impl Drop for Writer {
     }
 }
 
-fn write_rows(conn: &Connection, rx: Receiver<Row>) -> Result<()> {
+/// Settings of the writer's connection while it writes: foreign keys are not checked row
+/// by row (every id it writes was just read from, or handed out for, this catalog), and
+/// a larger page cache keeps the scattered index inserts of a big catalog off the disk.
+const WRITER_ON: &str =
+    "PRAGMA foreign_keys = OFF; PRAGMA ignore_check_constraints = ON; PRAGMA cache_size = -16384;";
+/// The pool's settings, restored before the connection goes back.
+const WRITER_OFF: &str =
+    "PRAGMA foreign_keys = ON; PRAGMA ignore_check_constraints = OFF; PRAGMA cache_size = -2000;";
+
+fn write_rows(conn: &Connection, rx: Receiver<Vec<Row>>) -> Result<()> {
+    conn.execute_batch(WRITER_ON)?;
+    let written = write_batches(conn, rx);
+    let restored = conn.execute_batch(WRITER_OFF);
+    written?;
+    restored?;
+    Ok(())
+}
+
+fn write_batches(conn: &Connection, rx: Receiver<Vec<Row>>) -> Result<()> {
     conn.execute_batch("BEGIN")?;
     let mut pending = 0usize;
     let mut since = Instant::now();
     let result = (|| -> Result<()> {
-        for row in rx {
+        for row in rx.into_iter().flatten() {
             match row {
                 Row::Copy {
                     id,

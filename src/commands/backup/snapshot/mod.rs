@@ -6,7 +6,7 @@ use std::fs::File;
 use std::io::BufWriter;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{sync_channel, TryRecvError};
+use std::sync::mpsc::{sync_channel, SyncSender, TryRecvError};
 
 use anyhow::{Context, Result};
 
@@ -39,6 +39,26 @@ pub struct Inputs<'a> {
 
 /// How many walked entries may wait ahead of the one being recorded.
 const LOOKAHEAD: usize = 4096;
+/// Findings the walk hands over at once, so the two threads do not wake each other for
+/// every entry.
+const WALK_BATCH: usize = 256;
+
+/// Walks `source`, sending what it finds in batches; stops when the receiver is gone.
+fn walk_in_batches(source: &Path, opts: &ScanOptions, tx: SyncSender<Vec<Found>>) {
+    let mut batch = Vec::with_capacity(WALK_BATCH);
+    let mut open = true;
+    scan::walk(source, opts, |found| {
+        batch.push(found);
+        if batch.len() >= WALK_BATCH {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(WALK_BATCH));
+            open = tx.send(full).is_ok();
+        }
+        open
+    });
+    if open && !batch.is_empty() {
+        let _ = tx.send(batch);
+    }
+}
 
 /// A file that could not be backed up (the run goes on).
 struct Failure(String);
@@ -106,23 +126,27 @@ impl<'a> Run<'a> {
         let source = self.inp.source.to_path_buf();
         let (algo, workers) = (self.inp.config.hash, self.inp.config.worker_count());
         std::thread::scope(|scope| {
-            let (tx, rx) = sync_channel::<Found>(LOOKAHEAD);
-            scope.spawn(move || scan::walk(&source, opts, |found| tx.send(found).is_ok()));
+            let (tx, rx) = sync_channel::<Vec<Found>>(LOOKAHEAD / WALK_BATCH);
+            scope.spawn(move || walk_in_batches(&source, opts, tx));
             let mut reader = Reader::start(scope, algo, workers);
             let mut queue: VecDeque<Entry> = VecDeque::new();
+            let mut found_queue: VecDeque<Found> = VecDeque::new();
             let mut walking = true;
             loop {
                 while walking && queue.len() < LOOKAHEAD {
-                    let found = if queue.is_empty() {
-                        rx.recv().ok()
-                    } else {
-                        match rx.try_recv() {
-                            Ok(f) => Some(f),
-                            Err(TryRecvError::Empty) => break,
-                            Err(TryRecvError::Disconnected) => None,
-                        }
-                    };
-                    match found {
+                    if found_queue.is_empty() {
+                        let batch = if queue.is_empty() {
+                            rx.recv().ok()
+                        } else {
+                            match rx.try_recv() {
+                                Ok(b) => Some(b),
+                                Err(TryRecvError::Empty) => break,
+                                Err(TryRecvError::Disconnected) => None,
+                            }
+                        };
+                        found_queue.extend(batch.into_iter().flatten());
+                    }
+                    match found_queue.pop_front() {
                         Some(Found::Entry(e)) => {
                             self.schedule(&e, &mut reader)?;
                             progress.grow(if e.kind == Kind::File { e.meta.size } else { 0 });
@@ -148,7 +172,7 @@ impl<'a> Run<'a> {
     /// workers can link into it), a file's link or read is handed to the workers.
     fn schedule(&mut self, e: &Entry, reader: &mut Reader) -> Result<()> {
         match e.kind {
-            Kind::Dir if e.rel != Path::new(".") => {
+            Kind::Dir if e.rel.as_os_str() != "." => {
                 let dst = self.dst(&e.rel);
                 if let Err(err) = store::make_dir(&dst) {
                     if let Err(Failure(why)) = fatal_or::<()>(err, &dst, "cannot create folder")? {
@@ -297,7 +321,7 @@ impl<'a> Run<'a> {
     }
 
     fn dst(&self, rel: &Path) -> PathBuf {
-        if rel == Path::new(".") {
+        if rel.as_os_str() == "." {
             self.inp.paths.work_dir.clone()
         } else {
             self.inp.paths.work_dir.join(rel)
