@@ -91,11 +91,11 @@ pub fn copies_for_hash(conn: &Connection, hash: &[u8]) -> Result<Vec<CopyRow>> {
 /// Up to `limit` places where stored copy `copy_id` is linked, newest snapshot first.
 pub fn copy_locations(conn: &Connection, copy_id: i64, limit: usize) -> Result<Vec<Location>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT s.name, s.timestamp, s.status, p.path FROM entries e
-         JOIN snapshot_runs s ON s.id = e.snapshot_id
+        "SELECT s.name, s.timestamp, s.status, p.path
+         FROM snapshot_runs s CROSS JOIN entries e ON e.snapshot_id = s.id AND e.copy_id = ?1
          JOIN paths p ON p.id = e.path_id
-         WHERE e.copy_id = ?1 AND s.status != 'missing'
-         ORDER BY e.snapshot_id DESC LIMIT ?2",
+         WHERE s.status != 'missing'
+         ORDER BY s.id DESC LIMIT ?2",
     )?;
     let rows = stmt
         .query_map(params![copy_id, limit as i64], |r| {
@@ -350,7 +350,7 @@ impl Drop for Writer {
 /// by row (every id it writes was just read from, or handed out for, this catalog), and
 /// a larger page cache keeps the scattered index inserts of a big catalog off the disk.
 const WRITER_ON: &str =
-    "PRAGMA foreign_keys = OFF; PRAGMA ignore_check_constraints = ON; PRAGMA cache_size = -16384;";
+    "PRAGMA foreign_keys = OFF; PRAGMA ignore_check_constraints = ON; PRAGMA cache_size = -65536;";
 /// The pool's settings, restored before the connection goes back.
 const WRITER_OFF: &str =
     "PRAGMA foreign_keys = ON; PRAGMA ignore_check_constraints = OFF; PRAGMA cache_size = -2000;";

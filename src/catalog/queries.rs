@@ -119,8 +119,8 @@ pub struct Found {
 /// Every snapshot entry whose path (or, for a pattern without `/`, file name) matches
 /// the shell glob, newest snapshot first.
 pub fn find(conn: &Connection, glob: &str, name: Option<&str>) -> Result<Vec<Found>> {
-    // Match the (small) paths table first, then fetch each match's entries through the
-    // path index: the planner cannot be trusted to keep this order on a 2M-row table.
+    // Match the (small) paths table first, then fetch each match's entries snapshot by
+    // snapshot through the primary key (CROSS JOIN keeps snapshot_runs the outer loop).
     let ids: Vec<i64> = conn
         .prepare(
             "SELECT id FROM paths WHERE CAST(path AS TEXT) GLOB ?1
@@ -132,11 +132,10 @@ pub fn find(conn: &Connection, glob: &str, name: Option<&str>) -> Result<Vec<Fou
         "SELECT s.id, s.name || '/' || s.timestamp, p.path, e.kind, e.size,
                 strftime('%Y-%m-%d %H:%M:%S', e.mtime_ns / 1000000000, 'unixepoch'),
                 lower(hex(c.hash))
-         FROM entries e INDEXED BY entries_by_path
-         JOIN snapshot_runs s ON s.id = e.snapshot_id
+         FROM snapshot_runs s CROSS JOIN entries e ON e.snapshot_id = s.id AND e.path_id = ?1
          JOIN paths p ON p.id = e.path_id
          LEFT JOIN copies k ON k.id = e.copy_id LEFT JOIN contents c ON c.id = k.content_id
-         WHERE e.path_id = ?1 AND (?2 IS NULL OR s.name = ?2)",
+         WHERE ?2 IS NULL OR s.name = ?2",
     )?;
     let mut found: Vec<(i64, Found)> = Vec::new();
     for id in ids {
@@ -190,9 +189,9 @@ pub fn sightings(
         "SELECT s.name || '/' || s.timestamp, e.kind, e.size,
                 strftime('%Y-%m-%d %H:%M:%S', e.mtime_ns / 1000000000, 'unixepoch'),
                 lower(hex(c.hash))
-         FROM entries e JOIN snapshot_runs s ON s.id = e.snapshot_id
+         FROM snapshot_runs s CROSS JOIN entries e ON e.snapshot_id = s.id AND e.path_id = ?1
          LEFT JOIN copies k ON k.id = e.copy_id LEFT JOIN contents c ON c.id = k.content_id
-         WHERE e.path_id = ?1 AND (?2 IS NULL OR s.name = ?2) ORDER BY s.id",
+         WHERE ?2 IS NULL OR s.name = ?2 ORDER BY s.id",
     )?;
     let rows = stmt
         .query_map(params![path_id, name], |r| {

@@ -136,9 +136,14 @@ impl SnapshotRow {
         )?;
         tx.execute("DELETE FROM entries WHERE snapshot_id = ?1", [self.id])?;
         tx.execute("DELETE FROM snapshot_runs WHERE id = ?1", [self.id])?;
+        // One pass over the other snapshots' copy index spares the copies still linked.
         tx.execute(
-            "DELETE FROM copies WHERE id IN (SELECT id FROM doomed_copies)
-             AND NOT EXISTS (SELECT 1 FROM entries e WHERE e.copy_id = copies.id)",
+            "DELETE FROM doomed_copies WHERE id IN
+             (SELECT e.copy_id FROM entries e JOIN doomed_copies d ON d.id = e.copy_id)",
+            [],
+        )?;
+        tx.execute(
+            "DELETE FROM copies WHERE id IN (SELECT id FROM doomed_copies)",
             [],
         )?;
         tx.execute(

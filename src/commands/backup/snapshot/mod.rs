@@ -43,12 +43,28 @@ const LOOKAHEAD: usize = 4096;
 /// every entry.
 const WALK_BATCH: usize = 256;
 
-/// Walks `source`, sending what it finds in batches; stops when the receiver is gone.
-fn walk_in_batches(source: &Path, opts: &ScanOptions, tx: SyncSender<Vec<Found>>) {
+/// One finding of the walk and, for a folder, how making it in the snapshot went.
+type Walked = (Found, Option<std::io::Error>);
+
+/// Walks `source`, makes each folder it finds under `work_dir` (so workers can link into
+/// it as soon as the main thread hands them the folder's files), and sends what it finds
+/// in batches; stops when the receiver is gone.
+fn walk_in_batches(
+    source: &Path,
+    work_dir: &Path,
+    opts: &ScanOptions,
+    tx: SyncSender<Vec<Walked>>,
+) {
     let mut batch = Vec::with_capacity(WALK_BATCH);
     let mut open = true;
     scan::walk(source, opts, |found| {
-        batch.push(found);
+        let made = match &found {
+            Found::Entry(e) if e.kind == Kind::Dir && e.rel.as_os_str() != "." => {
+                store::make_dir(&work_dir.join(&e.rel)).err()
+            }
+            _ => None,
+        };
+        batch.push((found, made));
         if batch.len() >= WALK_BATCH {
             let full = std::mem::replace(&mut batch, Vec::with_capacity(WALK_BATCH));
             open = tx.send(full).is_ok();
@@ -118,19 +134,20 @@ impl<'a> Run<'a> {
     }
 
     /// Walks the source and backs up everything it finds, reporting progress and per-file
-    /// problems. Three things overlap: the walk (its own thread), the per-file syscalls
-    /// (hardlinking unchanged files, reading and hashing the others, on `WORKERS`
-    /// threads, up to `LOOKAHEAD` entries ahead), and this thread, which makes folders as
-    /// the walk finds them and records everything in walk order.
+    /// problems. Three things overlap: the walk (its own thread, which also makes each
+    /// folder in the snapshot as it finds it), the per-file syscalls (hardlinking
+    /// unchanged files, reading and hashing the others, on `WORKERS` threads, up to
+    /// `LOOKAHEAD` entries ahead), and this thread, which records everything in walk order.
     pub fn walk(&mut self, opts: &ScanOptions, progress: &Progress) -> Result<()> {
         let source = self.inp.source.to_path_buf();
+        let work_dir = self.inp.paths.work_dir.clone();
         let (algo, workers) = (self.inp.config.hash, self.inp.config.worker_count());
         std::thread::scope(|scope| {
-            let (tx, rx) = sync_channel::<Vec<Found>>(LOOKAHEAD / WALK_BATCH);
-            scope.spawn(move || walk_in_batches(&source, opts, tx));
+            let (tx, rx) = sync_channel::<Vec<Walked>>(LOOKAHEAD / WALK_BATCH);
+            scope.spawn(move || walk_in_batches(&source, &work_dir, opts, tx));
             let mut reader = Reader::start(scope, algo, workers);
             let mut queue: VecDeque<Entry> = VecDeque::new();
-            let mut found_queue: VecDeque<Found> = VecDeque::new();
+            let mut found_queue: VecDeque<Walked> = VecDeque::new();
             let mut walking = true;
             loop {
                 while walking && queue.len() < LOOKAHEAD {
@@ -147,12 +164,12 @@ impl<'a> Run<'a> {
                         found_queue.extend(batch.into_iter().flatten());
                     }
                     match found_queue.pop_front() {
-                        Some(Found::Entry(e)) => {
-                            self.schedule(&e, &mut reader)?;
+                        Some((Found::Entry(e), made)) => {
+                            self.schedule(&e, made, &mut reader)?;
                             progress.grow(if e.kind == Kind::File { e.meta.size } else { 0 });
                             queue.push_back(e);
                         }
-                        Some(other) => self.note(other, progress),
+                        Some((other, _)) => self.note(other, progress),
                         None => {
                             walking = false;
                             reader.close();
@@ -168,13 +185,18 @@ impl<'a> Run<'a> {
         })
     }
 
-    /// Starts what can start as soon as the walk finds an entry: a folder is made (so
-    /// workers can link into it), a file's link or read is handed to the workers.
-    fn schedule(&mut self, e: &Entry, reader: &mut Reader) -> Result<()> {
+    /// Starts what can start as soon as the walk finds an entry: a folder that could not
+    /// be made is noted (or ends the run), a file's link or read is handed to the workers.
+    fn schedule(
+        &mut self,
+        e: &Entry,
+        made: Option<std::io::Error>,
+        reader: &mut Reader,
+    ) -> Result<()> {
         match e.kind {
-            Kind::Dir if e.rel.as_os_str() != "." => {
-                let dst = self.dst(&e.rel);
-                if let Err(err) = store::make_dir(&dst) {
+            Kind::Dir => {
+                if let Some(err) = made {
+                    let dst = self.dst(&e.rel);
                     if let Err(Failure(why)) = fatal_or::<()>(err, &dst, "cannot create folder")? {
                         self.dir_errors.insert(e.rel.clone(), why);
                     }
