@@ -53,6 +53,12 @@ def warm(tree):
     sh(f"find '{tree}' -type f -print0 | xargs -0 cat > /dev/null", shell=True)
 
 
+def warm_meta(tree):
+    """Loads the inodes of `tree` (a stat of every entry): a run that links into an older
+    tree reads them, and memory pressure from the S1 runs may have evicted them."""
+    sh(f"find '{tree}' -printf '%s\\n' > /dev/null", shell=True)
+
+
 def du_bytes(path):
     out = subprocess.run(["du", "-s", "--block-size=1", path], capture_output=True, text=True, check=True)
     return int(out.stdout.split()[0])
@@ -124,13 +130,17 @@ def main():
     # S2: nothing changed (order alternates each repetition).
     def s2_phlb(r):
         warm(corpus)
+        warm_meta(root)
         s, k = phlb(root, "backup", corpus)
         record("S2 phlb", s, k)
 
     def s2_peers(r):
+        warm_meta(base_cp)
         s, _ = timed(["cp", "-al", base_cp, os.path.join(work, f"s2-cpal-{r}")])
         record("S2 cp -al", s)
         if have_rsync:
+            warm(corpus)
+            warm_meta(rs_prev)
             dest = os.path.join(work, f"s2-rs-{r}")
             s, _ = timed(["rsync", "-a", "--link-dest=" + rs_prev, corpus + "/", dest + "/"])
             record("S2 rsync --link-dest", s)
@@ -144,6 +154,7 @@ def main():
     for r in range(args.reps):
         sh([sys.executable, GEN, "mutate", corpus, "--round", str(r + 1)], stdout=subprocess.DEVNULL)
         warm(corpus)
+        warm_meta(root)
         s, k = phlb(root, "backup", corpus)
         record("S3 phlb", s, k)
         # du counts each inode once over all its arguments: the newest snapshot's line is
@@ -155,6 +166,8 @@ def main():
         written.setdefault("phlb", []).append(int(out.stdout.splitlines()[1].split()[0]))
         if have_rsync:
             dest = os.path.join(work, f"rs-{r + 1}")
+            warm(corpus)
+            warm_meta(rs_prev)
             s, _ = timed(["rsync", "-a", "--link-dest=" + rs_prev, corpus + "/", dest + "/"])
             record("S3 rsync --link-dest", s)
             # du counts each inode once over all its arguments: dest's line is what is new.

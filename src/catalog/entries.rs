@@ -350,7 +350,7 @@ impl Drop for Writer {
 /// by row (every id it writes was just read from, or handed out for, this catalog), and
 /// a larger page cache keeps the scattered index inserts of a big catalog off the disk.
 const WRITER_ON: &str =
-    "PRAGMA foreign_keys = OFF; PRAGMA ignore_check_constraints = ON; PRAGMA cache_size = -65536;";
+    "PRAGMA foreign_keys = OFF; PRAGMA ignore_check_constraints = ON; PRAGMA cache_size = -16384;";
 /// The pool's settings, restored before the connection goes back.
 const WRITER_OFF: &str =
     "PRAGMA foreign_keys = ON; PRAGMA ignore_check_constraints = OFF; PRAGMA cache_size = -2000;";

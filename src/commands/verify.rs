@@ -29,7 +29,47 @@ struct Inode {
     size: u64,
     algo: HashAlgo,
     expected: Vec<u8>,
-    users: Vec<String>,
+    /// Who links it: (index into the verified snapshots, index into `Inodes::names`).
+    users: Vec<(u32, u32)>,
+}
+
+/// The stored copies to hash, by inode. Users are kept as two small numbers each, with
+/// every relative path stored once however many snapshots hold it, so memory follows
+/// the number of distinct paths, not paths times snapshots.
+#[derive(Default)]
+struct Inodes {
+    by_ino: HashMap<u64, Inode>,
+    name_ids: HashMap<Box<[u8]>, u32>,
+    names: Vec<Box<[u8]>>,
+}
+
+impl Inodes {
+    /// Notes that path `rel` of verified snapshot `snap` links the inode of `md`.
+    fn add(&mut self, snap: u32, rel: &[u8], md: &std::fs::Metadata, new: impl FnOnce() -> Inode) {
+        let name = match self.name_ids.get(rel) {
+            Some(&id) => id,
+            None => {
+                let id = self.names.len() as u32;
+                self.names.push(rel.into());
+                self.name_ids.insert(rel.into(), id);
+                id
+            }
+        };
+        self.by_ino
+            .entry(md.ino())
+            .or_insert_with(new)
+            .users
+            .push((snap, name));
+    }
+
+    /// Every user of `inode` as "snapshot/path".
+    fn users(&self, inode: &Inode, targets: &[SnapshotRow]) -> Vec<String> {
+        inode
+            .users
+            .iter()
+            .map(|&(snap, name)| show(&targets[snap as usize], &self.names[name as usize]))
+            .collect()
+    }
 }
 
 /// Problems found, printed as they come.
@@ -78,9 +118,9 @@ pub fn run(config: &Config, global: &Global, args: &VerifyArgs) -> Result<Outcom
     if args.snapshots.is_empty() {
         leftovers(&conn, &root, &mut report)?;
     }
-    let mut inodes: HashMap<u64, Inode> = HashMap::new();
+    let mut inodes = Inodes::default();
     let mut entries_checked = 0u64;
-    for snap in &targets {
+    for (index, snap) in targets.iter().enumerate() {
         let algo: HashAlgo = snap.hash_algo.parse().unwrap_or(config.hash);
         let paths = SnapshotPaths::new(&root, &snap.name, &snap.timestamp, algo.manifest_suffix());
         if !paths.dir.is_dir() {
@@ -102,15 +142,21 @@ pub fn run(config: &Config, global: &Global, args: &VerifyArgs) -> Result<Outcom
         }
         let recorded = snapshot_entries(&conn, snap.id)?;
         entries_checked += recorded.len() as u64;
-        check_entries(snap, &paths, &recorded, algo, &mut inodes, &mut report);
+        let checking = Checking {
+            snap,
+            index: index as u32,
+            paths: &paths,
+            algo,
+        };
+        check_entries(&checking, &recorded, &mut inodes, &mut report);
         check_unknown(snap, &paths.dir, &recorded, &mut report);
         check_manifest(snap, &paths.manifest, &recorded, &mut report);
     }
     let mut hashed = 0u64;
     if !args.fast {
-        let total: u64 = inodes.values().map(|i| i.size).sum();
-        report.progress = Progress::new(style, "verify", inodes.len() as u64, total);
-        hashed = hash_inodes(config, inodes, &mut report);
+        let total: u64 = inodes.by_ino.values().map(|i| i.size).sum();
+        report.progress = Progress::new(style, "verify", inodes.by_ino.len() as u64, total);
+        hashed = hash_inodes(config, inodes, &targets, &mut report);
         report.progress.finish();
     }
     if !global.quiet {
@@ -174,16 +220,24 @@ fn show(snap: &SnapshotRow, rel: &[u8]) -> String {
     )
 }
 
+/// The snapshot whose entries are being checked.
+struct Checking<'a> {
+    snap: &'a SnapshotRow,
+    /// Its place among the snapshots being verified.
+    index: u32,
+    paths: &'a SnapshotPaths,
+    algo: HashAlgo,
+}
+
 /// Checks each recorded entry on disk (kind, target, size, mtime, mode) and groups the
 /// files by inode for hashing.
 fn check_entries(
-    snap: &SnapshotRow,
-    paths: &SnapshotPaths,
+    checking: &Checking,
     recorded: &[Recorded],
-    algo: HashAlgo,
-    inodes: &mut HashMap<u64, Inode>,
+    inodes: &mut Inodes,
     report: &mut Report,
 ) {
+    let (snap, paths, algo) = (checking.snap, checking.paths, checking.algo);
     for rec in recorded {
         let rel = Path::new(OsStr::from_bytes(&rec.path));
         let path = if rel == Path::new(".") {
@@ -244,14 +298,13 @@ fn check_entries(
                 if md.mode() & 0o7777 != copy.meta.mode {
                     report.problem(&what, "mode changed since the backup");
                 }
-                let inode = inodes.entry(md.ino()).or_insert_with(|| Inode {
+                inodes.add(checking.index, &rec.path, &md, || Inode {
                     path: path.clone(),
                     size: md.len(),
                     algo,
                     expected: copy.hash.clone(),
                     users: Vec::new(),
                 });
-                inode.users.push(what);
             }
         }
     }
@@ -312,8 +365,13 @@ fn check_manifest(snap: &SnapshotRow, manifest: &Path, recorded: &[Recorded], re
 
 /// Hashes every inode once (on all workers) and reports each damaged one with every path
 /// that shares it. Returns the bytes hashed.
-fn hash_inodes(config: &Config, inodes: HashMap<u64, Inode>, report: &mut Report) -> u64 {
-    let mut list: Vec<Inode> = inodes.into_values().collect();
+fn hash_inodes(
+    config: &Config,
+    mut inodes: Inodes,
+    targets: &[SnapshotRow],
+    report: &mut Report,
+) -> u64 {
+    let mut list: Vec<Inode> = std::mem::take(&mut inodes.by_ino).into_values().collect();
     list.sort_by(|a, b| a.path.cmp(&b.path));
     let mut hashed = 0u64;
     let mut by_algo: BTreeMap<&'static str, Vec<&Inode>> = BTreeMap::new();
@@ -333,19 +391,20 @@ fn hash_inodes(config: &Config, inodes: HashMap<u64, Inode>, report: &mut Report
                     Ok(read) => {
                         hashed += read.meta.size;
                         if read.hash != inode.expected {
+                            let users = inodes.users(inode, targets);
                             report.problem(
-                                &inode.users[0],
+                                &users[0],
                                 &format!(
                                     "content damaged: hash {} but the catalog says {}; shared by {} path(s): {}",
                                     &hex(&read.hash)[..16],
                                     &hex(&inode.expected)[..16],
-                                    inode.users.len(),
-                                    inode.users.join(", ")
+                                    users.len(),
+                                    users.join(", ")
                                 ),
                             );
                         }
                     }
-                    Err(why) => report.problem(&inode.users.join(", "), &why),
+                    Err(why) => report.problem(&inodes.users(inode, targets).join(", "), &why),
                 }
                 report.progress.advance(inode.size);
             }
