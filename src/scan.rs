@@ -167,7 +167,7 @@ pub fn walk(source: &Path, opts: &ScanOptions, mut sink: impl FnMut(Found) -> bo
         }
     };
     let root_dev = md.dev();
-    let Some(root) = describe(source, PathBuf::from("."), &md) else {
+    let Some(root) = describe(|| source.to_path_buf(), PathBuf::from("."), &md) else {
         return;
     };
     let is_dir = matches!(&root, Found::Entry(e) if e.kind == Kind::Dir);
@@ -215,15 +215,19 @@ impl<'a> Rules<'a> {
         Rules { opts, patterns }
     }
 
-    /// What leaves `abs` (named `name`) out of the snapshot, if anything.
-    fn leaves_out(&self, abs: &Path, name: &OsStr, is_dir: bool) -> Option<Found> {
-        if self
-            .opts
-            .exclude
-            .iter()
-            .any(|x| x.as_os_str() == abs.as_os_str())
-        {
-            return Some(Found::Excluded(abs.to_path_buf()));
+    /// What leaves entry `name` of folder `dir` out of the snapshot, if anything.
+    fn leaves_out(&self, dir: &Path, name: &OsStr, is_dir: bool) -> Option<Found> {
+        // Only folders are excluded (the backup root), so files skip the path building.
+        if is_dir && !self.opts.exclude.is_empty() {
+            let path = dir.join(name);
+            if self
+                .opts
+                .exclude
+                .iter()
+                .any(|x| x.as_os_str() == path.as_os_str())
+            {
+                return Some(Found::Excluded(path));
+            }
         }
         let skip = if is_dir {
             self.opts.skip_dirs.iter().any(|d| OsStr::new(d) == name)
@@ -268,9 +272,8 @@ fn list(abs: &Path, rel: &Path, rules: &Rules) -> std::vec::IntoIter<Child> {
     }
     names.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
     for (name, d) in names {
-        let path = abs.join(&name);
         let is_dir = d.file_type().is_ok_and(|t| t.is_dir());
-        if let Some(left_out) = rules.leaves_out(&path, &name, is_dir) {
+        if let Some(left_out) = rules.leaves_out(abs, &name, is_dir) {
             out.push(Child {
                 found: left_out,
                 dev: 0,
@@ -281,11 +284,11 @@ fn list(abs: &Path, rel: &Path, rules: &Rules) -> std::vec::IntoIter<Child> {
         let md = match d.metadata() {
             Ok(md) => md,
             Err(err) => {
-                out.push(problem(&path, err.to_string()));
+                out.push(problem(&abs.join(&name), err.to_string()));
                 continue;
             }
         };
-        if let Some(found) = describe(&path, rel.join(&name), &md) {
+        if let Some(found) = describe(|| abs.join(&name), rel.join(&name), &md) {
             out.push(Child {
                 found,
                 dev: md.dev(),
@@ -296,25 +299,26 @@ fn list(abs: &Path, rel: &Path, rules: &Rules) -> std::vec::IntoIter<Child> {
     out.into_iter()
 }
 
-/// Turns one stat'ed path into what it means for a backup (None: not a kind phlb keeps).
-fn describe(path: &Path, rel: PathBuf, md: &std::fs::Metadata) -> Option<Found> {
+/// Turns one stat'ed entry into what it means for a backup (None: not a kind phlb
+/// keeps). `path` builds its full path, only for what needs it.
+fn describe(path: impl Fn() -> PathBuf, rel: PathBuf, md: &std::fs::Metadata) -> Option<Found> {
     let ft = md.file_type();
     let (kind, target) = if ft.is_dir() {
         (Kind::Dir, None)
     } else if ft.is_file() {
         (Kind::File, None)
     } else if ft.is_symlink() {
-        match std::fs::read_link(path) {
+        match std::fs::read_link(path()) {
             Ok(t) => (Kind::Symlink, Some(t)),
             Err(err) => {
                 return Some(Found::Problem(Problem {
-                    path: path.to_path_buf(),
+                    path: path(),
                     message: format!("cannot read symlink: {err}"),
                 }))
             }
         }
     } else if ft.is_fifo() || ft.is_socket() || ft.is_block_device() || ft.is_char_device() {
-        return Some(Found::Special(path.to_path_buf()));
+        return Some(Found::Special(path()));
     } else {
         return None;
     };

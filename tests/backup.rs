@@ -428,3 +428,33 @@ fn owner_and_group_are_kept_when_root() {
     let uid = env.sql_int("SELECT uid FROM files WHERE path = 'owned.txt'");
     assert_eq!(uid, 1234);
 }
+
+/// The backup log of snapshot folder `snap` (`<timestamp>-backup.log` beside it).
+fn log_of(snap: &Path) -> String {
+    let name = format!("{}-backup.log", snap.file_name().unwrap().to_str().unwrap());
+    fs::read_to_string(snap.parent().unwrap().join(name)).unwrap()
+}
+
+#[test]
+fn log_names_what_changed_and_unchanged_files_only_at_debug() {
+    let env = Env::new();
+    env.write("kept.txt", b"kept");
+    env.write("moved.txt", b"moved content");
+    env.write("edited.txt", b"v1");
+    env.backup();
+    fs::rename(env.src.join("moved.txt"), env.src.join("moved-to.txt")).unwrap();
+    env.write("edited.txt", b"version 2");
+    let s2 = env.backup();
+    let log = log_of(&s2);
+    assert!(log.contains("linked  moved-to.txt"), "{log}");
+    assert!(log.contains("copied  edited.txt"), "{log}");
+    assert!(
+        !log.contains("kept.txt"),
+        "unchanged files stay out at info: {log}"
+    );
+
+    env.config("LOG_LEVEL = debug");
+    let s3 = env.backup();
+    let log = log_of(&s3);
+    assert!(log.contains("same    kept.txt"), "{log}");
+}

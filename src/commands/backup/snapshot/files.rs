@@ -7,7 +7,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use super::{fatal_or, Failure, Run, Stored};
+use super::{fatal_or, Failure, How, Run, Stored};
 use crate::commands::backup::links::Linked;
 use crate::config::LogLevel;
 use crate::hash::hex;
@@ -87,25 +87,25 @@ impl Run<'_> {
     /// Counts, records and logs a regular file once it is in the snapshot.
     fn record_file(&mut self, entry: &Entry, stored: Stored, progress: &Progress) -> Result<()> {
         self.say_no_links(progress);
-        let (copy_id, hash, meta, what) = match stored {
-            Stored::Linked {
-                copy_id,
-                hash,
-                meta,
-            } => {
-                self.counts.linked += 1;
-                (copy_id, hash, meta, "linked")
-            }
-            Stored::Copied {
-                copy_id,
-                hash,
-                meta,
-            } => {
-                self.counts.copied += 1;
-                self.counts.new_bytes += meta.size;
-                (copy_id, hash, meta, "copied")
-            }
+        let Stored {
+            how,
+            copy_id,
+            hash,
+            meta,
+        } = stored;
+        // Unchanged files are the bulk of a run and say nothing new: the log names them
+        // only at LOG_LEVEL = debug (the manifest and catalog list every file).
+        let (what, level) = match how {
+            How::Unchanged => ("same", LogLevel::Debug),
+            How::Linked => ("linked", LogLevel::Info),
+            How::Copied => ("copied", LogLevel::Info),
         };
+        if how == How::Copied {
+            self.counts.copied += 1;
+            self.counts.new_bytes += meta.size;
+        } else {
+            self.counts.linked += 1;
+        }
         self.counts.files += 1;
         self.counts.bytes += meta.size;
         let path_id = self
@@ -125,7 +125,7 @@ impl Run<'_> {
         self.manifest
             .write_all(&manifest::line(&hex(&hash), &entry.rel))
             .context("cannot write manifest")?;
-        self.action(LogLevel::Info, what, &entry.rel);
+        self.action(level, what, &entry.rel);
         if self.inp.verbose {
             progress.warn(&format!("{what:<7} {}", one_line(&entry.rel)));
         }
@@ -145,7 +145,8 @@ impl Run<'_> {
             (FirstStep::LinkPrevious, Some(p)) => {
                 match reader.next_done() {
                     Done::Link(LinkDone::Yes) => {
-                        return Ok(Ok(Stored::Linked {
+                        return Ok(Ok(Stored {
+                            how: How::Unchanged,
                             copy_id: p.copy_id,
                             hash: p.hash.clone(),
                             meta: entry.meta,
@@ -172,7 +173,8 @@ impl Run<'_> {
                 self.linker
                     .link_content(conn, &hash, entry.meta.size, entry.meta.into(), &dst)?
             {
-                return Ok(Ok(Stored::Linked {
+                return Ok(Ok(Stored {
+                    how: How::Linked,
                     copy_id,
                     hash,
                     meta: entry.meta,
@@ -204,7 +206,8 @@ impl Run<'_> {
             self.linker
                 .link_content(conn, &hash, meta.size, meta.into(), dst)?
         {
-            return Ok(Ok(Stored::Linked {
+            return Ok(Ok(Stored {
+                how: How::Linked,
                 copy_id,
                 hash,
                 meta,
@@ -236,7 +239,8 @@ impl Run<'_> {
             .insert_copy(&hash, meta.size, ino, meta.into())?;
         let copy: CopyMeta = meta.into();
         self.linker.remember(&hash, copy, copy_id, dst, 1);
-        Ok(Ok(Stored::Copied {
+        Ok(Ok(Stored {
+            how: How::Copied,
             copy_id,
             hash,
             meta,

@@ -79,18 +79,23 @@ fn walk_in_batches(
 /// A file that could not be backed up (the run goes on).
 struct Failure(String);
 
+/// How one regular file got into the snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum How {
+    /// Linked to the previous snapshot's copy without reading (same path, size, mtime).
+    Unchanged,
+    /// Read, and linked to a stored copy of the same content.
+    Linked,
+    /// Read, and written as a new stored copy.
+    Copied,
+}
+
 /// How one regular file was stored.
-enum Stored {
-    Linked {
-        copy_id: i64,
-        hash: Vec<u8>,
-        meta: Meta,
-    },
-    Copied {
-        copy_id: i64,
-        hash: Vec<u8>,
-        meta: Meta,
-    },
+struct Stored {
+    how: How,
+    copy_id: i64,
+    hash: Vec<u8>,
+    meta: Meta,
 }
 
 /// The state of a run in progress.
