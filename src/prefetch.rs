@@ -130,8 +130,8 @@ fn work(job: &Job, algo: HashAlgo, fds: &mut store::DirFds) -> Done {
 const WINDOW: usize = 4096;
 /// Jobs the main thread hands over at once, and link jobs a worker takes at once: the
 /// threads meet once per batch instead of once per file.
-const HANDOFF: usize = 64;
-const TAKE: usize = 16;
+const HANDOFF: usize = 256;
+const TAKE: usize = 64;
 /// File bytes that finished reads may hold in memory while they wait for the main thread.
 const BUFFERED_MAX: u64 = 32 << 20;
 
