@@ -182,18 +182,17 @@ pub fn walk(source: &Path, opts: &ScanOptions, mut sink: impl FnMut(Found) -> bo
             stack.pop();
             continue;
         };
-        let descend = child.descend.then(|| match &child.found {
-            Found::Entry(e)
-                if e.kind == Kind::Dir && (!opts.one_file_system || child.dev == root_dev) =>
-            {
+        let same_fs = !opts.one_file_system || child.dev == root_dev;
+        let descend = match &child.found {
+            Found::Entry(e) if e.kind == Kind::Dir && same_fs => {
                 Some((source.join(&e.rel), e.rel.clone()))
             }
             _ => None,
-        });
+        };
         if !sink(child.found) {
             return;
         }
-        if let Some(Some((abs, rel))) = descend {
+        if let Some((abs, rel)) = descend {
             stack.push(list(&abs, &rel, &rules));
         }
     }
@@ -241,10 +240,8 @@ impl<'a> Rules<'a> {
 /// One finding inside a listed folder.
 struct Child {
     found: Found,
-    /// The device of a folder entry, for ONE_FILE_SYSTEM.
+    /// The device of an entry, for ONE_FILE_SYSTEM.
     dev: u64,
-    /// Whether a folder entry's contents are walked.
-    descend: bool,
 }
 
 /// Reads folder `abs` (at `rel` in the source; empty for the root) and describes its
@@ -256,7 +253,6 @@ fn list(abs: &Path, rel: &Path, rules: &Rules) -> std::vec::IntoIter<Child> {
             message,
         }),
         dev: 0,
-        descend: false,
     };
     let dir = match std::fs::read_dir(abs) {
         Ok(d) => d,
@@ -277,7 +273,6 @@ fn list(abs: &Path, rel: &Path, rules: &Rules) -> std::vec::IntoIter<Child> {
             out.push(Child {
                 found: left_out,
                 dev: 0,
-                descend: false,
             });
             continue;
         }
@@ -292,7 +287,6 @@ fn list(abs: &Path, rel: &Path, rules: &Rules) -> std::vec::IntoIter<Child> {
             out.push(Child {
                 found,
                 dev: md.dev(),
-                descend: true,
             });
         }
     }
