@@ -120,6 +120,24 @@ fn unreadable_file_is_named_counted_and_exits_1() {
 }
 
 #[test]
+fn unreadable_folder_is_kept_empty_named_and_exits_1() {
+    let env = Env::new();
+    env.write("ok/a.txt", b"fine");
+    env.write("locked/inner.txt", b"hidden");
+    let locked = env.src.join("locked");
+    set_mode(&locked, 0o000);
+    let out = run_without_dac_override(&env, &["backup", env.src.to_str().unwrap()]);
+    set_mode(&locked, 0o755);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("locked: "), "{}", stderr(&out));
+    let snap = env.snapshots("src").pop().expect("the run finished");
+    assert_eq!(fs::read(snap.join("ok/a.txt")).unwrap(), b"fine");
+    assert!(snap.join("locked").is_dir(), "the folder itself is kept");
+    assert!(!snap.join("locked/inner.txt").exists());
+    assert_eq!(env.sql_int("SELECT failed FROM snapshot_runs"), 1);
+}
+
+#[test]
 fn backup_root_inside_source_is_not_copied_into_itself() {
     let env = Env::new();
     env.write("a.txt", b"a");
