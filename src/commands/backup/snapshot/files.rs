@@ -93,12 +93,12 @@ impl Run<'_> {
             hash,
             meta,
         } = stored;
-        // Unchanged files are the bulk of a run and say nothing new: the log names them
-        // only at LOG_LEVEL = debug (the manifest and catalog list every file).
-        let (what, level) = match how {
-            How::Unchanged => ("same", LogLevel::Debug),
-            How::Linked => ("linked", LogLevel::Info),
-            How::Copied => ("copied", LogLevel::Info),
+        // The log tells an unchanged file (linked without reading) from one whose content
+        // was found stored under another path or run.
+        let what = match how {
+            How::Unchanged => "same",
+            How::Linked => "linked",
+            How::Copied => "copied",
         };
         if how == How::Copied {
             self.counts.copied += 1;
@@ -125,7 +125,7 @@ impl Run<'_> {
         self.manifest
             .write_all(&manifest::line(&hex(&hash), &entry.rel))
             .context("cannot write manifest")?;
-        self.action(level, what, &entry.rel);
+        self.action(LogLevel::Info, what, &entry.rel);
         if self.inp.verbose {
             progress.warn(&format!("{what:<7} {}", one_line(&entry.rel)));
         }
