@@ -232,6 +232,9 @@ pub struct Writer {
 /// Rows handed to the writer thread at once.
 const HANDOFF_ROWS: usize = 512;
 
+/// Rows (or seconds) per transaction. Large, so each touched index page is written to
+/// the WAL about once per run. A run killed mid-transaction loses those rows only: the
+/// files they describe are in-progress leftovers, which the next run removes.
 const BATCH_ROWS: usize = 200_000;
 const BATCH_TIME: Duration = Duration::from_secs(10);
 
