@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fs::File;
+use std::io::Seek;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Receiver};
@@ -62,11 +63,26 @@ pub fn read_and_hash(path: &std::path::Path, algo: HashAlgo) -> Result<ReadFile,
     })
 }
 
+/// Says whether a worker may write content it just hashed as a new stored copy: true
+/// only when no stored copy of it can exist yet, so all other content is left to the
+/// main thread to link. One per worker, made on the worker when it first needs one.
+pub type Claim = Box<dyn FnMut(&[u8]) -> bool + Send>;
+
+/// What lets workers write new stored copies themselves.
+#[derive(Clone)]
+pub struct NewCopies {
+    /// Makes a worker's claim check.
+    pub claim: Arc<dyn Fn() -> Claim + Send + Sync>,
+    /// Give copies their recorded owner.
+    pub as_root: bool,
+}
+
 /// One piece of work for a worker.
 #[derive(Debug)]
 pub enum Job {
-    /// Open, read and hash a file.
-    Read(PathBuf),
+    /// Open, read and hash the file `src`; with `dst`, write it there as a new stored copy
+    /// when its content is claimed (see `Claim`).
+    Read { src: PathBuf, dst: Option<PathBuf> },
     /// Hardlink `dst` to the stored copy at `src` if it is still inode `ino` of `size`
     /// bytes with room for another link.
     Link {
@@ -82,7 +98,58 @@ pub enum Job {
 #[derive(Debug)]
 pub enum Done {
     Read(Result<ReadFile, String>),
+    /// Read, hashed and written as a new stored copy.
+    Wrote(Result<Wrote, CopyError>),
     Link(Linked),
+}
+
+/// A new stored copy a worker wrote.
+#[derive(Debug)]
+pub struct Wrote {
+    pub meta: Meta,
+    pub hash: Vec<u8>,
+    pub ino: u64,
+}
+
+/// Why a new stored copy could not be written (nothing is left at its place).
+#[derive(Debug)]
+pub enum CopyError {
+    /// The source changed or could not be read while being copied: try again.
+    Source(String),
+    /// Writing the copy failed.
+    Write(std::io::Error),
+}
+
+/// Writes a file that was read and hashed as a new stored copy at `dst`: small files
+/// from the buffer, large ones streamed again and hashed once more, so the copy is
+/// exactly the content hashed. Returns the copy's inode number.
+pub fn write_new_copy(
+    read: ReadFile,
+    dst: &std::path::Path,
+    algo: HashAlgo,
+    as_root: bool,
+) -> Result<u64, CopyError> {
+    let ReadFile {
+        mut file,
+        meta,
+        hash,
+        buffer,
+    } = read;
+    let copy = match buffer {
+        Some(buf) => store::NewCopy::write(dst, &buf).map(|c| (c, hash.clone())),
+        None => file
+            .rewind()
+            .and_then(|_| store::NewCopy::stream(&mut file, dst, algo))
+            .map(|(c, h, n)| (c, if n == meta.size { h } else { Vec::new() })),
+    };
+    let (copy, copied_hash) = copy.map_err(CopyError::Write)?;
+    if copied_hash != hash || !store::unchanged_since(&file, &meta, None) {
+        // Dropping the unfinished copy removes it.
+        return Err(CopyError::Source(
+            "changed while being copied; try again".into(),
+        ));
+    }
+    copy.commit(&meta, as_root).map_err(CopyError::Write)
 }
 
 /// The outcome of a link job.
@@ -113,16 +180,43 @@ fn link(
     }
 }
 
-fn work(job: &Job, algo: HashAlgo, fds: &mut store::DirFds) -> Done {
+/// A worker's tools: folder descriptors for linking and, when workers may write new
+/// copies, the claim check (made on first use).
+struct Tools {
+    fds: store::DirFds,
+    new: Option<NewCopies>,
+    claim: Option<Claim>,
+}
+
+impl Tools {
+    fn claims(&mut self, hash: &[u8]) -> bool {
+        let Some(new) = &self.new else { return false };
+        let claim = self.claim.get_or_insert_with(|| (new.claim)());
+        claim(hash)
+    }
+}
+
+fn work(job: &Job, algo: HashAlgo, tools: &mut Tools) -> Done {
     match job {
-        Job::Read(path) => Done::Read(read_and_hash(path, algo)),
+        Job::Read { src, dst } => match (read_and_hash(src, algo), dst) {
+            (Ok(read), Some(dst)) if tools.claims(&read.hash) => {
+                let (meta, hash) = (read.meta, read.hash.clone());
+                let as_root = tools.new.as_ref().is_some_and(|n| n.as_root);
+                Done::Wrote(write_new_copy(read, dst, algo, as_root).map(|ino| Wrote {
+                    meta,
+                    hash,
+                    ino,
+                }))
+            }
+            (read, _) => Done::Read(read),
+        },
         Job::Link {
             src,
             dst,
             ino,
             size,
             max_links,
-        } => Done::Link(link(fds, src, dst, *ino, *size, *max_links)),
+        } => Done::Link(link(&mut tools.fds, src, dst, *ino, *size, *max_links)),
     }
 }
 
@@ -166,7 +260,7 @@ impl Shared {
             }
             while into.len() < TAKE {
                 let Some(job) = q.jobs.pop_front() else { break };
-                let read = matches!(job.1, Job::Read(_));
+                let read = matches!(job.1, Job::Read { .. });
                 into.push(job);
                 if read {
                     break;
@@ -221,19 +315,21 @@ impl Reader {
         algo: HashAlgo,
         workers: usize,
     ) -> Reader {
-        let mut reader = Reader::start(scope, algo, workers);
-        for p in paths {
-            reader.push(Job::Read(p));
+        let mut reader = Reader::start(scope, algo, workers, None);
+        for src in paths {
+            reader.push(Job::Read { src, dst: None });
         }
         reader.close();
         reader
     }
 
     /// Starts `workers` threads in `scope`; hand them work with `push`, then `close`.
+    /// With `new`, workers write the new stored copies of read jobs that name a `dst`.
     pub fn start<'scope>(
         scope: &'scope Scope<'scope, '_>,
         algo: HashAlgo,
         workers: usize,
+        new: Option<NewCopies>,
     ) -> Reader {
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue::default()),
@@ -248,8 +344,13 @@ impl Reader {
         let (tx, rx) = channel();
         for _ in 0..workers.max(1) {
             let (tx, shared) = (tx.clone(), Arc::clone(&shared));
+            let new = new.clone();
             scope.spawn(move || {
-                let mut fds = store::DirFds::default();
+                let mut tools = Tools {
+                    fds: store::DirFds::default(),
+                    new,
+                    claim: None,
+                };
                 let mut jobs = Vec::with_capacity(TAKE);
                 let mut results = Vec::with_capacity(TAKE);
                 loop {
@@ -269,7 +370,7 @@ impl Reader {
                         if shared.stop.load(Ordering::SeqCst) {
                             return;
                         }
-                        let result = work(&job, algo, &mut fds);
+                        let result = work(&job, algo, &mut tools);
                         if let Done::Read(Ok(read)) = &result {
                             let held = read.buffer.as_ref().map_or(0, |b| b.len() as u64);
                             shared.buffered.fetch_add(held, Ordering::SeqCst);
@@ -327,7 +428,7 @@ impl Reader {
     pub fn next_read(&mut self) -> Result<ReadFile, String> {
         match self.next_done() {
             Done::Read(r) => r,
-            Done::Link(_) => Err("internal: job order mismatch".into()),
+            _ => Err("internal: job order mismatch".into()),
         }
     }
 

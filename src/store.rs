@@ -120,45 +120,67 @@ pub fn system_time(mtime_ns: i64) -> SystemTime {
     }
 }
 
-/// A new stored copy being written under a temp name beside its final place.
-struct TempCopy {
+/// A new stored copy being written at its place in the snapshot. Until `commit` it is
+/// removed when dropped, so a failed write leaves nothing behind. (It is written in
+/// place, not under a temp name: the whole snapshot is in progress until the run ends,
+/// and the copy's catalog row is only made after `commit`.)
+pub struct NewCopy {
     file: File,
-    tmp: PathBuf,
     dst: PathBuf,
     done: bool,
 }
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
-impl TempCopy {
-    fn create(dst: &Path) -> io::Result<TempCopy> {
-        let dir = dst.parent().unwrap_or(Path::new("."));
-        loop {
-            let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-            let tmp = dir.join(format!(".phlb-tmp-{}-{n}", std::process::id()));
-            match OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .custom_flags(libc::O_CLOEXEC)
-                .open(&tmp)
-            {
-                Ok(file) => {
-                    return Ok(TempCopy {
-                        file,
-                        tmp,
-                        dst: dst.to_path_buf(),
-                        done: false,
-                    })
-                }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(e),
-            }
-        }
+impl NewCopy {
+    fn create(dst: &Path) -> io::Result<NewCopy> {
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_CLOEXEC)
+            .open(dst)?;
+        Ok(NewCopy {
+            file,
+            dst: dst.to_path_buf(),
+            done: false,
+        })
     }
 
-    /// Applies metadata, renames into place, and returns the new inode number.
-    fn commit(mut self, meta: &Meta, as_root: bool) -> io::Result<u64> {
+    /// Writes `bytes` as a new stored copy at `dst`.
+    pub fn write(dst: &Path, bytes: &[u8]) -> io::Result<NewCopy> {
+        let mut copy = NewCopy::create(dst)?;
+        copy.file.write_all(bytes)?;
+        Ok(copy)
+    }
+
+    /// Streams `src` into a new stored copy at `dst`, hashing what it copies; runs of
+    /// zeros of a whole chunk become holes. Returns the copy, the digest of the bytes
+    /// written and their number.
+    pub fn stream(
+        src: &mut File,
+        dst: &Path,
+        algo: HashAlgo,
+    ) -> io::Result<(NewCopy, Vec<u8>, u64)> {
+        let mut copy = NewCopy::create(dst)?;
+        let mut hasher = algo.hasher();
+        let file = &mut copy.file;
+        let total = for_each_chunk(src, |chunk| {
+            hasher.update(chunk);
+            if chunk.iter().all(|&b| b == 0) {
+                // Leave a hole: sparse files stay sparse, and zeros cost no disk.
+                file.seek(SeekFrom::Current(chunk.len() as i64))?;
+                Ok(())
+            } else {
+                file.write_all(chunk)
+            }
+        })?;
+        copy.file.set_len(total)?;
+        Ok((copy, hasher.finish(), total))
+    }
+
+    /// Applies the recorded mode, owner (as root) and mtime; returns the inode number.
+    pub fn commit(mut self, meta: &Meta, as_root: bool) -> io::Result<u64> {
         if as_root {
             std::os::unix::fs::fchown(&self.file, Some(meta.uid), Some(meta.gid))?;
         }
@@ -167,53 +189,17 @@ impl TempCopy {
         self.file
             .set_times(FileTimes::new().set_modified(system_time(meta.mtime_ns)))?;
         let ino = self.file.metadata()?.ino();
-        fs::rename(&self.tmp, &self.dst)?;
         self.done = true;
         Ok(ino)
     }
 }
 
-impl Drop for TempCopy {
+impl Drop for NewCopy {
     fn drop(&mut self) {
         if !self.done {
-            let _ = fs::remove_file(&self.tmp);
+            let _ = fs::remove_file(&self.dst);
         }
     }
-}
-
-/// Writes `bytes` as a new stored copy at `dst`; returns its inode number.
-pub fn write_copy(dst: &Path, bytes: &[u8], meta: &Meta, as_root: bool) -> io::Result<u64> {
-    let mut tmp = TempCopy::create(dst)?;
-    tmp.file.write_all(bytes)?;
-    tmp.commit(meta, as_root)
-}
-
-/// Streams `src` into a new stored copy at `dst`, hashing what it copies; runs of zeros
-/// of a whole chunk become holes;
-/// returns (digest of the bytes written, bytes written, inode number).
-pub fn stream_copy(
-    src: &mut File,
-    dst: &Path,
-    meta: &Meta,
-    algo: HashAlgo,
-    as_root: bool,
-) -> io::Result<(Vec<u8>, u64, u64)> {
-    let mut tmp = TempCopy::create(dst)?;
-    let mut hasher = algo.hasher();
-    let file = &mut tmp.file;
-    let total = for_each_chunk(src, |chunk| {
-        hasher.update(chunk);
-        if chunk.iter().all(|&b| b == 0) {
-            // Leave a hole: sparse files stay sparse, and zeros cost no disk.
-            file.seek(SeekFrom::Current(chunk.len() as i64))?;
-            Ok(())
-        } else {
-            file.write_all(chunk)
-        }
-    })?;
-    tmp.file.set_len(total)?;
-    let ino = tmp.commit(meta, as_root)?;
-    Ok((hasher.finish(), total, ino))
 }
 
 /// True for errors that mean the backup destination itself is unusable (full, read-only,

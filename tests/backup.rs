@@ -455,3 +455,38 @@ fn log_tells_unchanged_files_from_linked_and_copied_ones() {
     let log = log_of(&s3);
     assert!(!log.contains("kept.txt"), "per-file lines are info: {log}");
 }
+
+#[test]
+fn new_content_read_by_many_workers_at_once_is_stored_once() {
+    // Workers write new content themselves; many files with one new content, read side
+    // by side, must still end as one stored copy per (content, mode).
+    let env = Env::new();
+    env.config("WORKERS = 4");
+    let big = vec![3u8; (1 << 20) + 17];
+    for d in 0..6 {
+        for f in 0..50 {
+            env.write(&format!("d{d}/f{f}"), b"one new content");
+        }
+        env.write(&format!("d{d}/big"), &big);
+        let exec = env.write(&format!("d{d}/exec"), b"one new content");
+        set_mode(&exec, 0o755);
+    }
+    let snap = env.backup();
+    let small = ino(&snap.join("d0/f0"));
+    let exec = ino(&snap.join("d0/exec"));
+    assert_ne!(small, exec, "another mode needs another copy");
+    for d in 0..6 {
+        for f in 0..50 {
+            assert_eq!(ino(&snap.join(format!("d{d}/f{f}"))), small);
+        }
+        assert_eq!(ino(&snap.join(format!("d{d}/exec"))), exec);
+        assert_eq!(
+            ino(&snap.join(format!("d{d}/big"))),
+            ino(&snap.join("d0/big"))
+        );
+        assert_eq!(mode(&snap.join(format!("d{d}/exec"))) & 0o7777, 0o755);
+    }
+    assert_eq!(nlink(&snap.join("d0/f0")), 300);
+    assert_eq!(env.sql_int("SELECT count(*) FROM copies"), 3);
+    assert_eq!(tree(&snap).len(), tree(&env.src).len(), "nothing left over");
+}

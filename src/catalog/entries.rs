@@ -88,6 +88,12 @@ pub fn copies_for_hash(conn: &Connection, hash: &[u8]) -> Result<Vec<CopyRow>> {
     Ok(rows)
 }
 
+/// True when content `hash` has ever been stored (its copies may be gone since).
+pub fn content_known(conn: &Connection, hash: &[u8]) -> Result<bool> {
+    let mut stmt = conn.prepare_cached("SELECT 1 FROM contents WHERE hash = ?1")?;
+    Ok(stmt.exists([hash])?)
+}
+
 /// Up to `limit` places where stored copy `copy_id` is linked, newest snapshot first.
 pub fn copy_locations(conn: &Connection, copy_id: i64, limit: usize) -> Result<Vec<Location>> {
     let mut stmt = conn.prepare_cached(

@@ -38,6 +38,18 @@ pub enum Access {
     ReadOnly,
 }
 
+/// Opens a read-only connection of its own to the catalog file at `path`, outside the
+/// pool (for a worker thread); it sees what is committed.
+pub fn open_reader(path: &Path) -> Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_URI;
+    let conn = Connection::open_with_flags(path, flags)
+        .and_then(|c| c.execute_batch("PRAGMA busy_timeout = 5000;").map(|_| c))
+        .with_context(|| format!("{}: cannot open catalog", path.display()))?;
+    Ok(conn)
+}
+
 /// The open catalog: a small connection pool over one SQLite file.
 pub struct Catalog {
     pool: Pool<SqliteConnectionManager>,

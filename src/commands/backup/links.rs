@@ -80,6 +80,36 @@ impl Linker {
         }
     }
 
+    /// Replaces the new copy at `dst` by a link to a copy of the same content this run
+    /// already stored or linked, when there is one that may serve `want`; returns its id.
+    pub fn relink_to_live(
+        &mut self,
+        hash: &[u8],
+        want: CopyMeta,
+        dst: &Path,
+    ) -> Result<Option<i64>> {
+        if self.unsupported.is_some() {
+            return Ok(None);
+        }
+        let key = LinkKey::new(self.policy, hash, want);
+        let Some(live) = self.live.get_mut(&key) else {
+            return Ok(None);
+        };
+        if !has_room(live.nlink, self.max_links) {
+            return Ok(None);
+        }
+        match store::replace_with_link(&live.path, dst) {
+            Ok(()) => {
+                live.nlink += 1;
+                Ok(Some(live.copy_id))
+            }
+            Err(e) if store::is_fatal(&e) => {
+                Err(anyhow::Error::new(e).context(format!("{}: cannot create link", dst.display())))
+            }
+            Err(_) => Ok(None),
+        }
+    }
+
     /// Links `dst` to any stored copy of content `hash` that may serve metadata `want`.
     pub fn link_content(
         &mut self,

@@ -217,6 +217,7 @@ fn one_snapshot(
     let (prev_dir, prev) = prev.unzip();
     let inputs = snapshot::Inputs {
         config,
+        catalog_path: catalog.path(),
         root,
         source: &source.path,
         snapshot: &snapshot,

@@ -1,7 +1,7 @@
 //! How one regular file gets into the snapshot: the link-or-copy decision, the new
 //! stored copy, the catalog row and manifest line, and the second chance after a failure.
 
-use std::io::{Seek, Write};
+use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -13,7 +13,9 @@ use crate::config::LogLevel;
 use crate::hash::hex;
 use crate::manifest;
 use crate::plan::{first_step, CopyMeta, FirstStep};
-use crate::prefetch::{read_and_hash, Done, Linked as LinkDone, ReadFile, Reader};
+use crate::prefetch::{
+    read_and_hash, write_new_copy, CopyError, Done, Linked as LinkDone, ReadFile, Reader, Wrote,
+};
 use crate::progress::Progress;
 use crate::scan::{Entry, Kind, Meta};
 use crate::store;
@@ -163,8 +165,13 @@ impl Run<'_> {
             }
             (FirstStep::KnownContent, Some(p)) => Some(p.hash.clone()),
             _ => {
-                let read = reader.next_read();
-                return self.store_read(read, &dst);
+                return match reader.next_done() {
+                    Done::Read(read) => self.store_read(read, &dst),
+                    Done::Wrote(Ok(wrote)) => self.adopt(wrote, &dst),
+                    Done::Wrote(Err(CopyError::Source(why))) => Ok(Err(Failure(why))),
+                    Done::Wrote(Err(CopyError::Write(e))) => fatal_or(e, &dst, "cannot write copy"),
+                    Done::Link(_) => Ok(Err(Failure("internal: job order mismatch".into()))),
+                };
             }
         };
         if let Some(hash) = known {
@@ -191,16 +198,11 @@ impl Run<'_> {
         read: Result<ReadFile, String>,
         dst: &Path,
     ) -> Result<Result<Stored, Failure>> {
-        let ReadFile {
-            mut file,
-            meta,
-            hash,
-            buffer,
-        } = match read {
+        let read = match read {
             Ok(r) => r,
             Err(why) => return Ok(Err(Failure(why))),
         };
-        let algo = self.inp.config.hash;
+        let (meta, hash) = (read.meta, read.hash.clone());
         let conn = &*self.reads;
         if let Linked::Yes(copy_id) =
             self.linker
@@ -213,27 +215,36 @@ impl Run<'_> {
                 meta,
             }));
         }
-        let as_root = self.inp.as_root;
-        let written = match buffer {
-            Some(buf) => {
-                store::write_copy(dst, &buf, &meta, as_root).map(|ino| (hash.clone(), ino))
-            }
-            None => file
-                .rewind()
-                .and_then(|_| store::stream_copy(&mut file, dst, &meta, algo, as_root))
-                .map(|(h, n, ino)| {
-                    let h = if n == meta.size { h } else { Vec::new() };
-                    (h, ino)
-                }),
+        let algo = self.inp.config.hash;
+        let ino = match write_new_copy(read, dst, algo, self.inp.as_root) {
+            Ok(ino) => ino,
+            Err(CopyError::Source(why)) => return Ok(Err(Failure(why))),
+            Err(CopyError::Write(e)) => return fatal_or(e, dst, "cannot write copy"),
         };
-        let (copied_hash, ino) = match written {
-            Ok(w) => w,
-            Err(e) => return fatal_or(e, dst, "cannot write copy"),
-        };
-        if copied_hash != hash || !store::unchanged_since(&file, &meta, None) {
-            let _ = std::fs::remove_file(dst);
-            return Ok(Err(Failure("changed while being copied; try again".into())));
+        self.stored_new(Wrote { meta, hash, ino }, dst)
+    }
+
+    /// Takes on a new stored copy a worker wrote. Another file of this run may have
+    /// stored the same content meanwhile (the worker could not know): then the copy is
+    /// replaced by a link to that one, so each content is stored once.
+    fn adopt(&mut self, wrote: Wrote, dst: &Path) -> Result<Result<Stored, Failure>> {
+        if let Some(copy_id) = self
+            .linker
+            .relink_to_live(&wrote.hash, wrote.meta.into(), dst)?
+        {
+            return Ok(Ok(Stored {
+                how: How::Linked,
+                copy_id,
+                hash: wrote.hash,
+                meta: wrote.meta,
+            }));
         }
+        self.stored_new(wrote, dst)
+    }
+
+    /// Records a new stored copy in the catalog and remembers it for later duplicates.
+    fn stored_new(&mut self, wrote: Wrote, dst: &Path) -> Result<Result<Stored, Failure>> {
+        let Wrote { meta, hash, ino } = wrote;
         let copy_id = self
             .writer
             .insert_copy(&hash, meta.size, ino, meta.into())?;

@@ -1,12 +1,13 @@
 //! Owns one snapshot run: walks the source into a snapshot folder, its manifest and its
 //! catalog rows; `files` decides and stores each regular file.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::File;
 use std::io::BufWriter;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, SyncSender, TryRecvError};
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
 
@@ -14,11 +15,12 @@ mod files;
 
 use super::links::Linker;
 use super::report::{Counts, Log};
-use crate::catalog::{Conn, SnapshotRow, Writer};
+use crate::catalog::entries::content_known;
+use crate::catalog::{self, Conn, SnapshotRow, Writer};
 use crate::config::{Config, LogLevel};
 use crate::layout::SnapshotPaths;
 use crate::plan::{first_step, FirstStep, PrevMap};
-use crate::prefetch::{Job, Reader};
+use crate::prefetch::{Claim, Job, NewCopies, Reader};
 use crate::progress::Progress;
 use crate::scan::{self, Entry, Found, Kind, Meta, ScanOptions};
 use crate::store;
@@ -27,6 +29,8 @@ use crate::units::one_line;
 /// Everything one snapshot run needs, handed in by the command.
 pub struct Inputs<'a> {
     pub config: &'a Config,
+    /// The catalog file, for the workers' own read connections.
+    pub catalog_path: &'a Path,
     pub root: &'a Path,
     pub source: &'a Path,
     pub snapshot: &'a SnapshotRow,
@@ -74,6 +78,29 @@ fn walk_in_batches(
     if open && !batch.is_empty() {
         let _ = tx.send(batch);
     }
+}
+
+/// The workers' claim checks: a worker writes a new stored copy itself when its content
+/// is in no earlier run (the catalog says) and no other file of this run has shown it.
+/// Content that fails either test goes to the main thread, which links what it can; a
+/// catalog that cannot be opened here only means the main thread does every copy.
+fn claims(catalog_path: &Path) -> Arc<dyn Fn() -> Claim + Send + Sync> {
+    let path = catalog_path.to_path_buf();
+    let seen: Arc<Mutex<HashSet<Vec<u8>>>> = Arc::default();
+    Arc::new(move || {
+        let seen = Arc::clone(&seen);
+        let conn = catalog::open_reader(&path).ok();
+        Box::new(move |hash: &[u8]| {
+            let first = seen
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(hash.to_vec());
+            first
+                && conn
+                    .as_ref()
+                    .is_some_and(|c| matches!(content_known(c, hash), Ok(false)))
+        })
+    })
 }
 
 /// A file that could not be backed up (the run goes on).
@@ -150,7 +177,11 @@ impl<'a> Run<'a> {
         std::thread::scope(|scope| {
             let (tx, rx) = sync_channel::<Vec<Walked>>(LOOKAHEAD / WALK_BATCH);
             scope.spawn(move || walk_in_batches(&source, &work_dir, opts, tx));
-            let mut reader = Reader::start(scope, algo, workers);
+            let new = NewCopies {
+                claim: claims(self.inp.catalog_path),
+                as_root: self.inp.as_root,
+            };
+            let mut reader = Reader::start(scope, algo, workers, Some(new));
             let mut queue: VecDeque<Entry> = VecDeque::new();
             let mut found_queue: VecDeque<Walked> = VecDeque::new();
             let mut walking = true;
@@ -214,7 +245,10 @@ impl<'a> Run<'a> {
                     prev,
                     &self.inp.prev_dir,
                 ) {
-                    (FirstStep::Read, _, _) => reader.push(Job::Read(self.inp.source.join(&e.rel))),
+                    (FirstStep::Read, _, _) => reader.push(Job::Read {
+                        src: self.inp.source.join(&e.rel),
+                        dst: Some(self.dst(&e.rel)),
+                    }),
                     (FirstStep::LinkPrevious, Some(p), Some(dir)) => reader.push(Job::Link {
                         src: dir.join(&e.rel),
                         dst: self.dst(&e.rel),
