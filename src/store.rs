@@ -120,31 +120,48 @@ pub fn system_time(mtime_ns: i64) -> SystemTime {
     }
 }
 
-/// A new stored copy being written at its place in the snapshot. Until `commit` it is
-/// removed when dropped, so a failed write leaves nothing behind. (It is written in
-/// place, not under a temp name: the whole snapshot is in progress until the run ends,
-/// and the copy's catalog row is only made after `commit`.)
+/// A new stored copy being written under a temp name beside its final place; `commit`
+/// renames it into place, and dropping it before that removes it, so a half-written copy
+/// never carries a real file name.
 pub struct NewCopy {
     file: File,
+    tmp: PathBuf,
     dst: PathBuf,
     done: bool,
 }
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// A name for a temp file beside `path`, unique within this process.
+fn temp_beside(path: &Path) -> PathBuf {
+    let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let dir = path.parent().unwrap_or(Path::new("."));
+    dir.join(format!(".phlb-tmp-{}-{n}", std::process::id()))
+}
+
 impl NewCopy {
     fn create(dst: &Path) -> io::Result<NewCopy> {
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(libc::O_CLOEXEC)
-            .open(dst)?;
-        Ok(NewCopy {
-            file,
-            dst: dst.to_path_buf(),
-            done: false,
-        })
+        loop {
+            let tmp = temp_beside(dst);
+            match OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .custom_flags(libc::O_CLOEXEC)
+                .open(&tmp)
+            {
+                Ok(file) => {
+                    return Ok(NewCopy {
+                        file,
+                        tmp,
+                        dst: dst.to_path_buf(),
+                        done: false,
+                    })
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// Writes `bytes` as a new stored copy at `dst`.
@@ -179,7 +196,8 @@ impl NewCopy {
         Ok((copy, hasher.finish(), total))
     }
 
-    /// Applies the recorded mode, owner (as root) and mtime; returns the inode number.
+    /// Applies the recorded mode, owner (as root) and mtime, renames the copy into
+    /// place, and returns its inode number.
     pub fn commit(mut self, meta: &Meta, as_root: bool) -> io::Result<u64> {
         if as_root {
             std::os::unix::fs::fchown(&self.file, Some(meta.uid), Some(meta.gid))?;
@@ -189,6 +207,7 @@ impl NewCopy {
         self.file
             .set_times(FileTimes::new().set_modified(system_time(meta.mtime_ns)))?;
         let ino = self.file.metadata()?.ino();
+        fs::rename(&self.tmp, &self.dst)?;
         self.done = true;
         Ok(ino)
     }
@@ -197,7 +216,7 @@ impl NewCopy {
 impl Drop for NewCopy {
     fn drop(&mut self) {
         if !self.done {
-            let _ = fs::remove_file(&self.dst);
+            let _ = fs::remove_file(&self.tmp);
         }
     }
 }
@@ -227,10 +246,8 @@ pub fn unchanged_since(file: &File, before: &Meta, read: Option<u64>) -> bool {
 
 /// Atomically replaces `path` by a hardlink to `src` (link to a temp name, then rename).
 pub fn replace_with_link(src: &Path, path: &Path) -> io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
     loop {
-        let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-        let tmp = dir.join(format!(".phlb-tmp-{}-{n}", std::process::id()));
+        let tmp = temp_beside(path);
         match fs::hard_link(src, &tmp) {
             Ok(()) => {
                 return fs::rename(&tmp, path).inspect_err(|_| {
