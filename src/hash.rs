@@ -115,13 +115,18 @@ pub fn hash_reader(algo: HashAlgo, reader: &mut impl Read) -> io::Result<(Vec<u8
 
 /// Lowercase hex of a digest.
 pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(DIGITS[(b >> 4) as usize] as char);
-        s.push(DIGITS[(b & 15) as usize] as char);
-    }
+    hex_into(&mut s, bytes);
     s
+}
+
+/// Appends `bytes` as lowercase hex to `out`.
+pub fn hex_into(out: &mut String, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for b in bytes {
+        out.push(DIGITS[(b >> 4) as usize] as char);
+        out.push(DIGITS[(b & 15) as usize] as char);
+    }
 }
 
 #[cfg(test)]

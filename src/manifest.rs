@@ -10,9 +10,15 @@ use std::path::{Path, PathBuf};
 /// Like coreutils, a name holding `\` or a newline gets a leading `\` on the line and
 /// those characters escaped as `\\` and `\n`; every other byte is written as it is.
 pub fn line(hex: &str, rel: &Path) -> Vec<u8> {
+    let mut out = Vec::with_capacity(hex.len() + rel.as_os_str().len() + 4);
+    line_into(&mut out, hex, rel);
+    out
+}
+
+/// Appends the manifest line of `rel` with digest `hex` to `out` (see `line`).
+pub fn line_into(out: &mut Vec<u8>, hex: &str, rel: &Path) {
     let name = rel.as_os_str().as_bytes();
     let escape = name.iter().any(|&b| b == b'\\' || b == b'\n');
-    let mut out = Vec::with_capacity(hex.len() + name.len() + 4);
     if escape {
         out.push(b'\\');
     }
@@ -26,7 +32,6 @@ pub fn line(hex: &str, rel: &Path) -> Vec<u8> {
         }
     }
     out.push(b'\n');
-    out
 }
 
 /// Parses one manifest line (without its newline) back into (hex digest, relative path).

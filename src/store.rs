@@ -1,7 +1,8 @@
 //! Owns the filesystem side of a snapshot: folders, symlinks, hardlinks and new stored
 //! copies written under a temp name and renamed into place, with their metadata.
 
-use std::ffi::CString;
+use std::borrow::Cow;
+use std::ffi::{CStr, CString};
 use std::fs::{self, File, FileTimes, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::ffi::OsStrExt;
@@ -307,13 +308,22 @@ impl DirFds {
     }
 }
 
-fn split(path: &Path) -> io::Result<(&Path, CString)> {
+/// Splits `path` into its folder and its file name as a C string, built in `buf` when it
+/// fits (Linux names have at most 255 bytes), so the hot link path does not allocate.
+fn split<'a, 'b>(path: &'a Path, buf: &'b mut [u8; 256]) -> io::Result<(&'a Path, Cow<'b, CStr>)> {
     let parent = path.parent().unwrap_or(Path::new("."));
     let name = path
         .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name"))?;
-    let name = CString::new(name.as_bytes())
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "name holds a NUL byte"))?;
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name"))?
+        .as_bytes();
+    let nul = || io::Error::new(io::ErrorKind::InvalidInput, "name holds a NUL byte");
+    let name = if name.len() < buf.len() {
+        buf[..name.len()].copy_from_slice(name);
+        buf[name.len()] = 0;
+        Cow::Borrowed(CStr::from_bytes_with_nul(&buf[..=name.len()]).map_err(|_| nul())?)
+    } else {
+        Cow::Owned(CString::new(name).map_err(|_| nul())?)
+    };
     Ok((parent, name))
 }
 
@@ -329,8 +339,9 @@ pub fn link_stored_copy(
     max_links: u64,
 ) -> Option<LinkOutcome> {
     use std::os::fd::AsRawFd;
-    let (src_dir, src_name) = split(src).ok()?;
-    let (dst_dir, dst_name) = split(dst).ok()?;
+    let (mut src_buf, mut dst_buf) = ([0u8; 256], [0u8; 256]);
+    let (src_dir, src_name) = split(src, &mut src_buf).ok()?;
+    let (dst_dir, dst_name) = split(dst, &mut dst_buf).ok()?;
     let src_fd = fds.get(src_dir).ok()?.as_raw_fd();
     // SAFETY: an all-zero stat is a valid value to be overwritten by fstatat.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };

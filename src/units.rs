@@ -28,6 +28,19 @@ pub fn one_line(path: &std::path::Path) -> String {
     escape_controls(&path.to_string_lossy())
 }
 
+/// Shows a path like `one_line`, without allocating for the usual UTF-8 path with no
+/// control characters.
+pub struct OneLine<'a>(pub &'a std::path::Path);
+
+impl std::fmt::Display for OneLine<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.to_str() {
+            Some(s) if !s.chars().any(char::is_control) => f.write_str(s),
+            _ => f.write_str(&one_line(self.0)),
+        }
+    }
+}
+
 /// Escapes control characters so that text stays on one line.
 pub fn escape_controls(s: &str) -> String {
     if s.chars().any(char::is_control) {
@@ -51,6 +64,22 @@ mod tests {
         ];
         for (n, want) in cases {
             assert_eq!(human_bytes(n), want);
+        }
+    }
+
+    #[test]
+    fn one_line_display_matches_one_line() {
+        use std::os::unix::ffi::OsStrExt;
+        let cases: [&[u8]; 4] = [
+            b"plain/name.txt",
+            b"with\nnewline",
+            b"tab\there",
+            b"bad\xffutf8",
+        ];
+        for raw in cases {
+            let path = std::path::Path::new(std::ffi::OsStr::from_bytes(raw));
+            assert_eq!(OneLine(path).to_string(), one_line(path), "{raw:?}");
+            assert!(!OneLine(path).to_string().contains('\n'));
         }
     }
 }

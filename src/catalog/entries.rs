@@ -42,6 +42,14 @@ fn copy_meta(r: &rusqlite::Row, first: usize) -> rusqlite::Result<CopyMeta> {
 
 /// Loads the regular files of a snapshot as path bytes -> what was recorded, in one query.
 pub fn previous_entries(conn: &Connection, snapshot_id: i64) -> Result<PrevMap> {
+    // The run's file count sizes the map up front (a hint: 0 when unknown).
+    let files: i64 = conn
+        .query_row(
+            "SELECT files FROM snapshot_runs WHERE id = ?1",
+            [snapshot_id],
+            |r| r.get(0),
+        )
+        .unwrap_or(0);
     let mut stmt = conn.prepare(
         "SELECT p.path, e.size, e.mtime_ns, c.hash, k.id, k.ino, k.mode, k.uid, k.gid, k.mtime_ns, p.id
          FROM entries e
@@ -51,7 +59,7 @@ pub fn previous_entries(conn: &Connection, snapshot_id: i64) -> Result<PrevMap> 
          WHERE e.snapshot_id = ?1 AND e.kind = 'file'",
     )?;
     let mut rows = stmt.query([snapshot_id])?;
-    let mut map = HashMap::new();
+    let mut map = HashMap::with_capacity(files.clamp(0, 1 << 24) as usize);
     while let Some(r) = rows.next()? {
         let path: Vec<u8> = r.get(0)?;
         let prev = PrevEntry {

@@ -14,11 +14,10 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 
-use crate::catalog::{entries::previous_entries, Access, Catalog, SnapshotRow, Writer};
+use crate::catalog::{Access, Catalog, SnapshotRow, Writer};
 use crate::cli::{BackupArgs, Global};
 use crate::config::{Config, LogLevel};
 use crate::layout::{check_name, SnapshotPaths};
-use crate::plan::PrevMap;
 use crate::progress::{Progress, Style};
 use crate::scan::ScanOptions;
 use crate::store;
@@ -135,7 +134,7 @@ fn previous(
     root: &Path,
     name: &str,
     algo: crate::hash::HashAlgo,
-) -> Result<Option<(PathBuf, PrevMap)>> {
+) -> Result<Option<snapshot::Previous>> {
     while let Some(row) = SnapshotRow::previous_complete(conn, name)? {
         let dir = root.join(name).join(&row.timestamp);
         if dir.is_dir() {
@@ -144,7 +143,10 @@ fn previous(
             if row.hash_algo != algo.to_string() {
                 return Ok(None);
             }
-            return Ok(Some((dir, previous_entries(conn, row.id)?)));
+            return Ok(Some(snapshot::Previous {
+                dir,
+                run_id: row.id,
+            }));
         }
         row.mark_missing(conn)?;
     }
@@ -214,7 +216,6 @@ fn one_snapshot(
             paths.work_dir.display()
         )
     })?;
-    let (prev_dir, prev) = prev.unzip();
     let inputs = snapshot::Inputs {
         config,
         catalog_path: catalog.path(),
@@ -222,8 +223,7 @@ fn one_snapshot(
         source: &source.path,
         snapshot: &snapshot,
         paths: &paths,
-        prev_dir,
-        prev: prev.unwrap_or_default(),
+        prev,
         as_root: running_as_root(),
         verbose: global.verbose,
     };

@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 
 use crate::catalog::snapshots::Totals;
 use crate::config::LogLevel;
-use crate::units::{human_bytes, human_duration};
+use crate::units::{human_bytes, human_duration, OneLine};
 
 /// What one snapshot run did.
 #[derive(Debug, Clone, Copy, Default)]
@@ -107,6 +107,15 @@ impl Log {
             return;
         }
         let _ = writeln!(self.out, "{level:<7} {text}");
+    }
+
+    /// Writes one action line (`what` then the path) when `level` is at or above the
+    /// configured level.
+    pub fn action(&mut self, level: LogLevel, what: &str, rel: &Path) {
+        if level < self.level {
+            return;
+        }
+        let _ = writeln!(self.out, "{level:<7} {what:<7} {}", OneLine(rel));
     }
 
     /// Writes the closing line with the time and flushes the log to disk.

@@ -2,7 +2,6 @@
 //! stored copy, the catalog row and manifest line, and the second chance after a failure.
 
 use std::io::Write;
-use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -10,9 +9,9 @@ use anyhow::{Context, Result};
 use super::{fatal_or, Failure, How, Run, Stored};
 use crate::commands::backup::links::Linked;
 use crate::config::LogLevel;
-use crate::hash::hex;
+use crate::hash::hex_into;
 use crate::manifest;
-use crate::plan::{first_step, CopyMeta, FirstStep};
+use crate::plan::{first_step, CopyMeta, FirstStep, PrevEntry};
 use crate::prefetch::{
     read_and_hash, write_new_copy, CopyError, Done, Linked as LinkDone, ReadFile, Reader, Wrote,
 };
@@ -29,6 +28,7 @@ impl Run<'_> {
     pub(super) fn file_again(
         &mut self,
         entry: &Entry,
+        prev: Option<&PrevEntry>,
         first_why: &str,
         progress: &Progress,
     ) -> Result<Result<(), Failure>> {
@@ -68,26 +68,33 @@ impl Run<'_> {
             Ok(stored) => stored,
             Err(Failure(why)) => return Ok(Err(Failure(why))),
         };
-        self.record_file(entry, stored, progress)?;
+        self.record_file(entry, prev, stored, progress)?;
         Ok(Ok(()))
     }
 
     pub(super) fn file(
         &mut self,
         entry: &Entry,
+        prev: Option<&PrevEntry>,
         reader: &mut Reader,
         progress: &Progress,
     ) -> Result<Result<(), Failure>> {
-        let stored = match self.store_file(entry, reader)? {
+        let stored = match self.store_file(entry, prev, reader)? {
             Ok(s) => s,
             Err(f) => return Ok(Err(f)),
         };
-        self.record_file(entry, stored, progress)?;
+        self.record_file(entry, prev, stored, progress)?;
         Ok(Ok(()))
     }
 
     /// Counts, records and logs a regular file once it is in the snapshot.
-    fn record_file(&mut self, entry: &Entry, stored: Stored, progress: &Progress) -> Result<()> {
+    fn record_file(
+        &mut self,
+        entry: &Entry,
+        prev: Option<&PrevEntry>,
+        stored: Stored,
+        progress: &Progress,
+    ) -> Result<()> {
         self.say_no_links(progress);
         let Stored {
             how,
@@ -110,11 +117,7 @@ impl Run<'_> {
         }
         self.counts.files += 1;
         self.counts.bytes += meta.size;
-        let path_id = self
-            .inp
-            .prev
-            .get(entry.rel.as_os_str().as_bytes())
-            .map(|p| p.path_id);
+        let path_id = prev.map(|p| p.path_id);
         self.writer.insert_entry(
             self.inp.snapshot.id,
             path_id,
@@ -124,8 +127,17 @@ impl Run<'_> {
             Some(copy_id),
             None,
         )?;
+        let hash = match (&hash, prev) {
+            (Some(h), _) => &h[..],
+            (None, Some(p)) => &p.hash[..],
+            (None, None) => &[][..],
+        };
+        self.hex_buf.clear();
+        hex_into(&mut self.hex_buf, hash);
+        self.line_buf.clear();
+        manifest::line_into(&mut self.line_buf, &self.hex_buf, &entry.rel);
         self.manifest
-            .write_all(&manifest::line(&hex(&hash), &entry.rel))
+            .write_all(&self.line_buf)
             .context("cannot write manifest")?;
         self.action(LogLevel::Info, what, &entry.rel);
         if self.inp.verbose {
@@ -138,10 +150,9 @@ impl Run<'_> {
     fn store_file(
         &mut self,
         entry: &Entry,
+        prev: Option<&PrevEntry>,
         reader: &mut Reader,
     ) -> Result<Result<Stored, Failure>> {
-        let dst = self.dst(&entry.rel);
-        let prev = self.inp.prev.get(entry.rel.as_os_str().as_bytes());
         let policy = self.inp.config.dedup;
         let known = match (first_step(policy, entry.meta, prev), prev) {
             (FirstStep::LinkPrevious, Some(p)) => {
@@ -150,14 +161,15 @@ impl Run<'_> {
                         return Ok(Ok(Stored {
                             how: How::Unchanged,
                             copy_id: p.copy_id,
-                            hash: p.hash.clone(),
+                            hash: None,
                             meta: entry.meta,
                         }))
                     }
                     Done::Link(LinkDone::Unsupported(e)) => self.linker.unsupported = Some(e),
                     Done::Link(LinkDone::Failed(e)) if store::is_fatal(&e) => {
+                        let dst = self.dst(&entry.rel);
                         return Err(anyhow::Error::new(e)
-                            .context(format!("{}: cannot create link", dst.display())))
+                            .context(format!("{}: cannot create link", dst.display())));
                     }
                     _ => {}
                 }
@@ -165,6 +177,7 @@ impl Run<'_> {
             }
             (FirstStep::KnownContent, Some(p)) => Some(p.hash.clone()),
             _ => {
+                let dst = self.dst(&entry.rel);
                 return match reader.next_done() {
                     Done::Read(read) => self.store_read(read, &dst),
                     Done::Wrote(Ok(wrote)) => self.adopt(wrote, &dst),
@@ -174,6 +187,7 @@ impl Run<'_> {
                 };
             }
         };
+        let dst = self.dst(&entry.rel);
         if let Some(hash) = known {
             let conn = &*self.reads;
             if let Linked::Yes(copy_id) =
@@ -183,7 +197,7 @@ impl Run<'_> {
                 return Ok(Ok(Stored {
                     how: How::Linked,
                     copy_id,
-                    hash,
+                    hash: Some(hash),
                     meta: entry.meta,
                 }));
             }
@@ -211,7 +225,7 @@ impl Run<'_> {
             return Ok(Ok(Stored {
                 how: How::Linked,
                 copy_id,
-                hash,
+                hash: Some(hash),
                 meta,
             }));
         }
@@ -235,7 +249,7 @@ impl Run<'_> {
             return Ok(Ok(Stored {
                 how: How::Linked,
                 copy_id,
-                hash: wrote.hash,
+                hash: Some(wrote.hash),
                 meta: wrote.meta,
             }));
         }
@@ -253,7 +267,7 @@ impl Run<'_> {
         Ok(Ok(Stored {
             how: How::Copied,
             copy_id,
-            hash,
+            hash: Some(hash),
             meta,
         }))
     }

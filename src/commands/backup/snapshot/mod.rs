@@ -15,11 +15,11 @@ mod files;
 
 use super::links::Linker;
 use super::report::{Counts, Log};
-use crate::catalog::entries::content_known;
+use crate::catalog::entries::{content_known, previous_entries};
 use crate::catalog::{self, Conn, SnapshotRow, Writer};
 use crate::config::{Config, LogLevel};
 use crate::layout::SnapshotPaths;
-use crate::plan::{first_step, FirstStep, PrevMap};
+use crate::plan::{first_step, FirstStep, PrevEntry, PrevMap};
 use crate::prefetch::{Claim, Job, NewCopies, Reader};
 use crate::progress::Progress;
 use crate::scan::{self, Entry, Found, Kind, Meta, ScanOptions};
@@ -35,14 +35,23 @@ pub struct Inputs<'a> {
     pub source: &'a Path,
     pub snapshot: &'a SnapshotRow,
     pub paths: &'a SnapshotPaths,
-    pub prev_dir: Option<PathBuf>,
-    pub prev: PrevMap,
+    /// The previous complete snapshot of this name, if any.
+    pub prev: Option<Previous>,
     pub as_root: bool,
     pub verbose: bool,
 }
 
+/// The previous complete snapshot of a name: unchanged files are linked from it.
+pub struct Previous {
+    pub dir: PathBuf,
+    pub run_id: i64,
+}
+
 /// How many walked entries may wait ahead of the one being recorded.
 const LOOKAHEAD: usize = 4096;
+/// How many walked entries may wait for the main thread: enough for the walk to go on
+/// while the main thread loads the previous snapshot's files.
+const WALK_AHEAD: usize = 16384;
 /// Findings the walk hands over at once, so the two threads do not wake each other for
 /// every entry.
 const WALK_BATCH: usize = 256;
@@ -121,7 +130,8 @@ enum How {
 struct Stored {
     how: How,
     copy_id: i64,
-    hash: Vec<u8>,
+    /// The content digest; `None` when it is the previous snapshot's for the same path.
+    hash: Option<Vec<u8>>,
     meta: Meta,
 }
 
@@ -139,6 +149,9 @@ pub struct Run<'a> {
     /// Folders that could not be made, reported when their entry comes up.
     dir_errors: HashMap<PathBuf, String>,
     told_no_links: bool,
+    /// Reused for each file's manifest line and hex digest.
+    line_buf: Vec<u8>,
+    hex_buf: String,
 }
 
 impl<'a> Run<'a> {
@@ -162,6 +175,8 @@ impl<'a> Run<'a> {
             dirs: Vec::new(),
             dir_errors: HashMap::new(),
             told_no_links: false,
+            line_buf: Vec::new(),
+            hex_buf: String::new(),
         })
     }
 
@@ -175,14 +190,19 @@ impl<'a> Run<'a> {
         let work_dir = self.inp.paths.work_dir.clone();
         let (algo, workers) = (self.inp.config.hash, self.inp.config.worker_count());
         std::thread::scope(|scope| {
-            let (tx, rx) = sync_channel::<Vec<Walked>>(LOOKAHEAD / WALK_BATCH);
+            let (tx, rx) = sync_channel::<Vec<Walked>>(WALK_AHEAD / WALK_BATCH);
             scope.spawn(move || walk_in_batches(&source, &work_dir, opts, tx));
+            // Loaded while the walk has started on the other core.
+            let prev = match &self.inp.prev {
+                Some(p) => previous_entries(&self.reads, p.run_id)?,
+                None => PrevMap::default(),
+            };
             let new = NewCopies {
                 claim: claims(self.inp.catalog_path),
                 as_root: self.inp.as_root,
             };
             let mut reader = Reader::start(scope, algo, workers, Some(new));
-            let mut queue: VecDeque<Entry> = VecDeque::new();
+            let mut queue: VecDeque<(Entry, Option<&PrevEntry>)> = VecDeque::new();
             let mut found_queue: VecDeque<Walked> = VecDeque::new();
             let mut walking = true;
             loop {
@@ -201,9 +221,13 @@ impl<'a> Run<'a> {
                     }
                     match found_queue.pop_front() {
                         Some((Found::Entry(e), made)) => {
-                            self.schedule(&e, made, &mut reader)?;
+                            let p = match e.kind {
+                                Kind::File => prev.get(e.rel.as_os_str().as_bytes()),
+                                _ => None,
+                            };
+                            self.schedule(&e, p, made, &mut reader)?;
                             progress.grow(if e.kind == Kind::File { e.meta.size } else { 0 });
-                            queue.push_back(e);
+                            queue.push_back((e, p));
                         }
                         Some((other, _)) => self.note(other, progress),
                         None => {
@@ -213,7 +237,7 @@ impl<'a> Run<'a> {
                     }
                 }
                 match queue.pop_front() {
-                    Some(entry) => self.process(&entry, &mut reader, progress)?,
+                    Some((entry, p)) => self.process(&entry, p, &mut reader, progress)?,
                     None if walking => continue,
                     None => return Ok(()),
                 }
@@ -226,6 +250,7 @@ impl<'a> Run<'a> {
     fn schedule(
         &mut self,
         e: &Entry,
+        prev: Option<&PrevEntry>,
         made: Option<std::io::Error>,
         reader: &mut Reader,
     ) -> Result<()> {
@@ -239,18 +264,17 @@ impl<'a> Run<'a> {
                 }
             }
             Kind::File => {
-                let prev = self.inp.prev.get(e.rel.as_os_str().as_bytes());
                 match (
                     first_step(self.inp.config.dedup, e.meta, prev),
                     prev,
-                    &self.inp.prev_dir,
+                    &self.inp.prev,
                 ) {
                     (FirstStep::Read, _, _) => reader.push(Job::Read {
                         src: self.inp.source.join(&e.rel),
                         dst: Some(self.dst(&e.rel)),
                     }),
-                    (FirstStep::LinkPrevious, Some(p), Some(dir)) => reader.push(Job::Link {
-                        src: dir.join(&e.rel),
+                    (FirstStep::LinkPrevious, Some(p), Some(run)) => reader.push(Job::Link {
+                        src: run.dir.join(&e.rel),
                         dst: self.dst(&e.rel),
                         ino: p.copy_ino,
                         size: p.size,
@@ -291,15 +315,22 @@ impl<'a> Run<'a> {
     }
 
     /// Backs up one entry whose work was scheduled; a failed file gets a second chance.
-    fn process(&mut self, entry: &Entry, reader: &mut Reader, progress: &Progress) -> Result<()> {
+    /// `prev` is what the previous snapshot recorded for a file's path.
+    fn process(
+        &mut self,
+        entry: &Entry,
+        prev: Option<&PrevEntry>,
+        reader: &mut Reader,
+        progress: &Progress,
+    ) -> Result<()> {
         let result = match entry.kind {
             Kind::Dir => self.dir(entry),
             Kind::Symlink => self.symlink(entry),
-            Kind::File => self.file(entry, reader, progress),
+            Kind::File => self.file(entry, prev, reader, progress),
         }?;
         if let Err(Failure(why)) = result {
             let result = match entry.kind {
-                Kind::File => self.file_again(entry, &why, progress)?,
+                Kind::File => self.file_again(entry, prev, &why, progress)?,
                 _ => Err(Failure(why)),
             };
             if let Err(Failure(why)) = result {
@@ -377,8 +408,7 @@ impl<'a> Run<'a> {
     }
 
     fn action(&mut self, level: LogLevel, what: &str, rel: &Path) {
-        self.log
-            .line(level, &format!("{what:<7} {}", one_line(rel)));
+        self.log.action(level, what, rel);
     }
 
     fn dst(&self, rel: &Path) -> PathBuf {
