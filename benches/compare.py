@@ -8,7 +8,8 @@ alternating, several repetitions each (medians reported):
   S1  first backup            phlb  vs cp -a, rsync -a
   S2  second, nothing changed phlb  vs cp -al, rsync -a --link-dest
   S3  after `gen_corpus.py mutate` (one round per repetition)
-                              phlb  vs rsync -a --link-dest, plus bytes newly written
+                              phlb  vs rsync -a --link-dest, plus bytes newly written,
+                              and the floor: sha256sum and cp -a of just the new copies
   verify (full) of one snapshot vs sha256sum over the same files; verify --fast
   add: rebuilding the catalog of 3 snapshots
 Peak RSS of every phlb run comes from /usr/bin/time. Prints a table with phlb/peer ratios.
@@ -149,6 +150,25 @@ def main():
         for step in ([s2_phlb, s2_peers] if r % 2 == 0 else [s2_peers, s2_phlb]):
             step(r)
 
+    def s3_floor(snap, r):
+        """What S3 cannot avoid beyond S2: the files phlb stored as new copies (link
+        count 1 in the newest snapshot) hashed with sha256sum and written with cp -a, each
+        alone, from the same source files. (phlb also reads and hashes renamed files;
+        their bytes are in the mutate summary.)"""
+        listing = subprocess.run(["find", snap, "-type", "f", "-links", "1", "-printf", "%P\\0"],
+                                 capture_output=True, check=True).stdout
+        scratch = os.path.join(work, f"s3-floor-{r}")
+        os.makedirs(scratch)
+        warm(corpus)
+        t0 = time.monotonic()
+        subprocess.run(["xargs", "-0", "sha256sum"], input=listing, cwd=corpus,
+                       stdout=subprocess.DEVNULL, check=True)
+        record("S3 floor: sha256sum new", time.monotonic() - t0)
+        t0 = time.monotonic()
+        subprocess.run(["xargs", "-0", "cp", "-a", "--parents", "-t", scratch], input=listing,
+                       cwd=corpus, check=True)
+        record("S3 floor: cp -a new", time.monotonic() - t0)
+
     # S3: one mutate round per repetition; both tools back up the same changed tree.
     written = {}
     for r in range(args.reps):
@@ -164,6 +184,7 @@ def main():
         out = subprocess.run(["du", "-s", "--block-size=1"] + [os.path.join(root, "corpus", d) for d in snaps[-2:]],
                              capture_output=True, text=True, check=True)
         written.setdefault("phlb", []).append(int(out.stdout.splitlines()[1].split()[0]))
+        s3_floor(os.path.join(root, "corpus", snaps[-1]), r)
         if have_rsync:
             dest = os.path.join(work, f"rs-{r + 1}")
             warm(corpus)
@@ -225,6 +246,10 @@ def main():
     print(f"  S2 / rsync --link-dest    {ratio('S2 phlb', 'S2 rsync --link-dest')}")
     print(f"  S3 / rsync --link-dest    {ratio('S3 phlb', 'S3 rsync --link-dest')}")
     print(f"  S3 / S2                   {ratio('S3 phlb', 'S2 phlb')}")
+    if "S3 floor: cp -a new" in med:
+        extra = med["S3 phlb"] - med["S2 phlb"]
+        floor = med["S3 floor: sha256sum new"] + med["S3 floor: cp -a new"]
+        print(f"  S3 - S2 = {extra:.2f} s; hashing + writing the new copies alone = {floor:.2f} s")
     print(f"  verify / sha256sum        {ratio('verify phlb', 'verify sha256sum')}   (target <= 1.2)")
     for tool, v in written.items():
         print(f"  S3 bytes newly written by {tool}: median {statistics.median(v) / 2**20:.1f} MiB")
