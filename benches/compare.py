@@ -12,11 +12,12 @@ alternating, several repetitions each (medians reported):
                               and the floor: sha256sum and cp -a of just the new copies
   verify (full) of one snapshot vs sha256sum over the same files; verify --fast
   add: rebuilding the catalog of 3 snapshots
+  memory: backing up one 4 KiB file vs one 4 GiB file (times the scale)
 Peak RSS of every phlb run comes from /usr/bin/time. Prints a table with phlb/peer ratios.
 Page cache is warmed before each run (see ../shared/bench/README.md on noise). Nothing is
 deleted until the end: ext4 makes new inodes slow for a few seconds after mass deletes,
 which would punish whichever tool runs next. Needs free disk of about (2 + 2 * reps) times
-the corpus size.
+the corpus size, plus twice the big file.
 """
 import argparse
 import os
@@ -58,6 +59,13 @@ def warm_meta(tree):
     """Loads the inodes of `tree` (a stat of every entry): a run that links into an older
     tree reads them, and memory pressure from the S1 runs may have evicted them."""
     sh(f"find '{tree}' -printf '%s\\n' > /dev/null", shell=True)
+
+
+def human(n):
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}".replace(".0 ", " ")
+        n /= 1024
 
 
 def du_bytes(path):
@@ -223,6 +231,16 @@ def main():
         warm(add_root)
         s, k = phlb(add_root, "add")
         record("add (3 snapshots) phlb", s, k)
+
+    # Memory must not grow with file size: one 4 KiB file against one 4 GiB file (times
+    # the scale), each backed up into a fresh root.
+    big_bytes = max(1 << 20, int(4 * 2**30 * args.scale))
+    for label, size_bytes in (("4 KiB", 4096), (human(big_bytes), big_bytes)):
+        src = os.path.join(work, f"one-file-{size_bytes}")
+        os.makedirs(src)
+        sh(f"head -c {size_bytes} /dev/urandom > '{src}/file'", shell=True)
+        s, k = phlb(os.path.join(work, f"one-file-root-{size_bytes}"), "backup", src)
+        record(f"one {label} file phlb", s, k)
 
     shutil.rmtree(work, ignore_errors=True)
     med = {k: statistics.median(v) for k, v in results.items()}
