@@ -16,8 +16,9 @@ alternating, several repetitions each (medians reported):
 Peak RSS of every phlb run comes from /usr/bin/time. Prints a table with phlb/peer ratios.
 Page cache is warmed before each run (see ../shared/bench/README.md on noise). Nothing is
 deleted until the end: ext4 makes new inodes slow for a few seconds after mass deletes,
-which would punish whichever tool runs next. Needs free disk of about (2 + 2 * reps) times
-the corpus size, plus twice the big file.
+which would punish whichever tool runs next. Needs free disk of about (4 + 2 * reps) times
+the corpus size, plus twice the big file; it checks before it starts, prints each figure
+as it comes, and removes its work folder at the end, also after a failure.
 """
 import argparse
 import os
@@ -73,23 +74,8 @@ def du_bytes(path):
     return int(out.stdout.split()[0])
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--scale", type=float, default=1.0)
-    ap.add_argument("--reps", type=int, default=3)
-    ap.add_argument("--work", default="/tmp/phlb-bench")
-    ap.add_argument("--phlb", default=os.path.join(REPO, "target", "release", "phlb"))
-    args = ap.parse_args()
-
-    if not os.path.exists(args.phlb):
-        sh(["cargo", "build", "--release"], cwd=REPO)
-    have_rsync = shutil.which("rsync") is not None
-    if not have_rsync:
-        print("note: rsync not found (apt-get install rsync); its columns are left out")
-
-    work = args.work
-    shutil.rmtree(work, ignore_errors=True)
-    os.makedirs(work)
+def measure(args, work, have_rsync, big_bytes):
+    """Runs every timed step in `work`; returns (files, bytes, results, rss, written)."""
     corpus = os.path.join(work, "corpus")
     print(f"building corpus at scale {args.scale} ...", flush=True)
     sh([sys.executable, GEN, "create", corpus, "--scale", str(args.scale)], stdout=subprocess.DEVNULL)
@@ -103,6 +89,9 @@ def main():
         results.setdefault(label, []).append(secs)
         if kib is not None:
             rss.setdefault(label, []).append(kib)
+        # Each figure as it comes, so a run that fails part-way still shows what it had.
+        mem = f", peak RSS {kib / 1024:.0f} MiB" if kib is not None else ""
+        print(f"  {label}: {secs:.2f} s{mem}", flush=True)
 
     def phlb(root, *a):
         return timed([args.phlb, "-q", "--backup-root", root] + list(a))
@@ -234,15 +223,47 @@ def main():
 
     # Memory must not grow with file size: one 4 KiB file against one 4 GiB file (times
     # the scale), each backed up into a fresh root.
-    big_bytes = max(1 << 20, int(4 * 2**30 * args.scale))
     for label, size_bytes in (("4 KiB", 4096), (human(big_bytes), big_bytes)):
         src = os.path.join(work, f"one-file-{size_bytes}")
         os.makedirs(src)
         sh(f"head -c {size_bytes} /dev/urandom > '{src}/file'", shell=True)
-        s, k = phlb(os.path.join(work, f"one-file-root-{size_bytes}"), "backup", src)
+        dest = os.path.join(work, f"one-file-root-{size_bytes}")
+        s, k = phlb(dest, "backup", src)
         record(f"one {label} file phlb", s, k)
+        shutil.rmtree(src)
+        shutil.rmtree(dest)
+    return files, size, results, rss, written
 
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scale", type=float, default=1.0)
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--work", default="/tmp/phlb-bench")
+    ap.add_argument("--phlb", default=os.path.join(REPO, "target", "release", "phlb"))
+    args = ap.parse_args()
+
+    if not os.path.exists(args.phlb):
+        sh(["cargo", "build", "--release"], cwd=REPO)
+    have_rsync = shutil.which("rsync") is not None
+    if not have_rsync:
+        print("note: rsync not found (apt-get install rsync); its columns are left out")
+
+    work = args.work
     shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    big_bytes = max(1 << 20, int(4 * 2**30 * args.scale))
+    need = int((4 + 2 * args.reps) * 2.9 * 2**30 * args.scale) + 2 * big_bytes
+    free = shutil.disk_usage(work).free
+    if free < need:
+        shutil.rmtree(work, ignore_errors=True)
+        sys.exit(f"{work}: needs about {need / 2**30:.0f} GiB free, has {free / 2**30:.0f} GiB")
+    try:
+        files, size, results, rss, written = measure(args, work, have_rsync, big_bytes)
+    finally:
+        # Also after a failure: the work folder holds many copies of the corpus.
+        shutil.rmtree(work, ignore_errors=True)
     med = {k: statistics.median(v) for k, v in results.items()}
 
     def ratio(a, b):
