@@ -69,6 +69,13 @@ def human(n):
         n /= 1024
 
 
+def newest_snapshot(root):
+    """The newest snapshot folder under phlb's root: the tree its next run links from."""
+    top = os.path.join(root, "corpus")
+    snaps = sorted(d for d in os.listdir(top) if os.path.isdir(os.path.join(top, d)) and "." not in d)
+    return os.path.join(top, snaps[-1])
+
+
 def du_bytes(path):
     out = subprocess.run(["du", "-s", "--block-size=1", path], capture_output=True, text=True, check=True)
     return int(out.stdout.split()[0])
@@ -128,7 +135,7 @@ def measure(args, work, have_rsync, big_bytes):
     # S2: nothing changed (order alternates each repetition).
     def s2_phlb(r):
         warm(corpus)
-        warm_meta(root)
+        warm_meta(newest_snapshot(root))
         s, k = phlb(root, "backup", corpus)
         record("S2 phlb", s, k)
 
@@ -171,7 +178,7 @@ def measure(args, work, have_rsync, big_bytes):
     for r in range(args.reps):
         sh([sys.executable, GEN, "mutate", corpus, "--round", str(r + 1)], stdout=subprocess.DEVNULL)
         warm(corpus)
-        warm_meta(root)
+        warm_meta(newest_snapshot(root))
         s, k = phlb(root, "backup", corpus)
         record("S3 phlb", s, k)
         # du counts each inode once over all its arguments: the newest snapshot's line is
