@@ -30,7 +30,7 @@ pub struct Config {
     pub dedup: Dedup,
     /// Do not cross mount points inside a source.
     pub one_file_system: bool,
-    /// Threads for reading and hashing; `None` means one per core.
+    /// Threads for the per-file work (read, hash, write new copies, link); `None` means one per core.
     pub workers: Option<usize>,
     /// Detail of the per-snapshot log file.
     pub log_level: LogLevel,
