@@ -9,6 +9,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::hash::{for_each_chunk, HashAlgo};
@@ -50,10 +51,12 @@ pub fn open_source(path: &Path) -> io::Result<File> {
         .open(path)
 }
 
-/// Reads a whole (small) open file into memory.
+/// Reads a whole (small) open file of about `size_hint` bytes into memory. Room for one
+/// byte more lets the read that ends the file see whether it grew; reading through
+/// `take` skips the size lookup `File::read_to_end` makes (a stat and a seek per file).
 pub fn read_all(file: &mut File, size_hint: u64) -> io::Result<Vec<u8>> {
-    let mut buf = Vec::with_capacity(size_hint as usize);
-    file.read_to_end(&mut buf)?;
+    let mut buf = Vec::with_capacity(size_hint as usize + 1);
+    file.take(u64::MAX).read_to_end(&mut buf)?;
     Ok(buf)
 }
 
@@ -133,21 +136,29 @@ pub struct NewCopy {
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// This process's id, asked once (it names temp files).
+fn pid() -> u32 {
+    static PID: OnceLock<u32> = OnceLock::new();
+    *PID.get_or_init(std::process::id)
+}
+
 /// A name for a temp file beside `path`, unique within this process.
 fn temp_beside(path: &Path) -> PathBuf {
     let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
     let dir = path.parent().unwrap_or(Path::new("."));
-    dir.join(format!(".phlb-tmp-{}-{n}", std::process::id()))
+    dir.join(format!(".phlb-tmp-{}-{n}", pid()))
 }
 
 impl NewCopy {
-    fn create(dst: &Path) -> io::Result<NewCopy> {
+    /// Creates the temp file with permission bits `mode` (less the umask; `commit` sets
+    /// them exactly when they differ). The run's folders stay private until it ends.
+    fn create(dst: &Path, mode: u32) -> io::Result<NewCopy> {
         loop {
             let tmp = temp_beside(dst);
             match OpenOptions::new()
                 .write(true)
                 .create_new(true)
-                .mode(0o600)
+                .mode(mode & 0o777)
                 .custom_flags(libc::O_CLOEXEC)
                 .open(&tmp)
             {
@@ -165,9 +176,9 @@ impl NewCopy {
         }
     }
 
-    /// Writes `bytes` as a new stored copy at `dst`.
-    pub fn write(dst: &Path, bytes: &[u8]) -> io::Result<NewCopy> {
-        let mut copy = NewCopy::create(dst)?;
+    /// Writes `bytes` as a new stored copy at `dst` that will have permission bits `mode`.
+    pub fn write(dst: &Path, bytes: &[u8], mode: u32) -> io::Result<NewCopy> {
+        let mut copy = NewCopy::create(dst, mode)?;
         copy.file.write_all(bytes)?;
         Ok(copy)
     }
@@ -179,8 +190,9 @@ impl NewCopy {
         src: &mut File,
         dst: &Path,
         algo: HashAlgo,
+        mode: u32,
     ) -> io::Result<(NewCopy, Vec<u8>, u64)> {
-        let mut copy = NewCopy::create(dst)?;
+        let mut copy = NewCopy::create(dst, mode)?;
         let mut hasher = algo.hasher();
         let file = &mut copy.file;
         let total = for_each_chunk(src, |chunk| {
@@ -197,20 +209,26 @@ impl NewCopy {
         Ok((copy, hasher.finish(), total))
     }
 
-    /// Applies the recorded mode, owner (as root) and mtime, renames the copy into
-    /// place, and returns its inode number.
+    /// Applies the recorded mtime, owner (as root) and mode, renames the copy into
+    /// place, and returns its inode number. Owner and mode are only changed where the
+    /// new file does not have them already (most files, as root or not), which saves two
+    /// inode updates per copy.
     pub fn commit(mut self, meta: &Meta, as_root: bool) -> io::Result<u64> {
-        if as_root {
-            std::os::unix::fs::fchown(&self.file, Some(meta.uid), Some(meta.gid))?;
-        }
-        self.file
-            .set_permissions(fs::Permissions::from_mode(meta.mode))?;
         self.file
             .set_times(FileTimes::new().set_modified(system_time(meta.mtime_ns)))?;
-        let ino = self.file.metadata()?.ino();
+        let now = self.file.metadata()?;
+        if as_root && (now.uid(), now.gid()) != (meta.uid, meta.gid) {
+            std::os::unix::fs::fchown(&self.file, Some(meta.uid), Some(meta.gid))?;
+        }
+        // The file was created without setuid, setgid and sticky bits, so a mode with
+        // them is always set, and after the owner, whose change would clear them.
+        if now.mode() & 0o7777 != meta.mode {
+            self.file
+                .set_permissions(fs::Permissions::from_mode(meta.mode))?;
+        }
         fs::rename(&self.tmp, &self.dst)?;
         self.done = true;
-        Ok(ino)
+        Ok(now.ino())
     }
 }
 

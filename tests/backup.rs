@@ -5,6 +5,7 @@ mod common;
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::symlink;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 
 use common::*;
@@ -490,3 +491,45 @@ fn new_content_read_by_many_workers_at_once_is_stored_once() {
     assert_eq!(env.sql_int("SELECT count(*) FROM copies"), 3);
     assert_eq!(tree(&snap).len(), tree(&env.src).len(), "nothing left over");
 }
+
+#[test]
+fn every_mode_is_exact_whatever_the_umask() {
+    // New copies are created with the source's permission bits and only changed where
+    // the new file differs: bits a umask drops, setuid/setgid/sticky, and (as root) the
+    // owner, whose change clears setuid/setgid, must all still come out exact.
+    // SAFETY: geteuid has no preconditions.
+    let as_root = unsafe { libc::geteuid() } == 0;
+    let env = Env::new();
+    let modes = [
+        0o777, 0o666, 0o640, 0o600, 0o400, 0o000, 0o4755, 0o2755, 0o6711, 0o1644,
+    ];
+    for m in modes {
+        let f = env.write(&format!("m{m:o}"), format!("mode {m:o}").as_bytes());
+        set_mode(&f, m);
+        if as_root && m & 0o6000 != 0 {
+            std::os::unix::fs::chown(&f, Some(1234), Some(5678)).unwrap();
+            set_mode(&f, m);
+        }
+    }
+    let mut cmd = env.cmd();
+    cmd.args(["backup", env.src.to_str().unwrap()]);
+    // SAFETY: umask is async-signal-safe; the closure only calls it.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::umask(0o077);
+            Ok(())
+        });
+    }
+    assert_ok(&cmd.output().unwrap());
+    let snap = env.snapshots("src").pop().unwrap();
+    use std::os::unix::fs::MetadataExt;
+    for m in modes {
+        let copy = snap.join(format!("m{m:o}"));
+        assert_eq!(mode(&copy), m, "mode of m{m:o}");
+        if as_root && m & 0o6000 != 0 {
+            let md = fs::metadata(&copy).unwrap();
+            assert_eq!((md.uid(), md.gid()), (1234, 5678));
+        }
+    }
+}
+

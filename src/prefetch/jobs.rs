@@ -130,15 +130,21 @@ pub fn write_new_copy(
         hash,
         buffer,
     } = read;
+    // A small file is written from the buffer that was hashed and checked unchanged
+    // after reading; a large one is read again, so it is checked once more.
     let copy = match buffer {
-        Some(buf) => store::NewCopy::write(dst, &buf).map(|c| (c, hash.clone())),
+        Some(buf) => store::NewCopy::write(dst, &buf, meta.mode).map(|c| (c, true)),
         None => file
             .rewind()
-            .and_then(|_| store::NewCopy::stream(&mut file, dst, algo))
-            .map(|(c, h, n)| (c, if n == meta.size { h } else { Vec::new() })),
+            .and_then(|_| store::NewCopy::stream(&mut file, dst, algo, meta.mode))
+            .map(|(c, h, n)| {
+                let same =
+                    n == meta.size && h == hash && store::unchanged_since(&file, &meta, None);
+                (c, same)
+            }),
     };
-    let (copy, copied_hash) = copy.map_err(CopyError::Write)?;
-    if copied_hash != hash || !store::unchanged_since(&file, &meta, None) {
+    let (copy, same) = copy.map_err(CopyError::Write)?;
+    if !same {
         // Dropping the unfinished copy removes it.
         return Err(CopyError::Source(
             "changed while being copied; try again".into(),
