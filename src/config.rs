@@ -38,6 +38,8 @@ pub struct Config {
     pub max_links: u64,
     /// A missing backup root is an error instead of being created.
     pub no_create_root: bool,
+    /// Wait until a run's files are on disk before it counts as complete.
+    pub sync: bool,
 }
 
 impl Default for Config {
@@ -54,6 +56,7 @@ impl Default for Config {
             log_level: LogLevel::Info,
             max_links: 65000,
             no_create_root: false,
+            sync: true,
         }
     }
 }
@@ -201,6 +204,7 @@ pub fn render(loaded: &Loaded) -> String {
         ("LOG_LEVEL", c.log_level.to_string()),
         ("MAX_LINKS", c.max_links.to_string()),
         ("NO_CREATE_ROOT", c.no_create_root.to_string()),
+        ("SYNC", c.sync.to_string()),
     ];
     let mut out = match &loaded.file {
         Some(f) => format!("# config file: {}\n", f.display()),

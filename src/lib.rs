@@ -4,6 +4,7 @@ pub mod catalog;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod flush;
 pub mod hash;
 pub mod layout;
 pub mod lock;

@@ -533,3 +533,17 @@ fn every_mode_is_exact_whatever_the_umask() {
     }
 }
 
+#[test]
+fn sync_off_still_makes_a_complete_snapshot() {
+    let env = Env::new();
+    env.config("SYNC = false");
+    env.write("a.txt", b"alpha");
+    let snap = env.backup();
+    assert_eq!(fs::read(snap.join("a.txt")).unwrap(), b"alpha");
+    let status: String = env
+        .db()
+        .query_row("SELECT status FROM snapshots", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(status, "complete");
+    assert_ok(&env.run(&["verify"]));
+}

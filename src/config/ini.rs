@@ -103,6 +103,10 @@ fn set(c: &mut Config, key: &str, value: &str) -> Result<&'static str, String> {
             c.no_create_root = boolean(value)?;
             "NO_CREATE_ROOT"
         }
+        "SYNC" => {
+            c.sync = boolean(value)?;
+            "SYNC"
+        }
         _ => return Err("unknown key".into()),
     })
 }

@@ -17,6 +17,7 @@ use anyhow::{bail, Context, Result};
 use crate::catalog::{Access, Catalog, SnapshotRow, Writer};
 use crate::cli::{BackupArgs, Global};
 use crate::config::{Config, LogLevel};
+use crate::flush::Flusher;
 use crate::layout::{check_name, SnapshotPaths};
 use crate::progress::{Progress, Style};
 use crate::scan::ScanOptions;
@@ -227,6 +228,11 @@ fn one_snapshot(
         as_root: running_as_root(),
         verbose: global.verbose,
     };
+    let flusher = config
+        .sync
+        .then(|| Flusher::start(&paths.work_dir))
+        .transpose()
+        .with_context(|| format!("{}: cannot open snapshot folder", paths.work_dir.display()))?;
     let linker = links::Linker::new(root, config.dedup, config.max_links);
     let progress = Progress::new(style, &label, 0, 0);
     let mut run = snapshot::Run::start(inputs, Writer::start(conn)?, catalog.conn()?, linker)?;
@@ -238,7 +244,9 @@ fn one_snapshot(
     let (counts, mut log) = run.finish(&progress)?;
     progress.finish();
     let summary = counts.summary(&label, started.elapsed(), false);
-    complete(catalog, &snapshot, &paths, &counts, &summary, &mut log)?;
+    complete(
+        catalog, &snapshot, &paths, &counts, &summary, &mut log, flusher,
+    )?;
     let conn = catalog.conn()?;
     let cleaned = leftovers::clean(&conn, root, name, sums, true)?;
     if !global.quiet {
@@ -250,8 +258,9 @@ fn one_snapshot(
     Ok(counts)
 }
 
-/// The last steps of a run, in an order that a kill at any point leaves safe: side files
-/// under final names, the counters, the folder rename, and `complete` in the catalog last.
+/// The last steps of a run, in an order that a kill (or, with `SYNC`, a power cut) at any
+/// point leaves safe: everything written out to disk, side files under final names, the
+/// counters, the folder rename, and `complete` in the catalog last.
 fn complete(
     catalog: &Catalog,
     snapshot: &SnapshotRow,
@@ -259,17 +268,31 @@ fn complete(
     counts: &report::Counts,
     summary: &str,
     log: &mut report::Log,
+    flusher: Option<Flusher>,
 ) -> Result<()> {
     let ctx = |p: &Path| format!("{}: cannot finish snapshot", p.display());
     std::fs::write(&paths.summary, summary).with_context(|| ctx(&paths.summary))?;
     log.line(LogLevel::Info, "snapshot complete");
     log.flush()?;
+    let synced = flusher.is_some();
+    if let Some(flusher) = flusher {
+        flusher.finish().with_context(|| {
+            format!(
+                "{}: cannot write the snapshot to disk",
+                paths.work_dir.display()
+            )
+        })?;
+    }
     std::fs::rename(&paths.work_log, &paths.log).with_context(|| ctx(&paths.log))?;
     std::fs::rename(&paths.work_manifest, &paths.manifest).with_context(|| ctx(&paths.manifest))?;
     let conn = catalog.conn()?;
     let finished_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     snapshot.set_totals(&conn, &counts.totals(), &finished_at)?;
     std::fs::rename(&paths.work_dir, &paths.dir).with_context(|| ctx(&paths.dir))?;
+    if synced {
+        let parent = paths.dir.parent().unwrap_or(Path::new("."));
+        crate::flush::sync_dir(parent).with_context(|| ctx(&paths.dir))?;
+    }
     snapshot.mark_complete(&conn)?;
     Ok(())
 }

@@ -436,7 +436,7 @@ impl<'a> Run<'a> {
         self.manifest
             .into_inner()
             .map_err(|e| e.into_error())
-            .and_then(|f| f.sync_all())
+            .map(drop)
             .context("cannot write manifest")?;
         Ok((self.counts, self.log))
     }
