@@ -9,12 +9,14 @@ alternating, several repetitions each (medians reported):
   S2  second, nothing changed phlb  vs cp -al, rsync -a --link-dest
   S3  after `gen_corpus.py mutate` (one round per repetition)
                               phlb  vs rsync -a --link-dest, plus bytes newly written,
-                              and the floor: sha256sum and cp -a of just the new copies
+                              and the floor: sha256sum and cp -a + sync of just the new copies
   verify (full) of one snapshot vs sha256sum over the same files; verify --fast
   add: rebuilding the catalog of 3 snapshots
   memory: backing up one 4 KiB file vs one 4 GiB file (times the scale)
 Peak RSS of every phlb run comes from /usr/bin/time. Prints a table with phlb/peer ratios.
-Page cache is warmed before each run (see ../shared/bench/README.md on noise). Nothing is
+phlb ends with its files on disk (SYNC = true), cp and rsync do not: each peer is also
+timed with a `sync` right after it ("+ sync"), and every timed run starts with nothing
+dirty, so none pays for the writeback of the one before. Page cache is warmed before each run (see ../shared/bench/README.md on noise). Nothing is
 deleted until the end: ext4 makes new inodes slow for a few seconds after mass deletes,
 which would punish whichever tool runs next. Needs free disk of about (4 + 2 * reps) times
 the corpus size, plus twice the big file; it checks before it starts, prints each figure
@@ -38,7 +40,9 @@ def sh(cmd, **kw):
 
 
 def timed(cmd):
-    """Runs cmd under /usr/bin/time; returns (seconds, peak RSS in KiB)."""
+    """Runs cmd under /usr/bin/time; returns (seconds, peak RSS in KiB). Everything dirty
+    is written out first, so no run pays for the writeback of the one before it."""
+    os.sync()
     out = subprocess.run(
         ["/usr/bin/time", "-f", "%e %M"] + cmd,
         stdout=subprocess.DEVNULL,
@@ -50,6 +54,16 @@ def timed(cmd):
         sys.exit(f"failed ({out.returncode}): {' '.join(cmd)}\n{out.stderr}")
     secs, rss = last.split()
     return float(secs), int(rss)
+
+
+def timed_sync(cmd):
+    """Like timed, for a peer: also returns the seconds of a `sync` right after it. phlb
+    waits until its files are on disk (SYNC = true); cp and rsync leave that to the
+    system, so `peer + sync` is the like-for-like figure."""
+    secs, rss = timed(cmd)
+    t0 = time.monotonic()
+    os.sync()
+    return secs, time.monotonic() - t0
 
 
 def warm(tree):
@@ -113,14 +127,16 @@ def measure(args, work, have_rsync, big_bytes):
 
     def s1_cp(r):
         warm(corpus)
-        s, _ = timed(["cp", "-a", corpus, os.path.join(work, f"s1-cp-{r}")])
+        s, w = timed_sync(["cp", "-a", corpus, os.path.join(work, f"s1-cp-{r}")])
         record("S1 cp -a", s)
+        record("S1 cp -a + sync", s + w)
 
     def s1_rsync(r):
         if have_rsync:
             warm(corpus)
-            s, _ = timed(["rsync", "-a", corpus + "/", os.path.join(work, f"s1-rsync-{r}") + "/"])
+            s, w = timed_sync(["rsync", "-a", corpus + "/", os.path.join(work, f"s1-rsync-{r}") + "/"])
             record("S1 rsync -a", s)
+            record("S1 rsync -a + sync", s + w)
 
     order = [s1_phlb, s1_cp, s1_rsync]
     for r in range(args.reps):
@@ -142,14 +158,16 @@ def measure(args, work, have_rsync, big_bytes):
 
     def s2_peers(r):
         warm_meta(base_cp)
-        s, _ = timed(["cp", "-al", base_cp, os.path.join(work, f"s2-cpal-{r}")])
+        s, w = timed_sync(["cp", "-al", base_cp, os.path.join(work, f"s2-cpal-{r}")])
         record("S2 cp -al", s)
+        record("S2 cp -al + sync", s + w)
         if have_rsync:
             warm(corpus)
             warm_meta(rs_prev)
             dest = os.path.join(work, f"s2-rs-{r}")
-            s, _ = timed(["rsync", "-a", "--link-dest=" + rs_prev, corpus + "/", dest + "/"])
+            s, w = timed_sync(["rsync", "-a", "--link-dest=" + rs_prev, corpus + "/", dest + "/"])
             record("S2 rsync --link-dest", s)
+            record("S2 rsync --link-dest + sync", s + w)
 
     for r in range(args.reps):
         for step in ([s2_phlb, s2_peers] if r % 2 == 0 else [s2_peers, s2_phlb]):
@@ -157,14 +175,16 @@ def measure(args, work, have_rsync, big_bytes):
 
     def s3_floor(snap, r):
         """What S3 cannot avoid beyond S2: the files phlb stored as new copies (link
-        count 1 in the newest snapshot) hashed with sha256sum and written with cp -a, each
-        alone, from the same source files. (phlb also reads and hashes renamed files;
-        their bytes are in the mutate summary.)"""
+        count 1 in the newest snapshot) hashed with sha256sum and written with cp -a and
+        a sync (phlb's copies are on disk when it ends), each alone, from the same source
+        files. (phlb also reads and hashes renamed files; their bytes are in the mutate
+        summary.)"""
         listing = subprocess.run(["find", snap, "-type", "f", "-links", "1", "-printf", "%P\\0"],
                                  capture_output=True, check=True).stdout
         scratch = os.path.join(work, f"s3-floor-{r}")
         os.makedirs(scratch)
         warm(corpus)
+        os.sync()
         t0 = time.monotonic()
         subprocess.run(["xargs", "-0", "sha256sum"], input=listing, cwd=corpus,
                        stdout=subprocess.DEVNULL, check=True)
@@ -172,8 +192,9 @@ def measure(args, work, have_rsync, big_bytes):
         t0 = time.monotonic()
         subprocess.run(["xargs", "-0", "cp", "-a", "--parents", "-t", scratch], input=listing,
                        cwd=corpus, check=True)
-        record("S3 floor: cp -a new", time.monotonic() - t0)
-        return results["S3 floor: sha256sum new"][-1] + results["S3 floor: cp -a new"][-1]
+        os.sync()
+        record("S3 floor: cp -a new + sync", time.monotonic() - t0)
+        return results["S3 floor: sha256sum new"][-1] + results["S3 floor: cp -a new + sync"][-1]
 
     # S3: one mutate round per repetition; both tools back up the same changed tree.
     written = {}
@@ -203,8 +224,9 @@ def measure(args, work, have_rsync, big_bytes):
             dest = os.path.join(work, f"rs-{r + 1}")
             warm(corpus)
             warm_meta(rs_prev)
-            s, _ = timed(["rsync", "-a", "--link-dest=" + rs_prev, corpus + "/", dest + "/"])
+            s, w = timed_sync(["rsync", "-a", "--link-dest=" + rs_prev, corpus + "/", dest + "/"])
             record("S3 rsync --link-dest", s)
+            record("S3 rsync --link-dest + sync", s + w)
             # du counts each inode once over all its arguments: dest's line is what is new.
             out = subprocess.run(["du", "-s", "--block-size=1", rs_prev, dest], capture_output=True, text=True, check=True)
             written.setdefault("rsync", []).append(int(out.stdout.splitlines()[1].split()[0]))
@@ -296,15 +318,20 @@ def main():
         print(f"{k:<26}{med[k]:>10.2f}{r:>14}")
     print()
     print("ratios (phlb / peer):")
+    print("  (phlb's files are on disk when it ends; '+ sync' peers are timed to the same point)")
     print(f"  S1 / cp -a                {ratio('S1 phlb', 'S1 cp -a')}   (target <= 1.1)")
+    print(f"  S1 / cp -a + sync         {ratio('S1 phlb', 'S1 cp -a + sync')}")
     print(f"  S1 / rsync -a             {ratio('S1 phlb', 'S1 rsync -a')}")
+    print(f"  S1 / rsync -a + sync      {ratio('S1 phlb', 'S1 rsync -a + sync')}")
     print(f"  S2 / cp -al               {ratio('S2 phlb', 'S2 cp -al')}   (target <= 1.3)")
+    print(f"  S2 / cp -al + sync        {ratio('S2 phlb', 'S2 cp -al + sync')}")
     print(f"  S2 / rsync --link-dest    {ratio('S2 phlb', 'S2 rsync --link-dest')}")
     print(f"  S3 / rsync --link-dest    {ratio('S3 phlb', 'S3 rsync --link-dest')}")
+    print(f"  S3 / rsync + sync         {ratio('S3 phlb', 'S3 rsync --link-dest + sync')}")
     print(f"  S3 / S2                   {ratio('S3 phlb', 'S2 phlb')}")
     if extras and floors:
         print(f"  S3 - S2 (the no-change run right after each S3, median) = {statistics.median(extras):.2f} s;"
-              f" hashing + writing the new copies alone = {statistics.median(floors):.2f} s")
+              f" hashing + writing (and syncing) the new copies alone = {statistics.median(floors):.2f} s")
     print(f"  verify / sha256sum        {ratio('verify phlb', 'verify sha256sum')}   (target <= 1.2)")
     for tool, v in written.items():
         print(f"  S3 bytes newly written by {tool}: median {statistics.median(v) / 2**20:.1f} MiB")
