@@ -418,7 +418,8 @@ pub fn link_stored_copy(
 /// How close to `MAX_LINKS` an inode must be before a link is counted again.
 const NEAR_LIMIT: u64 = 64;
 
-fn classify_link_error(e: io::Error) -> LinkOutcome {
+/// Sorts a failed link into the outcomes that call for a fallback.
+pub fn classify_link_error(e: io::Error) -> LinkOutcome {
     match e.raw_os_error() {
         Some(libc::EMLINK) => LinkOutcome::Full,
         Some(libc::EXDEV | libc::EPERM | libc::EOPNOTSUPP | libc::ENOSYS) => {

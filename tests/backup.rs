@@ -547,3 +547,40 @@ fn sync_off_still_makes_a_complete_snapshot() {
     assert_eq!(status, "complete");
     assert_ok(&env.run(&["verify"]));
 }
+
+#[test]
+fn duplicates_after_part_way_commits_still_share_one_copy() {
+    // A run forgets the copies it made once the catalog has committed them, and finds
+    // them there instead. With a commit every 3 rows (a debug-build knob), new content
+    // keeps coming while every odd file from f51 on repeats the content of the file 51
+    // before it, whose copy is committed and forgotten by then (or, racing the workers,
+    // just about to be): still one stored copy per content.
+    let env = Env::new();
+    env.config("WORKERS = 4");
+    let key = |i: usize| if i % 2 == 1 && i >= 51 { i - 51 } else { i };
+    for i in 0..400 {
+        let body = format!("content {} ", key(i)).repeat(300);
+        env.write(&format!("d{}/f{i}", i % 9), body.as_bytes());
+    }
+    let out = env
+        .cmd()
+        .env("PHLB_DEBUG_BATCH_ROWS", "3")
+        .args(["backup", env.src.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    let snap = env.snapshots("src").pop().unwrap();
+    let distinct = (0..400).filter(|&i| key(i) == i).count() as i64;
+    assert_eq!(env.sql_int("SELECT count(*) FROM copies"), distinct);
+    for i in 0..400 {
+        let first = snap.join(format!("d{}/f{}", key(i) % 9, key(i)));
+        let path = snap.join(format!("d{}/f{i}", i % 9));
+        assert_eq!(ino(&path), ino(&first), "f{i} shares its content's copy");
+    }
+    let names = |t: std::collections::BTreeMap<Vec<u8>, Node>| t.into_keys().collect::<Vec<_>>();
+    assert!(
+        names(tree(&snap)) == names(tree(&env.src)),
+        "the snapshot holds exactly the source's names, nothing left over"
+    );
+    assert_ok(&env.run(&["verify"]));
+}

@@ -3,7 +3,9 @@
 use std::collections::HashMap;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -231,6 +233,28 @@ enum Row {
     },
 }
 
+/// How many of the rows handed to a `Writer`, counted in order, are committed: readers on
+/// other connections see them from then on.
+#[derive(Debug, Clone, Default)]
+pub struct Committed(Arc<AtomicU64>);
+
+impl Committed {
+    /// Rows committed so far.
+    pub fn rows(&self) -> u64 {
+        self.0.load(Ordering::Acquire)
+    }
+
+    fn set(&self, rows: u64) {
+        self.0.store(rows, Ordering::Release);
+    }
+
+    /// Sets the count, for tests of what follows a commit.
+    #[cfg(test)]
+    pub fn set_for_test(&self, rows: u64) {
+        self.set(rows);
+    }
+}
+
 /// Writes a run's rows on a thread of its own, in large transactions, so the filesystem
 /// work of the run never waits for SQLite. Stored-copy ids are handed out up front (the
 /// writer lock makes this run the only writer), so callers never wait for an insert.
@@ -241,6 +265,10 @@ pub struct Writer {
     /// Rows not yet handed to the thread: they go over in batches, so the two threads
     /// do not wake each other for every row.
     batch: Vec<Row>,
+    /// Rows sent so far, and how many of them the thread has committed.
+    sent: u64,
+    handoff: usize,
+    committed: Committed,
 }
 
 /// Rows handed to the writer thread at once.
@@ -252,26 +280,59 @@ const HANDOFF_ROWS: usize = 512;
 const BATCH_ROWS: usize = 200_000;
 const BATCH_TIME: Duration = Duration::from_secs(10);
 
+/// Rows per handoff and per transaction: `HANDOFF_ROWS` and `BATCH_ROWS`, or in debug
+/// builds both from `PHLB_DEBUG_BATCH_ROWS` when set, so tests can make a small run
+/// commit part-way.
+fn batch_sizes() -> (usize, usize) {
+    #[cfg(debug_assertions)]
+    if let Some(n) = std::env::var("PHLB_DEBUG_BATCH_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        return (n, n);
+    }
+    (HANDOFF_ROWS, BATCH_ROWS)
+}
+
 impl Writer {
     /// Starts the writer thread on a pooled connection.
     pub fn start(conn: Conn) -> Result<Writer> {
         let max_id: i64 =
             conn.query_row("SELECT coalesce(max(id), 0) FROM copies", [], |r| r.get(0))?;
         let (tx, rx) = sync_channel::<Vec<Row>>(8);
-        let thread = std::thread::Builder::new()
-            .name("catalog-writer".into())
-            .spawn(move || write_rows(&conn, rx))?;
+        let committed = Committed::default();
+        let (handoff, batch) = batch_sizes();
+        let thread = {
+            let committed = committed.clone();
+            std::thread::Builder::new()
+                .name("catalog-writer".into())
+                .spawn(move || write_rows(&conn, rx, &committed, batch))?
+        };
         Ok(Writer {
             tx: Some(tx),
             thread: Some(thread),
             next_copy_id: max_id + 1,
-            batch: Vec::with_capacity(HANDOFF_ROWS),
+            batch: Vec::with_capacity(handoff),
+            sent: 0,
+            handoff,
+            committed,
         })
     }
 
+    /// Rows sent so far (committed or not).
+    pub fn rows_sent(&self) -> u64 {
+        self.sent
+    }
+
+    /// A handle on how far the writer has committed.
+    pub fn committed(&self) -> Committed {
+        self.committed.clone()
+    }
+
     fn send(&mut self, row: Row) -> Result<()> {
+        self.sent += 1;
         self.batch.push(row);
-        if self.batch.len() >= HANDOFF_ROWS {
+        if self.batch.len() >= self.handoff {
             self.hand_over()?;
         }
         Ok(())
@@ -282,7 +343,7 @@ impl Writer {
         if self.batch.is_empty() {
             return Ok(());
         }
-        let rows = std::mem::replace(&mut self.batch, Vec::with_capacity(HANDOFF_ROWS));
+        let rows = std::mem::replace(&mut self.batch, Vec::with_capacity(self.handoff));
         let sent = self
             .tx
             .as_ref()
@@ -372,17 +433,28 @@ const WRITER_ON: &str =
 const WRITER_OFF: &str =
     "PRAGMA foreign_keys = ON; PRAGMA ignore_check_constraints = OFF; PRAGMA cache_size = -2000;";
 
-fn write_rows(conn: &Connection, rx: Receiver<Vec<Row>>) -> Result<()> {
+fn write_rows(
+    conn: &Connection,
+    rx: Receiver<Vec<Row>>,
+    committed: &Committed,
+    batch: usize,
+) -> Result<()> {
     conn.execute_batch(WRITER_ON)?;
-    let written = write_batches(conn, rx);
+    let written = write_batches(conn, rx, committed, batch);
     let restored = conn.execute_batch(WRITER_OFF);
     written?;
     restored?;
     Ok(())
 }
 
-fn write_batches(conn: &Connection, rx: Receiver<Vec<Row>>) -> Result<()> {
+fn write_batches(
+    conn: &Connection,
+    rx: Receiver<Vec<Row>>,
+    committed: &Committed,
+    batch: usize,
+) -> Result<()> {
     conn.execute_batch("BEGIN")?;
+    let mut done = 0u64;
     let mut pending = 0usize;
     let mut since = Instant::now();
     let result = (|| -> Result<()> {
@@ -417,17 +489,20 @@ fn write_batches(conn: &Connection, rx: Receiver<Vec<Row>>) -> Result<()> {
                 )?,
             }
             pending += 1;
-            if pending >= BATCH_ROWS || since.elapsed() >= BATCH_TIME {
+            done += 1;
+            if pending >= batch || since.elapsed() >= BATCH_TIME {
                 conn.execute_batch("COMMIT; BEGIN")?;
+                committed.set(done);
                 pending = 0;
                 since = Instant::now();
             }
         }
         Ok(())
     })();
-    let committed = conn.execute_batch("COMMIT");
+    let last = conn.execute_batch("COMMIT");
     result?;
-    committed?;
+    last?;
+    committed.set(done);
     Ok(())
 }
 

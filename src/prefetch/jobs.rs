@@ -58,10 +58,12 @@ pub fn read_and_hash(path: &std::path::Path, algo: HashAlgo) -> Result<ReadFile,
     })
 }
 
-/// Says whether a worker may write content it just hashed as a new stored copy: true
-/// only when no stored copy of it can exist yet, so all other content is left to the
-/// main thread to link. One per worker, made on the worker when it first needs one.
-pub type Claim = Box<dyn FnMut(&[u8]) -> bool + Send>;
+/// Says whether a worker may write content it just hashed as a new stored copy: yes only
+/// when no stored copy of it can exist yet, so all other content is left to the main
+/// thread to link. A yes carries how many catalog rows of the run were committed when
+/// it was checked (see `Wrote::claimed_at`). One per worker, made on the worker when it
+/// first needs one.
+pub type Claim = Box<dyn FnMut(&[u8]) -> Option<u64> + Send>;
 
 /// What lets workers write new stored copies themselves.
 #[derive(Clone)]
@@ -104,6 +106,9 @@ pub struct Wrote {
     pub meta: Meta,
     pub hash: Vec<u8>,
     pub ino: u64,
+    /// The run's committed catalog rows when the content was claimed: a copy of it the
+    /// catalog got later may have been made by another file of the run meanwhile.
+    pub claimed_at: u64,
 }
 
 /// Why a new stored copy could not be written (nothing is left at its place).
@@ -199,8 +204,8 @@ impl Tools {
         }
     }
 
-    fn claims(&mut self, hash: &[u8]) -> bool {
-        let Some(new) = &self.new else { return false };
+    fn claims(&mut self, hash: &[u8]) -> Option<u64> {
+        let new = self.new.as_ref()?;
         let claim = self.claim.get_or_insert_with(|| (new.claim)());
         claim(hash)
     }
@@ -209,15 +214,19 @@ impl Tools {
 pub(super) fn work(job: &Job, algo: HashAlgo, tools: &mut Tools) -> Done {
     match job {
         Job::Read { src, dst } => match (read_and_hash(src, algo), dst) {
-            (Ok(read), Some(dst)) if tools.claims(&read.hash) => {
-                let (meta, hash) = (read.meta, read.hash.clone());
-                let as_root = tools.new.as_ref().is_some_and(|n| n.as_root);
-                Done::Wrote(write_new_copy(read, dst, algo, as_root).map(|ino| Wrote {
-                    meta,
-                    hash,
-                    ino,
-                }))
-            }
+            (Ok(read), Some(dst)) => match tools.claims(&read.hash) {
+                Some(claimed_at) => {
+                    let (meta, hash) = (read.meta, read.hash.clone());
+                    let as_root = tools.new.as_ref().is_some_and(|n| n.as_root);
+                    Done::Wrote(write_new_copy(read, dst, algo, as_root).map(|ino| Wrote {
+                        meta,
+                        hash,
+                        ino,
+                        claimed_at,
+                    }))
+                }
+                None => Done::Read(Ok(read)),
+            },
             (read, _) => Done::Read(read),
         },
         Job::Link {

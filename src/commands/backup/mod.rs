@@ -233,9 +233,10 @@ fn one_snapshot(
         .then(|| Flusher::start(&paths.work_dir))
         .transpose()
         .with_context(|| format!("{}: cannot open snapshot folder", paths.work_dir.display()))?;
-    let linker = links::Linker::new(root, config.dedup, config.max_links);
+    let writer = Writer::start(conn)?;
+    let linker = links::Linker::new(root, config.dedup, config.max_links, writer.committed());
     let progress = Progress::new(style, &label, 0, 0);
-    let mut run = snapshot::Run::start(inputs, Writer::start(conn)?, catalog.conn()?, linker)?;
+    let mut run = snapshot::Run::start(inputs, writer, catalog.conn()?, linker)?;
     for label in &settled.finished {
         run.log
             .line(LogLevel::Info, &format!("finished interrupted run {label}"));

@@ -235,16 +235,18 @@ impl Run<'_> {
             Err(CopyError::Source(why)) => return Ok(Err(Failure(why))),
             Err(CopyError::Write(e)) => return fatal_or(e, dst, "cannot write copy"),
         };
-        self.stored_new(Wrote { meta, hash, ino }, dst)
+        self.stored_new(meta, hash, ino, dst)
     }
 
     /// Takes on a new stored copy a worker wrote. Another file of this run may have
     /// stored the same content meanwhile (the worker could not know): then the copy is
     /// replaced by a link to that one, so each content is stored once.
     fn adopt(&mut self, wrote: Wrote, dst: &Path) -> Result<Result<Stored, Failure>> {
-        if let Some(copy_id) = self
-            .linker
-            .relink_to_live(&wrote.hash, wrote.meta.into(), dst)?
+        let conn = &*self.reads;
+        let (size, want) = (wrote.meta.size, wrote.meta.into());
+        if let Linked::Yes(copy_id) =
+            self.linker
+                .relink_copy(conn, &wrote.hash, size, want, dst, wrote.claimed_at)?
         {
             return Ok(Ok(Stored {
                 how: How::Linked,
@@ -253,17 +255,25 @@ impl Run<'_> {
                 meta: wrote.meta,
             }));
         }
-        self.stored_new(wrote, dst)
+        self.stored_new(wrote.meta, wrote.hash, wrote.ino, dst)
     }
 
     /// Records a new stored copy in the catalog and remembers it for later duplicates.
-    fn stored_new(&mut self, wrote: Wrote, dst: &Path) -> Result<Result<Stored, Failure>> {
-        let Wrote { meta, hash, ino } = wrote;
+    fn stored_new(
+        &mut self,
+        meta: Meta,
+        hash: Vec<u8>,
+        ino: u64,
+        dst: &Path,
+    ) -> Result<Result<Stored, Failure>> {
         let copy_id = self
             .writer
             .insert_copy(&hash, meta.size, ino, meta.into())?;
         let copy: CopyMeta = meta.into();
-        self.linker.remember(&hash, copy, copy_id, dst, 1);
+        // Found through the catalog once the copy's row and the entry row `record_file`
+        // sends next are committed.
+        let until = self.writer.rows_sent() + 1;
+        self.linker.remember(&hash, copy, copy_id, dst, 1, until);
         Ok(Ok(Stored {
             how: How::Copied,
             copy_id,
