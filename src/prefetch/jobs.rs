@@ -78,8 +78,12 @@ pub struct NewCopies {
 #[derive(Debug)]
 pub enum Job {
     /// Open, read and hash the file `src`; with `dst`, write it there as a new stored copy
-    /// when its content is claimed (see `Claim`).
-    Read { src: PathBuf, dst: Option<PathBuf> },
+    /// when its content is claimed (see `Claim`). `size` is what the walk saw, if known.
+    Read {
+        src: PathBuf,
+        dst: Option<PathBuf>,
+        size: Option<u64>,
+    },
     /// Hardlink `dst` to the stored copy at `src` if it is still inode `ino` of `size`
     /// bytes with room for another link.
     Link {
@@ -213,7 +217,7 @@ impl Tools {
 
 pub(super) fn work(job: &Job, algo: HashAlgo, tools: &mut Tools) -> Done {
     match job {
-        Job::Read { src, dst } => match (read_and_hash(src, algo), dst) {
+        Job::Read { src, dst, .. } => match (read_and_hash(src, algo), dst) {
             (Ok(read), Some(dst)) => match tools.claims(&read.hash) {
                 Some(claimed_at) => {
                     let (meta, hash) = (read.meta, read.hash.clone());

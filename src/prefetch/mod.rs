@@ -22,10 +22,13 @@ use jobs::{work, Tools};
 
 /// Jobs a worker may run ahead of the main thread.
 const WINDOW: usize = 4096;
-/// Jobs the main thread hands over at once, and link jobs a worker takes at once: the
-/// threads meet once per batch instead of once per file.
+/// Jobs the main thread hands over at once, and jobs a worker takes at once: the threads
+/// meet once per batch instead of once per file. A worker's batch holds up to `TAKE`
+/// jobs, but reads only up to about `TAKE_BYTES` of file (a read of unknown size counts
+/// as that much), so one worker never sits on many large files the others could share.
 const HANDOFF: usize = 256;
 const TAKE: usize = 64;
+const TAKE_BYTES: u64 = 1 << 20;
 /// File bytes that finished reads may hold in memory while they wait for the main thread.
 const BUFFERED_MAX: u64 = 32 << 20;
 
@@ -50,21 +53,21 @@ struct Shared {
 }
 
 impl Shared {
-    /// The next jobs, waiting for some: up to `TAKE` links, or one read (reads are slow
-    /// enough to share out one by one). Empty once the queue is closed and empty.
+    /// The next jobs, waiting for some: up to `TAKE`, with reads of up to about
+    /// `TAKE_BYTES` in all. Empty once the queue is closed and empty.
     fn take_jobs(&self, into: &mut Vec<(usize, Job)>) {
         let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
         loop {
             if self.stop.load(Ordering::SeqCst) {
                 return;
             }
-            while into.len() < TAKE {
+            let mut bytes = 0;
+            while into.len() < TAKE && bytes < TAKE_BYTES {
                 let Some(job) = q.jobs.pop_front() else { break };
-                let read = matches!(job.1, Job::Read { .. });
-                into.push(job);
-                if read {
-                    break;
+                if let Job::Read { size, .. } = &job.1 {
+                    bytes += size.unwrap_or(TAKE_BYTES).max(1);
                 }
+                into.push(job);
             }
             if !into.is_empty() || q.closed {
                 return;
@@ -117,7 +120,11 @@ impl Reader {
     ) -> Reader {
         let mut reader = Reader::start(scope, algo, workers, None);
         for src in paths {
-            reader.push(Job::Read { src, dst: None });
+            reader.push(Job::Read {
+                src,
+                dst: None,
+                size: None,
+            });
         }
         reader.close();
         reader

@@ -307,6 +307,7 @@ impl<'a> Run<'a> {
                     (FirstStep::Read, _, _) => reader.push(Job::Read {
                         src: self.inp.source.join(&e.rel),
                         dst: Some(self.dst(&e.rel)),
+                        size: Some(e.meta.size),
                     }),
                     (FirstStep::LinkPrevious, Some(p), Some(run)) => reader.push(Job::Link {
                         src: run.dir.join(&e.rel),
