@@ -67,18 +67,34 @@ pub fn parse_line(line: &[u8]) -> Option<(String, PathBuf)> {
 
 /// Reads a whole manifest into path -> hex digest; unparsable lines are counted.
 pub fn read(path: &Path) -> std::io::Result<(HashMap<PathBuf, String>, usize)> {
-    let data = std::fs::read(path)?;
     let mut map = HashMap::new();
+    let bad = for_each(path, |hex, rel| {
+        map.insert(rel, hex);
+    })?;
+    Ok((map, bad))
+}
+
+/// Calls `f(hex, path)` for each line of the manifest at `path`, reading it piece by
+/// piece; returns the number of lines that could not be parsed.
+pub fn for_each(path: &Path, mut f: impl FnMut(String, PathBuf)) -> std::io::Result<usize> {
+    use std::io::BufRead;
+    let mut file = std::io::BufReader::new(std::fs::File::open(path)?);
+    let mut line = Vec::new();
     let mut bad = 0;
-    for line in data.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-        match parse_line(line) {
-            Some((hex, rel)) => {
-                map.insert(rel, hex);
-            }
+    loop {
+        line.clear();
+        if file.read_until(b'\n', &mut line)? == 0 {
+            return Ok(bad);
+        }
+        let text = line.strip_suffix(b"\n").unwrap_or(&line);
+        if text.is_empty() {
+            continue;
+        }
+        match parse_line(text) {
+            Some((hex, rel)) => f(hex, rel),
             None => bad += 1,
         }
     }
-    Ok((map, bad))
 }
 
 #[cfg(test)]

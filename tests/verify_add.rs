@@ -210,22 +210,31 @@ fn add_marks_gone_snapshots_and_second_add_has_nothing_to_do() {
 fn verify_finds_unknown_files_and_manifest_disagreement() {
     let env = Env::new();
     env.write("a", b"a");
+    env.write("b", b"b");
     let snap = env.backup();
     fs::write(snap.join("intruder"), b"x").unwrap();
     let name = snap.file_name().unwrap().to_str().unwrap().to_string();
     let manifest = snap.parent().unwrap().join(format!("{name}.SHA256SUMS"));
-    fs::write(&manifest, format!("{}  a\n", "0".repeat(64))).unwrap();
+    // a: wrong hash; b: left out; ghost: a line for a file the catalog does not know.
+    let zeros = "0".repeat(64);
+    fs::write(
+        &manifest,
+        format!("{zeros}  a\n{zeros}  ghost\nnot a manifest line\n"),
+    )
+    .unwrap();
     let out = env.run(&["verify", "--fast", &format!("src/{name}")]);
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        text.contains("intruder: on disk but not in the catalog"),
-        "{text}"
-    );
-    assert!(
-        text.contains("/a: manifest hash differs from the catalog"),
-        "{text}"
-    );
+    for want in [
+        "intruder: on disk but not in the catalog",
+        "/a: manifest hash differs from the catalog",
+        "/b: not in the manifest",
+        "/ghost: in the manifest but not in the catalog",
+        "1 unreadable line(s)",
+    ] {
+        assert!(text.contains(want), "{want}: {text}");
+    }
+    assert!(!text.contains("/a: not in the manifest"), "{text}");
 }
 
 #[test]

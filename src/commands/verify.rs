@@ -6,6 +6,7 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use anyhow::{bail, Result};
 
@@ -23,9 +24,9 @@ use crate::scan::Kind;
 use crate::units::{human_bytes, one_line};
 use crate::{lock, Outcome};
 
-/// One stored copy on disk and everything that expects it to hold some content.
+/// One stored copy on disk and everything that expects it to hold some content; it is
+/// read at the place of its first user.
 struct Inode {
-    path: PathBuf,
     size: u64,
     algo: HashAlgo,
     expected: Vec<u8>,
@@ -39,8 +40,10 @@ struct Inode {
 #[derive(Default)]
 struct Inodes {
     by_ino: HashMap<u64, Inode>,
-    name_ids: HashMap<Box<[u8]>, u32>,
-    names: Vec<Box<[u8]>>,
+    name_ids: HashMap<Rc<[u8]>, u32>,
+    names: Vec<Rc<[u8]>>,
+    /// The folder of each verified snapshot, by its index.
+    dirs: Vec<PathBuf>,
 }
 
 impl Inodes {
@@ -50,8 +53,9 @@ impl Inodes {
             Some(&id) => id,
             None => {
                 let id = self.names.len() as u32;
-                self.names.push(rel.into());
-                self.name_ids.insert(rel.into(), id);
+                let name: Rc<[u8]> = rel.into();
+                self.names.push(Rc::clone(&name));
+                self.name_ids.insert(name, id);
                 id
             }
         };
@@ -60,6 +64,13 @@ impl Inodes {
             .or_insert_with(new)
             .users
             .push((snap, name));
+    }
+
+    /// Where `inode` is read: the place of its first user.
+    fn path_of(&self, inode: &Inode) -> PathBuf {
+        let (snap, name) = inode.users[0];
+        let rel = OsStr::from_bytes(&self.names[name as usize]);
+        self.dirs[snap as usize].join(rel)
     }
 
     /// Every user of `inode` as "snapshot/path".
@@ -118,7 +129,13 @@ pub fn run(config: &Config, global: &Global, args: &VerifyArgs) -> Result<Outcom
     if args.snapshots.is_empty() {
         leftovers(&conn, &root, &mut report)?;
     }
-    let mut inodes = Inodes::default();
+    let mut inodes = Inodes {
+        dirs: targets
+            .iter()
+            .map(|s| root.join(crate::layout::snapshot_dir_rel(&s.name, &s.timestamp, true)))
+            .collect(),
+        ..Inodes::default()
+    };
     let mut entries_checked = 0u64;
     for (index, snap) in targets.iter().enumerate() {
         let algo: HashAlgo = snap.hash_algo.parse().unwrap_or(config.hash);
@@ -299,7 +316,6 @@ fn check_entries(
                     report.problem(&what, "mode changed since the backup");
                 }
                 inodes.add(checking.index, &rec.path, &md, || Inode {
-                    path: path.clone(),
                     size: md.len(),
                     algo,
                     expected: copy.hash.clone(),
@@ -330,32 +346,48 @@ fn check_unknown(snap: &SnapshotRow, dir: &Path, recorded: &[Recorded], report: 
 }
 
 /// Checks that the manifest lists exactly the catalog's files with the catalog's hashes.
+/// The manifest is read line by line against the catalog's files, each ticked off when
+/// its line comes, so its lines are never all in memory.
 fn check_manifest(snap: &SnapshotRow, manifest: &Path, recorded: &[Recorded], report: &mut Report) {
-    let (lines, bad) = match manifest::read(manifest) {
-        Ok(m) => m,
+    let mut files: HashMap<&[u8], (&[u8], bool)> = recorded
+        .iter()
+        .filter(|r| r.kind == Kind::File)
+        .filter_map(|r| Some((r.path.as_slice(), (r.copy.as_ref()?.hash.as_slice(), false))))
+        .collect();
+    let mut extra = Vec::new();
+    let read = manifest::for_each(manifest, |listed_hex, rel| {
+        match files.get_mut(rel.as_os_str().as_bytes()) {
+            Some((_, true)) | None => extra.push(rel),
+            Some((hash, seen)) => {
+                *seen = true;
+                if listed_hex != hex(hash) {
+                    report.problem(
+                        &show(snap, rel.as_os_str().as_bytes()),
+                        "manifest hash differs from the catalog",
+                    );
+                }
+            }
+        }
+    });
+    match read {
         Err(e) => {
             report.problem(&one_line(manifest), &format!("cannot read manifest: {e}"));
             return;
         }
-    };
-    if bad > 0 {
-        report.problem(&one_line(manifest), &format!("{bad} unreadable line(s)"));
+        Ok(bad) if bad > 0 => {
+            report.problem(&one_line(manifest), &format!("{bad} unreadable line(s)"));
+        }
+        Ok(_) => {}
     }
-    let mut listed: BTreeMap<&Path, &String> =
-        lines.iter().map(|(p, h)| (p.as_path(), h)).collect();
     for rec in recorded.iter().filter(|r| r.kind == Kind::File) {
-        let rel = Path::new(OsStr::from_bytes(&rec.path));
-        let Some(copy) = &rec.copy else { continue };
-        match listed.remove(rel) {
-            None => report.problem(&show(snap, &rec.path), "not in the manifest"),
-            Some(h) if *h != hex(&copy.hash) => report.problem(
-                &show(snap, &rec.path),
-                "manifest hash differs from the catalog",
-            ),
-            Some(_) => {}
+        if files
+            .get(rec.path.as_slice())
+            .is_some_and(|(_, seen)| !seen)
+        {
+            report.problem(&show(snap, &rec.path), "not in the manifest");
         }
     }
-    for rel in listed.keys() {
+    for rel in extra {
         report.problem(
             &show(snap, rel.as_os_str().as_bytes()),
             "in the manifest but not in the catalog",
@@ -371,22 +403,27 @@ fn hash_inodes(
     targets: &[SnapshotRow],
     report: &mut Report,
 ) -> u64 {
-    let mut list: Vec<Inode> = std::mem::take(&mut inodes.by_ino).into_values().collect();
-    list.sort_by(|a, b| a.path.cmp(&b.path));
+    let by_ino = std::mem::take(&mut inodes.by_ino);
+    // Read in path order, which follows the disk layout more closely than inode order.
+    let mut list: Vec<(PathBuf, Inode)> = by_ino
+        .into_values()
+        .map(|i| (inodes.path_of(&i), i))
+        .collect();
+    list.sort_by(|a, b| a.0.cmp(&b.0));
     let mut hashed = 0u64;
-    let mut by_algo: BTreeMap<&'static str, Vec<&Inode>> = BTreeMap::new();
-    for inode in &list {
+    let mut by_algo: BTreeMap<&'static str, Vec<(PathBuf, Inode)>> = BTreeMap::new();
+    for (path, inode) in list {
         by_algo
             .entry(inode.algo.manifest_suffix())
             .or_default()
-            .push(inode);
+            .push((path, inode));
     }
-    for group in by_algo.values() {
-        let algo = group[0].algo;
-        let paths: Vec<PathBuf> = group.iter().map(|i| i.path.clone()).collect();
+    for group in by_algo.into_values() {
+        let algo = group[0].1.algo;
+        let (paths, group): (Vec<PathBuf>, Vec<Inode>) = group.into_iter().unzip();
         std::thread::scope(|scope| {
             let mut reader = Reader::reads(scope, paths, algo, config.worker_count());
-            for inode in group {
+            for inode in &group {
                 match reader.next_read() {
                     Ok(read) => {
                         hashed += read.meta.size;

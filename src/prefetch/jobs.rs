@@ -78,7 +78,9 @@ pub struct NewCopies {
 #[derive(Debug)]
 pub enum Job {
     /// Open, read and hash the file `src`; with `dst`, write it there as a new stored copy
-    /// when its content is claimed (see `Claim`). `size` is what the walk saw, if known.
+    /// when its content is claimed (see `Claim`), else hand back its content with the
+    /// hash; without `dst` only the hash is wanted (verify, add), so the content is not
+    /// kept. `size` is what the walk saw, if known.
     Read {
         src: PathBuf,
         dst: Option<PathBuf>,
@@ -231,6 +233,10 @@ pub(super) fn work(job: &Job, algo: HashAlgo, tools: &mut Tools) -> Done {
                 }
                 None => Done::Read(Ok(read)),
             },
+            (Ok(mut read), None) => {
+                read.buffer = None;
+                Done::Read(Ok(read))
+            }
             (read, _) => Done::Read(read),
         },
         Job::Link {
