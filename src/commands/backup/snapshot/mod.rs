@@ -94,8 +94,8 @@ fn walk_in_batches(
 /// at the second commit of the writer after it was noted. By then the copy a worker
 /// made of it is normally committed, and the catalog check stops a second claim. (If the
 /// main thread lags by more than a commit interval, a second copy may be written; the
-/// main thread links it to the first while it still remembers that one, else it stays
-/// as a second, correctly recorded copy.) So memory stays flat on a huge first backup.
+/// main thread then replaces it by a link to the first, which it remembers or finds in
+/// the catalog: `Linker::relink_copy`.) So memory stays flat on a huge first backup.
 #[derive(Default)]
 struct Seen {
     now: HashSet<u64>,
