@@ -94,7 +94,7 @@ impl Linker {
     /// too; the next use of such a copy reads its count from disk again.
     fn forget_committed(&mut self) {
         let rows = self.committed.rows();
-        if rows != self.pruned_at {
+        if rows > self.pruned_at {
             self.pruned_at = rows;
             self.live.retain(|_, l| l.until > rows);
         }

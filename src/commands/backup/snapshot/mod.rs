@@ -107,7 +107,8 @@ struct Seen {
 impl Seen {
     /// Notes `hash`; true when no file of this run has shown it (as far as kept).
     fn first(&mut self, hash: &[u8], committed: u64) -> bool {
-        if committed != self.at {
+        // Forward only: another worker may pass a count it read a moment earlier.
+        if committed > self.at {
             self.older = std::mem::take(&mut self.now);
             self.at = committed;
         }
@@ -500,5 +501,9 @@ mod tests {
         assert!(seen.first(b"a-content", 9), "dropped at the second commit");
         assert!(!seen.first(b"b-content", 9), "noted after the first, kept");
         assert!(seen.first(b"b-content", 11));
+        assert!(
+            !seen.first(b"b-content", 9),
+            "an older count does not rotate"
+        );
     }
 }
