@@ -68,7 +68,6 @@ impl Linker {
     /// Remembers a stored copy this run made or linked, so later duplicates link to it
     /// without a catalog lookup, until the writer has committed `until` rows (for a new
     /// copy: the rows that record and locate it; 0 for a copy the catalog already has).
-    #[allow(clippy::too_many_arguments)]
     pub fn remember(
         &mut self,
         hash: &[u8],
