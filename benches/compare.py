@@ -16,9 +16,12 @@ alternating, several repetitions each (medians reported):
 Peak RSS of every phlb run comes from /usr/bin/time. Prints a table with phlb/peer ratios.
 phlb ends with its files on disk (SYNC = true), cp and rsync do not: each peer is also
 timed with a `sync` right after it ("+ sync"), and every timed run starts with nothing
-dirty, so none pays for the writeback of the one before. Page cache is warmed before each run (see ../shared/bench/README.md on noise). Nothing is
-deleted until the end: ext4 makes new inodes slow for a few seconds after mass deletes,
-which would punish whichever tool runs next. Needs free disk of about (4 + 2 * reps) times
+dirty, so none pays for the writeback of the one before. Before each timed run the caches
+are dropped (when run as root) and the run's inputs read back in (see `ready` and
+../shared/bench/README.md on noise). Nothing is deleted until the end, and the first run
+waits until a minute has passed since the script removed an old work folder: ext4 without
+a journal makes new inodes slow for a minute after mass deletes, which would punish
+whichever tool runs next. Needs free disk of about (4 + 2 * reps) times
 the corpus size, plus twice the big file; it checks before it starts, prints each figure
 as it comes, and removes its work folder at the end, also after a failure.
 """
@@ -66,6 +69,32 @@ def timed_sync(cmd):
     return secs, time.monotonic() - t0
 
 
+def can_drop_caches():
+    """True when this process may drop the kernel's caches (root, /proc writable)."""
+    return os.geteuid() == 0 and os.access("/proc/sys/vm/drop_caches", os.W_OK)
+
+
+DROP = can_drop_caches()
+
+
+def ready(data=(), meta=()):
+    """Puts every timed run in the same state: nothing dirty, then (as root) the page,
+    inode and dentry caches dropped, then the run's inputs read back in: the content of
+    `data` trees and the inodes of `meta` trees. Without dropping, what else sits in the
+    cache decides the run's speed: on ext4 without a journal, creating a file skips every
+    free inode of its group deleted less than a minute ago (300 s while its inode table
+    block is dirty) whose block is still cached, and that made the same `cp -a` take 1.5 s
+    or 11 s at scale 0.3. Whatever the tool, a run starts from here."""
+    os.sync()
+    if DROP:
+        with open("/proc/sys/vm/drop_caches", "w") as f:
+            f.write("3\n")
+    for tree in data:
+        warm(tree)
+    for tree in meta:
+        warm_meta(tree)
+
+
 def warm(tree):
     sh(f"find '{tree}' -type f -print0 | xargs -0 cat > /dev/null", shell=True)
 
@@ -95,7 +124,7 @@ def du_bytes(path):
     return int(out.stdout.split()[0])
 
 
-def measure(args, work, have_rsync, big_bytes):
+def measure(args, work, have_rsync, big_bytes, deleted_at):
     """Runs every timed step in `work`; returns (files, bytes, results, rss, written,
     (S3 minus the no-change run after it, S3's floor) per repetition)."""
     corpus = os.path.join(work, "corpus")
@@ -121,28 +150,35 @@ def measure(args, work, have_rsync, big_bytes):
     # S1: first backup into fresh destinations; the order rotates each repetition, so no
     # tool always runs first after the corpus (or another tool) filled the page cache.
     def s1_phlb(r):
-        warm(corpus)
+        ready([corpus])
         s, k = phlb(os.path.join(work, f"s1-phlb-{r}"), "backup", corpus)
         record("S1 phlb", s, k)
 
     def s1_cp(r):
-        warm(corpus)
+        ready([corpus])
         s, w = timed_sync(["cp", "-a", corpus, os.path.join(work, f"s1-cp-{r}")])
         record("S1 cp -a", s)
         record("S1 cp -a + sync", s + w)
 
     def s1_rsync(r):
         if have_rsync:
-            warm(corpus)
+            ready([corpus])
             s, w = timed_sync(["rsync", "-a", corpus + "/", os.path.join(work, f"s1-rsync-{r}") + "/"])
             record("S1 rsync -a", s)
             record("S1 rsync -a + sync", s + w)
 
     order = [s1_phlb, s1_cp, s1_rsync]
+    if deleted_at is not None:
+        # ext4 without a journal passes over inodes deleted less than 60 s ago.
+        wait = 61 - (time.monotonic() - deleted_at)
+        if wait > 0:
+            print(f"waiting {wait:.0f} s: the old work folder was removed just now", flush=True)
+            time.sleep(wait)
     for r in range(args.reps):
         for step in order[r % 3:] + order[: r % 3]:
             step(r)
     root = os.path.join(work, "s1-phlb-0")
+    catalog = os.path.join(root, ".phlb")  # phlb's input beside the tree: read back in too
     base_cp = os.path.join(work, "base-cp")
     sh(["cp", "-a", corpus, base_cp])
     rs_prev = os.path.join(work, "rs-0")
@@ -151,19 +187,17 @@ def measure(args, work, have_rsync, big_bytes):
 
     # S2: nothing changed (order alternates each repetition).
     def s2_phlb(r):
-        warm(corpus)
-        warm_meta(newest_snapshot(root))
+        ready([corpus, catalog], [newest_snapshot(root)])
         s, k = phlb(root, "backup", corpus)
         record("S2 phlb", s, k)
 
     def s2_peers(r):
-        warm_meta(base_cp)
+        ready(meta=[base_cp])
         s, w = timed_sync(["cp", "-al", base_cp, os.path.join(work, f"s2-cpal-{r}")])
         record("S2 cp -al", s)
         record("S2 cp -al + sync", s + w)
         if have_rsync:
-            warm(corpus)
-            warm_meta(rs_prev)
+            ready([corpus], [rs_prev])
             dest = os.path.join(work, f"s2-rs-{r}")
             s, w = timed_sync(["rsync", "-a", "--link-dest=" + rs_prev, corpus + "/", dest + "/"])
             record("S2 rsync --link-dest", s)
@@ -183,8 +217,7 @@ def measure(args, work, have_rsync, big_bytes):
                                  capture_output=True, check=True).stdout
         scratch = os.path.join(work, f"s3-floor-{r}")
         os.makedirs(scratch)
-        warm(corpus)
-        os.sync()
+        ready([corpus])
         t0 = time.monotonic()
         subprocess.run(["xargs", "-0", "sha256sum"], input=listing, cwd=corpus,
                        stdout=subprocess.DEVNULL, check=True)
@@ -201,8 +234,7 @@ def measure(args, work, have_rsync, big_bytes):
     floors, extras = [], []  # per repetition: S3's floor, S3 minus the no-change run after it
     for r in range(args.reps):
         sh([sys.executable, GEN, "mutate", corpus, "--round", str(r + 1)], stdout=subprocess.DEVNULL)
-        warm(corpus)
-        warm_meta(newest_snapshot(root))
+        ready([corpus, catalog], [newest_snapshot(root)])
         s3, k = phlb(root, "backup", corpus)
         record("S3 phlb", s3, k)
         # du counts each inode once over all its arguments: the newest snapshot's line is
@@ -215,15 +247,13 @@ def measure(args, work, have_rsync, big_bytes):
         floors.append(s3_floor(os.path.join(root, "corpus", snaps[-1]), r))
         # A no-change run right after, in the same state: S3's extra cost is taken against
         # it (the S2 runs above came earlier, with fewer snapshots and cached entries).
-        warm(corpus)
-        warm_meta(newest_snapshot(root))
+        ready([corpus, catalog], [newest_snapshot(root)])
         s2, k = phlb(root, "backup", corpus)
         record("S2 after S3 phlb", s2, k)
         extras.append(s3 - s2)
         if have_rsync:
             dest = os.path.join(work, f"rs-{r + 1}")
-            warm(corpus)
-            warm_meta(rs_prev)
+            ready([corpus], [rs_prev])
             s, w = timed_sync(["rsync", "-a", "--link-dest=" + rs_prev, corpus + "/", dest + "/"])
             record("S3 rsync --link-dest", s)
             record("S3 rsync --link-dest + sync", s + w)
@@ -237,12 +267,13 @@ def measure(args, work, have_rsync, big_bytes):
     last = snaps[-1]
     snap_dir = os.path.join(root, "corpus", last)
     for r in range(args.reps):
-        warm(snap_dir)
+        ready([snap_dir, catalog])
         s, k = phlb(root, "verify", "corpus/" + last)
         record("verify phlb", s, k)
-        warm(snap_dir)
+        ready([snap_dir])
         s, _ = timed(["sh", "-c", f"find '{snap_dir}' -type f -print0 | xargs -0 -P1 sha256sum > /dev/null"])
         record("verify sha256sum", s)
+        ready([catalog], [snap_dir])
         s, k = phlb(root, "verify", "--fast", "corpus/" + last)
         record("verify --fast phlb", s, k)
 
@@ -256,7 +287,7 @@ def measure(args, work, have_rsync, big_bytes):
         for f in os.listdir(os.path.join(add_root, "corpus")):
             if f.endswith("SUMS"):
                 os.remove(os.path.join(add_root, "corpus", f))
-        warm(add_root)
+        ready([add_root])
         s, k = phlb(add_root, "add")
         record("add (3 snapshots) phlb", s, k)
 
@@ -290,8 +321,13 @@ def main():
         print("note: rsync not found (apt-get install rsync); its columns are left out")
 
     work = args.work
-    shutil.rmtree(work, ignore_errors=True)
+    deleted_at = None
+    if os.path.exists(work):
+        shutil.rmtree(work, ignore_errors=True)
+        deleted_at = time.monotonic()
     os.makedirs(work)
+    if not DROP:
+        print("note: not root, so caches are not dropped between runs; expect noisier figures")
     big_bytes = max(1 << 20, int(4 * 2**30 * args.scale))
     need = int((4 + 2 * args.reps) * 2.9 * 2**30 * args.scale) + 2 * big_bytes
     free = shutil.disk_usage(work).free
@@ -299,7 +335,7 @@ def main():
         shutil.rmtree(work, ignore_errors=True)
         sys.exit(f"{work}: needs about {need / 2**30:.0f} GiB free, has {free / 2**30:.0f} GiB")
     try:
-        files, size, results, rss, written, (extras, floors) = measure(args, work, have_rsync, big_bytes)
+        files, size, results, rss, written, (extras, floors) = measure(args, work, have_rsync, big_bytes, deleted_at)
     finally:
         # Also after a failure: the work folder holds many copies of the corpus.
         shutil.rmtree(work, ignore_errors=True)
