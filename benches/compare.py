@@ -2,6 +2,7 @@
 """Whole-tool benchmark: phlb against cp and rsync on the shared synthetic corpus.
 
     python3 benches/compare.py [--scale 1.0] [--reps 3] [--work /tmp/phlb-bench] [--phlb PATH]
+                               [--cache-gib 8]
 
 Builds the corpus with ../shared/bench/gen_corpus.py, then times, side by side and
 alternating, several repetitions each (medians reported):
@@ -16,16 +17,25 @@ alternating, several repetitions each (medians reported):
 Peak RSS of every phlb run comes from /usr/bin/time. Prints a table with phlb/peer ratios.
 phlb ends with its files on disk (SYNC = true), cp and rsync do not: each peer is also
 timed with a `sync` right after it ("+ sync"), and every timed run starts with nothing
-dirty, so none pays for the writeback of the one before. Before each timed run the caches
-are dropped (when run as root) and the run's inputs read back in (see `ready` and
-../shared/bench/README.md on noise). Nothing is deleted until the end, and the first run
-waits until a minute has passed since the script removed an old work folder: ext4 without
-a journal makes new inodes slow for a minute after mass deletes, which would punish
-whichever tool runs next. Needs free disk of about (4 + 2 * reps) times
-the corpus size, plus twice the big file; it checks before it starts, prints each figure
-as it comes, and removes its work folder at the end, also after a failure.
+dirty, so none pays for the writeback of the one before, and with its inputs read into
+the cache (`ready`; ../shared/bench/README.md on noise).
+
+Three things of the machine, not of the tools, swung the same `cp -a` between 1.5 and
+30 s on the development VM; the script keeps all three fixed:
+  - Fresh memory: a write into a page the VM has handed back to its host is slow. The
+    script holds all memory but --cache-gib (8) for its whole run, and first writes that
+    much (up to 3 corpus copies, untimed), so every timed run writes into backed pages.
+    Never drop caches before a run: that hands the memory back.
+  - Recently deleted inodes: ext4 without a journal passes over every free inode deleted
+    less than a minute ago. Nothing is deleted until the end, and the first timed run
+    waits until a minute has passed since the script removed an old work folder.
+  - Writeback: the `sync` above.
+Needs free disk of about (7 + 2 * reps) times the corpus size, plus twice the big file; it
+checks before it starts, prints each figure as it comes, and removes its work folder at
+the end, also after a failure.
 """
 import argparse
+import mmap
 import os
 import shutil
 import statistics
@@ -69,26 +79,36 @@ def timed_sync(cmd):
     return secs, time.monotonic() - t0
 
 
-def can_drop_caches():
-    """True when this process may drop the kernel's caches (root, /proc writable)."""
-    return os.geteuid() == 0 and os.access("/proc/sys/vm/drop_caches", os.W_OK)
+def available_bytes():
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    return 0
 
 
-DROP = can_drop_caches()
+def hold_memory(leave):
+    """Takes and touches all but `leave` bytes of the available memory, kept until the
+    script ends, so the caches work in a fixed, fully backed amount of memory. On a VM
+    that hands free memory back to its host (virtio-balloon free page reporting, as on the
+    development machine), a write into a page the guest got back from the host runs at a
+    fraction of memory speed: right after a cache drop, `cp -a` of the corpus spent 13 of
+    its 19 s of CPU in memcpy. How much free memory a run happened to meet decided its
+    speed more than the tool did. Returns the mapping (None when nothing was held)."""
+    n = available_bytes() - leave
+    if n < 1 << 30:
+        return None
+    m = mmap.mmap(-1, n)
+    chunk = b"\x01" * (64 << 20)
+    for off in range(0, n - len(chunk) + 1, len(chunk)):
+        m[off : off + len(chunk)] = chunk
+    return m
 
 
 def ready(data=(), meta=()):
-    """Puts every timed run in the same state: nothing dirty, then (as root) the page,
-    inode and dentry caches dropped, then the run's inputs read back in: the content of
-    `data` trees and the inodes of `meta` trees. Without dropping, what else sits in the
-    cache decides the run's speed: on ext4 without a journal, creating a file skips every
-    free inode of its group deleted less than a minute ago (300 s while its inode table
-    block is dirty) whose block is still cached, and that made the same `cp -a` take 1.5 s
-    or 11 s at scale 0.3. Whatever the tool, a run starts from here."""
+    """Puts a timed run in a known state: nothing dirty, and its inputs in the cache: the
+    content of `data` trees and the inodes of `meta` trees."""
     os.sync()
-    if DROP:
-        with open("/proc/sys/vm/drop_caches", "w") as f:
-            f.write("3\n")
     for tree in data:
         warm(tree)
     for tree in meta:
@@ -168,6 +188,14 @@ def measure(args, work, have_rsync, big_bytes, deleted_at):
             record("S1 rsync -a + sync", s + w)
 
     order = [s1_phlb, s1_cp, s1_rsync]
+    if args.cache_gib > 0:
+        # Untimed: writes about as much as the caches hold (up to 3 corpus copies), so the
+        # pages the timed runs write into have been backed by the host once already.
+        print("warm-up copies (untimed) ...", flush=True)
+        for i in range(3):
+            sh(["cp", "-a", corpus, os.path.join(work, f"warmup-{i}")])
+            if (i + 1) * size >= args.cache_gib * 2**30:
+                break
     if deleted_at is not None:
         # ext4 without a journal passes over inodes deleted less than 60 s ago.
         wait = 61 - (time.monotonic() - deleted_at)
@@ -312,6 +340,8 @@ def main():
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--work", default="/tmp/phlb-bench")
     ap.add_argument("--phlb", default=os.path.join(REPO, "target", "release", "phlb"))
+    ap.add_argument("--cache-gib", type=float, default=8.0,
+                    help="memory left for the caches; the rest is held (0: hold nothing)")
     args = ap.parse_args()
 
     if not os.path.exists(args.phlb):
@@ -326,19 +356,23 @@ def main():
         shutil.rmtree(work, ignore_errors=True)
         deleted_at = time.monotonic()
     os.makedirs(work)
-    if not DROP:
-        print("note: not root, so caches are not dropped between runs; expect noisier figures")
     big_bytes = max(1 << 20, int(4 * 2**30 * args.scale))
-    need = int((4 + 2 * args.reps) * 2.9 * 2**30 * args.scale) + 2 * big_bytes
+    need = int((7 + 2 * args.reps) * 2.9 * 2**30 * args.scale) + 2 * big_bytes
     free = shutil.disk_usage(work).free
     if free < need:
         shutil.rmtree(work, ignore_errors=True)
         sys.exit(f"{work}: needs about {need / 2**30:.0f} GiB free, has {free / 2**30:.0f} GiB")
+    held = None
+    if args.cache_gib > 0:
+        print(f"holding memory so that {args.cache_gib:g} GiB is left for caches ...", flush=True)
+        held = hold_memory(int(args.cache_gib * 2**30))
     try:
         files, size, results, rss, written, (extras, floors) = measure(args, work, have_rsync, big_bytes, deleted_at)
     finally:
         # Also after a failure: the work folder holds many copies of the corpus.
         shutil.rmtree(work, ignore_errors=True)
+    if held is not None:
+        held.close()
     med = {k: statistics.median(v) for k, v in results.items()}
 
     def ratio(a, b):
