@@ -20,8 +20,8 @@ timed with a `sync` right after it ("+ sync"), and every timed run starts with n
 dirty, so none pays for the writeback of the one before, and with its inputs read into
 the cache (`ready`; ../shared/bench/README.md on noise).
 
-Three things of the machine, not of the tools, swung the same `cp -a` between 1.5 and
-30 s on the development VM; the script keeps all three fixed:
+Three things of the machine, not of the tools, swung the same `cp -a` of the scale-1 corpus
+between 4 and 31 s on the development VM; the script keeps all three fixed:
   - Fresh memory: a write into a page the VM has handed back to its host is slow. The
     script holds all memory but --cache-gib (8) for its whole run, and first writes that
     much (up to 3 corpus copies, untimed), so every timed run writes into backed pages.
