@@ -1,8 +1,6 @@
 //! Owns the SQLite catalog: opening the pool, the schema migrations, and typed queries.
 //! This module tree is the only place in phlb that holds SQL.
 
-use std::fs::OpenOptions;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -10,6 +8,7 @@ use r2d2::{Pool, PooledConnection};
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OpenFlags};
 
+mod create;
 pub mod entries;
 pub mod queries;
 pub mod settings;
@@ -54,27 +53,35 @@ pub fn open_reader(path: &Path) -> Result<Connection> {
 pub struct Catalog {
     pool: Pool<SqliteConnectionManager>,
     path: PathBuf,
+    /// How the catalog came to be for this run.
+    pub origin: Origin,
+}
+
+/// Whether a writer found the catalog it opened or had to make one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// It existed (and was brought up to the current schema).
+    Existing,
+    /// There was none (or an empty file): a new one was created.
+    Created,
+    /// A catalog a killed phlb run left half-made was moved to `aside` and a new one made.
+    Remade { aside: PathBuf, why: String },
 }
 
 impl Catalog {
-    /// Opens `<meta_dir>/catalog.sqlite3`, checking that it is a phlb catalog this binary reads.
+    /// Opens `<meta_dir>/catalog.sqlite3`, checking that it is a phlb catalog this binary
+    /// reads. Writers (who hold the lock) create it when missing and bring its schema up
+    /// to date, both atomically; a catalog a killed run left half-made is moved aside and
+    /// made anew (see `origin`).
     pub fn open(meta_dir: &Path, access: Access) -> Result<Catalog> {
         let path = meta_dir.join(FILE_NAME);
-        if access == Access::Write && !path.exists() {
-            OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&path)
-                .with_context(|| format!("{}: cannot create catalog", path.display()))?;
-        }
-        if !path.exists() {
-            bail!(
-                "{}: no catalog here (run `phlb backup` first)",
-                path.display()
-            );
-        }
-        check_identity(&path, access)?;
+        let origin = match access {
+            Access::Write => prepare_for_writing(&path)?,
+            Access::ReadOnly => {
+                check_for_reading(&path)?;
+                Origin::Existing
+            }
+        };
         let flags = match access {
             Access::Write => OpenFlags::SQLITE_OPEN_READ_WRITE,
             Access::ReadOnly => OpenFlags::SQLITE_OPEN_READ_ONLY,
@@ -95,8 +102,8 @@ impl Catalog {
             .max_size(4)
             .min_idle(Some(0))
             .build(manager)
-            .with_context(|| format!("{}: cannot open catalog", path.display()))?;
-        let catalog = Catalog { pool, path };
+            .map_err(|e| anyhow::anyhow!("{}: cannot open catalog: {e}", path.display()))?;
+        let catalog = Catalog { pool, path, origin };
         if access == Access::Write {
             let mut conn = catalog.conn()?;
             conn.execute_batch("BEGIN IMMEDIATE; ROLLBACK")
@@ -106,8 +113,7 @@ impl Catalog {
                         catalog.path.display()
                     )
                 })?;
-            migrations::runner()
-                .run(&mut *conn)
+            create::migrate(&mut conn)
                 .with_context(|| format!("{}: schema migration failed", catalog.path.display()))?;
         }
         Ok(catalog)
@@ -156,50 +162,60 @@ fn known_version() -> i64 {
         .unwrap_or(0)
 }
 
-/// Refuses files that are not SQLite, not phlb's, or from a newer phlb.
-fn check_identity(path: &Path, access: Access) -> Result<()> {
-    let not_ours = |why: &str| {
-        anyhow::anyhow!(
-            "{}: not a phlb catalog ({why}); move it aside, then `phlb add` rebuilds the catalog from the snapshots",
-            path.display()
-        )
-    };
-    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .with_context(|| format!("{}: cannot open catalog", path.display()))?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))?;
-    let app_id: i64 = match conn.query_row("PRAGMA application_id", [], |r| r.get(0)) {
-        Ok(id) => id,
-        Err(rusqlite::Error::SqliteFailure(e, _))
-            if e.code == rusqlite::ErrorCode::NotADatabase =>
-        {
-            return Err(not_ours("not an SQLite database"));
-        }
-        Err(e) => {
-            return Err(e).with_context(|| format!("{}: cannot read catalog", path.display()))
-        }
-    };
-    let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
-    if app_id != APPLICATION_ID {
-        if tables == 0 && access == Access::Write {
-            return Ok(());
-        }
-        return Err(not_ours("an SQLite database of another program"));
+/// Makes sure a writer finds a usable catalog at `path`: creates it when missing or
+/// empty, remakes one a killed run left half-made, refuses anything else not phlb's.
+fn prepare_for_writing(path: &Path) -> Result<Origin> {
+    if path.symlink_metadata().is_err() {
+        create::create(path)?;
+        return Ok(Origin::Created);
     }
-    let applied: i64 = conn
-        .query_row(
-            "SELECT coalesce(max(version), 0) FROM refinery_schema_history",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap_or(0);
-    if applied > known_version() {
+    let why = match create::inspect(path, true)? {
+        create::Found::Ours(v) => {
+            check_version(path, v)?;
+            return Ok(Origin::Existing);
+        }
+        create::Found::Empty => {
+            create::remove_with_companions(path)?;
+            create::create(path)?;
+            return Ok(Origin::Created);
+        }
+        create::Found::HalfMade => "a run was killed while creating it",
+        create::Found::Foreign => {
+            return Err(not_ours(path, "an SQLite database of another program"))
+        }
+        create::Found::NotSqlite => return Err(not_ours(path, "not an SQLite database")),
+    };
+    let aside = create::move_aside(path)?;
+    create::create(path)?;
+    Ok(Origin::Remade {
+        aside,
+        why: why.to_string(),
+    })
+}
+
+/// Refuses, for a reader, files that are not SQLite, not phlb's, half-made, or of
+/// another schema version.
+fn check_for_reading(path: &Path) -> Result<()> {
+    if path.symlink_metadata().is_err() {
         bail!(
-            "{}: catalog schema v{applied} is newer than this phlb (v{}); use a newer phlb, or move it aside and rebuild it with `phlb add`",
-            path.display(),
-            known_version()
+            "{}: no catalog here (run `phlb backup` first)",
+            path.display()
         );
     }
-    if access == Access::ReadOnly && applied < known_version() {
+    let applied = match create::inspect(path, false)? {
+        create::Found::Ours(v) => v,
+        create::Found::Empty | create::Found::HalfMade => bail!(
+            "{}: the catalog is half-made (a run was killed while creating it); the next \
+             `phlb backup` or `phlb add` makes it anew",
+            path.display()
+        ),
+        create::Found::Foreign => {
+            return Err(not_ours(path, "an SQLite database of another program"))
+        }
+        create::Found::NotSqlite => return Err(not_ours(path, "not an SQLite database")),
+    };
+    check_version(path, applied)?;
+    if applied < known_version() {
         bail!(
             "{}: catalog schema v{applied} is older than this phlb (v{}); run `phlb backup` once to upgrade it",
             path.display(),
@@ -207,4 +223,39 @@ fn check_identity(path: &Path, access: Access) -> Result<()> {
         );
     }
     Ok(())
+}
+
+fn not_ours(path: &Path, why: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{}: not a phlb catalog ({why}); move it aside, then `phlb add` rebuilds the catalog from the snapshots",
+        path.display()
+    )
+}
+
+/// Refuses a catalog made by a newer phlb.
+fn check_version(path: &Path, applied: i64) -> Result<()> {
+    if applied > known_version() {
+        bail!(
+            "{}: catalog schema v{applied} is newer than this phlb (v{}); use a newer phlb, or move it aside and rebuild it with `phlb add`",
+            path.display(),
+            known_version()
+        );
+    }
+    Ok(())
+}
+
+/// Turns an SQLite error on the catalog at `path` into one line naming the path and the
+/// real cause.
+pub fn explain(e: rusqlite::Error, path: &Path) -> anyhow::Error {
+    use rusqlite::ErrorCode as C;
+    let cause = match e.sqlite_error_code() {
+        Some(C::DiskFull) => "No space left on device".to_string(),
+        Some(C::ReadOnly) => "the catalog file or its folder is read-only".to_string(),
+        Some(C::CannotOpen) => format!("cannot open ({e})"),
+        Some(C::DatabaseBusy | C::DatabaseLocked) => {
+            format!("locked by another program ({e}); close it and try again")
+        }
+        _ => e.to_string(),
+    };
+    anyhow::anyhow!("{}: {cause}", path.display())
 }

@@ -5,11 +5,11 @@ mod folders;
 mod import;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 
-use crate::catalog::{Access, Catalog, SnapshotRow};
+use crate::catalog::{Access, Catalog, Origin, SnapshotRow};
 use crate::cli::{AddArgs, Global};
 use crate::commands::select::existing_root;
 use crate::config::Config;
@@ -38,6 +38,92 @@ struct Tally {
     manifests_written: u64,
 }
 
+/// Records `folders` that the catalog does not have as complete snapshots, oldest first.
+#[allow(clippy::too_many_arguments)]
+fn record(
+    config: &Config,
+    args: &AddArgs,
+    root: &Path,
+    conn: &rusqlite::Connection,
+    mut folders: Vec<Folder>,
+    style: Style,
+    tally: &mut Tally,
+    say: &dyn Fn(String),
+) -> Result<()> {
+    folders.sort_by(|a, b| (&a.timestamp, &a.name).cmp(&(&b.timestamp, &b.name)));
+    let mut importer = import::Importer {
+        config,
+        args,
+        root,
+        style,
+        live: HashMap::new(),
+    };
+    for folder in &folders {
+        let label = format!("{}/{}", folder.name, folder.timestamp);
+        if let Some(row) = SnapshotRow::find(conn, &folder.name, &folder.timestamp)? {
+            if row.status == "complete" {
+                continue;
+            }
+            row.delete(conn)?;
+        }
+        importer.import(conn, folder, tally)?;
+        say(format!("phlb: {label}: recorded"));
+    }
+    Ok(())
+}
+
+/// Says in one line when a writer had to make its catalog anew.
+pub fn say_origin(catalog: &Catalog, say: &dyn Fn(String)) {
+    if let Origin::Remade { aside, why } = &catalog.origin {
+        say(format!(
+            "phlb: note: {}: the catalog was half-made ({why}); moved it to {} and made a new one",
+            catalog.path().display(),
+            aside.display()
+        ));
+    }
+}
+
+/// Records the snapshot folders on disk that a new catalog does not know yet, without
+/// changing anything on disk (as `phlb add --no-link`); what `backup` does first when it
+/// finds its catalog new or remade in a root that already holds snapshots. Returns how
+/// many snapshots it recorded.
+pub fn record_on_disk(
+    config: &Config,
+    root: &Path,
+    catalog: &Catalog,
+    style: Style,
+    say: &dyn Fn(String),
+) -> Result<u64> {
+    if catalog.origin == Origin::Existing {
+        return Ok(0);
+    }
+    let folders = folders::discover(root, config, say)?;
+    if folders.is_empty() {
+        return Ok(0);
+    }
+    say(format!(
+        "phlb: note: {}: the catalog is new, but the backup root holds {} snapshot folder(s); recording them first, as `phlb add --no-link` does",
+        catalog.path().display(),
+        folders.len()
+    ));
+    let args = AddArgs {
+        paths: Vec::new(),
+        trust_manifests: false,
+        no_link: true,
+    };
+    let conn = catalog.conn()?;
+    let mut tally = Tally::default();
+    record(config, &args, root, &conn, folders, style, &mut tally, say)?;
+    if tally.problems > 0 {
+        bail!(
+            "{}: {} problem(s) while recording the snapshots on disk; run `phlb add` to see them",
+            root.display(),
+            tally.problems
+        );
+    }
+    Ok(tally.added)
+}
+
 /// Runs `phlb add`.
 pub fn run(config: &Config, global: &Global, args: &AddArgs) -> Result<Outcome> {
     let root = existing_root(config)?;
@@ -53,6 +139,7 @@ pub fn run(config: &Config, global: &Global, args: &AddArgs) -> Result<Outcome> 
             eprintln!("{line}");
         }
     };
+    say_origin(&catalog, &say);
     let folders = if args.paths.is_empty() {
         folders::discover(&root, config, &say)?
     } else {
@@ -74,26 +161,7 @@ pub fn run(config: &Config, global: &Global, args: &AddArgs) -> Result<Outcome> 
             missing += 1;
         }
     }
-    let mut ordered = folders;
-    ordered.sort_by(|a, b| (&a.timestamp, &a.name).cmp(&(&b.timestamp, &b.name)));
-    let mut importer = import::Importer {
-        config,
-        args,
-        root: &root,
-        style,
-        live: HashMap::new(),
-    };
-    for folder in &ordered {
-        let label = format!("{}/{}", folder.name, folder.timestamp);
-        if let Some(row) = SnapshotRow::find(&conn, &folder.name, &folder.timestamp)? {
-            if row.status == "complete" {
-                continue;
-            }
-            row.delete(&conn)?;
-        }
-        importer.import(&conn, folder, &mut tally)?;
-        say(format!("phlb: {label}: recorded"));
-    }
+    record(config, args, &root, &conn, folders, style, &mut tally, &say)?;
     if !global.quiet {
         if tally.added == 0 && missing == 0 {
             println!("nothing to do: every snapshot folder is in the catalog");

@@ -59,6 +59,13 @@ pub fn run(config: &Config, global: &Global, args: &BackupArgs) -> Result<Outcom
     }
     let catalog = Catalog::open(&meta_dir, Access::Write)?;
     catalog.check_filesystem(&root)?;
+    let say = |line: String| {
+        if !global.quiet {
+            eprintln!("{line}");
+        }
+    };
+    crate::commands::add::say_origin(&catalog, &say);
+    crate::commands::add::record_on_disk(config, &root, &catalog, style, &say)?;
     let mut outcome = Outcome::Clean;
     for source in &sources {
         let counts = one_snapshot(config, global, &catalog, &root, source, style)?;

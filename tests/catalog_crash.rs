@@ -1,0 +1,177 @@
+//! Regression tests: a catalog that a kill, a full disk or an older phlb left half-made
+//! never wedges a backup root; the next writer recovers on its own.
+
+mod common;
+
+use std::fs;
+use std::process::Command;
+
+use common::*;
+
+/// Runs phlb under strace, killed (SIGKILL) at the `n`-th call of `syscall`; true when
+/// the kill came (the run made fewer such calls otherwise).
+fn killed_at(env: &Env, syscall: &str, n: u32, args: &[&str]) -> bool {
+    use std::os::unix::process::ExitStatusExt;
+    let out = Command::new("strace")
+        .args(["-f", "-o", "/dev/null", "-e"])
+        .arg(format!("inject={syscall}:signal=SIGKILL:when={n}"))
+        .arg(env!("CARGO_BIN_EXE_phlb"))
+        .arg("--backup-root")
+        .arg(&env.root)
+        .args(args)
+        .current_dir(env.dir.path())
+        .env("HOME", env.dir.path())
+        .output()
+        .expect("strace must be installed (.ci/run installs it)");
+    out.status.signal() == Some(libc::SIGKILL)
+}
+
+/// After whatever a kill left, a plain backup and a verify must both pass.
+fn recovers(env: &Env, what: &str) {
+    let out = env.run(&["backup", env.src.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{what}: the next backup failed: {}",
+        stderr(&out)
+    );
+    let out = env.run(&["verify"]);
+    assert!(
+        out.status.success(),
+        "{what}: verify failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        stderr(&out)
+    );
+}
+
+#[test]
+#[ignore = "slow: dozens of killed runs under strace"]
+fn killed_catalog_creation_never_wedges_the_root() {
+    let env = Env::new();
+    env.write("a.txt", b"alpha");
+    env.write("d/b.txt", b"beta");
+    let src = env.src.to_str().unwrap().to_string();
+    for (syscall, upto) in [
+        ("pwrite64", 40),
+        ("fsync", 10),
+        ("rename", 4),
+        ("unlink", 4),
+    ] {
+        let mut kills = 0;
+        for n in 1..=upto {
+            let _ = fs::remove_dir_all(&env.root);
+            kills += u32::from(killed_at(&env, syscall, n, &["backup", &src]));
+            recovers(&env, &format!("first backup killed at {syscall} #{n}"));
+        }
+        assert!(kills > 0, "no run was killed at {syscall}");
+    }
+}
+
+#[test]
+#[ignore = "slow: dozens of killed runs under strace"]
+fn killed_add_rebuilding_the_catalog_never_wedges_the_root() {
+    let env = Env::new();
+    env.write("a.txt", b"alpha");
+    env.backup();
+    env.write("b.txt", b"beta");
+    env.backup();
+    let catalog = env.root.join(".phlb/catalog.sqlite3");
+    for (syscall, upto) in [("pwrite64", 40), ("fsync", 10), ("rename", 3)] {
+        let mut kills = 0;
+        for n in 1..=upto {
+            for f in ["", "-wal", "-shm"] {
+                let _ = fs::remove_file(format!("{}{f}", catalog.display()));
+            }
+            kills += u32::from(killed_at(&env, syscall, n, &["add"]));
+            let out = env.run(&["add"]);
+            assert!(
+                out.status.success(),
+                "add killed at {syscall} #{n}: the next add failed: {}",
+                stderr(&out)
+            );
+            let complete = env.sql_int("SELECT count(*) FROM snapshots WHERE status = 'complete'");
+            assert_eq!(complete, 2, "add killed at {syscall} #{n}");
+            let out = env.run(&["verify"]);
+            assert!(
+                out.status.success(),
+                "add killed at {syscall} #{n}: verify failed: {}",
+                String::from_utf8_lossy(&out.stdout)
+            );
+        }
+        assert!(kills > 0, "no add was killed at {syscall}");
+    }
+    // Leave a state for the last backup: it links everything to the recorded snapshots.
+    recovers(&env, "after the add sweep");
+}
+
+#[test]
+fn half_made_catalog_of_an_older_phlb_is_made_anew() {
+    // What an older phlb left when killed between creating refinery's table and the
+    // first migration, or after a first migration that did not set the application id.
+    for schema in [
+        "CREATE TABLE refinery_schema_history (version INT4 PRIMARY KEY, name VARCHAR(255), applied_on VARCHAR(255), checksum VARCHAR(255));",
+        "CREATE TABLE refinery_schema_history (version INT4 PRIMARY KEY); CREATE TABLE snapshot_runs (id INTEGER PRIMARY KEY);",
+    ] {
+        let env = Env::new();
+        env.write("a.txt", b"alpha");
+        fs::create_dir_all(env.root.join(".phlb")).unwrap();
+        let catalog = env.root.join(".phlb/catalog.sqlite3");
+        rusqlite::Connection::open(&catalog)
+            .unwrap()
+            .execute_batch(schema)
+            .unwrap();
+        let out = env.run(&["list"]);
+        assert_code(&out, 2);
+        assert!(stderr(&out).contains("half-made"), "{}", stderr(&out));
+        let out = env.run(&["backup", env.src.to_str().unwrap()]);
+        assert_ok(&out);
+        let err = stderr(&out);
+        assert!(err.contains("half-made") && err.contains("broken-"), "{err}");
+        assert_eq!(
+            env.sql_int("SELECT count(*) FROM snapshots WHERE status = 'complete'"),
+            1
+        );
+        let aside = fs::read_dir(env.root.join(".phlb"))
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().contains(".broken-"))
+            .count();
+        assert!(aside >= 1, "the half-made catalog is kept aside, not deleted");
+        assert_ok(&env.run(&["verify"]));
+    }
+}
+
+#[test]
+fn empty_catalog_in_a_root_with_snapshots_records_them_before_backing_up() {
+    let env = Env::new();
+    env.write("a.txt", b"alpha");
+    env.write("big.bin", &vec![7u8; 100_000]);
+    let first = env.backup();
+    let catalog = env.root.join(".phlb/catalog.sqlite3");
+    for f in ["-wal", "-shm"] {
+        let _ = fs::remove_file(format!("{}{f}", catalog.display()));
+    }
+    fs::write(&catalog, b"").unwrap();
+    let out = env.run(&["backup", env.src.to_str().unwrap()]);
+    assert_ok(&out);
+    assert!(
+        stderr(&out).contains("the catalog is new"),
+        "{}",
+        stderr(&out)
+    );
+    let second = env.snapshots("src").pop().unwrap();
+    assert_ne!(first, second);
+    assert_eq!(
+        env.sql_int("SELECT count(*) FROM snapshots WHERE status = 'complete'"),
+        2,
+        "the older snapshot is recorded again"
+    );
+    assert_eq!(
+        ino(&first.join("big.bin")),
+        ino(&second.join("big.bin")),
+        "the new run links to the recorded snapshot instead of copying again"
+    );
+    assert_eq!(
+        env.sql_int("SELECT new_bytes FROM snapshots ORDER BY id DESC LIMIT 1"),
+        0
+    );
+}
