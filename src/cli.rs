@@ -148,6 +148,11 @@ pub struct VerifyArgs {
     /// Snapshots to check (NAME/TIMESTAMP, NAME for its newest, or a folder); default: all.
     #[arg(value_name = "SNAPSHOT")]
     pub snapshots: Vec<String>,
+    /// Relink paths whose stored copy is recorded as damaged to a good stored copy of the
+    /// same content, where one exists (the one case where phlb changes an older snapshot;
+    /// each change is printed).
+    #[arg(long)]
+    pub repair: bool,
     /// Check metadata and manifests only; do not read file contents.
     #[arg(long)]
     pub fast: bool,

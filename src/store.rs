@@ -36,11 +36,14 @@ pub fn hard_link(src: &Path, dst: &Path) -> LinkOutcome {
     }
 }
 
-/// Checks that `path` is still the stored copy the catalog describes (inode and size);
-/// returns its current link count.
-pub fn check_stored_copy(path: &Path, ino: u64, size: u64) -> Option<u64> {
+/// Checks that `path` is still the stored copy the catalog describes (inode, size and
+/// the mtime it was given: a copy changed in place since is never linked to); returns
+/// its current link count.
+pub fn check_stored_copy(path: &Path, ino: u64, size: u64, mtime_ns: i64) -> Option<u64> {
     let md = fs::symlink_metadata(path).ok()?;
-    (md.is_file() && md.ino() == ino && md.len() == size).then_some(md.nlink())
+    let mtime = md.mtime() as i128 * 1_000_000_000 + md.mtime_nsec() as i128;
+    (md.is_file() && md.ino() == ino && md.len() == size && mtime == mtime_ns as i128)
+        .then_some(md.nlink())
 }
 
 /// Opens a source file for reading without following a symlink swapped in for it.
@@ -263,6 +266,44 @@ pub fn unchanged_since(file: &File, before: &Meta, read: Option<u64>) -> bool {
     }
 }
 
+/// True when files `a` and `b` (symlinks not followed) hold the same bytes; compared in
+/// 1 MiB chunks, so memory does not grow with file size.
+pub fn same_bytes(a: &Path, b: &Path) -> io::Result<bool> {
+    let (mut fa, mut fb) = (open_source(a)?, open_source(b)?);
+    let (ma, mb) = (fa.metadata()?, fb.metadata()?);
+    if !ma.is_file() || !mb.is_file() || ma.len() != mb.len() {
+        return Ok(false);
+    }
+    if (ma.dev(), ma.ino()) == (mb.dev(), mb.ino()) {
+        return Ok(true);
+    }
+    let (mut ba, mut bb) = (vec![0u8; 1 << 20], vec![0u8; 1 << 20]);
+    loop {
+        let n = fill(&mut fa, &mut ba)?;
+        let m = fill(&mut fb, &mut bb)?;
+        if n != m || ba[..n] != bb[..m] {
+            return Ok(false);
+        }
+        if n == 0 {
+            return Ok(true);
+        }
+    }
+}
+
+/// Reads until `buf` is full or the file ends; returns the bytes read.
+fn fill(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match file.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
+
 /// Atomically replaces `path` by a hardlink to `src` (link to a temp name, then rename).
 pub fn replace_with_link(src: &Path, path: &Path) -> io::Result<()> {
     loop {
@@ -347,15 +388,16 @@ fn split<'a, 'b>(path: &'a Path, buf: &'b mut [u8; 256]) -> io::Result<(&'a Path
 
 /// Like `check_stored_copy` then `hard_link`, but through cached folder descriptors:
 /// links `dst` to the stored copy `src` when it is still inode `ino` of `size` bytes with
-/// fewer than `max_links` links. `None` means the stored copy is not usable.
+/// mtime `mtime_ns` (the one it was given) and fewer than `max_links` links. `None`
+/// means the stored copy is not usable.
 pub fn link_stored_copy(
     fds: &mut DirFds,
     src: &Path,
     dst: &Path,
-    ino: u64,
-    size: u64,
+    expect: (u64, u64, i64),
     max_links: u64,
 ) -> Option<LinkOutcome> {
+    let (ino, size, mtime_ns) = expect;
     use std::os::fd::AsRawFd;
     let (mut src_buf, mut dst_buf) = ([0u8; 256], [0u8; 256]);
     let (src_dir, src_name) = split(src, &mut src_buf).ok()?;
@@ -376,6 +418,7 @@ pub fn link_stored_copy(
         && (st.st_mode & libc::S_IFMT) == libc::S_IFREG
         && st.st_ino == ino
         && st.st_size as u64 == size
+        && st.st_mtime as i128 * 1_000_000_000 + st.st_mtime_nsec as i128 == mtime_ns as i128
         && crate::plan::has_room(st.st_nlink as u64, max_links);
     if !usable {
         return None;

@@ -33,7 +33,7 @@ pub struct Location {
 }
 
 /// Reads a copy's mode, uid, gid and mtime from four columns starting at `first`.
-fn copy_meta(r: &rusqlite::Row, first: usize) -> rusqlite::Result<CopyMeta> {
+pub(super) fn copy_meta(r: &rusqlite::Row, first: usize) -> rusqlite::Result<CopyMeta> {
     Ok(CopyMeta {
         mode: r.get(first)?,
         uid: r.get(first + 1)?,
@@ -58,7 +58,7 @@ pub fn previous_entries(conn: &Connection, snapshot_id: i64) -> Result<PrevMap> 
          JOIN paths p ON p.id = e.path_id
          JOIN copies k ON k.id = e.copy_id
          JOIN contents c ON c.id = k.content_id
-         WHERE e.snapshot_id = ?1 AND e.kind = 'file'",
+         WHERE e.snapshot_id = ?1 AND e.kind = 'file' AND k.state != 'damaged'",
     )?;
     let mut rows = stmt.query([snapshot_id])?;
     let mut map = HashMap::with_capacity(files.clamp(0, 1 << 24) as usize);
@@ -82,7 +82,8 @@ pub fn previous_entries(conn: &Connection, snapshot_id: i64) -> Result<PrevMap> 
 pub fn copies_for_hash(conn: &Connection, hash: &[u8]) -> Result<Vec<CopyRow>> {
     let mut stmt = conn.prepare_cached(
         "SELECT k.id, k.ino, c.size, k.mode, k.uid, k.gid, k.mtime_ns
-         FROM contents c JOIN copies k ON k.content_id = c.id WHERE c.hash = ?1
+         FROM contents c JOIN copies k ON k.content_id = c.id
+         WHERE c.hash = ?1 AND k.state = 'ok'
          ORDER BY k.id DESC",
     )?;
     let rows = stmt

@@ -9,6 +9,7 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OpenFlags};
 
 mod create;
+pub mod damage;
 pub mod entries;
 pub mod queries;
 pub mod settings;

@@ -8,8 +8,11 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
+mod repair;
+
 use anyhow::{bail, Result};
 
+use crate::catalog::damage::{damaged_paths, record_verdict, Verdict};
 use crate::catalog::entries::{snapshot_entries, Recorded};
 use crate::catalog::{Access, Catalog, SnapshotRow};
 use crate::cli::{Global, VerifyArgs};
@@ -27,6 +30,8 @@ use crate::{lock, Outcome};
 /// One stored copy on disk and everything that expects it to hold some content; it is
 /// read at the place of its first user.
 struct Inode {
+    /// The catalog's id of the stored copy.
+    copy_id: i64,
     size: u64,
     algo: HashAlgo,
     expected: Vec<u8>,
@@ -83,16 +88,30 @@ impl Inodes {
     }
 }
 
-/// Problems found, printed as they come.
+/// Problems found, printed as they come (stdout), and notes (stderr).
 struct Report {
     progress: Progress,
     problems: u64,
+    notes: u64,
+    quiet: bool,
+    /// Stored copies found damaged by this run.
+    damaged: HashSet<i64>,
+    /// Stored copies whose bytes this run found good.
+    good: Vec<i64>,
 }
 
 impl Report {
     fn problem(&mut self, what: &str, why: &str) {
         self.problems += 1;
         self.progress.out(&format!("{what}: {why}"));
+    }
+
+    /// Something worth knowing that is not damage (exit code unchanged).
+    fn note(&mut self, what: &str, why: &str) {
+        self.notes += 1;
+        if !self.quiet {
+            self.progress.error(&format!("phlb: note: {what}: {why}"));
+        }
     }
 }
 
@@ -125,9 +144,14 @@ pub fn run(config: &Config, global: &Global, args: &VerifyArgs) -> Result<Outcom
     let mut report = Report {
         progress: Progress::new(Style::Quiet, "verify", 0, 0),
         problems: 0,
+        notes: 0,
+        quiet: global.quiet,
+        damaged: HashSet::new(),
+        good: Vec::new(),
     };
     if args.snapshots.is_empty() {
         leftovers(&conn, &root, &mut report)?;
+        unknown_folders(&conn, &root, config, &mut report)?;
     }
     let mut inodes = Inodes {
         dirs: targets
@@ -140,14 +164,20 @@ pub fn run(config: &Config, global: &Global, args: &VerifyArgs) -> Result<Outcom
     for (index, snap) in targets.iter().enumerate() {
         let algo: HashAlgo = snap.hash_algo.parse().unwrap_or(config.hash);
         let paths = SnapshotPaths::new(&root, &snap.name, &snap.timestamp, algo.manifest_suffix());
-        if !paths.dir.is_dir() {
+        if paths.dir.symlink_metadata().is_err() {
+            // Reported as a problem once, when it vanished; from then on it is known.
             if snap.status != "missing" {
                 snap.mark_missing(&conn)?;
+                report.problem(
+                    &snap.label(),
+                    "snapshot folder is gone (now marked missing; later runs only count it)",
+                );
+            } else {
+                report.note(
+                    &snap.label(),
+                    "snapshot folder was deleted (marked missing)",
+                );
             }
-            report.problem(
-                &snap.label(),
-                "snapshot folder is missing (marked missing in the catalog)",
-            );
             continue;
         }
         if snap.status == "missing" {
@@ -176,6 +206,18 @@ pub fn run(config: &Config, global: &Global, args: &VerifyArgs) -> Result<Outcom
         hashed = hash_inodes(config, inodes, &targets, &mut report);
         report.progress.finish();
     }
+    record_verdicts(&conn, &report)?;
+    if args.repair {
+        let mut say = |line: String| println!("{line}");
+        let done = repair::repair(&conn, &root, config, &mut say)?;
+        if !global.quiet && done.relinked + done.left > 0 {
+            eprintln!(
+                "phlb: repaired {} damaged path(s); {} left as they are",
+                done.relinked, done.left
+            );
+        }
+    }
+    recorded_damage(&conn, &targets, &mut report)?;
     if !global.quiet {
         eprintln!(
             "phlb: verified {} snapshot(s), {} entries{}: {}",
@@ -200,14 +242,99 @@ pub fn run(config: &Config, global: &Global, args: &VerifyArgs) -> Result<Outcom
     })
 }
 
-/// Reports runs that never finished and their in-progress folders.
+/// Records in the catalog what this run found: damaged copies are never linked to
+/// again; unverified copies that read good become link sources.
+fn record_verdicts(conn: &rusqlite::Connection, report: &Report) -> Result<()> {
+    let tx = conn.unchecked_transaction()?;
+    for &id in &report.damaged {
+        record_verdict(&tx, id, Verdict::Damaged)?;
+    }
+    for &id in &report.good {
+        record_verdict(&tx, id, Verdict::Good)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Reports the paths of the verified snapshots whose copy an earlier run recorded as
+/// damaged: they stay a problem until repaired or their snapshot is gone.
+fn recorded_damage(
+    conn: &rusqlite::Connection,
+    targets: &[SnapshotRow],
+    report: &mut Report,
+) -> Result<()> {
+    let ids: HashSet<i64> = targets.iter().map(|s| s.id).collect();
+    for d in damaged_paths(conn)? {
+        if !ids.contains(&d.snapshot_id) || report.damaged.contains(&d.copy_id) {
+            continue;
+        }
+        report.problem(
+            &format!("{}/{}", d.snapshot, one_line(&d.rel)),
+            &format!(
+                "stored copy recorded as damaged (since {}); `phlb verify --repair` relinks it to a good copy",
+                d.damaged_at
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// Reports snapshot folders on disk that the catalog does not know (`phlb add` records
+/// them).
+fn unknown_folders(
+    conn: &rusqlite::Connection,
+    root: &Path,
+    config: &Config,
+    report: &mut Report,
+) -> Result<()> {
+    let known: HashSet<(String, String)> = SnapshotRow::all(conn)?
+        .into_iter()
+        .map(|s| (s.name, s.timestamp))
+        .collect();
+    let Ok(names) = std::fs::read_dir(root) else {
+        return Ok(());
+    };
+    for name in names.flatten() {
+        let Some(n) = name.file_name().to_str().map(String::from) else {
+            continue;
+        };
+        if n.starts_with('.') || !name.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let Ok(items) = std::fs::read_dir(name.path()) else {
+            continue;
+        };
+        for item in items.flatten() {
+            let Some(ts) = item.file_name().to_str().map(String::from) else {
+                continue;
+            };
+            let is_dir = item.file_type().is_ok_and(|t| t.is_dir());
+            if is_dir
+                && crate::layout::is_timestamp(&ts, &config.sub_dir_formatter)
+                && !known.contains(&(n.clone(), ts.clone()))
+            {
+                report.problem(
+                    &one_line(&item.path()),
+                    "snapshot folder not in the catalog (`phlb add` records it)",
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Notes runs that never finished and their in-progress folders (the next backup of
+/// their name settles them); they are not damage.
 fn leftovers(conn: &rusqlite::Connection, root: &Path, report: &mut Report) -> Result<()> {
     for snap in SnapshotRow::all(conn)? {
         if snap.status == "incomplete" {
-            report.problem(
-                &snap.label(),
-                "interrupted run, not complete (the next backup of this name removes it)",
-            );
+            let done = root.join(&snap.name).join(&snap.timestamp).is_dir();
+            let why = if done {
+                "finished on disk but not yet marked complete (the next backup of this name marks it)"
+            } else {
+                "interrupted run, not complete (the next backup of this name removes it)"
+            };
+            report.note(&snap.label(), why);
         }
     }
     let Ok(names) = std::fs::read_dir(root) else {
@@ -218,8 +345,8 @@ fn leftovers(conn: &rusqlite::Connection, root: &Path, report: &mut Report) -> R
             continue;
         };
         for item in items.flatten() {
-            if item.file_name().to_string_lossy().contains(IN_PROGRESS) && item.path().is_dir() {
-                report.problem(
+            if item.file_name().to_string_lossy().ends_with(IN_PROGRESS) && item.path().is_dir() {
+                report.note(
                     &one_line(&item.path()),
                     "leftover of an interrupted run (the next backup of this name removes it)",
                 );
@@ -300,6 +427,7 @@ fn check_entries(
                     continue;
                 };
                 if md.len() != rec.meta.size {
+                    report.damaged.insert(copy.id);
                     let why = format!(
                         "size {} bytes, the catalog says {}",
                         md.len(),
@@ -316,6 +444,7 @@ fn check_entries(
                     report.problem(&what, "mode changed since the backup");
                 }
                 inodes.add(checking.index, &rec.path, &md, || Inode {
+                    copy_id: copy.id,
                     size: md.len(),
                     algo,
                     expected: copy.hash.clone(),
@@ -427,7 +556,10 @@ fn hash_inodes(
                 match reader.next_read() {
                     Ok(read) => {
                         hashed += read.meta.size;
-                        if read.hash != inode.expected {
+                        if read.hash == inode.expected {
+                            report.good.push(inode.copy_id);
+                        } else {
+                            report.damaged.insert(inode.copy_id);
                             let users = inodes.users(inode, targets);
                             report.problem(
                                 &users[0],

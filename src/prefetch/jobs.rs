@@ -87,12 +87,13 @@ pub enum Job {
         size: Option<u64>,
     },
     /// Hardlink `dst` to the stored copy at `src` if it is still inode `ino` of `size`
-    /// bytes with room for another link.
+    /// bytes with the mtime `mtime_ns` it was stored with, and room for another link.
     Link {
         src: PathBuf,
         dst: PathBuf,
         ino: u64,
         size: u64,
+        mtime_ns: i64,
         max_links: u64,
     },
 }
@@ -180,11 +181,10 @@ fn link(
     fds: &mut store::DirFds,
     src: &std::path::Path,
     dst: &std::path::Path,
-    ino: u64,
-    size: u64,
+    expect: (u64, u64, i64),
     max_links: u64,
 ) -> Linked {
-    match store::link_stored_copy(fds, src, dst, ino, size, max_links) {
+    match store::link_stored_copy(fds, src, dst, expect, max_links) {
         Some(store::LinkOutcome::Linked) => Linked::Yes,
         Some(store::LinkOutcome::Full) | None => Linked::Unusable,
         Some(store::LinkOutcome::Unsupported(e)) => Linked::Unsupported(e),
@@ -244,7 +244,14 @@ pub(super) fn work(job: &Job, algo: HashAlgo, tools: &mut Tools) -> Done {
             dst,
             ino,
             size,
+            mtime_ns,
             max_links,
-        } => Done::Link(link(&mut tools.fds, src, dst, *ino, *size, *max_links)),
+        } => Done::Link(link(
+            &mut tools.fds,
+            src,
+            dst,
+            (*ino, *size, *mtime_ns),
+            *max_links,
+        )),
     }
 }

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use super::{Folder, Tally};
+use crate::catalog::damage::mark_unverified;
 use crate::catalog::entries::{
     copies_by_ino, copies_for_hash, copy_locations, record_copy, record_entry,
 };
@@ -38,6 +39,8 @@ struct Inode {
     known_copy: Option<i64>,
     /// The manifest disagrees: record, never link.
     suspect: bool,
+    /// The hash was taken from the manifest (`--trust-manifests`), not read.
+    trusted: bool,
 }
 
 /// A stored copy this add run can link to.
@@ -96,6 +99,7 @@ impl Importer<'_> {
                 hash: None,
                 known_copy: None,
                 suspect: false,
+                trusted: false,
             });
             inode.entries.push(i);
         }
@@ -137,6 +141,9 @@ impl Importer<'_> {
                     None => {
                         let first = folder.dir.join(&scan.entries[inode.entries[0]].rel);
                         let id = record_copy(&tx, None, &hash, inode.size, ino, inode.meta)?;
+                        if inode.trusted {
+                            mark_unverified(&tx, id)?;
+                        }
                         totals.copied += 1;
                         totals.new_bytes += inode.size;
                         if !inode.suspect {
@@ -264,6 +271,7 @@ impl Importer<'_> {
                     .and_then(|h| unhex(h))
                 {
                     inode.hash = Some(h);
+                    inode.trusted = true;
                     continue;
                 }
             }
@@ -353,7 +361,9 @@ impl Importer<'_> {
                 }
                 for loc in copy_locations(conn, copy.id, 4)? {
                     let src = self.root.join(&loc.snapshot_dir).join(&loc.rel);
-                    if let Some(nlink) = store::check_stored_copy(&src, copy.ino, copy.size) {
+                    if let Some(nlink) =
+                        store::check_stored_copy(&src, copy.ino, copy.size, copy.meta.mtime_ns)
+                    {
                         if has_room(nlink + need - 1, max) {
                             target = Some(LinkTarget {
                                 copy_id: copy.id,
@@ -372,6 +382,30 @@ impl Importer<'_> {
         let Some(mut target) = target else {
             return Ok(None);
         };
+        // A hash may come from a manifest (or a copy may have rotted since it was
+        // hashed): an inode is only ever replaced by a link to the very same bytes.
+        let here = folder.dir.join(&entries[inode.entries[0]].rel);
+        match store::same_bytes(&target.path, &here) {
+            Ok(true) => {}
+            Ok(false) => {
+                tally.problems += 1;
+                eprintln!(
+                    "phlb: error: {}: content differs from {} although the hashes say equal; recorded as found, not linked (run `phlb verify`)",
+                    one_line(&here),
+                    one_line(&target.path)
+                );
+                return Ok(None);
+            }
+            Err(e) => {
+                return Err(e).with_context(|| {
+                    format!(
+                        "{}: cannot compare with {}",
+                        here.display(),
+                        target.path.display()
+                    )
+                })
+            }
+        }
         for &i in &inode.entries {
             let path = folder.dir.join(&entries[i].rel);
             store::replace_with_link(&target.path, &path)

@@ -194,7 +194,9 @@ impl Linker {
             }
             for loc in copy_locations(conn, copy.id, LOCATIONS_TRIED)? {
                 let src = self.root.join(&loc.snapshot_dir).join(&loc.rel);
-                let Some(nlink) = store::check_stored_copy(&src, copy.ino, copy.size) else {
+                let Some(nlink) =
+                    store::check_stored_copy(&src, copy.ino, copy.size, copy.meta.mtime_ns)
+                else {
                     continue;
                 };
                 if !has_room(nlink, self.max_links) {

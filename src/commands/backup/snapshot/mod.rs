@@ -315,6 +315,7 @@ impl<'a> Run<'a> {
                         dst: self.dst(&e.rel),
                         ino: p.copy_ino,
                         size: p.size,
+                        mtime_ns: p.copy.mtime_ns,
                         max_links: self.inp.config.max_links,
                     }),
                     _ => {}

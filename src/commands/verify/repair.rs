@@ -1,0 +1,105 @@
+//! `verify --repair`: relinks the paths of older snapshots whose stored copy is recorded
+//! as damaged to a good stored copy of the same content — the one case where phlb
+//! changes an older snapshot. A good copy is hashed again right before it is used, every
+//! change is logged, and a path without a good copy is left as it is and reported.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use crate::catalog::damage::{damaged_paths, drop_if_unused, move_entry, DamagedPath};
+use crate::catalog::entries::{copies_for_hash, copy_locations};
+use crate::config::Config;
+use crate::hash::HashAlgo;
+use crate::layout::snapshot_dir_rel;
+use crate::plan::copy_serves;
+use crate::prefetch::read_and_hash;
+use crate::store;
+use crate::units::one_line;
+
+/// What a repair did.
+#[derive(Debug, Default)]
+pub struct Repaired {
+    /// Paths relinked to a good copy.
+    pub relinked: u64,
+    /// Paths left damaged: no good copy of their content that fits exists.
+    pub left: u64,
+}
+
+/// Relinks every damaged path of a complete snapshot it can; `say` gets one line per
+/// change or path left as it is.
+pub fn repair(
+    conn: &rusqlite::Connection,
+    root: &Path,
+    config: &Config,
+    say: &mut dyn FnMut(String),
+) -> Result<Repaired> {
+    let mut by_copy: BTreeMap<i64, Vec<DamagedPath>> = BTreeMap::new();
+    for d in damaged_paths(conn)? {
+        by_copy.entry(d.copy_id).or_default().push(d);
+    }
+    let mut done = Repaired::default();
+    for (copy_id, paths) in by_copy {
+        let first = &paths[0];
+        let Some((good_id, good)) = good_copy(conn, root, config, first)? else {
+            for d in &paths {
+                done.left += 1;
+                say(format!(
+                    "{}/{}: damaged, and no good stored copy of its content with the same mode and owner exists; left as is (the next backup of a source that still has it stores a fresh copy)",
+                    d.snapshot,
+                    one_line(&d.rel)
+                ));
+            }
+            continue;
+        };
+        for d in &paths {
+            let (name, ts) = d.snapshot.split_once('/').unwrap_or((&d.snapshot, ""));
+            let place = root.join(snapshot_dir_rel(name, ts, true)).join(&d.rel);
+            store::replace_with_link(&good, &place)
+                .with_context(|| format!("{}: cannot relink", place.display()))?;
+            move_entry(conn, d.snapshot_id, d.path_id, good_id)?;
+            done.relinked += 1;
+            say(format!(
+                "{}/{}: repaired: relinked to the good copy at {}",
+                d.snapshot,
+                one_line(&d.rel),
+                one_line(&good)
+            ));
+        }
+        drop_if_unused(conn, copy_id)?;
+    }
+    Ok(done)
+}
+
+/// A stored copy of the damaged path's content that is not damaged, fits its mode and
+/// owner under the `DEDUP` policy, and hashes right now to the content's hash.
+fn good_copy(
+    conn: &rusqlite::Connection,
+    root: &Path,
+    config: &Config,
+    damaged: &DamagedPath,
+) -> Result<Option<(i64, PathBuf)>> {
+    let algo = if damaged.hash.len() == 64 {
+        HashAlgo::Sha512
+    } else {
+        HashAlgo::Sha256
+    };
+    for copy in copies_for_hash(conn, &damaged.hash)? {
+        if copy.id == damaged.copy_id
+            || copy.size != damaged.size
+            || !copy_serves(config.dedup, damaged.meta, copy.meta)
+        {
+            continue;
+        }
+        for loc in copy_locations(conn, copy.id, 4)? {
+            let src = root.join(&loc.snapshot_dir).join(&loc.rel);
+            let fits = store::check_stored_copy(&src, copy.ino, copy.size, copy.meta.mtime_ns)
+                .is_some_and(|nlink| crate::plan::has_room(nlink, config.max_links));
+            if fits && read_and_hash(&src, algo).is_ok_and(|r| r.hash == damaged.hash) {
+                return Ok(Some((copy.id, src)));
+            }
+        }
+    }
+    Ok(None)
+}

@@ -1,0 +1,178 @@
+//! Regression tests: content is never lost or spread by trusting what it should not — a
+//! manifest's hashes, or a stored copy damaged on disk.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+
+use common::*;
+
+/// Replaces the hash of `rel` in a manifest by the hash listed for `like`.
+fn forge_manifest(manifest: &Path, rel: &str, like: &str) {
+    let text = fs::read_to_string(manifest).unwrap();
+    let hash_of = |name: &str| {
+        text.lines()
+            .find(|l| l.ends_with(&format!("  {name}")))
+            .unwrap()
+            .split("  ")
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    let (bad, good) = (hash_of(rel), hash_of(like));
+    let forged: String = text
+        .lines()
+        .map(|l| {
+            if l.ends_with(&format!("  {rel}")) {
+                l.replace(&bad, &good)
+            } else {
+                l.to_string()
+            }
+        })
+        .map(|l| l + "\n")
+        .collect();
+    fs::write(manifest, forged).unwrap();
+}
+
+#[test]
+fn trust_manifest_never_links_different_content() {
+    // Different sizes, and the same size with other bytes.
+    for (a, b) in [
+        (&b"first content"[..], &b"the second file, longer"[..]),
+        (&b"same size AAAA"[..], &b"same size BBBB"[..]),
+    ] {
+        let env = Env::new();
+        env.write("a.txt", a);
+        env.write("b.txt", b);
+        let snap = env.backup();
+        let manifest = snap.parent().unwrap().join(format!(
+            "{}.SHA256SUMS",
+            snap.file_name().unwrap().to_str().unwrap()
+        ));
+        forge_manifest(&manifest, "b.txt", "a.txt");
+        for f in ["", "-wal", "-shm"] {
+            let _ = fs::remove_file(format!(
+                "{}{f}",
+                env.root.join(".phlb/catalog.sqlite3").display()
+            ));
+        }
+        let out = env.run(&["add", "--trust-manifests"]);
+        assert_code(&out, 1);
+        assert!(stderr(&out).contains("b.txt"), "{}", stderr(&out));
+        assert_eq!(
+            fs::read(snap.join("b.txt")).unwrap(),
+            b,
+            "b.txt keeps its bytes"
+        );
+        assert_eq!(fs::read(snap.join("a.txt")).unwrap(), a);
+        assert_ne!(ino(&snap.join("a.txt")), ino(&snap.join("b.txt")));
+        // The forged hash is never a link source: a new backup stores b's content anew.
+        let next = env.backup();
+        assert_eq!(fs::read(next.join("b.txt")).unwrap(), b);
+        assert_eq!(fs::read(next.join("a.txt")).unwrap(), a);
+    }
+}
+
+#[test]
+fn trust_manifest_still_links_equal_content() {
+    let env = Env::new();
+    env.write("a.txt", b"twin content");
+    env.write("b.txt", b"twin content");
+    env.backup();
+    let snap = env.snapshots("src").pop().unwrap();
+    // Break the link by hand (as a copy with cp would), then let add find it again.
+    fs::remove_file(snap.join("b.txt")).unwrap();
+    fs::copy(snap.join("a.txt"), snap.join("b.txt")).unwrap();
+    let m = fs::metadata(snap.join("a.txt")).unwrap();
+    fs::File::options()
+        .write(true)
+        .open(snap.join("b.txt"))
+        .unwrap()
+        .set_times(fs::FileTimes::new().set_modified(m.modified().unwrap()))
+        .unwrap();
+    for f in ["", "-wal", "-shm"] {
+        let _ = fs::remove_file(format!(
+            "{}{f}",
+            env.root.join(".phlb/catalog.sqlite3").display()
+        ));
+    }
+    assert_ok(&env.run(&["add", "--trust-manifests"]));
+    assert_eq!(ino(&snap.join("a.txt")), ino(&snap.join("b.txt")));
+}
+
+/// Changes a stored copy's bytes in place and puts its mtime back, as bit rot would.
+fn rot(path: &Path) {
+    let m = fs::metadata(path).unwrap();
+    let mut bytes = fs::read(path).unwrap();
+    bytes[0] ^= 0x20;
+    use std::os::unix::fs::PermissionsExt;
+    let mode = m.permissions().mode();
+    fs::set_permissions(path, fs::Permissions::from_mode(0o600)).unwrap();
+    fs::write(path, bytes).unwrap();
+    fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_times(fs::FileTimes::new().set_modified(m.modified().unwrap()))
+        .unwrap();
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+}
+
+#[test]
+fn damaged_copy_found_by_verify_is_never_linked_again_and_repair_heals_it() {
+    let env = Env::new();
+    env.write("notes/note1.txt", b"precious words");
+    env.write("other.txt", b"unchanged");
+    let first = env.backup();
+    rot(&first.join("notes/note1.txt"));
+    let out = env.run(&["verify"]);
+    assert_code(&out, 1);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("damaged"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(env.sql_int("SELECT count(*) FROM damaged"), 1);
+    let second = env.backup();
+    let healed = second.join("notes/note1.txt");
+    assert_eq!(fs::read(&healed).unwrap(), b"precious words");
+    assert_ne!(ino(&healed), ino(&first.join("notes/note1.txt")));
+    assert_eq!(
+        ino(&second.join("other.txt")),
+        ino(&first.join("other.txt"))
+    );
+    // Recorded damage keeps verify failing, even a fast one, until repaired.
+    assert_code(&env.run(&["verify", "--fast"]), 1);
+    let out = env.run(&["verify", "--repair"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("repaired"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(
+        fs::read(first.join("notes/note1.txt")).unwrap(),
+        b"precious words"
+    );
+    assert_eq!(ino(&first.join("notes/note1.txt")), ino(&healed));
+    assert_ok(&env.run(&["verify"]));
+    assert_eq!(env.sql_int("SELECT count(*) FROM damaged"), 0);
+}
+
+#[test]
+fn changed_stored_copy_is_not_linked_by_the_fast_path() {
+    let env = Env::new();
+    env.write("notes/note1.txt", b"precious words");
+    let first = env.backup();
+    // Changed in place (same size); its mtime moves, which the fast path checks.
+    let p = first.join("notes/note1.txt");
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
+    fs::write(&p, b"PRECIOUS WORDS").unwrap();
+    let second = env.backup();
+    assert_eq!(
+        fs::read(second.join("notes/note1.txt")).unwrap(),
+        b"precious words"
+    );
+    assert_ne!(ino(&second.join("notes/note1.txt")), ino(&p));
+}
