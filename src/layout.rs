@@ -64,6 +64,34 @@ impl SnapshotPaths {
     }
 }
 
+/// The part of phlb's own names that a snapshot timestamp `ts` would contain, if any: a
+/// timestamp holding one could make a finished snapshot look like a leftover or a side
+/// file.
+pub fn collides_with_own_names(ts: &str) -> Option<&'static str> {
+    const OWN: [&str; 6] = [
+        IN_PROGRESS,
+        "-summary",
+        "-backup.log",
+        ".SHA256SUMS",
+        ".SHA512SUMS",
+        ".phlb",
+    ];
+    if ts == "latest" {
+        return Some("latest");
+    }
+    OWN.into_iter().find(|own| ts.contains(own))
+}
+
+/// What an interrupted run of a snapshot with timestamp `ts` leaves on disk under name
+/// `file` (its folder, manifest or log, by the exact names a run gives them): the
+/// timestamp, when `file` is such a leftover.
+pub fn leftover_of<'a>(file: &'a str, format: &str) -> Option<&'a str> {
+    let idx = file.find(IN_PROGRESS)?;
+    let (ts, rest) = (&file[..idx], &file[idx + IN_PROGRESS.len()..]);
+    let side = matches!(rest, "" | "-backup.log" | ".SHA256SUMS" | ".SHA512SUMS");
+    (side && is_timestamp(ts, format)).then_some(ts)
+}
+
 /// Checks that a snapshot name is one plain folder name.
 pub fn check_name(name: &str) -> Result<(), String> {
     if name.is_empty() || name.starts_with('.') || name.contains('/') || name.contains('\0') {
@@ -108,5 +136,27 @@ mod tests {
             assert_eq!(is_timestamp(name, f), want, "{name}");
         }
         assert!(is_timestamp("2026-11-22", "%Y-%m-%d"));
+    }
+
+    #[test]
+    fn leftovers_are_known_by_their_exact_names() {
+        let f = "%Y-%m-%d-%H%M%S";
+        let cases = [
+            ("2026-11-22-101500.inprogress", Some("2026-11-22-101500")),
+            (
+                "2026-11-22-101500-1.inprogress-backup.log",
+                Some("2026-11-22-101500-1"),
+            ),
+            (
+                "2026-11-22-101500.inprogress.SHA256SUMS",
+                Some("2026-11-22-101500"),
+            ),
+            ("2026-11-22-101500.inprogress.old", None),
+            ("mine.inprogress", None),
+            ("2026-11-22-101500", None),
+        ];
+        for (name, want) in cases {
+            assert_eq!(leftover_of(name, f), want, "{name}");
+        }
     }
 }

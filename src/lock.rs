@@ -28,6 +28,7 @@ pub fn acquire(meta_dir: &Path) -> Result<Lock> {
         .create(true)
         .truncate(false)
         .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(&path)
         .with_context(|| format!("{}: cannot open lock file", path.display()))?;
     let mut previous = String::new();

@@ -145,11 +145,25 @@ fn pid() -> u32 {
     *PID.get_or_init(std::process::id)
 }
 
+/// Prefix of the temp names phlb writes files under before renaming them into place.
+const TEMP_PREFIX: &str = ".phlb-tmp-";
+
+/// True when `name` is one phlb gives a temp file (`.phlb-tmp-<pid>-<n>`).
+pub fn is_temp_name(name: &std::ffi::OsStr) -> bool {
+    let Some(rest) = name.as_bytes().strip_prefix(TEMP_PREFIX.as_bytes()) else {
+        return false;
+    };
+    let mut parts = rest.split(|&b| b == b'-');
+    let digits =
+        |p: Option<&[u8]>| p.is_some_and(|p| !p.is_empty() && p.iter().all(u8::is_ascii_digit));
+    digits(parts.next()) && digits(parts.next()) && parts.next().is_none()
+}
+
 /// A name for a temp file beside `path`, unique within this process.
 fn temp_beside(path: &Path) -> PathBuf {
     let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
     let dir = path.parent().unwrap_or(Path::new("."));
-    dir.join(format!(".phlb-tmp-{}-{n}", pid()))
+    dir.join(format!("{TEMP_PREFIX}{}-{n}", pid()))
 }
 
 impl NewCopy {
@@ -320,16 +334,114 @@ pub fn replace_with_link(src: &Path, path: &Path) -> io::Result<()> {
     }
 }
 
-/// Creates a folder only its owner can enter (0700), unless it exists.
+/// The user phlb runs as.
+fn running_uid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// Makes sure `path` is a folder only the running user can enter (0700): creates it, or
+/// tightens one that is ours; refuses a symlink, a non-folder, or a folder another user
+/// owns (they could plant symlinks where phlb writes).
 pub fn make_private_dir(path: &Path) -> anyhow::Result<()> {
-    use anyhow::Context;
-    if path.is_dir() {
-        return Ok(());
+    use anyhow::{bail, Context};
+    let md = match fs::symlink_metadata(path) {
+        Ok(md) => md,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return fs::DirBuilder::new()
+                .mode(0o700)
+                .create(path)
+                .with_context(|| format!("{}: cannot create folder", path.display()));
+        }
+        Err(e) => return Err(e).with_context(|| format!("{}: cannot open", path.display())),
+    };
+    if md.file_type().is_symlink() || !md.is_dir() {
+        bail!(
+            "{}: must be a folder, found a {}; phlb never writes through it",
+            path.display(),
+            if md.file_type().is_symlink() {
+                "symlink"
+            } else {
+                "file"
+            }
+        );
     }
-    fs::DirBuilder::new()
-        .mode(0o700)
-        .create(path)
-        .with_context(|| format!("{}: cannot create folder", path.display()))
+    if md.uid() != running_uid() {
+        bail!(
+            "{}: owned by another user (uid {}); phlb only writes into folders the running user owns",
+            path.display(),
+            md.uid()
+        );
+    }
+    if md.mode() & 0o077 != 0 {
+        fs::set_permissions(path, fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("{}: cannot make private", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Refuses a backup root that another user could change under a run: writable by
+/// group or others without the sticky bit, or owned by another user (other than root).
+pub fn check_root_safe(root: &Path) -> anyhow::Result<()> {
+    use anyhow::{bail, Context};
+    let md = fs::metadata(root)
+        .with_context(|| format!("{}: cannot open backup root", root.display()))?;
+    let sticky = md.mode() & 0o1000 != 0;
+    if md.mode() & 0o022 != 0 && !sticky {
+        bail!(
+            "{}: backup root is writable by other users (mode {:04o}); `chmod go-w` it first",
+            root.display(),
+            md.mode() & 0o7777
+        );
+    }
+    if md.uid() != running_uid() && md.uid() != 0 {
+        bail!(
+            "{}: backup root is owned by another user (uid {}); use a root you own",
+            root.display(),
+            md.uid()
+        );
+    }
+    Ok(())
+}
+
+/// Creates file `path` anew for writing (0600): whatever was at that name is removed
+/// first (never followed), and the file is opened with `O_EXCL | O_NOFOLLOW`, so nothing
+/// is ever written through a symlink planted there.
+pub fn create_fresh(path: &Path) -> io::Result<File> {
+    match fs::symlink_metadata(path) {
+        Ok(md) if !md.is_dir() => fs::remove_file(path)?,
+        _ => {}
+    }
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+}
+
+/// Writes `bytes` as file `path` (0600): under a temp name opened with `O_EXCL |
+/// O_NOFOLLOW`, then renamed over `path`, which replaces a symlink there, never follows it.
+pub fn write_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    loop {
+        let tmp = temp_beside(path);
+        let mut file = match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&tmp)
+        {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        };
+        let done = file.write_all(bytes).and_then(|_| fs::rename(&tmp, path));
+        if done.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        return done;
+    }
 }
 
 /// A few open folder descriptors, so repeated syscalls on files of one folder do not

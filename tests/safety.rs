@@ -250,15 +250,30 @@ fn garbage_or_foreign_or_newer_catalog_is_refused_untouched() {
 #[test]
 fn two_runs_in_the_same_second_do_not_collide() {
     let env = Env::new();
-    env.config("SUB_DIR_FORMATTER = fixed-name");
+    // A format of whole days makes every run of the day collide, as runs within one
+    // second do with the default.
+    env.config("SUB_DIR_FORMATTER = %Y-%m-%d");
     env.write("a", b"a");
     env.backup();
     env.backup();
     env.backup();
+    let day = String::from_utf8(
+        std::process::Command::new("date")
+            .arg("+%Y-%m-%d")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .to_string();
     let names: Vec<String> = env
         .snapshots("src")
         .iter()
         .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(names, vec!["fixed-name", "fixed-name-1", "fixed-name-2"]);
+    assert_eq!(
+        names,
+        vec![day.clone(), format!("{day}-1"), format!("{day}-2")]
+    );
 }

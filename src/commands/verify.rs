@@ -126,6 +126,8 @@ pub fn run(config: &Config, global: &Global, args: &VerifyArgs) -> Result<Outcom
             catalog_file.display()
         );
     }
+    crate::store::check_root_safe(&root)?;
+    crate::store::make_private_dir(&meta_dir)?;
     let _lock = lock::acquire(&meta_dir)?;
     let catalog = Catalog::open(&meta_dir, Access::Write)?;
     let conn = catalog.conn()?;

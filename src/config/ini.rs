@@ -157,6 +157,16 @@ pub fn check_formatter(value: &str) -> Result<(), String> {
             "{value:?} must give a plain folder name, gives {sample:?}"
         ));
     }
+    if let Some(own) = crate::layout::collides_with_own_names(&sample) {
+        return Err(format!(
+            "{value:?} gives {sample:?}, which could be taken for phlb's own {own:?}; choose a pattern without it"
+        ));
+    }
+    if !crate::layout::is_timestamp(&sample, value) {
+        return Err(format!(
+            "{value:?} gives {sample:?}, which cannot be read back as a time; use a pattern with the date and time, e.g. %Y-%m-%d-%H%M%S"
+        ));
+    }
     Ok(())
 }
 
@@ -173,6 +183,22 @@ mod tests {
         let cases = [
             ("[phlb]\nNOPE = 1\n", "x.ini:2: NOPE: unknown key"),
             ("[phlb]\n\nHASH = md5\n", "x.ini:3: HASH:"),
+            (
+                "[phlb]\nSUB_DIR_FORMATTER = %Y-%m-%d.inprogress\n",
+                "x.ini:2: SUB_DIR_FORMATTER: \"%Y-%m-%d.inprogress\" gives",
+            ),
+            (
+                "[phlb]\nSUB_DIR_FORMATTER = %Y%m%d-summary\n",
+                "x.ini:2: SUB_DIR_FORMATTER: \"%Y%m%d-summary\" gives",
+            ),
+            (
+                "[phlb]\nSUB_DIR_FORMATTER = latest\n",
+                "x.ini:2: SUB_DIR_FORMATTER: \"latest\" gives \"latest\", which could be taken",
+            ),
+            (
+                "[phlb]\nSUB_DIR_FORMATTER = %A\n",
+                "x.ini:2: SUB_DIR_FORMATTER: \"%A\" gives",
+            ),
             ("[phlb]\nMAX_LINKS = 0\n", "x.ini:2: MAX_LINKS:"),
             (
                 "[phlb]\nONE_FILE_SYSTEM = maybe\n",

@@ -76,7 +76,8 @@ impl Importer<'_> {
             one_file_system: true,
             ..ScanOptions::default()
         };
-        let scan = scan::scan(&folder.dir, &opts);
+        let mut scan = scan::scan(&folder.dir, &opts);
+        drop_temp_files(&folder.dir, &mut scan.entries, listed.as_ref());
         for p in &scan.problems {
             tally.problems += 1;
             eprintln!("phlb: error: {}: {}", one_line(&p.path), p.message);
@@ -209,9 +210,7 @@ impl Importer<'_> {
                 &folder.timestamp,
                 algo.manifest_suffix(),
             );
-            let tmp = paths.work_manifest.clone();
-            fs::write(&tmp, &lines)
-                .and_then(|_| fs::rename(&tmp, &paths.manifest))
+            store::write_file(&paths.manifest, &lines)
                 .with_context(|| format!("{}: cannot write manifest", paths.manifest.display()))?;
             tally.manifests_written += 1;
         }
@@ -419,6 +418,42 @@ impl Importer<'_> {
         self.live.insert(key, target.clone());
         Ok(Some(target.copy_id))
     }
+}
+
+/// Leaves out the temp files a killed phlb run left in a snapshot (`.phlb-tmp-…`, never
+/// a name a snapshot's manifest lists) and removes them; without a manifest to tell, such
+/// a file is left on disk untouched and unrecorded, with a warning.
+fn drop_temp_files(
+    dir: &Path,
+    entries: &mut Vec<Entry>,
+    listed: Option<&HashMap<PathBuf, String>>,
+) {
+    entries.retain(|e| {
+        let is_temp = e.kind == Kind::File
+            && e.rel.file_name().is_some_and(store::is_temp_name)
+            && listed.is_none_or(|m| !m.contains_key(&e.rel));
+        if !is_temp {
+            return true;
+        }
+        let path = dir.join(&e.rel);
+        match listed {
+            Some(_) => match fs::remove_file(&path) {
+                Ok(()) => eprintln!(
+                    "phlb: note: {}: removed the temp file of an interrupted run",
+                    one_line(&path)
+                ),
+                Err(e) => eprintln!(
+                    "phlb: warning: {}: temp file of an interrupted run, not recorded; cannot remove it: {e}",
+                    one_line(&path)
+                ),
+            },
+            None => eprintln!(
+                "phlb: warning: {}: looks like the temp file of an interrupted run; not recorded (remove it if it is one)",
+                one_line(&path)
+            ),
+        }
+        false
+    });
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {

@@ -128,6 +128,7 @@ pub fn record_on_disk(
 pub fn run(config: &Config, global: &Global, args: &AddArgs) -> Result<Outcome> {
     let root = existing_root(config)?;
     let meta_dir = root.join(".phlb");
+    store::check_root_safe(&root)?;
     store::make_private_dir(&meta_dir)?;
     let _lock = lock::acquire(&meta_dir)?;
     let catalog = Catalog::open(&meta_dir, Access::Write)?;

@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 use crate::catalog::SnapshotRow;
-use crate::layout::{SnapshotPaths, IN_PROGRESS};
+use crate::layout::{leftover_of, SnapshotPaths};
 
 /// What cleaning up found.
 #[derive(Debug, Default)]
@@ -27,6 +27,7 @@ pub fn clean(
     root: &Path,
     name: &str,
     sums: &str,
+    format: &str,
     remove: bool,
 ) -> Result<Cleaned> {
     let mut out = Cleaned::default();
@@ -60,12 +61,14 @@ pub fn clean(
         let Some(text) = file_name.to_str() else {
             continue;
         };
-        let Some(idx) = text.find(IN_PROGRESS) else {
+        // Only the exact names a run gives its in-progress folder and side files, with a
+        // timestamp of this root's format (which can never itself hold `.inprogress`).
+        let Some(ts) = leftover_of(text, format) else {
             continue;
         };
         remove_any(&item.path())?;
-        if !out.removed.iter().any(|r| r.ends_with(&text[..idx])) {
-            out.removed.push(format!("{name}/{}", &text[..idx]));
+        if !out.removed.iter().any(|r| r.ends_with(ts)) {
+            out.removed.push(format!("{name}/{ts}"));
         }
     }
     Ok(out)

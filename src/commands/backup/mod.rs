@@ -131,6 +131,7 @@ fn prepare_root(config: &Config) -> Result<PathBuf> {
     if !root.is_dir() {
         bail!("{}: backup root is not a folder", root.display());
     }
+    store::check_root_safe(root)?;
     root.canonicalize()
         .with_context(|| format!("{}: cannot open backup root", root.display()))
 }
@@ -205,7 +206,8 @@ fn one_snapshot(
     let name = &source.name;
     let sums = config.hash.manifest_suffix();
     let conn = catalog.conn()?;
-    let settled = leftovers::clean(&conn, root, name, sums, false)?;
+    let format = &config.sub_dir_formatter;
+    let settled = leftovers::clean(&conn, root, name, sums, format, false)?;
     store::make_private_dir(&root.join(name))?;
     let prev = previous(&conn, root, name, config.hash)?;
     let (ts, paths) = pick_timestamp(&conn, root, config, name)?;
@@ -256,7 +258,7 @@ fn one_snapshot(
         catalog, &snapshot, &paths, &counts, &summary, &mut log, flusher,
     )?;
     let conn = catalog.conn()?;
-    let cleaned = leftovers::clean(&conn, root, name, sums, true)?;
+    let cleaned = leftovers::clean(&conn, root, name, sums, format, true)?;
     if !global.quiet {
         for gone in &cleaned.removed {
             eprintln!("phlb: note: removed the leftovers of interrupted run {gone}");
@@ -279,7 +281,7 @@ fn complete(
     flusher: Option<Flusher>,
 ) -> Result<()> {
     let ctx = |p: &Path| format!("{}: cannot finish snapshot", p.display());
-    std::fs::write(&paths.summary, summary).with_context(|| ctx(&paths.summary))?;
+    store::write_file(&paths.summary, summary.as_bytes()).with_context(|| ctx(&paths.summary))?;
     log.line(LogLevel::Info, "snapshot complete");
     log.flush()?;
     let synced = flusher.is_some();

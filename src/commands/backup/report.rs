@@ -91,8 +91,8 @@ pub struct Log {
 impl Log {
     /// Creates the log file at `path`.
     pub fn create(path: &Path, level: LogLevel) -> Result<Log> {
-        let file =
-            File::create(path).with_context(|| format!("{}: cannot create log", path.display()))?;
+        let file = crate::store::create_fresh(path)
+            .with_context(|| format!("{}: cannot create log", path.display()))?;
         let mut log = Log {
             out: BufWriter::new(file),
             level,

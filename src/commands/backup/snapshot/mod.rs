@@ -193,7 +193,7 @@ pub struct Run<'a> {
 impl<'a> Run<'a> {
     /// Starts a run: opens the manifest and log under their in-progress names.
     pub fn start(inp: Inputs<'a>, writer: Writer, reads: Conn, linker: Linker) -> Result<Run<'a>> {
-        let manifest = File::create(&inp.paths.work_manifest).with_context(|| {
+        let manifest = store::create_fresh(&inp.paths.work_manifest).with_context(|| {
             format!(
                 "{}: cannot create manifest",
                 inp.paths.work_manifest.display()

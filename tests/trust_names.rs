@@ -1,0 +1,172 @@
+//! Regression tests: phlb's own names and files beside a snapshot cannot be turned
+//! against it — by a snapshot name format, a temp file of a killed run, or a symlink
+//! planted where phlb writes.
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+use common::*;
+
+#[test]
+fn formatter_yielding_inprogress_is_refused_and_finished_snapshots_stay() {
+    let env = Env::new();
+    env.write("a.txt", b"alpha");
+    let first = env.backup();
+    env.config("SUB_DIR_FORMATTER = %Y-%m-%d-%H%M%S.inprogress");
+    let out = env.run(&["backup", env.src.to_str().unwrap()]);
+    assert_code(&out, 2);
+    assert!(
+        stderr(&out).contains("SUB_DIR_FORMATTER"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        first.join("a.txt").is_file(),
+        "the finished snapshot is kept"
+    );
+    for own in [
+        "%Y%m%d-%H%M%S-summary",
+        "latest",
+        "%Y-%m-%d-%H%M%S.SHA256SUMS",
+    ] {
+        env.config(&format!("SUB_DIR_FORMATTER = {own}"));
+        assert_code(&env.run(&["backup", env.src.to_str().unwrap()]), 2);
+    }
+}
+
+#[test]
+fn folder_that_only_looks_like_a_leftover_is_not_deleted() {
+    let env = Env::new();
+    env.write("a.txt", b"alpha");
+    env.backup();
+    // Not a name a run gives its in-progress folder: never removed by a name pattern.
+    let mine = env.root.join("src/keep.inprogress.old");
+    fs::create_dir(&mine).unwrap();
+    fs::write(mine.join("x"), b"mine").unwrap();
+    env.backup();
+    assert_eq!(fs::read(mine.join("x")).unwrap(), b"mine");
+}
+
+#[test]
+fn temp_file_of_a_killed_add_is_never_imported() {
+    let env = Env::new();
+    env.write("a.txt", b"alpha");
+    env.write("b.txt", b"alpha");
+    let snap = env.backup();
+    // What a killed add leaves: a link under a temp name beside the file it replaces.
+    let tmp = snap.join(".phlb-tmp-4242-0");
+    fs::hard_link(snap.join("a.txt"), &tmp).unwrap();
+    let catalog = env.root.join(".phlb/catalog.sqlite3");
+    for f in ["", "-wal", "-shm"] {
+        let _ = fs::remove_file(format!("{}{f}", catalog.display()));
+    }
+    let out = env.run(&["add"]);
+    assert_ok(&out);
+    assert!(!tmp.exists(), "the leftover temp file is removed");
+    assert_eq!(
+        env.sql_int("SELECT count(*) FROM files WHERE path LIKE '%phlb-tmp%'"),
+        0
+    );
+    let manifest = fs::read_to_string(snap.with_file_name(format!(
+        "{}.SHA256SUMS",
+        snap.file_name().unwrap().to_str().unwrap()
+    )))
+    .unwrap();
+    assert!(!manifest.contains("phlb-tmp"), "{manifest}");
+    assert_ok(&env.run(&["verify"]));
+}
+
+#[test]
+fn files_beside_the_snapshot_are_never_written_through_a_symlink() {
+    let env = Env::new();
+    env.write("a.txt", b"alpha");
+    env.config("SUB_DIR_FORMATTER = %Y-%m-%d");
+    let victim = env.dir.path().join("victim");
+    fs::write(&victim, b"do not touch").unwrap();
+    let name_dir = env.root.join("src");
+    fs::create_dir_all(&name_dir).unwrap();
+    let day = chrono_today();
+    for ts in [day.clone(), format!("{day}-1"), format!("{day}-2")] {
+        for side in [
+            format!("{ts}-summary.txt"),
+            format!("{ts}.inprogress-backup.log"),
+            format!("{ts}.inprogress.SHA256SUMS"),
+        ] {
+            std::os::unix::fs::symlink(&victim, name_dir.join(side)).unwrap();
+        }
+    }
+    let out = env.run(&["backup", env.src.to_str().unwrap()]);
+    assert_ok(&out);
+    assert_eq!(fs::read(&victim).unwrap(), b"do not touch");
+    let snap = env.snapshots("src").pop().unwrap();
+    let summary = snap.with_file_name(format!(
+        "{}-summary.txt",
+        snap.file_name().unwrap().to_str().unwrap()
+    ));
+    assert!(!summary.symlink_metadata().unwrap().file_type().is_symlink());
+}
+
+/// Today's date as `%Y-%m-%d` in local time, as the `date` command gives it.
+fn chrono_today() -> String {
+    let out = std::process::Command::new("date")
+        .arg("+%Y-%m-%d")
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+#[test]
+fn name_folder_open_to_others_is_made_private() {
+    let env = Env::new();
+    env.write("a.txt", b"alpha");
+    fs::create_dir_all(env.root.join("src")).unwrap();
+    fs::create_dir_all(env.root.join(".phlb")).unwrap();
+    set_mode(&env.root.join("src"), 0o755);
+    set_mode(&env.root.join(".phlb"), 0o755);
+    env.backup();
+    assert_eq!(mode(&env.root.join("src")), 0o700);
+    assert_eq!(mode(&env.root.join(".phlb")), 0o700);
+}
+
+#[test]
+#[ignore = "needs root (chown to another user)"]
+fn name_folder_owned_by_another_user_is_refused() {
+    let env = Env::new();
+    env.write("a.txt", b"alpha");
+    let name_dir = env.root.join("src");
+    fs::create_dir_all(&name_dir).unwrap();
+    std::os::unix::fs::chown(&name_dir, Some(65534), Some(65534)).unwrap();
+    let out = env.run(&["backup", env.src.to_str().unwrap()]);
+    assert_code(&out, 2);
+    assert!(
+        stderr(&out).contains("owned by another user") && stderr(&out).contains("/src"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        fs::read_dir(&name_dir).unwrap().count(),
+        0,
+        "nothing written"
+    );
+    assert_eq!(fs::metadata(&name_dir).unwrap().uid(), 65534);
+}
+
+#[test]
+fn backup_root_writable_by_others_is_refused() {
+    let env = Env::new();
+    env.write("a.txt", b"alpha");
+    fs::create_dir_all(&env.root).unwrap();
+    fs::set_permissions(&env.root, fs::Permissions::from_mode(0o777)).unwrap();
+    let out = env.run(&["backup", env.src.to_str().unwrap()]);
+    assert_code(&out, 2);
+    assert!(
+        stderr(&out).contains("writable by other users"),
+        "{}",
+        stderr(&out)
+    );
+    // With the sticky bit (as /tmp), others cannot replace what phlb made.
+    fs::set_permissions(&env.root, fs::Permissions::from_mode(0o1777)).unwrap();
+    assert_ok(&env.run(&["backup", env.src.to_str().unwrap()]));
+}
