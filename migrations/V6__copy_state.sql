@@ -8,6 +8,9 @@ ALTER TABLE copies ADD COLUMN state TEXT NOT NULL DEFAULT 'ok'
 -- When verify found the damage (UTC, RFC 3339).
 ALTER TABLE copies ADD COLUMN damaged_at TEXT;
 
+-- Finds the few copies that are not 'ok' without reading every copy.
+CREATE INDEX copies_not_ok ON copies (state) WHERE state != 'ok';
+
 -- Every path of a snapshot whose stored copy is recorded as damaged.
 CREATE VIEW damaged AS
 SELECT e.snapshot_id,

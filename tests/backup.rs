@@ -382,12 +382,31 @@ fn damaged_stored_copy_is_never_used_as_link_source() {
 }
 
 #[test]
-fn changing_hash_keeps_every_manifest_true() {
+fn changing_hash_on_an_existing_root_is_refused_naming_both() {
     let env = Env::new();
     env.write("a", b"alpha");
-    env.backup();
+    let first = env.backup();
     env.config("HASH = sha512");
-    let snap = env.backup();
+    let out = env.run(&["backup", env.src.to_str().unwrap()]);
+    assert_code(&out, 2);
+    let err = stderr(&out);
+    assert!(err.contains("sha256") && err.contains("sha512"), "{err}");
+    assert_eq!(env.snapshots("src"), vec![first]);
+    assert_ok(&env.run(&["verify"]));
+    // A new root takes the new hash, and its manifests are true.
+    let other = env.dir.path().join("root512");
+    let out = env
+        .cmd_at(&other)
+        .args(["backup", env.src.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    let snap = fs::read_dir(other.join("src"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.is_dir())
+        .unwrap();
     let name = snap.file_name().unwrap().to_str().unwrap();
     let out = std::process::Command::new("sha512sum")
         .arg("-c")
@@ -400,7 +419,7 @@ fn changing_hash_keeps_every_manifest_true() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
-    assert_ok(&env.run(&["verify"]));
+    assert_ok(&env.cmd_at(&other).arg("verify").output().unwrap());
 }
 
 #[test]

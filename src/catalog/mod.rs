@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use r2d2::{Pool, PooledConnection};
 use r2d2_sqlite::SqliteConnectionManager;
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 mod create;
 pub mod damage;
@@ -145,6 +145,36 @@ impl Catalog {
             Some(_) => Ok(()),
             None => settings::set(&conn, "root_fsid", &now),
         }
+    }
+
+    /// Checks that `algo` is the hash this backup root was made with, recording it the
+    /// first time (from the newest run of a catalog an older phlb made, else `algo`).
+    /// Hashes of two algorithms never meet in one root: a changed `HASH` is an error.
+    pub fn check_hash(&self, algo: &str) -> Result<()> {
+        let conn = self.conn()?;
+        let recorded = match settings::get(&conn, "hash_algo")? {
+            Some(h) => h,
+            None => {
+                let newest: Option<String> = conn
+                    .query_row(
+                        "SELECT hash_algo FROM snapshot_runs ORDER BY id DESC LIMIT 1",
+                        [],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                let h = newest.unwrap_or_else(|| algo.to_string());
+                settings::set(&conn, "hash_algo", &h)?;
+                h
+            }
+        };
+        if recorded != algo {
+            bail!(
+                "{}: this backup root uses HASH = {recorded} (set when it was made), the config says HASH = {algo}; \
+                 set HASH = {recorded} for this root, or back up to a new root (--backup-root) to use {algo}",
+                self.path.display()
+            );
+        }
+        Ok(())
     }
 
     /// The catalog file's path.

@@ -23,6 +23,10 @@ pub struct ListRow {
     pub new_bytes: i64,
     /// Bytes of stored copies that no other snapshot links.
     pub unique_bytes: i64,
+    /// Files the run could not back up.
+    pub failed: i64,
+    /// Paths whose stored copy `verify` found damaged.
+    pub damaged: i64,
 }
 
 /// Snapshots (of `name`, or all), oldest first, with the bytes only each one holds.
@@ -43,9 +47,22 @@ pub fn list(conn: &Connection, name: Option<&str>) -> Result<Vec<ListRow>> {
             unique.insert(r.get(0)?, r.get(1)?);
         }
     }
+    let mut damaged: HashMap<i64, i64> = HashMap::new();
+    {
+        let mut stmt = conn.prepare(
+            "SELECT e.snapshot_id, count(*) FROM copies k
+             JOIN entries e ON e.copy_id = k.id
+             WHERE k.state = 'damaged' GROUP BY e.snapshot_id",
+        )?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            damaged.insert(r.get(0)?, r.get(1)?);
+        }
+    }
     let mut stmt = conn.prepare(
-        "SELECT id, name || '/' || timestamp, status, started_at, files, bytes, new_bytes
-         FROM snapshot_runs WHERE ?1 IS NULL OR name = ?1 ORDER BY id",
+        "SELECT id, name || '/' || timestamp, status, started_at, files, bytes, new_bytes,
+                failed
+         FROM snapshot_runs s WHERE ?1 IS NULL OR name = ?1 ORDER BY id",
     )?;
     let rows = stmt
         .query_map([name], |r| {
@@ -59,6 +76,8 @@ pub fn list(conn: &Connection, name: Option<&str>) -> Result<Vec<ListRow>> {
                 bytes: r.get(5)?,
                 new_bytes: r.get(6)?,
                 unique_bytes: 0,
+                failed: r.get(7)?,
+                damaged: 0,
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -66,6 +85,7 @@ pub fn list(conn: &Connection, name: Option<&str>) -> Result<Vec<ListRow>> {
         .into_iter()
         .map(|mut r| {
             r.unique_bytes = unique.get(&r.id).copied().unwrap_or(0);
+            r.damaged = damaged.get(&r.id).copied().unwrap_or(0);
             r
         })
         .collect())

@@ -9,6 +9,18 @@ use crate::config::Config;
 use crate::output::{Cell, Table};
 use crate::Outcome;
 
+/// A snapshot's status with what went wrong: `complete, 2 failed, 1 damaged`.
+fn status_text(status: &str, failed: i64, damaged: i64) -> String {
+    let mut text = status.to_string();
+    if failed > 0 {
+        text.push_str(&format!(", {failed} failed"));
+    }
+    if damaged > 0 {
+        text.push_str(&format!(", {damaged} damaged"));
+    }
+    text
+}
+
 /// Runs `phlb list`.
 pub fn run(config: &Config, args: &ListArgs) -> Result<Outcome> {
     let (_, catalog) = open_read(config)?;
@@ -30,7 +42,7 @@ pub fn run(config: &Config, args: &ListArgs) -> Result<Outcome> {
     for r in rows {
         t.push(vec![
             r.snapshot.into(),
-            r.status.into(),
+            status_text(&r.status, r.failed, r.damaged).into(),
             Cell::Int(r.files),
             Cell::Bytes(r.bytes),
             Cell::Bytes(r.new_bytes),

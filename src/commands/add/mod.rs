@@ -179,6 +179,9 @@ pub fn run(config: &Config, global: &Global, args: &AddArgs) -> Result<Outcome> 
             );
         }
     }
+    // The root's hash is the one its snapshots were made with (set now for a rebuilt
+    // catalog); a config that says otherwise is told so, as backup would.
+    catalog.check_hash(&config.hash.to_string())?;
     Ok(if tally.problems == 0 {
         Outcome::Clean
     } else {

@@ -66,6 +66,7 @@ pub fn run(config: &Config, global: &Global, args: &BackupArgs) -> Result<Outcom
     };
     crate::commands::add::say_origin(&catalog, &say);
     crate::commands::add::record_on_disk(config, &root, &catalog, style, &say)?;
+    catalog.check_hash(&config.hash.to_string())?;
     let mut outcome = Outcome::Clean;
     for source in &sources {
         let counts = one_snapshot(config, global, &catalog, &root, source, style)?;
@@ -251,9 +252,9 @@ fn one_snapshot(
             .line(LogLevel::Info, &format!("finished interrupted run {label}"));
     }
     run.walk(&scan_options(config, root), &progress)?;
-    let (counts, mut log) = run.finish(&progress)?;
+    let (counts, mut log, failures) = run.finish(&progress)?;
     progress.finish();
-    let summary = counts.summary(&label, started.elapsed(), false);
+    let summary = counts.summary(&label, started.elapsed(), false) + &failures.text();
     complete(
         catalog, &snapshot, &paths, &counts, &summary, &mut log, flusher,
     )?;

@@ -82,6 +82,43 @@ impl Counts {
     }
 }
 
+/// The files a run could not back up, each with why, for the summary (the log has all).
+#[derive(Debug, Default)]
+pub struct Failures {
+    lines: Vec<String>,
+    more: u64,
+}
+
+impl Failures {
+    /// How many failures the summary names; the rest are counted.
+    const NAMED: usize = 1000;
+
+    /// Notes one failure, `path: why` on one line.
+    pub fn push(&mut self, line: String) {
+        if self.lines.len() < Self::NAMED {
+            self.lines.push(line);
+        } else {
+            self.more += 1;
+        }
+    }
+
+    /// The summary's list of failed files (empty when none failed).
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        if self.lines.is_empty() {
+            return out;
+        }
+        out.push_str("  failed files:\n");
+        for line in &self.lines {
+            out.push_str(&format!("    {line}\n"));
+        }
+        if self.more > 0 {
+            out.push_str(&format!("    … and {} more (see the log)\n", self.more));
+        }
+        out
+    }
+}
+
 /// The `-backup.log` beside a snapshot: one line per action or problem, filtered by LOG_LEVEL.
 pub struct Log {
     out: BufWriter<File>,

@@ -14,7 +14,7 @@ use anyhow::{Context, Result};
 mod files;
 
 use super::links::Linker;
-use super::report::{Counts, Log};
+use super::report::{Counts, Failures, Log};
 use crate::catalog::entries::{content_known, previous_entries, Committed};
 use crate::catalog::{self, Conn, SnapshotRow, Writer};
 use crate::config::{Config, LogLevel};
@@ -181,6 +181,7 @@ pub struct Run<'a> {
     manifest: BufWriter<File>,
     pub log: Log,
     pub counts: Counts,
+    failures: Failures,
     dirs: Vec<(PathBuf, Meta)>,
     /// Folders that could not be made, reported when their entry comes up.
     dir_errors: HashMap<PathBuf, String>,
@@ -208,6 +209,7 @@ impl<'a> Run<'a> {
             manifest: BufWriter::new(manifest),
             log,
             counts: Counts::default(),
+            failures: Failures::default(),
             dirs: Vec::new(),
             dir_errors: HashMap::new(),
             told_no_links: false,
@@ -387,6 +389,7 @@ impl<'a> Run<'a> {
     pub fn fail(&mut self, path: &Path, why: &str, progress: &Progress) {
         self.counts.failed += 1;
         let line = format!("{}: {why}", one_line(path));
+        self.failures.push(line.clone());
         self.log.line(LogLevel::Error, &format!("failed  {line}"));
         progress.error(&format!("phlb: error: {line}"));
     }
@@ -459,7 +462,7 @@ impl<'a> Run<'a> {
 
     /// Gives every folder its mode, owner and mtime (deepest first), closes the catalog
     /// batch and the manifest. The snapshot is still under its in-progress name.
-    pub fn finish(mut self, progress: &Progress) -> Result<(Counts, Log)> {
+    pub fn finish(mut self, progress: &Progress) -> Result<(Counts, Log, Failures)> {
         for (dir, meta) in std::mem::take(&mut self.dirs).iter().rev() {
             if let Err(e) = store::finish_dir(dir, meta, self.inp.as_root) {
                 self.fail(dir, &format!("cannot set folder metadata: {e}"), progress);
@@ -471,7 +474,7 @@ impl<'a> Run<'a> {
             .map_err(|e| e.into_error())
             .map(drop)
             .context("cannot write manifest")?;
-        Ok((self.counts, self.log))
+        Ok((self.counts, self.log, self.failures))
     }
 }
 

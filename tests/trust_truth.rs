@@ -1,0 +1,73 @@
+//! Regression tests: what phlb says agrees with the disk — failed files are named,
+//! snapshot folders the catalog lacks are reported, leftovers are notes, not damage.
+
+mod common;
+
+use std::fs;
+
+use common::*;
+
+#[test]
+fn failed_files_are_named_in_the_summary_and_shown_by_list() {
+    let env = Env::new();
+    env.write("ok.txt", b"fine");
+    let bad = env.write("secret.txt", b"hidden");
+    set_mode(&bad, 0o000);
+    let out = run_without_dac_override(&env, &["backup", env.src.to_str().unwrap()]);
+    set_mode(&bad, 0o644);
+    assert_code(&out, 1);
+    let snap = env.snapshots("src").pop().unwrap();
+    let summary = fs::read_to_string(snap.with_file_name(format!(
+        "{}-summary.txt",
+        snap.file_name().unwrap().to_str().unwrap()
+    )))
+    .unwrap();
+    assert!(
+        summary.contains("failed files:") && summary.contains("secret.txt: cannot open"),
+        "{summary}"
+    );
+    let list = env.run(&["list"]);
+    assert!(
+        String::from_utf8_lossy(&list.stdout).contains("complete, 1 failed"),
+        "{}",
+        String::from_utf8_lossy(&list.stdout)
+    );
+}
+
+#[test]
+fn verify_reports_snapshot_folders_the_catalog_does_not_know() {
+    let env = Env::new();
+    env.write("a.txt", b"alpha");
+    let snap = env.backup();
+    let copy = snap.with_file_name("2020-01-01-000000");
+    fs::create_dir(&copy).unwrap();
+    fs::write(copy.join("a.txt"), b"alpha").unwrap();
+    let out = env.run(&["verify"]);
+    assert_code(&out, 1);
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("2020-01-01-000000: snapshot folder not in the catalog"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_ok(&env.run(&["add"]));
+    assert_ok(&env.run(&["verify"]));
+}
+
+#[test]
+fn leftovers_of_an_interrupted_run_are_notes_not_damage() {
+    let env = Env::new();
+    env.write("a.txt", b"alpha");
+    let snap = env.backup();
+    let leftover = snap.with_file_name("2020-01-01-000000.inprogress");
+    fs::create_dir(&leftover).unwrap();
+    let out = env.run(&["verify"]);
+    assert_code(&out, 0);
+    assert!(
+        stderr(&out).contains("leftover of an interrupted run"),
+        "{}",
+        stderr(&out)
+    );
+    env.backup();
+    assert!(!leftover.exists(), "the next backup removes it");
+}
