@@ -102,6 +102,29 @@ pub fn check_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The time a snapshot folder's name says it was taken (local time, as `format` wrote
+/// it; a `-N` suffix is ignored; a date alone means its midnight), in UTC.
+pub fn timestamp_time(folder: &str, format: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    use chrono::{Local, NaiveDate, NaiveDateTime, TimeZone};
+    let parse = |s: &str| {
+        NaiveDateTime::parse_from_str(s, format).ok().or_else(|| {
+            NaiveDate::parse_from_str(s, format)
+                .ok()?
+                .and_hms_opt(0, 0, 0)
+        })
+    };
+    let naive = parse(folder).or_else(|| {
+        let (base, n) = folder.rsplit_once('-')?;
+        (!n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| parse(base))
+            .flatten()
+    })?;
+    Local
+        .from_local_datetime(&naive)
+        .earliest()
+        .map(|t| t.with_timezone(&chrono::Utc))
+}
+
 /// True when `folder` is a snapshot timestamp made by `format` (optionally with the `-N`
 /// suffix that keeps two runs in one second apart).
 pub fn is_timestamp(folder: &str, format: &str) -> bool {
@@ -136,6 +159,20 @@ mod tests {
             assert_eq!(is_timestamp(name, f), want, "{name}");
         }
         assert!(is_timestamp("2026-11-22", "%Y-%m-%d"));
+    }
+
+    #[test]
+    fn folder_names_give_back_their_time() {
+        let f = "%Y-%m-%d-%H%M%S";
+        let t = timestamp_time("2026-11-22-101500-2", f).unwrap();
+        let local = t.with_timezone(&chrono::Local);
+        assert_eq!(local.format(f).to_string(), "2026-11-22-101500");
+        let d = timestamp_time("2026-11-22", "%Y-%m-%d").unwrap();
+        assert_eq!(
+            d.with_timezone(&chrono::Local).format("%H%M").to_string(),
+            "0000"
+        );
+        assert!(timestamp_time("my-tree", f).is_none());
     }
 
     #[test]

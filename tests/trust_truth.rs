@@ -71,3 +71,39 @@ fn leftovers_of_an_interrupted_run_are_notes_not_damage() {
     env.backup();
     assert!(!leftover.exists(), "the next backup removes it");
 }
+
+#[test]
+fn rebuilt_catalog_keeps_when_snapshots_were_taken() {
+    let env = Env::new();
+    env.write("a.txt", b"alpha");
+    env.backup();
+    // A snapshot taken long ago, copied in by hand.
+    let old = env.root.join("src/2020-03-04-050607");
+    fs::create_dir(&old).unwrap();
+    fs::write(old.join("a.txt"), b"alpha").unwrap();
+    let catalog = env.root.join(".phlb/catalog.sqlite3");
+    for f in ["", "-wal", "-shm"] {
+        let _ = fs::remove_file(format!("{}{f}", catalog.display()));
+    }
+    assert_ok(&env.run(&["add"]));
+    let db = env.db();
+    let (started, finished, source): (String, Option<String>, String) = db
+        .query_row(
+            "SELECT started_at, finished_at, time_source FROM snapshots WHERE timestamp = '2020-03-04-050607'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(source, "name");
+    assert_eq!(finished, None, "when the run ended is not known");
+    // The folder name is local time; the catalog says UTC.
+    let want = String::from_utf8(
+        std::process::Command::new("date")
+            .args(["-u", "-d", "2020-03-04 05:06:07", "+%Y-%m-%dT%H:%M:%SZ"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(started, want.trim());
+}

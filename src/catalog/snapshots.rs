@@ -112,6 +112,18 @@ impl SnapshotRow {
         Ok(())
     }
 
+    /// Records a snapshot time recovered from the folder name (RFC 3339, or None when
+    /// the name does not say): `add` knows when a snapshot was taken only from its name,
+    /// and never when its run finished.
+    pub fn set_time_from_name(&self, conn: &Connection, started_at: Option<&str>) -> Result<()> {
+        conn.execute(
+            "UPDATE snapshot_runs SET started_at = coalesce(?2, started_at), finished_at = NULL,
+             time_source = 'name' WHERE id = ?1",
+            params![self.id, started_at],
+        )?;
+        Ok(())
+    }
+
     /// Marks the run complete: the last step of a run.
     pub fn mark_complete(&self, conn: &Connection) -> Result<()> {
         conn.execute(

@@ -200,6 +200,10 @@ impl Importer<'_> {
                 .sum::<u64>();
         totals.failed = failed;
         row.set_totals(&tx, &totals, &now)?;
+        let taken =
+            crate::layout::timestamp_time(&folder.timestamp, &self.config.sub_dir_formatter)
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        row.set_time_from_name(&tx, taken.as_deref())?;
         row.mark_complete(&tx)?;
         tx.commit()
             .with_context(|| format!("{label}: cannot record"))?;

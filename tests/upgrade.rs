@@ -1,0 +1,69 @@
+//! A backup root made by an earlier phlb keeps working: its catalog (schema v5, the last
+//! shape before the trust fixes) is upgraded in place by the next writer.
+
+mod common;
+
+use std::fs;
+
+use common::*;
+
+/// Turns a current catalog back into the v5 shape an earlier phlb wrote (same rows;
+/// without the columns, views and settings later migrations add).
+fn downgrade_to_v5(env: &Env) {
+    env.db()
+        .execute_batch(
+            "DROP VIEW damaged;
+             DROP INDEX copies_not_ok;
+             ALTER TABLE copies DROP COLUMN state;
+             ALTER TABLE copies DROP COLUMN damaged_at;
+             DROP VIEW snapshots;
+             ALTER TABLE snapshot_runs DROP COLUMN time_source;
+             CREATE VIEW snapshots AS
+             SELECT id, name, timestamp, name || '/' || timestamp AS path, status,
+                    started_at, finished_at, files, bytes, new_bytes
+             FROM snapshot_runs;
+             DELETE FROM settings WHERE key = 'hash_algo';
+             DELETE FROM refinery_schema_history WHERE version > 5;",
+        )
+        .unwrap();
+}
+
+#[test]
+fn root_made_by_an_earlier_phlb_is_upgraded_and_linked_to() {
+    let env = Env::new();
+    env.write("a.txt", b"alpha");
+    env.write("d/big.bin", &vec![3u8; 50_000]);
+    let first = env.backup();
+    downgrade_to_v5(&env);
+    assert_eq!(
+        env.sql_int("SELECT max(version) FROM refinery_schema_history"),
+        5
+    );
+    // Readers refuse to change it and say how to upgrade.
+    let out = env.run(&["list"]);
+    assert_code(&out, 2);
+    assert!(
+        stderr(&out).contains("run `phlb backup` once"),
+        "{}",
+        stderr(&out)
+    );
+    let second = env.backup();
+    assert!(env.sql_int("SELECT max(version) FROM refinery_schema_history") > 5);
+    assert_eq!(
+        ino(&first.join("d/big.bin")),
+        ino(&second.join("d/big.bin")),
+        "the upgraded catalog's copies are link sources"
+    );
+    assert_eq!(
+        env.sql_int(
+            "SELECT count(*) FROM snapshots WHERE status = 'complete' AND time_source = 'run'"
+        ),
+        2
+    );
+    assert_ok(&env.run(&["verify"]));
+    assert_ok(&env.run(&["list"]));
+    assert!(fs::read_dir(env.root.join(".phlb"))
+        .unwrap()
+        .flatten()
+        .all(|e| !e.file_name().to_string_lossy().contains("broken")));
+}
