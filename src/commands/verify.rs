@@ -108,6 +108,7 @@ pub fn run(config: &Config, global: &Global, args: &VerifyArgs) -> Result<Outcom
         );
     }
     let _lock = lock::acquire(&meta_dir)?;
+    crate::signals::doing("verify stopped before it finished; run it again for a full report");
     let catalog = Catalog::open(&meta_dir, Access::Write)?;
     let conn = catalog.conn()?;
     let targets: Vec<SnapshotRow> = if args.snapshots.is_empty() {

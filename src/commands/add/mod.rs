@@ -91,6 +91,9 @@ pub fn run(config: &Config, global: &Global, args: &AddArgs) -> Result<Outcome> 
             }
             row.delete(&conn)?;
         }
+        crate::signals::doing(format!(
+            "add stopped while recording {label}; what it recorded before stays, run it again for the rest"
+        ));
         importer.import(&conn, folder, &mut tally)?;
         say(format!("phlb: {label}: recorded"));
     }
