@@ -100,3 +100,28 @@ fn ctrl_c_stops_a_backup_with_one_line_and_exit_130() {
 fn sigterm_stops_a_backup_with_one_line_and_exit_143() {
     interrupted_backup_is_never_complete(libc::SIGTERM, 143);
 }
+
+#[test]
+fn ctrl_c_and_sigterm_stop_an_endless_sql_query() {
+    let env = Env::new();
+    env.write("a.txt", b"alpha");
+    env.backup();
+    for (sig, code) in [(libc::SIGINT, 130), (libc::SIGTERM, 143)] {
+        let mut cmd = env.cmd();
+        cmd.args([
+            "sql",
+            "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c) SELECT n FROM c",
+            "--format",
+            "csv",
+        ]);
+        let child = spawn(cmd);
+        let started = Instant::now();
+        let out = signal_when(child, sig, || {
+            started.elapsed() > Duration::from_millis(300)
+        });
+        let line = assert_interrupted(&out, code);
+        assert_eq!(line, "phlb: interrupted: sql query stopped");
+        assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+        assert!(String::from_utf8_lossy(&out.stdout).starts_with("n\n1\n2\n"));
+    }
+}
