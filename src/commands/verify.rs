@@ -141,6 +141,18 @@ pub fn run(config: &Config, global: &Global, args: &VerifyArgs) -> Result<Outcom
     for (index, snap) in targets.iter().enumerate() {
         let algo: HashAlgo = snap.hash_algo.parse().unwrap_or(config.hash);
         let paths = SnapshotPaths::new(&root, &snap.name, &snap.timestamp, algo.manifest_suffix());
+        let linked = [root.join(&snap.name), paths.dir.clone()].iter().any(|p| {
+            p.symlink_metadata()
+                .is_ok_and(|m| m.file_type().is_symlink())
+        });
+        if linked {
+            // Reported once and never read through: the target is not this snapshot.
+            report.problem(
+                &snap.label(),
+                "snapshot folder (or its name folder) is a symlink, not a folder; not followed",
+            );
+            continue;
+        }
         if !paths.dir.is_dir() {
             if snap.status != "missing" {
                 snap.mark_missing(&conn)?;
