@@ -125,3 +125,68 @@ fn ctrl_c_and_sigterm_stop_an_endless_sql_query() {
         assert!(String::from_utf8_lossy(&out.stdout).starts_with("n\n1\n2\n"));
     }
 }
+
+#[test]
+fn interrupted_backup_on_a_terminal_clears_the_progress_bar() {
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: `script` (util-linux) is not installed");
+        return;
+    }
+    let env = Env::new();
+    write_tree(&env, 50, 100, "one");
+    // `script` runs phlb on a pseudo-terminal, so it draws its bar, and copies the
+    // terminal's output to stdout.
+    let phlb = format!(
+        "{} --backup-root {} backup {}",
+        env!("CARGO_BIN_EXE_phlb"),
+        env.root.display(),
+        env.src.display()
+    );
+    let mut cmd = Command::new("script");
+    cmd.args(["-qfec", &phlb, "/dev/null"])
+        .current_dir(env.dir.path())
+        .env("HOME", env.dir.path())
+        .stdin(Stdio::null());
+    let script = spawn(cmd);
+    let children = format!("/proc/{}/task/{}/children", script.id(), script.id());
+    let phlb_pid = std::cell::Cell::new(0);
+    let out = {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !in_progress(&env) {
+            assert!(Instant::now() < deadline, "phlb never got ready");
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        // Let the bar draw (4 times a second) at least once.
+        std::thread::sleep(Duration::from_millis(300));
+        let pid: libc::pid_t = fs::read_to_string(&children)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert_eq!(
+            fs::read_to_string(format!("/proc/{pid}/comm")).unwrap(),
+            "phlb\n"
+        );
+        phlb_pid.set(pid);
+        // SAFETY: kill with a valid signal number on the pid of our own grandchild.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+        script.wait_with_output().unwrap()
+    };
+    assert_ne!(phlb_pid.get(), 0);
+    assert_code(&out, 130);
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        screen.contains("src/") && screen.contains(" B/"),
+        "no bar was drawn: {screen:?}"
+    );
+    assert_eq!(
+        screen.matches("phlb: interrupted:").count(),
+        1,
+        "{screen:?}"
+    );
+    assert!(
+        screen.contains("\r\x1b[2Kphlb: interrupted: backup of src/"),
+        "the bar was not cleared before the line: {screen:?}"
+    );
+    assert!(env.snapshots("src").is_empty());
+}
