@@ -14,6 +14,7 @@ pub mod plan;
 pub mod prefetch;
 pub mod progress;
 pub mod scan;
+pub mod signals;
 pub mod store;
 pub mod units;
 

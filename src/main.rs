@@ -5,8 +5,11 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    phlb::signals::install();
     let cli = phlb::cli::Cli::parse();
-    match phlb::run(cli) {
+    let result = phlb::run(cli);
+    phlb::signals::exit_if_stopped();
+    match result {
         Ok(outcome) => ExitCode::from(outcome.code()),
         Err(err) => {
             eprintln!("phlb: error: {err:#}");

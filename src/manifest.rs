@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 
 /// One manifest line (with trailing newline) for file `rel` with hex digest `hex`.
 ///
-/// Like coreutils, a name holding `\` or a newline gets a leading `\` on the line and
-/// those characters escaped as `\\` and `\n`; every other byte is written as it is.
+/// Like coreutils 9.1, a name holding `\`, a newline or a carriage return gets a leading
+/// `\` on the line and those characters escaped as `\\`, `\n` and `\r`; every other
+/// byte (tabs, other control bytes, bytes of 0x80 and up) is written as it is.
 pub fn line(hex: &str, rel: &Path) -> Vec<u8> {
     let mut out = Vec::with_capacity(hex.len() + rel.as_os_str().len() + 4);
     line_into(&mut out, hex, rel);
@@ -18,7 +19,7 @@ pub fn line(hex: &str, rel: &Path) -> Vec<u8> {
 /// Appends the manifest line of `rel` with digest `hex` to `out` (see `line`).
 pub fn line_into(out: &mut Vec<u8>, hex: &str, rel: &Path) {
     let name = rel.as_os_str().as_bytes();
-    let escape = name.iter().any(|&b| b == b'\\' || b == b'\n');
+    let escape = name.iter().any(|&b| matches!(b, b'\\' | b'\n' | b'\r'));
     if escape {
         out.push(b'\\');
     }
@@ -28,6 +29,7 @@ pub fn line_into(out: &mut Vec<u8>, hex: &str, rel: &Path) {
         match b {
             b'\\' if escape => out.extend_from_slice(b"\\\\"),
             b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
             _ => out.push(b),
         }
     }
@@ -104,11 +106,16 @@ mod tests {
 
     #[test]
     fn escaping() {
-        let cases: [(&[u8], &[u8]); 4] = [
+        let cases: [(&[u8], &[u8]); 8] = [
             (b"a b", b"ab  a b\n"),
             (b"new\nline", b"\\ab  new\\nline\n"),
             (b"back\\slash", b"\\ab  back\\\\slash\n"),
             (b"bad\xff", b"ab  bad\xff\n"),
+            // What `sha256sum` of coreutils 9.1 writes for these names, byte for byte.
+            (b"a\r", b"\\ab  a\\r\n"),
+            (b"\r\n\\", b"\\ab  \\r\\n\\\\\n"),
+            (b"tab\there", b"ab  tab\there\n"),
+            (b"c\x01\x7f\x80", b"ab  c\x01\x7f\x80\n"),
         ];
         for (name, want) in cases {
             let rel = Path::new(OsStr::from_bytes(name));

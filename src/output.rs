@@ -1,6 +1,8 @@
 //! Owns how query results are printed: aligned tables for people, CSV and JSON for
 //! scripts, sizes in human units unless exact bytes are asked for.
 
+use std::io::Write;
+
 use serde_json::{Map, Value};
 
 use crate::units::{escape_controls, human_bytes};
@@ -103,19 +105,7 @@ impl Table {
             Format::Table => self.aligned(exact),
             Format::Csv => self.csv(),
             Format::Json => {
-                let rows: Vec<Value> = self
-                    .rows
-                    .iter()
-                    .map(|r| {
-                        let obj: Map<String, Value> = self
-                            .columns
-                            .iter()
-                            .cloned()
-                            .zip(r.iter().map(Cell::json))
-                            .collect();
-                        Value::Object(obj)
-                    })
-                    .collect();
+                let rows: Vec<Value> = self.rows.iter().map(|r| self.json_object(r)).collect();
                 let mut s = serde_json::to_string_pretty(&rows).unwrap_or_default();
                 s.push('\n');
                 s
@@ -170,26 +160,109 @@ impl Table {
     }
 
     fn csv(&self) -> String {
-        let field = |s: &str| {
-            if s.contains([',', '"', '\n', '\r']) {
-                format!("\"{}\"", s.replace('"', "\"\""))
-            } else {
-                s.to_string()
-            }
-        };
-        let mut out = self
-            .columns
-            .iter()
-            .map(|c| field(c))
-            .collect::<Vec<_>>()
-            .join(",");
-        out.push('\n');
+        let mut out = csv_line(self.columns.iter().map(String::as_str));
         for row in &self.rows {
-            let cells: Vec<String> = row.iter().map(|c| field(&c.shown(true))).collect();
-            out.push_str(&cells.join(","));
-            out.push('\n');
+            let shown: Vec<String> = row.iter().map(|c| c.shown(true)).collect();
+            out.push_str(&csv_line(shown.iter().map(String::as_str)));
         }
         out
+    }
+
+    fn json_object(&self, row: &[Cell]) -> Value {
+        let obj: Map<String, Value> = self
+            .columns
+            .iter()
+            .cloned()
+            .zip(row.iter().map(Cell::json))
+            .collect();
+        Value::Object(obj)
+    }
+}
+
+/// One CSV line (with newline) of these fields, quoted where they need it.
+fn csv_line<'a>(fields: impl Iterator<Item = &'a str>) -> String {
+    let field = |s: &str| {
+        if s.contains([',', '"', '\n', '\r']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s.to_string()
+        }
+    };
+    let mut out = fields.map(field).collect::<Vec<_>>().join(",");
+    out.push('\n');
+    out
+}
+
+/// Writes a result as its rows come: CSV and JSON row by row (JSON stays one valid
+/// document, one object per line), the aligned table all at once at the end.
+pub struct RowWriter<W: Write> {
+    format: Format,
+    out: W,
+    /// Column names; for the aligned table also the rows held until `finish`.
+    table: Table,
+    rows: u64,
+}
+
+impl<W: Write> RowWriter<W> {
+    /// Starts a result with these column names (writes the CSV header or the `[`).
+    pub fn start(format: Format, columns: Vec<String>, mut out: W) -> std::io::Result<Self> {
+        let table = Table {
+            columns,
+            rows: Vec::new(),
+        };
+        match format {
+            Format::Csv => {
+                out.write_all(csv_line(table.columns.iter().map(String::as_str)).as_bytes())?
+            }
+            Format::Json => out.write_all(b"[")?,
+            Format::Table => {}
+        }
+        Ok(RowWriter {
+            format,
+            out,
+            table,
+            rows: 0,
+        })
+    }
+
+    /// How many rows were given so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Writes (or, for the aligned table, holds) one row.
+    pub fn row(&mut self, row: Vec<Cell>) -> std::io::Result<()> {
+        self.rows += 1;
+        match self.format {
+            Format::Csv => {
+                let shown: Vec<String> = row.iter().map(|c| c.shown(true)).collect();
+                self.out
+                    .write_all(csv_line(shown.iter().map(String::as_str)).as_bytes())
+            }
+            Format::Json => {
+                let sep: &[u8] = if self.rows == 1 { b"\n" } else { b",\n" };
+                self.out.write_all(sep)?;
+                let obj = self.table.json_object(&row);
+                serde_json::to_writer(&mut self.out, &obj).map_err(std::io::Error::other)
+            }
+            Format::Table => {
+                self.table.push(row);
+                Ok(())
+            }
+        }
+    }
+
+    /// Ends the result (the table, or the closing `]`) and flushes.
+    pub fn finish(mut self) -> std::io::Result<()> {
+        match self.format {
+            Format::Csv => {}
+            Format::Json if self.rows == 0 => self.out.write_all(b"]\n")?,
+            Format::Json => self.out.write_all(b"\n]\n")?,
+            Format::Table => self
+                .out
+                .write_all(self.table.render(Format::Table, true).as_bytes())?,
+        }
+        self.out.flush()
     }
 }
 
@@ -217,5 +290,30 @@ mod tests {
         let json: serde_json::Value = serde_json::from_str(&t.render(Format::Json, false)).unwrap();
         assert_eq!(json[0]["size"], 2048);
         assert_eq!(json[1]["path"], "c");
+    }
+
+    #[test]
+    fn row_writer_streams_the_same_results() {
+        let stream = |format: Format, rows: &[Vec<Cell>]| {
+            let mut buf = Vec::new();
+            let mut w =
+                RowWriter::start(format, vec!["path".into(), "size".into()], &mut buf).unwrap();
+            for r in rows {
+                w.row(r.clone()).unwrap();
+            }
+            w.finish().unwrap();
+            String::from_utf8(buf).unwrap()
+        };
+        let rows = vec![
+            vec!["a,b".into(), Cell::Int(2048)],
+            vec!["c".into(), Cell::Null],
+        ];
+        assert_eq!(stream(Format::Csv, &rows), "path,size\n\"a,b\",2048\nc,\n");
+        assert_eq!(stream(Format::Table, &rows), "path  size\na,b   2048\nc\n");
+        let json: Value = serde_json::from_str(&stream(Format::Json, &rows)).unwrap();
+        assert_eq!(json[0]["size"], 2048);
+        assert_eq!(json[1]["size"], Value::Null);
+        let empty: Value = serde_json::from_str(&stream(Format::Json, &[])).unwrap();
+        assert_eq!(empty, Value::Array(vec![]));
     }
 }

@@ -3,6 +3,7 @@
 
 use std::cell::Cell;
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -35,6 +36,17 @@ impl Style {
 
 const LINE_EVERY: Duration = Duration::from_secs(5);
 
+/// How many bars are on the terminal now (for `clear_for_exit`).
+static BARS_SHOWN: AtomicUsize = AtomicUsize::new(0);
+
+/// Erases the bar's line when a bar is on the terminal, for a process about to end on a
+/// signal (indicatif gets no chance to clear it then).
+pub fn clear_for_exit() {
+    if BARS_SHOWN.load(Ordering::SeqCst) > 0 {
+        crate::signals::write_stderr(b"\r\x1b[2K");
+    }
+}
+
 /// Progress of one task measured in files and bytes.
 pub struct Progress {
     style: Style,
@@ -63,6 +75,7 @@ impl Progress {
                 .progress_chars("=> "),
             );
             bar.set_prefix(label.to_string());
+            BARS_SHOWN.fetch_add(1, Ordering::SeqCst);
             bar
         });
         Progress {
@@ -151,7 +164,10 @@ impl Progress {
     /// Removes the bar.
     pub fn finish(&self) {
         if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
+            if !bar.is_finished() {
+                bar.finish_and_clear();
+                BARS_SHOWN.fetch_sub(1, Ordering::SeqCst);
+            }
         }
     }
 }

@@ -209,6 +209,15 @@ fn odd_file_names_survive_and_manifest_checks() {
         b"back\\slash",
         b"bad\xff\xfebytes",
         b"-leading-dash",
+        // Issue #13 item 7: a name ending in `\r` broke `sha256sum -c` (coreutils 9.1
+        // escapes it as `\r`); other control bytes are written as they are.
+        b"ends in cr\r",
+        b"\rstarts with cr",
+        b"tab\there",
+        b"ctl\x01\x02\x1f",
+        b"del\x7f",
+        b"high\x80\xc3\xa9\xfe",
+        b"all\r\n\\\t",
     ];
     for (i, n) in names.iter().enumerate() {
         let p = env.src.join(std::ffi::OsStr::from_bytes(n));
@@ -244,6 +253,8 @@ fn odd_file_names_survive_and_manifest_checks() {
             String::from_utf8_lossy(n)
         );
     }
+    let verify = env.run(&["verify"]);
+    assert_ok(&verify);
 }
 
 #[test]

@@ -129,6 +129,7 @@ pub fn run(config: &Config, global: &Global, args: &VerifyArgs) -> Result<Outcom
     crate::store::check_root_safe(&root)?;
     crate::store::make_private_dir(&meta_dir)?;
     let _lock = lock::acquire(&meta_dir)?;
+    crate::signals::doing("verify stopped before it finished; run it again for a full report");
     let catalog = Catalog::open(&meta_dir, Access::Write)?;
     let conn = catalog.conn()?;
     let targets: Vec<SnapshotRow> = if args.snapshots.is_empty() {
@@ -166,6 +167,18 @@ pub fn run(config: &Config, global: &Global, args: &VerifyArgs) -> Result<Outcom
     for (index, snap) in targets.iter().enumerate() {
         let algo: HashAlgo = snap.hash_algo.parse().unwrap_or(config.hash);
         let paths = SnapshotPaths::new(&root, &snap.name, &snap.timestamp, algo.manifest_suffix());
+        let linked = [root.join(&snap.name), paths.dir.clone()].iter().any(|p| {
+            p.symlink_metadata()
+                .is_ok_and(|m| m.file_type().is_symlink())
+        });
+        if linked {
+            // Reported once and never read through: the target is not this snapshot.
+            report.problem(
+                &snap.label(),
+                "snapshot folder (or its name folder) is a symlink, not a folder; not followed",
+            );
+            continue;
+        }
         if paths.dir.symlink_metadata().is_err() {
             // Reported as a problem once, when it vanished; from then on it is known.
             if snap.status != "missing" {

@@ -15,7 +15,7 @@ use crate::commands::select::existing_root;
 use crate::config::Config;
 use crate::progress::Style;
 use crate::store;
-use crate::units::human_bytes;
+use crate::units::{human_bytes, one_line};
 use crate::{lock, Outcome};
 
 /// A snapshot folder to record.
@@ -66,6 +66,9 @@ fn record(
             }
             row.delete(conn)?;
         }
+        crate::signals::doing(format!(
+            "add stopped while recording {label}; what it recorded before stays, run it again for the rest"
+        ));
         importer.import(conn, folder, tally)?;
         say(format!("phlb: {label}: recorded"));
     }
@@ -97,7 +100,15 @@ pub fn record_on_disk(
     if catalog.origin == Origin::Existing {
         return Ok(0);
     }
-    let folders = folders::discover(root, config, say)?;
+    let found = folders::discover(root, config)?;
+    for s in &found.skipped {
+        say(format!(
+            "phlb: warning: {}: {}",
+            one_line(&s.path),
+            s.reason
+        ));
+    }
+    let folders = found.folders;
     if folders.is_empty() {
         return Ok(0);
     }
@@ -141,15 +152,20 @@ pub fn run(config: &Config, global: &Global, args: &AddArgs) -> Result<Outcome> 
         }
     };
     say_origin(&catalog, &say);
-    let folders = if args.paths.is_empty() {
-        folders::discover(&root, config, &say)?
+    let found = if args.paths.is_empty() {
+        folders::discover(&root, config)?
     } else {
-        let mut v = Vec::new();
+        let mut found = folders::Found::default();
         for p in &args.paths {
-            v.extend(folders::classify(&root, config, p)?);
+            found.extend(folders::classify(&root, config, p)?);
         }
-        v
+        found
     };
+    // Named even with --quiet: each one is a snapshot that may be missing from the catalog.
+    for s in &found.skipped {
+        eprintln!("phlb: error: {}: {}", one_line(&s.path), s.reason);
+    }
+    let folders = found.folders;
     let mut tally = Tally::default();
     let mut missing = 0u64;
     for snap in SnapshotRow::all(&conn)? {
@@ -164,25 +180,31 @@ pub fn run(config: &Config, global: &Global, args: &AddArgs) -> Result<Outcome> 
     }
     record(config, args, &root, &conn, folders, style, &mut tally, &say)?;
     if !global.quiet {
-        if tally.added == 0 && missing == 0 {
+        if tally.added == 0 && missing == 0 && found.skipped.is_empty() {
             println!("nothing to do: every snapshot folder is in the catalog");
+        } else if tally.added == 0 && missing == 0 {
+            println!(
+                "added nothing; skipped {} folder(s) named above",
+                found.skipped.len()
+            );
         } else {
             println!(
-                "added {} snapshot(s) with {} files ({} hashed); marked {missing} missing\nlinked {} files to identical stored copies, freeing {}; wrote {} manifest(s); {} problem(s)",
+                "added {} snapshot(s) with {} files ({} hashed); marked {missing} missing\nlinked {} files to identical stored copies, freeing {}; wrote {} manifest(s); {} problem(s); skipped {} folder(s)",
                 tally.added,
                 tally.files,
                 human_bytes(tally.hashed_bytes),
                 tally.relinked,
                 human_bytes(tally.freed),
                 tally.manifests_written,
-                tally.problems
+                tally.problems,
+                found.skipped.len()
             );
         }
     }
     // The root's hash is the one its snapshots were made with (set now for a rebuilt
     // catalog); a config that says otherwise is told so, as backup would.
     catalog.check_hash(&config.hash.to_string())?;
-    Ok(if tally.problems == 0 {
+    Ok(if tally.problems == 0 && found.skipped.is_empty() {
         Outcome::Clean
     } else {
         Outcome::Problems

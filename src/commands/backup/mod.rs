@@ -213,6 +213,9 @@ fn one_snapshot(
     let prev = previous(&conn, root, name, config.hash)?;
     let (ts, paths) = pick_timestamp(&conn, root, config, name)?;
     let label = format!("{name}/{ts}");
+    crate::signals::doing(format!(
+        "backup of {label} stopped; nothing was marked complete, the next run removes the leftovers"
+    ));
     let snapshot = SnapshotRow::create(
         &conn,
         name,
@@ -258,6 +261,9 @@ fn one_snapshot(
     complete(
         catalog, &snapshot, &paths, &counts, &summary, &mut log, flusher,
     )?;
+    crate::signals::doing(format!(
+        "backup stopped after {label} was complete; the next run removes any leftovers"
+    ));
     let conn = catalog.conn()?;
     let cleaned = leftovers::clean(&conn, root, name, sums, format, true)?;
     if !global.quiet {
