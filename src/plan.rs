@@ -41,7 +41,7 @@ pub struct CopyMeta {
     pub mode: u32,
     pub uid: u32,
     pub gid: u32,
-    pub mtime_ns: i64,
+    pub mtime_ns: i128,
 }
 
 impl From<Meta> for CopyMeta {
@@ -60,7 +60,7 @@ impl From<Meta> for CopyMeta {
 pub struct LinkKey {
     hash: Vec<u8>,
     owner_mode: Option<(u32, u32, u32)>,
-    mtime_ns: Option<i64>,
+    mtime_ns: Option<i128>,
 }
 
 impl LinkKey {
@@ -85,7 +85,7 @@ pub fn copy_serves(policy: Dedup, want: CopyMeta, copy: CopyMeta) -> bool {
 #[derive(Debug, Clone)]
 pub struct PrevEntry {
     pub size: u64,
-    pub mtime_ns: i64,
+    pub mtime_ns: i128,
     pub hash: Vec<u8>,
     pub copy_id: i64,
     pub copy_ino: u64,
@@ -132,7 +132,7 @@ pub fn has_room(nlink: u64, max_links: u64) -> bool {
 mod tests {
     use super::*;
 
-    fn meta(mode: u32, mtime_ns: i64) -> Meta {
+    fn meta(mode: u32, mtime_ns: i128) -> Meta {
         Meta {
             size: 5,
             mtime_ns,

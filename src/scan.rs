@@ -38,7 +38,8 @@ impl Kind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Meta {
     pub size: u64,
-    pub mtime_ns: i64,
+    /// Nanoseconds since the epoch (128 bits: times past 2262 are kept exactly).
+    pub mtime_ns: i128,
     /// Permission bits including setuid/setgid/sticky (`st_mode & 0o7777`).
     pub mode: u32,
     pub uid: u32,
@@ -50,7 +51,7 @@ impl Meta {
     pub fn of(md: &std::fs::Metadata) -> Meta {
         Meta {
             size: if md.is_file() { md.len() } else { 0 },
-            mtime_ns: md.mtime() * 1_000_000_000 + md.mtime_nsec(),
+            mtime_ns: i128::from(md.mtime()) * 1_000_000_000 + i128::from(md.mtime_nsec()),
             mode: md.mode() & 0o7777,
             uid: md.uid(),
             gid: md.gid(),

@@ -39,11 +39,10 @@ pub fn hard_link(src: &Path, dst: &Path) -> LinkOutcome {
 /// Checks that `path` is still the stored copy the catalog describes (inode, size and
 /// the mtime it was given: a copy changed in place since is never linked to); returns
 /// its current link count.
-pub fn check_stored_copy(path: &Path, ino: u64, size: u64, mtime_ns: i64) -> Option<u64> {
+pub fn check_stored_copy(path: &Path, ino: u64, size: u64, mtime_ns: i128) -> Option<u64> {
     let md = fs::symlink_metadata(path).ok()?;
-    let mtime = md.mtime() as i128 * 1_000_000_000 + md.mtime_nsec() as i128;
-    (md.is_file() && md.ino() == ino && md.len() == size && mtime == mtime_ns as i128)
-        .then_some(md.nlink())
+    let mtime = i128::from(md.mtime()) * 1_000_000_000 + i128::from(md.mtime_nsec());
+    (md.is_file() && md.ino() == ino && md.len() == size && mtime == mtime_ns).then_some(md.nlink())
 }
 
 /// Opens a source file for reading without following a symlink swapped in for it.
@@ -89,7 +88,7 @@ pub fn make_symlink(path: &Path, target: &Path, meta: &Meta, as_root: bool) -> i
     set_times_nofollow(path, meta.mtime_ns)
 }
 
-fn set_times_nofollow(path: &Path, mtime_ns: i64) -> io::Result<()> {
+fn set_times_nofollow(path: &Path, mtime_ns: i128) -> io::Result<()> {
     let c = CString::new(path.as_os_str().as_bytes())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path holds a NUL byte"))?;
     let times = [
@@ -118,13 +117,20 @@ fn set_times_nofollow(path: &Path, mtime_ns: i64) -> io::Result<()> {
     }
 }
 
-/// Converts nanoseconds since the epoch to a `SystemTime`.
-pub fn system_time(mtime_ns: i64) -> SystemTime {
-    if mtime_ns >= 0 {
-        UNIX_EPOCH + Duration::from_nanos(mtime_ns as u64)
+/// Converts nanoseconds since the epoch to a `SystemTime` (any time a filesystem can
+/// hold: seconds in 64 bits).
+pub fn system_time(mtime_ns: i128) -> SystemTime {
+    let (secs, nanos) = (
+        mtime_ns.div_euclid(1_000_000_000),
+        mtime_ns.rem_euclid(1_000_000_000) as u32,
+    );
+    let secs = secs.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
+    let whole = if secs >= 0 {
+        UNIX_EPOCH + Duration::from_secs(secs as u64)
     } else {
-        UNIX_EPOCH - Duration::from_nanos(mtime_ns.unsigned_abs())
-    }
+        UNIX_EPOCH - Duration::from_secs(secs.unsigned_abs())
+    };
+    whole + Duration::from_nanos(u64::from(nanos))
 }
 
 /// A new stored copy being written under a temp name beside its final place; `commit`
@@ -506,7 +512,7 @@ pub fn link_stored_copy(
     fds: &mut DirFds,
     src: &Path,
     dst: &Path,
-    expect: (u64, u64, i64),
+    expect: (u64, u64, i128),
     max_links: u64,
 ) -> Option<LinkOutcome> {
     let (ino, size, mtime_ns) = expect;
@@ -530,7 +536,7 @@ pub fn link_stored_copy(
         && (st.st_mode & libc::S_IFMT) == libc::S_IFREG
         && st.st_ino == ino
         && st.st_size as u64 == size
-        && st.st_mtime as i128 * 1_000_000_000 + st.st_mtime_nsec as i128 == mtime_ns as i128
+        && i128::from(st.st_mtime) * 1_000_000_000 + i128::from(st.st_mtime_nsec) == mtime_ns
         && crate::plan::has_room(st.st_nlink as u64, max_links);
     if !usable {
         return None;

@@ -176,3 +176,52 @@ fn changed_stored_copy_is_not_linked_by_the_fast_path() {
     );
     assert_ne!(ino(&second.join("notes/note1.txt")), ino(&p));
 }
+
+/// The mtime of `p` as (seconds, nanoseconds), read without any 64-bit nanosecond sum.
+fn stat_time(p: &Path) -> (i64, i64) {
+    use std::os::unix::fs::MetadataExt;
+    let md = fs::symlink_metadata(p).unwrap();
+    (md.mtime(), md.mtime_nsec())
+}
+
+#[test]
+fn times_after_2262_are_kept_exactly() {
+    let env = Env::new();
+    let f = env.write("future.txt", b"from the year 2400");
+    let old = env.write("old.txt", b"from 1901");
+    // 2400-01-01 00:00:00.123456789 UTC, and 1901-12-14 (before 1970, still in range).
+    let future = std::time::UNIX_EPOCH + std::time::Duration::new(13_569_465_600, 123_456_789);
+    let past = std::time::UNIX_EPOCH - std::time::Duration::new(2_147_483_000, 0);
+    for (p, t) in [(&f, future), (&old, past)] {
+        fs::File::options()
+            .write(true)
+            .open(p)
+            .unwrap()
+            .set_times(fs::FileTimes::new().set_modified(t))
+            .unwrap();
+    }
+    let first = env.backup();
+    assert_eq!(stat_time(&first.join("future.txt")), stat_time(&f));
+    assert_eq!(stat_time(&first.join("old.txt")), stat_time(&old));
+    let db = env.db();
+    let (mtime, ns): (String, Option<i64>) = db
+        .query_row(
+            "SELECT mtime, mtime_ns FROM files WHERE path = 'future.txt'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(mtime, "2400-01-01 00:00:00");
+    assert_eq!(
+        ns, None,
+        "documented: no 64-bit nanosecond value for this time"
+    );
+    assert_ok(&env.run(&["verify"]));
+    let second = env.backup();
+    assert_eq!(
+        ino(&second.join("future.txt")),
+        ino(&first.join("future.txt")),
+        "the unchanged file is linked, not read again"
+    );
+    assert_ok(&env.run(&["verify"]));
+}

@@ -22,6 +22,20 @@ fn downgrade_to_v5(env: &Env) {
              SELECT id, name, timestamp, name || '/' || timestamp AS path, status,
                     started_at, finished_at, files, bytes, new_bytes
              FROM snapshot_runs;
+             DROP VIEW files;
+             ALTER TABLE entries DROP COLUMN mtime_exact;
+             ALTER TABLE copies DROP COLUMN mtime_exact;
+             CREATE VIEW files AS
+             SELECT e.snapshot_id, s.name || '/' || s.timestamp AS snapshot,
+                    CAST(p.path AS TEXT) AS path, e.kind, e.size,
+                    strftime('%Y-%m-%d %H:%M:%S', e.mtime_ns / 1000000000, 'unixepoch') AS mtime,
+                    printf('%04o', e.mode) AS mode, lower(hex(c.hash)) AS hash,
+                    e.mtime_ns, e.uid, e.gid, CAST(e.target AS TEXT) AS target
+             FROM entries e
+             JOIN snapshot_runs s ON s.id = e.snapshot_id
+             JOIN paths p ON p.id = e.path_id
+             LEFT JOIN copies k ON k.id = e.copy_id
+             LEFT JOIN contents c ON c.id = k.content_id;
              DELETE FROM settings WHERE key = 'hash_algo';
              DELETE FROM refinery_schema_history WHERE version > 5;",
         )

@@ -73,7 +73,7 @@ pub struct DamagedPath {
 pub fn damaged_paths(conn: &Connection) -> Result<Vec<DamagedPath>> {
     let mut stmt = conn.prepare(
         "SELECT k.id, s.id, s.name || '/' || s.timestamp, p.id, p.path, c.hash, c.size,
-                k.mode, k.uid, k.gid, k.mtime_ns, coalesce(k.damaged_at, '')
+                k.mode, k.uid, k.gid, k.mtime_ns, k.mtime_exact, coalesce(k.damaged_at, '')
          FROM copies k
          JOIN entries e ON e.copy_id = k.id
          JOIN snapshot_runs s ON s.id = e.snapshot_id AND s.status = 'complete'
@@ -94,7 +94,7 @@ pub fn damaged_paths(conn: &Connection) -> Result<Vec<DamagedPath>> {
                 hash: r.get(5)?,
                 size: r.get::<_, i64>(6)? as u64,
                 meta: copy_meta(r, 7)?,
-                damaged_at: r.get(11)?,
+                damaged_at: r.get(12)?,
             })
         })?
         .collect::<rusqlite::Result<_>>()?;

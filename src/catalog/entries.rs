@@ -32,13 +32,14 @@ pub struct Location {
     pub rel: PathBuf,
 }
 
-/// Reads a copy's mode, uid, gid and mtime from four columns starting at `first`.
+/// Reads a copy's mode, uid, gid and mtime (`mtime_ns`, `mtime_exact`) from five
+/// columns starting at `first`.
 pub(super) fn copy_meta(r: &rusqlite::Row, first: usize) -> rusqlite::Result<CopyMeta> {
     Ok(CopyMeta {
         mode: r.get(first)?,
         uid: r.get(first + 1)?,
         gid: r.get(first + 2)?,
-        mtime_ns: r.get(first + 3)?,
+        mtime_ns: super::mtime::read(r, first + 3)?,
     })
 }
 
@@ -53,7 +54,8 @@ pub fn previous_entries(conn: &Connection, snapshot_id: i64) -> Result<PrevMap> 
         )
         .unwrap_or(0);
     let mut stmt = conn.prepare(
-        "SELECT p.path, e.size, e.mtime_ns, c.hash, k.id, k.ino, k.mode, k.uid, k.gid, k.mtime_ns, p.id
+        "SELECT p.path, e.size, e.mtime_ns, e.mtime_exact, c.hash, k.id, k.ino,
+                k.mode, k.uid, k.gid, k.mtime_ns, k.mtime_exact, p.id
          FROM entries e
          JOIN paths p ON p.id = e.path_id
          JOIN copies k ON k.id = e.copy_id
@@ -66,12 +68,12 @@ pub fn previous_entries(conn: &Connection, snapshot_id: i64) -> Result<PrevMap> 
         let path: Vec<u8> = r.get(0)?;
         let prev = PrevEntry {
             size: r.get::<_, i64>(1)? as u64,
-            mtime_ns: r.get(2)?,
-            hash: r.get(3)?,
-            copy_id: r.get(4)?,
-            copy_ino: r.get::<_, i64>(5)? as u64,
-            copy: copy_meta(r, 6)?,
-            path_id: r.get(10)?,
+            mtime_ns: super::mtime::read(r, 2)?,
+            hash: r.get(4)?,
+            copy_id: r.get(5)?,
+            copy_ino: r.get::<_, i64>(6)? as u64,
+            copy: copy_meta(r, 7)?,
+            path_id: r.get(12)?,
         };
         map.insert(path, prev);
     }
@@ -81,7 +83,7 @@ pub fn previous_entries(conn: &Connection, snapshot_id: i64) -> Result<PrevMap> 
 /// Every stored copy of the content with digest `hash`.
 pub fn copies_for_hash(conn: &Connection, hash: &[u8]) -> Result<Vec<CopyRow>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT k.id, k.ino, c.size, k.mode, k.uid, k.gid, k.mtime_ns
+        "SELECT k.id, k.ino, c.size, k.mode, k.uid, k.gid, k.mtime_ns, k.mtime_exact
          FROM contents c JOIN copies k ON k.content_id = c.id
          WHERE c.hash = ?1 AND k.state = 'ok'
          ORDER BY k.id DESC",
@@ -152,8 +154,8 @@ pub struct Recorded {
 /// Every entry of a snapshot, in path order.
 pub fn snapshot_entries(conn: &Connection, snapshot_id: i64) -> Result<Vec<Recorded>> {
     let mut stmt = conn.prepare(
-        "SELECT p.path, e.kind, e.size, e.mtime_ns, e.mode, e.uid, e.gid, e.target,
-                k.id, k.ino, k.mode, k.uid, k.gid, k.mtime_ns, c.hash
+        "SELECT p.path, e.kind, e.size, e.mtime_ns, e.mtime_exact, e.mode, e.uid, e.gid,
+                e.target, k.id, k.ino, k.mode, k.uid, k.gid, k.mtime_ns, k.mtime_exact, c.hash
          FROM entries e
          JOIN paths p ON p.id = e.path_id
          LEFT JOIN copies k ON k.id = e.copy_id
@@ -163,13 +165,13 @@ pub fn snapshot_entries(conn: &Connection, snapshot_id: i64) -> Result<Vec<Recor
     let rows = stmt
         .query_map([snapshot_id], |r| {
             let kind: String = r.get(1)?;
-            let copy_id: Option<i64> = r.get(8)?;
+            let copy_id: Option<i64> = r.get(9)?;
             let copy = match copy_id {
                 Some(id) => Some(CopyInfo {
                     id,
-                    ino: r.get::<_, i64>(9)? as u64,
-                    meta: copy_meta(r, 10)?,
-                    hash: r.get(14)?,
+                    ino: r.get::<_, i64>(10)? as u64,
+                    meta: copy_meta(r, 11)?,
+                    hash: r.get(16)?,
                 }),
                 None => None,
             };
@@ -178,12 +180,12 @@ pub fn snapshot_entries(conn: &Connection, snapshot_id: i64) -> Result<Vec<Recor
                 kind: Kind::parse(&kind).unwrap_or(Kind::File),
                 meta: Meta {
                     size: r.get::<_, i64>(2)? as u64,
-                    mtime_ns: r.get(3)?,
-                    mode: r.get(4)?,
-                    uid: r.get(5)?,
-                    gid: r.get(6)?,
+                    mtime_ns: super::mtime::read(r, 3)?,
+                    mode: r.get(5)?,
+                    uid: r.get(6)?,
+                    gid: r.get(7)?,
                 },
-                target: r.get(7)?,
+                target: r.get(8)?,
                 copy,
             })
         })?
@@ -194,7 +196,7 @@ pub fn snapshot_entries(conn: &Connection, snapshot_id: i64) -> Result<Vec<Recor
 /// Stored copies recorded with inode number `ino`, with their content hash.
 pub fn copies_by_ino(conn: &Connection, ino: u64) -> Result<Vec<(CopyRow, Vec<u8>)>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT k.id, k.ino, c.size, k.mode, k.uid, k.gid, k.mtime_ns, c.hash
+        "SELECT k.id, k.ino, c.size, k.mode, k.uid, k.gid, k.mtime_ns, k.mtime_exact, c.hash
          FROM copies k JOIN contents c ON c.id = k.content_id WHERE k.ino = ?1",
     )?;
     let rows = stmt
@@ -206,7 +208,7 @@ pub fn copies_by_ino(conn: &Connection, ino: u64) -> Result<Vec<(CopyRow, Vec<u8
                     size: r.get::<_, i64>(2)? as u64,
                     meta: copy_meta(r, 3)?,
                 },
-                r.get(7)?,
+                r.get(8)?,
             ))
         })?
         .collect::<rusqlite::Result<_>>()?;
@@ -521,9 +523,10 @@ pub fn record_copy(
     let content_id: i64 = conn
         .prepare_cached("SELECT id FROM contents WHERE hash = ?1")?
         .query_row([hash], |r| r.get(0))?;
+    let (mtime_ns, mtime_exact) = super::mtime::to_columns(meta.mtime_ns);
     conn.prepare_cached(
-        "INSERT INTO copies (id, content_id, ino, mode, uid, gid, mtime_ns)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO copies (id, content_id, ino, mode, uid, gid, mtime_ns, mtime_exact)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
     .execute(params![
         id,
@@ -532,7 +535,8 @@ pub fn record_copy(
         meta.mode,
         meta.uid,
         meta.gid,
-        meta.mtime_ns
+        mtime_ns,
+        mtime_exact
     ])?;
     Ok(conn.last_insert_rowid())
 }
@@ -558,22 +562,24 @@ pub fn record_entry(
                 .query_row([path], |r| r.get(0))?
         }
     };
+    let (mtime_ns, mtime_exact) = super::mtime::to_columns(meta.mtime_ns);
     conn.prepare_cached(
         "INSERT OR REPLACE INTO entries
-         (snapshot_id, path_id, kind, size, mtime_ns, mode, uid, gid, copy_id, target)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+         (snapshot_id, path_id, kind, size, mtime_ns, mode, uid, gid, copy_id, target, mtime_exact)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?
     .execute(params![
         snapshot_id,
         path_id,
         kind.as_str(),
         meta.size as i64,
-        meta.mtime_ns,
+        mtime_ns,
         meta.mode,
         meta.uid,
         meta.gid,
         copy_id,
         target,
+        mtime_exact,
     ])?;
     Ok(())
 }

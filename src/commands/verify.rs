@@ -451,7 +451,7 @@ fn check_entries(
                     report.problem(&what, &why);
                     continue;
                 }
-                let mtime = md.mtime() * 1_000_000_000 + md.mtime_nsec();
+                let mtime = i128::from(md.mtime()) * 1_000_000_000 + i128::from(md.mtime_nsec());
                 if mtime != copy.meta.mtime_ns {
                     report.problem(&what, "mtime changed since the backup");
                 }

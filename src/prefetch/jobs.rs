@@ -93,7 +93,7 @@ pub enum Job {
         dst: PathBuf,
         ino: u64,
         size: u64,
-        mtime_ns: i64,
+        mtime_ns: i128,
         max_links: u64,
     },
 }
@@ -181,7 +181,7 @@ fn link(
     fds: &mut store::DirFds,
     src: &std::path::Path,
     dst: &std::path::Path,
-    expect: (u64, u64, i64),
+    expect: (u64, u64, i128),
     max_links: u64,
 ) -> Linked {
     match store::link_stored_copy(fds, src, dst, expect, max_links) {
