@@ -107,6 +107,16 @@ pub fn inspect(path: &Path, writable: bool) -> Result<Found> {
 pub fn create(path: &Path) -> Result<()> {
     let tmp = with_suffix(path, NEW_SUFFIX);
     remove_with_companions(&tmp)?;
+    let made = build(path, &tmp);
+    if made.is_err() {
+        let _ = remove_with_companions(&tmp);
+    }
+    made
+}
+
+/// Builds the new catalog at `tmp` and renames it to `path`.
+fn build(path: &Path, tmp: &Path) -> Result<()> {
+    let tmp = tmp.to_path_buf();
     let ctx = || format!("{}: cannot create catalog", path.display());
     OpenOptions::new()
         .write(true)
@@ -123,7 +133,10 @@ pub fn create(path: &Path) -> Result<()> {
             .map_err(|e| super::explain(e, &tmp))
             .with_context(ctx)?;
         migrate(&mut conn)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", tmp.display()))
+            .map_err(|e| match e.to_string() {
+                s if s.contains("disk is full") => anyhow::anyhow!("No space left on device"),
+                s => anyhow::anyhow!("{s}"),
+            })
             .with_context(ctx)?;
         conn.close()
             .map_err(|(_, e)| super::explain(e, &tmp))

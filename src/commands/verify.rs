@@ -8,19 +8,20 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
+mod damage;
+mod folders;
+mod listing;
 mod repair;
 
 use anyhow::{bail, Result};
 
-use crate::catalog::damage::{damaged_paths, record_verdict, Verdict};
 use crate::catalog::entries::{snapshot_entries, Recorded};
 use crate::catalog::{Access, Catalog, SnapshotRow};
 use crate::cli::{Global, VerifyArgs};
 use crate::commands::select::{existing_root, resolve};
 use crate::config::Config;
 use crate::hash::{hex, HashAlgo};
-use crate::layout::{SnapshotPaths, IN_PROGRESS};
-use crate::manifest;
+use crate::layout::SnapshotPaths;
 use crate::prefetch::Reader;
 use crate::progress::{Progress, Style};
 use crate::scan::Kind;
@@ -153,8 +154,8 @@ pub fn run(config: &Config, global: &Global, args: &VerifyArgs) -> Result<Outcom
         good: Vec::new(),
     };
     if args.snapshots.is_empty() {
-        leftovers(&conn, &root, &mut report)?;
-        unknown_folders(&conn, &root, config, &mut report)?;
+        folders::leftovers(&conn, &root, &mut report)?;
+        folders::unknown_folders(&conn, &root, config, &mut report)?;
     }
     let mut inodes = Inodes {
         dirs: targets
@@ -211,8 +212,8 @@ pub fn run(config: &Config, global: &Global, args: &VerifyArgs) -> Result<Outcom
             algo,
         };
         check_entries(&checking, &recorded, &mut inodes, &mut report);
-        check_unknown(snap, &paths.dir, &recorded, &mut report);
-        check_manifest(snap, &paths.manifest, &recorded, &mut report);
+        listing::check_unknown(snap, &paths.dir, &recorded, &mut report);
+        listing::check_manifest(snap, &paths.manifest, &recorded, &mut report);
     }
     let mut hashed = 0u64;
     if !args.fast {
@@ -221,7 +222,7 @@ pub fn run(config: &Config, global: &Global, args: &VerifyArgs) -> Result<Outcom
         hashed = hash_inodes(config, inodes, &targets, &mut report);
         report.progress.finish();
     }
-    record_verdicts(&conn, &report)?;
+    damage::record_verdicts(&conn, &report)?;
     if args.repair {
         let mut say = |line: String| println!("{line}");
         let done = repair::repair(&conn, &root, config, &mut say)?;
@@ -232,7 +233,7 @@ pub fn run(config: &Config, global: &Global, args: &VerifyArgs) -> Result<Outcom
             );
         }
     }
-    recorded_damage(&conn, &targets, &mut report)?;
+    damage::recorded_damage(&conn, &targets, &mut report)?;
     if !global.quiet {
         eprintln!(
             "phlb: verified {} snapshot(s), {} entries{}: {}",
@@ -255,120 +256,6 @@ pub fn run(config: &Config, global: &Global, args: &VerifyArgs) -> Result<Outcom
     } else {
         Outcome::Problems
     })
-}
-
-/// Records in the catalog what this run found: damaged copies are never linked to
-/// again; unverified copies that read good become link sources.
-fn record_verdicts(conn: &rusqlite::Connection, report: &Report) -> Result<()> {
-    let tx = conn.unchecked_transaction()?;
-    for &id in &report.damaged {
-        record_verdict(&tx, id, Verdict::Damaged)?;
-    }
-    for &id in &report.good {
-        record_verdict(&tx, id, Verdict::Good)?;
-    }
-    tx.commit()?;
-    Ok(())
-}
-
-/// Reports the paths of the verified snapshots whose copy an earlier run recorded as
-/// damaged: they stay a problem until repaired or their snapshot is gone.
-fn recorded_damage(
-    conn: &rusqlite::Connection,
-    targets: &[SnapshotRow],
-    report: &mut Report,
-) -> Result<()> {
-    let ids: HashSet<i64> = targets.iter().map(|s| s.id).collect();
-    for d in damaged_paths(conn)? {
-        if !ids.contains(&d.snapshot_id) || report.damaged.contains(&d.copy_id) {
-            continue;
-        }
-        report.problem(
-            &format!("{}/{}", d.snapshot, one_line(&d.rel)),
-            &format!(
-                "stored copy recorded as damaged (since {}); `phlb verify --repair` relinks it to a good copy",
-                d.damaged_at
-            ),
-        );
-    }
-    Ok(())
-}
-
-/// Reports snapshot folders on disk that the catalog does not know (`phlb add` records
-/// them).
-fn unknown_folders(
-    conn: &rusqlite::Connection,
-    root: &Path,
-    config: &Config,
-    report: &mut Report,
-) -> Result<()> {
-    let known: HashSet<(String, String)> = SnapshotRow::all(conn)?
-        .into_iter()
-        .map(|s| (s.name, s.timestamp))
-        .collect();
-    let Ok(names) = std::fs::read_dir(root) else {
-        return Ok(());
-    };
-    for name in names.flatten() {
-        let Some(n) = name.file_name().to_str().map(String::from) else {
-            continue;
-        };
-        if n.starts_with('.') || !name.file_type().is_ok_and(|t| t.is_dir()) {
-            continue;
-        }
-        let Ok(items) = std::fs::read_dir(name.path()) else {
-            continue;
-        };
-        for item in items.flatten() {
-            let Some(ts) = item.file_name().to_str().map(String::from) else {
-                continue;
-            };
-            let is_dir = item.file_type().is_ok_and(|t| t.is_dir());
-            if is_dir
-                && crate::layout::is_timestamp(&ts, &config.sub_dir_formatter)
-                && !known.contains(&(n.clone(), ts.clone()))
-            {
-                report.problem(
-                    &one_line(&item.path()),
-                    "snapshot folder not in the catalog (`phlb add` records it)",
-                );
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Notes runs that never finished and their in-progress folders (the next backup of
-/// their name settles them); they are not damage.
-fn leftovers(conn: &rusqlite::Connection, root: &Path, report: &mut Report) -> Result<()> {
-    for snap in SnapshotRow::all(conn)? {
-        if snap.status == "incomplete" {
-            let done = root.join(&snap.name).join(&snap.timestamp).is_dir();
-            let why = if done {
-                "finished on disk but not yet marked complete (the next backup of this name marks it)"
-            } else {
-                "interrupted run, not complete (the next backup of this name removes it)"
-            };
-            report.note(&snap.label(), why);
-        }
-    }
-    let Ok(names) = std::fs::read_dir(root) else {
-        return Ok(());
-    };
-    for name in names.flatten().filter(|e| e.path().is_dir()) {
-        let Ok(items) = std::fs::read_dir(name.path()) else {
-            continue;
-        };
-        for item in items.flatten() {
-            if item.file_name().to_string_lossy().ends_with(IN_PROGRESS) && item.path().is_dir() {
-                report.note(
-                    &one_line(&item.path()),
-                    "leftover of an interrupted run (the next backup of this name removes it)",
-                );
-            }
-        }
-    }
-    Ok(())
 }
 
 fn show(snap: &SnapshotRow, rel: &[u8]) -> String {
@@ -467,75 +354,6 @@ fn check_entries(
                 });
             }
         }
-    }
-}
-
-/// Reports files on disk that the catalog does not know.
-fn check_unknown(snap: &SnapshotRow, dir: &Path, recorded: &[Recorded], report: &mut Report) {
-    let known: HashSet<&[u8]> = recorded.iter().map(|r| r.path.as_slice()).collect();
-    for entry in walkdir::WalkDir::new(dir).follow_links(false).min_depth(1) {
-        let Ok(entry) = entry else {
-            continue;
-        };
-        let Ok(rel) = entry.path().strip_prefix(dir) else {
-            continue;
-        };
-        if !known.contains(rel.as_os_str().as_bytes()) {
-            report.problem(
-                &show(snap, rel.as_os_str().as_bytes()),
-                "on disk but not in the catalog",
-            );
-        }
-    }
-}
-
-/// Checks that the manifest lists exactly the catalog's files with the catalog's hashes.
-/// The manifest is read line by line against the catalog's files, each ticked off when
-/// its line comes, so its lines are never all in memory.
-fn check_manifest(snap: &SnapshotRow, manifest: &Path, recorded: &[Recorded], report: &mut Report) {
-    let mut files: HashMap<&[u8], (&[u8], bool)> = recorded
-        .iter()
-        .filter(|r| r.kind == Kind::File)
-        .filter_map(|r| Some((r.path.as_slice(), (r.copy.as_ref()?.hash.as_slice(), false))))
-        .collect();
-    let mut extra = Vec::new();
-    let read = manifest::for_each(manifest, |listed_hex, rel| {
-        match files.get_mut(rel.as_os_str().as_bytes()) {
-            Some((_, true)) | None => extra.push(rel),
-            Some((hash, seen)) => {
-                *seen = true;
-                if listed_hex != hex(hash) {
-                    report.problem(
-                        &show(snap, rel.as_os_str().as_bytes()),
-                        "manifest hash differs from the catalog",
-                    );
-                }
-            }
-        }
-    });
-    match read {
-        Err(e) => {
-            report.problem(&one_line(manifest), &format!("cannot read manifest: {e}"));
-            return;
-        }
-        Ok(bad) if bad > 0 => {
-            report.problem(&one_line(manifest), &format!("{bad} unreadable line(s)"));
-        }
-        Ok(_) => {}
-    }
-    for rec in recorded.iter().filter(|r| r.kind == Kind::File) {
-        if files
-            .get(rec.path.as_slice())
-            .is_some_and(|(_, seen)| !seen)
-        {
-            report.problem(&show(snap, &rec.path), "not in the manifest");
-        }
-    }
-    for rel in extra {
-        report.problem(
-            &show(snap, rel.as_os_str().as_bytes()),
-            "in the manifest but not in the catalog",
-        );
     }
 }
 
