@@ -120,6 +120,17 @@ pub fn hex(bytes: &[u8]) -> String {
     s
 }
 
+/// Parses lowercase or uppercase hex back into bytes; None when it is not hex.
+pub fn unhex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok())
+        .collect()
+}
+
 /// Appends `bytes` as lowercase hex to `out`.
 pub fn hex_into(out: &mut String, bytes: &[u8]) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";

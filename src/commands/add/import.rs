@@ -77,7 +77,7 @@ impl Importer<'_> {
             ..ScanOptions::default()
         };
         let mut scan = scan::scan(&folder.dir, &opts);
-        drop_temp_files(&folder.dir, &mut scan.entries, listed.as_ref());
+        super::temp_files::drop_temp_files(&folder.dir, &mut scan.entries, listed.as_ref());
         for p in &scan.problems {
             tally.problems += 1;
             eprintln!("phlb: error: {}: {}", one_line(&p.path), p.message);
@@ -271,7 +271,7 @@ impl Importer<'_> {
             if self.args.trust_manifests {
                 if let Some(h) = listed
                     .and_then(|m| m.get(&first.rel))
-                    .and_then(|h| unhex(h))
+                    .and_then(|h| crate::hash::unhex(h))
                 {
                     inode.hash = Some(h);
                     inode.trusted = true;
@@ -422,50 +422,4 @@ impl Importer<'_> {
         self.live.insert(key, target.clone());
         Ok(Some(target.copy_id))
     }
-}
-
-/// Leaves out the temp files a killed phlb run left in a snapshot (`.phlb-tmp-…`, never
-/// a name a snapshot's manifest lists) and removes them; without a manifest to tell, such
-/// a file is left on disk untouched and unrecorded, with a warning.
-fn drop_temp_files(
-    dir: &Path,
-    entries: &mut Vec<Entry>,
-    listed: Option<&HashMap<PathBuf, String>>,
-) {
-    entries.retain(|e| {
-        let is_temp = e.kind == Kind::File
-            && e.rel.file_name().is_some_and(store::is_temp_name)
-            && listed.is_none_or(|m| !m.contains_key(&e.rel));
-        if !is_temp {
-            return true;
-        }
-        let path = dir.join(&e.rel);
-        match listed {
-            Some(_) => match fs::remove_file(&path) {
-                Ok(()) => eprintln!(
-                    "phlb: note: {}: removed the temp file of an interrupted run",
-                    one_line(&path)
-                ),
-                Err(e) => eprintln!(
-                    "phlb: warning: {}: temp file of an interrupted run, not recorded; cannot remove it: {e}",
-                    one_line(&path)
-                ),
-            },
-            None => eprintln!(
-                "phlb: warning: {}: looks like the temp file of an interrupted run; not recorded (remove it if it is one)",
-                one_line(&path)
-            ),
-        }
-        false
-    });
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok())
-        .collect()
 }

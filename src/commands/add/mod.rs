@@ -3,6 +3,7 @@
 
 mod folders;
 mod import;
+mod temp_files;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
