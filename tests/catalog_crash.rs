@@ -74,13 +74,10 @@ fn killed_add_rebuilding_the_catalog_never_wedges_the_root() {
     env.backup();
     env.write("b.txt", b"beta");
     env.backup();
-    let catalog = env.root.join(".phlb/catalog.sqlite3");
     for (syscall, upto) in [("pwrite64", 40), ("fsync", 10), ("rename", 3)] {
         let mut kills = 0;
         for n in 1..=upto {
-            for f in ["", "-wal", "-shm"] {
-                let _ = fs::remove_file(format!("{}{f}", catalog.display()));
-            }
+            env.remove_catalog();
             kills += u32::from(killed_at(&env, syscall, n, &["add"]));
             let out = env.run(&["add"]);
             assert!(

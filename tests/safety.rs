@@ -257,16 +257,7 @@ fn two_runs_in_the_same_second_do_not_collide() {
     env.backup();
     env.backup();
     env.backup();
-    let day = String::from_utf8(
-        std::process::Command::new("date")
-            .arg("+%Y-%m-%d")
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap()
-    .trim()
-    .to_string();
+    let day = today();
     let names: Vec<String> = env
         .snapshots("src")
         .iter()

@@ -46,17 +46,9 @@ fn trust_manifest_never_links_different_content() {
         env.write("a.txt", a);
         env.write("b.txt", b);
         let snap = env.backup();
-        let manifest = snap.parent().unwrap().join(format!(
-            "{}.SHA256SUMS",
-            snap.file_name().unwrap().to_str().unwrap()
-        ));
+        let manifest = beside(&snap, ".SHA256SUMS");
         forge_manifest(&manifest, "b.txt", "a.txt");
-        for f in ["", "-wal", "-shm"] {
-            let _ = fs::remove_file(format!(
-                "{}{f}",
-                env.root.join(".phlb/catalog.sqlite3").display()
-            ));
-        }
+        env.remove_catalog();
         let out = env.run(&["add", "--trust-manifests"]);
         assert_code(&out, 1);
         assert!(stderr(&out).contains("b.txt"), "{}", stderr(&out));
@@ -91,12 +83,7 @@ fn trust_manifest_still_links_equal_content() {
         .unwrap()
         .set_times(fs::FileTimes::new().set_modified(m.modified().unwrap()))
         .unwrap();
-    for f in ["", "-wal", "-shm"] {
-        let _ = fs::remove_file(format!(
-            "{}{f}",
-            env.root.join(".phlb/catalog.sqlite3").display()
-        ));
-    }
+    env.remove_catalog();
     assert_ok(&env.run(&["add", "--trust-manifests"]));
     assert_eq!(ino(&snap.join("a.txt")), ino(&snap.join("b.txt")));
 }

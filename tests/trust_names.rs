@@ -58,10 +58,7 @@ fn temp_file_of_a_killed_add_is_never_imported() {
     // What a killed add leaves: a link under a temp name beside the file it replaces.
     let tmp = snap.join(".phlb-tmp-4242-0");
     fs::hard_link(snap.join("a.txt"), &tmp).unwrap();
-    let catalog = env.root.join(".phlb/catalog.sqlite3");
-    for f in ["", "-wal", "-shm"] {
-        let _ = fs::remove_file(format!("{}{f}", catalog.display()));
-    }
+    env.remove_catalog();
     let out = env.run(&["add"]);
     assert_ok(&out);
     assert!(!tmp.exists(), "the leftover temp file is removed");
@@ -69,11 +66,7 @@ fn temp_file_of_a_killed_add_is_never_imported() {
         env.sql_int("SELECT count(*) FROM files WHERE path LIKE '%phlb-tmp%'"),
         0
     );
-    let manifest = fs::read_to_string(snap.with_file_name(format!(
-        "{}.SHA256SUMS",
-        snap.file_name().unwrap().to_str().unwrap()
-    )))
-    .unwrap();
+    let manifest = fs::read_to_string(beside(&snap, ".SHA256SUMS")).unwrap();
     assert!(!manifest.contains("phlb-tmp"), "{manifest}");
     assert_ok(&env.run(&["verify"]));
 }
@@ -87,7 +80,7 @@ fn files_beside_the_snapshot_are_never_written_through_a_symlink() {
     fs::write(&victim, b"do not touch").unwrap();
     let name_dir = env.root.join("src");
     fs::create_dir_all(&name_dir).unwrap();
-    let day = chrono_today();
+    let day = today();
     for ts in [day.clone(), format!("{day}-1"), format!("{day}-2")] {
         for side in [
             format!("{ts}-summary.txt"),
@@ -101,20 +94,8 @@ fn files_beside_the_snapshot_are_never_written_through_a_symlink() {
     assert_ok(&out);
     assert_eq!(fs::read(&victim).unwrap(), b"do not touch");
     let snap = env.snapshots("src").pop().unwrap();
-    let summary = snap.with_file_name(format!(
-        "{}-summary.txt",
-        snap.file_name().unwrap().to_str().unwrap()
-    ));
+    let summary = beside(&snap, "-summary.txt");
     assert!(!summary.symlink_metadata().unwrap().file_type().is_symlink());
-}
-
-/// Today's date as `%Y-%m-%d` in local time, as the `date` command gives it.
-fn chrono_today() -> String {
-    let out = std::process::Command::new("date")
-        .arg("+%Y-%m-%d")
-        .output()
-        .unwrap();
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
 #[test]

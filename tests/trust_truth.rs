@@ -17,11 +17,7 @@ fn failed_files_are_named_in_the_summary_and_shown_by_list() {
     set_mode(&bad, 0o644);
     assert_code(&out, 1);
     let snap = env.snapshots("src").pop().unwrap();
-    let summary = fs::read_to_string(snap.with_file_name(format!(
-        "{}-summary.txt",
-        snap.file_name().unwrap().to_str().unwrap()
-    )))
-    .unwrap();
+    let summary = fs::read_to_string(beside(&snap, "-summary.txt")).unwrap();
     assert!(
         summary.contains("failed files:") && summary.contains("secret.txt: cannot open"),
         "{summary}"
@@ -81,10 +77,7 @@ fn rebuilt_catalog_keeps_when_snapshots_were_taken() {
     let old = env.root.join("src/2020-03-04-050607");
     fs::create_dir(&old).unwrap();
     fs::write(old.join("a.txt"), b"alpha").unwrap();
-    let catalog = env.root.join(".phlb/catalog.sqlite3");
-    for f in ["", "-wal", "-shm"] {
-        let _ = fs::remove_file(format!("{}{f}", catalog.display()));
-    }
+    env.remove_catalog();
     assert_ok(&env.run(&["add"]));
     let db = env.db();
     let (started, finished, source): (String, Option<String>, String) = db

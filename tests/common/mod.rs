@@ -106,6 +106,14 @@ impl Env {
         v
     }
 
+    /// Deletes the catalog with its `-wal` and `-shm`, as a user who lost it would.
+    pub fn remove_catalog(&self) {
+        let catalog = self.root.join(".phlb/catalog.sqlite3");
+        for f in ["", "-wal", "-shm"] {
+            let _ = fs::remove_file(format!("{}{f}", catalog.display()));
+        }
+    }
+
     pub fn db(&self) -> Connection {
         Connection::open(self.root.join(".phlb/catalog.sqlite3")).unwrap()
     }
@@ -141,6 +149,19 @@ impl Env {
             .unwrap();
         rows.map(|r| r.unwrap()).collect()
     }
+}
+
+/// The file `<timestamp><suffix>` beside snapshot folder `snap` (its manifest with
+/// `.SHA256SUMS`, its summary with `-summary.txt`).
+pub fn beside(snap: &Path, suffix: &str) -> PathBuf {
+    let name = snap.file_name().unwrap().to_str().unwrap();
+    snap.with_file_name(format!("{name}{suffix}"))
+}
+
+/// Today's date as `%Y-%m-%d` in local time, as the `date` command gives it.
+pub fn today() -> String {
+    let out = Command::new("date").arg("+%Y-%m-%d").output().unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
 pub fn assert_ok(out: &Output) {
