@@ -4,7 +4,8 @@
     python3 benches/compare.py [--scale 1.0] [--reps 3] [--work /tmp/phlb-bench] [--phlb PATH]
                                [--cache-gib 8]
 
-Builds the corpus with ../shared/bench/gen_corpus.py, then times, side by side and
+Builds the corpus with benches/gen_corpus.py (the shared reference generator, carried
+here so the repository stands on its own), then times, side by side and
 alternating, several repetitions each (medians reported):
   S1  first backup            phlb  vs cp -a, rsync -a
   S2  second, nothing changed phlb  vs cp -al, rsync -a --link-dest
@@ -18,7 +19,7 @@ Peak RSS of every phlb run comes from /usr/bin/time. Prints a table with phlb/pe
 phlb ends with its files on disk (SYNC = true), cp and rsync do not: each peer is also
 timed with a `sync` right after it ("+ sync"), and every timed run starts with nothing
 dirty, so none pays for the writeback of the one before, and with its inputs read into
-the cache (`ready`; ../shared/bench/README.md on noise).
+the cache (`ready`).
 
 Three things of the machine, not of the tools, swung the same `cp -a` of the scale-1 corpus
 between 4 and 31 s on the development VM; the script keeps all three fixed:
@@ -45,7 +46,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-GEN = os.path.join(REPO, "..", "shared", "bench", "gen_corpus.py")
+GEN = os.path.join(HERE, "gen_corpus.py")
 
 
 def sh(cmd, **kw):
