@@ -11,6 +11,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension};
 mod create;
 pub mod damage;
 pub mod entries;
+pub mod inodes;
 pub mod queries;
 pub mod settings;
 pub mod snapshots;

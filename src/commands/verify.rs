@@ -132,6 +132,12 @@ pub fn run(config: &Config, global: &Global, args: &VerifyArgs) -> Result<Outcom
     crate::signals::doing("verify stopped before it finished; run it again for a full report");
     let catalog = Catalog::open(&meta_dir, Access::Write)?;
     let conn = catalog.conn()?;
+    let say = |line: String| {
+        if !global.quiet {
+            eprintln!("{line}");
+        }
+    };
+    crate::commands::stale_inodes::refresh(&conn, &root, &say)?;
     let targets: Vec<SnapshotRow> = if args.snapshots.is_empty() {
         SnapshotRow::all(&conn)?
             .into_iter()

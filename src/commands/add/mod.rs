@@ -152,6 +152,7 @@ pub fn run(config: &Config, global: &Global, args: &AddArgs) -> Result<Outcome> 
         }
     };
     say_origin(&catalog, &say);
+    crate::commands::stale_inodes::refresh(&conn, &root, &say)?;
     let found = if args.paths.is_empty() {
         folders::discover(&root, config)?
     } else {
