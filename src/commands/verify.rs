@@ -137,6 +137,7 @@ pub fn run(config: &Config, global: &Global, args: &VerifyArgs) -> Result<Outcom
             eprintln!("{line}");
         }
     };
+    crate::commands::add::say_origin(&catalog, &say);
     crate::commands::stale_inodes::refresh(&conn, &root, &say)?;
     let targets: Vec<SnapshotRow> = if args.snapshots.is_empty() {
         SnapshotRow::all(&conn)?

@@ -75,8 +75,12 @@ fn record(
     Ok(())
 }
 
-/// Says in one line when a writer had to make its catalog anew.
+/// Says in one line when a writer had to make its catalog anew, and what it repaired to
+/// open it.
 pub fn say_origin(catalog: &Catalog, say: &dyn Fn(String)) {
+    for note in &catalog.notes {
+        say(note.clone());
+    }
     if let Origin::Remade { aside, why } = &catalog.origin {
         say(format!(
             "phlb: note: {}: the catalog was half-made ({why}); moved it to {} and made a new one",
