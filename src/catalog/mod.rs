@@ -322,7 +322,7 @@ pub fn explain(e: rusqlite::Error, path: &Path) -> anyhow::Error {
         Some(C::ReadOnly) => "the catalog file or its folder is read-only".to_string(),
         Some(C::CannotOpen) => format!("cannot open ({e})"),
         Some(C::DatabaseBusy | C::DatabaseLocked) => {
-            format!("locked by another program ({e}); close it and try again")
+            format!("catalog is locked by another program ({e}); close it and try again")
         }
         _ => e.to_string(),
     };
