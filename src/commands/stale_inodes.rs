@@ -35,14 +35,15 @@ enum Verdict {
 /// re-records every stored copy's inode number; says so in one line through `say`.
 /// Returns how many stored copies were re-recorded.
 pub fn refresh(conn: &Connection, root: &Path, say: &dyn Fn(String)) -> Result<u64> {
-    let snaps = on_disk_newest_first(conn, root)?;
-    let Some((newest, dir)) = snaps.first() else {
+    let mut snaps = on_disk_newest_first(conn, root)?;
+    let Some((newest, dir)) = snaps.next() else {
         return Ok(0);
     };
-    if judge(dir, &sample(conn, newest.id, SAMPLE)?) != Verdict::Stale {
+    if judge(&dir, &sample(conn, newest.id, SAMPLE)?) != Verdict::Stale {
         return Ok(0);
     }
-    let n = rerecord(conn, &snaps)?;
+    let all: Vec<_> = std::iter::once((newest, dir)).chain(snaps).collect();
+    let n = rerecord(conn, &all)?;
     say(format!(
         "phlb: note: {}: the catalog's inode numbers were stale (the root was copied?); re-recorded {n} stored copies",
         root.display()
@@ -50,19 +51,24 @@ pub fn refresh(conn: &Connection, root: &Path, say: &dyn Fn(String)) -> Result<u
     Ok(n)
 }
 
-/// Complete snapshots whose folder exists, newest first, with their folders.
-fn on_disk_newest_first(conn: &Connection, root: &Path) -> Result<Vec<(SnapshotRow, PathBuf)>> {
-    let mut snaps: Vec<(SnapshotRow, PathBuf)> = SnapshotRow::all(conn)?
+/// Complete snapshots whose folder exists, newest first, with their folders (each
+/// folder is looked at only when asked for).
+fn on_disk_newest_first<'a>(
+    conn: &Connection,
+    root: &'a Path,
+) -> Result<impl Iterator<Item = (SnapshotRow, PathBuf)> + 'a> {
+    let mut rows: Vec<SnapshotRow> = SnapshotRow::all(conn)?
         .into_iter()
         .filter(|s| s.status == "complete")
-        .map(|s| {
+        .collect();
+    rows.sort_by_key(|s| std::cmp::Reverse(s.id));
+    Ok(rows
+        .into_iter()
+        .map(move |s| {
             let dir = root.join(crate::layout::snapshot_dir_rel(&s.name, &s.timestamp, true));
             (s, dir)
         })
-        .filter(|(_, dir)| dir.symlink_metadata().is_ok_and(|m| m.file_type().is_dir()))
-        .collect();
-    snaps.sort_by_key(|(s, _)| std::cmp::Reverse(s.id));
-    Ok(snaps)
+        .filter(|(_, dir)| dir.symlink_metadata().is_ok_and(|m| m.file_type().is_dir())))
 }
 
 /// The inode number of `copy`'s path under `dir` when it is a regular file with the
