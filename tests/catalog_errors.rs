@@ -202,3 +202,50 @@ fn listing(dir: &Path) -> Vec<PathBuf> {
     v.sort();
     v
 }
+
+#[test]
+fn writer_leaves_an_empty_wal_even_while_a_reader_has_the_catalog_open() {
+    let env = Env::new();
+    env.write("a.txt", b"a");
+    env.backup();
+    let reader = env.db();
+    let n: i64 = reader
+        .query_row("SELECT count(*) FROM files", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 2);
+    env.write("b.txt", b"b");
+    env.backup();
+    let wal = env.root.join(".phlb/catalog.sqlite3-wal");
+    let len = fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    assert_eq!(
+        len,
+        0,
+        "{} holds changes a full disk would hide",
+        wal.display()
+    );
+    drop(reader);
+}
+
+#[test]
+fn full_disk_read_says_when_changes_in_the_wal_are_not_seen() {
+    let env = Env::new();
+    let Some((disk, root)) = full_disk(&env) else {
+        return;
+    };
+    fs::remove_file(disk.0.join("filler")).unwrap();
+    // A writer killed before its changes reached the catalog file leaves them in the WAL.
+    let killed = rusqlite::Connection::open(root.join(".phlb/catalog.sqlite3")).unwrap();
+    killed
+        .execute_batch("PRAGMA wal_autocheckpoint = 0; UPDATE snapshot_runs SET files = 999;")
+        .unwrap();
+    std::mem::forget(killed);
+    // With its -shm gone too, a reader would have to make a new one on the full disk.
+    fs::remove_file(root.join(".phlb/catalog.sqlite3-shm")).unwrap();
+    disk.fill();
+    let out = env.cmd_at(&root).args(["list", "--json"]).output().unwrap();
+    assert_ok(&out);
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("recent changes in"), "{err}");
+    assert!(err.contains("catalog.sqlite3-wal"), "{err}");
+}

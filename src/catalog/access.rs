@@ -71,6 +71,23 @@ pub fn check_writable(path: &Path, notes: &mut Vec<String>) -> Result<()> {
     Ok(())
 }
 
+/// Names the first of the catalog at `path`, its folder and its side files that this
+/// process may not write, with the cause.
+pub fn unwritable(path: &Path) -> Option<String> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let files = [
+        path.to_path_buf(),
+        dir.to_path_buf(),
+        with_suffix(path, "-wal"),
+        with_suffix(path, "-shm"),
+    ];
+    files.iter().find_map(|f| {
+        f.symlink_metadata().ok()?;
+        let e = writable(f).err()?;
+        Some(format!("{} is read-only: {}", f.display(), cause(f, &e)))
+    })
+}
+
 /// Whether the calling process may write `path`, by its effective ids and capabilities.
 fn writable(path: &Path) -> io::Result<()> {
     let c = CString::new(path.as_os_str().as_bytes())
@@ -145,11 +162,12 @@ pub fn reader_mode(path: &Path, meta_dir: &Path, notes: &mut Vec<String>) -> Res
     if let Ok(md) = wal.metadata() {
         if md.len() > 0 {
             notes.push(format!(
-                "phlb: note: {}: read without the {} bytes of recent changes in {} ({}); a writing run sees them",
+                "phlb: note: {}: read without the {} bytes of recent changes in {} (a reader cannot \
+                 use them: {}); a run that can write sees them",
                 path.display(),
                 md.len(),
                 wal.display(),
-                super::explain(failed, path)
+                super::cause(&failed, path)
             ));
         }
     }

@@ -312,19 +312,24 @@ fn check_version(path: &Path, applied: i64) -> Result<()> {
 /// Turns an SQLite error on the catalog at `path` into one line naming the path and the
 /// real cause.
 pub fn explain(e: rusqlite::Error, path: &Path) -> anyhow::Error {
+    anyhow::anyhow!("{}: {}", path.display(), cause(&e, path))
+}
+
+/// The real cause of an SQLite error on the catalog at `path`, in words.
+pub fn cause(e: &rusqlite::Error, path: &Path) -> String {
     use rusqlite::ErrorCode as C;
     let dir = path.parent().unwrap_or(Path::new("."));
-    let cause = match e.sqlite_error_code() {
+    match e.sqlite_error_code() {
         Some(C::DiskFull) => "No space left on device".to_string(),
         Some(C::SystemIoFailure | C::CannotOpen) if access::disk_full(dir) => {
             format!("No space left on device ({e})")
         }
-        Some(C::ReadOnly) => "the catalog file or its folder is read-only".to_string(),
+        Some(C::ReadOnly) => access::unwritable(path)
+            .unwrap_or_else(|| "the catalog file or its folder is read-only".to_string()),
         Some(C::CannotOpen) => format!("cannot open ({e})"),
         Some(C::DatabaseBusy | C::DatabaseLocked) => {
             format!("catalog is locked by another program ({e}); close it and try again")
         }
         _ => e.to_string(),
-    };
-    anyhow::anyhow!("{}: {cause}", path.display())
+    }
 }
