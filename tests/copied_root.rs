@@ -125,3 +125,41 @@ fn copied_root_verify_first_repairs_stale_inode_numbers() {
         );
     }
 }
+
+#[test]
+fn copied_root_without_hardlinks_still_relinks_and_verify_says_so() {
+    let env = Env::new();
+    env.write("keep/a.txt", &[b'a'; 5000]);
+    env.write("c.txt", b"will change");
+    env.backup();
+    env.backup();
+    let root2 = env.dir.path().join("root2");
+    // Every path becomes a file of its own: the snapshots no longer share inodes.
+    let st = Command::new("cp")
+        .args(["-r", "--preserve=mode,ownership,timestamps"])
+        .arg(&env.root)
+        .arg(&root2)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    env.write("c.txt", b"changed content!");
+    let out = env
+        .cmd_at(&root2)
+        .args(["backup", env.src.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    assert_eq!(stderr(&out).matches(NOTE).count(), 1, "{}", stderr(&out));
+    let snaps = snapshots_at(&root2);
+    assert_eq!(
+        ino(&snaps[1].join("keep/a.txt")),
+        ino(&snaps[2].join("keep/a.txt"))
+    );
+    let out = env.cmd_at(&root2).args(["verify"]).output().unwrap();
+    assert_ok(&out);
+    let err = stderr(&out);
+    assert!(
+        err.contains("2 file(s) are not hardlinked to their stored copy"),
+        "{err}"
+    );
+}
