@@ -39,6 +39,13 @@ pub fn acquire(meta_dir: &Path) -> Result<Lock> {
     if rc != 0 {
         let err = std::io::Error::last_os_error();
         if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
+            if readers_only(&path) {
+                bail!(
+                    "{}: a phlb query is reading the catalog while nothing may write (the disk \
+                     was full or read-only when it started); try again when it is done",
+                    path.display()
+                );
+            }
             let who = if holder.is_empty() {
                 String::new()
             } else {
@@ -58,6 +65,15 @@ pub fn acquire(meta_dir: &Path) -> Result<Lock> {
         .and_then(|_| writeln!(file, "{me}"))
         .with_context(|| format!("{}: cannot write the lock file", path.display()))?;
     Ok(Lock { file, stale_pid })
+}
+
+/// True when the lock on `path` is held only by readers (`hold_shared`), not a writer.
+fn readers_only(path: &Path) -> bool {
+    let Ok(probe) = File::open(path) else {
+        return false;
+    };
+    // SAFETY: flock on a file descriptor we own; it is released when `probe` closes.
+    unsafe { libc::flock(probe.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) == 0 }
 }
 
 /// Keeps writers out while a reader reads the catalog as an unchanging file: a shared

@@ -106,6 +106,21 @@ fn full_disk_list_and_sql_answer_instead_of_disk_io_error() {
     );
     let err = one_error_line(&held.output().unwrap());
     assert!(err.contains("another phlb run is writing"), "{err}");
+    drop(lock);
+    // While such a reader reads, a writer is told who holds the lock.
+    let reader = fs::File::open(root.join(".phlb/lock")).unwrap();
+    // SAFETY: flock on a descriptor this test owns.
+    assert_eq!(
+        unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&reader), libc::LOCK_SH) },
+        0
+    );
+    let out = env
+        .cmd_at(&root)
+        .args(["backup", env.src.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = one_error_line(&out);
+    assert!(err.contains("a phlb query is reading the catalog"), "{err}");
 }
 
 #[test]
