@@ -39,6 +39,13 @@ pub fn acquire(meta_dir: &Path) -> Result<Lock> {
     if rc != 0 {
         let err = std::io::Error::last_os_error();
         if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
+            if readers_only(&path) {
+                bail!(
+                    "{}: a phlb query is reading the catalog while nothing may write (the disk \
+                     was full or read-only when it started); try again when it is done",
+                    path.display()
+                );
+            }
             let who = if holder.is_empty() {
                 String::new()
             } else {
@@ -53,10 +60,57 @@ pub fn acquire(meta_dir: &Path) -> Result<Lock> {
     }
     let me = std::process::id().to_string();
     let stale_pid = (!holder.is_empty() && holder != me).then_some(holder);
-    file.set_len(0)?;
-    file.rewind()?;
-    writeln!(file, "{me}")?;
+    file.set_len(0)
+        .and_then(|_| file.rewind())
+        .and_then(|_| writeln!(file, "{me}"))
+        .with_context(|| format!("{}: cannot write the lock file", path.display()))?;
     Ok(Lock { file, stale_pid })
+}
+
+/// True when the lock on `path` is held only by readers (`hold_shared`), not a writer.
+fn readers_only(path: &Path) -> bool {
+    let Ok(probe) = File::open(path) else {
+        return false;
+    };
+    // SAFETY: flock on a file descriptor we own; it is released when `probe` closes.
+    unsafe { libc::flock(probe.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) == 0 }
+}
+
+/// Keeps writers out while a reader reads the catalog as an unchanging file: a shared
+/// flock on `<meta_dir>/lock`, taken without waiting; an error naming the holder when a
+/// writer runs. `None` when there is no lock file (no writer ever ran here).
+pub fn hold_shared(meta_dir: &Path) -> Result<Option<File>> {
+    let path = meta_dir.join("lock");
+    let file = match OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(&path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(e).with_context(|| {
+                format!(
+                    "{}: cannot check whether a phlb run is writing",
+                    path.display()
+                )
+            })
+        }
+    };
+    // SAFETY: flock on a file descriptor we own; no memory is involved.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) };
+    if rc != 0 {
+        let err = std::io::Error::last_os_error();
+        if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
+            bail!(
+                "{}: another phlb run is writing to this backup root, and its catalog can only be \
+                 read while nothing writes (the disk is full or read-only); try again when it is done",
+                path.display()
+            );
+        }
+        return Err(err).with_context(|| format!("{}: cannot lock", path.display()));
+    }
+    Ok(Some(file))
 }
 
 impl Drop for Lock {

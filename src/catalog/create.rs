@@ -54,12 +54,18 @@ pub enum Found {
 /// Looks at the catalog file at `path` without changing it (a hot journal left by a
 /// killed writer is rolled back when `writable`, as SQLite does on open).
 pub fn inspect(path: &Path, writable: bool) -> Result<Found> {
+    inspect_as(path, path, writable)
+}
+
+/// Like `inspect`, opening `target` (the path, or an SQLite URI for it) and naming `path`.
+pub fn inspect_as(target: &Path, path: &Path, writable: bool) -> Result<Found> {
     let flags = if writable {
         OpenFlags::SQLITE_OPEN_READ_WRITE
     } else {
         OpenFlags::SQLITE_OPEN_READ_ONLY
-    };
-    let conn = Connection::open_with_flags(path, flags)
+    } | OpenFlags::SQLITE_OPEN_URI;
+    let conn = Connection::open_with_flags(target, flags)
+        .map_err(|e| super::explain(e, path))
         .with_context(|| format!("{}: cannot open catalog", path.display()))?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     let app_id: i64 = match conn.query_row("PRAGMA application_id", [], |r| r.get(0)) {
@@ -200,7 +206,7 @@ fn companions(path: &Path) -> [PathBuf; 4] {
     ]
 }
 
-fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+pub(super) fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     let mut s = path.as_os_str().to_os_string();
     s.push(suffix);
     PathBuf::from(s)

@@ -8,9 +8,11 @@ use r2d2::{Pool, PooledConnection};
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
+pub mod access;
 mod create;
 pub mod damage;
 pub mod entries;
+pub mod inodes;
 pub mod mtime;
 pub mod queries;
 pub mod settings;
@@ -55,8 +57,13 @@ pub fn open_reader(path: &Path) -> Result<Connection> {
 pub struct Catalog {
     pool: Pool<SqliteConnectionManager>,
     path: PathBuf,
+    access: Access,
     /// How the catalog came to be for this run.
     pub origin: Origin,
+    /// Lines for the user about how it was opened (repairs made, changes not seen).
+    pub notes: Vec<String>,
+    /// The shared writer lock a reader holds while it reads the catalog as immutable.
+    _reader_lock: Option<std::fs::File>,
 }
 
 /// Whether a writer found the catalog it opened or had to make one.
@@ -77,10 +84,23 @@ impl Catalog {
     /// made anew (see `origin`).
     pub fn open(meta_dir: &Path, access: Access) -> Result<Catalog> {
         let path = meta_dir.join(FILE_NAME);
+        let mut notes = Vec::new();
+        let mut target = path.clone();
+        let mut reader_lock = None;
         let origin = match access {
-            Access::Write => prepare_for_writing(&path)?,
+            Access::Write => {
+                access::check_writable(&path, &mut notes)?;
+                prepare_for_writing(&path)?
+            }
             Access::ReadOnly => {
-                check_for_reading(&path)?;
+                if path.symlink_metadata().is_ok() {
+                    let mode = access::reader_mode(&path, meta_dir, &mut notes)?;
+                    if let access::ReadMode::Immutable(lock) = mode {
+                        target = access::immutable_uri(&path);
+                        reader_lock = lock;
+                    }
+                }
+                check_for_reading(&target, &path)?;
                 Origin::Existing
             }
         };
@@ -97,7 +117,7 @@ impl Catalog {
             c.set_prepared_statement_cache_capacity(64);
             Ok(())
         };
-        let manager = SqliteConnectionManager::file(&path)
+        let manager = SqliteConnectionManager::file(&target)
             .with_flags(flags)
             .with_init(init);
         let pool = Pool::builder()
@@ -105,16 +125,18 @@ impl Catalog {
             .min_idle(Some(0))
             .build(manager)
             .map_err(|e| anyhow::anyhow!("{}: cannot open catalog: {e}", path.display()))?;
-        let catalog = Catalog { pool, path, origin };
+        let catalog = Catalog {
+            pool,
+            path,
+            access,
+            origin,
+            notes,
+            _reader_lock: reader_lock,
+        };
         if access == Access::Write {
             let mut conn = catalog.conn()?;
             conn.execute_batch("BEGIN IMMEDIATE; ROLLBACK")
-                .map_err(|e| {
-                    anyhow::anyhow!(
-                        "{}: catalog is locked by another program ({e}); close it and try again",
-                        catalog.path.display()
-                    )
-                })?;
+                .map_err(|e| explain(e, &catalog.path))?;
             create::migrate(&mut conn)
                 .with_context(|| format!("{}: schema migration failed", catalog.path.display()))?;
         }
@@ -184,6 +206,18 @@ impl Catalog {
     }
 }
 
+impl Drop for Catalog {
+    /// Leaves a writer's WAL empty, so a reader that can only read the catalog as an
+    /// unchanging file (on a full disk) misses nothing.
+    fn drop(&mut self) {
+        if self.access == Access::Write {
+            if let Ok(conn) = self.pool.get() {
+                let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
+            }
+        }
+    }
+}
+
 /// The newest schema version this binary knows.
 fn known_version() -> i64 {
     migrations::runner()
@@ -226,15 +260,15 @@ fn prepare_for_writing(path: &Path) -> Result<Origin> {
 }
 
 /// Refuses, for a reader, files that are not SQLite, not phlb's, half-made, or of
-/// another schema version.
-fn check_for_reading(path: &Path) -> Result<()> {
+/// another schema version (`target` opens the catalog at `path`: the path or a URI).
+fn check_for_reading(target: &Path, path: &Path) -> Result<()> {
     if path.symlink_metadata().is_err() {
         bail!(
             "{}: no catalog here (run `phlb backup` first)",
             path.display()
         );
     }
-    let applied = match create::inspect(path, false)? {
+    let applied = match create::inspect_as(target, path, false)? {
         create::Found::Ours(v) => v,
         create::Found::Empty | create::Found::HalfMade => bail!(
             "{}: the catalog is half-made (a run was killed while creating it); the next \
@@ -279,15 +313,24 @@ fn check_version(path: &Path, applied: i64) -> Result<()> {
 /// Turns an SQLite error on the catalog at `path` into one line naming the path and the
 /// real cause.
 pub fn explain(e: rusqlite::Error, path: &Path) -> anyhow::Error {
+    anyhow::anyhow!("{}: {}", path.display(), cause(&e, path))
+}
+
+/// The real cause of an SQLite error on the catalog at `path`, in words.
+pub fn cause(e: &rusqlite::Error, path: &Path) -> String {
     use rusqlite::ErrorCode as C;
-    let cause = match e.sqlite_error_code() {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    match e.sqlite_error_code() {
         Some(C::DiskFull) => "No space left on device".to_string(),
-        Some(C::ReadOnly) => "the catalog file or its folder is read-only".to_string(),
+        Some(C::SystemIoFailure | C::CannotOpen) if access::disk_full(dir) => {
+            format!("No space left on device ({e})")
+        }
+        Some(C::ReadOnly) => access::unwritable(path)
+            .unwrap_or_else(|| "the catalog file or its folder is read-only".to_string()),
         Some(C::CannotOpen) => format!("cannot open ({e})"),
         Some(C::DatabaseBusy | C::DatabaseLocked) => {
-            format!("locked by another program ({e}); close it and try again")
+            format!("catalog is locked by another program ({e}); close it and try again")
         }
         _ => e.to_string(),
-    };
-    anyhow::anyhow!("{}: {cause}", path.display())
+    }
 }

@@ -10,4 +10,5 @@ pub mod history;
 pub mod list;
 pub mod select;
 pub mod sql;
+pub mod stale_inodes;
 pub mod verify;

@@ -25,6 +25,9 @@ pub fn existing_root(config: &Config) -> Result<PathBuf> {
 pub fn open_read(config: &Config) -> Result<(PathBuf, Catalog)> {
     let root = existing_root(config)?;
     let catalog = Catalog::open(&root.join(".phlb"), Access::ReadOnly)?;
+    for note in &catalog.notes {
+        eprintln!("{note}");
+    }
     Ok((root, catalog))
 }
 

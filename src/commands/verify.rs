@@ -99,6 +99,9 @@ struct Report {
     damaged: HashSet<i64>,
     /// Stored copies whose bytes this run found good.
     good: Vec<i64>,
+    /// Files that are not the inode of their stored copy (a root copied without its
+    /// hardlinks): each verifies on its own.
+    unlinked: u64,
 }
 
 impl Report {
@@ -133,6 +136,13 @@ pub fn run(config: &Config, global: &Global, args: &VerifyArgs) -> Result<Outcom
     crate::signals::doing("verify stopped before it finished; run it again for a full report");
     let catalog = Catalog::open(&meta_dir, Access::Write)?;
     let conn = catalog.conn()?;
+    let say = |line: String| {
+        if !global.quiet {
+            eprintln!("{line}");
+        }
+    };
+    crate::commands::add::say_origin(&catalog, &say);
+    crate::commands::stale_inodes::refresh(&conn, &root, &say)?;
     let targets: Vec<SnapshotRow> = if args.snapshots.is_empty() {
         SnapshotRow::all(&conn)?
             .into_iter()
@@ -152,6 +162,7 @@ pub fn run(config: &Config, global: &Global, args: &VerifyArgs) -> Result<Outcom
         quiet: global.quiet,
         damaged: HashSet::new(),
         good: Vec::new(),
+        unlinked: 0,
     };
     if args.snapshots.is_empty() {
         folders::leftovers(&conn, &root, &mut report)?;
@@ -214,6 +225,14 @@ pub fn run(config: &Config, global: &Global, args: &VerifyArgs) -> Result<Outcom
         check_entries(&checking, &recorded, &mut inodes, &mut report);
         listing::check_unknown(snap, &paths.dir, &recorded, &mut report);
         listing::check_manifest(snap, &paths.manifest, &recorded, &mut report);
+    }
+    if report.unlinked > 0 {
+        let why = format!(
+            "{} file(s) are not hardlinked to their stored copy but hold a copy of their own \
+             (was the root copied without keeping hardlinks?); each is checked on its own and takes its own space",
+            report.unlinked
+        );
+        report.note(&root.display().to_string(), &why);
     }
     let mut hashed = 0u64;
     if !args.fast {
@@ -344,6 +363,9 @@ fn check_entries(
                 }
                 if md.mode() & 0o7777 != copy.meta.mode {
                     report.problem(&what, "mode changed since the backup");
+                }
+                if md.ino() != copy.ino {
+                    report.unlinked += 1;
                 }
                 inodes.add(checking.index, &rec.path, &md, || Inode {
                     copy_id: copy.id,

@@ -76,8 +76,12 @@ fn record(
     Ok(())
 }
 
-/// Says in one line when a writer had to make its catalog anew.
+/// Says in one line when a writer had to make its catalog anew, and what it repaired to
+/// open it.
 pub fn say_origin(catalog: &Catalog, say: &dyn Fn(String)) {
+    for note in &catalog.notes {
+        say(note.clone());
+    }
     if let Origin::Remade { aside, why } = &catalog.origin {
         say(format!(
             "phlb: note: {}: the catalog was half-made ({why}); moved it to {} and made a new one",
@@ -153,6 +157,7 @@ pub fn run(config: &Config, global: &Global, args: &AddArgs) -> Result<Outcome> 
         }
     };
     say_origin(&catalog, &say);
+    crate::commands::stale_inodes::refresh(&conn, &root, &say)?;
     let found = if args.paths.is_empty() {
         folders::discover(&root, config)?
     } else {

@@ -64,6 +64,7 @@ pub fn run(config: &Config, global: &Global, args: &BackupArgs) -> Result<Outcom
             eprintln!("{line}");
         }
     };
+    crate::commands::stale_inodes::refresh(&*catalog.conn()?, &root, &say)?;
     crate::commands::add::say_origin(&catalog, &say);
     crate::commands::add::record_on_disk(config, &root, &catalog, style, &say)?;
     catalog.check_hash(&config.hash.to_string())?;
