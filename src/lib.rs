@@ -5,6 +5,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod flush;
+pub mod fsat;
 pub mod hash;
 pub mod layout;
 pub mod lock;

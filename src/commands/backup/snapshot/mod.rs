@@ -20,9 +20,9 @@ use crate::catalog::{self, Conn, SnapshotRow, Writer};
 use crate::config::{Config, LogLevel};
 use crate::layout::SnapshotPaths;
 use crate::plan::{first_step, FirstStep, PrevEntry, PrevMap};
-use crate::prefetch::{Claim, Job, NewCopies, Reader};
+use crate::prefetch::{Claim, Job, NewCopies, Reader, SourceFile};
 use crate::progress::Progress;
-use crate::scan::{self, Entry, Found, Kind, Meta, ScanOptions};
+use crate::scan::{self, Entry, Found, Kind, Meta, ScanOptions, SourceDir};
 use crate::store;
 use crate::units::one_line;
 
@@ -32,7 +32,8 @@ pub struct Inputs<'a> {
     /// The catalog file, for the workers' own read connections.
     pub catalog_path: &'a Path,
     pub root: &'a Path,
-    pub source: &'a Path,
+    /// The source folder, held open: the walk and every file read resolve beneath it.
+    pub source: Arc<SourceDir>,
     pub snapshot: &'a SnapshotRow,
     pub paths: &'a SnapshotPaths,
     /// The previous complete snapshot of this name, if any.
@@ -63,7 +64,7 @@ type Walked = (Found, Option<std::io::Error>);
 /// it as soon as the main thread hands them the folder's files), and sends what it finds
 /// in batches; stops when the receiver is gone.
 fn walk_in_batches(
-    source: &Path,
+    source: &SourceDir,
     work_dir: &Path,
     opts: &ScanOptions,
     tx: SyncSender<Vec<Walked>>,
@@ -222,7 +223,7 @@ impl<'a> Run<'a> {
     /// unchanged files, reading and hashing the others, on `WORKERS` threads, up to
     /// `LOOKAHEAD` entries ahead), and this thread, which records everything in walk order.
     pub fn walk(&mut self, opts: &ScanOptions, progress: &Progress) -> Result<()> {
-        let source = self.inp.source.to_path_buf();
+        let source = Arc::clone(&self.inp.source);
         let work_dir = self.inp.paths.work_dir.clone();
         let (algo, workers) = (self.inp.config.hash, self.inp.config.worker_count());
         std::thread::scope(|scope| {
@@ -306,7 +307,12 @@ impl<'a> Run<'a> {
                     &self.inp.prev,
                 ) {
                     (FirstStep::Read, _, _) => reader.push(Job::Read {
-                        src: self.inp.source.join(&e.rel),
+                        src: SourceFile::Beneath {
+                            root: Arc::clone(&self.inp.source),
+                            rel: e.rel.clone(),
+                            dev: e.dev,
+                            ino: e.ino,
+                        },
                         dst: Some(self.dst(&e.rel)),
                         size: Some(e.meta.size),
                     }),
@@ -371,7 +377,7 @@ impl<'a> Run<'a> {
                 _ => Err(Failure(why)),
             };
             if let Err(Failure(why)) = result {
-                self.fail(&self.inp.source.join(&entry.rel), &why, progress);
+                self.fail(&self.inp.source.path.join(&entry.rel), &why, progress);
             }
         }
         progress.advance(if entry.kind == Kind::File {
