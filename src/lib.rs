@@ -17,6 +17,7 @@ pub mod progress;
 pub mod scan;
 pub mod store;
 pub mod units;
+pub mod xattr;
 
 use anyhow::{Context, Result};
 

@@ -12,6 +12,7 @@ use crate::fsat::{self, Scope};
 use crate::hash::{hash_reader, HashAlgo};
 use crate::scan::{Meta, SourceDir};
 use crate::store;
+use crate::xattr::Xattrs;
 
 /// Files up to this size are read into memory once; larger ones are hashed in chunks.
 pub const SMALL_FILE: u64 = 1 << 20;
@@ -37,12 +38,14 @@ pub enum SourceFile {
     Path(PathBuf),
     /// A file a source walk found: opened beneath the source folder with no symlink in
     /// any component (`openat2`), and read only if it is still inode `ino` of device
-    /// `dev`, the file the walk saw.
+    /// `dev`, the file the walk saw; its mode is narrowed to what the ACL the walk
+    /// found in `xattrs` grants.
     Beneath {
         root: Arc<SourceDir>,
         rel: PathBuf,
         dev: u64,
         ino: u64,
+        xattrs: Xattrs,
     },
 }
 
@@ -67,6 +70,16 @@ impl SourceFile {
         })
     }
 
+    /// The recorded metadata of the open file: with an ACL, only the permissions it
+    /// grants (`st_mode`'s group bits are its mask).
+    fn meta(&self, md: &std::fs::Metadata) -> Meta {
+        let mut meta = Meta::of(md);
+        if let SourceFile::Beneath { xattrs, .. } = self {
+            meta.mode = xattrs.narrow(meta.mode);
+        }
+        meta
+    }
+
     /// Checks the open file is the one the walk saw, when that is known.
     fn is_expected(&self, md: &std::fs::Metadata) -> bool {
         match self {
@@ -84,7 +97,7 @@ pub fn read_and_hash(src: &SourceFile, algo: HashAlgo) -> Result<ReadFile, Strin
         Ok(md) if !src.is_expected(&md) => {
             return Err("replaced by another file during the backup".into())
         }
-        Ok(md) => Meta::of(&md),
+        Ok(md) => src.meta(&md),
         Err(e) => return Err(format!("cannot stat: {e}")),
     };
     let (hash, buffer) = if meta.size <= SMALL_FILE {
@@ -319,6 +332,7 @@ mod tests {
             rel: PathBuf::from("a/b/f"),
             dev: md.dev(),
             ino: md.ino(),
+            xattrs: Xattrs::None,
         };
         let read = read_and_hash(&src, HashAlgo::Sha256).unwrap();
         assert_eq!(read.buffer.as_deref(), Some(&b"mine"[..]));

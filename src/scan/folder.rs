@@ -9,6 +9,7 @@ use std::path::Path;
 
 use super::{Entry, Found, Kind, Meta, Problem, ScanOptions};
 use crate::fsat;
+use crate::xattr::{self, Xattrs};
 
 /// The skip rules in the form the walk uses them.
 pub(super) struct Rules<'a> {
@@ -147,13 +148,21 @@ fn describe(
         }
         _ => return None,
     };
+    // Symlinks' xattrs (only trusted.* and security.*) do not widen anything.
+    let xattrs = match kind {
+        Kind::Symlink => Xattrs::None,
+        _ => xattr::probe_at(dir, name),
+    };
+    let mut meta = Meta::from_stat(st);
+    meta.mode = xattrs.narrow(meta.mode);
     Some(Found::Entry(Entry {
         rel,
         kind,
-        meta: Meta::from_stat(st),
+        meta,
         target,
         ino: st.st_ino,
         dev: st.st_dev,
+        xattrs,
     }))
 }
 

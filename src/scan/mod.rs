@@ -8,6 +8,7 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::fsat::{self, Scope};
+use crate::xattr::{self, Xattrs};
 
 mod folder;
 
@@ -91,6 +92,9 @@ pub struct Entry {
     pub ino: u64,
     /// Device number: with `ino`, what a file read later must still be.
     pub dev: u64,
+    /// Extended attributes and ACLs, which the snapshot does not keep; `meta.mode` holds
+    /// only the permissions an access ACL grants.
+    pub xattrs: Xattrs,
 }
 
 /// The rules that keep things out of a snapshot.
@@ -264,13 +268,17 @@ pub fn walk(root: &SourceDir, opts: &ScanOptions, mut sink: impl FnMut(Found) ->
         }
     };
     let root_dev = st.st_dev;
+    let xattrs = xattr::probe_fd(fd.as_fd());
+    let mut meta = Meta::from_stat(&st);
+    meta.mode = xattrs.narrow(meta.mode);
     let entry = Entry {
         rel: PathBuf::from("."),
         kind: Kind::Dir,
-        meta: Meta::from_stat(&st),
+        meta,
         target: None,
         ino: st.st_ino,
         dev: st.st_dev,
+        xattrs,
     };
     if !sink(Found::Entry(entry)) {
         return;

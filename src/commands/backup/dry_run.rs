@@ -19,6 +19,7 @@ use crate::progress::{Progress, Style};
 use crate::scan::{self, Entry, Kind};
 use crate::store;
 use crate::units::one_line;
+use crate::xattr::Xattrs;
 use crate::Outcome;
 
 /// Reports, per source, what a backup would do.
@@ -55,6 +56,11 @@ pub fn run(config: &Config, sources: &[Source], style: Style) -> Result<Outcome>
             special: scan.specials.len() as u64,
             skipped: scan.skipped,
             failed: scan.problems.len() as u64,
+            not_kept: scan
+                .entries
+                .iter()
+                .filter(|e| e.xattrs != Xattrs::None)
+                .count() as u64,
             ..Counts::default()
         };
         for p in &scan.problems {

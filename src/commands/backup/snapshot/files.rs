@@ -72,6 +72,7 @@ impl Run<'_> {
             rel: entry.rel.clone(),
             dev: st.st_dev,
             ino: st.st_ino,
+            xattrs: entry.xattrs,
         };
         let read = read_and_hash(&again, self.inp.config.hash);
         let dst = self.dst(&entry.rel);
@@ -218,6 +219,7 @@ impl Run<'_> {
             rel: entry.rel.clone(),
             dev: entry.dev,
             ino: entry.ino,
+            xattrs: entry.xattrs,
         };
         let read = read_and_hash(&src, self.inp.config.hash);
         self.store_read(read, &dst)

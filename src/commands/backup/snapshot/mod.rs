@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use anyhow::{Context, Result};
 
 mod files;
+mod notes;
 
 use super::links::Linker;
 use super::report::{Counts, Log};
@@ -24,7 +25,7 @@ use crate::prefetch::{Claim, Job, NewCopies, Reader, SourceFile};
 use crate::progress::Progress;
 use crate::scan::{self, Entry, Found, Kind, Meta, ScanOptions, SourceDir};
 use crate::store;
-use crate::units::one_line;
+use crate::xattr::Xattrs;
 
 /// Everything one snapshot run needs, handed in by the command.
 pub struct Inputs<'a> {
@@ -186,6 +187,7 @@ pub struct Run<'a> {
     /// Folders that could not be made, reported when their entry comes up.
     dir_errors: HashMap<PathBuf, String>,
     told_no_links: bool,
+    told_xattrs: bool,
     /// Reused for each file's manifest line and hex digest.
     line_buf: Vec<u8>,
     hex_buf: String,
@@ -212,6 +214,7 @@ impl<'a> Run<'a> {
             dirs: Vec::new(),
             dir_errors: HashMap::new(),
             told_no_links: false,
+            told_xattrs: false,
             line_buf: Vec::new(),
             hex_buf: String::new(),
         })
@@ -263,6 +266,9 @@ impl<'a> Run<'a> {
                                 _ => None,
                             };
                             self.schedule(&e, p, made, &mut reader)?;
+                            if e.xattrs != Xattrs::None {
+                                self.not_kept(&e, progress);
+                            }
                             progress.grow(if e.kind == Kind::File { e.meta.size } else { 0 });
                             queue.push_back((e, p));
                         }
@@ -312,6 +318,7 @@ impl<'a> Run<'a> {
                             rel: e.rel.clone(),
                             dev: e.dev,
                             ino: e.ino,
+                            xattrs: e.xattrs,
                         },
                         dst: Some(self.dst(&e.rel)),
                         size: Some(e.meta.size),
@@ -329,32 +336,6 @@ impl<'a> Run<'a> {
             _ => {}
         }
         Ok(())
-    }
-
-    /// Counts and reports what the walk found besides entries.
-    fn note(&mut self, found: Found, progress: &Progress) {
-        match found {
-            Found::Problem(p) => self.fail(&p.path, &p.message, progress),
-            Found::Special(path) => {
-                self.counts.special += 1;
-                let line = format!(
-                    "{}: not a file, folder or symlink; skipped",
-                    one_line(&path)
-                );
-                self.log.line(LogLevel::Warning, &line);
-                progress.warn(&format!("phlb: warning: {line}"));
-            }
-            Found::Excluded(path) => {
-                let line = format!(
-                    "{}: the backup root is inside the source; skipped",
-                    one_line(&path)
-                );
-                self.log.line(LogLevel::Info, &line);
-                progress.warn(&format!("phlb: note: {line}"));
-            }
-            Found::Skipped => self.counts.skipped += 1,
-            Found::Entry(_) => {}
-        }
     }
 
     /// Backs up one entry whose work was scheduled; a failed file gets a second chance.
@@ -386,14 +367,6 @@ impl<'a> Run<'a> {
             0
         });
         Ok(())
-    }
-
-    /// Counts and reports one path that could not be backed up.
-    pub fn fail(&mut self, path: &Path, why: &str, progress: &Progress) {
-        self.counts.failed += 1;
-        let line = format!("{}: {why}", one_line(path));
-        self.log.line(LogLevel::Error, &format!("failed  {line}"));
-        progress.error(&format!("phlb: error: {line}"));
     }
 
     fn dir(&mut self, entry: &Entry) -> Result<Result<(), Failure>> {
@@ -433,21 +406,6 @@ impl<'a> Run<'a> {
         )?;
         self.action(LogLevel::Debug, "symlink", &entry.rel);
         Ok(Ok(()))
-    }
-
-    fn say_no_links(&mut self, progress: &Progress) {
-        if self.told_no_links {
-            return;
-        }
-        if let Some(e) = &self.linker.unsupported {
-            self.told_no_links = true;
-            let line = format!(
-                "{}: hardlinks are not possible here ({e}); copying files instead",
-                one_line(self.inp.root)
-            );
-            self.log.line(LogLevel::Warning, &line);
-            progress.warn(&format!("phlb: warning: {line}"));
-        }
     }
 
     fn action(&mut self, level: LogLevel, what: &str, rel: &Path) {
