@@ -2,17 +2,18 @@
 //! walk goes from open folder to open folder (`folder` reads one), never by full path,
 //! so a folder swapped for a symlink or another folder during a run is not followed.
 
-use std::io;
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use crate::fsat::{self, Scope};
+use crate::fsat;
 use crate::xattr::{self, Xattrs};
 
 mod folder;
+mod source_dir;
 
 use folder::{open_child, Rules};
+pub use source_dir::SourceDir;
 
 /// What kind of thing an entry is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,64 +159,6 @@ pub enum Found {
     Skipped,
 }
 
-/// A source folder held open: the walk lists it and file reads open paths beneath it,
-/// so nothing swapped in for one of its folders during a run is followed.
-#[derive(Debug)]
-pub struct SourceDir {
-    /// The path it was opened at, for messages.
-    pub path: PathBuf,
-    pub fd: OwnedFd,
-}
-
-impl SourceDir {
-    /// Opens canonical folder path `path`, refusing a symlink in any of its components.
-    pub fn open_canonical(path: &Path) -> io::Result<SourceDir> {
-        let flags = libc::O_RDONLY | libc::O_DIRECTORY;
-        let fd = fsat::open_no_symlinks(None, path, flags, Scope::Anywhere)?;
-        Ok(SourceDir {
-            path: path.to_path_buf(),
-            fd,
-        })
-    }
-
-    /// Opens folder `path`, refusing a symlink only as its last component (for folders
-    /// inside the backup root, which only root can reach).
-    pub fn open(path: &Path) -> io::Result<SourceDir> {
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(path)?;
-        Ok(SourceDir {
-            path: path.to_path_buf(),
-            fd: file.into(),
-        })
-    }
-
-    /// What is at `rel` beneath this folder now, not following symlinks anywhere on the
-    /// way, and a symlink's target: ELOOP when a folder on the way is now a symlink.
-    pub fn look(&self, rel: &Path) -> io::Result<(libc::stat, Option<PathBuf>)> {
-        let name = rel.file_name().map_or(&b"."[..], |n| n.as_encoded_bytes());
-        let parent = rel.parent().filter(|p| !p.as_os_str().is_empty());
-        let held;
-        let dir = match parent {
-            Some(p) => {
-                let flags = libc::O_RDONLY | libc::O_DIRECTORY;
-                held = fsat::open_no_symlinks(Some(self.fd.as_fd()), p, flags, Scope::Beneath)?;
-                held.as_fd()
-            }
-            None => self.fd.as_fd(),
-        };
-        fsat::with_cstr(name, |name| {
-            let st = fsat::stat_at(dir, name)?;
-            let target = match st.st_mode & libc::S_IFMT {
-                libc::S_IFLNK => Some(fsat::read_link_at(dir, name)?),
-                _ => None,
-            };
-            Ok((st, target))
-        })
-    }
-}
-
 /// Walks folder `source` without following symlinks and collects everything it finds.
 pub fn scan(source: &Path, opts: &ScanOptions) -> Scan {
     let mut out = Scan::default();
@@ -284,19 +227,27 @@ pub fn walk(root: &SourceDir, opts: &ScanOptions, mut sink: impl FnMut(Found) ->
         return;
     }
     let mut buf = Vec::new();
-    // Folders still being listed: each holds its descriptor and the findings not yet
-    // handed on, in order; a folder's contents are listed when its own entry is handed on.
-    let children = folder::list(fd.as_fd(), &root.path, Path::new(""), &rules, &mut buf);
-    let mut stack = vec![(fd, children)];
-    while let Some((fd, level)) = stack.last_mut() {
-        let Some(child) = level.next() else {
+    // Folders still being listed, each with the findings not yet handed on (a folder's
+    // contents are listed when its own entry is handed on) and its descriptor, kept only
+    // while subfolders are left to open: a chain of single folders holds few.
+    let mut stack = vec![Level::new(fd, root, Path::new(""), &rules, &mut buf)];
+    while let Some(level) = stack.last_mut() {
+        let Some(child) = level.children.next() else {
             stack.pop();
             continue;
         };
-        let same_fs = !opts.one_file_system || child.dev == root_dev;
         let opened = match &child.found {
-            Found::Entry(e) if e.kind == Kind::Dir && same_fs => {
-                Some((open_child(fd.as_fd(), e), e.rel.clone()))
+            Found::Entry(e) if e.kind == Kind::Dir => {
+                let same_fs = !opts.one_file_system || child.dev == root_dev;
+                let opened = match &level.fd {
+                    Some(fd) if same_fs => Some((open_child(fd.as_fd(), e), e.rel.clone())),
+                    _ => None,
+                };
+                level.dirs_left -= 1;
+                if level.dirs_left == 0 {
+                    level.fd = None;
+                }
+                opened
             }
             _ => None,
         };
@@ -304,10 +255,7 @@ pub fn walk(root: &SourceDir, opts: &ScanOptions, mut sink: impl FnMut(Found) ->
             return;
         }
         match opened {
-            Some((Ok(fd), rel)) => {
-                let children = folder::list(fd.as_fd(), &root.path, &rel, &rules, &mut buf);
-                stack.push((fd, children));
-            }
+            Some((Ok(fd), rel)) => stack.push(Level::new(fd, root, &rel, &rules, &mut buf)),
             Some((Err(message), rel)) => {
                 let p = Problem {
                     path: root.path.join(rel),
@@ -318,6 +266,32 @@ pub fn walk(root: &SourceDir, opts: &ScanOptions, mut sink: impl FnMut(Found) ->
                 }
             }
             None => {}
+        }
+    }
+}
+
+/// One folder of the walk being handed on.
+struct Level {
+    children: std::vec::IntoIter<folder::Child>,
+    /// Subfolders among `children` not yet opened.
+    dirs_left: usize,
+    /// The folder's descriptor, while `dirs_left` is not 0.
+    fd: Option<OwnedFd>,
+}
+
+impl Level {
+    /// Lists the open folder `fd` at `rel` in `root`.
+    fn new(fd: OwnedFd, root: &SourceDir, rel: &Path, rules: &Rules, buf: &mut Vec<u8>) -> Level {
+        let children = folder::list(fd.as_fd(), &root.path, rel, rules, buf);
+        let dirs_left = children
+            .as_slice()
+            .iter()
+            .filter(|c| matches!(&c.found, Found::Entry(e) if e.kind == Kind::Dir))
+            .count();
+        Level {
+            children,
+            dirs_left,
+            fd: (dirs_left > 0).then_some(fd),
         }
     }
 }
