@@ -161,6 +161,21 @@ pub enum Found {
 
 /// Walks folder `source` without following symlinks and collects everything it finds.
 pub fn scan(source: &Path, opts: &ScanOptions) -> Scan {
+    match SourceDir::open(source) {
+        Ok(root) => scan_open(&root, opts),
+        Err(err) => Scan {
+            problems: vec![Problem {
+                path: source.to_path_buf(),
+                message: err.to_string(),
+            }],
+            ..Scan::default()
+        },
+    }
+}
+
+/// Walks the open folder `root` without following symlinks and collects everything it
+/// finds.
+pub fn scan_open(root: &SourceDir, opts: &ScanOptions) -> Scan {
     let mut out = Scan::default();
     let sink = |found| {
         match found {
@@ -172,15 +187,7 @@ pub fn scan(source: &Path, opts: &ScanOptions) -> Scan {
         }
         true
     };
-    match SourceDir::open(source) {
-        Ok(root) => walk(&root, opts, sink),
-        Err(err) => {
-            out.problems.push(Problem {
-                path: source.to_path_buf(),
-                message: err.to_string(),
-            });
-        }
-    }
+    walk(root, opts, sink);
     out
 }
 
