@@ -136,9 +136,12 @@ pub fn list(dir: BorrowedFd, buf: &mut Vec<u8>) -> io::Result<Vec<Name>> {
         }
         // Each record: d_ino u64, d_off i64, d_reclen u16, d_type u8, then the name
         // ending in a NUL byte, padded to 8 bytes.
-        let mut at = 0;
-        while at + 19 < n as usize {
+        let (mut at, n) = (0, n as usize);
+        while at + 19 < n {
             let reclen = u16::from_ne_bytes([buf[at + 16], buf[at + 17]]) as usize;
+            if reclen <= 19 || at + reclen > n {
+                return Err(io::Error::other("malformed folder listing"));
+            }
             let d_type = buf[at + 18];
             let rec = &buf[at + 19..at + reclen];
             let len = rec.iter().position(|&b| b == 0).unwrap_or(rec.len());
@@ -147,9 +150,6 @@ pub fn list(dir: BorrowedFd, buf: &mut Vec<u8>) -> io::Result<Vec<Name>> {
                 if let Ok(name) = CString::new(name) {
                     out.push(Name { name, d_type });
                 }
-            }
-            if reclen == 0 {
-                break;
             }
             at += reclen;
         }

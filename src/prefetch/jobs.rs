@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use crate::fsat::{self, Scope};
 use crate::hash::{hash_reader, HashAlgo};
-use crate::scan::{Meta, SourceDir};
+use crate::scan::{Entry, Meta, SourceDir};
 use crate::store;
 use crate::xattr::Xattrs;
 
@@ -50,6 +50,17 @@ pub enum SourceFile {
 }
 
 impl SourceFile {
+    /// The file the walk found as `entry` in the open source folder `root`.
+    pub fn walked(root: &Arc<SourceDir>, entry: &Entry) -> SourceFile {
+        SourceFile::Beneath {
+            root: Arc::clone(root),
+            rel: entry.rel.clone(),
+            dev: entry.dev,
+            ino: entry.ino,
+            xattrs: entry.xattrs,
+        }
+    }
+
     /// Opens the file for reading; errors are one phrase for the user.
     fn open(&self) -> Result<File, String> {
         let opened = match self {

@@ -125,13 +125,7 @@ fn decide(
         FirstStep::KnownContent => p.map(|p| p.hash.clone()).unwrap_or_default(),
         FirstStep::Read => {
             // Read beneath the open source folder, like a real run.
-            let src = SourceFile::Beneath {
-                root: Arc::clone(source),
-                rel: entry.rel.clone(),
-                dev: entry.dev,
-                ino: entry.ino,
-                xattrs: entry.xattrs,
-            };
+            let src = SourceFile::walked(source, entry);
             read_and_hash(&src, config.hash)?.hash
         }
     };

@@ -214,13 +214,7 @@ impl Run<'_> {
                 }));
             }
         }
-        let src = SourceFile::Beneath {
-            root: Arc::clone(&self.inp.source),
-            rel: entry.rel.clone(),
-            dev: entry.dev,
-            ino: entry.ino,
-            xattrs: entry.xattrs,
-        };
+        let src = SourceFile::walked(&self.inp.source, entry);
         let read = read_and_hash(&src, self.inp.config.hash);
         self.store_read(read, &dst)
     }

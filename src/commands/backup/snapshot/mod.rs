@@ -313,13 +313,7 @@ impl<'a> Run<'a> {
                     &self.inp.prev,
                 ) {
                     (FirstStep::Read, _, _) => reader.push(Job::Read {
-                        src: SourceFile::Beneath {
-                            root: Arc::clone(&self.inp.source),
-                            rel: e.rel.clone(),
-                            dev: e.dev,
-                            ino: e.ino,
-                            xattrs: e.xattrs,
-                        },
+                        src: SourceFile::walked(&self.inp.source, e),
                         dst: Some(self.dst(&e.rel)),
                         size: Some(e.meta.size),
                     }),
