@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-/// Runs `phlb backup src` under strace with each folder listing delayed by 300 ms; calls
+/// Runs `phlb backup src` under strace with each folder listing delayed by 500 ms; calls
 /// `swap` once `ready` (given the in-progress snapshot folder) says the walk got there.
 fn backup_racing(env: &Env, ready: impl Fn(&Path) -> bool, swap: impl FnOnce()) -> Output {
     assert!(
@@ -23,7 +23,7 @@ fn backup_racing(env: &Env, ready: impl Fn(&Path) -> bool, swap: impl FnOnce()) 
     );
     let child = Command::new("strace")
         .args(["-f", "-o", "/dev/null", "-e"])
-        .arg("inject=getdents64:delay_exit=300000")
+        .arg("inject=getdents64:delay_exit=500000")
         .arg(env!("CARGO_BIN_EXE_phlb"))
         .arg("--backup-root")
         .arg(&env.root)
@@ -124,13 +124,13 @@ fn folder_on_a_file_path_swapped_for_a_symlink_is_not_read_through() {
     fs::write(other.join("f"), b"SECRET").unwrap();
     set_mode(&other, 0o700);
     let b = env.src.join("a/b");
-    // `a/b` is made in the snapshot when `a` is listed; `a/b` is listed (and `f`
-    // stat'ed) 0.6 s later, then `c` and `d` take 1.2 s before `f` is read.
+    // `a/b` is made in the snapshot as it is entered; it is listed (and `f` stat'ed)
+    // 1 s later, then `c` and `d` take 2 s more before `f` is read.
     let out = backup_racing(
         &env,
         |partial| partial.join("a/b").is_dir(),
         || {
-            std::thread::sleep(Duration::from_millis(1000));
+            std::thread::sleep(Duration::from_millis(1500));
             fs::rename(&b, env.dir.path().join("moved")).unwrap();
             std::os::unix::fs::symlink(&other, &b).unwrap();
         },
