@@ -109,7 +109,9 @@ pub fn open_dir_at(dir: BorrowedFd, name: &CStr) -> io::Result<OwnedFd> {
 /// A name found in a folder and the type `getdents` gave it (`DT_UNKNOWN` when the
 /// filesystem does not say).
 pub struct Name {
+    /// The entry's name in its folder.
     pub name: CString,
+    /// One of the `DT_*` constants.
     pub d_type: u8,
 }
 

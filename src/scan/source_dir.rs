@@ -14,6 +14,7 @@ use crate::fsat::{self, Scope};
 pub struct SourceDir {
     /// The path it was opened at, for messages.
     pub path: PathBuf,
+    /// The open folder every path of the source is resolved beneath.
     pub fd: OwnedFd,
 }
 
