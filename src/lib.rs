@@ -5,6 +5,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod flush;
+pub mod fsat;
 pub mod hash;
 pub mod layout;
 pub mod lock;
@@ -17,6 +18,7 @@ pub mod scan;
 pub mod signals;
 pub mod store;
 pub mod units;
+pub mod xattr;
 
 use anyhow::{Context, Result};
 

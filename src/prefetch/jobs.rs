@@ -3,12 +3,16 @@
 
 use std::fs::File;
 use std::io::Seek;
+use std::os::fd::AsFd;
+use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::fsat::{self, Scope};
 use crate::hash::{hash_reader, HashAlgo};
-use crate::scan::Meta;
+use crate::scan::{Entry, Meta, SourceDir};
 use crate::store;
+use crate::xattr::Xattrs;
 
 /// Files up to this size are read into memory once; larger ones are hashed in chunks.
 pub const SMALL_FILE: u64 = 1 << 20;
@@ -25,18 +29,86 @@ pub struct ReadFile {
     pub buffer: Option<Vec<u8>>,
 }
 
-/// Opens, reads and hashes one file; errors are one phrase for the user.
-pub fn read_and_hash(path: &std::path::Path, algo: HashAlgo) -> Result<ReadFile, String> {
-    let mut file = match store::open_source(path) {
-        Ok(f) => f,
-        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
-            return Err("replaced by a symlink during the backup".into())
+/// Where a file to read is, and how it may be opened.
+#[derive(Debug)]
+pub enum SourceFile {
+    /// A file inside the backup root (verify, add), opened with `O_NOFOLLOW`, which
+    /// guards only its last component: the folders above it are made by phlb and only
+    /// root can enter them (`.phlb` and the name folders are 0700).
+    Path(PathBuf),
+    /// A file a source walk found: opened beneath the source folder with no symlink in
+    /// any component (`openat2`), and read only if it is still inode `ino` of device
+    /// `dev`, the file the walk saw; its mode is narrowed to what the ACL the walk
+    /// found in `xattrs` grants.
+    Beneath {
+        root: Arc<SourceDir>,
+        rel: PathBuf,
+        dev: u64,
+        ino: u64,
+        xattrs: Xattrs,
+    },
+}
+
+impl SourceFile {
+    /// The file the walk found as `entry` in the open source folder `root`.
+    pub fn walked(root: &Arc<SourceDir>, entry: &Entry) -> SourceFile {
+        SourceFile::Beneath {
+            root: Arc::clone(root),
+            rel: entry.rel.clone(),
+            dev: entry.dev,
+            ino: entry.ino,
+            xattrs: entry.xattrs,
         }
-        Err(e) => return Err(format!("cannot open: {e}")),
-    };
+    }
+
+    /// Opens the file for reading; errors are one phrase for the user.
+    fn open(&self) -> Result<File, String> {
+        let opened = match self {
+            SourceFile::Path(path) => store::open_source(path),
+            SourceFile::Beneath { root, rel, .. } => {
+                // O_NONBLOCK: a FIFO swapped in does not hang the open (regular files
+                // ignore it).
+                let flags = libc::O_RDONLY | libc::O_NOCTTY | libc::O_NONBLOCK;
+                fsat::open_no_symlinks(Some(root.fd.as_fd()), rel, flags, Scope::Beneath)
+                    .map(File::from)
+            }
+        };
+        opened.map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => {
+                "replaced by a symlink during the backup (the file or a folder on its path)".into()
+            }
+            _ => format!("cannot open: {e}"),
+        })
+    }
+
+    /// The recorded metadata of the open file: with an ACL, only the permissions it
+    /// grants (`st_mode`'s group bits are its mask).
+    fn meta(&self, md: &std::fs::Metadata) -> Meta {
+        let mut meta = Meta::of(md);
+        if let SourceFile::Beneath { xattrs, .. } = self {
+            meta.mode = xattrs.narrow(meta.mode);
+        }
+        meta
+    }
+
+    /// Checks the open file is the one the walk saw, when that is known.
+    fn is_expected(&self, md: &std::fs::Metadata) -> bool {
+        match self {
+            SourceFile::Path(_) => true,
+            SourceFile::Beneath { dev, ino, .. } => md.dev() == *dev && md.ino() == *ino,
+        }
+    }
+}
+
+/// Opens, reads and hashes one file; errors are one phrase for the user.
+pub fn read_and_hash(src: &SourceFile, algo: HashAlgo) -> Result<ReadFile, String> {
+    let mut file = src.open()?;
     let meta = match file.metadata() {
-        Ok(md) if md.is_file() => Meta::of(&md),
-        Ok(_) => return Err("no longer a regular file".into()),
+        Ok(md) if !md.is_file() => return Err("no longer a regular file".into()),
+        Ok(md) if !src.is_expected(&md) => {
+            return Err("replaced by another file during the backup".into())
+        }
+        Ok(md) => src.meta(&md),
         Err(e) => return Err(format!("cannot stat: {e}")),
     };
     let (hash, buffer) = if meta.size <= SMALL_FILE {
@@ -77,12 +149,12 @@ pub struct NewCopies {
 /// One piece of work for a worker.
 #[derive(Debug)]
 pub enum Job {
-    /// Open, read and hash the file `src`; with `dst`, write it there as a new stored copy
+    /// Open, read and hash the file at `src`; with `dst`, write it there as a new stored copy
     /// when its content is claimed (see `Claim`), else hand back its content with the
     /// hash; without `dst` only the hash is wanted (verify, add), so the content is not
     /// kept. `size` is what the walk saw, if known.
     Read {
-        src: PathBuf,
+        src: SourceFile,
         dst: Option<PathBuf>,
         size: Option<u64>,
     },
@@ -253,5 +325,44 @@ pub(super) fn work(job: &Job, algo: HashAlgo, tools: &mut Tools) -> Done {
             (*ino, *size, *mtime_ns),
             *max_links,
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    /// A folder on a file's path swapped for a symlink between the walk and the read:
+    /// the read must fail instead of reading the other folder's file.
+    #[test]
+    fn read_never_follows_a_folder_swapped_for_a_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().canonicalize().unwrap();
+        std::fs::create_dir_all(base.join("src/a/b")).unwrap();
+        std::fs::write(base.join("src/a/b/f"), b"mine").unwrap();
+        std::fs::create_dir_all(base.join("other")).unwrap();
+        std::fs::write(base.join("other/f"), b"SECRET").unwrap();
+        let root = Arc::new(SourceDir::open_canonical(&base.join("src")).unwrap());
+        let md = std::fs::metadata(base.join("src/a/b/f")).unwrap();
+        let src = SourceFile::Beneath {
+            root,
+            rel: PathBuf::from("a/b/f"),
+            dev: md.dev(),
+            ino: md.ino(),
+            xattrs: Xattrs::None,
+        };
+        let read = read_and_hash(&src, HashAlgo::Sha256).unwrap();
+        assert_eq!(read.buffer.as_deref(), Some(&b"mine"[..]));
+        std::fs::rename(base.join("src/a/b"), base.join("moved")).unwrap();
+        std::os::unix::fs::symlink(base.join("other"), base.join("src/a/b")).unwrap();
+        let err = read_and_hash(&src, HashAlgo::Sha256).unwrap_err();
+        assert!(err.contains("symlink"), "{err}");
+        // A real folder put there instead holds another file: refused as well.
+        std::fs::remove_file(base.join("src/a/b")).unwrap();
+        std::fs::create_dir(base.join("src/a/b")).unwrap();
+        std::fs::write(base.join("src/a/b/f"), b"SECRET").unwrap();
+        let err = read_and_hash(&src, HashAlgo::Sha256).unwrap_err();
+        assert!(err.contains("another file"), "{err}");
     }
 }

@@ -15,8 +15,8 @@ use crate::hash::HashAlgo;
 mod jobs;
 
 pub use jobs::{
-    read_and_hash, write_new_copy, Claim, CopyError, Done, Job, Linked, NewCopies, ReadFile, Wrote,
-    SMALL_FILE,
+    read_and_hash, write_new_copy, Claim, CopyError, Done, Job, Linked, NewCopies, ReadFile,
+    SourceFile, Wrote, SMALL_FILE,
 };
 use jobs::{work, Tools};
 
@@ -111,7 +111,8 @@ pub struct Reader {
 }
 
 impl Reader {
-    /// Starts `workers` threads in `scope` reading and hashing `paths`.
+    /// Starts `workers` threads in `scope` reading and hashing the files at `paths` (inside
+    /// the backup root: see `SourceFile::Path`).
     pub fn reads<'scope>(
         scope: &'scope Scope<'scope, '_>,
         paths: Vec<PathBuf>,
@@ -121,7 +122,7 @@ impl Reader {
         let mut reader = Reader::start(scope, algo, workers, None);
         for src in paths {
             reader.push(Job::Read {
-                src,
+                src: SourceFile::Path(src),
                 dst: None,
                 size: None,
             });

@@ -3,22 +3,22 @@
 
 use std::collections::HashSet;
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use super::report::Counts;
 use super::Source;
 use crate::catalog::entries::{copies_for_hash, previous_entries};
 use crate::catalog::{self, Access, Catalog, SnapshotRow};
 use crate::config::Config;
-use crate::hash::hash_reader;
 use crate::plan::{copy_serves, first_step, FirstStep, LinkKey, PrevMap};
+use crate::prefetch::{read_and_hash, SourceFile};
 use crate::progress::{Progress, Style};
-use crate::scan::{self, Entry, Kind};
-use crate::store;
+use crate::scan::{self, Entry, Kind, SourceDir};
 use crate::units::one_line;
+use crate::xattr::Xattrs;
 use crate::Outcome;
 
 /// Reports, per source, what a backup would do.
@@ -44,7 +44,10 @@ pub fn run(config: &Config, sources: &[Source], style: Style) -> Result<Outcome>
             },
             None => PrevMap::new(),
         };
-        let scan = scan::scan(&source.path, &super::scan_options(config, &root));
+        let dir = SourceDir::open_canonical(&source.path)
+            .with_context(|| format!("{}: cannot back up", source.path.display()))?;
+        let dir = Arc::new(dir);
+        let scan = scan::scan_open(&dir, &super::scan_options(config, &root));
         let progress = Progress::new(
             style,
             &format!("{} (dry run)", source.name),
@@ -55,6 +58,11 @@ pub fn run(config: &Config, sources: &[Source], style: Style) -> Result<Outcome>
             special: scan.specials.len() as u64,
             skipped: scan.skipped,
             failed: scan.problems.len() as u64,
+            not_kept: scan
+                .entries
+                .iter()
+                .filter(|e| e.xattrs != Xattrs::None)
+                .count() as u64,
             ..Counts::default()
         };
         for p in &scan.problems {
@@ -71,7 +79,7 @@ pub fn run(config: &Config, sources: &[Source], style: Style) -> Result<Outcome>
                 Kind::Symlink => counts.symlinks += 1,
                 Kind::File => {
                     let path = source.path.join(&entry.rel);
-                    match decide(config, conn.as_deref(), &prev, &mut seen, entry, &path) {
+                    match decide(config, conn.as_deref(), &prev, &mut seen, entry, &dir) {
                         Ok(linked) => {
                             counts.files += 1;
                             counts.bytes += entry.meta.size;
@@ -109,17 +117,16 @@ fn decide(
     prev: &PrevMap,
     seen: &mut HashSet<LinkKey>,
     entry: &Entry,
-    path: &Path,
+    source: &Arc<SourceDir>,
 ) -> Result<bool, String> {
     let p = prev.get(entry.rel.as_os_str().as_bytes());
     let hash = match first_step(config.dedup, entry.meta, p) {
         FirstStep::LinkPrevious => return Ok(true),
         FirstStep::KnownContent => p.map(|p| p.hash.clone()).unwrap_or_default(),
         FirstStep::Read => {
-            let mut file = store::open_source(path).map_err(|e| format!("cannot open: {e}"))?;
-            hash_reader(config.hash, &mut file)
-                .map_err(|e| format!("cannot read: {e}"))?
-                .0
+            // Read beneath the open source folder, like a real run.
+            let src = SourceFile::walked(source, entry);
+            read_and_hash(&src, config.hash)?.hash
         }
     };
     let want = entry.meta.into();

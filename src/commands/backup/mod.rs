@@ -8,8 +8,9 @@ mod report;
 mod snapshot;
 
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
@@ -20,7 +21,7 @@ use crate::config::{Config, LogLevel};
 use crate::flush::Flusher;
 use crate::layout::{check_name, SnapshotPaths};
 use crate::progress::{Progress, Style};
-use crate::scan::ScanOptions;
+use crate::scan::{ScanOptions, SourceDir};
 use crate::store;
 use crate::{lock, Outcome};
 
@@ -186,12 +187,20 @@ fn pick_timestamp(
     unreachable!("an unbounded range always yields")
 }
 
+/// The walk's rules for a run into `root`: the backup root and its `.phlb` are left out
+/// by device and inode, so no way to reach them from a source (a bind mount of the same
+/// filesystem included) leads the run into its own snapshots.
 fn scan_options(config: &Config, root: &Path) -> ScanOptions {
+    let exclude = [root.to_path_buf(), root.join(".phlb")]
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|md| (md.dev(), md.ino()))
+        .collect();
     ScanOptions {
         skip_dirs: config.skip_dirs.clone(),
         skip_patterns: config.skip_patterns.clone(),
         one_file_system: config.one_file_system,
-        exclude: vec![root.to_path_buf()],
+        exclude,
     }
 }
 
@@ -231,11 +240,13 @@ fn one_snapshot(
             paths.work_dir.display()
         )
     })?;
+    let source_dir = SourceDir::open_canonical(&source.path)
+        .with_context(|| format!("{}: cannot back up", source.path.display()))?;
     let inputs = snapshot::Inputs {
         config,
         catalog_path: catalog.path(),
         root,
-        source: &source.path,
+        source: Arc::new(source_dir),
         snapshot: &snapshot,
         paths: &paths,
         prev,

@@ -30,6 +30,8 @@ pub struct Counts {
     pub failed: u64,
     /// Files deleted from the source while the run went on.
     pub vanished: u64,
+    /// Files and folders whose ACLs or extended attributes were not kept.
+    pub not_kept: u64,
     /// Bytes of all regular files in the snapshot.
     pub bytes: u64,
     /// Bytes written as new stored copies.
@@ -57,7 +59,7 @@ impl Counts {
             ("linked", "copied")
         };
         format!(
-            "snapshot {snapshot}{}\n  files:   {} ({linked} {}, {copied} {})\n  folders: {}, symlinks: {}\n  skipped: {} (special files: {}, by skip rules: {})\n  failed:  {}{}\n  bytes:   {} new of {} ({} new of {} bytes)\n  time:    {}\n",
+            "snapshot {snapshot}{}\n  files:   {} ({linked} {}, {copied} {})\n  folders: {}, symlinks: {}\n  skipped: {} (special files: {}, by skip rules: {})\n  failed:  {}{}\n{}  bytes:   {} new of {} ({} new of {} bytes)\n  time:    {}\n",
             if dry_run { " (dry run, nothing written)" } else { "" },
             self.files,
             self.linked,
@@ -70,6 +72,14 @@ impl Counts {
             self.failed,
             if self.vanished > 0 {
                 format!(" (and {} deleted from the source during the run)", self.vanished)
+            } else {
+                String::new()
+            },
+            if self.not_kept > 0 {
+                format!(
+                    "  not kept: {} files or folders with ACLs or xattrs (modes keep only what an ACL grants)\n",
+                    self.not_kept
+                )
             } else {
                 String::new()
             },

@@ -14,7 +14,7 @@ use crate::config::Config;
 use crate::hash::HashAlgo;
 use crate::layout::snapshot_dir_rel;
 use crate::plan::copy_serves;
-use crate::prefetch::read_and_hash;
+use crate::prefetch::{read_and_hash, SourceFile};
 use crate::store;
 use crate::units::one_line;
 
@@ -96,7 +96,10 @@ fn good_copy(
             let src = root.join(&loc.snapshot_dir).join(&loc.rel);
             let fits = store::check_stored_copy(&src, copy.ino, copy.size, copy.meta.mtime_ns)
                 .is_some_and(|nlink| crate::plan::has_room(nlink, config.max_links));
-            if fits && read_and_hash(&src, algo).is_ok_and(|r| r.hash == damaged.hash) {
+            if fits
+                && read_and_hash(&SourceFile::Path(src.clone()), algo)
+                    .is_ok_and(|r| r.hash == damaged.hash)
+            {
                 return Ok(Some((copy.id, src)));
             }
         }

@@ -3,6 +3,7 @@
 
 use std::io::Write;
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 
@@ -13,7 +14,8 @@ use crate::hash::hex_into;
 use crate::manifest;
 use crate::plan::{first_step, CopyMeta, FirstStep, PrevEntry};
 use crate::prefetch::{
-    read_and_hash, write_new_copy, CopyError, Done, Linked as LinkDone, ReadFile, Reader, Wrote,
+    read_and_hash, write_new_copy, CopyError, Done, Linked as LinkDone, ReadFile, Reader,
+    SourceFile, Wrote,
 };
 use crate::progress::Progress;
 use crate::scan::{Entry, Kind, Meta};
@@ -32,8 +34,10 @@ impl Run<'_> {
         first_why: &str,
         progress: &Progress,
     ) -> Result<Result<(), Failure>> {
-        let src = self.inp.source.join(&entry.rel);
-        let md = match src.symlink_metadata() {
+        let src = self.inp.source.path.join(&entry.rel);
+        // Looked up and read beneath the open source folder: nothing swapped in for a
+        // folder on the way is followed.
+        let (st, target) = match self.inp.source.look(&entry.rel) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 self.counts.vanished += 1;
                 let line = format!(
@@ -44,25 +48,33 @@ impl Run<'_> {
                 progress.warn(&format!("phlb: warning: {line}"));
                 return Ok(Ok(()));
             }
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ELOOP | libc::ENOTDIR)) => {
+                let then = "a folder on its path was replaced during the backup";
+                return Ok(Err(Failure(format!("{first_why}; then: {then}"))));
+            }
             Err(e) => return Ok(Err(Failure(format!("{first_why}; then: {e}")))),
-            Ok(md) => md,
+            Ok(found) => found,
         };
-        if md.file_type().is_symlink() {
-            let Ok(target) = std::fs::read_link(&src) else {
-                return Ok(Err(Failure(first_why.to_string())));
-            };
+        if let Some(target) = target {
             let swapped = Entry {
                 kind: Kind::Symlink,
-                meta: Meta::of(&md),
+                meta: Meta::from_stat(&st),
                 target: Some(target),
                 ..entry.clone()
             };
             return self.symlink(&swapped);
         }
-        if !md.is_file() {
+        if st.st_mode & libc::S_IFMT != libc::S_IFREG {
             return Ok(Err(Failure(first_why.to_string())));
         }
-        let read = read_and_hash(&src, self.inp.config.hash);
+        let again = SourceFile::Beneath {
+            root: Arc::clone(&self.inp.source),
+            rel: entry.rel.clone(),
+            dev: st.st_dev,
+            ino: st.st_ino,
+            xattrs: entry.xattrs,
+        };
+        let read = read_and_hash(&again, self.inp.config.hash);
         let dst = self.dst(&entry.rel);
         let stored = match self.store_read(read, &dst)? {
             Ok(stored) => stored,
@@ -202,7 +214,8 @@ impl Run<'_> {
                 }));
             }
         }
-        let read = read_and_hash(&self.inp.source.join(&entry.rel), self.inp.config.hash);
+        let src = SourceFile::walked(&self.inp.source, entry);
+        let read = read_and_hash(&src, self.inp.config.hash);
         self.store_read(read, &dst)
     }
 

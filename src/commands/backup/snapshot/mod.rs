@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use anyhow::{Context, Result};
 
 mod files;
+mod notes;
 
 use super::links::Linker;
 use super::report::{Counts, Failures, Log};
@@ -20,11 +21,11 @@ use crate::catalog::{self, Conn, SnapshotRow, Writer};
 use crate::config::{Config, LogLevel};
 use crate::layout::SnapshotPaths;
 use crate::plan::{first_step, FirstStep, PrevEntry, PrevMap};
-use crate::prefetch::{Claim, Job, NewCopies, Reader};
+use crate::prefetch::{Claim, Job, NewCopies, Reader, SourceFile};
 use crate::progress::Progress;
-use crate::scan::{self, Entry, Found, Kind, Meta, ScanOptions};
+use crate::scan::{self, Entry, Found, Kind, Meta, ScanOptions, SourceDir};
 use crate::store;
-use crate::units::one_line;
+use crate::xattr::Xattrs;
 
 /// Everything one snapshot run needs, handed in by the command.
 pub struct Inputs<'a> {
@@ -32,7 +33,8 @@ pub struct Inputs<'a> {
     /// The catalog file, for the workers' own read connections.
     pub catalog_path: &'a Path,
     pub root: &'a Path,
-    pub source: &'a Path,
+    /// The source folder, held open: the walk and every file read resolve beneath it.
+    pub source: Arc<SourceDir>,
     pub snapshot: &'a SnapshotRow,
     pub paths: &'a SnapshotPaths,
     /// The previous complete snapshot of this name, if any.
@@ -63,7 +65,7 @@ type Walked = (Found, Option<std::io::Error>);
 /// it as soon as the main thread hands them the folder's files), and sends what it finds
 /// in batches; stops when the receiver is gone.
 fn walk_in_batches(
-    source: &Path,
+    source: &SourceDir,
     work_dir: &Path,
     opts: &ScanOptions,
     tx: SyncSender<Vec<Walked>>,
@@ -186,6 +188,7 @@ pub struct Run<'a> {
     /// Folders that could not be made, reported when their entry comes up.
     dir_errors: HashMap<PathBuf, String>,
     told_no_links: bool,
+    told_xattrs: bool,
     /// Reused for each file's manifest line and hex digest.
     line_buf: Vec<u8>,
     hex_buf: String,
@@ -213,6 +216,7 @@ impl<'a> Run<'a> {
             dirs: Vec::new(),
             dir_errors: HashMap::new(),
             told_no_links: false,
+            told_xattrs: false,
             line_buf: Vec::new(),
             hex_buf: String::new(),
         })
@@ -224,7 +228,7 @@ impl<'a> Run<'a> {
     /// unchanged files, reading and hashing the others, on `WORKERS` threads, up to
     /// `LOOKAHEAD` entries ahead), and this thread, which records everything in walk order.
     pub fn walk(&mut self, opts: &ScanOptions, progress: &Progress) -> Result<()> {
-        let source = self.inp.source.to_path_buf();
+        let source = Arc::clone(&self.inp.source);
         let work_dir = self.inp.paths.work_dir.clone();
         let (algo, workers) = (self.inp.config.hash, self.inp.config.worker_count());
         std::thread::scope(|scope| {
@@ -264,6 +268,9 @@ impl<'a> Run<'a> {
                                 _ => None,
                             };
                             self.schedule(&e, p, made, &mut reader)?;
+                            if e.xattrs != Xattrs::None {
+                                self.not_kept(&e, progress);
+                            }
                             progress.grow(if e.kind == Kind::File { e.meta.size } else { 0 });
                             queue.push_back((e, p));
                         }
@@ -308,7 +315,7 @@ impl<'a> Run<'a> {
                     &self.inp.prev,
                 ) {
                     (FirstStep::Read, _, _) => reader.push(Job::Read {
-                        src: self.inp.source.join(&e.rel),
+                        src: SourceFile::walked(&self.inp.source, e),
                         dst: Some(self.dst(&e.rel)),
                         size: Some(e.meta.size),
                     }),
@@ -326,32 +333,6 @@ impl<'a> Run<'a> {
             _ => {}
         }
         Ok(())
-    }
-
-    /// Counts and reports what the walk found besides entries.
-    fn note(&mut self, found: Found, progress: &Progress) {
-        match found {
-            Found::Problem(p) => self.fail(&p.path, &p.message, progress),
-            Found::Special(path) => {
-                self.counts.special += 1;
-                let line = format!(
-                    "{}: not a file, folder or symlink; skipped",
-                    one_line(&path)
-                );
-                self.log.line(LogLevel::Warning, &line);
-                progress.warn(&format!("phlb: warning: {line}"));
-            }
-            Found::Excluded(path) => {
-                let line = format!(
-                    "{}: the backup root is inside the source; skipped",
-                    one_line(&path)
-                );
-                self.log.line(LogLevel::Info, &line);
-                progress.warn(&format!("phlb: note: {line}"));
-            }
-            Found::Skipped => self.counts.skipped += 1,
-            Found::Entry(_) => {}
-        }
     }
 
     /// Backs up one entry whose work was scheduled; a failed file gets a second chance.
@@ -374,7 +355,7 @@ impl<'a> Run<'a> {
                 _ => Err(Failure(why)),
             };
             if let Err(Failure(why)) = result {
-                self.fail(&self.inp.source.join(&entry.rel), &why, progress);
+                self.fail(&self.inp.source.path.join(&entry.rel), &why, progress);
             }
         }
         progress.advance(if entry.kind == Kind::File {
@@ -383,15 +364,6 @@ impl<'a> Run<'a> {
             0
         });
         Ok(())
-    }
-
-    /// Counts and reports one path that could not be backed up.
-    pub fn fail(&mut self, path: &Path, why: &str, progress: &Progress) {
-        self.counts.failed += 1;
-        let line = format!("{}: {why}", one_line(path));
-        self.failures.push(line.clone());
-        self.log.line(LogLevel::Error, &format!("failed  {line}"));
-        progress.error(&format!("phlb: error: {line}"));
     }
 
     fn dir(&mut self, entry: &Entry) -> Result<Result<(), Failure>> {
@@ -431,21 +403,6 @@ impl<'a> Run<'a> {
         )?;
         self.action(LogLevel::Debug, "symlink", &entry.rel);
         Ok(Ok(()))
-    }
-
-    fn say_no_links(&mut self, progress: &Progress) {
-        if self.told_no_links {
-            return;
-        }
-        if let Some(e) = &self.linker.unsupported {
-            self.told_no_links = true;
-            let line = format!(
-                "{}: hardlinks are not possible here ({e}); copying files instead",
-                one_line(self.inp.root)
-            );
-            self.log.line(LogLevel::Warning, &line);
-            progress.warn(&format!("phlb: warning: {line}"));
-        }
     }
 
     fn action(&mut self, level: LogLevel, what: &str, rel: &Path) {

@@ -1,0 +1,79 @@
+//! What a run says about what it leaves out or cannot do: problems, special files, the
+//! backup root inside a source, skipped entries, extended attributes and ACLs that are
+//! not kept, and hardlinks that are impossible.
+
+use std::path::Path;
+
+use super::Run;
+use crate::config::LogLevel;
+use crate::progress::Progress;
+use crate::scan::{Entry, Found};
+use crate::units::one_line;
+
+impl Run<'_> {
+    /// Counts and reports what the walk found besides entries.
+    pub(super) fn note(&mut self, found: Found, progress: &Progress) {
+        match found {
+            Found::Problem(p) => self.fail(&p.path, &p.message, progress),
+            Found::Special(path) => {
+                self.counts.special += 1;
+                let line = format!(
+                    "{}: not a file, folder or symlink; skipped",
+                    one_line(&path)
+                );
+                self.log.line(LogLevel::Warning, &line);
+                progress.warn(&format!("phlb: warning: {line}"));
+            }
+            Found::Excluded(path) => {
+                let line = format!(
+                    "{}: the backup root is inside the source; skipped",
+                    one_line(&path)
+                );
+                self.log.line(LogLevel::Info, &line);
+                progress.warn(&format!("phlb: note: {line}"));
+            }
+            Found::Skipped => self.counts.skipped += 1,
+            Found::Entry(_) => {}
+        }
+    }
+
+    /// Counts and reports one path that could not be backed up.
+    pub fn fail(&mut self, path: &Path, why: &str, progress: &Progress) {
+        self.counts.failed += 1;
+        let line = format!("{}: {why}", one_line(path));
+        self.failures.push(line.clone());
+        self.log.line(LogLevel::Error, &format!("failed  {line}"));
+        progress.error(&format!("phlb: error: {line}"));
+    }
+
+    /// Counts an entry whose extended attributes or ACLs the snapshot does not keep; the
+    /// first one of a run is said on stderr and in the log, each one in the log.
+    pub(super) fn not_kept(&mut self, entry: &Entry, progress: &Progress) {
+        self.counts.not_kept += 1;
+        if !self.told_xattrs {
+            self.told_xattrs = true;
+            let line = format!(
+                "{}: ACLs and extended attributes are not kept in snapshots (this and the other such entries are counted in the summary); modes keep only what an ACL grants",
+                one_line(&self.inp.source.path.join(&entry.rel))
+            );
+            self.log.line(LogLevel::Warning, &line);
+            progress.warn(&format!("phlb: warning: {line}"));
+        }
+        self.action(LogLevel::Debug, "no-xattr", &entry.rel);
+    }
+
+    pub(super) fn say_no_links(&mut self, progress: &Progress) {
+        if self.told_no_links {
+            return;
+        }
+        if let Some(e) = &self.linker.unsupported {
+            self.told_no_links = true;
+            let line = format!(
+                "{}: hardlinks are not possible here ({e}); copying files instead",
+                one_line(self.inp.root)
+            );
+            self.log.line(LogLevel::Warning, &line);
+            progress.warn(&format!("phlb: warning: {line}"));
+        }
+    }
+}

@@ -1,0 +1,210 @@
+//! Owns reading one open folder for the walk: its names in byte order, each stat'ed
+//! relative to the folder's descriptor, with the skip and exclude rules applied; and
+//! opening a listed subfolder so that only that very folder is entered.
+
+use std::ffi::{CStr, CString, OsStr};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use super::{Entry, Found, Kind, Meta, Problem, ScanOptions};
+use crate::fsat;
+use crate::xattr::{self, Xattrs};
+
+/// The skip rules in the form the walk uses them.
+pub(super) struct Rules<'a> {
+    opts: &'a ScanOptions,
+    patterns: Vec<CString>,
+}
+
+impl<'a> Rules<'a> {
+    pub(super) fn new(opts: &'a ScanOptions) -> Rules<'a> {
+        let patterns = opts
+            .skip_patterns
+            .iter()
+            .filter_map(|p| CString::new(p.as_bytes()).ok())
+            .collect();
+        Rules { opts, patterns }
+    }
+
+    /// Whether SKIP_DIRS / SKIP_PATTERNS leave entry `name` out of the snapshot.
+    fn skips(&self, name: &CStr, is_dir: bool) -> bool {
+        if is_dir {
+            let name = OsStr::from_bytes(name.to_bytes());
+            self.opts.skip_dirs.iter().any(|d| OsStr::new(d) == name)
+        } else {
+            self.patterns.iter().any(|p| fnmatch(p, name))
+        }
+    }
+
+    /// Whether a folder is one of those never entered (the backup root).
+    fn excludes(&self, st: &libc::stat) -> bool {
+        self.opts.exclude.contains(&(st.st_dev, st.st_ino))
+    }
+}
+
+/// One finding inside a listed folder.
+pub(super) struct Child {
+    pub(super) found: Found,
+    /// The device of an entry, for ONE_FILE_SYSTEM.
+    pub(super) dev: u64,
+}
+
+/// Reads the open folder `dir` (at `rel` in the source at `source`; `rel` is empty for
+/// the root) and describes its entries in name order. A folder that cannot be read is
+/// one problem.
+pub(super) fn list(
+    dir: BorrowedFd,
+    source: &Path,
+    rel: &Path,
+    rules: &Rules,
+    buf: &mut Vec<u8>,
+) -> std::vec::IntoIter<Child> {
+    let problem = |name: Option<&CStr>, message: String| {
+        let mut path = source.join(rel);
+        if let Some(name) = name {
+            path.push(OsStr::from_bytes(name.to_bytes()));
+        }
+        Child {
+            found: Found::Problem(Problem { path, message }),
+            dev: 0,
+        }
+    };
+    let mut names = match fsat::list(dir, buf) {
+        Ok(names) => names,
+        Err(err) => return vec![problem(None, err.to_string())].into_iter(),
+    };
+    names.sort_unstable_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
+    let mut out = Vec::with_capacity(names.len());
+    for fsat::Name { name, d_type } in names {
+        // The type from the folder itself spares skipped entries their stat.
+        let mut st = None;
+        let is_dir = match d_type {
+            libc::DT_UNKNOWN => match fsat::stat_at(dir, &name) {
+                Ok(s) => st.insert(s).st_mode & libc::S_IFMT == libc::S_IFDIR,
+                Err(err) => {
+                    out.push(problem(Some(&name), err.to_string()));
+                    continue;
+                }
+            },
+            t => t == libc::DT_DIR,
+        };
+        if rules.skips(&name, is_dir) {
+            out.push(Child {
+                found: Found::Skipped,
+                dev: 0,
+            });
+            continue;
+        }
+        let st = match st.map_or_else(|| fsat::stat_at(dir, &name), Ok) {
+            Ok(st) => st,
+            Err(err) => {
+                out.push(problem(Some(&name), err.to_string()));
+                continue;
+            }
+        };
+        let is_dir = st.st_mode & libc::S_IFMT == libc::S_IFDIR;
+        let rel = rel.join(OsStr::from_bytes(name.as_bytes()));
+        if is_dir && rules.excludes(&st) {
+            out.push(Child {
+                found: Found::Excluded(source.join(rel)),
+                dev: 0,
+            });
+            continue;
+        }
+        if let Some(found) = describe(dir, &name, source, rel, &st) {
+            out.push(Child {
+                found,
+                dev: st.st_dev,
+            });
+        }
+    }
+    out.into_iter()
+}
+
+/// Turns entry `name` of folder `dir`, stat'ed as `st`, into what it means for a backup
+/// (None: not a kind phlb keeps).
+fn describe(
+    dir: BorrowedFd,
+    name: &CStr,
+    source: &Path,
+    rel: std::path::PathBuf,
+    st: &libc::stat,
+) -> Option<Found> {
+    let (kind, target) = match st.st_mode & libc::S_IFMT {
+        libc::S_IFDIR => (Kind::Dir, None),
+        libc::S_IFREG => (Kind::File, None),
+        libc::S_IFLNK => match fsat::read_link_at(dir, name) {
+            Ok(t) => (Kind::Symlink, Some(t)),
+            Err(err) => {
+                return Some(Found::Problem(Problem {
+                    path: source.join(rel),
+                    message: format!("cannot read symlink: {err}"),
+                }))
+            }
+        },
+        libc::S_IFIFO | libc::S_IFSOCK | libc::S_IFBLK | libc::S_IFCHR => {
+            return Some(Found::Special(source.join(rel)))
+        }
+        _ => return None,
+    };
+    // Symlinks' xattrs (only trusted.* and security.*) do not widen anything.
+    let xattrs = match kind {
+        Kind::Symlink => Xattrs::None,
+        _ => xattr::probe_at(dir, name),
+    };
+    let mut meta = Meta::from_stat(st);
+    meta.mode = xattrs.narrow(meta.mode);
+    Some(Found::Entry(Entry {
+        rel,
+        kind,
+        meta,
+        target,
+        ino: st.st_ino,
+        dev: st.st_dev,
+        xattrs,
+    }))
+}
+
+/// Opens the listed folder `e` relative to its parent's descriptor `parent`, and checks
+/// it is still the folder that was listed; the error says why it is not entered.
+pub(super) fn open_child(parent: BorrowedFd, e: &Entry) -> Result<OwnedFd, String> {
+    let name = e.rel.file_name().map_or(&b"."[..], |n| n.as_bytes());
+    let fd = fsat::with_cstr(name, |c| fsat::open_dir_at(parent, c)).map_err(|err| {
+        match err.raw_os_error() {
+            Some(libc::ELOOP | libc::ENOTDIR) => {
+                "changed during the backup (no longer a folder); not entered".to_string()
+            }
+            _ => err.to_string(),
+        }
+    })?;
+    let st = fsat::stat_fd(fd.as_fd()).map_err(|err| err.to_string())?;
+    if (st.st_dev, st.st_ino) != (e.dev, e.ino) {
+        return Err("changed during the backup (another folder is there now); not entered".into());
+    }
+    Ok(fd)
+}
+
+fn fnmatch(pattern: &CStr, name: &CStr) -> bool {
+    // SAFETY: both arguments are valid NUL-terminated strings that outlive the call.
+    unsafe { libc::fnmatch(pattern.as_ptr(), name.as_ptr(), 0) == 0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glob_matching() {
+        let cases = [
+            ("*.pyc", "a.pyc", true),
+            ("*.pyc", "a.py", false),
+            ("*.tmp", ".x.tmp", true),
+            ("data?", "data1", true),
+        ];
+        for (pat, name, want) in cases {
+            let (p, n) = (CString::new(pat).unwrap(), CString::new(name).unwrap());
+            assert_eq!(fnmatch(&p, &n), want, "{pat} {name}");
+        }
+    }
+}

@@ -1,0 +1,377 @@
+//! Owns walking a source tree: applies the skip rules and yields plain entries. The
+//! walk goes from open folder to open folder (`folder` reads one), never by full path,
+//! so a folder swapped for a symlink or another folder during a run is not followed.
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use crate::fsat;
+use crate::xattr::{self, Xattrs};
+
+mod folder;
+mod source_dir;
+
+use folder::{open_child, Rules};
+pub use source_dir::SourceDir;
+
+/// What kind of thing an entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    File,
+    Dir,
+    Symlink,
+}
+
+impl Kind {
+    /// The name used in the catalog and its views.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::File => "file",
+            Kind::Dir => "dir",
+            Kind::Symlink => "symlink",
+        }
+    }
+
+    /// Parses the catalog name back.
+    pub fn parse(s: &str) -> Option<Kind> {
+        match s {
+            "file" => Some(Kind::File),
+            "dir" => Some(Kind::Dir),
+            "symlink" => Some(Kind::Symlink),
+            _ => None,
+        }
+    }
+}
+
+/// The metadata phlb records and restores for every entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Meta {
+    pub size: u64,
+    /// Nanoseconds since the epoch (128 bits: times past 2262 are kept exactly).
+    pub mtime_ns: i128,
+    /// Permission bits including setuid/setgid/sticky (`st_mode & 0o7777`).
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+impl Meta {
+    /// Reads the recorded fields off `std` metadata.
+    pub fn of(md: &std::fs::Metadata) -> Meta {
+        Meta {
+            size: if md.is_file() { md.len() } else { 0 },
+            mtime_ns: i128::from(md.mtime()) * 1_000_000_000 + i128::from(md.mtime_nsec()),
+            mode: md.mode() & 0o7777,
+            uid: md.uid(),
+            gid: md.gid(),
+        }
+    }
+
+    /// Reads the recorded fields off a `stat` the walk made.
+    pub fn from_stat(st: &libc::stat) -> Meta {
+        let is_file = st.st_mode & libc::S_IFMT == libc::S_IFREG;
+        Meta {
+            size: if is_file { st.st_size as u64 } else { 0 },
+            mtime_ns: i128::from(st.st_mtime) * 1_000_000_000 + i128::from(st.st_mtime_nsec),
+            mode: st.st_mode & 0o7777,
+            uid: st.st_uid,
+            gid: st.st_gid,
+        }
+    }
+}
+
+/// One thing found in a source tree.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// Path relative to the source root; the root itself is `.`.
+    pub rel: PathBuf,
+    pub kind: Kind,
+    pub meta: Meta,
+    /// The link target, for symlinks.
+    pub target: Option<PathBuf>,
+    /// Inode number, telling hardlinked files apart.
+    pub ino: u64,
+    /// Device number: with `ino`, what a file read later must still be.
+    pub dev: u64,
+    /// Extended attributes and ACLs, which the snapshot does not keep; `meta.mode` holds
+    /// only the permissions an access ACL grants.
+    pub xattrs: Xattrs,
+}
+
+/// The rules that keep things out of a snapshot.
+#[derive(Debug, Clone, Default)]
+pub struct ScanOptions {
+    /// Exact folder names to skip.
+    pub skip_dirs: Vec<String>,
+    /// Shell globs matched against file and symlink names.
+    pub skip_patterns: Vec<String>,
+    /// Do not descend into other file systems.
+    pub one_file_system: bool,
+    /// Folders never entered, by device and inode number (the backup root and its
+    /// `.phlb`), so no path to them, a bind mount included, leads back in.
+    pub exclude: Vec<(u64, u64)>,
+}
+
+/// A path that could not be scanned, and why.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    pub path: PathBuf,
+    pub message: String,
+}
+
+/// Everything a walk produced.
+#[derive(Debug, Default)]
+pub struct Scan {
+    /// Entries in walk order: a folder always comes before its contents.
+    pub entries: Vec<Entry>,
+    /// Paths that could not be read.
+    pub problems: Vec<Problem>,
+    /// FIFOs, sockets and devices, which are not backed up.
+    pub specials: Vec<PathBuf>,
+    /// Paths left out because they are excluded (the backup root inside the source).
+    pub excluded: Vec<PathBuf>,
+    /// Entries left out by SKIP_DIRS / SKIP_PATTERNS.
+    pub skipped: u64,
+}
+
+impl Scan {
+    /// Total bytes of the regular files found.
+    pub fn file_bytes(&self) -> u64 {
+        self.entries
+            .iter()
+            .filter(|e| e.kind == Kind::File)
+            .map(|e| e.meta.size)
+            .sum()
+    }
+}
+
+/// One thing a walk reports, in walk order.
+#[derive(Debug)]
+pub enum Found {
+    Entry(Entry),
+    /// A path that could not be read.
+    Problem(Problem),
+    /// A FIFO, socket or device, which is not backed up.
+    Special(PathBuf),
+    /// A path left out because it is excluded (the backup root inside the source).
+    Excluded(PathBuf),
+    /// An entry left out by SKIP_DIRS / SKIP_PATTERNS.
+    Skipped,
+}
+
+/// Walks folder `source` without following symlinks and collects everything it finds.
+pub fn scan(source: &Path, opts: &ScanOptions) -> Scan {
+    match SourceDir::open(source) {
+        Ok(root) => scan_open(&root, opts),
+        Err(err) => Scan {
+            problems: vec![Problem {
+                path: source.to_path_buf(),
+                message: err.to_string(),
+            }],
+            ..Scan::default()
+        },
+    }
+}
+
+/// Walks the open folder `root` without following symlinks and collects everything it
+/// finds.
+pub fn scan_open(root: &SourceDir, opts: &ScanOptions) -> Scan {
+    let mut out = Scan::default();
+    let sink = |found| {
+        match found {
+            Found::Entry(e) => out.entries.push(e),
+            Found::Problem(p) => out.problems.push(p),
+            Found::Special(p) => out.specials.push(p),
+            Found::Excluded(p) => out.excluded.push(p),
+            Found::Skipped => out.skipped += 1,
+        }
+        true
+    };
+    walk(root, opts, sink);
+    out
+}
+
+/// Walks the open folder `root` without following symlinks, handing each finding to
+/// `sink` as soon as it is made (a folder always before its contents, names in byte
+/// order within a folder). The walk stops early when `sink` returns false.
+///
+/// Each folder is opened relative to its parent's descriptor (`O_NOFOLLOW`) and checked
+/// to be the folder that was listed (device and inode), its entries are stat'ed relative
+/// to it (`fstatat`), and symlinks are read with `readlinkat`: no full path is walked
+/// again, so no folder swapped in during the run is entered.
+pub fn walk(root: &SourceDir, opts: &ScanOptions, mut sink: impl FnMut(Found) -> bool) {
+    let rules = Rules::new(opts);
+    let problem = |message: String| {
+        Found::Problem(Problem {
+            path: root.path.clone(),
+            message,
+        })
+    };
+    // A descriptor of its own, so listing it does not move the offset of `root.fd`.
+    let opened = fsat::open_dir_at(root.fd.as_fd(), c".")
+        .and_then(|fd| fsat::stat_fd(fd.as_fd()).map(|st| (fd, st)));
+    let (fd, st) = match opened {
+        Ok(x) => x,
+        Err(err) => {
+            sink(problem(err.to_string()));
+            return;
+        }
+    };
+    let root_dev = st.st_dev;
+    let xattrs = xattr::probe_fd(fd.as_fd());
+    let mut meta = Meta::from_stat(&st);
+    meta.mode = xattrs.narrow(meta.mode);
+    let entry = Entry {
+        rel: PathBuf::from("."),
+        kind: Kind::Dir,
+        meta,
+        target: None,
+        ino: st.st_ino,
+        dev: st.st_dev,
+        xattrs,
+    };
+    if !sink(Found::Entry(entry)) {
+        return;
+    }
+    let mut buf = Vec::new();
+    // Folders still being listed, each with the findings not yet handed on (a folder's
+    // contents are listed when its own entry is handed on) and its descriptor, kept only
+    // while subfolders are left to open: a chain of single folders holds few.
+    let mut stack = vec![Level::new(fd, root, Path::new(""), &rules, &mut buf)];
+    while let Some(level) = stack.last_mut() {
+        let Some(child) = level.children.next() else {
+            stack.pop();
+            continue;
+        };
+        let opened = match &child.found {
+            Found::Entry(e) if e.kind == Kind::Dir => {
+                let same_fs = !opts.one_file_system || child.dev == root_dev;
+                let opened = match &level.fd {
+                    Some(fd) if same_fs => Some((open_child(fd.as_fd(), e), e.rel.clone())),
+                    _ => None,
+                };
+                level.dirs_left -= 1;
+                if level.dirs_left == 0 {
+                    level.fd = None;
+                }
+                opened
+            }
+            _ => None,
+        };
+        if !sink(child.found) {
+            return;
+        }
+        match opened {
+            Some((Ok(fd), rel)) => stack.push(Level::new(fd, root, &rel, &rules, &mut buf)),
+            Some((Err(message), rel)) => {
+                let p = Problem {
+                    path: root.path.join(rel),
+                    message,
+                };
+                if !sink(Found::Problem(p)) {
+                    return;
+                }
+            }
+            None => {}
+        }
+    }
+}
+
+/// One folder of the walk being handed on.
+struct Level {
+    children: std::vec::IntoIter<folder::Child>,
+    /// Subfolders among `children` not yet opened.
+    dirs_left: usize,
+    /// The folder's descriptor, while `dirs_left` is not 0.
+    fd: Option<OwnedFd>,
+}
+
+impl Level {
+    /// Lists the open folder `fd` at `rel` in `root`.
+    fn new(fd: OwnedFd, root: &SourceDir, rel: &Path, rules: &Rules, buf: &mut Vec<u8>) -> Level {
+        let children = folder::list(fd.as_fd(), &root.path, rel, rules, buf);
+        let dirs_left = children
+            .as_slice()
+            .iter()
+            .filter(|c| matches!(&c.found, Found::Entry(e) if e.kind == Kind::Dir))
+            .count();
+        Level {
+            children,
+            dirs_left,
+            fd: (dirs_left > 0).then_some(fd),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skips_and_kinds() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        std::fs::create_dir_all(root.join("a/__pycache__")).unwrap();
+        std::fs::write(root.join("a/x.txt"), b"x").unwrap();
+        std::fs::write(root.join("a/y.pyc"), b"y").unwrap();
+        std::fs::write(root.join("a/__pycache__/z"), b"z").unwrap();
+        std::os::unix::fs::symlink("x.txt", root.join("a/l")).unwrap();
+        let opts = ScanOptions {
+            skip_dirs: vec!["__pycache__".into()],
+            skip_patterns: vec!["*.pyc".into()],
+            ..Default::default()
+        };
+        let scan = scan(&root, &opts);
+        let got: Vec<(String, Kind)> = scan
+            .entries
+            .iter()
+            .map(|e| (e.rel.display().to_string(), e.kind))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (".".into(), Kind::Dir),
+                ("a".into(), Kind::Dir),
+                ("a/l".into(), Kind::Symlink),
+                ("a/x.txt".into(), Kind::File),
+            ]
+        );
+        assert_eq!(scan.skipped, 2);
+    }
+
+    /// A folder swapped for a symlink to a folder outside the source after it was
+    /// listed but before it is entered: the walk must not list the other folder.
+    #[test]
+    fn walk_never_enters_a_folder_swapped_for_a_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().canonicalize().unwrap();
+        let (src, secret) = (base.join("src"), base.join("secret"));
+        std::fs::create_dir_all(src.join("d")).unwrap();
+        std::fs::write(src.join("d/f"), b"x").unwrap();
+        std::fs::create_dir_all(src.join("victim")).unwrap();
+        std::fs::create_dir_all(&secret).unwrap();
+        std::fs::write(secret.join("secret.txt"), b"s").unwrap();
+        let root = SourceDir::open_canonical(&src).unwrap();
+        let mut seen = Vec::new();
+        let mut problems = Vec::new();
+        walk(&root, &ScanOptions::default(), |found| {
+            match found {
+                // `victim` was listed with the root; swap it while `d` is walked.
+                Found::Entry(e) if e.rel == Path::new("d/f") => {
+                    std::fs::rename(src.join("victim"), base.join("moved")).unwrap();
+                    std::os::unix::fs::symlink(&secret, src.join("victim")).unwrap();
+                }
+                Found::Entry(e) => seen.push(e.rel),
+                Found::Problem(p) => problems.push(p.path),
+                _ => {}
+            }
+            true
+        });
+        assert!(
+            !seen.iter().any(|p| p.ends_with("secret.txt")),
+            "walked into the symlink: {seen:?}"
+        );
+        assert_eq!(problems, vec![src.join("victim")]);
+    }
+}
