@@ -1,8 +1,7 @@
 //! Owns the filesystem side of a snapshot: folders, symlinks, hardlinks and new stored
 //! copies written under a temp name and renamed into place, with their metadata.
 
-use std::borrow::Cow;
-use std::ffi::{CStr, CString};
+use std::ffi::CString;
 use std::fs::{self, File, FileTimes, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::ffi::OsStrExt;
@@ -14,6 +13,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::hash::{for_each_chunk, HashAlgo};
 use crate::scan::Meta;
+
+mod dir_fds;
+mod safe;
+
+pub use dir_fds::{link_stored_copy, DirFds};
+pub use safe::{check_root_safe, create_fresh, make_private_dir, same_bytes, write_file};
 
 /// What happened when phlb tried to hardlink a stored copy.
 #[derive(Debug)]
@@ -286,44 +291,6 @@ pub fn unchanged_since(file: &File, before: &Meta, read: Option<u64>) -> bool {
     }
 }
 
-/// True when files `a` and `b` (symlinks not followed) hold the same bytes; compared in
-/// 1 MiB chunks, so memory does not grow with file size.
-pub fn same_bytes(a: &Path, b: &Path) -> io::Result<bool> {
-    let (mut fa, mut fb) = (open_source(a)?, open_source(b)?);
-    let (ma, mb) = (fa.metadata()?, fb.metadata()?);
-    if !ma.is_file() || !mb.is_file() || ma.len() != mb.len() {
-        return Ok(false);
-    }
-    if (ma.dev(), ma.ino()) == (mb.dev(), mb.ino()) {
-        return Ok(true);
-    }
-    let (mut ba, mut bb) = (vec![0u8; 1 << 20], vec![0u8; 1 << 20]);
-    loop {
-        let n = fill(&mut fa, &mut ba)?;
-        let m = fill(&mut fb, &mut bb)?;
-        if n != m || ba[..n] != bb[..m] {
-            return Ok(false);
-        }
-        if n == 0 {
-            return Ok(true);
-        }
-    }
-}
-
-/// Reads until `buf` is full or the file ends; returns the bytes read.
-fn fill(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
-    let mut got = 0;
-    while got < buf.len() {
-        match file.read(&mut buf[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(got)
-}
-
 /// Atomically replaces `path` by a hardlink to `src` (link to a temp name, then rename).
 pub fn replace_with_link(src: &Path, path: &Path) -> io::Result<()> {
     loop {
@@ -339,245 +306,6 @@ pub fn replace_with_link(src: &Path, path: &Path) -> io::Result<()> {
         }
     }
 }
-
-/// The user phlb runs as.
-fn running_uid() -> u32 {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() }
-}
-
-/// Makes sure `path` is a folder only the running user can enter (0700): creates it, or
-/// tightens one that is ours; refuses a symlink, a non-folder, or a folder another user
-/// owns (they could plant symlinks where phlb writes).
-pub fn make_private_dir(path: &Path) -> anyhow::Result<()> {
-    use anyhow::{bail, Context};
-    let md = match fs::symlink_metadata(path) {
-        Ok(md) => md,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            return fs::DirBuilder::new()
-                .mode(0o700)
-                .create(path)
-                .with_context(|| format!("{}: cannot create folder", path.display()));
-        }
-        Err(e) => return Err(e).with_context(|| format!("{}: cannot open", path.display())),
-    };
-    if md.file_type().is_symlink() || !md.is_dir() {
-        bail!(
-            "{}: must be a folder, found a {}; phlb never writes through it",
-            path.display(),
-            if md.file_type().is_symlink() {
-                "symlink"
-            } else {
-                "file"
-            }
-        );
-    }
-    if md.uid() != running_uid() {
-        bail!(
-            "{}: owned by another user (uid {}); phlb only writes into folders the running user owns",
-            path.display(),
-            md.uid()
-        );
-    }
-    if md.mode() & 0o077 != 0 {
-        fs::set_permissions(path, fs::Permissions::from_mode(0o700))
-            .with_context(|| format!("{}: cannot make private", path.display()))?;
-    }
-    Ok(())
-}
-
-/// Refuses a backup root that another user could change under a run: writable by
-/// group or others without the sticky bit, or owned by another user (other than root).
-pub fn check_root_safe(root: &Path) -> anyhow::Result<()> {
-    use anyhow::{bail, Context};
-    let md = fs::metadata(root)
-        .with_context(|| format!("{}: cannot open backup root", root.display()))?;
-    let sticky = md.mode() & 0o1000 != 0;
-    if md.mode() & 0o022 != 0 && !sticky {
-        bail!(
-            "{}: backup root is writable by other users (mode {:04o}); `chmod go-w` it first",
-            root.display(),
-            md.mode() & 0o7777
-        );
-    }
-    if md.uid() != running_uid() && md.uid() != 0 {
-        bail!(
-            "{}: backup root is owned by another user (uid {}); use a root you own",
-            root.display(),
-            md.uid()
-        );
-    }
-    Ok(())
-}
-
-/// Creates file `path` anew for writing (0600): whatever was at that name is removed
-/// first (never followed), and the file is opened with `O_EXCL | O_NOFOLLOW`, so nothing
-/// is ever written through a symlink planted there.
-pub fn create_fresh(path: &Path) -> io::Result<File> {
-    match fs::symlink_metadata(path) {
-        Ok(md) if !md.is_dir() => fs::remove_file(path)?,
-        _ => {}
-    }
-    OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(path)
-}
-
-/// Writes `bytes` as file `path` (0600): under a temp name opened with `O_EXCL |
-/// O_NOFOLLOW`, then renamed over `path`, which replaces a symlink there, never follows it.
-pub fn write_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    loop {
-        let tmp = temp_beside(path);
-        let mut file = match OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(&tmp)
-        {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e),
-        };
-        let done = file.write_all(bytes).and_then(|_| fs::rename(&tmp, path));
-        if done.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        return done;
-    }
-}
-
-/// A few open folder descriptors, so repeated syscalls on files of one folder do not
-/// walk the whole path each time. Work arrives in walk order, so a handful suffices.
-#[derive(Default)]
-pub struct DirFds {
-    open: Vec<(PathBuf, std::os::fd::OwnedFd)>,
-}
-
-impl DirFds {
-    const KEEP: usize = 8;
-
-    /// An open descriptor of folder `dir`.
-    pub fn get(&mut self, dir: &Path) -> io::Result<std::os::fd::BorrowedFd<'_>> {
-        use std::os::fd::AsFd;
-        if let Some(i) = self
-            .open
-            .iter()
-            .position(|(p, _)| p.as_os_str() == dir.as_os_str())
-        {
-            let hit = self.open.remove(i);
-            self.open.push(hit);
-        } else {
-            let fd: std::os::fd::OwnedFd = OpenOptions::new()
-                .read(true)
-                .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC | libc::O_NOFOLLOW)
-                .open(dir)?
-                .into();
-            if self.open.len() >= Self::KEEP {
-                self.open.remove(0);
-            }
-            self.open.push((dir.to_path_buf(), fd));
-        }
-        Ok(self.open.last().expect("just pushed").1.as_fd())
-    }
-}
-
-/// Splits `path` into its folder and its file name as a C string, built in `buf` when it
-/// fits (Linux names have at most 255 bytes), so the hot link path does not allocate.
-fn split<'a, 'b>(path: &'a Path, buf: &'b mut [u8; 256]) -> io::Result<(&'a Path, Cow<'b, CStr>)> {
-    let parent = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name"))?
-        .as_bytes();
-    let nul = || io::Error::new(io::ErrorKind::InvalidInput, "name holds a NUL byte");
-    let name = if name.len() < buf.len() {
-        buf[..name.len()].copy_from_slice(name);
-        buf[name.len()] = 0;
-        Cow::Borrowed(CStr::from_bytes_with_nul(&buf[..=name.len()]).map_err(|_| nul())?)
-    } else {
-        Cow::Owned(CString::new(name).map_err(|_| nul())?)
-    };
-    Ok((parent, name))
-}
-
-/// Like `check_stored_copy` then `hard_link`, but through cached folder descriptors:
-/// links `dst` to the stored copy `src` when it is still inode `ino` of `size` bytes with
-/// mtime `mtime_ns` (the one it was given) and fewer than `max_links` links. `None`
-/// means the stored copy is not usable.
-pub fn link_stored_copy(
-    fds: &mut DirFds,
-    src: &Path,
-    dst: &Path,
-    expect: (u64, u64, i128),
-    max_links: u64,
-) -> Option<LinkOutcome> {
-    let (ino, size, mtime_ns) = expect;
-    use std::os::fd::AsRawFd;
-    let (mut src_buf, mut dst_buf) = ([0u8; 256], [0u8; 256]);
-    let (src_dir, src_name) = split(src, &mut src_buf).ok()?;
-    let (dst_dir, dst_name) = split(dst, &mut dst_buf).ok()?;
-    let src_fd = fds.get(src_dir).ok()?.as_raw_fd();
-    // SAFETY: an all-zero stat is a valid value to be overwritten by fstatat.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: valid descriptor, C string and out pointer.
-    let rc = unsafe {
-        libc::fstatat(
-            src_fd,
-            src_name.as_ptr(),
-            &mut st,
-            libc::AT_SYMLINK_NOFOLLOW,
-        )
-    };
-    let usable = rc == 0
-        && (st.st_mode & libc::S_IFMT) == libc::S_IFREG
-        && st.st_ino == ino
-        && st.st_size as u64 == size
-        && i128::from(st.st_mtime) * 1_000_000_000 + i128::from(st.st_mtime_nsec) == mtime_ns
-        && crate::plan::has_room(st.st_nlink as u64, max_links);
-    if !usable {
-        return None;
-    }
-    let dst_fd = match fds.get(dst_dir) {
-        Ok(fd) => fd.as_raw_fd(),
-        Err(e) => return Some(LinkOutcome::Failed(e)),
-    };
-    // The source folder's descriptor may have been evicted by opening the destination's.
-    let src_fd = match fds.get(src_dir) {
-        Ok(fd) => fd.as_raw_fd(),
-        Err(e) => return Some(LinkOutcome::Failed(e)),
-    };
-    // SAFETY: valid descriptors and C strings; flags 0 does not follow a symlink source.
-    let rc = unsafe { libc::linkat(src_fd, src_name.as_ptr(), dst_fd, dst_name.as_ptr(), 0) };
-    if rc != 0 {
-        return Some(classify_link_error(io::Error::last_os_error()));
-    }
-    // Workers link in parallel: near the limit, two may have seen room for one more link.
-    // Count again and take ours back when the inode went over.
-    if st.st_nlink as u64 + NEAR_LIMIT >= max_links {
-        // SAFETY: valid descriptor, C string and out pointer.
-        let rc = unsafe {
-            libc::fstatat(
-                dst_fd,
-                dst_name.as_ptr(),
-                &mut st,
-                libc::AT_SYMLINK_NOFOLLOW,
-            )
-        };
-        if rc == 0 && st.st_nlink as u64 > max_links {
-            // SAFETY: valid descriptor and C string; removes only the link just made.
-            unsafe { libc::unlinkat(dst_fd, dst_name.as_ptr(), 0) };
-            return Some(LinkOutcome::Full);
-        }
-    }
-    Some(LinkOutcome::Linked)
-}
-
-/// How close to `MAX_LINKS` an inode must be before a link is counted again.
-const NEAR_LIMIT: u64 = 64;
 
 /// Sorts a failed link into the outcomes that call for a fallback.
 pub fn classify_link_error(e: io::Error) -> LinkOutcome {

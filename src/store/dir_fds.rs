@@ -1,0 +1,141 @@
+//! Owns linking through cached folder descriptors: the hot path that hardlinks an
+//! unchanged file to its stored copy after checking it is still that copy.
+
+use std::borrow::Cow;
+use std::ffi::{CStr, CString};
+use std::fs::OpenOptions;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use super::{classify_link_error, LinkOutcome};
+
+/// A few open folder descriptors, so repeated syscalls on files of one folder do not
+/// walk the whole path each time. Work arrives in walk order, so a handful suffices.
+#[derive(Default)]
+pub struct DirFds {
+    open: Vec<(PathBuf, std::os::fd::OwnedFd)>,
+}
+
+impl DirFds {
+    const KEEP: usize = 8;
+
+    /// An open descriptor of folder `dir`.
+    pub fn get(&mut self, dir: &Path) -> io::Result<std::os::fd::BorrowedFd<'_>> {
+        use std::os::fd::AsFd;
+        if let Some(i) = self
+            .open
+            .iter()
+            .position(|(p, _)| p.as_os_str() == dir.as_os_str())
+        {
+            let hit = self.open.remove(i);
+            self.open.push(hit);
+        } else {
+            let fd: std::os::fd::OwnedFd = OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC | libc::O_NOFOLLOW)
+                .open(dir)?
+                .into();
+            if self.open.len() >= Self::KEEP {
+                self.open.remove(0);
+            }
+            self.open.push((dir.to_path_buf(), fd));
+        }
+        Ok(self.open.last().expect("just pushed").1.as_fd())
+    }
+}
+
+/// Splits `path` into its folder and its file name as a C string, built in `buf` when it
+/// fits (Linux names have at most 255 bytes), so the hot link path does not allocate.
+fn split<'a, 'b>(path: &'a Path, buf: &'b mut [u8; 256]) -> io::Result<(&'a Path, Cow<'b, CStr>)> {
+    let parent = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name"))?
+        .as_bytes();
+    let nul = || io::Error::new(io::ErrorKind::InvalidInput, "name holds a NUL byte");
+    let name = if name.len() < buf.len() {
+        buf[..name.len()].copy_from_slice(name);
+        buf[name.len()] = 0;
+        Cow::Borrowed(CStr::from_bytes_with_nul(&buf[..=name.len()]).map_err(|_| nul())?)
+    } else {
+        Cow::Owned(CString::new(name).map_err(|_| nul())?)
+    };
+    Ok((parent, name))
+}
+
+/// Like `check_stored_copy` then `hard_link`, but through cached folder descriptors:
+/// links `dst` to the stored copy `src` when it is still inode `ino` of `size` bytes with
+/// mtime `mtime_ns` (the one it was given) and fewer than `max_links` links. `None`
+/// means the stored copy is not usable.
+pub fn link_stored_copy(
+    fds: &mut DirFds,
+    src: &Path,
+    dst: &Path,
+    expect: (u64, u64, i128),
+    max_links: u64,
+) -> Option<LinkOutcome> {
+    let (ino, size, mtime_ns) = expect;
+    use std::os::fd::AsRawFd;
+    let (mut src_buf, mut dst_buf) = ([0u8; 256], [0u8; 256]);
+    let (src_dir, src_name) = split(src, &mut src_buf).ok()?;
+    let (dst_dir, dst_name) = split(dst, &mut dst_buf).ok()?;
+    let src_fd = fds.get(src_dir).ok()?.as_raw_fd();
+    // SAFETY: an all-zero stat is a valid value to be overwritten by fstatat.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: valid descriptor, C string and out pointer.
+    let rc = unsafe {
+        libc::fstatat(
+            src_fd,
+            src_name.as_ptr(),
+            &mut st,
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    };
+    let usable = rc == 0
+        && (st.st_mode & libc::S_IFMT) == libc::S_IFREG
+        && st.st_ino == ino
+        && st.st_size as u64 == size
+        && i128::from(st.st_mtime) * 1_000_000_000 + i128::from(st.st_mtime_nsec) == mtime_ns
+        && crate::plan::has_room(st.st_nlink as u64, max_links);
+    if !usable {
+        return None;
+    }
+    let dst_fd = match fds.get(dst_dir) {
+        Ok(fd) => fd.as_raw_fd(),
+        Err(e) => return Some(LinkOutcome::Failed(e)),
+    };
+    // The source folder's descriptor may have been evicted by opening the destination's.
+    let src_fd = match fds.get(src_dir) {
+        Ok(fd) => fd.as_raw_fd(),
+        Err(e) => return Some(LinkOutcome::Failed(e)),
+    };
+    // SAFETY: valid descriptors and C strings; flags 0 does not follow a symlink source.
+    let rc = unsafe { libc::linkat(src_fd, src_name.as_ptr(), dst_fd, dst_name.as_ptr(), 0) };
+    if rc != 0 {
+        return Some(classify_link_error(io::Error::last_os_error()));
+    }
+    // Workers link in parallel: near the limit, two may have seen room for one more link.
+    // Count again and take ours back when the inode went over.
+    if st.st_nlink as u64 + NEAR_LIMIT >= max_links {
+        // SAFETY: valid descriptor, C string and out pointer.
+        let rc = unsafe {
+            libc::fstatat(
+                dst_fd,
+                dst_name.as_ptr(),
+                &mut st,
+                libc::AT_SYMLINK_NOFOLLOW,
+            )
+        };
+        if rc == 0 && st.st_nlink as u64 > max_links {
+            // SAFETY: valid descriptor and C string; removes only the link just made.
+            unsafe { libc::unlinkat(dst_fd, dst_name.as_ptr(), 0) };
+            return Some(LinkOutcome::Full);
+        }
+    }
+    Some(LinkOutcome::Linked)
+}
+
+/// How close to `MAX_LINKS` an inode must be before a link is counted again.
+const NEAR_LIMIT: u64 = 64;

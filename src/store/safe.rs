@@ -1,0 +1,158 @@
+//! Owns the places phlb writes that another user could aim at: private folders, a backup
+//! root nobody else can change, files created without following a planted symlink, and
+//! the byte comparison that stands before any inode is replaced by a link.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+use super::{open_source, temp_beside};
+
+/// True when files `a` and `b` (symlinks not followed) hold the same bytes; compared in
+/// 1 MiB chunks, so memory does not grow with file size.
+pub fn same_bytes(a: &Path, b: &Path) -> io::Result<bool> {
+    let (mut fa, mut fb) = (open_source(a)?, open_source(b)?);
+    let (ma, mb) = (fa.metadata()?, fb.metadata()?);
+    if !ma.is_file() || !mb.is_file() || ma.len() != mb.len() {
+        return Ok(false);
+    }
+    if (ma.dev(), ma.ino()) == (mb.dev(), mb.ino()) {
+        return Ok(true);
+    }
+    let (mut ba, mut bb) = (vec![0u8; 1 << 20], vec![0u8; 1 << 20]);
+    loop {
+        let n = fill(&mut fa, &mut ba)?;
+        let m = fill(&mut fb, &mut bb)?;
+        if n != m || ba[..n] != bb[..m] {
+            return Ok(false);
+        }
+        if n == 0 {
+            return Ok(true);
+        }
+    }
+}
+
+/// Reads until `buf` is full or the file ends; returns the bytes read.
+fn fill(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match file.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
+
+/// The user phlb runs as.
+fn running_uid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// Makes sure `path` is a folder only the running user can enter (0700): creates it, or
+/// tightens one that is ours; refuses a symlink, a non-folder, or a folder another user
+/// owns (they could plant symlinks where phlb writes).
+pub fn make_private_dir(path: &Path) -> anyhow::Result<()> {
+    use anyhow::{bail, Context};
+    let md = match fs::symlink_metadata(path) {
+        Ok(md) => md,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return fs::DirBuilder::new()
+                .mode(0o700)
+                .create(path)
+                .with_context(|| format!("{}: cannot create folder", path.display()));
+        }
+        Err(e) => return Err(e).with_context(|| format!("{}: cannot open", path.display())),
+    };
+    if md.file_type().is_symlink() || !md.is_dir() {
+        bail!(
+            "{}: must be a folder, found a {}; phlb never writes through it",
+            path.display(),
+            if md.file_type().is_symlink() {
+                "symlink"
+            } else {
+                "file"
+            }
+        );
+    }
+    if md.uid() != running_uid() {
+        bail!(
+            "{}: owned by another user (uid {}); phlb only writes into folders the running user owns",
+            path.display(),
+            md.uid()
+        );
+    }
+    if md.mode() & 0o077 != 0 {
+        fs::set_permissions(path, fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("{}: cannot make private", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Refuses a backup root that another user could change under a run: writable by
+/// group or others without the sticky bit, or owned by another user (other than root).
+pub fn check_root_safe(root: &Path) -> anyhow::Result<()> {
+    use anyhow::{bail, Context};
+    let md = fs::metadata(root)
+        .with_context(|| format!("{}: cannot open backup root", root.display()))?;
+    let sticky = md.mode() & 0o1000 != 0;
+    if md.mode() & 0o022 != 0 && !sticky {
+        bail!(
+            "{}: backup root is writable by other users (mode {:04o}); `chmod go-w` it first",
+            root.display(),
+            md.mode() & 0o7777
+        );
+    }
+    if md.uid() != running_uid() && md.uid() != 0 {
+        bail!(
+            "{}: backup root is owned by another user (uid {}); use a root you own",
+            root.display(),
+            md.uid()
+        );
+    }
+    Ok(())
+}
+
+/// Creates file `path` anew for writing (0600): whatever was at that name is removed
+/// first (never followed), and the file is opened with `O_EXCL | O_NOFOLLOW`, so nothing
+/// is ever written through a symlink planted there.
+pub fn create_fresh(path: &Path) -> io::Result<File> {
+    match fs::symlink_metadata(path) {
+        Ok(md) if !md.is_dir() => fs::remove_file(path)?,
+        _ => {}
+    }
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+}
+
+/// Writes `bytes` as file `path` (0600): under a temp name opened with `O_EXCL |
+/// O_NOFOLLOW`, then renamed over `path`, which replaces a symlink there, never follows it.
+pub fn write_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    loop {
+        let tmp = temp_beside(path);
+        let mut file = match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&tmp)
+        {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        };
+        let done = file.write_all(bytes).and_then(|_| fs::rename(&tmp, path));
+        if done.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        return done;
+    }
+}
