@@ -4,7 +4,8 @@
 ALTER TABLE entries ADD COLUMN mtime_exact TEXT;
 ALTER TABLE copies ADD COLUMN mtime_exact TEXT;
 
--- The files view shows such times in `mtime`, and NULL in `mtime_ns`.
+-- The files view shows such times in `mtime`, and NULL in `mtime_ns`; `mtime` now rounds
+-- times before 1970 down to their second (integer division alone rounded them up).
 DROP VIEW files;
 CREATE VIEW files AS
 SELECT e.snapshot_id,
@@ -13,8 +14,9 @@ SELECT e.snapshot_id,
        e.kind,
        e.size,
        strftime('%Y-%m-%d %H:%M:%S',
-                CASE WHEN e.mtime_exact IS NULL THEN e.mtime_ns / 1000000000
-                     ELSE CAST(e.mtime_exact AS INTEGER) END,
+                CASE WHEN e.mtime_exact IS NOT NULL THEN CAST(e.mtime_exact AS INTEGER)
+                     WHEN e.mtime_ns >= 0 THEN e.mtime_ns / 1000000000
+                     ELSE -((999999999 - e.mtime_ns) / 1000000000) END,
                 'unixepoch') AS mtime,
        printf('%04o', e.mode) AS mode,
        lower(hex(c.hash)) AS hash,

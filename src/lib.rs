@@ -2,6 +2,7 @@
 
 pub mod catalog;
 pub mod cli;
+pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod flush;

@@ -172,3 +172,33 @@ fn empty_catalog_in_a_root_with_snapshots_records_them_before_backing_up() {
         0
     );
 }
+
+#[test]
+#[ignore = "slow: killed runs under strace"]
+fn killed_add_or_repair_leaves_no_temp_file_in_a_snapshot() {
+    // add relinking a snapshot copied in by hand, killed at each rename it makes.
+    for n in 1..=4 {
+        let env = Env::new();
+        env.write("x", b"x");
+        env.backup();
+        let hand = env.root.join("h/2026-01-01-000000");
+        fs::create_dir_all(&hand).unwrap();
+        for i in 1..=4 {
+            fs::write(hand.join(format!("f{i}")), b"same").unwrap();
+        }
+        killed_at(&env, "rename", n, &["add"]);
+        assert_ok(&env.run(&["add"]));
+        let out = env.run(&["verify"]);
+        assert!(
+            out.status.success(),
+            "add killed at rename #{n}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let names: Vec<String> = fs::read_dir(&hand)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(names.iter().all(|n| !n.contains("phlb-tmp")), "{names:?}");
+    }
+}

@@ -212,3 +212,71 @@ fn times_after_2262_are_kept_exactly() {
     );
     assert_ok(&env.run(&["verify"]));
 }
+
+#[test]
+fn trusted_manifest_hash_is_checked_against_the_bytes_before_a_backup_links_it() {
+    let env = Env::new();
+    env.write("a", b"GOOD-DATA\n");
+    let first = env.backup();
+    // The catalog is lost, and the stored copy rots (its mtime put back): the manifest
+    // still lists the good hash, which --trust-manifests takes without reading.
+    env.remove_catalog();
+    rot(&first.join("a"));
+    assert_ok(&env.run(&["add", "--trust-manifests"]));
+    let second = env.backup();
+    assert_eq!(fs::read(second.join("a")).unwrap(), b"GOOD-DATA\n");
+    assert_ne!(ino(&second.join("a")), ino(&first.join("a")));
+    // The read that refused it recorded the damage.
+    assert_eq!(env.sql_int("SELECT count(*) FROM damaged"), 1);
+}
+
+#[test]
+fn trusted_manifest_hash_that_proves_true_is_linked() {
+    let env = Env::new();
+    env.write("a", b"GOOD-DATA\n");
+    let first = env.backup();
+    env.remove_catalog();
+    assert_ok(&env.run(&["add", "--trust-manifests"]));
+    let second = env.backup();
+    assert_eq!(ino(&second.join("a")), ino(&first.join("a")));
+    assert_eq!(
+        env.sql_int("SELECT count(*) FROM copies WHERE state = 'unverified'"),
+        0,
+        "the copy read while linking is verified from then on"
+    );
+}
+
+#[test]
+fn file_that_disagrees_with_its_manifest_is_never_linked_by_the_next_backup() {
+    for trust in [true, false] {
+        let env = Env::new();
+        let src = env.write("a", b"GOOD-DATA\n");
+        set_mtime(&src, 1_643_760_000, 0);
+        let real = env.backup();
+        // A snapshot copied in by hand: same size and mtime, other bytes, and a manifest
+        // that lists the good hash.
+        let hand = env.root.join("src/2020-01-01-000000");
+        fs::create_dir(&hand).unwrap();
+        fs::write(hand.join("a"), b"EVIL-DATA\n").unwrap();
+        set_mtime(&hand.join("a"), 1_643_760_000, 0);
+        fs::copy(beside(&real, ".SHA256SUMS"), beside(&hand, ".SHA256SUMS")).unwrap();
+        let args: &[&str] = if trust {
+            &["add", "--trust-manifests"]
+        } else {
+            &["add"]
+        };
+        let out = env.run(args);
+        assert_code(&out, 1);
+        assert!(stderr(&out).contains("a"), "{}", stderr(&out));
+        // The hand-made snapshot is now the newest run of the name: its `a` must not
+        // serve the next backup's fast path.
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        let next = env.backup();
+        assert_eq!(
+            fs::read(next.join("a")).unwrap(),
+            b"GOOD-DATA\n",
+            "trust={trust}"
+        );
+        assert_ne!(ino(&next.join("a")), ino(&hand.join("a")));
+    }
+}

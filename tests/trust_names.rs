@@ -132,6 +132,37 @@ fn name_folder_owned_by_another_user_is_refused() {
         "nothing written"
     );
     assert_eq!(fs::metadata(&name_dir).unwrap().uid(), 65534);
+    assert!(
+        !env.root.join(".phlb").exists(),
+        "refused before the catalog was made"
+    );
+}
+
+#[test]
+#[ignore = "needs root (chown to another user)"]
+fn root_below_a_folder_another_user_owns_is_refused() {
+    // Whoever owns a folder above the root can rename the root away mid-run and put
+    // symlinks where the snapshot is being written.
+    let env = Env::new();
+    env.write("a.txt", b"alpha");
+    let home = env.dir.path().join("home-of-mallory");
+    fs::create_dir(&home).unwrap();
+    std::os::unix::fs::chown(&home, Some(65534), Some(65534)).unwrap();
+    let root = home.join("backups");
+    fs::create_dir(&root).unwrap();
+    let out = env
+        .cmd_at(&root)
+        .args(["backup", env.src.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_code(&out, 2);
+    assert!(
+        stderr(&out)
+            .contains("home-of-mallory: folder above the backup root is owned by another user"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(fs::read_dir(&root).unwrap().count(), 0, "nothing written");
 }
 
 #[test]

@@ -100,3 +100,54 @@ fn rebuilt_catalog_keeps_when_snapshots_were_taken() {
     .unwrap();
     assert_eq!(started, want.trim());
 }
+
+#[test]
+fn closed_output_pipe_ends_phlb_without_a_panic() {
+    use std::io::Read;
+    use std::os::unix::process::ExitStatusExt;
+    let env = Env::new();
+    // More output than a pipe holds (64 KiB), so phlb writes after the reader is gone.
+    for i in 0..3000 {
+        env.write(&format!("some/longer/folder/names/f{i:04}"), b"x");
+    }
+    env.backup();
+    // The reader takes one byte and closes the pipe, as `| head -c1` does.
+    let mut child = env
+        .cmd()
+        .args(["find", "*"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut one = [0u8; 1];
+    child.stdout.take().unwrap().read_exact(&mut one).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_no_panic(&out);
+    assert!(
+        out.status.signal() == Some(libc::SIGPIPE) || out.status.success(),
+        "{:?}: {}",
+        out.status,
+        stderr(&out)
+    );
+}
+
+#[test]
+fn mtime_before_1970_shows_its_own_second() {
+    let env = Env::new();
+    let f = env.write("old", b"x");
+    let t = std::time::UNIX_EPOCH - std::time::Duration::new(1, 500_000_000);
+    fs::File::options()
+        .write(true)
+        .open(&f)
+        .unwrap()
+        .set_times(fs::FileTimes::new().set_modified(t))
+        .unwrap();
+    env.backup();
+    let mtime: String = env
+        .db()
+        .query_row("SELECT mtime FROM files WHERE path = 'old'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(mtime, "1969-12-31 23:59:58");
+}

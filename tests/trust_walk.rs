@@ -188,3 +188,30 @@ fn backup_root_bind_mounted_inside_source_is_skipped() {
         .sql_int("SELECT count(*) FROM files WHERE snapshot LIKE 'src/%' AND path LIKE 'inner%'");
     assert_eq!(rows, 0);
 }
+
+#[test]
+#[ignore = "needs root"]
+fn name_folder_bind_mounted_inside_source_is_skipped() {
+    let env = Env::new();
+    env.write("x", b"x");
+    env.backup();
+    let inner = env.src.join("inner");
+    fs::create_dir(&inner).unwrap();
+    let mounted = Command::new("mount")
+        .arg("--bind")
+        .arg(env.root.join("src"))
+        .arg(&inner)
+        .status()
+        .unwrap();
+    assert!(mounted.success(), "mount --bind needs root");
+    let _unmount = Unmount(inner.clone());
+    let out = env.run(&["backup", env.src.to_str().unwrap()]);
+    assert_ok(&out);
+    let snap = env.snapshots("src").pop().unwrap();
+    assert!(
+        !snap.join("inner").exists(),
+        "the mounted snapshots were entered"
+    );
+    let all: Vec<_> = walkdir::WalkDir::new(&snap).into_iter().flatten().collect();
+    assert_eq!(all.len(), 2, "only the folder and x: {all:?}");
+}

@@ -168,7 +168,7 @@ pub fn migrate(conn: &mut Connection) -> Result<(), refinery::Error> {
 /// Moves a broken catalog (and its `-wal`/`-shm`) aside as `<name>.broken-<time>`;
 /// returns where it went.
 pub fn move_aside(path: &Path) -> Result<PathBuf> {
-    let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
+    let stamp = crate::clock::now_local().format("%Y%m%d-%H%M%S");
     let aside = with_suffix(path, &format!(".broken-{stamp}"));
     for (from, to) in companions(path).into_iter().zip(companions(&aside)) {
         match fs::rename(&from, &to) {

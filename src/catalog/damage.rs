@@ -30,10 +30,7 @@ pub fn record_verdict(conn: &Connection, copy_id: i64, verdict: Verdict) -> Resu
         Verdict::Damaged => conn.execute(
             "UPDATE copies SET state = 'damaged', damaged_at = ?2
              WHERE id = ?1 AND state != 'damaged'",
-            params![
-                copy_id,
-                chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-            ],
+            params![copy_id, crate::clock::now_rfc3339()],
         )?,
         Verdict::Good => conn.execute(
             "UPDATE copies SET state = 'ok' WHERE id = ?1 AND state = 'unverified'",
@@ -41,6 +38,16 @@ pub fn record_verdict(conn: &Connection, copy_id: i64, verdict: Verdict) -> Resu
         )?,
     };
     Ok(changed > 0)
+}
+
+/// True when some stored copy's hash was only taken from a manifest (a lookup in the
+/// small index of copies that are not 'ok').
+pub fn any_unverified(conn: &Connection) -> Result<bool> {
+    Ok(conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM copies WHERE state != 'ok' AND state = 'unverified')",
+        [],
+        |r| r.get(0),
+    )?)
 }
 
 /// Marks stored copy `copy_id` as unverified: its hash came from a manifest, so it is not

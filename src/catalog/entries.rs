@@ -23,6 +23,9 @@ pub struct CopyRow {
     pub ino: u64,
     pub size: u64,
     pub meta: CopyMeta,
+    /// Its hash was read from its bytes; false for a hash taken from a manifest, which
+    /// must be checked against the bytes before the copy serves other content.
+    pub verified: bool,
 }
 
 /// Where a stored copy can be found: a snapshot folder (relative to the root) and a path in it.
@@ -60,7 +63,7 @@ pub fn previous_entries(conn: &Connection, snapshot_id: i64) -> Result<PrevMap> 
          JOIN paths p ON p.id = e.path_id
          JOIN copies k ON k.id = e.copy_id
          JOIN contents c ON c.id = k.content_id
-         WHERE e.snapshot_id = ?1 AND e.kind = 'file' AND k.state != 'damaged'",
+         WHERE e.snapshot_id = ?1 AND e.kind = 'file' AND k.state = 'ok'",
     )?;
     let mut rows = stmt.query([snapshot_id])?;
     let mut map = HashMap::with_capacity(files.clamp(0, 1 << 24) as usize);
@@ -83,10 +86,11 @@ pub fn previous_entries(conn: &Connection, snapshot_id: i64) -> Result<PrevMap> 
 /// Every stored copy of the content with digest `hash`.
 pub fn copies_for_hash(conn: &Connection, hash: &[u8]) -> Result<Vec<CopyRow>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT k.id, k.ino, c.size, k.mode, k.uid, k.gid, k.mtime_ns, k.mtime_exact
+        "SELECT k.id, k.ino, c.size, k.mode, k.uid, k.gid, k.mtime_ns, k.mtime_exact,
+                k.state = 'ok'
          FROM contents c JOIN copies k ON k.content_id = c.id
-         WHERE c.hash = ?1 AND k.state = 'ok'
-         ORDER BY k.id DESC",
+         WHERE c.hash = ?1 AND k.state != 'damaged'
+         ORDER BY k.state = 'ok' DESC, k.id DESC",
     )?;
     let rows = stmt
         .query_map([hash], |r| {
@@ -95,6 +99,7 @@ pub fn copies_for_hash(conn: &Connection, hash: &[u8]) -> Result<Vec<CopyRow>> {
                 ino: r.get::<_, i64>(1)? as u64,
                 size: r.get::<_, i64>(2)? as u64,
                 meta: copy_meta(r, 3)?,
+                verified: r.get(8)?,
             })
         })?
         .collect::<rusqlite::Result<_>>()?;
@@ -196,7 +201,8 @@ pub fn snapshot_entries(conn: &Connection, snapshot_id: i64) -> Result<Vec<Recor
 /// Stored copies recorded with inode number `ino`, with their content hash.
 pub fn copies_by_ino(conn: &Connection, ino: u64) -> Result<Vec<(CopyRow, Vec<u8>)>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT k.id, k.ino, c.size, k.mode, k.uid, k.gid, k.mtime_ns, k.mtime_exact, c.hash
+        "SELECT k.id, k.ino, c.size, k.mode, k.uid, k.gid, k.mtime_ns, k.mtime_exact, c.hash,
+                k.state = 'ok'
          FROM copies k JOIN contents c ON c.id = k.content_id WHERE k.ino = ?1",
     )?;
     let rows = stmt
@@ -207,6 +213,7 @@ pub fn copies_by_ino(conn: &Connection, ino: u64) -> Result<Vec<(CopyRow, Vec<u8
                     ino: r.get::<_, i64>(1)? as u64,
                     size: r.get::<_, i64>(2)? as u64,
                     meta: copy_meta(r, 3)?,
+                    verified: r.get(9)?,
                 },
                 r.get(8)?,
             ))

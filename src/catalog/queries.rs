@@ -150,8 +150,10 @@ pub fn find(conn: &Connection, glob: &str, name: Option<&str>) -> Result<Vec<Fou
         .collect::<rusqlite::Result<_>>()?;
     let mut stmt = conn.prepare_cached(
         "SELECT s.id, s.name || '/' || s.timestamp, p.path, e.kind, e.size,
-                strftime('%Y-%m-%d %H:%M:%S', CASE WHEN e.mtime_exact IS NULL THEN e.mtime_ns / 1000000000
-                         ELSE CAST(e.mtime_exact AS INTEGER) END, 'unixepoch'),
+                strftime('%Y-%m-%d %H:%M:%S',
+                    CASE WHEN e.mtime_exact IS NOT NULL THEN CAST(e.mtime_exact AS INTEGER)
+                         WHEN e.mtime_ns >= 0 THEN e.mtime_ns / 1000000000
+                         ELSE -((999999999 - e.mtime_ns) / 1000000000) END, 'unixepoch'),
                 lower(hex(c.hash))
          FROM snapshot_runs s CROSS JOIN entries e ON e.snapshot_id = s.id AND e.path_id = ?1
          JOIN paths p ON p.id = e.path_id
@@ -208,8 +210,10 @@ pub fn sightings(
     };
     let mut stmt = conn.prepare(
         "SELECT s.name || '/' || s.timestamp, e.kind, e.size,
-                strftime('%Y-%m-%d %H:%M:%S', CASE WHEN e.mtime_exact IS NULL THEN e.mtime_ns / 1000000000
-                         ELSE CAST(e.mtime_exact AS INTEGER) END, 'unixepoch'),
+                strftime('%Y-%m-%d %H:%M:%S',
+                    CASE WHEN e.mtime_exact IS NOT NULL THEN CAST(e.mtime_exact AS INTEGER)
+                         WHEN e.mtime_ns >= 0 THEN e.mtime_ns / 1000000000
+                         ELSE -((999999999 - e.mtime_ns) / 1000000000) END, 'unixepoch'),
                 lower(hex(c.hash))
          FROM snapshot_runs s CROSS JOIN entries e ON e.snapshot_id = s.id AND e.path_id = ?1
          LEFT JOIN copies k ON k.id = e.copy_id LEFT JOIN contents c ON c.id = k.content_id

@@ -151,7 +151,7 @@ pub fn check_formatter(value: &str) -> Result<(), String> {
     if StrftimeItems::new(value).any(|item| matches!(item, Item::Error)) {
         return Err(format!("invalid strftime pattern {value:?}"));
     }
-    let sample = chrono::Local::now().format(value).to_string();
+    let sample = crate::clock::now_local().format(value).to_string();
     if sample.contains('/') || sample.starts_with('.') || sample.trim().is_empty() {
         return Err(format!(
             "{value:?} must give a plain folder name, gives {sample:?}"

@@ -18,7 +18,9 @@ mod dir_fds;
 mod safe;
 
 pub use dir_fds::{link_stored_copy, DirFds};
-pub use safe::{check_root_safe, create_fresh, make_private_dir, same_bytes, write_file};
+pub use safe::{
+    check_own_dir, check_root_safe, create_fresh, make_private_dir, same_bytes, write_file,
+};
 
 /// What happened when phlb tried to hardlink a stored copy.
 #[derive(Debug)]
@@ -293,8 +295,39 @@ pub fn unchanged_since(file: &File, before: &Meta, read: Option<u64>) -> bool {
 
 /// Atomically replaces `path` by a hardlink to `src` (link to a temp name, then rename).
 pub fn replace_with_link(src: &Path, path: &Path) -> io::Result<()> {
+    replace_through(src, path, path)
+}
+
+/// Replaces `path` (in a finished snapshot) by a hardlink to `src` through a temp link
+/// made in `tmp_dir` (phlb's own `.phlb/tmp`, on the same filesystem), so a kill at any
+/// moment leaves nothing inside the snapshot; `fresh_temp_dir` empties it for the next
+/// writer.
+pub fn replace_with_link_via(src: &Path, path: &Path, tmp_dir: &Path) -> io::Result<()> {
+    match replace_through(src, path, &tmp_dir.join("x")) {
+        // A snapshot reached through another mount: the temp link goes beside it.
+        Err(e) if e.raw_os_error() == Some(libc::EXDEV) => replace_through(src, path, path),
+        other => other,
+    }
+}
+
+/// Makes `.phlb/tmp` in `meta_dir` (private) and removes what a killed run left in it;
+/// only for a writer holding the lock.
+pub fn fresh_temp_dir(meta_dir: &Path) -> anyhow::Result<PathBuf> {
+    use anyhow::Context;
+    let dir = meta_dir.join("tmp");
+    make_private_dir(&dir)?;
+    for item in fs::read_dir(&dir).with_context(|| format!("{}: cannot list", dir.display()))? {
+        let item = item.with_context(|| format!("{}: cannot list", dir.display()))?;
+        fs::remove_file(item.path())
+            .with_context(|| format!("{}: cannot remove", item.path().display()))?;
+    }
+    Ok(dir)
+}
+
+/// Links `src` to a temp name beside `near`, then renames it over `path`.
+fn replace_through(src: &Path, path: &Path, near: &Path) -> io::Result<()> {
     loop {
-        let tmp = temp_beside(path);
+        let tmp = temp_beside(near);
         match fs::hard_link(src, &tmp) {
             Ok(()) => {
                 return fs::rename(&tmp, path).inspect_err(|_| {

@@ -57,7 +57,7 @@ fn running_uid() -> u32 {
 /// tightens one that is ours; refuses a symlink, a non-folder, or a folder another user
 /// owns (they could plant symlinks where phlb writes).
 pub fn make_private_dir(path: &Path) -> anyhow::Result<()> {
-    use anyhow::{bail, Context};
+    use anyhow::Context;
     let md = match fs::symlink_metadata(path) {
         Ok(md) => md,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -68,6 +68,62 @@ pub fn make_private_dir(path: &Path) -> anyhow::Result<()> {
         }
         Err(e) => return Err(e).with_context(|| format!("{}: cannot open", path.display())),
     };
+    owned_dir(path, &md)?;
+    if md.mode() & 0o077 != 0 {
+        fs::set_permissions(path, fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("{}: cannot make private", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Refuses a backup root that another user could change under a run: the root or any
+/// folder above it writable by group or others without the sticky bit, or owned by
+/// another user (other than root) — whoever can rename an entry on the way to the root
+/// could swap the snapshot folders for symlinks while a run writes into them.
+pub fn check_root_safe(root: &Path) -> anyhow::Result<()> {
+    use anyhow::{bail, Context};
+    let canon = root
+        .canonicalize()
+        .with_context(|| format!("{}: cannot open backup root", root.display()))?;
+    for (i, dir) in canon.ancestors().enumerate() {
+        let what = if i == 0 {
+            "backup root"
+        } else {
+            "folder above the backup root"
+        };
+        let md = fs::metadata(dir).with_context(|| format!("{}: cannot open", dir.display()))?;
+        let sticky = md.mode() & 0o1000 != 0;
+        if md.mode() & 0o022 != 0 && !sticky {
+            bail!(
+                "{}: {what} is writable by other users (mode {:04o}); `chmod go-w` it or choose another root",
+                dir.display(),
+                md.mode() & 0o7777
+            );
+        }
+        if md.uid() != running_uid() && md.uid() != 0 {
+            bail!(
+                "{}: {what} is owned by another user (uid {}), who could swap the snapshots under a run; use a root only you and root control",
+                dir.display(),
+                md.uid()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Refuses `path` when it exists and is not a folder the running user owns (a symlink,
+/// a file, another user's folder), without changing anything.
+pub fn check_own_dir(path: &Path) -> anyhow::Result<()> {
+    match fs::symlink_metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(anyhow::Error::new(e).context(format!("{}: cannot open", path.display()))),
+        Ok(md) => owned_dir(path, &md),
+    }
+}
+
+/// The refusal of `check_own_dir` for an entry with metadata `md`.
+fn owned_dir(path: &Path, md: &fs::Metadata) -> anyhow::Result<()> {
+    use anyhow::bail;
     if md.file_type().is_symlink() || !md.is_dir() {
         bail!(
             "{}: must be a folder, found a {}; phlb never writes through it",
@@ -83,34 +139,6 @@ pub fn make_private_dir(path: &Path) -> anyhow::Result<()> {
         bail!(
             "{}: owned by another user (uid {}); phlb only writes into folders the running user owns",
             path.display(),
-            md.uid()
-        );
-    }
-    if md.mode() & 0o077 != 0 {
-        fs::set_permissions(path, fs::Permissions::from_mode(0o700))
-            .with_context(|| format!("{}: cannot make private", path.display()))?;
-    }
-    Ok(())
-}
-
-/// Refuses a backup root that another user could change under a run: writable by
-/// group or others without the sticky bit, or owned by another user (other than root).
-pub fn check_root_safe(root: &Path) -> anyhow::Result<()> {
-    use anyhow::{bail, Context};
-    let md = fs::metadata(root)
-        .with_context(|| format!("{}: cannot open backup root", root.display()))?;
-    let sticky = md.mode() & 0o1000 != 0;
-    if md.mode() & 0o022 != 0 && !sticky {
-        bail!(
-            "{}: backup root is writable by other users (mode {:04o}); `chmod go-w` it first",
-            root.display(),
-            md.mode() & 0o7777
-        );
-    }
-    if md.uid() != running_uid() && md.uid() != 0 {
-        bail!(
-            "{}: backup root is owned by another user (uid {}); use a root you own",
-            root.display(),
             md.uid()
         );
     }

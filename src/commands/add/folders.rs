@@ -111,7 +111,7 @@ fn snapshots_in(root: &Path, config: &Config, name: &str) -> Result<Found> {
 }
 
 fn naming_hint(name: &str, format: &str) -> String {
-    let example = chrono::Local::now().format(format);
+    let example = crate::clock::now_local().format(format);
     format!(
         "folder name is not a snapshot timestamp (SUB_DIR_FORMATTER = {format}); rename it, e.g. to {name}/{example}, then run `phlb add` again"
     )
@@ -149,7 +149,7 @@ pub(super) fn classify(root: &Path, config: &Config, path: &Path) -> Result<Foun
                     "{}: holds no <timestamp> snapshot folders; if it is a copied tree, move it to {}/{name}/{}",
                     path.display(),
                     root.display(),
-                    chrono::Local::now().format(&config.sub_dir_formatter)
+                    crate::clock::now_local().format(&config.sub_dir_formatter)
                 );
             }
             Ok(found)

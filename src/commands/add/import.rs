@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use super::{Folder, Tally};
-use crate::catalog::damage::mark_unverified;
+use crate::catalog::damage::{mark_unverified, record_verdict, Verdict};
 use crate::catalog::entries::{
     copies_by_ino, copies_for_hash, copy_locations, record_copy, record_entry,
 };
@@ -57,6 +57,8 @@ pub(super) struct Importer<'a> {
     pub(super) root: &'a Path,
     pub(super) style: Style,
     pub(super) live: HashMap<LinkKey, LinkTarget>,
+    /// Where temp links are made (`.phlb/tmp`), never inside a snapshot.
+    pub(super) tmp_dir: PathBuf,
 }
 
 impl Importer<'_> {
@@ -114,7 +116,7 @@ impl Importer<'_> {
             tally,
         )?;
         let tx = conn.unchecked_transaction()?;
-        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let now = crate::clock::now_rfc3339();
         let row = SnapshotRow::create(
             &tx,
             &folder.name,
@@ -142,7 +144,10 @@ impl Importer<'_> {
                     None => {
                         let first = folder.dir.join(&scan.entries[inode.entries[0]].rel);
                         let id = record_copy(&tx, None, &hash, inode.size, ino, inode.meta)?;
-                        if inode.trusted {
+                        if inode.suspect {
+                            // Its bytes differ from its manifest: never a link source.
+                            record_verdict(&tx, id, Verdict::Damaged)?;
+                        } else if inode.trusted {
                             mark_unverified(&tx, id)?;
                         }
                         totals.copied += 1;
@@ -205,8 +210,8 @@ impl Importer<'_> {
                 .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
         row.set_time_from_name(&tx, taken.as_deref())?;
         row.mark_complete(&tx)?;
-        tx.commit()
-            .with_context(|| format!("{label}: cannot record"))?;
+        // The manifest goes to disk before the snapshot counts as recorded: a kill in
+        // between leaves a snapshot the next add records again, never one without it.
         if manifest_path.is_none() && failed == 0 {
             let paths = SnapshotPaths::new(
                 self.root,
@@ -218,6 +223,8 @@ impl Importer<'_> {
                 .with_context(|| format!("{}: cannot write manifest", paths.manifest.display()))?;
             tally.manifests_written += 1;
         }
+        tx.commit()
+            .with_context(|| format!("{label}: cannot record"))?;
         tally.added += 1;
         tally.files += totals.files;
         Ok(())
@@ -411,7 +418,7 @@ impl Importer<'_> {
         }
         for &i in &inode.entries {
             let path = folder.dir.join(&entries[i].rel);
-            store::replace_with_link(&target.path, &path)
+            store::replace_with_link_via(&target.path, &path, &self.tmp_dir)
                 .with_context(|| format!("{}: cannot replace with a hardlink", path.display()))?;
             target.nlink += 1;
         }

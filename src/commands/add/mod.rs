@@ -58,6 +58,7 @@ fn record(
         root,
         style,
         live: HashMap::new(),
+        tmp_dir: store::fresh_temp_dir(&root.join(".phlb"))?,
     };
     for folder in &folders {
         let label = format!("{}/{}", folder.name, folder.timestamp);
@@ -67,6 +68,8 @@ fn record(
             }
             row.delete(conn)?;
         }
+        // add writes the manifest beside the snapshot: only into a folder that is ours.
+        store::make_private_dir(&root.join(&folder.name))?;
         crate::signals::doing(format!(
             "add stopped while recording {label}; what it recorded before stays, run it again for the rest"
         ));

@@ -11,8 +11,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
+use crate::catalog::damage::Verdict;
 use crate::catalog::entries::{copies_for_hash, copy_locations, Committed};
+use crate::hash::HashAlgo;
 use crate::plan::{copy_serves, has_room, CopyMeta, Dedup, LinkKey};
+use crate::prefetch::{read_and_hash, SourceFile};
 use crate::store::{self, LinkOutcome};
 
 /// How many places of one stored copy are tried before giving up on it.
@@ -48,6 +51,8 @@ pub struct Linker {
     pruned_at: u64,
     /// Set once hardlinks fail with EXDEV/EPERM/ENOTSUP; from then on everything is copied.
     pub unsupported: Option<io::Error>,
+    /// What reading unverified copies showed, for the catalog once the run's rows are in.
+    pub verdicts: Vec<(i64, Verdict)>,
 }
 
 impl Linker {
@@ -62,6 +67,7 @@ impl Linker {
             committed,
             pruned_at: 0,
             unsupported: None,
+            verdicts: Vec::new(),
         }
     }
 
@@ -202,6 +208,9 @@ impl Linker {
                 if !has_room(nlink, self.max_links) {
                     break;
                 }
+                if !copy.verified && !self.proves(&src, copy.id, hash) {
+                    break;
+                }
                 if self.link(&src, dst, put)? {
                     self.remember(hash, copy.meta, copy.id, &src, nlink + 1, 0);
                     return Ok(Linked::Yes(copy.id));
@@ -212,6 +221,28 @@ impl Linker {
             }
         }
         Ok(Linked::No)
+    }
+}
+
+impl Linker {
+    /// Reads a stored copy whose hash was only taken from a manifest and says whether its
+    /// bytes have that hash; the verdict is kept for the catalog (`verdicts`), so the copy
+    /// serves from then on, or never again.
+    fn proves(&mut self, src: &Path, copy_id: i64, hash: &[u8]) -> bool {
+        let algo = if hash.len() == 64 {
+            HashAlgo::Sha512
+        } else {
+            HashAlgo::Sha256
+        };
+        let good = read_and_hash(&SourceFile::Path(src.to_path_buf()), algo)
+            .is_ok_and(|read| read.hash == hash);
+        let verdict = if good {
+            Verdict::Good
+        } else {
+            Verdict::Damaged
+        };
+        self.verdicts.push((copy_id, verdict));
+        good
     }
 }
 

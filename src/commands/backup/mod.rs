@@ -50,6 +50,10 @@ pub fn run(config: &Config, global: &Global, args: &BackupArgs) -> Result<Outcom
             );
         }
     }
+    // Every folder this run will write into is checked before anything is written.
+    for s in &sources {
+        store::check_own_dir(&root.join(&s.name))?;
+    }
     let meta_dir = root.join(".phlb");
     store::make_private_dir(&meta_dir)?;
     let lock = lock::acquire(&meta_dir)?;
@@ -172,7 +176,7 @@ fn pick_timestamp(
     config: &Config,
     name: &str,
 ) -> Result<(String, SnapshotPaths)> {
-    let base = chrono::Local::now()
+    let base = crate::clock::now_local()
         .format(&config.sub_dir_formatter)
         .to_string();
     let sums = config.hash.manifest_suffix();
@@ -187,13 +191,21 @@ fn pick_timestamp(
     unreachable!("an unbounded range always yields")
 }
 
-/// The walk's rules for a run into `root`: the backup root and its `.phlb` are left out
-/// by device and inode, so no way to reach them from a source (a bind mount of the same
-/// filesystem included) leads the run into its own snapshots.
+/// The walk's rules for a run into `root`: the backup root, its `.phlb` and every folder
+/// in it (the `<name>` folders that hold the snapshots, this run's included) are left
+/// out by device and inode, so no way to reach them from a source (a bind mount of the
+/// same filesystem included) leads the run into its own snapshots.
 fn scan_options(config: &Config, root: &Path) -> ScanOptions {
-    let exclude = [root.to_path_buf(), root.join(".phlb")]
-        .iter()
-        .filter_map(|p| std::fs::metadata(p).ok())
+    let inside = std::fs::read_dir(root)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path());
+    let exclude = [root.to_path_buf()]
+        .into_iter()
+        .chain(inside)
+        .filter_map(|p| std::fs::symlink_metadata(p).ok())
+        .filter(|md| md.is_dir())
         .map(|md| (md.dev(), md.ino()))
         .collect();
     ScanOptions {
@@ -232,7 +244,7 @@ fn one_snapshot(
         &ts,
         source.path.as_os_str().as_bytes(),
         &config.hash.to_string(),
-        &chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        &crate::clock::now_rfc3339(),
     )?;
     store::make_dir(&paths.work_dir).with_context(|| {
         format!(
@@ -315,7 +327,7 @@ fn complete(
     std::fs::rename(&paths.work_log, &paths.log).with_context(|| ctx(&paths.log))?;
     std::fs::rename(&paths.work_manifest, &paths.manifest).with_context(|| ctx(&paths.manifest))?;
     let conn = catalog.conn()?;
-    let finished_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let finished_at = crate::clock::now_rfc3339();
     snapshot.set_totals(&conn, &counts.totals(), &finished_at)?;
     std::fs::rename(&paths.work_dir, &paths.dir).with_context(|| ctx(&paths.dir))?;
     if synced {

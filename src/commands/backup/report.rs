@@ -173,7 +173,7 @@ impl Log {
 
     /// Writes `what` with the local time, whatever the level.
     fn stamp(&mut self, what: &str) {
-        let now = chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false);
+        let now = crate::clock::now_local().to_rfc3339_opts(chrono::SecondsFormat::Secs, false);
         let _ = writeln!(self.out, "{what} {now}");
     }
 }

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use anyhow::Result;
 
 use super::Report;
-use crate::catalog::damage::{damaged_paths, record_verdict, Verdict};
+use crate::catalog::damage::{any_unverified, damaged_paths, record_verdict, Verdict};
 use crate::catalog::SnapshotRow;
 use crate::units::one_line;
 
@@ -18,8 +18,11 @@ pub(super) fn record_verdicts(conn: &rusqlite::Connection, report: &Report) -> R
     for &id in &report.damaged {
         record_verdict(&tx, id, Verdict::Damaged)?;
     }
-    for &id in &report.good {
-        record_verdict(&tx, id, Verdict::Good)?;
+    // Most catalogs hold no unverified copy: then the good reads change nothing.
+    if any_unverified(&tx)? {
+        for &id in &report.good {
+            record_verdict(&tx, id, Verdict::Good)?;
+        }
     }
     tx.commit()?;
     Ok(())

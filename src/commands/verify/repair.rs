@@ -40,6 +40,7 @@ pub fn repair(
         by_copy.entry(d.copy_id).or_default().push(d);
     }
     let mut done = Repaired::default();
+    let tmp_dir = store::fresh_temp_dir(&root.join(".phlb"))?;
     for (copy_id, paths) in by_copy {
         let first = &paths[0];
         let Some((good_id, good)) = good_copy(conn, root, config, first)? else {
@@ -56,7 +57,7 @@ pub fn repair(
         for d in &paths {
             let (name, ts) = d.snapshot.split_once('/').unwrap_or((&d.snapshot, ""));
             let place = root.join(snapshot_dir_rel(name, ts, true)).join(&d.rel);
-            store::replace_with_link(&good, &place)
+            store::replace_with_link_via(&good, &place, &tmp_dir)
                 .with_context(|| format!("{}: cannot relink", place.display()))?;
             move_entry(conn, d.snapshot_id, d.path_id, good_id)?;
             done.relinked += 1;

@@ -426,6 +426,11 @@ impl<'a> Run<'a> {
             }
         }
         self.writer.finish()?;
+        // What reading unverified copies showed: good ones serve from now on, damaged
+        // ones never again (the writer is done, so nothing waits for its transaction).
+        for (copy_id, verdict) in std::mem::take(&mut self.linker.verdicts) {
+            crate::catalog::damage::record_verdict(&self.reads, copy_id, verdict)?;
+        }
         self.manifest
             .into_inner()
             .map_err(|e| e.into_error())
