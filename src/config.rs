@@ -73,7 +73,7 @@ impl Config {
 
     /// The folder holding the catalog and lock.
     pub fn meta_dir(&self) -> PathBuf {
-        self.backup_path.join(".phlb")
+        self.backup_path.join(crate::root::META_DIR)
     }
 }
 

@@ -74,7 +74,7 @@ pub fn collides_with_own_names(ts: &str) -> Option<&'static str> {
         "-backup.log",
         ".SHA256SUMS",
         ".SHA512SUMS",
-        ".phlb",
+        crate::root::META_DIR,
     ];
     if ts == "latest" {
         return Some("latest");

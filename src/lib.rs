@@ -15,6 +15,7 @@ pub mod output;
 pub mod plan;
 pub mod prefetch;
 pub mod progress;
+pub mod root;
 pub mod scan;
 pub mod signals;
 pub mod store;

@@ -10,5 +10,4 @@ pub mod history;
 pub mod list;
 pub mod select;
 pub mod sql;
-pub mod stale_inodes;
 pub mod verify;

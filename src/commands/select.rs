@@ -24,7 +24,7 @@ pub fn existing_root(config: &Config) -> Result<PathBuf> {
 /// writing at the same time; queries see what it has committed).
 pub fn open_read(config: &Config) -> Result<(PathBuf, Catalog)> {
     let root = existing_root(config)?;
-    let catalog = Catalog::open(&root.join(".phlb"), Access::ReadOnly)?;
+    let catalog = Catalog::open(&root.join(crate::root::META_DIR), Access::ReadOnly)?;
     for note in &catalog.notes {
         eprintln!("{note}");
     }

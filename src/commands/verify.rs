@@ -16,7 +16,7 @@ mod repair;
 use anyhow::{bail, Result};
 
 use crate::catalog::entries::{snapshot_entries, Recorded};
-use crate::catalog::{Access, Catalog, SnapshotRow};
+use crate::catalog::SnapshotRow;
 use crate::cli::{Global, VerifyArgs};
 use crate::commands::select::{existing_root, resolve};
 use crate::config::Config;
@@ -24,9 +24,10 @@ use crate::hash::{hex, HashAlgo};
 use crate::layout::SnapshotPaths;
 use crate::prefetch::Reader;
 use crate::progress::{Progress, Style};
+use crate::root::{BackupRoot, Filesystem};
 use crate::scan::Kind;
 use crate::units::{human_bytes, one_line};
-use crate::{lock, Outcome};
+use crate::Outcome;
 
 /// One stored copy on disk and everything that expects it to hold some content; it is
 /// read at the place of its first user.
@@ -122,7 +123,7 @@ impl Report {
 /// Runs `phlb verify`.
 pub fn run(config: &Config, global: &Global, args: &VerifyArgs) -> Result<Outcome> {
     let root = existing_root(config)?;
-    let meta_dir = root.join(".phlb");
+    let meta_dir = root.join(crate::root::META_DIR);
     let catalog_file = meta_dir.join(crate::catalog::FILE_NAME);
     if !catalog_file.exists() {
         bail!(
@@ -130,19 +131,15 @@ pub fn run(config: &Config, global: &Global, args: &VerifyArgs) -> Result<Outcom
             catalog_file.display()
         );
     }
-    crate::store::check_root_safe(&root)?;
-    crate::store::make_private_dir(&meta_dir)?;
-    let _lock = lock::acquire(&meta_dir)?;
-    crate::signals::doing("verify stopped before it finished; run it again for a full report");
-    let catalog = Catalog::open(&meta_dir, Access::Write)?;
-    let conn = catalog.conn()?;
     let say = |line: String| {
         if !global.quiet {
             eprintln!("{line}");
         }
     };
-    crate::commands::add::say_origin(&catalog, &say);
-    crate::commands::stale_inodes::refresh(&conn, &root, &say)?;
+    let opened = BackupRoot::open_writer(root, Filesystem::Any, &say)?;
+    crate::signals::doing("verify stopped before it finished; run it again for a full report");
+    let (root, catalog) = (opened.path.clone(), &opened.catalog);
+    let conn = catalog.conn()?;
     let targets: Vec<SnapshotRow> = if args.snapshots.is_empty() {
         SnapshotRow::all(&conn)?
             .into_iter()

@@ -10,14 +10,15 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 
-use crate::catalog::{Access, Catalog, Origin, SnapshotRow};
+use crate::catalog::{Catalog, Origin, SnapshotRow};
 use crate::cli::{AddArgs, Global};
 use crate::commands::select::existing_root;
 use crate::config::Config;
 use crate::progress::Style;
+use crate::root::{BackupRoot, Filesystem};
 use crate::store;
 use crate::units::{human_bytes, one_line};
-use crate::{lock, Outcome};
+use crate::Outcome;
 
 /// A snapshot folder to record.
 #[derive(Debug, Clone)]
@@ -58,7 +59,7 @@ fn record(
         root,
         style,
         live: HashMap::new(),
-        tmp_dir: store::fresh_temp_dir(&root.join(".phlb"))?,
+        tmp_dir: store::fresh_temp_dir(&root.join(crate::root::META_DIR))?,
     };
     for folder in &folders {
         let label = format!("{}/{}", folder.name, folder.timestamp);
@@ -77,21 +78,6 @@ fn record(
         say(format!("phlb: {label}: recorded"));
     }
     Ok(())
-}
-
-/// Says in one line when a writer had to make its catalog anew, and what it repaired to
-/// open it.
-pub fn say_origin(catalog: &Catalog, say: &dyn Fn(String)) {
-    for note in &catalog.notes {
-        say(note.clone());
-    }
-    if let Origin::Remade { aside, why } = &catalog.origin {
-        say(format!(
-            "phlb: note: {}: the catalog was half-made ({why}); moved it to {} and made a new one",
-            catalog.path().display(),
-            aside.display()
-        ));
-    }
 }
 
 /// Records the snapshot folders on disk that a new catalog does not know yet, without
@@ -145,22 +131,15 @@ pub fn record_on_disk(
 
 /// Runs `phlb add`.
 pub fn run(config: &Config, global: &Global, args: &AddArgs) -> Result<Outcome> {
-    let root = existing_root(config)?;
-    let meta_dir = root.join(".phlb");
-    store::check_root_safe(&root)?;
-    store::make_private_dir(&meta_dir)?;
-    let _lock = lock::acquire(&meta_dir)?;
-    let catalog = Catalog::open(&meta_dir, Access::Write)?;
-    catalog.check_filesystem(&root)?;
-    let conn = catalog.conn()?;
-    let style = Style::detect(global.quiet);
     let say = |line: String| {
         if !global.quiet {
             eprintln!("{line}");
         }
     };
-    say_origin(&catalog, &say);
-    crate::commands::stale_inodes::refresh(&conn, &root, &say)?;
+    let opened = BackupRoot::open_writer(existing_root(config)?, Filesystem::MustMatch, &say)?;
+    let (root, catalog) = (opened.path.clone(), &opened.catalog);
+    let conn = catalog.conn()?;
+    let style = Style::detect(global.quiet);
     let found = if args.paths.is_empty() {
         folders::discover(&root, config)?
     } else {

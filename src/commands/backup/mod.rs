@@ -15,15 +15,16 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 
-use crate::catalog::{Access, Catalog, SnapshotRow, Writer};
+use crate::catalog::{Catalog, SnapshotRow, Writer};
 use crate::cli::{BackupArgs, Global};
 use crate::config::{Config, LogLevel};
 use crate::flush::Flusher;
 use crate::layout::{check_name, SnapshotPaths};
 use crate::progress::{Progress, Style};
+use crate::root::{BackupRoot, Filesystem};
 use crate::scan::{ScanOptions, SourceDir};
 use crate::store;
-use crate::{lock, Outcome};
+use crate::Outcome;
 
 /// A source folder to back up and the snapshot name it goes under.
 #[derive(Debug, Clone)]
@@ -54,33 +55,23 @@ pub fn run(config: &Config, global: &Global, args: &BackupArgs) -> Result<Outcom
     for s in &sources {
         store::check_own_dir(&root.join(&s.name))?;
     }
-    let meta_dir = root.join(".phlb");
-    store::make_private_dir(&meta_dir)?;
-    let lock = lock::acquire(&meta_dir)?;
-    if let Some(pid) = &lock.stale_pid {
-        if !global.quiet {
-            eprintln!("phlb: note: taking over the stale lock of process {pid}, which is gone");
-        }
-    }
-    let catalog = Catalog::open(&meta_dir, Access::Write)?;
-    catalog.check_filesystem(&root)?;
     let say = |line: String| {
         if !global.quiet {
             eprintln!("{line}");
         }
     };
-    crate::commands::stale_inodes::refresh(&*catalog.conn()?, &root, &say)?;
-    crate::commands::add::say_origin(&catalog, &say);
-    crate::commands::add::record_on_disk(config, &root, &catalog, style, &say)?;
+    let opened = BackupRoot::open_writer(root, Filesystem::MustMatch, &say)?;
+    let (root, catalog) = (opened.path(), &opened.catalog);
+    crate::commands::add::record_on_disk(config, root, catalog, style, &say)?;
     catalog.check_hash(&config.hash.to_string())?;
     let mut outcome = Outcome::Clean;
     for source in &sources {
-        let counts = one_snapshot(config, global, &catalog, &root, source, style)?;
+        let counts = one_snapshot(config, global, catalog, root, source, style)?;
         if counts.failed > 0 {
             outcome = Outcome::Problems;
         }
     }
-    drop(lock);
+    drop(opened);
     Ok(outcome)
 }
 

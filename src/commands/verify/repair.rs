@@ -40,7 +40,7 @@ pub fn repair(
         by_copy.entry(d.copy_id).or_default().push(d);
     }
     let mut done = Repaired::default();
-    let tmp_dir = store::fresh_temp_dir(&root.join(".phlb"))?;
+    let tmp_dir = store::fresh_temp_dir(&root.join(crate::root::META_DIR))?;
     for (copy_id, paths) in by_copy {
         let first = &paths[0];
         let Some((good_id, good)) = good_copy(conn, root, config, first)? else {
