@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use rusqlite::{params, Connection};
 
-use super::entries::copy_meta;
+use super::copies::copy_meta;
 use crate::plan::CopyMeta;
 
 /// What a full read of a stored copy showed.
@@ -151,7 +151,7 @@ mod tests {
         let found = damaged_paths(&conn).unwrap();
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].rel, PathBuf::from("a.txt"));
-        let sources = super::super::entries::copies_for_hash(&conn, &[0xaa]).unwrap();
+        let sources = super::super::copies::copies_for_hash(&conn, &[0xaa]).unwrap();
         assert_eq!(
             sources.iter().map(|c| c.id).collect::<Vec<_>>(),
             [2],

@@ -9,6 +9,7 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 pub mod access;
+pub mod copies;
 mod create;
 pub mod damage;
 pub mod entries;
@@ -17,9 +18,11 @@ pub mod mtime;
 pub mod queries;
 pub mod settings;
 pub mod snapshots;
+pub mod writer;
 
-pub use entries::{CopyRow, Writer};
+pub use copies::CopyRow;
 pub use snapshots::SnapshotRow;
+pub use writer::Writer;
 
 refinery::embed_migrations!("migrations");
 

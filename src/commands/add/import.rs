@@ -9,11 +9,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use super::{Folder, Tally};
+use crate::catalog::copies::{copies_by_ino, copies_for_hash, copy_locations};
 use crate::catalog::damage::{mark_unverified, record_verdict, Verdict};
-use crate::catalog::entries::{
-    copies_by_ino, copies_for_hash, copy_locations, record_copy, record_entry,
-};
 use crate::catalog::snapshots::Totals;
+use crate::catalog::writer::{record_copy, record_entry};
 use crate::catalog::SnapshotRow;
 use crate::cli::AddArgs;
 use crate::config::Config;

@@ -10,7 +10,8 @@ use anyhow::{Context, Result};
 
 use super::report::Counts;
 use super::Source;
-use crate::catalog::entries::{copies_for_hash, previous_entries};
+use crate::catalog::copies::copies_for_hash;
+use crate::catalog::entries::previous_entries;
 use crate::catalog::{self, Access, Catalog, SnapshotRow};
 use crate::config::Config;
 use crate::plan::{copy_serves, first_step, FirstStep, LinkKey, PrevMap};

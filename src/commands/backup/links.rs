@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
+use crate::catalog::copies::{copies_for_hash, copy_locations};
 use crate::catalog::damage::Verdict;
-use crate::catalog::entries::{copies_for_hash, copy_locations, Committed};
+use crate::catalog::writer::Committed;
 use crate::hash::HashAlgo;
 use crate::plan::{copy_serves, has_room, CopyMeta, Dedup, LinkKey};
 use crate::prefetch::{read_and_hash, SourceFile};

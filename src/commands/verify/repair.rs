@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
+use crate::catalog::copies::{copies_for_hash, copy_locations};
 use crate::catalog::damage::{damaged_paths, drop_if_unused, move_entry, DamagedPath};
-use crate::catalog::entries::{copies_for_hash, copy_locations};
 use crate::config::Config;
 use crate::hash::HashAlgo;
 use crate::layout::snapshot_dir_rel;

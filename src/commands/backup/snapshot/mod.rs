@@ -16,7 +16,9 @@ mod notes;
 
 use super::links::Linker;
 use super::report::{Counts, Failures, Log};
-use crate::catalog::entries::{content_known, previous_entries, Committed};
+use crate::catalog::copies::content_known;
+use crate::catalog::entries::previous_entries;
+use crate::catalog::writer::Committed;
 use crate::catalog::{self, Conn, SnapshotRow, Writer};
 use crate::config::{Config, LogLevel};
 use crate::layout::SnapshotPaths;

@@ -1,0 +1,117 @@
+//! Typed queries on stored copies: finding the copies of a content, where a copy is
+//! linked, and the copies behind an inode.
+
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+
+use anyhow::Result;
+use rusqlite::{params, Connection};
+
+use crate::plan::CopyMeta;
+
+/// One physical stored copy of some content.
+#[derive(Debug, Clone, Copy)]
+pub struct CopyRow {
+    pub id: i64,
+    pub ino: u64,
+    pub size: u64,
+    pub meta: CopyMeta,
+    /// Its hash was read from its bytes; false for a hash taken from a manifest, which
+    /// must be checked against the bytes before the copy serves other content.
+    pub verified: bool,
+}
+
+/// Where a stored copy can be found: a snapshot folder (relative to the root) and a path in it.
+#[derive(Debug, Clone)]
+pub struct Location {
+    pub snapshot_dir: PathBuf,
+    pub rel: PathBuf,
+}
+
+/// Reads a copy's mode, uid, gid and mtime (`mtime_ns`, `mtime_exact`) from five
+/// columns starting at `first`.
+pub(super) fn copy_meta(r: &rusqlite::Row, first: usize) -> rusqlite::Result<CopyMeta> {
+    Ok(CopyMeta {
+        mode: r.get(first)?,
+        uid: r.get(first + 1)?,
+        gid: r.get(first + 2)?,
+        mtime_ns: super::mtime::read(r, first + 3)?,
+    })
+}
+
+/// Every stored copy of the content with digest `hash`.
+pub fn copies_for_hash(conn: &Connection, hash: &[u8]) -> Result<Vec<CopyRow>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT k.id, k.ino, c.size, k.mode, k.uid, k.gid, k.mtime_ns, k.mtime_exact,
+                k.state = 'ok'
+         FROM contents c JOIN copies k ON k.content_id = c.id
+         WHERE c.hash = ?1 AND k.state != 'damaged'
+         ORDER BY k.state = 'ok' DESC, k.id DESC",
+    )?;
+    let rows = stmt
+        .query_map([hash], |r| {
+            Ok(CopyRow {
+                id: r.get(0)?,
+                ino: r.get::<_, i64>(1)? as u64,
+                size: r.get::<_, i64>(2)? as u64,
+                meta: copy_meta(r, 3)?,
+                verified: r.get(8)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
+/// True when content `hash` has ever been stored (its copies may be gone since).
+pub fn content_known(conn: &Connection, hash: &[u8]) -> Result<bool> {
+    let mut stmt = conn.prepare_cached("SELECT 1 FROM contents WHERE hash = ?1")?;
+    Ok(stmt.exists([hash])?)
+}
+
+/// Up to `limit` places where stored copy `copy_id` is linked, newest snapshot first.
+pub fn copy_locations(conn: &Connection, copy_id: i64, limit: usize) -> Result<Vec<Location>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT s.name, s.timestamp, s.status, p.path
+         FROM snapshot_runs s CROSS JOIN entries e ON e.snapshot_id = s.id AND e.copy_id = ?1
+         JOIN paths p ON p.id = e.path_id
+         WHERE s.status != 'missing'
+         ORDER BY s.id DESC LIMIT ?2",
+    )?;
+    let rows = stmt
+        .query_map(params![copy_id, limit as i64], |r| {
+            let name: String = r.get(0)?;
+            let ts: String = r.get(1)?;
+            let status: String = r.get(2)?;
+            let path: Vec<u8> = r.get(3)?;
+            Ok(Location {
+                snapshot_dir: crate::layout::snapshot_dir_rel(&name, &ts, status == "complete"),
+                rel: PathBuf::from(std::ffi::OsStr::from_bytes(&path)),
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
+/// Stored copies recorded with inode number `ino`, with their content hash.
+pub fn copies_by_ino(conn: &Connection, ino: u64) -> Result<Vec<(CopyRow, Vec<u8>)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT k.id, k.ino, c.size, k.mode, k.uid, k.gid, k.mtime_ns, k.mtime_exact, c.hash,
+                k.state = 'ok'
+         FROM copies k JOIN contents c ON c.id = k.content_id WHERE k.ino = ?1",
+    )?;
+    let rows = stmt
+        .query_map([ino as i64], |r| {
+            Ok((
+                CopyRow {
+                    id: r.get(0)?,
+                    ino: r.get::<_, i64>(1)? as u64,
+                    size: r.get::<_, i64>(2)? as u64,
+                    meta: copy_meta(r, 3)?,
+                    verified: r.get(9)?,
+                },
+                r.get(8)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}

@@ -1,0 +1,386 @@
+//! Owns writing a run's rows: the batched writer thread a backup uses, how far its rows
+//! are committed, and the inserts of stored copies and entries (also used by add).
+
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use rusqlite::{params, Connection};
+
+use super::Conn;
+use crate::plan::CopyMeta;
+use crate::scan::{Kind, Meta};
+
+/// One row for the writer thread.
+enum Row {
+    Copy {
+        id: i64,
+        hash: Vec<u8>,
+        size: u64,
+        ino: u64,
+        meta: CopyMeta,
+    },
+    Entry {
+        snapshot_id: i64,
+        /// The path's id when the caller knows it; then `path` is left empty.
+        path_id: Option<i64>,
+        path: Vec<u8>,
+        kind: Kind,
+        meta: Meta,
+        copy_id: Option<i64>,
+        target: Option<Vec<u8>>,
+    },
+}
+
+/// How many of the rows handed to a `Writer`, counted in order, are committed: readers on
+/// other connections see them from then on.
+#[derive(Debug, Clone, Default)]
+pub struct Committed(Arc<AtomicU64>);
+
+impl Committed {
+    /// Rows committed so far.
+    pub fn rows(&self) -> u64 {
+        self.0.load(Ordering::Acquire)
+    }
+
+    fn set(&self, rows: u64) {
+        self.0.store(rows, Ordering::Release);
+    }
+
+    /// Sets the count, for tests of what follows a commit.
+    #[cfg(test)]
+    pub fn set_for_test(&self, rows: u64) {
+        self.set(rows);
+    }
+}
+
+/// Writes a run's rows on a thread of its own, in large transactions, so the filesystem
+/// work of the run never waits for SQLite. Stored-copy ids are handed out up front (the
+/// writer lock makes this run the only writer), so callers never wait for an insert.
+pub struct Writer {
+    tx: Option<SyncSender<Vec<Row>>>,
+    thread: Option<JoinHandle<Result<()>>>,
+    next_copy_id: i64,
+    /// Rows not yet handed to the thread: they go over in batches, so the two threads
+    /// do not wake each other for every row.
+    batch: Vec<Row>,
+    /// Rows sent so far, and how many of them the thread has committed.
+    sent: u64,
+    handoff: usize,
+    committed: Committed,
+}
+
+/// Rows handed to the writer thread at once.
+const HANDOFF_ROWS: usize = 512;
+
+/// Rows (or seconds) per transaction. Large, so each touched index page is written to
+/// the WAL about once per run. A run killed mid-transaction loses those rows only: the
+/// files they describe are in-progress leftovers, which the next run removes.
+const BATCH_ROWS: usize = 200_000;
+const BATCH_TIME: Duration = Duration::from_secs(10);
+
+/// Rows per handoff and per transaction: `HANDOFF_ROWS` and `BATCH_ROWS`, or in debug
+/// builds both from `PHLB_DEBUG_BATCH_ROWS` when set, so tests can make a small run
+/// commit part-way.
+fn batch_sizes() -> (usize, usize) {
+    #[cfg(debug_assertions)]
+    if let Some(n) = std::env::var("PHLB_DEBUG_BATCH_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        return (n, n);
+    }
+    (HANDOFF_ROWS, BATCH_ROWS)
+}
+
+impl Writer {
+    /// Starts the writer thread on a pooled connection.
+    pub fn start(conn: Conn) -> Result<Writer> {
+        let max_id: i64 =
+            conn.query_row("SELECT coalesce(max(id), 0) FROM copies", [], |r| r.get(0))?;
+        let (tx, rx) = sync_channel::<Vec<Row>>(8);
+        let committed = Committed::default();
+        let (handoff, batch) = batch_sizes();
+        let thread = {
+            let committed = committed.clone();
+            std::thread::Builder::new()
+                .name("catalog-writer".into())
+                .spawn(move || write_rows(&conn, rx, &committed, batch))?
+        };
+        Ok(Writer {
+            tx: Some(tx),
+            thread: Some(thread),
+            next_copy_id: max_id + 1,
+            batch: Vec::with_capacity(handoff),
+            sent: 0,
+            handoff,
+            committed,
+        })
+    }
+
+    /// Rows sent so far (committed or not).
+    pub fn rows_sent(&self) -> u64 {
+        self.sent
+    }
+
+    /// A handle on how far the writer has committed.
+    pub fn committed(&self) -> Committed {
+        self.committed.clone()
+    }
+
+    fn send(&mut self, row: Row) -> Result<()> {
+        self.sent += 1;
+        self.batch.push(row);
+        if self.batch.len() >= self.handoff {
+            self.hand_over()?;
+        }
+        Ok(())
+    }
+
+    /// Hands the rows collected so far to the thread.
+    fn hand_over(&mut self) -> Result<()> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let rows = std::mem::replace(&mut self.batch, Vec::with_capacity(self.handoff));
+        let sent = self
+            .tx
+            .as_ref()
+            .map(|tx| tx.send(rows).is_ok())
+            .unwrap_or(false);
+        if sent {
+            return Ok(());
+        }
+        // The thread stopped: its error says why.
+        self.tx = None;
+        match self.thread.take().map(|t| t.join()) {
+            Some(Ok(Err(e))) => Err(e),
+            _ => anyhow::bail!("the catalog writer stopped"),
+        }
+    }
+
+    /// Records a new stored copy of content `hash`; returns its id.
+    pub fn insert_copy(&mut self, hash: &[u8], size: u64, ino: u64, meta: CopyMeta) -> Result<i64> {
+        let id = self.next_copy_id;
+        self.next_copy_id += 1;
+        self.send(Row::Copy {
+            id,
+            hash: hash.to_vec(),
+            size,
+            ino,
+            meta,
+        })?;
+        Ok(id)
+    }
+
+    /// Records one entry of snapshot `snapshot_id`; `path_id` skips the path lookup when
+    /// the caller knows it (an unchanged path of the previous snapshot).
+    #[allow(clippy::too_many_arguments)]
+    pub fn insert_entry(
+        &mut self,
+        snapshot_id: i64,
+        path_id: Option<i64>,
+        rel: &Path,
+        kind: Kind,
+        meta: &Meta,
+        copy_id: Option<i64>,
+        target: Option<&Path>,
+    ) -> Result<()> {
+        self.send(Row::Entry {
+            snapshot_id,
+            path_id,
+            path: match path_id {
+                Some(_) => Vec::new(),
+                None => rel.as_os_str().as_bytes().to_vec(),
+            },
+            kind,
+            meta: *meta,
+            copy_id,
+            target: target.map(|t| t.as_os_str().as_bytes().to_vec()),
+        })
+    }
+
+    /// Waits until every row is committed.
+    pub fn finish(mut self) -> Result<()> {
+        self.hand_over()?;
+        self.tx = None;
+        match self.thread.take().map(|t| t.join()) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => anyhow::bail!("the catalog writer crashed"),
+            None => anyhow::bail!("the catalog writer stopped"),
+        }
+    }
+}
+
+impl Drop for Writer {
+    /// A run that stops early keeps the rows it sent: they only describe files on disk.
+    fn drop(&mut self) {
+        let _ = self.hand_over();
+        self.tx = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Settings of the writer's connection while it writes: foreign keys are not checked row
+/// by row (every id it writes was just read from, or handed out for, this catalog), and
+/// a larger page cache keeps the scattered index inserts of a big catalog off the disk.
+const WRITER_ON: &str =
+    "PRAGMA foreign_keys = OFF; PRAGMA ignore_check_constraints = ON; PRAGMA cache_size = -16384;";
+/// The pool's settings, restored before the connection goes back.
+const WRITER_OFF: &str =
+    "PRAGMA foreign_keys = ON; PRAGMA ignore_check_constraints = OFF; PRAGMA cache_size = -2000;";
+
+fn write_rows(
+    conn: &Connection,
+    rx: Receiver<Vec<Row>>,
+    committed: &Committed,
+    batch: usize,
+) -> Result<()> {
+    conn.execute_batch(WRITER_ON)?;
+    let written = write_batches(conn, rx, committed, batch);
+    let restored = conn.execute_batch(WRITER_OFF);
+    written?;
+    restored?;
+    Ok(())
+}
+
+fn write_batches(
+    conn: &Connection,
+    rx: Receiver<Vec<Row>>,
+    committed: &Committed,
+    batch: usize,
+) -> Result<()> {
+    conn.execute_batch("BEGIN")?;
+    let mut done = 0u64;
+    let mut pending = 0usize;
+    let mut since = Instant::now();
+    let result = (|| -> Result<()> {
+        for row in rx.into_iter().flatten() {
+            match row {
+                Row::Copy {
+                    id,
+                    hash,
+                    size,
+                    ino,
+                    meta,
+                } => {
+                    record_copy(conn, Some(id), &hash, size, ino, meta)?;
+                }
+                Row::Entry {
+                    snapshot_id,
+                    path_id,
+                    path,
+                    kind,
+                    meta,
+                    copy_id,
+                    target,
+                } => record_entry(
+                    conn,
+                    snapshot_id,
+                    path_id,
+                    &path,
+                    kind,
+                    &meta,
+                    copy_id,
+                    target.as_deref(),
+                )?,
+            }
+            pending += 1;
+            done += 1;
+            if pending >= batch || since.elapsed() >= BATCH_TIME {
+                conn.execute_batch("COMMIT; BEGIN")?;
+                committed.set(done);
+                pending = 0;
+                since = Instant::now();
+            }
+        }
+        Ok(())
+    })();
+    let last = conn.execute_batch("COMMIT");
+    result?;
+    last?;
+    committed.set(done);
+    Ok(())
+}
+
+/// Inserts a stored copy (and its content when new); returns the copy's id.
+pub fn record_copy(
+    conn: &Connection,
+    id: Option<i64>,
+    hash: &[u8],
+    size: u64,
+    ino: u64,
+    meta: CopyMeta,
+) -> Result<i64> {
+    conn.prepare_cached("INSERT OR IGNORE INTO contents (hash, size) VALUES (?1, ?2)")?
+        .execute(params![hash, size as i64])?;
+    let content_id: i64 = conn
+        .prepare_cached("SELECT id FROM contents WHERE hash = ?1")?
+        .query_row([hash], |r| r.get(0))?;
+    let (mtime_ns, mtime_exact) = super::mtime::to_columns(meta.mtime_ns);
+    conn.prepare_cached(
+        "INSERT INTO copies (id, content_id, ino, mode, uid, gid, mtime_ns, mtime_exact)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        id,
+        content_id,
+        ino as i64,
+        meta.mode,
+        meta.uid,
+        meta.gid,
+        mtime_ns,
+        mtime_exact
+    ])?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Inserts one entry of a snapshot (and its path when new).
+#[allow(clippy::too_many_arguments)]
+pub fn record_entry(
+    conn: &Connection,
+    snapshot_id: i64,
+    path_id: Option<i64>,
+    path: &[u8],
+    kind: Kind,
+    meta: &Meta,
+    copy_id: Option<i64>,
+    target: Option<&[u8]>,
+) -> Result<()> {
+    let path_id: i64 = match path_id {
+        Some(id) => id,
+        None => {
+            conn.prepare_cached("INSERT OR IGNORE INTO paths (path) VALUES (?1)")?
+                .execute([path])?;
+            conn.prepare_cached("SELECT id FROM paths WHERE path = ?1")?
+                .query_row([path], |r| r.get(0))?
+        }
+    };
+    let (mtime_ns, mtime_exact) = super::mtime::to_columns(meta.mtime_ns);
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO entries
+         (snapshot_id, path_id, kind, size, mtime_ns, mode, uid, gid, copy_id, target, mtime_exact)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?
+    .execute(params![
+        snapshot_id,
+        path_id,
+        kind.as_str(),
+        meta.size as i64,
+        mtime_ns,
+        meta.mode,
+        meta.uid,
+        meta.gid,
+        copy_id,
+        target,
+        mtime_exact,
+    ])?;
+    Ok(())
+}
