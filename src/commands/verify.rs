@@ -1,13 +1,13 @@
 //! `phlb verify`: proves snapshots intact against the catalog, hashing each stored copy
 //! (inode) once and naming every snapshot and path that shares a damaged one.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::HashSet;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
-use std::rc::Rc;
+use std::path::Path;
 
+mod content;
 mod damage;
 mod folders;
 mod listing;
@@ -20,75 +20,13 @@ use crate::catalog::SnapshotRow;
 use crate::cli::{Global, VerifyArgs};
 use crate::commands::select::{existing_root, resolve};
 use crate::config::Config;
-use crate::hash::{hex, HashAlgo};
+use crate::hash::HashAlgo;
 use crate::layout::SnapshotPaths;
-use crate::prefetch::Reader;
 use crate::progress::{Progress, Style};
 use crate::root::{BackupRoot, Filesystem};
 use crate::scan::Kind;
 use crate::units::{human_bytes, one_line};
 use crate::Outcome;
-
-/// One stored copy on disk and everything that expects it to hold some content; it is
-/// read at the place of its first user.
-struct Inode {
-    /// The catalog's id of the stored copy.
-    copy_id: i64,
-    size: u64,
-    algo: HashAlgo,
-    expected: Vec<u8>,
-    /// Who links it: (index into the verified snapshots, index into `Inodes::names`).
-    users: Vec<(u32, u32)>,
-}
-
-/// The stored copies to hash, by inode. Users are kept as two small numbers each, with
-/// every relative path stored once however many snapshots hold it, so memory follows
-/// the number of distinct paths, not paths times snapshots.
-#[derive(Default)]
-struct Inodes {
-    by_ino: HashMap<u64, Inode>,
-    name_ids: HashMap<Rc<[u8]>, u32>,
-    names: Vec<Rc<[u8]>>,
-    /// The folder of each verified snapshot, by its index.
-    dirs: Vec<PathBuf>,
-}
-
-impl Inodes {
-    /// Notes that path `rel` of verified snapshot `snap` links the inode of `md`.
-    fn add(&mut self, snap: u32, rel: &[u8], md: &std::fs::Metadata, new: impl FnOnce() -> Inode) {
-        let name = match self.name_ids.get(rel) {
-            Some(&id) => id,
-            None => {
-                let id = self.names.len() as u32;
-                let name: Rc<[u8]> = rel.into();
-                self.names.push(Rc::clone(&name));
-                self.name_ids.insert(name, id);
-                id
-            }
-        };
-        self.by_ino
-            .entry(md.ino())
-            .or_insert_with(new)
-            .users
-            .push((snap, name));
-    }
-
-    /// Where `inode` is read: the place of its first user.
-    fn path_of(&self, inode: &Inode) -> PathBuf {
-        let (snap, name) = inode.users[0];
-        let rel = OsStr::from_bytes(&self.names[name as usize]);
-        self.dirs[snap as usize].join(rel)
-    }
-
-    /// Every user of `inode` as "snapshot/path".
-    fn users(&self, inode: &Inode, targets: &[SnapshotRow]) -> Vec<String> {
-        inode
-            .users
-            .iter()
-            .map(|&(snap, name)| show(&targets[snap as usize], &self.names[name as usize]))
-            .collect()
-    }
-}
 
 /// Problems found, printed as they come (stdout), and notes (stderr).
 struct Report {
@@ -165,13 +103,12 @@ pub fn run(config: &Config, global: &Global, args: &VerifyArgs) -> Result<Outcom
         folders::leftovers(&conn, &root, &mut report)?;
         folders::unknown_folders(&conn, &root, config, &mut report)?;
     }
-    let mut inodes = Inodes {
-        dirs: targets
+    let mut inodes = content::Inodes::new(
+        targets
             .iter()
             .map(|s| root.join(crate::layout::snapshot_dir_rel(&s.name, &s.timestamp, true)))
             .collect(),
-        ..Inodes::default()
-    };
+    );
     let mut entries_checked = 0u64;
     for (index, snap) in targets.iter().enumerate() {
         let algo: HashAlgo = snap.hash_algo.parse().unwrap_or(config.hash);
@@ -235,7 +172,7 @@ pub fn run(config: &Config, global: &Global, args: &VerifyArgs) -> Result<Outcom
     if !args.fast {
         let total: u64 = inodes.by_ino.values().map(|i| i.size).sum();
         report.progress = Progress::new(style, "verify", inodes.by_ino.len() as u64, total);
-        hashed = hash_inodes(config, inodes, &targets, &mut report);
+        hashed = content::hash_inodes(config, inodes, &targets, &mut report);
         report.progress.finish();
     }
     damage::record_verdicts(&conn, &report)?;
@@ -296,7 +233,7 @@ struct Checking<'a> {
 fn check_entries(
     checking: &Checking,
     recorded: &[Recorded],
-    inodes: &mut Inodes,
+    inodes: &mut content::Inodes,
     report: &mut Report,
 ) {
     let (snap, paths, algo) = (checking.snap, checking.paths, checking.algo);
@@ -364,7 +301,7 @@ fn check_entries(
                 if md.ino() != copy.ino {
                     report.unlinked += 1;
                 }
-                inodes.add(checking.index, &rec.path, &md, || Inode {
+                inodes.add(checking.index, &rec.path, &md, || content::Inode {
                     copy_id: copy.id,
                     size: md.len(),
                     algo,
@@ -374,62 +311,4 @@ fn check_entries(
             }
         }
     }
-}
-
-/// Hashes every inode once (on all workers) and reports each damaged one with every path
-/// that shares it. Returns the bytes hashed.
-fn hash_inodes(
-    config: &Config,
-    mut inodes: Inodes,
-    targets: &[SnapshotRow],
-    report: &mut Report,
-) -> u64 {
-    let by_ino = std::mem::take(&mut inodes.by_ino);
-    // Read in path order, which follows the disk layout more closely than inode order.
-    let mut list: Vec<(PathBuf, Inode)> = by_ino
-        .into_values()
-        .map(|i| (inodes.path_of(&i), i))
-        .collect();
-    list.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut hashed = 0u64;
-    let mut by_algo: BTreeMap<&'static str, Vec<(PathBuf, Inode)>> = BTreeMap::new();
-    for (path, inode) in list {
-        by_algo
-            .entry(inode.algo.manifest_suffix())
-            .or_default()
-            .push((path, inode));
-    }
-    for group in by_algo.into_values() {
-        let algo = group[0].1.algo;
-        let (paths, group): (Vec<PathBuf>, Vec<Inode>) = group.into_iter().unzip();
-        std::thread::scope(|scope| {
-            let mut reader = Reader::reads(scope, paths, algo, config.worker_count());
-            for inode in &group {
-                match reader.next_read() {
-                    Ok(read) => {
-                        hashed += read.meta.size;
-                        if read.hash == inode.expected {
-                            report.good.push(inode.copy_id);
-                        } else {
-                            report.damaged.insert(inode.copy_id);
-                            let users = inodes.users(inode, targets);
-                            report.problem(
-                                &users[0],
-                                &format!(
-                                    "content damaged: hash {} but the catalog says {}; shared by {} path(s): {}",
-                                    &hex(&read.hash)[..16],
-                                    &hex(&inode.expected)[..16],
-                                    users.len(),
-                                    users.join(", ")
-                                ),
-                            );
-                        }
-                    }
-                    Err(why) => report.problem(&inodes.users(inode, targets).join(", "), &why),
-                }
-                report.progress.advance(inode.size);
-            }
-        });
-    }
-    hashed
 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use super::{Folder, Tally};
-use crate::catalog::copies::{copies_by_ino, copies_for_hash, copy_locations};
+use crate::catalog::copies::copies_by_ino;
 use crate::catalog::damage::{mark_unverified, record_verdict, Verdict};
 use crate::catalog::snapshots::Totals;
 use crate::catalog::writer::{record_copy, record_entry};
@@ -19,7 +19,7 @@ use crate::config::Config;
 use crate::hash::{hex, HashAlgo};
 use crate::layout::SnapshotPaths;
 use crate::manifest;
-use crate::plan::{copy_serves, has_room, CopyMeta, LinkKey};
+use crate::plan::{CopyMeta, LinkKey};
 use crate::prefetch::Reader;
 use crate::progress::{Progress, Style};
 use crate::scan::{self, Entry, Kind, ScanOptions};
@@ -27,17 +27,17 @@ use crate::store;
 use crate::units::one_line;
 
 /// One physical file of a snapshot being recorded, and the paths that share it.
-struct Inode {
+pub(super) struct Inode {
     /// Index into the scanned entries of each path holding this inode.
-    entries: Vec<usize>,
-    meta: CopyMeta,
-    size: u64,
-    nlink: u64,
+    pub(super) entries: Vec<usize>,
+    pub(super) meta: CopyMeta,
+    pub(super) size: u64,
+    pub(super) nlink: u64,
     hash: Option<Vec<u8>>,
     /// The catalog already knows this inode as stored copy `id`.
     known_copy: Option<i64>,
     /// The manifest disagrees: record, never link.
-    suspect: bool,
+    pub(super) suspect: bool,
     /// The hash was taken from the manifest (`--trust-manifests`), not read.
     trusted: bool,
 }
@@ -45,9 +45,9 @@ struct Inode {
 /// A stored copy this add run can link to.
 #[derive(Debug, Clone)]
 pub(super) struct LinkTarget {
-    copy_id: i64,
-    path: PathBuf,
-    nlink: u64,
+    pub(super) copy_id: i64,
+    pub(super) path: PathBuf,
+    pub(super) nlink: u64,
 }
 
 pub(super) struct Importer<'a> {
@@ -338,94 +338,5 @@ impl Importer<'_> {
             }
         }
         Ok(())
-    }
-
-    /// Replaces every path of `inode` by a hardlink to a stored copy with the same content
-    /// that the policy allows; returns that copy's id, or None to keep the inode as a copy.
-    fn relink(
-        &mut self,
-        conn: &rusqlite::Connection,
-        folder: &Folder,
-        entries: &[Entry],
-        inode: &Inode,
-        hash: &[u8],
-        tally: &mut Tally,
-    ) -> Result<Option<i64>> {
-        if self.args.no_link || inode.suspect {
-            return Ok(None);
-        }
-        let need = inode.entries.len() as u64;
-        let max = self.config.max_links;
-        let key = LinkKey::new(self.config.dedup, hash, inode.meta);
-        let mut target = self
-            .live
-            .get(&key)
-            .cloned()
-            .filter(|t| has_room(t.nlink + need - 1, max));
-        if target.is_none() {
-            for copy in copies_for_hash(conn, hash)? {
-                if copy.size != inode.size || !copy_serves(self.config.dedup, inode.meta, copy.meta)
-                {
-                    continue;
-                }
-                for loc in copy_locations(conn, copy.id, 4)? {
-                    let src = self.root.join(&loc.snapshot_dir).join(&loc.rel);
-                    if let Some(nlink) =
-                        store::check_stored_copy(&src, copy.ino, copy.size, copy.meta.mtime_ns)
-                    {
-                        if has_room(nlink + need - 1, max) {
-                            target = Some(LinkTarget {
-                                copy_id: copy.id,
-                                path: src,
-                                nlink,
-                            });
-                        }
-                        break;
-                    }
-                }
-                if target.is_some() {
-                    break;
-                }
-            }
-        }
-        let Some(mut target) = target else {
-            return Ok(None);
-        };
-        // A hash may come from a manifest (or a copy may have rotted since it was
-        // hashed): an inode is only ever replaced by a link to the very same bytes.
-        let here = folder.dir.join(&entries[inode.entries[0]].rel);
-        match store::same_bytes(&target.path, &here) {
-            Ok(true) => {}
-            Ok(false) => {
-                tally.problems += 1;
-                eprintln!(
-                    "phlb: error: {}: content differs from {} although the hashes say equal; recorded as found, not linked (run `phlb verify`)",
-                    one_line(&here),
-                    one_line(&target.path)
-                );
-                return Ok(None);
-            }
-            Err(e) => {
-                return Err(e).with_context(|| {
-                    format!(
-                        "{}: cannot compare with {}",
-                        here.display(),
-                        target.path.display()
-                    )
-                })
-            }
-        }
-        for &i in &inode.entries {
-            let path = folder.dir.join(&entries[i].rel);
-            store::replace_with_link_via(&target.path, &path, &self.tmp_dir)
-                .with_context(|| format!("{}: cannot replace with a hardlink", path.display()))?;
-            target.nlink += 1;
-        }
-        tally.relinked += need;
-        if inode.nlink == need {
-            tally.freed += inode.size;
-        }
-        self.live.insert(key, target.clone());
-        Ok(Some(target.copy_id))
     }
 }

@@ -3,6 +3,7 @@
 
 mod folders;
 mod import;
+mod relink;
 mod temp_files;
 
 use std::collections::HashMap;
