@@ -81,10 +81,14 @@ pub fn copy_locations(conn: &Connection, copy_id: i64, limit: usize) -> Result<V
         .query_map(params![copy_id, limit as i64], |r| {
             let name: String = r.get(0)?;
             let ts: String = r.get(1)?;
-            let status: String = r.get(2)?;
+            let status: super::snapshots::Status = r.get(2)?;
             let path: Vec<u8> = r.get(3)?;
             Ok(Location {
-                snapshot_dir: crate::layout::snapshot_dir_rel(&name, &ts, status == "complete"),
+                snapshot_dir: crate::layout::snapshot_dir_rel(
+                    &name,
+                    &ts,
+                    status == super::snapshots::Status::Complete,
+                ),
                 rel: PathBuf::from(std::ffi::OsStr::from_bytes(&path)),
             })
         })?

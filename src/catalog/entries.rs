@@ -80,7 +80,6 @@ pub fn snapshot_entries(conn: &Connection, snapshot_id: i64) -> Result<Vec<Recor
     )?;
     let rows = stmt
         .query_map([snapshot_id], |r| {
-            let kind: String = r.get(1)?;
             let copy_id: Option<i64> = r.get(9)?;
             let copy = match copy_id {
                 Some(id) => Some(CopyInfo {
@@ -93,7 +92,7 @@ pub fn snapshot_entries(conn: &Connection, snapshot_id: i64) -> Result<Vec<Recor
             };
             Ok(Recorded {
                 path: r.get(0)?,
-                kind: Kind::parse(&kind).unwrap_or(Kind::File),
+                kind: r.get(1)?,
                 meta: Meta {
                     size: r.get::<_, i64>(2)? as u64,
                     mtime_ns: super::mtime::read(r, 3)?,

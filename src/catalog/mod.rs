@@ -18,6 +18,7 @@ pub mod mtime;
 pub mod queries;
 pub mod settings;
 pub mod snapshots;
+mod types;
 pub mod writer;
 
 pub use copies::CopyRow;

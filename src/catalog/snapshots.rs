@@ -3,13 +3,35 @@
 use anyhow::Result;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
+/// Where a snapshot run stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Its folder has its final name and everything it wrote is recorded.
+    Complete,
+    /// It was started and has not finished (running, or killed).
+    Incomplete,
+    /// Its folder is gone from disk (deleted by hand).
+    Missing,
+}
+
+impl Status {
+    /// The name the catalog and its views use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Complete => "complete",
+            Status::Incomplete => "incomplete",
+            Status::Missing => "missing",
+        }
+    }
+}
+
 /// One snapshot run as the catalog records it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SnapshotRow {
     pub id: i64,
     pub name: String,
     pub timestamp: String,
-    pub status: String,
+    pub status: Status,
     pub hash_algo: String,
 }
 
@@ -55,7 +77,7 @@ impl SnapshotRow {
             id: conn.last_insert_rowid(),
             name: name.into(),
             timestamp: timestamp.into(),
-            status: "incomplete".into(),
+            status: Status::Incomplete,
             hash_algo: hash_algo.into(),
         })
     }

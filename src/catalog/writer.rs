@@ -372,7 +372,7 @@ pub fn record_entry(
     .execute(params![
         snapshot_id,
         path_id,
-        kind.as_str(),
+        kind,
         meta.size as i64,
         mtime_ns,
         meta.mode,

@@ -7,6 +7,7 @@ use std::path::Path;
 use anyhow::{bail, Result};
 
 use crate::catalog::queries::{self, Item};
+use crate::catalog::snapshots::Status;
 use crate::catalog::SnapshotRow;
 use crate::cli::DiffArgs;
 use crate::commands::select::{open_read, resolve};
@@ -96,7 +97,7 @@ pub fn run(config: &Config, args: &DiffArgs) -> Result<Outcome> {
 fn two_newest(conn: &rusqlite::Connection, name: &str) -> Result<(SnapshotRow, SnapshotRow)> {
     let mut runs: Vec<SnapshotRow> = SnapshotRow::all(conn)?
         .into_iter()
-        .filter(|s| s.name == name && s.status == "complete")
+        .filter(|s| s.name == name && s.status == Status::Complete)
         .collect();
     if runs.len() < 2 {
         bail!(

@@ -2,6 +2,7 @@
 
 use anyhow::Result;
 
+use crate::catalog::snapshots::Status;
 use crate::catalog::{queries, SnapshotRow};
 use crate::cli::DuplicatesArgs;
 use crate::commands::select::{open_read, print, resolve};
@@ -19,7 +20,7 @@ pub fn run(config: &Config, args: &DuplicatesArgs) -> Result<Outcome> {
             let mut newest = std::collections::BTreeMap::new();
             for s in SnapshotRow::all(&conn)?
                 .into_iter()
-                .filter(|s| s.status == "complete")
+                .filter(|s| s.status == Status::Complete)
             {
                 newest.insert(s.name.clone(), s.id);
             }

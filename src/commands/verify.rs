@@ -16,6 +16,7 @@ mod repair;
 use anyhow::{bail, Result};
 
 use crate::catalog::entries::{snapshot_entries, Recorded};
+use crate::catalog::snapshots::Status;
 use crate::catalog::SnapshotRow;
 use crate::cli::{Global, VerifyArgs};
 use crate::commands::select::{existing_root, resolve};
@@ -81,7 +82,7 @@ pub fn run(config: &Config, global: &Global, args: &VerifyArgs) -> Result<Outcom
     let targets: Vec<SnapshotRow> = if args.snapshots.is_empty() {
         SnapshotRow::all(&conn)?
             .into_iter()
-            .filter(|s| s.status != "incomplete")
+            .filter(|s| s.status != Status::Incomplete)
             .collect()
     } else {
         args.snapshots
@@ -127,7 +128,7 @@ pub fn run(config: &Config, global: &Global, args: &VerifyArgs) -> Result<Outcom
         }
         if paths.dir.symlink_metadata().is_err() {
             // Reported as a problem once, when it vanished; from then on it is known.
-            if snap.status != "missing" {
+            if snap.status != Status::Missing {
                 snap.mark_missing(&conn)?;
                 report.problem(
                     &snap.label(),
@@ -141,7 +142,7 @@ pub fn run(config: &Config, global: &Global, args: &VerifyArgs) -> Result<Outcom
             }
             continue;
         }
-        if snap.status == "missing" {
+        if snap.status == Status::Missing {
             report.problem(
                 &snap.label(),
                 "marked missing but its folder is back; run `phlb add` to re-record it",

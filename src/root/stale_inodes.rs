@@ -15,6 +15,7 @@ use anyhow::Result;
 use rusqlite::Connection;
 
 use crate::catalog::inodes::{each_copy, sample, set_inos, CopyAt};
+use crate::catalog::snapshots::Status;
 use crate::catalog::SnapshotRow;
 
 /// How many stored copies of the newest snapshot each run checks on disk.
@@ -59,7 +60,7 @@ fn on_disk_newest_first<'a>(
 ) -> Result<impl Iterator<Item = (SnapshotRow, PathBuf)> + 'a> {
     let mut rows: Vec<SnapshotRow> = SnapshotRow::all(conn)?
         .into_iter()
-        .filter(|s| s.status == "complete")
+        .filter(|s| s.status == Status::Complete)
         .collect();
     rows.sort_by_key(|s| std::cmp::Reverse(s.id));
     Ok(rows

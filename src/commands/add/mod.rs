@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 
+use crate::catalog::snapshots::Status;
 use crate::catalog::{Catalog, Origin, SnapshotRow};
 use crate::cli::{AddArgs, Global};
 use crate::commands::select::existing_root;
@@ -65,7 +66,7 @@ fn record(
     for folder in &folders {
         let label = format!("{}/{}", folder.name, folder.timestamp);
         if let Some(row) = SnapshotRow::find(conn, &folder.name, &folder.timestamp)? {
-            if row.status == "complete" {
+            if row.status == Status::Complete {
                 continue;
             }
             row.delete(conn)?;
@@ -158,7 +159,8 @@ pub fn run(config: &Config, global: &Global, args: &AddArgs) -> Result<Outcome> 
     let mut tally = Tally::default();
     let mut missing = 0u64;
     for snap in SnapshotRow::all(&conn)? {
-        if snap.status == "complete" && !root.join(&snap.name).join(&snap.timestamp).is_dir() {
+        if snap.status == Status::Complete && !root.join(&snap.name).join(&snap.timestamp).is_dir()
+        {
             snap.mark_missing(&conn)?;
             say(format!(
                 "phlb: {}: folder is gone; marked missing",

@@ -7,6 +7,7 @@ use std::path::Path;
 use anyhow::Result;
 
 use super::Report;
+use crate::catalog::snapshots::Status;
 use crate::catalog::SnapshotRow;
 use crate::config::Config;
 use crate::layout::IN_PROGRESS;
@@ -20,7 +21,7 @@ pub(super) fn leftovers(
     report: &mut Report,
 ) -> Result<()> {
     for snap in SnapshotRow::all(conn)? {
-        if snap.status == "incomplete" {
+        if snap.status == Status::Incomplete {
             let done = root.join(&snap.name).join(&snap.timestamp).is_dir();
             let why = if done {
                 "finished on disk but not yet marked complete (the next backup of this name marks it)"
