@@ -53,12 +53,11 @@ fn one_error_line(out: &Output) -> String {
     err
 }
 
-/// Backs up a small tree onto a tmpfs and fills it; None when no tmpfs can be mounted.
-fn full_disk(env: &Env) -> Option<(SmallDisk, PathBuf)> {
-    let Some(disk) = SmallDisk::mount(&env.dir.path().join("small"), "4m") else {
-        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
-        return None;
-    };
+/// Backs up a small tree onto a tmpfs and fills it (the tests that call it are ignored
+/// unless root, which can mount one).
+fn full_disk(env: &Env) -> (SmallDisk, PathBuf) {
+    let disk =
+        SmallDisk::mount(&env.dir.path().join("small"), "4m").expect("mounting a tmpfs needs root");
     let root = disk.0.join("root");
     for i in 0..20 {
         env.write(&format!("f{i}.txt"), format!("file {i}").as_bytes());
@@ -70,15 +69,14 @@ fn full_disk(env: &Env) -> Option<(SmallDisk, PathBuf)> {
         .unwrap();
     assert_ok(&out);
     disk.fill();
-    Some((disk, root))
+    (disk, root)
 }
 
 #[test]
+#[ignore = "needs root (mounts a tmpfs)"]
 fn full_disk_list_and_sql_answer_instead_of_disk_io_error() {
     let env = Env::new();
-    let Some((_disk, root)) = full_disk(&env) else {
-        return;
-    };
+    let (_disk, root) = full_disk(&env);
     let out = env.cmd_at(&root).args(["list", "--json"]).output().unwrap();
     assert_ok(&out);
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -124,11 +122,10 @@ fn full_disk_list_and_sql_answer_instead_of_disk_io_error() {
 }
 
 #[test]
+#[ignore = "needs root (mounts a tmpfs)"]
 fn full_disk_verify_and_add_name_the_path_and_the_cause() {
     let env = Env::new();
-    let Some((_disk, root)) = full_disk(&env) else {
-        return;
-    };
+    let (_disk, root) = full_disk(&env);
     for args in [&["verify", "--fast"][..], &["add"]] {
         let out = env.cmd_at(&root).args(args).output().unwrap();
         let err = one_error_line(&out);
@@ -242,11 +239,10 @@ fn writer_leaves_an_empty_wal_even_while_a_reader_has_the_catalog_open() {
 }
 
 #[test]
+#[ignore = "needs root (mounts a tmpfs)"]
 fn full_disk_read_says_when_changes_in_the_wal_are_not_seen() {
     let env = Env::new();
-    let Some((disk, root)) = full_disk(&env) else {
-        return;
-    };
+    let (disk, root) = full_disk(&env);
     fs::remove_file(disk.0.join("filler")).unwrap();
     // A writer killed before its changes reached the catalog file leaves them in the WAL.
     let killed = rusqlite::Connection::open(root.join(".phlb/catalog.sqlite3")).unwrap();
