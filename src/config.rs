@@ -130,7 +130,13 @@ pub fn load(explicit: Option<&Path>, backup_root: Option<&Path>, cwd: &Path) -> 
             }
             Some(p.to_path_buf())
         }
-        None => search(cwd),
+        None => {
+            let found = search(cwd);
+            if let Some(p) = &found {
+                check_found_config(p)?;
+            }
+            found
+        }
     };
     let mut loaded = match &file {
         Some(path) => {
@@ -159,6 +165,33 @@ pub fn load(explicit: Option<&Path>, backup_root: Option<&Path>, cwd: &Path) -> 
         loaded.config.backup_path = absolute(&loaded.config.backup_path, cwd);
     }
     Ok(loaded)
+}
+
+/// Refuses a `phlb.ini` found by the search (not named with `--config`) that another
+/// user could have written: owned by someone else than the running user or root, or
+/// writable by group or others. Planted in a shared folder such as `/tmp`, it could send
+/// root's backups elsewhere or skip every file.
+fn check_found_config(path: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let md = std::fs::metadata(path)
+        .with_context(|| format!("{}: cannot read config", path.display()))?;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if md.uid() != me && md.uid() != 0 {
+        bail!(
+            "{}: config file owned by another user (uid {}); phlb only reads a phlb.ini it finds when you or root own it (name one with --config to use it anyway)",
+            path.display(),
+            md.uid()
+        );
+    }
+    if md.mode() & 0o022 != 0 {
+        bail!(
+            "{}: config file is writable by other users (mode {:04o}); `chmod go-w` it, or name it with --config",
+            path.display(),
+            md.mode() & 0o7777
+        );
+    }
+    Ok(())
 }
 
 fn search(cwd: &Path) -> Option<PathBuf> {

@@ -10,6 +10,21 @@ fn main() -> ExitCode {
     // kill leaves it, and the next run cleans up.
     // SAFETY: setting a signal's disposition to the default has no preconditions.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    // stdout or stderr that cannot be written (a redirect to a full disk): nothing more
+    // can be said, so phlb stops as a kill would (exit 2), instead of panicking.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.starts_with("failed printing to std") {
+            std::process::exit(2);
+        }
+        default_hook(info);
+    }));
     phlb::signals::install();
     let cli = phlb::cli::Cli::parse();
     let result = phlb::run(cli);

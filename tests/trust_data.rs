@@ -280,3 +280,41 @@ fn file_that_disagrees_with_its_manifest_is_never_linked_by_the_next_backup() {
         assert_ne!(ino(&next.join("a")), ino(&hand.join("a")));
     }
 }
+
+#[test]
+fn reused_inode_number_is_never_taken_for_a_known_copy() {
+    // ext4 gives a deleted snapshot's inode numbers to new files: a hand-copied file that
+    // got one must be read, not recorded with the deleted copy's hash.
+    let env = Env::new();
+    let src = env.write("a", b"GOOD-DATA\n");
+    set_mtime(&src, 1_643_760_000, 0);
+    let first = env.backup();
+    fs::remove_dir_all(&first).unwrap();
+    let hand = env.root.join("src/2020-01-01-000000");
+    fs::create_dir(&hand).unwrap();
+    fs::write(hand.join("a"), b"EVIL-DATA\n").unwrap();
+    set_mtime(&hand.join("a"), 1_643_760_000, 0);
+    set_mode(&hand.join("a"), mode(&src));
+    // The number the deleted copy had is now the hand-made file's.
+    env.db()
+        .execute("UPDATE copies SET ino = ?1", [ino(&hand.join("a")) as i64])
+        .unwrap();
+    assert_ok(&env.run(&["add"]));
+    let recorded: String = env
+        .db()
+        .query_row(
+            "SELECT hash FROM files WHERE snapshot = 'src/2020-01-01-000000' AND path = 'a'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let evil = std::process::Command::new("sha256sum")
+        .arg(hand.join("a"))
+        .output()
+        .unwrap();
+    assert_eq!(recorded, String::from_utf8_lossy(&evil.stdout)[..64]);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let next = env.backup();
+    assert_eq!(fs::read(next.join("a")).unwrap(), b"GOOD-DATA\n");
+    assert_ok(&env.run(&["verify"]));
+}

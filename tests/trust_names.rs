@@ -178,7 +178,89 @@ fn backup_root_writable_by_others_is_refused() {
         "{}",
         stderr(&out)
     );
-    // With the sticky bit (as /tmp), others cannot replace what phlb made.
+    // Sticky (as /tmp) is not enough for the root itself: others could still create
+    // its `<name>` folders first.
     fs::set_permissions(&env.root, fs::Permissions::from_mode(0o1777)).unwrap();
-    assert_ok(&env.run(&["backup", env.src.to_str().unwrap()]));
+    assert_code(&env.run(&["backup", env.src.to_str().unwrap()]), 2);
+    // A sticky folder above the root is fine: nobody else can rename the root in it.
+    let sticky = env.dir.path().join("shared");
+    fs::create_dir(&sticky).unwrap();
+    fs::set_permissions(&sticky, fs::Permissions::from_mode(0o1777)).unwrap();
+    let out = env
+        .cmd_at(&sticky.join("root"))
+        .args(["backup", env.src.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_ok(&out);
+}
+
+#[test]
+#[ignore = "needs root (chown to another user)"]
+fn root_reached_through_another_users_symlink_is_refused() {
+    let env = Env::new();
+    env.write("a.txt", b"alpha");
+    let real = env.dir.path().join("real-root");
+    fs::create_dir(&real).unwrap();
+    let shared = env.dir.path().join("shared");
+    fs::create_dir(&shared).unwrap();
+    fs::set_permissions(&shared, fs::Permissions::from_mode(0o1777)).unwrap();
+    let link = shared.join("bk");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    std::os::unix::fs::lchown(&link, Some(65534), Some(65534)).unwrap();
+    let out = env
+        .cmd_at(&link)
+        .args(["backup", env.src.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_code(&out, 2);
+    assert!(
+        stderr(&out).contains("symlink on the way to the backup root is owned by another user"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(fs::read_dir(&real).unwrap().count(), 0, "nothing written");
+}
+
+#[test]
+#[ignore = "needs root (chown to another user)"]
+fn missing_root_below_another_users_folder_is_refused_before_anything_is_made() {
+    let env = Env::new();
+    env.write("a.txt", b"alpha");
+    let theirs = env.dir.path().join("theirs");
+    fs::create_dir(&theirs).unwrap();
+    std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
+    let out = env
+        .cmd_at(&theirs.join("a/b/root"))
+        .args(["backup", env.src.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_code(&out, 2);
+    assert_eq!(fs::read_dir(&theirs).unwrap().count(), 0, "no folder made");
+}
+
+#[test]
+#[ignore = "needs root (chown to another user)"]
+fn config_file_planted_by_another_user_is_refused() {
+    let env = Env::new();
+    env.write("a.txt", b"alpha");
+    env.config("SKIP_PATTERNS = *");
+    let ini = env.dir.path().join("phlb.ini");
+    std::os::unix::fs::chown(&ini, Some(65534), Some(65534)).unwrap();
+    let out = env.run(&["backup", env.src.to_str().unwrap()]);
+    assert_code(&out, 2);
+    assert!(
+        stderr(&out).contains("phlb.ini: config file owned by another user"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!env.root.exists(), "nothing written");
+    // Named on purpose, it is read.
+    let out = env
+        .cmd()
+        .arg("--config")
+        .arg(&ini)
+        .args(["backup", env.src.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_ok(&out);
 }

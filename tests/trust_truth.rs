@@ -151,3 +151,45 @@ fn mtime_before_1970_shows_its_own_second() {
         .unwrap();
     assert_eq!(mtime, "1969-12-31 23:59:58");
 }
+
+#[test]
+fn output_to_a_full_disk_is_exit_2_not_a_panic() {
+    let env = Env::new();
+    env.write("a.txt", b"alpha");
+    env.backup();
+    let full = || fs::File::options().write(true).open("/dev/full").unwrap();
+    let out = env.cmd().arg("list").stdout(full()).output().unwrap();
+    assert_code(&out, 2);
+    assert_no_panic(&out);
+    let out = env
+        .cmd()
+        .args(["-v", "backup", env.src.to_str().unwrap()])
+        .stderr(full())
+        .output()
+        .unwrap();
+    assert_code(&out, 2);
+    // Stopped as a kill would stop it: the next run cleans up and verify passes.
+    env.backup();
+    assert_ok(&env.run(&["verify"]));
+}
+
+#[test]
+fn temp_files_of_killed_runs_are_emptied_by_the_next_writer() {
+    let env = Env::new();
+    env.write("a.txt", b"alpha");
+    let snap = env.backup();
+    // What killed runs leave under temp names: in phlb's temp folder, and beside the
+    // snapshots (a side file's temp name).
+    let in_tmp = env.root.join(".phlb/tmp/.phlb-tmp-4242-0");
+    fs::hard_link(snap.join("a.txt"), &in_tmp).unwrap();
+    let beside_snap = env.root.join("src/.phlb-tmp-4242-1");
+    fs::write(&beside_snap, b"half a summary").unwrap();
+    env.backup();
+    assert!(!in_tmp.exists());
+    assert!(!beside_snap.exists());
+    assert_eq!(
+        nlink(&snap.join("a.txt")),
+        2,
+        "only the two snapshots link it"
+    );
+}

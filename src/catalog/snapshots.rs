@@ -91,6 +91,23 @@ impl SnapshotRow {
         Ok(conn.query_row(&sql, [name], row).optional()?)
     }
 
+    /// The newest complete snapshot of `name` that a backup run made from the source
+    /// folder `source` (not one `add` recorded: nothing says what it was made from).
+    pub fn previous_of_source(
+        conn: &Connection,
+        name: &str,
+        source: &[u8],
+    ) -> Result<Option<SnapshotRow>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM snapshot_runs WHERE name = ?1 AND status = 'complete'
+             AND source = ?2 AND time_source = 'run'
+             ORDER BY id DESC LIMIT 1"
+        );
+        Ok(conn
+            .query_row(&sql, params![name, source], row)
+            .optional()?)
+    }
+
     /// Runs of `name` that never finished.
     pub fn incomplete(conn: &Connection, name: &str) -> Result<Vec<SnapshotRow>> {
         let sql = format!(

@@ -75,7 +75,7 @@ pub fn run(config: &Config, global: &Global, args: &VerifyArgs) -> Result<Outcom
             eprintln!("{line}");
         }
     };
-    let opened = BackupRoot::open_writer(root, Filesystem::Any, &say)?;
+    let opened = BackupRoot::open_writer(&config.backup_path, Filesystem::Any, &say)?;
     crate::signals::doing("verify stopped before it finished; run it again for a full report");
     let (root, catalog) = (opened.path.clone(), &opened.catalog);
     let conn = catalog.conn()?;

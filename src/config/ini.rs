@@ -151,7 +151,13 @@ pub fn check_formatter(value: &str) -> Result<(), String> {
     if StrftimeItems::new(value).any(|item| matches!(item, Item::Error)) {
         return Err(format!("invalid strftime pattern {value:?}"));
     }
-    let sample = crate::clock::now_local().format(value).to_string();
+    let mut sample = String::new();
+    {
+        use std::fmt::Write;
+        if write!(sample, "{}", crate::clock::now_local().format(value)).is_err() {
+            return Err(format!("strftime pattern {value:?} cannot be written out"));
+        }
+    }
     if sample.contains('/') || sample.starts_with('.') || sample.trim().is_empty() {
         return Err(format!(
             "{value:?} must give a plain folder name, gives {sample:?}"
@@ -194,6 +200,10 @@ mod tests {
             (
                 "[phlb]\nSUB_DIR_FORMATTER = latest\n",
                 "x.ini:2: SUB_DIR_FORMATTER: \"latest\" gives \"latest\", which could be taken",
+            ),
+            (
+                "[phlb]\nSUB_DIR_FORMATTER = %#z\n",
+                "x.ini:2: SUB_DIR_FORMATTER: strftime pattern",
             ),
             (
                 "[phlb]\nSUB_DIR_FORMATTER = %A\n",

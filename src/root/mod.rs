@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 mod stale_inodes;
 
@@ -36,14 +36,21 @@ pub struct BackupRoot {
 }
 
 impl BackupRoot {
-    /// Opens the existing folder `path` (canonical) for writing; lines worth telling the
-    /// user (a stale lock taken over, a catalog made anew, inode numbers re-recorded) go
-    /// to `say`.
-    pub fn open_writer(path: PathBuf, fs: Filesystem, say: &dyn Fn(String)) -> Result<Self> {
-        store::check_root_safe(&path)?;
+    /// Opens the existing folder `given` (as the user named it: symlinks on the way are
+    /// judged too) for writing; lines worth telling the user (a stale lock taken over, a
+    /// catalog made anew, inode numbers re-recorded) go to `say`.
+    pub fn open_writer(given: &Path, fs: Filesystem, say: &dyn Fn(String)) -> Result<Self> {
+        store::check_root_safe(given)?;
+        let path = given
+            .canonicalize()
+            .with_context(|| format!("{}: cannot open backup root", given.display()))?;
         let meta_dir = path.join(META_DIR);
         store::make_private_dir(&meta_dir)?;
         let lock = lock::acquire(&meta_dir)?;
+        // What killed runs left under temp names: phlb's own temp folder, and the temp
+        // names of side files (summary, manifest) beside the snapshots.
+        store::fresh_temp_dir(&meta_dir)?;
+        remove_side_temp_files(&path);
         if let Some(pid) = &lock.stale_pid {
             say(format!(
                 "phlb: note: taking over the stale lock of process {pid}, which is gone"
@@ -79,5 +86,34 @@ impl BackupRoot {
     /// The root's canonical path.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+}
+
+/// Removes temp files (`.phlb-tmp-<pid>-<n>`) directly in the `<name>` folders of `root`,
+/// which only phlb writes into: what a run killed while it renamed a side file left.
+fn remove_side_temp_files(root: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    let Ok(names) = std::fs::read_dir(root) else {
+        return;
+    };
+    for name in names.flatten() {
+        let ours = name
+            .path()
+            .symlink_metadata()
+            .is_ok_and(|md| md.is_dir() && md.uid() == me);
+        if name.file_name().as_encoded_bytes().starts_with(b".") || !ours {
+            continue;
+        }
+        let Ok(items) = std::fs::read_dir(name.path()) else {
+            continue;
+        };
+        for item in items.flatten() {
+            let is_file = item.file_type().is_ok_and(|t| t.is_file());
+            if is_file && store::is_temp_name(&item.file_name()) {
+                let _ = std::fs::remove_file(item.path());
+            }
+        }
     }
 }

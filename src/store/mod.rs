@@ -299,15 +299,12 @@ pub fn replace_with_link(src: &Path, path: &Path) -> io::Result<()> {
 }
 
 /// Replaces `path` (in a finished snapshot) by a hardlink to `src` through a temp link
-/// made in `tmp_dir` (phlb's own `.phlb/tmp`, on the same filesystem), so a kill at any
-/// moment leaves nothing inside the snapshot; `fresh_temp_dir` empties it for the next
-/// writer.
+/// made in `tmp_dir` (phlb's own `.phlb/tmp`), so a kill at any moment leaves nothing
+/// inside the snapshot; `fresh_temp_dir` empties it for the next writer. A snapshot on
+/// another mount than `.phlb` gets EXDEV: never a temp link beside it, the caller keeps
+/// the file as it is.
 pub fn replace_with_link_via(src: &Path, path: &Path, tmp_dir: &Path) -> io::Result<()> {
-    match replace_through(src, path, &tmp_dir.join("x")) {
-        // A snapshot reached through another mount: the temp link goes beside it.
-        Err(e) if e.raw_os_error() == Some(libc::EXDEV) => replace_through(src, path, path),
-        other => other,
-    }
+    replace_through(src, path, &tmp_dir.join("x"))
 }
 
 /// Makes `.phlb/tmp` in `meta_dir` (private) and removes what a killed run left in it;
@@ -330,9 +327,13 @@ fn replace_through(src: &Path, path: &Path, near: &Path) -> io::Result<()> {
         let tmp = temp_beside(near);
         match fs::hard_link(src, &tmp) {
             Ok(()) => {
-                return fs::rename(&tmp, path).inspect_err(|_| {
+                let renamed = fs::rename(&tmp, path);
+                // Renaming onto a name of the same inode does nothing and succeeds
+                // (rename(2)): the temp name is still there then, or the rename failed.
+                if tmp.symlink_metadata().is_ok() {
                     let _ = fs::remove_file(&tmp);
-                })
+                }
+                return renamed;
             }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(e),

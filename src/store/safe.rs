@@ -76,37 +76,77 @@ pub fn make_private_dir(path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Refuses a backup root that another user could change under a run: the root or any
-/// folder above it writable by group or others without the sticky bit, or owned by
-/// another user (other than root) — whoever can rename an entry on the way to the root
-/// could swap the snapshot folders for symlinks while a run writes into them.
+/// Refuses a backup root that another user could change under a run: the root writable
+/// by group or others (sticky or not: they could create its `<name>` folders first), a
+/// folder above it writable by them without the sticky bit, or any of these — or a
+/// symlink on the way, as the path was given or as it resolves — owned by another user
+/// (other than root): whoever can rename an entry on the way to the root could swap the
+/// snapshot folders for symlinks while a run writes into them. A root that does not
+/// exist yet is judged by the folders that do, before anything is created.
 pub fn check_root_safe(root: &Path) -> anyhow::Result<()> {
-    use anyhow::{bail, Context};
-    let canon = root
-        .canonicalize()
-        .with_context(|| format!("{}: cannot open backup root", root.display()))?;
-    for (i, dir) in canon.ancestors().enumerate() {
-        let what = if i == 0 {
-            "backup root"
-        } else {
-            "folder above the backup root"
+    use anyhow::Context;
+    let abs = if root.is_absolute() {
+        root.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .context("cannot read the current folder")?
+            .join(root)
+    };
+    let parts: Vec<_> = abs.components().collect();
+    let mut prefix = std::path::PathBuf::new();
+    let mut deepest = None;
+    for (i, part) in parts.iter().enumerate() {
+        prefix.push(part);
+        let md = match fs::symlink_metadata(&prefix) {
+            Ok(md) => md,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => break,
+            Err(e) => return Err(e).with_context(|| format!("{}: cannot open", prefix.display())),
         };
+        judge_on_the_way(&prefix, &md, i + 1 == parts.len())?;
+        deepest = Some(prefix.clone());
+    }
+    let Some(deepest) = deepest else {
+        return Ok(());
+    };
+    let whole = deepest == abs;
+    let canon = deepest
+        .canonicalize()
+        .with_context(|| format!("{}: cannot open", deepest.display()))?;
+    for (i, dir) in canon.ancestors().enumerate() {
         let md = fs::metadata(dir).with_context(|| format!("{}: cannot open", dir.display()))?;
-        let sticky = md.mode() & 0o1000 != 0;
-        if md.mode() & 0o022 != 0 && !sticky {
-            bail!(
-                "{}: {what} is writable by other users (mode {:04o}); `chmod go-w` it or choose another root",
-                dir.display(),
-                md.mode() & 0o7777
-            );
-        }
-        if md.uid() != running_uid() && md.uid() != 0 {
-            bail!(
-                "{}: {what} is owned by another user (uid {}), who could swap the snapshots under a run; use a root only you and root control",
-                dir.display(),
-                md.uid()
-            );
-        }
+        judge_on_the_way(dir, &md, whole && i == 0)?;
+    }
+    Ok(())
+}
+
+/// The refusals of `check_root_safe` for one entry on the way to the root (`is_root`:
+/// the root itself).
+fn judge_on_the_way(path: &Path, md: &fs::Metadata, is_root: bool) -> anyhow::Result<()> {
+    use anyhow::bail;
+    let what = if md.file_type().is_symlink() {
+        "symlink on the way to the backup root"
+    } else if is_root {
+        "backup root"
+    } else {
+        "folder above the backup root"
+    };
+    if md.uid() != running_uid() && md.uid() != 0 {
+        bail!(
+            "{}: {what} is owned by another user (uid {}), who could swap the snapshots under a run; use a root only you and root control",
+            path.display(),
+            md.uid()
+        );
+    }
+    if md.file_type().is_symlink() {
+        return Ok(());
+    }
+    let sticky = md.mode() & 0o1000 != 0;
+    if md.mode() & 0o022 != 0 && (is_root || !sticky) {
+        bail!(
+            "{}: {what} is writable by other users (mode {:04o}); `chmod go-w` it or choose another root",
+            path.display(),
+            md.mode() & 0o7777
+        );
     }
     Ok(())
 }

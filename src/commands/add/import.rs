@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use super::{Folder, Tally};
-use crate::catalog::copies::copies_by_ino;
+use crate::catalog::copies::{copies_by_ino, copy_locations};
 use crate::catalog::damage::{mark_unverified, record_verdict, Verdict};
 use crate::catalog::snapshots::Totals;
 use crate::catalog::writer::{record_copy, record_entry};
@@ -266,9 +266,19 @@ impl Importer<'_> {
                 HashAlgo::Sha256 => 32,
                 HashAlgo::Sha512 => 64,
             };
-            let known = copies_by_ino(conn, ino)?
-                .into_iter()
-                .find(|(c, h)| c.size == inode.size && c.meta == inode.meta && h.len() == want_len);
+            // An inode number is only the catalog's copy while a path the catalog records
+            // for that copy still holds it: numbers are reused after a snapshot is deleted.
+            let mut known = None;
+            for (c, h) in copies_by_ino(conn, ino)? {
+                if c.size == inode.size
+                    && c.meta == inode.meta
+                    && h.len() == want_len
+                    && still_there(conn, self.root, &c)?
+                {
+                    known = Some((c, h));
+                    break;
+                }
+            }
             if let Some((copy, hash)) = known {
                 inode.known_copy = Some(copy.id);
                 inode.hash = Some(hash);
@@ -339,4 +349,20 @@ impl Importer<'_> {
         }
         Ok(())
     }
+}
+
+/// True when one of the places the catalog records for stored copy `copy` (in a snapshot
+/// still on disk) holds that very inode now, which proves the inode is that copy.
+fn still_there(
+    conn: &rusqlite::Connection,
+    root: &Path,
+    copy: &crate::catalog::CopyRow,
+) -> Result<bool> {
+    for loc in copy_locations(conn, copy.id, 4)? {
+        let at = root.join(&loc.snapshot_dir).join(&loc.rel);
+        if store::check_stored_copy(&at, copy.ino, copy.size, copy.meta.mtime_ns).is_some() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }

@@ -138,7 +138,8 @@ pub fn run(config: &Config, global: &Global, args: &AddArgs) -> Result<Outcome> 
             eprintln!("{line}");
         }
     };
-    let opened = BackupRoot::open_writer(existing_root(config)?, Filesystem::MustMatch, &say)?;
+    existing_root(config)?;
+    let opened = BackupRoot::open_writer(&config.backup_path, Filesystem::MustMatch, &say)?;
     let (root, catalog) = (opened.path.clone(), &opened.catalog);
     let conn = catalog.conn()?;
     let style = Style::detect(global.quiet);

@@ -90,9 +90,16 @@ impl Importer<'_> {
         }
         for &i in &inode.entries {
             let path = folder.dir.join(&entries[i].rel);
-            store::replace_with_link_via(&target.path, &path, &self.tmp_dir)
-                .with_context(|| format!("{}: cannot replace with a hardlink", path.display()))?;
-            target.nlink += 1;
+            match store::replace_with_link_via(&target.path, &path, &self.tmp_dir) {
+                Ok(()) => target.nlink += 1,
+                // Another mount than the link source's: keep the file as its own copy.
+                Err(e) if e.raw_os_error() == Some(libc::EXDEV) => return Ok(None),
+                Err(e) => {
+                    return Err(e).with_context(|| {
+                        format!("{}: cannot replace with a hardlink", path.display())
+                    })
+                }
+            }
         }
         tally.relinked += need;
         if inode.nlink == need {

@@ -60,7 +60,7 @@ pub fn run(config: &Config, global: &Global, args: &BackupArgs) -> Result<Outcom
             eprintln!("{line}");
         }
     };
-    let opened = BackupRoot::open_writer(root, Filesystem::MustMatch, &say)?;
+    let opened = BackupRoot::open_writer(&root, Filesystem::MustMatch, &say)?;
     let (root, catalog) = (opened.path(), &opened.catalog);
     crate::commands::add::record_on_disk(config, root, catalog, style, &say)?;
     catalog.check_hash(&config.hash.to_string())?;
@@ -113,6 +113,9 @@ fn resolve_sources(paths: &[PathBuf], name: Option<&str>) -> Result<Vec<Source>>
 /// Makes sure the backup root exists (or says why not) and returns its canonical path.
 fn prepare_root(config: &Config) -> Result<PathBuf> {
     let root = &config.backup_path;
+    // Judged before anything is created: a missing root is made only below folders that
+    // nobody else controls.
+    store::check_root_safe(root)?;
     if !root.exists() {
         if config.no_create_root {
             bail!(
@@ -136,13 +139,19 @@ fn prepare_root(config: &Config) -> Result<PathBuf> {
 
 /// The newest complete snapshot of `name` whose folder still exists; runs whose folder is
 /// gone are marked `missing` on the way.
+/// The fast path trusts "same path, size and mtime" only against a snapshot this source
+/// itself gave: a snapshot copied in by hand (or recorded by a catalog rebuild) may hold
+/// other bytes under the same path, size and mtime, so after one the first run reads
+/// every file (and still links by content).
 fn previous(
     conn: &rusqlite::Connection,
     root: &Path,
-    name: &str,
+    source: &Source,
     algo: crate::hash::HashAlgo,
 ) -> Result<Option<snapshot::Previous>> {
-    while let Some(row) = SnapshotRow::previous_complete(conn, name)? {
+    let name = &source.name;
+    let from = source.path.as_os_str().as_bytes();
+    while let Some(row) = SnapshotRow::previous_of_source(conn, name, from)? {
         let dir = root.join(name).join(&row.timestamp);
         if dir.is_dir() {
             // Hashes of another algorithm cannot go into this run's manifest: after a
@@ -223,7 +232,7 @@ fn one_snapshot(
     let format = &config.sub_dir_formatter;
     let settled = leftovers::clean(&conn, root, name, sums, format, false)?;
     store::make_private_dir(&root.join(name))?;
-    let prev = previous(&conn, root, name, config.hash)?;
+    let prev = previous(&conn, root, source, config.hash)?;
     let (ts, paths) = pick_timestamp(&conn, root, config, name)?;
     let label = format!("{name}/{ts}");
     crate::signals::doing(format!(

@@ -57,8 +57,18 @@ pub fn repair(
         for d in &paths {
             let (name, ts) = d.snapshot.split_once('/').unwrap_or((&d.snapshot, ""));
             let place = root.join(snapshot_dir_rel(name, ts, true)).join(&d.rel);
-            store::replace_with_link_via(&good, &place, &tmp_dir)
-                .with_context(|| format!("{}: cannot relink", place.display()))?;
+            if let Err(e) = store::replace_with_link_via(&good, &place, &tmp_dir) {
+                if e.raw_os_error() == Some(libc::EXDEV) {
+                    done.left += 1;
+                    say(format!(
+                        "{}/{}: damaged; the good copy is on another mount, so it cannot be linked; left as is",
+                        d.snapshot,
+                        one_line(&d.rel)
+                    ));
+                    continue;
+                }
+                return Err(e).with_context(|| format!("{}: cannot relink", place.display()));
+            }
             move_entry(conn, d.snapshot_id, d.path_id, good_id)?;
             done.relinked += 1;
             say(format!(
