@@ -58,6 +58,9 @@ pub(super) struct Importer<'a> {
     pub(super) live: HashMap<LinkKey, LinkTarget>,
     /// Where temp links are made (`.phlb/tmp`), never inside a snapshot.
     pub(super) tmp_dir: PathBuf,
+    /// Stored copies this run recorded, or found at their recorded place: their inode
+    /// numbers are theirs, so later snapshots of the run need not look again.
+    pub(super) proven: std::collections::HashSet<i64>,
 }
 
 impl Importer<'_> {
@@ -143,6 +146,7 @@ impl Importer<'_> {
                     None => {
                         let first = folder.dir.join(&scan.entries[inode.entries[0]].rel);
                         let id = record_copy(&tx, None, &hash, inode.size, ino, inode.meta)?;
+                        self.proven.insert(id);
                         if inode.suspect {
                             // Its bytes differ from its manifest: never a link source.
                             record_verdict(&tx, id, Verdict::Damaged)?;
@@ -250,7 +254,7 @@ impl Importer<'_> {
     /// manifest with --trust-manifests, else by reading it (in parallel, once per inode).
     #[allow(clippy::too_many_arguments)]
     fn find_hashes(
-        &self,
+        &mut self,
         conn: &rusqlite::Connection,
         folder: &Folder,
         entries: &[Entry],
@@ -260,6 +264,9 @@ impl Importer<'_> {
         tally: &mut Tally,
     ) -> Result<()> {
         let mut to_read: Vec<u64> = Vec::new();
+        // One read transaction for the lookups: no lock taken and dropped per query.
+        let reading = conn.unchecked_transaction()?;
+        let conn = &*reading;
         for (&ino, inode) in inodes.iter_mut() {
             let first = &entries[inode.entries[0]];
             let want_len = match algo {
@@ -273,13 +280,14 @@ impl Importer<'_> {
                 if c.size == inode.size
                     && c.meta == inode.meta
                     && h.len() == want_len
-                    && still_there(conn, self.root, &c)?
+                    && (self.proven.contains(&c.id) || still_there(conn, self.root, &c)?)
                 {
                     known = Some((c, h));
                     break;
                 }
             }
             if let Some((copy, hash)) = known {
+                self.proven.insert(copy.id);
                 inode.known_copy = Some(copy.id);
                 inode.hash = Some(hash);
                 continue;
@@ -296,6 +304,7 @@ impl Importer<'_> {
             }
             to_read.push(ino);
         }
+        reading.commit()?;
         to_read.sort_by_key(|ino| inodes[ino].entries[0]);
         let paths: Vec<PathBuf> = to_read
             .iter()

@@ -62,6 +62,7 @@ fn record(
         style,
         live: HashMap::new(),
         tmp_dir: store::fresh_temp_dir(&root.join(crate::root::META_DIR))?,
+        proven: Default::default(),
     };
     for folder in &folders {
         let label = format!("{}/{}", folder.name, folder.timestamp);
