@@ -61,18 +61,38 @@ pub fn run(config: &Config, global: &Global, args: &BackupArgs) -> Result<Outcom
         }
     };
     let opened = BackupRoot::open_writer(&root, Filesystem::MustMatch, &say)?;
-    let (root, catalog) = (opened.path(), &opened.catalog);
-    crate::commands::add::record_on_disk(config, root, catalog, style, &say)?;
-    catalog.check_hash(&config.hash.to_string())?;
+    crate::commands::add::record_on_disk(config, opened.path(), &opened.catalog, style, &say)?;
+    opened.catalog.check_hash(&config.hash.to_string())?;
     let mut outcome = Outcome::Clean;
     for source in &sources {
-        let counts = one_snapshot(config, global, catalog, root, source, style)?;
-        if counts.failed > 0 {
+        let made = make_snapshot(&opened, config, source, style, global.verbose)?;
+        for gone in &made.removed_leftovers {
+            say(format!(
+                "phlb: note: removed the leftovers of interrupted run {gone}"
+            ));
+        }
+        if !global.quiet {
+            print!("{}", made.summary);
+        }
+        if made.counts.failed > 0 {
             outcome = Outcome::Problems;
         }
     }
     drop(opened);
     Ok(outcome)
+}
+
+/// What one snapshot run did, for its caller to show: nothing is printed while it runs
+/// but the progress (`Style`) and the per-file lines of `verbose`.
+#[derive(Debug, Clone)]
+pub struct SnapshotReport {
+    /// `NAME/TIMESTAMP` of the new snapshot.
+    pub label: String,
+    pub counts: report::Counts,
+    /// The summary text, as written beside the snapshot.
+    pub summary: String,
+    /// Interrupted runs of the same name whose leftovers were removed.
+    pub removed_leftovers: Vec<String>,
 }
 
 /// Checks every source before anything is written: exists, is a folder, has a unique name.
@@ -217,14 +237,17 @@ fn scan_options(config: &Config, root: &Path) -> ScanOptions {
 }
 
 /// Makes one complete snapshot of `source`.
-fn one_snapshot(
+/// Makes one complete snapshot of `source` in the open backup root and returns what it
+/// did; one engine entry point for `phlb backup` and any caller that holds a root (a
+/// watch loop).
+pub fn make_snapshot(
+    opened: &BackupRoot,
     config: &Config,
-    global: &Global,
-    catalog: &Catalog,
-    root: &Path,
     source: &Source,
     style: Style,
-) -> Result<report::Counts> {
+    verbose: bool,
+) -> Result<SnapshotReport> {
+    let (root, catalog) = (opened.path(), &opened.catalog);
     let started = Instant::now();
     let name = &source.name;
     let sums = config.hash.manifest_suffix();
@@ -263,7 +286,7 @@ fn one_snapshot(
         paths: &paths,
         prev,
         as_root: running_as_root(),
-        verbose: global.verbose,
+        verbose,
     };
     let flusher = config
         .sync
@@ -290,13 +313,12 @@ fn one_snapshot(
     ));
     let conn = catalog.conn()?;
     let cleaned = leftovers::clean(&conn, root, name, sums, format, true)?;
-    if !global.quiet {
-        for gone in &cleaned.removed {
-            eprintln!("phlb: note: removed the leftovers of interrupted run {gone}");
-        }
-        print!("{summary}");
-    }
-    Ok(counts)
+    Ok(SnapshotReport {
+        label,
+        counts,
+        summary,
+        removed_leftovers: cleaned.removed,
+    })
 }
 
 /// The last steps of a run, in an order that a kill (or, with `SYNC`, a power cut) at any
