@@ -3,6 +3,7 @@
 pub mod add;
 pub mod backup;
 pub mod config;
+pub mod dedup;
 pub mod diff;
 pub mod duplicates;
 pub mod find;

@@ -6,8 +6,8 @@ use anyhow::{Context, Result};
 
 use super::import::{Importer, Inode, LinkTarget};
 use super::{Folder, Tally};
-use crate::catalog::copies::{copies_for_hash, copy_locations};
-use crate::plan::{copy_serves, has_room, LinkKey};
+use crate::commands::dedup;
+use crate::plan::{has_room, LinkKey};
 use crate::scan::Entry;
 use crate::store;
 use crate::units::one_line;
@@ -36,27 +36,13 @@ impl Importer<'_> {
             .cloned()
             .filter(|t| has_room(t.nlink + need - 1, max));
         if target.is_none() {
-            for copy in copies_for_hash(conn, hash)? {
-                if copy.size != inode.size || !copy_serves(self.config.dedup, inode.meta, copy.meta)
-                {
-                    continue;
-                }
-                for loc in copy_locations(conn, copy.id, 4)? {
-                    let src = self.root.join(&loc.snapshot_dir).join(&loc.rel);
-                    if let Some(nlink) =
-                        store::check_stored_copy(&src, copy.ino, copy.size, copy.meta.mtime_ns)
-                    {
-                        if has_room(nlink + need - 1, max) {
-                            target = Some(LinkTarget {
-                                copy_id: copy.id,
-                                path: src,
-                                nlink,
-                            });
-                        }
-                        break;
-                    }
-                }
-                if target.is_some() {
+            for copy in dedup::candidates(conn, hash, inode.size, inode.meta, self.config.dedup)? {
+                if let Some((path, nlink)) = dedup::place_of(conn, self.root, &copy, need, max)? {
+                    target = Some(LinkTarget {
+                        copy_id: copy.id,
+                        path,
+                        nlink,
+                    });
                     break;
                 }
             }

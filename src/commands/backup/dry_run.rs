@@ -10,11 +10,11 @@ use anyhow::{Context, Result};
 
 use super::report::Counts;
 use super::Source;
-use crate::catalog::copies::copies_for_hash;
 use crate::catalog::entries::previous_entries;
 use crate::catalog::{self, Access, Catalog, SnapshotRow};
+use crate::commands::dedup;
 use crate::config::Config;
-use crate::plan::{copy_serves, first_step, FirstStep, LinkKey, PrevMap};
+use crate::plan::{first_step, FirstStep, LinkKey, PrevMap};
 use crate::prefetch::{read_and_hash, SourceFile};
 use crate::progress::{Progress, Style};
 use crate::scan::{self, Entry, Kind, SourceDir};
@@ -137,8 +137,7 @@ fn decide(
     let Some(conn) = conn else {
         return Ok(false);
     };
-    let copies = copies_for_hash(conn, &hash).map_err(|e| format!("{e:#}"))?;
-    Ok(copies
-        .iter()
-        .any(|c| c.size == entry.meta.size && copy_serves(config.dedup, want, c.meta)))
+    let found = dedup::candidates(conn, &hash, entry.meta.size, want, config.dedup)
+        .map_err(|e| format!("{e:#}"))?;
+    Ok(!found.is_empty())
 }

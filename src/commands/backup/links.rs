@@ -11,16 +11,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
-use crate::catalog::copies::{copies_for_hash, copy_locations};
 use crate::catalog::damage::Verdict;
 use crate::catalog::writer::Committed;
+use crate::commands::dedup;
 use crate::hash::HashAlgo;
-use crate::plan::{copy_serves, has_room, CopyMeta, Dedup, LinkKey};
+use crate::plan::{has_room, CopyMeta, Dedup, LinkKey};
 use crate::prefetch::{read_and_hash, SourceFile};
 use crate::store::{self, LinkOutcome};
-
-/// How many places of one stored copy are tried before giving up on it.
-const LOCATIONS_TRIED: usize = 4;
 
 /// A stored copy known to be usable, with the path to link from.
 #[derive(Debug, Clone)]
@@ -192,33 +189,23 @@ impl Linker {
         if !catalog {
             return Ok(Linked::No);
         }
-        for copy in copies_for_hash(conn, hash)? {
-            if copy.size != size || !copy_serves(self.policy, want, copy.meta) {
-                continue;
-            }
+        for copy in dedup::candidates(conn, hash, size, want, self.policy)? {
             if self.live.get(&key).is_some_and(|l| l.copy_id == copy.id) {
                 continue;
             }
-            for loc in copy_locations(conn, copy.id, LOCATIONS_TRIED)? {
-                let src = self.root.join(&loc.snapshot_dir).join(&loc.rel);
-                let Some(nlink) =
-                    store::check_stored_copy(&src, copy.ino, copy.size, copy.meta.mtime_ns)
-                else {
-                    continue;
-                };
-                if !has_room(nlink, self.max_links) {
-                    break;
-                }
-                if !copy.verified && !self.proves(&src, copy.id, hash) {
-                    break;
-                }
-                if self.link(&src, dst, put)? {
-                    self.remember(hash, copy.meta, copy.id, &src, nlink + 1, 0);
-                    return Ok(Linked::Yes(copy.id));
-                }
-                if self.unsupported.is_some() {
-                    return Ok(Linked::No);
-                }
+            let Some((src, nlink)) = dedup::place_of(conn, &self.root, &copy, 1, self.max_links)?
+            else {
+                continue;
+            };
+            if !copy.verified && !self.proves(&src, copy.id, hash) {
+                continue;
+            }
+            if self.link(&src, dst, put)? {
+                self.remember(hash, copy.meta, copy.id, &src, nlink + 1, 0);
+                return Ok(Linked::Yes(copy.id));
+            }
+            if self.unsupported.is_some() {
+                return Ok(Linked::No);
             }
         }
         Ok(Linked::No)

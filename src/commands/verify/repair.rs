@@ -8,12 +8,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::catalog::copies::{copies_for_hash, copy_locations};
 use crate::catalog::damage::{damaged_paths, drop_if_unused, move_entry, DamagedPath};
+use crate::commands::dedup;
 use crate::config::Config;
 use crate::hash::HashAlgo;
 use crate::layout::snapshot_dir_rel;
-use crate::plan::copy_serves;
 use crate::prefetch::{read_and_hash, SourceFile};
 use crate::store;
 use crate::units::one_line;
@@ -96,23 +95,20 @@ fn good_copy(
     } else {
         HashAlgo::Sha256
     };
-    for copy in copies_for_hash(conn, &damaged.hash)? {
-        if copy.id == damaged.copy_id
-            || copy.size != damaged.size
-            || !copy_serves(config.dedup, damaged.meta, copy.meta)
-        {
+    let found = dedup::candidates(
+        conn,
+        &damaged.hash,
+        damaged.size,
+        damaged.meta,
+        config.dedup,
+    )?;
+    for copy in found.iter().filter(|c| c.id != damaged.copy_id) {
+        let Some((src, _)) = dedup::place_of(conn, root, copy, 1, config.max_links)? else {
             continue;
-        }
-        for loc in copy_locations(conn, copy.id, 4)? {
-            let src = root.join(&loc.snapshot_dir).join(&loc.rel);
-            let fits = store::check_stored_copy(&src, copy.ino, copy.size, copy.meta.mtime_ns)
-                .is_some_and(|nlink| crate::plan::has_room(nlink, config.max_links));
-            if fits
-                && read_and_hash(&SourceFile::Path(src.clone()), algo)
-                    .is_ok_and(|r| r.hash == damaged.hash)
-            {
-                return Ok(Some((copy.id, src)));
-            }
+        };
+        if read_and_hash(&SourceFile::Path(src.clone()), algo).is_ok_and(|r| r.hash == damaged.hash)
+        {
+            return Ok(Some((copy.id, src)));
         }
     }
     Ok(None)

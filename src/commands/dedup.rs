@@ -1,0 +1,54 @@
+//! Owns finding a stored copy to link to for a content hash: the copies the catalog has
+//! of it that the `DEDUP` policy lets serve a file's metadata (never a damaged one), and,
+//! checked on disk, a place of such a copy that still is that copy (inode, size, mtime)
+//! with room for more links under `MAX_LINKS`. backup, add, `verify --repair` and dry
+//! runs all ask here.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+
+use crate::catalog::copies::{copies_for_hash, copy_locations};
+use crate::catalog::CopyRow;
+use crate::plan::{copy_serves, has_room, CopyMeta, Dedup};
+use crate::store;
+
+/// How many recorded places of one stored copy are tried before giving up on it.
+const PLACES_TRIED: usize = 4;
+
+/// The stored copies of content `hash` (of `size` bytes) that may serve a file with
+/// metadata `want` under `policy`, verified ones first, newest first; from the catalog
+/// alone.
+pub fn candidates(
+    conn: &rusqlite::Connection,
+    hash: &[u8],
+    size: u64,
+    want: CopyMeta,
+    policy: Dedup,
+) -> Result<Vec<CopyRow>> {
+    Ok(copies_for_hash(conn, hash)?
+        .into_iter()
+        .filter(|c| c.size == size && copy_serves(policy, want, c.meta))
+        .collect())
+}
+
+/// A place on disk of stored copy `copy` under `root` that still holds it, with its link
+/// count, when the inode has room for `need` more links under `max_links`; None when no
+/// recorded place holds it any more, or it is full.
+pub fn place_of(
+    conn: &rusqlite::Connection,
+    root: &Path,
+    copy: &CopyRow,
+    need: u64,
+    max_links: u64,
+) -> Result<Option<(PathBuf, u64)>> {
+    for loc in copy_locations(conn, copy.id, PLACES_TRIED)? {
+        let at = root.join(&loc.snapshot_dir).join(&loc.rel);
+        if let Some(nlink) = store::check_stored_copy(&at, copy.ino, copy.size, copy.meta.mtime_ns)
+        {
+            // Every place of a copy is the same inode: one that holds it says it all.
+            return Ok(has_room(nlink + need.saturating_sub(1), max_links).then_some((at, nlink)));
+        }
+    }
+    Ok(None)
+}
