@@ -38,6 +38,10 @@ enum Row {
 }
 
 /// How many of the rows handed to a `Writer`, counted in order, are committed: readers on
+/// When a row sent to the writer is in the catalog: once `Committed::rows` reaches it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Ticket(pub u64);
+
 /// other connections see them from then on.
 #[derive(Debug, Clone, Default)]
 pub struct Committed(Arc<AtomicU64>);
@@ -179,7 +183,8 @@ impl Writer {
     }
 
     /// Records one entry of snapshot `snapshot_id`; `path_id` skips the path lookup when
-    /// the caller knows it (an unchanged path of the previous snapshot).
+    /// the caller knows it (an unchanged path of the previous snapshot). The ticket says
+    /// when the row (and every row sent before it) is committed.
     #[allow(clippy::too_many_arguments)]
     pub fn insert_entry(
         &mut self,
@@ -190,7 +195,7 @@ impl Writer {
         meta: &Meta,
         copy_id: Option<i64>,
         target: Option<&Path>,
-    ) -> Result<()> {
+    ) -> Result<Ticket> {
         self.send(Row::Entry {
             snapshot_id,
             path_id,
@@ -202,7 +207,8 @@ impl Writer {
             meta: *meta,
             copy_id,
             target: target.map(|t| t.as_os_str().as_bytes().to_vec()),
-        })
+        })?;
+        Ok(Ticket(self.sent))
     }
 
     /// Waits until every row is committed.

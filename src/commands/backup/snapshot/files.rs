@@ -12,7 +12,7 @@ use crate::commands::backup::links::Linked;
 use crate::config::LogLevel;
 use crate::hash::hex_into;
 use crate::manifest;
-use crate::plan::{first_step, CopyMeta, FirstStep, PrevEntry};
+use crate::plan::{FirstStep, PrevEntry};
 use crate::prefetch::{
     read_and_hash, write_new_copy, CopyError, Done, Linked as LinkDone, ReadFile, Reader,
     SourceFile, Wrote,
@@ -88,10 +88,11 @@ impl Run<'_> {
         &mut self,
         entry: &Entry,
         prev: Option<&PrevEntry>,
+        step: FirstStep,
         reader: &mut Reader,
         progress: &Progress,
     ) -> Result<Result<(), Failure>> {
-        let stored = match self.store_file(entry, prev, reader)? {
+        let stored = match self.store_file(entry, prev, step, reader)? {
             Ok(s) => s,
             Err(f) => return Ok(Err(f)),
         };
@@ -130,7 +131,7 @@ impl Run<'_> {
         self.counts.files += 1;
         self.counts.bytes += meta.size;
         let path_id = prev.map(|p| p.path_id);
-        self.writer.insert_entry(
+        let ticket = self.writer.insert_entry(
             self.inp.snapshot.id,
             path_id,
             &entry.rel,
@@ -139,6 +140,15 @@ impl Run<'_> {
             Some(copy_id),
             None,
         )?;
+        if how == How::Copied {
+            // A later file of this run with this content links to the new copy: from
+            // memory until its rows are committed, from the catalog after.
+            if let Some(h) = &hash {
+                let dst = self.dst(&entry.rel);
+                self.linker
+                    .remember(h, meta.into(), copy_id, &dst, 1, ticket.0);
+            }
+        }
         let hash = match (&hash, prev) {
             (Some(h), _) => &h[..],
             (None, Some(p)) => &p.hash[..],
@@ -159,14 +169,16 @@ impl Run<'_> {
     }
 
     /// Decides and carries out how one regular file is stored.
+    /// `step` is what `schedule` handed the workers for this file: their result for it
+    /// is the next one the reader gives.
     fn store_file(
         &mut self,
         entry: &Entry,
         prev: Option<&PrevEntry>,
+        step: FirstStep,
         reader: &mut Reader,
     ) -> Result<Result<Stored, Failure>> {
-        let policy = self.inp.config.dedup;
-        let known = match (first_step(policy, entry.meta, prev), prev) {
+        let known = match (step, prev) {
             (FirstStep::LinkPrevious, Some(p)) => {
                 match reader.next_done() {
                     Done::Link(LinkDone::Yes) => {
@@ -188,7 +200,9 @@ impl Run<'_> {
                 Some(p.hash.clone())
             }
             (FirstStep::KnownContent, Some(p)) => Some(p.hash.clone()),
-            _ => {
+            // Nothing was scheduled and nothing is known: read it here, below.
+            (FirstStep::KnownContent | FirstStep::LinkPrevious, None) => None,
+            (FirstStep::Read, _) => {
                 let dst = self.dst(&entry.rel);
                 return match reader.next_done() {
                     Done::Read(read) => self.store_read(read, &dst),
@@ -248,7 +262,7 @@ impl Run<'_> {
             Err(CopyError::Source(why)) => return Ok(Err(Failure(why))),
             Err(CopyError::Write(e)) => return fatal_or(e, dst, "cannot write copy"),
         };
-        self.stored_new(meta, hash, ino, dst)
+        self.stored_new(meta, hash, ino)
     }
 
     /// Takes on a new stored copy a worker wrote. Another file of this run may have
@@ -268,25 +282,20 @@ impl Run<'_> {
                 meta: wrote.meta,
             }));
         }
-        self.stored_new(wrote.meta, wrote.hash, wrote.ino, dst)
+        self.stored_new(wrote.meta, wrote.hash, wrote.ino)
     }
 
-    /// Records a new stored copy in the catalog and remembers it for later duplicates.
+    /// Records a new stored copy in the catalog (`record_file` remembers it for later
+    /// duplicates once its entry row has a ticket).
     fn stored_new(
         &mut self,
         meta: Meta,
         hash: Vec<u8>,
         ino: u64,
-        dst: &Path,
     ) -> Result<Result<Stored, Failure>> {
         let copy_id = self
             .writer
             .insert_copy(&hash, meta.size, ino, meta.into())?;
-        let copy: CopyMeta = meta.into();
-        // Found through the catalog once the copy's row and the entry row `record_file`
-        // sends next are committed.
-        let until = self.writer.rows_sent() + 1;
-        self.linker.remember(&hash, copy, copy_id, dst, 1, until);
         Ok(Ok(Stored {
             how: How::Copied,
             copy_id,

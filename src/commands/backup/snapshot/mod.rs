@@ -186,7 +186,8 @@ impl<'a> Run<'a> {
                 as_root: self.inp.as_root,
             };
             let mut reader = Reader::start(scope, algo, workers, Some(new));
-            let mut queue: VecDeque<(Entry, Option<&PrevEntry>)> = VecDeque::new();
+            let mut queue: VecDeque<(Entry, Option<&PrevEntry>, Option<FirstStep>)> =
+                VecDeque::new();
             let mut found_queue: VecDeque<Walked> = VecDeque::new();
             let mut walking = true;
             loop {
@@ -209,12 +210,12 @@ impl<'a> Run<'a> {
                                 Kind::File => prev.get(e.rel.as_os_str().as_bytes()),
                                 _ => None,
                             };
-                            self.schedule(&e, p, made, &mut reader)?;
+                            let step = self.schedule(&e, p, made, &mut reader)?;
                             if e.xattrs != Xattrs::None {
                                 self.not_kept(&e, progress);
                             }
                             progress.grow(if e.kind == Kind::File { e.meta.size } else { 0 });
-                            queue.push_back((e, p));
+                            queue.push_back((e, p, step));
                         }
                         Some((other, _)) => self.note(other, progress),
                         None => {
@@ -224,7 +225,9 @@ impl<'a> Run<'a> {
                     }
                 }
                 match queue.pop_front() {
-                    Some((entry, p)) => self.process(&entry, p, &mut reader, progress)?,
+                    Some((entry, p, step)) => {
+                        self.process(&entry, p, step, &mut reader, progress)?
+                    }
                     None if walking => continue,
                     None => return Ok(()),
                 }
@@ -234,13 +237,15 @@ impl<'a> Run<'a> {
 
     /// Starts what can start as soon as the walk finds an entry: a folder that could not
     /// be made is noted (or ends the run), a file's link or read is handed to the workers.
+    /// For a file it returns what was scheduled, which travels with the entry to
+    /// `process`, so the result taken from the workers is always the one asked for.
     fn schedule(
         &mut self,
         e: &Entry,
         prev: Option<&PrevEntry>,
         made: Option<std::io::Error>,
         reader: &mut Reader,
-    ) -> Result<()> {
+    ) -> Result<Option<FirstStep>> {
         match e.kind {
             Kind::Dir => {
                 if let Some(err) = made {
@@ -251,30 +256,38 @@ impl<'a> Run<'a> {
                 }
             }
             Kind::File => {
-                match (
+                let step = match (
                     first_step(self.inp.config.dedup, e.meta, prev),
                     prev,
                     &self.inp.prev,
                 ) {
-                    (FirstStep::Read, _, _) => reader.push(Job::Read {
-                        src: SourceFile::walked(&self.inp.source, e),
-                        dst: Some(self.dst(&e.rel)),
-                        size: Some(e.meta.size),
-                    }),
-                    (FirstStep::LinkPrevious, Some(p), Some(run)) => reader.push(Job::Link {
-                        src: run.dir.join(&e.rel),
-                        dst: self.dst(&e.rel),
-                        ino: p.copy_ino,
-                        size: p.size,
-                        mtime_ns: p.copy.mtime_ns,
-                        max_links: self.inp.config.max_links,
-                    }),
-                    _ => {}
-                }
+                    (FirstStep::Read, _, _) => {
+                        reader.push(Job::Read {
+                            src: SourceFile::walked(&self.inp.source, e),
+                            dst: Some(self.dst(&e.rel)),
+                            size: Some(e.meta.size),
+                        });
+                        FirstStep::Read
+                    }
+                    (FirstStep::LinkPrevious, Some(p), Some(run)) => {
+                        reader.push(Job::Link {
+                            src: run.dir.join(&e.rel),
+                            dst: self.dst(&e.rel),
+                            ino: p.copy_ino,
+                            size: p.size,
+                            mtime_ns: p.copy.mtime_ns,
+                            max_links: self.inp.config.max_links,
+                        });
+                        FirstStep::LinkPrevious
+                    }
+                    // Nothing for the workers: the content is known, found on this thread.
+                    _ => FirstStep::KnownContent,
+                };
+                return Ok(Some(step));
             }
             _ => {}
         }
-        Ok(())
+        Ok(None)
     }
 
     /// Backs up one entry whose work was scheduled; a failed file gets a second chance.
@@ -283,13 +296,17 @@ impl<'a> Run<'a> {
         &mut self,
         entry: &Entry,
         prev: Option<&PrevEntry>,
+        step: Option<FirstStep>,
         reader: &mut Reader,
         progress: &Progress,
     ) -> Result<()> {
-        let result = match entry.kind {
-            Kind::Dir => self.dir(entry),
-            Kind::Symlink => self.symlink(entry),
-            Kind::File => self.file(entry, prev, reader, progress),
+        let result = match (entry.kind, step) {
+            (Kind::Dir, _) => self.dir(entry),
+            (Kind::Symlink, _) => self.symlink(entry),
+            (Kind::File, step) => {
+                let step = step.unwrap_or(FirstStep::KnownContent);
+                self.file(entry, prev, step, reader, progress)
+            }
         }?;
         if let Err(Failure(why)) = result {
             let result = match entry.kind {
