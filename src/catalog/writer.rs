@@ -127,11 +127,6 @@ impl Writer {
         })
     }
 
-    /// Rows sent so far (committed or not).
-    pub fn rows_sent(&self) -> u64 {
-        self.sent
-    }
-
     /// A handle on how far the writer has committed.
     pub fn committed(&self) -> Committed {
         self.committed.clone()

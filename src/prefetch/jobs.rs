@@ -8,6 +8,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use super::file_error::FileError;
 use crate::fsat::{self, Scope};
 use crate::hash::{hash_reader, HashAlgo};
 use crate::scan::{Entry, Meta, SourceDir};
@@ -61,8 +62,8 @@ impl SourceFile {
         }
     }
 
-    /// Opens the file for reading; errors are one phrase for the user.
-    fn open(&self) -> Result<File, String> {
+    /// Opens the file for reading.
+    fn open(&self) -> Result<File, FileError> {
         let opened = match self {
             SourceFile::Path(path) => store::open_source(path),
             SourceFile::Beneath { root, rel, .. } => {
@@ -73,12 +74,7 @@ impl SourceFile {
                     .map(File::from)
             }
         };
-        opened.map_err(|e| match e.raw_os_error() {
-            Some(libc::ELOOP) => {
-                "replaced by a symlink during the backup (the file or a folder on its path)".into()
-            }
-            _ => format!("cannot open: {e}"),
-        })
+        opened.map_err(FileError::opening)
     }
 
     /// The recorded metadata of the open file: with an ACL, only the permissions it
@@ -100,27 +96,26 @@ impl SourceFile {
     }
 }
 
-/// Opens, reads and hashes one file; errors are one phrase for the user.
-pub fn read_and_hash(src: &SourceFile, algo: HashAlgo) -> Result<ReadFile, String> {
+/// Opens, reads and hashes one file.
+pub fn read_and_hash(src: &SourceFile, algo: HashAlgo) -> Result<ReadFile, FileError> {
     let mut file = src.open()?;
     let meta = match file.metadata() {
-        Ok(md) if !md.is_file() => return Err("no longer a regular file".into()),
-        Ok(md) if !src.is_expected(&md) => {
-            return Err("replaced by another file during the backup".into())
-        }
+        Ok(md) if !md.is_file() => return Err(FileError::NotAFile),
+        Ok(md) if !src.is_expected(&md) => return Err(FileError::Replaced),
         Ok(md) => src.meta(&md),
-        Err(e) => return Err(format!("cannot stat: {e}")),
+        Err(err) => return Err(FileError::Io { doing: "stat", err }),
     };
+    let reading = |err| FileError::Io { doing: "read", err };
     let (hash, buffer) = if meta.size <= SMALL_FILE {
-        let buf = store::read_all(&mut file, meta.size).map_err(|e| format!("cannot read: {e}"))?;
+        let buf = store::read_all(&mut file, meta.size).map_err(reading)?;
         (algo.digest(&buf), Some(buf))
     } else {
-        let (h, _) = hash_reader(algo, &mut file).map_err(|e| format!("cannot read: {e}"))?;
+        let (h, _) = hash_reader(algo, &mut file).map_err(reading)?;
         (h, None)
     };
     let read = buffer.as_ref().map(|b| b.len() as u64);
     if !store::unchanged_since(&file, &meta, read) {
-        return Err("changed while being read; try again".into());
+        return Err(FileError::Changing);
     }
     Ok(ReadFile {
         file,
@@ -173,7 +168,7 @@ pub enum Job {
 /// What a worker made of a job.
 #[derive(Debug)]
 pub enum Done {
-    Read(Result<ReadFile, String>),
+    Read(Result<ReadFile, FileError>),
     /// Read, hashed and written as a new stored copy.
     Wrote(Result<Wrote, CopyError>),
     Link(Linked),
@@ -194,7 +189,7 @@ pub struct Wrote {
 #[derive(Debug)]
 pub enum CopyError {
     /// The source changed or could not be read while being copied: try again.
-    Source(String),
+    Source(FileError),
     /// Writing the copy failed.
     Write(std::io::Error),
 }
@@ -230,9 +225,7 @@ pub fn write_new_copy(
     let (copy, same) = copy.map_err(CopyError::Write)?;
     if !same {
         // Dropping the unfinished copy removes it.
-        return Err(CopyError::Source(
-            "changed while being copied; try again".into(),
-        ));
+        return Err(CopyError::Source(FileError::Changing));
     }
     copy.commit(&meta, as_root).map_err(CopyError::Write)
 }
@@ -357,12 +350,12 @@ mod tests {
         std::fs::rename(base.join("src/a/b"), base.join("moved")).unwrap();
         std::os::unix::fs::symlink(base.join("other"), base.join("src/a/b")).unwrap();
         let err = read_and_hash(&src, HashAlgo::Sha256).unwrap_err();
-        assert!(err.contains("symlink"), "{err}");
+        assert!(matches!(err, FileError::Swapped), "{err}");
         // A real folder put there instead holds another file: refused as well.
         std::fs::remove_file(base.join("src/a/b")).unwrap();
         std::fs::create_dir(base.join("src/a/b")).unwrap();
         std::fs::write(base.join("src/a/b/f"), b"SECRET").unwrap();
         let err = read_and_hash(&src, HashAlgo::Sha256).unwrap_err();
-        assert!(err.contains("another file"), "{err}");
+        assert!(matches!(err, FileError::Replaced), "{err}");
     }
 }

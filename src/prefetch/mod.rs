@@ -12,8 +12,10 @@ use std::thread::Scope;
 
 use crate::hash::HashAlgo;
 
+mod file_error;
 mod jobs;
 
+pub use file_error::FileError;
 pub use jobs::{
     read_and_hash, write_new_copy, Claim, CopyError, Done, Job, Linked, NewCopies, ReadFile,
     SourceFile, Wrote, SMALL_FILE,
@@ -229,10 +231,10 @@ impl Reader {
     }
 
     /// The result of the next job, which must be a read.
-    pub fn next_read(&mut self) -> Result<ReadFile, String> {
+    pub fn next_read(&mut self) -> Result<ReadFile, FileError> {
         match self.next_done() {
             Done::Read(r) => r,
-            _ => Err("internal: job order mismatch".into()),
+            _ => Err(FileError::Internal("job order mismatch")),
         }
     }
 
@@ -246,7 +248,7 @@ impl Reader {
             self.flush();
             match self.rx.recv() {
                 Ok(done) => self.pending.extend(done),
-                Err(_) => break Done::Read(Err("reader threads stopped".into())),
+                Err(_) => break Done::Read(Err(FileError::Internal("reader threads stopped"))),
             }
         };
         self.next += 1;

@@ -127,7 +127,9 @@ fn decide(
         FirstStep::Read => {
             // Read beneath the open source folder, like a real run.
             let src = SourceFile::walked(source, entry);
-            read_and_hash(&src, config.hash)?.hash
+            read_and_hash(&src, config.hash)
+                .map_err(|e| e.to_string())?
+                .hash
         }
     };
     let want = entry.meta.into();

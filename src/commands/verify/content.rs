@@ -138,7 +138,9 @@ pub(super) fn hash_inodes(
                             );
                         }
                     }
-                    Err(why) => report.problem(&inodes.users(inode, targets).join(", "), &why),
+                    Err(why) => {
+                        report.problem(&inodes.users(inode, targets).join(", "), &why.to_string())
+                    }
                 }
                 report.progress.advance(inode.size);
             }

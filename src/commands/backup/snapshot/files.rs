@@ -14,8 +14,8 @@ use crate::hash::hex_into;
 use crate::manifest;
 use crate::plan::{FirstStep, PrevEntry};
 use crate::prefetch::{
-    read_and_hash, write_new_copy, CopyError, Done, Linked as LinkDone, ReadFile, Reader,
-    SourceFile, Wrote,
+    read_and_hash, write_new_copy, CopyError, Done, FileError, Linked as LinkDone, ReadFile,
+    Reader, SourceFile, Wrote,
 };
 use crate::progress::Progress;
 use crate::scan::{Entry, Kind, Meta};
@@ -31,13 +31,19 @@ impl Run<'_> {
         &mut self,
         entry: &Entry,
         prev: Option<&PrevEntry>,
-        first_why: &str,
+        first: Failure,
         progress: &Progress,
     ) -> Result<Result<(), Failure>> {
         let src = self.inp.source.path.join(&entry.rel);
+        let first_why = first.to_string();
         // Looked up and read beneath the open source folder: nothing swapped in for a
         // folder on the way is followed.
-        let (st, target) = match self.inp.source.look(&entry.rel) {
+        let looked = match first {
+            // The open said so already: no need to look again.
+            Failure::Source(FileError::Gone) => Err(std::io::ErrorKind::NotFound.into()),
+            _ => self.inp.source.look(&entry.rel),
+        };
+        let (st, target) = match looked {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 self.counts.vanished += 1;
                 let line = format!(
@@ -50,9 +56,9 @@ impl Run<'_> {
             }
             Err(e) if matches!(e.raw_os_error(), Some(libc::ELOOP | libc::ENOTDIR)) => {
                 let then = "a folder on its path was replaced during the backup";
-                return Ok(Err(Failure(format!("{first_why}; then: {then}"))));
+                return Ok(Err(Failure::Dest(format!("{first_why}; then: {then}"))));
             }
-            Err(e) => return Ok(Err(Failure(format!("{first_why}; then: {e}")))),
+            Err(e) => return Ok(Err(Failure::Dest(format!("{first_why}; then: {e}")))),
             Ok(found) => found,
         };
         if let Some(target) = target {
@@ -65,7 +71,7 @@ impl Run<'_> {
             return self.symlink(&swapped);
         }
         if st.st_mode & libc::S_IFMT != libc::S_IFREG {
-            return Ok(Err(Failure(first_why.to_string())));
+            return Ok(Err(Failure::Dest(first_why)));
         }
         let again = SourceFile::Beneath {
             root: Arc::clone(&self.inp.source),
@@ -78,7 +84,7 @@ impl Run<'_> {
         let dst = self.dst(&entry.rel);
         let stored = match self.store_read(read, &dst)? {
             Ok(stored) => stored,
-            Err(Failure(why)) => return Ok(Err(Failure(why))),
+            Err(failed) => return Ok(Err(failed)),
         };
         self.record_file(entry, prev, stored, progress)?;
         Ok(Ok(()))
@@ -207,9 +213,11 @@ impl Run<'_> {
                 return match reader.next_done() {
                     Done::Read(read) => self.store_read(read, &dst),
                     Done::Wrote(Ok(wrote)) => self.adopt(wrote, &dst),
-                    Done::Wrote(Err(CopyError::Source(why))) => Ok(Err(Failure(why))),
+                    Done::Wrote(Err(CopyError::Source(why))) => Ok(Err(Failure::Source(why))),
                     Done::Wrote(Err(CopyError::Write(e))) => fatal_or(e, &dst, "cannot write copy"),
-                    Done::Link(_) => Ok(Err(Failure("internal: job order mismatch".into()))),
+                    Done::Link(_) => Ok(Err(Failure::Source(FileError::Internal(
+                        "job order mismatch",
+                    )))),
                 };
             }
         };
@@ -236,12 +244,12 @@ impl Run<'_> {
     /// Links a file that was read and hashed to a stored copy, or writes a new copy.
     fn store_read(
         &mut self,
-        read: Result<ReadFile, String>,
+        read: Result<ReadFile, FileError>,
         dst: &Path,
     ) -> Result<Result<Stored, Failure>> {
         let read = match read {
             Ok(r) => r,
-            Err(why) => return Ok(Err(Failure(why))),
+            Err(why) => return Ok(Err(Failure::Source(why))),
         };
         let (meta, hash) = (read.meta, read.hash.clone());
         let conn = &*self.reads;
@@ -259,7 +267,7 @@ impl Run<'_> {
         let algo = self.inp.config.hash;
         let ino = match write_new_copy(read, dst, algo, self.inp.as_root) {
             Ok(ino) => ino,
-            Err(CopyError::Source(why)) => return Ok(Err(Failure(why))),
+            Err(CopyError::Source(why)) => return Ok(Err(Failure::Source(why))),
             Err(CopyError::Write(e)) => return fatal_or(e, dst, "cannot write copy"),
         };
         self.stored_new(meta, hash, ino)

@@ -22,7 +22,7 @@ use crate::catalog::{Conn, SnapshotRow, Writer};
 use crate::config::{Config, LogLevel};
 use crate::layout::SnapshotPaths;
 use crate::plan::{first_step, FirstStep, PrevEntry, PrevMap};
-use crate::prefetch::{Job, NewCopies, Reader, SourceFile};
+use crate::prefetch::{FileError, Job, NewCopies, Reader, SourceFile};
 use crate::progress::Progress;
 use crate::scan::{self, Entry, Found, Kind, Meta, ScanOptions, SourceDir};
 use crate::store;
@@ -93,7 +93,21 @@ fn walk_in_batches(
 }
 
 /// A file that could not be backed up (the run goes on).
-struct Failure(String);
+enum Failure {
+    /// Reading the source failed (gone, swapped, changing, unreadable).
+    Source(FileError),
+    /// Making it in the snapshot failed.
+    Dest(String),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Source(e) => write!(f, "{e}"),
+            Failure::Dest(why) => f.write_str(why),
+        }
+    }
+}
 
 /// How one regular file got into the snapshot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -250,8 +264,8 @@ impl<'a> Run<'a> {
             Kind::Dir => {
                 if let Some(err) = made {
                     let dst = self.dst(&e.rel);
-                    if let Err(Failure(why)) = fatal_or::<()>(err, &dst, "cannot create folder")? {
-                        self.dir_errors.insert(e.rel.clone(), why);
+                    if let Err(failed) = fatal_or::<()>(err, &dst, "cannot create folder")? {
+                        self.dir_errors.insert(e.rel.clone(), failed.to_string());
                     }
                 }
             }
@@ -308,12 +322,13 @@ impl<'a> Run<'a> {
                 self.file(entry, prev, step, reader, progress)
             }
         }?;
-        if let Err(Failure(why)) = result {
+        if let Err(failed) = result {
             let result = match entry.kind {
-                Kind::File => self.file_again(entry, prev, &why, progress)?,
-                _ => Err(Failure(why)),
+                Kind::File => self.file_again(entry, prev, failed, progress)?,
+                _ => Err(failed),
             };
-            if let Err(Failure(why)) = result {
+            if let Err(failed) = result {
+                let why = failed.to_string();
                 self.fail(&self.inp.source.path.join(&entry.rel), &why, progress);
             }
         }
@@ -327,7 +342,7 @@ impl<'a> Run<'a> {
 
     fn dir(&mut self, entry: &Entry) -> Result<Result<(), Failure>> {
         if let Some(why) = self.dir_errors.remove(&entry.rel) {
-            return Ok(Err(Failure(why)));
+            return Ok(Err(Failure::Dest(why)));
         }
         let dst = self.dst(&entry.rel);
         self.dirs.push((dst, entry.meta));
@@ -405,6 +420,6 @@ fn fatal_or<T>(e: std::io::Error, path: &Path, what: &str) -> Result<Result<T, F
     if store::is_fatal(&e) {
         Err(anyhow::Error::new(e).context(format!("{}: {what}", path.display())))
     } else {
-        Ok(Err(Failure(format!("{what}: {e}"))))
+        Ok(Err(Failure::Dest(format!("{what}: {e}"))))
     }
 }
