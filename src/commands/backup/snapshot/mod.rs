@@ -12,8 +12,11 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 
 mod claims;
+mod failure;
 mod files;
 mod notes;
+
+use failure::{fatal_or, Failure};
 
 use super::links::Linker;
 use super::report::{Counts, Failures, Log};
@@ -22,7 +25,7 @@ use crate::catalog::{Conn, SnapshotRow, Writer};
 use crate::config::{Config, LogLevel};
 use crate::layout::SnapshotPaths;
 use crate::plan::{first_step, FirstStep, PrevEntry, PrevMap};
-use crate::prefetch::{FileError, Job, NewCopies, Reader, SourceFile};
+use crate::prefetch::{Job, NewCopies, Reader, SourceFile};
 use crate::progress::Progress;
 use crate::scan::{self, Entry, Found, Kind, Meta, ScanOptions, SourceDir};
 use crate::store;
@@ -89,23 +92,6 @@ fn walk_in_batches(
     });
     if open && !batch.is_empty() {
         let _ = tx.send(batch);
-    }
-}
-
-/// A file that could not be backed up (the run goes on).
-enum Failure {
-    /// Reading the source failed (gone, swapped, changing, unreadable).
-    Source(FileError),
-    /// Making it in the snapshot failed.
-    Dest(String),
-}
-
-impl std::fmt::Display for Failure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Failure::Source(e) => write!(f, "{e}"),
-            Failure::Dest(why) => f.write_str(why),
-        }
     }
 }
 
@@ -411,15 +397,5 @@ impl<'a> Run<'a> {
             .map(drop)
             .context("cannot write manifest")?;
         Ok((self.counts, self.log, self.failures))
-    }
-}
-
-/// Turns a destination error into a per-file failure, or a fatal error when the backup
-/// disk itself is the problem.
-fn fatal_or<T>(e: std::io::Error, path: &Path, what: &str) -> Result<Result<T, Failure>> {
-    if store::is_fatal(&e) {
-        Err(anyhow::Error::new(e).context(format!("{}: {what}", path.display())))
-    } else {
-        Ok(Err(Failure::Dest(format!("{what}: {e}"))))
     }
 }
