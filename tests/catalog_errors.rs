@@ -4,44 +4,11 @@
 mod common;
 
 use std::fs;
-use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use common::*;
-
-/// A tmpfs mounted for one test, unmounted when dropped.
-struct SmallDisk(PathBuf);
-
-impl SmallDisk {
-    fn mount(dir: &Path, size: &str) -> Option<SmallDisk> {
-        fs::create_dir_all(dir).unwrap();
-        let ok = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir)
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        ok.then(|| SmallDisk(dir.to_path_buf()))
-    }
-
-    /// Fills the disk to the last byte.
-    fn fill(&self) {
-        let mut f = fs::File::create(self.0.join("filler")).unwrap();
-        let block = vec![0x5au8; 64 << 10];
-        while f.write_all(&block).is_ok() {}
-        for size in [4096, 512, 1] {
-            while f.write_all(&block[..size]).is_ok() {}
-        }
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-    }
-}
 
 /// The lines phlb printed on stderr, asserting there is exactly one and it is an error.
 fn one_error_line(out: &Output) -> String {

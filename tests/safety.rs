@@ -117,6 +117,18 @@ fn unreadable_file_is_named_counted_and_exits_1() {
     let failed = env.sql_int("SELECT failed FROM snapshot_runs");
     assert_eq!(failed, 1);
     assert!(String::from_utf8_lossy(&out.stdout).contains("failed:  1"));
+    // The summary names the file, and list says the run is not clean.
+    let summary = fs::read_to_string(beside(&snap, "-summary.txt")).unwrap();
+    assert!(
+        summary.contains("failed files:") && summary.contains("secret.txt: cannot open"),
+        "{summary}"
+    );
+    let list = env.run(&["list"]);
+    assert!(
+        String::from_utf8_lossy(&list.stdout).contains("complete, 1 failed"),
+        "{}",
+        String::from_utf8_lossy(&list.stdout)
+    );
 }
 
 #[test]

@@ -180,12 +180,7 @@ fn times_after_2262_are_kept_exactly() {
     let future = std::time::UNIX_EPOCH + std::time::Duration::new(13_569_465_600, 123_456_789);
     let past = std::time::UNIX_EPOCH - std::time::Duration::new(2_147_483_000, 0);
     for (p, t) in [(&f, future), (&old, past)] {
-        fs::File::options()
-            .write(true)
-            .open(p)
-            .unwrap()
-            .set_times(fs::FileTimes::new().set_modified(t))
-            .unwrap();
+        set_mtime_to(p, t);
     }
     let first = env.backup();
     assert_eq!(stat_time(&first.join("future.txt")), stat_time(&f));

@@ -11,6 +11,13 @@ fn text(r: &rusqlite::Row, i: usize) -> rusqlite::Result<String> {
     Ok(String::from_utf8_lossy(&r.get::<_, Vec<u8>>(i)?).into_owned())
 }
 
+/// An entry's mtime as UTC text, whole seconds rounded down (before 1970 too), from
+/// `mtime_exact` for times outside 64-bit nanoseconds; as the `files` view shows it.
+const MTIME_TEXT: &str = "strftime('%Y-%m-%d %H:%M:%S',
+    CASE WHEN e.mtime_exact IS NOT NULL THEN CAST(e.mtime_exact AS INTEGER)
+         WHEN e.mtime_ns >= 0 THEN e.mtime_ns / 1000000000
+         ELSE -((999999999 - e.mtime_ns) / 1000000000) END, 'unixepoch')";
+
 /// One snapshot with what it holds and what deleting it would free.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ListRow {
@@ -148,18 +155,14 @@ pub fn find(conn: &Connection, glob: &str, name: Option<&str>) -> Result<Vec<Fou
         )?
         .query_map([glob], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
-    let mut stmt = conn.prepare_cached(
-        "SELECT s.id, s.name || '/' || s.timestamp, p.path, e.kind, e.size,
-                strftime('%Y-%m-%d %H:%M:%S',
-                    CASE WHEN e.mtime_exact IS NOT NULL THEN CAST(e.mtime_exact AS INTEGER)
-                         WHEN e.mtime_ns >= 0 THEN e.mtime_ns / 1000000000
-                         ELSE -((999999999 - e.mtime_ns) / 1000000000) END, 'unixepoch'),
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT s.id, s.name || '/' || s.timestamp, p.path, e.kind, e.size, {MTIME_TEXT},
                 lower(hex(c.hash))
          FROM snapshot_runs s CROSS JOIN entries e ON e.snapshot_id = s.id AND e.path_id = ?1
          JOIN paths p ON p.id = e.path_id
          LEFT JOIN copies k ON k.id = e.copy_id LEFT JOIN contents c ON c.id = k.content_id
-         WHERE ?2 IS NULL OR s.name = ?2",
-    )?;
+         WHERE ?2 IS NULL OR s.name = ?2"
+    ))?;
     let mut found: Vec<(i64, Found)> = Vec::new();
     for id in ids {
         let rows = stmt.query_map(params![id, name], |r| {
@@ -208,17 +211,13 @@ pub fn sightings(
     else {
         return Ok(None);
     };
-    let mut stmt = conn.prepare(
-        "SELECT s.name || '/' || s.timestamp, e.kind, e.size,
-                strftime('%Y-%m-%d %H:%M:%S',
-                    CASE WHEN e.mtime_exact IS NOT NULL THEN CAST(e.mtime_exact AS INTEGER)
-                         WHEN e.mtime_ns >= 0 THEN e.mtime_ns / 1000000000
-                         ELSE -((999999999 - e.mtime_ns) / 1000000000) END, 'unixepoch'),
+    let mut stmt = conn.prepare(&format!(
+        "SELECT s.name || '/' || s.timestamp, e.kind, e.size, {MTIME_TEXT},
                 lower(hex(c.hash))
          FROM snapshot_runs s CROSS JOIN entries e ON e.snapshot_id = s.id AND e.path_id = ?1
          LEFT JOIN copies k ON k.id = e.copy_id LEFT JOIN contents c ON c.id = k.content_id
-         WHERE ?2 IS NULL OR s.name = ?2 ORDER BY s.id",
-    )?;
+         WHERE ?2 IS NULL OR s.name = ?2 ORDER BY s.id"
+    ))?;
     let rows = stmt
         .query_map(params![path_id, name], |r| {
             Ok(Sighting {

@@ -164,6 +164,61 @@ pub fn today() -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
+/// A tmpfs mounted for one test, unmounted when dropped (mounting needs root).
+pub struct SmallDisk(pub PathBuf);
+
+impl SmallDisk {
+    /// Mounts a tmpfs of `size` (as `mount -o size=` takes it) at `dir`; None when it
+    /// cannot be mounted.
+    pub fn mount(dir: &Path, size: &str) -> Option<SmallDisk> {
+        fs::create_dir_all(dir).unwrap();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| SmallDisk(dir.to_path_buf()))
+    }
+
+    /// Fills the disk to the last byte.
+    pub fn fill(&self) {
+        use std::io::Write;
+        let mut f = fs::File::create(self.0.join("filler")).unwrap();
+        let block = vec![0x5au8; 64 << 10];
+        while f.write_all(&block).is_ok() {}
+        for size in [4096, 512, 1] {
+            while f.write_all(&block[..size]).is_ok() {}
+        }
+    }
+
+    /// Gives the disk a new size.
+    pub fn grow(&self, size: &str) {
+        let ok = Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(&self.0)
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// Sets a file's mtime to `t`, before 1970 or after 2262 as well.
+pub fn set_mtime_to(p: &Path, t: std::time::SystemTime) {
+    fs::File::options()
+        .write(true)
+        .open(p)
+        .unwrap()
+        .set_times(fs::FileTimes::new().set_modified(t))
+        .unwrap();
+}
+
 pub fn assert_ok(out: &Output) {
     assert!(
         out.status.success(),
