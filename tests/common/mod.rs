@@ -267,13 +267,10 @@ pub fn set_mode(p: &Path, mode: u32) {
 
 /// Sets a file's mtime to `secs` seconds plus `nsec` nanoseconds.
 pub fn set_mtime(p: &Path, secs: u64, nsec: u32) {
-    let t = std::time::UNIX_EPOCH + std::time::Duration::new(secs, nsec);
-    fs::File::options()
-        .write(true)
-        .open(p)
-        .unwrap()
-        .set_times(fs::FileTimes::new().set_modified(t))
-        .unwrap();
+    set_mtime_to(
+        p,
+        std::time::UNIX_EPOCH + std::time::Duration::new(secs, nsec),
+    );
 }
 
 /// Every entry under `dir` (not following symlinks) with what a test compares.
