@@ -132,6 +132,7 @@ fn damaged_copy_found_by_verify_is_never_linked_again_and_repair_heals_it() {
     // Recorded damage keeps verify failing, even a fast one, until repaired.
     assert_code(&env.run(&["verify", "--fast"]), 1);
     let out = env.run(&["verify", "--repair"]);
+    assert_code(&out, 1);
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("repaired"),
         "{}",

@@ -180,6 +180,9 @@ pub fn run(config: &Config, global: &Global, args: &VerifyArgs) -> Result<Outcom
     if args.repair {
         let mut say = |line: String| println!("{line}");
         let done = repair::repair(&conn, &root, config, &mut say)?;
+        // Damage found is a problem of this run even when repaired: the exit code says
+        // so the same way whether this run or an earlier one found it.
+        report.problems += done.relinked;
         if !global.quiet && done.relinked + done.left > 0 {
             eprintln!(
                 "phlb: repaired {} damaged path(s); {} left as they are",
