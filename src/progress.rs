@@ -47,6 +47,38 @@ pub fn clear_for_exit() {
     }
 }
 
+/// What an engine tells while it works; the command decides how it is shown (a bar,
+/// plain lines, or nothing), and a caller such as a watch loop or a web server can pass
+/// its own.
+pub trait Report {
+    /// More work was found: one more entry with `bytes` of file content.
+    fn grow(&self, bytes: u64);
+    /// One more entry is done, with `bytes` of file content.
+    fn advance(&self, bytes: u64);
+    /// A line the user sees unless quiet (a warning, a verbose action).
+    fn warn(&self, line: &str);
+    /// A line the user always sees (an error).
+    fn error(&self, line: &str);
+}
+
+impl Report for Progress {
+    fn grow(&self, bytes: u64) {
+        Progress::grow(self, bytes)
+    }
+
+    fn advance(&self, bytes: u64) {
+        Progress::advance(self, bytes)
+    }
+
+    fn warn(&self, line: &str) {
+        Progress::warn(self, line)
+    }
+
+    fn error(&self, line: &str) {
+        Progress::error(self, line)
+    }
+}
+
 /// Progress of one task measured in files and bytes.
 pub struct Progress {
     style: Style,

@@ -17,7 +17,7 @@ use crate::prefetch::{
     read_and_hash, write_new_copy, CopyError, Done, FileError, Linked as LinkDone, ReadFile,
     Reader, SourceFile, Wrote,
 };
-use crate::progress::Progress;
+use crate::progress::Report;
 use crate::scan::{Entry, Kind, Meta};
 use crate::store;
 use crate::units::one_line;
@@ -32,7 +32,7 @@ impl Run<'_> {
         entry: &Entry,
         prev: Option<&PrevEntry>,
         first: Failure,
-        progress: &Progress,
+        progress: &dyn Report,
     ) -> Result<Result<(), Failure>> {
         let src = self.inp.source.path.join(&entry.rel);
         let first_why = first.to_string();
@@ -96,7 +96,7 @@ impl Run<'_> {
         prev: Option<&PrevEntry>,
         step: FirstStep,
         reader: &mut Reader,
-        progress: &Progress,
+        progress: &dyn Report,
     ) -> Result<Result<(), Failure>> {
         let stored = match self.store_file(entry, prev, step, reader)? {
             Ok(s) => s,
@@ -112,7 +112,7 @@ impl Run<'_> {
         entry: &Entry,
         prev: Option<&PrevEntry>,
         stored: Stored,
-        progress: &Progress,
+        progress: &dyn Report,
     ) -> Result<()> {
         self.say_no_links(progress);
         let Stored {

@@ -26,7 +26,7 @@ use crate::config::{Config, LogLevel};
 use crate::layout::SnapshotPaths;
 use crate::plan::{first_step, FirstStep, PrevEntry, PrevMap};
 use crate::prefetch::{Job, NewCopies, Reader, SourceFile};
-use crate::progress::Progress;
+use crate::progress::Report;
 use crate::scan::{self, Entry, Found, Kind, Meta, ScanOptions, SourceDir};
 use crate::store;
 use crate::xattr::Xattrs;
@@ -169,7 +169,7 @@ impl<'a> Run<'a> {
     /// folder in the snapshot as it finds it), the per-file syscalls (hardlinking
     /// unchanged files, reading and hashing the others, on `WORKERS` threads, up to
     /// `LOOKAHEAD` entries ahead), and this thread, which records everything in walk order.
-    pub fn walk(&mut self, opts: &ScanOptions, progress: &Progress) -> Result<()> {
+    pub fn walk(&mut self, opts: &ScanOptions, progress: &dyn Report) -> Result<()> {
         let source = Arc::clone(&self.inp.source);
         let work_dir = self.inp.paths.work_dir.clone();
         let (algo, workers) = (self.inp.config.hash, self.inp.config.worker_count());
@@ -298,7 +298,7 @@ impl<'a> Run<'a> {
         prev: Option<&PrevEntry>,
         step: Option<FirstStep>,
         reader: &mut Reader,
-        progress: &Progress,
+        progress: &dyn Report,
     ) -> Result<()> {
         let result = match (entry.kind, step) {
             (Kind::Dir, _) => self.dir(entry),
@@ -379,7 +379,7 @@ impl<'a> Run<'a> {
 
     /// Gives every folder its mode, owner and mtime (deepest first), closes the catalog
     /// batch and the manifest. The snapshot is still under its in-progress name.
-    pub fn finish(mut self, progress: &Progress) -> Result<(Counts, Log, Failures)> {
+    pub fn finish(mut self, progress: &dyn Report) -> Result<(Counts, Log, Failures)> {
         for (dir, meta) in std::mem::take(&mut self.dirs).iter().rev() {
             if let Err(e) = store::finish_dir(dir, meta, self.inp.as_root) {
                 self.fail(dir, &format!("cannot set folder metadata: {e}"), progress);

@@ -6,13 +6,13 @@ use std::path::Path;
 
 use super::Run;
 use crate::config::LogLevel;
-use crate::progress::Progress;
+use crate::progress::Report;
 use crate::scan::{Entry, Found};
 use crate::units::one_line;
 
 impl Run<'_> {
     /// Counts and reports what the walk found besides entries.
-    pub(super) fn note(&mut self, found: Found, progress: &Progress) {
+    pub(super) fn note(&mut self, found: Found, progress: &dyn Report) {
         match found {
             Found::Problem(p) => self.fail(&p.path, &p.message, progress),
             Found::Special(path) => {
@@ -38,7 +38,7 @@ impl Run<'_> {
     }
 
     /// Counts and reports one path that could not be backed up.
-    pub fn fail(&mut self, path: &Path, why: &str, progress: &Progress) {
+    pub fn fail(&mut self, path: &Path, why: &str, progress: &dyn Report) {
         self.counts.failed += 1;
         let line = format!("{}: {why}", one_line(path));
         self.failures.push(line.clone());
@@ -48,7 +48,7 @@ impl Run<'_> {
 
     /// Counts an entry whose extended attributes or ACLs the snapshot does not keep; the
     /// first one of a run is said on stderr and in the log, each one in the log.
-    pub(super) fn not_kept(&mut self, entry: &Entry, progress: &Progress) {
+    pub(super) fn not_kept(&mut self, entry: &Entry, progress: &dyn Report) {
         self.counts.not_kept += 1;
         if !self.told_xattrs {
             self.told_xattrs = true;
@@ -62,7 +62,7 @@ impl Run<'_> {
         self.action(LogLevel::Debug, "no-xattr", &entry.rel);
     }
 
-    pub(super) fn say_no_links(&mut self, progress: &Progress) {
+    pub(super) fn say_no_links(&mut self, progress: &dyn Report) {
         if self.told_no_links {
             return;
         }
