@@ -81,3 +81,33 @@ fn root_made_by_an_earlier_phlb_is_upgraded_and_linked_to() {
         .flatten()
         .all(|e| !e.file_name().to_string_lossy().contains("broken")));
 }
+
+#[test]
+fn snapshots_an_earlier_add_recorded_get_the_time_in_their_name() {
+    let env = Env::new();
+    env.write("a.txt", b"alpha");
+    env.backup();
+    // What an earlier `add` left: no source, the time of the import as started_at.
+    let old = env.root.join("src/2020-03-04-050607");
+    fs::create_dir(&old).unwrap();
+    fs::write(old.join("a.txt"), b"alpha").unwrap();
+    assert_ok(&env.run(&["add"]));
+    downgrade_to_v5(&env);
+    env.db()
+        .execute_batch(
+            "UPDATE snapshot_runs SET started_at = '2026-11-30T00:00:00Z', finished_at = started_at
+             WHERE timestamp = '2020-03-04-050607'",
+        )
+        .unwrap();
+    env.backup();
+    let (started, source): (String, String) = env
+        .db()
+        .query_row(
+            "SELECT started_at, time_source FROM snapshots WHERE timestamp = '2020-03-04-050607'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(source, "name");
+    assert!(started.starts_with("2020-03-0"), "{started}");
+}

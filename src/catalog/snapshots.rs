@@ -163,6 +163,18 @@ impl SnapshotRow {
         Ok(())
     }
 
+    /// Runs an older phlb's `add` recorded (no source, times of the import) that do not
+    /// say so yet.
+    pub fn added_with_import_time(conn: &Connection) -> Result<Vec<SnapshotRow>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM snapshot_runs
+             WHERE time_source = 'run' AND (source IS NULL OR length(source) = 0)"
+        );
+        let mut stmt = conn.prepare(&sql)?;
+        let rows = stmt.query_map([], row)?.collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
     /// Marks the run complete: the last step of a run.
     pub fn mark_complete(&self, conn: &Connection) -> Result<()> {
         conn.execute(

@@ -132,6 +132,19 @@ pub fn record_on_disk(
     Ok(tally.added)
 }
 
+/// Gives snapshots an older phlb's `add` recorded with the time of the import the time
+/// in their folder name instead (and says so in `time_source`), so ages and retention
+/// stay right after an upgrade.
+pub fn fix_import_times(catalog: &Catalog, config: &Config) -> Result<()> {
+    let conn = catalog.conn()?;
+    for row in SnapshotRow::added_with_import_time(&conn)? {
+        let taken = crate::layout::timestamp_time(&row.timestamp, &config.sub_dir_formatter)
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        row.set_time_from_name(&conn, taken.as_deref())?;
+    }
+    Ok(())
+}
+
 /// Runs `phlb add`.
 pub fn run(config: &Config, global: &Global, args: &AddArgs) -> Result<Outcome> {
     let say = |line: String| {
@@ -142,6 +155,7 @@ pub fn run(config: &Config, global: &Global, args: &AddArgs) -> Result<Outcome> 
     existing_root(config)?;
     let opened = BackupRoot::open_writer(&config.backup_path, Filesystem::MustMatch, &say)?;
     let (root, catalog) = (opened.path.clone(), &opened.catalog);
+    fix_import_times(catalog, config)?;
     let conn = catalog.conn()?;
     let style = Style::detect(global.quiet);
     let found = if args.paths.is_empty() {

@@ -63,6 +63,7 @@ pub fn run(config: &Config, global: &Global, args: &BackupArgs) -> Result<Outcom
     let opened = BackupRoot::open_writer(&root, Filesystem::MustMatch, &say)?;
     crate::commands::add::record_on_disk(config, opened.path(), &opened.catalog, style, &say)?;
     opened.catalog.check_hash(&config.hash.to_string())?;
+    crate::commands::add::fix_import_times(&opened.catalog, config)?;
     let mut outcome = Outcome::Clean;
     for source in &sources {
         let made = make_snapshot(&opened, config, source, style, global.verbose)?;
