@@ -314,3 +314,76 @@ fn reused_inode_number_is_never_taken_for_a_known_copy() {
     assert_eq!(fs::read(next.join("a")).unwrap(), b"GOOD-DATA\n");
     assert_ok(&env.run(&["verify"]));
 }
+
+#[test]
+#[ignore = "needs root (mounts a tmpfs)"]
+fn copy_on_a_disk_with_a_shorter_time_range_is_found_again() {
+    // The source (tmpfs) keeps a time of the year 2500; the backup disk (ext4) stops at
+    // 2446 and clamps it. The catalog must record what the disk stored, or the copy is
+    // never linked again and verify fails.
+    let env = Env::new();
+    let disk = SmallDisk::mount(&env.dir.path().join("tmpsrc"), "4m")
+        .expect("mounting a tmpfs needs root");
+    let src = disk.0.clone();
+    fs::write(src.join("far.txt"), b"from 2500").unwrap();
+    let t2500 = std::time::UNIX_EPOCH + std::time::Duration::new(16_725_225_600, 5);
+    set_mtime_to(&src.join("far.txt"), t2500);
+    let run = || {
+        let out = env
+            .cmd()
+            .args(["backup", src.to_str().unwrap(), "--name", "far"])
+            .output()
+            .unwrap();
+        assert_ok(&out);
+    };
+    run();
+    let first = env.snapshots("far").pop().unwrap();
+    assert_ok(&env.run(&["verify"]));
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    run();
+    let second = env.snapshots("far").pop().unwrap();
+    assert_ne!(first, second);
+    assert_eq!(
+        ino(&first.join("far.txt")),
+        ino(&second.join("far.txt")),
+        "linked, not copied again"
+    );
+    assert_ok(&env.run(&["verify"]));
+    let shown: String = env
+        .db()
+        .query_row(
+            "SELECT mtime FROM files WHERE path = 'far.txt' LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        shown.starts_with("2500-"),
+        "the path keeps its own time: {shown}"
+    );
+}
+
+#[test]
+#[ignore = "needs root (chown of a stored copy)"]
+fn stored_copy_with_mode_or_owner_changed_in_place_is_never_linked() {
+    let env = Env::new();
+    env.write("f", b"setuid me");
+    env.write("g", b"give me away");
+    let first = env.backup();
+    set_mode(&first.join("f"), 0o4777);
+    std::os::unix::fs::chown(first.join("g"), Some(65534), Some(65534)).unwrap();
+    let out = env.run(&["verify", "--fast"]);
+    assert_code(&out, 1);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        text.contains("/f: mode changed") && text.contains("/g: owner changed"),
+        "{text}"
+    );
+    let second = env.backup();
+    for name in ["f", "g"] {
+        assert_ne!(ino(&second.join(name)), ino(&first.join(name)), "{name}");
+        let md = fs::metadata(second.join(name)).unwrap();
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!((md.mode() & 0o7777, md.uid()), (0o644, 0), "{name}");
+    }
+}

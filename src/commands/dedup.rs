@@ -44,8 +44,7 @@ pub fn place_of(
 ) -> Result<Option<(PathBuf, u64)>> {
     for loc in copy_locations(conn, copy.id, PLACES_TRIED)? {
         let at = root.join(&loc.snapshot_dir).join(&loc.rel);
-        if let Some(nlink) = store::check_stored_copy(&at, copy.ino, copy.size, copy.meta.mtime_ns)
-        {
+        if let Some(nlink) = store::check_stored_copy(&at, copy.ino, copy.size, &copy.meta) {
             // Every place of a copy is the same inode: one that holds it says it all.
             return Ok(has_room(nlink + need.saturating_sub(1), max_links).then_some((at, nlink)));
         }

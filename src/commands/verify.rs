@@ -301,6 +301,8 @@ fn check_entries(
                 }
                 if md.mode() & 0o7777 != copy.meta.mode {
                     report.problem(&what, "mode changed since the backup");
+                } else if !crate::store::as_given(md.mode(), md.uid(), md.gid(), &copy.meta) {
+                    report.problem(&what, "owner changed since the backup");
                 }
                 if md.ino() != copy.ino {
                     report.unlinked += 1;

@@ -154,13 +154,14 @@ pub enum Job {
         size: Option<u64>,
     },
     /// Hardlink `dst` to the stored copy at `src` if it is still inode `ino` of `size`
-    /// bytes with the mtime `mtime_ns` it was stored with, and room for another link.
+    /// bytes with the mtime, mode and owner `copy` it was stored with, and room for
+    /// another link.
     Link {
         src: PathBuf,
         dst: PathBuf,
         ino: u64,
         size: u64,
-        mtime_ns: i128,
+        copy: crate::plan::CopyMeta,
         max_links: u64,
     },
 }
@@ -180,6 +181,8 @@ pub struct Wrote {
     pub meta: Meta,
     pub hash: Vec<u8>,
     pub ino: u64,
+    /// The mtime the copy's filesystem stored (see `NewCopy::commit`).
+    pub stored_mtime: i128,
     /// The run's committed catalog rows when the content was claimed: a copy of it the
     /// catalog got later may have been made by another file of the run meanwhile.
     pub claimed_at: u64,
@@ -196,13 +199,13 @@ pub enum CopyError {
 
 /// Writes a file that was read and hashed as a new stored copy at `dst`: small files
 /// from the buffer, large ones streamed again and hashed once more, so the copy is
-/// exactly the content hashed. Returns the copy's inode number.
+/// exactly the content hashed. Returns the copy's inode number and stored mtime.
 pub fn write_new_copy(
     read: ReadFile,
     dst: &std::path::Path,
     algo: HashAlgo,
     as_root: bool,
-) -> Result<u64, CopyError> {
+) -> Result<(u64, i128), CopyError> {
     let ReadFile {
         mut file,
         meta,
@@ -246,7 +249,7 @@ fn link(
     fds: &mut store::DirFds,
     src: &std::path::Path,
     dst: &std::path::Path,
-    expect: (u64, u64, i128),
+    expect: (u64, u64, &crate::plan::CopyMeta),
     max_links: u64,
 ) -> Linked {
     match store::link_stored_copy(fds, src, dst, expect, max_links) {
@@ -289,12 +292,15 @@ pub(super) fn work(job: &Job, algo: HashAlgo, tools: &mut Tools) -> Done {
                 Some(claimed_at) => {
                     let (meta, hash) = (read.meta, read.hash.clone());
                     let as_root = tools.new.as_ref().is_some_and(|n| n.as_root);
-                    Done::Wrote(write_new_copy(read, dst, algo, as_root).map(|ino| Wrote {
-                        meta,
-                        hash,
-                        ino,
-                        claimed_at,
-                    }))
+                    Done::Wrote(write_new_copy(read, dst, algo, as_root).map(
+                        |(ino, stored_mtime)| Wrote {
+                            meta,
+                            hash,
+                            ino,
+                            stored_mtime,
+                            claimed_at,
+                        },
+                    ))
                 }
                 None => Done::Read(Ok(read)),
             },
@@ -309,13 +315,13 @@ pub(super) fn work(job: &Job, algo: HashAlgo, tools: &mut Tools) -> Done {
             dst,
             ino,
             size,
-            mtime_ns,
+            copy,
             max_links,
         } => Done::Link(link(
             &mut tools.fds,
             src,
             dst,
-            (*ino, *size, *mtime_ns),
+            (*ino, *size, copy),
             *max_links,
         )),
     }

@@ -10,6 +10,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use super::{classify_link_error, LinkOutcome};
+use crate::plan::CopyMeta;
 
 /// A few open folder descriptors, so repeated syscalls on files of one folder do not
 /// walk the whole path each time. Work arrives in walk order, so a handful suffices.
@@ -67,16 +68,16 @@ fn split<'a, 'b>(path: &'a Path, buf: &'b mut [u8; 256]) -> io::Result<(&'a Path
 
 /// Like `check_stored_copy` then `hard_link`, but through cached folder descriptors:
 /// links `dst` to the stored copy `src` when it is still inode `ino` of `size` bytes with
-/// mtime `mtime_ns` (the one it was given) and fewer than `max_links` links. `None`
-/// means the stored copy is not usable.
+/// the mtime, mode and owner `meta` it was given (see `check_stored_copy`) and fewer than
+/// `max_links` links. `None` means the stored copy is not usable.
 pub fn link_stored_copy(
     fds: &mut DirFds,
     src: &Path,
     dst: &Path,
-    expect: (u64, u64, i128),
+    expect: (u64, u64, &CopyMeta),
     max_links: u64,
 ) -> Option<LinkOutcome> {
-    let (ino, size, mtime_ns) = expect;
+    let (ino, size, meta) = expect;
     use std::os::fd::AsRawFd;
     let (mut src_buf, mut dst_buf) = ([0u8; 256], [0u8; 256]);
     let (src_dir, src_name) = split(src, &mut src_buf).ok()?;
@@ -97,7 +98,8 @@ pub fn link_stored_copy(
         && (st.st_mode & libc::S_IFMT) == libc::S_IFREG
         && st.st_ino == ino
         && st.st_size as u64 == size
-        && i128::from(st.st_mtime) * 1_000_000_000 + i128::from(st.st_mtime_nsec) == mtime_ns
+        && i128::from(st.st_mtime) * 1_000_000_000 + i128::from(st.st_mtime_nsec) == meta.mtime_ns
+        && super::as_given(st.st_mode, st.st_uid, st.st_gid, meta)
         && crate::plan::has_room(st.st_nlink as u64, max_links);
     if !usable {
         return None;

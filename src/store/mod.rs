@@ -12,6 +12,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::hash::{for_each_chunk, HashAlgo};
+use crate::plan::CopyMeta;
 use crate::scan::Meta;
 
 mod dir_fds;
@@ -43,13 +44,26 @@ pub fn hard_link(src: &Path, dst: &Path) -> LinkOutcome {
     }
 }
 
-/// Checks that `path` is still the stored copy the catalog describes (inode, size and
-/// the mtime it was given: a copy changed in place since is never linked to); returns
-/// its current link count.
-pub fn check_stored_copy(path: &Path, ino: u64, size: u64, mtime_ns: i128) -> Option<u64> {
+/// Checks that `path` is still the stored copy the catalog describes — inode, size, and
+/// the mtime, mode and (as root, who set it) owner it was given: a copy changed in place
+/// since is never linked to; returns its current link count.
+pub fn check_stored_copy(path: &Path, ino: u64, size: u64, meta: &CopyMeta) -> Option<u64> {
     let md = fs::symlink_metadata(path).ok()?;
     let mtime = i128::from(md.mtime()) * 1_000_000_000 + i128::from(md.mtime_nsec());
-    (md.is_file() && md.ino() == ino && md.len() == size && mtime == mtime_ns).then_some(md.nlink())
+    let same = md.is_file()
+        && md.ino() == ino
+        && md.len() == size
+        && mtime == meta.mtime_ns
+        && as_given(md.mode(), md.uid(), md.gid(), meta);
+    same.then_some(md.nlink())
+}
+
+/// True when a stored copy's mode (and, as root, owner) are still what it was given.
+/// Without root, phlb cannot give a copy its source's owner, so it does not judge it.
+pub fn as_given(mode: u32, uid: u32, gid: u32, meta: &CopyMeta) -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let root = unsafe { libc::geteuid() } == 0;
+    mode & 0o7777 == meta.mode && (!root || (uid, gid) == (meta.uid, meta.gid))
 }
 
 /// Opens a source file for reading without following a symlink swapped in for it.
@@ -240,10 +254,12 @@ impl NewCopy {
     }
 
     /// Applies the recorded mtime, owner (as root) and mode, renames the copy into
-    /// place, and returns its inode number. Owner and mode are only changed where the
+    /// place, and returns its inode number and the mtime the filesystem stored (a
+    /// filesystem with coarser or shorter-ranged times than the source's keeps another
+    /// one: the catalog records what is on disk, so the copy is found again). Owner and mode are only changed where the
     /// new file does not have them already (most files, as root or not), which saves two
     /// inode updates per copy.
-    pub fn commit(mut self, meta: &Meta, as_root: bool) -> io::Result<u64> {
+    pub fn commit(mut self, meta: &Meta, as_root: bool) -> io::Result<(u64, i128)> {
         self.file
             .set_times(FileTimes::new().set_modified(system_time(meta.mtime_ns)))?;
         let now = self.file.metadata()?;
@@ -258,7 +274,8 @@ impl NewCopy {
         }
         fs::rename(&self.tmp, &self.dst)?;
         self.done = true;
-        Ok(now.ino())
+        let stored = i128::from(now.mtime()) * 1_000_000_000 + i128::from(now.mtime_nsec());
+        Ok((now.ino(), stored))
     }
 }
 

@@ -61,10 +61,16 @@ pub fn make_private_dir(path: &Path) -> anyhow::Result<()> {
     let md = match fs::symlink_metadata(path) {
         Ok(md) => md,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            return fs::DirBuilder::new()
-                .mode(0o700)
-                .create(path)
-                .with_context(|| format!("{}: cannot create folder", path.display()));
+            match fs::DirBuilder::new().mode(0o700).create(path) {
+                Ok(()) => return Ok(()),
+                // Another run made it a moment ago: judge what is there now.
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => fs::symlink_metadata(path)
+                    .with_context(|| format!("{}: cannot open", path.display()))?,
+                Err(e) => {
+                    return Err(e)
+                        .with_context(|| format!("{}: cannot create folder", path.display()))
+                }
+            }
         }
         Err(e) => return Err(e).with_context(|| format!("{}: cannot open", path.display())),
     };

@@ -369,7 +369,7 @@ fn still_there(
 ) -> Result<bool> {
     for loc in copy_locations(conn, copy.id, 4)? {
         let at = root.join(&loc.snapshot_dir).join(&loc.rel);
-        if store::check_stored_copy(&at, copy.ino, copy.size, copy.meta.mtime_ns).is_some() {
+        if store::check_stored_copy(&at, copy.ino, copy.size, &copy.meta).is_some() {
             return Ok(true);
         }
     }

@@ -12,7 +12,7 @@ use crate::commands::backup::links::Linked;
 use crate::config::LogLevel;
 use crate::hash::hex_into;
 use crate::manifest;
-use crate::plan::{FirstStep, PrevEntry};
+use crate::plan::{CopyMeta, FirstStep, PrevEntry};
 use crate::prefetch::{
     read_and_hash, write_new_copy, CopyError, Done, FileError, Linked as LinkDone, ReadFile,
     Reader, SourceFile, Wrote,
@@ -120,6 +120,7 @@ impl Run<'_> {
             copy_id,
             hash,
             meta,
+            stored_mtime,
         } = stored;
         // The log tells an unchanged file (linked without reading) from one whose content
         // was found stored under another path or run.
@@ -151,8 +152,11 @@ impl Run<'_> {
             // memory until its rows are committed, from the catalog after.
             if let Some(h) = &hash {
                 let dst = self.dst(&entry.rel);
-                self.linker
-                    .remember(h, meta.into(), copy_id, &dst, 1, ticket.0);
+                let on_disk = CopyMeta {
+                    mtime_ns: stored_mtime.unwrap_or(meta.mtime_ns),
+                    ..meta.into()
+                };
+                self.linker.remember(h, on_disk, copy_id, &dst, 1, ticket.0);
             }
         }
         let hash = match (&hash, prev) {
@@ -193,6 +197,7 @@ impl Run<'_> {
                             copy_id: p.copy_id,
                             hash: None,
                             meta: entry.meta,
+                            stored_mtime: None,
                         }))
                     }
                     Done::Link(LinkDone::Unsupported(e)) => self.linker.unsupported = Some(e),
@@ -233,6 +238,7 @@ impl Run<'_> {
                     copy_id,
                     hash: Some(hash),
                     meta: entry.meta,
+                    stored_mtime: None,
                 }));
             }
         }
@@ -262,15 +268,16 @@ impl Run<'_> {
                 copy_id,
                 hash: Some(hash),
                 meta,
+                stored_mtime: None,
             }));
         }
         let algo = self.inp.config.hash;
-        let ino = match write_new_copy(read, dst, algo, self.inp.as_root) {
-            Ok(ino) => ino,
+        let (ino, stored_mtime) = match write_new_copy(read, dst, algo, self.inp.as_root) {
+            Ok(written) => written,
             Err(CopyError::Source(why)) => return Ok(Err(Failure::Source(why))),
             Err(CopyError::Write(e)) => return fatal_or(e, dst, "cannot write copy"),
         };
-        self.stored_new(meta, hash, ino)
+        self.stored_new(meta, hash, ino, stored_mtime)
     }
 
     /// Takes on a new stored copy a worker wrote. Another file of this run may have
@@ -288,9 +295,10 @@ impl Run<'_> {
                 copy_id,
                 hash: Some(wrote.hash),
                 meta: wrote.meta,
+                stored_mtime: None,
             }));
         }
-        self.stored_new(wrote.meta, wrote.hash, wrote.ino)
+        self.stored_new(wrote.meta, wrote.hash, wrote.ino, wrote.stored_mtime)
     }
 
     /// Records a new stored copy in the catalog (`record_file` remembers it for later
@@ -300,15 +308,19 @@ impl Run<'_> {
         meta: Meta,
         hash: Vec<u8>,
         ino: u64,
+        stored_mtime: i128,
     ) -> Result<Result<Stored, Failure>> {
-        let copy_id = self
-            .writer
-            .insert_copy(&hash, meta.size, ino, meta.into())?;
+        let on_disk = CopyMeta {
+            mtime_ns: stored_mtime,
+            ..meta.into()
+        };
+        let copy_id = self.writer.insert_copy(&hash, meta.size, ino, on_disk)?;
         Ok(Ok(Stored {
             how: How::Copied,
             copy_id,
             hash: Some(hash),
             meta,
+            stored_mtime: Some(stored_mtime),
         }))
     }
 }

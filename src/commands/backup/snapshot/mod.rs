@@ -113,6 +113,8 @@ struct Stored {
     /// The content digest; `None` when it is the previous snapshot's for the same path.
     hash: Option<Vec<u8>>,
     meta: Meta,
+    /// For a new copy: the mtime its filesystem stored (see `NewCopy::commit`).
+    stored_mtime: Option<i128>,
 }
 
 /// The state of a run in progress.
@@ -275,7 +277,7 @@ impl<'a> Run<'a> {
                             dst: self.dst(&e.rel),
                             ino: p.copy_ino,
                             size: p.size,
-                            mtime_ns: p.copy.mtime_ns,
+                            copy: p.copy,
                             max_links: self.inp.config.max_links,
                         });
                         FirstStep::LinkPrevious
