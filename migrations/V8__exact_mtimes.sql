@@ -5,7 +5,8 @@ ALTER TABLE entries ADD COLUMN mtime_exact TEXT;
 ALTER TABLE copies ADD COLUMN mtime_exact TEXT;
 
 -- The files view shows such times in `mtime`, and NULL in `mtime_ns`; `mtime` now rounds
--- times before 1970 down to their second (integer division alone rounded them up).
+-- times before 1970 down to their second (integer division alone rounded them up), and
+-- shows a time past the year 9999, which SQLite cannot write as a date, as seconds.
 DROP VIEW files;
 CREATE VIEW files AS
 SELECT e.snapshot_id,
@@ -13,11 +14,14 @@ SELECT e.snapshot_id,
        CAST(p.path AS TEXT) AS path,
        e.kind,
        e.size,
-       strftime('%Y-%m-%d %H:%M:%S',
+       coalesce(strftime('%Y-%m-%d %H:%M:%S',
                 CASE WHEN e.mtime_exact IS NOT NULL THEN CAST(e.mtime_exact AS INTEGER)
                      WHEN e.mtime_ns >= 0 THEN e.mtime_ns / 1000000000
-                     ELSE -((999999999 - e.mtime_ns) / 1000000000) END,
-                'unixepoch') AS mtime,
+                     ELSE -((999999999 - e.mtime_ns) / 1000000000) END, 'unixepoch'),
+                printf('%d seconds after 1970',
+                CASE WHEN e.mtime_exact IS NOT NULL THEN CAST(e.mtime_exact AS INTEGER)
+                     WHEN e.mtime_ns >= 0 THEN e.mtime_ns / 1000000000
+                     ELSE -((999999999 - e.mtime_ns) / 1000000000) END)) AS mtime,
        printf('%04o', e.mode) AS mode,
        lower(hex(c.hash)) AS hash,
        CASE WHEN e.mtime_exact IS NULL THEN e.mtime_ns END AS mtime_ns,

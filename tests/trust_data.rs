@@ -387,3 +387,27 @@ fn stored_copy_with_mode_or_owner_changed_in_place_is_never_linked() {
         assert_eq!((md.mode() & 0o7777, md.uid()), (0o644, 0), "{name}");
     }
 }
+
+#[test]
+fn repair_never_puts_more_links_on_a_copy_than_max_links() {
+    let env = Env::new();
+    env.config("MAX_LINKS = 2");
+    env.write("f", b"precious");
+    let first = env.backup();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let second = env.backup();
+    assert_eq!(ino(&first.join("f")), ino(&second.join("f")));
+    rot(&first.join("f"));
+    assert_code(&env.run(&["verify"]), 1);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let fresh = env.backup();
+    // Two damaged paths and a fresh copy with one link: relinking both would make three.
+    let out = env.run(&["verify", "--repair"]);
+    assert_code(&out, 1);
+    assert!(nlink(&fresh.join("f")) <= 2, "MAX_LINKS kept");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("left as is"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

@@ -166,3 +166,31 @@ fn temp_files_of_killed_runs_are_emptied_by_the_next_writer() {
         "only the two snapshots link it"
     );
 }
+
+#[test]
+#[ignore = "needs root (mounts a tmpfs, which keeps times past the year 9999)"]
+fn a_file_from_the_year_10000_does_not_break_the_queries() {
+    let env = Env::new();
+    let disk =
+        SmallDisk::mount(&env.dir.path().join("t"), "8m").expect("mounting a tmpfs needs root");
+    let src = disk.0.join("src");
+    fs::create_dir(&src).unwrap();
+    fs::write(src.join("y10000"), b"far").unwrap();
+    let t = std::time::UNIX_EPOCH + std::time::Duration::new(253_402_300_800 + 86_400, 0);
+    set_mtime_to(&src.join("y10000"), t);
+    let root = disk.0.join("root");
+    let phlb = |args: &[&str]| env.cmd_at(&root).args(args).output().unwrap();
+    assert_ok(&phlb(&["backup", src.to_str().unwrap()]));
+    for args in [&["find", "*"][..], &["history", "y10000"], &["list"]] {
+        let out = phlb(args);
+        assert_ok(&out);
+        assert_no_panic(&out);
+    }
+    let shown: String = rusqlite::Connection::open(root.join(".phlb/catalog.sqlite3"))
+        .unwrap()
+        .query_row("SELECT mtime FROM files WHERE path = 'y10000'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert!(shown.ends_with("seconds after 1970"), "{shown}");
+}

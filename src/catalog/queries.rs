@@ -12,11 +12,20 @@ fn text(r: &rusqlite::Row, i: usize) -> rusqlite::Result<String> {
 }
 
 /// An entry's mtime as UTC text, whole seconds rounded down (before 1970 too), from
-/// `mtime_exact` for times outside 64-bit nanoseconds; as the `files` view shows it.
-const MTIME_TEXT: &str = "strftime('%Y-%m-%d %H:%M:%S',
-    CASE WHEN e.mtime_exact IS NOT NULL THEN CAST(e.mtime_exact AS INTEGER)
-         WHEN e.mtime_ns >= 0 THEN e.mtime_ns / 1000000000
-         ELSE -((999999999 - e.mtime_ns) / 1000000000) END, 'unixepoch')";
+/// `mtime_exact` for times outside 64-bit nanoseconds, and as seconds past the year
+/// 9999; as the `files` view shows it. `MTIME_SECS` stands for the seconds.
+const MTIME_TEXT: &str = "coalesce(strftime('%Y-%m-%d %H:%M:%S', MTIME_SECS, 'unixepoch'),
+    printf('%d seconds after 1970', MTIME_SECS))";
+
+/// An entry's mtime in whole seconds since 1970, rounded down.
+const MTIME_SECS: &str = "(CASE WHEN e.mtime_exact IS NOT NULL THEN CAST(e.mtime_exact AS INTEGER)
+    WHEN e.mtime_ns >= 0 THEN e.mtime_ns / 1000000000
+    ELSE -((999999999 - e.mtime_ns) / 1000000000) END)";
+
+/// `MTIME_TEXT` written out, for a query's column list.
+fn mtime_text() -> String {
+    MTIME_TEXT.replace("MTIME_SECS", MTIME_SECS)
+}
 
 /// One snapshot with what it holds and what deleting it would free.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -156,12 +165,13 @@ pub fn find(conn: &Connection, glob: &str, name: Option<&str>) -> Result<Vec<Fou
         .query_map([glob], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT s.id, s.name || '/' || s.timestamp, p.path, e.kind, e.size, {MTIME_TEXT},
+        "SELECT s.id, s.name || '/' || s.timestamp, p.path, e.kind, e.size, {},
                 lower(hex(c.hash))
          FROM snapshot_runs s CROSS JOIN entries e ON e.snapshot_id = s.id AND e.path_id = ?1
          JOIN paths p ON p.id = e.path_id
          LEFT JOIN copies k ON k.id = e.copy_id LEFT JOIN contents c ON c.id = k.content_id
-         WHERE ?2 IS NULL OR s.name = ?2"
+         WHERE ?2 IS NULL OR s.name = ?2",
+        mtime_text()
     ))?;
     let mut found: Vec<(i64, Found)> = Vec::new();
     for id in ids {
@@ -212,11 +222,12 @@ pub fn sightings(
         return Ok(None);
     };
     let mut stmt = conn.prepare(&format!(
-        "SELECT s.name || '/' || s.timestamp, e.kind, e.size, {MTIME_TEXT},
+        "SELECT s.name || '/' || s.timestamp, e.kind, e.size, {},
                 lower(hex(c.hash))
          FROM snapshot_runs s CROSS JOIN entries e ON e.snapshot_id = s.id AND e.path_id = ?1
          LEFT JOIN copies k ON k.id = e.copy_id LEFT JOIN contents c ON c.id = k.content_id
-         WHERE ?2 IS NULL OR s.name = ?2 ORDER BY s.id"
+         WHERE ?2 IS NULL OR s.name = ?2 ORDER BY s.id",
+        mtime_text()
     ))?;
     let rows = stmt
         .query_map(params![path_id, name], |r| {

@@ -42,7 +42,8 @@ pub fn repair(
     let tmp_dir = store::fresh_temp_dir(&root.join(crate::root::META_DIR))?;
     for (copy_id, paths) in by_copy {
         let first = &paths[0];
-        let Some((good_id, good)) = good_copy(conn, root, config, first)? else {
+        let need = paths.len() as u64;
+        let Some((good_id, good)) = good_copy(conn, root, config, first, need)? else {
             for d in &paths {
                 done.left += 1;
                 say(format!(
@@ -57,10 +58,15 @@ pub fn repair(
             let (name, ts) = d.snapshot.split_once('/').unwrap_or((&d.snapshot, ""));
             let place = root.join(snapshot_dir_rel(name, ts, true)).join(&d.rel);
             if let Err(e) = store::replace_with_link_via(&good, &place, &tmp_dir) {
-                if e.raw_os_error() == Some(libc::EXDEV) {
+                let why = match e.raw_os_error() {
+                    Some(libc::EXDEV) => Some("the good copy is on another mount"),
+                    Some(libc::EMLINK) => Some("the good copy has as many links as it may"),
+                    _ => None,
+                };
+                if let Some(why) = why {
                     done.left += 1;
                     say(format!(
-                        "{}/{}: damaged; the good copy is on another mount, so it cannot be linked; left as is",
+                        "{}/{}: damaged; {why}, so it cannot be linked; left as is",
                         d.snapshot,
                         one_line(&d.rel)
                     ));
@@ -83,12 +89,14 @@ pub fn repair(
 }
 
 /// A stored copy of the damaged path's content that is not damaged, fits its mode and
-/// owner under the `DEDUP` policy, and hashes right now to the content's hash.
+/// owner under the `DEDUP` policy, has room for `need` more links under `MAX_LINKS`,
+/// and hashes right now to the content's hash.
 fn good_copy(
     conn: &rusqlite::Connection,
     root: &Path,
     config: &Config,
     damaged: &DamagedPath,
+    need: u64,
 ) -> Result<Option<(i64, PathBuf)>> {
     let algo = if damaged.hash.len() == 64 {
         HashAlgo::Sha512
@@ -103,7 +111,7 @@ fn good_copy(
         config.dedup,
     )?;
     for copy in found.iter().filter(|c| c.id != damaged.copy_id) {
-        let Some((src, _)) = dedup::place_of(conn, root, copy, 1, config.max_links)? else {
+        let Some((src, _)) = dedup::place_of(conn, root, copy, need, config.max_links)? else {
             continue;
         };
         if read_and_hash(&SourceFile::Path(src.clone()), algo).is_ok_and(|r| r.hash == damaged.hash)
