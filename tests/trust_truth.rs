@@ -194,3 +194,35 @@ fn a_file_from_the_year_10000_does_not_break_the_queries() {
         .unwrap();
     assert!(shown.ends_with("seconds after 1970"), "{shown}");
 }
+
+#[test]
+fn a_snapshot_added_later_takes_its_place_by_its_time_not_last() {
+    let env = Env::new();
+    env.write("a.txt", b"alpha");
+    env.backup();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    env.write("b.txt", b"beta");
+    let newest = env.backup();
+    // An old tree copied in by hand and recorded afterwards.
+    let old = env.root.join("src/2020-01-01-000000");
+    fs::create_dir(&old).unwrap();
+    fs::write(old.join("z.txt"), b"old").unwrap();
+    assert_ok(&env.run(&["add"]));
+    let out = env.run(&["diff", "src"]);
+    assert_ok(&out);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        !text.contains("2020-01-01") && !text.contains("z.txt"),
+        "{text}"
+    );
+    assert!(text.contains("b.txt"), "{text}");
+    let list = String::from_utf8_lossy(&env.run(&["list"]).stdout).into_owned();
+    let first_row = list.lines().nth(1).unwrap_or_default().to_string();
+    assert!(
+        first_row.contains("2020-01-01-000000"),
+        "oldest first: {list}"
+    );
+    let out = env.run(&["verify", "src", "--fast"]);
+    assert_ok(&out);
+    assert!(newest.exists());
+}

@@ -78,7 +78,7 @@ pub fn list(conn: &Connection, name: Option<&str>) -> Result<Vec<ListRow>> {
     let mut stmt = conn.prepare(
         "SELECT id, name || '/' || timestamp, status, started_at, files, bytes, new_bytes,
                 failed
-         FROM snapshot_runs s WHERE ?1 IS NULL OR name = ?1 ORDER BY id",
+         FROM snapshot_runs s WHERE ?1 IS NULL OR name = ?1 ORDER BY started_at, id",
     )?;
     let rows = stmt
         .query_map([name], |r| {
@@ -226,7 +226,7 @@ pub fn sightings(
                 lower(hex(c.hash))
          FROM snapshot_runs s CROSS JOIN entries e ON e.snapshot_id = s.id AND e.path_id = ?1
          LEFT JOIN copies k ON k.id = e.copy_id LEFT JOIN contents c ON c.id = k.content_id
-         WHERE ?2 IS NULL OR s.name = ?2 ORDER BY s.id",
+         WHERE ?2 IS NULL OR s.name = ?2 ORDER BY s.started_at, s.id",
         mtime_text()
     ))?;
     let rows = stmt

@@ -86,7 +86,7 @@ impl SnapshotRow {
     pub fn previous_complete(conn: &Connection, name: &str) -> Result<Option<SnapshotRow>> {
         let sql = format!(
             "SELECT {COLUMNS} FROM snapshot_runs WHERE name = ?1 AND status = 'complete'
-             ORDER BY id DESC LIMIT 1"
+             ORDER BY started_at DESC, id DESC LIMIT 1"
         );
         Ok(conn.query_row(&sql, [name], row).optional()?)
     }
@@ -101,7 +101,7 @@ impl SnapshotRow {
         let sql = format!(
             "SELECT {COLUMNS} FROM snapshot_runs WHERE name = ?1 AND status = 'complete'
              AND source = ?2 AND time_source = 'run'
-             ORDER BY id DESC LIMIT 1"
+             ORDER BY started_at DESC, id DESC LIMIT 1"
         );
         Ok(conn
             .query_row(&sql, params![name, source], row)
@@ -232,9 +232,10 @@ impl SnapshotRow {
 }
 
 impl SnapshotRow {
-    /// Every run, oldest first.
+    /// Every run, oldest first (by when it was taken: a snapshot recorded later by `add`
+    /// takes its place by the time in its name).
     pub fn all(conn: &Connection) -> Result<Vec<SnapshotRow>> {
-        let sql = format!("SELECT {COLUMNS} FROM snapshot_runs ORDER BY id");
+        let sql = format!("SELECT {COLUMNS} FROM snapshot_runs ORDER BY started_at, id");
         let mut stmt = conn.prepare(&sql)?;
         let rows = stmt.query_map([], row)?.collect::<rusqlite::Result<_>>()?;
         Ok(rows)
