@@ -226,3 +226,57 @@ fn a_snapshot_added_later_takes_its_place_by_its_time_not_last() {
     assert_ok(&out);
     assert!(newest.exists());
 }
+
+/// Every entry under `dir` with its bytes, mode and mtime, for "nothing changed" checks.
+fn listing(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>, u32, i64)> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out: Vec<_> = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            let md = e.path().symlink_metadata().unwrap();
+            let bytes = if md.is_file() {
+                fs::read(e.path()).unwrap()
+            } else {
+                Vec::new()
+            };
+            (
+                e.path().to_path_buf(),
+                bytes,
+                md.mode(),
+                md.mtime_nsec() + md.mtime() * 1_000_000_000,
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn dry_run_writes_nothing_and_says_what_the_real_run_would() {
+    let env = Env::new();
+    env.write("a.txt", b"alpha");
+    let first = env.backup();
+    let src = env.src.to_str().unwrap().to_string();
+    let before = listing(&env.root);
+    assert_ok(&env.run(&["backup", "--dry-run", &src]));
+    assert_eq!(
+        listing(&env.root),
+        before,
+        "not even the catalog's -shm or -wal"
+    );
+    // A HASH the real run would refuse is refused by the dry run too.
+    env.config("HASH = sha512");
+    assert_code(&env.run(&["backup", "--dry-run", &src]), 2);
+    assert_code(&env.run(&["backup", &src]), 2);
+    fs::remove_file(env.dir.path().join("phlb.ini")).unwrap();
+    // With the snapshot deleted by hand, nothing is left to link: both copy.
+    fs::remove_dir_all(&first).unwrap();
+    let out = env.run(&["backup", "--dry-run", &src]);
+    assert_ok(&out);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("would copy 1"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

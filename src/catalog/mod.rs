@@ -41,8 +41,12 @@ pub type Conn = PooledConnection<SqliteConnectionManager>;
 pub enum Access {
     /// Create it if missing and bring the schema up to date (writers).
     Write,
-    /// Open an existing catalog without changing it (queries, dry runs).
+    /// Open an existing catalog without changing it (queries).
     ReadOnly,
+    /// Read it without writing anything at all, not even the `-shm` and `-wal` a reader
+    /// of a WAL catalog makes: as an unchanging file, while a shared lock keeps writers
+    /// out (dry runs, which promise to write nothing).
+    Peek,
 }
 
 /// Opens a read-only connection of its own to the catalog file at `path`, outside the
@@ -107,10 +111,16 @@ impl Catalog {
                 check_for_reading(&target, &path)?;
                 Origin::Existing
             }
+            Access::Peek => {
+                reader_lock = crate::lock::hold_shared(meta_dir)?;
+                target = access::immutable_uri(&path);
+                check_for_reading(&target, &path)?;
+                Origin::Existing
+            }
         };
         let flags = match access {
             Access::Write => OpenFlags::SQLITE_OPEN_READ_WRITE,
-            Access::ReadOnly => OpenFlags::SQLITE_OPEN_READ_ONLY,
+            Access::ReadOnly | Access::Peek => OpenFlags::SQLITE_OPEN_READ_ONLY,
         } | OpenFlags::SQLITE_OPEN_NO_MUTEX
             | OpenFlags::SQLITE_OPEN_URI;
         let init = move |c: &mut Connection| {
@@ -179,21 +189,10 @@ impl Catalog {
     /// Hashes of two algorithms never meet in one root: a changed `HASH` is an error.
     pub fn check_hash(&self, algo: &str) -> Result<()> {
         let conn = self.conn()?;
-        let recorded = match settings::get(&conn, "hash_algo")? {
-            Some(h) => h,
-            None => {
-                let newest: Option<String> = conn
-                    .query_row(
-                        "SELECT hash_algo FROM snapshot_runs ORDER BY id DESC LIMIT 1",
-                        [],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
-                let h = newest.unwrap_or_else(|| algo.to_string());
-                settings::set(&conn, "hash_algo", &h)?;
-                h
-            }
-        };
+        let recorded = self.root_hash()?.unwrap_or_else(|| algo.to_string());
+        if settings::get(&conn, "hash_algo")?.is_none() {
+            settings::set(&conn, "hash_algo", &recorded)?;
+        }
         if recorded != algo {
             bail!(
                 "{}: this backup root uses HASH = {recorded} (set when it was made), the config says HASH = {algo}; \
@@ -202,6 +201,22 @@ impl Catalog {
             );
         }
         Ok(())
+    }
+
+    /// The hash this backup root uses: recorded in the catalog, or for a catalog of an
+    /// older phlb the hash of its newest run; None for a root with no run yet.
+    pub fn root_hash(&self) -> Result<Option<String>> {
+        let conn = self.conn()?;
+        if let Some(h) = settings::get(&conn, "hash_algo")? {
+            return Ok(Some(h));
+        }
+        Ok(conn
+            .query_row(
+                "SELECT hash_algo FROM snapshot_runs ORDER BY id DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?)
     }
 
     /// The catalog file's path.

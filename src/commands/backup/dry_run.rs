@@ -24,12 +24,29 @@ use crate::Outcome;
 
 /// Reports, per source, what a backup would do.
 pub fn run(config: &Config, sources: &[Source], style: Style) -> Result<Outcome> {
+    // What the real run would refuse, the dry run refuses too.
+    crate::store::check_root_safe(&config.backup_path)?;
     let meta_dir = config.meta_dir();
     let catalog = if meta_dir.join(catalog::FILE_NAME).exists() {
-        Some(Catalog::open(&meta_dir, Access::ReadOnly)?)
+        match Catalog::open(&meta_dir, Access::Peek) {
+            Ok(c) => Some(c),
+            // The real run makes a half-made catalog anew: as if there were none.
+            Err(e) if format!("{e:#}").contains("half-made") => None,
+            Err(e) => return Err(e),
+        }
     } else {
         None
     };
+    if let Some(c) = &catalog {
+        let algo = config.hash.to_string();
+        if let Some(recorded) = c.root_hash()?.filter(|h| *h != algo) {
+            anyhow::bail!(
+                "{}: this backup root uses HASH = {recorded} (set when it was made), the config says HASH = {algo}; \
+                 set HASH = {recorded} for this root, or back up to a new root (--backup-root) to use {algo}",
+                c.path().display()
+            );
+        }
+    }
     let conn = catalog.as_ref().map(|c| c.conn()).transpose()?;
     let root = config
         .backup_path
@@ -38,10 +55,15 @@ pub fn run(config: &Config, sources: &[Source], style: Style) -> Result<Outcome>
     let mut outcome = Outcome::Clean;
     for source in sources {
         let started = Instant::now();
+        // The snapshot the real run's fast path would use: made from this source, and
+        // still on disk.
+        let from = source.path.as_os_str().as_bytes();
         let prev = match &conn {
-            Some(c) => match SnapshotRow::previous_complete(c, &source.name)? {
-                Some(row) => previous_entries(c, row.id)?,
-                None => PrevMap::new(),
+            Some(c) => match SnapshotRow::previous_of_source(c, &source.name, from)? {
+                Some(row) if root.join(&row.name).join(&row.timestamp).is_dir() => {
+                    previous_entries(c, row.id)?
+                }
+                _ => PrevMap::new(),
             },
             None => PrevMap::new(),
         };
@@ -80,7 +102,15 @@ pub fn run(config: &Config, sources: &[Source], style: Style) -> Result<Outcome>
                 Kind::Symlink => counts.symlinks += 1,
                 Kind::File => {
                     let path = source.path.join(&entry.rel);
-                    match decide(config, conn.as_deref(), &prev, &mut seen, entry, &dir) {
+                    match decide(
+                        config,
+                        conn.as_deref(),
+                        &root,
+                        &prev,
+                        &mut seen,
+                        entry,
+                        &dir,
+                    ) {
                         Ok(linked) => {
                             counts.files += 1;
                             counts.bytes += entry.meta.size;
@@ -112,9 +142,11 @@ pub fn run(config: &Config, sources: &[Source], style: Style) -> Result<Outcome>
 }
 
 /// True when the file would be linked, false when it would be stored as a new copy.
+#[allow(clippy::too_many_arguments)]
 fn decide(
     config: &Config,
     conn: Option<&rusqlite::Connection>,
+    root: &std::path::Path,
     prev: &PrevMap,
     seen: &mut HashSet<LinkKey>,
     entry: &Entry,
@@ -141,5 +173,13 @@ fn decide(
     };
     let found = dedup::candidates(conn, &hash, entry.meta.size, want, config.dedup)
         .map_err(|e| format!("{e:#}"))?;
-    Ok(!found.is_empty())
+    // Only a copy still on disk, unchanged, with room for a link serves, as in a real run.
+    for copy in &found {
+        let place =
+            dedup::place_of(conn, root, copy, 1, config.max_links).map_err(|e| format!("{e:#}"))?;
+        if place.is_some() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
