@@ -61,9 +61,14 @@ pub fn check_stored_copy(path: &Path, ino: u64, size: u64, meta: &CopyMeta) -> O
 /// True when a stored copy's mode (and, as root, owner) are still what it was given.
 /// Without root, phlb cannot give a copy its source's owner, so it does not judge it.
 pub fn as_given(mode: u32, uid: u32, gid: u32, meta: &CopyMeta) -> bool {
+    mode & 0o7777 == meta.mode && (!running_as_root() || (uid, gid) == (meta.uid, meta.gid))
+}
+
+/// True when phlb runs as root (asked once: the hot link path checks it per file).
+fn running_as_root() -> bool {
+    static ROOT: OnceLock<bool> = OnceLock::new();
     // SAFETY: geteuid has no preconditions and cannot fail.
-    let root = unsafe { libc::geteuid() } == 0;
-    mode & 0o7777 == meta.mode && (!root || (uid, gid) == (meta.uid, meta.gid))
+    *ROOT.get_or_init(|| unsafe { libc::geteuid() } == 0)
 }
 
 /// Opens a source file for reading without following a symlink swapped in for it.
