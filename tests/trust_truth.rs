@@ -280,3 +280,20 @@ fn dry_run_writes_nothing_and_says_what_the_real_run_would() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+#[test]
+fn history_of_a_deleted_file_named_through_a_symlinked_folder() {
+    let env = Env::new();
+    env.write("gone.txt", b"was here");
+    env.backup();
+    fs::remove_file(env.src.join("gone.txt")).unwrap();
+    let link = env.dir.path().join("via-link");
+    std::os::unix::fs::symlink(&env.src, &link).unwrap();
+    let out = env.run(&["history", link.join("gone.txt").to_str().unwrap()]);
+    assert_ok(&out);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("src/"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

@@ -91,7 +91,7 @@ fn in_snapshot(
         let rel: PathBuf = path.components().collect();
         return Ok((rel, name.map(String::from)));
     }
-    let abs = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    let abs = canonical_as_far_as_it_exists(path);
     for (source, snap_name) in SnapshotRow::sources(conn)? {
         if let Ok(rel) = abs.strip_prefix(&source) {
             return Ok((
@@ -104,4 +104,23 @@ fn in_snapshot(
         "{}: not inside any backed-up source; give the path as it is inside the snapshots",
         path.display()
     )
+}
+
+/// `path` with its longest existing leading part made canonical (symlinks resolved) and
+/// the rest as given: a file deleted since still names the place it had.
+fn canonical_as_far_as_it_exists(path: &Path) -> PathBuf {
+    let mut rest = Vec::new();
+    let mut head = path;
+    loop {
+        if let Ok(canon) = head.canonicalize() {
+            return rest.iter().rev().fold(canon, |p, part| p.join(part));
+        }
+        match (head.parent(), head.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                head = parent;
+            }
+            _ => return path.to_path_buf(),
+        }
+    }
 }
