@@ -175,8 +175,7 @@ fn check_found_config(path: &Path) -> Result<()> {
     use std::os::unix::fs::MetadataExt;
     let md = std::fs::metadata(path)
         .with_context(|| format!("{}: cannot read config", path.display()))?;
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let me = unsafe { libc::geteuid() };
+    let me = crate::store::running_uid();
     if md.uid() != me && md.uid() != 0 {
         bail!(
             "{}: config file owned by another user (uid {}); phlb only reads a phlb.ini it finds when you or root own it (name one with --config to use it anyway)",

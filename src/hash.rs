@@ -31,6 +31,23 @@ impl HashAlgo {
         }
     }
 
+    /// Bytes in one digest.
+    pub fn digest_len(self) -> usize {
+        match self {
+            HashAlgo::Sha256 => 32,
+            HashAlgo::Sha512 => 64,
+        }
+    }
+
+    /// The algorithm that made `digest`, told by its length.
+    pub fn of_digest(digest: &[u8]) -> HashAlgo {
+        if digest.len() == HashAlgo::Sha512.digest_len() {
+            HashAlgo::Sha512
+        } else {
+            HashAlgo::Sha256
+        }
+    }
+
     /// Hashes a byte slice in one go.
     pub fn digest(self, bytes: &[u8]) -> Vec<u8> {
         let mut h = self.hasher();

@@ -49,8 +49,7 @@ pub fn check_writable(path: &Path, notes: &mut Vec<String>) -> Result<()> {
             // SQLite replaces an empty WAL it cannot write.
             continue;
         }
-        // SAFETY: geteuid has no preconditions and cannot fail.
-        let ours = md.is_file() && md.uid() == unsafe { libc::geteuid() };
+        let ours = md.is_file() && md.uid() == crate::store::running_uid();
         let repaired = e.raw_os_error() == Some(libc::EACCES)
             && ours
             && std::fs::set_permissions(&side, std::fs::Permissions::from_mode(0o600)).is_ok()

@@ -10,7 +10,9 @@ use anyhow::Result;
 
 use crate::catalog::copies::{copies_for_hash, copy_locations};
 use crate::catalog::CopyRow;
+use crate::hash::HashAlgo;
 use crate::plan::{copy_serves, has_room, CopyMeta, Dedup};
+use crate::prefetch::{read_and_hash, SourceFile};
 use crate::store;
 
 /// How many recorded places of one stored copy are tried before giving up on it.
@@ -30,6 +32,18 @@ pub fn candidates(
         .into_iter()
         .filter(|c| c.size == size && copy_serves(policy, want, c.meta))
         .collect())
+}
+
+/// True when some recorded place of stored copy `copy` still holds it (however many
+/// links it has): proof that its inode number is still that copy's.
+pub fn still_on_disk(conn: &rusqlite::Connection, root: &Path, copy: &CopyRow) -> Result<bool> {
+    Ok(place_of(conn, root, copy, 0, u64::MAX)?.is_some())
+}
+
+/// True when the file at `path` (symlinks not followed) reads to digest `hash` now.
+pub fn bytes_have(path: &Path, hash: &[u8]) -> bool {
+    let algo = HashAlgo::of_digest(hash);
+    read_and_hash(&SourceFile::Path(path.to_path_buf()), algo).is_ok_and(|r| r.hash == hash)
 }
 
 /// A place on disk of stored copy `copy` under `root` that still holds it, with its link

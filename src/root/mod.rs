@@ -93,8 +93,7 @@ impl BackupRoot {
 /// which only phlb writes into: what a run killed while it renamed a side file left.
 fn remove_side_temp_files(root: &Path) {
     use std::os::unix::fs::MetadataExt;
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let me = unsafe { libc::geteuid() };
+    let me = store::running_uid();
     let Ok(names) = std::fs::read_dir(root) else {
         return;
     };

@@ -20,7 +20,8 @@ mod safe;
 
 pub use dir_fds::{link_stored_copy, DirFds};
 pub use safe::{
-    check_own_dir, check_root_safe, create_fresh, make_private_dir, same_bytes, write_file,
+    check_own_dir, check_root_safe, create_fresh, make_private_dir, running_uid, same_bytes,
+    write_file,
 };
 
 /// What happened when phlb tried to hardlink a stored copy.
@@ -64,11 +65,11 @@ pub fn as_given(mode: u32, uid: u32, gid: u32, meta: &CopyMeta) -> bool {
     mode & 0o7777 == meta.mode && (!running_as_root() || (uid, gid) == (meta.uid, meta.gid))
 }
 
-/// True when phlb runs as root (asked once: the hot link path checks it per file).
-fn running_as_root() -> bool {
+/// True when phlb runs as root, and so gives copies their owners (asked once: the hot
+/// link path checks it per file).
+pub fn running_as_root() -> bool {
     static ROOT: OnceLock<bool> = OnceLock::new();
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    *ROOT.get_or_init(|| unsafe { libc::geteuid() } == 0)
+    *ROOT.get_or_init(|| running_uid() == 0)
 }
 
 /// Opens a source file for reading without following a symlink swapped in for it.

@@ -48,7 +48,7 @@ fn fill(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
 }
 
 /// The user phlb runs as.
-fn running_uid() -> u32 {
+pub fn running_uid() -> u32 {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() }
 }

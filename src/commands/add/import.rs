@@ -9,12 +9,13 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use super::{Folder, Tally};
-use crate::catalog::copies::{copies_by_ino, copy_locations};
+use crate::catalog::copies::copies_by_ino;
 use crate::catalog::damage::{mark_unverified, record_verdict, Verdict};
 use crate::catalog::snapshots::Totals;
 use crate::catalog::writer::{record_copy, record_entry};
 use crate::catalog::SnapshotRow;
 use crate::cli::AddArgs;
+use crate::commands::dedup;
 use crate::config::Config;
 use crate::hash::{hex, HashAlgo};
 use crate::layout::SnapshotPaths;
@@ -269,10 +270,7 @@ impl Importer<'_> {
         let conn = &*reading;
         for (&ino, inode) in inodes.iter_mut() {
             let first = &entries[inode.entries[0]];
-            let want_len = match algo {
-                HashAlgo::Sha256 => 32,
-                HashAlgo::Sha512 => 64,
-            };
+            let want_len = algo.digest_len();
             // An inode number is only the catalog's copy while a path the catalog records
             // for that copy still holds it: numbers are reused after a snapshot is deleted.
             let mut known = None;
@@ -280,7 +278,7 @@ impl Importer<'_> {
                 if c.size == inode.size
                     && c.meta == inode.meta
                     && h.len() == want_len
-                    && (self.proven.contains(&c.id) || still_there(conn, self.root, &c)?)
+                    && (self.proven.contains(&c.id) || dedup::still_on_disk(conn, self.root, &c)?)
                 {
                     known = Some((c, h));
                     break;
@@ -358,20 +356,4 @@ impl Importer<'_> {
         }
         Ok(())
     }
-}
-
-/// True when one of the places the catalog records for stored copy `copy` (in a snapshot
-/// still on disk) holds that very inode now, which proves the inode is that copy.
-fn still_there(
-    conn: &rusqlite::Connection,
-    root: &Path,
-    copy: &crate::catalog::CopyRow,
-) -> Result<bool> {
-    for loc in copy_locations(conn, copy.id, 4)? {
-        let at = root.join(&loc.snapshot_dir).join(&loc.rel);
-        if store::check_stored_copy(&at, copy.ino, copy.size, &copy.meta).is_some() {
-            return Ok(true);
-        }
-    }
-    Ok(false)
 }

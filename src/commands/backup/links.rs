@@ -14,9 +14,7 @@ use anyhow::Result;
 use crate::catalog::damage::Verdict;
 use crate::catalog::writer::Committed;
 use crate::commands::dedup;
-use crate::hash::HashAlgo;
 use crate::plan::{has_room, CopyMeta, Dedup, LinkKey};
-use crate::prefetch::{read_and_hash, SourceFile};
 use crate::store::{self, LinkOutcome};
 
 /// A stored copy known to be usable, with the path to link from.
@@ -217,13 +215,7 @@ impl Linker {
     /// bytes have that hash; the verdict is kept for the catalog (`verdicts`), so the copy
     /// serves from then on, or never again.
     fn proves(&mut self, src: &Path, copy_id: i64, hash: &[u8]) -> bool {
-        let algo = if hash.len() == 64 {
-            HashAlgo::Sha512
-        } else {
-            HashAlgo::Sha256
-        };
-        let good = read_and_hash(&SourceFile::Path(src.to_path_buf()), algo)
-            .is_ok_and(|read| read.hash == hash);
+        let good = dedup::bytes_have(src, hash);
         let verdict = if good {
             Verdict::Good
         } else {

@@ -286,7 +286,7 @@ pub fn make_snapshot(
         snapshot: &snapshot,
         paths: &paths,
         prev,
-        as_root: running_as_root(),
+        as_root: store::running_as_root(),
         verbose,
     };
     let flusher = config
@@ -359,10 +359,4 @@ fn complete(
     }
     snapshot.mark_complete(&conn)?;
     Ok(())
-}
-
-/// True when phlb runs as root and so restores owners and groups.
-fn running_as_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
 }

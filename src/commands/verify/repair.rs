@@ -11,9 +11,7 @@ use anyhow::{Context, Result};
 use crate::catalog::damage::{damaged_paths, drop_if_unused, move_entry, DamagedPath};
 use crate::commands::dedup;
 use crate::config::Config;
-use crate::hash::HashAlgo;
 use crate::layout::snapshot_dir_rel;
-use crate::prefetch::{read_and_hash, SourceFile};
 use crate::store;
 use crate::units::one_line;
 
@@ -98,11 +96,6 @@ fn good_copy(
     damaged: &DamagedPath,
     need: u64,
 ) -> Result<Option<(i64, PathBuf)>> {
-    let algo = if damaged.hash.len() == 64 {
-        HashAlgo::Sha512
-    } else {
-        HashAlgo::Sha256
-    };
     let found = dedup::candidates(
         conn,
         &damaged.hash,
@@ -114,8 +107,7 @@ fn good_copy(
         let Some((src, _)) = dedup::place_of(conn, root, copy, need, config.max_links)? else {
             continue;
         };
-        if read_and_hash(&SourceFile::Path(src.clone()), algo).is_ok_and(|r| r.hash == damaged.hash)
-        {
+        if dedup::bytes_have(&src, &damaged.hash) {
             return Ok(Some((copy.id, src)));
         }
     }
