@@ -230,3 +230,31 @@ pub fn write_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
         return done;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_runs_making_the_same_private_folder_both_go_on() {
+        // Two runs started together on a root without `.phlb`: the one that loses the
+        // race to create it must find it made, not fail with "File exists".
+        let base = tempfile::tempdir().unwrap();
+        for round in 0..200 {
+            let dir = base.path().join(format!("d{round}"));
+            let start = std::sync::Barrier::new(2);
+            let results: Vec<bool> = std::thread::scope(|s| {
+                let racers: Vec<_> = (0..2)
+                    .map(|_| {
+                        s.spawn(|| {
+                            start.wait();
+                            make_private_dir(&dir).is_ok()
+                        })
+                    })
+                    .collect();
+                racers.into_iter().map(|r| r.join().unwrap()).collect()
+            });
+            assert_eq!(results, [true, true], "round {round}");
+        }
+    }
+}
