@@ -297,3 +297,26 @@ fn history_of_a_deleted_file_named_through_a_symlinked_folder() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+#[test]
+fn dry_run_on_a_half_made_catalog_predicts_like_the_real_run() {
+    let env = Env::new();
+    env.write("a.txt", b"alpha");
+    fs::create_dir_all(env.root.join(".phlb")).unwrap();
+    rusqlite::Connection::open(env.root.join(".phlb/catalog.sqlite3"))
+        .unwrap()
+        .execute_batch("CREATE TABLE refinery_schema_history (version INT4 PRIMARY KEY);")
+        .unwrap();
+    fs::set_permissions(
+        env.root.join(".phlb"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    let before = listing(&env.root);
+    let src = env.src.to_str().unwrap().to_string();
+    let out = env.run(&["backup", "--dry-run", &src]);
+    assert_ok(&out);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("would copy 1"));
+    assert_eq!(listing(&env.root), before);
+    assert_ok(&env.run(&["backup", &src]));
+}

@@ -74,6 +74,24 @@ pub struct Catalog {
     _reader_lock: Option<std::fs::File>,
 }
 
+/// A catalog a killed run left half-made: readers refuse it, the next writer makes it
+/// anew (a dry run takes it as no catalog, as that writer would).
+#[derive(Debug)]
+pub struct HalfMade(pub PathBuf);
+
+impl std::fmt::Display for HalfMade {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: the catalog is half-made (a run was killed while creating it); the next \
+             `phlb backup` or `phlb add` makes it anew",
+            self.0.display()
+        )
+    }
+}
+
+impl std::error::Error for HalfMade {}
+
 /// Whether a writer found the catalog it opened or had to make one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
@@ -289,11 +307,9 @@ fn check_for_reading(target: &Path, path: &Path) -> Result<()> {
     }
     let applied = match create::inspect_as(target, path, false)? {
         create::Found::Ours(v) => v,
-        create::Found::Empty | create::Found::HalfMade => bail!(
-            "{}: the catalog is half-made (a run was killed while creating it); the next \
-             `phlb backup` or `phlb add` makes it anew",
-            path.display()
-        ),
+        create::Found::Empty | create::Found::HalfMade => {
+            return Err(anyhow::Error::new(HalfMade(path.to_path_buf())))
+        }
         create::Found::Foreign => {
             return Err(not_ours(path, "an SQLite database of another program"))
         }
