@@ -134,8 +134,10 @@ fn interrupted_backup_on_a_terminal_clears_the_progress_bar() {
     write_tree(&env, 300, 100, "one");
     // `script` runs phlb on a pseudo-terminal, so it draws its bar, and copies the
     // terminal's output to stdout.
+    // `exec`: some shells fork for `-c`, others replace themselves; the pid is looked
+    // up among all descendants either way.
     let phlb = format!(
-        "{} --backup-root {} backup {}",
+        "exec {} --backup-root {} backup {}",
         env!("CARGO_BIN_EXE_phlb"),
         env.root.display(),
         env.src.display()
@@ -146,7 +148,6 @@ fn interrupted_backup_on_a_terminal_clears_the_progress_bar() {
         .env("HOME", env.dir.path())
         .stdin(Stdio::null());
     let script = spawn(cmd);
-    let children = format!("/proc/{}/task/{}/children", script.id(), script.id());
     let phlb_pid = std::cell::Cell::new(0);
     let out = {
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -156,15 +157,8 @@ fn interrupted_backup_on_a_terminal_clears_the_progress_bar() {
         }
         // Let the bar draw (4 times a second) at least once.
         std::thread::sleep(Duration::from_millis(300));
-        let pid: libc::pid_t = fs::read_to_string(&children)
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
-        assert_eq!(
-            fs::read_to_string(format!("/proc/{pid}/comm")).unwrap(),
-            "phlb\n"
-        );
+        let pid = descendant_named(script.id() as libc::pid_t, "phlb")
+            .expect("no phlb process under script");
         phlb_pid.set(pid);
         // SAFETY: kill with a valid signal number on the pid of our own grandchild.
         assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
@@ -187,4 +181,21 @@ fn interrupted_backup_on_a_terminal_clears_the_progress_bar() {
         "the bar was not cleared before the line: {screen:?}"
     );
     assert!(env.snapshots("src").is_empty());
+}
+
+/// The first process named `name` among the descendants of `pid` (breadth first).
+fn descendant_named(pid: libc::pid_t, name: &str) -> Option<libc::pid_t> {
+    let mut todo = vec![pid];
+    while let Some(p) = todo.pop() {
+        let children =
+            fs::read_to_string(format!("/proc/{p}/task/{p}/children")).unwrap_or_default();
+        for child in children.split_whitespace().filter_map(|c| c.parse().ok()) {
+            let comm = fs::read_to_string(format!("/proc/{child}/comm")).unwrap_or_default();
+            if comm.trim_end() == name {
+                return Some(child);
+            }
+            todo.insert(0, child);
+        }
+    }
+    None
 }
