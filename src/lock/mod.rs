@@ -1,4 +1,5 @@
 //! Owns the writer lock in `<root>/.phlb/lock`: one writing phlb run per backup root.
+//! Also owns the per-snapshot lock (`snapshot`) that readers and removers of a snapshot take.
 //!
 //! The lock is an `flock` on the lock file, so the kernel drops it when its process dies;
 //! the pid written inside only serves messages. A lock file whose flock is free is stale
@@ -11,6 +12,8 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
+
+pub mod snapshot;
 
 /// A held writer lock; released when dropped.
 pub struct Lock {
