@@ -1,0 +1,216 @@
+//! Owns the retention policy: which snapshots of one name a prune keeps, and why. Pure
+//! decisions on snapshot times, with restic's `forget` semantics:
+//!
+//! - snapshots are taken newest first; a snapshot is kept for a bucket rule (hourly,
+//!   daily, weekly, monthly, yearly) when its calendar bucket differs from that of the
+//!   last snapshot the rule kept and the rule has count left; `keep-last` keeps the N
+//!   newest; rules overlap, so one snapshot can be kept by several;
+//! - `keep-within` keeps every snapshot not older than the span before the newest one
+//!   (not before now: a clock that lies, or a pause in backups, never empties a group);
+//! - the newest snapshot is always kept.
+//!
+//! Times are the local times the snapshot folder names say (they survive a catalog
+//! rebuild); weeks are ISO weeks (a week 53 belongs to its ISO year).
+
+use chrono::{Datelike, NaiveDateTime, Timelike};
+
+use crate::duration::Span;
+
+/// How many snapshots a rule may keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Count {
+    Unlimited,
+    Up(u32),
+}
+
+impl Count {
+    /// Reads `unlimited` or a whole number ≥ 0.
+    pub fn parse(text: &str) -> Result<Count, String> {
+        let t = text.trim();
+        if t.eq_ignore_ascii_case("unlimited") {
+            return Ok(Count::Unlimited);
+        }
+        t.parse::<u32>()
+            .map(Count::Up)
+            .map_err(|_| format!("expected a whole number ≥ 0 or \"unlimited\", found {text:?}"))
+    }
+}
+
+impl std::fmt::Display for Count {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Count::Unlimited => f.write_str("unlimited"),
+            Count::Up(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+/// The rules that can keep a snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Rule {
+    Last,
+    Hourly,
+    Daily,
+    Weekly,
+    Monthly,
+    Yearly,
+    Within,
+    /// The newest snapshot of a name, which no policy removes.
+    Newest,
+}
+
+impl Rule {
+    /// The rule's name as the plan shows it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Rule::Last => "last",
+            Rule::Hourly => "hourly",
+            Rule::Daily => "daily",
+            Rule::Weekly => "weekly",
+            Rule::Monthly => "monthly",
+            Rule::Yearly => "yearly",
+            Rule::Within => "within",
+            Rule::Newest => "newest",
+        }
+    }
+
+    /// The calendar bucket of `t` for a bucket rule (`Last` gives each snapshot its own).
+    fn bucket(self, t: NaiveDateTime, position: usize) -> i64 {
+        let (y, m, d, h) = (
+            t.year() as i64,
+            t.month() as i64,
+            t.day() as i64,
+            t.hour() as i64,
+        );
+        match self {
+            Rule::Hourly => ((y * 100 + m) * 100 + d) * 100 + h,
+            Rule::Daily => (y * 100 + m) * 100 + d,
+            Rule::Weekly => {
+                let w = t.iso_week();
+                w.year() as i64 * 100 + w.week() as i64
+            }
+            Rule::Monthly => y * 100 + m,
+            Rule::Yearly => y,
+            Rule::Last | Rule::Within | Rule::Newest => position as i64,
+        }
+    }
+}
+
+/// A retention policy: every rule is optional; a policy with none is empty.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Policy {
+    pub last: Option<Count>,
+    pub hourly: Option<Count>,
+    pub daily: Option<Count>,
+    pub weekly: Option<Count>,
+    pub monthly: Option<Count>,
+    pub yearly: Option<Count>,
+    pub within: Option<Span>,
+}
+
+impl Policy {
+    /// True when no rule is given: such a policy would remove all but the newest
+    /// snapshot, so prune refuses it.
+    pub fn is_empty(&self) -> bool {
+        self.counted().is_empty() && self.within.is_none()
+    }
+
+    /// Fills the rules this policy leaves out from `defaults`.
+    pub fn or(self, defaults: &Policy) -> Policy {
+        Policy {
+            last: self.last.or(defaults.last),
+            hourly: self.hourly.or(defaults.hourly),
+            daily: self.daily.or(defaults.daily),
+            weekly: self.weekly.or(defaults.weekly),
+            monthly: self.monthly.or(defaults.monthly),
+            yearly: self.yearly.or(defaults.yearly),
+            within: self.within.or(defaults.within),
+        }
+    }
+
+    fn counted(&self) -> Vec<(Rule, Count)> {
+        [
+            (Rule::Last, self.last),
+            (Rule::Hourly, self.hourly),
+            (Rule::Daily, self.daily),
+            (Rule::Weekly, self.weekly),
+            (Rule::Monthly, self.monthly),
+            (Rule::Yearly, self.yearly),
+        ]
+        .into_iter()
+        .filter_map(|(rule, count)| Some((rule, count?)))
+        .collect()
+    }
+
+    /// The policy in the words of its options, e.g. `--keep-daily 7 --keep-within 30d`.
+    pub fn describe(&self) -> String {
+        let mut parts: Vec<String> = self
+            .counted()
+            .into_iter()
+            .map(|(rule, count)| format!("--keep-{} {count}", rule.name()))
+            .collect();
+        if let Some(span) = self.within {
+            parts.push(format!("--keep-within {span}"));
+        }
+        parts.join(" ")
+    }
+}
+
+/// What the policy says of one snapshot: the rules that keep it (empty: remove it).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Verdict {
+    pub kept_by: Vec<Rule>,
+}
+
+impl Verdict {
+    pub fn keep(&self) -> bool {
+        !self.kept_by.is_empty()
+    }
+}
+
+/// Applies `policy` to the snapshots of one name, given by their times in any order
+/// (of two with the same time, the later in `times` counts as the newer). Returns one
+/// verdict per snapshot, in the order of `times`.
+pub fn select(policy: &Policy, times: &[NaiveDateTime]) -> Vec<Verdict> {
+    let mut verdicts = vec![Verdict::default(); times.len()];
+    let mut newest_first: Vec<usize> = (0..times.len()).collect();
+    newest_first.sort_by(|&a, &b| times[b].cmp(&times[a]).then(b.cmp(&a)));
+    let Some(&newest) = newest_first.first() else {
+        return verdicts;
+    };
+    let mut rules: Vec<(Rule, Count, Option<i64>)> = policy
+        .counted()
+        .into_iter()
+        .map(|(rule, count)| (rule, count, None))
+        .collect();
+    let oldest_within = policy.within.map(|span| span.before(times[newest]));
+    for (position, &i) in newest_first.iter().enumerate() {
+        for (rule, left, last) in rules.iter_mut() {
+            if *left == Count::Up(0) {
+                continue;
+            }
+            let bucket = rule.bucket(times[i], position);
+            if *last != Some(bucket) {
+                *last = Some(bucket);
+                if let Count::Up(n) = left {
+                    *n -= 1;
+                }
+                verdicts[i].kept_by.push(*rule);
+            }
+        }
+        // `None` from `before`: the span reaches past the calendar's start, so it
+        // holds every snapshot.
+        if let Some(limit) = oldest_within {
+            if limit.is_none_or(|limit| times[i] >= limit) {
+                verdicts[i].kept_by.push(Rule::Within);
+            }
+        }
+    }
+    if verdicts[newest].kept_by.is_empty() {
+        verdicts[newest].kept_by.push(Rule::Newest);
+    }
+    verdicts
+}
+
+#[cfg(test)]
+mod tests;
