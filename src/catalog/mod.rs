@@ -15,6 +15,7 @@ pub mod damage;
 pub mod entries;
 pub mod inodes;
 pub mod mtime;
+pub mod prune;
 pub mod queries;
 pub mod settings;
 pub mod snapshots;

@@ -186,37 +186,7 @@ impl SnapshotRow {
 
     /// Deletes the run, its entries, and the stored copies and contents only it used.
     pub fn delete(&self, conn: &Connection) -> Result<()> {
-        let tx = conn.unchecked_transaction()?;
-        tx.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS doomed_copies (id INTEGER PRIMARY KEY)",
-            [],
-        )?;
-        tx.execute("DELETE FROM doomed_copies", [])?;
-        tx.execute(
-            "INSERT OR IGNORE INTO doomed_copies SELECT copy_id FROM entries
-             WHERE snapshot_id = ?1 AND copy_id IS NOT NULL",
-            [self.id],
-        )?;
-        tx.execute("DELETE FROM entries WHERE snapshot_id = ?1", [self.id])?;
-        tx.execute("DELETE FROM snapshot_runs WHERE id = ?1", [self.id])?;
-        // One pass over the other snapshots' copy index spares the copies still linked.
-        tx.execute(
-            "DELETE FROM doomed_copies WHERE id IN
-             (SELECT e.copy_id FROM entries e JOIN doomed_copies d ON d.id = e.copy_id)",
-            [],
-        )?;
-        tx.execute(
-            "DELETE FROM copies WHERE id IN (SELECT id FROM doomed_copies)",
-            [],
-        )?;
-        tx.execute(
-            "DELETE FROM contents WHERE NOT EXISTS
-             (SELECT 1 FROM copies k WHERE k.content_id = contents.id)",
-            [],
-        )?;
-        tx.execute("DELETE FROM doomed_copies", [])?;
-        tx.commit()?;
-        Ok(())
+        super::prune::delete_run(conn, self.id)
     }
 }
 

@@ -45,6 +45,10 @@ pub fn lock(dir: &Path, hold: Hold, waiting: &dyn Fn()) -> Result<SnapshotLock> 
     loop {
         // SAFETY: flock on a file descriptor we own; no memory is involved.
         if unsafe { libc::flock(file.as_raw_fd(), op | libc::LOCK_NB) } == 0 {
+            // A remover that held it first has moved the folder away (and emptied it).
+            if !still_at(&file, dir) {
+                bail!("{}: the snapshot was removed while waiting for it", dir.display());
+            }
             return Ok(SnapshotLock { _dir: file });
         }
         let err = std::io::Error::last_os_error();
@@ -62,6 +66,15 @@ pub fn lock(dir: &Path, hold: Hold, waiting: &dyn Fn()) -> Result<SnapshotLock> 
             );
         }
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// True when `dir` still names the folder open as `file`.
+fn still_at(file: &File, dir: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), std::fs::symlink_metadata(dir)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
     }
 }
 

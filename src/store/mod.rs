@@ -16,9 +16,11 @@ use crate::plan::CopyMeta;
 use crate::scan::Meta;
 
 mod dir_fds;
+mod remove_tree;
 mod safe;
 
 pub use dir_fds::{link_stored_copy, DirFds};
+pub use remove_tree::remove_tree;
 pub use safe::{
     check_own_dir, check_root_safe, create_fresh, make_private_dir, running_uid, same_bytes,
     write_file,
