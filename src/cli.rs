@@ -54,8 +54,104 @@ pub enum Command {
     Duplicates(DuplicatesArgs),
     /// Run a read-only SQL query against the catalog's views.
     Sql(SqlArgs),
+    /// Remove snapshots a retention policy does not keep (restic `forget` semantics),
+    /// saying first what that frees.
+    #[command(after_help = PRUNE_EXAMPLES)]
+    Prune(PruneArgs),
+    /// Remove the named snapshots, or (--missing) drop the catalog rows of snapshots
+    /// whose folders were deleted by hand.
+    #[command(after_help = FORGET_EXAMPLES)]
+    Forget(ForgetArgs),
     /// Show the effective config and where each value came from.
     Config(ConfigArgs),
+}
+
+const PRUNE_EXAMPLES: &str = "\
+Examples:
+  phlb prune --keep-daily 7 --keep-weekly 4 --keep-monthly 12 --dry-run
+  phlb prune docs --keep-last 10 --keep-within 30d
+  phlb prune --keep-yearly unlimited --keep-monthly 24 --show-lost --json
+
+Within each snapshot name, newest first, a snapshot is kept by a rule when its hour,
+day, ISO week, month or year (the local time in its folder name) differs from the
+last one that rule kept and the rule has count left; --keep-last keeps the N newest;
+--keep-within keeps all not older than the span before the newest. The newest
+complete snapshot of a name is always kept; incomplete ones (killed runs) always go.
+Without any --keep-* option the KEEP_* keys of the config apply; a policy with no rule
+at all is refused. -v lists each removed folder; -q prints nothing but errors.";
+
+const FORGET_EXAMPLES: &str = "\
+Examples:
+  phlb forget docs/2026-11-30-101500 --dry-run
+  phlb forget docs/2026-11-30-101500 docs/2026-12-01-101500
+  phlb forget --missing";
+
+/// The keep rules of a retention policy.
+#[derive(Debug, Args, Clone, Default)]
+pub struct KeepArgs {
+    /// Keep the N newest snapshots.
+    #[arg(long, value_name = "N", value_parser = crate::retention::Count::parse)]
+    pub keep_last: Option<crate::retention::Count>,
+    /// Keep the newest snapshot of each of the last N hours that have one.
+    #[arg(long, value_name = "N", value_parser = crate::retention::Count::parse)]
+    pub keep_hourly: Option<crate::retention::Count>,
+    /// Keep the newest snapshot of each of the last N days that have one.
+    #[arg(long, value_name = "N", value_parser = crate::retention::Count::parse)]
+    pub keep_daily: Option<crate::retention::Count>,
+    /// Keep the newest snapshot of each of the last N ISO weeks that have one.
+    #[arg(long, value_name = "N", value_parser = crate::retention::Count::parse)]
+    pub keep_weekly: Option<crate::retention::Count>,
+    /// Keep the newest snapshot of each of the last N months that have one.
+    #[arg(long, value_name = "N", value_parser = crate::retention::Count::parse)]
+    pub keep_monthly: Option<crate::retention::Count>,
+    /// Keep the newest snapshot of each of the last N years that have one.
+    #[arg(long, value_name = "N", value_parser = crate::retention::Count::parse)]
+    pub keep_yearly: Option<crate::retention::Count>,
+    /// Keep every snapshot taken within DURATION before the newest (e.g. 30d, 12h, 6mo).
+    #[arg(long, value_name = "DURATION", value_parser = crate::duration::parse)]
+    pub keep_within: Option<crate::duration::Span>,
+}
+
+/// What prune and forget print and whether they act.
+#[derive(Debug, Args, Clone, Copy)]
+pub struct RemovalArgs {
+    /// Print the plan and change nothing.
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+    /// Print the plan and the result as one JSON document.
+    #[arg(long)]
+    pub json: bool,
+    /// List the files whose last stored copy goes with the removed snapshots.
+    #[arg(long)]
+    pub show_lost: bool,
+    /// Print sizes as exact byte counts instead of human units.
+    #[arg(long)]
+    pub bytes: bool,
+}
+
+/// Arguments of `phlb prune`.
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Snapshot names to prune; default: every name.
+    #[arg(value_name = "NAME")]
+    pub names: Vec<String>,
+    #[command(flatten)]
+    pub keep: KeepArgs,
+    #[command(flatten)]
+    pub removal: RemovalArgs,
+}
+
+/// Arguments of `phlb forget`.
+#[derive(Debug, Args)]
+pub struct ForgetArgs {
+    /// Snapshots to remove (NAME/TIMESTAMP or a snapshot folder).
+    #[arg(value_name = "SNAPSHOT", required_unless_present = "missing")]
+    pub snapshots: Vec<String>,
+    /// Drop the catalog rows of snapshots whose folders are gone from disk.
+    #[arg(long, conflicts_with = "snapshots")]
+    pub missing: bool,
+    #[command(flatten)]
+    pub removal: RemovalArgs,
 }
 
 /// How the query commands print.
@@ -187,6 +283,9 @@ pub struct BackupArgs {
     /// Scan, hash and report what would be linked or copied; write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// After a successful run, prune each backed-up name by the config's KEEP_* rules.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub prune: bool,
 }
 
 /// Arguments of `phlb config`.

@@ -40,6 +40,8 @@ pub struct Config {
     pub no_create_root: bool,
     /// Wait until a run's files are on disk before it counts as complete.
     pub sync: bool,
+    /// Retention defaults for `prune` and `backup --prune` (`KEEP_*` keys).
+    pub keep: crate::retention::Policy,
 }
 
 impl Default for Config {
@@ -57,6 +59,7 @@ impl Default for Config {
             max_links: 65000,
             no_create_root: false,
             sync: true,
+            keep: crate::retention::Policy::default(),
         }
     }
 }
@@ -216,6 +219,11 @@ pub fn home_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/"))
 }
 
+/// An optional value as the ini writes it: empty when unset.
+fn shown(value: Option<impl std::fmt::Display>) -> String {
+    value.map(|v| v.to_string()).unwrap_or_default()
+}
+
 /// Renders the effective config as ini text, with where each value came from.
 pub fn render(loaded: &Loaded) -> String {
     let c = &loaded.config;
@@ -237,6 +245,13 @@ pub fn render(loaded: &Loaded) -> String {
         ("MAX_LINKS", c.max_links.to_string()),
         ("NO_CREATE_ROOT", c.no_create_root.to_string()),
         ("SYNC", c.sync.to_string()),
+        ("KEEP_LAST", shown(c.keep.last)),
+        ("KEEP_HOURLY", shown(c.keep.hourly)),
+        ("KEEP_DAILY", shown(c.keep.daily)),
+        ("KEEP_WEEKLY", shown(c.keep.weekly)),
+        ("KEEP_MONTHLY", shown(c.keep.monthly)),
+        ("KEEP_YEARLY", shown(c.keep.yearly)),
+        ("KEEP_WITHIN", shown(c.keep.within)),
     ];
     let mut out = match &loaded.file {
         Some(f) => format!("# config file: {}\n", f.display()),

@@ -105,7 +105,17 @@ pub fn check_name(name: &str) -> Result<(), String> {
 /// The time a snapshot folder's name says it was taken (local time, as `format` wrote
 /// it; a `-N` suffix is ignored; a date alone means its midnight), in UTC.
 pub fn timestamp_time(folder: &str, format: &str) -> Option<chrono::DateTime<chrono::Utc>> {
-    use chrono::{Local, NaiveDate, NaiveDateTime, TimeZone};
+    use chrono::{Local, TimeZone};
+    Local
+        .from_local_datetime(&timestamp_local(folder, format)?)
+        .earliest()
+        .map(|t| t.with_timezone(&chrono::Utc))
+}
+
+/// The local time a snapshot folder's name says it was taken, as written (see
+/// `timestamp_time`).
+pub fn timestamp_local(folder: &str, format: &str) -> Option<chrono::NaiveDateTime> {
+    use chrono::{NaiveDate, NaiveDateTime};
     let parse = |s: &str| {
         NaiveDateTime::parse_from_str(s, format).ok().or_else(|| {
             NaiveDate::parse_from_str(s, format)
@@ -113,16 +123,12 @@ pub fn timestamp_time(folder: &str, format: &str) -> Option<chrono::DateTime<chr
                 .and_hms_opt(0, 0, 0)
         })
     };
-    let naive = parse(folder).or_else(|| {
+    parse(folder).or_else(|| {
         let (base, n) = folder.rsplit_once('-')?;
         (!n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
             .then(|| parse(base))
             .flatten()
-    })?;
-    Local
-        .from_local_datetime(&naive)
-        .earliest()
-        .map(|t| t.with_timezone(&chrono::Utc))
+    })
 }
 
 /// True when `folder` is a snapshot timestamp made by `format` (optionally with the `-N`

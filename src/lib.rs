@@ -65,6 +65,8 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::History(args) => commands::history::run(&loaded.config, &args),
         Command::Duplicates(args) => commands::duplicates::run(&loaded.config, &args),
         Command::Sql(args) => commands::sql::run(&loaded.config, &args),
+        Command::Prune(args) => commands::prune::run_prune(&loaded.config, &cli.global, &args),
+        Command::Forget(args) => commands::prune::run_forget(&loaded.config, &cli.global, &args),
         Command::Config(args) => commands::config::run(&loaded, &args, &cwd),
     }
 }

@@ -89,6 +89,8 @@ pub struct Progress {
     files: Cell<u64>,
     bytes: Cell<u64>,
     last_line: Cell<Instant>,
+    /// Counts things (files removed) instead of bytes.
+    counting: bool,
 }
 
 impl Progress {
@@ -119,6 +121,41 @@ impl Progress {
             files: Cell::new(0),
             bytes: Cell::new(0),
             last_line: Cell::new(Instant::now()),
+            counting: false,
+        }
+    }
+
+    /// Starts showing progress of `label` towards `total` things (no bytes), moved on
+    /// with `set_done`.
+    pub fn counting(style: Style, label: &str, total: u64) -> Progress {
+        let mut p = Progress::new(Style::Quiet, label, total, 0);
+        p.style = style;
+        p.counting = true;
+        p.bar = (style == Style::Bar).then(|| {
+            let bar =
+                ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr_with_hz(4));
+            bar.set_style(
+                ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} files ({eta})")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
+            bar.set_prefix(label.to_string());
+            BARS_SHOWN.fetch_add(1, Ordering::SeqCst);
+            bar
+        });
+        p
+    }
+
+    /// Says that `done` things of a `counting` progress are done.
+    pub fn set_done(&self, done: u64) {
+        self.files.set(done);
+        match (&self.bar, self.style) {
+            (Some(bar), _) => bar.set_position(done),
+            (None, Style::Lines) if self.last_line.get().elapsed() >= LINE_EVERY => {
+                self.last_line.set(Instant::now());
+                eprintln!("{}", self.status_line());
+            }
+            _ => {}
         }
     }
 
@@ -147,6 +184,14 @@ impl Progress {
     }
 
     fn status_line(&self) -> String {
+        if self.counting {
+            return format!(
+                "phlb: {}: {}/{} files",
+                self.label,
+                self.files.get(),
+                self.files_total.get()
+            );
+        }
         format!(
             "phlb: {}: {}/{} entries, {}/{}",
             self.label,

@@ -107,8 +107,36 @@ fn set(c: &mut Config, key: &str, value: &str) -> Result<&'static str, String> {
             c.sync = boolean(value)?;
             "SYNC"
         }
+        "KEEP_LAST" => keep_count(&mut c.keep.last, value, "KEEP_LAST")?,
+        "KEEP_HOURLY" => keep_count(&mut c.keep.hourly, value, "KEEP_HOURLY")?,
+        "KEEP_DAILY" => keep_count(&mut c.keep.daily, value, "KEEP_DAILY")?,
+        "KEEP_WEEKLY" => keep_count(&mut c.keep.weekly, value, "KEEP_WEEKLY")?,
+        "KEEP_MONTHLY" => keep_count(&mut c.keep.monthly, value, "KEEP_MONTHLY")?,
+        "KEEP_YEARLY" => keep_count(&mut c.keep.yearly, value, "KEEP_YEARLY")?,
+        "KEEP_WITHIN" => {
+            c.keep.within = if value.is_empty() {
+                None
+            } else {
+                Some(crate::duration::parse(value)?)
+            };
+            "KEEP_WITHIN"
+        }
         _ => return Err("unknown key".into()),
     })
+}
+
+/// Sets one count rule of the retention policy; an empty value leaves the rule unused.
+fn keep_count(
+    rule: &mut Option<crate::retention::Count>,
+    value: &str,
+    key: &'static str,
+) -> Result<&'static str, String> {
+    *rule = if value.is_empty() {
+        None
+    } else {
+        Some(crate::retention::Count::parse(value)?)
+    };
+    Ok(key)
 }
 
 fn expand_home(value: &str) -> PathBuf {

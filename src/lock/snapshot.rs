@@ -47,7 +47,10 @@ pub fn lock(dir: &Path, hold: Hold, waiting: &dyn Fn()) -> Result<SnapshotLock> 
         if unsafe { libc::flock(file.as_raw_fd(), op | libc::LOCK_NB) } == 0 {
             // A remover that held it first has moved the folder away (and emptied it).
             if !still_at(&file, dir) {
-                bail!("{}: the snapshot was removed while waiting for it", dir.display());
+                bail!(
+                    "{}: the snapshot was removed while waiting for it",
+                    dir.display()
+                );
             }
             return Ok(SnapshotLock { _dir: file });
         }

@@ -1,6 +1,7 @@
 //! Owns opening a backup root for writing: the checks every writer makes (nobody else can
 //! change the root, `.phlb` is private), the writer lock, the catalog (made or upgraded
-//! atomically), and the repairs a writer makes on opening (stale inode numbers). backup,
+//! atomically), and the repairs a writer makes on opening (stale inode numbers, removals
+//! a killed prune left unfinished), and removing a snapshot (`trash`). backup,
 //! add and verify open a root this one way; a long-running caller (a watch loop) keeps
 //! the value and lets go of the lock by dropping it.
 
@@ -9,6 +10,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 mod stale_inodes;
+mod trash;
+
+pub use trash::{snapshot_places, TRASH_DIR};
 
 use crate::catalog::{Access, Catalog, Origin};
 use crate::lock::{self, Lock};
@@ -70,6 +74,7 @@ impl BackupRoot {
                 aside.display()
             ));
         }
+        trash::finish(&path, &catalog, say)?;
         stale_inodes::refresh(&*catalog.conn()?, &path, say)?;
         Ok(BackupRoot {
             path,

@@ -376,3 +376,46 @@ pub fn kill_backup_part_way(env: &Env, entries: usize) -> bool {
     child.wait().unwrap();
     killed
 }
+
+/// Runs phlb under strace, killed (SIGKILL) at the `n`-th call of `syscall`; true when
+/// the kill came (the run made fewer such calls otherwise).
+pub fn killed_at(env: &Env, syscall: &str, n: u32, args: &[&str]) -> bool {
+    use std::os::unix::process::ExitStatusExt;
+    let out = Command::new("strace")
+        .args(["-f", "-o", "/dev/null", "-e"])
+        .arg(format!("inject={syscall}:signal=SIGKILL:when={n}"))
+        .arg(env!("CARGO_BIN_EXE_phlb"))
+        .arg("--backup-root")
+        .arg(&env.root)
+        .args(args)
+        .current_dir(env.dir.path())
+        .env("HOME", env.dir.path())
+        .output()
+        .expect("strace must be installed (.ci/run installs it)");
+    out.status.signal() == Some(libc::SIGKILL)
+}
+
+/// Runs `phlb backup src` with the clock set to `when` (local time, `YYYY-MM-DD
+/// HH:MM:SS`) by libfaketime, and asserts success; returns the new snapshot folder.
+pub fn backup_at(env: &Env, when: &str) -> PathBuf {
+    // `-f` with an absolute time freezes the clock there, however slow the start.
+    let out = Command::new("faketime")
+        .args(["-f", when])
+        .arg(env!("CARGO_BIN_EXE_phlb"))
+        .arg("--backup-root")
+        .arg(&env.root)
+        .args(["-q", "backup", env.src.to_str().unwrap()])
+        .current_dir(env.dir.path())
+        .env("HOME", env.dir.path())
+        .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
+        .output()
+        .expect("faketime must be installed (.ci/run installs it)");
+    assert_ok(&out);
+    let (date, time) = when.split_once(' ').unwrap();
+    let snap = env
+        .root
+        .join("src")
+        .join(format!("{date}-{}", time.replace(':', "")));
+    assert!(snap.is_dir(), "no snapshot {}", snap.display());
+    snap
+}

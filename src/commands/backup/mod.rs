@@ -41,6 +41,9 @@ pub fn run(config: &Config, global: &Global, args: &BackupArgs) -> Result<Outcom
     if args.dry_run {
         return dry_run::run(config, &sources, style);
     }
+    if args.prune {
+        crate::commands::prune::check_backup_policy(config)?;
+    }
     let root = prepare_root(config)?;
     for s in &sources {
         if s.path.starts_with(&root) {
@@ -77,6 +80,14 @@ pub fn run(config: &Config, global: &Global, args: &BackupArgs) -> Result<Outcom
         }
         if made.counts.failed > 0 {
             outcome = Outcome::Problems;
+        }
+    }
+    if args.prune {
+        if outcome == Outcome::Clean {
+            let names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
+            crate::commands::prune::after_backup(&opened, config, global, &names)?;
+        } else {
+            say("phlb: note: not pruning: some files could not be backed up".to_string());
         }
     }
     drop(opened);

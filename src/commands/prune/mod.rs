@@ -1,0 +1,287 @@
+//! `phlb prune` and `phlb forget`: remove snapshots chosen by a retention policy
+//! (`crate::retention`) or by name, saying first exactly what that frees (`plan`), then
+//! removing each through the root (`BackupRoot::remove_snapshot`). `backup --prune` runs
+//! the same removal after a successful backup.
+
+mod plan;
+mod show;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+
+use crate::catalog::prune::{members, Member};
+use crate::catalog::snapshots::Status;
+use crate::catalog::{prune, Conn};
+use crate::cli::{ForgetArgs, Global, KeepArgs, PruneArgs, RemovalArgs};
+use crate::catalog::{Access, Catalog};
+use crate::commands::select::{existing_root, resolve};
+use crate::config::Config;
+use crate::progress::{Progress, Style};
+use crate::retention::Policy;
+use crate::root::{BackupRoot, Filesystem};
+use crate::Outcome;
+
+use plan::{Action, Item, Reason};
+
+/// Runs `phlb prune`.
+pub fn run_prune(config: &Config, global: &Global, args: &PruneArgs) -> Result<Outcome> {
+    let policy = policy_of(&args.keep, &config.keep)?;
+    let pick = |conn: &Conn| -> Result<Vec<Item>> {
+        let all = members(conn, None)?;
+        for name in &args.names {
+            if !all.iter().any(|m| &m.row.name == name) {
+                bail!("{name}: no snapshots of this name in the catalog");
+            }
+        }
+        let chosen: Vec<Member> = all
+            .into_iter()
+            .filter(|m| args.names.is_empty() || args.names.contains(&m.row.name))
+            .collect();
+        Ok(plan::by_policy(chosen, &policy, &config.sub_dir_formatter))
+    };
+    if !args.removal.json && !global.quiet {
+        println!("policy: {}", policy.describe());
+    }
+    with_root(config, global, args.removal, pick)
+}
+
+/// Runs `phlb forget`.
+pub fn run_forget(config: &Config, global: &Global, args: &ForgetArgs) -> Result<Outcome> {
+    let root = existing_root(config)?;
+    let pick = |conn: &Conn| -> Result<Vec<Item>> {
+        let all = members(conn, None)?;
+        let mut items: Vec<Item> = Vec::new();
+        if args.missing {
+            for m in all.iter().cloned() {
+                let dir = root.join(crate::layout::snapshot_dir_rel(
+                    &m.row.name,
+                    &m.row.timestamp,
+                    true,
+                ));
+                let gone = match m.row.status {
+                    Status::Missing => true,
+                    Status::Complete => dir.symlink_metadata().is_err(),
+                    Status::Incomplete => false,
+                };
+                if gone {
+                    items.push(Item {
+                        member: m,
+                        action: Action::Remove(Reason::Missing),
+                    });
+                }
+            }
+        }
+        for spec in &args.snapshots {
+            let row = resolve(conn, &root, spec)?;
+            if items.iter().any(|i| i.member.row.id == row.id) {
+                continue;
+            }
+            let Some(m) = all.iter().find(|m| m.row.id == row.id) else {
+                bail!("{spec}: no such snapshot in the catalog");
+            };
+            items.push(Item {
+                member: m.clone(),
+                action: Action::Remove(Reason::Named),
+            });
+        }
+        Ok(items)
+    };
+    with_root(config, global, args.removal, pick)
+}
+
+/// Prunes the snapshots of `names` by the config's `KEEP_*` rules in the root a backup
+/// holds open (`backup --prune`).
+pub fn after_backup(
+    opened: &BackupRoot,
+    config: &Config,
+    global: &Global,
+    names: &[String],
+) -> Result<Outcome> {
+    let conn = opened.catalog.conn()?;
+    let chosen: Vec<Member> = members(&conn, None)?
+        .into_iter()
+        .filter(|m| names.contains(&m.row.name))
+        .collect();
+    let items = plan::by_policy(chosen, &config.keep, &config.sub_dir_formatter);
+    let removal = RemovalArgs {
+        dry_run: false,
+        json: false,
+        show_lost: false,
+        bytes: false,
+    };
+    carry_out(Some(opened), &conn, items, config, global, removal)
+}
+
+/// Refuses a bad `backup --prune` before the backup starts.
+pub fn check_backup_policy(config: &Config) -> Result<()> {
+    if config.keep.is_empty() {
+        bail!("--prune needs retention rules: set KEEP_LAST, KEEP_DAILY, ... or KEEP_WITHIN in the config");
+    }
+    Ok(())
+}
+
+/// The policy of the command line, or the config's when the command line gives none; an
+/// empty policy is refused.
+fn policy_of(keep: &KeepArgs, defaults: &Policy) -> Result<Policy> {
+    let given = Policy {
+        last: keep.keep_last,
+        hourly: keep.keep_hourly,
+        daily: keep.keep_daily,
+        weekly: keep.keep_weekly,
+        monthly: keep.keep_monthly,
+        yearly: keep.keep_yearly,
+        within: keep.keep_within,
+    };
+    let policy = if given.is_empty() { *defaults } else { given };
+    if policy.is_empty() {
+        bail!(
+            "no retention rule given: use --keep-last, --keep-hourly, --keep-daily, --keep-weekly, \
+             --keep-monthly, --keep-yearly or --keep-within (or KEEP_* in the config); \
+             phlb never removes all but the newest snapshot by default"
+        );
+    }
+    Ok(policy)
+}
+
+/// Opens the root (read-only for a dry run, as the writer otherwise), picks the items and
+/// carries out the plan.
+fn with_root(
+    config: &Config,
+    global: &Global,
+    removal: RemovalArgs,
+    pick: impl Fn(&Conn) -> Result<Vec<Item>>,
+) -> Result<Outcome> {
+    if removal.dry_run {
+        // Peek: not even the -shm and -wal files a reader would make.
+        let root = existing_root(config)?;
+        let catalog = Catalog::open(&root.join(crate::root::META_DIR), Access::Peek)?;
+        let conn = catalog.conn()?;
+        let items = pick(&conn)?;
+        return carry_out(None, &conn, items, config, global, removal);
+    }
+    existing_root(config)?;
+    let say = |line: String| {
+        if !global.quiet {
+            eprintln!("{line}");
+        }
+    };
+    let opened = BackupRoot::open_writer(&config.backup_path, Filesystem::Any, &say)?;
+    crate::signals::doing("prune stopped; the next prune or backup finishes the removal it began");
+    let conn = opened.catalog.conn()?;
+    let items = pick(&conn)?;
+    carry_out(Some(&opened), &conn, items, config, global, removal)
+}
+
+/// Prints the plan, and (with a root open for writing) removes what it says.
+fn carry_out(
+    opened: Option<&BackupRoot>,
+    conn: &Conn,
+    items: Vec<Item>,
+    config: &Config,
+    global: &Global,
+    removal: RemovalArgs,
+) -> Result<Outcome> {
+    let root = match opened {
+        Some(o) => o.path().to_path_buf(),
+        None => existing_root(config)?,
+    };
+    let freed = plan::measure(conn, &root, &items)?;
+    let to_remove: Vec<&Item> = items.iter().filter(|i| i.removes()).collect();
+    let text = !removal.json && !global.quiet;
+    if text {
+        for line in show::plan_lines(&items) {
+            println!("{line}");
+        }
+        let lines = show::freed_lines(
+            &freed,
+            to_remove.len(),
+            removal.dry_run,
+            removal.show_lost,
+            removal.bytes,
+        );
+        for line in lines {
+            println!("{line}");
+        }
+    }
+    let Some(opened) = opened.filter(|_| !removal.dry_run) else {
+        if removal.json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&show::json(
+                    &items,
+                    &freed,
+                    true,
+                    removal.show_lost,
+                    0
+                ))?
+            );
+        }
+        return Ok(Outcome::Clean);
+    };
+    let total: u64 = to_remove.iter().map(|i| i.member.files).sum();
+    let progress = Progress::counting(Style::detect(global.quiet || removal.json), "prune", total);
+    let removed = AtomicU64::new(0);
+    let mut done = 0usize;
+    for item in &to_remove {
+        let row = &item.member.row;
+        if item.action == Action::Remove(Reason::Missing) {
+            prune::delete_run(conn, row.id)?;
+        } else {
+            let waiting = || {
+                progress_note(
+                    global,
+                    &format!(
+                        "phlb: waiting for a reader of {} (a restore or download) to finish",
+                        row.label()
+                    ),
+                )
+            };
+            std::thread::scope(|s| -> Result<()> {
+                let work = s.spawn(|| {
+                    opened.remove_snapshot(row, config.worker_count(), &removed, &waiting)
+                });
+                while !work.is_finished() {
+                    progress.set_done(removed.load(Ordering::Relaxed));
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                work.join()
+                    .unwrap_or_else(|_| bail!("{}: removal failed", row.label()))
+            })?;
+        }
+        done += 1;
+        if global.verbose {
+            progress.warn(&format!(
+                "removed {}",
+                crate::units::escape_controls(&row.label())
+            ));
+        }
+    }
+    progress.finish();
+    if removal.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&show::json(
+                &items,
+                &freed,
+                false,
+                removal.show_lost,
+                done
+            ))?
+        );
+    } else if text {
+        println!(
+            "removed {done} snapshot{}",
+            if done == 1 { "" } else { "s" }
+        );
+    }
+    Ok(Outcome::Clean)
+}
+
+/// A line on stderr unless quiet.
+fn progress_note(global: &Global, line: &str) {
+    if !global.quiet {
+        eprintln!("{line}");
+    }
+}

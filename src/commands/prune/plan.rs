@@ -1,0 +1,194 @@
+//! Owns the removal plan of prune and forget: which snapshots go and why, and exactly
+//! what that frees (bytes from the catalog, disk blocks from the files themselves).
+
+use std::collections::HashSet;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+
+use crate::catalog::prune::{self, Member};
+use crate::catalog::snapshots::Status;
+use crate::catalog::Conn;
+use crate::layout::{snapshot_dir_rel, timestamp_local};
+use crate::retention::{self, Policy, Rule};
+
+/// Why a snapshot goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// No rule of the policy keeps it.
+    Policy,
+    /// A killed run left it unfinished.
+    Incomplete,
+    /// Named on the command line (forget).
+    Named,
+    /// Its folder is gone from disk (forget --missing): only its rows go.
+    Missing,
+}
+
+impl Reason {
+    pub fn name(self) -> &'static str {
+        match self {
+            Reason::Policy => "policy",
+            Reason::Incomplete => "incomplete",
+            Reason::Named => "named",
+            Reason::Missing => "missing",
+        }
+    }
+}
+
+/// What happens to one snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Keep(Vec<Rule>),
+    Remove(Reason),
+}
+
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub member: Member,
+    pub action: Action,
+}
+
+impl Item {
+    pub fn removes(&self) -> bool {
+        matches!(self.action, Action::Remove(_))
+    }
+}
+
+/// A file whose last stored copy goes.
+#[derive(Debug, Clone)]
+pub struct Lost {
+    pub snapshot: String,
+    pub path: PathBuf,
+    pub size: u64,
+}
+
+/// What removing the plan's snapshots frees.
+#[derive(Debug, Clone, Default)]
+pub struct Freed {
+    /// Sizes of the stored copies whose last link goes.
+    pub bytes: u64,
+    pub copies: u64,
+    /// Allocated blocks of those copies, of the removed folders, links and side files.
+    pub disk_bytes: u64,
+    pub lost: Vec<Lost>,
+}
+
+/// Applies `policy` to each name of `members`: complete snapshots by the policy,
+/// incomplete ones removed, missing ones left alone (`forget --missing` drops those).
+pub fn by_policy(members: Vec<Member>, policy: &Policy, format: &str) -> Vec<Item> {
+    let mut names: Vec<String> = members.iter().map(|m| m.row.name.clone()).collect();
+    names.sort();
+    names.dedup();
+    let mut items = Vec::new();
+    for name in names {
+        let group: Vec<&Member> = members.iter().filter(|m| m.row.name == name).collect();
+        let complete: Vec<&Member> = group
+            .iter()
+            .copied()
+            .filter(|m| m.row.status == Status::Complete)
+            .collect();
+        let times: Vec<_> = complete.iter().map(|m| taken_at(m, format)).collect();
+        let verdicts = retention::select(policy, &times);
+        let mut verdict_of = complete.iter().zip(verdicts);
+        for m in group {
+            let action = match m.row.status {
+                Status::Complete => {
+                    let (_, v) = verdict_of
+                        .next()
+                        .expect("one verdict per complete snapshot");
+                    if v.keep() {
+                        Action::Keep(v.kept_by)
+                    } else {
+                        Action::Remove(Reason::Policy)
+                    }
+                }
+                Status::Incomplete => Action::Remove(Reason::Incomplete),
+                Status::Missing => continue,
+            };
+            items.push(Item {
+                member: m.clone(),
+                action,
+            });
+        }
+    }
+    items
+}
+
+/// The local time snapshot `m` was taken: from its folder name, or (a name the current
+/// SUB_DIR_FORMATTER cannot read) from when its run started.
+fn taken_at(m: &Member, format: &str) -> chrono::NaiveDateTime {
+    timestamp_local(&m.row.timestamp, format).unwrap_or_else(|| {
+        chrono::DateTime::parse_from_rfc3339(&m.started_at)
+            .map(|t| t.with_timezone(&chrono::Local).naive_local())
+            .unwrap_or_default()
+    })
+}
+
+/// What removing the plan's snapshots frees, on the catalog of `conn` and the disk under
+/// `root`.
+pub fn measure(conn: &Conn, root: &Path, items: &[Item]) -> Result<Freed> {
+    let gone: Vec<&Member> = items
+        .iter()
+        .filter(|i| matches!(i.action, Action::Remove(r) if r != Reason::Missing))
+        .map(|i| &i.member)
+        .collect();
+    let ids: Vec<i64> = gone.iter().map(|m| m.row.id).collect();
+    if ids.is_empty() {
+        return Ok(Freed::default());
+    }
+    let found = prune::freed(conn, &ids)?;
+    let folder_of = |id: i64| -> Option<PathBuf> {
+        let m = gone.iter().find(|m| m.row.id == id)?;
+        let complete = m.row.status == Status::Complete;
+        Some(root.join(snapshot_dir_rel(&m.row.name, &m.row.timestamp, complete)))
+    };
+    let mut seen = HashSet::new();
+    let mut disk = 0u64;
+    let mut count = |p: &Path| {
+        if let Ok(md) = p.symlink_metadata() {
+            if seen.insert((md.dev(), md.ino())) {
+                disk += md.blocks() * 512;
+            }
+        }
+    };
+    let in_snapshot =
+        |id: i64, path: &[u8]| folder_of(id).map(|dir| dir.join(std::ffi::OsStr::from_bytes(path)));
+    for c in &found.copies {
+        if let Some(p) = in_snapshot(c.snapshot_id, &c.path) {
+            count(&p);
+        }
+    }
+    for o in &found.others {
+        if let Some(p) = in_snapshot(o.snapshot_id, &o.path) {
+            count(&p);
+        }
+    }
+    for m in &gone {
+        for place in crate::root::snapshot_places(root, &m.row) {
+            count(&place);
+        }
+    }
+    let label = |id: i64| {
+        gone.iter()
+            .find(|m| m.row.id == id)
+            .map(|m| m.row.label())
+            .unwrap_or_default()
+    };
+    Ok(Freed {
+        bytes: found.copies.iter().map(|c| c.size).sum(),
+        copies: found.copies.len() as u64,
+        disk_bytes: disk,
+        lost: found
+            .lost
+            .iter()
+            .map(|c| Lost {
+                snapshot: label(c.snapshot_id),
+                path: PathBuf::from(std::ffi::OsStr::from_bytes(&c.path)),
+                size: c.size,
+            })
+            .collect(),
+    })
+}

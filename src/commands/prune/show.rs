@@ -1,0 +1,143 @@
+//! Owns how prune and forget show their plan and result: text lines for people, or one
+//! JSON document.
+
+use serde_json::{json, Value};
+
+use super::plan::{Action, Freed, Item};
+use crate::units::{human_bytes, one_line};
+
+/// Sizes as the user asked: exact counts or human units.
+fn size(bytes: u64, exact: bool) -> String {
+    if exact {
+        format!("{bytes} B")
+    } else {
+        human_bytes(bytes)
+    }
+}
+
+/// One line per snapshot: `keep`/`remove`, its label, and the rules or the reason.
+pub fn plan_lines(items: &[Item]) -> Vec<String> {
+    let width = items
+        .iter()
+        .map(|i| i.member.row.label().chars().count())
+        .max()
+        .unwrap_or(0);
+    items
+        .iter()
+        .map(|i| {
+            let label = crate::units::escape_controls(&i.member.row.label());
+            match &i.action {
+                Action::Keep(rules) => {
+                    let why: Vec<&str> = rules.iter().map(|r| r.name()).collect();
+                    format!("keep    {label:width$}  {}", why.join(", "))
+                }
+                Action::Remove(reason) => format!("remove  {label:width$}  {}", reason.name()),
+            }
+        })
+        .collect()
+}
+
+/// The lines saying what the removal frees and which files lose their last copy.
+pub fn freed_lines(
+    freed: &Freed,
+    removed: usize,
+    dry_run: bool,
+    show_lost: bool,
+    exact: bool,
+) -> Vec<String> {
+    let plural = |n: usize, one: &'static str, many: &'static str| if n == 1 { one } else { many };
+    let what = format!(
+        "{} in {} stored cop{} ({} on disk)",
+        size(freed.bytes, exact),
+        freed.copies,
+        plural(freed.copies as usize, "y", "ies"),
+        size(freed.disk_bytes, exact),
+    );
+    let snapshots = format!("{removed} snapshot{}", plural(removed, "", "s"));
+    let mut out = vec![if dry_run {
+        format!("would remove {snapshots}, freeing {what}")
+    } else {
+        format!("removing {snapshots} frees {what}")
+    }];
+    let lost = freed.lost.len();
+    if lost > 0 {
+        let hint = if show_lost {
+            ":"
+        } else {
+            " (--show-lost lists them)"
+        };
+        out.push(format!(
+            "{lost} file{} {} their last copy in the removed snapshots{hint}",
+            plural(lost, "", "s"),
+            plural(lost, "has", "have"),
+        ));
+        if show_lost {
+            for l in &freed.lost {
+                out.push(format!(
+                    "  {}/{}  {}",
+                    crate::units::escape_controls(&l.snapshot),
+                    one_line(&l.path),
+                    size(l.size, exact)
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// The plan and result as one JSON document.
+pub fn json(
+    items: &[Item],
+    freed: &Freed,
+    dry_run: bool,
+    show_lost: bool,
+    removed: usize,
+) -> Value {
+    let snapshots: Vec<Value> = items
+        .iter()
+        .map(|i| {
+            let (action, kept_by, reason) = match &i.action {
+                Action::Keep(rules) => (
+                    "keep",
+                    rules.iter().map(|r| r.name()).collect::<Vec<_>>(),
+                    None,
+                ),
+                Action::Remove(r) => ("remove", Vec::new(), Some(r.name())),
+            };
+            json!({
+                "snapshot": i.member.row.label(),
+                "name": i.member.row.name,
+                "timestamp": i.member.row.timestamp,
+                "status": i.member.row.status.as_str(),
+                "action": action,
+                "kept_by": kept_by,
+                "reason": reason,
+            })
+        })
+        .collect();
+    let mut doc = json!({
+        "dry_run": dry_run,
+        "snapshots": snapshots,
+        "removed": removed,
+        "freed": {
+            "bytes": freed.bytes,
+            "copies": freed.copies,
+            "disk_bytes": freed.disk_bytes,
+        },
+        "lost_files": freed.lost.len(),
+    });
+    if show_lost {
+        doc["lost"] = freed
+            .lost
+            .iter()
+            .map(|l| {
+                json!({
+                    "snapshot": l.snapshot,
+                    "path": l.path.to_string_lossy(),
+                    "size": l.size,
+                })
+            })
+            .collect();
+    }
+    doc
+}
