@@ -78,16 +78,16 @@ pub fn run(config: &Config, global: &Global, args: &VerifyArgs) -> Result<Outcom
     let opened = BackupRoot::open_writer(&config.backup_path, Filesystem::Any, &say)?;
     crate::signals::doing("verify stopped before it finished; run it again for a full report");
     let (root, catalog) = (opened.path.clone(), &opened.catalog);
-    let conn = catalog.conn()?;
+    let db = catalog.db()?;
     let targets: Vec<SnapshotRow> = if args.snapshots.is_empty() {
-        SnapshotRow::all(&conn)?
+        SnapshotRow::all(&db)?
             .into_iter()
             .filter(|s| s.status != Status::Incomplete)
             .collect()
     } else {
         args.snapshots
             .iter()
-            .map(|s| resolve(&conn, &root, s))
+            .map(|s| resolve(&db, &root, s))
             .collect::<Result<_>>()?
     };
     let style = Style::detect(global.quiet);
@@ -101,8 +101,8 @@ pub fn run(config: &Config, global: &Global, args: &VerifyArgs) -> Result<Outcom
         unlinked: 0,
     };
     if args.snapshots.is_empty() {
-        folders::leftovers(&conn, &root, &mut report)?;
-        folders::unknown_folders(&conn, &root, config, &mut report)?;
+        folders::leftovers(&db, &root, &mut report)?;
+        folders::unknown_folders(&db, &root, config, &mut report)?;
     }
     let mut inodes = content::Inodes::new(
         targets
@@ -129,7 +129,7 @@ pub fn run(config: &Config, global: &Global, args: &VerifyArgs) -> Result<Outcom
         if paths.dir.symlink_metadata().is_err() {
             // Reported as a problem once, when it vanished; from then on it is known.
             if snap.status != Status::Missing {
-                snap.mark_missing(&conn)?;
+                snap.mark_missing(&db)?;
                 report.problem(
                     &snap.label(),
                     "snapshot folder is gone (now marked missing; later runs only count it)",
@@ -149,7 +149,7 @@ pub fn run(config: &Config, global: &Global, args: &VerifyArgs) -> Result<Outcom
             );
             continue;
         }
-        let recorded = snapshot_entries(&conn, snap.id)?;
+        let recorded = snapshot_entries(&db, snap.id)?;
         entries_checked += recorded.len() as u64;
         let checking = Checking {
             snap,
@@ -176,10 +176,10 @@ pub fn run(config: &Config, global: &Global, args: &VerifyArgs) -> Result<Outcom
         hashed = content::hash_inodes(config, inodes, &targets, &mut report);
         report.progress.finish();
     }
-    damage::record_verdicts(&conn, &report)?;
+    damage::record_verdicts(&db, &report)?;
     if args.repair {
         let mut say = |line: String| println!("{line}");
-        let done = repair::repair(&conn, &root, config, &mut say)?;
+        let done = repair::repair(&db, &root, config, &mut say)?;
         // Damage found is a problem of this run even when repaired: the exit code says
         // so the same way whether this run or an earlier one found it.
         report.problems += done.relinked;
@@ -190,7 +190,7 @@ pub fn run(config: &Config, global: &Global, args: &VerifyArgs) -> Result<Outcom
             );
         }
     }
-    damage::recorded_damage(&conn, &targets, &mut report)?;
+    damage::recorded_damage(&db, &targets, &mut report)?;
     if !global.quiet {
         eprintln!(
             "phlb: verified {} snapshot(s), {} entries{}: {}",

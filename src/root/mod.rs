@@ -70,7 +70,7 @@ impl BackupRoot {
                 aside.display()
             ));
         }
-        stale_inodes::refresh(&*catalog.conn()?, &path, say)?;
+        stale_inodes::refresh(&catalog.db()?, &path, say)?;
         Ok(BackupRoot {
             path,
             catalog,

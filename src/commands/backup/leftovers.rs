@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use crate::catalog::SnapshotRow;
+use crate::catalog::{Db, SnapshotRow};
 use crate::layout::{leftover_of, SnapshotPaths};
 
 /// What cleaning up found.
@@ -23,7 +23,7 @@ pub struct Cleaned {
 /// that the catalog does not know (a killed run whose rows were lost). Only call it while
 /// holding the writer lock; without `remove` dead runs stay as link sources for this run.
 pub fn clean(
-    conn: &rusqlite::Connection,
+    db: &Db,
     root: &Path,
     name: &str,
     sums: &str,
@@ -31,11 +31,11 @@ pub fn clean(
     remove: bool,
 ) -> Result<Cleaned> {
     let mut out = Cleaned::default();
-    for run in SnapshotRow::incomplete(conn, name)? {
+    for run in SnapshotRow::incomplete(db, name)? {
         let paths = SnapshotPaths::new(root, name, &run.timestamp, sums);
         let label = format!("{name}/{}", run.timestamp);
         if paths.dir.is_dir() && !paths.work_dir.exists() {
-            run.mark_complete(conn)?;
+            run.mark_complete(db)?;
             out.finished.push(label);
             continue;
         }
@@ -45,7 +45,7 @@ pub fn clean(
         for side in [&paths.manifest, &paths.summary, &paths.log] {
             remove_any(side)?;
         }
-        run.delete(conn)?;
+        run.delete(db)?;
         out.removed.push(label);
     }
     if !remove {

@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 
-use crate::catalog::{Catalog, SnapshotRow, Writer};
+use crate::catalog::{Catalog, Db, SnapshotRow, Writer};
 use crate::cli::{BackupArgs, Global};
 use crate::config::{Config, LogLevel};
 use crate::flush::Flusher;
@@ -165,14 +165,14 @@ fn prepare_root(config: &Config) -> Result<PathBuf> {
 /// other bytes under the same path, size and mtime, so after one the first run reads
 /// every file (and still links by content).
 fn previous(
-    conn: &rusqlite::Connection,
+    db: &Db,
     root: &Path,
     source: &Source,
     algo: crate::hash::HashAlgo,
 ) -> Result<Option<snapshot::Previous>> {
     let name = &source.name;
     let from = source.path.as_os_str().as_bytes();
-    while let Some(row) = SnapshotRow::previous_of_source(conn, name, from)? {
+    while let Some(row) = SnapshotRow::previous_of_source(db, name, from)? {
         let dir = root.join(name).join(&row.timestamp);
         if dir.is_dir() {
             // Hashes of another algorithm cannot go into this run's manifest: after a
@@ -185,14 +185,14 @@ fn previous(
                 run_id: row.id,
             }));
         }
-        row.mark_missing(conn)?;
+        row.mark_missing(db)?;
     }
     Ok(None)
 }
 
 /// Picks a timestamp for a new snapshot that no other run of `name` has used.
 fn pick_timestamp(
-    conn: &rusqlite::Connection,
+    db: &Db,
     root: &Path,
     config: &Config,
     name: &str,
@@ -204,7 +204,7 @@ fn pick_timestamp(
     let mut ts = base.clone();
     for n in 1.. {
         let paths = SnapshotPaths::new(root, name, &ts, sums);
-        if !paths.taken() && !SnapshotRow::exists(conn, name, &ts)? {
+        if !paths.taken() && !SnapshotRow::exists(db, name, &ts)? {
             return Ok((ts, paths));
         }
         ts = format!("{base}-{n}");
@@ -252,18 +252,18 @@ pub fn make_snapshot(
     let started = Instant::now();
     let name = &source.name;
     let sums = config.hash.manifest_suffix();
-    let conn = catalog.conn()?;
+    let db = catalog.db()?;
     let format = &config.sub_dir_formatter;
-    let settled = leftovers::clean(&conn, root, name, sums, format, false)?;
+    let settled = leftovers::clean(&db, root, name, sums, format, false)?;
     store::make_private_dir(&root.join(name))?;
-    let prev = previous(&conn, root, source, config.hash)?;
-    let (ts, paths) = pick_timestamp(&conn, root, config, name)?;
+    let prev = previous(&db, root, source, config.hash)?;
+    let (ts, paths) = pick_timestamp(&db, root, config, name)?;
     let label = format!("{name}/{ts}");
     crate::signals::doing(format!(
         "backup of {label} stopped; nothing was marked complete, the next run removes the leftovers"
     ));
     let snapshot = SnapshotRow::create(
-        &conn,
+        &db,
         name,
         &ts,
         source.path.as_os_str().as_bytes(),
@@ -294,10 +294,10 @@ pub fn make_snapshot(
         .then(|| Flusher::start(&paths.work_dir))
         .transpose()
         .with_context(|| format!("{}: cannot open snapshot folder", paths.work_dir.display()))?;
-    let writer = Writer::start(conn)?;
+    let writer = Writer::start(db)?;
     let linker = links::Linker::new(root, config.dedup, config.max_links, writer.committed());
     let progress = Progress::new(style, &label, 0, 0);
-    let mut run = snapshot::Run::start(inputs, writer, catalog.conn()?, linker)?;
+    let mut run = snapshot::Run::start(inputs, writer, catalog.db()?, linker)?;
     for label in &settled.finished {
         run.log
             .line(LogLevel::Info, &format!("finished interrupted run {label}"));
@@ -312,8 +312,8 @@ pub fn make_snapshot(
     crate::signals::doing(format!(
         "backup stopped after {label} was complete; the next run removes any leftovers"
     ));
-    let conn = catalog.conn()?;
-    let cleaned = leftovers::clean(&conn, root, name, sums, format, true)?;
+    let db = catalog.db()?;
+    let cleaned = leftovers::clean(&db, root, name, sums, format, true)?;
     Ok(SnapshotReport {
         label,
         counts,
@@ -349,14 +349,14 @@ fn complete(
     }
     std::fs::rename(&paths.work_log, &paths.log).with_context(|| ctx(&paths.log))?;
     std::fs::rename(&paths.work_manifest, &paths.manifest).with_context(|| ctx(&paths.manifest))?;
-    let conn = catalog.conn()?;
+    let db = catalog.db()?;
     let finished_at = crate::clock::now_rfc3339();
-    snapshot.set_totals(&conn, &counts.totals(), &finished_at)?;
+    snapshot.set_totals(&db, &counts.totals(), &finished_at)?;
     std::fs::rename(&paths.work_dir, &paths.dir).with_context(|| ctx(&paths.dir))?;
     if synced {
         let parent = paths.dir.parent().unwrap_or(Path::new("."));
         crate::flush::sync_dir(parent).with_context(|| ctx(&paths.dir))?;
     }
-    snapshot.mark_complete(&conn)?;
+    snapshot.mark_complete(&db)?;
     Ok(())
 }

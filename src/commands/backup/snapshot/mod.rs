@@ -21,7 +21,7 @@ use failure::{fatal_or, Failure};
 use super::links::Linker;
 use super::report::{Counts, Failures, Log};
 use crate::catalog::entries::previous_entries;
-use crate::catalog::{Conn, SnapshotRow, Writer};
+use crate::catalog::{Db, SnapshotRow, Writer};
 use crate::config::{Config, LogLevel};
 use crate::layout::SnapshotPaths;
 use crate::plan::{first_step, FirstStep, PrevEntry, PrevMap};
@@ -122,7 +122,7 @@ pub struct Run<'a> {
     inp: Inputs<'a>,
     writer: Writer,
     /// A second connection for lookups; it sees what earlier runs committed.
-    reads: Conn,
+    reads: Db,
     linker: Linker,
     manifest: BufWriter<File>,
     pub log: Log,
@@ -140,7 +140,7 @@ pub struct Run<'a> {
 
 impl<'a> Run<'a> {
     /// Starts a run: opens the manifest and log under their in-progress names.
-    pub fn start(inp: Inputs<'a>, writer: Writer, reads: Conn, linker: Linker) -> Result<Run<'a>> {
+    pub fn start(inp: Inputs<'a>, writer: Writer, reads: Db, linker: Linker) -> Result<Run<'a>> {
         let manifest = store::create_fresh(&inp.paths.work_manifest).with_context(|| {
             format!(
                 "{}: cannot create manifest",
