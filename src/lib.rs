@@ -53,10 +53,11 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         cli.global.backup_root.as_deref(),
         &cwd,
     )?;
+    let ui = progress::Ui::new(cli.global.quiet, cli.global.verbose);
     match cli.command {
-        Command::Backup(args) => commands::backup::run(&loaded.config, &cli.global, &args),
-        Command::Verify(args) => commands::verify::run(&loaded.config, &cli.global, &args),
-        Command::Add(args) => commands::add::run(&loaded.config, &cli.global, &args),
+        Command::Backup(args) => commands::backup::run(&loaded.config, &ui, &args),
+        Command::Verify(args) => commands::verify::run(&loaded.config, &ui, &args),
+        Command::Add(args) => commands::add::run(&loaded.config, &ui, &args),
         Command::List(args) => commands::list::run(&loaded.config, &args),
         Command::Diff(args) => commands::diff::run(&loaded.config, &args),
         Command::Find(args) => commands::find::run(&loaded.config, &args),

@@ -18,12 +18,12 @@ use anyhow::{bail, Result};
 use crate::catalog::entries::{snapshot_entries, Recorded};
 use crate::catalog::snapshots::Status;
 use crate::catalog::SnapshotRow;
-use crate::cli::{Global, VerifyArgs};
+use crate::cli::VerifyArgs;
 use crate::commands::select::{existing_root, resolve};
 use crate::config::Config;
 use crate::hash::HashAlgo;
 use crate::layout::SnapshotPaths;
-use crate::progress::{Progress, Style};
+use crate::progress::{Progress, Style, Ui};
 use crate::root::{BackupRoot, Filesystem};
 use crate::scan::Kind;
 use crate::units::{human_bytes, one_line};
@@ -60,7 +60,7 @@ impl Report {
 }
 
 /// Runs `phlb verify`.
-pub fn run(config: &Config, global: &Global, args: &VerifyArgs) -> Result<Outcome> {
+pub fn run(config: &Config, ui: &Ui, args: &VerifyArgs) -> Result<Outcome> {
     let root = existing_root(config)?;
     let meta_dir = root.join(crate::root::META_DIR);
     let catalog_file = meta_dir.join(crate::catalog::FILE_NAME);
@@ -70,11 +70,7 @@ pub fn run(config: &Config, global: &Global, args: &VerifyArgs) -> Result<Outcom
             catalog_file.display()
         );
     }
-    let say = |line: String| {
-        if !global.quiet {
-            eprintln!("{line}");
-        }
-    };
+    let say = |line: String| ui.say(line);
     let opened = BackupRoot::open_writer(&config.backup_path, Filesystem::Any, &say)?;
     crate::signals::doing("verify stopped before it finished; run it again for a full report");
     let (root, catalog) = (opened.path.clone(), &opened.catalog);
@@ -90,12 +86,12 @@ pub fn run(config: &Config, global: &Global, args: &VerifyArgs) -> Result<Outcom
             .map(|s| resolve(&db, &root, s))
             .collect::<Result<_>>()?
     };
-    let style = Style::detect(global.quiet);
+    let style = ui.style;
     let mut report = Report {
         progress: Progress::new(Style::Quiet, "verify", 0, 0),
         problems: 0,
         notes: 0,
-        quiet: global.quiet,
+        quiet: ui.quiet(),
         damaged: HashSet::new(),
         good: Vec::new(),
         unlinked: 0,
@@ -183,7 +179,7 @@ pub fn run(config: &Config, global: &Global, args: &VerifyArgs) -> Result<Outcom
         // Damage found is a problem of this run even when repaired: the exit code says
         // so the same way whether this run or an earlier one found it.
         report.problems += done.relinked;
-        if !global.quiet && done.relinked + done.left > 0 {
+        if !ui.quiet() && done.relinked + done.left > 0 {
             eprintln!(
                 "phlb: repaired {} damaged path(s); {} left as they are",
                 done.relinked, done.left
@@ -191,7 +187,7 @@ pub fn run(config: &Config, global: &Global, args: &VerifyArgs) -> Result<Outcom
         }
     }
     damage::recorded_damage(&db, &targets, &mut report)?;
-    if !global.quiet {
+    if !ui.quiet() {
         eprintln!(
             "phlb: verified {} snapshot(s), {} entries{}: {}",
             targets.len(),

@@ -13,10 +13,10 @@ use anyhow::{bail, Result};
 
 use crate::catalog::snapshots::Status;
 use crate::catalog::{Catalog, Db, Origin, SnapshotRow};
-use crate::cli::{AddArgs, Global};
+use crate::cli::AddArgs;
 use crate::commands::select::existing_root;
 use crate::config::Config;
-use crate::progress::Style;
+use crate::progress::{Style, Ui};
 use crate::root::{BackupRoot, Filesystem};
 use crate::store;
 use crate::units::{human_bytes, one_line};
@@ -146,18 +146,14 @@ pub fn fix_import_times(catalog: &Catalog, config: &Config) -> Result<()> {
 }
 
 /// Runs `phlb add`.
-pub fn run(config: &Config, global: &Global, args: &AddArgs) -> Result<Outcome> {
-    let say = |line: String| {
-        if !global.quiet {
-            eprintln!("{line}");
-        }
-    };
+pub fn run(config: &Config, ui: &Ui, args: &AddArgs) -> Result<Outcome> {
+    let say = |line: String| ui.say(line);
     existing_root(config)?;
     let opened = BackupRoot::open_writer(&config.backup_path, Filesystem::MustMatch, &say)?;
     let (root, catalog) = (opened.path.clone(), &opened.catalog);
     fix_import_times(catalog, config)?;
     let db = catalog.db()?;
-    let style = Style::detect(global.quiet);
+    let style = ui.style;
     let found = if args.paths.is_empty() {
         folders::discover(&root, config)?
     } else {
@@ -186,7 +182,7 @@ pub fn run(config: &Config, global: &Global, args: &AddArgs) -> Result<Outcome> 
         }
     }
     record(config, args, &root, &db, folders, style, &mut tally, &say)?;
-    if !global.quiet {
+    if !ui.quiet() {
         if tally.added == 0 && missing == 0 && found.skipped.is_empty() {
             println!("nothing to do: every snapshot folder is in the catalog");
         } else if tally.added == 0 && missing == 0 {

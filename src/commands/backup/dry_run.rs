@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 
-use super::report::Counts;
+use super::report::{Counts, RunKind};
 use super::Source;
 use crate::catalog::entries::previous_entries;
 use crate::catalog::{self, Access, Catalog, Db, SnapshotRow};
@@ -124,7 +124,10 @@ pub fn run(config: &Config, sources: &[Source], style: Style) -> Result<Outcome>
         }
         progress.finish();
         if style != Style::Quiet {
-            print!("{}", counts.summary(&source.name, started.elapsed(), true));
+            print!(
+                "{}",
+                counts.summary(&source.name, started.elapsed(), RunKind::Dry)
+            );
         }
         if counts.failed > 0 {
             outcome = Outcome::Problems;

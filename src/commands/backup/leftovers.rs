@@ -18,17 +18,26 @@ pub struct Cleaned {
     pub removed: Vec<String>,
 }
 
+/// What `clean` does with runs that died part-way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeadRuns {
+    /// Leave them: their stored copies stay link sources for the run about to start.
+    Keep,
+    /// Delete them, with any in-progress leftovers on disk the catalog does not know.
+    Remove,
+}
+
 /// Settles the incomplete runs of `name`. Runs whose folder has its final name are marked
-/// complete. With `remove`, dead runs are deleted, with any in-progress leftovers on disk
-/// that the catalog does not know (a killed run whose rows were lost). Only call it while
-/// holding the writer lock; without `remove` dead runs stay as link sources for this run.
+/// complete. With `DeadRuns::Remove`, dead runs are deleted, with any in-progress
+/// leftovers on disk that the catalog does not know (a killed run whose rows were lost).
+/// Only call it while holding the writer lock.
 pub fn clean(
     db: &Db,
     root: &Path,
     name: &str,
     sums: &str,
     format: &str,
-    remove: bool,
+    dead: DeadRuns,
 ) -> Result<Cleaned> {
     let mut out = Cleaned::default();
     for run in SnapshotRow::incomplete(db, name)? {
@@ -39,7 +48,7 @@ pub fn clean(
             out.finished.push(label);
             continue;
         }
-        if !remove {
+        if dead == DeadRuns::Keep {
             continue;
         }
         for side in [&paths.manifest, &paths.summary, &paths.log] {
@@ -48,7 +57,7 @@ pub fn clean(
         run.delete(db)?;
         out.removed.push(label);
     }
-    if !remove {
+    if dead == DeadRuns::Keep {
         return Ok(out);
     }
     let parent = root.join(name);

@@ -15,12 +15,14 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 
+use self::leftovers::DeadRuns;
+use self::report::RunKind;
 use crate::catalog::{Catalog, Db, SnapshotRow, Writer};
-use crate::cli::{BackupArgs, Global};
+use crate::cli::BackupArgs;
 use crate::config::{Config, LogLevel};
 use crate::flush::Flusher;
 use crate::layout::{check_name, SnapshotPaths};
-use crate::progress::{Progress, Style};
+use crate::progress::{Progress, Ui};
 use crate::root::{BackupRoot, Filesystem};
 use crate::scan::{ScanOptions, SourceDir};
 use crate::store;
@@ -35,9 +37,9 @@ pub struct Source {
 }
 
 /// Runs `phlb backup`.
-pub fn run(config: &Config, global: &Global, args: &BackupArgs) -> Result<Outcome> {
+pub fn run(config: &Config, ui: &Ui, args: &BackupArgs) -> Result<Outcome> {
     let sources = resolve_sources(&args.sources, args.name.as_deref())?;
-    let style = Style::detect(global.quiet);
+    let style = ui.style;
     if args.dry_run {
         return dry_run::run(config, &sources, style);
     }
@@ -55,24 +57,20 @@ pub fn run(config: &Config, global: &Global, args: &BackupArgs) -> Result<Outcom
     for s in &sources {
         store::check_own_dir(&root.join(&s.name))?;
     }
-    let say = |line: String| {
-        if !global.quiet {
-            eprintln!("{line}");
-        }
-    };
+    let say = |line: String| ui.say(line);
     let opened = BackupRoot::open_writer(&root, Filesystem::MustMatch, &say)?;
     crate::commands::add::record_on_disk(config, opened.path(), &opened.catalog, style, &say)?;
     opened.catalog.check_hash(&config.hash.to_string())?;
     crate::commands::add::fix_import_times(&opened.catalog, config)?;
     let mut outcome = Outcome::Clean;
     for source in &sources {
-        let made = make_snapshot(&opened, config, source, style, global.verbose)?;
+        let made = make_snapshot(&opened, config, source, ui)?;
         for gone in &made.removed_leftovers {
             say(format!(
                 "phlb: note: removed the leftovers of interrupted run {gone}"
             ));
         }
-        if !global.quiet {
+        if !ui.quiet() {
             print!("{}", made.summary);
         }
         if made.counts.failed > 0 {
@@ -84,7 +82,7 @@ pub fn run(config: &Config, global: &Global, args: &BackupArgs) -> Result<Outcom
 }
 
 /// What one snapshot run did, for its caller to show: nothing is printed while it runs
-/// but the progress (`Style`) and the per-file lines of `verbose`.
+/// but the progress and, with `--verbose`, the per-file lines (both as `Ui` says).
 #[derive(Debug, Clone)]
 pub struct SnapshotReport {
     /// `NAME/TIMESTAMP` of the new snapshot.
@@ -245,8 +243,7 @@ pub fn make_snapshot(
     opened: &BackupRoot,
     config: &Config,
     source: &Source,
-    style: Style,
-    verbose: bool,
+    ui: &Ui,
 ) -> Result<SnapshotReport> {
     let (root, catalog) = (opened.path(), &opened.catalog);
     let started = Instant::now();
@@ -254,7 +251,7 @@ pub fn make_snapshot(
     let sums = config.hash.manifest_suffix();
     let db = catalog.db()?;
     let format = &config.sub_dir_formatter;
-    let settled = leftovers::clean(&db, root, name, sums, format, false)?;
+    let settled = leftovers::clean(&db, root, name, sums, format, DeadRuns::Keep)?;
     store::make_private_dir(&root.join(name))?;
     let prev = previous(&db, root, source, config.hash)?;
     let (ts, paths) = pick_timestamp(&db, root, config, name)?;
@@ -286,8 +283,7 @@ pub fn make_snapshot(
         snapshot: &snapshot,
         paths: &paths,
         prev,
-        as_root: store::running_as_root(),
-        verbose,
+        verbose: ui.verbose,
     };
     let flusher = config
         .sync
@@ -296,7 +292,7 @@ pub fn make_snapshot(
         .with_context(|| format!("{}: cannot open snapshot folder", paths.work_dir.display()))?;
     let writer = Writer::start(db)?;
     let linker = links::Linker::new(root, config.dedup, config.max_links, writer.committed());
-    let progress = Progress::new(style, &label, 0, 0);
+    let progress = Progress::new(ui.style, &label, 0, 0);
     let mut run = snapshot::Run::start(inputs, writer, catalog.db()?, linker)?;
     for label in &settled.finished {
         run.log
@@ -305,7 +301,7 @@ pub fn make_snapshot(
     run.walk(&scan_options(config, root), &progress)?;
     let (counts, mut log, failures) = run.finish(&progress)?;
     progress.finish();
-    let summary = counts.summary(&label, started.elapsed(), false) + &failures.text();
+    let summary = counts.summary(&label, started.elapsed(), RunKind::Real) + &failures.text();
     complete(
         catalog, &snapshot, &paths, &counts, &summary, &mut log, flusher,
     )?;
@@ -313,7 +309,7 @@ pub fn make_snapshot(
         "backup stopped after {label} was complete; the next run removes any leftovers"
     ));
     let db = catalog.db()?;
-    let cleaned = leftovers::clean(&db, root, name, sums, format, true)?;
+    let cleaned = leftovers::clean(&db, root, name, sums, format, DeadRuns::Remove)?;
     Ok(SnapshotReport {
         label,
         counts,

@@ -272,7 +272,7 @@ impl Run<'_> {
             }));
         }
         let algo = self.inp.config.hash;
-        let (ino, stored_mtime) = match write_new_copy(read, dst, algo, self.inp.as_root) {
+        let (ino, stored_mtime) = match write_new_copy(read, dst, algo) {
             Ok(written) => written,
             Err(CopyError::Source(why)) => return Ok(Err(Failure::Source(why))),
             Err(CopyError::Write(e)) => return fatal_or(e, dst, "cannot write copy"),
