@@ -1,5 +1,6 @@
 //! Owns the SQLite catalog: opening the pool, the schema migrations, and typed queries.
-//! This module tree is the only place in phlb that holds SQL.
+//! This module tree is the only place in phlb that holds SQL: the rest of phlb holds a
+//! `Db` (from `Catalog::db` or `open_reader`) and hands it to the queries here.
 
 use std::path::{Path, PathBuf};
 

@@ -1,5 +1,6 @@
 //! Owns one snapshot run: walks the source into a snapshot folder, its manifest and its
-//! catalog rows; `files` decides and stores each regular file.
+//! catalog rows; `files` decides and stores each regular file, `folders` the folders and
+//! symlinks.
 
 use std::collections::{HashMap, VecDeque};
 use std::fs::File;
