@@ -50,13 +50,15 @@ fn main() {
         let meta_dir = dir.path().join(".phlb");
         std::fs::create_dir(&meta_dir).unwrap();
         let catalog = Catalog::open(&meta_dir, Access::Write).unwrap();
-        let conn = catalog.conn().unwrap();
-        conn.execute_batch(
-            "INSERT INTO snapshot_runs (id, name, timestamp, status, hash_algo, started_at)
+        // The fixture row goes in by SQL of its own; phlb's code runs none outside catalog.
+        rusqlite::Connection::open(catalog.path())
+            .unwrap()
+            .execute_batch(
+                "INSERT INTO snapshot_runs (id, name, timestamp, status, hash_algo, started_at)
              VALUES (1, 'bench', 't', 'incomplete', 'sha256', 'now')",
-        )
-        .unwrap();
-        let mut writer = Writer::start(conn).unwrap();
+            )
+            .unwrap();
+        let mut writer = Writer::start(catalog.db().unwrap()).unwrap();
         let meta = Meta {
             size: 1000,
             mtime_ns: 1,

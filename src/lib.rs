@@ -55,18 +55,19 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         cli.global.backup_root.as_deref(),
         &cwd,
     )?;
+    let ui = progress::Ui::new(cli.global.quiet, cli.global.verbose);
     match cli.command {
-        Command::Backup(args) => commands::backup::run(&loaded.config, &cli.global, &args),
-        Command::Verify(args) => commands::verify::run(&loaded.config, &cli.global, &args),
-        Command::Add(args) => commands::add::run(&loaded.config, &cli.global, &args),
+        Command::Backup(args) => commands::backup::run(&loaded.config, &ui, &args),
+        Command::Verify(args) => commands::verify::run(&loaded.config, &ui, &args),
+        Command::Add(args) => commands::add::run(&loaded.config, &ui, &args),
         Command::List(args) => commands::list::run(&loaded.config, &args),
         Command::Diff(args) => commands::diff::run(&loaded.config, &args),
         Command::Find(args) => commands::find::run(&loaded.config, &args),
         Command::History(args) => commands::history::run(&loaded.config, &args),
         Command::Duplicates(args) => commands::duplicates::run(&loaded.config, &args),
         Command::Sql(args) => commands::sql::run(&loaded.config, &args),
-        Command::Prune(args) => commands::prune::run_prune(&loaded.config, &cli.global, &args),
-        Command::Forget(args) => commands::prune::run_forget(&loaded.config, &cli.global, &args),
+        Command::Prune(args) => commands::prune::run_prune(&loaded.config, &ui, &args),
+        Command::Forget(args) => commands::prune::run_forget(&loaded.config, &ui, &args),
         Command::Config(args) => commands::config::run(&loaded, &args, &cwd),
     }
 }

@@ -34,6 +34,38 @@ impl Style {
     }
 }
 
+/// What the user asked to see, decided once from the command line before any work:
+/// commands ask it instead of passing `--quiet` and `--verbose` along.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ui {
+    /// How progress is shown.
+    pub style: Style,
+    /// Whether every file's action is shown.
+    pub verbose: bool,
+}
+
+impl Ui {
+    /// Decides what to show from `--quiet` and `--verbose`.
+    pub fn new(quiet: bool, verbose: bool) -> Ui {
+        Ui {
+            style: Style::detect(quiet),
+            verbose,
+        }
+    }
+
+    /// True with `--quiet`: nothing but errors.
+    pub fn quiet(&self) -> bool {
+        self.style == Style::Quiet
+    }
+
+    /// Writes a note line to stderr unless quiet.
+    pub fn say(&self, line: String) {
+        if !self.quiet() {
+            eprintln!("{line}");
+        }
+    }
+}
+
 const LINE_EVERY: Duration = Duration::from_secs(5);
 
 /// How many bars are on the terminal now (for `clear_for_exit`).

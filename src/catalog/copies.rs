@@ -5,7 +5,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
 use anyhow::Result;
-use rusqlite::{params, Connection};
+use rusqlite::params;
+
+use super::Db;
 
 use crate::plan::CopyMeta;
 
@@ -40,7 +42,8 @@ pub(super) fn copy_meta(r: &rusqlite::Row, first: usize) -> rusqlite::Result<Cop
 }
 
 /// Every stored copy of the content with digest `hash`.
-pub fn copies_for_hash(conn: &Connection, hash: &[u8]) -> Result<Vec<CopyRow>> {
+pub fn copies_for_hash(db: &Db, hash: &[u8]) -> Result<Vec<CopyRow>> {
+    let conn = db.conn();
     let mut stmt = conn.prepare_cached(
         "SELECT k.id, k.ino, c.size, k.mode, k.uid, k.gid, k.mtime_ns, k.mtime_exact,
                 k.state = 'ok'
@@ -63,13 +66,15 @@ pub fn copies_for_hash(conn: &Connection, hash: &[u8]) -> Result<Vec<CopyRow>> {
 }
 
 /// True when content `hash` has ever been stored (its copies may be gone since).
-pub fn content_known(conn: &Connection, hash: &[u8]) -> Result<bool> {
+pub fn content_known(db: &Db, hash: &[u8]) -> Result<bool> {
+    let conn = db.conn();
     let mut stmt = conn.prepare_cached("SELECT 1 FROM contents WHERE hash = ?1")?;
     Ok(stmt.exists([hash])?)
 }
 
 /// Up to `limit` places where stored copy `copy_id` is linked, newest snapshot first.
-pub fn copy_locations(conn: &Connection, copy_id: i64, limit: usize) -> Result<Vec<Location>> {
+pub fn copy_locations(db: &Db, copy_id: i64, limit: usize) -> Result<Vec<Location>> {
+    let conn = db.conn();
     let mut stmt = conn.prepare_cached(
         "SELECT s.name, s.timestamp, s.status, p.path
          FROM snapshot_runs s CROSS JOIN entries e ON e.snapshot_id = s.id AND e.copy_id = ?1
@@ -97,7 +102,8 @@ pub fn copy_locations(conn: &Connection, copy_id: i64, limit: usize) -> Result<V
 }
 
 /// Stored copies recorded with inode number `ino`, with their content hash.
-pub fn copies_by_ino(conn: &Connection, ino: u64) -> Result<Vec<(CopyRow, Vec<u8>)>> {
+pub fn copies_by_ino(db: &Db, ino: u64) -> Result<Vec<(CopyRow, Vec<u8>)>> {
+    let conn = db.conn();
     let mut stmt = conn.prepare_cached(
         "SELECT k.id, k.ino, c.size, k.mode, k.uid, k.gid, k.mtime_ns, k.mtime_exact, c.hash,
                 k.state = 'ok'

@@ -7,7 +7,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
 use anyhow::Result;
-use rusqlite::{params, Connection};
+use rusqlite::params;
+
+use super::Db;
 
 use super::copies::copy_meta;
 use crate::plan::CopyMeta;
@@ -25,7 +27,8 @@ pub enum Verdict {
 /// until the copy is repaired or forgotten; a good read makes an unverified copy (hash
 /// taken from a manifest) a link source. Returns true when the copy was not recorded as
 /// damaged before.
-pub fn record_verdict(conn: &Connection, copy_id: i64, verdict: Verdict) -> Result<bool> {
+pub fn record_verdict(db: &Db, copy_id: i64, verdict: Verdict) -> Result<bool> {
+    let conn = db.conn();
     let changed = match verdict {
         Verdict::Damaged => conn.execute(
             "UPDATE copies SET state = 'damaged', damaged_at = ?2
@@ -42,7 +45,8 @@ pub fn record_verdict(conn: &Connection, copy_id: i64, verdict: Verdict) -> Resu
 
 /// True when some stored copy's hash was only taken from a manifest (a lookup in the
 /// small index of copies that are not 'ok').
-pub fn any_unverified(conn: &Connection) -> Result<bool> {
+pub fn any_unverified(db: &Db) -> Result<bool> {
+    let conn = db.conn();
     Ok(conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM copies WHERE state != 'ok' AND state = 'unverified')",
         [],
@@ -52,7 +56,8 @@ pub fn any_unverified(conn: &Connection) -> Result<bool> {
 
 /// Marks stored copy `copy_id` as unverified: its hash came from a manifest, so it is not
 /// a link source for other content until a full `verify` has read it.
-pub fn mark_unverified(conn: &Connection, copy_id: i64) -> Result<()> {
+pub fn mark_unverified(db: &Db, copy_id: i64) -> Result<()> {
+    let conn = db.conn();
     conn.execute(
         "UPDATE copies SET state = 'unverified' WHERE id = ?1 AND state = 'ok'",
         [copy_id],
@@ -77,7 +82,8 @@ pub struct DamagedPath {
 }
 
 /// Every path of a complete snapshot whose copy is recorded as damaged, by copy.
-pub fn damaged_paths(conn: &Connection) -> Result<Vec<DamagedPath>> {
+pub fn damaged_paths(db: &Db) -> Result<Vec<DamagedPath>> {
+    let conn = db.conn();
     let mut stmt = conn.prepare(
         "SELECT k.id, s.id, s.name || '/' || s.timestamp, p.id, p.path, c.hash, c.size,
                 k.mode, k.uid, k.gid, k.mtime_ns, k.mtime_exact, coalesce(k.damaged_at, '')
@@ -109,7 +115,8 @@ pub fn damaged_paths(conn: &Connection) -> Result<Vec<DamagedPath>> {
 }
 
 /// Points the entry of `path_id` in snapshot `snapshot_id` at stored copy `copy_id`.
-pub fn move_entry(conn: &Connection, snapshot_id: i64, path_id: i64, copy_id: i64) -> Result<()> {
+pub fn move_entry(db: &Db, snapshot_id: i64, path_id: i64, copy_id: i64) -> Result<()> {
+    let conn = db.conn();
     conn.execute(
         "UPDATE entries SET copy_id = ?3 WHERE snapshot_id = ?1 AND path_id = ?2",
         params![snapshot_id, path_id, copy_id],
@@ -118,7 +125,8 @@ pub fn move_entry(conn: &Connection, snapshot_id: i64, path_id: i64, copy_id: i6
 }
 
 /// Drops a damaged copy's row once no entry uses it any more.
-pub fn drop_if_unused(conn: &Connection, copy_id: i64) -> Result<()> {
+pub fn drop_if_unused(db: &Db, copy_id: i64) -> Result<()> {
+    let conn = db.conn();
     conn.execute(
         "DELETE FROM copies WHERE id = ?1 AND NOT EXISTS
          (SELECT 1 FROM entries WHERE copy_id = ?1)",
@@ -129,6 +137,8 @@ pub fn drop_if_unused(conn: &Connection, copy_id: i64) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use rusqlite::Connection;
+
     use super::*;
 
     #[test]
@@ -146,6 +156,7 @@ mod tests {
                  VALUES (1, 1, 'file', 5, 7, 420, 0, 0, 1);",
         )
         .unwrap();
+        let conn = Db::own(conn);
         assert!(record_verdict(&conn, 1, Verdict::Damaged).unwrap());
         assert!(!record_verdict(&conn, 1, Verdict::Damaged).unwrap());
         let found = damaged_paths(&conn).unwrap();

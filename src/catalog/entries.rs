@@ -4,14 +4,16 @@
 use std::collections::HashMap;
 
 use anyhow::Result;
-use rusqlite::Connection;
+
+use super::Db;
 
 use super::copies::copy_meta;
 use crate::plan::{CopyMeta, PrevEntry, PrevMap};
 use crate::scan::{Kind, Meta};
 
 /// Loads the regular files of a snapshot as path bytes -> what was recorded, in one query.
-pub fn previous_entries(conn: &Connection, snapshot_id: i64) -> Result<PrevMap> {
+pub fn previous_entries(db: &Db, snapshot_id: i64) -> Result<PrevMap> {
+    let conn = db.conn();
     // The run's file count sizes the map up front (a hint: 0 when unknown).
     let files: i64 = conn
         .query_row(
@@ -68,7 +70,8 @@ pub struct Recorded {
 }
 
 /// Every entry of a snapshot, in path order.
-pub fn snapshot_entries(conn: &Connection, snapshot_id: i64) -> Result<Vec<Recorded>> {
+pub fn snapshot_entries(db: &Db, snapshot_id: i64) -> Result<Vec<Recorded>> {
+    let conn = db.conn();
     let mut stmt = conn.prepare(
         "SELECT p.path, e.kind, e.size, e.mtime_ns, e.mtime_exact, e.mode, e.uid, e.gid,
                 e.target, k.id, k.ino, k.mode, k.uid, k.gid, k.mtime_ns, k.mtime_exact, c.hash

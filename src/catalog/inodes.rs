@@ -7,7 +7,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
 use anyhow::Result;
-use rusqlite::{params, Connection};
+use rusqlite::params;
+
+use super::Db;
 
 /// A stored copy as the catalog records it, with the path of one of its entries.
 #[derive(Debug, Clone)]
@@ -38,7 +40,8 @@ const SELECT: &str = "SELECT k.id, k.ino, c.size, k.mtime_ns, k.mtime_exact, p.p
      WHERE e.snapshot_id = ?1 AND e.kind = 'file'";
 
 /// Up to `limit` stored copies that snapshot `snapshot_id` holds, each with its path there.
-pub fn sample(conn: &Connection, snapshot_id: i64, limit: u32) -> Result<Vec<CopyAt>> {
+pub fn sample(db: &Db, snapshot_id: i64, limit: u32) -> Result<Vec<CopyAt>> {
+    let conn = db.conn();
     let mut stmt = conn.prepare(&format!("{SELECT} LIMIT ?2"))?;
     let rows = stmt
         .query_map(params![snapshot_id, limit], copy_at)?
@@ -48,10 +51,11 @@ pub fn sample(conn: &Connection, snapshot_id: i64, limit: u32) -> Result<Vec<Cop
 
 /// Calls `each` with every stored copy snapshot `snapshot_id` holds, with its path there.
 pub fn each_copy(
-    conn: &Connection,
+    db: &Db,
     snapshot_id: i64,
     mut each: impl FnMut(CopyAt) -> Result<()>,
 ) -> Result<()> {
+    let conn = db.conn();
     let mut stmt = conn.prepare(SELECT)?;
     let mut rows = stmt.query([snapshot_id])?;
     while let Some(r) = rows.next()? {
@@ -62,7 +66,8 @@ pub fn each_copy(
 
 /// Records new inode numbers for stored copies, as (copy id, inode number), in one
 /// transaction.
-pub fn set_inos(conn: &Connection, inos: &[(i64, u64)]) -> Result<()> {
+pub fn set_inos(db: &Db, inos: &[(i64, u64)]) -> Result<()> {
+    let conn = db.conn();
     let tx = conn.unchecked_transaction()?;
     {
         let mut stmt = tx.prepare("UPDATE copies SET ino = ?2 WHERE id = ?1")?;
@@ -76,6 +81,8 @@ pub fn set_inos(conn: &Connection, inos: &[(i64, u64)]) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use rusqlite::Connection;
+
     use super::*;
 
     #[test]
@@ -93,6 +100,7 @@ mod tests {
                  VALUES (1, 1, 'file', 5, 7, 420, 0, 0, 1);",
         )
         .unwrap();
+        let conn = Db::own(conn);
         let got = sample(&conn, 1, 8).unwrap();
         assert_eq!(got.len(), 1);
         assert_eq!((got[0].ino, got[0].size, got[0].mtime_ns), (100, 5, 7));

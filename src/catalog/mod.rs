@@ -1,10 +1,11 @@
 //! Owns the SQLite catalog: opening the pool, the schema migrations, and typed queries.
-//! This module tree is the only place in phlb that holds SQL.
+//! This module tree is the only place in phlb that holds SQL: the rest of phlb holds a
+//! `Db` (from `Catalog::db` or `open_reader`) and hands it to the queries here.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use r2d2::{Pool, PooledConnection};
+use r2d2::Pool;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
@@ -12,6 +13,7 @@ pub mod access;
 pub mod copies;
 mod create;
 pub mod damage;
+mod db;
 pub mod entries;
 pub mod inodes;
 pub mod mtime;
@@ -20,9 +22,11 @@ pub mod queries;
 pub mod settings;
 pub mod snapshots;
 mod types;
+pub mod user_sql;
 pub mod writer;
 
 pub use copies::CopyRow;
+pub use db::{open_reader, Db, Tx};
 pub use snapshots::SnapshotRow;
 pub use writer::Writer;
 
@@ -33,9 +37,6 @@ const APPLICATION_ID: i64 = 0x7068_6C62;
 
 /// File name of the catalog inside `<root>/.phlb/`.
 pub const FILE_NAME: &str = "catalog.sqlite3";
-
-/// A pooled connection to the catalog.
-pub type Conn = PooledConnection<SqliteConnectionManager>;
 
 /// How a command wants the catalog opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,18 +49,6 @@ pub enum Access {
     /// of a WAL catalog makes: as an unchanging file, while a shared lock keeps writers
     /// out (dry runs, which promise to write nothing).
     Peek,
-}
-
-/// Opens a read-only connection of its own to the catalog file at `path`, outside the
-/// pool (for a worker thread); it sees what is committed.
-pub fn open_reader(path: &Path) -> Result<Connection> {
-    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
-        | OpenFlags::SQLITE_OPEN_NO_MUTEX
-        | OpenFlags::SQLITE_OPEN_URI;
-    let conn = Connection::open_with_flags(path, flags)
-        .and_then(|c| c.execute_batch("PRAGMA busy_timeout = 5000;").map(|_| c))
-        .with_context(|| format!("{}: cannot open catalog", path.display()))?;
-    Ok(conn)
 }
 
 /// The open catalog: a small connection pool over one SQLite file.
@@ -167,7 +156,7 @@ impl Catalog {
             _reader_lock: reader_lock,
         };
         if access == Access::Write {
-            let mut conn = catalog.conn()?;
+            let mut conn = catalog.pooled()?;
             conn.execute_batch("BEGIN IMMEDIATE; ROLLBACK")
                 .map_err(|e| explain(e, &catalog.path))?;
             create::migrate(&mut conn)
@@ -177,7 +166,11 @@ impl Catalog {
     }
 
     /// Takes a connection from the pool.
-    pub fn conn(&self) -> Result<Conn> {
+    pub fn db(&self) -> Result<Db> {
+        Ok(Db::pooled(self.pooled()?))
+    }
+
+    fn pooled(&self) -> Result<db::Conn> {
         self.pool
             .get()
             .with_context(|| format!("{}: cannot open catalog", self.path.display()))
@@ -189,8 +182,8 @@ impl Catalog {
     pub fn check_filesystem(&self, root: &Path) -> Result<()> {
         let now = crate::store::filesystem_id(root)
             .with_context(|| format!("{}: cannot read filesystem", root.display()))?;
-        let conn = self.conn()?;
-        match settings::get(&conn, "root_fsid")? {
+        let db = self.db()?;
+        match settings::get(&db, "root_fsid")? {
             Some(then) if then != now => bail!(
                 "{}: the backup root is on another filesystem than the one its catalog was made on \
                  (id {now}, catalog says {then}); is the right drive mounted? If you copied the \
@@ -199,7 +192,7 @@ impl Catalog {
                 self.path.display()
             ),
             Some(_) => Ok(()),
-            None => settings::set(&conn, "root_fsid", &now),
+            None => settings::set(&db, "root_fsid", &now),
         }
     }
 
@@ -207,10 +200,10 @@ impl Catalog {
     /// first time (from the newest run of a catalog an older phlb made, else `algo`).
     /// Hashes of two algorithms never meet in one root: a changed `HASH` is an error.
     pub fn check_hash(&self, algo: &str) -> Result<()> {
-        let conn = self.conn()?;
+        let db = self.db()?;
         let recorded = self.root_hash()?.unwrap_or_else(|| algo.to_string());
-        if settings::get(&conn, "hash_algo")?.is_none() {
-            settings::set(&conn, "hash_algo", &recorded)?;
+        if settings::get(&db, "hash_algo")?.is_none() {
+            settings::set(&db, "hash_algo", &recorded)?;
         }
         if recorded != algo {
             bail!(
@@ -225,11 +218,12 @@ impl Catalog {
     /// The hash this backup root uses: recorded in the catalog, or for a catalog of an
     /// older phlb the hash of its newest run; None for a root with no run yet.
     pub fn root_hash(&self) -> Result<Option<String>> {
-        let conn = self.conn()?;
-        if let Some(h) = settings::get(&conn, "hash_algo")? {
+        let db = self.db()?;
+        if let Some(h) = settings::get(&db, "hash_algo")? {
             return Ok(Some(h));
         }
-        Ok(conn
+        Ok(db
+            .conn()
             .query_row(
                 "SELECT hash_algo FROM snapshot_runs ORDER BY id DESC LIMIT 1",
                 [],
@@ -348,12 +342,12 @@ fn check_version(path: &Path, applied: i64) -> Result<()> {
 
 /// Turns an SQLite error on the catalog at `path` into one line naming the path and the
 /// real cause.
-pub fn explain(e: rusqlite::Error, path: &Path) -> anyhow::Error {
+fn explain(e: rusqlite::Error, path: &Path) -> anyhow::Error {
     anyhow::anyhow!("{}: {}", path.display(), cause(&e, path))
 }
 
 /// The real cause of an SQLite error on the catalog at `path`, in words.
-pub fn cause(e: &rusqlite::Error, path: &Path) -> String {
+fn cause(e: &rusqlite::Error, path: &Path) -> String {
     use rusqlite::ErrorCode as C;
     let dir = path.parent().unwrap_or(Path::new("."));
     match e.sqlite_error_code() {

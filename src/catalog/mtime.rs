@@ -29,7 +29,7 @@ pub fn from_columns(ns: i64, exact: Option<&str>) -> i128 {
 }
 
 /// Reads an mtime from the `mtime_ns` column at `at` and `mtime_exact` right after it.
-pub fn read(r: &rusqlite::Row, at: usize) -> rusqlite::Result<i128> {
+pub(super) fn read(r: &rusqlite::Row, at: usize) -> rusqlite::Result<i128> {
     let ns: i64 = r.get(at)?;
     let exact: Option<String> = r.get(at + 1)?;
     Ok(from_columns(ns, exact.as_deref()))

@@ -8,8 +8,8 @@
 
 use std::collections::HashMap;
 
+use super::db::Db;
 use anyhow::Result;
-use rusqlite::Connection;
 
 use super::snapshots::SnapshotRow;
 
@@ -22,8 +22,8 @@ pub struct Member {
 }
 
 /// Every run of `name` (all names when None), oldest first by id.
-pub fn members(conn: &Connection, name: Option<&str>) -> Result<Vec<Member>> {
-    let mut stmt = conn.prepare(
+pub fn members(db: &Db, name: Option<&str>) -> Result<Vec<Member>> {
+    let mut stmt = db.conn().prepare(
         "SELECT id, name, timestamp, status, hash_algo, started_at, files FROM snapshot_runs
          WHERE ?1 IS NULL OR name = ?1 ORDER BY id",
     )?;
@@ -73,8 +73,8 @@ pub struct Freed {
 }
 
 /// What removing the snapshots `ids` would free.
-pub fn freed(conn: &Connection, ids: &[i64]) -> Result<Freed> {
-    let tx = conn.unchecked_transaction()?;
+pub fn freed(db: &Db, ids: &[i64]) -> Result<Freed> {
+    let tx = db.conn().unchecked_transaction()?;
     tx.execute_batch(
         "CREATE TEMP TABLE IF NOT EXISTS doomed_runs (id INTEGER PRIMARY KEY);
          DELETE FROM doomed_runs;",
@@ -155,8 +155,8 @@ pub fn freed(conn: &Connection, ids: &[i64]) -> Result<Freed> {
 
 /// Deletes the run `id`, its entries, and the stored copies and contents only it used,
 /// in one transaction.
-pub fn delete_run(conn: &Connection, id: i64) -> Result<()> {
-    let tx = conn.unchecked_transaction()?;
+pub fn delete_run(db: &Db, id: i64) -> Result<()> {
+    let tx = db.conn().unchecked_transaction()?;
     tx.execute_batch(
         "CREATE TEMP TABLE IF NOT EXISTS doomed_copies (id INTEGER PRIMARY KEY, content_id INTEGER);
          DELETE FROM doomed_copies;",

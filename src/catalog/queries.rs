@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 
 use anyhow::Result;
-use rusqlite::{params, Connection};
+use rusqlite::params;
+
+use super::Db;
 
 /// A stored path as text; bytes that are not UTF-8 show as U+FFFD.
 fn text(r: &rusqlite::Row, i: usize) -> rusqlite::Result<String> {
@@ -46,7 +48,8 @@ pub struct ListRow {
 }
 
 /// Snapshots (of `name`, or all), oldest first, with the bytes only each one holds.
-pub fn list(conn: &Connection, name: Option<&str>) -> Result<Vec<ListRow>> {
+pub fn list(db: &Db, name: Option<&str>) -> Result<Vec<ListRow>> {
+    let conn = db.conn();
     let mut unique: HashMap<i64, i64> = HashMap::new();
     {
         let mut stmt = conn.prepare(
@@ -119,7 +122,8 @@ pub struct Item {
 }
 
 /// Every entry of a snapshot (the root `.` left out), in path-id order.
-pub fn items(conn: &Connection, snapshot_id: i64) -> Result<Vec<Item>> {
+pub fn items(db: &Db, snapshot_id: i64) -> Result<Vec<Item>> {
+    let conn = db.conn();
     let mut stmt = conn.prepare_cached(
         "SELECT e.path_id, p.path, e.kind, e.size, k.content_id, lower(hex(c.hash))
          FROM entries e JOIN paths p ON p.id = e.path_id
@@ -154,7 +158,8 @@ pub struct Found {
 
 /// Every snapshot entry whose path (or, for a pattern without `/`, file name) matches
 /// the shell glob, newest snapshot first.
-pub fn find(conn: &Connection, glob: &str, name: Option<&str>) -> Result<Vec<Found>> {
+pub fn find(db: &Db, glob: &str, name: Option<&str>) -> Result<Vec<Found>> {
+    let conn = db.conn();
     // Match the (small) paths table first, then fetch each match's entries snapshot by
     // snapshot through the primary key (CROSS JOIN keeps snapshot_runs the outer loop).
     let ids: Vec<i64> = conn
@@ -208,11 +213,8 @@ pub struct Sighting {
 
 /// Every snapshot that holds `path` (of `name`, or any), oldest first; None when the
 /// catalog has never seen the path.
-pub fn sightings(
-    conn: &Connection,
-    path: &[u8],
-    name: Option<&str>,
-) -> Result<Option<Vec<Sighting>>> {
+pub fn sightings(db: &Db, path: &[u8], name: Option<&str>) -> Result<Option<Vec<Sighting>>> {
+    let conn = db.conn();
     let Some(path_id) = conn
         .query_row("SELECT id FROM paths WHERE path = ?1", [path], |r| {
             r.get::<_, i64>(0)
@@ -255,7 +257,8 @@ pub struct DupGroup {
 }
 
 /// Groups of paths with identical content in the given snapshots, biggest waste first.
-pub fn duplicates(conn: &Connection, snapshot_ids: &[i64]) -> Result<Vec<DupGroup>> {
+pub fn duplicates(db: &Db, snapshot_ids: &[i64]) -> Result<Vec<DupGroup>> {
+    let conn = db.conn();
     let mut groups: HashMap<String, DupGroup> = HashMap::new();
     let mut stmt = conn.prepare_cached(
         "SELECT lower(hex(c.hash)), c.size, s.name || '/' || s.timestamp || '/', p.path

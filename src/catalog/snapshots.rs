@@ -1,7 +1,9 @@
 //! Typed queries on snapshot runs: create, find the previous one, finish, drop.
 
 use anyhow::Result;
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{params, OptionalExtension, Row};
+
+use super::Db;
 
 /// Where a snapshot run stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,13 +63,14 @@ fn row(r: &Row) -> rusqlite::Result<SnapshotRow> {
 impl SnapshotRow {
     /// Records a new run as `incomplete`; returns its row.
     pub fn create(
-        conn: &Connection,
+        db: &Db,
         name: &str,
         timestamp: &str,
         source: &[u8],
         hash_algo: &str,
         started_at: &str,
     ) -> Result<SnapshotRow> {
+        let conn = db.conn();
         conn.execute(
             "INSERT INTO snapshot_runs (name, timestamp, status, source, hash_algo, started_at)
              VALUES (?1, ?2, 'incomplete', ?3, ?4, ?5)",
@@ -83,7 +86,8 @@ impl SnapshotRow {
     }
 
     /// The newest complete snapshot of `name` (whether or not its folder still exists).
-    pub fn previous_complete(conn: &Connection, name: &str) -> Result<Option<SnapshotRow>> {
+    pub fn previous_complete(db: &Db, name: &str) -> Result<Option<SnapshotRow>> {
+        let conn = db.conn();
         let sql = format!(
             "SELECT {COLUMNS} FROM snapshot_runs WHERE name = ?1 AND status = 'complete'
              ORDER BY started_at DESC, id DESC LIMIT 1"
@@ -93,11 +97,8 @@ impl SnapshotRow {
 
     /// The newest complete snapshot of `name` that a backup run made from the source
     /// folder `source` (not one `add` recorded: nothing says what it was made from).
-    pub fn previous_of_source(
-        conn: &Connection,
-        name: &str,
-        source: &[u8],
-    ) -> Result<Option<SnapshotRow>> {
+    pub fn previous_of_source(db: &Db, name: &str, source: &[u8]) -> Result<Option<SnapshotRow>> {
+        let conn = db.conn();
         let sql = format!(
             "SELECT {COLUMNS} FROM snapshot_runs WHERE name = ?1 AND status = 'complete'
              AND source = ?2 AND time_source = 'run'
@@ -109,7 +110,8 @@ impl SnapshotRow {
     }
 
     /// Runs of `name` that never finished.
-    pub fn incomplete(conn: &Connection, name: &str) -> Result<Vec<SnapshotRow>> {
+    pub fn incomplete(db: &Db, name: &str) -> Result<Vec<SnapshotRow>> {
+        let conn = db.conn();
         let sql = format!(
             "SELECT {COLUMNS} FROM snapshot_runs WHERE name = ?1 AND status = 'incomplete' ORDER BY id"
         );
@@ -121,7 +123,8 @@ impl SnapshotRow {
     }
 
     /// True when `name/timestamp` is already taken in the catalog.
-    pub fn exists(conn: &Connection, name: &str, timestamp: &str) -> Result<bool> {
+    pub fn exists(db: &Db, name: &str, timestamp: &str) -> Result<bool> {
+        let conn = db.conn();
         Ok(conn
             .query_row(
                 "SELECT 1 FROM snapshot_runs WHERE name = ?1 AND timestamp = ?2",
@@ -133,7 +136,8 @@ impl SnapshotRow {
     }
 
     /// Stores the run's counters (status unchanged).
-    pub fn set_totals(&self, conn: &Connection, t: &Totals, finished_at: &str) -> Result<()> {
+    pub fn set_totals(&self, db: &Db, t: &Totals, finished_at: &str) -> Result<()> {
+        let conn = db.conn();
         conn.execute(
             "UPDATE snapshot_runs SET files = ?2, bytes = ?3, new_bytes = ?4, linked = ?5,
              copied = ?6, failed = ?7, finished_at = ?8 WHERE id = ?1",
@@ -154,7 +158,8 @@ impl SnapshotRow {
     /// Records a snapshot time recovered from the folder name (RFC 3339, or None when
     /// the name does not say): `add` knows when a snapshot was taken only from its name,
     /// and never when its run finished.
-    pub fn set_time_from_name(&self, conn: &Connection, started_at: Option<&str>) -> Result<()> {
+    pub fn set_time_from_name(&self, db: &Db, started_at: Option<&str>) -> Result<()> {
+        let conn = db.conn();
         conn.execute(
             "UPDATE snapshot_runs SET started_at = coalesce(?2, started_at), finished_at = NULL,
              time_source = 'name' WHERE id = ?1",
@@ -165,7 +170,8 @@ impl SnapshotRow {
 
     /// Runs an older phlb's `add` recorded (no source, times of the import) that do not
     /// say so yet.
-    pub fn added_with_import_time(conn: &Connection) -> Result<Vec<SnapshotRow>> {
+    pub fn added_with_import_time(db: &Db) -> Result<Vec<SnapshotRow>> {
+        let conn = db.conn();
         let sql = format!(
             "SELECT {COLUMNS} FROM snapshot_runs
              WHERE time_source = 'run' AND (source IS NULL OR length(source) = 0)"
@@ -176,7 +182,8 @@ impl SnapshotRow {
     }
 
     /// Marks the run complete: the last step of a run.
-    pub fn mark_complete(&self, conn: &Connection) -> Result<()> {
+    pub fn mark_complete(&self, db: &Db) -> Result<()> {
+        let conn = db.conn();
         conn.execute(
             "UPDATE snapshot_runs SET status = 'complete' WHERE id = ?1",
             [self.id],
@@ -185,14 +192,15 @@ impl SnapshotRow {
     }
 
     /// Deletes the run, its entries, and the stored copies and contents only it used.
-    pub fn delete(&self, conn: &Connection) -> Result<()> {
-        super::prune::delete_run(conn, self.id)
+    pub fn delete(&self, db: &Db) -> Result<()> {
+        super::prune::delete_run(db, self.id)
     }
 }
 
 impl SnapshotRow {
     /// Marks a run whose folder is gone from disk as `missing` (its rows stay).
-    pub fn mark_missing(&self, conn: &Connection) -> Result<()> {
+    pub fn mark_missing(&self, db: &Db) -> Result<()> {
+        let conn = db.conn();
         conn.execute(
             "UPDATE snapshot_runs SET status = 'missing' WHERE id = ?1",
             [self.id],
@@ -204,7 +212,8 @@ impl SnapshotRow {
 impl SnapshotRow {
     /// Every run, oldest first (by when it was taken: a snapshot recorded later by `add`
     /// takes its place by the time in its name).
-    pub fn all(conn: &Connection) -> Result<Vec<SnapshotRow>> {
+    pub fn all(db: &Db) -> Result<Vec<SnapshotRow>> {
+        let conn = db.conn();
         let sql = format!("SELECT {COLUMNS} FROM snapshot_runs ORDER BY started_at, id");
         let mut stmt = conn.prepare(&sql)?;
         let rows = stmt.query_map([], row)?.collect::<rusqlite::Result<_>>()?;
@@ -212,7 +221,8 @@ impl SnapshotRow {
     }
 
     /// The run `name/timestamp`, if recorded.
-    pub fn find(conn: &Connection, name: &str, timestamp: &str) -> Result<Option<SnapshotRow>> {
+    pub fn find(db: &Db, name: &str, timestamp: &str) -> Result<Option<SnapshotRow>> {
+        let conn = db.conn();
         let sql = format!("SELECT {COLUMNS} FROM snapshot_runs WHERE name = ?1 AND timestamp = ?2");
         Ok(conn.query_row(&sql, [name, timestamp], row).optional()?)
     }
@@ -225,7 +235,8 @@ impl SnapshotRow {
 
 impl SnapshotRow {
     /// Distinct (source folder, snapshot name) pairs that backups were made from.
-    pub fn sources(conn: &Connection) -> Result<Vec<(std::path::PathBuf, String)>> {
+    pub fn sources(db: &Db) -> Result<Vec<(std::path::PathBuf, String)>> {
+        let conn = db.conn();
         use std::os::unix::ffi::OsStrExt;
         let mut stmt = conn.prepare(
             "SELECT DISTINCT source, name FROM snapshot_runs WHERE source IS NOT NULL AND length(source) > 0",

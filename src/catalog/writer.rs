@@ -10,9 +10,10 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use rusqlite::{params, Connection};
+use rusqlite::params;
 
-use super::Conn;
+use super::Db;
+
 use crate::plan::CopyMeta;
 use crate::scan::{Kind, Meta};
 
@@ -37,11 +38,11 @@ enum Row {
     },
 }
 
-/// How many of the rows handed to a `Writer`, counted in order, are committed: readers on
 /// When a row sent to the writer is in the catalog: once `Committed::rows` reaches it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Ticket(pub u64);
 
+/// How many of the rows handed to a `Writer`, counted in order, are committed: readers on
 /// other connections see them from then on.
 #[derive(Debug, Clone, Default)]
 pub struct Committed(Arc<AtomicU64>);
@@ -103,10 +104,11 @@ fn batch_sizes() -> (usize, usize) {
 }
 
 impl Writer {
-    /// Starts the writer thread on a pooled connection.
-    pub fn start(conn: Conn) -> Result<Writer> {
+    /// Starts the writer thread on a connection of the catalog's pool.
+    pub fn start(db: Db) -> Result<Writer> {
         let max_id: i64 =
-            conn.query_row("SELECT coalesce(max(id), 0) FROM copies", [], |r| r.get(0))?;
+            db.conn()
+                .query_row("SELECT coalesce(max(id), 0) FROM copies", [], |r| r.get(0))?;
         let (tx, rx) = sync_channel::<Vec<Row>>(8);
         let committed = Committed::default();
         let (handoff, batch) = batch_sizes();
@@ -114,7 +116,7 @@ impl Writer {
             let committed = committed.clone();
             std::thread::Builder::new()
                 .name("catalog-writer".into())
-                .spawn(move || write_rows(&conn, rx, &committed, batch))?
+                .spawn(move || write_rows(&db, rx, &committed, batch))?
         };
         Ok(Writer {
             tx: Some(tx),
@@ -238,26 +240,22 @@ const WRITER_ON: &str =
 const WRITER_OFF: &str =
     "PRAGMA foreign_keys = ON; PRAGMA ignore_check_constraints = OFF; PRAGMA cache_size = -2000;";
 
-fn write_rows(
-    conn: &Connection,
-    rx: Receiver<Vec<Row>>,
-    committed: &Committed,
-    batch: usize,
-) -> Result<()> {
-    conn.execute_batch(WRITER_ON)?;
-    let written = write_batches(conn, rx, committed, batch);
-    let restored = conn.execute_batch(WRITER_OFF);
+fn write_rows(db: &Db, rx: Receiver<Vec<Row>>, committed: &Committed, batch: usize) -> Result<()> {
+    db.conn().execute_batch(WRITER_ON)?;
+    let written = write_batches(db, rx, committed, batch);
+    let restored = db.conn().execute_batch(WRITER_OFF);
     written?;
     restored?;
     Ok(())
 }
 
 fn write_batches(
-    conn: &Connection,
+    db: &Db,
     rx: Receiver<Vec<Row>>,
     committed: &Committed,
     batch: usize,
 ) -> Result<()> {
+    let conn = db.conn();
     conn.execute_batch("BEGIN")?;
     let mut done = 0u64;
     let mut pending = 0usize;
@@ -272,7 +270,7 @@ fn write_batches(
                     ino,
                     meta,
                 } => {
-                    record_copy(conn, Some(id), &hash, size, ino, meta)?;
+                    record_copy(db, Some(id), &hash, size, ino, meta)?;
                 }
                 Row::Entry {
                     snapshot_id,
@@ -283,7 +281,7 @@ fn write_batches(
                     copy_id,
                     target,
                 } => record_entry(
-                    conn,
+                    db,
                     snapshot_id,
                     path_id,
                     &path,
@@ -313,13 +311,14 @@ fn write_batches(
 
 /// Inserts a stored copy (and its content when new); returns the copy's id.
 pub fn record_copy(
-    conn: &Connection,
+    db: &Db,
     id: Option<i64>,
     hash: &[u8],
     size: u64,
     ino: u64,
     meta: CopyMeta,
 ) -> Result<i64> {
+    let conn = db.conn();
     conn.prepare_cached("INSERT OR IGNORE INTO contents (hash, size) VALUES (?1, ?2)")?
         .execute(params![hash, size as i64])?;
     let content_id: i64 = conn
@@ -346,7 +345,7 @@ pub fn record_copy(
 /// Inserts one entry of a snapshot (and its path when new).
 #[allow(clippy::too_many_arguments)]
 pub fn record_entry(
-    conn: &Connection,
+    db: &Db,
     snapshot_id: i64,
     path_id: Option<i64>,
     path: &[u8],
@@ -355,6 +354,7 @@ pub fn record_entry(
     copy_id: Option<i64>,
     target: Option<&[u8]>,
 ) -> Result<()> {
+    let conn = db.conn();
     let path_id: i64 = match path_id {
         Some(id) => id,
         None => {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 
 use crate::catalog::copies::{copies_for_hash, copy_locations};
-use crate::catalog::CopyRow;
+use crate::catalog::{CopyRow, Db};
 use crate::hash::HashAlgo;
 use crate::plan::{copy_serves, has_room, CopyMeta, Dedup};
 use crate::prefetch::{read_and_hash, SourceFile};
@@ -22,13 +22,13 @@ const PLACES_TRIED: usize = 4;
 /// metadata `want` under `policy`, verified ones first, newest first; from the catalog
 /// alone.
 pub fn candidates(
-    conn: &rusqlite::Connection,
+    db: &Db,
     hash: &[u8],
     size: u64,
     want: CopyMeta,
     policy: Dedup,
 ) -> Result<Vec<CopyRow>> {
-    Ok(copies_for_hash(conn, hash)?
+    Ok(copies_for_hash(db, hash)?
         .into_iter()
         .filter(|c| c.size == size && copy_serves(policy, want, c.meta))
         .collect())
@@ -36,8 +36,8 @@ pub fn candidates(
 
 /// True when some recorded place of stored copy `copy` still holds it (however many
 /// links it has): proof that its inode number is still that copy's.
-pub fn still_on_disk(conn: &rusqlite::Connection, root: &Path, copy: &CopyRow) -> Result<bool> {
-    Ok(place_of(conn, root, copy, 0, u64::MAX)?.is_some())
+pub fn still_on_disk(db: &Db, root: &Path, copy: &CopyRow) -> Result<bool> {
+    Ok(place_of(db, root, copy, 0, u64::MAX)?.is_some())
 }
 
 /// True when the file at `path` (symlinks not followed) reads to digest `hash` now.
@@ -50,13 +50,13 @@ pub fn bytes_have(path: &Path, hash: &[u8]) -> bool {
 /// count, when the inode has room for `need` more links under `max_links`; None when no
 /// recorded place holds it any more, or it is full.
 pub fn place_of(
-    conn: &rusqlite::Connection,
+    db: &Db,
     root: &Path,
     copy: &CopyRow,
     need: u64,
     max_links: u64,
 ) -> Result<Option<(PathBuf, u64)>> {
-    for loc in copy_locations(conn, copy.id, PLACES_TRIED)? {
+    for loc in copy_locations(db, copy.id, PLACES_TRIED)? {
         let at = root.join(&loc.snapshot_dir).join(&loc.rel);
         if let Some(nlink) = store::check_stored_copy(&at, copy.ino, copy.size, &copy.meta) {
             // Every place of a copy is the same inode: one that holds it says it all.

@@ -8,7 +8,7 @@ use anyhow::{bail, Result};
 
 use crate::catalog::queries::{self, Item};
 use crate::catalog::snapshots::Status;
-use crate::catalog::SnapshotRow;
+use crate::catalog::{Db, SnapshotRow};
 use crate::cli::DiffArgs;
 use crate::commands::select::{open_read, resolve};
 use crate::config::Config;
@@ -31,12 +31,12 @@ pub struct Change {
 /// Runs `phlb diff`.
 pub fn run(config: &Config, args: &DiffArgs) -> Result<Outcome> {
     let (root, catalog) = open_read(config)?;
-    let conn = catalog.conn()?;
+    let db = catalog.db()?;
     let (a, b) = match &args.b {
-        Some(b) => (resolve(&conn, &root, &args.a)?, resolve(&conn, &root, b)?),
-        None => two_newest(&conn, &args.a)?,
+        Some(b) => (resolve(&db, &root, &args.a)?, resolve(&db, &root, b)?),
+        None => two_newest(&db, &args.a)?,
     };
-    let changes = compare(&queries::items(&conn, a.id)?, &queries::items(&conn, b.id)?);
+    let changes = compare(&queries::items(&db, a.id)?, &queries::items(&db, b.id)?);
     let mut t = Table::new(&["change", "path", "from", "kind", "size"]);
     let mut counts: HashMap<&str, i64> = HashMap::new();
     let (mut plus, mut minus) = (0i64, 0i64);
@@ -94,8 +94,8 @@ pub fn run(config: &Config, args: &DiffArgs) -> Result<Outcome> {
 }
 
 /// The two newest complete snapshots of `name`, older first.
-fn two_newest(conn: &rusqlite::Connection, name: &str) -> Result<(SnapshotRow, SnapshotRow)> {
-    let mut runs: Vec<SnapshotRow> = SnapshotRow::all(conn)?
+fn two_newest(db: &Db, name: &str) -> Result<(SnapshotRow, SnapshotRow)> {
+    let mut runs: Vec<SnapshotRow> = SnapshotRow::all(db)?
         .into_iter()
         .filter(|s| s.name == name && s.status == Status::Complete)
         .collect();

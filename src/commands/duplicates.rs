@@ -13,12 +13,12 @@ use crate::Outcome;
 /// Runs `phlb duplicates`.
 pub fn run(config: &Config, args: &DuplicatesArgs) -> Result<Outcome> {
     let (root, catalog) = open_read(config)?;
-    let conn = catalog.conn()?;
+    let db = catalog.db()?;
     let ids: Vec<i64> = match &args.snapshot {
-        Some(spec) => vec![resolve(&conn, &root, spec)?.id],
+        Some(spec) => vec![resolve(&db, &root, spec)?.id],
         None => {
             let mut newest = std::collections::BTreeMap::new();
-            for s in SnapshotRow::all(&conn)?
+            for s in SnapshotRow::all(&db)?
                 .into_iter()
                 .filter(|s| s.status == Status::Complete)
             {
@@ -27,7 +27,7 @@ pub fn run(config: &Config, args: &DuplicatesArgs) -> Result<Outcome> {
             newest.into_values().collect()
         }
     };
-    let groups = queries::duplicates(&conn, &ids)?;
+    let groups = queries::duplicates(&db, &ids)?;
     let mut t = Table::new(&["wasted", "size", "copies", "hash", "paths"]);
     for g in groups {
         t.push(vec![

@@ -12,8 +12,8 @@ use crate::Outcome;
 /// Runs `phlb find` (no match is an empty result, not an error).
 pub fn run(config: &Config, args: &FindArgs) -> Result<Outcome> {
     let (_, catalog) = open_read(config)?;
-    let conn = catalog.conn()?;
-    let found = queries::find(&conn, &args.glob, args.name.as_deref())?;
+    let db = catalog.db()?;
+    let found = queries::find(&db, &args.glob, args.name.as_deref())?;
     let mut t = Table::new(&["snapshot", "path", "kind", "size", "mtime", "hash"]);
     for f in found {
         t.push(vec![

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Result};
 
 use crate::catalog::queries::{self, Sighting};
-use crate::catalog::SnapshotRow;
+use crate::catalog::{Db, SnapshotRow};
 use crate::cli::HistoryArgs;
 use crate::commands::select::{open_read, print};
 use crate::config::Config;
@@ -24,9 +24,9 @@ struct Version {
 /// Runs `phlb history`.
 pub fn run(config: &Config, args: &HistoryArgs) -> Result<Outcome> {
     let (_, catalog) = open_read(config)?;
-    let conn = catalog.conn()?;
-    let (rel, name) = in_snapshot(&conn, &args.path, args.name.as_deref())?;
-    let Some(sightings) = queries::sightings(&conn, rel.as_os_str().as_bytes(), name.as_deref())?
+    let db = catalog.db()?;
+    let (rel, name) = in_snapshot(&db, &args.path, args.name.as_deref())?;
+    let Some(sightings) = queries::sightings(&db, rel.as_os_str().as_bytes(), name.as_deref())?
     else {
         bail!(
             "{}: no snapshot in the catalog holds this path",
@@ -82,17 +82,13 @@ pub fn run(config: &Config, args: &HistoryArgs) -> Result<Outcome> {
 
 /// Turns PATH into a path inside snapshots: an absolute path under a recorded source is
 /// made relative to it (and limited to that source's name).
-fn in_snapshot(
-    conn: &rusqlite::Connection,
-    path: &Path,
-    name: Option<&str>,
-) -> Result<(PathBuf, Option<String>)> {
+fn in_snapshot(db: &Db, path: &Path, name: Option<&str>) -> Result<(PathBuf, Option<String>)> {
     if path.is_relative() {
         let rel: PathBuf = path.components().collect();
         return Ok((rel, name.map(String::from)));
     }
     let abs = canonical_as_far_as_it_exists(path);
-    for (source, snap_name) in SnapshotRow::sources(conn)? {
+    for (source, snap_name) in SnapshotRow::sources(db)? {
         if let Ok(rel) = abs.strip_prefix(&source) {
             return Ok((
                 rel.to_path_buf(),

@@ -24,8 +24,8 @@ fn status_text(status: &str, failed: i64, damaged: i64) -> String {
 /// Runs `phlb list`.
 pub fn run(config: &Config, args: &ListArgs) -> Result<Outcome> {
     let (_, catalog) = open_read(config)?;
-    let conn = catalog.conn()?;
-    let rows = queries::list(&conn, args.name.as_deref())?;
+    let db = catalog.db()?;
+    let rows = queries::list(&db, args.name.as_deref())?;
     if rows.is_empty() {
         if let Some(name) = &args.name {
             bail!("{name}: no snapshots of this name in the catalog");

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use crate::catalog::{Access, Catalog, SnapshotRow};
+use crate::catalog::{Access, Catalog, Db, SnapshotRow};
 use crate::cli::OutputArgs;
 use crate::config::Config;
 use crate::output::{Format, Table};
@@ -42,11 +42,11 @@ pub fn print(table: &Table, out: &OutputArgs) {
 }
 
 /// Finds the snapshot a user named.
-pub fn resolve(conn: &rusqlite::Connection, root: &Path, spec: &str) -> Result<SnapshotRow> {
+pub fn resolve(db: &Db, root: &Path, spec: &str) -> Result<SnapshotRow> {
     let (name, ts) = split_spec(root, spec);
     let found = match &ts {
-        Some(ts) => SnapshotRow::find(conn, &name, ts)?,
-        None => SnapshotRow::previous_complete(conn, &name)?,
+        Some(ts) => SnapshotRow::find(db, &name, ts)?,
+        None => SnapshotRow::previous_complete(db, &name)?,
     };
     found.with_context(|| format!("{spec}: no such snapshot in the catalog"))
 }

@@ -18,12 +18,12 @@ use anyhow::{bail, Result};
 use crate::catalog::entries::{snapshot_entries, Recorded};
 use crate::catalog::snapshots::Status;
 use crate::catalog::SnapshotRow;
-use crate::cli::{Global, VerifyArgs};
+use crate::cli::VerifyArgs;
 use crate::commands::select::{existing_root, resolve};
 use crate::config::Config;
 use crate::hash::HashAlgo;
 use crate::layout::SnapshotPaths;
-use crate::progress::{Progress, Style};
+use crate::progress::{Progress, Style, Ui};
 use crate::root::{BackupRoot, Filesystem};
 use crate::scan::Kind;
 use crate::units::{human_bytes, one_line};
@@ -60,7 +60,7 @@ impl Report {
 }
 
 /// Runs `phlb verify`.
-pub fn run(config: &Config, global: &Global, args: &VerifyArgs) -> Result<Outcome> {
+pub fn run(config: &Config, ui: &Ui, args: &VerifyArgs) -> Result<Outcome> {
     let root = existing_root(config)?;
     let meta_dir = root.join(crate::root::META_DIR);
     let catalog_file = meta_dir.join(crate::catalog::FILE_NAME);
@@ -70,39 +70,35 @@ pub fn run(config: &Config, global: &Global, args: &VerifyArgs) -> Result<Outcom
             catalog_file.display()
         );
     }
-    let say = |line: String| {
-        if !global.quiet {
-            eprintln!("{line}");
-        }
-    };
+    let say = |line: String| ui.say(line);
     let opened = BackupRoot::open_writer(&config.backup_path, Filesystem::Any, &say)?;
     crate::signals::doing("verify stopped before it finished; run it again for a full report");
     let (root, catalog) = (opened.path.clone(), &opened.catalog);
-    let conn = catalog.conn()?;
+    let db = catalog.db()?;
     let targets: Vec<SnapshotRow> = if args.snapshots.is_empty() {
-        SnapshotRow::all(&conn)?
+        SnapshotRow::all(&db)?
             .into_iter()
             .filter(|s| s.status != Status::Incomplete)
             .collect()
     } else {
         args.snapshots
             .iter()
-            .map(|s| resolve(&conn, &root, s))
+            .map(|s| resolve(&db, &root, s))
             .collect::<Result<_>>()?
     };
-    let style = Style::detect(global.quiet);
+    let style = ui.style;
     let mut report = Report {
         progress: Progress::new(Style::Quiet, "verify", 0, 0),
         problems: 0,
         notes: 0,
-        quiet: global.quiet,
+        quiet: ui.quiet(),
         damaged: HashSet::new(),
         good: Vec::new(),
         unlinked: 0,
     };
     if args.snapshots.is_empty() {
-        folders::leftovers(&conn, &root, &mut report)?;
-        folders::unknown_folders(&conn, &root, config, &mut report)?;
+        folders::leftovers(&db, &root, &mut report)?;
+        folders::unknown_folders(&db, &root, config, &mut report)?;
     }
     let mut inodes = content::Inodes::new(
         targets
@@ -129,7 +125,7 @@ pub fn run(config: &Config, global: &Global, args: &VerifyArgs) -> Result<Outcom
         if paths.dir.symlink_metadata().is_err() {
             // Reported as a problem once, when it vanished; from then on it is known.
             if snap.status != Status::Missing {
-                snap.mark_missing(&conn)?;
+                snap.mark_missing(&db)?;
                 report.problem(
                     &snap.label(),
                     "snapshot folder is gone (now marked missing; later runs only count it)",
@@ -149,7 +145,7 @@ pub fn run(config: &Config, global: &Global, args: &VerifyArgs) -> Result<Outcom
             );
             continue;
         }
-        let recorded = snapshot_entries(&conn, snap.id)?;
+        let recorded = snapshot_entries(&db, snap.id)?;
         entries_checked += recorded.len() as u64;
         let checking = Checking {
             snap,
@@ -176,22 +172,22 @@ pub fn run(config: &Config, global: &Global, args: &VerifyArgs) -> Result<Outcom
         hashed = content::hash_inodes(config, inodes, &targets, &mut report);
         report.progress.finish();
     }
-    damage::record_verdicts(&conn, &report)?;
+    damage::record_verdicts(&db, &report)?;
     if args.repair {
         let mut say = |line: String| println!("{line}");
-        let done = repair::repair(&conn, &root, config, &mut say)?;
+        let done = repair::repair(&db, &root, config, &mut say)?;
         // Damage found is a problem of this run even when repaired: the exit code says
         // so the same way whether this run or an earlier one found it.
         report.problems += done.relinked;
-        if !global.quiet && done.relinked + done.left > 0 {
+        if !ui.quiet() && done.relinked + done.left > 0 {
             eprintln!(
                 "phlb: repaired {} damaged path(s); {} left as they are",
                 done.relinked, done.left
             );
         }
     }
-    damage::recorded_damage(&conn, &targets, &mut report)?;
-    if !global.quiet {
+    damage::recorded_damage(&db, &targets, &mut report)?;
+    if !ui.quiet() {
         eprintln!(
             "phlb: verified {} snapshot(s), {} entries{}: {}",
             targets.len(),

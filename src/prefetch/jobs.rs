@@ -137,8 +137,6 @@ pub type Claim = Box<dyn FnMut(&[u8]) -> Option<u64> + Send>;
 pub struct NewCopies {
     /// Makes a worker's claim check.
     pub claim: Arc<dyn Fn() -> Claim + Send + Sync>,
-    /// Give copies their recorded owner.
-    pub as_root: bool,
 }
 
 /// One piece of work for a worker.
@@ -204,7 +202,6 @@ pub fn write_new_copy(
     read: ReadFile,
     dst: &std::path::Path,
     algo: HashAlgo,
-    as_root: bool,
 ) -> Result<(u64, i128), CopyError> {
     let ReadFile {
         mut file,
@@ -230,7 +227,7 @@ pub fn write_new_copy(
         // Dropping the unfinished copy removes it.
         return Err(CopyError::Source(FileError::Changing));
     }
-    copy.commit(&meta, as_root).map_err(CopyError::Write)
+    copy.commit(&meta).map_err(CopyError::Write)
 }
 
 /// The outcome of a link job.
@@ -291,16 +288,15 @@ pub(super) fn work(job: &Job, algo: HashAlgo, tools: &mut Tools) -> Done {
             (Ok(read), Some(dst)) => match tools.claims(&read.hash) {
                 Some(claimed_at) => {
                     let (meta, hash) = (read.meta, read.hash.clone());
-                    let as_root = tools.new.as_ref().is_some_and(|n| n.as_root);
-                    Done::Wrote(write_new_copy(read, dst, algo, as_root).map(
-                        |(ino, stored_mtime)| Wrote {
+                    Done::Wrote(
+                        write_new_copy(read, dst, algo).map(|(ino, stored_mtime)| Wrote {
                             meta,
                             hash,
                             ino,
                             stored_mtime,
                             claimed_at,
-                        },
-                    ))
+                        }),
+                    )
                 }
                 None => Done::Read(Ok(read)),
             },

@@ -75,7 +75,7 @@ impl BackupRoot {
             ));
         }
         trash::finish(&path, &catalog, say)?;
-        stale_inodes::refresh(&*catalog.conn()?, &path, say)?;
+        stale_inodes::refresh(&catalog.db()?, &path, say)?;
         Ok(BackupRoot {
             path,
             catalog,

@@ -11,8 +11,8 @@ use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+use crate::catalog::Db;
 use anyhow::Result;
-use rusqlite::Connection;
 
 use crate::catalog::inodes::{each_copy, sample, set_inos, CopyAt};
 use crate::catalog::snapshots::Status;
@@ -35,16 +35,16 @@ enum Verdict {
 /// Checks a sample of stored copies and, when the catalog's inode numbers are stale,
 /// re-records every stored copy's inode number; says so in one line through `say`.
 /// Returns how many stored copies were re-recorded.
-pub fn refresh(conn: &Connection, root: &Path, say: &dyn Fn(String)) -> Result<u64> {
-    let mut snaps = on_disk_newest_first(conn, root)?;
+pub fn refresh(db: &Db, root: &Path, say: &dyn Fn(String)) -> Result<u64> {
+    let mut snaps = on_disk_newest_first(db, root)?;
     let Some((newest, dir)) = snaps.next() else {
         return Ok(0);
     };
-    if judge(&dir, &sample(conn, newest.id, SAMPLE)?) != Verdict::Stale {
+    if judge(&dir, &sample(db, newest.id, SAMPLE)?) != Verdict::Stale {
         return Ok(0);
     }
     let all: Vec<_> = std::iter::once((newest, dir)).chain(snaps).collect();
-    let n = rerecord(conn, &all)?;
+    let n = rerecord(db, &all)?;
     say(format!(
         "phlb: note: {}: the catalog's inode numbers were stale (the root was copied?); re-recorded {n} stored copies",
         root.display()
@@ -55,10 +55,10 @@ pub fn refresh(conn: &Connection, root: &Path, say: &dyn Fn(String)) -> Result<u
 /// Complete snapshots whose folder exists, newest first, with their folders (each
 /// folder is looked at only when asked for).
 fn on_disk_newest_first<'a>(
-    conn: &Connection,
+    db: &Db,
     root: &'a Path,
 ) -> Result<impl Iterator<Item = (SnapshotRow, PathBuf)> + 'a> {
-    let mut rows: Vec<SnapshotRow> = SnapshotRow::all(conn)?
+    let mut rows: Vec<SnapshotRow> = SnapshotRow::all(db)?
         .into_iter()
         .filter(|s| s.status == Status::Complete)
         .collect();
@@ -99,11 +99,11 @@ fn judge(dir: &Path, sampled: &[CopyAt]) -> Verdict {
 /// Records for each stored copy the inode its path has in the newest snapshot that
 /// holds it with the recorded size and mtime; copies found nowhere stay as they are
 /// (never a link source). Returns how many changed.
-fn rerecord(conn: &Connection, snaps: &[(SnapshotRow, PathBuf)]) -> Result<u64> {
+fn rerecord(db: &Db, snaps: &[(SnapshotRow, PathBuf)]) -> Result<u64> {
     let mut seen = HashSet::new();
     let mut changed = Vec::new();
     for (snap, dir) in snaps {
-        each_copy(conn, snap.id, |copy| {
+        each_copy(db, snap.id, |copy| {
             if seen.contains(&copy.copy_id) {
                 return Ok(());
             }
@@ -116,6 +116,6 @@ fn rerecord(conn: &Connection, snaps: &[(SnapshotRow, PathBuf)]) -> Result<u64> 
             Ok(())
         })?;
     }
-    set_inos(conn, &changed)?;
+    set_inos(db, &changed)?;
     Ok(changed.len() as u64)
 }

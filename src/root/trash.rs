@@ -72,7 +72,7 @@ impl BackupRoot {
         if let Some(parent) = places.first().and_then(|p| p.parent()) {
             sync_dir(parent);
         }
-        if let Err(e) = prune::delete_run(&*self.catalog.conn()?, row.id) {
+        if let Err(e) = prune::delete_run(&self.catalog.db()?, row.id) {
             put_back(&moved);
             return Err(e).context(format!("{}: cannot drop from the catalog", row.label()));
         }
@@ -125,7 +125,7 @@ pub fn finish(root: &Path, catalog: &Catalog, say: &dyn Fn(String)) -> Result<()
     let Ok(bins) = std::fs::read_dir(&trash) else {
         return Ok(());
     };
-    let conn = catalog.conn()?;
+    let conn = catalog.db()?;
     let removed = AtomicU64::new(0);
     for bin in bins.flatten() {
         let Some(name) = bin.file_name().to_str().map(String::from) else {

@@ -100,8 +100,8 @@ pub fn make_dir(path: &Path) -> io::Result<()> {
 }
 
 /// Gives a finished folder its recorded mode, owner (as root) and mtime.
-pub fn finish_dir(path: &Path, meta: &Meta, as_root: bool) -> io::Result<()> {
-    if as_root {
+pub fn finish_dir(path: &Path, meta: &Meta) -> io::Result<()> {
+    if running_as_root() {
         std::os::unix::fs::lchown(path, Some(meta.uid), Some(meta.gid))?;
     }
     fs::set_permissions(path, fs::Permissions::from_mode(meta.mode))?;
@@ -109,9 +109,9 @@ pub fn finish_dir(path: &Path, meta: &Meta, as_root: bool) -> io::Result<()> {
 }
 
 /// Recreates a symlink with the same target, owner (as root) and mtime.
-pub fn make_symlink(path: &Path, target: &Path, meta: &Meta, as_root: bool) -> io::Result<()> {
+pub fn make_symlink(path: &Path, target: &Path, meta: &Meta) -> io::Result<()> {
     std::os::unix::fs::symlink(target, path)?;
-    if as_root {
+    if running_as_root() {
         std::os::unix::fs::lchown(path, Some(meta.uid), Some(meta.gid))?;
     }
     set_times_nofollow(path, meta.mtime_ns)
@@ -267,11 +267,11 @@ impl NewCopy {
     /// one: the catalog records what is on disk, so the copy is found again). Owner and mode are only changed where the
     /// new file does not have them already (most files, as root or not), which saves two
     /// inode updates per copy.
-    pub fn commit(mut self, meta: &Meta, as_root: bool) -> io::Result<(u64, i128)> {
+    pub fn commit(mut self, meta: &Meta) -> io::Result<(u64, i128)> {
         self.file
             .set_times(FileTimes::new().set_modified(system_time(meta.mtime_ns)))?;
         let now = self.file.metadata()?;
-        if as_root && (now.uid(), now.gid()) != (meta.uid, meta.gid) {
+        if running_as_root() && (now.uid(), now.gid()) != (meta.uid, meta.gid) {
             std::os::unix::fs::fchown(&self.file, Some(meta.uid), Some(meta.gid))?;
         }
         // The file was created without setuid, setgid and sticky bits, so a mode with

@@ -13,7 +13,7 @@ use crate::catalog::copies::copies_by_ino;
 use crate::catalog::damage::{mark_unverified, record_verdict, Verdict};
 use crate::catalog::snapshots::Totals;
 use crate::catalog::writer::{record_copy, record_entry};
-use crate::catalog::SnapshotRow;
+use crate::catalog::{Db, SnapshotRow};
 use crate::cli::AddArgs;
 use crate::commands::dedup;
 use crate::config::Config;
@@ -66,12 +66,7 @@ pub(super) struct Importer<'a> {
 
 impl Importer<'_> {
     /// Records one snapshot folder in a single transaction, relinking duplicates first.
-    pub(super) fn import(
-        &mut self,
-        conn: &rusqlite::Connection,
-        folder: &Folder,
-        tally: &mut Tally,
-    ) -> Result<()> {
+    pub(super) fn import(&mut self, db: &Db, folder: &Folder, tally: &mut Tally) -> Result<()> {
         let label = format!("{}/{}", folder.name, folder.timestamp);
         let (algo, manifest_path) = self.manifest_of(folder);
         let listed = manifest_path
@@ -110,7 +105,7 @@ impl Importer<'_> {
             inode.entries.push(i);
         }
         self.find_hashes(
-            conn,
+            db,
             folder,
             &scan.entries,
             &mut inodes,
@@ -118,7 +113,7 @@ impl Importer<'_> {
             algo,
             tally,
         )?;
-        let tx = conn.unchecked_transaction()?;
+        let tx = db.begin()?;
         let now = crate::clock::now_rfc3339();
         let row = SnapshotRow::create(
             &tx,
@@ -256,7 +251,7 @@ impl Importer<'_> {
     #[allow(clippy::too_many_arguments)]
     fn find_hashes(
         &mut self,
-        conn: &rusqlite::Connection,
+        db: &Db,
         folder: &Folder,
         entries: &[Entry],
         inodes: &mut HashMap<u64, Inode>,
@@ -266,19 +261,19 @@ impl Importer<'_> {
     ) -> Result<()> {
         let mut to_read: Vec<u64> = Vec::new();
         // One read transaction for the lookups: no lock taken and dropped per query.
-        let reading = conn.unchecked_transaction()?;
-        let conn = &*reading;
+        let reading = db.begin()?;
+        let db = &*reading;
         for (&ino, inode) in inodes.iter_mut() {
             let first = &entries[inode.entries[0]];
             let want_len = algo.digest_len();
             // An inode number is only the catalog's copy while a path the catalog records
             // for that copy still holds it: numbers are reused after a snapshot is deleted.
             let mut known = None;
-            for (c, h) in copies_by_ino(conn, ino)? {
+            for (c, h) in copies_by_ino(db, ino)? {
                 if c.size == inode.size
                     && c.meta == inode.meta
                     && h.len() == want_len
-                    && (self.proven.contains(&c.id) || dedup::still_on_disk(conn, self.root, &c)?)
+                    && (self.proven.contains(&c.id) || dedup::still_on_disk(db, self.root, &c)?)
                 {
                     known = Some((c, h));
                     break;

@@ -12,11 +12,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Result};
 
 use crate::catalog::snapshots::Status;
-use crate::catalog::{Catalog, Origin, SnapshotRow};
-use crate::cli::{AddArgs, Global};
+use crate::catalog::{Catalog, Db, Origin, SnapshotRow};
+use crate::cli::AddArgs;
 use crate::commands::select::existing_root;
 use crate::config::Config;
-use crate::progress::Style;
+use crate::progress::{Style, Ui};
 use crate::root::{BackupRoot, Filesystem};
 use crate::store;
 use crate::units::{human_bytes, one_line};
@@ -48,7 +48,7 @@ fn record(
     config: &Config,
     args: &AddArgs,
     root: &Path,
-    conn: &rusqlite::Connection,
+    db: &Db,
     mut folders: Vec<Folder>,
     style: Style,
     tally: &mut Tally,
@@ -66,18 +66,18 @@ fn record(
     };
     for folder in &folders {
         let label = format!("{}/{}", folder.name, folder.timestamp);
-        if let Some(row) = SnapshotRow::find(conn, &folder.name, &folder.timestamp)? {
+        if let Some(row) = SnapshotRow::find(db, &folder.name, &folder.timestamp)? {
             if row.status == Status::Complete {
                 continue;
             }
-            row.delete(conn)?;
+            row.delete(db)?;
         }
         // add writes the manifest beside the snapshot: only into a folder that is ours.
         store::make_private_dir(&root.join(&folder.name))?;
         crate::signals::doing(format!(
             "add stopped while recording {label}; what it recorded before stays, run it again for the rest"
         ));
-        importer.import(conn, folder, tally)?;
+        importer.import(db, folder, tally)?;
         say(format!("phlb: {label}: recorded"));
     }
     Ok(())
@@ -119,9 +119,9 @@ pub fn record_on_disk(
         trust_manifests: false,
         no_link: true,
     };
-    let conn = catalog.conn()?;
+    let db = catalog.db()?;
     let mut tally = Tally::default();
-    record(config, &args, root, &conn, folders, style, &mut tally, say)?;
+    record(config, &args, root, &db, folders, style, &mut tally, say)?;
     if tally.problems > 0 {
         bail!(
             "{}: {} problem(s) while recording the snapshots on disk; run `phlb add` to see them",
@@ -136,28 +136,24 @@ pub fn record_on_disk(
 /// in their folder name instead (and says so in `time_source`), so ages and retention
 /// stay right after an upgrade.
 pub fn fix_import_times(catalog: &Catalog, config: &Config) -> Result<()> {
-    let conn = catalog.conn()?;
-    for row in SnapshotRow::added_with_import_time(&conn)? {
+    let db = catalog.db()?;
+    for row in SnapshotRow::added_with_import_time(&db)? {
         let taken = crate::layout::timestamp_time(&row.timestamp, &config.sub_dir_formatter)
             .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-        row.set_time_from_name(&conn, taken.as_deref())?;
+        row.set_time_from_name(&db, taken.as_deref())?;
     }
     Ok(())
 }
 
 /// Runs `phlb add`.
-pub fn run(config: &Config, global: &Global, args: &AddArgs) -> Result<Outcome> {
-    let say = |line: String| {
-        if !global.quiet {
-            eprintln!("{line}");
-        }
-    };
+pub fn run(config: &Config, ui: &Ui, args: &AddArgs) -> Result<Outcome> {
+    let say = |line: String| ui.say(line);
     existing_root(config)?;
     let opened = BackupRoot::open_writer(&config.backup_path, Filesystem::MustMatch, &say)?;
     let (root, catalog) = (opened.path.clone(), &opened.catalog);
     fix_import_times(catalog, config)?;
-    let conn = catalog.conn()?;
-    let style = Style::detect(global.quiet);
+    let db = catalog.db()?;
+    let style = ui.style;
     let found = if args.paths.is_empty() {
         folders::discover(&root, config)?
     } else {
@@ -174,10 +170,10 @@ pub fn run(config: &Config, global: &Global, args: &AddArgs) -> Result<Outcome> 
     let folders = found.folders;
     let mut tally = Tally::default();
     let mut missing = 0u64;
-    for snap in SnapshotRow::all(&conn)? {
+    for snap in SnapshotRow::all(&db)? {
         if snap.status == Status::Complete && !root.join(&snap.name).join(&snap.timestamp).is_dir()
         {
-            snap.mark_missing(&conn)?;
+            snap.mark_missing(&db)?;
             say(format!(
                 "phlb: {}: folder is gone; marked missing",
                 snap.label()
@@ -185,8 +181,8 @@ pub fn run(config: &Config, global: &Global, args: &AddArgs) -> Result<Outcome> 
             missing += 1;
         }
     }
-    record(config, args, &root, &conn, folders, style, &mut tally, &say)?;
-    if !global.quiet {
+    record(config, args, &root, &db, folders, style, &mut tally, &say)?;
+    if !ui.quiet() {
         if tally.added == 0 && missing == 0 && found.skipped.is_empty() {
             println!("nothing to do: every snapshot folder is in the catalog");
         } else if tally.added == 0 && missing == 0 {

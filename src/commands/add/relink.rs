@@ -6,6 +6,7 @@ use anyhow::{Context, Result};
 
 use super::import::{Importer, Inode, LinkTarget};
 use super::{Folder, Tally};
+use crate::catalog::Db;
 use crate::commands::dedup;
 use crate::plan::{has_room, LinkKey};
 use crate::scan::Entry;
@@ -17,7 +18,7 @@ impl Importer<'_> {
     /// that the policy allows; returns that copy's id, or None to keep the inode as a copy.
     pub(super) fn relink(
         &mut self,
-        conn: &rusqlite::Connection,
+        db: &Db,
         folder: &Folder,
         entries: &[Entry],
         inode: &Inode,
@@ -36,8 +37,8 @@ impl Importer<'_> {
             .cloned()
             .filter(|t| has_room(t.nlink + need - 1, max));
         if target.is_none() {
-            for copy in dedup::candidates(conn, hash, inode.size, inode.meta, self.config.dedup)? {
-                if let Some((path, nlink)) = dedup::place_of(conn, self.root, &copy, need, max)? {
+            for copy in dedup::candidates(db, hash, inode.size, inode.meta, self.config.dedup)? {
+                if let Some((path, nlink)) = dedup::place_of(db, self.root, &copy, need, max)? {
                     target = Some(LinkTarget {
                         copy_id: copy.id,
                         path,

@@ -8,10 +8,10 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 
-use super::report::Counts;
+use super::report::{Counts, RunKind};
 use super::Source;
 use crate::catalog::entries::previous_entries;
-use crate::catalog::{self, Access, Catalog, SnapshotRow};
+use crate::catalog::{self, Access, Catalog, Db, SnapshotRow};
 use crate::commands::dedup;
 use crate::config::Config;
 use crate::plan::{first_step, FirstStep, LinkKey, PrevMap};
@@ -47,7 +47,7 @@ pub fn run(config: &Config, sources: &[Source], style: Style) -> Result<Outcome>
             );
         }
     }
-    let conn = catalog.as_ref().map(|c| c.conn()).transpose()?;
+    let db = catalog.as_ref().map(|c| c.db()).transpose()?;
     let root = config
         .backup_path
         .canonicalize()
@@ -58,7 +58,7 @@ pub fn run(config: &Config, sources: &[Source], style: Style) -> Result<Outcome>
         // The snapshot the real run's fast path would use: made from this source, and
         // still on disk.
         let from = source.path.as_os_str().as_bytes();
-        let prev = match &conn {
+        let prev = match &db {
             Some(c) => match SnapshotRow::previous_of_source(c, &source.name, from)? {
                 Some(row) if root.join(&row.name).join(&row.timestamp).is_dir() => {
                     previous_entries(c, row.id)?
@@ -102,15 +102,7 @@ pub fn run(config: &Config, sources: &[Source], style: Style) -> Result<Outcome>
                 Kind::Symlink => counts.symlinks += 1,
                 Kind::File => {
                     let path = source.path.join(&entry.rel);
-                    match decide(
-                        config,
-                        conn.as_deref(),
-                        &root,
-                        &prev,
-                        &mut seen,
-                        entry,
-                        &dir,
-                    ) {
+                    match decide(config, db.as_ref(), &root, &prev, &mut seen, entry, &dir) {
                         Ok(linked) => {
                             counts.files += 1;
                             counts.bytes += entry.meta.size;
@@ -132,7 +124,10 @@ pub fn run(config: &Config, sources: &[Source], style: Style) -> Result<Outcome>
         }
         progress.finish();
         if style != Style::Quiet {
-            print!("{}", counts.summary(&source.name, started.elapsed(), true));
+            print!(
+                "{}",
+                counts.summary(&source.name, started.elapsed(), RunKind::Dry)
+            );
         }
         if counts.failed > 0 {
             outcome = Outcome::Problems;
@@ -145,7 +140,7 @@ pub fn run(config: &Config, sources: &[Source], style: Style) -> Result<Outcome>
 #[allow(clippy::too_many_arguments)]
 fn decide(
     config: &Config,
-    conn: Option<&rusqlite::Connection>,
+    db: Option<&Db>,
     root: &std::path::Path,
     prev: &PrevMap,
     seen: &mut HashSet<LinkKey>,
@@ -168,15 +163,15 @@ fn decide(
     if !seen.insert(LinkKey::new(config.dedup, &hash, want)) {
         return Ok(true);
     }
-    let Some(conn) = conn else {
+    let Some(db) = db else {
         return Ok(false);
     };
-    let found = dedup::candidates(conn, &hash, entry.meta.size, want, config.dedup)
+    let found = dedup::candidates(db, &hash, entry.meta.size, want, config.dedup)
         .map_err(|e| format!("{e:#}"))?;
     // Only a copy still on disk, unchanged, with room for a link serves, as in a real run.
     for copy in &found {
         let place =
-            dedup::place_of(conn, root, copy, 1, config.max_links).map_err(|e| format!("{e:#}"))?;
+            dedup::place_of(db, root, copy, 1, config.max_links).map_err(|e| format!("{e:#}"))?;
         if place.is_some() {
             return Ok(true);
         }

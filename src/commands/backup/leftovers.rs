@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use crate::catalog::SnapshotRow;
+use crate::catalog::{Db, SnapshotRow};
 use crate::layout::{leftover_of, SnapshotPaths};
 
 /// What cleaning up found.
@@ -18,37 +18,46 @@ pub struct Cleaned {
     pub removed: Vec<String>,
 }
 
+/// What `clean` does with runs that died part-way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeadRuns {
+    /// Leave them: their stored copies stay link sources for the run about to start.
+    Keep,
+    /// Delete them, with any in-progress leftovers on disk the catalog does not know.
+    Remove,
+}
+
 /// Settles the incomplete runs of `name`. Runs whose folder has its final name are marked
-/// complete. With `remove`, dead runs are deleted, with any in-progress leftovers on disk
-/// that the catalog does not know (a killed run whose rows were lost). Only call it while
-/// holding the writer lock; without `remove` dead runs stay as link sources for this run.
+/// complete. With `DeadRuns::Remove`, dead runs are deleted, with any in-progress
+/// leftovers on disk that the catalog does not know (a killed run whose rows were lost).
+/// Only call it while holding the writer lock.
 pub fn clean(
-    conn: &rusqlite::Connection,
+    db: &Db,
     root: &Path,
     name: &str,
     sums: &str,
     format: &str,
-    remove: bool,
+    dead: DeadRuns,
 ) -> Result<Cleaned> {
     let mut out = Cleaned::default();
-    for run in SnapshotRow::incomplete(conn, name)? {
+    for run in SnapshotRow::incomplete(db, name)? {
         let paths = SnapshotPaths::new(root, name, &run.timestamp, sums);
         let label = format!("{name}/{}", run.timestamp);
         if paths.dir.is_dir() && !paths.work_dir.exists() {
-            run.mark_complete(conn)?;
+            run.mark_complete(db)?;
             out.finished.push(label);
             continue;
         }
-        if !remove {
+        if dead == DeadRuns::Keep {
             continue;
         }
         for side in [&paths.manifest, &paths.summary, &paths.log] {
             remove_any(side)?;
         }
-        run.delete(conn)?;
+        run.delete(db)?;
         out.removed.push(label);
     }
-    if !remove {
+    if dead == DeadRuns::Keep {
         return Ok(out);
     }
     let parent = root.join(name);

@@ -13,6 +13,7 @@ use anyhow::Result;
 
 use crate::catalog::damage::Verdict;
 use crate::catalog::writer::Committed;
+use crate::catalog::Db;
 use crate::commands::dedup;
 use crate::plan::{has_room, CopyMeta, Dedup, LinkKey};
 use crate::store::{self, LinkOutcome};
@@ -131,7 +132,7 @@ impl Linker {
     /// the worker claimed the content (`claimed_at`, see `Wrote`).
     pub fn relink_copy(
         &mut self,
-        conn: &rusqlite::Connection,
+        db: &Db,
         hash: &[u8],
         size: u64,
         want: CopyMeta,
@@ -139,19 +140,19 @@ impl Linker {
         claimed_at: u64,
     ) -> Result<Linked> {
         let catalog = self.pruned_at > claimed_at;
-        self.link_to(conn, hash, size, want, dst, Put::Over, catalog)
+        self.link_to(db, hash, size, want, dst, Put::Over, catalog)
     }
 
     /// Links `dst` to any stored copy of content `hash` that may serve metadata `want`.
     pub fn link_content(
         &mut self,
-        conn: &rusqlite::Connection,
+        db: &Db,
         hash: &[u8],
         size: u64,
         want: CopyMeta,
         dst: &Path,
     ) -> Result<Linked> {
-        self.link_to(conn, hash, size, want, dst, Put::New, true)
+        self.link_to(db, hash, size, want, dst, Put::New, true)
     }
 
     /// Links `dst` to a copy this run remembers, else (with `catalog`) to one the catalog
@@ -159,7 +160,7 @@ impl Linker {
     #[allow(clippy::too_many_arguments)]
     fn link_to(
         &mut self,
-        conn: &rusqlite::Connection,
+        db: &Db,
         hash: &[u8],
         size: u64,
         want: CopyMeta,
@@ -187,11 +188,11 @@ impl Linker {
         if !catalog {
             return Ok(Linked::No);
         }
-        for copy in dedup::candidates(conn, hash, size, want, self.policy)? {
+        for copy in dedup::candidates(db, hash, size, want, self.policy)? {
             if self.live.get(&key).is_some_and(|l| l.copy_id == copy.id) {
                 continue;
             }
-            let Some((src, nlink)) = dedup::place_of(conn, &self.root, &copy, 1, self.max_links)?
+            let Some((src, nlink)) = dedup::place_of(db, &self.root, &copy, 1, self.max_links)?
             else {
                 continue;
             };

@@ -15,12 +15,14 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 
-use crate::catalog::{Catalog, SnapshotRow, Writer};
-use crate::cli::{BackupArgs, Global};
+use self::leftovers::DeadRuns;
+use self::report::RunKind;
+use crate::catalog::{Catalog, Db, SnapshotRow, Writer};
+use crate::cli::BackupArgs;
 use crate::config::{Config, LogLevel};
 use crate::flush::Flusher;
 use crate::layout::{check_name, SnapshotPaths};
-use crate::progress::{Progress, Style};
+use crate::progress::{Progress, Ui};
 use crate::root::{BackupRoot, Filesystem};
 use crate::scan::{ScanOptions, SourceDir};
 use crate::store;
@@ -35,9 +37,9 @@ pub struct Source {
 }
 
 /// Runs `phlb backup`.
-pub fn run(config: &Config, global: &Global, args: &BackupArgs) -> Result<Outcome> {
+pub fn run(config: &Config, ui: &Ui, args: &BackupArgs) -> Result<Outcome> {
     let sources = resolve_sources(&args.sources, args.name.as_deref())?;
-    let style = Style::detect(global.quiet);
+    let style = ui.style;
     if args.dry_run {
         return dry_run::run(config, &sources, style);
     }
@@ -58,24 +60,20 @@ pub fn run(config: &Config, global: &Global, args: &BackupArgs) -> Result<Outcom
     for s in &sources {
         store::check_own_dir(&root.join(&s.name))?;
     }
-    let say = |line: String| {
-        if !global.quiet {
-            eprintln!("{line}");
-        }
-    };
+    let say = |line: String| ui.say(line);
     let opened = BackupRoot::open_writer(&root, Filesystem::MustMatch, &say)?;
     crate::commands::add::record_on_disk(config, opened.path(), &opened.catalog, style, &say)?;
     opened.catalog.check_hash(&config.hash.to_string())?;
     crate::commands::add::fix_import_times(&opened.catalog, config)?;
     let mut outcome = Outcome::Clean;
     for source in &sources {
-        let made = make_snapshot(&opened, config, source, style, global.verbose)?;
+        let made = make_snapshot(&opened, config, source, ui)?;
         for gone in &made.removed_leftovers {
             say(format!(
                 "phlb: note: removed the leftovers of interrupted run {gone}"
             ));
         }
-        if !global.quiet {
+        if !ui.quiet() {
             print!("{}", made.summary);
         }
         if made.counts.failed > 0 {
@@ -85,7 +83,7 @@ pub fn run(config: &Config, global: &Global, args: &BackupArgs) -> Result<Outcom
     if args.prune {
         if outcome == Outcome::Clean {
             let names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
-            crate::commands::prune::after_backup(&opened, config, global, &names)?;
+            crate::commands::prune::after_backup(&opened, config, ui, &names)?;
         } else {
             say("phlb: note: not pruning: some files could not be backed up".to_string());
         }
@@ -95,7 +93,7 @@ pub fn run(config: &Config, global: &Global, args: &BackupArgs) -> Result<Outcom
 }
 
 /// What one snapshot run did, for its caller to show: nothing is printed while it runs
-/// but the progress (`Style`) and the per-file lines of `verbose`.
+/// but the progress and, with `--verbose`, the per-file lines (both as `Ui` says).
 #[derive(Debug, Clone)]
 pub struct SnapshotReport {
     /// `NAME/TIMESTAMP` of the new snapshot.
@@ -176,14 +174,14 @@ fn prepare_root(config: &Config) -> Result<PathBuf> {
 /// other bytes under the same path, size and mtime, so after one the first run reads
 /// every file (and still links by content).
 fn previous(
-    conn: &rusqlite::Connection,
+    db: &Db,
     root: &Path,
     source: &Source,
     algo: crate::hash::HashAlgo,
 ) -> Result<Option<snapshot::Previous>> {
     let name = &source.name;
     let from = source.path.as_os_str().as_bytes();
-    while let Some(row) = SnapshotRow::previous_of_source(conn, name, from)? {
+    while let Some(row) = SnapshotRow::previous_of_source(db, name, from)? {
         let dir = root.join(name).join(&row.timestamp);
         if dir.is_dir() {
             // Hashes of another algorithm cannot go into this run's manifest: after a
@@ -196,14 +194,14 @@ fn previous(
                 run_id: row.id,
             }));
         }
-        row.mark_missing(conn)?;
+        row.mark_missing(db)?;
     }
     Ok(None)
 }
 
 /// Picks a timestamp for a new snapshot that no other run of `name` has used.
 fn pick_timestamp(
-    conn: &rusqlite::Connection,
+    db: &Db,
     root: &Path,
     config: &Config,
     name: &str,
@@ -215,7 +213,7 @@ fn pick_timestamp(
     let mut ts = base.clone();
     for n in 1.. {
         let paths = SnapshotPaths::new(root, name, &ts, sums);
-        if !paths.taken() && !SnapshotRow::exists(conn, name, &ts)? {
+        if !paths.taken() && !SnapshotRow::exists(db, name, &ts)? {
             return Ok((ts, paths));
         }
         ts = format!("{base}-{n}");
@@ -256,25 +254,24 @@ pub fn make_snapshot(
     opened: &BackupRoot,
     config: &Config,
     source: &Source,
-    style: Style,
-    verbose: bool,
+    ui: &Ui,
 ) -> Result<SnapshotReport> {
     let (root, catalog) = (opened.path(), &opened.catalog);
     let started = Instant::now();
     let name = &source.name;
     let sums = config.hash.manifest_suffix();
-    let conn = catalog.conn()?;
+    let db = catalog.db()?;
     let format = &config.sub_dir_formatter;
-    let settled = leftovers::clean(&conn, root, name, sums, format, false)?;
+    let settled = leftovers::clean(&db, root, name, sums, format, DeadRuns::Keep)?;
     store::make_private_dir(&root.join(name))?;
-    let prev = previous(&conn, root, source, config.hash)?;
-    let (ts, paths) = pick_timestamp(&conn, root, config, name)?;
+    let prev = previous(&db, root, source, config.hash)?;
+    let (ts, paths) = pick_timestamp(&db, root, config, name)?;
     let label = format!("{name}/{ts}");
     crate::signals::doing(format!(
         "backup of {label} stopped; nothing was marked complete, the next run removes the leftovers"
     ));
     let snapshot = SnapshotRow::create(
-        &conn,
+        &db,
         name,
         &ts,
         source.path.as_os_str().as_bytes(),
@@ -297,18 +294,17 @@ pub fn make_snapshot(
         snapshot: &snapshot,
         paths: &paths,
         prev,
-        as_root: store::running_as_root(),
-        verbose,
+        verbose: ui.verbose,
     };
     let flusher = config
         .sync
         .then(|| Flusher::start(&paths.work_dir))
         .transpose()
         .with_context(|| format!("{}: cannot open snapshot folder", paths.work_dir.display()))?;
-    let writer = Writer::start(conn)?;
+    let writer = Writer::start(db)?;
     let linker = links::Linker::new(root, config.dedup, config.max_links, writer.committed());
-    let progress = Progress::new(style, &label, 0, 0);
-    let mut run = snapshot::Run::start(inputs, writer, catalog.conn()?, linker)?;
+    let progress = Progress::new(ui.style, &label, 0, 0);
+    let mut run = snapshot::Run::start(inputs, writer, catalog.db()?, linker)?;
     for label in &settled.finished {
         run.log
             .line(LogLevel::Info, &format!("finished interrupted run {label}"));
@@ -316,15 +312,15 @@ pub fn make_snapshot(
     run.walk(&scan_options(config, root), &progress)?;
     let (counts, mut log, failures) = run.finish(&progress)?;
     progress.finish();
-    let summary = counts.summary(&label, started.elapsed(), false) + &failures.text();
+    let summary = counts.summary(&label, started.elapsed(), RunKind::Real) + &failures.text();
     complete(
         catalog, &snapshot, &paths, &counts, &summary, &mut log, flusher,
     )?;
     crate::signals::doing(format!(
         "backup stopped after {label} was complete; the next run removes any leftovers"
     ));
-    let conn = catalog.conn()?;
-    let cleaned = leftovers::clean(&conn, root, name, sums, format, true)?;
+    let db = catalog.db()?;
+    let cleaned = leftovers::clean(&db, root, name, sums, format, DeadRuns::Remove)?;
     Ok(SnapshotReport {
         label,
         counts,
@@ -360,14 +356,14 @@ fn complete(
     }
     std::fs::rename(&paths.work_log, &paths.log).with_context(|| ctx(&paths.log))?;
     std::fs::rename(&paths.work_manifest, &paths.manifest).with_context(|| ctx(&paths.manifest))?;
-    let conn = catalog.conn()?;
+    let db = catalog.db()?;
     let finished_at = crate::clock::now_rfc3339();
-    snapshot.set_totals(&conn, &counts.totals(), &finished_at)?;
+    snapshot.set_totals(&db, &counts.totals(), &finished_at)?;
     std::fs::rename(&paths.work_dir, &paths.dir).with_context(|| ctx(&paths.dir))?;
     if synced {
         let parent = paths.dir.parent().unwrap_or(Path::new("."));
         crate::flush::sync_dir(parent).with_context(|| ctx(&paths.dir))?;
     }
-    snapshot.mark_complete(&conn)?;
+    snapshot.mark_complete(&db)?;
     Ok(())
 }

@@ -12,6 +12,15 @@ use crate::config::LogLevel;
 use crate::units::{human_bytes, human_duration, OneLine};
 
 /// What one snapshot run did.
+/// Whether a summary tells of a real run or of a dry run's prediction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunKind {
+    /// The run wrote the snapshot.
+    Real,
+    /// `--dry-run`: nothing was written; the counts say what a run would do.
+    Dry,
+}
+
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Counts {
     /// Regular files in the snapshot.
@@ -52,7 +61,8 @@ impl Counts {
     }
 
     /// The final summary, a few lines of plain text.
-    pub fn summary(&self, snapshot: &str, elapsed: Duration, dry_run: bool) -> String {
+    pub fn summary(&self, snapshot: &str, elapsed: Duration, run: RunKind) -> String {
+        let dry_run = run == RunKind::Dry;
         let (linked, copied) = if dry_run {
             ("would link", "would copy")
         } else {

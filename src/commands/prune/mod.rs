@@ -13,12 +13,12 @@ use anyhow::{bail, Result};
 
 use crate::catalog::prune::{members, Member};
 use crate::catalog::snapshots::Status;
-use crate::catalog::{prune, Conn};
-use crate::cli::{ForgetArgs, Global, KeepArgs, PruneArgs, RemovalArgs};
+use crate::catalog::{prune, Db};
 use crate::catalog::{Access, Catalog};
+use crate::cli::{ForgetArgs, KeepArgs, PruneArgs, RemovalArgs};
 use crate::commands::select::{existing_root, resolve};
 use crate::config::Config;
-use crate::progress::{Progress, Style};
+use crate::progress::{Progress, Style, Ui};
 use crate::retention::Policy;
 use crate::root::{BackupRoot, Filesystem};
 use crate::Outcome;
@@ -26,9 +26,9 @@ use crate::Outcome;
 use plan::{Action, Item, Reason};
 
 /// Runs `phlb prune`.
-pub fn run_prune(config: &Config, global: &Global, args: &PruneArgs) -> Result<Outcome> {
+pub fn run_prune(config: &Config, ui: &Ui, args: &PruneArgs) -> Result<Outcome> {
     let policy = policy_of(&args.keep, &config.keep)?;
-    let pick = |conn: &Conn| -> Result<Vec<Item>> {
+    let pick = |conn: &Db| -> Result<Vec<Item>> {
         let all = members(conn, None)?;
         for name in &args.names {
             if !all.iter().any(|m| &m.row.name == name) {
@@ -41,16 +41,16 @@ pub fn run_prune(config: &Config, global: &Global, args: &PruneArgs) -> Result<O
             .collect();
         Ok(plan::by_policy(chosen, &policy, &config.sub_dir_formatter))
     };
-    if !args.removal.json && !global.quiet {
+    if !args.removal.json && !ui.quiet() {
         println!("policy: {}", policy.describe());
     }
-    with_root(config, global, args.removal, pick)
+    with_root(config, ui, args.removal, pick)
 }
 
 /// Runs `phlb forget`.
-pub fn run_forget(config: &Config, global: &Global, args: &ForgetArgs) -> Result<Outcome> {
+pub fn run_forget(config: &Config, ui: &Ui, args: &ForgetArgs) -> Result<Outcome> {
     let root = existing_root(config)?;
-    let pick = |conn: &Conn| -> Result<Vec<Item>> {
+    let pick = |conn: &Db| -> Result<Vec<Item>> {
         let all = members(conn, None)?;
         let mut items: Vec<Item> = Vec::new();
         if args.missing {
@@ -88,7 +88,7 @@ pub fn run_forget(config: &Config, global: &Global, args: &ForgetArgs) -> Result
         }
         Ok(items)
     };
-    with_root(config, global, args.removal, pick)
+    with_root(config, ui, args.removal, pick)
 }
 
 /// Prunes the snapshots of `names` by the config's `KEEP_*` rules in the root a backup
@@ -96,10 +96,10 @@ pub fn run_forget(config: &Config, global: &Global, args: &ForgetArgs) -> Result
 pub fn after_backup(
     opened: &BackupRoot,
     config: &Config,
-    global: &Global,
+    ui: &Ui,
     names: &[String],
 ) -> Result<Outcome> {
-    let conn = opened.catalog.conn()?;
+    let conn = opened.catalog.db()?;
     let chosen: Vec<Member> = members(&conn, None)?
         .into_iter()
         .filter(|m| names.contains(&m.row.name))
@@ -111,7 +111,7 @@ pub fn after_backup(
         show_lost: false,
         bytes: false,
     };
-    carry_out(Some(opened), &conn, items, config, global, removal)
+    carry_out(Some(opened), &conn, items, config, ui, removal)
 }
 
 /// Refuses a bad `backup --prune` before the backup starts.
@@ -149,38 +149,34 @@ fn policy_of(keep: &KeepArgs, defaults: &Policy) -> Result<Policy> {
 /// carries out the plan.
 fn with_root(
     config: &Config,
-    global: &Global,
+    ui: &Ui,
     removal: RemovalArgs,
-    pick: impl Fn(&Conn) -> Result<Vec<Item>>,
+    pick: impl Fn(&Db) -> Result<Vec<Item>>,
 ) -> Result<Outcome> {
     if removal.dry_run {
         // Peek: not even the -shm and -wal files a reader would make.
         let root = existing_root(config)?;
         let catalog = Catalog::open(&root.join(crate::root::META_DIR), Access::Peek)?;
-        let conn = catalog.conn()?;
+        let conn = catalog.db()?;
         let items = pick(&conn)?;
-        return carry_out(None, &conn, items, config, global, removal);
+        return carry_out(None, &conn, items, config, ui, removal);
     }
     existing_root(config)?;
-    let say = |line: String| {
-        if !global.quiet {
-            eprintln!("{line}");
-        }
-    };
+    let say = |line: String| ui.say(line);
     let opened = BackupRoot::open_writer(&config.backup_path, Filesystem::Any, &say)?;
     crate::signals::doing("prune stopped; the next prune or backup finishes the removal it began");
-    let conn = opened.catalog.conn()?;
+    let conn = opened.catalog.db()?;
     let items = pick(&conn)?;
-    carry_out(Some(&opened), &conn, items, config, global, removal)
+    carry_out(Some(&opened), &conn, items, config, ui, removal)
 }
 
 /// Prints the plan, and (with a root open for writing) removes what it says.
 fn carry_out(
     opened: Option<&BackupRoot>,
-    conn: &Conn,
+    conn: &Db,
     items: Vec<Item>,
     config: &Config,
-    global: &Global,
+    ui: &Ui,
     removal: RemovalArgs,
 ) -> Result<Outcome> {
     let root = match opened {
@@ -189,7 +185,7 @@ fn carry_out(
     };
     let freed = plan::measure(conn, &root, &items)?;
     let to_remove: Vec<&Item> = items.iter().filter(|i| i.removes()).collect();
-    let text = !removal.json && !global.quiet;
+    let text = !removal.json && !ui.quiet();
     if text {
         for line in show::plan_lines(&items) {
             println!("{line}");
@@ -221,7 +217,7 @@ fn carry_out(
         return Ok(Outcome::Clean);
     };
     let total: u64 = to_remove.iter().map(|i| i.member.files).sum();
-    let progress = Progress::counting(Style::detect(global.quiet || removal.json), "prune", total);
+    let progress = Progress::counting(Style::detect(ui.quiet() || removal.json), "prune", total);
     let removed = AtomicU64::new(0);
     let mut done = 0usize;
     for item in &to_remove {
@@ -230,13 +226,10 @@ fn carry_out(
             prune::delete_run(conn, row.id)?;
         } else {
             let waiting = || {
-                progress_note(
-                    global,
-                    &format!(
-                        "phlb: waiting for a reader of {} (a restore or download) to finish",
-                        row.label()
-                    ),
-                )
+                ui.say(format!(
+                    "phlb: waiting for a reader of {} (a restore or download) to finish",
+                    row.label()
+                ))
             };
             std::thread::scope(|s| -> Result<()> {
                 let work = s.spawn(|| {
@@ -251,7 +244,7 @@ fn carry_out(
             })?;
         }
         done += 1;
-        if global.verbose {
+        if ui.verbose {
             progress.warn(&format!(
                 "removed {}",
                 crate::units::escape_controls(&row.label())
@@ -277,11 +270,4 @@ fn carry_out(
         );
     }
     Ok(Outcome::Clean)
-}
-
-/// A line on stderr unless quiet.
-fn progress_note(global: &Global, line: &str) {
-    if !global.quiet {
-        eprintln!("{line}");
-    }
 }

@@ -10,7 +10,7 @@ use anyhow::Result;
 
 use crate::catalog::prune::{self, Member};
 use crate::catalog::snapshots::Status;
-use crate::catalog::Conn;
+use crate::catalog::Db;
 use crate::layout::{snapshot_dir_rel, timestamp_local};
 use crate::retention::{self, Policy, Rule};
 
@@ -129,7 +129,7 @@ fn taken_at(m: &Member, format: &str) -> chrono::NaiveDateTime {
 
 /// What removing the plan's snapshots frees, on the catalog of `conn` and the disk under
 /// `root`.
-pub fn measure(conn: &Conn, root: &Path, items: &[Item]) -> Result<Freed> {
+pub fn measure(conn: &Db, root: &Path, items: &[Item]) -> Result<Freed> {
     let gone: Vec<&Member> = items
         .iter()
         .filter(|i| matches!(i.action, Action::Remove(r) if r != Reason::Missing))

@@ -8,13 +8,13 @@ use anyhow::Result;
 
 use super::Report;
 use crate::catalog::damage::{any_unverified, damaged_paths, record_verdict, Verdict};
-use crate::catalog::SnapshotRow;
+use crate::catalog::{Db, SnapshotRow};
 use crate::units::one_line;
 
 /// Records in the catalog what this run found: damaged copies are never linked to
 /// again; unverified copies that read good become link sources.
-pub(super) fn record_verdicts(conn: &rusqlite::Connection, report: &Report) -> Result<()> {
-    let tx = conn.unchecked_transaction()?;
+pub(super) fn record_verdicts(db: &Db, report: &Report) -> Result<()> {
+    let tx = db.begin()?;
     for &id in &report.damaged {
         record_verdict(&tx, id, Verdict::Damaged)?;
     }
@@ -30,13 +30,9 @@ pub(super) fn record_verdicts(conn: &rusqlite::Connection, report: &Report) -> R
 
 /// Reports the paths of the verified snapshots whose copy an earlier run recorded as
 /// damaged: they stay a problem until repaired or their snapshot is gone.
-pub(super) fn recorded_damage(
-    conn: &rusqlite::Connection,
-    targets: &[SnapshotRow],
-    report: &mut Report,
-) -> Result<()> {
+pub(super) fn recorded_damage(db: &Db, targets: &[SnapshotRow], report: &mut Report) -> Result<()> {
     let ids: HashSet<i64> = targets.iter().map(|s| s.id).collect();
-    for d in damaged_paths(conn)? {
+    for d in damaged_paths(db)? {
         if !ids.contains(&d.snapshot_id) || report.damaged.contains(&d.copy_id) {
             continue;
         }

@@ -8,19 +8,15 @@ use anyhow::Result;
 
 use super::Report;
 use crate::catalog::snapshots::Status;
-use crate::catalog::SnapshotRow;
+use crate::catalog::{Db, SnapshotRow};
 use crate::config::Config;
 use crate::layout::IN_PROGRESS;
 use crate::units::one_line;
 
 /// Notes runs that never finished and their in-progress folders (the next backup of
 /// their name settles them); they are not damage.
-pub(super) fn leftovers(
-    conn: &rusqlite::Connection,
-    root: &Path,
-    report: &mut Report,
-) -> Result<()> {
-    for snap in SnapshotRow::all(conn)? {
+pub(super) fn leftovers(db: &Db, root: &Path, report: &mut Report) -> Result<()> {
+    for snap in SnapshotRow::all(db)? {
         if snap.status == Status::Incomplete {
             let done = root.join(&snap.name).join(&snap.timestamp).is_dir();
             let why = if done {
@@ -53,12 +49,12 @@ pub(super) fn leftovers(
 /// Reports snapshot folders on disk that the catalog does not know (`phlb add` records
 /// them).
 pub(super) fn unknown_folders(
-    conn: &rusqlite::Connection,
+    db: &Db,
     root: &Path,
     config: &Config,
     report: &mut Report,
 ) -> Result<()> {
-    let known: HashSet<(String, String)> = SnapshotRow::all(conn)?
+    let known: HashSet<(String, String)> = SnapshotRow::all(db)?
         .into_iter()
         .map(|s| (s.name, s.timestamp))
         .collect();

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use crate::catalog::damage::{damaged_paths, drop_if_unused, move_entry, DamagedPath};
+use crate::catalog::Db;
 use crate::commands::dedup;
 use crate::config::Config;
 use crate::layout::snapshot_dir_rel;
@@ -27,13 +28,13 @@ pub struct Repaired {
 /// Relinks every damaged path of a complete snapshot it can; `say` gets one line per
 /// change or path left as it is.
 pub fn repair(
-    conn: &rusqlite::Connection,
+    db: &Db,
     root: &Path,
     config: &Config,
     say: &mut dyn FnMut(String),
 ) -> Result<Repaired> {
     let mut by_copy: BTreeMap<i64, Vec<DamagedPath>> = BTreeMap::new();
-    for d in damaged_paths(conn)? {
+    for d in damaged_paths(db)? {
         by_copy.entry(d.copy_id).or_default().push(d);
     }
     let mut done = Repaired::default();
@@ -41,7 +42,7 @@ pub fn repair(
     for (copy_id, paths) in by_copy {
         let first = &paths[0];
         let need = paths.len() as u64;
-        let Some((good_id, good)) = good_copy(conn, root, config, first, need)? else {
+        let Some((good_id, good)) = good_copy(db, root, config, first, need)? else {
             for d in &paths {
                 done.left += 1;
                 say(format!(
@@ -72,7 +73,7 @@ pub fn repair(
                 }
                 return Err(e).with_context(|| format!("{}: cannot relink", place.display()));
             }
-            move_entry(conn, d.snapshot_id, d.path_id, good_id)?;
+            move_entry(db, d.snapshot_id, d.path_id, good_id)?;
             done.relinked += 1;
             say(format!(
                 "{}/{}: repaired: relinked to the good copy at {}",
@@ -81,7 +82,7 @@ pub fn repair(
                 one_line(&good)
             ));
         }
-        drop_if_unused(conn, copy_id)?;
+        drop_if_unused(db, copy_id)?;
     }
     Ok(done)
 }
@@ -90,21 +91,15 @@ pub fn repair(
 /// owner under the `DEDUP` policy, has room for `need` more links under `MAX_LINKS`,
 /// and hashes right now to the content's hash.
 fn good_copy(
-    conn: &rusqlite::Connection,
+    db: &Db,
     root: &Path,
     config: &Config,
     damaged: &DamagedPath,
     need: u64,
 ) -> Result<Option<(i64, PathBuf)>> {
-    let found = dedup::candidates(
-        conn,
-        &damaged.hash,
-        damaged.size,
-        damaged.meta,
-        config.dedup,
-    )?;
+    let found = dedup::candidates(db, &damaged.hash, damaged.size, damaged.meta, config.dedup)?;
     for copy in found.iter().filter(|c| c.id != damaged.copy_id) {
-        let Some((src, _)) = dedup::place_of(conn, root, copy, need, config.max_links)? else {
+        let Some((src, _)) = dedup::place_of(db, root, copy, need, config.max_links)? else {
             continue;
         };
         if dedup::bytes_have(&src, &damaged.hash) {

@@ -54,7 +54,7 @@ pub(super) fn claims(
     Arc::new(move || {
         let seen = Arc::clone(&seen);
         let committed = committed.clone();
-        let conn = catalog::open_reader(&path).ok();
+        let db = catalog::open_reader(&path).ok();
         Box::new(move |hash: &[u8]| {
             // The count is read before the catalog is asked: the answer then includes
             // every row counted.
@@ -64,7 +64,7 @@ pub(super) fn claims(
                 .unwrap_or_else(|e| e.into_inner())
                 .first(hash, rows);
             let claimed = first
-                && conn
+                && db
                     .as_ref()
                     .is_some_and(|c| matches!(content_known(c, hash), Ok(false)));
             claimed.then_some(rows)

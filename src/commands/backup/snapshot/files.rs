@@ -228,10 +228,10 @@ impl Run<'_> {
         };
         let dst = self.dst(&entry.rel);
         if let Some(hash) = known {
-            let conn = &*self.reads;
+            let db = &self.reads;
             if let Linked::Yes(copy_id) =
                 self.linker
-                    .link_content(conn, &hash, entry.meta.size, entry.meta.into(), &dst)?
+                    .link_content(db, &hash, entry.meta.size, entry.meta.into(), &dst)?
             {
                 return Ok(Ok(Stored {
                     how: How::Linked,
@@ -258,10 +258,10 @@ impl Run<'_> {
             Err(why) => return Ok(Err(Failure::Source(why))),
         };
         let (meta, hash) = (read.meta, read.hash.clone());
-        let conn = &*self.reads;
+        let db = &self.reads;
         if let Linked::Yes(copy_id) =
             self.linker
-                .link_content(conn, &hash, meta.size, meta.into(), dst)?
+                .link_content(db, &hash, meta.size, meta.into(), dst)?
         {
             return Ok(Ok(Stored {
                 how: How::Linked,
@@ -272,7 +272,7 @@ impl Run<'_> {
             }));
         }
         let algo = self.inp.config.hash;
-        let (ino, stored_mtime) = match write_new_copy(read, dst, algo, self.inp.as_root) {
+        let (ino, stored_mtime) = match write_new_copy(read, dst, algo) {
             Ok(written) => written,
             Err(CopyError::Source(why)) => return Ok(Err(Failure::Source(why))),
             Err(CopyError::Write(e)) => return fatal_or(e, dst, "cannot write copy"),
@@ -284,11 +284,11 @@ impl Run<'_> {
     /// stored the same content meanwhile (the worker could not know): then the copy is
     /// replaced by a link to that one, so each content is stored once.
     fn adopt(&mut self, wrote: Wrote, dst: &Path) -> Result<Result<Stored, Failure>> {
-        let conn = &*self.reads;
+        let db = &self.reads;
         let (size, want) = (wrote.meta.size, wrote.meta.into());
         if let Linked::Yes(copy_id) =
             self.linker
-                .relink_copy(conn, &wrote.hash, size, want, dst, wrote.claimed_at)?
+                .relink_copy(db, &wrote.hash, size, want, dst, wrote.claimed_at)?
         {
             return Ok(Ok(Stored {
                 how: How::Linked,

@@ -1,5 +1,6 @@
 //! Owns one snapshot run: walks the source into a snapshot folder, its manifest and its
-//! catalog rows; `files` decides and stores each regular file.
+//! catalog rows; `files` decides and stores each regular file, `folders` the folders and
+//! symlinks.
 
 use std::collections::{HashMap, VecDeque};
 use std::fs::File;
@@ -14,6 +15,7 @@ use anyhow::{Context, Result};
 mod claims;
 mod failure;
 mod files;
+mod folders;
 mod notes;
 
 use failure::{fatal_or, Failure};
@@ -21,7 +23,7 @@ use failure::{fatal_or, Failure};
 use super::links::Linker;
 use super::report::{Counts, Failures, Log};
 use crate::catalog::entries::previous_entries;
-use crate::catalog::{Conn, SnapshotRow, Writer};
+use crate::catalog::{Db, SnapshotRow, Writer};
 use crate::config::{Config, LogLevel};
 use crate::layout::SnapshotPaths;
 use crate::plan::{first_step, FirstStep, PrevEntry, PrevMap};
@@ -43,7 +45,6 @@ pub struct Inputs<'a> {
     pub paths: &'a SnapshotPaths,
     /// The previous complete snapshot of this name, if any.
     pub prev: Option<Previous>,
-    pub as_root: bool,
     pub verbose: bool,
 }
 
@@ -122,7 +123,7 @@ pub struct Run<'a> {
     inp: Inputs<'a>,
     writer: Writer,
     /// A second connection for lookups; it sees what earlier runs committed.
-    reads: Conn,
+    reads: Db,
     linker: Linker,
     manifest: BufWriter<File>,
     pub log: Log,
@@ -140,7 +141,7 @@ pub struct Run<'a> {
 
 impl<'a> Run<'a> {
     /// Starts a run: opens the manifest and log under their in-progress names.
-    pub fn start(inp: Inputs<'a>, writer: Writer, reads: Conn, linker: Linker) -> Result<Run<'a>> {
+    pub fn start(inp: Inputs<'a>, writer: Writer, reads: Db, linker: Linker) -> Result<Run<'a>> {
         let manifest = store::create_fresh(&inp.paths.work_manifest).with_context(|| {
             format!(
                 "{}: cannot create manifest",
@@ -185,7 +186,6 @@ impl<'a> Run<'a> {
             };
             let new = NewCopies {
                 claim: claims::claims(self.inp.catalog_path, self.writer.committed()),
-                as_root: self.inp.as_root,
             };
             let mut reader = Reader::start(scope, algo, workers, Some(new));
             let mut queue: VecDeque<(Entry, Option<&PrevEntry>, Option<FirstStep>)> =
@@ -328,45 +328,6 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
-    fn dir(&mut self, entry: &Entry) -> Result<Result<(), Failure>> {
-        if let Some(why) = self.dir_errors.remove(&entry.rel) {
-            return Ok(Err(Failure::Dest(why)));
-        }
-        let dst = self.dst(&entry.rel);
-        self.dirs.push((dst, entry.meta));
-        self.counts.dirs += 1;
-        self.writer.insert_entry(
-            self.inp.snapshot.id,
-            None,
-            &entry.rel,
-            Kind::Dir,
-            &entry.meta,
-            None,
-            None,
-        )?;
-        Ok(Ok(()))
-    }
-
-    fn symlink(&mut self, entry: &Entry) -> Result<Result<(), Failure>> {
-        let dst = self.dst(&entry.rel);
-        let target = entry.target.as_deref().unwrap_or(Path::new(""));
-        if let Err(e) = store::make_symlink(&dst, target, &entry.meta, self.inp.as_root) {
-            return fatal_or(e, &dst, "cannot create symlink");
-        }
-        self.counts.symlinks += 1;
-        self.writer.insert_entry(
-            self.inp.snapshot.id,
-            None,
-            &entry.rel,
-            Kind::Symlink,
-            &entry.meta,
-            None,
-            Some(target),
-        )?;
-        self.action(LogLevel::Debug, "symlink", &entry.rel);
-        Ok(Ok(()))
-    }
-
     fn action(&mut self, level: LogLevel, what: &str, rel: &Path) {
         self.log.action(level, what, rel);
     }
@@ -383,7 +344,7 @@ impl<'a> Run<'a> {
     /// batch and the manifest. The snapshot is still under its in-progress name.
     pub fn finish(mut self, progress: &dyn Report) -> Result<(Counts, Log, Failures)> {
         for (dir, meta) in std::mem::take(&mut self.dirs).iter().rev() {
-            if let Err(e) = store::finish_dir(dir, meta, self.inp.as_root) {
+            if let Err(e) = store::finish_dir(dir, meta) {
                 self.fail(dir, &format!("cannot set folder metadata: {e}"), progress);
             }
         }
