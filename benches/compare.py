@@ -320,6 +320,27 @@ def measure(args, work, have_rsync, big_bytes, deleted_at):
         s, k = phlb(add_root, "add")
         record("add (3 snapshots) phlb", s, k)
 
+    # prune: the plan over every snapshot (a dry run), then removing one snapshot with
+    # `phlb forget` against `rm -rf` of a hardlinked copy of another snapshot of the same
+    # tree (both unlink the same number of names; few inodes are freed by either).
+    for r in range(args.reps):
+        ready([catalog])
+        s, k = phlb(root, "prune", "--keep-last", "1", "--dry-run")
+        record("prune plan (dry run) phlb", s, k)
+    snaps = sorted(d for d in os.listdir(os.path.join(root, "corpus")) if os.path.isdir(os.path.join(root, "corpus", d)))
+    for r in range(args.reps):
+        if len(snaps) < 3:
+            break
+        gone, other = snaps.pop(0), snaps[0]
+        ready([catalog], [os.path.join(root, "corpus", gone)])
+        s, k = phlb(root, "forget", "corpus/" + gone)
+        record("remove 1 snapshot phlb", s, k)
+        twin = os.path.join(work, f"rm-twin-{r}")
+        sh(["cp", "-al", os.path.join(root, "corpus", other), twin])
+        ready([], [twin])
+        s, _ = timed(["rm", "-rf", twin])
+        record("remove 1 snapshot rm -rf", s)
+
     # Memory must not grow with file size: one 4 KiB file against one 4 GiB file (times
     # the scale), each backed up into a fresh root. Last, since only memory counts here:
     # the S1 copies go first to make room (the deletes no longer matter to a timed run).
@@ -409,6 +430,7 @@ def main():
         print(f"  S3 - S2 (the no-change run right after each S3, median) = {statistics.median(extras):.2f} s;"
               f" hashing + writing (and syncing) the new copies alone = {statistics.median(floors):.2f} s")
     print(f"  verify / sha256sum        {ratio('verify phlb', 'verify sha256sum')}   (target <= 1.2)")
+    print(f"  remove 1 snapshot / rm -rf {ratio('remove 1 snapshot phlb', 'remove 1 snapshot rm -rf')}   (target <= 1.0)")
     for tool, v in written.items():
         print(f"  S3 bytes newly written by {tool}: median {statistics.median(v) / 2**20:.1f} MiB")
 

@@ -71,6 +71,7 @@ Examples:
   phlb prune --keep-daily 7 --keep-weekly 4 --keep-monthly 12 --dry-run
   phlb prune docs --keep-last 10 --keep-within 30d
   phlb prune --keep-yearly unlimited --keep-monthly 24 --show-lost --json
+  phlb prune --keep-versions 5 -n
 
 Within each snapshot name, newest first, a snapshot is kept by a rule when its hour,
 day, ISO week, month or year (the local time in its folder name) differs from the
@@ -110,6 +111,11 @@ pub struct KeepArgs {
     /// Keep every snapshot taken within DURATION before the newest (e.g. 30d, 12h, 6mo).
     #[arg(long, value_name = "DURATION", value_parser = crate::duration::parse)]
     pub keep_within: Option<crate::duration::Span>,
+    /// Per file: keep only the N newest distinct contents of each path; older versions
+    /// are removed from the (older) snapshots that hold them, which stay complete and
+    /// are marked trimmed. The one option that changes older snapshots.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub keep_versions: Option<u32>,
 }
 
 /// What prune and forget print and whether they act.

@@ -252,6 +252,7 @@ pub fn render(loaded: &Loaded) -> String {
         ("KEEP_MONTHLY", shown(c.keep.monthly)),
         ("KEEP_YEARLY", shown(c.keep.yearly)),
         ("KEEP_WITHIN", shown(c.keep.within)),
+        ("KEEP_VERSIONS", shown(c.keep.versions)),
     ];
     let mut out = match &loaded.file {
         Some(f) => format!("# config file: {}\n", f.display()),

@@ -380,3 +380,111 @@ fn a_prune_killed_at_any_step_leaves_no_half_deleted_snapshot_listed_and_the_nex
     }
     assert!(kills >= 6, "only {kills} of the runs were killed");
 }
+
+/// A file with five versions over five snapshots (and one unchanged file).
+fn five_versions(env: &Env) {
+    for i in 1..=5 {
+        env.write(
+            "f.txt",
+            format!("version {i} {}", "v".repeat(5000 * i)).as_bytes(),
+        );
+        env.write("same.txt", b"never changes");
+        backup_at(env, &format!("2026-05-0{i} 10:00:00"));
+    }
+}
+
+#[test]
+fn keep_versions_2_on_a_file_with_five_versions_leaves_exactly_two_and_verify_passes() {
+    let env = Env::new();
+    five_versions(&env);
+    let plan = json(&env.run(&["prune", "--keep-versions", "2", "-n", "--json"]));
+    assert_eq!(plan["lost_files"], 3);
+    let before = du(&env);
+    let out = env.run(&["prune", "--keep-versions", "2"]);
+    assert_ok(&out);
+    assert_eq!(
+        before - du(&env),
+        plan["freed"]["disk_bytes"].as_u64().unwrap()
+    );
+    // On disk: f.txt only in the two newest snapshots; same.txt everywhere.
+    let snaps = env.snapshots("src");
+    assert_eq!(snaps.len(), 5);
+    let holding: Vec<bool> = snaps.iter().map(|s| s.join("f.txt").exists()).collect();
+    assert_eq!(holding, vec![false, false, false, true, true]);
+    assert!(snaps.iter().all(|s| s.join("same.txt").exists()));
+    // In the catalog: two versions left, three listed as trimmed.
+    assert_eq!(
+        env.sql_int("SELECT count(DISTINCT hash) FROM files WHERE path = 'f.txt'"),
+        2
+    );
+    assert_eq!(
+        env.sql_int("SELECT count(*) FROM trimmed WHERE path = 'f.txt'"),
+        3
+    );
+    assert_eq!(
+        env.sql_int("SELECT count(*) FROM snapshots WHERE trimmed = 1"),
+        3
+    );
+    // verify passes, and so does sha256sum -c on every rewritten manifest.
+    assert_ok(&env.run(&["verify"]));
+    for s in &snaps {
+        let sums = beside(s, ".SHA256SUMS");
+        let out = Command::new("sha256sum")
+            .arg("-c")
+            .arg(&sums)
+            .current_dir(s)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    // history says where the versions went; list marks the trimmed snapshots.
+    let h = json(&env.run(&["history", "f.txt", "--json"]));
+    let trimmed: Vec<bool> = h
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| !v["trimmed"].is_null())
+        .collect();
+    assert_eq!(trimmed, vec![true, true, true, false, false]);
+    let list = String::from_utf8_lossy(&env.run(&["list"]).stdout).into_owned();
+    assert_eq!(list.matches("1 trimmed").count(), 3, "{list}");
+    // A second run has nothing left to trim, and the next backup still links.
+    let again = json(&env.run(&["prune", "--keep-versions", "2", "--json"]));
+    assert_eq!(again["freed"]["copies"], 0);
+    let next = backup_at(&env, "2026-05-06 10:00:00");
+    assert_eq!(ino(&next.join("f.txt")), ino(&snaps[4].join("f.txt")));
+}
+
+#[test]
+fn a_trim_killed_before_its_files_went_is_finished_by_the_next_writer() {
+    let env = Env::new();
+    five_versions(&env);
+    let killed = killed_at(&env, "unlinkat", 1, &["prune", "--keep-versions", "1"]);
+    assert!(killed, "the prune made no unlinkat call");
+    assert_eq!(
+        env.sql_int("SELECT count(*) FROM trimmed_entries WHERE done = 0"),
+        4
+    );
+    // verify is a writer: it finishes the trim first, then finds everything in order.
+    let out = env.run(&["verify"]);
+    assert_ok(&out);
+    assert!(
+        stderr(&out).contains("finished trimming 4 old versions"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        env.sql_int("SELECT count(*) FROM trimmed_entries WHERE done = 0"),
+        0
+    );
+    let holding: Vec<bool> = env
+        .snapshots("src")
+        .iter()
+        .map(|s| s.join("f.txt").exists())
+        .collect();
+    assert_eq!(holding, vec![false, false, false, false, true]);
+}

@@ -12,11 +12,14 @@ use common::*;
 fn downgrade_to_v5(env: &Env) {
     env.db()
         .execute_batch(
-            "DROP VIEW damaged;
+            "DROP VIEW trimmed;
+             DROP TABLE trimmed_entries;
+             DROP VIEW damaged;
              DROP INDEX copies_not_ok;
              ALTER TABLE copies DROP COLUMN state;
              ALTER TABLE copies DROP COLUMN damaged_at;
              DROP VIEW snapshots;
+             ALTER TABLE snapshot_runs DROP COLUMN trimmed;
              ALTER TABLE snapshot_runs DROP COLUMN time_source;
              CREATE VIEW snapshots AS
              SELECT id, name, timestamp, name || '/' || timestamp AS path, status,

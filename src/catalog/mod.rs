@@ -21,6 +21,7 @@ pub mod prune;
 pub mod queries;
 pub mod settings;
 pub mod snapshots;
+pub mod trim;
 mod types;
 pub mod user_sql;
 pub mod writer;

@@ -6,8 +6,6 @@
 //! its newest entry first through the `entries_by_copy` index, so the usual copy (still
 //! in the newest, kept snapshot) costs one index probe.
 
-use std::collections::HashMap;
-
 use super::db::Db;
 use anyhow::Result;
 
@@ -67,8 +65,6 @@ pub struct OtherEntry {
 #[derive(Debug, Clone, Default)]
 pub struct Freed {
     pub copies: Vec<FreedCopy>,
-    /// Contents no copy outside the removed snapshots holds (their last copy goes).
-    pub lost: Vec<FreedCopy>,
     pub others: Vec<OtherEntry>,
 }
 
@@ -112,22 +108,6 @@ pub fn freed(db: &Db, ids: &[i64]) -> Result<Freed> {
             .collect::<rusqlite::Result<_>>()?;
         rows
     };
-    let mut freed_per_content: HashMap<i64, u64> = HashMap::new();
-    for c in &copies {
-        *freed_per_content.entry(c.content_id).or_default() += 1;
-    }
-    let lost = {
-        let mut count = tx.prepare_cached("SELECT count(*) FROM copies WHERE content_id = ?1")?;
-        let mut lost = Vec::new();
-        let mut seen = std::collections::HashSet::new();
-        for c in &copies {
-            let all: i64 = count.query_row([c.content_id], |r| r.get(0))?;
-            if all as u64 == freed_per_content[&c.content_id] && seen.insert(c.content_id) {
-                lost.push(c.clone());
-            }
-        }
-        lost
-    };
     let others = {
         let mut stmt = tx.prepare(
             "SELECT e.snapshot_id, p.path FROM temp.doomed_runs d
@@ -146,11 +126,7 @@ pub fn freed(db: &Db, ids: &[i64]) -> Result<Freed> {
     };
     tx.execute("DELETE FROM doomed_runs", [])?;
     tx.commit()?;
-    Ok(Freed {
-        copies,
-        lost,
-        others,
-    })
+    Ok(Freed { copies, others })
 }
 
 /// Deletes the run `id`, its entries, and the stored copies and contents only it used,
@@ -167,6 +143,7 @@ pub fn delete_run(db: &Db, id: i64) -> Result<()> {
         [id],
     )?;
     tx.execute("DELETE FROM entries WHERE snapshot_id = ?1", [id])?;
+    tx.execute("DELETE FROM trimmed_entries WHERE snapshot_id = ?1", [id])?;
     tx.execute("DELETE FROM snapshot_runs WHERE id = ?1", [id])?;
     // One pass over the other snapshots' copy index spares the copies still linked.
     tx.execute(
@@ -191,4 +168,13 @@ pub fn delete_run(db: &Db, id: i64) -> Result<()> {
     tx.execute("DELETE FROM doomed_copies", [])?;
     tx.commit()?;
     Ok(())
+}
+
+/// How many stored copies content `content_id` has.
+pub fn copy_count(db: &Db, content_id: i64) -> Result<u64> {
+    let n: i64 = db
+        .conn()
+        .prepare_cached("SELECT count(*) FROM copies WHERE content_id = ?1")?
+        .query_row([content_id], |r| r.get(0))?;
+    Ok(n as u64)
 }

@@ -45,6 +45,8 @@ pub struct ListRow {
     pub failed: i64,
     /// Paths whose stored copy `verify` found damaged.
     pub damaged: i64,
+    /// Older versions `prune --keep-versions` removed from it.
+    pub trimmed: i64,
 }
 
 /// Snapshots (of `name`, or all), oldest first, with the bytes only each one holds.
@@ -80,7 +82,7 @@ pub fn list(db: &Db, name: Option<&str>) -> Result<Vec<ListRow>> {
     }
     let mut stmt = conn.prepare(
         "SELECT id, name || '/' || timestamp, status, started_at, files, bytes, new_bytes,
-                failed
+                failed, (SELECT count(*) FROM trimmed_entries t WHERE t.snapshot_id = s.id)
          FROM snapshot_runs s WHERE ?1 IS NULL OR name = ?1 ORDER BY started_at, id",
     )?;
     let rows = stmt
@@ -97,6 +99,7 @@ pub fn list(db: &Db, name: Option<&str>) -> Result<Vec<ListRow>> {
                 unique_bytes: 0,
                 failed: r.get(7)?,
                 damaged: 0,
+                trimmed: r.get(8)?,
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -209,6 +212,8 @@ pub struct Sighting {
     pub size: i64,
     pub mtime: String,
     pub hash: Option<String>,
+    /// When `prune --keep-versions` removed this version from the snapshot, if it did.
+    pub trimmed_at: Option<String>,
 }
 
 /// Every snapshot that holds `path` (of `name`, or any), oldest first; None when the
@@ -223,12 +228,26 @@ pub fn sightings(db: &Db, path: &[u8], name: Option<&str>) -> Result<Option<Vec<
     else {
         return Ok(None);
     };
+    // What the snapshots hold, and what prune --keep-versions removed from them, in
+    // the order of the snapshots.
+    let trimmed_mtime = MTIME_TEXT.replace(
+        "MTIME_SECS",
+        "(CASE WHEN t.mtime_ns >= 0 THEN t.mtime_ns / 1000000000
+          ELSE -((999999999 - t.mtime_ns) / 1000000000) END)",
+    );
     let mut stmt = conn.prepare(&format!(
-        "SELECT s.name || '/' || s.timestamp, e.kind, e.size, {},
-                lower(hex(c.hash))
-         FROM snapshot_runs s CROSS JOIN entries e ON e.snapshot_id = s.id AND e.path_id = ?1
-         LEFT JOIN copies k ON k.id = e.copy_id LEFT JOIN contents c ON c.id = k.content_id
-         WHERE ?2 IS NULL OR s.name = ?2 ORDER BY s.started_at, s.id",
+        "SELECT snapshot, kind, size, mtime, hash, trimmed_at FROM (
+             SELECT s.started_at, s.id, s.name || '/' || s.timestamp AS snapshot, e.kind, e.size,
+                    {} AS mtime, lower(hex(c.hash)) AS hash, NULL AS trimmed_at
+             FROM snapshot_runs s CROSS JOIN entries e ON e.snapshot_id = s.id AND e.path_id = ?1
+             LEFT JOIN copies k ON k.id = e.copy_id LEFT JOIN contents c ON c.id = k.content_id
+             WHERE ?2 IS NULL OR s.name = ?2
+             UNION ALL
+             SELECT s.started_at, s.id, s.name || '/' || s.timestamp, 'file', t.size,
+                    {trimmed_mtime}, lower(hex(t.hash)), t.trimmed_at
+             FROM snapshot_runs s CROSS JOIN trimmed_entries t ON t.snapshot_id = s.id AND t.path_id = ?1
+             WHERE ?2 IS NULL OR s.name = ?2)
+         ORDER BY started_at, id",
         mtime_text()
     ))?;
     let rows = stmt
@@ -239,6 +258,7 @@ pub fn sightings(db: &Db, path: &[u8], name: Option<&str>) -> Result<Option<Vec<
                 size: r.get(2)?,
                 mtime: r.get(3)?,
                 hash: r.get(4)?,
+                trimmed_at: r.get(5)?,
             })
         })?
         .collect::<rusqlite::Result<_>>()?;

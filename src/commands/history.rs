@@ -43,7 +43,10 @@ pub fn run(config: &Config, args: &HistoryArgs) -> Result<Outcome> {
     for s in sightings {
         match versions.last_mut() {
             Some(v)
-                if v.seen.hash == s.hash && v.seen.kind == s.kind && v.seen.mtime == s.mtime =>
+                if v.seen.hash == s.hash
+                    && v.seen.kind == s.kind
+                    && v.seen.mtime == s.mtime
+                    && v.seen.trimmed_at.is_some() == s.trimmed_at.is_some() =>
             {
                 v.last = s.snapshot.clone();
                 v.count += 1;
@@ -64,6 +67,7 @@ pub fn run(config: &Config, args: &HistoryArgs) -> Result<Outcome> {
         "size",
         "mtime",
         "hash",
+        "trimmed",
     ]);
     for v in versions {
         t.push(vec![
@@ -74,6 +78,7 @@ pub fn run(config: &Config, args: &HistoryArgs) -> Result<Outcome> {
             Cell::Bytes(v.seen.size),
             v.seen.mtime.into(),
             v.seen.hash.into(),
+            v.seen.trimmed_at.into(),
         ]);
     }
     print(&t, &args.out);

@@ -9,14 +9,18 @@ use crate::config::Config;
 use crate::output::{Cell, Table};
 use crate::Outcome;
 
-/// A snapshot's status with what went wrong: `complete, 2 failed, 1 damaged`.
-fn status_text(status: &str, failed: i64, damaged: i64) -> String {
+/// A snapshot's status with what went wrong or was changed: `complete, 2 failed, 1
+/// damaged, 3 trimmed`.
+fn status_text(status: &str, failed: i64, damaged: i64, trimmed: i64) -> String {
     let mut text = status.to_string();
     if failed > 0 {
         text.push_str(&format!(", {failed} failed"));
     }
     if damaged > 0 {
         text.push_str(&format!(", {damaged} damaged"));
+    }
+    if trimmed > 0 {
+        text.push_str(&format!(", {trimmed} trimmed"));
     }
     text
 }
@@ -42,7 +46,7 @@ pub fn run(config: &Config, args: &ListArgs) -> Result<Outcome> {
     for r in rows {
         t.push(vec![
             r.snapshot.into(),
-            status_text(&r.status, r.failed, r.damaged).into(),
+            status_text(&r.status, r.failed, r.damaged, r.trimmed).into(),
             Cell::Int(r.files),
             Cell::Bytes(r.bytes),
             Cell::Bytes(r.new_bytes),

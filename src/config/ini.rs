@@ -113,6 +113,14 @@ fn set(c: &mut Config, key: &str, value: &str) -> Result<&'static str, String> {
         "KEEP_WEEKLY" => keep_count(&mut c.keep.weekly, value, "KEEP_WEEKLY")?,
         "KEEP_MONTHLY" => keep_count(&mut c.keep.monthly, value, "KEEP_MONTHLY")?,
         "KEEP_YEARLY" => keep_count(&mut c.keep.yearly, value, "KEEP_YEARLY")?,
+        "KEEP_VERSIONS" => {
+            c.keep.versions = if value.is_empty() {
+                None
+            } else {
+                Some(positive(value)?.min(u32::MAX as u64) as u32)
+            };
+            "KEEP_VERSIONS"
+        }
         "KEEP_WITHIN" => {
             c.keep.within = if value.is_empty() {
                 None

@@ -106,12 +106,21 @@ pub struct Policy {
     pub monthly: Option<Count>,
     pub yearly: Option<Count>,
     pub within: Option<Span>,
+    /// Per-file retention (`--keep-versions`): each path keeps only its N newest distinct
+    /// contents in the snapshots; not a snapshot rule.
+    pub versions: Option<u32>,
 }
 
 impl Policy {
     /// True when no rule is given: such a policy would remove all but the newest
     /// snapshot, so prune refuses it.
     pub fn is_empty(&self) -> bool {
+        self.keeps_all_snapshots() && self.versions.is_none()
+    }
+
+    /// True when no snapshot rule is given (only `versions`, or nothing): no snapshot is
+    /// removed by the policy.
+    pub fn keeps_all_snapshots(&self) -> bool {
         self.counted().is_empty() && self.within.is_none()
     }
 
@@ -125,6 +134,7 @@ impl Policy {
             monthly: self.monthly.or(defaults.monthly),
             yearly: self.yearly.or(defaults.yearly),
             within: self.within.or(defaults.within),
+            versions: self.versions.or(defaults.versions),
         }
     }
 
@@ -151,6 +161,9 @@ impl Policy {
             .collect();
         if let Some(span) = self.within {
             parts.push(format!("--keep-within {span}"));
+        }
+        if let Some(n) = self.versions {
+            parts.push(format!("--keep-versions {n}"));
         }
         parts.join(" ")
     }

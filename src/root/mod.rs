@@ -1,7 +1,8 @@
 //! Owns opening a backup root for writing: the checks every writer makes (nobody else can
 //! change the root, `.phlb` is private), the writer lock, the catalog (made or upgraded
 //! atomically), and the repairs a writer makes on opening (stale inode numbers, removals
-//! a killed prune left unfinished), and removing a snapshot (`trash`). backup,
+//! a killed prune left unfinished), removing a snapshot (`trash`) and trimmed versions
+//! (`trim`). backup,
 //! add and verify open a root this one way; a long-running caller (a watch loop) keeps
 //! the value and lets go of the lock by dropping it.
 
@@ -11,8 +12,10 @@ use anyhow::{Context, Result};
 
 mod stale_inodes;
 mod trash;
+mod trim;
 
 pub use trash::{snapshot_places, TRASH_DIR};
+pub use trim::finish as finish_trims;
 
 use crate::catalog::{Access, Catalog, Origin};
 use crate::lock::{self, Lock};
@@ -75,6 +78,12 @@ impl BackupRoot {
             ));
         }
         trash::finish(&path, &catalog, say)?;
+        let trimmed = trim::finish(&path, &catalog)?;
+        if trimmed > 0 {
+            say(format!(
+                "phlb: note: finished trimming {trimmed} old versions, which an interrupted prune left"
+            ));
+        }
         stale_inodes::refresh(&catalog.db()?, &path, say)?;
         Ok(BackupRoot {
             path,

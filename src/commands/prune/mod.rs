@@ -13,6 +13,7 @@ use anyhow::{bail, Result};
 
 use crate::catalog::prune::{members, Member};
 use crate::catalog::snapshots::Status;
+use crate::catalog::trim::{self, Old};
 use crate::catalog::{prune, Db};
 use crate::catalog::{Access, Catalog};
 use crate::cli::{ForgetArgs, KeepArgs, PruneArgs, RemovalArgs};
@@ -39,12 +40,13 @@ pub fn run_prune(config: &Config, ui: &Ui, args: &PruneArgs) -> Result<Outcome> 
             .into_iter()
             .filter(|m| args.names.is_empty() || args.names.contains(&m.row.name))
             .collect();
-        Ok(plan::by_policy(chosen, &policy, &config.sub_dir_formatter))
+        let rules = (!policy.keeps_all_snapshots()).then_some(&policy);
+        Ok(plan::by_policy(chosen, rules, &config.sub_dir_formatter))
     };
     if !args.removal.json && !ui.quiet() {
         println!("policy: {}", policy.describe());
     }
-    with_root(config, ui, args.removal, pick)
+    with_root(config, ui, args.removal, policy.versions, pick)
 }
 
 /// Runs `phlb forget`.
@@ -88,7 +90,7 @@ pub fn run_forget(config: &Config, ui: &Ui, args: &ForgetArgs) -> Result<Outcome
         }
         Ok(items)
     };
-    with_root(config, ui, args.removal, pick)
+    with_root(config, ui, args.removal, None, pick)
 }
 
 /// Prunes the snapshots of `names` by the config's `KEEP_*` rules in the root a backup
@@ -104,14 +106,23 @@ pub fn after_backup(
         .into_iter()
         .filter(|m| names.contains(&m.row.name))
         .collect();
-    let items = plan::by_policy(chosen, &config.keep, &config.sub_dir_formatter);
+    let rules = (!config.keep.keeps_all_snapshots()).then_some(&config.keep);
+    let items = plan::by_policy(chosen, rules, &config.sub_dir_formatter);
     let removal = RemovalArgs {
         dry_run: false,
         json: false,
         show_lost: false,
         bytes: false,
     };
-    carry_out(Some(opened), &conn, items, config, ui, removal)
+    carry_out(
+        Some(opened),
+        &conn,
+        items,
+        config.keep.versions,
+        config,
+        ui,
+        removal,
+    )
 }
 
 /// Refuses a bad `backup --prune` before the backup starts.
@@ -133,6 +144,7 @@ fn policy_of(keep: &KeepArgs, defaults: &Policy) -> Result<Policy> {
         monthly: keep.keep_monthly,
         yearly: keep.keep_yearly,
         within: keep.keep_within,
+        versions: keep.keep_versions,
     };
     let policy = if given.is_empty() { *defaults } else { given };
     if policy.is_empty() {
@@ -151,6 +163,7 @@ fn with_root(
     config: &Config,
     ui: &Ui,
     removal: RemovalArgs,
+    versions: Option<u32>,
     pick: impl Fn(&Db) -> Result<Vec<Item>>,
 ) -> Result<Outcome> {
     if removal.dry_run {
@@ -159,7 +172,7 @@ fn with_root(
         let catalog = Catalog::open(&root.join(crate::root::META_DIR), Access::Peek)?;
         let conn = catalog.db()?;
         let items = pick(&conn)?;
-        return carry_out(None, &conn, items, config, ui, removal);
+        return carry_out(None, &conn, items, versions, config, ui, removal);
     }
     existing_root(config)?;
     let say = |line: String| ui.say(line);
@@ -167,7 +180,7 @@ fn with_root(
     crate::signals::doing("prune stopped; the next prune or backup finishes the removal it began");
     let conn = opened.catalog.db()?;
     let items = pick(&conn)?;
-    carry_out(Some(&opened), &conn, items, config, ui, removal)
+    carry_out(Some(&opened), &conn, items, versions, config, ui, removal)
 }
 
 /// Prints the plan, and (with a root open for writing) removes what it says.
@@ -175,6 +188,7 @@ fn carry_out(
     opened: Option<&BackupRoot>,
     conn: &Db,
     items: Vec<Item>,
+    versions: Option<u32>,
     config: &Config,
     ui: &Ui,
     removal: RemovalArgs,
@@ -183,11 +197,15 @@ fn carry_out(
         Some(o) => o.path().to_path_buf(),
         None => existing_root(config)?,
     };
-    let freed = plan::measure(conn, &root, &items)?;
+    let olds = plan::trims(conn, &items, versions)?;
+    let freed = plan::measure(conn, &root, &items, &olds)?;
     let to_remove: Vec<&Item> = items.iter().filter(|i| i.removes()).collect();
     let text = !removal.json && !ui.quiet();
     if text {
-        for line in show::plan_lines(&items) {
+        for line in show::plan_lines(&items)
+            .into_iter()
+            .chain(show::trim_lines(&items, &olds, ui.verbose))
+        {
             println!("{line}");
         }
         let lines = show::freed_lines(
@@ -207,6 +225,7 @@ fn carry_out(
                 "{}",
                 serde_json::to_string_pretty(&show::json(
                     &items,
+                    &olds,
                     &freed,
                     true,
                     removal.show_lost,
@@ -237,7 +256,7 @@ fn carry_out(
                 });
                 while !work.is_finished() {
                     progress.set_done(removed.load(Ordering::Relaxed));
-                    std::thread::sleep(Duration::from_millis(100));
+                    std::thread::sleep(Duration::from_millis(10));
                 }
                 work.join()
                     .unwrap_or_else(|_| bail!("{}: removal failed", row.label()))
@@ -252,11 +271,13 @@ fn carry_out(
         }
     }
     progress.finish();
+    trim_versions(opened, conn, &olds, ui)?;
     if removal.json {
         println!(
             "{}",
             serde_json::to_string_pretty(&show::json(
                 &items,
+                &olds,
                 &freed,
                 false,
                 removal.show_lost,
@@ -270,4 +291,21 @@ fn carry_out(
         );
     }
     Ok(Outcome::Clean)
+}
+
+/// Removes the older versions `olds` (`--keep-versions`): per snapshot, the catalog rows
+/// move to `trimmed_entries` first, then the files and manifest lines go
+/// (`root::finish_trims`, which the next writer also runs after a kill).
+fn trim_versions(opened: &BackupRoot, db: &Db, olds: &[Old], ui: &Ui) -> Result<()> {
+    let mut ids: Vec<i64> = olds.iter().map(|o| o.snapshot_id).collect();
+    ids.dedup();
+    let now = crate::clock::now_rfc3339();
+    for id in ids {
+        trim::record(db, id, olds, &now)?;
+    }
+    let removed = crate::root::finish_trims(opened.path(), &opened.catalog)?;
+    if removed > 0 && ui.verbose {
+        ui.say(format!("trimmed {removed} old versions"));
+    }
+    Ok(())
 }

@@ -1,7 +1,7 @@
 //! Owns the removal plan of prune and forget: which snapshots go and why, and exactly
 //! what that frees (bytes from the catalog, disk blocks from the files themselves).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -10,6 +10,7 @@ use anyhow::Result;
 
 use crate::catalog::prune::{self, Member};
 use crate::catalog::snapshots::Status;
+use crate::catalog::trim::{self, Old};
 use crate::catalog::Db;
 use crate::layout::{snapshot_dir_rel, timestamp_local};
 use crate::retention::{self, Policy, Rule};
@@ -76,9 +77,10 @@ pub struct Freed {
     pub lost: Vec<Lost>,
 }
 
-/// Applies `policy` to each name of `members`: complete snapshots by the policy,
-/// incomplete ones removed, missing ones left alone (`forget --missing` drops those).
-pub fn by_policy(members: Vec<Member>, policy: &Policy, format: &str) -> Vec<Item> {
+/// Applies `policy` to each name of `members`: complete snapshots by the policy (all
+/// kept without one: `--keep-versions` alone), incomplete ones removed, missing ones
+/// left alone (`forget --missing` drops those).
+pub fn by_policy(members: Vec<Member>, policy: Option<&Policy>, format: &str) -> Vec<Item> {
     let mut names: Vec<String> = members.iter().map(|m| m.row.name.clone()).collect();
     names.sort();
     names.dedup();
@@ -91,7 +93,10 @@ pub fn by_policy(members: Vec<Member>, policy: &Policy, format: &str) -> Vec<Ite
             .filter(|m| m.row.status == Status::Complete)
             .collect();
         let times: Vec<_> = complete.iter().map(|m| taken_at(m, format)).collect();
-        let verdicts = retention::select(policy, &times);
+        let verdicts = match policy {
+            Some(policy) => retention::select(policy, &times),
+            None => vec![retention::Verdict::default(); times.len()],
+        };
         let mut verdict_of = complete.iter().zip(verdicts);
         for m in group {
             let action = match m.row.status {
@@ -99,7 +104,7 @@ pub fn by_policy(members: Vec<Member>, policy: &Policy, format: &str) -> Vec<Ite
                     let (_, v) = verdict_of
                         .next()
                         .expect("one verdict per complete snapshot");
-                    if v.keep() {
+                    if v.keep() || policy.is_none() {
                         Action::Keep(v.kept_by)
                     } else {
                         Action::Remove(Reason::Policy)
@@ -127,24 +132,60 @@ fn taken_at(m: &Member, format: &str) -> chrono::NaiveDateTime {
     })
 }
 
-/// What removing the plan's snapshots frees, on the catalog of `conn` and the disk under
-/// `root`.
-pub fn measure(conn: &Db, root: &Path, items: &[Item]) -> Result<Freed> {
-    let gone: Vec<&Member> = items
+/// The older versions `--keep-versions keep` removes from the snapshots the plan keeps
+/// (of the names in `items`).
+pub fn trims(db: &Db, items: &[Item], keep: Option<u32>) -> Result<Vec<Old>> {
+    let Some(keep) = keep else {
+        return Ok(Vec::new());
+    };
+    let removed = removed_ids(items);
+    let mut names: Vec<&str> = items.iter().map(|i| i.member.row.name.as_str()).collect();
+    names.sort();
+    names.dedup();
+    let mut out = Vec::new();
+    for name in names {
+        out.extend(trim::older_versions(db, name, keep, &removed)?);
+    }
+    Ok(out)
+}
+
+/// Ids of the snapshots the plan removes (with their folders).
+pub fn removed_ids(items: &[Item]) -> Vec<i64> {
+    items
         .iter()
         .filter(|i| matches!(i.action, Action::Remove(r) if r != Reason::Missing))
-        .map(|i| &i.member)
-        .collect();
-    let ids: Vec<i64> = gone.iter().map(|m| m.row.id).collect();
-    if ids.is_empty() {
+        .map(|i| i.member.row.id)
+        .collect()
+}
+
+/// What removing the plan's snapshots and trimming `olds` frees, on the catalog of `db`
+/// and the disk under `root`.
+pub fn measure(db: &Db, root: &Path, items: &[Item], olds: &[Old]) -> Result<Freed> {
+    let ids = removed_ids(items);
+    if ids.is_empty() && olds.is_empty() {
         return Ok(Freed::default());
     }
-    let found = prune::freed(conn, &ids)?;
+    let found = if ids.is_empty() {
+        prune::Freed::default()
+    } else {
+        prune::freed(db, &ids)?
+    };
+    // Every stored copy that goes: (content, size, snapshot, path of one of its links).
+    let mut going: Vec<(i64, u64, i64, Vec<u8>)> = found
+        .copies
+        .iter()
+        .map(|c| (c.content_id, c.size, c.snapshot_id, c.path.clone()))
+        .collect();
+    for o in trim::freed_by(db, olds, &ids)? {
+        going.push((o.content_id, o.size, o.snapshot_id, o.path));
+    }
     let folder_of = |id: i64| -> Option<PathBuf> {
-        let m = gone.iter().find(|m| m.row.id == id)?;
+        let m = &items.iter().find(|i| i.member.row.id == id)?.member;
         let complete = m.row.status == Status::Complete;
         Some(root.join(snapshot_dir_rel(&m.row.name, &m.row.timestamp, complete)))
     };
+    let in_snapshot =
+        |id: i64, path: &[u8]| folder_of(id).map(|dir| dir.join(std::ffi::OsStr::from_bytes(path)));
     let mut seen = HashSet::new();
     let mut disk = 0u64;
     let mut count = |p: &Path| {
@@ -154,10 +195,8 @@ pub fn measure(conn: &Db, root: &Path, items: &[Item]) -> Result<Freed> {
             }
         }
     };
-    let in_snapshot =
-        |id: i64, path: &[u8]| folder_of(id).map(|dir| dir.join(std::ffi::OsStr::from_bytes(path)));
-    for c in &found.copies {
-        if let Some(p) = in_snapshot(c.snapshot_id, &c.path) {
+    for (_, _, id, path) in &going {
+        if let Some(p) = in_snapshot(*id, path) {
             count(&p);
         }
     }
@@ -166,29 +205,37 @@ pub fn measure(conn: &Db, root: &Path, items: &[Item]) -> Result<Freed> {
             count(&p);
         }
     }
-    for m in &gone {
-        for place in crate::root::snapshot_places(root, &m.row) {
+    for i in items.iter().filter(|i| ids.contains(&i.member.row.id)) {
+        for place in crate::root::snapshot_places(root, &i.member.row) {
             count(&place);
         }
     }
     let label = |id: i64| {
-        gone.iter()
-            .find(|m| m.row.id == id)
-            .map(|m| m.row.label())
+        items
+            .iter()
+            .find(|i| i.member.row.id == id)
+            .map(|i| i.member.row.label())
             .unwrap_or_default()
     };
+    let mut per_content: HashMap<i64, u64> = HashMap::new();
+    for (content, ..) in &going {
+        *per_content.entry(*content).or_default() += 1;
+    }
+    let mut lost = Vec::new();
+    let mut listed = HashSet::new();
+    for (content, size, id, path) in &going {
+        if prune::copy_count(db, *content)? == per_content[content] && listed.insert(*content) {
+            lost.push(Lost {
+                snapshot: label(*id),
+                path: PathBuf::from(std::ffi::OsStr::from_bytes(path)),
+                size: *size,
+            });
+        }
+    }
     Ok(Freed {
-        bytes: found.copies.iter().map(|c| c.size).sum(),
-        copies: found.copies.len() as u64,
+        bytes: going.iter().map(|g| g.1).sum(),
+        copies: going.len() as u64,
         disk_bytes: disk,
-        lost: found
-            .lost
-            .iter()
-            .map(|c| Lost {
-                snapshot: label(c.snapshot_id),
-                path: PathBuf::from(std::ffi::OsStr::from_bytes(&c.path)),
-                size: c.size,
-            })
-            .collect(),
+        lost,
     })
 }

@@ -1,9 +1,12 @@
 //! Owns how prune and forget show their plan and result: text lines for people, or one
 //! JSON document.
 
+use std::os::unix::ffi::OsStrExt;
+
 use serde_json::{json, Value};
 
 use super::plan::{Action, Freed, Item};
+use crate::catalog::trim::Old;
 use crate::units::{human_bytes, one_line};
 
 /// Sizes as the user asked: exact counts or human units.
@@ -29,12 +32,47 @@ pub fn plan_lines(items: &[Item]) -> Vec<String> {
             match &i.action {
                 Action::Keep(rules) => {
                     let why: Vec<&str> = rules.iter().map(|r| r.name()).collect();
-                    format!("keep    {label:width$}  {}", why.join(", "))
+                    let why = if why.is_empty() {
+                        "-".to_string()
+                    } else {
+                        why.join(", ")
+                    };
+                    format!("keep    {label:width$}  {why}")
                 }
                 Action::Remove(reason) => format!("remove  {label:width$}  {}", reason.name()),
             }
         })
         .collect()
+}
+
+/// One line per snapshot that loses older versions (`trim`), and with `verbose` one
+/// line per path.
+pub fn trim_lines(items: &[Item], olds: &[Old], verbose: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    for i in items {
+        let mine: Vec<&Old> = olds
+            .iter()
+            .filter(|o| o.snapshot_id == i.member.row.id)
+            .collect();
+        if mine.is_empty() {
+            continue;
+        }
+        out.push(format!(
+            "trim    {}  {} older version{}",
+            crate::units::escape_controls(&i.member.row.label()),
+            mine.len(),
+            if mine.len() == 1 { "" } else { "s" }
+        ));
+        if verbose {
+            for o in mine {
+                out.push(format!(
+                    "  {}",
+                    one_line(std::path::Path::new(std::ffi::OsStr::from_bytes(&o.path)))
+                ));
+            }
+        }
+    }
+    out
 }
 
 /// The lines saying what the removal frees and which files lose their last copy.
@@ -67,7 +105,7 @@ pub fn freed_lines(
             " (--show-lost lists them)"
         };
         out.push(format!(
-            "{lost} file{} {} their last copy in the removed snapshots{hint}",
+            "{lost} file{} {} their last copy in what is removed{hint}",
             plural(lost, "", "s"),
             plural(lost, "has", "have"),
         ));
@@ -88,6 +126,7 @@ pub fn freed_lines(
 /// The plan and result as one JSON document.
 pub fn json(
     items: &[Item],
+    olds: &[Old],
     freed: &Freed,
     dry_run: bool,
     show_lost: bool,
@@ -104,8 +143,14 @@ pub fn json(
                 ),
                 Action::Remove(r) => ("remove", Vec::new(), Some(r.name())),
             };
+            let trimmed: Vec<String> = olds
+                .iter()
+                .filter(|o| o.snapshot_id == i.member.row.id)
+                .map(|o| String::from_utf8_lossy(&o.path).into_owned())
+                .collect();
             json!({
                 "snapshot": i.member.row.label(),
+                "trim": trimmed,
                 "name": i.member.row.name,
                 "timestamp": i.member.row.timestamp,
                 "status": i.member.row.status.as_str(),

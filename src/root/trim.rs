@@ -1,0 +1,136 @@
+//! Owns the on-disk half of `prune --keep-versions`: removing the trimmed paths from a
+//! snapshot folder and its manifest. The catalog half (`catalog::trim::record`) goes
+//! first and leaves each trim pending; this finishes every pending trim, so a prune
+//! killed in between is finished by the next writer (`open_writer` runs it too).
+//!
+//! A removed file's folder keeps its recorded mtime (it is set back after the unlink),
+//! so `verify` still finds the folder as the catalog has it.
+
+use std::collections::HashSet;
+use std::ffi::OsStr;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use crate::catalog::{trim, Catalog};
+use crate::fsat::{self, Scope};
+use crate::hash::HashAlgo;
+use crate::layout::{snapshot_dir_rel, SnapshotPaths};
+use crate::manifest;
+
+/// Finishes every pending trim under `root`; returns how many files were removed.
+pub fn finish(root: &Path, catalog: &Catalog) -> Result<u64> {
+    let db = catalog.db()?;
+    let mut removed = 0;
+    for (id, name, ts, algo, paths) in trim::pending(&db)? {
+        let dir = root.join(snapshot_dir_rel(&name, &ts, true));
+        match fsat::open_no_symlinks(
+            None,
+            &dir,
+            libc::O_RDONLY | libc::O_DIRECTORY,
+            Scope::Anywhere,
+        ) {
+            Ok(top) => {
+                for rel in &paths {
+                    let rel = Path::new(OsStr::from_bytes(rel));
+                    if unlink_keeping_folder_time(top.as_fd(), rel)
+                        .with_context(|| format!("{}: cannot remove", dir.join(rel).display()))?
+                    {
+                        removed += 1;
+                    }
+                }
+            }
+            // The snapshot folder is gone (deleted by hand): nothing left to remove.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("{}: cannot open", dir.display())),
+        }
+        let algo: HashAlgo = algo.parse().unwrap_or(HashAlgo::Sha256);
+        let sums = SnapshotPaths::new(root, &name, &ts, algo.manifest_suffix()).manifest;
+        drop_from_manifest(&sums, &paths)
+            .with_context(|| format!("{}: cannot rewrite", sums.display()))?;
+        trim::mark_done(&db, id)?;
+    }
+    Ok(removed)
+}
+
+/// Removes file `rel` of the snapshot folder `top` (never through a symlink) and sets
+/// its folder's times back; false when it was already gone.
+fn unlink_keeping_folder_time(top: BorrowedFd, rel: &Path) -> io::Result<bool> {
+    let Some(name) = rel.file_name() else {
+        return Ok(false);
+    };
+    let parent = rel.parent().filter(|p| !p.as_os_str().is_empty());
+    let owned;
+    let folder = match parent {
+        Some(p) => {
+            owned = match fsat::open_no_symlinks(
+                Some(top),
+                p,
+                libc::O_RDONLY | libc::O_DIRECTORY,
+                Scope::Beneath,
+            ) {
+                Ok(fd) => fd,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+                Err(e) => return Err(e),
+            };
+            owned.as_fd()
+        }
+        None => top,
+    };
+    let before = fsat::stat_fd(folder)?;
+    let gone = fsat::with_cstr(name.as_bytes(), |c| {
+        // SAFETY: valid descriptor and C string.
+        if unsafe { libc::unlinkat(folder.as_raw_fd(), c.as_ptr(), 0) } == 0 {
+            Ok(true)
+        } else {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::NotFound {
+                Ok(false)
+            } else {
+                Err(e)
+            }
+        }
+    })?;
+    let times = [
+        libc::timespec {
+            tv_sec: before.st_atime,
+            tv_nsec: before.st_atime_nsec,
+        },
+        libc::timespec {
+            tv_sec: before.st_mtime,
+            tv_nsec: before.st_mtime_nsec,
+        },
+    ];
+    // SAFETY: valid descriptor and a two-element timespec array.
+    if unsafe { libc::futimens(folder.as_raw_fd(), times.as_ptr()) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(gone)
+}
+
+/// Rewrites manifest `sums` without the lines of `paths` (same order, same mode); a
+/// missing manifest stays missing.
+fn drop_from_manifest(sums: &Path, paths: &[Vec<u8>]) -> io::Result<()> {
+    let mode = match sums.symlink_metadata() {
+        Ok(md) if md.is_file() => md.permissions().mode() & 0o7777,
+        Ok(_) => return Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let gone: HashSet<PathBuf> = paths
+        .iter()
+        .map(|p| PathBuf::from(OsStr::from_bytes(p)))
+        .collect();
+    let mut out = Vec::new();
+    manifest::for_each(sums, |hex, rel| {
+        if !gone.contains(&rel) {
+            manifest::line_into(&mut out, &hex, &rel);
+        }
+    })?;
+    crate::store::write_file(sums, &out)?;
+    std::fs::set_permissions(sums, std::fs::Permissions::from_mode(mode))
+}
