@@ -144,30 +144,39 @@ pub fn record(db: &Db, snapshot_id: i64, olds: &[Old], now: &str) -> Result<()> 
     Ok(())
 }
 
-/// Snapshots with trims not yet finished on disk: (snapshot id, name, timestamp, hash
-/// algorithm, the paths to remove).
-pub fn pending(db: &Db) -> Result<Vec<(i64, String, String, String, Vec<Vec<u8>>)>> {
+/// A snapshot with trims not yet finished on disk.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    pub snapshot_id: i64,
+    pub name: String,
+    pub timestamp: String,
+    pub hash_algo: String,
+    /// The paths to remove from its folder and manifest.
+    pub paths: Vec<Vec<u8>>,
+}
+
+/// Every snapshot with trims not yet finished on disk.
+pub fn pending(db: &Db) -> Result<Vec<Pending>> {
     let mut stmt = db.conn().prepare(
         "SELECT s.id, s.name, s.timestamp, s.hash_algo, p.path
          FROM trimmed_entries t JOIN snapshot_runs s ON s.id = t.snapshot_id
          JOIN paths p ON p.id = t.path_id
          WHERE t.done = 0 ORDER BY s.id",
     )?;
-    let mut out: Vec<(i64, String, String, String, Vec<Vec<u8>>)> = Vec::new();
-    let rows = stmt.query_map([], |r| {
-        Ok((
-            r.get::<_, i64>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, String>(2)?,
-            r.get::<_, String>(3)?,
-            r.get::<_, Vec<u8>>(4)?,
-        ))
-    })?;
-    for row in rows {
-        let (id, name, ts, algo, path) = row?;
+    let mut out: Vec<Pending> = Vec::new();
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let id: i64 = r.get(0)?;
+        let path: Vec<u8> = r.get(4)?;
         match out.last_mut() {
-            Some(last) if last.0 == id => last.4.push(path),
-            _ => out.push((id, name, ts, algo, vec![path])),
+            Some(last) if last.snapshot_id == id => last.paths.push(path),
+            _ => out.push(Pending {
+                snapshot_id: id,
+                name: r.get(1)?,
+                timestamp: r.get(2)?,
+                hash_algo: r.get(3)?,
+                paths: vec![path],
+            }),
         }
     }
     Ok(out)

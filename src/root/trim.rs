@@ -26,7 +26,14 @@ use crate::manifest;
 pub fn finish(root: &Path, catalog: &Catalog) -> Result<u64> {
     let db = catalog.db()?;
     let mut removed = 0;
-    for (id, name, ts, algo, paths) in trim::pending(&db)? {
+    for trim::Pending {
+        snapshot_id: id,
+        name,
+        timestamp: ts,
+        hash_algo: algo,
+        paths,
+    } in trim::pending(&db)?
+    {
         let dir = root.join(snapshot_dir_rel(&name, &ts, true));
         match fsat::open_no_symlinks(
             None,
