@@ -1,14 +1,23 @@
-//! Times the query commands on a synthetic catalog of 20 snapshots x 100k files
-//! (2M entries): `cargo bench --bench queries`. Target: each under a second.
+//! Times the query commands and prune's planning on a synthetic catalog of 20 snapshots
+//! x 100k files (2M entries): `cargo bench --bench queries`. Target: each under a
+//! second. `PHLB_BENCH_SNAPSHOTS=100` makes it 100 snapshots (10M entries), the size
+//! prune's planning is held to.
 
 use std::time::{Duration, Instant};
 
 use phlb::catalog::{queries, Access, Catalog};
 
 const FILES: i64 = 100_000;
-const SNAPSHOTS: i64 = 20;
 
-fn build(meta_dir: &std::path::Path) -> Catalog {
+/// Snapshots in the synthetic catalog (`PHLB_BENCH_SNAPSHOTS`, default 20).
+fn snapshots() -> i64 {
+    std::env::var("PHLB_BENCH_SNAPSHOTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20)
+}
+
+fn build(meta_dir: &std::path::Path, snapshots: i64) -> Catalog {
     let catalog = Catalog::open(meta_dir, Access::Write).unwrap();
     // The synthetic rows go in by SQL of its own; phlb's code runs none outside catalog.
     let conn = rusqlite::Connection::open(catalog.path()).unwrap();
@@ -20,12 +29,12 @@ fn build(meta_dir: &std::path::Path) -> Catalog {
          WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {FILES})
          INSERT INTO paths (id, path)
            SELECT i, CAST('dir' || (i % 997) || '/sub' || (i % 13) || '/file' || i || '.txt' AS BLOB) FROM n;
-         WITH RECURSIVE s(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM s WHERE k < {SNAPSHOTS})
+         WITH RECURSIVE s(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM s WHERE k < {snapshots})
          INSERT INTO snapshot_runs (id, name, timestamp, status, hash_algo, started_at, files, bytes)
            SELECT k, 'docs', printf('2026-01-%02d-120000', k), 'complete', 'sha256', '2026-01-01T00:00:00Z', {FILES}, 0 FROM s;
          CREATE TEMP TABLE plan AS
            WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {FILES}),
-                s(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM s WHERE k < {SNAPSHOTS})
+                s(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM s WHERE k < {snapshots})
            SELECT k AS snap, i AS path_id,
                   CASE WHEN i % 50 = k % 50 AND k > 1 THEN i + {FILES} * k ELSE i END AS copy_id
            FROM s, n;
@@ -43,7 +52,7 @@ fn build(meta_dir: &std::path::Path) -> Catalog {
     .unwrap();
     eprintln!(
         "built catalog with {} entries in {:.1} s",
-        FILES * SNAPSHOTS,
+        FILES * snapshots,
         started.elapsed().as_secs_f64()
     );
     drop(conn);
@@ -79,11 +88,12 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     let meta = dir.path().join(".phlb");
     std::fs::create_dir(&meta).unwrap();
-    let catalog = build(&meta);
+    let snapshots = snapshots();
+    let catalog = build(&meta, snapshots);
     let db = catalog.db().unwrap();
     println!(
         "query commands on {} snapshots x {} files (median of 3)",
-        SNAPSHOTS, FILES
+        snapshots, FILES
     );
     time("list", 3, || queries::list(&db, None).unwrap().len());
     time("diff (two snapshots)", 3, || {
@@ -104,12 +114,26 @@ fn main() {
             .len()
     });
     time("duplicates (one snapshot)", 3, || {
-        queries::duplicates(&db, &[20]).unwrap().len()
+        queries::duplicates(&db, &[snapshots]).unwrap().len()
     });
     time("sql count(*) files view", 3, || {
-        phlb::catalog::user_sql::query(&db, "SELECT count(*) FROM files WHERE snapshot_id = 20")
-            .unwrap()
-            .rows
-            .len()
+        phlb::catalog::user_sql::query(
+            &db,
+            &format!("SELECT count(*) FROM files WHERE snapshot_id = {snapshots}"),
+        )
+        .unwrap()
+        .rows
+        .len()
+    });
+    use phlb::catalog::{prune, trim};
+    time("prune plan: oldest snapshot", 3, || {
+        prune::freed(&db, &[1]).unwrap().copies.len()
+    });
+    let half: Vec<i64> = (1..=snapshots / 2).collect();
+    time("prune plan: oldest half", 3, || {
+        prune::freed(&db, &half).unwrap().copies.len()
+    });
+    time("prune --keep-versions 3 plan", 3, || {
+        trim::older_versions(&db, "docs", 3, &[]).unwrap().len()
     });
 }

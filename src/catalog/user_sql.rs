@@ -48,6 +48,19 @@ type Refusal = Arc<Mutex<Option<String>>>;
 pub struct Guarded<'d> {
     db: &'d Db,
     refusal: Refusal,
+    /// What the connection was before, to put back when the guard goes: a pooled
+    /// connection serves other queries after this one (a web server's, prune's).
+    was_query_only: bool,
+    was_length: i32,
+}
+
+impl Drop for Guarded<'_> {
+    fn drop(&mut self) {
+        let conn = self.db.conn();
+        let _ = conn.authorizer(None::<fn(AuthContext<'_>) -> Authorization>);
+        let _ = conn.pragma_update(None, "query_only", self.was_query_only);
+        let _ = conn.set_limit(Limit::SQLITE_LIMIT_LENGTH, self.was_length);
+    }
 }
 
 /// Stops a query running on a `Guarded` connection from another thread (Ctrl-C).
@@ -79,8 +92,9 @@ impl<'d> Guarded<'d> {
     pub fn new(db: &'d Db) -> Result<Guarded<'d>> {
         let conn = db.conn();
         conn.authorizer(None::<fn(AuthContext<'_>) -> Authorization>)?;
+        let was_query_only: bool = conn.query_row("PRAGMA query_only", [], |r| r.get(0))?;
         conn.execute_batch("PRAGMA query_only = ON")?;
-        conn.set_limit(Limit::SQLITE_LIMIT_LENGTH, VALUE_CAP)?;
+        let was_length = conn.set_limit(Limit::SQLITE_LIMIT_LENGTH, VALUE_CAP)?;
         let refusal: Refusal = Arc::default();
         let slot = Arc::clone(&refusal);
         conn.authorizer(Some(move |ctx: AuthContext<'_>| {
@@ -92,7 +106,12 @@ impl<'d> Guarded<'d> {
                 None => Authorization::Allow,
             }
         }))?;
-        Ok(Guarded { db, refusal })
+        Ok(Guarded {
+            db,
+            refusal,
+            was_query_only,
+            was_length,
+        })
     }
 
     /// A handle that interrupts the query running on this connection.
@@ -269,15 +288,28 @@ mod tests {
             assert_eq!(got.is_ok(), ok, "{sql}: {:?}", got.err());
         }
         let conn: &Connection = db.conn();
-        conn.authorizer(None::<fn(AuthContext<'_>) -> Authorization>)
-            .unwrap();
         let n: i64 = conn
             .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
             .unwrap();
         assert_eq!(n, 2);
+    }
+
+    #[test]
+    fn a_pooled_connection_is_restored_after_a_user_query() {
+        // Found by prune's benchmark: after `sql` the connection refused prune's temp
+        // table ("not authorized"); a long-lived process reuses pooled connections.
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")
+            .unwrap();
+        let db = Db::own(conn);
+        assert!(query(&db, "SELECT count(*) FROM t").is_ok());
+        assert!(query(&db, "DELETE FROM t").is_err());
+        let conn: &Connection = db.conn();
+        conn.execute_batch("CREATE TEMP TABLE scratch (id INTEGER); INSERT INTO t VALUES (2);")
+            .unwrap();
         let query_only: bool = conn
             .query_row("PRAGMA query_only", [], |r| r.get(0))
             .unwrap();
-        assert!(query_only);
+        assert!(!query_only);
     }
 }
