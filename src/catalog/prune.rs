@@ -68,33 +68,71 @@ pub struct Freed {
     pub others: Vec<OtherEntry>,
 }
 
-/// What removing the snapshots `ids` would free.
-pub fn freed(db: &Db, ids: &[i64]) -> Result<Freed> {
-    let tx = db.conn().unchecked_transaction()?;
+/// Fills `temp.going` with the stored copies no snapshot outside `temp.doomed_runs`
+/// links, each with one removed snapshot that links it.
+///
+/// Every secondary index of `entries` leads with the snapshot (V5), so "which snapshots
+/// link this copy" is asked snapshot by snapshot: start from the copies of the removed
+/// snapshots, then drop those each other snapshot links, nearest snapshots first. The
+/// set shrinks fast (a copy usually lives in neighbouring snapshots), so a run over
+/// 100 snapshots costs about the removed entries plus a few probes per changed file.
+fn fill_going(tx: &rusqlite::Transaction) -> Result<()> {
+    tx.execute_batch(
+        "CREATE TEMP TABLE IF NOT EXISTS going (id INTEGER PRIMARY KEY, snapshot_id INTEGER);
+         DELETE FROM going;
+         INSERT INTO going (id, snapshot_id)
+             SELECT e.copy_id, max(e.snapshot_id) FROM temp.doomed_runs d
+             CROSS JOIN entries e ON e.snapshot_id = d.id
+             WHERE e.copy_id IS NOT NULL GROUP BY e.copy_id;",
+    )?;
+    let removed: Vec<i64> = tx
+        .prepare("SELECT id FROM temp.doomed_runs ORDER BY id")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut others: Vec<i64> = tx
+        .prepare("SELECT id FROM snapshot_runs WHERE id NOT IN (SELECT id FROM temp.doomed_runs)")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let distance = |id: i64| removed.iter().map(|r| (r - id).abs()).min().unwrap_or(0);
+    others.sort_by_key(|&id| (distance(id), std::cmp::Reverse(id)));
+    let mut spare = tx.prepare(
+        "DELETE FROM going WHERE EXISTS
+         (SELECT 1 FROM entries e WHERE e.snapshot_id = ?1 AND e.copy_id = going.id)",
+    )?;
+    let mut left = tx.prepare("SELECT EXISTS (SELECT 1 FROM going)")?;
+    for id in others {
+        if !left.query_row([], |r| r.get::<_, bool>(0))? {
+            break;
+        }
+        spare.execute([id])?;
+    }
+    Ok(())
+}
+
+/// Puts `ids` into `temp.doomed_runs`.
+fn doom(tx: &rusqlite::Transaction, ids: &[i64]) -> Result<()> {
     tx.execute_batch(
         "CREATE TEMP TABLE IF NOT EXISTS doomed_runs (id INTEGER PRIMARY KEY);
          DELETE FROM doomed_runs;",
     )?;
-    {
-        let mut put = tx.prepare("INSERT OR IGNORE INTO doomed_runs (id) VALUES (?1)")?;
-        for id in ids {
-            put.execute([id])?;
-        }
+    let mut put = tx.prepare("INSERT OR IGNORE INTO doomed_runs (id) VALUES (?1)")?;
+    for id in ids {
+        put.execute([id])?;
     }
+    Ok(())
+}
+
+/// What removing the snapshots `ids` would free.
+pub fn freed(db: &Db, ids: &[i64]) -> Result<Freed> {
+    let tx = db.conn().unchecked_transaction()?;
+    doom(&tx, ids)?;
+    fill_going(&tx)?;
     let copies: Vec<FreedCopy> = {
         let mut stmt = tx.prepare(
-            "WITH newest AS (
-                 SELECT k.id, k.content_id,
-                        (SELECT e.snapshot_id FROM entries e WHERE e.copy_id = k.id
-                         ORDER BY e.snapshot_id DESC LIMIT 1) AS sid
-                 FROM copies k)
-             SELECT n.content_id, c.size, n.sid,
+            "SELECT k.content_id, c.size, g.snapshot_id,
                     (SELECT p.path FROM entries e JOIN paths p ON p.id = e.path_id
-                     WHERE e.copy_id = n.id AND e.snapshot_id = n.sid LIMIT 1)
-             FROM newest n JOIN contents c ON c.id = n.content_id
-             WHERE n.sid IN (SELECT id FROM temp.doomed_runs)
-               AND NOT EXISTS (SELECT 1 FROM entries e WHERE e.copy_id = n.id
-                               AND e.snapshot_id NOT IN (SELECT id FROM temp.doomed_runs))",
+                     WHERE e.snapshot_id = g.snapshot_id AND e.copy_id = g.id LIMIT 1)
+             FROM temp.going g JOIN copies k ON k.id = g.id JOIN contents c ON c.id = k.content_id",
         )?;
         let rows = stmt
             .query_map([], |r| {
@@ -110,8 +148,10 @@ pub fn freed(db: &Db, ids: &[i64]) -> Result<Freed> {
     };
     let others = {
         let mut stmt = tx.prepare(
+            // CROSS JOIN keeps this order: each removed run's entries by primary key,
+            // never a scan of every entry probing the (unanalysed) temp table.
             "SELECT e.snapshot_id, p.path FROM temp.doomed_runs d
-             JOIN entries e ON e.snapshot_id = d.id JOIN paths p ON p.id = e.path_id
+             CROSS JOIN entries e ON e.snapshot_id = d.id JOIN paths p ON p.id = e.path_id
              WHERE e.kind != 'file'",
         )?;
         let rows = stmt
@@ -124,7 +164,7 @@ pub fn freed(db: &Db, ids: &[i64]) -> Result<Freed> {
             .collect::<rusqlite::Result<_>>()?;
         rows
     };
-    tx.execute("DELETE FROM doomed_runs", [])?;
+    tx.execute_batch("DELETE FROM doomed_runs; DELETE FROM going;")?;
     tx.commit()?;
     Ok(Freed { copies, others })
 }
@@ -133,39 +173,21 @@ pub fn freed(db: &Db, ids: &[i64]) -> Result<Freed> {
 /// in one transaction.
 pub fn delete_run(db: &Db, id: i64) -> Result<()> {
     let tx = db.conn().unchecked_transaction()?;
-    tx.execute_batch(
-        "CREATE TEMP TABLE IF NOT EXISTS doomed_copies (id INTEGER PRIMARY KEY, content_id INTEGER);
-         DELETE FROM doomed_copies;",
-    )?;
-    tx.execute(
-        "INSERT OR IGNORE INTO doomed_copies (id) SELECT copy_id FROM entries
-         WHERE snapshot_id = ?1 AND copy_id IS NOT NULL",
-        [id],
-    )?;
+    doom(&tx, &[id])?;
+    fill_going(&tx)?;
     tx.execute("DELETE FROM entries WHERE snapshot_id = ?1", [id])?;
     tx.execute("DELETE FROM trimmed_entries WHERE snapshot_id = ?1", [id])?;
     tx.execute("DELETE FROM snapshot_runs WHERE id = ?1", [id])?;
-    // One pass over the other snapshots' copy index spares the copies still linked.
-    tx.execute(
-        "DELETE FROM doomed_copies WHERE id IN
-         (SELECT e.copy_id FROM entries e JOIN doomed_copies d ON d.id = e.copy_id)",
-        [],
+    tx.execute_batch(
+        "CREATE TEMP TABLE IF NOT EXISTS orphans (id INTEGER PRIMARY KEY);
+         DELETE FROM orphans;
+         INSERT OR IGNORE INTO orphans SELECT k.content_id FROM temp.going g JOIN copies k ON k.id = g.id;
+         DELETE FROM copies WHERE id IN (SELECT id FROM temp.going);
+         -- Only the contents of the copies just deleted can have lost their last copy.
+         DELETE FROM contents WHERE id IN (SELECT id FROM temp.orphans)
+             AND NOT EXISTS (SELECT 1 FROM copies k WHERE k.content_id = contents.id);
+         DELETE FROM orphans; DELETE FROM going; DELETE FROM doomed_runs;",
     )?;
-    tx.execute(
-        "UPDATE doomed_copies SET content_id = (SELECT content_id FROM copies k WHERE k.id = doomed_copies.id)",
-        [],
-    )?;
-    tx.execute(
-        "DELETE FROM copies WHERE id IN (SELECT id FROM doomed_copies)",
-        [],
-    )?;
-    // Only the contents of the copies just deleted can have lost their last copy.
-    tx.execute(
-        "DELETE FROM contents WHERE id IN (SELECT content_id FROM doomed_copies)
-         AND NOT EXISTS (SELECT 1 FROM copies k WHERE k.content_id = contents.id)",
-        [],
-    )?;
-    tx.execute("DELETE FROM doomed_copies", [])?;
     tx.commit()?;
     Ok(())
 }

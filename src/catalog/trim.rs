@@ -33,7 +33,7 @@ pub fn older_versions(db: &Db, name: &str, keep: u32, skip: &[i64]) -> Result<Ve
              AND id NOT IN (SELECT value FROM json_each(?3))),
          seen AS (
              SELECT e.snapshot_id, e.path_id, e.copy_id, k.content_id, r.rank
-             FROM runs r JOIN entries e ON e.snapshot_id = r.id
+             FROM runs r CROSS JOIN entries e ON e.snapshot_id = r.id
              JOIN copies k ON k.id = e.copy_id
              WHERE e.kind = 'file'),
          versions AS (
