@@ -62,9 +62,28 @@ pub enum Command {
     /// whose folders were deleted by hand.
     #[command(after_help = FORGET_EXAMPLES)]
     Forget(ForgetArgs),
+    /// Watch the sources and make a snapshot after each burst of changes settles; runs
+    /// until SIGINT or SIGTERM (then exit 0).
+    #[command(after_help = WATCH_EXAMPLES)]
+    Watch(WatchArgs),
     /// Show the effective config and where each value came from.
     Config(ConfigArgs),
 }
+
+const WATCH_EXAMPLES: &str = "\
+Examples:
+  phlb watch ~/Documents
+  phlb watch ~/Documents ~/Pictures --prune
+  phlb watch /srv/www --name www -q
+
+At start each source is compared with its newest snapshot by names, sizes and mtimes
+(no file is read), and a snapshot is made only if something differs. Then, after the
+last change of a burst, it waits WATCH_DELAY of quiet (5s), but never longer than
+WATCH_MAX_WAIT from the burst's first change (5min), and never snapshots a source
+more often than WATCH_MIN_INTERVAL (60s). Each snapshot is a full incremental backup;
+events only decide when. The writer lock is held only while a snapshot runs. When the
+kernel's watch limit is reached or its event queue overflows, it polls instead: every
+WATCH_MAX_WAIT the same cheap comparison. One line per snapshot; -q: errors only.";
 
 const PRUNE_EXAMPLES: &str = "\
 Examples:
@@ -291,6 +310,20 @@ pub struct BackupArgs {
     pub dry_run: bool,
     /// After a successful run, prune each backed-up name by the config's KEEP_* rules.
     #[arg(long, conflicts_with = "dry_run")]
+    pub prune: bool,
+}
+
+/// Arguments of `phlb watch`.
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Folders to watch and back up; each becomes its own snapshot name.
+    #[arg(required = true, value_name = "SOURCE")]
+    pub sources: Vec<PathBuf>,
+    /// Snapshot name (default: the source folder's name); only with a single SOURCE.
+    #[arg(long, short = 'n', value_name = "N")]
+    pub name: Option<String>,
+    /// After each successful snapshot, prune its name by the config's KEEP_* rules.
+    #[arg(long)]
     pub prune: bool,
 }
 

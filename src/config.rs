@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
+use crate::duration::Span;
 use crate::hash::HashAlgo;
 use crate::plan::Dedup;
 
@@ -42,6 +43,32 @@ pub struct Config {
     pub sync: bool,
     /// Retention defaults for `prune` and `backup --prune` (`KEEP_*` keys).
     pub keep: crate::retention::Policy,
+    /// When `phlb watch` snapshots (`WATCH_*` keys).
+    pub watch: WatchTiming,
+}
+
+/// When `phlb watch` makes a snapshot after changes (`WATCH_DELAY`, `WATCH_MAX_WAIT`,
+/// `WATCH_MIN_INTERVAL`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WatchTiming {
+    /// Quiet time after the last change of a burst before the snapshot starts.
+    pub delay: Span,
+    /// Longest time from the first change of a burst to its snapshot, however busy the
+    /// source stays; also the interval of the cheap comparison when polling.
+    pub max_wait: Span,
+    /// Shortest time between the starts of two snapshots of one source.
+    pub min_interval: Span,
+}
+
+impl Default for WatchTiming {
+    fn default() -> Self {
+        let secs = |secs| Span { months: 0, secs };
+        WatchTiming {
+            delay: secs(5),
+            max_wait: secs(300),
+            min_interval: secs(60),
+        }
+    }
 }
 
 impl Default for Config {
@@ -60,6 +87,7 @@ impl Default for Config {
             no_create_root: false,
             sync: true,
             keep: crate::retention::Policy::default(),
+            watch: WatchTiming::default(),
         }
     }
 }
@@ -253,6 +281,9 @@ pub fn render(loaded: &Loaded) -> String {
         ("KEEP_YEARLY", shown(c.keep.yearly)),
         ("KEEP_WITHIN", shown(c.keep.within)),
         ("KEEP_VERSIONS", shown(c.keep.versions)),
+        ("WATCH_DELAY", c.watch.delay.to_string()),
+        ("WATCH_MAX_WAIT", c.watch.max_wait.to_string()),
+        ("WATCH_MIN_INTERVAL", c.watch.min_interval.to_string()),
     ];
     let mut out = match &loaded.file {
         Some(f) => format!("# config file: {}\n", f.display()),

@@ -68,6 +68,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Sql(args) => commands::sql::run(&loaded.config, &args),
         Command::Prune(args) => commands::prune::run_prune(&loaded.config, &ui, &args),
         Command::Forget(args) => commands::prune::run_forget(&loaded.config, &ui, &args),
+        Command::Watch(args) => commands::watch::run(&loaded.config, &ui, &args),
         Command::Config(args) => commands::config::run(&loaded, &args, &cwd),
     }
 }

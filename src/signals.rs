@@ -7,8 +7,12 @@
 //! runs in a signal handler. A command that can stop more gently (`sql` interrupts its
 //! query) registers a hook; the process then ends when the command returns, or after a
 //! short grace period if it does not.
+//!
+//! A service (`watch`) is ended by these signals as its normal way to stop: it says so
+//! with `as_service`, and then the line reads `phlb: watch stopped[; <doing>]` and the
+//! exit code is 0.
 
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -21,6 +25,12 @@ static DOING: Mutex<String> = Mutex::new(String::new());
 static HOOK: Mutex<Option<Box<dyn FnOnce() + Send>>> = Mutex::new(None);
 /// The signal received, 0 while none was.
 static RECEIVED: AtomicI32 = AtomicI32::new(0);
+/// 0 for a command (exit 130/143), `SERVICE` or `SERVICE_QUIET` for a service (exit 0).
+static MODE: AtomicU8 = AtomicU8::new(0);
+/// The service's name, for its last line.
+static SERVICE_NAME: Mutex<&str> = Mutex::new("");
+const SERVICE: u8 = 1;
+const SERVICE_QUIET: u8 = 2;
 /// Set by whichever thread prints the line and exits, so only one does.
 static EXITING: AtomicBool = AtomicBool::new(false);
 
@@ -60,6 +70,17 @@ pub fn install() {
 /// (e.g. "backup of docs/2026-11-30-101500 stopped; …").
 pub fn doing(what: impl Into<String>) {
     *DOING.lock().unwrap_or_else(|e| e.into_inner()) = what.into();
+}
+
+/// Makes SIGINT and SIGTERM the normal end of service `name`: the process exits 0 after
+/// the line `phlb: NAME stopped` and, when something was going on, `; <doing>` (no line
+/// when `quiet`), wherever it was, as a kill would leave it. `doing("")` while idle.
+pub fn as_service(name: &'static str, quiet: bool) {
+    *SERVICE_NAME.lock().unwrap_or_else(|e| e.into_inner()) = name;
+    MODE.store(
+        if quiet { SERVICE_QUIET } else { SERVICE },
+        Ordering::SeqCst,
+    );
 }
 
 /// Registers `hook` to stop the current command gently on a signal; the command then
@@ -115,14 +136,29 @@ fn exit_now(sig: i32) -> ! {
     }
     crate::progress::clear_for_exit();
     let doing = DOING.lock().map(|d| d.clone()).unwrap_or_default();
+    let mode = MODE.load(Ordering::SeqCst);
+    if mode == SERVICE {
+        let name = SERVICE_NAME.lock().map(|n| *n).unwrap_or("");
+        let tail = if doing.is_empty() {
+            String::new()
+        } else {
+            format!("; {doing}")
+        };
+        write_stderr(format!("phlb: {name} stopped{tail}\n").as_bytes());
+    }
     let doing = if doing.is_empty() {
         "the command stopped before it finished".to_string()
     } else {
         doing
     };
-    let line = format!("phlb: interrupted: {doing}\n");
-    write_stderr(line.as_bytes());
-    let code = if sig == libc::SIGTERM { 143 } else { 130 };
+    if mode == 0 {
+        write_stderr(format!("phlb: interrupted: {doing}\n").as_bytes());
+    }
+    let code = match (mode, sig) {
+        (SERVICE | SERVICE_QUIET, _) => 0,
+        (_, libc::SIGTERM) => 143,
+        _ => 130,
+    };
     // SAFETY: _exit ends the process without running anything else; always sound.
     unsafe { libc::_exit(code) }
 }

@@ -13,3 +13,4 @@ pub mod prune;
 pub mod select;
 pub mod sql;
 pub mod verify;
+pub mod watch;

@@ -129,6 +129,18 @@ fn set(c: &mut Config, key: &str, value: &str) -> Result<&'static str, String> {
             };
             "KEEP_WITHIN"
         }
+        "WATCH_DELAY" => {
+            c.watch.delay = crate::duration::parse(value)?;
+            "WATCH_DELAY"
+        }
+        "WATCH_MAX_WAIT" => {
+            c.watch.max_wait = positive_span(value)?;
+            "WATCH_MAX_WAIT"
+        }
+        "WATCH_MIN_INTERVAL" => {
+            c.watch.min_interval = crate::duration::parse(value)?;
+            "WATCH_MIN_INTERVAL"
+        }
         _ => return Err("unknown key".into()),
     })
 }
@@ -145,6 +157,15 @@ fn keep_count(
         Some(crate::retention::Count::parse(value)?)
     };
     Ok(key)
+}
+
+/// A duration above zero (a polling interval of 0 would never rest).
+fn positive_span(value: &str) -> Result<crate::duration::Span, String> {
+    let span = crate::duration::parse(value)?;
+    if span.approx().is_zero() {
+        return Err(format!("must be above 0, found {value:?}"));
+    }
+    Ok(span)
 }
 
 fn expand_home(value: &str) -> PathBuf {
@@ -247,6 +268,18 @@ mod tests {
             ),
             ("[phlb]\nMAX_LINKS = 0\n", "x.ini:2: MAX_LINKS:"),
             (
+                "[phlb]\nWATCH_DELAY = 5m\n",
+                "x.ini:2: WATCH_DELAY: \"5m\": \"m\" is ambiguous",
+            ),
+            (
+                "[phlb]\nWATCH_MAX_WAIT = 0\n",
+                "x.ini:2: WATCH_MAX_WAIT: must be above 0",
+            ),
+            (
+                "[phlb]\nWATCH_MIN_INTERVAL =\n",
+                "x.ini:2: WATCH_MIN_INTERVAL: empty",
+            ),
+            (
                 "[phlb]\nONE_FILE_SYSTEM = maybe\n",
                 "x.ini:2: ONE_FILE_SYSTEM:",
             ),
@@ -266,12 +299,13 @@ mod tests {
 
     #[test]
     fn values_are_parsed() {
-        let text = "[phlb]\nbackup_path = ~/b\nSKIP_DIRS = a , b,\nWORKERS = 3\nDEDUP = content\n";
+        let text = "[phlb]\nbackup_path = ~/b\nSKIP_DIRS = a , b,\nWORKERS = 3\nDEDUP = content\nWATCH_DELAY = 1min30s\n";
         let (c, origins) = parse(text, Path::new("x.ini")).unwrap();
         assert_eq!(c.backup_path, home_dir().join("b"));
         assert_eq!(c.skip_dirs, vec!["a", "b"]);
         assert_eq!(c.workers, Some(3));
         assert_eq!(c.dedup, crate::plan::Dedup::Content);
         assert_eq!(origins["WORKERS"], "x.ini:4");
+        assert_eq!(c.watch.delay.approx().as_secs(), 90);
     }
 }

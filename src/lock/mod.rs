@@ -22,7 +22,20 @@ pub struct Lock {
     pub stale_pid: Option<String>,
 }
 
-/// Takes the writer lock or explains who holds it.
+/// The writer lock is held by another run (or by readers that keep writers out): the
+/// message says who. A caller that can wait (a watch loop) finds it with `downcast_ref`.
+#[derive(Debug)]
+pub struct Held(pub String);
+
+impl std::fmt::Display for Held {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Held {}
+
+/// Takes the writer lock or explains who holds it (a `Held` error when another run has it).
 pub fn acquire(meta_dir: &Path) -> Result<Lock> {
     let path = meta_dir.join("lock");
     let mut file = OpenOptions::new()
@@ -43,21 +56,23 @@ pub fn acquire(meta_dir: &Path) -> Result<Lock> {
         let err = std::io::Error::last_os_error();
         if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
             if readers_only(&path) {
-                bail!(
+                return Err(Held(format!(
                     "{}: a phlb query is reading the catalog while nothing may write (the disk \
                      was full or read-only when it started); try again when it is done",
                     path.display()
-                );
+                ))
+                .into());
             }
             let who = if holder.is_empty() {
                 String::new()
             } else {
                 format!(" (pid {holder})")
             };
-            bail!(
+            return Err(Held(format!(
                 "{}: another phlb run{who} is writing to this backup root; try again when it is done",
                 path.display()
-            );
+            ))
+            .into());
         }
         return Err(err).with_context(|| format!("{}: cannot lock", path.display()));
     }

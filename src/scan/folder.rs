@@ -11,14 +11,15 @@ use super::{Entry, Found, Kind, Meta, Problem, ScanOptions};
 use crate::fsat;
 use crate::xattr::{self, Xattrs};
 
-/// The skip rules in the form the walk uses them.
-pub(super) struct Rules<'a> {
+/// The skip rules in the form the walk uses them (and a watch filtering its events).
+pub struct Rules<'a> {
     opts: &'a ScanOptions,
     patterns: Vec<CString>,
 }
 
 impl<'a> Rules<'a> {
-    pub(super) fn new(opts: &'a ScanOptions) -> Rules<'a> {
+    /// Prepares the rules of `opts`.
+    pub fn new(opts: &'a ScanOptions) -> Rules<'a> {
         let patterns = opts
             .skip_patterns
             .iter()
@@ -34,6 +35,15 @@ impl<'a> Rules<'a> {
             self.opts.skip_dirs.iter().any(|d| OsStr::new(d) == name)
         } else {
             self.patterns.iter().any(|p| fnmatch(p, name))
+        }
+    }
+
+    /// Whether SKIP_DIRS (for a folder) or SKIP_PATTERNS (otherwise) leave out an entry
+    /// called `name`, as the walk decides it.
+    pub fn skips_name(&self, name: &OsStr, is_dir: bool) -> bool {
+        match CString::new(name.as_bytes()) {
+            Ok(c) => self.skips(&c, is_dir),
+            Err(_) => false,
         }
     }
 

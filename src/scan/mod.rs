@@ -12,6 +12,7 @@ use crate::xattr::{self, Xattrs};
 mod folder;
 mod source_dir;
 
+pub use folder::Rules as SkipRules;
 use folder::{open_child, Rules};
 pub use source_dir::SourceDir;
 

@@ -47,24 +47,9 @@ pub fn run(config: &Config, ui: &Ui, args: &BackupArgs) -> Result<Outcome> {
         crate::commands::prune::check_backup_policy(config)?;
     }
     let root = prepare_root(config)?;
-    for s in &sources {
-        if s.path.starts_with(&root) {
-            bail!(
-                "{}: source is inside the backup root {}",
-                s.path.display(),
-                root.display()
-            );
-        }
-    }
-    // Every folder this run will write into is checked before anything is written.
-    for s in &sources {
-        store::check_own_dir(&root.join(&s.name))?;
-    }
+    check_sources_against_root(&sources, &root)?;
     let say = |line: String| ui.say(line);
-    let opened = BackupRoot::open_writer(&root, Filesystem::MustMatch, &say)?;
-    crate::commands::add::record_on_disk(config, opened.path(), &opened.catalog, style, &say)?;
-    opened.catalog.check_hash(&config.hash.to_string())?;
-    crate::commands::add::fix_import_times(&opened.catalog, config)?;
+    let opened = open_for_backup(config, &root, ui)?;
     let mut outcome = Outcome::Clean;
     for source in &sources {
         let made = make_snapshot(&opened, config, source, ui)?;
@@ -105,8 +90,38 @@ pub struct SnapshotReport {
     pub removed_leftovers: Vec<String>,
 }
 
+/// Opens the backup root `root` (from `prepare_root`) for a backup: takes the writer
+/// lock, records snapshot folders a new catalog does not know yet, and checks `HASH`.
+pub(crate) fn open_for_backup(config: &Config, root: &Path, ui: &Ui) -> Result<BackupRoot> {
+    let say = |line: String| ui.say(line);
+    let opened = BackupRoot::open_writer(root, Filesystem::MustMatch, &say)?;
+    crate::commands::add::record_on_disk(config, opened.path(), &opened.catalog, ui.style, &say)?;
+    opened.catalog.check_hash(&config.hash.to_string())?;
+    crate::commands::add::fix_import_times(&opened.catalog, config)?;
+    Ok(opened)
+}
+
+/// Refuses a source inside the backup root `root`, and a `<name>` folder there that
+/// another user could have prepared.
+pub(crate) fn check_sources_against_root(sources: &[Source], root: &Path) -> Result<()> {
+    for s in sources {
+        if s.path.starts_with(root) {
+            bail!(
+                "{}: source is inside the backup root {}",
+                s.path.display(),
+                root.display()
+            );
+        }
+    }
+    // Every folder a run will write into is checked before anything is written.
+    for s in sources {
+        store::check_own_dir(&root.join(&s.name))?;
+    }
+    Ok(())
+}
+
 /// Checks every source before anything is written: exists, is a folder, has a unique name.
-fn resolve_sources(paths: &[PathBuf], name: Option<&str>) -> Result<Vec<Source>> {
+pub(crate) fn resolve_sources(paths: &[PathBuf], name: Option<&str>) -> Result<Vec<Source>> {
     if name.is_some() && paths.len() > 1 {
         bail!("--name needs a single SOURCE; each source gets its own snapshot name");
     }
@@ -141,7 +156,7 @@ fn resolve_sources(paths: &[PathBuf], name: Option<&str>) -> Result<Vec<Source>>
 }
 
 /// Makes sure the backup root exists (or says why not) and returns its canonical path.
-fn prepare_root(config: &Config) -> Result<PathBuf> {
+pub(crate) fn prepare_root(config: &Config) -> Result<PathBuf> {
     let root = &config.backup_path;
     // Judged before anything is created: a missing root is made only below folders that
     // nobody else controls.
@@ -179,24 +194,51 @@ fn previous(
     source: &Source,
     algo: crate::hash::HashAlgo,
 ) -> Result<Option<snapshot::Previous>> {
-    let name = &source.name;
-    let from = source.path.as_os_str().as_bytes();
-    while let Some(row) = SnapshotRow::previous_of_source(db, name, from)? {
-        let dir = root.join(name).join(&row.timestamp);
-        if dir.is_dir() {
-            // Hashes of another algorithm cannot go into this run's manifest: after a
-            // change of HASH the first run reads every file again.
-            if row.hash_algo != algo.to_string() {
-                return Ok(None);
+    loop {
+        match fast_path_base(db, root, source, algo)? {
+            Base::Usable(row) => {
+                return Ok(Some(snapshot::Previous {
+                    dir: root.join(&source.name).join(&row.timestamp),
+                    run_id: row.id,
+                }))
             }
-            return Ok(Some(snapshot::Previous {
-                dir,
-                run_id: row.id,
-            }));
+            Base::Gone(row) => row.mark_missing(db)?,
+            Base::None => return Ok(None),
         }
-        row.mark_missing(db)?;
     }
-    Ok(None)
+}
+
+/// The snapshot a backup of `source` would take unchanged files from, as the catalog
+/// has it now.
+pub(crate) enum Base {
+    /// The newest complete snapshot this source gave, on disk, in this run's `HASH`.
+    Usable(SnapshotRow),
+    /// That snapshot's folder is gone (a backup marks it `missing` and looks again).
+    Gone(SnapshotRow),
+    /// None: the next backup reads every file.
+    None,
+}
+
+/// Finds the fast path's base for `source` (see `Base`); changes nothing.
+pub(crate) fn fast_path_base(
+    db: &Db,
+    root: &Path,
+    source: &Source,
+    algo: crate::hash::HashAlgo,
+) -> Result<Base> {
+    let from = source.path.as_os_str().as_bytes();
+    let Some(row) = SnapshotRow::previous_of_source(db, &source.name, from)? else {
+        return Ok(Base::None);
+    };
+    if !root.join(&source.name).join(&row.timestamp).is_dir() {
+        return Ok(Base::Gone(row));
+    }
+    // Hashes of another algorithm cannot go into this run's manifest: after a change of
+    // HASH the first run reads every file again.
+    if row.hash_algo != algo.to_string() {
+        return Ok(Base::None);
+    }
+    Ok(Base::Usable(row))
 }
 
 /// Picks a timestamp for a new snapshot that no other run of `name` has used.
@@ -225,7 +267,7 @@ fn pick_timestamp(
 /// in it (the `<name>` folders that hold the snapshots, this run's included) are left
 /// out by device and inode, so no way to reach them from a source (a bind mount of the
 /// same filesystem included) leads the run into its own snapshots.
-fn scan_options(config: &Config, root: &Path) -> ScanOptions {
+pub(crate) fn scan_options(config: &Config, root: &Path) -> ScanOptions {
     let inside = std::fs::read_dir(root)
         .into_iter()
         .flatten()

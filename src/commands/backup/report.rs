@@ -29,6 +29,9 @@ pub struct Counts {
     pub symlinks: u64,
     /// Files hardlinked to a copy already stored.
     pub linked: u64,
+    /// Of `linked`: files the fast path found unchanged (same path, size, mtime) and
+    /// linked without reading.
+    pub unchanged: u64,
     /// Files written as a new stored copy.
     pub copied: u64,
     /// FIFOs, sockets and devices left out.

@@ -134,6 +134,7 @@ impl Run<'_> {
             self.counts.new_bytes += meta.size;
         } else {
             self.counts.linked += 1;
+            self.counts.unchanged += u64::from(how == How::Unchanged);
         }
         self.counts.files += 1;
         self.counts.bytes += meta.size;
