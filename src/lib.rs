@@ -63,6 +63,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::History(args) => commands::history::run(&loaded.config, &args),
         Command::Duplicates(args) => commands::duplicates::run(&loaded.config, &args),
         Command::Sql(args) => commands::sql::run(&loaded.config, &args),
+        Command::Restore(args) => commands::restore::run(&loaded.config, &cli.global, &args),
         Command::Config(args) => commands::config::run(&loaded, &args, &cwd),
     }
 }

@@ -14,6 +14,7 @@ mod create;
 pub mod damage;
 pub mod entries;
 pub mod inodes;
+pub mod links;
 pub mod mtime;
 pub mod queries;
 pub mod settings;

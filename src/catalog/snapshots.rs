@@ -197,6 +197,7 @@ impl SnapshotRow {
              WHERE snapshot_id = ?1 AND copy_id IS NOT NULL",
             [self.id],
         )?;
+        tx.execute("DELETE FROM source_links WHERE snapshot_id = ?1", [self.id])?;
         tx.execute("DELETE FROM entries WHERE snapshot_id = ?1", [self.id])?;
         tx.execute("DELETE FROM snapshot_runs WHERE id = ?1", [self.id])?;
         // One pass over the other snapshots' copy index spares the copies still linked.

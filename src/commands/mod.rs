@@ -9,6 +9,7 @@ pub mod duplicates;
 pub mod find;
 pub mod history;
 pub mod list;
+pub mod restore;
 pub mod select;
 pub mod sql;
 pub mod verify;

@@ -12,6 +12,7 @@ use crate::xattr::{self, Xattrs};
 mod folder;
 mod source_dir;
 
+pub(crate) use folder::fnmatch;
 use folder::{open_child, Rules};
 pub use source_dir::SourceDir;
 
@@ -94,6 +95,8 @@ pub struct Entry {
     pub ino: u64,
     /// Device number: with `ino`, what a file read later must still be.
     pub dev: u64,
+    /// Link count (`st_nlink`): above 1, other paths may share this file's inode.
+    pub nlink: u64,
     /// Extended attributes and ACLs, which the snapshot does not keep; `meta.mode` holds
     /// only the permissions an access ACL grants.
     pub xattrs: Xattrs,
@@ -229,6 +232,7 @@ pub fn walk(root: &SourceDir, opts: &ScanOptions, mut sink: impl FnMut(Found) ->
         target: None,
         ino: st.st_ino,
         dev: st.st_dev,
+        nlink: st.st_nlink as u64,
         xattrs,
     };
     if !sink(Found::Entry(entry)) {

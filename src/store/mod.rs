@@ -20,7 +20,7 @@ mod safe;
 
 pub use dir_fds::{link_stored_copy, DirFds};
 pub use safe::{
-    check_own_dir, check_root_safe, create_fresh, make_private_dir, running_uid, same_bytes,
+    check_own_dir, check_root_safe, create_fresh, fill, make_private_dir, running_uid, same_bytes,
     write_file,
 };
 
@@ -192,11 +192,16 @@ pub fn is_temp_name(name: &std::ffi::OsStr) -> bool {
     digits(parts.next()) && digits(parts.next()) && parts.next().is_none()
 }
 
+/// A temp file name (`.phlb-tmp-<pid>-<n>`), unique within this process.
+pub fn temp_name() -> String {
+    let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{TEMP_PREFIX}{}-{n}", pid())
+}
+
 /// A name for a temp file beside `path`, unique within this process.
 fn temp_beside(path: &Path) -> PathBuf {
-    let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
     let dir = path.parent().unwrap_or(Path::new("."));
-    dir.join(format!("{TEMP_PREFIX}{}-{n}", pid()))
+    dir.join(temp_name())
 }
 
 impl NewCopy {
