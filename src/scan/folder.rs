@@ -162,7 +162,7 @@ fn describe(
         target,
         ino: st.st_ino,
         dev: st.st_dev,
-        nlink: st.st_nlink as u64,
+        nlink: st.st_nlink,
         xattrs,
     }))
 }

@@ -232,7 +232,7 @@ pub fn walk(root: &SourceDir, opts: &ScanOptions, mut sink: impl FnMut(Found) ->
         target: None,
         ino: st.st_ino,
         dev: st.st_dev,
-        nlink: st.st_nlink as u64,
+        nlink: st.st_nlink,
         xattrs,
     };
     if !sink(Found::Entry(entry)) {

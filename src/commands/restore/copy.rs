@@ -219,7 +219,7 @@ fn folder_error(e: &io::Error) -> String {
     }
 }
 
-/// Copies `src` into `dst`, hashing every byte; a whole block of zeros becomes a hole,
+/// Copies `src` into `dst`, hashing every byte; blocks of zeros become holes,
 /// so sparse files stay sparse. Returns the digest and the number of bytes.
 fn copy_hashing(
     src: &mut File,
@@ -234,12 +234,7 @@ fn copy_hashing(
         let n = crate::store::fill(src, buf)?;
         let chunk = &buf[..n];
         hasher.update(chunk);
-        if n >= 4096 && chunk.iter().all(|&b| b == 0) {
-            dst.seek(SeekFrom::Current(n as i64))?;
-            holes = true;
-        } else {
-            dst.write_all(chunk)?;
-        }
+        holes |= write_sparse(dst, chunk)?;
         total += n as u64;
         if n < buf.len() {
             break;
@@ -249,6 +244,30 @@ fn copy_hashing(
         dst.set_len(total)?;
     }
     Ok((hasher.finish(), total))
+}
+
+/// Blocks of zeros this long become holes.
+const HOLE: usize = 64 << 10;
+
+/// Writes `chunk` at the file's offset, leaving whole `HOLE`-sized blocks of zeros as
+/// holes (a seek); returns whether it left one. Runs of data are written at once.
+fn write_sparse(dst: &mut File, chunk: &[u8]) -> io::Result<bool> {
+    if chunk.len() < HOLE {
+        dst.write_all(chunk)?;
+        return Ok(false);
+    }
+    let (mut data_from, mut holes) = (0, false);
+    for (i, block) in chunk.chunks(HOLE).enumerate() {
+        if block.len() == HOLE && block.iter().all(|&b| b == 0) {
+            let at = i * HOLE;
+            dst.write_all(&chunk[data_from..at])?;
+            dst.seek(SeekFrom::Current(HOLE as i64))?;
+            data_from = at + HOLE;
+            holes = true;
+        }
+    }
+    dst.write_all(&chunk[data_from..])?;
+    Ok(holes)
 }
 
 /// Restores `files` on `workers` threads; `done` hears of each (by index) on the calling

@@ -159,7 +159,8 @@ mod tests {
             rec("a/b/d", Kind::File),
             rec("e.pdf", Kind::File),
         ];
-        let cases: [(&[&str], &[(&str, Role)]); 4] = [
+        type Case<'a> = (&'a [&'a str], &'a [(&'a str, Role)]);
+        let cases: [Case; 4] = [
             (
                 &["a/b/d"],
                 &[

@@ -206,7 +206,10 @@ mod tests {
         let t = Target::open(dir.path(), false).unwrap().unwrap();
         assert!(t.dir(b"real").is_ok());
         let err = t.dir(b"docs").unwrap_err();
-        assert!(matches!(err.raw_os_error(), Some(libc::ELOOP | libc::ENOTDIR)), "{err}");
+        assert!(
+            matches!(err.raw_os_error(), Some(libc::ELOOP | libc::ENOTDIR)),
+            "{err}"
+        );
         assert_eq!(split(b"a/b/c"), (&b"a/b"[..], &b"c"[..]));
         assert_eq!(split(b"c"), (&b""[..], &b"c"[..]));
     }
