@@ -204,6 +204,14 @@ fn one_file_and_one_folder_restored_by_path_land_under_their_path() {
         stderr(&out2)
     );
     assert!(!none.exists());
+    // Never into the backup root (a restore must not change a snapshot).
+    let inside = restore(&env, &["src", "--force"], &snap);
+    assert_code(&inside, 2);
+    assert!(
+        stderr(&inside).contains("inside the backup root"),
+        "{}",
+        stderr(&inside)
+    );
 }
 
 #[test]

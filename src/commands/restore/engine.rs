@@ -99,10 +99,10 @@ pub fn restore(
         tell.done(&p.rec.path, What::Symlink, done);
     }
     for rec in finish.into_iter().rev() {
-        let set = ctx
-            .target
-            .dir(&rec.path)
-            .and_then(|fd| meta::set_fd(fd.as_fd(), &rec.meta, ctx.as_root));
+        let set = ctx.target.dir(&rec.path).and_then(|fd| {
+            let st = crate::fsat::stat_fd(fd.as_fd())?;
+            meta::set_fd(fd.as_fd(), &rec.meta, ctx.as_root, (st.st_uid, st.st_gid))
+        });
         let done = match set {
             Ok(()) => Done::Restored,
             Err(e) => Done::Failed(format!("cannot set the folder's metadata: {e}")),

@@ -30,17 +30,25 @@ fn times(mtime_ns: i128) -> [libc::timespec; 2] {
     ]
 }
 
-/// Gives the open file or folder `fd` its recorded owner (as root), mode and mtime. The
-/// owner goes first: changing it clears setuid and setgid, which the mode then sets.
-pub fn set_fd(fd: BorrowedFd, meta: &Meta, as_root: bool) -> io::Result<()> {
+/// Gives the open file or folder `fd`, now owned by `owner`, its recorded owner (as
+/// root), mode and mtime. The owner goes first: changing it clears setuid and
+/// setgid, which the mode then sets.
+pub fn set_fd(fd: BorrowedFd, meta: &Meta, as_root: bool, owner: (u32, u32)) -> io::Result<()> {
     let fd = fd.as_raw_fd();
     // SAFETY (all three): a valid descriptor, plain values, a pointer to two timespecs.
-    if as_root {
+    if as_root && (meta.uid, meta.gid) != owner {
         check(unsafe { libc::fchown(fd, meta.uid, meta.gid) })?;
     }
     check(unsafe { libc::fchmod(fd, meta.mode as libc::mode_t) })?;
     let t = times(meta.mtime_ns);
     check(unsafe { libc::futimens(fd, t.as_ptr()) })
+}
+
+/// The user and group new files get (asked once).
+pub fn own_ids() -> (u32, u32) {
+    static IDS: std::sync::OnceLock<(u32, u32)> = std::sync::OnceLock::new();
+    // SAFETY: geteuid and getegid have no preconditions and cannot fail.
+    *IDS.get_or_init(|| unsafe { (libc::geteuid(), libc::getegid()) })
 }
 
 /// Gives symlink `name` in folder `dir` its recorded owner (as root) and mtime (a
@@ -84,7 +92,7 @@ mod tests {
             gid: 0,
         };
         let f = std::fs::File::open(&p).unwrap();
-        set_fd(f.as_fd(), &meta, false).unwrap();
+        set_fd(f.as_fd(), &meta, false, own_ids()).unwrap();
         let st = crate::fsat::stat_fd(f.as_fd()).unwrap();
         assert!(unchanged(&st, &meta, false));
         let other = Meta {

@@ -14,6 +14,7 @@ mod target;
 use std::fs::OpenOptions;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
@@ -33,6 +34,33 @@ use crate::Outcome;
 use copy::Ctx;
 use report::{Tally, Tell};
 use target::{Replace, Target};
+
+/// Refuses a target inside the backup root: a restore never changes a snapshot.
+fn refuse_inside_root(to: &Path, root: &Path) -> Result<()> {
+    let abs = std::path::absolute(to).context("cannot read the current folder")?;
+    // Judged by the deepest part that exists (the rest is made below it).
+    let mut existing = abs.as_path();
+    let mut rest = Vec::new();
+    while existing.symlink_metadata().is_err() {
+        let Some(parent) = existing.parent() else {
+            break;
+        };
+        rest.push(existing.file_name().unwrap_or_default());
+        existing = parent;
+    }
+    let mut real = existing
+        .canonicalize()
+        .unwrap_or_else(|_| existing.to_path_buf());
+    real.extend(rest.iter().rev());
+    if real.starts_with(root) {
+        bail!(
+            "{}: inside the backup root {}; restore to a folder outside it",
+            one_line(to),
+            one_line(root)
+        );
+    }
+    Ok(())
+}
 
 /// Runs `phlb restore`.
 pub fn run(config: &Config, global: &Global, args: &RestoreArgs) -> Result<Outcome> {
@@ -66,6 +94,7 @@ pub fn run(config: &Config, global: &Global, args: &RestoreArgs) -> Result<Outco
     drop(conn);
     drop(catalog);
     let picked = select::pick(&entries, &args.paths)?;
+    refuse_inside_root(&args.to, &root)?;
     let whole = args.paths.is_empty();
     let target = Target::open(&args.to, !args.dry_run && whole)
         .and_then(|t| match t {
