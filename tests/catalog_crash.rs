@@ -4,27 +4,8 @@
 mod common;
 
 use std::fs;
-use std::process::Command;
 
 use common::*;
-
-/// Runs phlb under strace, killed (SIGKILL) at the `n`-th call of `syscall`; true when
-/// the kill came (the run made fewer such calls otherwise).
-fn killed_at(env: &Env, syscall: &str, n: u32, args: &[&str]) -> bool {
-    use std::os::unix::process::ExitStatusExt;
-    let out = Command::new("strace")
-        .args(["-f", "-o", "/dev/null", "-e"])
-        .arg(format!("inject={syscall}:signal=SIGKILL:when={n}"))
-        .arg(env!("CARGO_BIN_EXE_phlb"))
-        .arg("--backup-root")
-        .arg(&env.root)
-        .args(args)
-        .current_dir(env.dir.path())
-        .env("HOME", env.dir.path())
-        .output()
-        .expect("strace must be installed (.ci/run installs it)");
-    out.status.signal() == Some(libc::SIGKILL)
-}
 
 /// After whatever a kill left, a plain backup and a verify must both pass.
 fn recovers(env: &Env, what: &str) {

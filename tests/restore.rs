@@ -9,21 +9,10 @@ use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{symlink, MetadataExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
-
-/// `phlb restore ARGS... --to DIR` (extra args after).
-fn restore(env: &Env, args: &[&str], to: &Path) -> Output {
-    env.cmd()
-        .arg("restore")
-        .args(args)
-        .arg("--to")
-        .arg(to)
-        .output()
-        .unwrap()
-}
 
 /// The snapshot label `src/TIMESTAMP` of snapshot folder `snap`.
 fn label(snap: &Path) -> String {
@@ -90,7 +79,7 @@ fn restored_tree_equals_the_source_with_each_paths_own_metadata() {
         "the snapshot shares one copy between the three"
     );
     let out = env.dir.path().join("out");
-    let done = restore(&env, &[&label(&snap)], &out);
+    let done = env.restore(&[&label(&snap)], &out);
     assert_ok(&done);
     assert_eq!(
         tree(&out),
@@ -132,7 +121,7 @@ fn owners_come_back_as_root() {
     set_mode(&setgid, 0o2755);
     let snap = env.backup();
     let out = env.dir.path().join("out");
-    assert_ok(&restore(&env, &[&label(&snap)], &out));
+    assert_ok(&env.restore(&[&label(&snap)], &out));
     let owner = |p: &Path| {
         let md = fs::symlink_metadata(p).unwrap();
         (md.uid(), md.gid())
@@ -160,11 +149,7 @@ fn one_file_and_one_folder_restored_by_path_land_under_their_path() {
     let snap = env.backup();
     let out = env.dir.path().join("out");
     // NAME/latest is the newest complete snapshot.
-    assert_ok(&restore(
-        &env,
-        &["src/latest", "docs/a.txt", "pics/x/"],
-        &out,
-    ));
+    assert_ok(&env.restore(&["src/latest", "docs/a.txt", "pics/x/"], &out));
     let names: Vec<String> = real_names(&out)
         .iter()
         .map(|p| p.to_string_lossy().into_owned())
@@ -193,10 +178,10 @@ fn one_file_and_one_folder_restored_by_path_land_under_their_path() {
     );
     // A glob, and a path not in the snapshot (exit 2, nothing written).
     let globbed = env.dir.path().join("globbed");
-    assert_ok(&restore(&env, &["src", "*.jpg"], &globbed));
+    assert_ok(&env.restore(&["src", "*.jpg"], &globbed));
     assert!(globbed.join("pics/x/2.jpg").is_file() && !globbed.join("docs").exists());
     let none = env.dir.path().join("none");
-    let out2 = restore(&env, &["src", "nope.txt"], &none);
+    let out2 = env.restore(&["src", "nope.txt"], &none);
     assert_code(&out2, 2);
     assert!(
         stderr(&out2).contains("nope.txt: not in this snapshot"),
@@ -205,7 +190,7 @@ fn one_file_and_one_folder_restored_by_path_land_under_their_path() {
     );
     assert!(!none.exists());
     // Never into the backup root (a restore must not change a snapshot).
-    let inside = restore(&env, &["src", "--force"], &snap);
+    let inside = env.restore(&["src", "--force"], &snap);
     assert_code(&inside, 2);
     assert!(
         stderr(&inside).contains("inside the backup root"),
@@ -224,7 +209,7 @@ fn refusal_without_force_leaves_the_existing_file_byte_identical() {
     fs::create_dir(&out).unwrap();
     fs::write(out.join("a.txt"), b"mine, newer").unwrap();
     let before = fs::metadata(out.join("a.txt")).unwrap();
-    let done = restore(&env, &[&label(&snap)], &out);
+    let done = env.restore(&[&label(&snap)], &out);
     assert_code(&done, 1);
     assert!(
         stderr(&done).contains("a.txt: exists; not replaced (--force replaces it)"),
@@ -243,10 +228,10 @@ fn refusal_without_force_leaves_the_existing_file_byte_identical() {
         "the rest is restored"
     );
     // A second run without --force: b.txt is unchanged and left; a.txt still refused.
-    let again = restore(&env, &[&label(&snap)], &out);
+    let again = env.restore(&[&label(&snap)], &out);
     assert_code(&again, 1);
     assert!(String::from_utf8_lossy(&again.stdout).contains("skipped 1 unchanged"));
-    assert_ok(&restore(&env, &[&label(&snap), "--force"], &out));
+    assert_ok(&env.restore(&[&label(&snap), "--force"], &out));
     assert_eq!(fs::read(out.join("a.txt")).unwrap(), b"from the backup");
 }
 
@@ -260,7 +245,7 @@ fn force_into_the_source_leaves_unchanged_files_untouched() {
     let kept = ino(&env.src.join("d/f3"));
     env.write("d/f7", b"changed since");
     fs::remove_file(env.src.join("d/f9")).unwrap();
-    let done = restore(&env, &[&label(&snap), "--force"], &env.src);
+    let done = env.restore(&[&label(&snap), "--force"], &env.src);
     assert_ok(&done);
     assert!(
         String::from_utf8_lossy(&done.stdout).contains("2 files"),
@@ -287,15 +272,15 @@ fn symlink_planted_in_the_target_is_not_followed() {
     fs::create_dir_all(&out).unwrap();
     fs::create_dir_all(&elsewhere).unwrap();
     symlink(&elsewhere, out.join("docs")).unwrap();
-    let done = restore(&env, &[&label(&snap)], &out);
+    let done = env.restore(&[&label(&snap)], &out);
     assert_code(&done, 1);
     assert!(stderr(&done).contains("not followed"), "{}", stderr(&done));
     assert_eq!(fs::read_dir(&elsewhere).unwrap().count(), 0);
     // By PATH too: the folder on the way is the symlink.
-    assert_code(&restore(&env, &[&label(&snap), "docs/a.txt"], &out), 1);
+    assert_code(&env.restore(&[&label(&snap), "docs/a.txt"], &out), 1);
     assert_eq!(fs::read_dir(&elsewhere).unwrap().count(), 0);
     // --force replaces the symlink by a real folder, still writing nothing through it.
-    assert_ok(&restore(&env, &[&label(&snap), "--force"], &out));
+    assert_ok(&env.restore(&[&label(&snap), "--force"], &out));
     assert!(out.join("docs").symlink_metadata().unwrap().is_dir());
     assert_eq!(fs::read(out.join("docs/sub/b.txt")).unwrap(), b"b");
     assert_eq!(fs::read_dir(&elsewhere).unwrap().count(), 0);
@@ -314,7 +299,7 @@ fn flipped_byte_in_a_stored_copy_is_named_kept_aside_and_the_rest_restored() {
     bytes[50_000] ^= 1;
     fs::write(&stored, &bytes).unwrap();
     let out = env.dir.path().join("out");
-    let done = restore(&env, &[&label(&snap)], &out);
+    let done = env.restore(&[&label(&snap)], &out);
     assert_code(&done, 1);
     let err = stderr(&done);
     assert!(err.contains("d/bad.bin: content damaged"), "{err}");
@@ -332,7 +317,7 @@ fn dry_run_writes_nothing_and_json_says_what_would_happen() {
     env.write("d/b", b"bb");
     let snap = env.backup();
     let out = env.dir.path().join("out");
-    let done = restore(&env, &[&label(&snap), "--dry-run", "--json"], &out);
+    let done = env.restore(&[&label(&snap), "--dry-run", "--json"], &out);
     assert_ok(&done);
     assert!(!out.exists());
     let v: serde_json::Value = serde_json::from_slice(&done.stdout).unwrap();
@@ -341,7 +326,7 @@ fn dry_run_writes_nothing_and_json_says_what_would_happen() {
     assert_eq!(v["dry_run"], true);
     fs::create_dir(&out).unwrap();
     fs::write(out.join("a"), b"other").unwrap();
-    let done = restore(&env, &[&label(&snap), "--dry-run", "--json"], &out);
+    let done = env.restore(&[&label(&snap), "--dry-run", "--json"], &out);
     assert_code(&done, 1);
     let v: serde_json::Value = serde_json::from_slice(&done.stdout).unwrap();
     assert_eq!(v["refused"], 1);
@@ -370,7 +355,7 @@ fn restore_waits_for_a_remover_holding_the_snapshot_and_needs_no_writer_lock() {
     std::thread::sleep(Duration::from_millis(200));
     let started = Instant::now();
     let out = env.dir.path().join("out");
-    let done = restore(&env, &[&label(&snap)], &out);
+    let done = env.restore(&[&label(&snap)], &out);
     assert_ok(&done);
     assert!(started.elapsed() >= Duration::from_millis(500), "it waited");
     assert!(stderr(&done).contains("waiting"), "{}", stderr(&done));
@@ -379,25 +364,6 @@ fn restore_waits_for_a_remover_holding_the_snapshot_and_needs_no_writer_lock() {
     let mut writer = writer;
     writer.kill().unwrap();
     writer.wait().unwrap();
-}
-
-/// Runs restore under strace, killed (SIGKILL) at the `n`-th call of `syscall`; true
-/// when the kill came.
-fn restore_killed_at(env: &Env, syscall: &str, n: u32, snap: &str, to: &Path) -> bool {
-    use std::os::unix::process::ExitStatusExt;
-    let out = Command::new("strace")
-        .args(["-f", "-o", "/dev/null", "-e"])
-        .arg(format!("inject={syscall}:signal=SIGKILL:when={n}"))
-        .arg(env!("CARGO_BIN_EXE_phlb"))
-        .arg("--backup-root")
-        .arg(&env.root)
-        .args(["restore", snap, "--to"])
-        .arg(to)
-        .current_dir(env.dir.path())
-        .env("HOME", env.dir.path())
-        .output()
-        .expect("strace must be installed (.ci/run installs it)");
-    out.status.signal() == Some(libc::SIGKILL)
 }
 
 #[test]
@@ -414,7 +380,8 @@ fn sigkill_during_restore_leaves_no_real_named_file_with_wrong_content() {
         let mut kills = 0;
         for n in 1..=upto {
             let out = env.dir.path().join(format!("out-{syscall}-{n}"));
-            kills += u32::from(restore_killed_at(&env, syscall, n, &snap_label, &out));
+            let args = ["restore", &snap_label, "--to", out.to_str().unwrap()];
+            kills += u32::from(killed_at(&env, syscall, n, &args));
             for rel in real_names(&out) {
                 let p = out.join(&rel);
                 if p.symlink_metadata().unwrap().is_file() {
@@ -427,7 +394,7 @@ fn sigkill_during_restore_leaves_no_real_named_file_with_wrong_content() {
                 }
             }
             // A run with --force finishes the job.
-            assert_ok(&restore(&env, &[&snap_label, "--force"], &out));
+            assert_ok(&env.restore(&[&snap_label, "--force"], &out));
             assert_eq!(
                 tree(&out).len(),
                 tree(&env.src).len() + real_temp_count(&out)

@@ -106,23 +106,13 @@ fn catalog_from_before_hardlink_groups_is_upgraded_and_its_snapshots_restore() {
     let label = |s: &std::path::Path| format!("src/{}", s.file_name().unwrap().to_str().unwrap());
     // The old snapshot has no groups recorded: its files come back as files of their own.
     let out = env.dir.path().join("old");
-    let done = env
-        .cmd()
-        .args(["restore", &label(&first), "--to"])
-        .arg(&out)
-        .output()
-        .unwrap();
+    let done = env.restore(&[&label(&first)], &out);
     assert_ok(&done);
     assert_eq!(fs::read(out.join("b.txt")).unwrap(), b"alpha");
     assert_eq!(nlink(&out.join("a.txt")), 1);
     // The new one knows them.
     let out = env.dir.path().join("new");
-    let done = env
-        .cmd()
-        .args(["restore", &label(&second), "--to"])
-        .arg(&out)
-        .output()
-        .unwrap();
+    let done = env.restore(&[&label(&second)], &out);
     assert_ok(&done);
     assert_eq!(ino(&out.join("a.txt")), ino(&out.join("b.txt")));
 }

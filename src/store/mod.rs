@@ -115,10 +115,10 @@ pub fn make_symlink(path: &Path, target: &Path, meta: &Meta, as_root: bool) -> i
     set_times_nofollow(path, meta.mtime_ns)
 }
 
-fn set_times_nofollow(path: &Path, mtime_ns: i128) -> io::Result<()> {
-    let c = CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path holds a NUL byte"))?;
-    let times = [
+/// The two `utimensat` times that leave the access time alone and set the mtime to
+/// `mtime_ns` (nanoseconds since the epoch).
+pub fn mtime_only(mtime_ns: i128) -> [libc::timespec; 2] {
+    [
         libc::timespec {
             tv_sec: 0,
             tv_nsec: libc::UTIME_OMIT,
@@ -127,7 +127,13 @@ fn set_times_nofollow(path: &Path, mtime_ns: i128) -> io::Result<()> {
             tv_sec: mtime_ns.div_euclid(1_000_000_000) as libc::time_t,
             tv_nsec: mtime_ns.rem_euclid(1_000_000_000) as _,
         },
-    ];
+    ]
+}
+
+fn set_times_nofollow(path: &Path, mtime_ns: i128) -> io::Result<()> {
+    let c = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path holds a NUL byte"))?;
+    let times = mtime_only(mtime_ns);
     // SAFETY: `c` is a valid C string and `times` points to two timespecs, as required.
     let rc = unsafe {
         libc::utimensat(

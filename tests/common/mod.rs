@@ -69,6 +69,17 @@ impl Env {
         self.db().query_row(sql, [], |r| r.get(0)).unwrap()
     }
 
+    /// Runs `phlb restore ARGS... --to TO`.
+    pub fn restore(&self, args: &[&str], to: &Path) -> Output {
+        self.cmd()
+            .arg("restore")
+            .args(args)
+            .arg("--to")
+            .arg(to)
+            .output()
+            .unwrap()
+    }
+
     pub fn run(&self, args: &[&str]) -> Output {
         self.cmd().args(args).output().unwrap()
     }
@@ -375,4 +386,22 @@ pub fn kill_backup_part_way(env: &Env, entries: usize) -> bool {
     };
     child.wait().unwrap();
     killed
+}
+
+/// Runs phlb under strace, killed (SIGKILL) at the `n`-th call of `syscall`; true when
+/// the kill came (the run made fewer such calls otherwise).
+pub fn killed_at(env: &Env, syscall: &str, n: u32, args: &[&str]) -> bool {
+    use std::os::unix::process::ExitStatusExt;
+    let out = Command::new("strace")
+        .args(["-f", "-o", "/dev/null", "-e"])
+        .arg(format!("inject={syscall}:signal=SIGKILL:when={n}"))
+        .arg(env!("CARGO_BIN_EXE_phlb"))
+        .arg("--backup-root")
+        .arg(&env.root)
+        .args(args)
+        .current_dir(env.dir.path())
+        .env("HOME", env.dir.path())
+        .output()
+        .expect("strace must be installed (.ci/run installs it)");
+    out.status.signal() == Some(libc::SIGKILL)
 }

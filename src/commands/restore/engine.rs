@@ -10,7 +10,7 @@ use super::copy::{files_on_workers, judge, Copier, Ctx, Done};
 use super::meta;
 use super::report::{Tell, What};
 use super::select::{Picked, Role};
-use super::target::{cname, look, make_dir, remove, split, Found, Replace, Temp};
+use super::target::{cname, in_or_below, look, make_dir, remove, split, Found, Replace, Temp};
 use crate::catalog::entries::Recorded;
 use crate::scan::Kind;
 
@@ -116,16 +116,7 @@ fn under(blocked: &HashSet<&[u8]>, rel: &[u8]) -> bool {
     if blocked.is_empty() {
         return false;
     }
-    let mut at = rel;
-    loop {
-        if blocked.contains(at) {
-            return true;
-        }
-        match split(at) {
-            (b"", _) => return false,
-            (dir, _) => at = dir,
-        }
-    }
+    in_or_below(blocked, rel)
 }
 
 /// Makes folder `rec` in the target (private until the end), or enters the one there;

@@ -7,6 +7,7 @@ use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
 
 use crate::scan::Meta;
+use crate::store::mtime_only;
 
 fn check(rc: libc::c_int) -> io::Result<()> {
     if rc == 0 {
@@ -14,20 +15,6 @@ fn check(rc: libc::c_int) -> io::Result<()> {
     } else {
         Err(io::Error::last_os_error())
     }
-}
-
-/// The `utimensat` times that leave the access time and set the mtime to `mtime_ns`.
-fn times(mtime_ns: i128) -> [libc::timespec; 2] {
-    [
-        libc::timespec {
-            tv_sec: 0,
-            tv_nsec: libc::UTIME_OMIT,
-        },
-        libc::timespec {
-            tv_sec: mtime_ns.div_euclid(1_000_000_000) as libc::time_t,
-            tv_nsec: mtime_ns.rem_euclid(1_000_000_000) as _,
-        },
-    ]
 }
 
 /// Gives the open file or folder `fd`, now owned by `owner`, its recorded owner (as
@@ -40,7 +27,7 @@ pub fn set_fd(fd: BorrowedFd, meta: &Meta, as_root: bool, owner: (u32, u32)) -> 
         check(unsafe { libc::fchown(fd, meta.uid, meta.gid) })?;
     }
     check(unsafe { libc::fchmod(fd, meta.mode as libc::mode_t) })?;
-    let t = times(meta.mtime_ns);
+    let t = mtime_only(meta.mtime_ns);
     check(unsafe { libc::futimens(fd, t.as_ptr()) })
 }
 
@@ -59,7 +46,7 @@ pub fn set_symlink(dir: BorrowedFd, name: &CStr, meta: &Meta, as_root: bool) -> 
     if as_root {
         check(unsafe { libc::fchownat(fd, name.as_ptr(), meta.uid, meta.gid, flags) })?;
     }
-    let t = times(meta.mtime_ns);
+    let t = mtime_only(meta.mtime_ns);
     check(unsafe { libc::utimensat(fd, name.as_ptr(), t.as_ptr(), flags) })
 }
 

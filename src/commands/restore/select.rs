@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 
-use super::target::split;
+use super::target::{in_or_below, split};
 use crate::catalog::entries::Recorded;
 use crate::scan::Kind;
 
@@ -59,18 +59,7 @@ pub fn pick<'a>(entries: &'a [Recorded], paths: &[PathBuf]) -> Result<Vec<Picked
             );
         }
     }
-    let below_asked = |rel: &[u8]| {
-        let mut at = rel;
-        loop {
-            if asked.contains(at) {
-                return true;
-            }
-            match split(at) {
-                (b"", _) => return false,
-                (dir, _) => at = dir,
-            }
-        }
-    };
+    let below_asked = |rel: &[u8]| in_or_below(&asked, rel);
     let chosen: Vec<&Recorded> = entries.iter().filter(|r| below_asked(&r.path)).collect();
     let mut on_the_way: HashSet<&[u8]> = HashSet::new();
     for rec in &chosen {

@@ -71,6 +71,20 @@ pub fn split(rel: &[u8]) -> (&[u8], &[u8]) {
     }
 }
 
+/// True when `rel` or a folder above it is in `set`.
+pub fn in_or_below(set: &std::collections::HashSet<&[u8]>, rel: &[u8]) -> bool {
+    let mut at = rel;
+    loop {
+        if set.contains(at) {
+            return true;
+        }
+        match split(at) {
+            (b"", _) => return false,
+            (dir, _) => at = dir,
+        }
+    }
+}
+
 /// The name as a C string.
 pub fn cname(name: &[u8]) -> io::Result<CString> {
     CString::new(name).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in name"))
