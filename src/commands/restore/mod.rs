@@ -95,15 +95,7 @@ pub fn run(config: &Config, global: &Global, args: &RestoreArgs) -> Result<Outco
     drop(catalog);
     let picked = select::pick(&entries, &args.paths)?;
     refuse_inside_root(&args.to, &root)?;
-    let whole = args.paths.is_empty();
-    let target = Target::open(&args.to, !args.dry_run && whole)
-        .and_then(|t| match t {
-            None if !args.dry_run => {
-                std::fs::create_dir_all(&args.to)?;
-                Target::open(&args.to, false)
-            }
-            t => Ok(t),
-        })
+    let target = Target::open(&args.to, !args.dry_run)
         .with_context(|| format!("{}: cannot open the restore target", one_line(&args.to)))?;
     let style = if args.json {
         Style::Quiet
