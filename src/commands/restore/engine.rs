@@ -10,7 +10,9 @@ use super::copy::{files_on_workers, judge, Copier, Ctx, Done};
 use super::meta;
 use super::report::{Tell, What};
 use super::select::{Picked, Role};
-use super::target::{cname, in_or_below, look, make_dir, remove, split, Found, Replace, Temp};
+use super::target::{
+    cname, in_or_below, look, make_dir, remove, remove_leftovers, split, Found, Replace, Temp,
+};
 use crate::catalog::entries::Recorded;
 use crate::scan::Kind;
 
@@ -35,12 +37,16 @@ pub fn restore(
         }
         if rel == b"." {
             finish.extend((p.role == Role::Restore).then_some(p.rec));
+            tidy(ctx, rel);
             continue;
         }
         match folder(&mut main, ctx, p.rec) {
             Ok(made) => {
                 if made || p.role == Role::Restore {
                     finish.push(p.rec);
+                }
+                if !made {
+                    tidy(ctx, rel);
                 }
             }
             Err(done) => {
@@ -108,6 +114,14 @@ pub fn restore(
             Err(e) => Done::Failed(format!("cannot set the folder's metadata: {e}")),
         };
         tell.done(&rec.path, What::Folder, done);
+    }
+}
+
+/// Removes what a killed restore left in the existing folder `rel` (temp files, which
+/// never carry a real name); a folder that cannot be listed is simply left.
+fn tidy(ctx: &Ctx, rel: &[u8]) {
+    if let Ok(fd) = ctx.target.dir(rel) {
+        let _ = remove_leftovers(fd.as_fd());
     }
 }
 

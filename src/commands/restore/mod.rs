@@ -128,7 +128,7 @@ pub fn run(config: &Config, global: &Global, args: &RestoreArgs) -> Result<Outco
         let ctx = ctx.as_ref().expect("the target is open");
         crate::signals::doing(format!(
             "restore of {label} to {shown_to} stopped; the files restored so far are complete, \
-             the others are missing (a run with --force finishes it)"
+             the others are missing (run it again to finish)"
         ));
         engine::restore(ctx, &picked, &groups, config.worker_count(), &mut tell);
     }

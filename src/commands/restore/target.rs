@@ -63,6 +63,31 @@ impl Target {
     }
 }
 
+/// Removes the temp files a killed phlb left in folder `dir` (`.phlb-tmp-<pid>-<n>` of
+/// a process that no longer runs); returns how many.
+pub fn remove_leftovers(dir: BorrowedFd) -> io::Result<u64> {
+    let mut removed = 0;
+    for entry in fsat::list(dir, &mut Vec::new())? {
+        let name = std::ffi::OsStr::from_bytes(entry.name.as_bytes());
+        if !crate::store::is_temp_name(name) {
+            continue;
+        }
+        let pid = name.as_bytes()[b".phlb-tmp-".len()..]
+            .split(|&b| b == b'-')
+            .next()
+            .and_then(|p| std::str::from_utf8(p).ok()?.parse::<libc::pid_t>().ok());
+        // SAFETY: kill with signal 0 only asks whether the process exists.
+        let alive = pid.is_some_and(|p| {
+            let rc = unsafe { libc::kill(p, 0) };
+            rc == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+        });
+        if !alive && remove(dir, &entry.name).is_ok() {
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
 /// Splits a snapshot path into its folder (empty for the top level) and its name.
 pub fn split(rel: &[u8]) -> (&[u8], &[u8]) {
     match rel.iter().rposition(|&b| b == b'/') {
