@@ -10,7 +10,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{symlink, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 
@@ -339,31 +339,35 @@ fn restore_waits_for_a_remover_holding_the_snapshot_and_needs_no_writer_lock() {
     env.write("a", b"a");
     let snap = env.backup();
     // A writer holds the root's lock: restore does not care.
-    let writer = Command::new("flock")
-        .arg("-x")
-        .arg(env.root.join(".phlb/lock"))
-        .args(["sleep", "3"])
-        .spawn()
-        .unwrap();
+    let writer = fs::File::open(env.root.join(".phlb/lock")).unwrap();
+    // SAFETY: flock on a descriptor this test owns.
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&writer);
+    assert_eq!(unsafe { libc::flock(fd, libc::LOCK_EX) }, 0);
     // A remover (prune, forget) holds the snapshot exclusively for a second.
-    let mut remover = Command::new("flock")
-        .arg("-x")
-        .arg(&snap)
-        .args(["sleep", "1"])
+    let held = fs::File::open(&snap).unwrap();
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&held);
+    // SAFETY: flock on a descriptor this test owns.
+    assert_eq!(unsafe { libc::flock(fd, libc::LOCK_EX) }, 0);
+    let out = env.dir.path().join("out");
+    let restoring = env
+        .cmd()
+        .args(["restore", &label(&snap), "--to"])
+        .arg(&out)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(200));
-    let started = Instant::now();
-    let out = env.dir.path().join("out");
-    let done = env.restore(&[&label(&snap)], &out);
+    std::thread::sleep(Duration::from_millis(1000));
+    assert!(
+        !out.join("a").exists(),
+        "nothing restored while the remover holds it"
+    );
+    drop(held);
+    let done = restoring.wait_with_output().unwrap();
     assert_ok(&done);
-    assert!(started.elapsed() >= Duration::from_millis(500), "it waited");
     assert!(stderr(&done).contains("waiting"), "{}", stderr(&done));
     assert_eq!(fs::read(out.join("a")).unwrap(), b"a");
-    remover.wait().unwrap();
-    let mut writer = writer;
-    writer.kill().unwrap();
-    writer.wait().unwrap();
+    drop(writer);
 }
 
 #[test]
