@@ -13,8 +13,9 @@ alternating, several repetitions each (medians reported):
                               phlb  vs rsync -a --link-dest, plus bytes newly written,
                               and the floor: sha256sum and cp -a + sync of just the new copies
   verify (full) of one snapshot vs sha256sum over the same files; verify --fast
+  restore of that snapshot vs cp -r --preserve=mode,ownership,timestamps of its folder
   add: rebuilding the catalog of 3 snapshots
-  memory: backing up one 4 KiB file vs one 4 GiB file (times the scale)
+  memory: backing up (and restoring) one 4 KiB file vs one 4 GiB file (times the scale)
 Peak RSS of every phlb run comes from /usr/bin/time. Prints a table with phlb/peer ratios.
 phlb ends with its files on disk (SYNC = true), cp and rsync do not: each peer is also
 timed with a `sync` right after it ("+ sync"), and every timed run starts with nothing
@@ -306,6 +307,20 @@ def measure(args, work, have_rsync, big_bytes, deleted_at):
         s, k = phlb(root, "verify", "--fast", "corpus/" + last)
         record("verify --fast phlb", s, k)
 
+    # restore: the newest snapshot into a fresh folder, against cp -r keeping mode, owner
+    # and times (independent files, as restore makes; `cp -a` would keep the snapshot's
+    # hardlinks and write less). Alternating, each into its own new folder.
+    for r in range(args.reps):
+        for tool in ("phlb", "cp") if r % 2 == 0 else ("cp", "phlb"):
+            dest = os.path.join(work, f"restore-{tool}-{r}")
+            ready([snap_dir, catalog])
+            if tool == "phlb":
+                s, k = phlb(root, "restore", "corpus/" + last, "--to", dest)
+                record("restore phlb", s, k)
+            else:
+                s, _ = timed(["cp", "-r", "--preserve=mode,ownership,timestamps", snap_dir, dest])
+                record("restore cp -r --preserve", s)
+
     # add: rebuild the catalog of the first three snapshots.
     add_root = os.path.join(work, "add-root")
     os.makedirs(os.path.join(add_root, "corpus"))
@@ -354,6 +369,9 @@ def measure(args, work, have_rsync, big_bytes, deleted_at):
         dest = os.path.join(work, f"one-file-root-{size_bytes}")
         s, k = phlb(dest, "backup", src)
         record(f"one {label} file phlb", s, k)
+        s, k = phlb(dest, "restore", "one-file-" + str(size_bytes), "--to", src + "-restored")
+        record(f"restore one {label} file phlb", s, k)
+        shutil.rmtree(src + "-restored")
         shutil.rmtree(src)
         shutil.rmtree(dest)
     return files, size, results, rss, written, (extras, floors)
@@ -383,8 +401,9 @@ def main():
         deleted_at = time.monotonic()
     os.makedirs(work)
     big_bytes = max(1 << 20, int(4 * 2**30 * args.scale))
-    # corpus, 3 warm-up copies, 3 tools x reps S1 copies, 2 peer bases, S3's new files
-    need = int((7 + 3 * args.reps) * 2.9 * 2**30 * args.scale)
+    # corpus, 3 warm-up copies, 3 tools x reps S1 copies, 2 peer bases, S3's new files,
+    # 2 x reps restores
+    need = int((7 + 5 * args.reps) * 2.9 * 2**30 * args.scale)
     free = shutil.disk_usage(work).free
     if free < need:
         shutil.rmtree(work, ignore_errors=True)
@@ -431,6 +450,7 @@ def main():
               f" hashing + writing (and syncing) the new copies alone = {statistics.median(floors):.2f} s")
     print(f"  verify / sha256sum        {ratio('verify phlb', 'verify sha256sum')}   (target <= 1.2)")
     print(f"  remove 1 snapshot / rm -rf {ratio('remove 1 snapshot phlb', 'remove 1 snapshot rm -rf')}   (target <= 1.0)")
+    print(f"  restore / cp -r --preserve {ratio('restore phlb', 'restore cp -r --preserve')}  (target <= 1.2)")
     for tool, v in written.items():
         print(f"  S3 bytes newly written by {tool}: median {statistics.median(v) / 2**20:.1f} MiB")
 

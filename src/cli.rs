@@ -66,6 +66,10 @@ pub enum Command {
     /// until SIGINT or SIGTERM (then exit 0).
     #[command(after_help = WATCH_EXAMPLES)]
     Watch(WatchArgs),
+    /// Copy a snapshot (or PATHs in it) back out, with each path's recorded mode, mtime
+    /// and owner, checking every file's hash while copying.
+    #[command(after_help = RESTORE_EXAMPLES)]
+    Restore(RestoreArgs),
     /// Show the effective config and where each value came from.
     Config(ConfigArgs),
 }
@@ -325,6 +329,35 @@ pub struct WatchArgs {
     /// After each successful snapshot, prune its name by the config's KEEP_* rules.
     #[arg(long)]
     pub prune: bool,
+}
+
+const RESTORE_EXAMPLES: &str = "Examples:
+  phlb restore docs --to ~/restored                      # newest snapshot of docs: ~/restored/notes/…
+  phlb restore docs/2026-11-22-101500 notes/todo.txt --to /tmp/r   # one file: /tmp/r/notes/todo.txt
+  phlb restore docs/latest '*.pdf' --to ~/Documents --force        # put PDFs back in place";
+
+/// Arguments of `phlb restore`.
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The snapshot: NAME/TIMESTAMP, NAME or NAME/latest (its newest complete), or its folder.
+    #[arg(value_name = "SNAPSHOT")]
+    pub snapshot: String,
+    /// Files, folders or shell globs inside the snapshot (default: all of it); each lands
+    /// under DIR with its path in the snapshot.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Where to restore to; a whole snapshot lands with its top level directly in DIR.
+    #[arg(long, value_name = "DIR", required = true)]
+    pub to: PathBuf,
+    /// Replace files and symlinks that exist in DIR (unchanged ones are left as they are).
+    #[arg(long)]
+    pub force: bool,
+    /// Say what would be restored, left or refused; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `phlb config`.

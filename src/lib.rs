@@ -69,6 +69,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Prune(args) => commands::prune::run_prune(&loaded.config, &ui, &args),
         Command::Forget(args) => commands::prune::run_forget(&loaded.config, &ui, &args),
         Command::Watch(args) => commands::watch::run(&loaded.config, &ui, &args),
+        Command::Restore(args) => commands::restore::run(&loaded.config, &ui, &args),
         Command::Config(args) => commands::config::run(&loaded, &args, &cwd),
     }
 }

@@ -199,3 +199,24 @@ fn descendant_named(pid: libc::pid_t, name: &str) -> Option<libc::pid_t> {
     }
     None
 }
+
+#[test]
+fn restore_interrupted_says_so_and_the_next_run_finishes_it() {
+    let env = Env::new();
+    for i in 0..60 {
+        env.write(&format!("d{}/f{i}", i % 4), &vec![i as u8 + 1; 2 << 20]);
+    }
+    let snap = env.backup();
+    let label = format!("src/{}", snap.file_name().unwrap().to_str().unwrap());
+    let out = env.dir.path().join("out");
+    let mut cmd = env.cmd();
+    cmd.args(["restore", &label, "--to"]).arg(&out);
+    let child = spawn(cmd);
+    let done = signal_when(child, libc::SIGINT, || {
+        walkdir::WalkDir::new(&out).into_iter().flatten().count() > 8
+    });
+    let line = assert_interrupted(&done, 130);
+    assert!(line.contains(&format!("restore of {label}")), "{line}");
+    assert_ok(&env.restore(&[&label], &out));
+    assert_eq!(tree(&out), tree(&env.src));
+}

@@ -253,6 +253,38 @@ fn forget_removes_named_snapshots_and_missing_drops_rows_of_deleted_folders() {
 }
 
 #[test]
+fn a_restore_started_while_prune_removes_its_snapshot_fails_cleanly() {
+    let env = Env::new();
+    six_snapshots(&env);
+    let oldest = env.snapshots("src")[0].clone();
+    // prune holds the oldest exclusively (as a remover does) while restore starts.
+    let held = fs::File::open(&oldest).unwrap();
+    // SAFETY: flock on a descriptor this test owns.
+    assert_eq!(unsafe { libc::flock(held.as_raw_fd(), libc::LOCK_EX) }, 0);
+    let to = env.dir.path().join("out");
+    let child = env
+        .cmd()
+        .args(["restore", "src/2026-01-01-090000", "--to"])
+        .arg(&to)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    // The remover moves the folder away and lets go.
+    fs::rename(&oldest, env.dir.path().join("moved")).unwrap();
+    drop(held);
+    let out = child.wait_with_output().unwrap();
+    assert_code(&out, 2);
+    assert!(
+        stderr(&out).contains("removed while waiting"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!to.join("always.txt").exists());
+}
+
+#[test]
 fn prune_waits_for_a_reader_of_the_snapshot() {
     let env = Env::new();
     six_snapshots(&env);
@@ -452,6 +484,26 @@ fn keep_versions_2_on_a_file_with_five_versions_leaves_exactly_two_and_verify_pa
     assert_eq!(trimmed, vec![true, true, true, false, false]);
     let list = String::from_utf8_lossy(&env.run(&["list"]).stdout).into_owned();
     assert_eq!(list.matches("1 trimmed").count(), 3, "{list}");
+    // restore says where a trimmed version went, and restores a kept one.
+    let out = env.restore(
+        &["src/2026-05-01-100000", "f.txt"],
+        &env.dir.path().join("r1"),
+    );
+    assert_code(&out, 2);
+    assert!(
+        stderr(&out).contains("removed from the snapshot by `prune --keep-versions`"),
+        "{}",
+        stderr(&out)
+    );
+    let out = env.restore(
+        &["src/2026-05-04-100000", "f.txt"],
+        &env.dir.path().join("r2"),
+    );
+    assert_ok(&out);
+    assert_eq!(
+        fs::read(env.dir.path().join("r2/f.txt")).unwrap(),
+        fs::read(snaps[3].join("f.txt")).unwrap()
+    );
     // A second run has nothing left to trim, and the next backup still links.
     let again = json(&env.run(&["prune", "--keep-versions", "2", "--json"]));
     assert_eq!(again["freed"]["copies"], 0);

@@ -12,7 +12,8 @@ use common::*;
 fn downgrade_to_v5(env: &Env) {
     env.db()
         .execute_batch(
-            "DROP VIEW trimmed;
+            "DROP TABLE source_links;
+             DROP VIEW trimmed;
              DROP TABLE trimmed_entries;
              DROP VIEW damaged;
              DROP INDEX copies_not_ok;
@@ -83,6 +84,40 @@ fn root_made_by_an_earlier_phlb_is_upgraded_and_linked_to() {
         .unwrap()
         .flatten()
         .all(|e| !e.file_name().to_string_lossy().contains("broken")));
+}
+
+/// Turns a current catalog back into the v10 shape (before source hardlink groups).
+fn downgrade_to_v10(env: &Env) {
+    env.db()
+        .execute_batch(
+            "DROP TABLE source_links;
+             DELETE FROM refinery_schema_history WHERE version > 10;",
+        )
+        .unwrap();
+}
+
+#[test]
+fn catalog_from_before_hardlink_groups_is_upgraded_and_its_snapshots_restore() {
+    let env = Env::new();
+    env.write("a.txt", b"alpha");
+    fs::hard_link(env.src.join("a.txt"), env.src.join("b.txt")).unwrap();
+    let first = env.backup();
+    downgrade_to_v10(&env);
+    env.write("c.txt", b"gamma");
+    let second = env.backup();
+    assert!(env.sql_int("SELECT max(version) FROM refinery_schema_history") > 10);
+    let label = |s: &std::path::Path| format!("src/{}", s.file_name().unwrap().to_str().unwrap());
+    // The old snapshot has no groups recorded: its files come back as files of their own.
+    let out = env.dir.path().join("old");
+    let done = env.restore(&[&label(&first)], &out);
+    assert_ok(&done);
+    assert_eq!(fs::read(out.join("b.txt")).unwrap(), b"alpha");
+    assert_eq!(nlink(&out.join("a.txt")), 1);
+    // The new one knows them.
+    let out = env.dir.path().join("new");
+    let done = env.restore(&[&label(&second)], &out);
+    assert_ok(&done);
+    assert_eq!(ino(&out.join("a.txt")), ino(&out.join("b.txt")));
 }
 
 #[test]

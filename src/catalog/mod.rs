@@ -16,6 +16,7 @@ pub mod damage;
 mod db;
 pub mod entries;
 pub mod inodes;
+pub mod links;
 pub mod mtime;
 pub mod prune;
 pub mod queries;

@@ -177,6 +177,7 @@ pub fn delete_run(db: &Db, id: i64) -> Result<()> {
     fill_going(&tx)?;
     tx.execute("DELETE FROM entries WHERE snapshot_id = ?1", [id])?;
     tx.execute("DELETE FROM trimmed_entries WHERE snapshot_id = ?1", [id])?;
+    tx.execute("DELETE FROM source_links WHERE snapshot_id = ?1", [id])?;
     tx.execute("DELETE FROM snapshot_runs WHERE id = ?1", [id])?;
     tx.execute_batch(
         "CREATE TEMP TABLE IF NOT EXISTS orphans (id INTEGER PRIMARY KEY);

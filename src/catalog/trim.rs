@@ -190,3 +190,15 @@ pub fn mark_done(db: &Db, snapshot_id: i64) -> Result<()> {
     )?;
     Ok(())
 }
+
+/// The paths `prune --keep-versions` removed from snapshot `snapshot_id`, with when.
+pub fn trimmed_paths(db: &Db, snapshot_id: i64) -> Result<HashMap<Vec<u8>, String>> {
+    let mut stmt = db.conn().prepare(
+        "SELECT p.path, t.trimmed_at FROM trimmed_entries t JOIN paths p ON p.id = t.path_id
+         WHERE t.snapshot_id = ?1",
+    )?;
+    let rows = stmt
+        .query_map([snapshot_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}

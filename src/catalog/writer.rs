@@ -36,6 +36,13 @@ enum Row {
         copy_id: Option<i64>,
         target: Option<Vec<u8>>,
     },
+    /// The file of the entry sent before shared its source inode with other files.
+    SourceLink {
+        snapshot_id: i64,
+        path_id: Option<i64>,
+        path: Vec<u8>,
+        group: i64,
+    },
 }
 
 /// When a row sent to the writer is in the catalog: once `Committed::rows` reaches it.
@@ -208,6 +215,26 @@ impl Writer {
         Ok(Ticket(self.sent))
     }
 
+    /// Records that the entry just sent (same snapshot, path, path id) belongs to source
+    /// hardlink group `group` (see `links`).
+    pub fn insert_source_link(
+        &mut self,
+        snapshot_id: i64,
+        path_id: Option<i64>,
+        rel: &Path,
+        group: i64,
+    ) -> Result<()> {
+        self.send(Row::SourceLink {
+            snapshot_id,
+            path_id,
+            path: match path_id {
+                Some(_) => Vec::new(),
+                None => rel.as_os_str().as_bytes().to_vec(),
+            },
+            group,
+        })
+    }
+
     /// Waits until every row is committed.
     pub fn finish(mut self) -> Result<()> {
         self.hand_over()?;
@@ -290,6 +317,12 @@ fn write_batches(
                     copy_id,
                     target.as_deref(),
                 )?,
+                Row::SourceLink {
+                    snapshot_id,
+                    path_id,
+                    path,
+                    group,
+                } => super::links::record_source_link(db, snapshot_id, path_id, &path, group)?,
             }
             pending += 1;
             done += 1;

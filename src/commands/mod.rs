@@ -10,6 +10,7 @@ pub mod find;
 pub mod history;
 pub mod list;
 pub mod prune;
+pub mod restore;
 pub mod select;
 pub mod sql;
 pub mod verify;

@@ -1,5 +1,5 @@
 //! Owns how commands find things: the existing backup root, and snapshots named on the
-//! command line as `NAME/TIMESTAMP`, `NAME` (its newest) or a folder path.
+//! command line as `NAME/TIMESTAMP`, `NAME` or `NAME/latest` (its newest) or a folder path.
 
 use std::path::{Path, PathBuf};
 
@@ -41,12 +41,12 @@ pub fn print(table: &Table, out: &OutputArgs) {
     print!("{}", table.render(format, out.bytes));
 }
 
-/// Finds the snapshot a user named.
+/// Finds the snapshot a user named (`NAME` and `NAME/latest`: its newest complete one).
 pub fn resolve(db: &Db, root: &Path, spec: &str) -> Result<SnapshotRow> {
     let (name, ts) = split_spec(root, spec);
-    let found = match &ts {
+    let found = match ts.as_deref() {
+        Some("latest") | None => SnapshotRow::previous_complete(db, &name)?,
         Some(ts) => SnapshotRow::find(db, &name, ts)?,
-        None => SnapshotRow::previous_complete(db, &name)?,
     };
     found.with_context(|| format!("{spec}: no such snapshot in the catalog"))
 }

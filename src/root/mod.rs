@@ -78,7 +78,7 @@ impl BackupRoot {
             ));
         }
         trash::finish(&path, &catalog, say)?;
-        let trimmed = trim::finish(&path, &catalog)?;
+        let trimmed = trim::finish(&path, &catalog, say)?;
         if trimmed > 0 {
             say(format!(
                 "phlb: note: finished trimming {trimmed} old versions, which an interrupted prune left"

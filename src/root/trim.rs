@@ -20,10 +20,13 @@ use crate::catalog::{trim, Catalog};
 use crate::fsat::{self, Scope};
 use crate::hash::HashAlgo;
 use crate::layout::{snapshot_dir_rel, SnapshotPaths};
+use crate::lock::snapshot::{self, Hold};
 use crate::manifest;
 
-/// Finishes every pending trim under `root`; returns how many files were removed.
-pub fn finish(root: &Path, catalog: &Catalog) -> Result<u64> {
+/// Finishes every pending trim under `root`; returns how many files were removed. Each
+/// snapshot is locked exclusively meanwhile (a restore reading it is waited for;
+/// `waiting` is told).
+pub fn finish(root: &Path, catalog: &Catalog, waiting: &dyn Fn(String)) -> Result<u64> {
     let db = catalog.db()?;
     let mut removed = 0;
     for trim::Pending {
@@ -35,6 +38,14 @@ pub fn finish(root: &Path, catalog: &Catalog) -> Result<u64> {
     } in trim::pending(&db)?
     {
         let dir = root.join(snapshot_dir_rel(&name, &ts, true));
+        let _held = match dir.symlink_metadata() {
+            Ok(md) if md.is_dir() => Some(snapshot::lock(&dir, Hold::Exclusive, &|| {
+                waiting(format!(
+                    "phlb: waiting for a reader of {name}/{ts} (a restore or download) to finish"
+                ))
+            })?),
+            _ => None,
+        };
         match fsat::open_no_symlinks(
             None,
             &dir,

@@ -172,6 +172,7 @@ fn describe(
         target,
         ino: st.st_ino,
         dev: st.st_dev,
+        nlink: st.st_nlink,
         xattrs,
     }))
 }
@@ -195,7 +196,8 @@ pub(super) fn open_child(parent: BorrowedFd, e: &Entry) -> Result<OwnedFd, Strin
     Ok(fd)
 }
 
-fn fnmatch(pattern: &CStr, name: &CStr) -> bool {
+/// True when `name` matches shell glob `pattern` (`fnmatch` without flags).
+pub(crate) fn fnmatch(pattern: &CStr, name: &CStr) -> bool {
     // SAFETY: both arguments are valid NUL-terminated strings that outlive the call.
     unsafe { libc::fnmatch(pattern.as_ptr(), name.as_ptr(), 0) == 0 }
 }

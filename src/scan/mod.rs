@@ -12,6 +12,7 @@ use crate::xattr::{self, Xattrs};
 mod folder;
 mod source_dir;
 
+pub(crate) use folder::fnmatch;
 pub use folder::Rules as SkipRules;
 use folder::{open_child, Rules};
 pub use source_dir::SourceDir;
@@ -95,6 +96,8 @@ pub struct Entry {
     pub ino: u64,
     /// Device number: with `ino`, what a file read later must still be.
     pub dev: u64,
+    /// Link count (`st_nlink`): above 1, other paths may share this file's inode.
+    pub nlink: u64,
     /// Extended attributes and ACLs, which the snapshot does not keep; `meta.mode` holds
     /// only the permissions an access ACL grants.
     pub xattrs: Xattrs,
@@ -230,6 +233,7 @@ pub fn walk(root: &SourceDir, opts: &ScanOptions, mut sink: impl FnMut(Found) ->
         target: None,
         ino: st.st_ino,
         dev: st.st_dev,
+        nlink: st.st_nlink,
         xattrs,
     };
     if !sink(Found::Entry(entry)) {

@@ -22,7 +22,7 @@ mod safe;
 pub use dir_fds::{link_stored_copy, DirFds};
 pub use remove_tree::remove_tree;
 pub use safe::{
-    check_own_dir, check_root_safe, create_fresh, make_private_dir, running_uid, same_bytes,
+    check_own_dir, check_root_safe, create_fresh, fill, make_private_dir, running_uid, same_bytes,
     write_file,
 };
 
@@ -117,10 +117,10 @@ pub fn make_symlink(path: &Path, target: &Path, meta: &Meta) -> io::Result<()> {
     set_times_nofollow(path, meta.mtime_ns)
 }
 
-fn set_times_nofollow(path: &Path, mtime_ns: i128) -> io::Result<()> {
-    let c = CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path holds a NUL byte"))?;
-    let times = [
+/// The two `utimensat` times that leave the access time alone and set the mtime to
+/// `mtime_ns` (nanoseconds since the epoch).
+pub fn mtime_only(mtime_ns: i128) -> [libc::timespec; 2] {
+    [
         libc::timespec {
             tv_sec: 0,
             tv_nsec: libc::UTIME_OMIT,
@@ -129,7 +129,13 @@ fn set_times_nofollow(path: &Path, mtime_ns: i128) -> io::Result<()> {
             tv_sec: mtime_ns.div_euclid(1_000_000_000) as libc::time_t,
             tv_nsec: mtime_ns.rem_euclid(1_000_000_000) as _,
         },
-    ];
+    ]
+}
+
+fn set_times_nofollow(path: &Path, mtime_ns: i128) -> io::Result<()> {
+    let c = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path holds a NUL byte"))?;
+    let times = mtime_only(mtime_ns);
     // SAFETY: `c` is a valid C string and `times` points to two timespecs, as required.
     let rc = unsafe {
         libc::utimensat(
@@ -194,11 +200,16 @@ pub fn is_temp_name(name: &std::ffi::OsStr) -> bool {
     digits(parts.next()) && digits(parts.next()) && parts.next().is_none()
 }
 
+/// A temp file name (`.phlb-tmp-<pid>-<n>`), unique within this process.
+pub fn temp_name() -> String {
+    let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{TEMP_PREFIX}{}-{n}", pid())
+}
+
 /// A name for a temp file beside `path`, unique within this process.
 fn temp_beside(path: &Path) -> PathBuf {
-    let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
     let dir = path.parent().unwrap_or(Path::new("."));
-    dir.join(format!("{TEMP_PREFIX}{}-{n}", pid()))
+    dir.join(temp_name())
 }
 
 impl NewCopy {

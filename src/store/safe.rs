@@ -34,7 +34,7 @@ pub fn same_bytes(a: &Path, b: &Path) -> io::Result<bool> {
 }
 
 /// Reads until `buf` is full or the file ends; returns the bytes read.
-fn fill(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
+pub fn fill(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
     let mut got = 0;
     while got < buf.len() {
         match file.read(&mut buf[got..]) {

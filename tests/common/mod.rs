@@ -69,6 +69,17 @@ impl Env {
         self.db().query_row(sql, [], |r| r.get(0)).unwrap()
     }
 
+    /// Runs `phlb restore ARGS... --to TO`.
+    pub fn restore(&self, args: &[&str], to: &Path) -> Output {
+        self.cmd()
+            .arg("restore")
+            .args(args)
+            .arg("--to")
+            .arg(to)
+            .output()
+            .unwrap()
+    }
+
     pub fn run(&self, args: &[&str]) -> Output {
         self.cmd().args(args).output().unwrap()
     }

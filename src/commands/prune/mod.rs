@@ -303,7 +303,7 @@ fn trim_versions(opened: &BackupRoot, db: &Db, olds: &[Old], ui: &Ui) -> Result<
     for id in ids {
         trim::record(db, id, olds, &now)?;
     }
-    let removed = crate::root::finish_trims(opened.path(), &opened.catalog)?;
+    let removed = crate::root::finish_trims(opened.path(), &opened.catalog, &|line| ui.say(line))?;
     if removed > 0 && ui.verbose {
         ui.say(format!("trimmed {removed} old versions"));
     }

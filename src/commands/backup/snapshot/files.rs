@@ -148,6 +148,17 @@ impl Run<'_> {
             Some(copy_id),
             None,
         )?;
+        if entry.nlink > 1 {
+            // Only files that share their inode in the source pay for this.
+            let next = self.link_groups.len() as i64 + 1;
+            let group = *self
+                .link_groups
+                .entry((entry.dev, entry.ino))
+                .or_insert(next);
+            let snapshot_id = self.inp.snapshot.id;
+            self.writer
+                .insert_source_link(snapshot_id, path_id, &entry.rel, group)?;
+        }
         if how == How::Copied {
             // A later file of this run with this content links to the new copy: from
             // memory until its rows are committed, from the catalog after.

@@ -134,6 +134,8 @@ pub struct Run<'a> {
     dir_errors: HashMap<PathBuf, String>,
     told_no_links: bool,
     told_xattrs: bool,
+    /// Source hardlink group of each (device, inode) met with more than one link.
+    link_groups: HashMap<(u64, u64), i64>,
     /// Reused for each file's manifest line and hex digest.
     line_buf: Vec<u8>,
     hex_buf: String,
@@ -160,6 +162,7 @@ impl<'a> Run<'a> {
             failures: Failures::default(),
             dirs: Vec::new(),
             dir_errors: HashMap::new(),
+            link_groups: HashMap::new(),
             told_no_links: false,
             told_xattrs: false,
             line_buf: Vec::new(),

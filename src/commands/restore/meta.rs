@@ -1,0 +1,91 @@
+//! Giving restored things their recorded metadata: owner (as root), mode with
+//! setuid/setgid/sticky, and mtime to the nanosecond; and telling a file in the target
+//! that already has it (left as it is).
+
+use std::ffi::CStr;
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd};
+
+use crate::scan::Meta;
+use crate::store::mtime_only;
+
+fn check(rc: libc::c_int) -> io::Result<()> {
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Gives the open file or folder `fd`, now owned by `owner`, its recorded owner (as
+/// root), mode and mtime. The owner goes first: changing it clears setuid and
+/// setgid, which the mode then sets.
+pub fn set_fd(fd: BorrowedFd, meta: &Meta, as_root: bool, owner: (u32, u32)) -> io::Result<()> {
+    let fd = fd.as_raw_fd();
+    // SAFETY (all three): a valid descriptor, plain values, a pointer to two timespecs.
+    if as_root && (meta.uid, meta.gid) != owner {
+        check(unsafe { libc::fchown(fd, meta.uid, meta.gid) })?;
+    }
+    check(unsafe { libc::fchmod(fd, meta.mode as libc::mode_t) })?;
+    let t = mtime_only(meta.mtime_ns);
+    check(unsafe { libc::futimens(fd, t.as_ptr()) })
+}
+
+/// The user and group new files get (asked once).
+pub fn own_ids() -> (u32, u32) {
+    static IDS: std::sync::OnceLock<(u32, u32)> = std::sync::OnceLock::new();
+    // SAFETY: geteuid and getegid have no preconditions and cannot fail.
+    *IDS.get_or_init(|| unsafe { (libc::geteuid(), libc::getegid()) })
+}
+
+/// Gives symlink `name` in folder `dir` its recorded owner (as root) and mtime (a
+/// symlink has no mode of its own on Linux).
+pub fn set_symlink(dir: BorrowedFd, name: &CStr, meta: &Meta, as_root: bool) -> io::Result<()> {
+    let (fd, flags) = (dir.as_raw_fd(), libc::AT_SYMLINK_NOFOLLOW);
+    // SAFETY (both): a valid descriptor and C string, a pointer to two timespecs.
+    if as_root {
+        check(unsafe { libc::fchownat(fd, name.as_ptr(), meta.uid, meta.gid, flags) })?;
+    }
+    let t = mtime_only(meta.mtime_ns);
+    check(unsafe { libc::utimensat(fd, name.as_ptr(), t.as_ptr(), flags) })
+}
+
+/// True when a file in the target with `st` already is the recorded one as far as size,
+/// mtime, mode and (as root) owner tell: it is left untouched.
+pub fn unchanged(st: &libc::stat, meta: &Meta, as_root: bool) -> bool {
+    let now = Meta::from_stat(st);
+    st.st_mode & libc::S_IFMT == libc::S_IFREG
+        && now.size == meta.size
+        && now.mtime_ns == meta.mtime_ns
+        && now.mode == meta.mode
+        && (!as_root || (now.uid, now.gid) == (meta.uid, meta.gid))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsFd;
+
+    #[test]
+    fn setuid_and_nanoseconds_survive_and_make_a_file_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        std::fs::write(&p, b"abc").unwrap();
+        let meta = Meta {
+            size: 3,
+            mtime_ns: 1_600_000_000_123_456_789,
+            mode: 0o4750,
+            uid: 0,
+            gid: 0,
+        };
+        let f = std::fs::File::open(&p).unwrap();
+        set_fd(f.as_fd(), &meta, false, own_ids()).unwrap();
+        let st = crate::fsat::stat_fd(f.as_fd()).unwrap();
+        assert!(unchanged(&st, &meta, false));
+        let other = Meta {
+            mode: 0o750,
+            ..meta
+        };
+        assert!(!unchanged(&st, &other, false));
+    }
+}
