@@ -192,7 +192,7 @@ mod tests {
         ];
         for (paths, want) in cases {
             let paths: Vec<PathBuf> = paths.iter().map(PathBuf::from).collect();
-            let got: Vec<(String, Role)> = pick(&entries, &paths)
+            let got: Vec<(String, Role)> = pick(&entries, &paths, &Default::default())
                 .unwrap()
                 .iter()
                 .map(|p| (String::from_utf8(p.rec.path.clone()).unwrap(), p.role))
@@ -200,7 +200,7 @@ mod tests {
             let want: Vec<(String, Role)> = want.iter().map(|(p, r)| (p.to_string(), *r)).collect();
             assert_eq!(got, want, "{paths:?}");
         }
-        assert!(pick(&entries, &[PathBuf::from("nope")]).is_err());
+        assert!(pick(&entries, &[PathBuf::from("nope")], &Default::default()).is_err());
         assert_eq!(pick(&entries, &[]).unwrap().len(), entries.len());
     }
 }
