@@ -201,6 +201,9 @@ mod tests {
             assert_eq!(got, want, "{paths:?}");
         }
         assert!(pick(&entries, &[PathBuf::from("nope")], &Default::default()).is_err());
-        assert_eq!(pick(&entries, &[]).unwrap().len(), entries.len());
+        assert_eq!(
+            pick(&entries, &[], &Default::default()).unwrap().len(),
+            entries.len()
+        );
     }
 }
