@@ -169,6 +169,11 @@ def measure(args, work, have_rsync, big_bytes, deleted_at):
     def phlb(root, *a):
         return timed([args.phlb, "-q", "--backup-root", root] + list(a))
 
+    def has(command):
+        """True when the phlb under test knows `command` (an older build, run for a
+        before/after comparison, may not)."""
+        return subprocess.run([args.phlb, command, "--help"], capture_output=True).returncode == 0
+
     # S1: first backup into fresh destinations; the order rotates each repetition, so no
     # tool always runs first after the corpus (or another tool) filled the page cache.
     def s1_phlb(r):
@@ -310,7 +315,7 @@ def measure(args, work, have_rsync, big_bytes, deleted_at):
     # restore: the newest snapshot into a fresh folder, against cp -r keeping mode, owner
     # and times (independent files, as restore makes; `cp -a` would keep the snapshot's
     # hardlinks and write less). Alternating, each into its own new folder.
-    for r in range(args.reps):
+    for r in range(args.reps if has("restore") else 0):
         for tool in ("phlb", "cp") if r % 2 == 0 else ("cp", "phlb"):
             dest = os.path.join(work, f"restore-{tool}-{r}")
             ready([snap_dir, catalog])
@@ -338,12 +343,12 @@ def measure(args, work, have_rsync, big_bytes, deleted_at):
     # prune: the plan over every snapshot (a dry run), then removing one snapshot with
     # `phlb forget` against `rm -rf` of a hardlinked copy of another snapshot of the same
     # tree (both unlink the same number of names; few inodes are freed by either).
-    for r in range(args.reps):
+    for r in range(args.reps if has("prune") else 0):
         ready([catalog])
         s, k = phlb(root, "prune", "--keep-last", "1", "--dry-run")
         record("prune plan (dry run) phlb", s, k)
     snaps = sorted(d for d in os.listdir(os.path.join(root, "corpus")) if os.path.isdir(os.path.join(root, "corpus", d)))
-    for r in range(args.reps):
+    for r in range(args.reps if has("forget") else 0):
         if len(snaps) < 3:
             break
         gone, other = snaps.pop(0), snaps[0]
@@ -369,9 +374,10 @@ def measure(args, work, have_rsync, big_bytes, deleted_at):
         dest = os.path.join(work, f"one-file-root-{size_bytes}")
         s, k = phlb(dest, "backup", src)
         record(f"one {label} file phlb", s, k)
-        s, k = phlb(dest, "restore", "one-file-" + str(size_bytes), "--to", src + "-restored")
-        record(f"restore one {label} file phlb", s, k)
-        shutil.rmtree(src + "-restored")
+        if has("restore"):
+            s, k = phlb(dest, "restore", "one-file-" + str(size_bytes), "--to", src + "-restored")
+            record(f"restore one {label} file phlb", s, k)
+            shutil.rmtree(src + "-restored")
         shutil.rmtree(src)
         shutil.rmtree(dest)
     return files, size, results, rss, written, (extras, floors)
