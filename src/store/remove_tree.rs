@@ -86,17 +86,23 @@ pub fn remove_tree(path: &Path, workers: usize, removed: &AtomicU64) -> io::Resu
 fn subfolders(dir: BorrowedFd, buf: &mut Vec<u8>) -> io::Result<Vec<std::ffi::CString>> {
     let mut out = Vec::new();
     for n in fsat::list(dir, buf)? {
-        let is_dir = match n.d_type {
-            libc::DT_DIR => true,
-            libc::DT_UNKNOWN => fsat::stat_at(dir, &n.name)
-                .is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR),
-            _ => false,
-        };
-        if is_dir {
+        if is_folder(dir, &n) {
             out.push(n.name);
         }
     }
     Ok(out)
+}
+
+/// True when name `n` of `dir` is a folder (asking the filesystem when `getdents` did
+/// not say).
+fn is_folder(dir: BorrowedFd, n: &fsat::Name) -> bool {
+    match n.d_type {
+        libc::DT_DIR => true,
+        libc::DT_UNKNOWN => {
+            fsat::stat_at(dir, &n.name).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
+        }
+        _ => false,
+    }
 }
 
 /// Removes everything inside the open folder `dir` (depth first), leaving it empty.
@@ -109,12 +115,7 @@ fn empty(dir: BorrowedFd, buf: &mut Vec<u8>, removed: &AtomicU64) -> io::Result<
     let names = fsat::list(dir, buf)?;
     let mut made_writable = false;
     for n in names {
-        let folder = match n.d_type {
-            libc::DT_DIR => true,
-            libc::DT_UNKNOWN => fsat::stat_at(dir, &n.name)
-                .is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR),
-            _ => false,
-        };
+        let folder = is_folder(dir, &n);
         if folder {
             match fsat::open_dir_at(dir, &n.name) {
                 Ok(sub) => empty(sub.as_fd(), buf, removed)?,

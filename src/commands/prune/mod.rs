@@ -221,17 +221,14 @@ fn carry_out(
     }
     let Some(opened) = opened.filter(|_| !removal.dry_run) else {
         if removal.json {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&show::json(
-                    &items,
-                    &olds,
-                    &freed,
-                    true,
-                    removal.show_lost,
-                    0
-                ))?
-            );
+            print_json(&show::json(
+                &items,
+                &olds,
+                &freed,
+                true,
+                removal.show_lost,
+                0,
+            ))?;
         }
         return Ok(Outcome::Clean);
     };
@@ -273,17 +270,14 @@ fn carry_out(
     progress.finish();
     trim_versions(opened, conn, &olds, ui)?;
     if removal.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&show::json(
-                &items,
-                &olds,
-                &freed,
-                false,
-                removal.show_lost,
-                done
-            ))?
-        );
+        print_json(&show::json(
+            &items,
+            &olds,
+            &freed,
+            false,
+            removal.show_lost,
+            done,
+        ))?;
     } else if text {
         println!(
             "removed {done} snapshot{}",
@@ -307,5 +301,11 @@ fn trim_versions(opened: &BackupRoot, db: &Db, olds: &[Old], ui: &Ui) -> Result<
     if removed > 0 && ui.verbose {
         ui.say(format!("trimmed {removed} old versions"));
     }
+    Ok(())
+}
+
+/// Prints the one JSON document of a run.
+fn print_json(doc: &serde_json::Value) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(doc)?);
     Ok(())
 }
