@@ -4,9 +4,10 @@
 //!    holds it shared; the removal waits for them, saying so once);
 //! 2. the folder and its side files leave their places at once: renamed into
 //!    `.phlb/trash/<name>/`, so nobody sees a half-deleted snapshot;
-//! 3. its catalog rows go in one transaction (should that fail, the folder is moved
-//!    back);
-//! 4. the tree in the trash is deleted (`store::remove_tree`, parallel).
+//! 3. the catalog marks it `missing` in one small transaction (should that fail, the
+//!    folder is moved back);
+//! 4. its rows go in one transaction while the tree in the trash is deleted
+//!    (`store::remove_tree`, parallel), at the same time.
 //!
 //! A removal killed after step 2 leaves the snapshot whole in the trash; the next writer
 //! (`open_writer`: backup, add, verify, prune) drops its rows and deletes it.
@@ -72,14 +73,23 @@ impl BackupRoot {
         if let Some(parent) = places.first().and_then(|p| p.parent()) {
             sync_dir(parent);
         }
-        if let Err(e) = prune::delete_run(&self.catalog.db()?, row.id) {
+        // One small transaction says at once that the folder is gone (`missing`); the
+        // rows then go while the tree is deleted. A kill from here on leaves the rest to
+        // the next writer (`finish`), and never a half-deleted snapshot listed complete.
+        if let Err(e) = row.mark_missing(&self.catalog.db()?) {
             put_back(&moved);
             return Err(e).context(format!("{}: cannot drop from the catalog", row.label()));
         }
-        for (_, there) in &moved {
-            store::remove_tree(there, workers, removed)
-                .with_context(|| format!("{}: cannot delete", there.display()))?;
-        }
+        std::thread::scope(|s| -> Result<()> {
+            let rows = s.spawn(|| prune::delete_run(&self.catalog.db()?, row.id));
+            for (_, there) in &moved {
+                store::remove_tree(there, workers, removed)
+                    .with_context(|| format!("{}: cannot delete", there.display()))?;
+            }
+            rows.join()
+                .unwrap_or_else(|_| anyhow::bail!("{}: dropping the rows failed", row.label()))
+                .with_context(|| format!("{}: cannot drop from the catalog", row.label()))
+        })?;
         let _ = std::fs::remove_dir(&bin);
         Ok(())
     }
