@@ -315,6 +315,42 @@ pub struct BackupArgs {
     /// After a successful run, prune each backed-up name by the config's KEEP_* rules.
     #[arg(long, conflicts_with = "dry_run")]
     pub prune: bool,
+    #[command(flatten)]
+    pub select: SelectArgs,
+}
+
+/// What to back up, on top of the config's SKIP_* and INCLUDE_* keys. Globs: `*` (not
+/// across `/`), `**`, `?`, `[...]`, `\` escapes; a leading `/` anchors at the source's
+/// top, else any depth; a trailing `/` matches folders only.
+#[derive(Debug, Args, Clone, Default)]
+pub struct SelectArgs {
+    /// Leave out paths matching GLOB (a matching folder with everything in it).
+    #[arg(long, value_name = "GLOB", help_heading = "Selection")]
+    pub exclude: Vec<String>,
+    /// Read exclude globs from FILE, one a line (blank lines and `#` comments ignored).
+    #[arg(long, value_name = "FILE", help_heading = "Selection")]
+    pub exclude_from: Vec<PathBuf>,
+    /// Keep paths matching GLOB although an exclude or skip rule matched (also inside an
+    /// excluded folder, which is then walked).
+    #[arg(long, value_name = "GLOB", help_heading = "Selection")]
+    pub include: Vec<String>,
+    /// Back up only the paths listed in FILE (one a line, relative to the source or
+    /// absolute; a folder brings everything in it).
+    #[arg(long, value_name = "FILE", help_heading = "Selection")]
+    pub files_from: Option<PathBuf>,
+    /// Leave out folders holding a valid CACHEDIR.TAG (as tar, borg and restic).
+    #[arg(long, help_heading = "Selection")]
+    pub exclude_caches: bool,
+    /// Do not cross mount points inside a source (overrides ONE_FILE_SYSTEM).
+    #[arg(
+        long,
+        overrides_with = "cross_file_systems",
+        help_heading = "Selection"
+    )]
+    pub one_file_system: bool,
+    /// Cross mount points inside a source (overrides ONE_FILE_SYSTEM).
+    #[arg(long, overrides_with = "one_file_system", help_heading = "Selection")]
+    pub cross_file_systems: bool,
 }
 
 /// Arguments of `phlb watch`.
@@ -329,6 +365,8 @@ pub struct WatchArgs {
     /// After each successful snapshot, prune its name by the config's KEEP_* rules.
     #[arg(long)]
     pub prune: bool,
+    #[command(flatten)]
+    pub select: SelectArgs,
 }
 
 const RESTORE_EXAMPLES: &str = "Examples:

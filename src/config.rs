@@ -25,6 +25,16 @@ pub struct Config {
     pub skip_dirs: Vec<String>,
     /// Shell globs matched against file names that are never backed up.
     pub skip_patterns: Vec<String>,
+    /// When set, only these folders are backed up (globs).
+    pub include_dirs: Vec<String>,
+    /// When set, only files and symlinks matching these globs are backed up.
+    pub include_patterns: Vec<String>,
+    /// What the command line adds to the selection (`--exclude`, `--include`, …).
+    pub select: CliSelect,
+    /// Shell command run before each source's backup (`sh -c`); failing stops it.
+    pub pre_command: Option<String>,
+    /// Shell command run after each source's backup, with its exit code in `PHLB_EXIT`.
+    pub post_command: Option<String>,
     /// Content hash algorithm.
     pub hash: HashAlgo,
     /// When identical content may share one stored copy.
@@ -45,6 +55,40 @@ pub struct Config {
     pub keep: crate::retention::Policy,
     /// When `phlb watch` snapshots (`WATCH_*` keys).
     pub watch: WatchTiming,
+}
+
+/// What the command line adds to the selection, read and checked before any work.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CliSelect {
+    /// `--exclude` and the lines of `--exclude-from` files.
+    pub exclude: Vec<crate::scan::Pattern>,
+    /// `--include`.
+    pub include: Vec<crate::scan::Pattern>,
+    /// The lines of `--files-from`.
+    pub files_from: Option<Vec<PathBuf>>,
+    /// `--exclude-caches`.
+    pub exclude_caches: bool,
+}
+
+impl Config {
+    /// The selection spec: the config's SKIP_* and INCLUDE_* keys plus what the command
+    /// line adds (which adds to SKIP_*, never replaces them).
+    pub fn select_spec(&self) -> crate::scan::SelectSpec {
+        use crate::scan::Pattern;
+        let pats = |v: &[String], origin: &str| -> Vec<Pattern> {
+            v.iter().map(|p| Pattern::new(p.clone(), origin)).collect()
+        };
+        crate::scan::SelectSpec {
+            skip_dirs: pats(&self.skip_dirs, "config"),
+            skip_patterns: pats(&self.skip_patterns, "config"),
+            exclude: self.select.exclude.clone(),
+            include: self.select.include.clone(),
+            include_dirs: pats(&self.include_dirs, "config"),
+            include_patterns: pats(&self.include_patterns, "config"),
+            files_from: self.select.files_from.clone(),
+            exclude_caches: self.select.exclude_caches,
+        }
+    }
 }
 
 /// When `phlb watch` makes a snapshot after changes (`WATCH_DELAY`, `WATCH_MAX_WAIT`,
@@ -78,6 +122,11 @@ impl Default for Config {
             sub_dir_formatter: "%Y-%m-%d-%H%M%S".into(),
             skip_dirs: vec!["__pycache__".into(), ".cache".into(), ".tmp".into()],
             skip_patterns: vec!["*.pyc".into(), "*.tmp".into(), "*.swp".into()],
+            include_dirs: Vec::new(),
+            include_patterns: Vec::new(),
+            select: CliSelect::default(),
+            pre_command: None,
+            post_command: None,
             hash: HashAlgo::Sha256,
             dedup: Dedup::Mode,
             one_file_system: true,
@@ -265,6 +314,8 @@ pub fn render(loaded: &Loaded) -> String {
         ("SUB_DIR_FORMATTER", c.sub_dir_formatter.clone()),
         ("SKIP_DIRS", list(&c.skip_dirs)),
         ("SKIP_PATTERNS", list(&c.skip_patterns)),
+        ("INCLUDE_DIRS", list(&c.include_dirs)),
+        ("INCLUDE_PATTERNS", list(&c.include_patterns)),
         ("HASH", c.hash.to_string()),
         ("DEDUP", c.dedup.to_string()),
         ("ONE_FILE_SYSTEM", c.one_file_system.to_string()),
@@ -284,6 +335,8 @@ pub fn render(loaded: &Loaded) -> String {
         ("WATCH_DELAY", c.watch.delay.to_string()),
         ("WATCH_MAX_WAIT", c.watch.max_wait.to_string()),
         ("WATCH_MIN_INTERVAL", c.watch.min_interval.to_string()),
+        ("PRE_COMMAND", shown(c.pre_command.as_ref())),
+        ("POST_COMMAND", shown(c.post_command.as_ref())),
     ];
     let mut out = match &loaded.file {
         Some(f) => format!("# config file: {}\n", f.display()),

@@ -71,6 +71,22 @@ fn set(c: &mut Config, key: &str, value: &str) -> Result<&'static str, String> {
             c.skip_patterns = list(value);
             "SKIP_PATTERNS"
         }
+        "INCLUDE_DIRS" => {
+            c.include_dirs = list(value);
+            "INCLUDE_DIRS"
+        }
+        "INCLUDE_PATTERNS" => {
+            c.include_patterns = list(value);
+            "INCLUDE_PATTERNS"
+        }
+        "PRE_COMMAND" => {
+            c.pre_command = (!value.is_empty()).then(|| value.to_string());
+            "PRE_COMMAND"
+        }
+        "POST_COMMAND" => {
+            c.post_command = (!value.is_empty()).then(|| value.to_string());
+            "POST_COMMAND"
+        }
         "HASH" => {
             c.hash = value.parse()?;
             "HASH"

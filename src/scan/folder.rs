@@ -2,49 +2,36 @@
 //! relative to the folder's descriptor, with the skip and exclude rules applied; and
 //! opening a listed subfolder so that only that very folder is entered.
 
-use std::ffi::{CStr, CString, OsStr};
+use std::ffi::{CStr, OsStr};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use super::{Entry, Found, Kind, Meta, Problem, ScanOptions};
+use super::select::{SourceRules, Verdict, Within, CACHEDIR_SIGNATURE};
+use super::{Entry, Found, Kind, Meta, Problem, ScanOptions, Skip};
 use crate::fsat;
 use crate::xattr::{self, Xattrs};
 
-/// The skip rules in the form the walk uses them (and a watch filtering its events).
+/// The selection in the form one walk of one source uses it (and a watch filtering its
+/// events).
 pub struct Rules<'a> {
     opts: &'a ScanOptions,
-    patterns: Vec<CString>,
+    pub(super) sel: SourceRules<'a>,
 }
 
 impl<'a> Rules<'a> {
-    /// Prepares the rules of `opts`.
-    pub fn new(opts: &'a ScanOptions) -> Rules<'a> {
-        let patterns = opts
-            .skip_patterns
-            .iter()
-            .filter_map(|p| CString::new(p.as_bytes()).ok())
-            .collect();
-        Rules { opts, patterns }
-    }
-
-    /// Whether SKIP_DIRS / SKIP_PATTERNS leave entry `name` out of the snapshot.
-    fn skips(&self, name: &CStr, is_dir: bool) -> bool {
-        if is_dir {
-            let name = OsStr::from_bytes(name.to_bytes());
-            self.opts.skip_dirs.iter().any(|d| OsStr::new(d) == name)
-        } else {
-            self.patterns.iter().any(|p| fnmatch(p, name))
+    /// Prepares the rules of `opts` for the source at `source`.
+    pub fn new(opts: &'a ScanOptions, source: &Path) -> Rules<'a> {
+        Rules {
+            opts,
+            sel: opts.select.for_source(source),
         }
     }
 
-    /// Whether SKIP_DIRS (for a folder) or SKIP_PATTERNS (otherwise) leave out an entry
-    /// called `name`, as the walk decides it.
-    pub fn skips_name(&self, name: &OsStr, is_dir: bool) -> bool {
-        match CString::new(name.as_bytes()) {
-            Ok(c) => self.skips(&c, is_dir),
-            Err(_) => false,
-        }
+    /// Whether the walk leaves out `rel` (relative to the source): some folder on its
+    /// way, or the path itself, is skipped by the selection.
+    pub fn leaves_out(&self, rel: &Path, is_dir: bool) -> bool {
+        self.sel.leaves_out(rel, is_dir)
     }
 
     /// Whether a folder is one of those never entered (the backup root).
@@ -58,6 +45,8 @@ pub(super) struct Child {
     pub(super) found: Found,
     /// The device of an entry, for ONE_FILE_SYSTEM.
     pub(super) dev: u64,
+    /// What the selection says of an entry.
+    pub(super) verdict: Verdict,
 }
 
 /// Reads the open folder `dir` (at `rel` in the source at `source`; `rel` is empty for
@@ -67,6 +56,7 @@ pub(super) fn list(
     dir: BorrowedFd,
     source: &Path,
     rel: &Path,
+    within: &Within,
     rules: &Rules,
     buf: &mut Vec<u8>,
 ) -> std::vec::IntoIter<Child> {
@@ -78,6 +68,7 @@ pub(super) fn list(
         Child {
             found: Found::Problem(Problem { path, message }),
             dev: 0,
+            verdict: Verdict::Drop,
         }
     };
     let mut names = match fsat::list(dir, buf) {
@@ -99,13 +90,19 @@ pub(super) fn list(
             },
             t => t == libc::DT_DIR,
         };
-        if rules.skips(&name, is_dir) {
-            out.push(Child {
-                found: Found::Skipped,
-                dev: 0,
-            });
-            continue;
-        }
+        let rel = rel.join(OsStr::from_bytes(name.to_bytes()));
+        let verdict = match rules.sel.judge(&rel, is_dir, within) {
+            Verdict::Skip(rule) => {
+                out.push(Child {
+                    found: Found::Skipped(Skip { rel, rule }),
+                    dev: 0,
+                    verdict: Verdict::Drop,
+                });
+                continue;
+            }
+            Verdict::Drop => continue,
+            v => v,
+        };
         let st = match st.map_or_else(|| fsat::stat_at(dir, &name), Ok) {
             Ok(st) => st,
             Err(err) => {
@@ -114,11 +111,11 @@ pub(super) fn list(
             }
         };
         let is_dir = st.st_mode & libc::S_IFMT == libc::S_IFDIR;
-        let rel = rel.join(OsStr::from_bytes(name.as_bytes()));
         if is_dir && rules.excludes(&st) {
             out.push(Child {
                 found: Found::Excluded(source.join(rel)),
                 dev: 0,
+                verdict: Verdict::Drop,
             });
             continue;
         }
@@ -126,6 +123,7 @@ pub(super) fn list(
             out.push(Child {
                 found,
                 dev: st.st_dev,
+                verdict,
             });
         }
     }
@@ -196,6 +194,27 @@ pub(super) fn open_child(parent: BorrowedFd, e: &Entry) -> Result<OwnedFd, Strin
     Ok(fd)
 }
 
+/// Whether the open folder `dir` holds a `CACHEDIR.TAG` file (not a symlink) that starts
+/// with the cache directory signature, as tar, borg and restic check it.
+pub(super) fn has_cachedir_tag(dir: BorrowedFd) -> bool {
+    use std::io::Read;
+    use std::os::fd::{AsRawFd, FromRawFd};
+    let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC;
+    // SAFETY: a valid descriptor and a NUL-terminated name.
+    let fd = unsafe { libc::openat(dir.as_raw_fd(), c"CACHEDIR.TAG".as_ptr(), flags) };
+    if fd < 0 {
+        return false;
+    }
+    // SAFETY: `fd` was just opened and is owned by nobody else.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    match fsat::stat_fd(fd.as_fd()) {
+        Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFREG => {}
+        _ => return false,
+    }
+    let mut head = [0u8; CACHEDIR_SIGNATURE.len()];
+    std::fs::File::from(fd).read_exact(&mut head).is_ok() && head == CACHEDIR_SIGNATURE
+}
+
 /// True when `name` matches shell glob `pattern` (`fnmatch` without flags).
 pub(crate) fn fnmatch(pattern: &CStr, name: &CStr) -> bool {
     // SAFETY: both arguments are valid NUL-terminated strings that outlive the call.
@@ -205,6 +224,7 @@ pub(crate) fn fnmatch(pattern: &CStr, name: &CStr) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::ffi::CString;
 
     #[test]
     fn glob_matching() {

@@ -10,11 +10,14 @@ use crate::fsat;
 use crate::xattr::{self, Xattrs};
 
 mod folder;
+mod select;
 mod source_dir;
 
 pub(crate) use folder::fnmatch;
 pub use folder::Rules as SkipRules;
-use folder::{open_child, Rules};
+use folder::{has_cachedir_tag, open_child, Rules};
+pub use select::{Pattern, SelectSpec, Selection};
+use select::{Verdict, Within};
 pub use source_dir::SourceDir;
 
 /// What kind of thing an entry is.
@@ -106,10 +109,8 @@ pub struct Entry {
 /// The rules that keep things out of a snapshot.
 #[derive(Debug, Clone, Default)]
 pub struct ScanOptions {
-    /// Exact folder names to skip.
-    pub skip_dirs: Vec<String>,
-    /// Shell globs matched against file and symlink names.
-    pub skip_patterns: Vec<String>,
+    /// What to back up: skip, exclude and include rules, compiled once per run.
+    pub select: std::sync::Arc<Selection>,
     /// Do not descend into other file systems.
     pub one_file_system: bool,
     /// Folders never entered, by device and inode number (the backup root and its
@@ -135,8 +136,17 @@ pub struct Scan {
     pub specials: Vec<PathBuf>,
     /// Paths left out because they are excluded (the backup root inside the source).
     pub excluded: Vec<PathBuf>,
-    /// Entries left out by SKIP_DIRS / SKIP_PATTERNS.
-    pub skipped: u64,
+    /// Entries left out by the selection, each with the rule that left it out.
+    pub skipped: Vec<Skip>,
+}
+
+/// An entry the selection left out, and the rule that did.
+#[derive(Debug, Clone)]
+pub struct Skip {
+    /// Path relative to the source.
+    pub rel: PathBuf,
+    /// The rule, e.g. `exclude *.log (--exclude)`.
+    pub rule: std::sync::Arc<str>,
 }
 
 impl Scan {
@@ -160,8 +170,8 @@ pub enum Found {
     Special(PathBuf),
     /// A path left out because it is excluded (the backup root inside the source).
     Excluded(PathBuf),
-    /// An entry left out by SKIP_DIRS / SKIP_PATTERNS.
-    Skipped,
+    /// An entry left out by the selection.
+    Skipped(Skip),
 }
 
 /// Walks folder `source` without following symlinks and collects everything it finds.
@@ -188,7 +198,7 @@ pub fn scan_open(root: &SourceDir, opts: &ScanOptions) -> Scan {
             Found::Problem(p) => out.problems.push(p),
             Found::Special(p) => out.specials.push(p),
             Found::Excluded(p) => out.excluded.push(p),
-            Found::Skipped => out.skipped += 1,
+            Found::Skipped(s) => out.skipped.push(s),
         }
         true
     };
@@ -205,7 +215,7 @@ pub fn scan_open(root: &SourceDir, opts: &ScanOptions) -> Scan {
 /// to it (`fstatat`), and symlinks are read with `readlinkat`: no full path is walked
 /// again, so no folder swapped in during the run is entered.
 pub fn walk(root: &SourceDir, opts: &ScanOptions, mut sink: impl FnMut(Found) -> bool) {
-    let rules = Rules::new(opts);
+    let rules = Rules::new(opts, &root.path);
     let problem = |message: String| {
         Found::Problem(Problem {
             path: root.path.clone(),
@@ -243,33 +253,92 @@ pub fn walk(root: &SourceDir, opts: &ScanOptions, mut sink: impl FnMut(Found) ->
     // Folders still being listed, each with the findings not yet handed on (a folder's
     // contents are listed when its own entry is handed on) and its descriptor, kept only
     // while subfolders are left to open: a chain of single folders holds few.
-    let mut stack = vec![Level::new(fd, root, Path::new(""), &rules, &mut buf)];
+    let top = Level::new(
+        fd,
+        root,
+        Path::new(""),
+        rules.sel.top(),
+        None,
+        &rules,
+        &mut buf,
+    );
+    let mut stack = vec![top];
     while let Some(level) = stack.last_mut() {
         let Some(child) = level.children.next() else {
-            stack.pop();
+            // A held-back folder nothing in it was kept from: said once as skipped.
+            if let Some(Held { skip: Some(s), .. }) = stack.pop().and_then(|l| l.held) {
+                if !sink(Found::Skipped(s)) {
+                    return;
+                }
+            }
             continue;
         };
-        let opened = match &child.found {
-            Found::Entry(e) if e.kind == Kind::Dir => {
-                let same_fs = !opts.one_file_system || child.dev == root_dev;
-                let opened = match &level.fd {
-                    Some(fd) if same_fs => Some((open_child(fd.as_fd(), e), e.rel.clone())),
-                    _ => None,
-                };
-                level.dirs_left -= 1;
-                if level.dirs_left == 0 {
-                    level.fd = None;
+        let in_excluded = level.within.is_excluded();
+        let e = match child.found {
+            Found::Entry(e) => e,
+            // Inside an excluded folder walked only for --include: no problem is news.
+            Found::Problem(_) if in_excluded => continue,
+            found => {
+                if !sink(found) {
+                    return;
                 }
-                opened
+                continue;
             }
+        };
+        if e.kind != Kind::Dir {
+            if matches!(child.verdict, Verdict::Keep(_))
+                && !(flush(&mut stack, &mut sink) && sink(Found::Entry(e)))
+            {
+                return;
+            }
+            continue;
+        }
+        let same_fs = !opts.one_file_system || child.dev == root_dev;
+        let opened = match &level.fd {
+            Some(fd) if same_fs => Some(open_child(fd.as_fd(), &e)),
             _ => None,
         };
-        if !sink(child.found) {
-            return;
+        level.dirs_left -= 1;
+        if level.dirs_left == 0 {
+            level.fd = None;
         }
+        if rules.sel.exclude_caches() {
+            if let Some(Ok(fd)) = &opened {
+                if has_cachedir_tag(fd.as_fd()) {
+                    let skip = Skip {
+                        rel: e.rel,
+                        rule: "CACHEDIR.TAG (--exclude-caches)".into(),
+                    };
+                    if !in_excluded && !sink(Found::Skipped(skip)) {
+                        return;
+                    }
+                    continue;
+                }
+            }
+        }
+        let rel = e.rel.clone();
+        let (within, held) = match child.verdict {
+            Verdict::Keep(within) => {
+                if !(flush(&mut stack, &mut sink) && sink(Found::Entry(e))) {
+                    return;
+                }
+                (within, None)
+            }
+            Verdict::Hold(within, rule) => {
+                let skip = rule.map(|rule| Skip {
+                    rel: rel.clone(),
+                    rule,
+                });
+                (within, Some(Held { entry: e, skip }))
+            }
+            Verdict::Skip(_) | Verdict::Drop => continue,
+        };
         match opened {
-            Some((Ok(fd), rel)) => stack.push(Level::new(fd, root, &rel, &rules, &mut buf)),
-            Some((Err(message), rel)) => {
+            Some(Ok(fd)) => {
+                let level = Level::new(fd, root, &rel, within, held, &rules, &mut buf);
+                stack.push(level);
+            }
+            Some(Err(message)) if held.is_none() => {
                 let p = Problem {
                     path: root.path.join(rel),
                     message,
@@ -278,9 +347,29 @@ pub fn walk(root: &SourceDir, opts: &ScanOptions, mut sink: impl FnMut(Found) ->
                     return;
                 }
             }
-            None => {}
+            _ => {}
         }
     }
+}
+
+/// Hands on the held-back entries of the folders on the way to what is about to be
+/// handed on, outermost first; false when `sink` says stop.
+fn flush(stack: &mut [Level], sink: &mut impl FnMut(Found) -> bool) -> bool {
+    for level in stack.iter_mut() {
+        if let Some(held) = level.held.take() {
+            if !sink(Found::Entry(held.entry)) {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// A folder's own entry, held back until something in it is kept.
+struct Held {
+    entry: Entry,
+    /// What to say if nothing in it is kept (None: nothing).
+    skip: Option<Skip>,
 }
 
 /// One folder of the walk being handed on.
@@ -290,12 +379,24 @@ struct Level {
     dirs_left: usize,
     /// The folder's descriptor, while `dirs_left` is not 0.
     fd: Option<OwnedFd>,
+    /// Where the folder stands in the selection.
+    within: Within,
+    /// Its own entry, until something in it is kept.
+    held: Option<Held>,
 }
 
 impl Level {
     /// Lists the open folder `fd` at `rel` in `root`.
-    fn new(fd: OwnedFd, root: &SourceDir, rel: &Path, rules: &Rules, buf: &mut Vec<u8>) -> Level {
-        let children = folder::list(fd.as_fd(), &root.path, rel, rules, buf);
+    fn new(
+        fd: OwnedFd,
+        root: &SourceDir,
+        rel: &Path,
+        within: Within,
+        held: Option<Held>,
+        rules: &Rules,
+        buf: &mut Vec<u8>,
+    ) -> Level {
+        let children = folder::list(fd.as_fd(), &root.path, rel, &within, rules, buf);
         let dirs_left = children
             .as_slice()
             .iter()
@@ -305,6 +406,8 @@ impl Level {
             children,
             dirs_left,
             fd: (dirs_left > 0).then_some(fd),
+            within,
+            held,
         }
     }
 }
@@ -322,9 +425,13 @@ mod tests {
         std::fs::write(root.join("a/y.pyc"), b"y").unwrap();
         std::fs::write(root.join("a/__pycache__/z"), b"z").unwrap();
         std::os::unix::fs::symlink("x.txt", root.join("a/l")).unwrap();
+        let spec = SelectSpec {
+            skip_dirs: vec![Pattern::new("__pycache__", "test")],
+            skip_patterns: vec![Pattern::new("*.pyc", "test")],
+            ..Default::default()
+        };
         let opts = ScanOptions {
-            skip_dirs: vec!["__pycache__".into()],
-            skip_patterns: vec!["*.pyc".into()],
+            select: std::sync::Arc::new(Selection::compile(&spec).unwrap()),
             ..Default::default()
         };
         let scan = scan(&root, &opts);
@@ -342,7 +449,7 @@ mod tests {
                 ("a/x.txt".into(), Kind::File),
             ]
         );
-        assert_eq!(scan.skipped, 2);
+        assert_eq!(scan.skipped.len(), 2);
     }
 
     /// A folder swapped for a symlink to a folder outside the source after it was

@@ -23,7 +23,8 @@ use crate::xattr::Xattrs;
 use crate::Outcome;
 
 /// Reports, per source, what a backup would do.
-pub fn run(config: &Config, sources: &[Source], style: Style) -> Result<Outcome> {
+/// With `verbose`, each path the selection leaves out is named with its rule.
+pub fn run(config: &Config, sources: &[Source], style: Style, verbose: bool) -> Result<Outcome> {
     // What the real run would refuse, the dry run refuses too.
     crate::store::check_root_safe(&config.backup_path)?;
     let meta_dir = config.meta_dir();
@@ -70,7 +71,7 @@ pub fn run(config: &Config, sources: &[Source], style: Style) -> Result<Outcome>
         let dir = SourceDir::open_canonical(&source.path)
             .with_context(|| format!("{}: cannot back up", source.path.display()))?;
         let dir = Arc::new(dir);
-        let scan = scan::scan_open(&dir, &super::scan_options(config, &root));
+        let scan = scan::scan_open(&dir, &super::scan_options(config, &root)?);
         let progress = Progress::new(
             style,
             &format!("{} (dry run)", source.name),
@@ -79,7 +80,7 @@ pub fn run(config: &Config, sources: &[Source], style: Style) -> Result<Outcome>
         );
         let mut counts = Counts {
             special: scan.specials.len() as u64,
-            skipped: scan.skipped,
+            skipped: scan.skipped.len() as u64,
             failed: scan.problems.len() as u64,
             not_kept: scan
                 .entries
@@ -94,6 +95,11 @@ pub fn run(config: &Config, sources: &[Source], style: Style) -> Result<Outcome>
                 one_line(&p.path),
                 p.message
             ));
+        }
+        if verbose {
+            for s in &scan.skipped {
+                progress.warn(&format!("skip    {} ({})", one_line(&s.rel), s.rule));
+            }
         }
         let mut seen = HashSet::new();
         for entry in &scan.entries {

@@ -5,7 +5,10 @@ mod dry_run;
 mod leftovers;
 mod links;
 mod report;
+mod selection;
 mod snapshot;
+
+pub use selection::with_selection;
 
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
@@ -24,7 +27,7 @@ use crate::flush::Flusher;
 use crate::layout::{check_name, SnapshotPaths};
 use crate::progress::{Progress, Ui};
 use crate::root::{BackupRoot, Filesystem};
-use crate::scan::{ScanOptions, SourceDir};
+use crate::scan::{ScanOptions, Selection, SourceDir};
 use crate::store;
 use crate::Outcome;
 
@@ -38,10 +41,11 @@ pub struct Source {
 
 /// Runs `phlb backup`.
 pub fn run(config: &Config, ui: &Ui, args: &BackupArgs) -> Result<Outcome> {
+    let config = &with_selection(config, &args.select)?;
     let sources = resolve_sources(&args.sources, args.name.as_deref())?;
     let style = ui.style;
     if args.dry_run {
-        return dry_run::run(config, &sources, style);
+        return dry_run::run(config, &sources, style, ui.verbose);
     }
     if args.prune {
         crate::commands::prune::check_backup_policy(config)?;
@@ -267,7 +271,7 @@ fn pick_timestamp(
 /// in it (the `<name>` folders that hold the snapshots, this run's included) are left
 /// out by device and inode, so no way to reach them from a source (a bind mount of the
 /// same filesystem included) leads the run into its own snapshots.
-pub(crate) fn scan_options(config: &Config, root: &Path) -> ScanOptions {
+pub(crate) fn scan_options(config: &Config, root: &Path) -> Result<ScanOptions> {
     let inside = std::fs::read_dir(root)
         .into_iter()
         .flatten()
@@ -280,12 +284,11 @@ pub(crate) fn scan_options(config: &Config, root: &Path) -> ScanOptions {
         .filter(|md| md.is_dir())
         .map(|md| (md.dev(), md.ino()))
         .collect();
-    ScanOptions {
-        skip_dirs: config.skip_dirs.clone(),
-        skip_patterns: config.skip_patterns.clone(),
+    Ok(ScanOptions {
+        select: Arc::new(Selection::compile(&config.select_spec())?),
         one_file_system: config.one_file_system,
         exclude,
-    }
+    })
 }
 
 /// Makes one complete snapshot of `source`.
@@ -351,7 +354,7 @@ pub fn make_snapshot(
         run.log
             .line(LogLevel::Info, &format!("finished interrupted run {label}"));
     }
-    run.walk(&scan_options(config, root), &progress)?;
+    run.walk(&scan_options(config, root)?, &progress)?;
     let (counts, mut log, failures) = run.finish(&progress)?;
     progress.finish();
     let summary = counts.summary(&label, started.elapsed(), RunKind::Real) + &failures.text();

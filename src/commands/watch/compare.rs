@@ -50,7 +50,7 @@ pub fn compare(db: &Db, root: &Path, config: &Config, source: &Source) -> Result
     let dir = SourceDir::open_canonical(&source.path)
         .with_context(|| format!("{}: cannot watch", source.path.display()))?;
     let mut verdict = Verdict::Same;
-    scan::walk(&dir, &scan_options(config, root), |found| {
+    scan::walk(&dir, &scan_options(config, root)?, |found| {
         let Found::Entry(e) = found else {
             return true;
         };

@@ -2,7 +2,7 @@
 //! all (not inside the backup root, not left out by SKIP_DIRS / SKIP_PATTERNS). Pure:
 //! it judges paths as given and touches no disk.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use crate::scan::{ScanOptions, SkipRules};
 
@@ -25,38 +25,22 @@ impl Filter {
         if path.starts_with(&self.root) {
             return Vec::new();
         }
-        let rules = SkipRules::new(&self.skips);
         self.sources
             .iter()
             .enumerate()
             .filter(|(_, source)| {
                 path.strip_prefix(source)
-                    .is_ok_and(|rel| !skipped(&rules, rel, is_dir))
+                    .is_ok_and(|rel| !SkipRules::new(&self.skips, source).leaves_out(rel, is_dir))
             })
             .map(|(i, _)| i)
             .collect()
     }
 }
 
-/// Whether the walk would leave out `rel` (relative to its source): a folder on its way
-/// is in SKIP_DIRS, or its own name is skipped.
-fn skipped(rules: &SkipRules, rel: &Path, is_dir: bool) -> bool {
-    let names: Vec<_> = rel
-        .components()
-        .filter_map(|c| match c {
-            Component::Normal(n) => Some(n),
-            _ => None,
-        })
-        .collect();
-    let Some((last, folders)) = names.split_last() else {
-        return false;
-    };
-    folders.iter().any(|f| rules.skips_name(f, true)) || rules.skips_name(last, is_dir)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scan::{Pattern, SelectSpec, Selection};
 
     #[test]
     fn events_count_where_a_backup_would_record_them() {
@@ -64,8 +48,17 @@ mod tests {
             sources: vec!["/src/a".into(), "/src/b".into(), "/src/a/inner".into()],
             root: "/src/a/backups".into(),
             skips: ScanOptions {
-                skip_dirs: vec!["__pycache__".into(), ".cache".into()],
-                skip_patterns: vec!["*.swp".into(), "*.tmp".into()],
+                select: std::sync::Arc::new(
+                    Selection::compile(&SelectSpec {
+                        skip_dirs: vec![
+                            Pattern::new("__pycache__", "t"),
+                            Pattern::new(".cache", "t"),
+                        ],
+                        skip_patterns: vec![Pattern::new("*.swp", "t"), Pattern::new("*.tmp", "t")],
+                        ..SelectSpec::default()
+                    })
+                    .unwrap(),
+                ),
                 ..ScanOptions::default()
             },
         };

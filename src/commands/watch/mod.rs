@@ -25,6 +25,7 @@ use crate::Outcome;
 pub fn run(config: &Config, ui: &Ui, args: &WatchArgs) -> Result<Outcome> {
     crate::signals::as_service("watch", ui.quiet());
     crate::signals::doing("");
+    let config = &crate::commands::backup::with_selection(config, &args.select)?;
     let sources = resolve_sources(&args.sources, args.name.as_deref())?;
     if args.prune {
         crate::commands::prune::check_backup_policy(config)?;
@@ -34,7 +35,7 @@ pub fn run(config: &Config, ui: &Ui, args: &WatchArgs) -> Result<Outcome> {
     let filter = filter::Filter {
         sources: sources.iter().map(|s| s.path.clone()).collect(),
         root: root.clone(),
-        skips: scan_options(config, &root),
+        skips: scan_options(config, &root)?,
     };
     let mut watch = service::Watch::new(config, ui, &sources, root, args.prune);
     watch.start(filter)?;

@@ -67,7 +67,7 @@ impl<'a> Watch<'a> {
     /// Places the watches, then compares each source with its newest snapshot (in that
     /// order, so no change falls between the two). An error here means it cannot start.
     pub fn start(&mut self, filter: Filter) -> Result<()> {
-        let mut intake = Intake::start(filter, scan_options(self.config, &self.root))?;
+        let mut intake = Intake::start(filter, scan_options(self.config, &self.root)?)?;
         let mut lost = None;
         for s in self.sources {
             if let Err(why) = intake.watch_tree(&s.path) {

@@ -32,7 +32,14 @@ impl Run<'_> {
                 self.log.line(LogLevel::Info, &line);
                 progress.warn(&format!("phlb: note: {line}"));
             }
-            Found::Skipped => self.counts.skipped += 1,
+            Found::Skipped(skip) => {
+                self.counts.skipped += 1;
+                let line = format!("{} ({})", one_line(&skip.rel), skip.rule);
+                self.log.line(LogLevel::Debug, &format!("skipped {line}"));
+                if self.inp.verbose {
+                    progress.warn(&format!("skip    {line}"));
+                }
+            }
             Found::Entry(_) => {}
         }
     }
