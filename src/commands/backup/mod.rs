@@ -2,12 +2,14 @@
 //! one snapshot per source.
 
 mod dry_run;
+mod hooks;
 mod leftovers;
 mod links;
 mod report;
 mod selection;
 mod snapshot;
 
+pub use hooks::snapshot_with_hooks;
 pub use selection::with_selection;
 
 use std::os::unix::ffi::OsStrExt;
@@ -56,7 +58,7 @@ pub fn run(config: &Config, ui: &Ui, args: &BackupArgs) -> Result<Outcome> {
     let opened = open_for_backup(config, &root, ui)?;
     let mut outcome = Outcome::Clean;
     for source in &sources {
-        let made = make_snapshot(&opened, config, source, ui)?;
+        let made = snapshot_with_hooks(&opened, config, source, ui)?;
         for gone in &made.removed_leftovers {
             say(format!(
                 "phlb: note: removed the leftovers of interrupted run {gone}"

@@ -14,7 +14,7 @@ use super::filter::Filter;
 use super::intake::{Intake, News};
 use super::timing::{Schedule, Waits};
 use crate::catalog::{self, Access, Catalog};
-use crate::commands::backup::{make_snapshot, open_for_backup, scan_options, Source};
+use crate::commands::backup::{open_for_backup, scan_options, snapshot_with_hooks, Source};
 use crate::config::Config;
 use crate::lock::Held;
 use crate::progress::{Style, Ui};
@@ -206,7 +206,7 @@ impl<'a> Watch<'a> {
             let source = &self.sources[i];
             self.schedules[i].started(Instant::now());
             let started = Instant::now();
-            match make_snapshot(&opened, self.config, source, &ui) {
+            match snapshot_with_hooks(&opened, self.config, source, &ui) {
                 Ok(made) => {
                     for gone in &made.removed_leftovers {
                         self.ui.say(format!(

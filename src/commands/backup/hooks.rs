@@ -1,0 +1,132 @@
+//! Owns `PRE_COMMAND` and `POST_COMMAND`: shell commands (`sh -c`) run around each
+//! source's snapshot with the run's facts in `PHLB_*` environment variables; their
+//! output goes to stderr and is appended to the snapshot's `-backup.log`.
+
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use anyhow::{bail, Context, Result};
+
+use super::{make_snapshot, SnapshotReport, Source};
+use crate::config::Config;
+use crate::layout::SnapshotPaths;
+use crate::progress::Ui;
+use crate::root::BackupRoot;
+
+/// Makes one snapshot of `source` between the config's hooks: a pre-command that fails
+/// (or cannot start) stops it before anything is written (exit 2); the post-command
+/// runs after every attempt, with `PHLB_EXIT` 0 (clean), 1 (some files failed) or 2
+/// (the run failed), and its own failure is a warning.
+pub fn snapshot_with_hooks(
+    opened: &BackupRoot,
+    config: &Config,
+    source: &Source,
+    ui: &Ui,
+) -> Result<SnapshotReport> {
+    let root = opened.path();
+    let mut output = Vec::new();
+    if let Some(cmd) = &config.pre_command {
+        let ran = run_hook("pre", cmd, root, source, None, None)?;
+        let _ = std::io::stderr().write_all(&ran.output);
+        output.push(ran.output);
+        if let Some(why) = ran.failed {
+            bail!(
+                "PRE_COMMAND {cmd:?}: {why}; no backup of {} made",
+                source.name
+            );
+        }
+    }
+    let made = make_snapshot(opened, config, source, ui);
+    let exit = match &made {
+        Ok(m) if m.counts.failed > 0 => 1,
+        Ok(_) => 0,
+        Err(_) => 2,
+    };
+    let snapshot = made
+        .as_ref()
+        .ok()
+        .map(|m| snapshot_paths(root, config, &m.label));
+    if let Some(cmd) = &config.post_command {
+        let dir = snapshot.as_ref().map(|p| p.dir.as_path());
+        let ran = run_hook("post", cmd, root, source, dir, Some(exit))?;
+        let _ = std::io::stderr().write_all(&ran.output);
+        output.push(ran.output);
+        if let Some(why) = ran.failed {
+            ui.say(format!("phlb: warning: POST_COMMAND {cmd:?}: {why}"));
+        }
+    }
+    if let Some(paths) = &snapshot {
+        let text: Vec<u8> = output.concat();
+        if !text.is_empty() {
+            append(&paths.log, &text)?;
+        }
+    }
+    made
+}
+
+/// The side files of snapshot `label` (`NAME/TIMESTAMP`) in `root`.
+fn snapshot_paths(root: &Path, config: &Config, label: &str) -> SnapshotPaths {
+    let (name, ts) = label.split_once('/').unwrap_or((label, ""));
+    SnapshotPaths::new(root, name, ts, config.hash.manifest_suffix())
+}
+
+/// What a hook printed (each line prefixed with its name) and why it failed, if it did.
+struct Ran {
+    output: Vec<u8>,
+    failed: Option<String>,
+}
+
+fn run_hook(
+    which: &str,
+    cmd: &str,
+    root: &Path,
+    source: &Source,
+    snapshot: Option<&Path>,
+    exit: Option<i32>,
+) -> Result<Ran> {
+    let mut c = Command::new("sh");
+    c.arg("-c")
+        .arg(cmd)
+        .stdin(Stdio::null())
+        .env("PHLB_HOOK", which)
+        .env("PHLB_NAME", &source.name)
+        .env("PHLB_SOURCE", &source.path)
+        .env("PHLB_BACKUP_ROOT", root)
+        .env("PHLB_SNAPSHOT", snapshot.unwrap_or(Path::new("")));
+    if let Some(code) = exit {
+        c.env("PHLB_EXIT", code.to_string());
+    }
+    let out = c
+        .output()
+        .with_context(|| format!("{}_COMMAND {cmd:?}: cannot start sh", which.to_uppercase()))?;
+    let mut output = Vec::new();
+    for line in out
+        .stdout
+        .split_inclusive(|b| *b == b'\n')
+        .chain(out.stderr.split_inclusive(|b| *b == b'\n'))
+    {
+        output.extend_from_slice(format!("{which}-command: ").as_bytes());
+        output.extend_from_slice(line);
+        if !line.ends_with(b"\n") {
+            output.push(b'\n');
+        }
+    }
+    let failed = match out.status.code() {
+        Some(0) => None,
+        Some(n) => Some(format!("exited with {n}")),
+        None => Some(format!("ended by a signal ({})", out.status)),
+    };
+    Ok(Ran { output, failed })
+}
+
+/// Appends `text` to the log at `path`, never through a symlink.
+fn append(path: &Path, text: &[u8]) -> Result<()> {
+    std::fs::OpenOptions::new()
+        .append(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .and_then(|mut f| f.write_all(text))
+        .with_context(|| format!("{}: cannot append the hooks' output", path.display()))
+}
