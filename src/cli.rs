@@ -50,7 +50,7 @@ pub enum Command {
     Find(FindArgs),
     /// Show each distinct version of one path across snapshots.
     History(HistoryArgs),
-    /// Show groups of paths with identical content, biggest waste first.
+    /// Show content stored under more than one path, with the stored copies (inodes) it takes.
     Duplicates(DuplicatesArgs),
     /// Run a read-only SQL query against the catalog's views.
     Sql(SqlArgs),
@@ -223,9 +223,9 @@ pub struct FindArgs {
     /// Shell glob matched against the path in the snapshot (or the file name when it has no `/`).
     #[arg(value_name = "GLOB")]
     pub glob: String,
-    /// Only snapshots of this name.
+    /// Only snapshots of this name (may repeat).
     #[arg(long, short = 'n', value_name = "N")]
-    pub name: Option<String>,
+    pub name: Vec<String>,
     #[command(flatten)]
     pub out: OutputArgs,
 }

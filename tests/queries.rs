@@ -142,10 +142,12 @@ fn query_commands_on_a_scripted_history() {
     // duplicates: big and dup.txt in the newest snapshot.
     let dups = json(&env, &["duplicates", "--json"]);
     assert_eq!(dups.as_array().unwrap().len(), 1);
-    assert_eq!(dups[0]["wasted"], 1000);
+    // Hardlinked to one stored copy: one inode, nothing called wasted.
+    assert_eq!(dups[0]["inodes"], 1);
+    assert_eq!(dups[0]["stored_bytes"], 1000);
     assert_eq!(
         dups[0]["paths"],
-        format!("{}/big, {}/dup.txt", l[4], l[4]).as_str()
+        serde_json::json!([format!("{}/big", l[4]), format!("{}/dup.txt", l[4])])
     );
     let none = json(&env, &["duplicates", &l[0], "--json"]);
     assert_eq!(none.as_array().unwrap().len(), 0);
@@ -245,4 +247,81 @@ fn non_utf8_names_do_not_break_queries() {
     }
     let out = env.run(&["find", "*name.txt"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("bad\u{fffd}name.txt"));
+}
+
+#[test]
+fn diff_shows_chmod_symlink_retarget_and_file_to_folder_swap() {
+    let env = Env::new();
+    env.write("f.txt", b"f");
+    env.write("swap", b"was a file");
+    std::fs::create_dir(env.src.join("d")).unwrap();
+    std::os::unix::fs::symlink("f.txt", env.src.join("link")).unwrap();
+    env.backup();
+    set_mode(&env.src.join("f.txt"), 0o600);
+    set_mode(&env.src.join("d"), 0o700);
+    std::fs::remove_file(env.src.join("link")).unwrap();
+    std::os::unix::fs::symlink("elsewhere", env.src.join("link")).unwrap();
+    std::fs::remove_file(env.src.join("swap")).unwrap();
+    std::fs::create_dir(env.src.join("swap")).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    env.backup();
+    let d = json(&env, &["diff", "src", "--json"]);
+    let detail = |path: &str| -> String {
+        d["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["path"] == path && c["change"] == "modified")
+            .map(|c| c["detail"].as_str().unwrap().to_string())
+            .unwrap_or_else(|| panic!("{path} not modified: {d}"))
+    };
+    assert_eq!(detail("f.txt"), "mode 0644 -> 0600");
+    assert!(detail("d").contains("-> 0700"), "{}", detail("d"));
+    assert_eq!(detail("link"), "target f.txt -> elsewhere");
+    assert_eq!(detail("swap"), "file -> dir");
+}
+
+#[test]
+fn duplicates_across_snapshots_with_commas_in_names() {
+    let env = Env::new();
+    env.write("a, b.txt", b"same content");
+    env.backup();
+    env.write("c,d.txt", b"same content");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    env.backup();
+    let l = env.snapshots("src");
+    // Both snapshots: one path in each name counted once, the newest shown.
+    let first = l[0].file_name().unwrap().to_str().unwrap().to_string();
+    let dups = json(&env, &["duplicates", "--json"]);
+    assert_eq!(dups.as_array().unwrap().len(), 1, "{dups}");
+    let paths: Vec<&str> = dups[0]["paths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    assert_eq!(paths.len(), 2);
+    assert!(paths[0].ends_with("/a, b.txt") && paths[1].ends_with("/c,d.txt"));
+    assert_eq!(dups[0]["inodes"], 1);
+    // The older snapshot alone holds one path: no duplicate.
+    let none = json(&env, &["duplicates", &format!("src/{first}"), "--json"]);
+    assert_eq!(none.as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn find_refuses_an_unknown_name_and_an_invalid_glob() {
+    let env = Env::new();
+    env.write("x.txt", b"x");
+    env.backup();
+    assert_code(&env.run(&["find", "*.txt", "--name", "nope"]), 2);
+    assert_code(&env.run(&["find", "a[b"]), 2);
+    let f = json(
+        &env,
+        &["find", "*.txt", "--name", "src", "--name", "src", "--json"],
+    );
+    assert_eq!(f.as_array().unwrap().len(), 1);
+    assert!(!f.as_array().unwrap().is_empty());
+    let abs = env.src.join("x.txt");
+    let f = json(&env, &["find", abs.to_str().unwrap(), "--json"]);
+    assert_eq!(f[0]["path"], "x.txt");
 }

@@ -122,13 +122,18 @@ pub struct Item {
     pub size: i64,
     pub content_id: Option<i64>,
     pub hash: Option<String>,
+    /// Permission bits (`st_mode & 0o7777`).
+    pub mode: u32,
+    /// A symlink's target.
+    pub target: Option<String>,
 }
 
 /// Every entry of a snapshot (the root `.` left out), in path-id order.
 pub fn items(db: &Db, snapshot_id: i64) -> Result<Vec<Item>> {
     let conn = db.conn();
     let mut stmt = conn.prepare_cached(
-        "SELECT e.path_id, p.path, e.kind, e.size, k.content_id, lower(hex(c.hash))
+        "SELECT e.path_id, p.path, e.kind, e.size, k.content_id, lower(hex(c.hash)),
+                e.mode, CAST(e.target AS TEXT)
          FROM entries e JOIN paths p ON p.id = e.path_id
          LEFT JOIN copies k ON k.id = e.copy_id LEFT JOIN contents c ON c.id = k.content_id
          WHERE e.snapshot_id = ?1 AND p.path != CAST('.' AS BLOB) ORDER BY e.path_id",
@@ -142,6 +147,8 @@ pub fn items(db: &Db, snapshot_id: i64) -> Result<Vec<Item>> {
                 size: r.get(3)?,
                 content_id: r.get(4)?,
                 hash: r.get(5)?,
+                mode: r.get(6)?,
+                target: r.get(7)?,
             })
         })?
         .collect::<rusqlite::Result<_>>()?;
@@ -212,6 +219,10 @@ pub struct Sighting {
     pub size: i64,
     pub mtime: String,
     pub hash: Option<String>,
+    /// Permission bits as octal text (`0644`).
+    pub mode: String,
+    /// A symlink's target.
+    pub target: Option<String>,
     /// When `prune --keep-versions` removed this version from the snapshot, if it did.
     pub trimmed_at: Option<String>,
 }
@@ -236,15 +247,17 @@ pub fn sightings(db: &Db, path: &[u8], name: Option<&str>) -> Result<Option<Vec<
           ELSE -((999999999 - t.mtime_ns) / 1000000000) END)",
     );
     let mut stmt = conn.prepare(&format!(
-        "SELECT snapshot, kind, size, mtime, hash, trimmed_at FROM (
+        "SELECT snapshot, kind, size, mtime, hash, trimmed_at, mode, target FROM (
              SELECT s.started_at, s.id, s.name || '/' || s.timestamp AS snapshot, e.kind, e.size,
-                    {} AS mtime, lower(hex(c.hash)) AS hash, NULL AS trimmed_at
+                    {} AS mtime, lower(hex(c.hash)) AS hash, NULL AS trimmed_at,
+                    printf('%04o', e.mode) AS mode, CAST(e.target AS TEXT) AS target
              FROM snapshot_runs s CROSS JOIN entries e ON e.snapshot_id = s.id AND e.path_id = ?1
              LEFT JOIN copies k ON k.id = e.copy_id LEFT JOIN contents c ON c.id = k.content_id
              WHERE ?2 IS NULL OR s.name = ?2
              UNION ALL
              SELECT s.started_at, s.id, s.name || '/' || s.timestamp, 'file', t.size,
-                    {trimmed_mtime}, lower(hex(t.hash)), t.trimmed_at
+                    {trimmed_mtime}, lower(hex(t.hash)), t.trimmed_at,
+                    printf('%04o', t.mode), NULL
              FROM snapshot_runs s CROSS JOIN trimmed_entries t ON t.snapshot_id = s.id AND t.path_id = ?1
              WHERE ?2 IS NULL OR s.name = ?2)
          ORDER BY started_at, id",
@@ -259,63 +272,89 @@ pub fn sightings(db: &Db, path: &[u8], name: Option<&str>) -> Result<Option<Vec<
                 mtime: r.get(3)?,
                 hash: r.get(4)?,
                 trimmed_at: r.get(5)?,
+                mode: r.get(6)?,
+                target: r.get(7)?,
             })
         })?
         .collect::<rusqlite::Result<_>>()?;
     Ok(Some(rows))
 }
 
-/// Paths of one snapshot that share one content.
+/// One content stored under more than one path in the selected snapshots.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct DupGroup {
     pub hash: String,
     pub size: i64,
-    pub count: i64,
-    /// Bytes the extra paths would take if each were a separate copy.
-    pub wasted: i64,
+    /// Stored copies (inodes) the content takes: 1 when every path is a hardlink of one.
+    pub inodes: i64,
+    /// Bytes those copies take on disk (`size * inodes`).
+    pub stored_bytes: i64,
+    /// Each path (inside its snapshot name) once, shown in the newest selected snapshot
+    /// that holds it, as `NAME/TIMESTAMP/path`.
     pub paths: Vec<String>,
 }
 
-/// Groups of paths with identical content in the given snapshots, biggest waste first.
+/// Content stored under more than one path (a path counted once per snapshot name,
+/// however many selected snapshots hold it) in the given snapshots, most stored bytes
+/// first.
 pub fn duplicates(db: &Db, snapshot_ids: &[i64]) -> Result<Vec<DupGroup>> {
+    struct Acc {
+        size: i64,
+        copies: std::collections::HashSet<i64>,
+        /// (name, path) -> (snapshot id, `NAME/TIMESTAMP/path`).
+        paths: HashMap<(String, Vec<u8>), (i64, String)>,
+    }
     let conn = db.conn();
-    let mut groups: HashMap<String, DupGroup> = HashMap::new();
+    let mut groups: HashMap<String, Acc> = HashMap::new();
     let mut stmt = conn.prepare_cached(
-        "SELECT lower(hex(c.hash)), c.size, s.name || '/' || s.timestamp || '/', p.path
+        "SELECT lower(hex(c.hash)), c.size, k.id, s.name, s.name || '/' || s.timestamp, p.path
          FROM entries e
          JOIN copies k ON k.id = e.copy_id JOIN contents c ON c.id = k.content_id
          JOIN paths p ON p.id = e.path_id JOIN snapshot_runs s ON s.id = e.snapshot_id
-         WHERE e.snapshot_id = ?1 AND c.size > 0
-           AND k.content_id IN (
-               SELECT k2.content_id FROM entries e2 JOIN copies k2 ON k2.id = e2.copy_id
-               WHERE e2.snapshot_id = ?1 GROUP BY k2.content_id HAVING count(*) > 1)",
+         WHERE e.snapshot_id = ?1 AND e.kind = 'file' AND c.size > 0",
     )?;
     for &id in snapshot_ids {
         let mut rows = stmt.query([id])?;
         while let Some(r) = rows.next()? {
             let hash: String = r.get(0)?;
-            let size: i64 = r.get(1)?;
-            let path = format!("{}{}", r.get::<_, String>(2)?, text(r, 3)?);
-            let g = groups.entry(hash.clone()).or_insert_with(|| DupGroup {
-                hash,
-                size,
-                count: 0,
-                wasted: 0,
-                paths: Vec::new(),
+            let g = groups.entry(hash).or_insert_with(|| Acc {
+                size: 0,
+                copies: Default::default(),
+                paths: HashMap::new(),
             });
-            g.count += 1;
-            g.paths.push(path);
+            g.size = r.get(1)?;
+            g.copies.insert(r.get(2)?);
+            let path: Vec<u8> = r.get(5)?;
+            let shown = format!("{}/{}", r.get::<_, String>(4)?, text(r, 5)?);
+            let slot = g
+                .paths
+                .entry((r.get(3)?, path))
+                .or_insert((id, shown.clone()));
+            if id > slot.0 {
+                *slot = (id, shown);
+            }
         }
     }
     let mut out: Vec<DupGroup> = groups
-        .into_values()
-        .filter(|g| g.count > 1)
-        .map(|mut g| {
-            g.wasted = g.size * (g.count - 1);
-            g.paths.sort();
-            g
+        .into_iter()
+        .filter(|(_, g)| g.paths.len() > 1)
+        .map(|(hash, g)| {
+            let mut paths: Vec<String> = g.paths.into_values().map(|(_, p)| p).collect();
+            paths.sort();
+            let inodes = g.copies.len() as i64;
+            DupGroup {
+                hash,
+                size: g.size,
+                inodes,
+                stored_bytes: g.size * inodes,
+                paths,
+            }
         })
         .collect();
-    out.sort_by(|a, b| b.wasted.cmp(&a.wasted).then(a.hash.cmp(&b.hash)));
+    out.sort_by(|a, b| {
+        (b.stored_bytes, b.paths.len())
+            .cmp(&(a.stored_bytes, a.paths.len()))
+            .then(a.hash.cmp(&b.hash))
+    });
     Ok(out)
 }

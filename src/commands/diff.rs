@@ -26,6 +26,8 @@ pub struct Change {
     pub from: Option<String>,
     pub kind: String,
     pub size: i64,
+    /// For `modified`: what changed (content, kind, mode, symlink target).
+    pub detail: Option<String>,
 }
 
 /// Runs `phlb diff`.
@@ -37,7 +39,7 @@ pub fn run(config: &Config, args: &DiffArgs) -> Result<Outcome> {
         None => two_newest(&db, &args.a)?,
     };
     let changes = compare(&queries::items(&db, a.id)?, &queries::items(&db, b.id)?);
-    let mut t = Table::new(&["change", "path", "from", "kind", "size"]);
+    let mut t = Table::new(&["change", "path", "from", "kind", "size", "detail"]);
     let mut counts: HashMap<&str, i64> = HashMap::new();
     let (mut plus, mut minus) = (0i64, 0i64);
     for c in &changes {
@@ -53,6 +55,7 @@ pub fn run(config: &Config, args: &DiffArgs) -> Result<Outcome> {
             c.from.clone().into(),
             c.kind.clone().into(),
             Cell::Bytes(c.size),
+            c.detail.clone().into(),
         ]);
     }
     let count = |k: &str| counts.get(k).copied().unwrap_or(0);
@@ -110,6 +113,30 @@ fn two_newest(db: &Db, name: &str) -> Result<(SnapshotRow, SnapshotRow)> {
     Ok((a, b))
 }
 
+/// What changed in one path between two snapshots (None: nothing recorded did): its
+/// kind (`file -> dir`), content, symlink target (`-> new`), mode (`0644 -> 0600`).
+fn difference(o: &Item, n: &Item) -> Option<String> {
+    let mut what = Vec::new();
+    if o.kind != n.kind {
+        what.push(format!("{} -> {}", o.kind, n.kind));
+    } else {
+        if o.kind == "file" && o.content_id != n.content_id {
+            what.push("content".to_string());
+        }
+        if o.target != n.target {
+            what.push(format!(
+                "target {} -> {}",
+                o.target.as_deref().unwrap_or(""),
+                n.target.as_deref().unwrap_or("")
+            ));
+        }
+        if o.mode != n.mode && o.kind != "symlink" {
+            what.push(format!("mode {:04o} -> {:04o}", o.mode, n.mode));
+        }
+    }
+    (!what.is_empty()).then(|| what.join(", "))
+}
+
 /// Compares two snapshots' entries (each in path-id order).
 pub fn compare(old: &[Item], new: &[Item]) -> Vec<Change> {
     let old_by_id: HashMap<i64, &Item> = old.iter().map(|i| (i.path_id, i)).collect();
@@ -119,14 +146,18 @@ pub fn compare(old: &[Item], new: &[Item]) -> Vec<Change> {
     for n in new {
         match old_by_id.get(&n.path_id) {
             None => added.push(n),
-            Some(o) if o.kind != n.kind || o.content_id != n.content_id => changes.push(Change {
-                what: "modified",
-                path: n.path.clone(),
-                from: None,
-                kind: n.kind.clone(),
-                size: n.size,
-            }),
-            Some(_) => {}
+            Some(o) => {
+                if let Some(detail) = difference(o, n) {
+                    changes.push(Change {
+                        what: "modified",
+                        path: n.path.clone(),
+                        from: None,
+                        kind: n.kind.clone(),
+                        size: n.size,
+                        detail: Some(detail),
+                    });
+                }
+            }
         }
     }
     let mut removed_by_content: HashMap<i64, Vec<&Item>> = HashMap::new();
@@ -162,6 +193,7 @@ pub fn compare(old: &[Item], new: &[Item]) -> Vec<Change> {
             from,
             kind: n.kind.clone(),
             size: n.size,
+            detail: None,
         });
     }
     removed.extend(removed_by_content.into_values().flatten());
@@ -172,6 +204,7 @@ pub fn compare(old: &[Item], new: &[Item]) -> Vec<Change> {
             from: None,
             kind: o.kind.clone(),
             size: o.size,
+            detail: None,
         });
     }
     changes.sort_by(|a, b| a.path.cmp(&b.path).then(a.what.cmp(b.what)));
@@ -190,6 +223,8 @@ mod tests {
             size: 1,
             content_id: Some(content),
             hash: None,
+            mode: 0o644,
+            target: None,
         }
     }
 

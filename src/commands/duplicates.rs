@@ -1,4 +1,5 @@
-//! `phlb duplicates`: groups of paths with identical content, biggest waste first.
+//! `phlb duplicates`: content stored under more than one path in the selected
+//! snapshots, with how many stored copies (inodes) it really takes.
 
 use anyhow::Result;
 
@@ -28,12 +29,17 @@ pub fn run(config: &Config, args: &DuplicatesArgs) -> Result<Outcome> {
         }
     };
     let groups = queries::duplicates(&db, &ids)?;
-    let mut t = Table::new(&["wasted", "size", "copies", "hash", "paths"]);
+    if args.out.json {
+        println!("{}", serde_json::to_string_pretty(&groups)?);
+        return Ok(Outcome::Clean);
+    }
+    let mut t = Table::new(&["size", "paths", "inodes", "stored", "hash", "where"]);
     for g in groups {
         t.push(vec![
-            Cell::Bytes(g.wasted),
             Cell::Bytes(g.size),
-            Cell::Int(g.count),
+            Cell::Int(g.paths.len() as i64),
+            Cell::Int(g.inodes),
+            Cell::Bytes(g.stored_bytes),
             g.hash.into(),
             g.paths.join(", ").into(),
         ]);

@@ -25,14 +25,20 @@ struct Version {
 pub fn run(config: &Config, args: &HistoryArgs) -> Result<Outcome> {
     let (_, catalog) = open_read(config)?;
     let db = catalog.db()?;
-    let (rel, name) = in_snapshot(&db, &args.path, args.name.as_deref())?;
-    let Some(sightings) = queries::sightings(&db, rel.as_os_str().as_bytes(), name.as_deref())?
-    else {
+    let mut known = false;
+    let mut sightings = Vec::new();
+    for (rel, name) in in_snapshot(&db, &args.path, args.name.as_deref())? {
+        if let Some(s) = queries::sightings(&db, rel.as_os_str().as_bytes(), name.as_deref())? {
+            known = true;
+            sightings.extend(s);
+        }
+    }
+    if !known {
         bail!(
             "{}: no snapshot in the catalog holds this path",
             args.path.display()
         );
-    };
+    }
     if sightings.is_empty() {
         bail!(
             "{}: no snapshot of that name holds this path",
@@ -44,8 +50,11 @@ pub fn run(config: &Config, args: &HistoryArgs) -> Result<Outcome> {
         match versions.last_mut() {
             Some(v)
                 if v.seen.hash == s.hash
+                    && v.seen.snapshot.split('/').next() == s.snapshot.split('/').next()
                     && v.seen.kind == s.kind
                     && v.seen.mtime == s.mtime
+                    && v.seen.mode == s.mode
+                    && v.seen.target == s.target
                     && v.seen.trimmed_at.is_some() == s.trimmed_at.is_some() =>
             {
                 v.last = s.snapshot.clone();
@@ -67,6 +76,8 @@ pub fn run(config: &Config, args: &HistoryArgs) -> Result<Outcome> {
         "size",
         "mtime",
         "hash",
+        "mode",
+        "target",
         "trimmed",
     ]);
     for v in versions {
@@ -78,6 +89,8 @@ pub fn run(config: &Config, args: &HistoryArgs) -> Result<Outcome> {
             Cell::Bytes(v.seen.size),
             v.seen.mtime.into(),
             v.seen.hash.into(),
+            v.seen.mode.into(),
+            v.seen.target.into(),
             v.seen.trimmed_at.into(),
         ]);
     }
@@ -85,21 +98,44 @@ pub fn run(config: &Config, args: &HistoryArgs) -> Result<Outcome> {
     Ok(Outcome::Clean)
 }
 
-/// Turns PATH into a path inside snapshots: an absolute path under a recorded source is
-/// made relative to it (and limited to that source's name).
-fn in_snapshot(db: &Db, path: &Path, name: Option<&str>) -> Result<(PathBuf, Option<String>)> {
-    if path.is_relative() {
-        let rel: PathBuf = path.components().collect();
-        return Ok((rel, name.map(String::from)));
-    }
-    let abs = canonical_as_far_as_it_exists(path);
-    for (source, snap_name) in SnapshotRow::sources(db)? {
-        if let Ok(rel) = abs.strip_prefix(&source) {
-            return Ok((
-                rel.to_path_buf(),
-                Some(name.map(String::from).unwrap_or(snap_name)),
-            ));
+/// Turns PATH into paths inside snapshots: an absolute path (or one relative to the
+/// current folder that lies inside a recorded source, `./x` included) is made relative
+/// to every recorded source holding it (nested sources give several), each limited to
+/// that source's name; any other relative path is taken as a path inside the snapshots.
+pub(crate) fn in_snapshot(
+    db: &Db,
+    path: &Path,
+    name: Option<&str>,
+) -> Result<Vec<(PathBuf, Option<String>)>> {
+    let abs = if path.is_relative() {
+        std::env::current_dir().ok().map(|cwd| cwd.join(path))
+    } else {
+        Some(path.to_path_buf())
+    };
+    let mut out = Vec::new();
+    if let Some(abs) = abs {
+        let abs = canonical_as_far_as_it_exists(&abs);
+        for (source, snap_name) in SnapshotRow::sources(db)? {
+            if name.is_some_and(|n| n != snap_name) {
+                continue;
+            }
+            if let Ok(rel) = abs.strip_prefix(&source) {
+                let item = (rel.to_path_buf(), Some(snap_name));
+                if !out.contains(&item) {
+                    out.push(item);
+                }
+            }
         }
+    }
+    if !out.is_empty() {
+        return Ok(out);
+    }
+    if path.is_relative() {
+        let rel: PathBuf = path
+            .components()
+            .filter(|c| matches!(c, std::path::Component::Normal(_)))
+            .collect();
+        return Ok(vec![(rel, name.map(String::from))]);
     }
     bail!(
         "{}: not inside any backed-up source; give the path as it is inside the snapshots",
