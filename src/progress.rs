@@ -66,6 +66,23 @@ impl Ui {
     }
 }
 
+/// `label` cut to 20 characters (a snapshot's `NAME/TIMESTAMP` may be long), so the bar
+/// line fits an 80-column terminal.
+fn short_label(label: &str) -> String {
+    if label.chars().count() <= 20 {
+        return label.to_string();
+    }
+    let tail: String = label
+        .chars()
+        .rev()
+        .take(19)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    format!("…{tail}")
+}
+
 const LINE_EVERY: Duration = Duration::from_secs(5);
 
 /// How many bars are on the terminal now (for `clear_for_exit`).
@@ -83,10 +100,14 @@ pub fn clear_for_exit() {
 /// plain lines, or nothing), and a caller such as a watch loop or a web server can pass
 /// its own.
 pub trait Report {
-    /// More work was found: one more entry with `bytes` of file content.
+    /// More work was found: one more file with `bytes` of content.
     fn grow(&self, bytes: u64);
-    /// One more entry is done, with `bytes` of file content.
+    /// One more file is done, with `bytes` of content.
     fn advance(&self, bytes: u64);
+    /// One more folder or symlink was found (not counted as a file).
+    fn grow_other(&self) {}
+    /// One more folder or symlink is done (not counted as a file).
+    fn advance_other(&self) {}
     /// A line the user sees unless quiet (a warning, a verbose action).
     fn warn(&self, line: &str);
     /// A line the user always sees (an error).
@@ -133,14 +154,16 @@ impl Progress {
                 Some(bytes_total),
                 ProgressDrawTarget::stderr_with_hz(4),
             );
+            // Fits 80 columns: the bar takes what the terminal has left, the label is cut.
             bar.set_style(
                 ProgressStyle::with_template(
-                    "{prefix} [{bar:30}] {binary_bytes}/{binary_total_bytes} {msg} ({eta})",
+                    "{prefix} [{wide_bar}] {msg}, {binary_bytes}/{binary_total_bytes}, ETA {eta}",
                 )
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .progress_chars("=> "),
             );
-            bar.set_prefix(label.to_string());
+            bar.set_message(format!("0/{files_total} files"));
+            bar.set_prefix(short_label(label));
             BARS_SHOWN.fetch_add(1, Ordering::SeqCst);
             bar
         });
@@ -167,11 +190,11 @@ impl Progress {
             let bar =
                 ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr_with_hz(4));
             bar.set_style(
-                ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} files ({eta})")
+                ProgressStyle::with_template("{prefix} [{wide_bar}] {pos}/{len} files, ETA {eta}")
                     .unwrap_or_else(|_| ProgressStyle::default_bar())
                     .progress_chars("=> "),
             );
-            bar.set_prefix(label.to_string());
+            bar.set_prefix(short_label(label));
             BARS_SHOWN.fetch_add(1, Ordering::SeqCst);
             bar
         });
@@ -200,7 +223,7 @@ impl Progress {
             Style::Bar => {
                 if let Some(bar) = &self.bar {
                     bar.set_position(self.bytes.get());
-                    if files % 64 == 0 || files == self.files_total.get() {
+                    if files % 16 == 1 || files == self.files_total.get() {
                         bar.set_message(format!("{files}/{} files", self.files_total.get()));
                     }
                 }
@@ -225,7 +248,7 @@ impl Progress {
             );
         }
         format!(
-            "phlb: {}: {}/{} entries, {}/{}",
+            "phlb: {}: {}/{} files, {}/{}",
             self.label,
             self.files.get(),
             self.files_total.get(),
@@ -240,6 +263,13 @@ impl Progress {
         self.bytes_total.set(self.bytes_total.get() + bytes);
         if let Some(bar) = &self.bar {
             bar.set_length(self.bytes_total.get());
+            if self.files_total.get() % 64 == 1 {
+                bar.set_message(format!(
+                    "{}/{} files",
+                    self.files.get(),
+                    self.files_total.get()
+                ));
+            }
         }
     }
 

@@ -75,7 +75,7 @@ pub fn run(config: &Config, sources: &[Source], style: Style, verbose: bool) -> 
         let progress = Progress::new(
             style,
             &format!("{} (dry run)", source.name),
-            scan.entries.len() as u64,
+            scan.entries.iter().filter(|e| e.kind == Kind::File).count() as u64,
             scan.file_bytes(),
         );
         let mut counts = Counts {
@@ -126,7 +126,9 @@ pub fn run(config: &Config, sources: &[Source], style: Style, verbose: bool) -> 
                     }
                 }
             }
-            progress.advance(entry.meta.size);
+            if entry.kind == Kind::File {
+                progress.advance(entry.meta.size);
+            }
         }
         progress.finish();
         if style != Style::Quiet {

@@ -219,7 +219,10 @@ impl<'a> Run<'a> {
                             if e.xattrs != Xattrs::None {
                                 self.not_kept(&e, progress);
                             }
-                            progress.grow(if e.kind == Kind::File { e.meta.size } else { 0 });
+                            match e.kind {
+                                Kind::File => progress.grow(e.meta.size),
+                                _ => progress.grow_other(),
+                            }
                             queue.push_back((e, p, step));
                         }
                         Some((other, _)) => self.note(other, progress),
@@ -323,11 +326,10 @@ impl<'a> Run<'a> {
                 self.fail(&self.inp.source.path.join(&entry.rel), &why, progress);
             }
         }
-        progress.advance(if entry.kind == Kind::File {
-            entry.meta.size
-        } else {
-            0
-        });
+        match entry.kind {
+            Kind::File => progress.advance(entry.meta.size),
+            _ => progress.advance_other(),
+        }
         Ok(())
     }
 
