@@ -325,3 +325,55 @@ fn find_refuses_an_unknown_name_and_an_invalid_glob() {
     let f = json(&env, &["find", abs.to_str().unwrap(), "--json"]);
     assert_eq!(f[0]["path"], "x.txt");
 }
+
+#[test]
+fn history_finds_every_nested_source_and_paths_relative_to_the_current_folder() {
+    let env = Env::new();
+    env.write("inner/notes.txt", b"v1");
+    std::os::unix::fs::symlink("notes.txt", env.src.join("inner/link")).unwrap();
+    env.backup();
+    let inner = env.src.join("inner");
+    let out = env.run(&["backup", inner.to_str().unwrap()]);
+    assert_ok(&out);
+    set_mode(&inner.join("notes.txt"), 0o600);
+    std::fs::remove_file(inner.join("link")).unwrap();
+    std::os::unix::fs::symlink("other", inner.join("link")).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    env.backup();
+    // Absolute: both names hold it.
+    let abs = inner.join("notes.txt");
+    let h = json(&env, &["history", abs.to_str().unwrap(), "--json"]);
+    let firsts: Vec<&str> = h
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["first"].as_str().unwrap())
+        .collect();
+    assert!(firsts.iter().any(|f| f.starts_with("src/")), "{h}");
+    assert!(firsts.iter().any(|f| f.starts_with("inner/")), "{h}");
+    // The mode change is a version of its own, with the mode column.
+    let modes: Vec<&str> = h
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["first"].as_str().unwrap().starts_with("src/"))
+        .map(|v| v["mode"].as_str().unwrap())
+        .collect();
+    assert_eq!(modes, vec!["0644", "0600"]);
+    // ./x from inside the source, and the symlink's targets.
+    let out = env
+        .cmd()
+        .current_dir(&inner)
+        .args(["history", "./link", "--name", "src", "--json"])
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    let h: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let targets: Vec<&str> = h
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["target"].as_str().unwrap())
+        .collect();
+    assert_eq!(targets, vec!["notes.txt", "other"]);
+}

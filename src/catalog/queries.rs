@@ -158,6 +158,9 @@ pub fn items(db: &Db, snapshot_id: i64) -> Result<Vec<Item>> {
 /// A path found by `find`.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Found {
+    /// The snapshot's id, for ordering results of several queries.
+    #[serde(skip)]
+    pub snapshot_id: i64,
     pub snapshot: String,
     pub path: String,
     pub kind: String,
@@ -194,6 +197,7 @@ pub fn find(db: &Db, glob: &str, name: Option<&str>) -> Result<Vec<Found>> {
             Ok((
                 r.get::<_, i64>(0)?,
                 Found {
+                    snapshot_id: r.get(0)?,
                     snapshot: r.get(1)?,
                     path: text(r, 2)?,
                     kind: r.get(3)?,

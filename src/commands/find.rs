@@ -49,6 +49,13 @@ pub fn run(config: &Config, args: &FindArgs) -> Result<Outcome> {
             found.extend(queries::find(&db, glob, Some(n))?);
         }
     }
+    // Newest snapshot first across every name and path asked for.
+    found.sort_by(|a, b| {
+        b.snapshot_id
+            .cmp(&a.snapshot_id)
+            .then_with(|| a.path.cmp(&b.path))
+    });
+    found.dedup_by(|a, b| a.snapshot_id == b.snapshot_id && a.path == b.path);
     let mut t = Table::new(&["snapshot", "path", "kind", "size", "mtime", "hash"]);
     for f in found {
         t.push(vec![
