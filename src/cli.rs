@@ -324,7 +324,10 @@ pub struct BackupArgs {
 /// top, else any depth; a trailing `/` matches folders only.
 #[derive(Debug, Args, Clone, Default)]
 pub struct SelectArgs {
-    /// Leave out paths matching GLOB (a matching folder with everything in it).
+    /// Leave out paths matching GLOB (a matching folder with everything in it). GLOB:
+    /// `*` (not across `/`), `**` (across), `?`, `[...]`, `\` takes the next character
+    /// literally; a leading `/` anchors at the source's top, else any depth; a trailing
+    /// `/` matches folders only. Adds to SKIP_DIRS / SKIP_PATTERNS.
     #[arg(long, value_name = "GLOB", help_heading = "Selection")]
     pub exclude: Vec<String>,
     /// Read exclude globs from FILE, one a line (blank lines and `#` comments ignored).
