@@ -78,10 +78,18 @@ pub fn acquire(meta_dir: &Path) -> Result<Lock> {
     }
     let me = std::process::id().to_string();
     let stale_pid = (!holder.is_empty() && holder != me).then_some(holder);
-    file.set_len(0)
+    // The pid only serves messages: on a full disk (when prune is most needed) the lock
+    // is held without it.
+    let written = file
+        .set_len(0)
         .and_then(|_| file.rewind())
-        .and_then(|_| writeln!(file, "{me}"))
-        .with_context(|| format!("{}: cannot write the lock file", path.display()))?;
+        .and_then(|_| writeln!(file, "{me}"));
+    match written {
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT)) => {}
+        other => {
+            other.with_context(|| format!("{}: cannot write the lock file", path.display()))?
+        }
+    }
     Ok(Lock { file, stale_pid })
 }
 

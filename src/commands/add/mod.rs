@@ -54,7 +54,15 @@ fn record(
     tally: &mut Tally,
     say: &dyn Fn(String),
 ) -> Result<()> {
-    folders.sort_by(|a, b| (&a.timestamp, &a.name).cmp(&(&b.timestamp, &b.name)));
+    // Oldest first by the time in the name (`-10` after `-9` within one second): the
+    // catalog's order of runs with one time is the order they are recorded in.
+    let format = &config.sub_dir_formatter;
+    folders.sort_by_cached_key(|f| {
+        (
+            crate::layout::timestamp_order(&f.timestamp, format),
+            f.name.clone(),
+        )
+    });
     let mut importer = import::Importer {
         config,
         args,
