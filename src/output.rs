@@ -35,6 +35,9 @@ pub enum Cell {
     Real(f64),
     /// A byte count: human units in tables unless `--bytes`.
     Bytes(i64),
+    /// A point in time (nanoseconds since the epoch): local time to the second in tables
+    /// and CSV, RFC 3339 with offset and nanoseconds in JSON.
+    Time(i128),
     Null,
 }
 
@@ -64,6 +67,9 @@ impl Cell {
             Cell::Real(x) => x.to_string(),
             Cell::Bytes(n) if exact => n.to_string(),
             Cell::Bytes(n) => human_bytes((*n).max(0) as u64),
+            Cell::Time(ns) => local_time(*ns)
+                .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                .unwrap_or_else(|| format!("{ns} ns after 1970")),
             Cell::Null => String::new(),
         }
     }
@@ -73,8 +79,38 @@ impl Cell {
             Cell::Text(s) => Value::String(s.clone()),
             Cell::Int(n) | Cell::Bytes(n) => Value::from(*n),
             Cell::Real(x) => Value::from(*x),
+            Cell::Time(ns) => match local_time(*ns) {
+                Some(t) => Value::String(rfc3339(&t)),
+                None => Value::String(format!("{ns} ns after 1970")),
+            },
             Cell::Null => Value::Null,
         }
+    }
+}
+
+/// `ns` (nanoseconds since the epoch) as local time, when the calendar reaches it.
+fn local_time(ns: i128) -> Option<chrono::DateTime<chrono::Local>> {
+    let secs = i64::try_from(ns.div_euclid(1_000_000_000)).ok()?;
+    let nanos = ns.rem_euclid(1_000_000_000) as u32;
+    chrono::DateTime::from_timestamp(secs, nanos).map(|t| t.with_timezone(&chrono::Local))
+}
+
+/// A time as JSON shows every time: RFC 3339 with the offset and nanoseconds.
+pub fn rfc3339<Tz: chrono::TimeZone>(t: &chrono::DateTime<Tz>) -> String
+where
+    Tz::Offset: std::fmt::Display,
+{
+    t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, false)
+}
+
+/// A stored RFC 3339 time (as the catalog keeps `started_at`) as a `Cell::Time`, or the
+/// text as it is when it does not parse.
+pub fn time_cell(text: &str) -> Cell {
+    match chrono::DateTime::parse_from_rfc3339(text) {
+        Ok(t) => Cell::Time(
+            i128::from(t.timestamp()) * 1_000_000_000 + i128::from(t.timestamp_subsec_nanos()),
+        ),
+        Err(_) => Cell::Text(text.to_string()),
     }
 }
 

@@ -17,6 +17,7 @@ mod db;
 pub mod entries;
 pub mod inodes;
 pub mod links;
+pub mod listing;
 pub mod mtime;
 pub mod prune;
 pub mod queries;

@@ -71,7 +71,8 @@ pub fn run(config: &Config, ui: &Ui, args: &VerifyArgs) -> Result<Outcome> {
         );
     }
     let say = |line: String| ui.say(line);
-    let opened = BackupRoot::open_writer(&config.backup_path, Filesystem::Any, &say)?;
+    let opened =
+        BackupRoot::open_writer(&config.backup_path, Filesystem::Any, args.wait.into(), &say)?;
     crate::signals::doing("verify stopped before it finished; run it again for a full report");
     let (root, catalog) = (opened.path.clone(), &opened.catalog);
     let db = catalog.db()?;

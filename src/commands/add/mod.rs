@@ -118,6 +118,9 @@ pub fn record_on_disk(
         paths: Vec::new(),
         trust_manifests: false,
         no_link: true,
+        dry_run: false,
+        json: false,
+        wait: Default::default(),
     };
     let db = catalog.db()?;
     let mut tally = Tally::default();
@@ -149,7 +152,12 @@ pub fn fix_import_times(catalog: &Catalog, config: &Config) -> Result<()> {
 pub fn run(config: &Config, ui: &Ui, args: &AddArgs) -> Result<Outcome> {
     let say = |line: String| ui.say(line);
     existing_root(config)?;
-    let opened = BackupRoot::open_writer(&config.backup_path, Filesystem::MustMatch, &say)?;
+    let opened = BackupRoot::open_writer(
+        &config.backup_path,
+        Filesystem::MustMatch,
+        args.wait.into(),
+        &say,
+    )?;
     let (root, catalog) = (opened.path.clone(), &opened.catalog);
     fix_import_times(catalog, config)?;
     let db = catalog.db()?;

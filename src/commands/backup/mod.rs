@@ -22,6 +22,7 @@ use crate::cli::BackupArgs;
 use crate::config::{Config, LogLevel};
 use crate::flush::Flusher;
 use crate::layout::{check_name, SnapshotPaths};
+use crate::lock::Wait;
 use crate::progress::{Progress, Ui};
 use crate::root::{BackupRoot, Filesystem};
 use crate::scan::{ScanOptions, SourceDir};
@@ -49,7 +50,7 @@ pub fn run(config: &Config, ui: &Ui, args: &BackupArgs) -> Result<Outcome> {
     let root = prepare_root(config)?;
     check_sources_against_root(&sources, &root)?;
     let say = |line: String| ui.say(line);
-    let opened = open_for_backup(config, &root, ui)?;
+    let opened = open_for_backup(config, &root, ui, args.wait.into())?;
     let mut outcome = Outcome::Clean;
     for source in &sources {
         let made = make_snapshot(&opened, config, source, ui)?;
@@ -92,9 +93,14 @@ pub struct SnapshotReport {
 
 /// Opens the backup root `root` (from `prepare_root`) for a backup: takes the writer
 /// lock, records snapshot folders a new catalog does not know yet, and checks `HASH`.
-pub(crate) fn open_for_backup(config: &Config, root: &Path, ui: &Ui) -> Result<BackupRoot> {
+pub(crate) fn open_for_backup(
+    config: &Config,
+    root: &Path,
+    ui: &Ui,
+    wait: Wait,
+) -> Result<BackupRoot> {
     let say = |line: String| ui.say(line);
-    let opened = BackupRoot::open_writer(root, Filesystem::MustMatch, &say)?;
+    let opened = BackupRoot::open_writer(root, Filesystem::MustMatch, wait, &say)?;
     crate::commands::add::record_on_disk(config, opened.path(), &opened.catalog, ui.style, &say)?;
     opened.catalog.check_hash(&config.hash.to_string())?;
     crate::commands::add::fix_import_times(&opened.catalog, config)?;
