@@ -469,7 +469,7 @@ pub struct BackupArgs {
     #[arg(long, conflicts_with = "dry_run")]
     pub prune: bool,
     /// Print each snapshot's report as one JSON object per line instead of the summary.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "prune")]
     pub json: bool,
     #[command(flatten)]
     pub wait: WaitArgs,

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
+pub mod latest;
 mod stale_inodes;
 mod trash;
 mod trim;
@@ -129,7 +130,10 @@ fn remove_side_temp_files(root: &Path) {
             continue;
         };
         for item in items.flatten() {
-            let is_file = item.file_type().is_ok_and(|t| t.is_file());
+            // A symlink too: what a run killed while it replaced `latest` left.
+            let is_file = item
+                .file_type()
+                .is_ok_and(|t| t.is_file() || t.is_symlink());
             if is_file && store::is_temp_name(&item.file_name()) {
                 let _ = std::fs::remove_file(item.path());
             }

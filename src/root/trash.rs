@@ -91,7 +91,7 @@ impl BackupRoot {
                 .with_context(|| format!("{}: cannot drop from the catalog", row.label()))
         })?;
         let _ = std::fs::remove_dir(&bin);
-        Ok(())
+        super::latest::refresh(&self.catalog.db()?, &self.path, &row.name)
     }
 }
 
@@ -160,6 +160,7 @@ pub fn finish(root: &Path, catalog: &Catalog, say: &dyn Fn(String)) -> Result<()
                 .with_context(|| format!("{}: cannot delete", item.path().display()))?;
         }
         let _ = std::fs::remove_dir(bin.path());
+        super::latest::refresh(&conn, root, &name)?;
     }
     Ok(())
 }

@@ -40,9 +40,8 @@ pub struct Source {
 /// Runs `phlb backup`.
 pub fn run(config: &Config, ui: &Ui, args: &BackupArgs) -> Result<Outcome> {
     let sources = resolve_sources(&args.sources, args.name.as_deref())?;
-    let style = ui.style;
     if args.dry_run {
-        return dry_run::run(config, &sources, style);
+        return dry_run::run(config, &sources, ui, args.json);
     }
     if args.prune {
         crate::commands::prune::check_backup_policy(config)?;
@@ -59,7 +58,12 @@ pub fn run(config: &Config, ui: &Ui, args: &BackupArgs) -> Result<Outcome> {
                 "phlb: note: removed the leftovers of interrupted run {gone}"
             ));
         }
-        if !ui.quiet() {
+        if args.json {
+            println!(
+                "{}",
+                made.counts.json(&made.label, made.elapsed, RunKind::Real)
+            );
+        } else if !ui.quiet() {
             print!("{}", made.summary);
         }
         if made.counts.failed > 0 {
@@ -89,6 +93,8 @@ pub struct SnapshotReport {
     pub summary: String,
     /// Interrupted runs of the same name whose leftovers were removed.
     pub removed_leftovers: Vec<String>,
+    /// How long the run took.
+    pub elapsed: std::time::Duration,
 }
 
 /// Opens the backup root `root` (from `prepare_root`) for a backup: takes the writer
@@ -369,11 +375,16 @@ pub fn make_snapshot(
     ));
     let db = catalog.db()?;
     let cleaned = leftovers::clean(&db, root, name, sums, format, DeadRuns::Remove)?;
+    // The snapshot is complete whatever happens to the link; a failure is only told.
+    if let Err(e) = crate::root::latest::refresh(&db, root, name) {
+        ui.say(format!("phlb: warning: {e:#}"));
+    }
     Ok(SnapshotReport {
         label,
         counts,
         summary,
         removed_leftovers: cleaned.removed,
+        elapsed: started.elapsed(),
     })
 }
 
