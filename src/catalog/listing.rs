@@ -67,7 +67,8 @@ pub fn below(db: &Db, snapshot_id: i64, dir: &[u8], recursive: bool) -> Result<V
     for row in rows {
         let e = row?;
         let rest = &e.path[lo.len()..];
-        if rest.is_empty() || (!recursive && rest.contains(&b'/')) {
+        // `.` is the snapshot's top folder itself, not an entry in it.
+        if rest.is_empty() || rest == b"." || (!recursive && rest.contains(&b'/')) {
             continue;
         }
         out.push(e);
@@ -89,12 +90,12 @@ mod tests {
         conn.execute_batch(
             "INSERT INTO snapshot_runs (id, name, timestamp, source, hash_algo, started_at, status)
                VALUES (1, 'docs', '2026-01-01-000000', x'', 'sha256', '2026-01-01T00:00:00Z', 'complete');
-             INSERT INTO paths (id, path) VALUES (1, x'61'), (2, x'612f62'), (3, x'612f622f63'),
+             INSERT INTO paths (id, path) VALUES (6, x'2e'), (1, x'61'), (2, x'612f62'), (3, x'612f622f63'),
                                         (4, x'6130'), (5, x'612e747874');
              INSERT INTO entries (snapshot_id, path_id, kind, size, mtime_ns, mode, uid, gid)
                VALUES (1, 1, 'dir', 0, 0, 493, 0, 0), (1, 2, 'dir', 0, 0, 493, 0, 0),
                       (1, 3, 'file', 3, 0, 420, 0, 0), (1, 4, 'file', 1, 0, 420, 0, 0),
-                      (1, 5, 'file', 1, 0, 420, 0, 0);",
+                      (1, 5, 'file', 1, 0, 420, 0, 0), (1, 6, 'dir', 0, 0, 493, 0, 0);",
         )
         .unwrap();
         let names = |v: Vec<LsEntry>| -> Vec<String> {
