@@ -32,7 +32,7 @@ fn main() -> ExitCode {
     match result {
         Ok(outcome) => ExitCode::from(outcome.code()),
         Err(err) => {
-            eprintln!("phlb: error: {err:#}");
+            eprintln!("phlb: error: {}", phlb::output::error_text(&err));
             ExitCode::from(2)
         }
     }

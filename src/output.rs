@@ -215,6 +215,29 @@ impl Table {
     }
 }
 
+/// An error chain as phlb prints it (`{:#}`), without the raw codes some causes carry:
+/// std's ` (os error N)` and SQLite's `Error code N: ` say nothing the words do not.
+pub fn error_text(err: &anyhow::Error) -> String {
+    let mut text = format!("{err:#}");
+    while let Some(at) = text.find(" (os error ") {
+        let rest = &text[at + " (os error ".len()..];
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 || !rest[digits..].starts_with(')') {
+            break;
+        }
+        text.replace_range(at..at + " (os error ".len() + digits + 1, "");
+    }
+    while let Some(at) = text.find("Error code ") {
+        let rest = &text[at + "Error code ".len()..];
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 || !rest[digits..].starts_with(": ") {
+            break;
+        }
+        text.replace_range(at..at + "Error code ".len() + digits + 2, "");
+    }
+    text
+}
+
 /// One CSV line (with newline) of these fields, quoted where they need it.
 fn csv_line<'a>(fields: impl Iterator<Item = &'a str>) -> String {
     let field = |s: &str| {
@@ -305,6 +328,19 @@ impl<W: Write> RowWriter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_text_drops_raw_codes() {
+        let cases = [
+            ("a: Permission denied (os error 13)", "a: Permission denied"),
+            ("a: Error code 21: Bad parameter", "a: Bad parameter"),
+            ("a (os error x)", "a (os error x)"),
+            ("plain", "plain"),
+        ];
+        for (given, want) in cases {
+            assert_eq!(error_text(&anyhow::anyhow!(given.to_string())), want);
+        }
+    }
 
     #[test]
     fn renders_each_format() {
