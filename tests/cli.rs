@@ -158,7 +158,11 @@ fn name_is_long_only_and_n_is_dry_run() {
     let out = env.run(&["find", "*", "-n", "src"]);
     assert_code(&out, 2);
     // clap's errors in phlb's one style too.
-    assert!(stderr(&out).starts_with("phlb: error: "), "{}", stderr(&out));
+    assert!(
+        stderr(&out).starts_with("phlb: error: "),
+        "{}",
+        stderr(&out)
+    );
     let out = env.run(&["find", "*", "--name", "src", "--json"]);
     assert_ok(&out);
 }
