@@ -2,6 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
+/// Name of the symlink in `<root>/<name>/` to the newest complete snapshot.
+pub const LATEST: &str = "latest";
+
 /// Suffix of a snapshot folder (and its side files) while its run is in progress.
 pub const IN_PROGRESS: &str = ".inprogress";
 
@@ -77,8 +80,8 @@ pub fn collides_with_own_names(ts: &str) -> Option<&'static str> {
         ".SHA512SUMS",
         crate::root::META_DIR,
     ];
-    if ts == "latest" {
-        return Some("latest");
+    if ts == LATEST {
+        return Some(LATEST);
     }
     OWN.into_iter().find(|own| ts.contains(own))
 }

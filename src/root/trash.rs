@@ -80,7 +80,7 @@ impl BackupRoot {
         })?;
         let _ = std::fs::remove_file(&marker);
         let _ = std::fs::remove_dir(&bin);
-        Ok(())
+        super::latest::refresh(&self.catalog.db()?, &self.path, &row.name)
     }
 }
 
@@ -212,6 +212,7 @@ pub fn finish(root: &Path, catalog: &Catalog, say: &dyn Fn(String)) -> Result<()
             let _ = std::fs::remove_file(bin.path().join(marker));
         }
         let _ = std::fs::remove_dir(bin.path());
+        super::latest::refresh(&conn, root, &name)?;
     }
     Ok(())
 }

@@ -16,14 +16,17 @@ use crate::commands::dedup;
 use crate::config::Config;
 use crate::plan::{first_step, FirstStep, LinkKey, PrevMap};
 use crate::prefetch::{read_and_hash, SourceFile};
-use crate::progress::{Progress, Style};
+use crate::progress::{Progress, Style, Ui};
 use crate::scan::{self, Entry, Kind, SourceDir};
 use crate::units::one_line;
 use crate::xattr::Xattrs;
 use crate::Outcome;
 
 /// Reports, per source, what a backup would do.
-pub fn run(config: &Config, sources: &[Source], style: Style) -> Result<Outcome> {
+/// With `ui.verbose` each entry is named with what would happen to it (stderr); with
+/// `json` each source's counts are one JSON line instead of the summary.
+pub fn run(config: &Config, sources: &[Source], ui: &Ui, json: bool) -> Result<Outcome> {
+    let style = ui.style;
     // What the real run would refuse, the dry run refuses too.
     crate::store::check_root_safe(&config.backup_path)?;
     let meta_dir = config.meta_dir();
@@ -97,9 +100,20 @@ pub fn run(config: &Config, sources: &[Source], style: Style) -> Result<Outcome>
         }
         let mut seen = HashSet::new();
         for entry in &scan.entries {
+            let tell = |what: &str| {
+                if ui.verbose {
+                    progress.warn(&format!("{what:<10} {}", one_line(&entry.rel)));
+                }
+            };
             match entry.kind {
-                Kind::Dir => counts.dirs += 1,
-                Kind::Symlink => counts.symlinks += 1,
+                Kind::Dir => {
+                    counts.dirs += 1;
+                    tell("folder");
+                }
+                Kind::Symlink => {
+                    counts.symlinks += 1;
+                    tell("symlink");
+                }
                 Kind::File => {
                     let path = source.path.join(&entry.rel);
                     match decide(config, db.as_ref(), &root, &prev, &mut seen, entry, &dir) {
@@ -108,9 +122,11 @@ pub fn run(config: &Config, sources: &[Source], style: Style) -> Result<Outcome>
                             counts.bytes += entry.meta.size;
                             if linked {
                                 counts.linked += 1;
+                                tell("would link");
                             } else {
                                 counts.copied += 1;
                                 counts.new_bytes += entry.meta.size;
+                                tell("would copy");
                             }
                         }
                         Err(why) => {
@@ -123,7 +139,12 @@ pub fn run(config: &Config, sources: &[Source], style: Style) -> Result<Outcome>
             progress.advance(entry.meta.size);
         }
         progress.finish();
-        if style != Style::Quiet {
+        if json {
+            println!(
+                "{}",
+                counts.json(&source.name, started.elapsed(), RunKind::Dry)
+            );
+        } else if style != Style::Quiet {
             print!(
                 "{}",
                 counts.summary(&source.name, started.elapsed(), RunKind::Dry)

@@ -132,6 +132,7 @@ pub fn after_backup(
         json: false,
         show_lost: false,
         bytes: false,
+        wait: Default::default(),
     };
     carry_out(
         Some(opened),
@@ -195,7 +196,12 @@ fn with_root(
     }
     existing_root(config)?;
     let say = |line: String| ui.say(line);
-    let opened = BackupRoot::open_writer(&config.backup_path, Filesystem::Any, &say)?;
+    let opened = BackupRoot::open_writer(
+        &config.backup_path,
+        Filesystem::Any,
+        removal.wait.into(),
+        &say,
+    )?;
     crate::signals::doing("prune stopped; the next prune or backup finishes the removal it began");
     let conn = opened.catalog.db()?;
     let items = pick(&conn, opened.path())?;

@@ -262,7 +262,7 @@ impl<'a> Watch<'a> {
     fn open_root(&self) -> Result<BackupRoot> {
         let mut told = false;
         loop {
-            match open_for_backup(self.config, &self.root, self.ui) {
+            match open_for_backup(self.config, &self.root, self.ui, crate::lock::Wait::No) {
                 Err(e) if e.downcast_ref::<Held>().is_some() => {
                     if !told {
                         self.ui.say(format!(
