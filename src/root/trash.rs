@@ -212,7 +212,7 @@ pub fn finish(root: &Path, catalog: &Catalog, say: &dyn Fn(String)) -> Result<()
             let _ = std::fs::remove_file(bin.path().join(marker));
         }
         let _ = std::fs::remove_dir(bin.path());
-        super::latest::refresh(&conn, root, &name)?;
+        super::latest::refresh(&db, root, &name)?;
     }
     Ok(())
 }
