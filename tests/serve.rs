@@ -366,3 +366,77 @@ fn status_is_clean_when_fresh_and_exit_1_when_stale() {
     old.config("");
     assert_ok(&old.run(&["status"]));
 }
+
+/// Loads `path` (with the token, which the server turns into a cookie) in headless
+/// Chromium and returns the rendered DOM; saves a screenshot beside the test binaries.
+fn chromium(srv: &Server, path: &str, shot: &str) -> String {
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let url = format!("http://{}{path}{sep}token={TOKEN}", srv.addr);
+    let profile = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str]| {
+        std::process::Command::new("chromium")
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--virtual-time-budget=5000",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .args(extra)
+            .arg(&url)
+            .output()
+            .expect("chromium must be installed (.ci/run installs it)")
+    };
+    let dom = run(&["--dump-dom"]);
+    assert!(dom.status.success(), "chromium failed on {path}");
+    let shot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("serve-{shot}.png"));
+    let _ = run(&[
+        &format!("--screenshot={}", shot.display()),
+        "--window-size=1200,900",
+    ]);
+    assert!(shot.is_file(), "no screenshot of {path}");
+    let dom = String::from_utf8_lossy(&dom.stdout).into_owned();
+    assert!(
+        !dom.contains("class=\"bad\""),
+        "{path} shows an error: {dom}"
+    );
+    assert!(
+        !dom.contains("data-pending"),
+        "{path} left a figure unfilled: {dom}"
+    );
+    assert!(
+        !dom.contains("<h1>Not found") && !dom.contains("401"),
+        "{path}: {dom}"
+    );
+    dom
+}
+
+#[test]
+#[ignore = "needs chromium (.ci/run installs it)"]
+fn pages_render_in_a_real_browser() {
+    let env = fixture();
+    let srv = Server::start(&env);
+    let home = chromium(&srv, "/", "snapshots");
+    assert!(
+        home.contains("<svg class=\"chart\"") && home.contains("<polyline"),
+        "{home}"
+    );
+    assert!(home.contains("<h1>Snapshots</h1>"), "{home}");
+    let browse = chromium(&srv, "/browse?s=2", "browse");
+    assert!(
+        browse.contains("&lt;img src=x onerror=alert(1)&gt;"),
+        "{browse}"
+    );
+    assert!(
+        !browse.contains("<img"),
+        "the hostile name became an element: {browse}"
+    );
+    let a = path_id(&env, "a.txt");
+    let hist = chromium(&srv, &format!("/history?p={a}"), "history");
+    assert_eq!(hist.matches("class=\"version\"").count(), 2, "{hist}");
+    let diff = chromium(&srv, "/diff?a=1&b=2", "diff");
+    assert!(
+        diff.contains("id=\"changes\"") && diff.contains("d/new.txt"),
+        "{diff}"
+    );
+}
