@@ -159,7 +159,10 @@ fn serve_pages(db: &phlb::catalog::Db, snapshots: i64) {
         web::children(db, snapshots, b".", 0, 200).unwrap().0.len()
     });
     time("serve /browse dir500/sub6", 3, || {
-        web::children(db, snapshots, b"dir500/sub6", 0, 200).unwrap().0.len()
+        web::children(db, snapshots, b"dir500/sub6", 0, 200)
+            .unwrap()
+            .0
+            .len()
     });
     time("serve /file", 3, || {
         let e = web::entry(db, snapshots, 4242).unwrap().unwrap();
