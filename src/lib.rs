@@ -71,7 +71,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Watch(args) => commands::watch::run(&loaded.config, &ui, &args),
         Command::Restore(args) => commands::restore::run(&loaded.config, &ui, &args),
         Command::Serve(args) => commands::serve::run(&loaded.config, &ui, &args),
-        Command::Status(args) => commands::status::run(&loaded.config, &args),
+        Command::Status(args) => commands::status::run(&loaded.config, &ui, &args),
         Command::Config(args) => commands::config::run(&loaded, &args, &cwd),
     }
 }

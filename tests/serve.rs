@@ -357,6 +357,9 @@ fn status_is_clean_when_fresh_and_exit_1_when_stale() {
     let out = old.run(&["status"]);
     assert_code(&out, 1);
     assert!(String::from_utf8_lossy(&out.stdout).contains("STALE"));
+    let quiet = old.run(&["status", "-q"]);
+    assert_code(&quiet, 1);
+    assert!(quiet.stdout.is_empty());
     let json = old.run(&["status", "--json"]);
     assert_code(&json, 1);
     let doc: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();

@@ -11,6 +11,7 @@ use crate::cli::StatusArgs;
 use crate::commands::select::open_read;
 use crate::config::Config;
 use crate::output::{Cell, Format, Table};
+use crate::progress::Ui;
 use crate::units::human_age;
 use crate::Outcome;
 
@@ -98,8 +99,8 @@ pub fn statuses(
     Ok(out)
 }
 
-/// Runs `phlb status`.
-pub fn run(config: &Config, args: &StatusArgs) -> Result<Outcome> {
+/// Runs `phlb status` (with `-q`: no table, only the exit code; `--json` still prints).
+pub fn run(config: &Config, ui: &Ui, args: &StatusArgs) -> Result<Outcome> {
     let (_, catalog) = open_read(config)?;
     let db = catalog.db()?;
     let alive = crate::lock::writer_running(&config.meta_dir());
@@ -116,6 +117,9 @@ pub fn run(config: &Config, args: &StatusArgs) -> Result<Outcome> {
             "names": list,
         });
         println!("{}", serde_json::to_string_pretty(&doc)?);
+        return Ok(outcome);
+    }
+    if ui.quiet() {
         return Ok(outcome);
     }
     let mut t = Table::new(&["name", "newest", "age", "state", "last run"]);
