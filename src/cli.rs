@@ -84,6 +84,14 @@ pub enum Command {
     /// and owner, checking every file's hash while copying.
     #[command(after_help = RESTORE_EXAMPLES)]
     Restore(RestoreArgs),
+    /// Serve a read-only web UI on the catalog (snapshots, browse and download,
+    /// history, diff, find, duplicates); every request must carry the token.
+    #[command(after_help = SERVE_EXAMPLES)]
+    Serve(ServeArgs),
+    /// Per snapshot name: the newest complete snapshot, its age, and whether it is stale
+    /// by MAX_AGE; exit 1 when any name is stale or its last run failed.
+    #[command(after_help = STATUS_EXAMPLES)]
+    Status(StatusArgs),
     /// Show the effective config and where each value came from (command line,
     /// environment, ini file and line, or default).
     #[command(after_help = CONFIG_EXAMPLES)]
@@ -206,6 +214,59 @@ const MAN_EXAMPLES: &str = "\
 Examples:
   phlb man > ~/.local/share/man/man1/phlb.1
   phlb man | man -l -";
+
+const SERVE_EXAMPLES: &str = "\
+Examples:
+  phlb serve                                  # http://127.0.0.1:8765/?token=<random>
+  phlb serve --listen 127.0.0.1:0 --open      # any free port, opened in the browser
+  PHLB_SERVE_TOKEN=$(cat ~/.phlb-token) phlb serve --listen [::1]:9000
+
+The URL printed at start carries the token; opening it sets a cookie, so the token
+leaves the address bar. Scripts send `Authorization: Bearer TOKEN`. Requests whose Host
+header is not the listen address are refused (no DNS rebinding). A listen address
+other than loopback needs --allow-remote (the traffic is plain HTTP). SIGINT or
+SIGTERM stops it (exit 0).";
+
+const STATUS_EXAMPLES: &str = "\
+Examples:
+  phlb status
+  phlb status --json | jq '.names[] | select(.stale)'
+  phlb status -q || mail -s 'backups are stale' root < /dev/null
+
+A name is stale when its newest complete snapshot (its time from the folder name) is
+older than MAX_AGE (ini key, e.g. 26h; unset: never). Its last run failed when files
+failed or it was killed (incomplete while no writer runs).";
+
+/// Arguments of `phlb serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on (port 0: any free one; the URL printed says which).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8765")]
+    pub listen: std::net::SocketAddr,
+    /// The token every request must carry (default: SERVE_TOKEN, else a random one).
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "PHLB_SERVE_TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
+    /// Open the URL (with the token) in the desktop's browser (xdg-open).
+    #[arg(long)]
+    pub open: bool,
+    /// Allow a listen address other than loopback (plain HTTP: anyone on the path sees
+    /// the token and the files).
+    #[arg(long)]
+    pub allow_remote: bool,
+}
+
+/// Arguments of `phlb status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print JSON for scripts and monitoring.
+    #[arg(long)]
+    pub json: bool,
+}
 
 const WATCH_EXAMPLES: &str = "\
 Examples:

@@ -45,6 +45,11 @@ pub struct Config {
     pub keep: crate::retention::Policy,
     /// When `phlb watch` snapshots (`WATCH_*` keys).
     pub watch: WatchTiming,
+    /// Age past which a name's newest complete snapshot counts as stale (`phlb status`,
+    /// `phlb serve`); `None`: never.
+    pub max_age: Option<Span>,
+    /// The token `phlb serve` wants on every request; `None`: a random one per start.
+    pub serve_token: Option<String>,
 }
 
 /// When `phlb watch` makes a snapshot after changes (`WATCH_DELAY`, `WATCH_MAX_WAIT`,
@@ -88,6 +93,8 @@ impl Default for Config {
             sync: true,
             keep: crate::retention::Policy::default(),
             watch: WatchTiming::default(),
+            max_age: None,
+            serve_token: None,
         }
     }
 }
@@ -295,6 +302,18 @@ pub fn home_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/"))
 }
 
+/// Checks a `phlb serve` token: 16 to 256 printable ASCII characters without spaces, so
+/// it fits a URL, a cookie and a header as it is.
+pub fn check_token(token: &str) -> Result<String, String> {
+    let fits = token
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-_.~".contains(&b));
+    if !fits || !(16..=256).contains(&token.len()) {
+        return Err("a token is 16 to 256 characters of A-Z, a-z, 0-9, '-', '_', '.', '~'".into());
+    }
+    Ok(token.to_string())
+}
+
 /// An optional value as the ini writes it: empty when unset.
 fn shown(value: Option<impl std::fmt::Display>) -> String {
     value.map(|v| v.to_string()).unwrap_or_default()
@@ -333,6 +352,11 @@ pub fn entries(loaded: &Loaded) -> Vec<(&'static str, String, String)> {
         ("WATCH_DELAY", c.watch.delay.to_string()),
         ("WATCH_MAX_WAIT", c.watch.max_wait.to_string()),
         ("WATCH_MIN_INTERVAL", c.watch.min_interval.to_string()),
+        ("MAX_AGE", shown(c.max_age)),
+        (
+            "SERVE_TOKEN",
+            shown(c.serve_token.as_ref().map(|_| "(set, not shown)")),
+        ),
     ];
     rows.into_iter()
         .map(|(key, value)| {

@@ -78,6 +78,8 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Forget(args) => commands::prune::run_forget(&loaded.config, &ui, &args),
         Command::Watch(args) => commands::watch::run(&loaded.config, &ui, &args),
         Command::Restore(args) => commands::restore::run(&loaded.config, &ui, &args),
+        Command::Serve(args) => commands::serve::run(&loaded.config, &ui, &args),
+        Command::Status(args) => commands::status::run(&loaded.config, &ui, &args),
         Command::Config(args) => commands::config::run(&loaded, &args, &cwd),
         Command::Completions(_) | Command::Man => unreachable!("handled before the config"),
     }

@@ -26,6 +26,7 @@ pub mod snapshots;
 pub mod trim;
 mod types;
 pub mod user_sql;
+pub mod web;
 pub mod writer;
 
 pub use copies::CopyRow;

@@ -14,31 +14,19 @@ use crate::output::{Cell, Table};
 use crate::Outcome;
 
 /// A run of consecutive snapshots holding the same version of a path.
-struct Version {
-    first: String,
-    last: String,
-    count: i64,
-    seen: Sighting,
+pub struct Version {
+    /// The first and last snapshot (`NAME/TIMESTAMP`) holding it.
+    pub first: String,
+    pub last: String,
+    /// How many snapshots hold it.
+    pub count: i64,
+    /// The version as the first of them holds it.
+    pub seen: Sighting,
 }
 
-/// Runs `phlb history`.
-pub fn run(config: &Config, args: &HistoryArgs) -> Result<Outcome> {
-    let (_, catalog) = open_read(config)?;
-    let db = catalog.db()?;
-    let (rel, name) = in_snapshot(&db, &args.path, args.name.as_deref())?;
-    let Some(sightings) = queries::sightings(&db, rel.as_os_str().as_bytes(), name.as_deref())?
-    else {
-        bail!(
-            "{}: no snapshot in the catalog holds this path",
-            args.path.display()
-        );
-    };
-    if sightings.is_empty() {
-        bail!(
-            "{}: no snapshot of that name holds this path",
-            args.path.display()
-        );
-    }
+/// Groups sightings (oldest first) into versions: a new version starts where the
+/// content, kind or mtime changes, or where prune trimmed it.
+pub fn versions(sightings: Vec<Sighting>) -> Vec<Version> {
     let mut versions: Vec<Version> = Vec::new();
     for s in sightings {
         match versions.last_mut() {
@@ -59,6 +47,28 @@ pub fn run(config: &Config, args: &HistoryArgs) -> Result<Outcome> {
             }),
         }
     }
+    versions
+}
+
+/// Runs `phlb history`.
+pub fn run(config: &Config, args: &HistoryArgs) -> Result<Outcome> {
+    let (_, catalog) = open_read(config)?;
+    let db = catalog.db()?;
+    let (rel, name) = in_snapshot(&db, &args.path, args.name.as_deref())?;
+    let Some(sightings) = queries::sightings(&db, rel.as_os_str().as_bytes(), name.as_deref())?
+    else {
+        bail!(
+            "{}: no snapshot in the catalog holds this path",
+            args.path.display()
+        );
+    };
+    if sightings.is_empty() {
+        bail!(
+            "{}: no snapshot of that name holds this path",
+            args.path.display()
+        );
+    }
+    let versions = versions(sightings);
     let mut t = Table::new(&[
         "first",
         "last",

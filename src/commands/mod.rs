@@ -14,6 +14,8 @@ pub mod ls;
 pub mod prune;
 pub mod restore;
 pub mod select;
+pub mod serve;
 pub mod sql;
+pub mod status;
 pub mod verify;
 pub mod watch;

@@ -209,3 +209,21 @@ impl Drop for Lock {
         let _ = self.file.set_len(0);
     }
 }
+
+/// True when a writing run (backup, add, verify, prune, watch's snapshot) is alive on
+/// this root, judged by the pid it wrote into the lock file (a run clears it when done;
+/// a killed run's pid is dead). Takes no lock, so it never gets in a starting run's way.
+pub fn writer_running(meta_dir: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(meta_dir.join("lock")) else {
+        return false;
+    };
+    match text
+        .split_whitespace()
+        .next()
+        .map(str::parse::<libc::pid_t>)
+    {
+        // SAFETY: signal 0 only asks whether the process exists; nothing is sent.
+        Some(Ok(pid)) if pid > 0 => unsafe { libc::kill(pid, 0) == 0 },
+        _ => false,
+    }
+}
