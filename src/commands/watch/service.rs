@@ -92,16 +92,21 @@ impl<'a> Watch<'a> {
         }
         let folders = intake.watched;
         self.intake = Some(intake);
-        match lost {
-            Some(why) => self.fall_back(&why),
-            None => self.ui.say(format!(
+        if let Some(why) = &lost {
+            self.fall_back(why);
+        }
+        self.compare_all(Instant::now())?;
+        // Said after the first comparison: from this line on, every change counts as
+        // news (a script or a test can wait for it).
+        if lost.is_none() {
+            self.ui.say(format!(
                 "phlb: watching {} source{} ({folders} folders); snapshots after {} of quiet",
                 self.sources.len(),
                 if self.sources.len() == 1 { "" } else { "s" },
                 self.config.watch.delay
-            )),
+            ));
         }
-        self.compare_all(Instant::now())
+        Ok(())
     }
 
     /// The loop; it ends only with the process (a signal).
