@@ -125,6 +125,7 @@ fn main() {
         .rows
         .len()
     });
+    serve_pages(&db, snapshots);
     use phlb::catalog::{prune, trim};
     time("prune plan: oldest snapshot", 3, || {
         prune::freed(&db, &[1]).unwrap().copies.len()
@@ -135,5 +136,50 @@ fn main() {
     });
     time("prune --keep-versions 3 plan", 3, || {
         trim::older_versions(&db, "docs", 3, &[]).unwrap().len()
+    });
+}
+
+/// The queries behind each `phlb serve` page's first response (target: under 200 ms at
+/// 20 snapshots); the only-here bytes, the diff and the duplicates are fetched after
+/// the page shows, one small request each.
+fn serve_pages(db: &phlb::catalog::Db, snapshots: i64) {
+    use phlb::catalog::web;
+    let config = phlb::config::Config::default();
+    time("serve /", 3, || {
+        let now = phlb::clock::now_utc();
+        let s = phlb::commands::status::statuses(db, &config, now, false).unwrap();
+        let c = web::chart_points(db, "docs", 500).unwrap();
+        let r = web::runs(db, "docs", 0, 26).unwrap();
+        s.len() + c.len() + r.len() + web::run_count(db, "docs").unwrap() as usize
+    });
+    time("serve /only-here (1 snap)", 3, || {
+        web::only_here(db, snapshots).unwrap() as usize
+    });
+    time("serve /browse top folder", 3, || {
+        web::children(db, snapshots, b".", 0, 200).unwrap().0.len()
+    });
+    time("serve /browse dir500/sub6", 3, || {
+        web::children(db, snapshots, b"dir500/sub6", 0, 200)
+            .unwrap()
+            .0
+            .len()
+    });
+    time("serve /file", 3, || {
+        let e = web::entry(db, snapshots, 4242).unwrap().unwrap();
+        web::path_id(db, &e.path).unwrap().unwrap_or(0) as usize
+    });
+    time("serve /history", 3, || {
+        let p = web::path_of(db, 4242).unwrap().unwrap();
+        let s = queries::sightings(db, &p, None).unwrap().unwrap();
+        phlb::commands::history::versions(s).len()
+    });
+    time("serve /find '*file4242*'", 3, || {
+        web::find_page(db, "*file4242*", 0, 200).unwrap().len()
+    });
+    time("serve /diff/part (after)", 3, || {
+        let a = queries::items(db, 10).unwrap();
+        let b = queries::items(db, 11).unwrap();
+        phlb::commands::diff::compare(&a, &b).len()
+            + web::meta_changes(db, 10, 11, 200).unwrap().len()
     });
 }

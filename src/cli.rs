@@ -14,16 +14,18 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Options every command takes.
+/// Options every command takes, before or after the command name.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct Global {
-    /// Read settings from this ini file instead of searching for phlb.ini.
+    /// Read settings from this ini file instead of searching for phlb.ini
+    /// (environment: PHLB_CONFIG).
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Backup root folder (overrides BACKUP_PATH).
+    /// Backup root folder; beats PHLB_BACKUP_ROOT, which beats the ini's BACKUP_PATH.
     #[arg(long, global = true, value_name = "DIR")]
     pub backup_root: Option<PathBuf>,
-    /// Print every file's action.
+    /// Say more: each file's action (what it means per command: see its help).
     #[arg(short, long, global = true, conflicts_with = "quiet")]
     pub verbose: bool,
     /// Print nothing but errors (no progress, no summary).
@@ -35,24 +37,36 @@ pub struct Global {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Make a new snapshot of each SOURCE under <root>/<name>/<timestamp>/.
+    #[command(after_help = BACKUP_EXAMPLES)]
     Backup(BackupArgs),
     /// Check snapshots against the catalog: files, sizes, mtimes, manifests and (without
     /// --fast) content hashes. Exit 1 when anything is wrong.
+    #[command(after_help = VERIFY_EXAMPLES)]
     Verify(VerifyArgs),
     /// Rescan snapshot folders into the catalog (rebuild a lost catalog, or record trees
     /// copied in by hand), and hardlink identical content.
+    #[command(after_help = ADD_EXAMPLES)]
     Add(AddArgs),
     /// List snapshots with status, files, bytes, and the bytes only each one holds.
+    #[command(after_help = LIST_EXAMPLES)]
     List(ListArgs),
+    /// List a folder of a snapshot, from the catalog (restic `ls`).
+    #[command(after_help = LS_EXAMPLES)]
+    Ls(LsArgs),
     /// Show what was added, removed, modified and renamed between two snapshots.
+    #[command(after_help = DIFF_EXAMPLES)]
     Diff(DiffArgs),
     /// Find every snapshot and path matching a shell glob, newest first.
+    #[command(after_help = FIND_EXAMPLES)]
     Find(FindArgs),
     /// Show each distinct version of one path across snapshots.
+    #[command(after_help = HISTORY_EXAMPLES)]
     History(HistoryArgs),
     /// Show content stored under more than one path, with the stored copies (inodes) it takes.
+    #[command(after_help = DUPLICATES_EXAMPLES)]
     Duplicates(DuplicatesArgs),
     /// Run a read-only SQL query against the catalog's views.
+    #[command(after_help = SQL_EXAMPLES)]
     Sql(SqlArgs),
     /// Remove snapshots a retention policy does not keep (restic `forget` semantics),
     /// saying first what that frees.
@@ -70,8 +84,188 @@ pub enum Command {
     /// and owner, checking every file's hash while copying.
     #[command(after_help = RESTORE_EXAMPLES)]
     Restore(RestoreArgs),
-    /// Show the effective config and where each value came from.
+    /// Serve a read-only web UI on the catalog (snapshots, browse and download,
+    /// history, diff, find, duplicates); every request must carry the token.
+    #[command(after_help = SERVE_EXAMPLES)]
+    Serve(ServeArgs),
+    /// Per snapshot name: the newest complete snapshot, its age, and whether it is stale
+    /// by MAX_AGE; exit 1 when any name is stale or its last run failed.
+    #[command(after_help = STATUS_EXAMPLES)]
+    Status(StatusArgs),
+    /// Show the effective config and where each value came from (command line,
+    /// environment, ini file and line, or default).
+    #[command(after_help = CONFIG_EXAMPLES)]
     Config(ConfigArgs),
+    /// Print a shell completion script to stdout.
+    #[command(after_help = COMPLETIONS_EXAMPLES)]
+    Completions(CompletionsArgs),
+    /// Print phlb's man page (roff) to stdout.
+    #[command(after_help = MAN_EXAMPLES)]
+    Man,
+}
+
+const BACKUP_EXAMPLES: &str = "\
+Examples:
+  phlb backup ~/Documents
+  phlb backup ~/Documents ~/Pictures --prune
+  phlb backup /srv/www --name www --wait=10min
+  phlb backup ~/Documents --dry-run -v        # each file: would link / would copy
+  phlb backup ~/Documents --json | jq .new_bytes
+
+Each SOURCE becomes <root>/<name>/<timestamp>/; <root>/<name>/latest then points at the
+newest complete snapshot. -v lists each file's action on stderr; -q prints only errors.
+--json prints one JSON object per snapshot (JSON lines) instead of the summary.";
+
+const VERIFY_EXAMPLES: &str = "\
+Examples:
+  phlb verify
+  phlb verify docs/latest --fast
+  phlb verify docs --repair
+  phlb verify --json | jq 'select(.problem)'
+
+Problems go to stdout, one per line; notes to stderr (-q: problems only).
+--json prints each problem as a JSON object {\"path\", \"problem\"} and then one
+summary object {\"summary\": true, \"problems\", ...} (JSON lines).";
+
+const ADD_EXAMPLES: &str = "\
+Examples:
+  phlb add                                  # rebuild a lost catalog from the folders
+  phlb add ~/phlb-backups/docs/2026-11-22-101500
+  phlb add --trust-manifests --no-link
+  phlb add --dry-run                        # which folders it would record; writes nothing
+
+-v names each recorded snapshot; -q prints only errors. --json prints the counts as one
+JSON document.";
+
+const LIST_EXAMPLES: &str = "\
+Examples:
+  phlb list
+  phlb list docs --bytes
+  phlb list --json | jq '.[].snapshot'
+
+Times in JSON are RFC 3339 with offset. -v and -q change nothing here.";
+
+const LS_EXAMPLES: &str = "\
+Examples:
+  phlb ls docs/latest
+  phlb ls docs/2026-11-22-101500 notes --long
+  phlb ls docs notes --recursive --json
+
+--long adds kind, mode, size and mtime (local time; RFC 3339 in JSON).
+-v and -q change nothing here.";
+
+const DIFF_EXAMPLES: &str = "\
+Examples:
+  phlb diff docs                             # its two newest snapshots
+  phlb diff docs/2026-11-21-101500 docs/latest
+  phlb diff docs --json
+
+-v and -q change nothing here.";
+
+const FIND_EXAMPLES: &str = "\
+Examples:
+  phlb find '*.pdf'
+  phlb find 'notes/**/todo*' --name docs
+  phlb find '*.jpg' --json | jq length
+
+-v and -q change nothing here.";
+
+const HISTORY_EXAMPLES: &str = "\
+Examples:
+  phlb history notes/todo.txt
+  phlb history ~/Documents/notes/todo.txt
+  phlb history notes/todo.txt --name docs --json
+
+-v and -q change nothing here.";
+
+const DUPLICATES_EXAMPLES: &str = "\
+Examples:
+  phlb duplicates
+  phlb duplicates docs/latest --bytes
+  phlb duplicates --json
+
+-v and -q change nothing here.";
+
+const SQL_EXAMPLES: &str = "\
+Examples:
+  phlb sql 'SELECT name, timestamp, files FROM snapshots'
+  phlb sql 'SELECT path, size FROM files ORDER BY size DESC LIMIT 10' --format csv
+  phlb sql 'SELECT * FROM duplicates' --json
+
+--json is --format json. -v and -q change nothing here.";
+
+const CONFIG_EXAMPLES: &str = "\
+Examples:
+  phlb config
+  PHLB_BACKUP_ROOT=/mnt/backup phlb config
+  phlb --config ~/work.ini config --json
+  phlb config --write
+
+Precedence: command line > environment (PHLB_BACKUP_ROOT, PHLB_CONFIG) > ini > default.
+A relative BACKUP_PATH in an ini is relative to that ini file's folder.";
+
+const COMPLETIONS_EXAMPLES: &str = "\
+Examples:
+  phlb completions bash > ~/.local/share/bash-completion/completions/phlb
+  phlb completions zsh > ~/.zfunc/_phlb
+  phlb completions fish > ~/.config/fish/completions/phlb.fish";
+
+const MAN_EXAMPLES: &str = "\
+Examples:
+  phlb man > ~/.local/share/man/man1/phlb.1
+  phlb man | man -l -";
+
+const SERVE_EXAMPLES: &str = "\
+Examples:
+  phlb serve                                  # http://127.0.0.1:8765/?token=<random>
+  phlb serve --listen 127.0.0.1:0 --open      # any free port, opened in the browser
+  PHLB_SERVE_TOKEN=$(cat ~/.phlb-token) phlb serve --listen [::1]:9000
+
+The URL printed at start carries the token; opening it sets a cookie, so the token
+leaves the address bar. Scripts send `Authorization: Bearer TOKEN`. Requests whose Host
+header is not the listen address are refused (no DNS rebinding). A listen address
+other than loopback needs --allow-remote (the traffic is plain HTTP). SIGINT or
+SIGTERM stops it (exit 0).";
+
+const STATUS_EXAMPLES: &str = "\
+Examples:
+  phlb status
+  phlb status --json | jq '.names[] | select(.stale)'
+  phlb status -q || mail -s 'backups are stale' root < /dev/null
+
+A name is stale when its newest complete snapshot (its time from the folder name) is
+older than MAX_AGE (ini key, e.g. 26h; unset: never). Its last run failed when files
+failed or it was killed (incomplete while no writer runs).";
+
+/// Arguments of `phlb serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on (port 0: any free one; the URL printed says which).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8765")]
+    pub listen: std::net::SocketAddr,
+    /// The token every request must carry (default: SERVE_TOKEN, else a random one).
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "PHLB_SERVE_TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
+    /// Open the URL (with the token) in the desktop's browser (xdg-open).
+    #[arg(long)]
+    pub open: bool,
+    /// Allow a listen address other than loopback (plain HTTP: anyone on the path sees
+    /// the token and the files).
+    #[arg(long)]
+    pub allow_remote: bool,
+}
+
+/// Arguments of `phlb status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print JSON for scripts and monitoring.
+    #[arg(long)]
+    pub json: bool,
 }
 
 const WATCH_EXAMPLES: &str = "\
@@ -156,6 +350,8 @@ pub struct RemovalArgs {
     /// Print sizes as exact byte counts instead of human units.
     #[arg(long)]
     pub bytes: bool,
+    #[command(flatten)]
+    pub wait: WaitArgs,
 }
 
 /// Arguments of `phlb prune`.
@@ -224,7 +420,7 @@ pub struct FindArgs {
     #[arg(value_name = "GLOB")]
     pub glob: String,
     /// Only snapshots of this name (may repeat).
-    #[arg(long, short = 'n', value_name = "N")]
+    #[arg(long, value_name = "N")]
     pub name: Vec<String>,
     #[command(flatten)]
     pub out: OutputArgs,
@@ -237,7 +433,7 @@ pub struct HistoryArgs {
     #[arg(value_name = "PATH")]
     pub path: std::path::PathBuf,
     /// Only snapshots of this name.
-    #[arg(long, short = 'n', value_name = "N")]
+    #[arg(long, value_name = "N")]
     pub name: Option<String>,
     #[command(flatten)]
     pub out: OutputArgs,
@@ -262,6 +458,9 @@ pub struct SqlArgs {
     /// Output format.
     #[arg(long, default_value = "table", value_parser = ["table", "csv", "json"])]
     pub format: String,
+    /// The same as --format json.
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
     /// Print sizes as they are stored (sql never converts units; kept for symmetry).
     #[arg(long, hide = true)]
     pub bytes: bool,
@@ -281,6 +480,11 @@ pub struct VerifyArgs {
     /// Check metadata and manifests only; do not read file contents.
     #[arg(long)]
     pub fast: bool,
+    /// Print each problem as a JSON object, then a summary object (JSON lines).
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub wait: WaitArgs,
 }
 
 /// Arguments of `phlb add`.
@@ -298,6 +502,15 @@ pub struct AddArgs {
     /// Only record; do not replace identical files with hardlinks.
     #[arg(long)]
     pub no_link: bool,
+    /// Say which folders would be recorded and which snapshots marked missing; write
+    /// nothing (no catalog rows, no links, no manifests).
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+    /// Print what was done as one JSON document.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub wait: WaitArgs,
 }
 
 /// Arguments of `phlb backup`.
@@ -307,16 +520,32 @@ pub struct BackupArgs {
     #[arg(required = true, value_name = "SOURCE")]
     pub sources: Vec<PathBuf>,
     /// Snapshot name (default: the source folder's name); only with a single SOURCE.
-    #[arg(long, short = 'n', value_name = "N")]
+    #[arg(long, value_name = "N")]
     pub name: Option<String>,
-    /// Scan, hash and report what would be linked or copied; write nothing.
-    #[arg(long)]
+    /// Scan, hash and report what would be linked or copied; write nothing (with -v:
+    /// each file and what would happen to it).
+    #[arg(short = 'n', long)]
     pub dry_run: bool,
     /// After a successful run, prune each backed-up name by the config's KEEP_* rules.
     #[arg(long, conflicts_with = "dry_run")]
     pub prune: bool,
+    /// Print each snapshot's report as one JSON object per line instead of the summary.
+    #[arg(long, conflicts_with = "prune")]
+    pub json: bool,
+    #[command(flatten)]
+    pub wait: WaitArgs,
     #[command(flatten)]
     pub select: SelectArgs,
+}
+
+/// How a writing command treats a writer lock another run holds.
+#[derive(Debug, Args, Clone, Copy, Default)]
+pub struct WaitArgs {
+    /// Wait for another run's writer lock instead of failing; with DURATION (e.g. 90s,
+    /// 10min, 2h) at most that long.
+    #[arg(long, value_name = "DURATION", num_args = 0..=1, require_equals = true,
+          value_parser = crate::duration::parse)]
+    pub wait: Option<Option<crate::duration::Span>>,
 }
 
 /// What to back up, on top of the config's SKIP_* and INCLUDE_* keys. Globs: `*` (not
@@ -363,7 +592,7 @@ pub struct WatchArgs {
     #[arg(required = true, value_name = "SOURCE")]
     pub sources: Vec<PathBuf>,
     /// Snapshot name (default: the source folder's name); only with a single SOURCE.
-    #[arg(long, short = 'n', value_name = "N")]
+    #[arg(long, value_name = "N")]
     pub name: Option<String>,
     /// After each successful snapshot, prune its name by the config's KEEP_* rules.
     #[arg(long)]
@@ -394,7 +623,7 @@ pub struct RestoreArgs {
     #[arg(long)]
     pub force: bool,
     /// Say what would be restored, left or refused; write nothing.
-    #[arg(long)]
+    #[arg(short = 'n', long)]
     pub dry_run: bool,
     /// Print the summary as JSON.
     #[arg(long)]
@@ -407,4 +636,42 @@ pub struct ConfigArgs {
     /// Write the example config (every key with its default) to ./phlb.ini.
     #[arg(long)]
     pub write: bool,
+    /// Print the effective config as JSON: per key its value and where it came from.
+    #[arg(long, conflicts_with = "write")]
+    pub json: bool,
+}
+
+/// Arguments of `phlb ls`.
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// The snapshot: NAME/TIMESTAMP, NAME or NAME/latest (its newest complete), or its folder.
+    #[arg(value_name = "SNAPSHOT")]
+    pub snapshot: String,
+    /// Folder inside the snapshot (default: its top).
+    #[arg(value_name = "PATH")]
+    pub path: Option<PathBuf>,
+    /// Show kind, mode, size and mtime of each entry.
+    #[arg(short, long)]
+    pub long: bool,
+    /// List everything below PATH, not only its direct entries.
+    #[arg(short = 'R', long)]
+    pub recursive: bool,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+/// The shells `phlb completions` writes for.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+/// Arguments of `phlb completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to write completions for.
+    #[arg(value_name = "SHELL")]
+    pub shell: Shell,
 }

@@ -55,6 +55,11 @@ pub struct Config {
     pub keep: crate::retention::Policy,
     /// When `phlb watch` snapshots (`WATCH_*` keys).
     pub watch: WatchTiming,
+    /// Age past which a name's newest complete snapshot counts as stale (`phlb status`,
+    /// `phlb serve`); `None`: never.
+    pub max_age: Option<Span>,
+    /// The token `phlb serve` wants on every request; `None`: a random one per start.
+    pub serve_token: Option<String>,
 }
 
 /// What the command line adds to the selection, read and checked before any work.
@@ -137,6 +142,8 @@ impl Default for Config {
             sync: true,
             keep: crate::retention::Policy::default(),
             watch: WatchTiming::default(),
+            max_age: None,
+            serve_token: None,
         }
     }
 }
@@ -201,14 +208,57 @@ pub struct Loaded {
     pub origins: BTreeMap<&'static str, String>,
 }
 
-/// Finds and reads the config: `--config`, else `phlb.ini` upwards from `cwd`, else `~/phlb.ini`.
-pub fn load(explicit: Option<&Path>, backup_root: Option<&Path>, cwd: &Path) -> Result<Loaded> {
-    let file = match explicit {
-        Some(p) => {
-            if !p.is_file() {
-                bail!("{}: config file not found", p.display());
+/// What the environment says about where the config and the backup root are
+/// (`PHLB_CONFIG`, `PHLB_BACKUP_ROOT`); read once, before the config is loaded.
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    /// `PHLB_CONFIG`: the ini file to read, unless `--config` names one.
+    pub config: Option<PathBuf>,
+    /// `PHLB_BACKUP_ROOT`: the backup root, unless `--backup-root` names one.
+    pub backup_root: Option<PathBuf>,
+}
+
+impl Env {
+    /// Reads `PHLB_CONFIG` and `PHLB_BACKUP_ROOT` (empty counts as unset).
+    pub fn from_process() -> Env {
+        let var = |name| {
+            std::env::var_os(name)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
+        Env {
+            config: var("PHLB_CONFIG"),
+            backup_root: var("PHLB_BACKUP_ROOT"),
+        }
+    }
+}
+
+/// Finds and reads the config: `--config`, else `PHLB_CONFIG`, else `phlb.ini` upwards
+/// from `cwd`, else `~/phlb.ini`; then the backup root: `--backup-root`, else
+/// `PHLB_BACKUP_ROOT`, else the ini's `BACKUP_PATH` (relative to the ini's folder), else
+/// the default.
+pub fn load(
+    explicit: Option<&Path>,
+    backup_root: Option<&Path>,
+    env: &Env,
+    cwd: &Path,
+) -> Result<Loaded> {
+    let named = explicit
+        .map(|p| (p, "--config"))
+        .or_else(|| env.config.as_deref().map(|p| (p, "PHLB_CONFIG")));
+    let file = match named {
+        Some((p, by)) => {
+            if p.is_dir() {
+                bail!(
+                    "{}: is a folder, not a config file ({by} names the ini file itself, e.g. {})",
+                    p.display(),
+                    p.join("phlb.ini").display()
+                );
             }
-            Some(p.to_path_buf())
+            if !p.is_file() {
+                bail!("{}: config file not found (named by {by})", p.display());
+            }
+            Some(absolute(p, cwd))
         }
         None => {
             let found = search(cwd);
@@ -222,7 +272,11 @@ pub fn load(explicit: Option<&Path>, backup_root: Option<&Path>, cwd: &Path) -> 
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("{}: cannot read config", path.display()))?;
-            let (config, origins) = ini::parse(&text, path)?;
+            let (mut config, origins) = ini::parse(&text, path)?;
+            if config.backup_path.is_relative() {
+                let folder = path.parent().unwrap_or(Path::new("/"));
+                config.backup_path = folder.join(&config.backup_path);
+            }
             Loaded {
                 config,
                 file,
@@ -235,11 +289,12 @@ pub fn load(explicit: Option<&Path>, backup_root: Option<&Path>, cwd: &Path) -> 
             origins: BTreeMap::new(),
         },
     };
-    if let Some(root) = backup_root {
+    let root = backup_root
+        .map(|p| (p, "--backup-root"))
+        .or_else(|| env.backup_root.as_deref().map(|p| (p, "PHLB_BACKUP_ROOT")));
+    if let Some((root, by)) = root {
         loaded.config.backup_path = absolute(root, cwd);
-        loaded
-            .origins
-            .insert("BACKUP_PATH", "--backup-root".to_string());
+        loaded.origins.insert("BACKUP_PATH", by.to_string());
     }
     if loaded.config.backup_path.is_relative() {
         loaded.config.backup_path = absolute(&loaded.config.backup_path, cwd);
@@ -296,13 +351,26 @@ pub fn home_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/"))
 }
 
+/// Checks a `phlb serve` token: 16 to 256 printable ASCII characters without spaces, so
+/// it fits a URL, a cookie and a header as it is.
+pub fn check_token(token: &str) -> Result<String, String> {
+    let fits = token
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-_.~".contains(&b));
+    if !fits || !(16..=256).contains(&token.len()) {
+        return Err("a token is 16 to 256 characters of A-Z, a-z, 0-9, '-', '_', '.', '~'".into());
+    }
+    Ok(token.to_string())
+}
+
 /// An optional value as the ini writes it: empty when unset.
 fn shown(value: Option<impl std::fmt::Display>) -> String {
     value.map(|v| v.to_string()).unwrap_or_default()
 }
 
-/// Renders the effective config as ini text, with where each value came from.
-pub fn render(loaded: &Loaded) -> String {
+/// Each key of the effective config with its value as the ini writes it and where it
+/// came from (`--backup-root`, `PHLB_BACKUP_ROOT`, `file:line` or `default`).
+pub fn entries(loaded: &Loaded) -> Vec<(&'static str, String, String)> {
     let c = &loaded.config;
     let list = |v: &[String]| v.join(", ");
     let workers = c
@@ -335,20 +403,33 @@ pub fn render(loaded: &Loaded) -> String {
         ("WATCH_DELAY", c.watch.delay.to_string()),
         ("WATCH_MAX_WAIT", c.watch.max_wait.to_string()),
         ("WATCH_MIN_INTERVAL", c.watch.min_interval.to_string()),
+        ("MAX_AGE", shown(c.max_age)),
+        (
+            "SERVE_TOKEN",
+            shown(c.serve_token.as_ref().map(|_| "(set, not shown)")),
+        ),
         ("PRE_COMMAND", shown(c.pre_command.as_ref())),
         ("POST_COMMAND", shown(c.post_command.as_ref())),
     ];
+    rows.into_iter()
+        .map(|(key, value)| {
+            let origin = loaded.origins.get(key).cloned();
+            (key, value, origin.unwrap_or_else(|| "default".to_string()))
+        })
+        .collect()
+}
+
+/// Renders the effective config as ini text, with where each value came from.
+pub fn render(loaded: &Loaded) -> String {
     let mut out = match &loaded.file {
         Some(f) => format!("# config file: {}\n", f.display()),
         None => "# config file: none found, built-in defaults\n".to_string(),
     };
+    out.push_str(
+        "# precedence: command line > environment (PHLB_BACKUP_ROOT, PHLB_CONFIG) > ini > default\n",
+    );
     out.push_str("[phlb]\n");
-    for (key, value) in rows {
-        let origin = loaded
-            .origins
-            .get(key)
-            .map(String::as_str)
-            .unwrap_or("default");
+    for (key, value, origin) in entries(loaded) {
         out.push_str(&format!("{key} = {value}    # {origin}\n"));
     }
     out

@@ -2,6 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
+/// Name of the symlink in `<root>/<name>/` to the newest complete snapshot.
+pub const LATEST: &str = "latest";
+
 /// Suffix of a snapshot folder (and its side files) while its run is in progress.
 pub const IN_PROGRESS: &str = ".inprogress";
 
@@ -68,16 +71,17 @@ impl SnapshotPaths {
 /// timestamp holding one could make a finished snapshot look like a leftover or a side
 /// file.
 pub fn collides_with_own_names(ts: &str) -> Option<&'static str> {
-    const OWN: [&str; 6] = [
+    const OWN: [&str; 7] = [
         IN_PROGRESS,
+        ".removing",
         "-summary",
         "-backup.log",
         ".SHA256SUMS",
         ".SHA512SUMS",
         crate::root::META_DIR,
     ];
-    if ts == "latest" {
-        return Some("latest");
+    if ts == LATEST {
+        return Some(LATEST);
     }
     OWN.into_iter().find(|own| ts.contains(own))
 }
@@ -131,18 +135,37 @@ pub fn timestamp_local(folder: &str, format: &str) -> Option<chrono::NaiveDateTi
     })
 }
 
+/// The order of snapshot folders of one name: by the time in the name, then by the
+/// `-N` suffix two runs in one second get (as a number: `-10` after `-9`), then by the
+/// name as text; a name that is no timestamp sorts first, by text.
+pub fn timestamp_order(folder: &str, format: &str) -> (Option<chrono::NaiveDateTime>, u64, String) {
+    let time = timestamp_local(folder, format);
+    let suffix = if time.is_some() && !is_timestamp_without_suffix(folder, format) {
+        folder
+            .rsplit_once('-')
+            .and_then(|(_, n)| n.parse().ok())
+            .unwrap_or(0)
+    } else {
+        0
+    };
+    (time, suffix, folder.to_string())
+}
+
+fn is_timestamp_without_suffix(folder: &str, format: &str) -> bool {
+    chrono::NaiveDateTime::parse_from_str(folder, format).is_ok()
+        || chrono::NaiveDate::parse_from_str(folder, format).is_ok()
+}
+
 /// True when `folder` is a snapshot timestamp made by `format` (optionally with the `-N`
 /// suffix that keeps two runs in one second apart).
 pub fn is_timestamp(folder: &str, format: &str) -> bool {
-    let parses = |s: &str| {
-        chrono::NaiveDateTime::parse_from_str(s, format).is_ok()
-            || chrono::NaiveDate::parse_from_str(s, format).is_ok()
-    };
-    if parses(folder) {
+    if is_timestamp_without_suffix(folder, format) {
         return true;
     }
     match folder.rsplit_once('-') {
-        Some((base, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => parses(base),
+        Some((base, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => {
+            is_timestamp_without_suffix(base, format)
+        }
         _ => false,
     }
 }
@@ -150,6 +173,27 @@ pub fn is_timestamp(folder: &str, format: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn runs_of_one_second_sort_by_their_number() {
+        let f = "%Y-%m-%d-%H%M%S";
+        let mut names = vec![
+            "2026-01-01-100000-10",
+            "2026-01-01-100000-2",
+            "2026-01-01-100000",
+            "2026-01-01-090000-11",
+        ];
+        names.sort_by_key(|n| timestamp_order(n, f));
+        assert_eq!(
+            names,
+            vec![
+                "2026-01-01-090000-11",
+                "2026-01-01-100000",
+                "2026-01-01-100000-2",
+                "2026-01-01-100000-10"
+            ]
+        );
+    }
 
     #[test]
     fn timestamps() {

@@ -49,10 +49,17 @@ impl Outcome {
 
 /// Loads the config once and dispatches to the command.
 pub fn run(cli: Cli) -> Result<Outcome> {
+    // These two need no config: they work even where the config is broken.
+    match &cli.command {
+        Command::Completions(args) => return commands::help::completions(args),
+        Command::Man => return commands::help::man(),
+        _ => {}
+    }
     let cwd = std::env::current_dir().context("cannot read the current folder")?;
     let loaded = config::load(
         cli.global.config.as_deref(),
         cli.global.backup_root.as_deref(),
+        &config::Env::from_process(),
         &cwd,
     )?;
     let ui = progress::Ui::new(cli.global.quiet, cli.global.verbose);
@@ -61,6 +68,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Verify(args) => commands::verify::run(&loaded.config, &ui, &args),
         Command::Add(args) => commands::add::run(&loaded.config, &ui, &args),
         Command::List(args) => commands::list::run(&loaded.config, &args),
+        Command::Ls(args) => commands::ls::run(&loaded.config, &args),
         Command::Diff(args) => commands::diff::run(&loaded.config, &args),
         Command::Find(args) => commands::find::run(&loaded.config, &args),
         Command::History(args) => commands::history::run(&loaded.config, &args),
@@ -70,6 +78,9 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Forget(args) => commands::prune::run_forget(&loaded.config, &ui, &args),
         Command::Watch(args) => commands::watch::run(&loaded.config, &ui, &args),
         Command::Restore(args) => commands::restore::run(&loaded.config, &ui, &args),
+        Command::Serve(args) => commands::serve::run(&loaded.config, &ui, &args),
+        Command::Status(args) => commands::status::run(&loaded.config, &ui, &args),
         Command::Config(args) => commands::config::run(&loaded, &args, &cwd),
+        Command::Completions(_) | Command::Man => unreachable!("handled before the config"),
     }
 }

@@ -26,13 +26,23 @@ fn main() -> ExitCode {
         default_hook(info);
     }));
     phlb::signals::install();
-    let cli = phlb::cli::Cli::parse();
+    let cli = match phlb::cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => e.exit(), // --help, --version: stdout, exit 0
+        Err(e) => {
+            // One style for every error, clap's too: `phlb: error: …`, exit 2.
+            let text = e.render().to_string();
+            let text = text.strip_prefix("error: ").unwrap_or(&text);
+            eprint!("phlb: error: {text}");
+            return ExitCode::from(2);
+        }
+    };
     let result = phlb::run(cli);
     phlb::signals::exit_if_stopped();
     match result {
         Ok(outcome) => ExitCode::from(outcome.code()),
         Err(err) => {
-            eprintln!("phlb: error: {err:#}");
+            eprintln!("phlb: error: {}", phlb::output::error_text(&err));
             ExitCode::from(2)
         }
     }

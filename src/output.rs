@@ -35,6 +35,9 @@ pub enum Cell {
     Real(f64),
     /// A byte count: human units in tables unless `--bytes`.
     Bytes(i64),
+    /// A point in time (nanoseconds since the epoch): local time to the second in tables
+    /// and CSV, RFC 3339 with offset and nanoseconds in JSON.
+    Time(i128),
     Null,
 }
 
@@ -64,6 +67,9 @@ impl Cell {
             Cell::Real(x) => x.to_string(),
             Cell::Bytes(n) if exact => n.to_string(),
             Cell::Bytes(n) => human_bytes((*n).max(0) as u64),
+            Cell::Time(ns) => local_time(*ns)
+                .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                .unwrap_or_else(|| format!("{ns} ns after 1970")),
             Cell::Null => String::new(),
         }
     }
@@ -73,8 +79,38 @@ impl Cell {
             Cell::Text(s) => Value::String(s.clone()),
             Cell::Int(n) | Cell::Bytes(n) => Value::from(*n),
             Cell::Real(x) => Value::from(*x),
+            Cell::Time(ns) => match local_time(*ns) {
+                Some(t) => Value::String(rfc3339(&t)),
+                None => Value::String(format!("{ns} ns after 1970")),
+            },
             Cell::Null => Value::Null,
         }
+    }
+}
+
+/// `ns` (nanoseconds since the epoch) as local time, when the calendar reaches it.
+fn local_time(ns: i128) -> Option<chrono::DateTime<chrono::Local>> {
+    let secs = i64::try_from(ns.div_euclid(1_000_000_000)).ok()?;
+    let nanos = ns.rem_euclid(1_000_000_000) as u32;
+    chrono::DateTime::from_timestamp(secs, nanos).map(|t| t.with_timezone(&chrono::Local))
+}
+
+/// A time as JSON shows every time: RFC 3339 with the offset and nanoseconds.
+pub fn rfc3339<Tz: chrono::TimeZone>(t: &chrono::DateTime<Tz>) -> String
+where
+    Tz::Offset: std::fmt::Display,
+{
+    t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, false)
+}
+
+/// A stored RFC 3339 time (as the catalog keeps `started_at`) as a `Cell::Time`, or the
+/// text as it is when it does not parse.
+pub fn time_cell(text: &str) -> Cell {
+    match chrono::DateTime::parse_from_rfc3339(text) {
+        Ok(t) => Cell::Time(
+            i128::from(t.timestamp()) * 1_000_000_000 + i128::from(t.timestamp_subsec_nanos()),
+        ),
+        Err(_) => Cell::Text(text.to_string()),
     }
 }
 
@@ -179,6 +215,29 @@ impl Table {
     }
 }
 
+/// An error chain as phlb prints it (`{:#}`), without the raw codes some causes carry:
+/// std's ` (os error N)` and SQLite's `Error code N: ` say nothing the words do not.
+pub fn error_text(err: &anyhow::Error) -> String {
+    let mut text = format!("{err:#}");
+    while let Some(at) = text.find(" (os error ") {
+        let rest = &text[at + " (os error ".len()..];
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 || !rest[digits..].starts_with(')') {
+            break;
+        }
+        text.replace_range(at..at + " (os error ".len() + digits + 1, "");
+    }
+    while let Some(at) = text.find("Error code ") {
+        let rest = &text[at + "Error code ".len()..];
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 || !rest[digits..].starts_with(": ") {
+            break;
+        }
+        text.replace_range(at..at + "Error code ".len() + digits + 2, "");
+    }
+    text
+}
+
 /// One CSV line (with newline) of these fields, quoted where they need it.
 fn csv_line<'a>(fields: impl Iterator<Item = &'a str>) -> String {
     let field = |s: &str| {
@@ -269,6 +328,19 @@ impl<W: Write> RowWriter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_text_drops_raw_codes() {
+        let cases = [
+            ("a: Permission denied (os error 13)", "a: Permission denied"),
+            ("a: Error code 21: Bad parameter", "a: Bad parameter"),
+            ("a (os error x)", "a (os error x)"),
+            ("plain", "plain"),
+        ];
+        for (given, want) in cases {
+            assert_eq!(error_text(&anyhow::anyhow!(given.to_string())), want);
+        }
+    }
 
     #[test]
     fn renders_each_format() {

@@ -23,6 +23,18 @@ pub fn human_duration(d: Duration) -> String {
     format!("{:.1} s", d.as_secs_f64())
 }
 
+/// Formats an age in seconds in its two largest units, e.g. `2d 4h`, `3h 5min`, `40s`.
+pub fn human_age(secs: i64) -> String {
+    let s = secs.max(0);
+    let (d, h, m) = (s / 86_400, s % 86_400 / 3_600, s % 3_600 / 60);
+    match (d, h, m) {
+        (0, 0, 0) => format!("{s}s"),
+        (0, 0, m) => format!("{m}min"),
+        (0, h, m) => format!("{h}h {m}min"),
+        (d, h, _) => format!("{d}d {h}h"),
+    }
+}
+
 /// Shows a path on one line: control characters (a newline in a name) are escaped.
 pub fn one_line(path: &std::path::Path) -> String {
     escape_controls(&path.to_string_lossy())

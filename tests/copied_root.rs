@@ -35,7 +35,7 @@ fn snapshots_at(root: &Path) -> Vec<PathBuf> {
         .unwrap()
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.is_dir())
+        .filter(|p| p.is_dir() && !p.is_symlink())
         .collect();
     v.sort();
     v

@@ -179,9 +179,13 @@ fn an_empty_or_bad_policy_is_refused_with_exit_2_and_nothing_is_removed() {
     }
     assert!(stderr(&env.run(&["prune"])).contains("no retention rule given"));
     assert_eq!(leaves(&env).len(), 6);
-    // Counts of 0 are a policy: only the newest stays.
-    assert_ok(&env.run(&["prune", "--keep-daily", "0"]));
-    assert_eq!(leaves(&env), vec!["2026-01-13-100000"]);
+    // Counts of 0 alone are no policy either (restic: "no policy was specified"), also
+    // from the ini: KEEP_LAST = 0 meant "off".
+    let out = env.run(&["prune", "--keep-daily", "0", "--keep-last", "0"]);
+    assert_code(&out, 2);
+    env.config("KEEP_LAST = 0");
+    assert_code(&env.run(&["prune"]), 2);
+    assert_eq!(leaves(&env).len(), 6);
 }
 
 #[test]
@@ -376,7 +380,8 @@ fn a_prune_killed_at_any_step_leaves_no_half_deleted_snapshot_listed_and_the_nex
         backup_at(&env, "2026-04-02 10:00:00");
         let killed = killed_at(&env, syscall, n, &["prune", "--keep-last", "1"]);
         kills += u32::from(killed);
-        // Every snapshot the catalog lists as complete is whole on disk.
+        // Every snapshot the catalog lists as complete is whole at its place (not in
+        // the trash: a reader would list it and fail to open it).
         let listed = env.db();
         let mut stmt = listed
             .prepare("SELECT name || '/' || timestamp FROM snapshot_runs WHERE status = 'complete'")
@@ -539,4 +544,125 @@ fn a_trim_killed_before_its_files_went_is_finished_by_the_next_writer() {
         .map(|s| s.join("f.txt").exists())
         .collect();
     assert_eq!(holding, vec![false, false, false, false, true]);
+}
+
+#[test]
+fn prune_keeps_the_last_snapshot_on_disk_when_the_newest_was_deleted_by_hand() {
+    let env = Env::new();
+    env.write("a.txt", b"v1");
+    let first = backup_at(&env, "2026-06-01 10:00:00");
+    env.write("a.txt", b"v2");
+    let second = backup_at(&env, "2026-06-02 10:00:00");
+    fs::remove_dir_all(&second).unwrap();
+    for args in [
+        vec!["prune", "--keep-last", "1"],
+        vec!["prune", "--keep-versions", "1"],
+    ] {
+        let out = env.run(&args);
+        assert_ok(&out);
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("gone"),
+            "{args:?}"
+        );
+        assert_eq!(fs::read(first.join("a.txt")).unwrap(), b"v1", "{args:?}");
+    }
+    assert_eq!(env.sql_int("SELECT count(*) FROM trimmed_entries"), 0);
+}
+
+#[test]
+fn runs_of_one_second_keep_their_order_after_a_catalog_rebuild() {
+    let env = Env::new();
+    for i in 0..12 {
+        env.write("a.txt", format!("v{i}").as_bytes());
+        let out = Command::new("faketime")
+            .args(["-f", "2026-07-01 10:00:00"])
+            .arg(env!("CARGO_BIN_EXE_phlb"))
+            .arg("--backup-root")
+            .arg(&env.root)
+            .args(["-q", "backup", env.src.to_str().unwrap()])
+            .env("HOME", env.dir.path())
+            .current_dir(env.dir.path())
+            .output()
+            .unwrap();
+        assert_ok(&out);
+    }
+    env.remove_catalog();
+    assert_ok(&env.run(&["add", "-q"]));
+    let plan = json(&env.run(&["prune", "--keep-last", "1", "-n", "--json"]));
+    let kept: Vec<&str> = plan["snapshots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["action"] == "keep")
+        .map(|s| s["timestamp"].as_str().unwrap())
+        .collect();
+    assert_eq!(kept, vec!["2026-07-01-100000-11"]);
+    // And `NAME` means the newest: restore gives the last version.
+    let out = env.restore(&["src", "a.txt"], &env.dir.path().join("r"));
+    assert_ok(&out);
+    assert_eq!(fs::read(env.dir.path().join("r/a.txt")).unwrap(), b"v11");
+}
+
+#[test]
+fn a_snapshot_named_by_a_wrong_clock_stops_prune() {
+    let env = Env::new();
+    env.write("a.txt", b"v1");
+    backup_at(&env, "2026-01-01 10:00:00");
+    env.write("a.txt", b"v2");
+    backup_at(&env, "2030-01-01 10:00:00");
+    env.write("a.txt", b"v3");
+    env.write("only-here.txt", b"new");
+    let real = backup_at(&env, "2026-01-02 10:00:00");
+    for args in [
+        vec!["prune", "--keep-last", "1"],
+        vec!["prune", "--keep-versions", "1"],
+    ] {
+        let out = env.run(&args);
+        assert_code(&out, 2);
+        assert!(
+            stderr(&out).contains("the clock was wrong"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    assert!(real.join("only-here.txt").exists());
+    assert_eq!(leaves(&env).len(), 3);
+    // Once the wrong one is gone, prune goes on.
+    assert_ok(&env.run(&["forget", "src/2030-01-01-100000"]));
+    assert_ok(&env.run(&["prune", "--keep-last", "1"]));
+    assert_eq!(leaves(&env), vec!["2026-01-02-100000"]);
+}
+
+#[test]
+fn forget_refuses_a_bare_name() {
+    let env = Env::new();
+    six_snapshots(&env);
+    for spec in ["src", "src/latest"] {
+        let out = env.run(&["forget", spec]);
+        assert_code(&out, 2);
+        assert!(
+            stderr(&out).contains("name one snapshot exactly"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    assert_eq!(leaves(&env).len(), 6);
+}
+
+#[test]
+fn a_symlink_planted_at_the_trash_bin_is_removed_not_followed() {
+    let env = Env::new();
+    six_snapshots(&env);
+    let outside = env.dir.path().join("outside");
+    fs::create_dir_all(outside.join("2026-01-01-090000")).unwrap();
+    fs::write(outside.join("2026-01-01-090000/keep.txt"), b"keep").unwrap();
+    fs::create_dir_all(env.root.join(".phlb/trash")).unwrap();
+    std::os::unix::fs::symlink(&outside, env.root.join(".phlb/trash/src")).unwrap();
+    assert_ok(&env.run(&["prune", "--keep-last", "5"]));
+    assert_eq!(
+        fs::read(outside.join("2026-01-01-090000/keep.txt")).unwrap(),
+        b"keep"
+    );
+    assert_eq!(leaves(&env).len(), 5);
+    assert_ok(&env.run(&["verify"]));
 }

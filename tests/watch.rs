@@ -479,3 +479,34 @@ fn cannot_start_is_exit_2() {
     assert_code(&out, 2);
     assert!(stderr(&out).contains("--prune needs retention rules"));
 }
+
+#[test]
+fn a_source_folder_replaced_by_another_is_watched_again() {
+    // Found by an attack: after `mv src src.old; mkdir src`, nothing written into the
+    // new folder was ever snapshotted.
+    let env = backed_up("");
+    let w = Watching::start(&env, &[]);
+    fs::rename(&env.src, env.dir.path().join("src.old")).unwrap();
+    fs::create_dir(&env.src).unwrap();
+    std::thread::sleep(Duration::from_millis(2500));
+    fs::write(env.src.join("important.txt"), b"new data").unwrap();
+    assert!(
+        wait_for(Duration::from_secs(10), || {
+            env.snapshots("src")
+                .last()
+                .is_some_and(|s| s.join("important.txt").exists())
+        }),
+        "{}",
+        w.stderr()
+    );
+    assert!(w.stderr().contains("was replaced"), "{}", w.stderr());
+    // A deleted source is said once and leaves no unfinished run behind.
+    fs::remove_dir_all(&env.src).unwrap();
+    std::thread::sleep(Duration::from_millis(4000));
+    assert!(w.stderr().contains("is gone"), "{}", w.stderr());
+    assert_eq!(
+        env.sql_int("SELECT count(*) FROM snapshots WHERE status = 'incomplete'"),
+        0
+    );
+    w.stop();
+}

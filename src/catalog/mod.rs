@@ -17,6 +17,7 @@ mod db;
 pub mod entries;
 pub mod inodes;
 pub mod links;
+pub mod listing;
 pub mod mtime;
 pub mod prune;
 pub mod queries;
@@ -25,6 +26,7 @@ pub mod snapshots;
 pub mod trim;
 mod types;
 pub mod user_sql;
+pub mod web;
 pub mod writer;
 
 pub use copies::CopyRow;
@@ -298,7 +300,8 @@ fn prepare_for_writing(path: &Path) -> Result<Origin> {
 fn check_for_reading(target: &Path, path: &Path) -> Result<()> {
     if path.symlink_metadata().is_err() {
         bail!(
-            "{}: no catalog here (run `phlb backup` first)",
+            "{}: no catalog here; if it was lost, `phlb add` rebuilds it from the snapshot \
+             folders (a new backup root gets one with its first `phlb backup`)",
             path.display()
         );
     }

@@ -17,12 +17,15 @@ pub struct Member {
     pub row: SnapshotRow,
     pub started_at: String,
     pub files: u64,
+    /// Made by a backup run (its time noted by the run), not recorded by `add`.
+    pub made_by_run: bool,
 }
 
 /// Every run of `name` (all names when None), oldest first by id.
 pub fn members(db: &Db, name: Option<&str>) -> Result<Vec<Member>> {
     let mut stmt = db.conn().prepare(
-        "SELECT id, name, timestamp, status, hash_algo, started_at, files FROM snapshot_runs
+        "SELECT id, name, timestamp, status, hash_algo, started_at, files, time_source = 'run'
+         FROM snapshot_runs
          WHERE ?1 IS NULL OR name = ?1 ORDER BY id",
     )?;
     let rows = stmt
@@ -37,6 +40,7 @@ pub fn members(db: &Db, name: Option<&str>) -> Result<Vec<Member>> {
                 },
                 started_at: r.get(5)?,
                 files: r.get::<_, i64>(6)?.max(0) as u64,
+                made_by_run: r.get(7)?,
             })
         })?
         .collect::<rusqlite::Result<_>>()?;

@@ -25,7 +25,7 @@ const MTIME_SECS: &str = "(CASE WHEN e.mtime_exact IS NOT NULL THEN CAST(e.mtime
     ELSE -((999999999 - e.mtime_ns) / 1000000000) END)";
 
 /// `MTIME_TEXT` written out, for a query's column list.
-fn mtime_text() -> String {
+pub(super) fn mtime_text() -> String {
     MTIME_TEXT.replace("MTIME_SECS", MTIME_SECS)
 }
 

@@ -14,11 +14,44 @@ use crate::output::{Cell, Table};
 use crate::Outcome;
 
 /// A run of consecutive snapshots holding the same version of a path.
-struct Version {
-    first: String,
-    last: String,
-    count: i64,
-    seen: Sighting,
+pub struct Version {
+    /// The first and last snapshot (`NAME/TIMESTAMP`) holding it.
+    pub first: String,
+    pub last: String,
+    /// How many snapshots hold it.
+    pub count: i64,
+    /// The version as the first of them holds it.
+    pub seen: Sighting,
+}
+
+/// Groups sightings (oldest first) into versions: a new version starts where the
+/// content, kind, mtime, mode or symlink target changes, where prune trimmed it, or
+/// where the snapshot name changes (nested sources).
+pub fn versions(sightings: Vec<Sighting>) -> Vec<Version> {
+    let mut versions: Vec<Version> = Vec::new();
+    for s in sightings {
+        match versions.last_mut() {
+            Some(v)
+                if v.seen.hash == s.hash
+                    && v.seen.snapshot.split('/').next() == s.snapshot.split('/').next()
+                    && v.seen.kind == s.kind
+                    && v.seen.mtime == s.mtime
+                    && v.seen.mode == s.mode
+                    && v.seen.target == s.target
+                    && v.seen.trimmed_at.is_some() == s.trimmed_at.is_some() =>
+            {
+                v.last = s.snapshot.clone();
+                v.count += 1;
+            }
+            _ => versions.push(Version {
+                first: s.snapshot.clone(),
+                last: s.snapshot.clone(),
+                count: 1,
+                seen: s,
+            }),
+        }
+    }
+    versions
 }
 
 /// Runs `phlb history`.
@@ -45,29 +78,7 @@ pub fn run(config: &Config, args: &HistoryArgs) -> Result<Outcome> {
             args.path.display()
         );
     }
-    let mut versions: Vec<Version> = Vec::new();
-    for s in sightings {
-        match versions.last_mut() {
-            Some(v)
-                if v.seen.hash == s.hash
-                    && v.seen.snapshot.split('/').next() == s.snapshot.split('/').next()
-                    && v.seen.kind == s.kind
-                    && v.seen.mtime == s.mtime
-                    && v.seen.mode == s.mode
-                    && v.seen.target == s.target
-                    && v.seen.trimmed_at.is_some() == s.trimmed_at.is_some() =>
-            {
-                v.last = s.snapshot.clone();
-                v.count += 1;
-            }
-            _ => versions.push(Version {
-                first: s.snapshot.clone(),
-                last: s.snapshot.clone(),
-                count: 1,
-                seen: s,
-            }),
-        }
-    }
+    let versions = versions(sightings);
     let mut t = Table::new(&[
         "first",
         "last",

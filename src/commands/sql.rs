@@ -19,7 +19,11 @@ pub const TABLE_ROW_CAP: u64 = 10_000;
 
 /// Runs `phlb sql`.
 pub fn run(config: &Config, args: &SqlArgs) -> Result<Outcome> {
-    let format: Format = args.format.parse().map_err(anyhow::Error::msg)?;
+    let format: Format = if args.json {
+        Format::Json
+    } else {
+        args.format.parse().map_err(anyhow::Error::msg)?
+    };
     let (_, catalog) = open_read(config)?;
     let db = catalog.db()?;
     let guarded = Guarded::new(&db)?;

@@ -42,12 +42,19 @@ struct Report {
     /// Files that are not the inode of their stored copy (a root copied without its
     /// hardlinks): each verifies on its own.
     unlinked: u64,
+    /// `--json`: each problem is a JSON line `{"path", "problem"}`.
+    json: bool,
 }
 
 impl Report {
     fn problem(&mut self, what: &str, why: &str) {
         self.problems += 1;
-        self.progress.out(&format!("{what}: {why}"));
+        if self.json {
+            let line = serde_json::json!({ "path": what, "problem": why });
+            self.progress.out(&line.to_string());
+        } else {
+            self.progress.out(&format!("{what}: {why}"));
+        }
     }
 
     /// Something worth knowing that is not damage (exit code unchanged).
@@ -71,7 +78,8 @@ pub fn run(config: &Config, ui: &Ui, args: &VerifyArgs) -> Result<Outcome> {
         );
     }
     let say = |line: String| ui.say(line);
-    let opened = BackupRoot::open_writer(&config.backup_path, Filesystem::Any, &say)?;
+    let opened =
+        BackupRoot::open_writer(&config.backup_path, Filesystem::Any, args.wait.into(), &say)?;
     crate::signals::doing("verify stopped before it finished; run it again for a full report");
     let (root, catalog) = (opened.path.clone(), &opened.catalog);
     let db = catalog.db()?;
@@ -95,6 +103,7 @@ pub fn run(config: &Config, ui: &Ui, args: &VerifyArgs) -> Result<Outcome> {
         damaged: HashSet::new(),
         good: Vec::new(),
         unlinked: 0,
+        json: args.json,
     };
     if args.snapshots.is_empty() {
         folders::leftovers(&db, &root, &mut report)?;
@@ -174,7 +183,14 @@ pub fn run(config: &Config, ui: &Ui, args: &VerifyArgs) -> Result<Outcome> {
     }
     damage::record_verdicts(&db, &report)?;
     if args.repair {
-        let mut say = |line: String| println!("{line}");
+        let json = args.json;
+        let mut say = |line: String| {
+            if json {
+                println!("{}", serde_json::json!({ "repaired": line }));
+            } else {
+                println!("{line}");
+            }
+        };
         let done = repair::repair(&db, &root, config, &mut say)?;
         // Damage found is a problem of this run even when repaired: the exit code says
         // so the same way whether this run or an earlier one found it.
@@ -187,7 +203,18 @@ pub fn run(config: &Config, ui: &Ui, args: &VerifyArgs) -> Result<Outcome> {
         }
     }
     damage::recorded_damage(&db, &targets, &mut report)?;
-    if !ui.quiet() {
+    if args.json {
+        let summary = serde_json::json!({
+            "summary": true,
+            "snapshots": targets.len(),
+            "entries": entries_checked,
+            "fast": args.fast,
+            "hashed_bytes": hashed,
+            "problems": report.problems,
+            "notes": report.notes,
+        });
+        println!("{summary}");
+    } else if !ui.quiet() {
         eprintln!(
             "phlb: verified {} snapshot(s), {} entries{}: {}",
             targets.len(),

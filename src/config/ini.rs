@@ -157,6 +157,22 @@ fn set(c: &mut Config, key: &str, value: &str) -> Result<&'static str, String> {
             c.watch.min_interval = crate::duration::parse(value)?;
             "WATCH_MIN_INTERVAL"
         }
+        "MAX_AGE" => {
+            c.max_age = if value.is_empty() {
+                None
+            } else {
+                Some(positive_span(value)?)
+            };
+            "MAX_AGE"
+        }
+        "SERVE_TOKEN" => {
+            c.serve_token = if value.is_empty() {
+                None
+            } else {
+                Some(crate::config::check_token(value)?)
+            };
+            "SERVE_TOKEN"
+        }
         _ => return Err("unknown key".into()),
     })
 }
@@ -299,6 +315,8 @@ mod tests {
                 "[phlb]\nONE_FILE_SYSTEM = maybe\n",
                 "x.ini:2: ONE_FILE_SYSTEM:",
             ),
+            ("[phlb]\nMAX_AGE = 26m\n", "x.ini:2: MAX_AGE: \"26m\""),
+            ("[phlb]\nSERVE_TOKEN = a b\n", "x.ini:2: SERVE_TOKEN:"),
             ("HASH = sha256\n", "x.ini:1: key outside"),
             ("[other]\n", "x.ini:1: unknown section"),
             ("[phlb]\njunk\n", "x.ini:2: expected KEY = value"),
@@ -315,7 +333,7 @@ mod tests {
 
     #[test]
     fn values_are_parsed() {
-        let text = "[phlb]\nbackup_path = ~/b\nSKIP_DIRS = a , b,\nWORKERS = 3\nDEDUP = content\nWATCH_DELAY = 1min30s\n";
+        let text = "[phlb]\nbackup_path = ~/b\nSKIP_DIRS = a , b,\nWORKERS = 3\nDEDUP = content\nWATCH_DELAY = 1min30s\nMAX_AGE = 26h\n";
         let (c, origins) = parse(text, Path::new("x.ini")).unwrap();
         assert_eq!(c.backup_path, home_dir().join("b"));
         assert_eq!(c.skip_dirs, vec!["a", "b"]);
@@ -323,5 +341,6 @@ mod tests {
         assert_eq!(c.dedup, crate::plan::Dedup::Content);
         assert_eq!(origins["WORKERS"], "x.ini:4");
         assert_eq!(c.watch.delay.approx().as_secs(), 90);
+        assert_eq!(c.max_age.unwrap().approx().as_secs(), 26 * 3600);
     }
 }

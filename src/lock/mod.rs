@@ -10,6 +10,7 @@ use std::io::{Read, Seek, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
@@ -34,6 +35,69 @@ impl std::fmt::Display for Held {
 }
 
 impl std::error::Error for Held {}
+
+/// Whether a writer waits for a lock another run holds (`--wait[=DURATION]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Wait {
+    /// Fail at once, naming the holder.
+    #[default]
+    No,
+    /// Wait until the lock is free.
+    Forever,
+    /// Wait at most this long, then fail.
+    AtMost(Duration),
+}
+
+impl From<crate::cli::WaitArgs> for Wait {
+    fn from(args: crate::cli::WaitArgs) -> Wait {
+        match args.wait {
+            None => Wait::No,
+            Some(None) => Wait::Forever,
+            Some(Some(span)) => Wait::AtMost(span.approx()),
+        }
+    }
+}
+
+/// How often a waiting writer tries the lock again.
+const RETRY: Duration = Duration::from_millis(200);
+
+/// Takes the writer lock; while another run holds it and `wait` allows, waits, telling
+/// `say` once who holds it. An interrupt (SIGINT/SIGTERM) ends the wait.
+pub fn acquire_waiting(meta_dir: &Path, wait: Wait, say: &dyn Fn(String)) -> Result<Lock> {
+    let started = Instant::now();
+    let mut told = false;
+    loop {
+        let err = match acquire(meta_dir) {
+            Err(e) if e.downcast_ref::<Held>().is_some() => e,
+            other => return other,
+        };
+        let waited = started.elapsed();
+        let more = match wait {
+            Wait::No => false,
+            Wait::Forever => true,
+            Wait::AtMost(limit) => waited < limit,
+        };
+        if !more || crate::signals::stopped() {
+            if wait == Wait::No {
+                return Err(err);
+            }
+            return Err(err.context(format!(
+                "gave up waiting for the lock after {}",
+                crate::units::human_duration(waited)
+            )));
+        }
+        if !told {
+            let held = err
+                .downcast_ref::<Held>()
+                .map(|h| h.0.clone())
+                .unwrap_or_default();
+            let who = held.split("; try again").next().unwrap_or(&held);
+            say(format!("phlb: waiting: {who}"));
+            told = true;
+        }
+        std::thread::sleep(RETRY);
+    }
+}
 
 /// Takes the writer lock or explains who holds it (a `Held` error when another run has it).
 pub fn acquire(meta_dir: &Path) -> Result<Lock> {
@@ -78,10 +142,18 @@ pub fn acquire(meta_dir: &Path) -> Result<Lock> {
     }
     let me = std::process::id().to_string();
     let stale_pid = (!holder.is_empty() && holder != me).then_some(holder);
-    file.set_len(0)
+    // The pid only serves messages: on a full disk (when prune is most needed) the lock
+    // is held without it.
+    let written = file
+        .set_len(0)
         .and_then(|_| file.rewind())
-        .and_then(|_| writeln!(file, "{me}"))
-        .with_context(|| format!("{}: cannot write the lock file", path.display()))?;
+        .and_then(|_| writeln!(file, "{me}"));
+    match written {
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT)) => {}
+        other => {
+            other.with_context(|| format!("{}: cannot write the lock file", path.display()))?
+        }
+    }
     Ok(Lock { file, stale_pid })
 }
 
@@ -135,5 +207,23 @@ impl Drop for Lock {
     /// Clears the pid so the next run does not mistake a clean exit for a crash.
     fn drop(&mut self) {
         let _ = self.file.set_len(0);
+    }
+}
+
+/// True when a writing run (backup, add, verify, prune, watch's snapshot) is alive on
+/// this root, judged by the pid it wrote into the lock file (a run clears it when done;
+/// a killed run's pid is dead). Takes no lock, so it never gets in a starting run's way.
+pub fn writer_running(meta_dir: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(meta_dir.join("lock")) else {
+        return false;
+    };
+    match text
+        .split_whitespace()
+        .next()
+        .map(str::parse::<libc::pid_t>)
+    {
+        // SAFETY: signal 0 only asks whether the process exists; nothing is sent.
+        Some(Ok(pid)) if pid > 0 => unsafe { libc::kill(pid, 0) == 0 },
+        _ => false,
     }
 }

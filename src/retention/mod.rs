@@ -112,16 +112,16 @@ pub struct Policy {
 }
 
 impl Policy {
-    /// True when no rule is given: such a policy would remove all but the newest
-    /// snapshot, so prune refuses it.
+    /// True when no rule is given (or only counts of 0): such a policy would remove all
+    /// but the newest snapshot, so prune refuses it.
     pub fn is_empty(&self) -> bool {
         self.keeps_all_snapshots() && self.versions.is_none()
     }
 
-    /// True when no snapshot rule is given (only `versions`, or nothing): no snapshot is
-    /// removed by the policy.
+    /// True when no snapshot rule is given (only `versions`, or nothing, or only counts
+    /// of 0, which restic also takes as no policy): no snapshot is removed by it.
     pub fn keeps_all_snapshots(&self) -> bool {
-        self.counted().is_empty() && self.within.is_none()
+        self.counted().iter().all(|(_, c)| *c == Count::Up(0)) && self.within.is_none()
     }
 
     /// Fills the rules this policy leaves out from `defaults`.

@@ -172,8 +172,16 @@ fn policies_on_synthetic_times() {
 #[test]
 fn a_policy_with_no_rule_is_empty() {
     assert!(Policy::default().is_empty());
+    // Counts of 0 alone are no policy either (restic: "no policy was specified").
+    assert!(Policy {
+        daily: up(0),
+        last: up(0),
+        ..Policy::default()
+    }
+    .is_empty());
     assert!(!Policy {
         daily: up(0),
+        last: up(1),
         ..Policy::default()
     }
     .is_empty());

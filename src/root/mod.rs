@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
+pub mod latest;
 mod stale_inodes;
 mod trash;
 mod trim;
@@ -46,14 +47,20 @@ impl BackupRoot {
     /// Opens the existing folder `given` (as the user named it: symlinks on the way are
     /// judged too) for writing; lines worth telling the user (a stale lock taken over, a
     /// catalog made anew, inode numbers re-recorded) go to `say`.
-    pub fn open_writer(given: &Path, fs: Filesystem, say: &dyn Fn(String)) -> Result<Self> {
+    /// `wait` says whether to wait for a lock another run holds.
+    pub fn open_writer(
+        given: &Path,
+        fs: Filesystem,
+        wait: lock::Wait,
+        say: &dyn Fn(String),
+    ) -> Result<Self> {
         store::check_root_safe(given)?;
         let path = given
             .canonicalize()
             .with_context(|| format!("{}: cannot open backup root", given.display()))?;
         let meta_dir = path.join(META_DIR);
         store::make_private_dir(&meta_dir)?;
-        let lock = lock::acquire(&meta_dir)?;
+        let lock = lock::acquire_waiting(&meta_dir, wait, say)?;
         // What killed runs left under temp names: phlb's own temp folder, and the temp
         // names of side files (summary, manifest) beside the snapshots.
         store::fresh_temp_dir(&meta_dir)?;
@@ -123,7 +130,10 @@ fn remove_side_temp_files(root: &Path) {
             continue;
         };
         for item in items.flatten() {
-            let is_file = item.file_type().is_ok_and(|t| t.is_file());
+            // A symlink too: what a run killed while it replaced `latest` left.
+            let is_file = item
+                .file_type()
+                .is_ok_and(|t| t.is_file() || t.is_symlink());
             if is_file && store::is_temp_name(&item.file_name()) {
                 let _ = std::fs::remove_file(item.path());
             }

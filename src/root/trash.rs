@@ -2,15 +2,18 @@
 //!
 //! 1. the snapshot folder is locked exclusively (a restore or a web download reading it
 //!    holds it shared; the removal waits for them, saying so once);
-//! 2. the folder and its side files leave their places at once: renamed into
-//!    `.phlb/trash/<name>/`, so nobody sees a half-deleted snapshot;
-//! 3. the catalog marks it `missing` in one small transaction (should that fail, the
-//!    folder is moved back);
-//! 4. its rows go in one transaction while the tree in the trash is deleted
-//!    (`store::remove_tree`, parallel), at the same time.
+//! 2. an intent marker `.phlb/trash/<name>/<timestamp>.removing` is made: from here on
+//!    the removal is finished by whoever runs next, whatever happens;
+//! 3. the catalog marks the snapshot `missing` in one small transaction, so no reader
+//!    lists it `complete` once its folder may have gone;
+//! 4. the folder and its side files leave their places at once: renamed into
+//!    `.phlb/trash/<name>/` (should that fail, they go back and it is `complete` again);
+//! 5. its rows go in one transaction while the tree in the trash is deleted
+//!    (`store::remove_tree`, parallel), at the same time; then the marker goes.
 //!
-//! A removal killed after step 2 leaves the snapshot whole in the trash; the next writer
-//! (`open_writer`: backup, add, verify, prune) drops its rows and deletes it.
+//! A removal killed anywhere after step 2 is finished by the next writer
+//! (`open_writer`: backup, add, verify, prune): it moves what is still in place into the
+//! trash, drops the rows and deletes the trees.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
@@ -37,52 +40,37 @@ impl BackupRoot {
         removed: &AtomicU64,
         waiting: &dyn Fn(),
     ) -> Result<()> {
-        let trash = self.meta_dir().join(TRASH_DIR);
-        store::make_private_dir(&trash)?;
-        let bin = trash.join(&row.name);
-        match std::fs::create_dir(&bin) {
-            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
-                return Err(e).with_context(|| format!("{}: cannot make folder", bin.display()))
-            }
-            _ => {}
-        }
-        let places = snapshot_places(&self.path, row);
+        let bin = make_bin(&self.meta_dir(), &row.name)?;
+        let places = snapshot_places(&self.path, &row.name, &row.timestamp);
         let folder = places.iter().find(|p| is_real_dir(p));
         let _held = match folder {
             Some(dir) => Some(snapshot::lock(dir, Hold::Exclusive, waiting)?),
             None => None,
         };
-        let mut moved: Vec<(PathBuf, PathBuf)> = Vec::new();
-        for place in &places {
-            let Some(leaf) = place.file_name() else {
-                continue;
-            };
-            let to = bin.join(leaf);
-            match std::fs::rename(place, &to) {
-                Ok(()) => moved.push((place.clone(), to)),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => {
-                    put_back(&moved);
-                    return Err(e).with_context(|| {
-                        format!("{}: cannot move into {}", place.display(), bin.display())
-                    });
-                }
-            }
+        let marker = bin.join(format!("{}{REMOVING}", row.timestamp));
+        store::create_fresh(&marker)
+            .with_context(|| format!("{}: cannot make", marker.display()))?;
+        sync_dir(&bin);
+        let db = || self.catalog.db();
+        if let Err(e) = row.mark_missing(&db()?) {
+            let _ = std::fs::remove_file(&marker);
+            return Err(e).context(format!("{}: cannot mark it in the catalog", row.label()));
         }
+        let moved = match move_into(&places, &bin) {
+            Ok(moved) => moved,
+            Err(e) => {
+                let _ = row.mark_complete(&db()?);
+                let _ = std::fs::remove_file(&marker);
+                return Err(e);
+            }
+        };
         sync_dir(&bin);
         if let Some(parent) = places.first().and_then(|p| p.parent()) {
             sync_dir(parent);
         }
-        // One small transaction says at once that the folder is gone (`missing`); the
-        // rows then go while the tree is deleted. A kill from here on leaves the rest to
-        // the next writer (`finish`), and never a half-deleted snapshot listed complete.
-        if let Err(e) = row.mark_missing(&self.catalog.db()?) {
-            put_back(&moved);
-            return Err(e).context(format!("{}: cannot drop from the catalog", row.label()));
-        }
         std::thread::scope(|s| -> Result<()> {
-            let rows = s.spawn(|| prune::delete_run(&self.catalog.db()?, row.id));
-            for (_, there) in &moved {
+            let rows = s.spawn(|| prune::delete_run(&db()?, row.id));
+            for there in &moved {
                 store::remove_tree(there, workers, removed)
                     .with_context(|| format!("{}: cannot delete", there.display()))?;
             }
@@ -90,17 +78,57 @@ impl BackupRoot {
                 .unwrap_or_else(|_| anyhow::bail!("{}: dropping the rows failed", row.label()))
                 .with_context(|| format!("{}: cannot drop from the catalog", row.label()))
         })?;
+        let _ = std::fs::remove_file(&marker);
         let _ = std::fs::remove_dir(&bin);
-        Ok(())
+        super::latest::refresh(&self.catalog.db()?, &self.path, &row.name)
     }
 }
 
-/// The places snapshot `row` may have on disk: its folder (final and in-progress
-/// names) and side files, existing or not; the folder comes first.
-pub fn snapshot_places(root: &Path, row: &SnapshotRow) -> Vec<PathBuf> {
+/// Suffix of the intent marker of a removal in progress.
+const REMOVING: &str = ".removing";
+
+/// `<meta>/trash/<name>`, made private if missing.
+fn make_bin(meta: &Path, name: &str) -> Result<PathBuf> {
+    let trash = meta.join(TRASH_DIR);
+    store::make_private_dir(&trash)?;
+    let bin = trash.join(name);
+    match std::fs::create_dir(&bin) {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+            Err(e).with_context(|| format!("{}: cannot make folder", bin.display()))
+        }
+        _ => Ok(bin),
+    }
+}
+
+/// Renames each of `places` that exists into folder `bin`; returns where they went. On
+/// a failure what was moved goes back.
+fn move_into(places: &[PathBuf], bin: &Path) -> Result<Vec<PathBuf>> {
+    let mut moved: Vec<(PathBuf, PathBuf)> = Vec::new();
+    for place in places {
+        let Some(leaf) = place.file_name() else {
+            continue;
+        };
+        let to = bin.join(leaf);
+        match std::fs::rename(place, &to) {
+            Ok(()) => moved.push((place.clone(), to)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                put_back(&moved);
+                return Err(e).with_context(|| {
+                    format!("{}: cannot move into {}", place.display(), bin.display())
+                });
+            }
+        }
+    }
+    Ok(moved.into_iter().map(|(_, there)| there).collect())
+}
+
+/// The places snapshot `name/timestamp` may have on disk: its folder (final and
+/// in-progress names) and side files, existing or not; the folder comes first.
+pub fn snapshot_places(root: &Path, name: &str, timestamp: &str) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for sums in ["SHA256SUMS", "SHA512SUMS"] {
-        let p = SnapshotPaths::new(root, &row.name, &row.timestamp, sums);
+        let p = SnapshotPaths::new(root, name, timestamp, sums);
         if out.is_empty() {
             out.extend([p.dir, p.work_dir, p.summary, p.log, p.work_log]);
         }
@@ -128,38 +156,63 @@ fn sync_dir(dir: &Path) {
     }
 }
 
-/// Finishes what killed removals left in `<root>/.phlb/trash`: drops the catalog rows of
-/// each snapshot found there and deletes it. Lines for the user go to `say`.
+/// Finishes what killed removals left in `<root>/.phlb/trash`: for each intent marker,
+/// moves what is still in place into the trash and drops the snapshot's rows; then
+/// drops the rows of every snapshot folder found there and deletes everything in it.
+/// Anything but a real folder at `trash/<name>` is removed, never followed. Lines for
+/// the user go to `say`.
 pub fn finish(root: &Path, catalog: &Catalog, say: &dyn Fn(String)) -> Result<()> {
     let trash = root.join(META_DIR).join(TRASH_DIR);
     let Ok(bins) = std::fs::read_dir(&trash) else {
         return Ok(());
     };
-    let conn = catalog.db()?;
+    let db = catalog.db()?;
     let removed = AtomicU64::new(0);
     for bin in bins.flatten() {
+        if !bin.file_type().is_ok_and(|t| t.is_dir()) {
+            let _ = std::fs::remove_file(bin.path());
+            continue;
+        }
         let Some(name) = bin.file_name().to_str().map(String::from) else {
             continue;
         };
-        let Ok(items) = std::fs::read_dir(bin.path()) else {
-            continue;
+        let leaves = |bin: &Path| -> Vec<String> {
+            std::fs::read_dir(bin)
+                .map(|it| {
+                    it.flatten()
+                        .filter_map(|e| e.file_name().to_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default()
         };
-        for item in items.flatten() {
-            let leaf = item.file_name();
-            let Some(leaf) = leaf.to_str() else { continue };
-            if is_real_dir(&item.path()) {
-                let ts = leaf.strip_suffix(IN_PROGRESS).unwrap_or(leaf);
-                if let Some(row) = SnapshotRow::find(&conn, &name, ts)? {
-                    prune::delete_run(&conn, row.id)?;
-                }
-                say(format!(
-                    "phlb: note: finishing the removal of {name}/{ts}, which an interrupted run left"
-                ));
+        for marker in leaves(&bin.path()).iter().filter(|l| l.ends_with(REMOVING)) {
+            let ts = &marker[..marker.len() - REMOVING.len()];
+            move_into(&snapshot_places(root, &name, ts), &bin.path())?;
+            if let Some(row) = SnapshotRow::find(&db, &name, ts)? {
+                prune::delete_run(&db, row.id)?;
             }
-            store::remove_tree(&item.path(), 1, &removed)
-                .with_context(|| format!("{}: cannot delete", item.path().display()))?;
+            say(format!(
+                "phlb: note: finishing the removal of {name}/{ts}, which an interrupted run began"
+            ));
+        }
+        for leaf in leaves(&bin.path()) {
+            let item = bin.path().join(&leaf);
+            if is_real_dir(&item) {
+                let ts = leaf.strip_suffix(IN_PROGRESS).unwrap_or(&leaf);
+                if let Some(row) = SnapshotRow::find(&db, &name, ts)? {
+                    prune::delete_run(&db, row.id)?;
+                }
+            }
+            if !leaf.ends_with(REMOVING) {
+                store::remove_tree(&item, 1, &removed)
+                    .with_context(|| format!("{}: cannot delete", item.display()))?;
+            }
+        }
+        for marker in leaves(&bin.path()).iter().filter(|l| l.ends_with(REMOVING)) {
+            let _ = std::fs::remove_file(bin.path().join(marker));
         }
         let _ = std::fs::remove_dir(bin.path());
+        super::latest::refresh(&db, root, &name)?;
     }
     Ok(())
 }

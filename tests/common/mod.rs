@@ -49,6 +49,8 @@ impl Env {
         let mut c = Command::new(env!("CARGO_BIN_EXE_phlb"));
         c.current_dir(self.dir.path())
             .env("HOME", self.dir.path())
+            .env_remove("PHLB_BACKUP_ROOT")
+            .env_remove("PHLB_CONFIG")
             .arg("--backup-root")
             .arg(root);
         c
@@ -112,7 +114,9 @@ impl Env {
         let mut v: Vec<PathBuf> = fs::read_dir(self.root.join(name))
             .map(|rd| rd.flatten().map(|e| e.path()).collect())
             .unwrap_or_default();
-        v.retain(|p| p.is_dir() && !p.to_string_lossy().contains(".inprogress"));
+        // Real folders only: `<name>/latest` is a symlink to one of them.
+        let real_dir = |p: &PathBuf| p.symlink_metadata().is_ok_and(|m| m.is_dir());
+        v.retain(|p| real_dir(p) && !p.to_string_lossy().contains(".inprogress"));
         v.sort();
         v
     }

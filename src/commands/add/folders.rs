@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 
 use super::Folder;
 use crate::config::Config;
-use crate::layout::{is_timestamp, IN_PROGRESS};
+use crate::layout::{is_timestamp, IN_PROGRESS, LATEST};
 
 /// A folder under the root that `add` did not record, and why.
 #[derive(Debug, Clone)]
@@ -93,6 +93,9 @@ fn snapshots_in(root: &Path, config: &Config, name: &str) -> Result<Found> {
             );
             continue;
         };
+        if file_type.is_symlink() && ts == LATEST {
+            continue;
+        }
         if file_type.is_symlink() {
             found.skip(item.path(), SYMLINK);
             continue;

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Result};
 
 use crate::catalog::snapshots::Status;
-use crate::catalog::{Catalog, Db, Origin, SnapshotRow};
+use crate::catalog::{Access, Catalog, Db, Origin, SnapshotRow};
 use crate::cli::AddArgs;
 use crate::commands::select::existing_root;
 use crate::config::Config;
@@ -54,7 +54,15 @@ fn record(
     tally: &mut Tally,
     say: &dyn Fn(String),
 ) -> Result<()> {
-    folders.sort_by(|a, b| (&a.timestamp, &a.name).cmp(&(&b.timestamp, &b.name)));
+    // Oldest first by the time in the name (`-10` after `-9` within one second): the
+    // catalog's order of runs with one time is the order they are recorded in.
+    let format = &config.sub_dir_formatter;
+    folders.sort_by_cached_key(|f| {
+        (
+            crate::layout::timestamp_order(&f.timestamp, format),
+            f.name.clone(),
+        )
+    });
     let mut importer = import::Importer {
         config,
         args,
@@ -118,6 +126,9 @@ pub fn record_on_disk(
         paths: Vec::new(),
         trust_manifests: false,
         no_link: true,
+        dry_run: false,
+        json: false,
+        wait: Default::default(),
     };
     let db = catalog.db()?;
     let mut tally = Tally::default();
@@ -145,24 +156,112 @@ pub fn fix_import_times(catalog: &Catalog, config: &Config) -> Result<()> {
     Ok(())
 }
 
+/// The folders `add` would look at: every snapshot folder under `root`, or the PATHs.
+fn look_for(root: &Path, config: &Config, args: &AddArgs) -> Result<folders::Found> {
+    if args.paths.is_empty() {
+        return folders::discover(root, config);
+    }
+    let mut found = folders::Found::default();
+    for p in &args.paths {
+        found.extend(folders::classify(root, config, p)?);
+    }
+    Ok(found)
+}
+
+/// `phlb add --dry-run`: says which folders would be recorded and which snapshots
+/// marked missing, reading the catalog without a lock and writing nothing at all.
+fn dry_run(config: &Config, ui: &Ui, args: &AddArgs) -> Result<Outcome> {
+    let root = existing_root(config)?;
+    let found = look_for(&root, config, args)?;
+    let meta_dir = root.join(crate::root::META_DIR);
+    let catalog = if meta_dir.join(crate::catalog::FILE_NAME).exists() {
+        match Catalog::open(&meta_dir, Access::Peek) {
+            Ok(c) => Some(c),
+            // add makes a half-made catalog anew: as if there were none.
+            Err(e) if e.downcast_ref::<crate::catalog::HalfMade>().is_some() => None,
+            Err(e) => return Err(e),
+        }
+    } else {
+        None
+    };
+    let db = catalog.as_ref().map(|c| c.db()).transpose()?;
+    let mut record = Vec::new();
+    for f in &found.folders {
+        let known = match &db {
+            Some(db) => SnapshotRow::find(db, &f.name, &f.timestamp)?
+                .is_some_and(|row| row.status == Status::Complete),
+            None => false,
+        };
+        if !known {
+            record.push(format!("{}/{}", f.name, f.timestamp));
+        }
+    }
+    let mut missing = Vec::new();
+    if let Some(db) = &db {
+        for snap in SnapshotRow::all(db)? {
+            let gone = !root.join(&snap.name).join(&snap.timestamp).is_dir();
+            if snap.status == Status::Complete && gone {
+                missing.push(snap.label());
+            }
+        }
+    }
+    if args.json {
+        let skipped: Vec<serde_json::Value> = found
+            .skipped
+            .iter()
+            .map(|s| serde_json::json!({ "path": one_line(&s.path), "reason": s.reason }))
+            .collect();
+        let doc = serde_json::json!({
+            "dry_run": true,
+            "would_record": record,
+            "would_mark_missing": missing,
+            "skipped": skipped,
+        });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    } else {
+        for s in &found.skipped {
+            eprintln!("phlb: error: {}: {}", one_line(&s.path), s.reason);
+        }
+        if !ui.quiet() {
+            for label in &record {
+                println!("would record {label} (hash its files, link identical content)");
+            }
+            for label in &missing {
+                println!("would mark {label} missing (its folder is gone)");
+            }
+            println!(
+                "dry run, nothing written: would record {} snapshot(s), mark {} missing, skip {} folder(s)",
+                record.len(),
+                missing.len(),
+                found.skipped.len()
+            );
+        }
+    }
+    Ok(if found.skipped.is_empty() {
+        Outcome::Clean
+    } else {
+        Outcome::Problems
+    })
+}
+
 /// Runs `phlb add`.
 pub fn run(config: &Config, ui: &Ui, args: &AddArgs) -> Result<Outcome> {
+    if args.dry_run {
+        return dry_run(config, ui, args);
+    }
     let say = |line: String| ui.say(line);
     existing_root(config)?;
-    let opened = BackupRoot::open_writer(&config.backup_path, Filesystem::MustMatch, &say)?;
+    let opened = BackupRoot::open_writer(
+        &config.backup_path,
+        Filesystem::MustMatch,
+        args.wait.into(),
+        &say,
+    )?;
     let (root, catalog) = (opened.path.clone(), &opened.catalog);
     fix_import_times(catalog, config)?;
     let db = catalog.db()?;
     let style = ui.style;
-    let found = if args.paths.is_empty() {
-        folders::discover(&root, config)?
-    } else {
-        let mut found = folders::Found::default();
-        for p in &args.paths {
-            found.extend(folders::classify(&root, config, p)?);
-        }
-        found
-    };
+    let found = look_for(&root, config, args)?;
     // Named even with --quiet: each one is a snapshot that may be missing from the catalog.
     for s in &found.skipped {
         eprintln!("phlb: error: {}: {}", one_line(&s.path), s.reason);
@@ -182,7 +281,25 @@ pub fn run(config: &Config, ui: &Ui, args: &AddArgs) -> Result<Outcome> {
         }
     }
     record(config, args, &root, &db, folders, style, &mut tally, &say)?;
-    if !ui.quiet() {
+    if args.json {
+        let skipped: Vec<serde_json::Value> = found
+            .skipped
+            .iter()
+            .map(|s| serde_json::json!({ "path": one_line(&s.path), "reason": s.reason }))
+            .collect();
+        let doc = serde_json::json!({
+            "added": tally.added,
+            "files": tally.files,
+            "hashed_bytes": tally.hashed_bytes,
+            "marked_missing": missing,
+            "relinked": tally.relinked,
+            "freed_bytes": tally.freed,
+            "manifests_written": tally.manifests_written,
+            "problems": tally.problems,
+            "skipped": skipped,
+        });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    } else if !ui.quiet() {
         if tally.added == 0 && missing == 0 && found.skipped.is_empty() {
             println!("nothing to do: every snapshot folder is in the catalog");
         } else if tally.added == 0 && missing == 0 {

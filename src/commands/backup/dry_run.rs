@@ -16,15 +16,18 @@ use crate::commands::dedup;
 use crate::config::Config;
 use crate::plan::{first_step, FirstStep, LinkKey, PrevMap};
 use crate::prefetch::{read_and_hash, SourceFile};
-use crate::progress::{Progress, Style};
+use crate::progress::{Progress, Style, Ui};
 use crate::scan::{self, Entry, Kind, SourceDir};
 use crate::units::one_line;
 use crate::xattr::Xattrs;
 use crate::Outcome;
 
 /// Reports, per source, what a backup would do.
-/// With `verbose`, each path the selection leaves out is named with its rule.
-pub fn run(config: &Config, sources: &[Source], style: Style, verbose: bool) -> Result<Outcome> {
+/// With `ui.verbose` each entry is named with what would happen to it (stderr); with
+/// `json` each source's counts are one JSON line instead of the summary. With
+/// `ui.verbose` each path the selection leaves out is named with its rule, too.
+pub fn run(config: &Config, sources: &[Source], ui: &Ui, json: bool) -> Result<Outcome> {
+    let style = ui.style;
     // What the real run would refuse, the dry run refuses too.
     crate::store::check_root_safe(&config.backup_path)?;
     let meta_dir = config.meta_dir();
@@ -96,16 +99,27 @@ pub fn run(config: &Config, sources: &[Source], style: Style, verbose: bool) -> 
                 p.message
             ));
         }
-        if verbose {
+        if ui.verbose {
             for s in &scan.skipped {
                 progress.warn(&format!("skip    {} ({})", one_line(&s.rel), s.rule));
             }
         }
         let mut seen = HashSet::new();
         for entry in &scan.entries {
+            let tell = |what: &str| {
+                if ui.verbose {
+                    progress.warn(&format!("{what:<10} {}", one_line(&entry.rel)));
+                }
+            };
             match entry.kind {
-                Kind::Dir => counts.dirs += 1,
-                Kind::Symlink => counts.symlinks += 1,
+                Kind::Dir => {
+                    counts.dirs += 1;
+                    tell("folder");
+                }
+                Kind::Symlink => {
+                    counts.symlinks += 1;
+                    tell("symlink");
+                }
                 Kind::File => {
                     let path = source.path.join(&entry.rel);
                     match decide(config, db.as_ref(), &root, &prev, &mut seen, entry, &dir) {
@@ -114,9 +128,11 @@ pub fn run(config: &Config, sources: &[Source], style: Style, verbose: bool) -> 
                             counts.bytes += entry.meta.size;
                             if linked {
                                 counts.linked += 1;
+                                tell("would link");
                             } else {
                                 counts.copied += 1;
                                 counts.new_bytes += entry.meta.size;
+                                tell("would copy");
                             }
                         }
                         Err(why) => {
@@ -131,7 +147,12 @@ pub fn run(config: &Config, sources: &[Source], style: Style, verbose: bool) -> 
             }
         }
         progress.finish();
-        if style != Style::Quiet {
+        if json {
+            println!(
+                "{}",
+                counts.json(&source.name, started.elapsed(), RunKind::Dry)
+            );
+        } else if style != Style::Quiet {
             print!(
                 "{}",
                 counts.summary(&source.name, started.elapsed(), RunKind::Dry)

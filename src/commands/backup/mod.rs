@@ -27,6 +27,7 @@ use crate::cli::BackupArgs;
 use crate::config::{Config, LogLevel};
 use crate::flush::Flusher;
 use crate::layout::{check_name, SnapshotPaths};
+use crate::lock::Wait;
 use crate::progress::{Progress, Ui};
 use crate::root::{BackupRoot, Filesystem};
 use crate::scan::{ScanOptions, Selection, SourceDir};
@@ -45,9 +46,8 @@ pub struct Source {
 pub fn run(config: &Config, ui: &Ui, args: &BackupArgs) -> Result<Outcome> {
     let config = &with_selection(config, &args.select)?;
     let sources = resolve_sources(&args.sources, args.name.as_deref())?;
-    let style = ui.style;
     if args.dry_run {
-        return dry_run::run(config, &sources, style, ui.verbose);
+        return dry_run::run(config, &sources, ui, args.json);
     }
     if args.prune {
         crate::commands::prune::check_backup_policy(config)?;
@@ -55,7 +55,7 @@ pub fn run(config: &Config, ui: &Ui, args: &BackupArgs) -> Result<Outcome> {
     let root = prepare_root(config)?;
     check_sources_against_root(&sources, &root)?;
     let say = |line: String| ui.say(line);
-    let opened = open_for_backup(config, &root, ui)?;
+    let opened = open_for_backup(config, &root, ui, args.wait.into())?;
     let mut outcome = Outcome::Clean;
     for source in &sources {
         let made = snapshot_with_hooks(&opened, config, source, ui)?;
@@ -64,7 +64,12 @@ pub fn run(config: &Config, ui: &Ui, args: &BackupArgs) -> Result<Outcome> {
                 "phlb: note: removed the leftovers of interrupted run {gone}"
             ));
         }
-        if !ui.quiet() {
+        if args.json {
+            println!(
+                "{}",
+                made.counts.json(&made.label, made.elapsed, RunKind::Real)
+            );
+        } else if !ui.quiet() {
             print!("{}", made.summary);
         }
         if made.counts.failed > 0 {
@@ -94,13 +99,20 @@ pub struct SnapshotReport {
     pub summary: String,
     /// Interrupted runs of the same name whose leftovers were removed.
     pub removed_leftovers: Vec<String>,
+    /// How long the run took.
+    pub elapsed: std::time::Duration,
 }
 
 /// Opens the backup root `root` (from `prepare_root`) for a backup: takes the writer
 /// lock, records snapshot folders a new catalog does not know yet, and checks `HASH`.
-pub(crate) fn open_for_backup(config: &Config, root: &Path, ui: &Ui) -> Result<BackupRoot> {
+pub(crate) fn open_for_backup(
+    config: &Config,
+    root: &Path,
+    ui: &Ui,
+    wait: Wait,
+) -> Result<BackupRoot> {
     let say = |line: String| ui.say(line);
-    let opened = BackupRoot::open_writer(root, Filesystem::MustMatch, &say)?;
+    let opened = BackupRoot::open_writer(root, Filesystem::MustMatch, wait, &say)?;
     crate::commands::add::record_on_disk(config, opened.path(), &opened.catalog, ui.style, &say)?;
     opened.catalog.check_hash(&config.hash.to_string())?;
     crate::commands::add::fix_import_times(&opened.catalog, config)?;
@@ -368,11 +380,16 @@ pub fn make_snapshot(
     ));
     let db = catalog.db()?;
     let cleaned = leftovers::clean(&db, root, name, sums, format, DeadRuns::Remove)?;
+    // The snapshot is complete whatever happens to the link; a failure is only told.
+    if let Err(e) = crate::root::latest::refresh(&db, root, name) {
+        ui.say(format!("phlb: warning: {e:#}"));
+    }
     Ok(SnapshotReport {
         label,
         counts,
         summary,
         removed_leftovers: cleaned.removed,
+        elapsed: started.elapsed(),
     })
 }
 

@@ -21,7 +21,7 @@ pub enum RunKind {
     Dry,
 }
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
 pub struct Counts {
     /// Regular files in the snapshot.
     pub files: u64,
@@ -61,6 +61,20 @@ impl Counts {
             copied: self.copied,
             failed: self.failed,
         }
+    }
+
+    /// The run's report as one line of JSON (`backup --json`): every counter, plus
+    /// `snapshot`, `dry_run`, `seconds` and `finished_at` (RFC 3339 with offset).
+    pub fn json(&self, snapshot: &str, elapsed: Duration, run: RunKind) -> String {
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        if let Some(obj) = v.as_object_mut() {
+            obj.insert("snapshot".into(), snapshot.into());
+            obj.insert("dry_run".into(), (run == RunKind::Dry).into());
+            obj.insert("seconds".into(), elapsed.as_secs_f64().into());
+            let now = crate::output::rfc3339(&crate::clock::now_local());
+            obj.insert("finished_at".into(), now.into());
+        }
+        v.to_string()
     }
 
     /// The final summary, a few lines of plain text.

@@ -6,6 +6,7 @@
 mod plan;
 mod show;
 
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -29,7 +30,7 @@ use plan::{Action, Item, Reason};
 /// Runs `phlb prune`.
 pub fn run_prune(config: &Config, ui: &Ui, args: &PruneArgs) -> Result<Outcome> {
     let policy = policy_of(&args.keep, &config.keep)?;
-    let pick = |conn: &Db| -> Result<Vec<Item>> {
+    let pick = |conn: &Db, root: &Path| -> Result<Vec<Item>> {
         let all = members(conn, None)?;
         for name in &args.names {
             if !all.iter().any(|m| &m.row.name == name) {
@@ -40,8 +41,14 @@ pub fn run_prune(config: &Config, ui: &Ui, args: &PruneArgs) -> Result<Outcome> 
             .into_iter()
             .filter(|m| args.names.is_empty() || args.names.contains(&m.row.name))
             .collect();
+        plan::check_clock(&chosen, &config.sub_dir_formatter)?;
         let rules = (!policy.keeps_all_snapshots()).then_some(&policy);
-        Ok(plan::by_policy(chosen, rules, &config.sub_dir_formatter))
+        Ok(plan::by_policy(
+            chosen,
+            rules,
+            &config.sub_dir_formatter,
+            root,
+        ))
     };
     if !args.removal.json && !ui.quiet() {
         println!("policy: {}", policy.describe());
@@ -52,7 +59,7 @@ pub fn run_prune(config: &Config, ui: &Ui, args: &PruneArgs) -> Result<Outcome> 
 /// Runs `phlb forget`.
 pub fn run_forget(config: &Config, ui: &Ui, args: &ForgetArgs) -> Result<Outcome> {
     let root = existing_root(config)?;
-    let pick = |conn: &Db| -> Result<Vec<Item>> {
+    let pick = |conn: &Db, _: &Path| -> Result<Vec<Item>> {
         let all = members(conn, None)?;
         let mut items: Vec<Item> = Vec::new();
         if args.missing {
@@ -77,6 +84,17 @@ pub fn run_forget(config: &Config, ui: &Ui, args: &ForgetArgs) -> Result<Outcome
         }
         for spec in &args.snapshots {
             let row = resolve(conn, &root, spec)?;
+            // `forget docs` must not quietly mean "the newest snapshot of docs".
+            let exact = Path::new(spec)
+                .file_name()
+                .is_some_and(|leaf| leaf == row.timestamp.as_str());
+            if !exact {
+                bail!(
+                    "{spec}: name one snapshot exactly (NAME/TIMESTAMP, e.g. {}); forget does not \
+                     pick the newest for you",
+                    row.label()
+                );
+            }
             if items.iter().any(|i| i.member.row.id == row.id) {
                 continue;
             }
@@ -106,13 +124,15 @@ pub fn after_backup(
         .into_iter()
         .filter(|m| names.contains(&m.row.name))
         .collect();
+    plan::check_clock(&chosen, &config.sub_dir_formatter)?;
     let rules = (!config.keep.keeps_all_snapshots()).then_some(&config.keep);
-    let items = plan::by_policy(chosen, rules, &config.sub_dir_formatter);
+    let items = plan::by_policy(chosen, rules, &config.sub_dir_formatter, opened.path());
     let removal = RemovalArgs {
         dry_run: false,
         json: false,
         show_lost: false,
         bytes: false,
+        wait: Default::default(),
     };
     carry_out(
         Some(opened),
@@ -164,22 +184,27 @@ fn with_root(
     ui: &Ui,
     removal: RemovalArgs,
     versions: Option<u32>,
-    pick: impl Fn(&Db) -> Result<Vec<Item>>,
+    pick: impl Fn(&Db, &Path) -> Result<Vec<Item>>,
 ) -> Result<Outcome> {
     if removal.dry_run {
         // Peek: not even the -shm and -wal files a reader would make.
         let root = existing_root(config)?;
         let catalog = Catalog::open(&root.join(crate::root::META_DIR), Access::Peek)?;
         let conn = catalog.db()?;
-        let items = pick(&conn)?;
+        let items = pick(&conn, &root)?;
         return carry_out(None, &conn, items, versions, config, ui, removal);
     }
     existing_root(config)?;
     let say = |line: String| ui.say(line);
-    let opened = BackupRoot::open_writer(&config.backup_path, Filesystem::Any, &say)?;
+    let opened = BackupRoot::open_writer(
+        &config.backup_path,
+        Filesystem::Any,
+        removal.wait.into(),
+        &say,
+    )?;
     crate::signals::doing("prune stopped; the next prune or backup finishes the removal it began");
     let conn = opened.catalog.db()?;
-    let items = pick(&conn)?;
+    let items = pick(&conn, opened.path())?;
     carry_out(Some(&opened), &conn, items, versions, config, ui, removal)
 }
 

@@ -40,6 +40,9 @@ pub fn plan_lines(items: &[Item]) -> Vec<String> {
                     format!("keep    {label:width$}  {why}")
                 }
                 Action::Remove(reason) => format!("remove  {label:width$}  {}", reason.name()),
+                Action::Gone => format!(
+                    "gone    {label:width$}  folder deleted by hand; counts for nothing (`phlb forget --missing` drops it)"
+                ),
             }
         })
         .collect()
@@ -142,6 +145,7 @@ pub fn json(
                     None,
                 ),
                 Action::Remove(r) => ("remove", Vec::new(), Some(r.name())),
+                Action::Gone => ("gone", Vec::new(), Some("folder deleted by hand")),
             };
             let trimmed: Vec<String> = olds
                 .iter()

@@ -51,8 +51,14 @@ fn refuse_inside_root(to: &Path, root: &Path) -> Result<()> {
     let mut real = existing
         .canonicalize()
         .unwrap_or_else(|_| existing.to_path_buf());
+    // By identity too: a bind mount (or any other path) of the root, or of a folder in
+    // it, names the same folder by another path.
+    let root_id = dev_ino(root);
+    let through_root = real
+        .ancestors()
+        .any(|a| root_id.is_some() && dev_ino(a) == root_id);
     real.extend(rest.iter().rev());
-    if real.starts_with(root) {
+    if real.starts_with(root) || through_root {
         bail!(
             "{}: inside the backup root {}; restore to a folder outside it",
             one_line(to),
@@ -60,6 +66,12 @@ fn refuse_inside_root(to: &Path, root: &Path) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The device and inode of `p` (not following a symlink at its end).
+fn dev_ino(p: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    p.symlink_metadata().ok().map(|m| (m.dev(), m.ino()))
 }
 
 /// Runs `phlb restore`.

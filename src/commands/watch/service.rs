@@ -26,6 +26,9 @@ use crate::Outcome;
 const IDLE: Duration = Duration::from_secs(3600);
 /// How often it tries again for a writer lock another run holds.
 const LOCK_RETRY: Duration = Duration::from_millis(500);
+/// How often it checks that each source folder is still the one it watches (a folder
+/// swapped in by `mv`, or deleted, sends no event from its new inode).
+const IDENTITY_CHECK: Duration = Duration::from_secs(2);
 
 /// A running watch.
 pub struct Watch<'a> {
@@ -40,6 +43,17 @@ pub struct Watch<'a> {
     intake: Option<Intake>,
     /// While polling: when the next comparison is due.
     next_poll: Option<Instant>,
+    /// Device and inode of each source folder as watched (None: it is gone).
+    ids: Vec<Option<(u64, u64)>>,
+}
+
+/// The device and inode of folder `p`, if it is one.
+fn folder_id(p: &std::path::Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    p.symlink_metadata()
+        .ok()
+        .filter(|m| m.is_dir())
+        .map(|m| (m.dev(), m.ino()))
 }
 
 impl<'a> Watch<'a> {
@@ -61,6 +75,7 @@ impl<'a> Watch<'a> {
             schedules: vec![Schedule::default(); sources.len()],
             intake: None,
             next_poll: None,
+            ids: sources.iter().map(|s| folder_id(&s.path)).collect(),
         }
     }
 
@@ -77,16 +92,21 @@ impl<'a> Watch<'a> {
         }
         let folders = intake.watched;
         self.intake = Some(intake);
-        match lost {
-            Some(why) => self.fall_back(&why),
-            None => self.ui.say(format!(
+        if let Some(why) = &lost {
+            self.fall_back(why);
+        }
+        self.compare_all(Instant::now())?;
+        // Said after the first comparison: from this line on, every change counts as
+        // news (a script or a test can wait for it).
+        if lost.is_none() {
+            self.ui.say(format!(
                 "phlb: watching {} source{} ({folders} folders); snapshots after {} of quiet",
                 self.sources.len(),
                 if self.sources.len() == 1 { "" } else { "s" },
                 self.config.watch.delay
-            )),
+            ));
         }
-        self.compare_all(Instant::now())
+        Ok(())
     }
 
     /// The loop; it ends only with the process (a signal).
@@ -99,7 +119,9 @@ impl<'a> Watch<'a> {
                 .filter_map(|s| s.due(&self.waits))
                 .chain(self.next_poll)
                 .min();
-            let wait = next.map_or(IDLE, |t| t.saturating_duration_since(now));
+            let wait = next
+                .map_or(IDLE, |t| t.saturating_duration_since(now))
+                .min(IDENTITY_CHECK);
             let news = match &self.intake {
                 Some(intake) => intake.news.recv_timeout(wait),
                 None => {
@@ -122,6 +144,7 @@ impl<'a> Watch<'a> {
                 }
             }
             let now = Instant::now();
+            self.check_sources(now);
             if self.next_poll.is_some_and(|t| t <= now) {
                 if let Err(e) = self.compare_all(now) {
                     eprintln!("phlb: error: {e:#}; watching goes on");
@@ -134,6 +157,33 @@ impl<'a> Watch<'a> {
             if !due.is_empty() {
                 self.snapshot(&due);
             }
+        }
+    }
+
+    /// Notices a source folder that was replaced (watches the new one, and its content
+    /// counts as a change) or deleted (says so once; its snapshots wait until it is back).
+    fn check_sources(&mut self, now: Instant) {
+        for (i, source) in self.sources.iter().enumerate() {
+            let id = folder_id(&source.path);
+            if id == self.ids[i] {
+                continue;
+            }
+            self.ids[i] = id;
+            let shown = crate::units::one_line(&source.path);
+            if id.is_none() {
+                self.ui.say(format!(
+                    "phlb: note: {shown} is gone; its snapshots wait until it is back"
+                ));
+                continue;
+            }
+            self.ui.say(format!(
+                "phlb: note: {shown} was replaced by another folder; watching that one"
+            ));
+            let placed = self.intake.as_mut().map(|i| i.watch_tree(&source.path));
+            if let Some(Err(why)) = placed {
+                self.fall_back(&why);
+            }
+            self.schedules[i].change(now);
         }
     }
 
@@ -205,6 +255,10 @@ impl<'a> Watch<'a> {
         for &i in due {
             let source = &self.sources[i];
             self.schedules[i].started(Instant::now());
+            if self.ids[i].is_none() {
+                // Gone: a snapshot would fail and leave an unfinished run behind.
+                continue;
+            }
             let started = Instant::now();
             match snapshot_with_hooks(&opened, self.config, source, &ui) {
                 Ok(made) => {
@@ -262,7 +316,7 @@ impl<'a> Watch<'a> {
     fn open_root(&self) -> Result<BackupRoot> {
         let mut told = false;
         loop {
-            match open_for_backup(self.config, &self.root, self.ui) {
+            match open_for_backup(self.config, &self.root, self.ui, crate::lock::Wait::No) {
                 Err(e) if e.downcast_ref::<Held>().is_some() => {
                     if !told {
                         self.ui.say(format!(

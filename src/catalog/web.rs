@@ -1,0 +1,383 @@
+//! Typed, paged read-only questions of the web UI (`phlb serve`) and `phlb status`:
+//! runs of a name a page at a time, one folder's children, one entry, the bytes only
+//! one snapshot holds. None loads a whole snapshot.
+
+use anyhow::Result;
+use rusqlite::{params, OptionalExtension};
+
+use super::snapshots::Status;
+use super::{Db, SnapshotRow};
+
+/// One run of a snapshot name with its cheap counters.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Run {
+    pub id: i64,
+    pub name: String,
+    pub timestamp: String,
+    pub status: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub files: i64,
+    pub bytes: i64,
+    pub new_bytes: i64,
+    pub failed: i64,
+}
+
+const RUN_COLUMNS: &str =
+    "id, name, timestamp, status, started_at, finished_at, files, bytes, new_bytes, failed";
+
+fn run_row(r: &rusqlite::Row) -> rusqlite::Result<Run> {
+    Ok(Run {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        timestamp: r.get(2)?,
+        status: r.get(3)?,
+        started_at: r.get(4)?,
+        finished_at: r.get(5)?,
+        files: r.get(6)?,
+        bytes: r.get(7)?,
+        new_bytes: r.get(8)?,
+        failed: r.get(9)?,
+    })
+}
+
+/// Every snapshot name, sorted.
+pub fn names(db: &Db) -> Result<Vec<String>> {
+    let mut stmt = db
+        .conn()
+        .prepare("SELECT DISTINCT name FROM snapshot_runs ORDER BY name")?;
+    let rows = stmt.query_map([], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Runs of `name`, newest first, `limit` of them from `offset`.
+pub fn runs(db: &Db, name: &str, offset: i64, limit: i64) -> Result<Vec<Run>> {
+    let sql = format!(
+        "SELECT {RUN_COLUMNS} FROM snapshot_runs WHERE name = ?1
+         ORDER BY started_at DESC, id DESC LIMIT ?2 OFFSET ?3"
+    );
+    let mut stmt = db.conn().prepare_cached(&sql)?;
+    let rows = stmt.query_map(params![name, limit, offset], run_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// How many runs `name` has.
+pub fn run_count(db: &Db, name: &str) -> Result<i64> {
+    Ok(db.conn().query_row(
+        "SELECT count(*) FROM snapshot_runs WHERE name = ?1",
+        [name],
+        |r| r.get(0),
+    )?)
+}
+
+/// The newest run of `name` (any status), and its newest complete one.
+pub fn newest(db: &Db, name: &str) -> Result<(Option<Run>, Option<Run>)> {
+    let conn = db.conn();
+    let last = conn
+        .query_row(
+            &format!(
+                "SELECT {RUN_COLUMNS} FROM snapshot_runs WHERE name = ?1
+                 ORDER BY started_at DESC, id DESC LIMIT 1"
+            ),
+            [name],
+            run_row,
+        )
+        .optional()?;
+    let complete = conn
+        .query_row(
+            &format!(
+                "SELECT {RUN_COLUMNS} FROM snapshot_runs WHERE name = ?1 AND status = ?2
+                 ORDER BY started_at DESC, id DESC LIMIT 1"
+            ),
+            params![name, Status::Complete.as_str()],
+            run_row,
+        )
+        .optional()?;
+    Ok((last, complete))
+}
+
+/// Chart points of `name`, oldest first: (timestamp, bytes, new bytes) of each complete
+/// run, at most `limit` (the newest ones).
+pub fn chart_points(db: &Db, name: &str, limit: i64) -> Result<Vec<(String, i64, i64)>> {
+    let mut stmt = db.conn().prepare_cached(
+        "SELECT timestamp, bytes, new_bytes FROM (
+             SELECT timestamp, bytes, new_bytes, started_at, id FROM snapshot_runs
+             WHERE name = ?1 AND status = 'complete'
+             ORDER BY started_at DESC, id DESC LIMIT ?2)
+         ORDER BY started_at, id",
+    )?;
+    let rows = stmt.query_map(params![name, limit], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The run with this id.
+pub fn snapshot(db: &Db, id: i64) -> Result<Option<SnapshotRow>> {
+    Ok(db
+        .conn()
+        .query_row(
+            "SELECT id, name, timestamp, status, hash_algo FROM snapshot_runs WHERE id = ?1",
+            [id],
+            |r| {
+                Ok(SnapshotRow {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    timestamp: r.get(2)?,
+                    status: r.get(3)?,
+                    hash_algo: r.get(4)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
+/// Bytes of the stored copies that only snapshot `id` links (what deleting it frees);
+/// one snapshot's share of what `list` computes for all.
+pub fn only_here(db: &Db, id: i64) -> Result<i64> {
+    Ok(db.conn().query_row(
+        "SELECT coalesce(sum(c.size), 0) FROM (
+             SELECT DISTINCT e.copy_id FROM entries e
+             WHERE e.snapshot_id = ?1 AND e.copy_id IS NOT NULL
+               AND NOT EXISTS (SELECT 1 FROM entries o
+                               WHERE o.copy_id = e.copy_id AND o.snapshot_id != ?1)) u
+         JOIN copies k ON k.id = u.copy_id JOIN contents c ON c.id = k.content_id",
+        [id],
+        |r| r.get(0),
+    )?)
+}
+
+/// One entry of a snapshot as the web UI shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Entry {
+    pub path_id: i64,
+    /// Its path in the snapshot, raw bytes.
+    #[serde(skip)]
+    pub path: Vec<u8>,
+    pub kind: String,
+    pub size: i64,
+    pub mtime: String,
+    pub mode: u32,
+    /// A symlink's target, raw bytes.
+    #[serde(skip)]
+    pub target: Option<Vec<u8>>,
+    pub copy_id: Option<i64>,
+    pub hash: Option<String>,
+    /// True when `verify` recorded its stored copy as damaged.
+    pub damaged: bool,
+}
+
+fn entry_columns() -> String {
+    format!(
+        "e.path_id, p.path, e.kind, e.size, {}, e.mode, e.target, e.copy_id,
+         lower(hex(c.hash)), coalesce(k.state = 'damaged', 0)",
+        super::queries::mtime_text()
+    )
+}
+
+fn entry_row(r: &rusqlite::Row) -> rusqlite::Result<Entry> {
+    Ok(Entry {
+        path_id: r.get(0)?,
+        path: r.get(1)?,
+        kind: r.get(2)?,
+        size: r.get(3)?,
+        mtime: r.get(4)?,
+        mode: r.get(5)?,
+        target: r.get(6)?,
+        copy_id: r.get(7)?,
+        hash: r.get(8)?,
+        damaged: r.get(9)?,
+    })
+}
+
+/// The entry of snapshot `snapshot_id` at path id `path_id`.
+pub fn entry(db: &Db, snapshot_id: i64, path_id: i64) -> Result<Option<Entry>> {
+    let sql = format!(
+        "SELECT {} FROM entries e JOIN paths p ON p.id = e.path_id
+         LEFT JOIN copies k ON k.id = e.copy_id LEFT JOIN contents c ON c.id = k.content_id
+         WHERE e.snapshot_id = ?1 AND e.path_id = ?2",
+        entry_columns()
+    );
+    Ok(db
+        .conn()
+        .query_row(&sql, params![snapshot_id, path_id], entry_row)
+        .optional()?)
+}
+
+/// The id of a path the catalog has seen.
+pub fn path_id(db: &Db, path: &[u8]) -> Result<Option<i64>> {
+    Ok(db
+        .conn()
+        .query_row("SELECT id FROM paths WHERE path = ?1", [path], |r| r.get(0))
+        .optional()?)
+}
+
+/// The path with this id.
+pub fn path_of(db: &Db, id: i64) -> Result<Option<Vec<u8>>> {
+    Ok(db
+        .conn()
+        .query_row("SELECT path FROM paths WHERE id = ?1", [id], |r| r.get(0))
+        .optional()?)
+}
+
+/// A path whose content stayed but whose mode or mtime changed between two snapshots.
+#[derive(Debug, Clone)]
+pub struct MetaChange {
+    pub path: Vec<u8>,
+    pub old_mode: u32,
+    pub new_mode: u32,
+    pub old_mtime_ns: i64,
+    pub new_mtime_ns: i64,
+}
+
+/// Paths in both snapshots with the same kind and content but another mode or mtime,
+/// by path, at most `limit`.
+pub fn meta_changes(db: &Db, a: i64, b: i64, limit: i64) -> Result<Vec<MetaChange>> {
+    let mut stmt = db.conn().prepare_cached(
+        "SELECT p.path, x.mode, y.mode, x.mtime_ns, y.mtime_ns
+         FROM entries x JOIN entries y ON y.snapshot_id = ?2 AND y.path_id = x.path_id
+         JOIN paths p ON p.id = x.path_id
+         LEFT JOIN copies kx ON kx.id = x.copy_id LEFT JOIN copies ky ON ky.id = y.copy_id
+         WHERE x.snapshot_id = ?1 AND x.kind = y.kind AND kx.content_id IS ky.content_id
+           AND (x.mode != y.mode OR x.mtime_ns != y.mtime_ns) AND p.path != CAST('.' AS BLOB)
+         ORDER BY p.path LIMIT ?3",
+    )?;
+    let rows = stmt.query_map(params![a, b, limit], |r| {
+        Ok(MetaChange {
+            path: r.get(0)?,
+            old_mode: r.get(1)?,
+            new_mode: r.get(2)?,
+            old_mtime_ns: r.get(3)?,
+            new_mtime_ns: r.get(4)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The entries directly inside folder `dir` (`.` for the snapshot's top) of a snapshot,
+/// folders first then by name, `limit` from `offset`, and how many there are.
+pub fn children(
+    db: &Db,
+    snapshot_id: i64,
+    dir: &[u8],
+    offset: i64,
+    limit: i64,
+) -> Result<(Vec<Entry>, i64)> {
+    // Paths below `dir` form one range of the paths index: prefix `dir/` up to `dir0`
+    // ('0' follows '/'); the top folder's children are every path without a '/'.
+    let (lo, hi, skip) = if dir == b"." {
+        (Vec::new(), vec![0xff_u8; 1], 0_i64)
+    } else {
+        let mut lo = dir.to_vec();
+        lo.push(b'/');
+        let mut hi = dir.to_vec();
+        hi.push(b'0');
+        let skip = lo.len() as i64;
+        (lo, hi, skip)
+    };
+    let filter = "p.path >= ?2 AND p.path < ?3 AND p.path != CAST('.' AS BLOB)
+         AND instr(substr(p.path, ?4 + 1), CAST('/' AS BLOB)) = 0";
+    let total: i64 = db.conn().query_row(
+        &format!(
+            "SELECT count(*) FROM paths p CROSS JOIN entries e
+             ON e.snapshot_id = ?1 AND e.path_id = p.id WHERE {filter}"
+        ),
+        params![snapshot_id, lo, hi, skip],
+        |r| r.get(0),
+    )?;
+    let sql = format!(
+        "SELECT {} FROM paths p CROSS JOIN entries e ON e.snapshot_id = ?1 AND e.path_id = p.id
+         LEFT JOIN copies k ON k.id = e.copy_id LEFT JOIN contents c ON c.id = k.content_id
+         WHERE {filter} ORDER BY e.kind != 'dir', p.path LIMIT ?5 OFFSET ?6",
+        entry_columns()
+    );
+    let mut stmt = db.conn().prepare_cached(&sql)?;
+    let rows = stmt.query_map(params![snapshot_id, lo, hi, skip, limit, offset], entry_row)?;
+    Ok((rows.collect::<rusqlite::Result<_>>()?, total))
+}
+
+/// A path matched by a glob, with how many snapshots hold it and the newest one.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Match {
+    pub path_id: i64,
+    pub path: String,
+    pub snapshots: i64,
+    pub newest_id: i64,
+    pub newest: String,
+}
+
+/// Paths matching the shell glob (as `phlb find` matches), by path, `limit` from `offset`.
+pub fn find_page(db: &Db, glob: &str, offset: i64, limit: i64) -> Result<Vec<Match>> {
+    let conn = db.conn();
+    let mut stmt = conn.prepare_cached(
+        "SELECT p.id, p.path FROM paths p WHERE p.path != CAST('.' AS BLOB) AND
+            (CAST(p.path AS TEXT) GLOB ?1
+             OR (instr(?1, '/') = 0 AND CAST(p.path AS TEXT) GLOB '*/' || ?1))
+         ORDER BY p.path LIMIT ?2 OFFSET ?3",
+    )?;
+    let ids: Vec<(i64, Vec<u8>)> = stmt
+        .query_map(params![glob, limit, offset], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut per = conn.prepare_cached(
+        "SELECT count(*), (SELECT s.id FROM entries x JOIN snapshot_runs s ON s.id = x.snapshot_id
+                           WHERE x.path_id = ?1 ORDER BY s.started_at DESC, s.id DESC LIMIT 1)
+         FROM entries e WHERE e.path_id = ?1",
+    )?;
+    let mut out = Vec::new();
+    for (id, path) in ids {
+        let (count, newest_id): (i64, Option<i64>) =
+            per.query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let Some(newest_id) = newest_id else { continue };
+        let newest = snapshot(db, newest_id)?
+            .map(|s| s.label())
+            .unwrap_or_default();
+        out.push(Match {
+            path_id: id,
+            path: String::from_utf8_lossy(&path).into_owned(),
+            snapshots: count,
+            newest_id,
+            newest,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn children_are_one_level_and_paged() {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        super::super::create::migrate(&mut conn).unwrap();
+        conn.execute_batch(
+            "INSERT INTO snapshot_runs (id, name, timestamp, status, hash_algo, started_at)
+               VALUES (1, 'd', '2026-01-01-000000', 'complete', 'sha256', '2026-01-01T00:00:00Z');
+             INSERT INTO paths (id, path) VALUES (1, CAST('.' AS BLOB)), (2, CAST('a' AS BLOB)),
+               (3, CAST('a/b' AS BLOB)), (4, CAST('a/b/c' AS BLOB)), (5, CAST('z' AS BLOB)),
+               (6, CAST('a/x' AS BLOB)), (7, CAST('a.txt' AS BLOB));
+             INSERT INTO entries (snapshot_id, path_id, kind, size, mtime_ns, mode, uid, gid)
+               VALUES (1, 1, 'dir', 0, 0, 493, 0, 0), (1, 2, 'dir', 0, 0, 493, 0, 0),
+                      (1, 3, 'dir', 0, 0, 493, 0, 0), (1, 4, 'file', 1, 0, 420, 0, 0),
+                      (1, 5, 'file', 1, 0, 420, 0, 0), (1, 6, 'file', 1, 0, 420, 0, 0),
+                      (1, 7, 'file', 1, 0, 420, 0, 0);",
+        )
+        .unwrap();
+        let db = Db::own(conn);
+        let names = |dir: &[u8], off, lim| {
+            let (rows, total) = children(&db, 1, dir, off, lim).unwrap();
+            let got: Vec<String> = rows
+                .into_iter()
+                .map(|e| String::from_utf8(e.path).unwrap())
+                .collect();
+            (got, total)
+        };
+        assert_eq!(
+            names(b".", 0, 10),
+            (vec!["a".into(), "a.txt".into(), "z".into()], 3)
+        );
+        assert_eq!(names(b"a", 0, 10), (vec!["a/b".into(), "a/x".into()], 2));
+        assert_eq!(names(b"a", 1, 1), (vec!["a/x".into()], 2));
+        assert_eq!(names(b"a/b", 0, 10), (vec!["a/b/c".into()], 1));
+    }
+}

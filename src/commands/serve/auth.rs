@@ -1,0 +1,190 @@
+//! Owns who may talk to the server: the token (query, cookie or Bearer header, compared
+//! in constant time), the Host check against the listen address (no DNS rebinding), and
+//! the loopback rule for the listen address.
+
+use std::net::SocketAddr;
+
+use anyhow::{bail, Result};
+
+use super::http::Request;
+
+/// Name of the cookie that carries the token after the first visit.
+pub const COOKIE: &str = "phlb_token";
+
+/// The token to require: `--token` / `PHLB_SERVE_TOKEN`, else `SERVE_TOKEN`, else a
+/// random one (128 bits from the kernel).
+pub fn token(given: Option<&str>, configured: Option<&str>) -> Result<String> {
+    if let Some(t) = given.or(configured) {
+        return crate::config::check_token(t).map_err(|e| anyhow::anyhow!("--token: {e}"));
+    }
+    let mut bytes = [0u8; 16];
+    // SAFETY: getrandom writes at most `len` bytes into the buffer we own.
+    let n = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
+    if n != bytes.len() as isize {
+        bail!(
+            "cannot draw a random token: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+    Ok(crate::hash::hex(&bytes))
+}
+
+/// Refuses a listen address other than loopback unless `allow_remote`.
+pub fn check_listen(addr: SocketAddr, allow_remote: bool) -> Result<()> {
+    if !addr.ip().is_loopback() && !allow_remote {
+        bail!(
+            "--listen {addr}: not a loopback address; phlb serve sends every backed-up file in \
+             plain HTTP to whoever has the token, so it listens on 127.0.0.1 or ::1 unless \
+             you add --allow-remote"
+        );
+    }
+    Ok(())
+}
+
+/// True when the request's Host header names the address the server listens on (for
+/// loopback also `localhost`); a server on an unspecified address (0.0.0.0, ::) with
+/// --allow-remote takes any Host, the token still being required.
+pub fn host_ok(req: &Request, bound: SocketAddr) -> bool {
+    let Some(host) = req.header("host") else {
+        return false;
+    };
+    if bound.ip().is_unspecified() {
+        return true;
+    }
+    let port = bound.port();
+    let mut allowed = vec![bound.to_string()];
+    if bound.ip().is_loopback() {
+        allowed.push(format!("localhost:{port}"));
+    }
+    allowed.iter().any(|a| a.eq_ignore_ascii_case(host))
+}
+
+/// How the request carries the token, if it does.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Carried {
+    /// In the URL (`?token=`): answered with a cookie and a redirect to the URL without it.
+    Query,
+    /// In the cookie or an `Authorization: Bearer` header.
+    Header,
+    /// Not at all, or a wrong one.
+    No,
+}
+
+/// Where `req` carries the right `token`.
+pub fn carried(req: &Request, token: &str) -> Carried {
+    if req.param("token").is_some_and(|t| same(t, token)) {
+        return Carried::Query;
+    }
+    let bearer = req
+        .header("authorization")
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|t| same(t.trim(), token));
+    let cookie = req.header("cookie").is_some_and(|c| {
+        c.split(';')
+            .filter_map(|kv| kv.trim().split_once('='))
+            .any(|(k, v)| k == COOKIE && same(v, token))
+    });
+    if bearer || cookie {
+        Carried::Header
+    } else {
+        Carried::No
+    }
+}
+
+/// Compares in time that depends only on the lengths, not on where they differ.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// The `Set-Cookie` value that keeps the token for this origin.
+pub fn cookie(token: &str) -> String {
+    format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict")
+}
+
+/// The request's URL without the `token` parameter (where to send the browser after it
+/// got the cookie).
+pub fn without_token(req: &Request) -> String {
+    let rest: Vec<&str> = req
+        .raw_query
+        .split('&')
+        .filter(|p| !p.is_empty() && !p.starts_with("token="))
+        .collect();
+    let path = super::http::encode(&req.path).replace("%2F", "/");
+    if rest.is_empty() {
+        path
+    } else {
+        format!("{path}?{}", rest.join("&"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn req(host: &str, headers: &[(&str, &str)], query: &str) -> Request {
+        let mut h: HashMap<String, String> = headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        h.insert("host".into(), host.into());
+        let q = query
+            .split('&')
+            .filter_map(|p| p.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Request {
+            method: "GET".into(),
+            path: "/browse".into(),
+            query: q,
+            raw_query: query.into(),
+            headers: h,
+        }
+    }
+
+    #[test]
+    fn token_is_found_where_it_may_be() {
+        let t = "0123456789abcdef";
+        let cases = [
+            (req("h", &[], "token=0123456789abcdef"), Carried::Query),
+            (
+                req("h", &[("cookie", "a=b; phlb_token=0123456789abcdef")], ""),
+                Carried::Header,
+            ),
+            (
+                req("h", &[("authorization", "Bearer 0123456789abcdef")], ""),
+                Carried::Header,
+            ),
+            (
+                req("h", &[("authorization", "Bearer 0123456789abcdeX")], ""),
+                Carried::No,
+            ),
+            (req("h", &[("cookie", "phlb_token=0123")], ""), Carried::No),
+            (req("h", &[], "token="), Carried::No),
+        ];
+        for (r, want) in cases {
+            assert_eq!(carried(&r, t), want, "{r:?}");
+        }
+    }
+
+    #[test]
+    fn host_must_name_the_listen_address() {
+        let bound: SocketAddr = "127.0.0.1:8765".parse().unwrap();
+        assert!(host_ok(&req("127.0.0.1:8765", &[], ""), bound));
+        assert!(host_ok(&req("localhost:8765", &[], ""), bound));
+        assert!(!host_ok(&req("evil.example:8765", &[], ""), bound));
+        assert!(!host_ok(&req("127.0.0.1:8766", &[], ""), bound));
+        assert!(check_listen("0.0.0.0:1".parse().unwrap(), false).is_err());
+        assert!(check_listen("[::1]:1".parse().unwrap(), false).is_ok());
+    }
+
+    #[test]
+    fn redirect_drops_only_the_token() {
+        let r = req("h", &[], "s=3&token=0123456789abcdef&d=7");
+        assert_eq!(without_token(&r), "/browse?s=3&d=7");
+    }
+}

@@ -1,0 +1,94 @@
+//! Owns the URL map: checks Host and token first, then sends each path to its page;
+//! a page's error is one line in a 500 page (and on stderr), a missing thing a 404.
+
+use super::auth::{self, Carried};
+use super::http::{Request, Response};
+use super::{browse, html, snapshots, views, App};
+
+/// What a page handler returns: a response, or why there is none.
+pub type Answer = Result<Response, Fail>;
+
+/// Why a page has no answer.
+pub enum Fail {
+    /// The thing named does not exist (or may not be served): 404.
+    NotFound,
+    /// A query failed: 500 with the message.
+    Error(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Fail {
+    fn from(e: anyhow::Error) -> Fail {
+        Fail::Error(e)
+    }
+}
+
+/// An HTML page response.
+pub fn ok_html(title: &str, body: &str) -> Answer {
+    Ok(Response::new(
+        200,
+        "text/html; charset=utf-8",
+        html::page(title, body),
+    ))
+}
+
+/// Answers one request.
+pub fn handle(app: &App, req: &Request) -> Response {
+    if !auth::host_ok(req, app.bound) {
+        return Response::new(421, "text/plain", "wrong Host header\n");
+    }
+    if req.method != "GET" && req.method != "HEAD" {
+        return Response::new(405, "text/plain", "only GET and HEAD\n").with("Allow", "GET, HEAD");
+    }
+    match auth::carried(req, &app.token) {
+        Carried::No => {
+            return Response::new(
+                401,
+                "text/plain",
+                "401: this phlb server wants its token: open the URL it printed at start \
+                 (…/?token=…), or send `Authorization: Bearer TOKEN`\n",
+            )
+            .with("WWW-Authenticate", "Bearer realm=\"phlb\"")
+        }
+        Carried::Query => {
+            return Response::new(303, "text/plain", "")
+                .with("Location", auth::without_token(req))
+                .with("Set-Cookie", auth::cookie(&app.token))
+        }
+        Carried::Header => {}
+    }
+    let answer = match req.path.as_str() {
+        "/" => snapshots::page(app, req),
+        "/only-here" => snapshots::only_here(app, req),
+        "/browse" => browse::folder(app, req),
+        "/file" => browse::file(app, req),
+        "/download" => browse::download(app, req),
+        "/history" => views::history(app, req),
+        "/diff" => views::diff(app, req),
+        "/diff/part" => views::diff_part(app, req),
+        "/find" => views::find(app, req),
+        "/duplicates" => views::duplicates(app, req),
+        "/duplicates/part" => views::duplicates_part(app, req),
+        "/style.css" => Ok(Response::new(200, "text/css", html::CSS)),
+        "/app.js" => Ok(Response::new(200, "text/javascript", html::JS)),
+        _ => Err(Fail::NotFound),
+    };
+    match answer {
+        Ok(r) => r,
+        Err(Fail::NotFound) => Response::new(
+            404,
+            "text/html; charset=utf-8",
+            html::page("Not found", "<p>No such page or entry in the catalog.</p>"),
+        ),
+        Err(Fail::Error(e)) => {
+            eprintln!("phlb serve: {}: {e:#}", req.path);
+            Response::new(
+                500,
+                "text/html; charset=utf-8",
+                html::page(
+                    "Error",
+                    &format!("<p class=\"bad\">{}</p>", html::esc(&format!("{e:#}"))),
+                ),
+            )
+        }
+    }
+}

@@ -1,0 +1,49 @@
+//! Owns `<root>/<name>/latest`: a relative symlink to the newest complete snapshot of
+//! `name`, for people browsing the disk. It is replaced atomically (a symlink under a
+//! temp name, then rename), so it always points at a complete snapshot or is absent.
+//! `add` and `verify` skip it (it is a symlink, never a snapshot folder).
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+use crate::catalog::{Db, SnapshotRow};
+use crate::layout::LATEST;
+
+/// Points `<root>/<name>/latest` at the newest complete snapshot the catalog has for
+/// `name` whose folder is on disk, or removes it when there is none.
+pub fn refresh(db: &Db, root: &Path, name: &str) -> Result<()> {
+    let parent = root.join(name);
+    let link = parent.join(LATEST);
+    let newest = SnapshotRow::previous_complete(db, name)?
+        .filter(|row| parent.join(&row.timestamp).is_dir());
+    let Some(row) = newest else {
+        if !link
+            .symlink_metadata()
+            .is_ok_and(|m| m.file_type().is_symlink())
+        {
+            return Ok(());
+        }
+        return match std::fs::remove_file(&link) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(e).with_context(|| format!("{}: cannot remove", link.display()))
+            }
+            _ => Ok(()),
+        };
+    };
+    match link.symlink_metadata() {
+        // A file or folder the user put there is theirs: left alone.
+        Ok(md) if !md.file_type().is_symlink() => return Ok(()),
+        _ if std::fs::read_link(&link).is_ok_and(|t| t == Path::new(&row.timestamp)) => {
+            return Ok(())
+        }
+        _ => {}
+    }
+    let temp = parent.join(crate::store::temp_name());
+    std::os::unix::fs::symlink(&row.timestamp, &temp)
+        .with_context(|| format!("{}: cannot make symlink", temp.display()))?;
+    std::fs::rename(&temp, &link).map_err(|e| {
+        let _ = std::fs::remove_file(&temp);
+        anyhow::Error::new(e).context(format!("{}: cannot replace", link.display()))
+    })
+}
