@@ -206,11 +206,7 @@ fn dry_run(config: &Config, ui: &Ui, args: &AddArgs) -> Result<Outcome> {
         }
     }
     if args.json {
-        let skipped: Vec<serde_json::Value> = found
-            .skipped
-            .iter()
-            .map(|s| serde_json::json!({ "path": one_line(&s.path), "reason": s.reason }))
-            .collect();
+        let skipped = skipped_json(&found.skipped);
         let doc = serde_json::json!({
             "dry_run": true,
             "would_record": record,
@@ -282,11 +278,7 @@ pub fn run(config: &Config, ui: &Ui, args: &AddArgs) -> Result<Outcome> {
     }
     record(config, args, &root, &db, folders, style, &mut tally, &say)?;
     if args.json {
-        let skipped: Vec<serde_json::Value> = found
-            .skipped
-            .iter()
-            .map(|s| serde_json::json!({ "path": one_line(&s.path), "reason": s.reason }))
-            .collect();
+        let skipped = skipped_json(&found.skipped);
         let doc = serde_json::json!({
             "added": tally.added,
             "files": tally.files,
@@ -329,4 +321,12 @@ pub fn run(config: &Config, ui: &Ui, args: &AddArgs) -> Result<Outcome> {
     } else {
         Outcome::Problems
     })
+}
+
+/// The folders `add` skipped, as JSON objects (path, reason).
+fn skipped_json(skipped: &[folders::Skipped]) -> Vec<serde_json::Value> {
+    skipped
+        .iter()
+        .map(|s| serde_json::json!({ "path": one_line(&s.path), "reason": s.reason }))
+        .collect()
 }
