@@ -10,6 +10,9 @@ use crate::hash::HashAlgo;
 use crate::plan::Dedup;
 
 mod ini;
+mod render;
+
+pub use render::{entries, render};
 
 /// The example ini shipped at the top of the repository; it lists every key with its default.
 pub const EXAMPLE_INI: &str = include_str!("../phlb.example.ini");
@@ -363,85 +366,5 @@ pub fn check_token(token: &str) -> Result<String, String> {
     Ok(token.to_string())
 }
 
-/// An optional value as the ini writes it: empty when unset.
-fn shown(value: Option<impl std::fmt::Display>) -> String {
-    value.map(|v| v.to_string()).unwrap_or_default()
-}
-
-/// Each key of the effective config with its value as the ini writes it and where it
-/// came from (`--backup-root`, `PHLB_BACKUP_ROOT`, `file:line` or `default`).
-pub fn entries(loaded: &Loaded) -> Vec<(&'static str, String, String)> {
-    let c = &loaded.config;
-    let list = |v: &[String]| v.join(", ");
-    let workers = c
-        .workers
-        .map(|n| n.to_string())
-        .unwrap_or_else(|| format!("auto ({})", c.worker_count()));
-    let rows: Vec<(&'static str, String)> = vec![
-        ("BACKUP_PATH", c.backup_path.display().to_string()),
-        ("SUB_DIR_FORMATTER", c.sub_dir_formatter.clone()),
-        ("SKIP_DIRS", list(&c.skip_dirs)),
-        ("SKIP_PATTERNS", list(&c.skip_patterns)),
-        ("INCLUDE_DIRS", list(&c.include_dirs)),
-        ("INCLUDE_PATTERNS", list(&c.include_patterns)),
-        ("HASH", c.hash.to_string()),
-        ("DEDUP", c.dedup.to_string()),
-        ("ONE_FILE_SYSTEM", c.one_file_system.to_string()),
-        ("WORKERS", workers),
-        ("LOG_LEVEL", c.log_level.to_string()),
-        ("MAX_LINKS", c.max_links.to_string()),
-        ("NO_CREATE_ROOT", c.no_create_root.to_string()),
-        ("SYNC", c.sync.to_string()),
-        ("KEEP_LAST", shown(c.keep.last)),
-        ("KEEP_HOURLY", shown(c.keep.hourly)),
-        ("KEEP_DAILY", shown(c.keep.daily)),
-        ("KEEP_WEEKLY", shown(c.keep.weekly)),
-        ("KEEP_MONTHLY", shown(c.keep.monthly)),
-        ("KEEP_YEARLY", shown(c.keep.yearly)),
-        ("KEEP_WITHIN", shown(c.keep.within)),
-        ("KEEP_VERSIONS", shown(c.keep.versions)),
-        ("WATCH_DELAY", c.watch.delay.to_string()),
-        ("WATCH_MAX_WAIT", c.watch.max_wait.to_string()),
-        ("WATCH_MIN_INTERVAL", c.watch.min_interval.to_string()),
-        ("MAX_AGE", shown(c.max_age)),
-        (
-            "SERVE_TOKEN",
-            shown(c.serve_token.as_ref().map(|_| "(set, not shown)")),
-        ),
-        ("PRE_COMMAND", shown(c.pre_command.as_ref())),
-        ("POST_COMMAND", shown(c.post_command.as_ref())),
-    ];
-    rows.into_iter()
-        .map(|(key, value)| {
-            let origin = loaded.origins.get(key).cloned();
-            (key, value, origin.unwrap_or_else(|| "default".to_string()))
-        })
-        .collect()
-}
-
-/// Renders the effective config as ini text, with where each value came from.
-pub fn render(loaded: &Loaded) -> String {
-    let mut out = match &loaded.file {
-        Some(f) => format!("# config file: {}\n", f.display()),
-        None => "# config file: none found, built-in defaults\n".to_string(),
-    };
-    out.push_str(
-        "# precedence: command line > environment (PHLB_BACKUP_ROOT, PHLB_CONFIG) > ini > default\n",
-    );
-    out.push_str("[phlb]\n");
-    for (key, value, origin) in entries(loaded) {
-        out.push_str(&format!("{key} = {value}    # {origin}\n"));
-    }
-    out
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn example_ini_equals_defaults() {
-        let (config, _) = ini::parse(EXAMPLE_INI, Path::new("phlb.example.ini")).unwrap();
-        assert_eq!(config, Config::default());
-    }
-}
+mod tests;

@@ -1,0 +1,94 @@
+//! Owns checking what a backup is asked to do before anything is written: the sources
+//! (exist, are folders, have unique names, lie outside the root) and the backup root
+//! (made if allowed, safe, canonical).
+
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+use super::Source;
+use crate::config::Config;
+use crate::layout::check_name;
+use crate::store;
+
+/// Refuses a source inside the backup root `root`, and a `<name>` folder there that
+/// another user could have prepared.
+pub(crate) fn check_sources_against_root(sources: &[Source], root: &Path) -> Result<()> {
+    for s in sources {
+        if s.path.starts_with(root) {
+            bail!(
+                "{}: source is inside the backup root {}",
+                s.path.display(),
+                root.display()
+            );
+        }
+    }
+    // Every folder a run will write into is checked before anything is written.
+    for s in sources {
+        store::check_own_dir(&root.join(&s.name))?;
+    }
+    Ok(())
+}
+
+/// Checks every source before anything is written: exists, is a folder, has a unique name.
+pub(crate) fn resolve_sources(paths: &[PathBuf], name: Option<&str>) -> Result<Vec<Source>> {
+    if name.is_some() && paths.len() > 1 {
+        bail!("--name needs a single SOURCE; each source gets its own snapshot name");
+    }
+    let mut out: Vec<Source> = Vec::new();
+    for p in paths {
+        let path = p
+            .canonicalize()
+            .with_context(|| format!("{}: cannot back up", p.display()))?;
+        if !path.is_dir() {
+            bail!("{}: cannot back up: not a folder", p.display());
+        }
+        std::fs::read_dir(&path).with_context(|| format!("{}: cannot back up", p.display()))?;
+        let name = match name {
+            Some(n) => n.to_string(),
+            None => path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .map(String::from)
+                .with_context(|| format!("{}: give a snapshot name with --name", p.display()))?,
+        };
+        check_name(&name).map_err(|e| anyhow::anyhow!("{}: {e}; use --name", p.display()))?;
+        if let Some(other) = out.iter().find(|s| s.name == name) {
+            bail!(
+                "{} and {} would both be snapshot {name:?}; back them up separately with --name",
+                other.path.display(),
+                path.display()
+            );
+        }
+        out.push(Source { path, name });
+    }
+    Ok(out)
+}
+
+/// Makes sure the backup root exists (or says why not) and returns its canonical path.
+pub(crate) fn prepare_root(config: &Config) -> Result<PathBuf> {
+    let root = &config.backup_path;
+    // Judged before anything is created: a missing root is made only below folders that
+    // nobody else controls.
+    store::check_root_safe(root)?;
+    if !root.exists() {
+        if config.no_create_root {
+            bail!(
+                "{}: backup root does not exist (NO_CREATE_ROOT is true: is the drive mounted?)",
+                root.display()
+            );
+        }
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(root)
+            .with_context(|| format!("{}: cannot create backup root", root.display()))?;
+    }
+    if !root.is_dir() {
+        bail!("{}: backup root is not a folder", root.display());
+    }
+    store::check_root_safe(root)?;
+    root.canonicalize()
+        .with_context(|| format!("{}: cannot open backup root", root.display()))
+}
