@@ -404,3 +404,53 @@ fn sigkill_during_restore_leaves_no_real_named_file_with_wrong_content() {
         assert!(kills > 0, "no run was killed at {syscall}");
     }
 }
+
+#[test]
+#[ignore = "needs root (mount --bind)"]
+fn restore_into_a_bind_mount_of_any_folder_of_the_backup_root_is_refused() {
+    // Found by two attack rounds: first a bind mount of the root, then of a snapshot
+    // folder, let `restore --force` overwrite an older snapshot's only copy.
+    let env = Env::new();
+    env.write("f", b"old content, only here");
+    let old = env.backup();
+    env.write("f", b"NEW");
+    env.backup();
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let root_name = env.root.join("src");
+    let meta = env.root.join(".phlb");
+    for (i, inside) in [env.root.clone(), old.clone(), root_name, meta]
+        .iter()
+        .enumerate()
+    {
+        let bind = env.dir.path().join(format!("bind{i}"));
+        std::fs::create_dir(&bind).unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["--bind"])
+            .arg(inside)
+            .arg(&bind)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "mount --bind failed");
+        let _guard = Unmount(bind.clone());
+        for to in [bind.clone(), bind.join("sub")] {
+            let out = env.restore(&["src/latest", "--force"], &to);
+            assert_code(&out, 2);
+            assert!(
+                stderr(&out).contains("inside the backup root"),
+                "{}",
+                stderr(&out)
+            );
+        }
+    }
+    assert_eq!(
+        std::fs::read(old.join("f")).unwrap(),
+        b"old content, only here"
+    );
+    assert_ok(&env.run(&["verify"]));
+}

@@ -235,3 +235,24 @@ fn failing_pre_command_stops_the_run_and_hooks_get_the_facts() {
     let log = fs::read_to_string(beside(&snap, "-backup.log")).unwrap();
     assert!(log.contains("post-command: post 0"), "{log}");
 }
+
+#[test]
+fn an_empty_pattern_and_a_listed_path_with_dotdot_are_refused() {
+    // Found by an attack: `--exclude ''` (an unset variable) backed up nothing with exit
+    // 0, and `--files-from` took `a/b/../x.log` as a/b/x.log.
+    let env = Env::new();
+    env.write("a/x.log", b"x");
+    env.write("a/b/x.log", b"other");
+    let src = env.src.to_str().unwrap();
+    for flag in ["--exclude", "--include"] {
+        let out = env.run(&["backup", src, flag, ""]);
+        assert_code(&out, 2);
+        assert!(stderr(&out).contains("empty pattern"), "{}", stderr(&out));
+    }
+    let list = env.dir.path().join("list");
+    fs::write(&list, "a/b/../x.log\n").unwrap();
+    let out = env.run(&["backup", src, "--files-from", list.to_str().unwrap()]);
+    assert_code(&out, 2);
+    assert!(stderr(&out).contains("list:1"), "{}", stderr(&out));
+    assert!(!env.root.exists());
+}

@@ -13,6 +13,13 @@ use crate::scan::{Pattern, Selection};
 /// The config of a run with `args` added; reads `--exclude-from` and `--files-from` and
 /// compiles the selection once to refuse an invalid glob (exit 2) before anything runs.
 pub fn with_selection(config: &Config, args: &SelectArgs) -> Result<Config> {
+    // An empty pattern (`--exclude "$UNSET"`) would match everything and back up
+    // nothing while reporting success.
+    for (flag, globs) in [("--exclude", &args.exclude), ("--include", &args.include)] {
+        if globs.iter().any(|g| g.trim().is_empty()) {
+            anyhow::bail!("{flag}: an empty pattern; give a glob such as '*.tmp' or 'build/'");
+        }
+    }
     let mut exclude: Vec<Pattern> = args
         .exclude
         .iter()
@@ -30,12 +37,25 @@ pub fn with_selection(config: &Config, args: &SelectArgs) -> Result<Config> {
         .map(|g| Pattern::new(g.clone(), "--include"))
         .collect();
     let files_from = match &args.files_from {
-        Some(file) => Some(
-            lines(file)?
-                .into_iter()
-                .map(|(_, l)| PathBuf::from(l))
-                .collect(),
-        ),
+        Some(file) => {
+            let mut listed = Vec::new();
+            for (n, line) in lines(file)? {
+                let path = PathBuf::from(&line);
+                // `a/b/../x` would be taken as a/b/x (a path is never resolved by name):
+                // refused instead of backing up another file than the one listed.
+                if path
+                    .components()
+                    .any(|c| matches!(c, std::path::Component::ParentDir))
+                {
+                    anyhow::bail!(
+                        "{}:{n}: {line:?}: `..` in a listed path; list the path without it",
+                        file.display()
+                    );
+                }
+                listed.push(path);
+            }
+            Some(listed)
+        }
         None => None,
     };
     let mut out = config.clone();

@@ -7,6 +7,7 @@ mod copy;
 mod dry_run;
 mod engine;
 mod meta;
+mod mounts;
 mod report;
 mod select;
 mod target;
@@ -57,8 +58,11 @@ fn refuse_inside_root(to: &Path, root: &Path) -> Result<()> {
     let through_root = real
         .ancestors()
         .any(|a| root_id.is_some() && dev_ino(a) == root_id);
+    // And through the mount table: a bind mount of any folder inside the root (a
+    // snapshot, a `<name>` folder, `.phlb`) shows the root's filesystem there.
+    let bound_inside = mounts::within(&real, root);
     real.extend(rest.iter().rev());
-    if real.starts_with(root) || through_root {
+    if real.starts_with(root) || through_root || bound_inside {
         bail!(
             "{}: inside the backup root {}; restore to a folder outside it",
             one_line(to),
@@ -77,7 +81,17 @@ fn dev_ino(p: &Path) -> Option<(u64, u64)> {
 /// Runs `phlb restore`.
 pub fn run(config: &Config, ui: &Ui, args: &RestoreArgs) -> Result<Outcome> {
     let started = Instant::now();
-    let (root, catalog) = open_read(config)?;
+    let (root, catalog) = if args.dry_run {
+        // A dry run writes nothing, not even the -shm and -wal a reader makes.
+        let root = crate::commands::select::existing_root(config)?;
+        let meta = root.join(crate::root::META_DIR);
+        (
+            root,
+            crate::catalog::Catalog::open(&meta, crate::catalog::Access::Peek)?,
+        )
+    } else {
+        open_read(config)?
+    };
     let conn = catalog.db()?;
     let snap = resolve(&conn, &root, &args.snapshot)?;
     let label = snap.label();
