@@ -443,3 +443,71 @@ fn pages_render_in_a_real_browser() {
         "{diff}"
     );
 }
+
+#[test]
+fn slow_clients_open_redirects_and_doubled_hosts_are_turned_away() {
+    // Found by an attack: 20 connections trickling a byte every few seconds blocked
+    // every other client; `//evil.com/?token=T` redirected off-site; with two Host
+    // headers the last one won.
+    let env = fixture();
+    let srv = Server::start(&env);
+    let trickle: Vec<TcpStream> = (0..20)
+        .map(|_| {
+            let mut s = TcpStream::connect(&srv.addr).unwrap();
+            s.write_all(b"GET / HTTP/1.1\r\nX-A: ").unwrap();
+            s
+        })
+        .collect();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let feeder = {
+        let stop = std::sync::Arc::clone(&stop);
+        let mut socks: Vec<TcpStream> = trickle.iter().map(|s| s.try_clone().unwrap()).collect();
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                for s in &mut socks {
+                    let _ = s.write_all(b"a");
+                }
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    let got = srv.get("/");
+    assert_eq!(got.status, 200);
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    feeder.join().unwrap();
+    drop(trickle);
+
+    let got = srv.raw(&format!("//evil.com/?token={TOKEN}"), &[]);
+    assert_eq!(got.status, 303);
+    let location = got
+        .head
+        .lines()
+        .find_map(|l| l.strip_prefix("Location: "))
+        .unwrap()
+        .to_string();
+    assert!(
+        location.starts_with('/') && !location.starts_with("//"),
+        "{location}"
+    );
+
+    let host = srv.addr.clone();
+    let got = srv.raw(
+        "/",
+        &[
+            ("Host", "evil.com"),
+            ("Host", host.as_str()),
+            ("Authorization", &format!("Bearer {TOKEN}")),
+        ],
+    );
+    assert!((400..500).contains(&got.status), "{}", got.status);
+    // The scheme name of Authorization is case-insensitive.
+    let got = srv.raw("/", &[("Authorization", &format!("bearer {TOKEN}"))]);
+    assert_eq!(got.status, 200);
+}

@@ -75,10 +75,12 @@ pub fn carried(req: &Request, token: &str) -> Carried {
     if req.param("token").is_some_and(|t| same(t, token)) {
         return Carried::Query;
     }
+    // The scheme name is case-insensitive (RFC 9110).
     let bearer = req
         .header("authorization")
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|t| same(t.trim(), token));
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .is_some_and(|(_, t)| same(t.trim(), token));
     let cookie = req.header("cookie").is_some_and(|c| {
         c.split(';')
             .filter_map(|kv| kv.trim().split_once('='))
@@ -113,7 +115,13 @@ pub fn without_token(req: &Request) -> String {
         .split('&')
         .filter(|p| !p.is_empty() && !p.starts_with("token="))
         .collect();
-    let path = super::http::encode(&req.path).replace("%2F", "/");
+    // One leading slash only: `//evil.com` would send the browser to another host.
+    let path = format!(
+        "/{}",
+        super::http::encode(&req.path)
+            .replace("%2F", "/")
+            .trim_start_matches('/')
+    );
     if rest.is_empty() {
         path
     } else {

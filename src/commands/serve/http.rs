@@ -40,9 +40,40 @@ impl Request {
     }
 }
 
+/// Longest time a client may take to send its whole request head: a client that
+/// trickles one byte at a time cannot hold a worker for longer.
+const HEAD_TIME: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Reads from a connection until a fixed moment, whatever the pace of the bytes.
+struct Deadline<'a> {
+    stream: &'a TcpStream,
+    until: std::time::Instant,
+}
+
+impl io::Read for Deadline<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self
+            .until
+            .saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "request head too slow",
+            ));
+        }
+        self.stream.set_read_timeout(Some(left))?;
+        let mut s = self.stream;
+        s.read(buf)
+    }
+}
+
 /// Reads the request head from `stream`; None when it is not a request we can read.
 pub fn read_request(stream: &TcpStream) -> io::Result<Option<Request>> {
-    let mut reader = BufReader::new(stream.take(MAX_HEAD as u64));
+    let deadline = Deadline {
+        stream,
+        until: std::time::Instant::now() + HEAD_TIME,
+    };
+    let mut reader = BufReader::new(deadline.take(MAX_HEAD as u64));
     let mut line = String::new();
     reader.read_line(&mut line)?;
     let mut parts = line.split_whitespace();
@@ -66,7 +97,15 @@ pub fn read_request(stream: &TcpStream) -> io::Result<Option<Request>> {
         let Some((name, value)) = h.split_once(':') else {
             return Ok(None);
         };
-        headers.insert(name.trim().to_ascii_lowercase(), value.trim().to_string());
+        let name = name.trim().to_ascii_lowercase();
+        // Two Host headers: which one a proxy or a check reads is anybody's guess.
+        if headers
+            .insert(name.clone(), value.trim().to_string())
+            .is_some()
+            && name == "host"
+        {
+            return Ok(None);
+        }
     }
     let (path, raw_query) = target.split_once('?').unwrap_or((target, ""));
     let Some(path) = decode(path) else {

@@ -32,8 +32,9 @@ use crate::config::Config;
 use crate::progress::Ui;
 use crate::Outcome;
 
-/// Most connections answered at once (the catalog pool has 4 connections).
-const WORKERS: usize = 8;
+/// Most connections answered at once (their catalog queries share the pool's 4
+/// connections); each may take at most a few seconds to send its request head.
+const WORKERS: usize = 64;
 
 /// What every request handler shares.
 pub struct App {
