@@ -256,3 +256,28 @@ fn an_empty_pattern_and_a_listed_path_with_dotdot_are_refused() {
     assert!(stderr(&out).contains("list:1"), "{}", stderr(&out));
     assert!(!env.root.exists());
 }
+
+#[test]
+fn post_command_runs_after_a_failed_pre_command_and_background_children_are_not_waited_for() {
+    // Found by an attack: a failing PRE_COMMAND skipped the POST_COMMAND the README
+    // promises after every attempt, and `PRE_COMMAND = sleep 20 &` held the run 20 s.
+    let env = Env::new();
+    env.write("f", b"f");
+    let told = env.dir.path().join("told");
+    env.config(&format!(
+        "PRE_COMMAND = exit 3\nPOST_COMMAND = echo post $PHLB_EXIT > {}",
+        told.display()
+    ));
+    let out = env.run(&["backup", env.src.to_str().unwrap()]);
+    assert_code(&out, 2);
+    assert_eq!(fs::read_to_string(&told).unwrap(), "post 2\n");
+    env.config("PRE_COMMAND = sleep 20 &");
+    let started = std::time::Instant::now();
+    let out = env.run(&["backup", env.src.to_str().unwrap()]);
+    assert_ok(&out);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+}

@@ -32,6 +32,11 @@ pub fn snapshot_with_hooks(
         let _ = std::io::stderr().write_all(&ran.output);
         output.push(ran.output);
         if let Some(why) = ran.failed {
+            // The post-command runs after every attempt, this one too (exit 2).
+            if let Some(post) = &config.post_command {
+                let after = run_hook("post", post, root, source, None, Some(2))?;
+                let _ = std::io::stderr().write_all(&after.output);
+            }
             bail!(
                 "PRE_COMMAND {cmd:?}: {why}; no backup of {} made",
                 source.name
@@ -98,25 +103,34 @@ fn run_hook(
     if let Some(code) = exit {
         c.env("PHLB_EXIT", code.to_string());
     }
-    let out = c
-        .output()
-        .with_context(|| format!("{}_COMMAND {cmd:?}: cannot start sh", which.to_uppercase()))?;
+    // Output goes to a file, not a pipe: a background child the command leaves (`cmd &`)
+    // would keep a pipe open and the run waiting for it.
+    let what = || format!("{}_COMMAND {cmd:?}", which.to_uppercase());
+    let tmp = root
+        .join(crate::root::META_DIR)
+        .join("tmp")
+        .join(format!("hook-{}-{which}.out", std::process::id()));
+    let file = crate::store::create_fresh(&tmp)
+        .with_context(|| format!("{}: cannot make {}", what(), tmp.display()))?;
+    c.stdout(file.try_clone()?).stderr(file);
+    let status = c
+        .status()
+        .with_context(|| format!("{}: cannot start sh", what()));
+    let printed = std::fs::read(&tmp).unwrap_or_default();
+    let _ = std::fs::remove_file(&tmp);
+    let status = status?;
     let mut output = Vec::new();
-    for line in out
-        .stdout
-        .split_inclusive(|b| *b == b'\n')
-        .chain(out.stderr.split_inclusive(|b| *b == b'\n'))
-    {
+    for line in printed.split_inclusive(|b| *b == b'\n') {
         output.extend_from_slice(format!("{which}-command: ").as_bytes());
         output.extend_from_slice(line);
         if !line.ends_with(b"\n") {
             output.push(b'\n');
         }
     }
-    let failed = match out.status.code() {
+    let failed = match status.code() {
         Some(0) => None,
         Some(n) => Some(format!("exited with {n}")),
-        None => Some(format!("ended by a signal ({})", out.status)),
+        None => Some(format!("ended by a signal ({status})")),
     };
     Ok(Ran { output, failed })
 }
