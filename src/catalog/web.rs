@@ -264,18 +264,19 @@ pub fn children(
     limit: i64,
 ) -> Result<(Vec<Entry>, i64)> {
     // Paths below `dir` form one range of the paths index: prefix `dir/` up to `dir0`
-    // ('0' follows '/'); the top folder's children are every path without a '/'.
+    // ('0' follows '/'); the top folder's children are every path without a '/' (no
+    // upper bound: a name may start with any byte, 0xff included).
     let (lo, hi, skip) = if dir == b"." {
-        (Vec::new(), vec![0xff_u8; 1], 0_i64)
+        (Vec::new(), None, 0_i64)
     } else {
         let mut lo = dir.to_vec();
         lo.push(b'/');
         let mut hi = dir.to_vec();
         hi.push(b'0');
         let skip = lo.len() as i64;
-        (lo, hi, skip)
+        (lo, Some(hi), skip)
     };
-    let filter = "p.path >= ?2 AND p.path < ?3 AND p.path != CAST('.' AS BLOB)
+    let filter = "p.path >= ?2 AND (?3 IS NULL OR p.path < ?3) AND p.path != CAST('.' AS BLOB)
          AND instr(substr(p.path, ?4 + 1), CAST('/' AS BLOB)) = 0";
     let total: i64 = db.conn().query_row(
         &format!(
@@ -355,12 +356,14 @@ mod tests {
                VALUES (1, 'd', '2026-01-01-000000', 'complete', 'sha256', '2026-01-01T00:00:00Z');
              INSERT INTO paths (id, path) VALUES (1, CAST('.' AS BLOB)), (2, CAST('a' AS BLOB)),
                (3, CAST('a/b' AS BLOB)), (4, CAST('a/b/c' AS BLOB)), (5, CAST('z' AS BLOB)),
-               (6, CAST('a/x' AS BLOB)), (7, CAST('a.txt' AS BLOB));
+               (6, CAST('a/x' AS BLOB)), (7, CAST('a.txt' AS BLOB)),
+               -- a name starting with byte 0xff (found missing from the top folder)
+               (8, x'ff2e79');
              INSERT INTO entries (snapshot_id, path_id, kind, size, mtime_ns, mode, uid, gid)
                VALUES (1, 1, 'dir', 0, 0, 493, 0, 0), (1, 2, 'dir', 0, 0, 493, 0, 0),
                       (1, 3, 'dir', 0, 0, 493, 0, 0), (1, 4, 'file', 1, 0, 420, 0, 0),
                       (1, 5, 'file', 1, 0, 420, 0, 0), (1, 6, 'file', 1, 0, 420, 0, 0),
-                      (1, 7, 'file', 1, 0, 420, 0, 0);",
+                      (1, 7, 'file', 1, 0, 420, 0, 0), (1, 8, 'file', 1, 0, 420, 0, 0);",
         )
         .unwrap();
         let db = Db::own(conn);
@@ -368,13 +371,16 @@ mod tests {
             let (rows, total) = children(&db, 1, dir, off, lim).unwrap();
             let got: Vec<String> = rows
                 .into_iter()
-                .map(|e| String::from_utf8(e.path).unwrap())
+                .map(|e| String::from_utf8_lossy(&e.path).into_owned())
                 .collect();
             (got, total)
         };
         assert_eq!(
             names(b".", 0, 10),
-            (vec!["a".into(), "a.txt".into(), "z".into()], 3)
+            (
+                vec!["a".into(), "a.txt".into(), "z".into(), "\u{fffd}.y".into()],
+                4
+            )
         );
         assert_eq!(names(b"a", 0, 10), (vec!["a/b".into(), "a/x".into()], 2));
         assert_eq!(names(b"a", 1, 1), (vec!["a/x".into()], 2));
