@@ -326,7 +326,7 @@ fn wait_waits_for_a_lock_held_by_another_process_then_runs() {
     let lock = env.root.join(".phlb/lock");
     let mut holder = Command::new("flock")
         .arg(&lock)
-        .args(["sleep", "2"])
+        .args(["sleep", "3"])
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
@@ -338,8 +338,10 @@ fn wait_waits_for_a_lock_held_by_another_process_then_runs() {
         "{}",
         stderr(&out)
     );
-    let out = env.run(&["backup", env.src.to_str().unwrap(), "--wait=100ms"]);
+    // A bounded wait gives up (and says so) while the lock is still held.
+    let out = env.run(&["backup", env.src.to_str().unwrap(), "--wait=1"]);
     assert_code(&out, 2);
+    assert!(stderr(&out).contains("gave up waiting"), "{}", stderr(&out));
     let started = Instant::now();
     let out = env.run(&["backup", env.src.to_str().unwrap(), "--wait"]);
     assert_ok(&out);
