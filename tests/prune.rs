@@ -567,6 +567,11 @@ fn prune_keeps_the_last_snapshot_on_disk_when_the_newest_was_deleted_by_hand() {
         assert_eq!(fs::read(first.join("a.txt")).unwrap(), b"v1", "{args:?}");
     }
     assert_eq!(env.sql_int("SELECT count(*) FROM trimmed_entries"), 0);
+    // `latest` points at the snapshot left on disk (it was removed, found by an attack).
+    assert_eq!(
+        fs::read_link(env.root.join("src/latest")).unwrap(),
+        first.file_name().unwrap()
+    );
 }
 
 #[test]

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use crate::catalog::{Db, SnapshotRow};
+use crate::catalog::Db;
 use crate::layout::LATEST;
 
 /// Points `<root>/<name>/latest` at the newest complete snapshot the catalog has for
@@ -15,8 +15,19 @@ use crate::layout::LATEST;
 pub fn refresh(db: &Db, root: &Path, name: &str) -> Result<()> {
     let parent = root.join(name);
     let link = parent.join(LATEST);
-    let newest = SnapshotRow::previous_complete(db, name)?
-        .filter(|row| parent.join(&row.timestamp).is_dir());
+    // The newest complete one still on disk (the newest may have been deleted by hand).
+    // As the catalog orders them (by when taken, then as recorded: `previous_complete`).
+    let newest = crate::catalog::prune::members(db, Some(name))?
+        .into_iter()
+        .filter(|m| m.row.status == crate::catalog::snapshots::Status::Complete)
+        .filter(|m| {
+            parent
+                .join(&m.row.timestamp)
+                .symlink_metadata()
+                .is_ok_and(|md| md.is_dir())
+        })
+        .max_by(|a, b| (&a.started_at, a.row.id).cmp(&(&b.started_at, b.row.id)))
+        .map(|m| m.row);
     let Some(row) = newest else {
         if !link
             .symlink_metadata()

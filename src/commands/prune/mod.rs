@@ -294,6 +294,13 @@ fn carry_out(
     }
     progress.finish();
     trim_versions(opened, conn, &olds, ui)?;
+    // `latest` of every name looked at points at its newest snapshot on disk (also when
+    // nothing was removed but the newest was deleted by hand).
+    let mut names: Vec<&str> = items.iter().map(|i| i.member.row.name.as_str()).collect();
+    names.dedup();
+    for name in names {
+        crate::root::latest::refresh(conn, opened.path(), name)?;
+    }
     if removal.json {
         print_json(&show::json(
             &items,
