@@ -415,12 +415,6 @@ fn restore_into_a_bind_mount_of_any_folder_of_the_backup_root_is_refused() {
     let old = env.backup();
     env.write("f", b"NEW");
     env.backup();
-    struct Unmount(std::path::PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            let _ = std::process::Command::new("umount").arg(&self.0).status();
-        }
-    }
     let root_name = env.root.join("src");
     let meta = env.root.join(".phlb");
     for (i, inside) in [env.root.clone(), old.clone(), root_name, meta]
@@ -429,15 +423,7 @@ fn restore_into_a_bind_mount_of_any_folder_of_the_backup_root_is_refused() {
     {
         let bind = env.dir.path().join(format!("bind{i}"));
         std::fs::create_dir(&bind).unwrap();
-        let ok = std::process::Command::new("mount")
-            .args(["--bind"])
-            .arg(inside)
-            .arg(&bind)
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "mount --bind failed");
-        let _guard = Unmount(bind.clone());
+        let _guard = bind_mount(inside, &bind);
         for to in [bind.clone(), bind.join("sub")] {
             let out = env.restore(&["src/latest", "--force"], &to);
             assert_code(&out, 2);

@@ -148,15 +148,6 @@ fn folder_on_a_file_path_swapped_for_a_symlink_is_not_read_through() {
     assert_eq!(fs::read(snap.join("c/x")).unwrap(), b"x");
 }
 
-/// Unmounts a bind mount when a test ends, passed or not.
-struct Unmount(PathBuf);
-
-impl Drop for Unmount {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-    }
-}
-
 #[test]
 #[ignore = "needs root"]
 fn backup_root_bind_mounted_inside_source_is_skipped() {
@@ -165,14 +156,7 @@ fn backup_root_bind_mounted_inside_source_is_skipped() {
     env.backup();
     let inner = env.src.join("inner");
     fs::create_dir(&inner).unwrap();
-    let mounted = Command::new("mount")
-        .arg("--bind")
-        .arg(&env.root)
-        .arg(&inner)
-        .status()
-        .unwrap();
-    assert!(mounted.success(), "mount --bind needs root");
-    let _unmount = Unmount(inner.clone());
+    let _unmount = bind_mount(&env.root, &inner);
     let out = env.run(&["backup", env.src.to_str().unwrap()]);
     assert_ok(&out);
     assert!(
@@ -197,14 +181,7 @@ fn name_folder_bind_mounted_inside_source_is_skipped() {
     env.backup();
     let inner = env.src.join("inner");
     fs::create_dir(&inner).unwrap();
-    let mounted = Command::new("mount")
-        .arg("--bind")
-        .arg(env.root.join("src"))
-        .arg(&inner)
-        .status()
-        .unwrap();
-    assert!(mounted.success(), "mount --bind needs root");
-    let _unmount = Unmount(inner.clone());
+    let _unmount = bind_mount(&env.root.join("src"), &inner);
     let out = env.run(&["backup", env.src.to_str().unwrap()]);
     assert_ok(&out);
     let snap = env.snapshots("src").pop().unwrap();

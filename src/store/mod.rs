@@ -22,8 +22,8 @@ mod safe;
 pub use dir_fds::{link_stored_copy, DirFds};
 pub use remove_tree::remove_tree;
 pub use safe::{
-    check_own_dir, check_root_safe, create_fresh, fill, make_private_dir, running_uid, same_bytes,
-    write_file,
+    check_own_dir, check_root_safe, create_fresh, fill, folder_id, make_private_dir, running_uid,
+    same_bytes, write_file,
 };
 
 /// What happened when phlb tried to hardlink a stored copy.

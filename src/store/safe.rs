@@ -191,6 +191,16 @@ fn owned_dir(path: &Path, md: &fs::Metadata) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The device and inode of folder `p` (a symlink there is not followed and gives None),
+/// which say it is the same folder whatever path names it.
+pub fn folder_id(p: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    fs::symlink_metadata(p)
+        .ok()
+        .filter(|m| m.is_dir())
+        .map(|m| (m.dev(), m.ino()))
+}
+
 /// Creates file `path` anew for writing (0600): whatever was at that name is removed
 /// first (never followed), and the file is opened with `O_EXCL | O_NOFOLLOW`, so nothing
 /// is ever written through a symlink planted there.

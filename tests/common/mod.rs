@@ -434,3 +434,26 @@ pub fn backup_at(env: &Env, when: &str) -> PathBuf {
     assert!(snap.is_dir(), "no snapshot {}", snap.display());
     snap
 }
+
+/// Unmounts a mount when a test ends, passed or not.
+pub struct Unmount(pub PathBuf);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// Bind-mounts `from` on the existing folder `on` (root only); unmounted when the
+/// returned guard goes.
+pub fn bind_mount(from: &Path, on: &Path) -> Unmount {
+    let ok = Command::new("mount")
+        .arg("--bind")
+        .arg(from)
+        .arg(on)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "mount --bind needs root");
+    Unmount(on.to_path_buf())
+}

@@ -16,7 +16,6 @@ pub use hooks::snapshot_with_hooks;
 pub use selection::with_selection;
 
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -216,9 +215,7 @@ pub(crate) fn scan_options(config: &Config, root: &Path) -> Result<ScanOptions> 
     let exclude = [root.to_path_buf()]
         .into_iter()
         .chain(inside)
-        .filter_map(|p| std::fs::symlink_metadata(p).ok())
-        .filter(|md| md.is_dir())
-        .map(|md| (md.dev(), md.ino()))
+        .filter_map(|p| store::folder_id(&p))
         .collect();
     Ok(ScanOptions {
         select: Arc::new(Selection::compile(&config.select_spec())?),
@@ -227,7 +224,6 @@ pub(crate) fn scan_options(config: &Config, root: &Path) -> Result<ScanOptions> 
     })
 }
 
-/// Makes one complete snapshot of `source`.
 /// Makes one complete snapshot of `source` in the open backup root and returns what it
 /// did; one engine entry point for `phlb backup` and any caller that holds a root (a
 /// watch loop).

@@ -162,7 +162,7 @@ fn order_of(m: &Member, format: &str) -> (chrono::NaiveDateTime, u64) {
 /// wrong one.
 pub fn check_clock(members: &[Member], format: &str) -> Result<()> {
     const SHIFT: i64 = 3 * 3600;
-    let now = chrono::Local::now().naive_local();
+    let now = crate::clock::now_local().naive_local();
     for m in members {
         let t = taken_at(m, format);
         if (t - now).num_seconds() > 86_400 {

@@ -52,17 +52,11 @@ fn refuse_inside_root(to: &Path, root: &Path) -> Result<()> {
     let mut real = existing
         .canonicalize()
         .unwrap_or_else(|_| existing.to_path_buf());
-    // By identity too: a bind mount (or any other path) of the root, or of a folder in
-    // it, names the same folder by another path.
-    let root_id = dev_ino(root);
-    let through_root = real
-        .ancestors()
-        .any(|a| root_id.is_some() && dev_ino(a) == root_id);
-    // And through the mount table: a bind mount of any folder inside the root (a
-    // snapshot, a `<name>` folder, `.phlb`) shows the root's filesystem there.
+    // Through the mount table too: a bind mount of the root or of any folder inside it
+    // (a snapshot, a `<name>` folder, `.phlb`) names a folder in it by another path.
     let bound_inside = mounts::within(&real, root);
     real.extend(rest.iter().rev());
-    if real.starts_with(root) || through_root || bound_inside {
+    if real.starts_with(root) || bound_inside {
         bail!(
             "{}: inside the backup root {}; restore to a folder outside it",
             one_line(to),
@@ -70,12 +64,6 @@ fn refuse_inside_root(to: &Path, root: &Path) -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// The device and inode of `p` (not following a symlink at its end).
-fn dev_ino(p: &Path) -> Option<(u64, u64)> {
-    use std::os::unix::fs::MetadataExt;
-    p.symlink_metadata().ok().map(|m| (m.dev(), m.ino()))
 }
 
 /// Runs `phlb restore`.

@@ -47,15 +47,6 @@ pub struct Watch<'a> {
     ids: Vec<Option<(u64, u64)>>,
 }
 
-/// The device and inode of folder `p`, if it is one.
-fn folder_id(p: &std::path::Path) -> Option<(u64, u64)> {
-    use std::os::unix::fs::MetadataExt;
-    p.symlink_metadata()
-        .ok()
-        .filter(|m| m.is_dir())
-        .map(|m| (m.dev(), m.ino()))
-}
-
 impl<'a> Watch<'a> {
     /// A watch of `sources` into the backup root `root` (canonical, existing).
     pub fn new(
@@ -75,7 +66,10 @@ impl<'a> Watch<'a> {
             schedules: vec![Schedule::default(); sources.len()],
             intake: None,
             next_poll: None,
-            ids: sources.iter().map(|s| folder_id(&s.path)).collect(),
+            ids: sources
+                .iter()
+                .map(|s| crate::store::folder_id(&s.path))
+                .collect(),
         }
     }
 
@@ -164,7 +158,7 @@ impl<'a> Watch<'a> {
     /// counts as a change) or deleted (says so once; its snapshots wait until it is back).
     fn check_sources(&mut self, now: Instant) {
         for (i, source) in self.sources.iter().enumerate() {
-            let id = folder_id(&source.path);
+            let id = crate::store::folder_id(&source.path);
             if id == self.ids[i] {
                 continue;
             }
