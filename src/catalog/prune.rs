@@ -7,9 +7,8 @@
 //! in the newest, kept snapshot) costs one index probe.
 
 use super::db::Db;
-use anyhow::Result;
-
 use super::snapshots::SnapshotRow;
+use anyhow::Result;
 
 /// A snapshot run with the time it was taken (`started_at`, RFC 3339 UTC) and its counts.
 #[derive(Debug, Clone)]
@@ -23,21 +22,15 @@ pub struct Member {
 
 /// Every run of `name` (all names when None), oldest first by id.
 pub fn members(db: &Db, name: Option<&str>) -> Result<Vec<Member>> {
-    let mut stmt = db.conn().prepare(
-        "SELECT id, name, timestamp, status, hash_algo, started_at, files, time_source = 'run'
-         FROM snapshot_runs
+    let mut stmt = db.conn().prepare(&format!(
+        "SELECT {}, started_at, files, time_source = 'run' FROM snapshot_runs
          WHERE ?1 IS NULL OR name = ?1 ORDER BY id",
-    )?;
+        super::snapshots::COLUMNS
+    ))?;
     let rows = stmt
         .query_map([name], |r| {
             Ok(Member {
-                row: SnapshotRow {
-                    id: r.get(0)?,
-                    name: r.get(1)?,
-                    timestamp: r.get(2)?,
-                    status: r.get(3)?,
-                    hash_algo: r.get(4)?,
-                },
+                row: super::snapshots::row(r)?,
                 started_at: r.get(5)?,
                 files: r.get::<_, i64>(6)?.max(0) as u64,
                 made_by_run: r.get(7)?,

@@ -48,9 +48,10 @@ pub struct Totals {
     pub failed: u64,
 }
 
-const COLUMNS: &str = "id, name, timestamp, status, hash_algo";
+/// The columns `row` reads, first in a query.
+pub(super) const COLUMNS: &str = "id, name, timestamp, status, hash_algo";
 
-fn row(r: &Row) -> rusqlite::Result<SnapshotRow> {
+pub(super) fn row(r: &Row) -> rusqlite::Result<SnapshotRow> {
     Ok(SnapshotRow {
         id: r.get(0)?,
         name: r.get(1)?,
