@@ -671,3 +671,29 @@ fn a_symlink_planted_at_the_trash_bin_is_removed_not_followed() {
     assert_eq!(leaves(&env).len(), 5);
     assert_ok(&env.run(&["verify"]));
 }
+
+#[test]
+#[ignore = "needs root (mounts a tmpfs)"]
+fn the_writer_lock_is_taken_on_a_full_disk() {
+    // Found by an attack: at 0 bytes free, prune (the command a full disk needs) stopped
+    // at "cannot write the lock file" — the pid in it only serves messages.
+    let env = Env::new();
+    let disk =
+        SmallDisk::mount(&env.dir.path().join("small"), "8m").expect("mounting a tmpfs needs root");
+    let root = disk.0.join("root");
+    env.write("a.txt", b"a");
+    let out = env
+        .cmd_at(&root)
+        .args(["backup", env.src.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    disk.fill();
+    let out = env
+        .cmd_at(&root)
+        .args(["prune", "--keep-last", "1"])
+        .output()
+        .unwrap();
+    assert!(!stderr(&out).contains("lock file"), "{}", stderr(&out));
+    assert_eq!(fs::read(root.join("src/latest/a.txt")).unwrap(), b"a");
+}
