@@ -316,10 +316,16 @@ fn dry_run_writes_nothing_and_json_says_what_would_happen() {
     env.write("a", b"a");
     env.write("d/b", b"bb");
     let snap = env.backup();
+    let meta_before = tree(&env.root.join(".phlb"));
     let out = env.dir.path().join("out");
     let done = env.restore(&[&label(&snap), "--dry-run", "--json"], &out);
     assert_ok(&done);
     assert!(!out.exists());
+    // Not even the -shm/-wal a catalog reader makes (found by an attack).
+    assert_eq!(
+        tree(&env.root.join(".phlb")).keys().collect::<Vec<_>>(),
+        meta_before.keys().collect::<Vec<_>>()
+    );
     let v: serde_json::Value = serde_json::from_slice(&done.stdout).unwrap();
     assert_eq!(v["files"], 2);
     assert_eq!(v["bytes"], 3);
