@@ -323,14 +323,15 @@ fn wait_waits_for_a_lock_held_by_another_process_then_runs() {
     let env = Env::new();
     env.write("a.txt", b"x");
     env.backup();
-    let lock = env.root.join(".phlb/lock");
-    let mut holder = Command::new("flock")
-        .arg(&lock)
-        .args(["sleep", "3"])
-        .stdout(Stdio::null())
-        .spawn()
+    // The test holds the writer lock as another run would, until it lets go.
+    let lock = fs::File::options()
+        .read(true)
+        .write(true)
+        .open(env.root.join(".phlb/lock"))
         .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&lock);
+    // SAFETY: flock on a descriptor this test owns.
+    assert_eq!(unsafe { libc::flock(fd, libc::LOCK_EX) }, 0);
     let out = env.run(&["backup", env.src.to_str().unwrap()]);
     assert_code(&out, 2);
     assert!(
@@ -342,17 +343,20 @@ fn wait_waits_for_a_lock_held_by_another_process_then_runs() {
     let out = env.run(&["backup", env.src.to_str().unwrap(), "--wait=1"]);
     assert_code(&out, 2);
     assert!(stderr(&out).contains("gave up waiting"), "{}", stderr(&out));
-    let started = Instant::now();
-    let out = env.run(&["backup", env.src.to_str().unwrap(), "--wait"]);
-    assert_ok(&out);
-    assert!(started.elapsed() > Duration::from_millis(500));
-    assert_eq!(
-        stderr(&out).matches("phlb: waiting:").count(),
-        1,
+    // An unbounded wait says so once, waits while the lock is held, then runs.
+    let mut cmd = env.cmd();
+    cmd.args(["backup", env.src.to_str().unwrap(), "--wait"]);
+    let mut waiting = Watched::spawn(&env, cmd);
+    assert!(
+        wait_for(|| waiting.stderr().contains("phlb: waiting:")),
         "{}",
-        stderr(&out)
+        waiting.stderr()
     );
-    holder.wait().unwrap();
+    assert!(waiting.child.try_wait().unwrap().is_none(), "did not wait");
+    drop(lock);
+    let (status, err) = waiting.finish();
+    assert_eq!(status.code(), Some(0), "{err}");
+    assert_eq!(err.matches("phlb: waiting:").count(), 1, "{err}");
     assert_eq!(env.snapshots("src").len(), 2);
 }
 

@@ -5,7 +5,7 @@ mod common;
 
 use std::fs;
 use std::os::fd::AsRawFd;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -266,25 +266,22 @@ fn a_restore_started_while_prune_removes_its_snapshot_fails_cleanly() {
     // SAFETY: flock on a descriptor this test owns.
     assert_eq!(unsafe { libc::flock(held.as_raw_fd(), libc::LOCK_EX) }, 0);
     let to = env.dir.path().join("out");
-    let child = env
-        .cmd()
-        .args(["restore", "src/2026-01-01-090000", "--to"])
-        .arg(&to)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    let mut cmd = env.cmd();
+    cmd.args(["restore", "src/2026-01-01-090000", "--to"])
+        .arg(&to);
+    let restore = Watched::spawn(&env, cmd);
+    // Moved only once restore says it waits for the snapshot (not after a guessed delay).
+    assert!(
+        wait_for(|| restore.stderr().contains("phlb: waiting:")),
+        "{}",
+        restore.stderr()
+    );
     // The remover moves the folder away and lets go.
     fs::rename(&oldest, env.dir.path().join("moved")).unwrap();
     drop(held);
-    let out = child.wait_with_output().unwrap();
-    assert_code(&out, 2);
-    assert!(
-        stderr(&out).contains("removed while waiting"),
-        "{}",
-        stderr(&out)
-    );
+    let (status, err) = restore.finish();
+    assert_eq!(status.code(), Some(2), "{err}");
+    assert!(err.contains("removed while waiting"), "{err}");
     assert!(!to.join("always.txt").exists());
 }
 
@@ -296,29 +293,24 @@ fn prune_waits_for_a_reader_of_the_snapshot() {
     let held = fs::File::open(&oldest).unwrap();
     // SAFETY: flock on a descriptor this test owns.
     assert_eq!(unsafe { libc::flock(held.as_raw_fd(), libc::LOCK_SH) }, 0);
-    let mut child = env
-        .cmd()
-        .args(["prune", "--keep-last", "5"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
-    assert!(child.try_wait().unwrap().is_none(), "prune did not wait");
+    let mut cmd = env.cmd();
+    cmd.args(["prune", "--keep-last", "5"]);
+    let mut prune = Watched::spawn(&env, cmd);
+    assert!(
+        wait_for(|| prune
+            .stderr()
+            .contains("waiting for a reader of src/2026-01-01-090000")),
+        "{}",
+        prune.stderr()
+    );
+    assert!(
+        prune.child.try_wait().unwrap().is_none(),
+        "prune did not wait"
+    );
     assert!(oldest.is_dir());
     drop(held);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while child.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "prune never finished");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let out = child.wait_with_output().unwrap();
-    assert_ok(&out);
-    assert!(
-        stderr(&out).contains("waiting for a reader of src/2026-01-01-090000"),
-        "{}",
-        stderr(&out)
-    );
+    let (status, err) = prune.finish();
+    assert_eq!(status.code(), Some(0), "{err}");
     assert!(!oldest.exists());
 }
 

@@ -10,7 +10,6 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{symlink, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
 
 use common::*;
 
@@ -355,23 +354,21 @@ fn restore_waits_for_a_remover_holding_the_snapshot_and_needs_no_writer_lock() {
     // SAFETY: flock on a descriptor this test owns.
     assert_eq!(unsafe { libc::flock(fd, libc::LOCK_EX) }, 0);
     let out = env.dir.path().join("out");
-    let restoring = env
-        .cmd()
-        .args(["restore", &label(&snap), "--to"])
-        .arg(&out)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(1000));
+    let mut cmd = env.cmd();
+    cmd.args(["restore", &label(&snap), "--to"]).arg(&out);
+    let restoring = Watched::spawn(&env, cmd);
+    assert!(
+        wait_for(|| restoring.stderr().contains("waiting")),
+        "{}",
+        restoring.stderr()
+    );
     assert!(
         !out.join("a").exists(),
         "nothing restored while the remover holds it"
     );
     drop(held);
-    let done = restoring.wait_with_output().unwrap();
-    assert_ok(&done);
-    assert!(stderr(&done).contains("waiting"), "{}", stderr(&done));
+    let (status, err) = restoring.finish();
+    assert_eq!(status.code(), Some(0), "{err}");
     assert_eq!(fs::read(out.join("a")).unwrap(), b"a");
     drop(writer);
 }
