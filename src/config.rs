@@ -11,6 +11,9 @@ use crate::plan::Dedup;
 
 mod ini;
 mod render;
+mod sources;
+
+pub use sources::SourceEntry;
 
 pub use render::{entries, render};
 
@@ -63,6 +66,8 @@ pub struct Config {
     pub max_age: Option<Span>,
     /// The token `phlb serve` wants on every request; `None`: a random one per start.
     pub serve_token: Option<String>,
+    /// What `backup` and `watch` take when the command line names no source (`SOURCES`).
+    pub sources: Vec<SourceEntry>,
 }
 
 /// What the command line adds to the selection, read and checked before any work.
@@ -147,6 +152,7 @@ impl Default for Config {
             watch: WatchTiming::default(),
             max_age: None,
             serve_token: None,
+            sources: Vec::new(),
         }
     }
 }

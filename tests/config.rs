@@ -67,3 +67,125 @@ fn bad_config_names_file_and_line() {
     );
     assert!(!env.root.exists());
 }
+
+#[test]
+fn trailing_ini_comments_never_become_values() {
+    // Found by a new user: `BACKUP_PATH = /mnt/usb   # external disk` took the comment
+    // as part of the path, and `SKIP_DIRS = node_modules  ; js junk` as part of a name.
+    let env = Env::new();
+    let usb = env.dir.path().join("usb");
+    env.config(&format!(
+        "BACKUP_PATH = {}   # external disk\nSKIP_PATTERNS = #*#\nPRE_COMMAND = true ; true",
+        usb.display()
+    ));
+    env.write("keep.txt", b"k");
+    env.write("#autosave#", b"x");
+    // No --backup-root: the ini's value, comment stripped.
+    let bare = std::process::Command::new(env!("CARGO_BIN_EXE_phlb"))
+        .current_dir(env.dir.path())
+        .env("HOME", env.dir.path())
+        .env_remove("PHLB_BACKUP_ROOT")
+        .env_remove("PHLB_CONFIG")
+        .args(["backup", env.src.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_ok(&bare);
+    assert!(usb.join(".phlb").is_dir(), "{}", stderr(&bare));
+    let snap = fs::read_dir(usb.join("src"))
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_type().unwrap().is_dir())
+        .unwrap()
+        .path();
+    assert!(snap.join("keep.txt").is_file());
+    assert!(
+        !snap.join("#autosave#").exists(),
+        "SKIP_PATTERNS = #*# kept working"
+    );
+    // A ` ;` inside a list value is refused with file and line, not taken as a name.
+    env.config("SKIP_DIRS = node_modules  ; js junk");
+    let out = env.run(&["backup", env.src.to_str().unwrap()]);
+    assert_code(&out, 2);
+    assert!(
+        stderr(&out).contains("phlb.ini:2: SKIP_DIRS:") && stderr(&out).contains("';'"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn what_config_prints_reads_back_and_config_write_is_0600() {
+    // Found by a new user: `phlb config > x.ini; phlb --config x.ini config` failed on
+    // the printed origin comments.
+    let env = Env::new();
+    env.config(
+        "KEEP_DAILY = 7\nSERVE_TOKEN = abcdefghijklmnopqrstuvwxyz012345\nSOURCES = www=/srv/www",
+    );
+    let first = env.run(&["config"]);
+    assert_ok(&first);
+    let printed = env.dir.path().join("x.ini");
+    fs::write(&printed, &first.stdout).unwrap();
+    let again = env
+        .cmd()
+        .arg("--config")
+        .arg(&printed)
+        .args(["config", "--json"])
+        .output()
+        .unwrap();
+    assert_ok(&again);
+    let v: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(v["keys"]["KEEP_DAILY"]["value"], "7");
+    assert_eq!(v["keys"]["SUB_DIR_FORMATTER"]["value"], "%Y-%m-%d-%H%M%S");
+    assert_eq!(v["keys"]["SOURCES"]["value"], "www=/srv/www");
+    assert_eq!(v["keys"]["WORKERS"]["value"], "auto");
+    // The token is never printed.
+    assert!(!String::from_utf8_lossy(&first.stdout).contains("abcdefghij"));
+    // `config --write` makes a file only its owner can read (it may get SERVE_TOKEN).
+    let sub = env.dir.path().join("w");
+    fs::create_dir(&sub).unwrap();
+    assert_ok(
+        &env.cmd()
+            .current_dir(&sub)
+            .args(["config", "--write"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(mode(&sub.join("phlb.ini")) & 0o777, 0o600);
+}
+
+#[test]
+fn sources_in_the_ini_are_backed_up_by_a_bare_backup() {
+    let env = Env::new();
+    let other = env.dir.path().join("other");
+    fs::create_dir(&other).unwrap();
+    fs::write(other.join("o.txt"), b"o").unwrap();
+    env.write("s.txt", b"s");
+    env.config(&format!(
+        "SOURCES = {}, web={}   # two sources",
+        env.src.display(),
+        other.display()
+    ));
+    let out = env.run(&["backup"]);
+    assert_ok(&out);
+    assert_eq!(env.snapshots("src").len(), 1);
+    assert_eq!(env.snapshots("web").len(), 1);
+    assert!(env.snapshots("web")[0].join("o.txt").is_file());
+    // Folders on the command line are backed up instead of SOURCES.
+    let out = env.run(&["backup", other.to_str().unwrap()]);
+    assert_ok(&out);
+    assert_eq!(env.snapshots("other").len(), 1);
+    assert_eq!(env.snapshots("src").len(), 1);
+    // No SOURCE and no SOURCES: exit 2 saying what to do; relative entries refused.
+    env.config("");
+    let out = env.run(&["backup"]);
+    assert_code(&out, 2);
+    assert!(stderr(&out).contains("SOURCES"), "{}", stderr(&out));
+    env.config("SOURCES = Documents");
+    let out = env.run(&["backup"]);
+    assert_code(&out, 2);
+    assert!(
+        stderr(&out).contains("phlb.ini:2: SOURCES:") && stderr(&out).contains("absolute"),
+        "{}",
+        stderr(&out)
+    );
+}

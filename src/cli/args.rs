@@ -246,8 +246,8 @@ pub struct AddArgs {
 /// Arguments of `phlb backup`.
 #[derive(Debug, Args)]
 pub struct BackupArgs {
-    /// Folders to back up; each becomes its own snapshot.
-    #[arg(required = true, value_name = "SOURCE")]
+    /// Folders to back up; each becomes its own snapshot (none: the config's SOURCES).
+    #[arg(value_name = "SOURCE")]
     pub sources: Vec<PathBuf>,
     /// Snapshot name (default: the source folder's name); only with a single SOURCE.
     #[arg(long, value_name = "N")]
@@ -318,8 +318,9 @@ pub struct SelectArgs {
 /// Arguments of `phlb watch`.
 #[derive(Debug, Args)]
 pub struct WatchArgs {
-    /// Folders to watch and back up; each becomes its own snapshot name.
-    #[arg(required = true, value_name = "SOURCE")]
+    /// Folders to watch and back up; each becomes its own snapshot name (none: the
+    /// config's SOURCES).
+    #[arg(value_name = "SOURCE")]
     pub sources: Vec<PathBuf>,
     /// Snapshot name (default: the source folder's name); only with a single SOURCE.
     #[arg(long, value_name = "N")]

@@ -2,6 +2,7 @@
 
 use std::fs::OpenOptions;
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
@@ -14,7 +15,13 @@ use crate::Outcome;
 pub fn run(loaded: &Loaded, args: &ConfigArgs, cwd: &Path) -> Result<Outcome> {
     if args.write {
         let path = cwd.join("phlb.ini");
-        let mut file = match OpenOptions::new().write(true).create_new(true).open(&path) {
+        // 0600: the file may get a SERVE_TOKEN.
+        let mut file = match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+        {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 bail!("{}: already exists; not overwriting it", path.display())

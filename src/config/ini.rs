@@ -41,12 +41,54 @@ pub fn parse(text: &str, file: &Path) -> Result<(Config, BTreeMap<&'static str, 
             bail!("{}: key outside the [phlb] section", at());
         }
         let key = key.trim().to_ascii_uppercase();
-        let value = value.trim();
+        let value = strip_comment(value.trim());
+        if LIST_KEYS.contains(&key.as_str()) {
+            check_list_value(value).map_err(|e| anyhow::anyhow!("{}: {key}: {e}", at()))?;
+        }
         let stored =
             set(&mut config, &key, value).map_err(|e| anyhow::anyhow!("{}: {key}: {e}", at()))?;
         origins.insert(stored, at());
     }
     Ok((config, origins))
+}
+
+/// The keys whose value is a comma-separated list.
+const LIST_KEYS: [&str; 5] = [
+    "SKIP_DIRS",
+    "SKIP_PATTERNS",
+    "INCLUDE_DIRS",
+    "INCLUDE_PATTERNS",
+    "SOURCES",
+];
+
+/// A value without its trailing comment. The rule keeps real values intact: `#` starts
+/// a comment only after whitespace (so `a#b` is a value), and `;` only at the start of
+/// a line (so `PRE_COMMAND = a ; b` is one shell command). At the very start of a value
+/// `#` starts a comment only when a space or the end follows, so `KEY = # note` is an
+/// empty value and `SKIP_PATTERNS = #*#` a pattern.
+pub fn strip_comment(value: &str) -> &str {
+    let bytes = value.as_bytes();
+    let blank = |b: u8| b == b' ' || b == b'\t';
+    if bytes.first() == Some(&b'#') && bytes.get(1).is_none_or(|&b| blank(b)) {
+        return "";
+    }
+    let cut = (1..bytes.len()).find(|&i| bytes[i] == b'#' && blank(bytes[i - 1]));
+    match cut {
+        Some(i) => value[..i].trim_end(),
+        None => value,
+    }
+}
+
+/// A list value must not carry what looks like a `;` comment: it would silently become
+/// part of the last item.
+fn check_list_value(value: &str) -> Result<(), String> {
+    if value.contains(" ;") || value.contains("\t;") {
+        return Err(format!(
+            "{value:?} holds a ';' after a space: a comment after a value starts with ' #' \
+             (';' starts a comment only at the start of a line)"
+        ));
+    }
+    Ok(())
 }
 
 fn set(c: &mut Config, key: &str, value: &str) -> Result<&'static str, String> {
@@ -173,6 +215,13 @@ fn set(c: &mut Config, key: &str, value: &str) -> Result<&'static str, String> {
             };
             "SERVE_TOKEN"
         }
+        "SOURCES" => {
+            c.sources = list(value)
+                .iter()
+                .map(|item| super::sources::parse_entry(item))
+                .collect::<Result<_, _>>()?;
+            "SOURCES"
+        }
         _ => return Err("unknown key".into()),
     })
 }
@@ -200,7 +249,7 @@ fn positive_span(value: &str) -> Result<crate::duration::Span, String> {
     Ok(span)
 }
 
-fn expand_home(value: &str) -> PathBuf {
+pub(super) fn expand_home(value: &str) -> PathBuf {
     match value.strip_prefix('~') {
         Some("") => home_dir(),
         Some(rest) if rest.starts_with('/') => home_dir().join(&rest[1..]),
@@ -329,6 +378,20 @@ mod tests {
             let got = err(text);
             assert!(got.starts_with(want), "{text:?}: got {got:?}");
         }
+    }
+
+    #[test]
+    fn trailing_comments_never_become_values() {
+        let text = "[phlb]\nBACKUP_PATH = /mnt/usb   # external disk\nSKIP_PATTERNS = #*#\nPRE_COMMAND = a ; b\nKEEP_LAST =     # default\nSKIP_DIRS = a#b, c\t# two\n";
+        let (c, _) = parse(text, Path::new("x.ini")).unwrap();
+        assert_eq!(c.backup_path, PathBuf::from("/mnt/usb"));
+        assert_eq!(c.skip_patterns, vec!["#*#"]);
+        assert_eq!(c.pre_command.as_deref(), Some("a ; b"));
+        assert_eq!(c.keep.last, None);
+        assert_eq!(c.skip_dirs, vec!["a#b", "c"]);
+        let got = err("[phlb]\nSKIP_DIRS = node_modules  ; js junk\n");
+        assert!(got.starts_with("x.ini:2: SKIP_DIRS: "), "{got}");
+        assert!(got.contains("';'"), "{got}");
     }
 
     #[test]

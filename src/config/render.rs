@@ -16,9 +16,20 @@ pub fn entries(loaded: &Loaded) -> Vec<(&'static str, String, String)> {
     let workers = c
         .workers
         .map(|n| n.to_string())
-        .unwrap_or_else(|| format!("auto ({})", c.worker_count()));
+        .unwrap_or_else(|| "auto".to_string());
     let rows: Vec<(&'static str, String)> = vec![
         ("BACKUP_PATH", c.backup_path.display().to_string()),
+        (
+            "SOURCES",
+            c.sources
+                .iter()
+                .map(|s| match &s.name {
+                    Some(n) => format!("{n}={}", s.path.display()),
+                    None => s.path.display().to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
         ("SUB_DIR_FORMATTER", c.sub_dir_formatter.clone()),
         ("SKIP_DIRS", list(&c.skip_dirs)),
         ("SKIP_PATTERNS", list(&c.skip_patterns)),
@@ -44,10 +55,8 @@ pub fn entries(loaded: &Loaded) -> Vec<(&'static str, String, String)> {
         ("WATCH_MAX_WAIT", c.watch.max_wait.to_string()),
         ("WATCH_MIN_INTERVAL", c.watch.min_interval.to_string()),
         ("MAX_AGE", shown(c.max_age)),
-        (
-            "SERVE_TOKEN",
-            shown(c.serve_token.as_ref().map(|_| "(set, not shown)")),
-        ),
+        // Never shown; `render` says whether one is set.
+        ("SERVE_TOKEN", String::new()),
         ("PRE_COMMAND", shown(c.pre_command.as_ref())),
         ("POST_COMMAND", shown(c.post_command.as_ref())),
     ];
@@ -69,8 +78,22 @@ pub fn render(loaded: &Loaded) -> String {
         "# precedence: command line > environment (PHLB_BACKUP_ROOT, PHLB_CONFIG) > ini > default\n",
     );
     out.push_str("[phlb]\n");
+    // Each line reads back as the same value: the origin is a trailing ` #` comment
+    // (the ini's comment rule), a value's explanation goes into it too, and the token
+    // is never written out.
     for (key, value, origin) in entries(loaded) {
-        out.push_str(&format!("{key} = {value}    # {origin}\n"));
+        let line = match key {
+            "WORKERS" if loaded.config.workers.is_none() => format!(
+                "{key} = {value}    # {origin}; {} here",
+                loaded.config.worker_count()
+            ),
+            "SERVE_TOKEN" if loaded.config.serve_token.is_some() => {
+                format!("# {key} = (set by {origin}, not shown)")
+            }
+            _ => format!("{key} = {value}    # {origin}"),
+        };
+        out.push_str(&line);
+        out.push('\n');
     }
     out
 }

@@ -10,7 +10,7 @@ mod selection;
 mod snapshot;
 mod sources;
 
-pub(crate) use sources::{check_sources_against_root, prepare_root, resolve_sources};
+pub(crate) use sources::{check_sources_against_root, prepare_root, sources_of_run};
 
 pub use hooks::snapshot_with_hooks;
 pub use selection::with_selection;
@@ -47,7 +47,7 @@ pub struct Source {
 /// Runs `phlb backup`.
 pub fn run(config: &Config, ui: &Ui, args: &BackupArgs) -> Result<Outcome> {
     let config = &with_selection(config, &args.select)?;
-    let sources = resolve_sources(&args.sources, args.name.as_deref())?;
+    let sources = sources_of_run(config, &args.sources, args.name.as_deref())?;
     if args.dry_run {
         return dry_run::run(config, &sources, ui, args.json);
     }

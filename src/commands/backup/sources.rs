@@ -54,16 +54,54 @@ pub(crate) fn resolve_sources(paths: &[PathBuf], name: Option<&str>) -> Result<V
                 .with_context(|| format!("{}: give a snapshot name with --name", p.display()))?,
         };
         check_name(&name).map_err(|e| anyhow::anyhow!("{}: {e}; use --name", p.display()))?;
-        if let Some(other) = out.iter().find(|s| s.name == name) {
-            bail!(
-                "{} and {} would both be snapshot {name:?}; back them up separately with --name",
-                other.path.display(),
-                path.display()
-            );
-        }
         out.push(Source { path, name });
     }
+    check_unique_names(&out)?;
     Ok(out)
+}
+
+/// The sources of a run: those on the command line, else the config's `SOURCES` (so a
+/// scheduled `phlb backup` needs no paths). Checked as `resolve_sources` checks them.
+pub(crate) fn sources_of_run(
+    config: &Config,
+    paths: &[PathBuf],
+    name: Option<&str>,
+) -> Result<Vec<Source>> {
+    if !paths.is_empty() {
+        return resolve_sources(paths, name);
+    }
+    if name.is_some() {
+        bail!(
+            "--name needs a SOURCE on the command line (a SOURCES entry names itself as NAME=PATH)"
+        );
+    }
+    if config.sources.is_empty() {
+        bail!("no SOURCE given and the config has no SOURCES: name a folder (phlb backup DIR) or set SOURCES in the ini");
+    }
+    let mut out = Vec::new();
+    for entry in &config.sources {
+        out.extend(resolve_sources(
+            std::slice::from_ref(&entry.path),
+            entry.name.as_deref(),
+        )?);
+    }
+    check_unique_names(&out)?;
+    Ok(out)
+}
+
+/// Refuses two sources that would share one snapshot name.
+fn check_unique_names(sources: &[Source]) -> Result<()> {
+    for (i, s) in sources.iter().enumerate() {
+        if let Some(other) = sources[..i].iter().find(|o| o.name == s.name) {
+            bail!(
+                "{} and {} would both be snapshot {:?}; back them up separately with --name",
+                other.path.display(),
+                s.path.display(),
+                s.name
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Makes sure the backup root exists (or says why not) and returns its canonical path.

@@ -14,7 +14,7 @@ use anyhow::Result;
 
 use crate::cli::WatchArgs;
 use crate::commands::backup::{
-    check_sources_against_root, prepare_root, resolve_sources, scan_options,
+    check_sources_against_root, prepare_root, scan_options, sources_of_run,
 };
 use crate::config::Config;
 use crate::progress::Ui;
@@ -26,7 +26,7 @@ pub fn run(config: &Config, ui: &Ui, args: &WatchArgs) -> Result<Outcome> {
     crate::signals::as_service("watch", ui.quiet());
     crate::signals::doing("");
     let config = &crate::commands::backup::with_selection(config, &args.select)?;
-    let sources = resolve_sources(&args.sources, args.name.as_deref())?;
+    let sources = sources_of_run(config, &args.sources, args.name.as_deref())?;
     if args.prune {
         crate::commands::prune::check_backup_policy(config)?;
     }
