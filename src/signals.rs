@@ -135,6 +135,7 @@ fn exit_now(sig: i32) -> ! {
         }
     }
     crate::progress::clear_for_exit();
+    crate::lock::clear_for_exit();
     let doing = DOING.lock().map(|d| d.clone()).unwrap_or_default();
     let mode = MODE.load(Ordering::SeqCst);
     if mode == SERVICE {

@@ -97,6 +97,26 @@ fn ctrl_c_stops_a_backup_with_one_line_and_exit_130() {
 }
 
 #[test]
+fn a_clean_ctrl_c_leaves_no_stale_lock_for_the_next_run() {
+    // Found by a new user: after Ctrl-C the next run said "taking over the stale lock
+    // of process N, which is gone", as after a crash.
+    let env = Env::new();
+    write_tree(&env, 50, 100, "one");
+    let mut cmd = env.cmd();
+    cmd.args(["backup", env.src.to_str().unwrap()]);
+    let out = signal_when(spawn(cmd), libc::SIGINT, || in_progress(&env));
+    assert_interrupted(&out, 130);
+    assert_eq!(
+        fs::read_to_string(env.root.join(".phlb/lock")).unwrap(),
+        "",
+        "the pid of an interrupted run stayed in the lock file"
+    );
+    let out = env.run(&["backup", env.src.to_str().unwrap()]);
+    assert_ok(&out);
+    assert!(!stderr(&out).contains("stale lock"), "{}", stderr(&out));
+}
+
+#[test]
 fn sigterm_stops_a_backup_with_one_line_and_exit_143() {
     interrupted_backup_is_never_complete(libc::SIGTERM, 143);
 }

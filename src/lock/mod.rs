@@ -16,6 +16,23 @@ use anyhow::{bail, Context, Result};
 
 pub mod snapshot;
 
+/// The descriptor of the lock file while this process holds the writer lock (-1 when
+/// it does not), so a Ctrl-C or SIGTERM exit can clear the pid (`clear_for_exit`).
+static HELD_FD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
+
+/// Clears the pid in the lock file of a writer lock this process holds, as `Drop` does:
+/// called by the signal thread just before the process ends on SIGINT/SIGTERM, so an
+/// interrupted run is not mistaken by the next one for a crash ("taking over the stale
+/// lock"). The kernel releases the flock itself when the process ends.
+pub fn clear_for_exit() {
+    let fd = HELD_FD.load(std::sync::atomic::Ordering::SeqCst);
+    if fd >= 0 {
+        // SAFETY: ftruncate on a descriptor this process holds open until it ends (the
+        // lock's `Drop` resets HELD_FD before closing it); no memory is involved.
+        unsafe { libc::ftruncate(fd, 0) };
+    }
+}
+
 /// A held writer lock; released when dropped.
 pub struct Lock {
     file: File,
@@ -154,6 +171,7 @@ pub fn acquire(meta_dir: &Path) -> Result<Lock> {
             other.with_context(|| format!("{}: cannot write the lock file", path.display()))?
         }
     }
+    HELD_FD.store(file.as_raw_fd(), std::sync::atomic::Ordering::SeqCst);
     Ok(Lock { file, stale_pid })
 }
 
@@ -206,6 +224,7 @@ pub fn hold_shared(meta_dir: &Path) -> Result<Option<File>> {
 impl Drop for Lock {
     /// Clears the pid so the next run does not mistake a clean exit for a crash.
     fn drop(&mut self) {
+        HELD_FD.store(-1, std::sync::atomic::Ordering::SeqCst);
         let _ = self.file.set_len(0);
     }
 }
