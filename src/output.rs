@@ -218,7 +218,13 @@ impl Table {
 /// An error chain as phlb prints it (`{:#}`), without the raw codes some causes carry:
 /// std's ` (os error N)` and SQLite's `Error code N: ` say nothing the words do not.
 pub fn error_text(err: &anyhow::Error) -> String {
-    let mut text = format!("{err:#}");
+    without_codes(&format!("{err:#}"))
+}
+
+/// `text` without the raw codes the standard library and SQLite append (` (os error
+/// 13)`, `Error code 21: `): every line phlb prints or logs says the cause in words.
+pub fn without_codes(text: &str) -> String {
+    let mut text = text.to_string();
     while let Some(at) = text.find(" (os error ") {
         let rest = &text[at + " (os error ".len()..];
         let digits = rest.bytes().take_while(u8::is_ascii_digit).count();

@@ -61,7 +61,7 @@ impl Ui {
     /// Writes a note line to stderr unless quiet.
     pub fn say(&self, line: String) {
         if !self.quiet() {
-            eprintln!("{line}");
+            eprintln!("{}", crate::output::without_codes(&line));
         }
     }
 }
@@ -294,6 +294,7 @@ impl Progress {
     }
 
     fn print(&self, line: &str) {
+        let line = crate::output::without_codes(line);
         match &self.bar {
             Some(bar) => bar.suspend(|| eprintln!("{line}")),
             None => eprintln!("{line}"),

@@ -496,3 +496,47 @@ fn catalog_on_another_filesystem_is_refused_until_rebuilt() {
     assert_eq!(snaps.len(), 2);
     assert_eq!(ino(&snaps[0].join("a.txt")), ino(&snaps[1].join("a.txt")));
 }
+
+#[test]
+fn io_errors_name_their_path_and_show_no_raw_os_error_codes() {
+    // Found by a new user: `…/secret.txt: cannot open: Permission denied (os error 13)`,
+    // and a full disk said `cannot write manifest: No space left on device` with no path.
+    let env = Env::new();
+    env.write("secret.txt", b"secret");
+    env.write("ok.txt", b"ok");
+    set_mode(&env.src.join("secret.txt"), 0o000);
+    let out = run_without_dac_override(&env, &["backup", env.src.to_str().unwrap()]);
+    assert_code(&out, 1);
+    let err = stderr(&out);
+    assert!(err.contains("secret.txt: "), "{err}");
+    assert!(err.contains("Permission denied"), "{err}");
+    assert!(!err.contains("os error"), "{err}");
+    let log = fs::read_to_string(beside(&env.snapshots("src")[0], "-backup.log")).unwrap();
+    assert!(
+        log.contains("secret.txt") && !log.contains("os error"),
+        "{log}"
+    );
+    // A full disk: every line that says so names the path it could not write.
+    let disk =
+        SmallDisk::mount(&env.dir.path().join("small"), "2m").expect("mounting a tmpfs needs root");
+    let root = disk.0.join("root");
+    for i in 0..400 {
+        let body = format!("{i:08}").repeat(1000);
+        env.write(
+            &format!("many/f{i:04}-{}", "x".repeat(100)),
+            body.as_bytes(),
+        );
+    }
+    let out = env
+        .cmd_at(&root)
+        .args(["backup", env.src.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_code(&out, 2);
+    let err = stderr(&out);
+    assert!(!err.contains("os error"), "{err}");
+    for line in err.lines().filter(|l| l.contains("No space left")) {
+        let cause = line.find("No space left").unwrap();
+        assert!(line[..cause].contains('/'), "no path in {line:?}");
+    }
+}

@@ -160,6 +160,8 @@ impl Failures {
 pub struct Log {
     out: BufWriter<File>,
     level: LogLevel,
+    /// Where it is written, for error messages.
+    path: std::path::PathBuf,
 }
 
 impl Log {
@@ -170,6 +172,7 @@ impl Log {
         let mut log = Log {
             out: BufWriter::new(file),
             level,
+            path: path.to_path_buf(),
         };
         log.stamp(&format!("phlb {} started", env!("CARGO_PKG_VERSION")));
         Ok(log)
@@ -195,7 +198,10 @@ impl Log {
     /// Writes the closing line with the time and flushes the log to disk.
     pub fn flush(&mut self) -> Result<()> {
         self.stamp("finished");
-        self.out.flush().context("cannot write log")
+        let path = &self.path;
+        self.out
+            .flush()
+            .with_context(|| format!("{}: cannot write log", path.display()))
     }
 
     /// Writes `what` with the local time, whatever the level.

@@ -180,9 +180,10 @@ impl Run<'_> {
         hex_into(&mut self.hex_buf, hash);
         self.line_buf.clear();
         manifest::line_into(&mut self.line_buf, &self.hex_buf, &entry.rel);
+        let manifest = &self.inp.paths.work_manifest;
         self.manifest
             .write_all(&self.line_buf)
-            .context("cannot write manifest")?;
+            .with_context(|| format!("{}: cannot write manifest", manifest.display()))?;
         self.action(LogLevel::Info, what, &entry.rel);
         if self.inp.verbose {
             progress.warn(&format!("{what:<7} {}", one_line(&entry.rel)));

@@ -363,7 +363,12 @@ impl<'a> Run<'a> {
             .into_inner()
             .map_err(|e| e.into_error())
             .map(drop)
-            .context("cannot write manifest")?;
+            .with_context(|| {
+                format!(
+                    "{}: cannot write manifest",
+                    self.inp.paths.work_manifest.display()
+                )
+            })?;
         Ok((self.counts, self.log, self.failures))
     }
 }

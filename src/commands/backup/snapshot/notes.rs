@@ -47,7 +47,7 @@ impl Run<'_> {
     /// Counts and reports one path that could not be backed up.
     pub fn fail(&mut self, path: &Path, why: &str, progress: &dyn Report) {
         self.counts.failed += 1;
-        let line = format!("{}: {why}", one_line(path));
+        let line = crate::output::without_codes(&format!("{}: {why}", one_line(path)));
         self.failures.push(line.clone());
         self.log.line(LogLevel::Error, &format!("failed  {line}"));
         progress.error(&format!("phlb: error: {line}"));
