@@ -53,8 +53,6 @@ pub struct Config {
     pub log_level: LogLevel,
     /// Most hardlinks put on one stored copy.
     pub max_links: u64,
-    /// A missing backup root is an error instead of being created.
-    pub no_create_root: bool,
     /// Wait until a run's files are on disk before it counts as complete.
     pub sync: bool,
     /// Retention defaults for `prune` and `backup --prune` (`KEEP_*` keys).
@@ -68,6 +66,9 @@ pub struct Config {
     pub serve_token: Option<String>,
     /// What `backup` and `watch` take when the command line names no source (`SOURCES`).
     pub sources: Vec<SourceEntry>,
+    /// The ini file these settings were read from (`None`: built-in defaults), so a
+    /// writing command's summary can say which it used.
+    pub file: Option<PathBuf>,
 }
 
 /// What the command line adds to the selection, read and checked before any work.
@@ -146,13 +147,13 @@ impl Default for Config {
             workers: None,
             log_level: LogLevel::Info,
             max_links: 65000,
-            no_create_root: false,
             sync: true,
             keep: crate::retention::Policy::default(),
             watch: WatchTiming::default(),
             max_age: None,
             serve_token: None,
             sources: Vec::new(),
+            file: None,
         }
     }
 }
@@ -308,6 +309,7 @@ pub fn load(
     if loaded.config.backup_path.is_relative() {
         loaded.config.backup_path = absolute(&loaded.config.backup_path, cwd);
     }
+    loaded.config.file = loaded.file.clone();
     Ok(loaded)
 }
 

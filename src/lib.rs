@@ -63,7 +63,55 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         &cwd,
     )?;
     let ui = progress::Ui::new(cli.global.quiet, cli.global.verbose);
-    match cli.command {
+    if loaded.origins.contains_key("NO_CREATE_ROOT") {
+        ui.say(format!(
+            "phlb: note: NO_CREATE_ROOT ({}) no longer does anything: phlb never makes a backup root but ~/phlb-backups on its own (`phlb init DIR` makes one); remove the key",
+            loaded.origins["NO_CREATE_ROOT"]
+        ));
+    }
+    match &cli.command {
+        Command::Init(_) | Command::Config(_) => {}
+        Command::Backup(args) if args.init => {
+            let made = commands::init::init(&loaded.config.backup_path, &ui)?;
+            if !made.existed {
+                ui.say(format!("phlb: {}", made.line()));
+            }
+        }
+        Command::Backup(_) | Command::Watch(_) => root::require(&loaded, true)?,
+        _ => root::require(&loaded, false)?,
+    }
+    // Where a writing command's work went: said after its summary (backup says it in
+    // its own summary and JSON lines).
+    let say_where = !ui.quiet()
+        && match &cli.command {
+            Command::Add(a) => !a.json,
+            Command::Verify(a) => !a.json,
+            Command::Prune(a) => !a.removal.json,
+            Command::Forget(a) => !a.removal.json,
+            _ => false,
+        };
+    let result = dispatch(cli.command, &loaded, &ui, &cwd);
+    if say_where && result.is_ok() {
+        let root = loaded.config.backup_path.canonicalize();
+        let root = root.as_deref().unwrap_or(&loaded.config.backup_path);
+        ui.say(format!(
+            "phlb: {}",
+            root::used_line(root, loaded.file.as_deref())
+        ));
+    }
+    result
+}
+
+/// Runs the command.
+fn dispatch(
+    command: Command,
+    loaded: &config::Loaded,
+    ui: &progress::Ui,
+    cwd: &std::path::Path,
+) -> Result<Outcome> {
+    let ui = *ui;
+    match command {
+        Command::Init(args) => commands::init::run(&loaded.config, &ui, &args),
         Command::Backup(args) => commands::backup::run(&loaded.config, &ui, &args),
         Command::Verify(args) => commands::verify::run(&loaded.config, &ui, &args),
         Command::Add(args) => commands::add::run(&loaded.config, &ui, &args),
@@ -80,7 +128,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Restore(args) => commands::restore::run(&loaded.config, &ui, &args),
         Command::Serve(args) => commands::serve::run(&loaded.config, &ui, &args),
         Command::Status(args) => commands::status::run(&loaded.config, &ui, &args),
-        Command::Config(args) => commands::config::run(&loaded, &args, &cwd),
+        Command::Config(args) => commands::config::run(loaded, &args, cwd),
         Command::Completions(_) | Command::Man => unreachable!("handled before the config"),
     }
 }

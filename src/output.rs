@@ -218,7 +218,16 @@ impl Table {
 /// An error chain as phlb prints it (`{:#}`), without the raw codes some causes carry:
 /// std's ` (os error N)` and SQLite's `Error code N: ` say nothing the words do not.
 pub fn error_text(err: &anyhow::Error) -> String {
-    without_codes(&format!("{err:#}"))
+    // The chain joined as `{:#}` does, but a cause that only repeats the line before it
+    // (SQLite's "database or disk is full: database or disk is full") is said once.
+    let mut parts: Vec<String> = Vec::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if parts.last() != Some(&text) {
+            parts.push(text);
+        }
+    }
+    without_codes(&parts.join(": "))
 }
 
 /// `text` without the raw codes the standard library and SQLite append (` (os error
@@ -334,6 +343,18 @@ impl<W: Write> RowWriter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_text_says_a_repeated_cause_once() {
+        let inner = std::io::Error::other("database or disk is full");
+        let err = anyhow::Error::new(inner)
+            .context("database or disk is full")
+            .context("cannot drop from the catalog");
+        assert_eq!(
+            error_text(&err),
+            "cannot drop from the catalog: database or disk is full"
+        );
+    }
 
     #[test]
     fn error_text_drops_raw_codes() {

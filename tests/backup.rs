@@ -344,7 +344,7 @@ fn dry_run_writes_nothing() {
     env.write("a", b"a");
     let out = env.run(&["backup", "--dry-run", env.src.to_str().unwrap()]);
     assert_ok(&out);
-    assert!(!env.root.exists());
+    assert!(env.nothing_backed_up());
     assert!(String::from_utf8_lossy(&out.stdout).contains("would copy 1"));
     env.backup();
     env.write("b", b"a");
@@ -406,6 +406,7 @@ fn changing_hash_on_an_existing_root_is_refused_naming_both() {
     assert_ok(&env.run(&["verify"]));
     // A new root takes the new hash, and its manifests are true.
     let other = env.dir.path().join("root512");
+    env.init(&other);
     let out = env
         .cmd_at(&other)
         .args(["backup", env.src.to_str().unwrap()])

@@ -26,6 +26,7 @@ fn full_disk(env: &Env) -> (SmallDisk, PathBuf) {
     let disk =
         SmallDisk::mount(&env.dir.path().join("small"), "4m").expect("mounting a tmpfs needs root");
     let root = disk.0.join("root");
+    env.init(&root);
     for i in 0..20 {
         env.write(&format!("f{i}.txt"), format!("file {i}").as_bytes());
     }
@@ -92,7 +93,17 @@ fn full_disk_list_and_sql_answer_instead_of_disk_io_error() {
 #[ignore = "needs root (mounts a tmpfs)"]
 fn full_disk_verify_and_add_name_the_path_and_the_cause() {
     let env = Env::new();
-    let (_disk, root) = full_disk(&env);
+    let (disk, root) = full_disk(&env);
+    // With the space reserve in `.phlb`, a writer still opens on a full disk.
+    assert_ok(
+        &env.cmd_at(&root)
+            .args(["verify", "--fast"])
+            .output()
+            .unwrap(),
+    );
+    // Without it (gone, and no room to make it again), the error names path and cause.
+    let _ = fs::remove_file(root.join(".phlb/reserve"));
+    disk.fill();
     for args in [&["verify", "--fast"][..], &["add"]] {
         let out = env.cmd_at(&root).args(args).output().unwrap();
         let err = one_error_line(&out);

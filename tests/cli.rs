@@ -122,7 +122,7 @@ fn dry_run_short_n_writes_nothing() {
     // No root yet: a dry run does not make one.
     let out = env.run(&["backup", env.src.to_str().unwrap(), "-n"]);
     assert_ok(&out);
-    assert!(!env.root.exists());
+    assert!(env.nothing_backed_up());
     env.backup();
     env.write("b.txt", b"new");
     fs::remove_file(env.src.join("a.txt")).unwrap();
@@ -261,6 +261,7 @@ fn backup_root_from_the_environment_and_the_command_line_beats_it() {
     let env = Env::new();
     env.write("a.txt", b"x");
     let from_env = env.dir.path().join("env-root");
+    env.init(&from_env);
     let out = bare(&env)
         .env("PHLB_BACKUP_ROOT", &from_env)
         .args(["backup", env.src.to_str().unwrap()])

@@ -65,7 +65,7 @@ fn bad_config_names_file_and_line() {
         err.contains("phlb.ini:3: DEDUP: expected mode, strict or content"),
         "{err}"
     );
-    assert!(!env.root.exists());
+    assert!(env.nothing_backed_up());
 }
 
 #[test]
@@ -74,6 +74,7 @@ fn trailing_ini_comments_never_become_values() {
     // as part of the path, and `SKIP_DIRS = node_modules  ; js junk` as part of a name.
     let env = Env::new();
     let usb = env.dir.path().join("usb");
+    env.init(&usb);
     env.config(&format!(
         "BACKUP_PATH = {}   # external disk\nSKIP_PATTERNS = #*#\nPRE_COMMAND = true ; true",
         usb.display()

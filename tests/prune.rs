@@ -673,6 +673,7 @@ fn the_writer_lock_is_taken_on_a_full_disk() {
     let disk =
         SmallDisk::mount(&env.dir.path().join("small"), "8m").expect("mounting a tmpfs needs root");
     let root = disk.0.join("root");
+    env.init(&root);
     env.write("a.txt", b"a");
     let out = env
         .cmd_at(&root)

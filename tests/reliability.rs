@@ -97,6 +97,7 @@ fn disk_full_is_a_clear_error_and_loses_nothing() {
     let disk =
         SmallDisk::mount(&env.dir.path().join("small"), "3m").expect("mounting a tmpfs needs root");
     let root = disk.0.join("root");
+    env.init(&root);
     let phlb = |args: &[&str]| env.cmd_at(&root).args(args).output().unwrap();
     let src = env.src.to_str().unwrap().to_string();
     env.write("small.txt", b"fits");
@@ -341,9 +342,8 @@ fn unreadable_source_or_read_only_root_or_locked_catalog_is_exit_2() {
         stderr(&out)
     );
     assert_eq!(stderr(&out).lines().count(), 1);
-    assert!(!env.root.exists());
+    assert!(env.nothing_backed_up());
 
-    fs::create_dir(&env.root).unwrap();
     set_mode(&env.root, 0o555);
     let out = run_without_dac_override(&env, &["backup", env.src.to_str().unwrap()]);
     set_mode(&env.root, 0o755);
@@ -353,11 +353,7 @@ fn unreadable_source_or_read_only_root_or_locked_catalog_is_exit_2() {
         "{}",
         stderr(&out)
     );
-    assert_eq!(
-        fs::read_dir(&env.root).unwrap().count(),
-        0,
-        "nothing touched"
-    );
+    assert!(env.nothing_backed_up(), "nothing touched");
 
     env.backup();
     let holder = env.db();
@@ -375,7 +371,7 @@ fn unreadable_source_or_read_only_root_or_locked_catalog_is_exit_2() {
 
 #[test]
 fn two_backups_started_together_exactly_one_runs() {
-    let env = Env::new();
+    let env = Env::bare();
     for i in 0..3000 {
         env.write(&format!("d{}/f{i}", i % 30), format!("{i}").as_bytes());
     }
@@ -520,6 +516,7 @@ fn io_errors_name_their_path_and_show_no_raw_os_error_codes() {
     let disk =
         SmallDisk::mount(&env.dir.path().join("small"), "2m").expect("mounting a tmpfs needs root");
     let root = disk.0.join("root");
+    env.init(&root);
     for i in 0..400 {
         let body = format!("{i:08}").repeat(1000);
         env.write(

@@ -154,6 +154,7 @@ fn backup_root_inside_source_is_not_copied_into_itself() {
     let env = Env::new();
     env.write("a.txt", b"a");
     let root = env.src.join("backups");
+    env.init(&root);
     let run = |env: &Env| {
         env.cmd_at(&root)
             .args(["backup", env.src.to_str().unwrap()])
@@ -201,13 +202,13 @@ fn bad_setups_get_one_line_and_exit_2() {
         assert_eq!(err.lines().count(), 1, "{err}");
         assert!(!err.contains("panicked"));
     }
-    assert!(!env.root.exists(), "nothing was created");
+    assert!(env.nothing_backed_up(), "nothing was created");
 }
 
 #[test]
-fn missing_root_with_no_create_root_is_an_error() {
-    let env = Env::new();
-    env.config("NO_CREATE_ROOT = true");
+fn missing_root_is_an_error_whatever_no_create_root_says() {
+    let env = Env::bare();
+    env.config("NO_CREATE_ROOT = false");
     env.write("a", b"a");
     let out = env.run(&["backup", env.src.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
@@ -217,7 +218,7 @@ fn missing_root_with_no_create_root_is_an_error() {
 
 #[test]
 fn garbage_or_foreign_or_newer_catalog_is_refused_untouched() {
-    let env = Env::new();
+    let env = Env::bare();
     env.write("a", b"a");
     fs::create_dir_all(env.root.join(".phlb")).unwrap();
     let cat = env.root.join(".phlb/catalog.sqlite3");

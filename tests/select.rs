@@ -164,7 +164,7 @@ fn invalid_glob_is_exit_2_and_writes_nothing() {
     let out = env.run(&["backup", env.src.to_str().unwrap(), "--exclude", "a[b"]);
     assert_code(&out, 2);
     assert!(stderr(&out).contains("a[b"), "{}", stderr(&out));
-    assert!(!env.root.exists());
+    assert!(env.nothing_backed_up());
 }
 
 #[test]
@@ -254,7 +254,7 @@ fn an_empty_pattern_and_a_listed_path_with_dotdot_are_refused() {
     let out = env.run(&["backup", src, "--files-from", list.to_str().unwrap()]);
     assert_code(&out, 2);
     assert!(stderr(&out).contains("list:1"), "{}", stderr(&out));
-    assert!(!env.root.exists());
+    assert!(env.nothing_backed_up());
 }
 
 #[test]

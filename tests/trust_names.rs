@@ -100,7 +100,7 @@ fn files_beside_the_snapshot_are_never_written_through_a_symlink() {
 
 #[test]
 fn name_folder_open_to_others_is_made_private() {
-    let env = Env::new();
+    let env = Env::bare();
     env.write("a.txt", b"alpha");
     fs::create_dir_all(env.root.join("src")).unwrap();
     fs::create_dir_all(env.root.join(".phlb")).unwrap();
@@ -132,9 +132,10 @@ fn name_folder_owned_by_another_user_is_refused() {
         "nothing written"
     );
     assert_eq!(fs::metadata(&name_dir).unwrap().uid(), 65534);
-    assert!(
-        !env.root.join(".phlb").exists(),
-        "refused before the catalog was made"
+    assert_eq!(
+        env.sql_int("SELECT count(*) FROM snapshot_runs"),
+        0,
+        "refused before a run began"
     );
 }
 
@@ -150,11 +151,7 @@ fn root_below_a_folder_another_user_owns_is_refused() {
     std::os::unix::fs::chown(&home, Some(65534), Some(65534)).unwrap();
     let root = home.join("backups");
     fs::create_dir(&root).unwrap();
-    let out = env
-        .cmd_at(&root)
-        .args(["backup", env.src.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = env.cmd_at(&root).args(["init"]).output().unwrap();
     assert_code(&out, 2);
     assert!(
         stderr(&out)
@@ -186,6 +183,7 @@ fn backup_root_writable_by_others_is_refused() {
     let sticky = env.dir.path().join("shared");
     fs::create_dir(&sticky).unwrap();
     fs::set_permissions(&sticky, fs::Permissions::from_mode(0o1777)).unwrap();
+    env.init(&sticky.join("root"));
     let out = env
         .cmd_at(&sticky.join("root"))
         .args(["backup", env.src.to_str().unwrap()])
@@ -207,11 +205,7 @@ fn root_reached_through_another_users_symlink_is_refused() {
     let link = shared.join("bk");
     std::os::unix::fs::symlink(&real, &link).unwrap();
     std::os::unix::fs::lchown(&link, Some(65534), Some(65534)).unwrap();
-    let out = env
-        .cmd_at(&link)
-        .args(["backup", env.src.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = env.cmd_at(&link).args(["init"]).output().unwrap();
     assert_code(&out, 2);
     assert!(
         stderr(&out).contains("symlink on the way to the backup root is owned by another user"),
@@ -231,7 +225,7 @@ fn missing_root_below_another_users_folder_is_refused_before_anything_is_made() 
     std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
     let out = env
         .cmd_at(&theirs.join("a/b/root"))
-        .args(["backup", env.src.to_str().unwrap()])
+        .args(["init"])
         .output()
         .unwrap();
     assert_code(&out, 2);
@@ -253,7 +247,7 @@ fn config_file_planted_by_another_user_is_refused() {
         "{}",
         stderr(&out)
     );
-    assert!(!env.root.exists(), "nothing written");
+    assert!(env.nothing_backed_up(), "nothing written");
     // Named on purpose, it is read.
     let out = env
         .cmd()

@@ -179,6 +179,7 @@ fn a_file_from_the_year_10000_does_not_break_the_queries() {
     let t = std::time::UNIX_EPOCH + std::time::Duration::new(253_402_300_800 + 86_400, 0);
     set_mtime_to(&src.join("y10000"), t);
     let root = disk.0.join("root");
+    env.init(&root);
     let phlb = |args: &[&str]| env.cmd_at(&root).args(args).output().unwrap();
     assert_ok(&phlb(&["backup", src.to_str().unwrap()]));
     for args in [&["find", "*"][..], &["history", "y10000"], &["list"]] {
@@ -300,7 +301,7 @@ fn history_of_a_deleted_file_named_through_a_symlinked_folder() {
 
 #[test]
 fn dry_run_on_a_half_made_catalog_predicts_like_the_real_run() {
-    let env = Env::new();
+    let env = Env::bare();
     env.write("a.txt", b"alpha");
     fs::create_dir_all(env.root.join(".phlb")).unwrap();
     rusqlite::Connection::open(env.root.join(".phlb/catalog.sqlite3"))

@@ -249,6 +249,7 @@ fn changes_inside_a_backup_root_within_the_source_trigger_nothing() {
     env.config(FAST);
     env.write("a.txt", b"alpha");
     let root = env.src.join("backups");
+    env.init(&root);
     let mut cmd = env.cmd_at(&root);
     assert_ok(
         &cmd.args(["backup", env.src.to_str().unwrap()])

@@ -26,6 +26,17 @@ pub struct ServeArgs {
     pub allow_remote: bool,
 }
 
+/// Arguments of `phlb init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The folder to make a backup root (default: the configured root).
+    #[arg(value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Print JSON: root, existed, adopted_snapshots, filesystem, free_bytes.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// Arguments of `phlb status`.
 #[derive(Debug, Args)]
 pub struct StatusArgs {
@@ -259,6 +270,9 @@ pub struct BackupArgs {
     /// After a successful run, prune each backed-up name by the config's KEEP_* rules.
     #[arg(long, conflicts_with = "dry_run")]
     pub prune: bool,
+    /// Make the backup root first when it is not one yet (as `phlb init` does).
+    #[arg(long, conflicts_with = "dry_run")]
+    pub init: bool,
     /// Print each snapshot's report as one JSON object per line instead of the summary.
     #[arg(long, conflicts_with = "prune")]
     pub json: bool,

@@ -98,7 +98,23 @@ Examples:
   phlb config --write
 
 Precedence: command line > environment (PHLB_BACKUP_ROOT, PHLB_CONFIG) > ini > default.
-A relative BACKUP_PATH in an ini is relative to that ini file's folder.";
+A relative BACKUP_PATH in an ini is relative to that ini file's folder.
+
+The ini is searched in this order: --config FILE; PHLB_CONFIG; phlb.ini in the current
+folder or any folder above it, up to /; ~/phlb.ini; else the built-in defaults. A cron
+job starts in your home folder, so it finds ~/phlb.ini (or give --config). Every
+writing command's summary names the root and the config file it used.";
+
+pub const INIT_EXAMPLES: &str = "\
+Examples:
+  phlb init                         # the configured root (BACKUP_PATH, --backup-root)
+  phlb init /media/me/usb/backups   # a root on a removable drive
+  phlb --backup-root /media/me/usb/backups backup ~/Documents
+
+Every command but init refuses a folder without .phlb (exit 2), so a drive that is not
+mounted never gets a backup written into its empty mount point. The one exception is
+the default root ~/phlb-backups, which the first backup makes. A folder of snapshots
+that lost its .phlb becomes a root again; `phlb add` then rebuilds its catalog.";
 
 pub const COMPLETIONS_EXAMPLES: &str = "\
 Examples:

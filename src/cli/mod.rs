@@ -103,6 +103,10 @@ pub enum Command {
     /// environment, ini file and line, or default).
     #[command(after_help = CONFIG_EXAMPLES)]
     Config(ConfigArgs),
+    /// Make a backup root on purpose (default: the configured one) and say where and on
+    /// which filesystem. Every other command refuses a folder that is not a root.
+    #[command(after_help = INIT_EXAMPLES)]
+    Init(InitArgs),
     /// Print a shell completion script to stdout.
     #[command(after_help = COMPLETIONS_EXAMPLES)]
     Completions(CompletionsArgs),

@@ -9,6 +9,7 @@ pub mod duplicates;
 pub mod find;
 pub mod help;
 pub mod history;
+pub mod init;
 pub mod list;
 pub mod ls;
 pub mod prune;

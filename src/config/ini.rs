@@ -157,8 +157,11 @@ fn set(c: &mut Config, key: &str, value: &str) -> Result<&'static str, String> {
             c.max_links = positive(value)?;
             "MAX_LINKS"
         }
+        // Retired: every root but the default one is made by `phlb init`, so a missing
+        // root is always an error. Still accepted (an old ini keeps working); the
+        // command says once that it does nothing.
         "NO_CREATE_ROOT" => {
-            c.no_create_root = boolean(value)?;
+            boolean(value)?;
             "NO_CREATE_ROOT"
         }
         "SYNC" => {

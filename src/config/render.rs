@@ -41,7 +41,6 @@ pub fn entries(loaded: &Loaded) -> Vec<(&'static str, String, String)> {
         ("WORKERS", workers),
         ("LOG_LEVEL", c.log_level.to_string()),
         ("MAX_LINKS", c.max_links.to_string()),
-        ("NO_CREATE_ROOT", c.no_create_root.to_string()),
         ("SYNC", c.sync.to_string()),
         ("KEEP_LAST", shown(c.keep.last)),
         ("KEEP_HOURLY", shown(c.keep.hourly)),

@@ -11,10 +11,13 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 pub mod latest;
+mod required;
+mod reserve;
 mod stale_inodes;
 mod trash;
 mod trim;
 
+pub use required::{is_default_root, require, used_line, where_from};
 pub use trash::{snapshot_places, TRASH_DIR};
 pub use trim::finish as finish_trims;
 
@@ -48,7 +51,22 @@ impl BackupRoot {
     /// judged too) for writing; lines worth telling the user (a stale lock taken over, a
     /// catalog made anew, inode numbers re-recorded) go to `say`.
     /// `wait` says whether to wait for a lock another run holds.
+    /// On a full disk it gives the space reserve back and tries once more.
     pub fn open_writer(
+        given: &Path,
+        fs: Filesystem,
+        wait: lock::Wait,
+        say: &dyn Fn(String),
+    ) -> Result<Self> {
+        match Self::open_writer_once(given, fs, wait, say) {
+            Err(e) if reserve::is_disk_full(&e) && reserve::release(&given.join(META_DIR)) => {
+                Self::open_writer_once(given, fs, wait, say)
+            }
+            other => other,
+        }
+    }
+
+    fn open_writer_once(
         given: &Path,
         fs: Filesystem,
         wait: lock::Wait,
@@ -92,6 +110,7 @@ impl BackupRoot {
             ));
         }
         stale_inodes::refresh(&catalog.db()?, &path, say)?;
+        reserve::ensure(&meta_dir);
         Ok(BackupRoot {
             path,
             catalog,
@@ -107,6 +126,20 @@ impl BackupRoot {
     /// The root's canonical path.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Gives the space reserve in `.phlb` back to the filesystem, so a removal (prune,
+    /// forget) can write its catalog changes on a full disk; it is made again when the
+    /// root is closed.
+    pub fn make_room(&self) {
+        reserve::release(&self.meta_dir());
+    }
+}
+
+impl Drop for BackupRoot {
+    /// Makes the space reserve again (from what a removal freed) while the lock is held.
+    fn drop(&mut self) {
+        reserve::ensure(&self.meta_dir());
     }
 }
 

@@ -388,6 +388,19 @@ pub fn classify_link_error(e: io::Error) -> LinkOutcome {
     }
 }
 
+/// The size in bytes of the filesystem holding `path`.
+pub fn filesystem_size(path: &Path) -> io::Result<u64> {
+    let c = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path holds a NUL byte"))?;
+    // SAFETY: an all-zero statvfs is a valid value to be overwritten.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: valid C string and out pointer.
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(st.f_blocks.saturating_mul(st.f_frsize))
+}
+
 /// The id of the filesystem holding `path` (`statvfs` f_fsid, derived from the
 /// filesystem's UUID on ext4 and most others, so it survives remounts and reboots).
 pub fn filesystem_id(path: &Path) -> io::Result<String> {

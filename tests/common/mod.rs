@@ -31,12 +31,47 @@ pub struct Node {
 }
 
 impl Env {
+    /// A temp folder with an empty source and a backup root made with `phlb init`, as
+    /// a user makes one (every command but `init` refuses a folder that is not a root).
     pub fn new() -> Env {
+        let env = Env::bare();
+        env.init(&env.root);
+        env
+    }
+
+    /// As `new`, without making the backup root.
+    pub fn bare() -> Env {
         let dir = tempfile::tempdir().unwrap();
         let src = dir.path().join("src");
         let root = dir.path().join("root");
         fs::create_dir(&src).unwrap();
         Env { dir, src, root }
+    }
+
+    /// True when no backup went into the root: it holds nothing but the `.phlb` that
+    /// `init` made (or does not exist) and its catalog records no run.
+    pub fn nothing_backed_up(&self) -> bool {
+        let Ok(names) = fs::read_dir(&self.root) else {
+            return !self.root.exists();
+        };
+        let only_meta = names
+            .flatten()
+            .all(|e| e.file_name() == std::ffi::OsStr::new(".phlb"));
+        only_meta && self.sql_int("SELECT count(*) FROM snapshot_runs") == 0
+    }
+
+    /// Makes `root` a backup root with `phlb init`.
+    pub fn init(&self, root: &Path) {
+        let out = Command::new(env!("CARGO_BIN_EXE_phlb"))
+            .current_dir(self.dir.path())
+            .env("HOME", self.dir.path())
+            .env_remove("PHLB_BACKUP_ROOT")
+            .env_remove("PHLB_CONFIG")
+            .args(["-q", "init"])
+            .arg(root)
+            .output()
+            .unwrap();
+        assert_ok(&out);
     }
 
     /// A `Command` for the real binary with this env's backup root and no user config.

@@ -67,12 +67,16 @@ pub fn run(config: &Config, ui: &Ui, args: &BackupArgs) -> Result<Outcome> {
             ));
         }
         if args.json {
-            println!(
-                "{}",
-                made.counts.json(&made.label, made.elapsed, RunKind::Real)
-            );
+            let line = made.counts.json(&made.label, made.elapsed, RunKind::Real);
+            println!("{}", with_where(&line, &opened.path, config));
         } else if !ui.quiet() {
-            print!("{}", made.summary);
+            // Where it went: the root and the config file, on screen (the summary file
+            // beside the snapshot is the same text without it).
+            println!(
+                "{}  where:   {}",
+                made.summary,
+                crate::root::used_line(&opened.path, config.file.as_deref())
+            );
         }
         if made.counts.failed > 0 {
             outcome = Outcome::Problems;
@@ -88,6 +92,18 @@ pub fn run(config: &Config, ui: &Ui, args: &BackupArgs) -> Result<Outcome> {
     }
     drop(opened);
     Ok(outcome)
+}
+
+/// A JSON report line with the root and the config file used (`"root"`, `"config"`:
+/// null when no config file was read).
+fn with_where(line: &str, root: &Path, config: &Config) -> String {
+    let Ok(serde_json::Value::Object(mut obj)) = serde_json::from_str(line) else {
+        return line.to_string();
+    };
+    obj.insert("root".into(), root.display().to_string().into());
+    let file = config.file.as_ref().map(|f| f.display().to_string());
+    obj.insert("config".into(), file.into());
+    serde_json::Value::Object(obj).to_string()
 }
 
 /// What one snapshot run did, for its caller to show: nothing is printed while it runs

@@ -111,12 +111,8 @@ pub(crate) fn prepare_root(config: &Config) -> Result<PathBuf> {
     // nobody else controls.
     store::check_root_safe(root)?;
     if !root.exists() {
-        if config.no_create_root {
-            bail!(
-                "{}: backup root does not exist (NO_CREATE_ROOT is true: is the drive mounted?)",
-                root.display()
-            );
-        }
+        // Only the default root gets here missing (`crate::root::require` refuses the
+        // others): the README's first command works on a fresh machine.
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)

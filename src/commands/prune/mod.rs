@@ -203,6 +203,8 @@ fn with_root(
         &say,
     )?;
     crate::signals::doing("prune stopped; the next prune or backup finishes the removal it began");
+    // Room for the catalog's changes on a full disk; made again when `opened` closes.
+    opened.make_room();
     let conn = opened.catalog.db()?;
     let items = pick(&conn, opened.path())?;
     carry_out(Some(&opened), &conn, items, versions, config, ui, removal)

@@ -1,0 +1,67 @@
+//! Owns the rule that a backup root is made on purpose: every command but `init` refuses
+//! a folder without `.phlb`, existing or not, so a drive that is not mounted never gets
+//! a backup written into its empty mount point (or into a folder phlb would create on
+//! the system disk). The one exception is the default root `~/phlb-backups`, which the
+//! first `backup` (or `watch`) may make, so the README's first command works on a fresh
+//! machine.
+
+use std::path::Path;
+
+use anyhow::{bail, Result};
+
+use crate::config::{Config, Loaded};
+
+/// True when `root` is the default backup root, however the config reached it.
+pub fn is_default_root(root: &Path) -> bool {
+    root == Config::default().backup_path
+}
+
+/// Refuses `loaded`'s backup root unless it holds `.phlb` (or it is the default root and
+/// `may_make_default`), naming where the root and the config came from.
+pub fn require(loaded: &Loaded, may_make_default: bool) -> Result<()> {
+    let root = &loaded.config.backup_path;
+    if root.join(super::META_DIR).is_dir() {
+        return Ok(());
+    }
+    if may_make_default && is_default_root(root) {
+        return Ok(());
+    }
+    let state = if root.is_dir() {
+        "has no .phlb folder"
+    } else if root.exists() {
+        "is not a folder"
+    } else {
+        "does not exist"
+    };
+    bail!(
+        "{}: not a phlb backup root ({state}; {}): is the drive mounted? `phlb init {}` makes one",
+        root.display(),
+        where_from(loaded),
+        root.display()
+    )
+}
+
+/// Where the root came from and which config file was used, or where phlb looked.
+pub fn where_from(loaded: &Loaded) -> String {
+    let root_from = loaded
+        .origins
+        .get("BACKUP_PATH")
+        .cloned()
+        .unwrap_or_else(|| "the default".to_string());
+    let config = match &loaded.file {
+        Some(f) => format!("config {}", f.display()),
+        None => {
+            "no config file: none given, no phlb.ini in the current folder or above, no ~/phlb.ini"
+                .to_string()
+        }
+    };
+    format!("root from {root_from}, {config}")
+}
+
+/// One line naming the root and the config file a writing command used.
+pub fn used_line(root: &Path, loaded_file: Option<&Path>) -> String {
+    match loaded_file {
+        Some(f) => format!("root {}, config {}", root.display(), f.display()),
+        None => format!("root {}, no config file", root.display()),
+    }
+}
