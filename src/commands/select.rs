@@ -28,7 +28,35 @@ pub fn open_read(config: &Config) -> Result<(PathBuf, Catalog)> {
     for note in &catalog.notes {
         eprintln!("{note}");
     }
+    warn_clock(&catalog.db()?)?;
     Ok((root, catalog))
+}
+
+/// Says in one line on stderr when the clock was wrong for a snapshot (an instant in
+/// the future, or runs whose instants go back against the order they were made in; see
+/// `stamp::CLOCK_SLACK_SECS`): "newest" is still the one made last.
+pub fn warn_clock(db: &Db) -> Result<()> {
+    let found = clock_problems(db, None)?;
+    if let Some(first) = found.first() {
+        let more = match found.len() {
+            1 => String::new(),
+            n => format!(" (and {} more)", n - 1),
+        };
+        eprintln!("phlb: warning: {first}{more}; {}", first.fix());
+    }
+    Ok(())
+}
+
+/// The clock anomalies among the snapshots of `name` (all when None), now.
+pub fn clock_problems(db: &Db, name: Option<&str>) -> Result<Vec<crate::stamp::Anomaly>> {
+    let members = crate::catalog::prune::members(db, name)?;
+    let now = crate::clock::now_utc()
+        .timestamp_nanos_opt()
+        .unwrap_or(i64::MAX);
+    Ok(crate::stamp::clock_anomalies(
+        members.iter().map(|m| m.timed()),
+        now,
+    ))
 }
 
 /// Prints a query result table as the output options ask.

@@ -36,12 +36,14 @@ pub struct NameStatus {
     pub last_failed: i64,
     /// The last run failed: files failed, or it was killed (incomplete, no writer alive).
     pub failed: bool,
+    /// The clock was wrong for one of its snapshots (see `stamp::CLOCK_SLACK_SECS`).
+    pub clock: Option<String>,
 }
 
 impl NameStatus {
     /// True when monitoring should alert.
     pub fn problem(&self) -> bool {
-        self.stale || self.failed
+        self.stale || self.failed || self.clock.is_some()
     }
 
     /// The age as a short text (`3h 2min`), or `-`.
@@ -50,14 +52,9 @@ impl NameStatus {
     }
 }
 
-/// When run `r` was taken: the time its folder name says (local time in
-/// `SUB_DIR_FORMATTER`), else the time recorded when it started.
-pub fn taken_at(r: &Run, config: &Config) -> Option<DateTime<Utc>> {
-    crate::layout::timestamp_time(&r.timestamp, &config.sub_dir_formatter).or_else(|| {
-        DateTime::parse_from_rfc3339(&r.started_at)
-            .ok()
-            .map(|t| t.with_timezone(&Utc))
-    })
+/// When run `r` was made: its recorded instant (UTC), whatever the reader's time zone.
+pub fn taken_at(r: &Run) -> DateTime<Utc> {
+    DateTime::from_timestamp_nanos(r.stamp.instant_ns)
 }
 
 /// The status of every name in the catalog at time `now`; `writer_alive` says whether
@@ -71,13 +68,16 @@ pub fn statuses(
     let mut out = Vec::new();
     for name in web::names(db)? {
         let (last, complete) = web::newest(db, &name)?;
-        let taken = complete.as_ref().and_then(|c| taken_at(c, config));
+        let taken = complete.as_ref().map(taken_at);
         let age_secs = taken.map(|t| (now - t).num_seconds());
         let stale = match (config.max_age, age_secs) {
             (None, _) => false,
             (Some(max), Some(age)) => age > max.approx().as_secs() as i64,
             (Some(_), None) => true,
         };
+        let clock = crate::commands::select::clock_problems(db, Some(&name))?
+            .first()
+            .map(|a| a.to_string());
         let failed = last
             .as_ref()
             .is_some_and(|l| l.failed > 0 || (l.status == "incomplete" && !writer_alive));
@@ -86,13 +86,14 @@ pub fn statuses(
                 .as_ref()
                 .map(|c| format!("{}/{}", c.name, c.timestamp)),
             newest_id: complete.as_ref().map(|c| c.id),
-            taken_at: taken.map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+            taken_at: complete.as_ref().map(|c| c.stamp.rfc3339()),
             age_secs,
             stale,
             last_run: last.as_ref().map(|l| format!("{}/{}", l.name, l.timestamp)),
             last_status: last.as_ref().map(|l| l.status.clone()),
             last_failed: last.as_ref().map_or(0, |l| l.failed),
             failed,
+            clock,
             name,
         });
     }
@@ -124,11 +125,20 @@ pub fn run(config: &Config, ui: &Ui, args: &StatusArgs) -> Result<Outcome> {
     }
     let mut t = Table::new(&["name", "newest", "age", "state", "last run"]);
     for s in &list {
-        let state = match (s.stale, s.failed) {
-            (true, true) => "STALE, LAST RUN FAILED",
-            (true, false) => "STALE",
-            (false, true) => "LAST RUN FAILED",
-            (false, false) => "ok",
+        let mut state: Vec<&str> = Vec::new();
+        if s.stale {
+            state.push("STALE");
+        }
+        if s.failed {
+            state.push("LAST RUN FAILED");
+        }
+        if s.clock.is_some() {
+            state.push("CLOCK WRONG");
+        }
+        let state = if state.is_empty() {
+            "ok".to_string()
+        } else {
+            state.join(", ")
         };
         let last = match (&s.last_run, &s.last_status) {
             (Some(r), Some(st)) if s.last_failed > 0 => {
@@ -141,7 +151,7 @@ pub fn run(config: &Config, ui: &Ui, args: &StatusArgs) -> Result<Outcome> {
             s.name.clone().into(),
             s.newest.clone().into(),
             Cell::Text(s.age_text()),
-            state.to_string().into(),
+            state.into(),
             last.into(),
         ]);
     }

@@ -33,6 +33,7 @@ use crate::lock::Wait;
 use crate::progress::{Progress, Ui};
 use crate::root::{BackupRoot, Filesystem};
 use crate::scan::{ScanOptions, Selection, SourceDir};
+use crate::stamp::{SourceId, Stamp, TimeSource};
 use crate::store;
 use crate::Outcome;
 
@@ -180,16 +181,16 @@ pub(crate) fn fast_path_base(
     Ok(Base::Usable(row))
 }
 
-/// Picks a timestamp for a new snapshot that no other run of `name` has used.
+/// Picks a timestamp for a new snapshot made at `now` that no other run of `name` has
+/// used.
 fn pick_timestamp(
     db: &Db,
     root: &Path,
     config: &Config,
     name: &str,
+    now: chrono::DateTime<chrono::Local>,
 ) -> Result<(String, SnapshotPaths)> {
-    let base = crate::clock::now_local()
-        .format(&config.sub_dir_formatter)
-        .to_string();
+    let base = now.format(&config.sub_dir_formatter).to_string();
     let sums = config.hash.manifest_suffix();
     let mut ts = base.clone();
     for n in 1.. {
@@ -242,19 +243,23 @@ pub fn make_snapshot(
     let settled = leftovers::clean(&db, root, name, sums, format, DeadRuns::Keep)?;
     store::make_private_dir(&root.join(name))?;
     let prev = previous(&db, root, source, config.hash)?;
-    let (ts, paths) = pick_timestamp(&db, root, config, name)?;
+    let now = crate::clock::now_utc();
+    let (ts, paths) = pick_timestamp(&db, root, config, name, now.with_timezone(&chrono::Local))?;
     let label = format!("{name}/{ts}");
     crate::signals::doing(format!(
         "backup of {label} stopped; nothing was marked complete, the next run removes the leftovers"
     ));
-    let snapshot = SnapshotRow::create(
-        &db,
-        name,
-        &ts,
-        source.path.as_os_str().as_bytes(),
-        &config.hash.to_string(),
-        &crate::clock::now_rfc3339(),
-    )?;
+    let stamp = Stamp {
+        instant_ns: now.timestamp_nanos_opt().unwrap_or(0),
+        offset_secs: crate::stamp::local_offset(now),
+        sequence: SnapshotRow::next_sequence(&db)?,
+        time_source: TimeSource::Run,
+        source: Some(SourceId {
+            host: crate::stamp::hostname(),
+            path: source.path.as_os_str().as_bytes().to_vec(),
+        }),
+    };
+    let snapshot = SnapshotRow::create(&db, name, &ts, &config.hash.to_string(), &stamp)?;
     store::make_dir(&paths.work_dir).with_context(|| {
         format!(
             "{}: cannot create snapshot folder",
@@ -291,7 +296,7 @@ pub fn make_snapshot(
     progress.finish();
     let summary = counts.summary(&label, started.elapsed(), RunKind::Real) + &failures.text();
     complete(
-        catalog, &snapshot, &paths, &counts, &summary, &mut log, flusher,
+        catalog, &snapshot, &stamp, &paths, &counts, &summary, &mut log, flusher,
     )?;
     crate::signals::doing(format!(
         "backup stopped after {label} was complete; the next run removes any leftovers"
@@ -312,11 +317,14 @@ pub fn make_snapshot(
 }
 
 /// The last steps of a run, in an order that a kill (or, with `SYNC`, a power cut) at any
-/// point leaves safe: everything written out to disk, side files under final names, the
-/// counters, the folder rename, and `complete` in the catalog last.
+/// point leaves safe: everything written out to disk, side files under final names (the
+/// stamp with the summary, before the flush), the counters, the folder rename, and
+/// `complete` in the catalog last.
+#[allow(clippy::too_many_arguments)]
 fn complete(
     catalog: &Catalog,
     snapshot: &SnapshotRow,
+    stamp: &Stamp,
     paths: &SnapshotPaths,
     counts: &report::Counts,
     summary: &str,
@@ -325,6 +333,7 @@ fn complete(
 ) -> Result<()> {
     let ctx = |p: &Path| format!("{}: cannot finish snapshot", p.display());
     store::write_file(&paths.summary, summary.as_bytes()).with_context(|| ctx(&paths.summary))?;
+    stamp.write(&paths.stamp)?;
     log.line(LogLevel::Info, "snapshot complete");
     log.flush()?;
     let synced = flusher.is_some();

@@ -41,14 +41,9 @@ pub fn run_prune(config: &Config, ui: &Ui, args: &PruneArgs) -> Result<Outcome> 
             .into_iter()
             .filter(|m| args.names.is_empty() || args.names.contains(&m.row.name))
             .collect();
-        plan::check_clock(&chosen, &config.sub_dir_formatter)?;
+        plan::check_clock(&chosen)?;
         let rules = (!policy.keeps_all_snapshots()).then_some(&policy);
-        Ok(plan::by_policy(
-            chosen,
-            rules,
-            &config.sub_dir_formatter,
-            root,
-        ))
+        Ok(plan::by_policy(chosen, rules, root))
     };
     if !args.removal.json && !ui.quiet() {
         println!("policy: {}", policy.describe());
@@ -124,9 +119,9 @@ pub fn after_backup(
         .into_iter()
         .filter(|m| names.contains(&m.row.name))
         .collect();
-    plan::check_clock(&chosen, &config.sub_dir_formatter)?;
+    plan::check_clock(&chosen)?;
     let rules = (!config.keep.keeps_all_snapshots()).then_some(&config.keep);
-    let items = plan::by_policy(chosen, rules, &config.sub_dir_formatter, opened.path());
+    let items = plan::by_policy(chosen, rules, opened.path());
     let removal = RemovalArgs {
         dry_run: false,
         json: false,
@@ -138,7 +133,7 @@ pub fn after_backup(
         Some(opened),
         &conn,
         items,
-        config.keep.versions,
+        config.keep.rules().versions,
         config,
         ui,
         removal,
@@ -167,6 +162,7 @@ fn policy_of(keep: &KeepArgs, defaults: &Policy) -> Result<Policy> {
         versions: keep.keep_versions,
     };
     let policy = if given.is_empty() { *defaults } else { given };
+    let policy = policy.rules();
     if policy.is_empty() {
         bail!(
             "no retention rule given: use --keep-last, --keep-hourly, --keep-daily, --keep-weekly, \
@@ -203,6 +199,7 @@ fn with_root(
         &say,
     )?;
     crate::signals::doing("prune stopped; the next prune or backup finishes the removal it began");
+    crate::commands::add::fix_import_times(&opened.catalog, config)?;
     let conn = opened.catalog.db()?;
     let items = pick(&conn, opened.path())?;
     carry_out(Some(&opened), &conn, items, versions, config, ui, removal)

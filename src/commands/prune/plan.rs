@@ -12,7 +12,7 @@ use crate::catalog::prune::{self, Member};
 use crate::catalog::snapshots::Status;
 use crate::catalog::trim::{self, Old};
 use crate::catalog::Db;
-use crate::layout::{snapshot_dir_rel, timestamp_local};
+use crate::layout::snapshot_dir_rel;
 use crate::retention::{self, Policy, Rule};
 
 /// Why a snapshot goes.
@@ -85,12 +85,7 @@ pub struct Freed {
 /// left alone (`forget --missing` drops those), and complete ones whose folder is gone
 /// from under `root` (deleted by hand) marked `Gone`: they count for nothing, so a
 /// deleted newest snapshot never makes prune remove the last one left on disk.
-pub fn by_policy(
-    members: Vec<Member>,
-    policy: Option<&Policy>,
-    format: &str,
-    root: &Path,
-) -> Vec<Item> {
+pub fn by_policy(members: Vec<Member>, policy: Option<&Policy>, root: &Path) -> Vec<Item> {
     let mut names: Vec<String> = members.iter().map(|m| m.row.name.clone()).collect();
     names.sort();
     names.dedup();
@@ -102,14 +97,14 @@ pub fn by_policy(
     let mut items = Vec::new();
     for name in names {
         let mut group: Vec<&Member> = members.iter().filter(|m| m.row.name == name).collect();
-        // Oldest first by the time in the name (`-10` after `-9`), then as recorded.
-        group.sort_by_cached_key(|m| (order_of(m, format), m.row.id));
+        // Oldest first in the creation order: the last is the newest.
+        group.sort_by_key(|m| m.order());
         let present: Vec<&Member> = group
             .iter()
             .copied()
             .filter(|m| m.row.status == Status::Complete && on_disk(m))
             .collect();
-        let times: Vec<_> = present.iter().map(|m| taken_at(m, format)).collect();
+        let times: Vec<_> = present.iter().map(|m| m.stamp.local()).collect();
         let verdicts = match policy {
             Some(policy) => retention::select(policy, &times),
             None => vec![retention::Verdict::default(); times.len()],
@@ -140,60 +135,18 @@ pub fn by_policy(
     items
 }
 
-/// The local time snapshot `m` was taken: from its folder name, or (a name the current
-/// SUB_DIR_FORMATTER cannot read) from when its run started.
-fn taken_at(m: &Member, format: &str) -> chrono::NaiveDateTime {
-    timestamp_local(&m.row.timestamp, format).unwrap_or_else(|| {
-        chrono::DateTime::parse_from_rfc3339(&m.started_at)
-            .map(|t| t.with_timezone(&chrono::Local).naive_local())
-            .unwrap_or_default()
-    })
-}
-
-/// Where snapshot `m` stands among those of its name (see `layout::timestamp_order`).
-fn order_of(m: &Member, format: &str) -> (chrono::NaiveDateTime, u64) {
-    let (_, suffix, _) = crate::layout::timestamp_order(&m.row.timestamp, format);
-    (taken_at(m, format), suffix)
-}
-
-/// Refuses a name whose snapshot times cannot be trusted to say which is newer: a run
-/// named later than a run made after it (by more than a daylight-saving or time-zone
-/// shift), or a name in the future. The clock lied for one of them; prune would keep the
-/// wrong one.
-pub fn check_clock(members: &[Member], format: &str) -> Result<()> {
-    const SHIFT: i64 = 3 * 3600;
-    let now = crate::clock::now_local().naive_local();
-    for m in members {
-        let t = taken_at(m, format);
-        if (t - now).num_seconds() > 86_400 {
-            anyhow::bail!(
-                "{}: its name says {t}, in the future: the clock was wrong when it was made, so \
-                 prune cannot tell which snapshot is newest; remove it with `phlb forget {}` \
-                 (or rename it), then prune",
-                m.row.label(),
-                m.row.label()
-            );
-        }
+/// Refuses a name whose snapshot times cannot be trusted to say which is newest: a run
+/// whose instant is more than `stamp::CLOCK_SLACK_SECS` before that of a run made before
+/// it, or an instant that far in the future. The clock lied for one of them; prune would
+/// keep the wrong one.
+pub fn check_clock(members: &[Member]) -> Result<()> {
+    let now = crate::clock::now_utc()
+        .timestamp_nanos_opt()
+        .unwrap_or(i64::MAX);
+    match crate::stamp::clock_anomalies(members.iter().map(Member::timed), now).first() {
+        Some(a) => anyhow::bail!("{a}; prune cannot tell which snapshot to keep: {}", a.fix()),
+        None => Ok(()),
     }
-    let mut runs: Vec<&Member> = members.iter().filter(|m| m.made_by_run).collect();
-    runs.sort_by_key(|m| (m.row.name.clone(), m.row.id));
-    for pair in runs.windows(2) {
-        let (a, b) = (pair[0], pair[1]);
-        if a.row.name != b.row.name {
-            continue;
-        }
-        let (ta, tb) = (taken_at(a, format), taken_at(b, format));
-        if (ta - tb).num_seconds() > SHIFT {
-            anyhow::bail!(
-                "{}: named {ta}, but {} was made after it and is named {tb}: the clock was wrong \
-                 for one of them, so prune cannot tell which is newer; remove the wrong one with \
-                 `phlb forget NAME/TIMESTAMP`, then prune",
-                a.row.label(),
-                b.row.label()
-            );
-        }
-    }
-    Ok(())
 }
 
 /// The older versions `--keep-versions keep` removes from the snapshots the plan keeps
