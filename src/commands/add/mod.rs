@@ -182,7 +182,7 @@ fn stamp_from_name(db: &Db, folder: &Folder, format: &str) -> Result<Stamp> {
 /// source's host; and every complete snapshot on disk without a side file gets one, from
 /// the catalog (instant from `started_at`, sequence from the order of the runs, offset of
 /// the time zone in effect: migration V12). Readers and dry runs write nothing.
-pub fn fix_import_times(catalog: &Catalog, config: &Config) -> Result<()> {
+pub fn settle_times(catalog: &Catalog, config: &Config) -> Result<()> {
     let db = catalog.db()?;
     for row in SnapshotRow::added_with_import_time(&db)? {
         let folder = Folder {
@@ -303,7 +303,7 @@ pub fn run(config: &Config, ui: &Ui, args: &AddArgs) -> Result<Outcome> {
         &say,
     )?;
     let (root, catalog) = (opened.path.clone(), &opened.catalog);
-    fix_import_times(catalog, config)?;
+    settle_times(catalog, config)?;
     let db = catalog.db()?;
     let style = ui.style;
     let found = look_for(&root, config, args)?;

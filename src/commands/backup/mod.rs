@@ -118,7 +118,7 @@ pub(crate) fn open_for_backup(
     let opened = BackupRoot::open_writer(root, Filesystem::MustMatch, wait, &say)?;
     crate::commands::add::record_on_disk(config, opened.path(), &opened.catalog, ui.style, &say)?;
     opened.catalog.check_hash(&config.hash.to_string())?;
-    crate::commands::add::fix_import_times(&opened.catalog, config)?;
+    crate::commands::add::settle_times(&opened.catalog, config)?;
     Ok(opened)
 }
 

@@ -199,7 +199,7 @@ fn with_root(
         &say,
     )?;
     crate::signals::doing("prune stopped; the next prune or backup finishes the removal it began");
-    crate::commands::add::fix_import_times(&opened.catalog, config)?;
+    crate::commands::add::settle_times(&opened.catalog, config)?;
     let conn = opened.catalog.db()?;
     let items = pick(&conn, opened.path())?;
     carry_out(Some(&opened), &conn, items, versions, config, ui, removal)
