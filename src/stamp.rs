@@ -68,6 +68,8 @@ pub struct Stamp {
     pub time_source: TimeSource,
     /// None for a tree copied in by hand (nothing says what it was made from).
     pub source: Option<SourceId>,
+    /// Made with `--source-moved`: its source continues the history of the one before.
+    pub source_moved: bool,
 }
 
 impl Stamp {
@@ -90,12 +92,15 @@ impl Stamp {
                 Ok(p) => serde_json::json!({ "host": s.host, "path": p }),
                 Err(_) => serde_json::json!({ "host": s.host, "path_hex": hex(&s.path) }),
             });
-        let doc = serde_json::json!({
+        let mut doc = serde_json::json!({
             "instant": self.rfc3339(),
             "sequence": self.sequence,
             "time_source": self.time_source.as_str(),
             "source": source,
         });
+        if self.source_moved {
+            doc["source_moved"] = serde_json::Value::Bool(true);
+        }
         let mut out = serde_json::to_vec_pretty(&doc).expect("a JSON value serialises");
         out.push(b'\n');
         out
@@ -136,6 +141,7 @@ impl Stamp {
             sequence,
             time_source,
             source,
+            source_moved: doc["source_moved"].as_bool().unwrap_or(false),
         })
     }
 
@@ -321,6 +327,61 @@ pub fn clock_anomalies(snapshots: impl Iterator<Item = Timed>, now_ns: i64) -> V
     out
 }
 
+/// Which history each snapshot of one name belongs to, given in the creation order as
+/// (source, made with `--source-moved`): a source that follows another by a move
+/// continues its history; any other change of source is a second history mixed into the
+/// name (a root made before a name was bound to one source). Snapshots without a source
+/// (copied in by hand) go with the history of the newest source, which owns the name.
+/// Returns each snapshot's history as the newest source of that history, and how many
+/// histories there are.
+pub fn histories(list: &[(Option<&SourceId>, bool)]) -> (Vec<Option<SourceId>>, usize) {
+    let mut sources: Vec<SourceId> = Vec::new();
+    for s in list.iter().filter_map(|(s, _)| *s) {
+        if !sources.contains(s) {
+            sources.push(s.clone());
+        }
+    }
+    let index = |s: &SourceId| sources.iter().position(|x| x == s).expect("listed");
+    let mut parent: Vec<usize> = (0..sources.len()).collect();
+    fn find(parent: &mut [usize], mut i: usize) -> usize {
+        while parent[i] != i {
+            parent[i] = parent[parent[i]];
+            i = parent[i];
+        }
+        i
+    }
+    let mut prev: Option<usize> = None;
+    for (source, moved) in list {
+        let Some(s) = source else { continue };
+        let i = index(s);
+        if let (Some(p), true) = (prev, *moved) {
+            let (a, b) = (find(&mut parent, p), find(&mut parent, i));
+            parent[a] = b;
+        }
+        prev = Some(i);
+    }
+    // Each history is shown as its newest source.
+    let mut newest_of: Vec<Option<usize>> = vec![None; sources.len()];
+    for s in list.iter().filter_map(|(s, _)| *s) {
+        let i = index(s);
+        let root = find(&mut parent, i);
+        newest_of[root] = Some(i);
+    }
+    let count = newest_of.iter().flatten().count();
+    let owner = prev.map(|p| find(&mut parent, p));
+    let out = list
+        .iter()
+        .map(|(source, _)| {
+            let root = match source {
+                Some(s) => Some(find(&mut parent, index(s))),
+                None => owner,
+            };
+            root.and_then(|r| newest_of[r]).map(|i| sources[i].clone())
+        })
+        .collect();
+    (out, count)
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -357,6 +418,7 @@ mod tests {
                 offset_secs: 7200,
                 sequence: 7,
                 time_source: TimeSource::Run,
+                source_moved: source.is_some(),
                 source,
             };
             assert_eq!(Stamp::from_json(&s.to_json()).unwrap(), s);
@@ -372,5 +434,39 @@ mod tests {
         assert_eq!(t.offset().local_minus_utc(), 3600);
         let t = from_name("2025-10-26T023000+0100-2", "%Y-%m-%dT%H%M%S%z").unwrap();
         assert_eq!(t.timestamp(), 1_761_442_200);
+    }
+
+    #[test]
+    fn a_moved_source_continues_its_history_a_mixed_one_does_not() {
+        let s = |p: &str| SourceId {
+            host: "h".into(),
+            path: p.as_bytes().to_vec(),
+        };
+        let (a, b, c) = (s("/a"), s("/b"), s("/c"));
+        let show = |list: &[(Option<&SourceId>, bool)]| {
+            let (h, n) = histories(list);
+            let names: Vec<String> = h
+                .iter()
+                .map(|x| x.as_ref().map_or("-".into(), |x| x.show()))
+                .collect();
+            (names, n)
+        };
+        // a, then b by a move, then c mixed in: two histories, a's continued by b.
+        let (h, n) = show(&[
+            (Some(&a), false),
+            (Some(&b), true),
+            (Some(&c), false),
+            (None, false),
+        ]);
+        assert_eq!(n, 2);
+        assert_eq!(h, vec!["h:/b", "h:/b", "h:/c", "h:/c"]);
+        // Interleaved without moves: one history per source.
+        let (h, n) = show(&[(Some(&a), false), (Some(&b), false), (Some(&a), false)]);
+        assert_eq!(
+            (h, n),
+            (vec!["h:/a".into(), "h:/b".into(), "h:/a".into()], 2)
+        );
+        let (_, n) = show(&[(None, false), (Some(&a), false)]);
+        assert_eq!(n, 1);
     }
 }

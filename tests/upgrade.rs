@@ -7,9 +7,11 @@ use std::fs;
 
 use common::*;
 
-/// Undoes V12 (instant, offset, sequence, source host): the v11 shape of today's main.
+/// Undoes V12 (instant, offset, sequence, source host) and V13 (source moved): the v11
+/// shape of today's main.
 const UNDO_V12: &str = "DROP INDEX snapshot_runs_by_order;
      DROP VIEW snapshots;
+     ALTER TABLE snapshot_runs DROP COLUMN source_moved;
      ALTER TABLE snapshot_runs DROP COLUMN instant_ns;
      ALTER TABLE snapshot_runs DROP COLUMN utc_offset;
      ALTER TABLE snapshot_runs DROP COLUMN sequence;

@@ -60,7 +60,7 @@ pub(super) const NEWEST_FIRST: &str = "sequence DESC, instant_ns DESC, id DESC";
 
 /// The columns `stamp` reads, in this order.
 pub(super) const STAMP_COLUMNS: &str =
-    "instant_ns, utc_offset, sequence, time_source, source_host, source";
+    "instant_ns, utc_offset, sequence, time_source, source_host, source, source_moved";
 
 /// Reads the `STAMP_COLUMNS` starting at column `at`.
 pub(super) fn stamp(r: &Row, at: usize) -> rusqlite::Result<Stamp> {
@@ -80,6 +80,7 @@ pub(super) fn stamp(r: &Row, at: usize) -> rusqlite::Result<Stamp> {
             (Some(host), Some(path)) if !path.is_empty() => Some(SourceId { host, path }),
             _ => None,
         },
+        source_moved: r.get(at + 6)?,
     })
 }
 
@@ -110,8 +111,8 @@ impl SnapshotRow {
         };
         conn.execute(
             "INSERT INTO snapshot_runs (name, timestamp, status, source, hash_algo, started_at,
-                 time_source, instant_ns, utc_offset, sequence, source_host)
-             VALUES (?1, ?2, 'incomplete', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                 time_source, instant_ns, utc_offset, sequence, source_host, source_moved)
+             VALUES (?1, ?2, 'incomplete', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             params![
                 name,
                 timestamp,
@@ -122,7 +123,8 @@ impl SnapshotRow {
                 stamp.instant_ns,
                 stamp.offset_secs,
                 stamp.sequence,
-                host
+                host,
+                stamp.source_moved
             ],
         )?;
         Ok(SnapshotRow {
@@ -169,7 +171,8 @@ impl SnapshotRow {
         };
         db.conn().execute(
             "UPDATE snapshot_runs SET started_at = ?2, finished_at = NULL, time_source = ?3,
-             instant_ns = ?4, utc_offset = ?5, sequence = ?6, source_host = ?7, source = ?8
+             instant_ns = ?4, utc_offset = ?5, sequence = ?6, source_host = ?7, source = ?8,
+             source_moved = ?9
              WHERE id = ?1",
             params![
                 self.id,
@@ -179,7 +182,8 @@ impl SnapshotRow {
                 stamp.offset_secs,
                 stamp.sequence,
                 host,
-                source
+                source,
+                stamp.source_moved
             ],
         )?;
         Ok(())
@@ -197,6 +201,57 @@ impl SnapshotRow {
             .query_map([], |r| Ok((row(r)?, stamp(r, 5)?)))?
             .collect::<rusqlite::Result<_>>()?;
         Ok(rows)
+    }
+
+    /// The sources the snapshots of `name` were made from, each once, the source of the
+    /// newest one first (it owns the name: a name is one source); trees copied in by
+    /// hand have none. More than one: a root made before names were bound to a source.
+    pub fn sources_of_name(db: &Db, name: &str) -> Result<Vec<SourceId>> {
+        let mut stmt = db.conn().prepare_cached(
+            "SELECT source_host, source FROM snapshot_runs
+             WHERE name = ?1 AND source_host IS NOT NULL AND length(source) > 0
+             GROUP BY source_host, source
+             ORDER BY max(sequence) DESC, max(instant_ns) DESC, max(id) DESC",
+        )?;
+        let rows = stmt
+            .query_map([name], |r| {
+                Ok(SourceId {
+                    host: r.get(0)?,
+                    path: r.get(1)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    /// Every name whose snapshots hold more than one source's history (a root made
+    /// before a name was bound to one source; see `stamp::histories`), with the newest
+    /// source of each history, the owner's (the newest snapshot's) first.
+    pub fn mixed_names(db: &Db) -> Result<Vec<(String, Vec<SourceId>)>> {
+        let members = super::prune::members(db, None)?;
+        let mut names: Vec<&str> = members.iter().map(|m| m.row.name.as_str()).collect();
+        names.sort();
+        names.dedup();
+        let mut out = Vec::new();
+        for name in names {
+            let list: Vec<_> = members
+                .iter()
+                .filter(|m| m.row.name == name)
+                .map(|m| (m.stamp.source.as_ref(), m.stamp.source_moved))
+                .collect();
+            let (history, count) = crate::stamp::histories(&list);
+            if count < 2 {
+                continue;
+            }
+            let mut shown: Vec<SourceId> = Vec::new();
+            for h in history.into_iter().rev().flatten() {
+                if !shown.contains(&h) {
+                    shown.push(h);
+                }
+            }
+            out.push((name.to_string(), shown));
+        }
+        Ok(out)
     }
 
     /// Gives the runs an older phlb made from a source this machine's host name `host`

@@ -27,7 +27,8 @@ pub struct Run {
 }
 
 const RUN_COLUMNS: &str = "id, name, timestamp, status, started_at, finished_at, files, bytes, \
-     new_bytes, failed, instant_ns, utc_offset, sequence, time_source, source_host, source";
+     new_bytes, failed, instant_ns, utc_offset, sequence, time_source, source_host, source, \
+     source_moved";
 
 fn run_row(r: &rusqlite::Row) -> rusqlite::Result<Run> {
     Ok(Run {

@@ -48,6 +48,7 @@ pub fn run(config: &Config, args: &ListArgs) -> Result<Outcome> {
         columns.extend(["instant", "sequence", "time_source", "source"]);
     } else {
         columns.insert(1, "made (local)");
+        columns.push("source");
     }
     let mut t = Table::new(&columns);
     for r in rows {
@@ -70,6 +71,7 @@ pub fn run(config: &Config, args: &ListArgs) -> Result<Outcome> {
             ]);
         } else {
             row.insert(1, made);
+            row.push(r.stamp.source.as_ref().map(|s| s.show()).into());
         }
         t.push(row);
     }

@@ -28,8 +28,36 @@ pub fn open_read(config: &Config) -> Result<(PathBuf, Catalog)> {
     for note in &catalog.notes {
         eprintln!("{note}");
     }
-    warn_clock(&catalog.db()?)?;
+    let db = catalog.db()?;
+    warn_clock(&db)?;
+    note_mixed(&db, &|line| eprintln!("{line}"))?;
+    drop(db);
     Ok((root, catalog))
+}
+
+/// Says in one line when names hold the snapshots of more than one source (a root made
+/// before a name was bound to one source): the newest snapshot's source owns the name,
+/// nothing is deleted, and how to split or rename.
+pub fn note_mixed(db: &Db, say: &dyn Fn(String)) -> Result<()> {
+    let mixed = SnapshotRow::mixed_names(db)?;
+    let Some((name, sources)) = mixed.first() else {
+        return Ok(());
+    };
+    let others: Vec<String> = sources[1..].iter().map(|s| s.show()).collect();
+    let more = match mixed.len() {
+        1 => String::new(),
+        n => format!(" (and {} more name(s) like it)", n - 1),
+    };
+    say(format!(
+        "phlb: note: {name} holds the snapshots of more than one source: {} (its newest) owns \
+         the name, {} made the others; nothing is deleted and prune plans each source apart. \
+         Back the other up with `--name NEW_NAME`; to split its old snapshots off, move their \
+         folders and side files to <root>/NEW_NAME/, then run `phlb add` and \
+         `phlb forget --missing`{more}",
+        sources[0].show(),
+        others.join(", ")
+    ));
+    Ok(())
 }
 
 /// Says in one line on stderr when the clock was wrong for a snapshot (an instant in

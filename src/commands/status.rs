@@ -6,7 +6,7 @@ use anyhow::Result;
 use chrono::{DateTime, Utc};
 
 use crate::catalog::web::{self, Run};
-use crate::catalog::Db;
+use crate::catalog::{Db, SnapshotRow};
 use crate::cli::StatusArgs;
 use crate::commands::select::open_read;
 use crate::config::Config;
@@ -19,6 +19,9 @@ use crate::Outcome;
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct NameStatus {
     pub name: String,
+    /// The source that owns the name (`host:/path` of its newest snapshot's source), or
+    /// None when its snapshots were all copied in by hand.
+    pub source: Option<String>,
     /// `NAME/TIMESTAMP` of the newest complete snapshot.
     pub newest: Option<String>,
     #[serde(skip)]
@@ -94,6 +97,9 @@ pub fn statuses(
             last_failed: last.as_ref().map_or(0, |l| l.failed),
             failed,
             clock,
+            source: SnapshotRow::sources_of_name(db, &name)?
+                .first()
+                .map(|s| s.show()),
             name,
         });
     }
@@ -123,7 +129,7 @@ pub fn run(config: &Config, ui: &Ui, args: &StatusArgs) -> Result<Outcome> {
     if ui.quiet() {
         return Ok(outcome);
     }
-    let mut t = Table::new(&["name", "newest", "age", "state", "last run"]);
+    let mut t = Table::new(&["name", "source", "newest", "age", "state", "last run"]);
     for s in &list {
         let mut state: Vec<&str> = Vec::new();
         if s.stale {
@@ -149,6 +155,7 @@ pub fn run(config: &Config, ui: &Ui, args: &StatusArgs) -> Result<Outcome> {
         };
         t.push(vec![
             s.name.clone().into(),
+            s.source.clone().into(),
             s.newest.clone().into(),
             Cell::Text(s.age_text()),
             state.into(),

@@ -173,6 +173,7 @@ fn stamp_from_name(db: &Db, folder: &Folder, format: &str) -> Result<Stamp> {
         sequence: SnapshotRow::sequence_at(db, instant_ns)?,
         time_source: TimeSource::Name,
         source: None,
+        source_moved: false,
     })
 }
 

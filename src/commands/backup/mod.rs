@@ -10,7 +10,7 @@ mod selection;
 mod snapshot;
 mod sources;
 
-pub(crate) use sources::{check_sources_against_root, prepare_root, resolve_sources};
+pub(crate) use sources::{check_owner, check_sources_against_root, prepare_root, resolve_sources};
 
 pub use hooks::snapshot_with_hooks;
 pub use selection::with_selection;
@@ -43,12 +43,27 @@ pub struct Source {
     /// Canonical absolute path.
     pub path: PathBuf,
     pub name: String,
+    /// The user said the name's source moved here (`--source-moved`).
+    pub moved: bool,
+}
+
+impl Source {
+    /// This source as the catalog and the side file record it: host and canonical path.
+    pub fn id(&self) -> SourceId {
+        SourceId {
+            host: crate::stamp::hostname(),
+            path: self.path.as_os_str().as_bytes().to_vec(),
+        }
+    }
 }
 
 /// Runs `phlb backup`.
 pub fn run(config: &Config, ui: &Ui, args: &BackupArgs) -> Result<Outcome> {
     let config = &with_selection(config, &args.select)?;
-    let sources = resolve_sources(&args.sources, args.name.as_deref())?;
+    let mut sources = resolve_sources(&args.sources, args.name.as_deref())?;
+    for s in &mut sources {
+        s.moved = args.source_moved;
+    }
     if args.dry_run {
         return dry_run::run(config, &sources, ui, args.json);
     }
@@ -59,6 +74,13 @@ pub fn run(config: &Config, ui: &Ui, args: &BackupArgs) -> Result<Outcome> {
     check_sources_against_root(&sources, &root)?;
     let say = |line: String| ui.say(line);
     let opened = open_for_backup(config, &root, ui, args.wait.into())?;
+    // A name is one source: every source is checked before any snapshot is made.
+    let db = opened.catalog.db()?;
+    crate::commands::select::note_mixed(&db, &say)?;
+    for source in &sources {
+        check_owner(&db, source, &say)?;
+    }
+    drop(db);
     let mut outcome = Outcome::Clean;
     for source in &sources {
         let made = snapshot_with_hooks(&opened, config, source, ui)?;
@@ -240,6 +262,9 @@ pub fn make_snapshot(
     let sums = config.hash.manifest_suffix();
     let db = catalog.db()?;
     let format = &config.sub_dir_formatter;
+    // Checked by the caller before anything was written (`phlb backup`); again here for
+    // every other caller (a watch), silently.
+    let moved = check_owner(&db, source, &|_| {})?;
     let settled = leftovers::clean(&db, root, name, sums, format, DeadRuns::Keep)?;
     store::make_private_dir(&root.join(name))?;
     let prev = previous(&db, root, source, config.hash)?;
@@ -254,10 +279,8 @@ pub fn make_snapshot(
         offset_secs: crate::stamp::local_offset(now),
         sequence: SnapshotRow::next_sequence(&db)?,
         time_source: TimeSource::Run,
-        source: Some(SourceId {
-            host: crate::stamp::hostname(),
-            path: source.path.as_os_str().as_bytes().to_vec(),
-        }),
+        source: Some(source.id()),
+        source_moved: moved,
     };
     let snapshot = SnapshotRow::create(&db, name, &ts, &config.hash.to_string(), &stamp)?;
     store::make_dir(&paths.work_dir).with_context(|| {

@@ -42,6 +42,9 @@ pub fn run_prune(config: &Config, ui: &Ui, args: &PruneArgs) -> Result<Outcome> 
             .filter(|m| args.names.is_empty() || args.names.contains(&m.row.name))
             .collect();
         plan::check_clock(&chosen)?;
+        for line in plan::per_source_notes(&chosen) {
+            ui.say(line);
+        }
         let rules = (!policy.keeps_all_snapshots()).then_some(&policy);
         Ok(plan::by_policy(chosen, rules, root))
     };
@@ -120,6 +123,9 @@ pub fn after_backup(
         .filter(|m| names.contains(&m.row.name))
         .collect();
     plan::check_clock(&chosen)?;
+    for line in plan::per_source_notes(&chosen) {
+        ui.say(line);
+    }
     let rules = (!config.keep.keeps_all_snapshots()).then_some(&config.keep);
     let items = plan::by_policy(chosen, rules, opened.path());
     let removal = RemovalArgs {

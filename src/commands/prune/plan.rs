@@ -1,7 +1,7 @@
 //! Owns the removal plan of prune and forget: which snapshots go and why, and exactly
 //! what that frees (bytes from the catalog, disk blocks from the files themselves).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -14,6 +14,7 @@ use crate::catalog::trim::{self, Old};
 use crate::catalog::Db;
 use crate::layout::snapshot_dir_rel;
 use crate::retention::{self, Policy, Rule};
+use crate::stamp::SourceId;
 
 /// Why a snapshot goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,17 +87,18 @@ pub struct Freed {
 /// from under `root` (deleted by hand) marked `Gone`: they count for nothing, so a
 /// deleted newest snapshot never makes prune remove the last one left on disk.
 pub fn by_policy(members: Vec<Member>, policy: Option<&Policy>, root: &Path) -> Vec<Item> {
-    let mut names: Vec<String> = members.iter().map(|m| m.row.name.clone()).collect();
-    names.sort();
-    names.dedup();
+    let groups = source_groups(&members);
     let on_disk = |m: &Member| {
         root.join(snapshot_dir_rel(&m.row.name, &m.row.timestamp, true))
             .symlink_metadata()
             .is_ok_and(|md| md.is_dir())
     };
     let mut items = Vec::new();
-    for name in names {
-        let mut group: Vec<&Member> = members.iter().filter(|m| m.row.name == name).collect();
+    for key in groups.keys() {
+        let mut group: Vec<&Member> = members
+            .iter()
+            .filter(|m| groups[key].contains(&m.row.id))
+            .collect();
         // Oldest first in the creation order: the last is the newest.
         group.sort_by_key(|m| m.order());
         let present: Vec<&Member> = group
@@ -135,6 +137,52 @@ pub fn by_policy(members: Vec<Member>, policy: Option<&Policy>, root: &Path) -> 
     items
 }
 
+/// A name and, for a name whose snapshots come from more than one source (a root made
+/// before a name was bound to one source), the source: what prune plans apart.
+pub type GroupKey = (String, Option<SourceId>);
+
+/// The snapshots (ids) of each group prune plans apart: one per name, or per history of a
+/// name that mixes sources (`stamp::histories`: a source moved with `--source-moved`
+/// continues one; a tree copied in by hand goes with the newest source's), keyed by the
+/// newest source of each history.
+pub fn source_groups(members: &[Member]) -> BTreeMap<GroupKey, Vec<i64>> {
+    let mut by_name: BTreeMap<&str, Vec<&Member>> = BTreeMap::new();
+    for m in members {
+        by_name.entry(&m.row.name).or_default().push(m);
+    }
+    let mut out: BTreeMap<GroupKey, Vec<i64>> = BTreeMap::new();
+    for (name, mut list) in by_name {
+        list.sort_by_key(|m| m.order());
+        let sources: Vec<_> = list
+            .iter()
+            .map(|m| (m.stamp.source.as_ref(), m.stamp.source_moved))
+            .collect();
+        let (history, count) = crate::stamp::histories(&sources);
+        for (m, h) in list.into_iter().zip(history) {
+            let key = (name.to_string(), if count > 1 { h } else { None });
+            out.entry(key).or_default().push(m.row.id);
+        }
+    }
+    out
+}
+
+/// Lines saying which names prune plans per source.
+pub fn per_source_notes(members: &[Member]) -> Vec<String> {
+    let groups = source_groups(members);
+    let mut out = Vec::new();
+    for ((name, source), ids) in &groups {
+        if let Some(source) = source {
+            out.push(format!(
+                "phlb: note: {name} holds the snapshots of more than one source: planned per \
+                 source; {} snapshot(s) of {}",
+                ids.len(),
+                source.show()
+            ));
+        }
+    }
+    out
+}
+
 /// Refuses a name whose snapshot times cannot be trusted to say which is newest: a run
 /// whose instant is more than `stamp::CLOCK_SLACK_SECS` before that of a run made before
 /// it, or an instant that far in the future. The clock lied for one of them; prune would
@@ -163,12 +211,19 @@ pub fn trims(db: &Db, items: &[Item], keep: Option<u32>) -> Result<Vec<Old>> {
             .filter(|i| i.action == Action::Gone)
             .map(|i| i.member.row.id),
     );
-    let mut names: Vec<&str> = items.iter().map(|i| i.member.row.name.as_str()).collect();
-    names.sort();
-    names.dedup();
+    // Versions are counted per name, and per source of a name that mixes sources.
+    let members: Vec<Member> = items.iter().map(|i| i.member.clone()).collect();
+    let groups = source_groups(&members);
     let mut out = Vec::new();
-    for name in names {
-        out.extend(trim::older_versions(db, name, keep, &removed)?);
+    for ((name, _), ids) in &groups {
+        let mut skip = removed.clone();
+        skip.extend(
+            groups
+                .iter()
+                .filter(|((other, _), theirs)| other == name && *theirs != ids)
+                .flat_map(|(_, theirs)| theirs.iter().copied()),
+        );
+        out.extend(trim::older_versions(db, name, keep, &skip)?);
     }
     Ok(out)
 }
