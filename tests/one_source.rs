@@ -285,3 +285,40 @@ fn a_root_made_by_main_that_mixes_two_sources_opens_warns_once_and_prunes_per_so
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(!doc.to_string().contains("notes.txt"), "{doc}");
 }
+
+#[test]
+#[ignore = "needs root (a UTS namespace with another host name)"]
+fn the_same_path_on_another_host_is_another_source() {
+    let env = Env::new();
+    let a = source(&env, "a", "a");
+    assert_ok(&backup(&env, &a, &[]));
+    // Two laptops backing up the same path onto one drive, or a renamed host.
+    let other_host = |extra: &[&str]| {
+        Command::new("unshare")
+            .args([
+                "--uts",
+                "sh",
+                "-c",
+                "hostname other-laptop && exec \"$0\" \"$@\"",
+            ])
+            .arg(env!("CARGO_BIN_EXE_phlb"))
+            .arg("--backup-root")
+            .arg(&env.root)
+            .arg("backup")
+            .arg(&a)
+            .args(extra)
+            .current_dir(env.dir.path())
+            .env("HOME", env.dir.path())
+            .output()
+            .unwrap()
+    };
+    let out = other_host(&[]);
+    assert_refused(&out, &a, &a);
+    assert!(stderr(&out).contains("other-laptop:"), "{}", stderr(&out));
+    assert_ok(&other_host(&["--source-moved"]));
+    let list = list_json(&env);
+    assert!(list[1]["source"]
+        .as_str()
+        .unwrap()
+        .starts_with("other-laptop:"));
+}

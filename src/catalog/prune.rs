@@ -44,7 +44,7 @@ pub fn members(db: &Db, name: Option<&str>) -> Result<Vec<Member>> {
         "SELECT {}, files, time_source = 'run', {} FROM snapshot_runs
          WHERE ?1 IS NULL OR name = ?1 ORDER BY {}",
         super::snapshots::COLUMNS,
-        super::snapshots::STAMP_COLUMNS,
+        super::stamps::STAMP_COLUMNS,
         super::snapshots::OLDEST_FIRST
     ))?;
     let rows = stmt
@@ -53,7 +53,7 @@ pub fn members(db: &Db, name: Option<&str>) -> Result<Vec<Member>> {
                 row: super::snapshots::row(r)?,
                 files: r.get::<_, i64>(5)?.max(0) as u64,
                 made_by_run: r.get(6)?,
-                stamp: super::snapshots::stamp(r, 7)?,
+                stamp: super::stamps::stamp(r, 7)?,
             })
         })?
         .collect::<rusqlite::Result<_>>()?;

@@ -89,7 +89,7 @@ pub fn list(db: &Db, name: Option<&str>) -> Result<Vec<ListRow>> {
                 {}
          FROM snapshot_runs s WHERE ?1 IS NULL OR name = ?1
          ORDER BY {}",
-        super::snapshots::STAMP_COLUMNS,
+        super::stamps::STAMP_COLUMNS,
         super::snapshots::OLDEST_FIRST
     ))?;
     let rows = stmt
@@ -107,7 +107,7 @@ pub fn list(db: &Db, name: Option<&str>) -> Result<Vec<ListRow>> {
                 failed: r.get(7)?,
                 damaged: 0,
                 trimmed: r.get(8)?,
-                stamp: super::snapshots::stamp(r, 9)?,
+                stamp: super::stamps::stamp(r, 9)?,
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;

@@ -42,7 +42,7 @@ fn run_row(r: &rusqlite::Row) -> rusqlite::Result<Run> {
         bytes: r.get(7)?,
         new_bytes: r.get(8)?,
         failed: r.get(9)?,
-        stamp: super::snapshots::stamp(r, 10)?,
+        stamp: super::stamps::stamp(r, 10)?,
     })
 }
 

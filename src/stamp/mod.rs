@@ -14,6 +14,12 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use chrono::{DateTime, FixedOffset, Local, NaiveDate, NaiveDateTime, Offset, TimeZone, Utc};
 
+mod anomaly;
+mod history;
+
+pub use anomaly::{clock_anomalies, Anomaly, Timed, CLOCK_SLACK_SECS};
+pub use history::histories;
+
 /// Where a snapshot's instant came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TimeSource {
@@ -215,173 +221,6 @@ pub fn hostname() -> String {
     }
 }
 
-/// How far a snapshot's instant may lie before that of one made before it, or after
-/// now, before phlb calls the clock wrong: 10 minutes (a clock stepped by NTP, a machine
-/// resumed from sleep). One threshold for prune (which refuses), status (a failure) and
-/// every other reader (one warning per command).
-pub const CLOCK_SLACK_SECS: i64 = 600;
-
-/// A snapshot as the clock check sees it.
-#[derive(Debug, Clone)]
-pub struct Timed {
-    /// `NAME/TIMESTAMP`.
-    pub label: String,
-    pub name: String,
-    /// Made by a backup run (a tree copied in by hand takes its place by its instant).
-    pub made_by_run: bool,
-    pub stamp: Stamp,
-}
-
-/// A sign that the clock was wrong when a snapshot was made.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Anomaly {
-    /// Its instant is in the future.
-    Future { label: String, instant: String },
-    /// `later` was made after `earlier`, but its instant is earlier.
-    Disorder {
-        earlier: String,
-        earlier_at: String,
-        later: String,
-        later_at: String,
-    },
-}
-
-impl Anomaly {
-    /// What the user can do about it.
-    pub fn fix(&self) -> String {
-        match self {
-            Anomaly::Future { label, .. } => {
-                format!("if the clock is right now, remove it with `phlb forget {label}` (or wait)")
-            }
-            Anomaly::Disorder { .. } => {
-                "remove the one made with the wrong clock with `phlb forget NAME/TIMESTAMP`"
-                    .to_string()
-            }
-        }
-    }
-}
-
-impl std::fmt::Display for Anomaly {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Anomaly::Future { label, instant } => write!(
-                f,
-                "{label}: made at {instant}, in the future: the clock was wrong when it was made"
-            ),
-            Anomaly::Disorder {
-                earlier,
-                earlier_at,
-                later,
-                later_at,
-            } => write!(
-                f,
-                "{later}: made after {earlier} (at {earlier_at}) but its time is {later_at}, \
-                 earlier: the clock was wrong for one of them; the newest is the one made last, \
-                 {later}"
-            ),
-        }
-    }
-}
-
-/// The clock anomalies among `snapshots` at `now_ns` (see `CLOCK_SLACK_SECS`): instants in
-/// the future, and runs of one name whose instants go back against the creation order.
-pub fn clock_anomalies(snapshots: impl Iterator<Item = Timed>, now_ns: i64) -> Vec<Anomaly> {
-    let slack = CLOCK_SLACK_SECS * 1_000_000_000;
-    let mut all: Vec<Timed> = snapshots.collect();
-    let mut out = Vec::new();
-    for t in &all {
-        if t.stamp.instant_ns > now_ns.saturating_add(slack) {
-            out.push(Anomaly::Future {
-                label: t.label.clone(),
-                instant: t.stamp.rfc3339(),
-            });
-        }
-    }
-    all.retain(|t| t.made_by_run);
-    all.sort_by(|a, b| {
-        (&a.name, a.stamp.sequence, a.stamp.instant_ns).cmp(&(
-            &b.name,
-            b.stamp.sequence,
-            b.stamp.instant_ns,
-        ))
-    });
-    let mut latest: Option<&Timed> = None;
-    for t in &all {
-        match latest {
-            Some(l) if l.name == t.name => {
-                if t.stamp.instant_ns < l.stamp.instant_ns.saturating_sub(slack) {
-                    out.push(Anomaly::Disorder {
-                        earlier: l.label.clone(),
-                        earlier_at: l.stamp.rfc3339(),
-                        later: t.label.clone(),
-                        later_at: t.stamp.rfc3339(),
-                    });
-                }
-                if t.stamp.instant_ns > l.stamp.instant_ns {
-                    latest = Some(t);
-                }
-            }
-            _ => latest = Some(t),
-        }
-    }
-    out
-}
-
-/// Which history each snapshot of one name belongs to, given in the creation order as
-/// (source, made with `--source-moved`): a source that follows another by a move
-/// continues its history; any other change of source is a second history mixed into the
-/// name (a root made before a name was bound to one source). Snapshots without a source
-/// (copied in by hand) go with the history of the newest source, which owns the name.
-/// Returns each snapshot's history as the newest source of that history, and how many
-/// histories there are.
-pub fn histories(list: &[(Option<&SourceId>, bool)]) -> (Vec<Option<SourceId>>, usize) {
-    let mut sources: Vec<SourceId> = Vec::new();
-    for s in list.iter().filter_map(|(s, _)| *s) {
-        if !sources.contains(s) {
-            sources.push(s.clone());
-        }
-    }
-    let index = |s: &SourceId| sources.iter().position(|x| x == s).expect("listed");
-    let mut parent: Vec<usize> = (0..sources.len()).collect();
-    fn find(parent: &mut [usize], mut i: usize) -> usize {
-        while parent[i] != i {
-            parent[i] = parent[parent[i]];
-            i = parent[i];
-        }
-        i
-    }
-    let mut prev: Option<usize> = None;
-    for (source, moved) in list {
-        let Some(s) = source else { continue };
-        let i = index(s);
-        if let (Some(p), true) = (prev, *moved) {
-            let (a, b) = (find(&mut parent, p), find(&mut parent, i));
-            parent[a] = b;
-        }
-        prev = Some(i);
-    }
-    // Each history is shown as its newest source.
-    let mut newest_of: Vec<Option<usize>> = vec![None; sources.len()];
-    for s in list.iter().filter_map(|(s, _)| *s) {
-        let i = index(s);
-        let root = find(&mut parent, i);
-        newest_of[root] = Some(i);
-    }
-    let count = newest_of.iter().flatten().count();
-    let owner = prev.map(|p| find(&mut parent, p));
-    let out = list
-        .iter()
-        .map(|(source, _)| {
-            let root = match source {
-                Some(s) => Some(find(&mut parent, index(s))),
-                None => owner,
-            };
-            root.and_then(|r| newest_of[r]).map(|i| sources[i].clone())
-        })
-        .collect();
-    (out, count)
-}
-
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -434,39 +273,5 @@ mod tests {
         assert_eq!(t.offset().local_minus_utc(), 3600);
         let t = from_name("2025-10-26T023000+0100-2", "%Y-%m-%dT%H%M%S%z").unwrap();
         assert_eq!(t.timestamp(), 1_761_442_200);
-    }
-
-    #[test]
-    fn a_moved_source_continues_its_history_a_mixed_one_does_not() {
-        let s = |p: &str| SourceId {
-            host: "h".into(),
-            path: p.as_bytes().to_vec(),
-        };
-        let (a, b, c) = (s("/a"), s("/b"), s("/c"));
-        let show = |list: &[(Option<&SourceId>, bool)]| {
-            let (h, n) = histories(list);
-            let names: Vec<String> = h
-                .iter()
-                .map(|x| x.as_ref().map_or("-".into(), |x| x.show()))
-                .collect();
-            (names, n)
-        };
-        // a, then b by a move, then c mixed in: two histories, a's continued by b.
-        let (h, n) = show(&[
-            (Some(&a), false),
-            (Some(&b), true),
-            (Some(&c), false),
-            (None, false),
-        ]);
-        assert_eq!(n, 2);
-        assert_eq!(h, vec!["h:/b", "h:/b", "h:/c", "h:/c"]);
-        // Interleaved without moves: one history per source.
-        let (h, n) = show(&[(Some(&a), false), (Some(&b), false), (Some(&a), false)]);
-        assert_eq!(
-            (h, n),
-            (vec!["h:/a".into(), "h:/b".into(), "h:/a".into()], 2)
-        );
-        let (_, n) = show(&[(None, false), (Some(&a), false)]);
-        assert_eq!(n, 1);
     }
 }
