@@ -424,3 +424,31 @@ fn a_tree_copied_in_by_hand_takes_its_place_by_its_instant_and_never_becomes_the
     assert_ok(&env.restore(&["src", "a.txt"], &to));
     assert_eq!(fs::read(to.join("a.txt")).unwrap(), b"B");
 }
+
+#[test]
+fn a_side_file_planted_as_a_symlink_is_not_followed() {
+    let env = Env::new();
+    env.write("a.txt", b"A");
+    let snap = backup_at_utc(&env, "UTC", "2026-01-01T10:00:00Z");
+    let side = beside(&snap, "-snapshot.json");
+    let elsewhere = env.dir.path().join("forged.json");
+    fs::write(
+        &elsewhere,
+        r#"{"instant":"2030-01-01T00:00:00Z","sequence":99,"time_source":"run","source":null}"#,
+    )
+    .unwrap();
+    fs::remove_file(&side).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &side).unwrap();
+    env.remove_catalog();
+    let out = run_in(&env, "UTC", &["add"]);
+    // The planted symlink is named (exit 1) and never read through.
+    assert_code(&out, 1);
+    assert!(stderr(&out).contains("timing src/"), "{}", stderr(&out));
+    let list = json(&env.run(&["list", "--json"]));
+    assert_eq!(list[0]["time_source"], "name");
+    assert_eq!(list[0]["sequence"], 0);
+    assert!(list[0]["instant"]
+        .as_str()
+        .unwrap()
+        .starts_with("2026-01-01T10:00:00"));
+}

@@ -151,10 +151,18 @@ impl Stamp {
         })
     }
 
-    /// Reads the side file at `path`: None when there is none.
+    /// Reads the side file at `path` (never through a symlink, at most 64 KiB): None
+    /// when there is none.
     pub fn read(path: &Path) -> Result<Option<Stamp>> {
-        match std::fs::read(path) {
-            Ok(bytes) => Stamp::from_json(&bytes)
+        use std::io::Read;
+        use std::os::unix::fs::OpenOptionsExt;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(path);
+        let mut bytes = Vec::new();
+        match file.and_then(|f| f.take(64 * 1024).read_to_end(&mut bytes)) {
+            Ok(_) => Stamp::from_json(&bytes)
                 .map(Some)
                 .with_context(|| format!("{}: unreadable side file", path.display())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
