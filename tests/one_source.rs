@@ -322,3 +322,20 @@ fn the_same_path_on_another_host_is_another_source() {
         .unwrap()
         .starts_with("other-laptop:"));
 }
+
+#[test]
+fn a_first_backup_killed_before_it_finished_binds_nothing() {
+    let env = Env::new();
+    env.write("notes.txt", b"the wrong folder");
+    // The first backup of `src` is of the wrong folder, and killed: no history yet.
+    let src = env.src.to_str().unwrap().to_string();
+    // (rename 1 puts the new catalog in place, 2 is the summary beside the snapshot.)
+    assert!(killed_at(&env, "rename", 2, &["backup", &src]));
+    assert_eq!(
+        env.sql_int("SELECT count(*) FROM snapshot_runs WHERE status = 'incomplete'"),
+        1
+    );
+    let b = source(&env, "b", "b");
+    assert_ok(&backup(&env, &b, &[]));
+    assert_refused(&backup(&env, &env.src, &[]), &b, &env.src);
+}

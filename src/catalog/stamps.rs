@@ -104,11 +104,14 @@ impl SnapshotRow {
 
     /// The sources the snapshots of `name` were made from, each once, the source of the
     /// newest one first (it owns the name: a name is one source); trees copied in by
-    /// hand have none. More than one: a root made before names were bound to a source.
+    /// hand have none, and a run that never finished binds nothing (a first backup of the
+    /// wrong folder, stopped with Ctrl-C, is no history). More than one: a root made
+    /// before names were bound to a source.
     pub fn sources_of_name(db: &Db, name: &str) -> Result<Vec<SourceId>> {
         let mut stmt = db.conn().prepare_cached(
             "SELECT source_host, source FROM snapshot_runs
              WHERE name = ?1 AND source_host IS NOT NULL AND length(source) > 0
+             AND status != 'incomplete'
              GROUP BY source_host, source
              ORDER BY max(sequence) DESC, max(instant_ns) DESC, max(id) DESC",
         )?;
