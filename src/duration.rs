@@ -6,7 +6,7 @@
 //! month), `y` (calendar year = 12 months). A bare `m` is refused (minutes or months?),
 //! and so is any other unit.
 
-use chrono::{Months, NaiveDateTime, TimeDelta};
+use chrono::{DateTime, Datelike, FixedOffset, Months, NaiveDate, NaiveDateTime, TimeDelta};
 
 /// A span of time: whole calendar months plus seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -22,6 +22,23 @@ impl Span {
         let t = t.checked_sub_months(Months::new(self.months))?;
         let secs = i64::try_from(self.secs).ok()?;
         t.checked_sub_signed(TimeDelta::try_seconds(secs)?)
+    }
+
+    /// The instant this span before `t`, as restic's `--keep-within` counts it: in `t`'s
+    /// fixed offset, months back on the calendar with Go's `AddDate` normalisation (a day
+    /// past the month's end rolls into the next month: Mar 29 − 1 month = "Feb 29" =
+    /// Mar 1 in 2026), then the seconds back; None before the calendar's start.
+    pub fn before_go(&self, t: DateTime<FixedOffset>) -> Option<DateTime<FixedOffset>> {
+        let local = t.naive_local();
+        let months =
+            i64::from(local.year()) * 12 + i64::from(local.month0()) - i64::from(self.months);
+        let year = i32::try_from(months.div_euclid(12)).ok()?;
+        let first = NaiveDate::from_ymd_opt(year, months.rem_euclid(12) as u32 + 1, 1)?;
+        let day = first.checked_add_signed(TimeDelta::try_days(i64::from(local.day0()))?)?;
+        let shifted = day.and_time(local.time());
+        let secs = i64::try_from(self.secs).ok()?;
+        let back = shifted.checked_sub_signed(TimeDelta::try_seconds(secs)?)?;
+        back.and_local_timezone(*t.offset()).single()
     }
 
     /// The span as a fixed duration (a month counted as 30 days, a year as 365), for
@@ -181,5 +198,42 @@ mod tests {
             parse("1d").unwrap().before(t("2026-01-01 00:30")),
             Some(t("2025-12-31 00:30"))
         );
+    }
+
+    #[test]
+    fn keep_within_counts_back_as_go_adddate() {
+        let t = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap();
+        let cases = [
+            // Mar 29 − 1 month = "Feb 29" = Mar 1 (2026 is no leap year).
+            (
+                "1mo",
+                "2026-03-29T10:00:00+02:00",
+                "2026-03-01T10:00:00+02:00",
+            ),
+            (
+                "1mo",
+                "2026-03-31T10:00:00+02:00",
+                "2026-03-03T10:00:00+02:00",
+            ),
+            (
+                "1mo",
+                "2024-03-30T10:00:00+01:00",
+                "2024-03-01T10:00:00+01:00",
+            ),
+            ("1y", "2024-02-29T00:00:00Z", "2023-03-01T00:00:00Z"),
+            ("1mo", "2026-01-15T00:00:00Z", "2025-12-15T00:00:00Z"),
+            // A day is 24 h in the recorded fixed offset, whatever DST did since.
+            (
+                "1d",
+                "2025-10-26T03:00:00+01:00",
+                "2025-10-25T03:00:00+01:00",
+            ),
+            ("1mo1d", "2026-03-31T10:00:00Z", "2026-03-02T10:00:00Z"),
+        ];
+        for (span, latest, want) in cases {
+            let got = parse(span).unwrap().before_go(t(latest)).unwrap();
+            assert_eq!(got, t(want), "{span} before {latest}");
+            assert_eq!(got.offset(), t(latest).offset());
+        }
     }
 }

@@ -8,6 +8,9 @@ pub const LATEST: &str = "latest";
 /// Suffix of a snapshot folder (and its side files) while its run is in progress.
 pub const IN_PROGRESS: &str = ".inprogress";
 
+/// Suffix of the side file that keeps a snapshot's instant, offset, sequence and source.
+pub const STAMP_SUFFIX: &str = "-snapshot.json";
+
 /// Snapshot folder relative to the backup root: `name/ts`, or `name/ts.inprogress`.
 pub fn snapshot_dir_rel(name: &str, timestamp: &str, complete: bool) -> PathBuf {
     let leaf = if complete {
@@ -35,6 +38,9 @@ pub struct SnapshotPaths {
     pub log: PathBuf,
     /// `<root>/<name>/<ts>.inprogress-backup.log`
     pub work_log: PathBuf,
+    /// `<root>/<name>/<ts>-snapshot.json`: instant, offset, sequence and source
+    /// (`stamp::Stamp`).
+    pub stamp: PathBuf,
 }
 
 impl SnapshotPaths {
@@ -50,6 +56,7 @@ impl SnapshotPaths {
             summary: parent.join(format!("{timestamp}-summary.txt")),
             log: parent.join(format!("{timestamp}-backup.log")),
             work_log: parent.join(format!("{work}-backup.log")),
+            stamp: parent.join(format!("{timestamp}{STAMP_SUFFIX}")),
         }
     }
 
@@ -61,6 +68,7 @@ impl SnapshotPaths {
             &self.manifest,
             &self.summary,
             &self.log,
+            &self.stamp,
         ]
         .iter()
         .any(|p| p.symlink_metadata().is_ok())
@@ -71,11 +79,12 @@ impl SnapshotPaths {
 /// timestamp holding one could make a finished snapshot look like a leftover or a side
 /// file.
 pub fn collides_with_own_names(ts: &str) -> Option<&'static str> {
-    const OWN: [&str; 7] = [
+    const OWN: [&str; 8] = [
         IN_PROGRESS,
         ".removing",
         "-summary",
         "-backup.log",
+        STAMP_SUFFIX,
         ".SHA256SUMS",
         ".SHA512SUMS",
         crate::root::META_DIR,
@@ -104,6 +113,19 @@ pub fn check_name(name: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// The part of snapshot folder name `folder` that `format` wrote (without the `-N`
+/// suffix two runs in one second get), when it is one.
+pub fn timestamp_base<'a>(folder: &'a str, format: &str) -> Option<&'a str> {
+    if is_timestamp_without_suffix(folder, format) {
+        return Some(folder);
+    }
+    let (base, n) = folder.rsplit_once('-')?;
+    (!n.is_empty()
+        && n.bytes().all(|b| b.is_ascii_digit())
+        && is_timestamp_without_suffix(base, format))
+    .then_some(base)
 }
 
 /// The time a snapshot folder's name says it was taken (local time, as `format` wrote

@@ -20,6 +20,7 @@ pub mod retention;
 pub mod root;
 pub mod scan;
 pub mod signals;
+pub mod stamp;
 pub mod store;
 pub mod units;
 pub mod xattr;

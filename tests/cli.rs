@@ -284,7 +284,7 @@ fn backup_root_from_the_environment_and_the_command_line_beats_it() {
         .unwrap();
     assert_ok(&out);
     assert_eq!(env.snapshots("src").len(), 1);
-    assert_eq!(fs::read_dir(from_env.join("src")).unwrap().count(), 5);
+    assert_eq!(fs::read_dir(from_env.join("src")).unwrap().count(), 6);
 }
 
 #[test]

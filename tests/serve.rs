@@ -511,3 +511,23 @@ fn slow_clients_open_redirects_and_doubled_hosts_are_turned_away() {
     let got = srv.raw("/", &[("Authorization", &format!("bearer {TOKEN}"))]);
     assert_eq!(got.status, 200);
 }
+
+#[test]
+fn web_ui_newest_is_the_snapshot_made_last_not_the_latest_named() {
+    let env = Env::new();
+    env.write("a.txt", b"v1");
+    // A clock 5 h fast for the first run, right for the second.
+    backup_at(&env, "2026-01-01 15:00:00");
+    env.write("a.txt", b"v2");
+    backup_at(&env, "2026-01-01 10:05:00");
+    let srv = Server::start(&env);
+    let page = srv.get("/").text();
+    let newest = page
+        .find("src/2026-01-01-100500")
+        .expect("the newest complete");
+    assert!(
+        newest < page.find("2026-01-01-150000").unwrap(),
+        "made last comes first: {page}"
+    );
+    assert!(page.contains("clock wrong"), "{page}");
+}

@@ -7,9 +7,45 @@ use std::fs;
 
 use common::*;
 
+/// Undoes V12 (instant, offset, sequence, source host) and V13 (source moved): the v11
+/// shape of today's main.
+const UNDO_V12: &str = "DROP INDEX snapshot_runs_by_order;
+     DROP VIEW snapshots;
+     ALTER TABLE snapshot_runs DROP COLUMN source_moved;
+     ALTER TABLE snapshot_runs DROP COLUMN instant_ns;
+     ALTER TABLE snapshot_runs DROP COLUMN utc_offset;
+     ALTER TABLE snapshot_runs DROP COLUMN sequence;
+     ALTER TABLE snapshot_runs DROP COLUMN source_host;
+     CREATE VIEW snapshots AS
+     SELECT id, name, timestamp, name || '/' || timestamp AS path, status, started_at,
+            finished_at, files, bytes, new_bytes, time_source, trimmed
+     FROM snapshot_runs;";
+
+/// Turns a current catalog back into the v11 shape of today's main, and removes the side
+/// files it does not write.
+fn downgrade_to_v11(env: &Env) {
+    env.db()
+        .execute_batch(&format!(
+            "{UNDO_V12} DELETE FROM refinery_schema_history WHERE version > 11;"
+        ))
+        .unwrap();
+    for name in fs::read_dir(&env.root).unwrap().flatten() {
+        for item in fs::read_dir(name.path()).into_iter().flatten().flatten() {
+            if item
+                .file_name()
+                .to_string_lossy()
+                .ends_with("-snapshot.json")
+            {
+                fs::remove_file(item.path()).unwrap();
+            }
+        }
+    }
+}
+
 /// Turns a current catalog back into the v5 shape an earlier phlb wrote (same rows;
 /// without the columns, views and settings later migrations add).
 fn downgrade_to_v5(env: &Env) {
+    downgrade_to_v11(env);
     env.db()
         .execute_batch(
             "DROP TABLE source_links;
@@ -88,6 +124,7 @@ fn root_made_by_an_earlier_phlb_is_upgraded_and_linked_to() {
 
 /// Turns a current catalog back into the v10 shape (before source hardlink groups).
 fn downgrade_to_v10(env: &Env) {
+    downgrade_to_v11(env);
     env.db()
         .execute_batch(
             "DROP TABLE source_links;
@@ -148,4 +185,83 @@ fn snapshots_an_earlier_add_recorded_get_the_time_in_their_name() {
         .unwrap();
     assert_eq!(source, "name");
     assert!(started.starts_with("2020-03-0"), "{started}");
+}
+
+#[test]
+fn root_made_by_todays_main_gets_instants_sequence_and_side_files_from_the_first_writer() {
+    let env = Env::new();
+    // Three runs; the first with a clock 5 h fast: the catalog's order of runs (id) is
+    // the creation order, not started_at's.
+    for (i, t) in [
+        "2026-01-01 15:00:00",
+        "2026-01-01 10:05:00",
+        "2026-01-01 10:10:00",
+    ]
+    .iter()
+    .enumerate()
+    {
+        env.write("a.txt", format!("v{i}").as_bytes());
+        backup_at(&env, t);
+    }
+    let before: serde_json::Value =
+        serde_json::from_slice(&env.run(&["list", "--json"]).stdout).unwrap();
+    downgrade_to_v11(&env);
+    let side_files = |env: &Env| {
+        fs::read_dir(env.root.join("src"))
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with("-snapshot.json"))
+            .count()
+    };
+    // Readers and dry runs write nothing.
+    assert_code(&env.run(&["list"]), 2);
+    assert_code(&env.run(&["prune", "--keep-last", "1", "-n"]), 2);
+    assert_eq!(side_files(&env), 0);
+    // The first writer upgrades: instants from started_at, the sequence from the order
+    // of the runs, the offset of the time zone in effect, all written beside them.
+    env.write("a.txt", b"v3");
+    let out = env
+        .cmd()
+        .env("TZ", "Europe/Berlin")
+        .args(["-q", "backup", env.src.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    assert_eq!(side_files(&env), 4);
+    let after: serde_json::Value =
+        serde_json::from_slice(&env.run(&["list", "--json"]).stdout).unwrap();
+    let secs = |v: &serde_json::Value| {
+        chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap())
+            .unwrap()
+            .timestamp()
+    };
+    for i in 0..3 {
+        assert_eq!(after[i]["snapshot"], before[i]["snapshot"]);
+        assert_eq!(after[i]["sequence"], i as i64 + 1);
+        assert_eq!(secs(&after[i]["instant"]), secs(&before[i]["instant"]));
+        assert!(
+            after[i]["instant"].as_str().unwrap().ends_with("+01:00"),
+            "Berlin's offset in January: {}",
+            after[i]
+        );
+        assert_eq!(after[i]["source"], before[i]["source"]);
+    }
+    assert_eq!(after[3]["sequence"], 4);
+    // Newest is the one made last; the first run's wrong clock is told, not obeyed.
+    let newest = after[3]["snapshot"].as_str().unwrap();
+    let link = fs::read_link(env.root.join("src/latest")).unwrap();
+    assert_eq!(format!("src/{}", link.display()), newest);
+    let out = env.run(&["prune", "--keep-last", "1", "-n"]);
+    assert_code(&out, 2);
+    assert!(
+        stderr(&out).contains("the clock was wrong"),
+        "{}",
+        stderr(&out)
+    );
+    // And a rebuild keeps exactly what the upgrade wrote.
+    env.remove_catalog();
+    assert_ok(&env.run(&["add", "-q"]));
+    let rebuilt: serde_json::Value =
+        serde_json::from_slice(&env.run(&["list", "--json"]).stdout).unwrap();
+    assert_eq!(rebuilt, after);
 }

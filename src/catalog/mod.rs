@@ -23,6 +23,7 @@ pub mod prune;
 pub mod queries;
 pub mod settings;
 pub mod snapshots;
+mod stamps;
 pub mod trim;
 mod types;
 pub mod user_sql;

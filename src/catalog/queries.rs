@@ -47,6 +47,9 @@ pub struct ListRow {
     pub damaged: i64,
     /// Older versions `prune --keep-versions` removed from it.
     pub trimmed: i64,
+    /// Its time, order and source.
+    #[serde(skip)]
+    pub stamp: crate::stamp::Stamp,
 }
 
 /// Snapshots (of `name`, or all), oldest first, with the bytes only each one holds.
@@ -80,11 +83,15 @@ pub fn list(db: &Db, name: Option<&str>) -> Result<Vec<ListRow>> {
             damaged.insert(r.get(0)?, r.get(1)?);
         }
     }
-    let mut stmt = conn.prepare(
+    let mut stmt = conn.prepare(&format!(
         "SELECT id, name || '/' || timestamp, status, started_at, files, bytes, new_bytes,
-                failed, (SELECT count(*) FROM trimmed_entries t WHERE t.snapshot_id = s.id)
-         FROM snapshot_runs s WHERE ?1 IS NULL OR name = ?1 ORDER BY started_at, id",
-    )?;
+                failed, (SELECT count(*) FROM trimmed_entries t WHERE t.snapshot_id = s.id),
+                {}
+         FROM snapshot_runs s WHERE ?1 IS NULL OR name = ?1
+         ORDER BY {}",
+        super::stamps::STAMP_COLUMNS,
+        super::snapshots::OLDEST_FIRST
+    ))?;
     let rows = stmt
         .query_map([name], |r| {
             let id: i64 = r.get(0)?;
@@ -100,6 +107,7 @@ pub fn list(db: &Db, name: Option<&str>) -> Result<Vec<ListRow>> {
                 failed: r.get(7)?,
                 damaged: 0,
                 trimmed: r.get(8)?,
+                stamp: super::stamps::stamp(r, 9)?,
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -165,8 +173,16 @@ pub struct Found {
     pub path: String,
     pub kind: String,
     pub size: i64,
+    /// UTC text, as the `files` view shows it.
+    #[serde(skip)]
     pub mtime: String,
+    /// Nanoseconds since 1970 (exact also outside 1677–2262).
+    #[serde(skip)]
+    pub mtime_ns: i128,
     pub hash: Option<String>,
+    /// The snapshot's place in the creation order (sequence, instant, id).
+    #[serde(skip)]
+    pub order: (i64, i64, i64),
 }
 
 /// Every snapshot entry whose path (or, for a pattern without `/`, file name) matches
@@ -184,7 +200,7 @@ pub fn find(db: &Db, glob: &str, name: Option<&str>) -> Result<Vec<Found>> {
         .collect::<rusqlite::Result<_>>()?;
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT s.id, s.name || '/' || s.timestamp, p.path, e.kind, e.size, {},
-                lower(hex(c.hash))
+                lower(hex(c.hash)), e.mtime_ns, e.mtime_exact, s.sequence, s.instant_ns
          FROM snapshot_runs s CROSS JOIN entries e ON e.snapshot_id = s.id AND e.path_id = ?1
          JOIN paths p ON p.id = e.path_id
          LEFT JOIN copies k ON k.id = e.copy_id LEFT JOIN contents c ON c.id = k.content_id
@@ -203,7 +219,13 @@ pub fn find(db: &Db, glob: &str, name: Option<&str>) -> Result<Vec<Found>> {
                     kind: r.get(3)?,
                     size: r.get(4)?,
                     mtime: r.get(5)?,
+                    mtime_ns: super::mtime::read(r, 7)?,
                     hash: r.get(6)?,
+                    order: (
+                        r.get::<_, Option<i64>>(9)?.unwrap_or(0),
+                        r.get::<_, Option<i64>>(10)?.unwrap_or(0),
+                        r.get(0)?,
+                    ),
                 },
             ))
         })?;
@@ -211,7 +233,7 @@ pub fn find(db: &Db, glob: &str, name: Option<&str>) -> Result<Vec<Found>> {
             found.push(row?);
         }
     }
-    found.sort_by(|(a, fa), (b, fb)| b.cmp(a).then_with(|| fa.path.cmp(&fb.path)));
+    found.sort_by(|(_, a), (_, b)| b.order.cmp(&a.order).then_with(|| a.path.cmp(&b.path)));
     Ok(found.into_iter().map(|(_, f)| f).collect())
 }
 
@@ -221,7 +243,10 @@ pub struct Sighting {
     pub snapshot: String,
     pub kind: String,
     pub size: i64,
+    /// UTC text, as the `files` view shows it.
     pub mtime: String,
+    /// Nanoseconds since 1970 (exact also outside 1677–2262).
+    pub mtime_ns: i128,
     pub hash: Option<String>,
     /// Permission bits as octal text (`0644`).
     pub mode: String,
@@ -251,20 +276,22 @@ pub fn sightings(db: &Db, path: &[u8], name: Option<&str>) -> Result<Option<Vec<
           ELSE -((999999999 - t.mtime_ns) / 1000000000) END)",
     );
     let mut stmt = conn.prepare(&format!(
-        "SELECT snapshot, kind, size, mtime, hash, trimmed_at, mode, target FROM (
-             SELECT s.started_at, s.id, s.name || '/' || s.timestamp AS snapshot, e.kind, e.size,
+        "SELECT snapshot, kind, size, mtime, hash, trimmed_at, mode, target, mtime_ns,
+                mtime_exact FROM (
+             SELECT s.sequence, s.instant_ns, s.id, s.name || '/' || s.timestamp AS snapshot, e.kind, e.size,
                     {} AS mtime, lower(hex(c.hash)) AS hash, NULL AS trimmed_at,
-                    printf('%04o', e.mode) AS mode, CAST(e.target AS TEXT) AS target
+                    printf('%04o', e.mode) AS mode, CAST(e.target AS TEXT) AS target,
+                    e.mtime_ns AS mtime_ns, e.mtime_exact AS mtime_exact
              FROM snapshot_runs s CROSS JOIN entries e ON e.snapshot_id = s.id AND e.path_id = ?1
              LEFT JOIN copies k ON k.id = e.copy_id LEFT JOIN contents c ON c.id = k.content_id
              WHERE ?2 IS NULL OR s.name = ?2
              UNION ALL
-             SELECT s.started_at, s.id, s.name || '/' || s.timestamp, 'file', t.size,
+             SELECT s.sequence, s.instant_ns, s.id, s.name || '/' || s.timestamp, 'file', t.size,
                     {trimmed_mtime}, lower(hex(t.hash)), t.trimmed_at,
-                    printf('%04o', t.mode), NULL
+                    printf('%04o', t.mode), NULL, t.mtime_ns, NULL
              FROM snapshot_runs s CROSS JOIN trimmed_entries t ON t.snapshot_id = s.id AND t.path_id = ?1
              WHERE ?2 IS NULL OR s.name = ?2)
-         ORDER BY started_at, id",
+         ORDER BY sequence, instant_ns, id",
         mtime_text()
     ))?;
     let rows = stmt
@@ -274,6 +301,7 @@ pub fn sightings(db: &Db, path: &[u8], name: Option<&str>) -> Result<Option<Vec<
                 kind: r.get(1)?,
                 size: r.get(2)?,
                 mtime: r.get(3)?,
+                mtime_ns: super::mtime::read(r, 8)?,
                 hash: r.get(4)?,
                 trimmed_at: r.get(5)?,
                 mode: r.get(6)?,

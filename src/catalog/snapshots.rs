@@ -4,6 +4,7 @@ use anyhow::Result;
 use rusqlite::{params, OptionalExtension, Row};
 
 use super::Db;
+use crate::stamp::Stamp;
 
 /// Where a snapshot run stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +52,12 @@ pub struct Totals {
 /// The columns `row` reads, first in a query.
 pub(super) const COLUMNS: &str = "id, name, timestamp, status, hash_algo";
 
+/// The creation order of snapshot runs, oldest first: "newest" is the last one (V12).
+pub(super) const OLDEST_FIRST: &str = "sequence, instant_ns, id";
+
+/// The creation order, newest first.
+pub(super) const NEWEST_FIRST: &str = "sequence DESC, instant_ns DESC, id DESC";
+
 pub(super) fn row(r: &Row) -> rusqlite::Result<SnapshotRow> {
     Ok(SnapshotRow {
         id: r.get(0)?,
@@ -62,20 +69,37 @@ pub(super) fn row(r: &Row) -> rusqlite::Result<SnapshotRow> {
 }
 
 impl SnapshotRow {
-    /// Records a new run as `incomplete`; returns its row.
+    /// Records a new run as `incomplete` with its time, order and source; returns its
+    /// row.
     pub fn create(
         db: &Db,
         name: &str,
         timestamp: &str,
-        source: &[u8],
         hash_algo: &str,
-        started_at: &str,
+        stamp: &Stamp,
     ) -> Result<SnapshotRow> {
         let conn = db.conn();
+        let (host, source) = match &stamp.source {
+            Some(s) => (Some(s.host.as_str()), s.path.as_slice()),
+            None => (None, &b""[..]),
+        };
         conn.execute(
-            "INSERT INTO snapshot_runs (name, timestamp, status, source, hash_algo, started_at)
-             VALUES (?1, ?2, 'incomplete', ?3, ?4, ?5)",
-            params![name, timestamp, source, hash_algo, started_at],
+            "INSERT INTO snapshot_runs (name, timestamp, status, source, hash_algo, started_at,
+                 time_source, instant_ns, utc_offset, sequence, source_host, source_moved)
+             VALUES (?1, ?2, 'incomplete', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            params![
+                name,
+                timestamp,
+                source,
+                hash_algo,
+                started_at(stamp.instant_ns),
+                stamp.time_source.as_str(),
+                stamp.instant_ns,
+                stamp.offset_secs,
+                stamp.sequence,
+                host,
+                stamp.source_moved
+            ],
         )?;
         Ok(SnapshotRow {
             id: conn.last_insert_rowid(),
@@ -91,19 +115,20 @@ impl SnapshotRow {
         let conn = db.conn();
         let sql = format!(
             "SELECT {COLUMNS} FROM snapshot_runs WHERE name = ?1 AND status = 'complete'
-             ORDER BY started_at DESC, id DESC LIMIT 1"
+             ORDER BY {NEWEST_FIRST} LIMIT 1"
         );
         Ok(conn.query_row(&sql, [name], row).optional()?)
     }
 
     /// The newest complete snapshot of `name` that a backup run made from the source
-    /// folder `source` (not one `add` recorded: nothing says what it was made from).
+    /// folder `source` and recorded in this catalog (not one `add` recorded, even from a
+    /// side file that names the source: only a run saw the source's files).
     pub fn previous_of_source(db: &Db, name: &str, source: &[u8]) -> Result<Option<SnapshotRow>> {
         let conn = db.conn();
         let sql = format!(
             "SELECT {COLUMNS} FROM snapshot_runs WHERE name = ?1 AND status = 'complete'
-             AND source = ?2 AND time_source = 'run'
-             ORDER BY started_at DESC, id DESC LIMIT 1"
+             AND source = ?2 AND time_source = 'run' AND finished_at IS NOT NULL
+             ORDER BY {NEWEST_FIRST} LIMIT 1"
         );
         Ok(conn
             .query_row(&sql, params![name, source], row)
@@ -156,19 +181,6 @@ impl SnapshotRow {
         Ok(())
     }
 
-    /// Records a snapshot time recovered from the folder name (RFC 3339, or None when
-    /// the name does not say): `add` knows when a snapshot was taken only from its name,
-    /// and never when its run finished.
-    pub fn set_time_from_name(&self, db: &Db, started_at: Option<&str>) -> Result<()> {
-        let conn = db.conn();
-        conn.execute(
-            "UPDATE snapshot_runs SET started_at = coalesce(?2, started_at), finished_at = NULL,
-             time_source = 'name' WHERE id = ?1",
-            params![self.id, started_at],
-        )?;
-        Ok(())
-    }
-
     /// Runs an older phlb's `add` recorded (no source, times of the import) that do not
     /// say so yet.
     pub fn added_with_import_time(db: &Db) -> Result<Vec<SnapshotRow>> {
@@ -211,11 +223,11 @@ impl SnapshotRow {
 }
 
 impl SnapshotRow {
-    /// Every run, oldest first (by when it was taken: a snapshot recorded later by `add`
-    /// takes its place by the time in its name).
+    /// Every run, oldest first in the creation order (a snapshot recorded later by `add`
+    /// takes its place by its instant).
     pub fn all(db: &Db) -> Result<Vec<SnapshotRow>> {
         let conn = db.conn();
-        let sql = format!("SELECT {COLUMNS} FROM snapshot_runs ORDER BY started_at, id");
+        let sql = format!("SELECT {COLUMNS} FROM snapshot_runs ORDER BY {OLDEST_FIRST}");
         let mut stmt = conn.prepare(&sql)?;
         let rows = stmt.query_map([], row)?.collect::<rusqlite::Result<_>>()?;
         Ok(rows)
@@ -232,6 +244,12 @@ impl SnapshotRow {
     pub fn label(&self) -> String {
         format!("{}/{}", self.name, self.timestamp)
     }
+}
+
+/// `instant_ns` as the catalog's `started_at` text: RFC 3339 UTC, whole seconds.
+pub(super) fn started_at(instant_ns: i64) -> String {
+    chrono::DateTime::from_timestamp_nanos(instant_ns)
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 impl SnapshotRow {

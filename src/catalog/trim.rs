@@ -28,7 +28,7 @@ pub fn older_versions(db: &Db, name: &str, keep: u32, skip: &[i64]) -> Result<Ve
     let skip = serde_json::to_string(skip)?;
     let mut stmt = db.conn().prepare(
         "WITH runs AS (
-             SELECT id, row_number() OVER (ORDER BY started_at, id) AS rank
+             SELECT id, row_number() OVER (ORDER BY sequence, instant_ns, id) AS rank
              FROM snapshot_runs WHERE name = ?1 AND status = 'complete'
              AND id NOT IN (SELECT value FROM json_each(?3))),
          seen AS (

@@ -21,10 +21,14 @@ pub struct Run {
     pub bytes: i64,
     pub new_bytes: i64,
     pub failed: i64,
+    /// Its time, order and source.
+    #[serde(skip)]
+    pub stamp: crate::stamp::Stamp,
 }
 
-const RUN_COLUMNS: &str =
-    "id, name, timestamp, status, started_at, finished_at, files, bytes, new_bytes, failed";
+const RUN_COLUMNS: &str = "id, name, timestamp, status, started_at, finished_at, files, bytes, \
+     new_bytes, failed, instant_ns, utc_offset, sequence, time_source, source_host, source, \
+     source_moved";
 
 fn run_row(r: &rusqlite::Row) -> rusqlite::Result<Run> {
     Ok(Run {
@@ -38,6 +42,7 @@ fn run_row(r: &rusqlite::Row) -> rusqlite::Result<Run> {
         bytes: r.get(7)?,
         new_bytes: r.get(8)?,
         failed: r.get(9)?,
+        stamp: super::stamps::stamp(r, 10)?,
     })
 }
 
@@ -54,7 +59,7 @@ pub fn names(db: &Db) -> Result<Vec<String>> {
 pub fn runs(db: &Db, name: &str, offset: i64, limit: i64) -> Result<Vec<Run>> {
     let sql = format!(
         "SELECT {RUN_COLUMNS} FROM snapshot_runs WHERE name = ?1
-         ORDER BY started_at DESC, id DESC LIMIT ?2 OFFSET ?3"
+         ORDER BY sequence DESC, instant_ns DESC, id DESC LIMIT ?2 OFFSET ?3"
     );
     let mut stmt = db.conn().prepare_cached(&sql)?;
     let rows = stmt.query_map(params![name, limit, offset], run_row)?;
@@ -77,7 +82,7 @@ pub fn newest(db: &Db, name: &str) -> Result<(Option<Run>, Option<Run>)> {
         .query_row(
             &format!(
                 "SELECT {RUN_COLUMNS} FROM snapshot_runs WHERE name = ?1
-                 ORDER BY started_at DESC, id DESC LIMIT 1"
+                 ORDER BY sequence DESC, instant_ns DESC, id DESC LIMIT 1"
             ),
             [name],
             run_row,
@@ -87,7 +92,7 @@ pub fn newest(db: &Db, name: &str) -> Result<(Option<Run>, Option<Run>)> {
         .query_row(
             &format!(
                 "SELECT {RUN_COLUMNS} FROM snapshot_runs WHERE name = ?1 AND status = ?2
-                 ORDER BY started_at DESC, id DESC LIMIT 1"
+                 ORDER BY sequence DESC, instant_ns DESC, id DESC LIMIT 1"
             ),
             params![name, Status::Complete.as_str()],
             run_row,
@@ -101,10 +106,10 @@ pub fn newest(db: &Db, name: &str) -> Result<(Option<Run>, Option<Run>)> {
 pub fn chart_points(db: &Db, name: &str, limit: i64) -> Result<Vec<(String, i64, i64)>> {
     let mut stmt = db.conn().prepare_cached(
         "SELECT timestamp, bytes, new_bytes FROM (
-             SELECT timestamp, bytes, new_bytes, started_at, id FROM snapshot_runs
+             SELECT timestamp, bytes, new_bytes, sequence, instant_ns, id FROM snapshot_runs
              WHERE name = ?1 AND status = 'complete'
-             ORDER BY started_at DESC, id DESC LIMIT ?2)
-         ORDER BY started_at, id",
+             ORDER BY sequence DESC, instant_ns DESC, id DESC LIMIT ?2)
+         ORDER BY sequence, instant_ns, id",
     )?;
     let rows = stmt.query_map(params![name, limit], |r| {
         Ok((r.get(0)?, r.get(1)?, r.get(2)?))
@@ -321,7 +326,7 @@ pub fn find_page(db: &Db, glob: &str, offset: i64, limit: i64) -> Result<Vec<Mat
         .collect::<rusqlite::Result<_>>()?;
     let mut per = conn.prepare_cached(
         "SELECT count(*), (SELECT s.id FROM entries x JOIN snapshot_runs s ON s.id = x.snapshot_id
-                           WHERE x.path_id = ?1 ORDER BY s.started_at DESC, s.id DESC LIMIT 1)
+                           WHERE x.path_id = ?1 ORDER BY s.sequence DESC, s.instant_ns DESC, s.id DESC LIMIT 1)
          FROM entries e WHERE e.path_id = ?1",
     )?;
     let mut out = Vec::new();

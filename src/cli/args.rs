@@ -273,6 +273,11 @@ pub struct BackupArgs {
     /// Make the backup root first when it is not one yet (as `phlb init` does).
     #[arg(long, conflicts_with = "dry_run")]
     pub init: bool,
+    /// The source folder moved (renamed, a drive remounted at another path, a new host
+    /// name): continue the name's history from SOURCE's path from now on, instead of
+    /// refusing a source other than the one the name was made from.
+    #[arg(long)]
+    pub source_moved: bool,
     /// Print each snapshot's report as one JSON object per line instead of the summary.
     #[arg(long, conflicts_with = "prune")]
     pub json: bool,

@@ -50,20 +50,21 @@ pub fn run(config: &Config, args: &FindArgs) -> Result<Outcome> {
         }
     }
     // Newest snapshot first across every name and path asked for.
-    found.sort_by(|a, b| {
-        b.snapshot_id
-            .cmp(&a.snapshot_id)
-            .then_with(|| a.path.cmp(&b.path))
-    });
+    found.sort_by(|a, b| b.order.cmp(&a.order).then_with(|| a.path.cmp(&b.path)));
     found.dedup_by(|a, b| a.snapshot_id == b.snapshot_id && a.path == b.path);
-    let mut t = Table::new(&["snapshot", "path", "kind", "size", "mtime", "hash"]);
+    let mtime = if args.out.json {
+        "mtime"
+    } else {
+        "mtime (local)"
+    };
+    let mut t = Table::new(&["snapshot", "path", "kind", "size", mtime, "hash"]);
     for f in found {
         t.push(vec![
             f.snapshot.into(),
             f.path.into(),
             f.kind.into(),
             Cell::Bytes(f.size),
-            f.mtime.into(),
+            Cell::Time(f.mtime_ns),
             f.hash.into(),
         ]);
     }

@@ -85,11 +85,19 @@ pub fn run(config: &Config, args: &HistoryArgs) -> Result<Outcome> {
         "snapshots",
         "kind",
         "size",
-        "mtime",
+        if args.out.json {
+            "mtime"
+        } else {
+            "mtime (local)"
+        },
         "hash",
         "mode",
         "target",
-        "trimmed",
+        if args.out.json {
+            "trimmed"
+        } else {
+            "trimmed (local)"
+        },
     ]);
     for v in versions {
         t.push(vec![
@@ -98,11 +106,14 @@ pub fn run(config: &Config, args: &HistoryArgs) -> Result<Outcome> {
             Cell::Int(v.count),
             v.seen.kind.into(),
             Cell::Bytes(v.seen.size),
-            v.seen.mtime.into(),
+            Cell::Time(v.seen.mtime_ns),
             v.seen.hash.into(),
             v.seen.mode.into(),
             v.seen.target.into(),
-            v.seen.trimmed_at.into(),
+            v.seen
+                .trimmed_at
+                .as_deref()
+                .map_or(Cell::Null, crate::output::time_cell),
         ]);
     }
     print(&t, &args.out);

@@ -35,23 +35,45 @@ pub fn run(config: &Config, args: &ListArgs) -> Result<Outcome> {
             bail!("{name}: no snapshots of this name in the catalog");
         }
     }
-    let mut t = Table::new(&[
+    let json = args.out.json;
+    let mut columns = vec![
         "snapshot",
         "status",
         "files",
         "bytes",
         "new_bytes",
         "only_here",
-    ]);
+    ];
+    if json {
+        columns.extend(["instant", "sequence", "time_source", "source"]);
+    } else {
+        columns.insert(1, "made (local)");
+        columns.push("source");
+    }
+    let mut t = Table::new(&columns);
     for r in rows {
-        t.push(vec![
+        let made = Cell::Time(i128::from(r.stamp.instant_ns));
+        let mut row = vec![
             r.snapshot.into(),
             status_text(&r.status, r.failed, r.damaged, r.trimmed).into(),
             Cell::Int(r.files),
             Cell::Bytes(r.bytes),
             Cell::Bytes(r.new_bytes),
             Cell::Bytes(r.unique_bytes),
-        ]);
+        ];
+        if json {
+            // The instant in the offset recorded when it was made.
+            row.extend([
+                Cell::Text(r.stamp.rfc3339()),
+                Cell::Int(r.stamp.sequence),
+                r.stamp.time_source.as_str().into(),
+                r.stamp.source.as_ref().map(|s| s.show()).into(),
+            ]);
+        } else {
+            row.insert(1, made);
+            row.push(r.stamp.source.as_ref().map(|s| s.show()).into());
+        }
+        t.push(row);
     }
     print(&t, &args.out);
     Ok(Outcome::Clean)

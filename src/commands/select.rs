@@ -28,7 +28,63 @@ pub fn open_read(config: &Config) -> Result<(PathBuf, Catalog)> {
     for note in &catalog.notes {
         eprintln!("{note}");
     }
+    let db = catalog.db()?;
+    warn_clock(&db)?;
+    note_mixed(&db, &|line| eprintln!("{line}"))?;
+    drop(db);
     Ok((root, catalog))
+}
+
+/// Says in one line when names hold the snapshots of more than one source (a root made
+/// before a name was bound to one source): the newest snapshot's source owns the name,
+/// nothing is deleted, and how to split or rename.
+pub fn note_mixed(db: &Db, say: &dyn Fn(String)) -> Result<()> {
+    let mixed = SnapshotRow::mixed_names(db)?;
+    let Some((name, sources)) = mixed.first() else {
+        return Ok(());
+    };
+    let others: Vec<String> = sources[1..].iter().map(|s| s.show()).collect();
+    let more = match mixed.len() {
+        1 => String::new(),
+        n => format!(" (and {} more name(s) like it)", n - 1),
+    };
+    say(format!(
+        "phlb: note: {name} holds the snapshots of more than one source: {} (its newest) owns \
+         the name, {} made the others; nothing is deleted and prune plans each source apart. \
+         Back the other up with `--name NEW_NAME`; to split its old snapshots off, move their \
+         folders and side files to <root>/NEW_NAME/, then run `phlb add` and \
+         `phlb forget --missing`{more}",
+        sources[0].show(),
+        others.join(", ")
+    ));
+    Ok(())
+}
+
+/// Says in one line on stderr when the clock was wrong for a snapshot (an instant in
+/// the future, or runs whose instants go back against the order they were made in; see
+/// `stamp::CLOCK_SLACK_SECS`): "newest" is still the one made last.
+pub fn warn_clock(db: &Db) -> Result<()> {
+    let found = clock_problems(db, None)?;
+    if let Some(first) = found.first() {
+        let more = match found.len() {
+            1 => String::new(),
+            n => format!(" (and {} more)", n - 1),
+        };
+        eprintln!("phlb: warning: {first}{more}; {}", first.fix());
+    }
+    Ok(())
+}
+
+/// The clock anomalies among the snapshots of `name` (all when None), now.
+pub fn clock_problems(db: &Db, name: Option<&str>) -> Result<Vec<crate::stamp::Anomaly>> {
+    let members = crate::catalog::prune::members(db, name)?;
+    let now = crate::clock::now_utc()
+        .timestamp_nanos_opt()
+        .unwrap_or(i64::MAX);
+    Ok(crate::stamp::clock_anomalies(
+        members.iter().map(|m| m.timed()),
+        now,
+    ))
 }
 
 /// Prints a query result table as the output options ask.

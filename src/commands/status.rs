@@ -6,7 +6,7 @@ use anyhow::Result;
 use chrono::{DateTime, Utc};
 
 use crate::catalog::web::{self, Run};
-use crate::catalog::Db;
+use crate::catalog::{Db, SnapshotRow};
 use crate::cli::StatusArgs;
 use crate::commands::select::open_read;
 use crate::config::Config;
@@ -19,6 +19,9 @@ use crate::Outcome;
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct NameStatus {
     pub name: String,
+    /// The source that owns the name (`host:/path` of its newest snapshot's source), or
+    /// None when its snapshots were all copied in by hand.
+    pub source: Option<String>,
     /// `NAME/TIMESTAMP` of the newest complete snapshot.
     pub newest: Option<String>,
     #[serde(skip)]
@@ -36,12 +39,14 @@ pub struct NameStatus {
     pub last_failed: i64,
     /// The last run failed: files failed, or it was killed (incomplete, no writer alive).
     pub failed: bool,
+    /// The clock was wrong for one of its snapshots (see `stamp::CLOCK_SLACK_SECS`).
+    pub clock: Option<String>,
 }
 
 impl NameStatus {
     /// True when monitoring should alert.
     pub fn problem(&self) -> bool {
-        self.stale || self.failed
+        self.stale || self.failed || self.clock.is_some()
     }
 
     /// The age as a short text (`3h 2min`), or `-`.
@@ -50,14 +55,9 @@ impl NameStatus {
     }
 }
 
-/// When run `r` was taken: the time its folder name says (local time in
-/// `SUB_DIR_FORMATTER`), else the time recorded when it started.
-pub fn taken_at(r: &Run, config: &Config) -> Option<DateTime<Utc>> {
-    crate::layout::timestamp_time(&r.timestamp, &config.sub_dir_formatter).or_else(|| {
-        DateTime::parse_from_rfc3339(&r.started_at)
-            .ok()
-            .map(|t| t.with_timezone(&Utc))
-    })
+/// When run `r` was made: its recorded instant (UTC), whatever the reader's time zone.
+pub fn taken_at(r: &Run) -> DateTime<Utc> {
+    DateTime::from_timestamp_nanos(r.stamp.instant_ns)
 }
 
 /// The status of every name in the catalog at time `now`; `writer_alive` says whether
@@ -71,13 +71,16 @@ pub fn statuses(
     let mut out = Vec::new();
     for name in web::names(db)? {
         let (last, complete) = web::newest(db, &name)?;
-        let taken = complete.as_ref().and_then(|c| taken_at(c, config));
+        let taken = complete.as_ref().map(taken_at);
         let age_secs = taken.map(|t| (now - t).num_seconds());
         let stale = match (config.max_age, age_secs) {
             (None, _) => false,
             (Some(max), Some(age)) => age > max.approx().as_secs() as i64,
             (Some(_), None) => true,
         };
+        let clock = crate::commands::select::clock_problems(db, Some(&name))?
+            .first()
+            .map(|a| a.to_string());
         let failed = last
             .as_ref()
             .is_some_and(|l| l.failed > 0 || (l.status == "incomplete" && !writer_alive));
@@ -86,13 +89,17 @@ pub fn statuses(
                 .as_ref()
                 .map(|c| format!("{}/{}", c.name, c.timestamp)),
             newest_id: complete.as_ref().map(|c| c.id),
-            taken_at: taken.map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+            taken_at: complete.as_ref().map(|c| c.stamp.rfc3339()),
             age_secs,
             stale,
             last_run: last.as_ref().map(|l| format!("{}/{}", l.name, l.timestamp)),
             last_status: last.as_ref().map(|l| l.status.clone()),
             last_failed: last.as_ref().map_or(0, |l| l.failed),
             failed,
+            clock,
+            source: SnapshotRow::sources_of_name(db, &name)?
+                .first()
+                .map(|s| s.show()),
             name,
         });
     }
@@ -122,13 +129,22 @@ pub fn run(config: &Config, ui: &Ui, args: &StatusArgs) -> Result<Outcome> {
     if ui.quiet() {
         return Ok(outcome);
     }
-    let mut t = Table::new(&["name", "newest", "age", "state", "last run"]);
+    let mut t = Table::new(&["name", "source", "newest", "age", "state", "last run"]);
     for s in &list {
-        let state = match (s.stale, s.failed) {
-            (true, true) => "STALE, LAST RUN FAILED",
-            (true, false) => "STALE",
-            (false, true) => "LAST RUN FAILED",
-            (false, false) => "ok",
+        let mut state: Vec<&str> = Vec::new();
+        if s.stale {
+            state.push("STALE");
+        }
+        if s.failed {
+            state.push("LAST RUN FAILED");
+        }
+        if s.clock.is_some() {
+            state.push("CLOCK WRONG");
+        }
+        let state = if state.is_empty() {
+            "ok".to_string()
+        } else {
+            state.join(", ")
         };
         let last = match (&s.last_run, &s.last_status) {
             (Some(r), Some(st)) if s.last_failed > 0 => {
@@ -139,9 +155,10 @@ pub fn run(config: &Config, ui: &Ui, args: &StatusArgs) -> Result<Outcome> {
         };
         t.push(vec![
             s.name.clone().into(),
+            s.source.clone().into(),
             s.newest.clone().into(),
             Cell::Text(s.age_text()),
-            state.to_string().into(),
+            state.into(),
             last.into(),
         ]);
     }

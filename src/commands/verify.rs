@@ -81,6 +81,7 @@ pub fn run(config: &Config, ui: &Ui, args: &VerifyArgs) -> Result<Outcome> {
     let opened =
         BackupRoot::open_writer(&config.backup_path, Filesystem::Any, args.wait.into(), &say)?;
     crate::signals::doing("verify stopped before it finished; run it again for a full report");
+    crate::commands::add::settle_times(&opened.catalog, config)?;
     let (root, catalog) = (opened.path.clone(), &opened.catalog);
     let db = catalog.db()?;
     let targets: Vec<SnapshotRow> = if args.snapshots.is_empty() {

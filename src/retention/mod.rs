@@ -1,18 +1,26 @@
 //! Owns the retention policy: which snapshots of one name a prune keeps, and why. Pure
-//! decisions on snapshot times, with restic's `forget` semantics:
+//! decisions on snapshot times, with the semantics of restic's `forget` since 0.16
+//! (restic#4366; `internal/restic/snapshot_policy.go`):
 //!
-//! - snapshots are taken newest first; a snapshot is kept for a bucket rule (hourly,
-//!   daily, weekly, monthly, yearly) when its calendar bucket differs from that of the
-//!   last snapshot the rule kept and the rule has count left; `keep-last` keeps the N
-//!   newest; rules overlap, so one snapshot can be kept by several;
-//! - `keep-within` keeps every snapshot not older than the span before the newest one
-//!   (not before now: a clock that lies, or a pause in backups, never empties a group);
-//! - the newest snapshot is always kept.
+//! - snapshots are taken newest first (phlb: in the creation order, so the newest is
+//!   the one made last); a snapshot is kept for a bucket rule (hourly, daily, weekly,
+//!   monthly, yearly) when its calendar bucket differs from that of the last snapshot the
+//!   rule kept and the rule has count left, and the oldest snapshot is kept while a rule
+//!   has count left; `keep-last` keeps the N newest; rules overlap, so one snapshot can
+//!   be kept by several;
+//! - buckets are read in the local calendar of the UTC offset recorded when each
+//!   snapshot was made (as restic reads the offset stored in each snapshot's time);
+//! - `keep-within` keeps every snapshot made after the span before the newest one (not
+//!   before now), counted in the newest's recorded fixed offset as restic does:
+//!   `latest.AddDate(0, -months, 0)` with Go's normalisation (Mar 29 − 1 month = "Feb
+//!   29" = Mar 1), then minus the span's seconds (`1d` is exactly 24 h, also across a
+//!   daylight-saving switch);
+//! - a count or span of 0 is no rule, and a policy of only zeros is empty;
+//! - phlb's one addition: the newest snapshot is always kept.
 //!
-//! Times are the local times the snapshot folder names say (they survive a catalog
-//! rebuild); weeks are ISO weeks (a week 53 belongs to its ISO year).
+//! Weeks are ISO weeks (a week 53 belongs to its ISO year).
 
-use chrono::{Datelike, NaiveDateTime, Timelike};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDateTime, Timelike};
 
 use crate::duration::Span;
 
@@ -74,7 +82,8 @@ impl Rule {
         }
     }
 
-    /// The calendar bucket of `t` for a bucket rule (`Last` gives each snapshot its own).
+    /// The calendar bucket of local time `t` for a bucket rule (`Last` gives each
+    /// snapshot its own).
     fn bucket(self, t: NaiveDateTime, position: usize) -> i64 {
         let (y, m, d, h) = (
             t.year() as i64,
@@ -112,16 +121,33 @@ pub struct Policy {
 }
 
 impl Policy {
-    /// True when no rule is given (or only counts of 0): such a policy would remove all
-    /// but the newest snapshot, so prune refuses it.
+    /// True when no rule is given (or only counts and spans of 0, which restic also
+    /// takes as no policy): prune refuses such a policy.
     pub fn is_empty(&self) -> bool {
-        self.keeps_all_snapshots() && self.versions.is_none()
+        self.keeps_all_snapshots() && self.rules().versions.is_none()
     }
 
-    /// True when no snapshot rule is given (only `versions`, or nothing, or only counts
-    /// of 0, which restic also takes as no policy): no snapshot is removed by it.
+    /// True when no snapshot rule is given (only `versions`, or nothing, or only zeros):
+    /// no snapshot is removed by it.
     pub fn keeps_all_snapshots(&self) -> bool {
-        self.counted().iter().all(|(_, c)| *c == Count::Up(0)) && self.within.is_none()
+        let rules = self.rules();
+        rules.counted().is_empty() && rules.within.is_none()
+    }
+
+    /// The policy without its zeros: a count, span or `versions` of 0 is no rule (how
+    /// people switch a rule off, e.g. `KEEP_WITHIN = 0`).
+    pub fn rules(&self) -> Policy {
+        let count = |c: Option<Count>| c.filter(|c| *c != Count::Up(0));
+        Policy {
+            last: count(self.last),
+            hourly: count(self.hourly),
+            daily: count(self.daily),
+            weekly: count(self.weekly),
+            monthly: count(self.monthly),
+            yearly: count(self.yearly),
+            within: self.within.filter(|s| *s != Span::default()),
+            versions: self.versions.filter(|&n| n > 0),
+        }
     }
 
     /// Fills the rules this policy leaves out from `defaults`.
@@ -181,29 +207,32 @@ impl Verdict {
     }
 }
 
-/// Applies `policy` to the snapshots of one name, given by their times in any order
-/// (of two with the same time, the later in `times` counts as the newer). Returns one
-/// verdict per snapshot, in the order of `times`.
-pub fn select(policy: &Policy, times: &[NaiveDateTime]) -> Vec<Verdict> {
+/// Applies `policy` to the snapshots of one name, given in the creation order (oldest
+/// first: the last is the newest), each as its instant in the offset recorded when it was
+/// made. Returns one verdict per snapshot, in the order of `times`.
+pub fn select(policy: &Policy, times: &[DateTime<FixedOffset>]) -> Vec<Verdict> {
+    let policy = policy.rules();
     let mut verdicts = vec![Verdict::default(); times.len()];
-    let mut newest_first: Vec<usize> = (0..times.len()).collect();
-    newest_first.sort_by(|&a, &b| times[b].cmp(&times[a]).then(b.cmp(&a)));
-    let Some(&newest) = newest_first.first() else {
+    let Some(&latest) = times.last() else {
         return verdicts;
     };
+    let oldest = times.len() - 1;
     let mut rules: Vec<(Rule, Count, Option<i64>)> = policy
         .counted()
         .into_iter()
         .map(|(rule, count)| (rule, count, None))
         .collect();
-    let oldest_within = policy.within.map(|span| span.before(times[newest]));
-    for (position, &i) in newest_first.iter().enumerate() {
+    // `None` from `before_go`: the span reaches past the calendar's start, so it holds
+    // every snapshot.
+    let within = policy.within.map(|span| span.before_go(latest));
+    for (position, i) in (0..times.len()).rev().enumerate() {
+        let t = times[i];
         for (rule, left, last) in rules.iter_mut() {
             if *left == Count::Up(0) {
                 continue;
             }
-            let bucket = rule.bucket(times[i], position);
-            if *last != Some(bucket) {
+            let bucket = rule.bucket(t.naive_local(), position);
+            if *last != Some(bucket) || position == oldest {
                 *last = Some(bucket);
                 if let Count::Up(n) = left {
                     *n -= 1;
@@ -211,16 +240,16 @@ pub fn select(policy: &Policy, times: &[NaiveDateTime]) -> Vec<Verdict> {
                 verdicts[i].kept_by.push(*rule);
             }
         }
-        // `None` from `before`: the span reaches past the calendar's start, so it
-        // holds every snapshot.
-        if let Some(limit) = oldest_within {
-            if limit.is_none_or(|limit| times[i] >= limit) {
+        if let Some(limit) = within {
+            if limit.is_none_or(|limit| t > limit) {
                 verdicts[i].kept_by.push(Rule::Within);
             }
         }
     }
-    if verdicts[newest].kept_by.is_empty() {
-        verdicts[newest].kept_by.push(Rule::Newest);
+    if let Some(newest) = verdicts.last_mut() {
+        if newest.kept_by.is_empty() {
+            newest.kept_by.push(Rule::Newest);
+        }
     }
     verdicts
 }

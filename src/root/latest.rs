@@ -16,7 +16,7 @@ pub fn refresh(db: &Db, root: &Path, name: &str) -> Result<()> {
     let parent = root.join(name);
     let link = parent.join(LATEST);
     // The newest complete one still on disk (the newest may have been deleted by hand).
-    // As the catalog orders them (by when taken, then as recorded: `previous_complete`).
+    // The last made (creation order, as `previous_complete`).
     let newest = crate::catalog::prune::members(db, Some(name))?
         .into_iter()
         .filter(|m| m.row.status == crate::catalog::snapshots::Status::Complete)
@@ -26,7 +26,7 @@ pub fn refresh(db: &Db, root: &Path, name: &str) -> Result<()> {
                 .symlink_metadata()
                 .is_ok_and(|md| md.is_dir())
         })
-        .max_by(|a, b| (&a.started_at, a.row.id).cmp(&(&b.started_at, b.row.id)))
+        .max_by_key(|m| m.order())
         .map(|m| m.row);
     let Some(row) = newest else {
         if !link

@@ -130,7 +130,7 @@ pub fn snapshot_places(root: &Path, name: &str, timestamp: &str) -> Vec<PathBuf>
     for sums in ["SHA256SUMS", "SHA512SUMS"] {
         let p = SnapshotPaths::new(root, name, timestamp, sums);
         if out.is_empty() {
-            out.extend([p.dir, p.work_dir, p.summary, p.log, p.work_log]);
+            out.extend([p.dir, p.work_dir, p.summary, p.log, p.work_log, p.stamp]);
         }
         out.extend([p.manifest, p.work_manifest]);
     }

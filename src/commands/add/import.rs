@@ -24,6 +24,7 @@ use crate::plan::{CopyMeta, LinkKey};
 use crate::prefetch::Reader;
 use crate::progress::{Progress, Style};
 use crate::scan::{self, Entry, Kind, ScanOptions};
+use crate::stamp::Stamp;
 use crate::store;
 use crate::units::one_line;
 
@@ -65,8 +66,16 @@ pub(super) struct Importer<'a> {
 }
 
 impl Importer<'_> {
-    /// Records one snapshot folder in a single transaction, relinking duplicates first.
-    pub(super) fn import(&mut self, db: &Db, folder: &Folder, tally: &mut Tally) -> Result<()> {
+    /// Records one snapshot folder in a single transaction, relinking duplicates first;
+    /// `side` is what its side file says (None: a tree copied in by hand, timed by its
+    /// name, and given a side file).
+    pub(super) fn import(
+        &mut self,
+        db: &Db,
+        folder: &Folder,
+        side: Option<&Stamp>,
+        tally: &mut Tally,
+    ) -> Result<()> {
         let label = format!("{}/{}", folder.name, folder.timestamp);
         let (algo, manifest_path) = self.manifest_of(folder);
         let listed = manifest_path
@@ -115,13 +124,16 @@ impl Importer<'_> {
         )?;
         let tx = db.begin()?;
         let now = crate::clock::now_rfc3339();
+        let stamp = match side {
+            Some(s) => s.clone(),
+            None => super::stamp_from_name(&tx, folder, &self.config.sub_dir_formatter)?,
+        };
         let row = SnapshotRow::create(
             &tx,
             &folder.name,
             &folder.timestamp,
-            b"",
             &algo.to_string(),
-            &now,
+            &stamp,
         )?;
         let mut totals = Totals::default();
         let mut copy_of: HashMap<u64, i64> = HashMap::new();
@@ -204,10 +216,7 @@ impl Importer<'_> {
                 .sum::<u64>();
         totals.failed = failed;
         row.set_totals(&tx, &totals, &now)?;
-        let taken =
-            crate::layout::timestamp_time(&folder.timestamp, &self.config.sub_dir_formatter)
-                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-        row.set_time_from_name(&tx, taken.as_deref())?;
+        row.set_stamp(&tx, &stamp)?;
         row.mark_complete(&tx)?;
         // The manifest goes to disk before the snapshot counts as recorded: a kill in
         // between leaves a snapshot the next add records again, never one without it.
@@ -221,6 +230,10 @@ impl Importer<'_> {
             store::write_file(&paths.manifest, &lines)
                 .with_context(|| format!("{}: cannot write manifest", paths.manifest.display()))?;
             tally.manifests_written += 1;
+        }
+        if side.is_none() {
+            let paths = SnapshotPaths::new(self.root, &folder.name, &folder.timestamp, "");
+            stamp.write(&paths.stamp)?;
         }
         tx.commit()
             .with_context(|| format!("{label}: cannot record"))?;

@@ -16,8 +16,10 @@ use crate::catalog::{Access, Catalog, Db, Origin, SnapshotRow};
 use crate::cli::AddArgs;
 use crate::commands::select::existing_root;
 use crate::config::Config;
+use crate::layout::SnapshotPaths;
 use crate::progress::{Style, Ui};
 use crate::root::{BackupRoot, Filesystem};
+use crate::stamp::{Stamp, TimeSource};
 use crate::store;
 use crate::units::{human_bytes, one_line};
 use crate::Outcome;
@@ -54,11 +56,26 @@ fn record(
     tally: &mut Tally,
     say: &dyn Fn(String),
 ) -> Result<()> {
-    // Oldest first by the time in the name (`-10` after `-9` within one second): the
-    // catalog's order of runs with one time is the order they are recorded in.
+    // Snapshots whose side file gives their time and order first, in that order; then
+    // trees copied in by hand, oldest first by the time in the name (`-10` after `-9`
+    // within one second), each taking its place by its instant among those recorded.
     let format = &config.sub_dir_formatter;
-    folders.sort_by_cached_key(|f| {
+    let mut planned: Vec<(Folder, Option<Stamp>)> = Vec::new();
+    for f in folders.drain(..) {
+        let at = SnapshotPaths::new(root, &f.name, &f.timestamp, "").stamp;
+        let side = Stamp::read(&at).unwrap_or_else(|e| {
+            say(format!(
+                "phlb: warning: {e:#}; timing {}/{} by its name",
+                f.name, f.timestamp
+            ));
+            None
+        });
+        planned.push((f, side));
+    }
+    planned.sort_by_cached_key(|(f, side)| {
         (
+            side.is_none(),
+            side.as_ref().map(|s| (s.sequence, s.instant_ns)),
             crate::layout::timestamp_order(&f.timestamp, format),
             f.name.clone(),
         )
@@ -72,7 +89,7 @@ fn record(
         tmp_dir: store::fresh_temp_dir(&root.join(crate::root::META_DIR))?,
         proven: Default::default(),
     };
-    for folder in &folders {
+    for (folder, side) in &planned {
         let label = format!("{}/{}", folder.name, folder.timestamp);
         if let Some(row) = SnapshotRow::find(db, &folder.name, &folder.timestamp)? {
             if row.status == Status::Complete {
@@ -85,7 +102,7 @@ fn record(
         crate::signals::doing(format!(
             "add stopped while recording {label}; what it recorded before stays, run it again for the rest"
         ));
-        importer.import(db, folder, tally)?;
+        importer.import(db, folder, side.as_ref(), tally)?;
         say(format!("phlb: {label}: recorded"));
     }
     Ok(())
@@ -143,15 +160,48 @@ pub fn record_on_disk(
     Ok(tally.added)
 }
 
-/// Gives snapshots an older phlb's `add` recorded with the time of the import the time
-/// in their folder name instead (and says so in `time_source`), so ages and retention
-/// stay right after an upgrade.
-pub fn fix_import_times(catalog: &Catalog, config: &Config) -> Result<()> {
+/// The stamp of a tree copied in by hand: the time its name says (with the offset the
+/// name carries, else in the time zone in effect; `time_source = name`), no source, and
+/// its place in the creation order by that instant (see `SnapshotRow::sequence_at`).
+fn stamp_from_name(db: &Db, folder: &Folder, format: &str) -> Result<Stamp> {
+    let taken = crate::stamp::from_name(&folder.timestamp, format)
+        .unwrap_or_else(|| crate::clock::now_utc().fixed_offset());
+    let instant_ns = taken.timestamp_nanos_opt().unwrap_or(0);
+    Ok(Stamp {
+        instant_ns,
+        offset_secs: taken.offset().local_minus_utc(),
+        sequence: SnapshotRow::sequence_at(db, instant_ns)?,
+        time_source: TimeSource::Name,
+        source: None,
+        source_moved: false,
+    })
+}
+
+/// Settles the time and order of what an older phlb recorded, on the first writing
+/// command: snapshots its `add` recorded with the time of the import get the time in
+/// their folder name (and `time_source = name`); runs it made get this host as their
+/// source's host; and every complete snapshot on disk without a side file gets one, from
+/// the catalog (instant from `started_at`, sequence from the order of the runs, offset of
+/// the time zone in effect: migration V12). Readers and dry runs write nothing.
+pub fn settle_times(catalog: &Catalog, config: &Config) -> Result<()> {
     let db = catalog.db()?;
     for row in SnapshotRow::added_with_import_time(&db)? {
-        let taken = crate::layout::timestamp_time(&row.timestamp, &config.sub_dir_formatter)
-            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-        row.set_time_from_name(&db, taken.as_deref())?;
+        let folder = Folder {
+            name: row.name.clone(),
+            timestamp: row.timestamp.clone(),
+            dir: PathBuf::new(),
+        };
+        let stamp = stamp_from_name(&db, &folder, &config.sub_dir_formatter)?;
+        row.set_stamp(&db, &stamp)?;
+    }
+    SnapshotRow::adopt_host(&db, &crate::stamp::hostname())?;
+    let root = &config.backup_path;
+    for (row, stamp) in SnapshotRow::complete_with_stamps(&db)? {
+        let paths = SnapshotPaths::new(root, &row.name, &row.timestamp, "");
+        let on_disk = paths.dir.symlink_metadata().is_ok_and(|m| m.is_dir());
+        if on_disk && paths.stamp.symlink_metadata().is_err() {
+            stamp.write(&paths.stamp)?;
+        }
     }
     Ok(())
 }
@@ -254,7 +304,7 @@ pub fn run(config: &Config, ui: &Ui, args: &AddArgs) -> Result<Outcome> {
         &say,
     )?;
     let (root, catalog) = (opened.path.clone(), &opened.catalog);
-    fix_import_times(catalog, config)?;
+    settle_times(catalog, config)?;
     let db = catalog.db()?;
     let style = ui.style;
     let found = look_for(&root, config, args)?;

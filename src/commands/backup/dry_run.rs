@@ -56,6 +56,11 @@ pub fn run(config: &Config, sources: &[Source], ui: &Ui, json: bool) -> Result<O
         .backup_path
         .canonicalize()
         .unwrap_or_else(|_| config.backup_path.clone());
+    if let Some(db) = &db {
+        for source in sources {
+            super::check_owner(db, source, &|line| ui.say(line))?;
+        }
+    }
     let mut outcome = Outcome::Clean;
     for source in sources {
         let started = Instant::now();

@@ -51,7 +51,7 @@ pub fn clean(
         if dead == DeadRuns::Keep {
             continue;
         }
-        for side in [&paths.manifest, &paths.summary, &paths.log] {
+        for side in [&paths.manifest, &paths.summary, &paths.log, &paths.stamp] {
             remove_any(side)?;
         }
         run.delete(db)?;

@@ -10,7 +10,7 @@ mod selection;
 mod snapshot;
 mod sources;
 
-pub(crate) use sources::{check_sources_against_root, prepare_root, sources_of_run};
+pub(crate) use sources::{check_owner, check_sources_against_root, prepare_root, sources_of_run};
 
 pub use hooks::snapshot_with_hooks;
 pub use selection::with_selection;
@@ -33,6 +33,7 @@ use crate::lock::Wait;
 use crate::progress::{Progress, Ui};
 use crate::root::{BackupRoot, Filesystem};
 use crate::scan::{ScanOptions, Selection, SourceDir};
+use crate::stamp::{SourceId, Stamp, TimeSource};
 use crate::store;
 use crate::Outcome;
 
@@ -42,12 +43,27 @@ pub struct Source {
     /// Canonical absolute path.
     pub path: PathBuf,
     pub name: String,
+    /// The user said the name's source moved here (`--source-moved`).
+    pub moved: bool,
+}
+
+impl Source {
+    /// This source as the catalog and the side file record it: host and canonical path.
+    pub fn id(&self) -> SourceId {
+        SourceId {
+            host: crate::stamp::hostname(),
+            path: self.path.as_os_str().as_bytes().to_vec(),
+        }
+    }
 }
 
 /// Runs `phlb backup`.
 pub fn run(config: &Config, ui: &Ui, args: &BackupArgs) -> Result<Outcome> {
     let config = &with_selection(config, &args.select)?;
-    let sources = sources_of_run(config, &args.sources, args.name.as_deref())?;
+    let mut sources = sources_of_run(config, &args.sources, args.name.as_deref())?;
+    for s in &mut sources {
+        s.moved = args.source_moved;
+    }
     if args.dry_run {
         return dry_run::run(config, &sources, ui, args.json);
     }
@@ -58,6 +74,13 @@ pub fn run(config: &Config, ui: &Ui, args: &BackupArgs) -> Result<Outcome> {
     check_sources_against_root(&sources, &root)?;
     let say = |line: String| ui.say(line);
     let opened = open_for_backup(config, &root, ui, args.wait.into())?;
+    // A name is one source: every source is checked before any snapshot is made.
+    let db = opened.catalog.db()?;
+    crate::commands::select::note_mixed(&db, &say)?;
+    for source in &sources {
+        check_owner(&db, source, &say)?;
+    }
+    drop(db);
     let mut outcome = Outcome::Clean;
     for source in &sources {
         let made = snapshot_with_hooks(&opened, config, source, ui)?;
@@ -133,7 +156,7 @@ pub(crate) fn open_for_backup(
     let opened = BackupRoot::open_writer(root, Filesystem::MustMatch, wait, &say)?;
     crate::commands::add::record_on_disk(config, opened.path(), &opened.catalog, ui.style, &say)?;
     opened.catalog.check_hash(&config.hash.to_string())?;
-    crate::commands::add::fix_import_times(&opened.catalog, config)?;
+    crate::commands::add::settle_times(&opened.catalog, config)?;
     Ok(opened)
 }
 
@@ -196,16 +219,16 @@ pub(crate) fn fast_path_base(
     Ok(Base::Usable(row))
 }
 
-/// Picks a timestamp for a new snapshot that no other run of `name` has used.
+/// Picks a timestamp for a new snapshot made at `now` that no other run of `name` has
+/// used.
 fn pick_timestamp(
     db: &Db,
     root: &Path,
     config: &Config,
     name: &str,
+    now: chrono::DateTime<chrono::Local>,
 ) -> Result<(String, SnapshotPaths)> {
-    let base = crate::clock::now_local()
-        .format(&config.sub_dir_formatter)
-        .to_string();
+    let base = now.format(&config.sub_dir_formatter).to_string();
     let sums = config.hash.manifest_suffix();
     let mut ts = base.clone();
     for n in 1.. {
@@ -255,22 +278,27 @@ pub fn make_snapshot(
     let sums = config.hash.manifest_suffix();
     let db = catalog.db()?;
     let format = &config.sub_dir_formatter;
+    // Checked by the caller before anything was written (`phlb backup`); again here for
+    // every other caller (a watch), silently.
+    let moved = check_owner(&db, source, &|_| {})?;
     let settled = leftovers::clean(&db, root, name, sums, format, DeadRuns::Keep)?;
     store::make_private_dir(&root.join(name))?;
     let prev = previous(&db, root, source, config.hash)?;
-    let (ts, paths) = pick_timestamp(&db, root, config, name)?;
+    let now = crate::clock::now_utc();
+    let (ts, paths) = pick_timestamp(&db, root, config, name, now.with_timezone(&chrono::Local))?;
     let label = format!("{name}/{ts}");
     crate::signals::doing(format!(
         "backup of {label} stopped; nothing was marked complete, the next run removes the leftovers"
     ));
-    let snapshot = SnapshotRow::create(
-        &db,
-        name,
-        &ts,
-        source.path.as_os_str().as_bytes(),
-        &config.hash.to_string(),
-        &crate::clock::now_rfc3339(),
-    )?;
+    let stamp = Stamp {
+        instant_ns: now.timestamp_nanos_opt().unwrap_or(0),
+        offset_secs: crate::stamp::local_offset(now),
+        sequence: SnapshotRow::next_sequence(&db)?,
+        time_source: TimeSource::Run,
+        source: Some(source.id()),
+        source_moved: moved,
+    };
+    let snapshot = SnapshotRow::create(&db, name, &ts, &config.hash.to_string(), &stamp)?;
     store::make_dir(&paths.work_dir).with_context(|| {
         format!(
             "{}: cannot create snapshot folder",
@@ -307,7 +335,7 @@ pub fn make_snapshot(
     progress.finish();
     let summary = counts.summary(&label, started.elapsed(), RunKind::Real) + &failures.text();
     complete(
-        catalog, &snapshot, &paths, &counts, &summary, &mut log, flusher,
+        catalog, &snapshot, &stamp, &paths, &counts, &summary, &mut log, flusher,
     )?;
     crate::signals::doing(format!(
         "backup stopped after {label} was complete; the next run removes any leftovers"
@@ -328,11 +356,14 @@ pub fn make_snapshot(
 }
 
 /// The last steps of a run, in an order that a kill (or, with `SYNC`, a power cut) at any
-/// point leaves safe: everything written out to disk, side files under final names, the
-/// counters, the folder rename, and `complete` in the catalog last.
+/// point leaves safe: everything written out to disk, side files under final names (the
+/// stamp with the summary, before the flush), the counters, the folder rename, and
+/// `complete` in the catalog last.
+#[allow(clippy::too_many_arguments)]
 fn complete(
     catalog: &Catalog,
     snapshot: &SnapshotRow,
+    stamp: &Stamp,
     paths: &SnapshotPaths,
     counts: &report::Counts,
     summary: &str,
@@ -341,6 +372,7 @@ fn complete(
 ) -> Result<()> {
     let ctx = |p: &Path| format!("{}: cannot finish snapshot", p.display());
     store::write_file(&paths.summary, summary.as_bytes()).with_context(|| ctx(&paths.summary))?;
+    stamp.write(&paths.stamp)?;
     log.line(LogLevel::Info, "snapshot complete");
     log.flush()?;
     let synced = flusher.is_some();

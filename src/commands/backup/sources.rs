@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 
 use super::Source;
+use crate::catalog::{Db, SnapshotRow};
 use crate::config::Config;
 use crate::layout::check_name;
 use crate::store;
@@ -54,7 +55,11 @@ pub(crate) fn resolve_sources(paths: &[PathBuf], name: Option<&str>) -> Result<V
                 .with_context(|| format!("{}: give a snapshot name with --name", p.display()))?,
         };
         check_name(&name).map_err(|e| anyhow::anyhow!("{}: {e}; use --name", p.display()))?;
-        out.push(Source { path, name });
+        out.push(Source {
+            path,
+            name,
+            moved: false,
+        });
     }
     check_unique_names(&out)?;
     Ok(out)
@@ -102,6 +107,42 @@ fn check_unique_names(sources: &[Source]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Refuses to back `source` up under a name whose history is of another source (a name
+/// is one source: host and canonical path, recorded by its first backup and kept in the
+/// side files), unless the user said it moved (`--source-moved`: said in a note, and the
+/// new path owns the name from this run on). A name whose snapshots are all trees copied
+/// in by hand takes the source of its next backup. True when the run continues the
+/// history of another source (it is recorded as `source_moved`).
+pub(crate) fn check_owner(db: &Db, source: &Source, say: &dyn Fn(String)) -> Result<bool> {
+    let sources = SnapshotRow::sources_of_name(db, &source.name)?;
+    let Some(owner) = sources.first() else {
+        return Ok(false);
+    };
+    let this = source.id();
+    if *owner == this {
+        return Ok(false);
+    }
+    let name = &source.name;
+    if source.moved {
+        say(format!(
+            "phlb: note: {name}: continuing the history of {} from {} (--source-moved); \
+             the first run reads every file once",
+            owner.show(),
+            this.show()
+        ));
+        return Ok(true);
+    }
+    bail!(
+        "{name}: this name holds the backups of {}, and {} is another source (a name is one \
+         source: a different folder, the same one at another path such as a drive mounted \
+         elsewhere or a bind mount, or another host); back it up under its own name with \
+         `--name NEW_NAME`, or, if the folder really moved, continue its history with \
+         `--source-moved`",
+        owner.show(),
+        this.show()
+    )
 }
 
 /// Makes sure the backup root exists (or says why not) and returns its canonical path.

@@ -41,14 +41,12 @@ pub fn run_prune(config: &Config, ui: &Ui, args: &PruneArgs) -> Result<Outcome> 
             .into_iter()
             .filter(|m| args.names.is_empty() || args.names.contains(&m.row.name))
             .collect();
-        plan::check_clock(&chosen, &config.sub_dir_formatter)?;
+        plan::check_clock(&chosen)?;
+        for line in plan::per_source_notes(&chosen) {
+            ui.say(line);
+        }
         let rules = (!policy.keeps_all_snapshots()).then_some(&policy);
-        Ok(plan::by_policy(
-            chosen,
-            rules,
-            &config.sub_dir_formatter,
-            root,
-        ))
+        Ok(plan::by_policy(chosen, rules, root))
     };
     if !args.removal.json && !ui.quiet() {
         println!("policy: {}", policy.describe());
@@ -124,9 +122,12 @@ pub fn after_backup(
         .into_iter()
         .filter(|m| names.contains(&m.row.name))
         .collect();
-    plan::check_clock(&chosen, &config.sub_dir_formatter)?;
+    plan::check_clock(&chosen)?;
+    for line in plan::per_source_notes(&chosen) {
+        ui.say(line);
+    }
     let rules = (!config.keep.keeps_all_snapshots()).then_some(&config.keep);
-    let items = plan::by_policy(chosen, rules, &config.sub_dir_formatter, opened.path());
+    let items = plan::by_policy(chosen, rules, opened.path());
     let removal = RemovalArgs {
         dry_run: false,
         json: false,
@@ -138,7 +139,7 @@ pub fn after_backup(
         Some(opened),
         &conn,
         items,
-        config.keep.versions,
+        config.keep.rules().versions,
         config,
         ui,
         removal,
@@ -167,6 +168,7 @@ fn policy_of(keep: &KeepArgs, defaults: &Policy) -> Result<Policy> {
         versions: keep.keep_versions,
     };
     let policy = if given.is_empty() { *defaults } else { given };
+    let policy = policy.rules();
     if policy.is_empty() {
         bail!(
             "no retention rule given: use --keep-last, --keep-hourly, --keep-daily, --keep-weekly, \
@@ -205,6 +207,7 @@ fn with_root(
     crate::signals::doing("prune stopped; the next prune or backup finishes the removal it began");
     // Room for the catalog's changes on a full disk; made again when `opened` closes.
     opened.make_room();
+    crate::commands::add::settle_times(&opened.catalog, config)?;
     let conn = opened.catalog.db()?;
     let items = pick(&conn, opened.path())?;
     carry_out(Some(&opened), &conn, items, versions, config, ui, removal)

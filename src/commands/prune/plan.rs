@@ -1,7 +1,7 @@
 //! Owns the removal plan of prune and forget: which snapshots go and why, and exactly
 //! what that frees (bytes from the catalog, disk blocks from the files themselves).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -12,8 +12,9 @@ use crate::catalog::prune::{self, Member};
 use crate::catalog::snapshots::Status;
 use crate::catalog::trim::{self, Old};
 use crate::catalog::Db;
-use crate::layout::{snapshot_dir_rel, timestamp_local};
+use crate::layout::snapshot_dir_rel;
 use crate::retention::{self, Policy, Rule};
+use crate::stamp::SourceId;
 
 /// Why a snapshot goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,31 +86,27 @@ pub struct Freed {
 /// left alone (`forget --missing` drops those), and complete ones whose folder is gone
 /// from under `root` (deleted by hand) marked `Gone`: they count for nothing, so a
 /// deleted newest snapshot never makes prune remove the last one left on disk.
-pub fn by_policy(
-    members: Vec<Member>,
-    policy: Option<&Policy>,
-    format: &str,
-    root: &Path,
-) -> Vec<Item> {
-    let mut names: Vec<String> = members.iter().map(|m| m.row.name.clone()).collect();
-    names.sort();
-    names.dedup();
+pub fn by_policy(members: Vec<Member>, policy: Option<&Policy>, root: &Path) -> Vec<Item> {
+    let groups = source_groups(&members);
     let on_disk = |m: &Member| {
         root.join(snapshot_dir_rel(&m.row.name, &m.row.timestamp, true))
             .symlink_metadata()
             .is_ok_and(|md| md.is_dir())
     };
     let mut items = Vec::new();
-    for name in names {
-        let mut group: Vec<&Member> = members.iter().filter(|m| m.row.name == name).collect();
-        // Oldest first by the time in the name (`-10` after `-9`), then as recorded.
-        group.sort_by_cached_key(|m| (order_of(m, format), m.row.id));
+    for key in groups.keys() {
+        let mut group: Vec<&Member> = members
+            .iter()
+            .filter(|m| groups[key].contains(&m.row.id))
+            .collect();
+        // Oldest first in the creation order: the last is the newest.
+        group.sort_by_key(|m| m.order());
         let present: Vec<&Member> = group
             .iter()
             .copied()
             .filter(|m| m.row.status == Status::Complete && on_disk(m))
             .collect();
-        let times: Vec<_> = present.iter().map(|m| taken_at(m, format)).collect();
+        let times: Vec<_> = present.iter().map(|m| m.stamp.local()).collect();
         let verdicts = match policy {
             Some(policy) => retention::select(policy, &times),
             None => vec![retention::Verdict::default(); times.len()],
@@ -140,60 +137,64 @@ pub fn by_policy(
     items
 }
 
-/// The local time snapshot `m` was taken: from its folder name, or (a name the current
-/// SUB_DIR_FORMATTER cannot read) from when its run started.
-fn taken_at(m: &Member, format: &str) -> chrono::NaiveDateTime {
-    timestamp_local(&m.row.timestamp, format).unwrap_or_else(|| {
-        chrono::DateTime::parse_from_rfc3339(&m.started_at)
-            .map(|t| t.with_timezone(&chrono::Local).naive_local())
-            .unwrap_or_default()
-    })
-}
+/// A name and, for a name whose snapshots come from more than one source (a root made
+/// before a name was bound to one source), the source: what prune plans apart.
+pub type GroupKey = (String, Option<SourceId>);
 
-/// Where snapshot `m` stands among those of its name (see `layout::timestamp_order`).
-fn order_of(m: &Member, format: &str) -> (chrono::NaiveDateTime, u64) {
-    let (_, suffix, _) = crate::layout::timestamp_order(&m.row.timestamp, format);
-    (taken_at(m, format), suffix)
-}
-
-/// Refuses a name whose snapshot times cannot be trusted to say which is newer: a run
-/// named later than a run made after it (by more than a daylight-saving or time-zone
-/// shift), or a name in the future. The clock lied for one of them; prune would keep the
-/// wrong one.
-pub fn check_clock(members: &[Member], format: &str) -> Result<()> {
-    const SHIFT: i64 = 3 * 3600;
-    let now = crate::clock::now_local().naive_local();
+/// The snapshots (ids) of each group prune plans apart: one per name, or per history of a
+/// name that mixes sources (`stamp::histories`: a source moved with `--source-moved`
+/// continues one; a tree copied in by hand goes with the newest source's), keyed by the
+/// newest source of each history.
+pub fn source_groups(members: &[Member]) -> BTreeMap<GroupKey, Vec<i64>> {
+    let mut by_name: BTreeMap<&str, Vec<&Member>> = BTreeMap::new();
     for m in members {
-        let t = taken_at(m, format);
-        if (t - now).num_seconds() > 86_400 {
-            anyhow::bail!(
-                "{}: its name says {t}, in the future: the clock was wrong when it was made, so \
-                 prune cannot tell which snapshot is newest; remove it with `phlb forget {}` \
-                 (or rename it), then prune",
-                m.row.label(),
-                m.row.label()
-            );
+        by_name.entry(&m.row.name).or_default().push(m);
+    }
+    let mut out: BTreeMap<GroupKey, Vec<i64>> = BTreeMap::new();
+    for (name, mut list) in by_name {
+        list.sort_by_key(|m| m.order());
+        let sources: Vec<_> = list
+            .iter()
+            .map(|m| (m.stamp.source.as_ref(), m.stamp.source_moved))
+            .collect();
+        let (history, count) = crate::stamp::histories(&sources);
+        for (m, h) in list.into_iter().zip(history) {
+            let key = (name.to_string(), if count > 1 { h } else { None });
+            out.entry(key).or_default().push(m.row.id);
         }
     }
-    let mut runs: Vec<&Member> = members.iter().filter(|m| m.made_by_run).collect();
-    runs.sort_by_key(|m| (m.row.name.clone(), m.row.id));
-    for pair in runs.windows(2) {
-        let (a, b) = (pair[0], pair[1]);
-        if a.row.name != b.row.name {
-            continue;
-        }
-        let (ta, tb) = (taken_at(a, format), taken_at(b, format));
-        if (ta - tb).num_seconds() > SHIFT {
-            anyhow::bail!(
-                "{}: named {ta}, but {} was made after it and is named {tb}: the clock was wrong \
-                 for one of them, so prune cannot tell which is newer; remove the wrong one with \
-                 `phlb forget NAME/TIMESTAMP`, then prune",
-                a.row.label(),
-                b.row.label()
-            );
+    out
+}
+
+/// Lines saying which names prune plans per source.
+pub fn per_source_notes(members: &[Member]) -> Vec<String> {
+    let groups = source_groups(members);
+    let mut out = Vec::new();
+    for ((name, source), ids) in &groups {
+        if let Some(source) = source {
+            out.push(format!(
+                "phlb: note: {name} holds the snapshots of more than one source: planned per \
+                 source; {} snapshot(s) of {}",
+                ids.len(),
+                source.show()
+            ));
         }
     }
-    Ok(())
+    out
+}
+
+/// Refuses a name whose snapshot times cannot be trusted to say which is newest: a run
+/// whose instant is more than `stamp::CLOCK_SLACK_SECS` before that of a run made before
+/// it, or an instant that far in the future. The clock lied for one of them; prune would
+/// keep the wrong one.
+pub fn check_clock(members: &[Member]) -> Result<()> {
+    let now = crate::clock::now_utc()
+        .timestamp_nanos_opt()
+        .unwrap_or(i64::MAX);
+    match crate::stamp::clock_anomalies(members.iter().map(Member::timed), now).first() {
+        Some(a) => anyhow::bail!("{a}; prune cannot tell which snapshot to keep: {}", a.fix()),
+        None => Ok(()),
+    }
 }
 
 /// The older versions `--keep-versions keep` removes from the snapshots the plan keeps
@@ -210,12 +211,19 @@ pub fn trims(db: &Db, items: &[Item], keep: Option<u32>) -> Result<Vec<Old>> {
             .filter(|i| i.action == Action::Gone)
             .map(|i| i.member.row.id),
     );
-    let mut names: Vec<&str> = items.iter().map(|i| i.member.row.name.as_str()).collect();
-    names.sort();
-    names.dedup();
+    // Versions are counted per name, and per source of a name that mixes sources.
+    let members: Vec<Member> = items.iter().map(|i| i.member.clone()).collect();
+    let groups = source_groups(&members);
     let mut out = Vec::new();
-    for name in names {
-        out.extend(trim::older_versions(db, name, keep, &removed)?);
+    for ((name, _), ids) in &groups {
+        let mut skip = removed.clone();
+        skip.extend(
+            groups
+                .iter()
+                .filter(|((other, _), theirs)| other == name && *theirs != ids)
+                .flat_map(|(_, theirs)| theirs.iter().copied()),
+        );
+        out.extend(trim::older_versions(db, name, keep, &skip)?);
     }
     Ok(out)
 }

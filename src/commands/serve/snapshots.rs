@@ -29,7 +29,7 @@ pub fn page(app: &App, req: &Request) -> Answer {
         body.push_str("<p>No snapshots in the catalog yet.</p>");
     }
     body.push_str(
-        "<table id=\"names\"><tr><th>name</th><th>newest complete</th><th>age</th>\
+        "<table id=\"names\"><tr><th>name</th><th>source</th><th>newest complete</th><th>age</th>\
          <th>state</th><th>last run</th></tr>",
     );
     for s in &states {
@@ -38,6 +38,7 @@ pub fn page(app: &App, req: &Request) -> Answer {
             _ => "-".into(),
         };
         let state = match (s.stale, s.failed) {
+            _ if s.clock.is_some() => "<span class=\"bad\">clock wrong</span>",
             (true, true) => "<span class=\"stale\">stale, last run failed</span>",
             (true, false) => "<span class=\"stale\">stale</span>",
             (false, true) => "<span class=\"bad\">last run failed</span>",
@@ -45,8 +46,9 @@ pub fn page(app: &App, req: &Request) -> Answer {
         };
         let _ = write!(
             body,
-            "<tr class=\"name\" data-name=\"{n}\"><td><a href=\"#n-{n}\">{n}</a></td><td>{newest}</td>\
-             <td>{}</td><td>{state}</td><td>{} {}</td></tr>",
+            "<tr class=\"name\" data-name=\"{n}\"><td><a href=\"#n-{n}\">{n}</a></td><td>{}</td>\
+             <td>{newest}</td><td>{}</td><td>{state}</td><td>{} {}</td></tr>",
+            esc(s.source.as_deref().unwrap_or("-")),
             esc(&s.age_text()),
             esc(s.last_run.as_deref().unwrap_or("-")),
             esc(s.last_status.as_deref().unwrap_or("")),
