@@ -697,3 +697,45 @@ fn the_writer_lock_is_taken_on_a_full_disk() {
     assert!(!stderr(&out).contains("lock file"), "{}", stderr(&out));
     assert_eq!(fs::read(root.join("src/latest/a.txt")).unwrap(), b"a");
 }
+
+#[test]
+fn last_copy_is_reported_when_the_other_snapshot_holding_it_was_deleted_by_hand() {
+    // Found by an attack: X in s1 and s2 (one inode); s2 removed with `rm -rf` (or
+    // already `missing` after verify); `prune --keep-last 1` then removed s1 saying
+    // "frees 0 B in 0 stored copies", lost 0: X was gone from disk.
+    for by_verify in [false, true] {
+        let env = Env::new();
+        env.write("x.bin", &vec![3u8; 40_000]);
+        let s1 = backup_at(&env, "2026-03-01 10:00:00");
+        let s2 = backup_at(&env, "2026-03-02 10:00:00");
+        fs::remove_file(env.src.join("x.bin")).unwrap();
+        env.write("y.txt", b"newest");
+        backup_at(&env, "2026-03-03 10:00:00");
+        fs::remove_dir_all(&s2).unwrap();
+        if by_verify {
+            env.run(&["verify", "--fast"]);
+            assert_eq!(
+                env.sql_int("SELECT count(*) FROM snapshot_runs WHERE status = 'missing'"),
+                1
+            );
+        }
+        let plan = json(&env.run(&["prune", "--keep-last", "1", "-n", "--json", "--show-lost"]));
+        assert_eq!(plan["freed"]["bytes"], 40_000, "{plan}");
+        assert_eq!(plan["freed"]["copies"], 1, "{plan}");
+        assert_eq!(plan["lost_files"], 1, "{plan}");
+        assert_eq!(plan["lost"][0]["path"], "x.bin", "{plan}");
+        let text = env.run(&["prune", "--keep-last", "1", "-n", "--show-lost"]);
+        let out = String::from_utf8_lossy(&text.stdout);
+        assert!(
+            out.contains("1 file has its last copy") && out.contains("x.bin"),
+            "{out}"
+        );
+        let before = du(&env);
+        assert_ok(&env.run(&["prune", "--keep-last", "1"]));
+        assert!(!s1.exists());
+        assert_eq!(
+            before - du(&env),
+            plan["freed"]["disk_bytes"].as_u64().unwrap()
+        );
+    }
+}

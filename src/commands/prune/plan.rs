@@ -1,7 +1,7 @@
 //! Owns the removal plan of prune and forget: which snapshots go and why, and exactly
 //! what that frees (bytes from the catalog, disk blocks from the files themselves).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -220,6 +220,31 @@ pub fn trims(db: &Db, items: &[Item], keep: Option<u32>) -> Result<Vec<Old>> {
     Ok(out)
 }
 
+/// Ids of the snapshots (other than `removed`) that hold nothing on disk: recorded
+/// `missing`, or whose folder is gone (deleted by hand). One `lstat` per snapshot.
+fn hollow_ids(db: &Db, root: &Path, removed: &[i64]) -> Result<Vec<i64>> {
+    let mut out = Vec::new();
+    for row in crate::catalog::SnapshotRow::all(db)? {
+        if removed.contains(&row.id) {
+            continue;
+        }
+        let there = |complete: bool| {
+            root.join(snapshot_dir_rel(&row.name, &row.timestamp, complete))
+                .symlink_metadata()
+                .is_ok_and(|md| md.is_dir())
+        };
+        let on_disk = match row.status {
+            Status::Missing => false,
+            Status::Complete => there(true),
+            Status::Incomplete => there(false) || there(true),
+        };
+        if !on_disk {
+            out.push(row.id);
+        }
+    }
+    Ok(out)
+}
+
 /// Ids of the snapshots the plan removes (with their folders).
 pub fn removed_ids(items: &[Item]) -> Vec<i64> {
     items
@@ -236,18 +261,25 @@ pub fn measure(db: &Db, root: &Path, items: &[Item], olds: &[Old]) -> Result<Fre
     if ids.is_empty() && olds.is_empty() {
         return Ok(Freed::default());
     }
+    // Snapshots whose folder is gone (or recorded `missing`) hold nothing: one check
+    // each, so a file whose other links went with them counts as freed and lost.
+    let hollow = hollow_ids(db, root, &ids)?;
     let found = if ids.is_empty() {
         prune::Freed::default()
     } else {
-        prune::freed(db, &ids)?
+        prune::freed(db, &ids, &hollow)?
     };
+    let mut dead = ids.clone();
+    dead.extend(&hollow);
     // Every stored copy that goes: (content, size, snapshot, path of one of its links).
     let mut going: Vec<(i64, u64, i64, Vec<u8>)> = found
         .copies
         .iter()
         .map(|c| (c.content_id, c.size, c.snapshot_id, c.path.clone()))
         .collect();
-    for o in trim::freed_by(db, olds, &ids)? {
+    let mut going_copies: HashSet<i64> = found.copies.iter().map(|c| c.copy_id).collect();
+    for o in trim::freed_by(db, olds, &dead)? {
+        going_copies.insert(o.copy_id);
         going.push((o.content_id, o.size, o.snapshot_id, o.path));
     }
     let folder_of = |id: i64| -> Option<PathBuf> {
@@ -289,14 +321,10 @@ pub fn measure(db: &Db, root: &Path, items: &[Item], olds: &[Old]) -> Result<Fre
             .map(|i| i.member.row.label())
             .unwrap_or_default()
     };
-    let mut per_content: HashMap<i64, u64> = HashMap::new();
-    for (content, ..) in &going {
-        *per_content.entry(*content).or_default() += 1;
-    }
     let mut lost = Vec::new();
     let mut listed = HashSet::new();
     for (content, size, id, path) in &going {
-        if prune::copy_count(db, *content)? == per_content[content] && listed.insert(*content) {
+        if listed.insert(*content) && !prune::keeps_a_copy(db, *content, &going_copies, &dead)? {
             lost.push(Lost {
                 snapshot: label(*id),
                 path: PathBuf::from(std::ffi::OsStr::from_bytes(path)),

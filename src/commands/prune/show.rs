@@ -108,9 +108,10 @@ pub fn freed_lines(
             " (--show-lost lists them)"
         };
         out.push(format!(
-            "{lost} file{} {} their last copy in what is removed{hint}",
+            "{lost} file{} {} {} last copy in what is removed{hint}",
             plural(lost, "", "s"),
             plural(lost, "has", "have"),
+            plural(lost, "its", "their"),
         ));
         if show_lost {
             for l in &freed.lost {
