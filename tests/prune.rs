@@ -739,3 +739,108 @@ fn last_copy_is_reported_when_the_other_snapshot_holding_it_was_deleted_by_hand(
         );
     }
 }
+
+/// Clears the immutable flag of everything under a folder when dropped (so the temp
+/// folder can go even when a test fails).
+struct Mutable(std::path::PathBuf);
+
+impl Drop for Mutable {
+    fn drop(&mut self) {
+        let _ = Command::new("chattr")
+            .arg("-R")
+            .arg("-i")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+fn chattr(flag: &str, p: &std::path::Path) {
+    let ok = Command::new("chattr")
+        .arg(flag)
+        .arg(p)
+        .status()
+        .unwrap()
+        .success();
+    assert!(
+        ok,
+        "chattr {flag} needs root and a filesystem with the flag"
+    );
+}
+
+#[test]
+#[ignore = "needs root (chattr +i)"]
+fn an_immutable_file_left_in_the_trash_never_stops_later_backups() {
+    // Found by an attack: `forget` of a snapshot holding a `chattr +i` file exited 2
+    // and left it in `.phlb/trash` with its marker; every later backup exited 2
+    // (`cannot delete: Operation not permitted`). The same for a pending trim.
+    let env = Env::new();
+    let _clear = Mutable(env.dir.path().to_path_buf());
+    env.write("f", b"v1");
+    env.write("g", b"stays");
+    let s1 = backup_at(&env, "2026-04-01 10:00:00");
+    env.write("f", b"v2");
+    let s2 = backup_at(&env, "2026-04-02 10:00:00");
+    chattr("+i", &s1.join("f"));
+    let forget = env.run(&[
+        "forget",
+        &format!("src/{}", s1.file_name().unwrap().to_str().unwrap()),
+    ]);
+    assert_code(&forget, 1);
+    let warned = stderr(&forget);
+    assert!(
+        warned.contains(".phlb/trash/src/") && warned.contains("chattr -R -ia"),
+        "{warned}"
+    );
+    assert!(!s1.exists());
+    let again = env.backup();
+    let said = stderr(&env.run(&["backup", "src"]));
+    assert_eq!(
+        said.matches("cannot delete").count(),
+        1,
+        "once per run: {said}"
+    );
+    assert!(said.contains("Operation not permitted"), "{said}");
+    for args in [vec!["add"], vec!["verify", "--fast"]] {
+        let out = env.run(&args);
+        assert_ne!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+    }
+    let status = env.run(&["status"]);
+    let shown = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        shown.contains("stuck removal:") && shown.contains(".phlb/trash/src/"),
+        "{shown}"
+    );
+    // A trim of an immutable old version: pending, said, never stopping a backup.
+    env.write("f", b"v3");
+    env.backup();
+    chattr("+i", &s2.join("f"));
+    let trim = env.run(&["prune", "--keep-versions", "1"]);
+    assert_code(&trim, 1);
+    assert!(
+        stderr(&trim).contains(&format!("{}", s2.join("f").display())),
+        "{}",
+        stderr(&trim)
+    );
+    let out = env.run(&["backup", "src"]);
+    assert_ok(&out);
+    assert!(stderr(&out).contains("--keep-versions"), "{}", stderr(&out));
+    let shown = String::from_utf8_lossy(&env.run(&["status"]).stdout).into_owned();
+    assert!(shown.contains("old version trimmed from src/"), "{shown}");
+    // Cleared: the next run finishes both, quietly.
+    drop(_clear);
+    let out = env.run(&["backup", "src"]);
+    assert_ok(&out);
+    assert!(!stderr(&out).contains("cannot delete"), "{}", stderr(&out));
+    assert!(!s2.join("f").exists());
+    assert_eq!(
+        fs::read_dir(env.root.join(".phlb/trash")).map_or(0, |d| d.count()),
+        0
+    );
+    assert_eq!(
+        env.sql_int("SELECT count(*) FROM trimmed_entries WHERE done = 0"),
+        0
+    );
+    assert!(again.join("g").exists());
+    let shown = String::from_utf8_lossy(&env.run(&["status"]).stdout).into_owned();
+    assert!(!shown.contains("stuck"), "{shown}");
+}

@@ -12,6 +12,7 @@ use anyhow::{Context, Result};
 
 pub mod latest;
 mod stale_inodes;
+pub mod stuck;
 mod trash;
 mod trim;
 
@@ -84,8 +85,13 @@ impl BackupRoot {
                 aside.display()
             ));
         }
-        trash::finish(&path, &catalog, say)?;
-        let trimmed = trim::finish(&path, &catalog, say)?;
+        // What cannot be deleted (an immutable file) is said once and never stops a run.
+        let mut stuck = trash::finish(&path, &catalog, say)?;
+        let (trimmed, trims_stuck) = trim::finish(&path, &catalog, say)?;
+        stuck.extend(trims_stuck);
+        for s in &stuck {
+            say(s.line());
+        }
         if trimmed > 0 {
             say(format!(
                 "phlb: note: finished trimming {trimmed} old versions, which an interrupted prune left"
