@@ -3,6 +3,7 @@
 //! removing each through the root (`BackupRoot::remove_snapshot`). `backup --prune` runs
 //! the same removal after a successful backup.
 
+mod freed;
 mod plan;
 mod show;
 
@@ -224,7 +225,7 @@ fn carry_out(
         None => existing_root(config)?,
     };
     let olds = plan::trims(conn, &items, versions)?;
-    let freed = plan::measure(conn, &root, &items, &olds)?;
+    let freed = freed::measure(conn, &root, &items, &olds)?;
     let to_remove: Vec<&Item> = items.iter().filter(|i| i.removes()).collect();
     let text = !removal.json && !ui.quiet();
     if text {

@@ -5,7 +5,8 @@ use std::os::unix::ffi::OsStrExt;
 
 use serde_json::{json, Value};
 
-use super::plan::{Action, Freed, Item};
+use super::freed::Freed;
+use super::plan::{Action, Item};
 use crate::catalog::trim::Old;
 use crate::units::{human_bytes, one_line};
 
