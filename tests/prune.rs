@@ -1017,3 +1017,59 @@ fn freed_bytes_count_killed_run_leftovers_hand_deleted_snapshots_and_shrinking_m
         drop((env, _disk));
     }
 }
+
+#[test]
+fn restoring_a_trimmed_snapshot_says_how_many_files_were_trimmed_and_when() {
+    // Found by an attack: a whole snapshot that `--keep-versions` trimmed was restored
+    // without its trimmed files, exit 0, and no word about them.
+    let env = Env::new();
+    fs::create_dir(env.src.join("d")).unwrap();
+    for i in 1..=3 {
+        env.write("f.txt", format!("version {i}").as_bytes());
+        env.write("d/g.txt", format!("g version {i}").as_bytes());
+        env.write("same.txt", b"never changes");
+        backup_at(&env, &format!("2026-05-0{i} 10:00:00"));
+    }
+    assert_ok(&env.run(&["prune", "--keep-versions", "1"]));
+    let when = env
+        .db()
+        .query_row("SELECT min(trimmed_at) FROM trimmed_entries", [], |r| {
+            r.get::<_, String>(0)
+        });
+    let when = when.unwrap();
+    let out = env.restore(&["src/2026-05-01-100000"], &env.dir.path().join("r1"));
+    assert_ok(&out);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        text.contains("2 files not restored: removed from the snapshot by `prune --keep-versions`")
+            && text.contains(&when),
+        "{text}"
+    );
+    assert!(env.dir.path().join("r1/same.txt").exists());
+    let out = env.restore(
+        &["src/2026-05-02-100000", "--json"],
+        &env.dir.path().join("r2"),
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["trimmed"]["files"], 2, "{doc}");
+    assert_eq!(doc["trimmed"]["at"][0], when.as_str(), "{doc}");
+    // A folder restored from it counts what was trimmed inside it only.
+    let out = env.restore(
+        &["src/2026-05-02-100000", "d", "--json"],
+        &env.dir.path().join("r3"),
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["trimmed"]["files"], 1, "{doc}");
+    // The newest snapshot lost nothing: no word.
+    let out = env.restore(&["src/2026-05-03-100000"], &env.dir.path().join("r4"));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("trimmed"));
+    let doc: serde_json::Value = serde_json::from_slice(
+        &env.restore(
+            &["src/2026-05-03-100000", "--json", "-n"],
+            &env.dir.path().join("r5"),
+        )
+        .stdout,
+    )
+    .unwrap();
+    assert_eq!(doc["trimmed"]["files"], 0, "{doc}");
+}

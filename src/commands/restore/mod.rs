@@ -79,6 +79,7 @@ pub fn run(config: &Config, ui: &Ui, args: &RestoreArgs) -> Result<Outcome> {
     drop(conn);
     drop(catalog);
     let picked = select::pick(&entries, &args.paths, &trimmed)?;
+    let (trimmed_files, trimmed_at) = select::trimmed_within(&picked, &args.paths, &trimmed);
     let target = match resolve::walk(&args.to, !args.dry_run, &root)? {
         resolve::Walked::Open(fd) => Some(Target::new(fd)),
         resolve::Walked::Missing => None,
@@ -102,7 +103,10 @@ pub fn run(config: &Config, ui: &Ui, args: &RestoreArgs) -> Result<Outcome> {
         progress: &progress,
         to: &args.to,
         verbose: ui.verbose,
-        tally: Tally::default(),
+        tally: Tally {
+            trimmed: trimmed_files,
+            ..Tally::default()
+        },
     };
     if args.dry_run {
         dry_run::tell_plan(ctx.as_ref(), &picked, &mut tell);
@@ -123,6 +127,7 @@ pub fn run(config: &Config, ui: &Ui, args: &RestoreArgs) -> Result<Outcome> {
                 &label,
                 &shown_to,
                 &tally,
+                &trimmed_at,
                 started.elapsed(),
                 args.dry_run,
                 args.json
