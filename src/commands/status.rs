@@ -70,7 +70,14 @@ pub fn statuses(
 ) -> Result<Vec<NameStatus>> {
     let mut out = Vec::new();
     for name in web::names(db)? {
-        let (last, complete) = web::newest(db, &name)?;
+        // A snapshot whose folder is gone (deleted by hand) is `missing`, never newest.
+        let root = &config.backup_path;
+        let present = |r: &Run| crate::root::latest::on_disk(root, &r.name, &r.timestamp);
+        let (mut last, complete) = web::newest(db, &name, &present)?;
+        if let Some(l) = last.as_mut() {
+            l.status = crate::root::latest::shown_status(root, &l.name, &l.timestamp, &l.status)
+                .to_string();
+        }
         let taken = complete.as_ref().and_then(|c| taken_at(c, config));
         let age_secs = taken.map(|t| (now - t).num_seconds());
         let stale = match (config.max_age, age_secs) {

@@ -97,6 +97,17 @@ impl BackupRoot {
                 "phlb: note: finished trimming {trimmed} old versions, which an interrupted prune left"
             ));
         }
+        // A `latest` left dangling by a snapshot deleted by hand points at the newest
+        // one on disk again (best effort: it is only for people browsing the disk).
+        let mut names: Vec<String> = crate::catalog::SnapshotRow::all(&catalog.db()?)?
+            .into_iter()
+            .map(|r| r.name)
+            .collect();
+        names.sort();
+        names.dedup();
+        for name in names {
+            let _ = latest::refresh(&catalog.db()?, &path, &name);
+        }
         stale_inodes::refresh(&catalog.db()?, &path, say)?;
         Ok(BackupRoot {
             path,
