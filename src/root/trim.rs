@@ -143,7 +143,7 @@ fn unlink_keeping_folder_time(top: BorrowedFd, rel: &Path) -> io::Result<bool> {
 }
 
 /// Rewrites manifest `sums` without the lines of `paths` (same order, same mode); a
-/// missing manifest stays missing.
+/// missing manifest stays missing, and one left with no line is removed.
 fn drop_from_manifest(sums: &Path, paths: &[Vec<u8>]) -> io::Result<()> {
     let mode = match sums.symlink_metadata() {
         Ok(md) if md.is_file() => md.permissions().mode() & 0o7777,
@@ -161,6 +161,10 @@ fn drop_from_manifest(sums: &Path, paths: &[Vec<u8>]) -> io::Result<()> {
             manifest::line_into(&mut out, &hex, &rel);
         }
     })?;
+    if out.is_empty() {
+        // Trimmed of every file: no manifest, as for a snapshot without files.
+        return std::fs::remove_file(sums);
+    }
     crate::store::write_file(sums, &out)?;
     std::fs::set_permissions(sums, std::fs::Permissions::from_mode(mode))
 }

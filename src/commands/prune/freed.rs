@@ -253,6 +253,7 @@ fn manifest_shrink(root: &Path, items: &[Item], olds: &[Old]) -> Result<u64> {
                 crate::manifest::line_into(&mut kept, &hex, &rel);
             }
         })?;
+        // Rewritten at its new size, or removed when no line is left.
         let block = md.blksize().max(512);
         let after = (kept.len() as u64).div_ceil(block) * block;
         out += (md.blocks() * 512).saturating_sub(after);
