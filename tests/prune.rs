@@ -1073,3 +1073,60 @@ fn restoring_a_trimmed_snapshot_says_how_many_files_were_trimmed_and_when() {
     .unwrap();
     assert_eq!(doc["trimmed"]["files"], 0, "{doc}");
 }
+
+#[test]
+fn forget_missing_removes_the_side_files_phlb_made_and_an_emptied_name_folder() {
+    // Found by an attack: `forget --missing` left the snapshot's `-backup.log`,
+    // `-summary.txt` and `.SHA256SUMS` behind, and forgetting a name's last snapshot
+    // left an empty `<name>` folder.
+    let env = Env::new();
+    env.write("f", b"one");
+    let s1 = backup_at(&env, "2026-09-01 10:00:00");
+    env.write("f", b"two");
+    let s2 = backup_at(&env, "2026-09-02 10:00:00");
+    let sides =
+        |s: &std::path::Path| ["-backup.log", "-summary.txt", ".SHA256SUMS"].map(|x| beside(s, x));
+    assert!(sides(&s1).iter().all(|p| p.is_file()));
+    fs::remove_dir_all(&s1).unwrap();
+    let theirs = env.root.join("src/notes.txt");
+    fs::write(&theirs, b"the user's").unwrap();
+    let plan = json(&env.run(&["forget", "--missing", "-n", "--json"]));
+    let before = du(&env);
+    assert_ok(&env.run(&["forget", "--missing"]));
+    assert_eq!(
+        before - du(&env),
+        plan["freed"]["disk_bytes"].as_u64().unwrap()
+    );
+    assert!(
+        sides(&s1).iter().all(|p| !p.exists()),
+        "side files of the forgotten one go"
+    );
+    assert!(sides(&s2).iter().all(|p| p.is_file()), "the others' stay");
+    // The last one goes: the folder stays while it holds a file that is not phlb's...
+    fs::remove_dir_all(&s2).unwrap();
+    assert_ok(&env.run(&["forget", "--missing"]));
+    assert!(sides(&s2).iter().all(|p| !p.exists()));
+    assert_eq!(fs::read(&theirs).unwrap(), b"the user's");
+    // ...and goes once it is empty, by forget of a named snapshot too.
+    fs::create_dir(env.dir.path().join("other")).unwrap();
+    fs::write(env.dir.path().join("other/g"), b"g").unwrap();
+    assert_ok(&env.run(&["backup", env.dir.path().join("other").to_str().unwrap()]));
+    let snap = fs::read_dir(env.root.join("other"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .find(|n| n.len() == "2026-09-02-100000".len() && n.starts_with("20"))
+        .unwrap();
+    let plan = json(&env.run(&["forget", &format!("other/{snap}"), "-n", "--json"]));
+    let before = du(&env);
+    assert_ok(&env.run(&["forget", &format!("other/{snap}")]));
+    assert!(
+        !env.root.join("other").exists(),
+        "the emptied name folder goes"
+    );
+    assert_eq!(
+        before - du(&env),
+        plan["freed"]["disk_bytes"].as_u64().unwrap()
+    );
+    assert!(env.root.join("src").is_dir());
+}

@@ -16,7 +16,7 @@ pub mod stuck;
 mod trash;
 mod trim;
 
-pub use trash::{snapshot_places, TRASH_DIR};
+pub use trash::{remove_empty_name_folder, remove_side_files, snapshot_places, TRASH_DIR};
 pub use trim::finish as finish_trims;
 
 use crate::catalog::{Access, Catalog, Origin};

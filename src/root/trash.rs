@@ -149,6 +149,30 @@ pub fn snapshot_places(root: &Path, name: &str, timestamp: &str) -> Vec<PathBuf>
     out
 }
 
+/// Removes the side files phlb made beside snapshot `name/timestamp` (manifest,
+/// summary, log) when its folder is gone (`forget --missing`); only regular files of
+/// those exact names go, and nothing while a folder of the snapshot is there.
+pub fn remove_side_files(root: &Path, name: &str, timestamp: &str) {
+    let places = snapshot_places(root, name, timestamp);
+    if places.iter().any(|p| is_real_dir(p)) {
+        return;
+    }
+    for p in places {
+        if p.symlink_metadata().is_ok_and(|m| m.is_file()) {
+            let _ = std::fs::remove_file(&p);
+        }
+    }
+}
+
+/// Removes `<root>/<name>` when nothing is left in it (its last snapshot went); a
+/// folder holding anything, phlb's or not, stays.
+pub fn remove_empty_name_folder(root: &Path, name: &str) {
+    let dir = root.join(name);
+    if dir.symlink_metadata().is_ok_and(|m| m.is_dir()) {
+        let _ = std::fs::remove_dir(&dir);
+    }
+}
+
 fn is_real_dir(p: &Path) -> bool {
     p.symlink_metadata().is_ok_and(|m| m.is_dir())
 }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
-use super::plan::{removed_ids, Item};
+use super::plan::{removed_ids, Action, Item, Reason};
 use crate::catalog::prune;
 use crate::catalog::snapshots::Status;
 use crate::catalog::trim::{self, Old};
@@ -65,7 +65,7 @@ fn hollow_ids(db: &Db, root: &Path, removed: &[i64]) -> Result<Vec<i64>> {
 /// and the disk under `root`.
 pub fn measure(db: &Db, root: &Path, items: &[Item], olds: &[Old]) -> Result<Freed> {
     let ids = removed_ids(items);
-    if ids.is_empty() && olds.is_empty() {
+    if !items.iter().any(Item::removes) && olds.is_empty() {
         return Ok(Freed::default());
     }
     // Snapshots whose folder is gone (or recorded `missing`) hold nothing: one check
@@ -117,6 +117,7 @@ pub fn measure(db: &Db, root: &Path, items: &[Item], olds: &[Old]) -> Result<Fre
             disk.count(&place);
         }
     }
+    disk.bytes += side_files_and_name_folders(root, items);
     // A killed run's folder holds copies its catalog rows may not name yet.
     let (mut bytes, mut copies) = (going.iter().map(|g| g.1).sum(), going.len() as u64);
     let unfinished: Vec<PathBuf> = removed
@@ -155,6 +156,50 @@ pub fn measure(db: &Db, root: &Path, items: &[Item], olds: &[Old]) -> Result<Fre
         disk_bytes: disk.bytes,
         lost,
     })
+}
+
+/// The disk bytes of what else leaves `<root>/<name>`: the side files `forget
+/// --missing` removes (their folder gone), and each `<name>` folder that empties.
+fn side_files_and_name_folders(root: &Path, items: &[Item]) -> u64 {
+    let mut bytes = 0;
+    let mut going: HashSet<PathBuf> = HashSet::new();
+    for i in items.iter().filter(|i| i.removes()) {
+        let row = &i.member.row;
+        let places = crate::root::snapshot_places(root, &row.name, &row.timestamp);
+        let folder_there = places
+            .iter()
+            .any(|p| p.symlink_metadata().is_ok_and(|m| m.is_dir()));
+        if i.action == Action::Remove(Reason::Missing) && !folder_there {
+            for p in &places {
+                if let Some(md) = p.symlink_metadata().ok().filter(|m| m.is_file()) {
+                    bytes += md.blocks() * 512;
+                }
+            }
+        }
+        going.extend(places);
+    }
+    let mut names: Vec<&str> = items
+        .iter()
+        .filter(|i| i.removes())
+        .map(|i| i.member.row.name.as_str())
+        .collect();
+    names.sort();
+    names.dedup();
+    for name in names {
+        let dir = root.join(name);
+        let Ok(list) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let empties = list.flatten().all(|e| {
+            let latest = e.file_name() == crate::layout::LATEST
+                && e.file_type().is_ok_and(|t| t.is_symlink());
+            latest || going.contains(&e.path())
+        });
+        if empties {
+            bytes += dir.symlink_metadata().map_or(0, |m| m.blocks() * 512);
+        }
+    }
+    bytes
 }
 
 /// Disk blocks counted once per inode.

@@ -268,6 +268,7 @@ fn carry_out(
         let row = &item.member.row;
         if item.action == Action::Remove(Reason::Missing) {
             prune::delete_run(conn, row.id)?;
+            crate::root::remove_side_files(opened.path(), &row.name, &row.timestamp);
         } else {
             let waiting = || {
                 ui.say(format!(
@@ -307,6 +308,8 @@ fn carry_out(
     names.dedup();
     for name in names {
         crate::root::latest::refresh(conn, opened.path(), name)?;
+        // Its last snapshot gone: no empty `<name>` folder is left behind.
+        crate::root::remove_empty_name_folder(opened.path(), name);
     }
     if removal.json {
         print_json(&show::json(
