@@ -128,11 +128,11 @@ fn main() {
     serve_pages(&db, snapshots);
     use phlb::catalog::{prune, trim};
     time("prune plan: oldest snapshot", 3, || {
-        prune::freed(&db, &[1]).unwrap().copies.len()
+        prune::freed(&db, &[1], &[]).unwrap().copies.len()
     });
     let half: Vec<i64> = (1..=snapshots / 2).collect();
     time("prune plan: oldest half", 3, || {
-        prune::freed(&db, &half).unwrap().copies.len()
+        prune::freed(&db, &half, &[]).unwrap().copies.len()
     });
     time("prune --keep-versions 3 plan", 3, || {
         trim::older_versions(&db, "docs", 3, &[]).unwrap().len()

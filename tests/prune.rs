@@ -690,3 +690,437 @@ fn the_writer_lock_is_taken_on_a_full_disk() {
     assert!(!stderr(&out).contains("lock file"), "{}", stderr(&out));
     assert_eq!(fs::read(root.join("src/latest/a.txt")).unwrap(), b"a");
 }
+
+#[test]
+fn last_copy_is_reported_when_the_other_snapshot_holding_it_was_deleted_by_hand() {
+    // Found by an attack: X in s1 and s2 (one inode); s2 removed with `rm -rf` (or
+    // already `missing` after verify); `prune --keep-last 1` then removed s1 saying
+    // "frees 0 B in 0 stored copies", lost 0: X was gone from disk.
+    for by_verify in [false, true] {
+        let env = Env::new();
+        env.write("x.bin", &vec![3u8; 40_000]);
+        let s1 = backup_at(&env, "2026-03-01 10:00:00");
+        let s2 = backup_at(&env, "2026-03-02 10:00:00");
+        fs::remove_file(env.src.join("x.bin")).unwrap();
+        env.write("y.txt", b"newest");
+        backup_at(&env, "2026-03-03 10:00:00");
+        fs::remove_dir_all(&s2).unwrap();
+        if by_verify {
+            env.run(&["verify", "--fast"]);
+            assert_eq!(
+                env.sql_int("SELECT count(*) FROM snapshot_runs WHERE status = 'missing'"),
+                1
+            );
+        }
+        let plan = json(&env.run(&["prune", "--keep-last", "1", "-n", "--json", "--show-lost"]));
+        assert_eq!(plan["freed"]["bytes"], 40_000, "{plan}");
+        assert_eq!(plan["freed"]["copies"], 1, "{plan}");
+        assert_eq!(plan["lost_files"], 1, "{plan}");
+        assert_eq!(plan["lost"][0]["path"], "x.bin", "{plan}");
+        let text = env.run(&["prune", "--keep-last", "1", "-n", "--show-lost"]);
+        let out = String::from_utf8_lossy(&text.stdout);
+        assert!(
+            out.contains("1 file has its last copy") && out.contains("x.bin"),
+            "{out}"
+        );
+        let before = du(&env);
+        assert_ok(&env.run(&["prune", "--keep-last", "1"]));
+        assert!(!s1.exists());
+        assert_eq!(
+            before - du(&env),
+            plan["freed"]["disk_bytes"].as_u64().unwrap()
+        );
+    }
+}
+
+/// Clears the immutable flag of everything under a folder when dropped (so the temp
+/// folder can go even when a test fails).
+struct Mutable(std::path::PathBuf);
+
+impl Drop for Mutable {
+    fn drop(&mut self) {
+        let _ = Command::new("chattr")
+            .arg("-R")
+            .arg("-i")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+fn chattr(flag: &str, p: &std::path::Path) {
+    let ok = Command::new("chattr")
+        .arg(flag)
+        .arg(p)
+        .status()
+        .unwrap()
+        .success();
+    assert!(
+        ok,
+        "chattr {flag} needs root and a filesystem with the flag"
+    );
+}
+
+#[test]
+#[ignore = "needs root (chattr +i)"]
+fn an_immutable_file_left_in_the_trash_never_stops_later_backups() {
+    // Found by an attack: `forget` of a snapshot holding a `chattr +i` file exited 2
+    // and left it in `.phlb/trash` with its marker; every later backup exited 2
+    // (`cannot delete: Operation not permitted`). The same for a pending trim.
+    let env = Env::new();
+    let _clear = Mutable(env.dir.path().to_path_buf());
+    env.write("f", b"v1");
+    env.write("g", b"stays");
+    let s1 = backup_at(&env, "2026-04-01 10:00:00");
+    env.write("f", b"v2");
+    let s2 = backup_at(&env, "2026-04-02 10:00:00");
+    chattr("+i", &s1.join("f"));
+    let forget = env.run(&[
+        "forget",
+        &format!("src/{}", s1.file_name().unwrap().to_str().unwrap()),
+    ]);
+    assert_code(&forget, 1);
+    let warned = stderr(&forget);
+    assert!(
+        warned.contains(".phlb/trash/src/") && warned.contains("chattr -R -ia"),
+        "{warned}"
+    );
+    assert!(!s1.exists());
+    let again = env.backup();
+    let said = stderr(&env.run(&["backup", "src"]));
+    assert_eq!(
+        said.matches("cannot delete").count(),
+        1,
+        "once per run: {said}"
+    );
+    assert!(said.contains("Operation not permitted"), "{said}");
+    for args in [vec!["add"], vec!["verify", "--fast"]] {
+        let out = env.run(&args);
+        assert_ne!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+    }
+    let status = env.run(&["status"]);
+    let shown = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        shown.contains("stuck removal:") && shown.contains(".phlb/trash/src/"),
+        "{shown}"
+    );
+    // A trim of an immutable old version: pending, said, never stopping a backup.
+    env.write("f", b"v3");
+    env.backup();
+    chattr("+i", &s2.join("f"));
+    let trim = env.run(&["prune", "--keep-versions", "1"]);
+    assert_code(&trim, 1);
+    assert!(
+        stderr(&trim).contains(&format!("{}", s2.join("f").display())),
+        "{}",
+        stderr(&trim)
+    );
+    let out = env.run(&["backup", "src"]);
+    assert_ok(&out);
+    assert!(stderr(&out).contains("--keep-versions"), "{}", stderr(&out));
+    let shown = String::from_utf8_lossy(&env.run(&["status"]).stdout).into_owned();
+    assert!(shown.contains("old version trimmed from src/"), "{shown}");
+    // Cleared: the next run finishes both, quietly.
+    drop(_clear);
+    let out = env.run(&["backup", "src"]);
+    assert_ok(&out);
+    assert!(!stderr(&out).contains("cannot delete"), "{}", stderr(&out));
+    assert!(!s2.join("f").exists());
+    assert_eq!(
+        fs::read_dir(env.root.join(".phlb/trash")).map_or(0, |d| d.count()),
+        0
+    );
+    assert_eq!(
+        env.sql_int("SELECT count(*) FROM trimmed_entries WHERE done = 0"),
+        0
+    );
+    assert!(again.join("g").exists());
+    let shown = String::from_utf8_lossy(&env.run(&["status"]).stdout).into_owned();
+    assert!(!shown.contains("stuck"), "{shown}");
+}
+
+/// A fresh env whose backup root is a tmpfs of its own when `tmpfs` (bound as
+/// `let (env, _disk)`, so the disk is unmounted before the temp folder goes).
+fn env_on(tmpfs: bool) -> (Env, Option<SmallDisk>) {
+    let env = Env::bare();
+    let disk = tmpfs.then(|| {
+        let disk = SmallDisk::mount(&env.root, "400m").expect("mounting a tmpfs needs root");
+        set_mode(&env.root, 0o700);
+        disk
+    });
+    env.init(&env.root);
+    (env, disk)
+}
+
+/// Runs `prune ARGS` after its dry run, asserting that the disk bytes announced are the
+/// drop of `du`, to the byte; returns the plan.
+fn assert_freed_exactly(env: &Env, args: &[&str], what: &str) -> serde_json::Value {
+    let mut dry = args.to_vec();
+    dry.extend(["-n", "--json"]);
+    let plan = json(&env.run(&dry));
+    let before = du(env);
+    let out = env.run(args);
+    assert_ne!(out.status.code(), Some(2), "{what}: {}", stderr(&out));
+    let after = du(env);
+    assert_eq!(
+        before - after,
+        plan["freed"]["disk_bytes"].as_u64().unwrap(),
+        "{what}: announced {plan}"
+    );
+    plan
+}
+
+/// Bytes that do not compress to holes: `n` of them, depending on `seed`.
+fn noise(n: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407)
+        | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// A killed backup with new copies on disk and (almost surely) no catalog rows for
+/// them yet; asserts that it left more files than rows.
+fn killed_run_with_new_copies(env: &Env) {
+    for i in 0..40 {
+        env.write(&format!("big/{i:02}"), &noise(1 << 20, i));
+    }
+    assert!(
+        kill_backup_part_way(env, 12),
+        "the backup finished before the kill"
+    );
+    let part = fs::read_dir(env.root.join("src"))
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().ends_with(".inprogress"))
+        .expect("a killed run's folder")
+        .path();
+    let on_disk = walkdir::WalkDir::new(&part)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .count() as i64;
+    let rows = env.sql_int(
+        "SELECT count(*) FROM entries e JOIN snapshot_runs s ON s.id = e.snapshot_id
+         WHERE s.status = 'incomplete' AND e.kind = 'file'",
+    );
+    assert!(on_disk > rows, "{on_disk} files, {rows} rows");
+}
+
+#[test]
+#[ignore = "needs root (mounts a tmpfs); slow"]
+fn freed_bytes_count_killed_run_leftovers_hand_deleted_snapshots_and_shrinking_manifests_to_the_byte(
+) {
+    // Found by an attack: a killed run's ~40 MB of new copies (no rows yet) were
+    // announced as `frees 0 B`, `disk_bytes 4096`; `--keep-versions 1` over 3 x 200
+    // changed paths announced 1,638,400 B where `du` dropped 1,687,552 B (manifests).
+    for tmpfs in [false, true] {
+        let on = if tmpfs { "tmpfs" } else { "ext4" };
+        // Plain removal.
+        let (env, _disk) = env_on(tmpfs);
+        env.write("kept.bin", &noise(50_000, 1));
+        env.write("old/gone.bin", &noise(300_000, 2));
+        std::os::unix::fs::symlink("t".repeat(200), env.src.join("old/link")).unwrap();
+        backup_at(&env, "2026-05-01 10:00:00");
+        fs::remove_dir_all(env.src.join("old")).unwrap();
+        backup_at(&env, "2026-05-02 10:00:00");
+        assert_freed_exactly(
+            &env,
+            &["prune", "--keep-last", "1"],
+            &format!("plain on {on}"),
+        );
+        drop((env, _disk));
+        // An incomplete snapshot a killed run left.
+        let (env, _disk) = env_on(tmpfs);
+        env.write("small", b"x");
+        backup_at(&env, "2026-05-01 10:00:00");
+        killed_run_with_new_copies(&env);
+        let plan = assert_freed_exactly(
+            &env,
+            &["prune", "--keep-last", "1"],
+            &format!("killed on {on}"),
+        );
+        assert!(
+            plan["freed"]["bytes"].as_u64().unwrap() >= 5 << 20,
+            "{plan}"
+        );
+        drop((env, _disk));
+        // A snapshot deleted by hand held the other link of a removed file.
+        let (env, _disk) = env_on(tmpfs);
+        env.write("x.bin", &noise(40_000, 3));
+        backup_at(&env, "2026-05-01 10:00:00");
+        let s2 = backup_at(&env, "2026-05-02 10:00:00");
+        fs::remove_file(env.src.join("x.bin")).unwrap();
+        backup_at(&env, "2026-05-03 10:00:00");
+        fs::remove_dir_all(&s2).unwrap();
+        assert_freed_exactly(
+            &env,
+            &["prune", "--keep-last", "1"],
+            &format!("by hand on {on}"),
+        );
+        drop((env, _disk));
+        // Trims: 200 changed paths in each of 3 snapshots.
+        let (env, _disk) = env_on(tmpfs);
+        for (i, t) in [
+            "2026-05-01 10:00:00",
+            "2026-05-02 10:00:00",
+            "2026-05-03 10:00:00",
+        ]
+        .iter()
+        .enumerate()
+        {
+            write_tree(&env, 4, 50, &format!("v{i}"));
+            backup_at(&env, t);
+        }
+        assert_freed_exactly(
+            &env,
+            &["prune", "--keep-versions", "1"],
+            &format!("trims on {on}"),
+        );
+        assert_ok(&env.run(&["verify"]));
+        drop((env, _disk));
+        // All of it in one prune.
+        let (env, _disk) = env_on(tmpfs);
+        let times = [
+            "2026-05-01 10:00:00",
+            "2026-05-02 10:00:00",
+            "2026-05-03 10:00:00",
+        ];
+        let mut snaps = Vec::new();
+        for (i, t) in times.iter().enumerate() {
+            write_tree(&env, 2, 50, &format!("v{i}"));
+            env.write("x.bin", &noise(40_000, 9));
+            snaps.push(backup_at(&env, t));
+        }
+        fs::remove_file(env.src.join("x.bin")).unwrap();
+        write_tree(&env, 2, 50, "v3");
+        backup_at(&env, "2026-05-04 10:00:00");
+        fs::remove_dir_all(&snaps[1]).unwrap();
+        killed_run_with_new_copies(&env);
+        assert_freed_exactly(
+            &env,
+            &["prune", "--keep-last", "2", "--keep-versions", "1"],
+            &format!("mix on {on}"),
+        );
+        drop((env, _disk));
+    }
+}
+
+#[test]
+fn restoring_a_trimmed_snapshot_says_how_many_files_were_trimmed_and_when() {
+    // Found by an attack: a whole snapshot that `--keep-versions` trimmed was restored
+    // without its trimmed files, exit 0, and no word about them.
+    let env = Env::new();
+    fs::create_dir(env.src.join("d")).unwrap();
+    for i in 1..=3 {
+        env.write("f.txt", format!("version {i}").as_bytes());
+        env.write("d/g.txt", format!("g version {i}").as_bytes());
+        env.write("same.txt", b"never changes");
+        backup_at(&env, &format!("2026-05-0{i} 10:00:00"));
+    }
+    assert_ok(&env.run(&["prune", "--keep-versions", "1"]));
+    let when = env
+        .db()
+        .query_row("SELECT min(trimmed_at) FROM trimmed_entries", [], |r| {
+            r.get::<_, String>(0)
+        });
+    let when = when.unwrap();
+    let out = env.restore(&["src/2026-05-01-100000"], &env.dir.path().join("r1"));
+    assert_ok(&out);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        text.contains("2 files not restored: removed from the snapshot by `prune --keep-versions`")
+            && text.contains(&when),
+        "{text}"
+    );
+    assert!(env.dir.path().join("r1/same.txt").exists());
+    let out = env.restore(
+        &["src/2026-05-02-100000", "--json"],
+        &env.dir.path().join("r2"),
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["trimmed"]["files"], 2, "{doc}");
+    assert_eq!(doc["trimmed"]["at"][0], when.as_str(), "{doc}");
+    // A folder restored from it counts what was trimmed inside it only.
+    let out = env.restore(
+        &["src/2026-05-02-100000", "d", "--json"],
+        &env.dir.path().join("r3"),
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["trimmed"]["files"], 1, "{doc}");
+    // The newest snapshot lost nothing: no word.
+    let out = env.restore(&["src/2026-05-03-100000"], &env.dir.path().join("r4"));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("trimmed"));
+    let doc: serde_json::Value = serde_json::from_slice(
+        &env.restore(
+            &["src/2026-05-03-100000", "--json", "-n"],
+            &env.dir.path().join("r5"),
+        )
+        .stdout,
+    )
+    .unwrap();
+    assert_eq!(doc["trimmed"]["files"], 0, "{doc}");
+}
+
+#[test]
+fn forget_missing_removes_the_side_files_phlb_made_and_an_emptied_name_folder() {
+    // Found by an attack: `forget --missing` left the snapshot's `-backup.log`,
+    // `-summary.txt` and `.SHA256SUMS` behind, and forgetting a name's last snapshot
+    // left an empty `<name>` folder.
+    let env = Env::new();
+    env.write("f", b"one");
+    let s1 = backup_at(&env, "2026-09-01 10:00:00");
+    env.write("f", b"two");
+    let s2 = backup_at(&env, "2026-09-02 10:00:00");
+    let sides =
+        |s: &std::path::Path| ["-backup.log", "-summary.txt", ".SHA256SUMS"].map(|x| beside(s, x));
+    assert!(sides(&s1).iter().all(|p| p.is_file()));
+    fs::remove_dir_all(&s1).unwrap();
+    let theirs = env.root.join("src/notes.txt");
+    fs::write(&theirs, b"the user's").unwrap();
+    let plan = json(&env.run(&["forget", "--missing", "-n", "--json"]));
+    let before = du(&env);
+    assert_ok(&env.run(&["forget", "--missing"]));
+    assert_eq!(
+        before - du(&env),
+        plan["freed"]["disk_bytes"].as_u64().unwrap()
+    );
+    assert!(
+        sides(&s1).iter().all(|p| !p.exists()),
+        "side files of the forgotten one go"
+    );
+    assert!(sides(&s2).iter().all(|p| p.is_file()), "the others' stay");
+    // The last one goes: the folder stays while it holds a file that is not phlb's...
+    fs::remove_dir_all(&s2).unwrap();
+    assert_ok(&env.run(&["forget", "--missing"]));
+    assert!(sides(&s2).iter().all(|p| !p.exists()));
+    assert_eq!(fs::read(&theirs).unwrap(), b"the user's");
+    // ...and goes once it is empty, by forget of a named snapshot too.
+    fs::create_dir(env.dir.path().join("other")).unwrap();
+    fs::write(env.dir.path().join("other/g"), b"g").unwrap();
+    assert_ok(&env.run(&["backup", env.dir.path().join("other").to_str().unwrap()]));
+    let snap = fs::read_dir(env.root.join("other"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .find(|n| n.len() == "2026-09-02-100000".len() && n.starts_with("20"))
+        .unwrap();
+    let plan = json(&env.run(&["forget", &format!("other/{snap}"), "-n", "--json"]));
+    let before = du(&env);
+    assert_ok(&env.run(&["forget", &format!("other/{snap}")]));
+    assert!(
+        !env.root.join("other").exists(),
+        "the emptied name folder goes"
+    );
+    assert_eq!(
+        before - du(&env),
+        plan["freed"]["disk_bytes"].as_u64().unwrap()
+    );
+    assert!(env.root.join("src").is_dir());
+}

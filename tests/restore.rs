@@ -409,6 +409,49 @@ fn sigkill_during_restore_leaves_no_real_named_file_with_wrong_content() {
 }
 
 #[test]
+fn restore_to_with_dotdot_never_writes_into_a_snapshot() {
+    // Found by an attack: `--to W/missing/../root/src/S2` kept its `..`, the check
+    // judged the text (W/missing/.. -> outside), and `create_dir_all` let the kernel
+    // resolve it into snapshot S2, overwriting its files.
+    let env = Env::new();
+    env.write("f", b"first");
+    let s1 = env.backup();
+    env.write("f", b"second, only here");
+    let s2 = env.backup();
+    let w = env.dir.path();
+    let s2_rel = s2.strip_prefix(w).unwrap();
+    let attempts = [
+        w.join("missing/..").join(s2_rel),
+        w.join("missing/deeper/../..").join(s2_rel).join("new"),
+        w.join("a/b/../../root/src"),
+        w.join("root/../root/src/x"),
+    ];
+    for to in &attempts {
+        let out = env.restore(&[&label(&s1), "--force"], to);
+        assert_code(&out, 2);
+        assert!(
+            stderr(&out).contains("inside the backup root"),
+            "{}: {}",
+            to.display(),
+            stderr(&out)
+        );
+        let dry = env.restore(&[&label(&s1), "--force", "--dry-run"], to);
+        assert_code(&dry, 2);
+    }
+    // Also through a symlink the user names: the kernel follows it, and so does the check.
+    symlink(&s2, w.join("to-s2")).unwrap();
+    let out = env.restore(&[&label(&s1), "--force"], &w.join("to-s2/sub/.."));
+    assert_code(&out, 2);
+    assert_eq!(fs::read(s2.join("f")).unwrap(), b"second, only here");
+    assert!(!s2.join("new").exists() && !env.root.join("src/x").exists());
+    assert_ok(&env.run(&["verify"]));
+    // The same `..` that leads outside still works, as the kernel resolves it.
+    let out = env.restore(&[&label(&s1)], &w.join("gone/../elsewhere/r"));
+    assert_ok(&out);
+    assert_eq!(fs::read(w.join("elsewhere/r/f")).unwrap(), b"first");
+}
+
+#[test]
 #[ignore = "needs root (mount --bind)"]
 fn restore_into_a_bind_mount_of_any_folder_of_the_backup_root_is_refused() {
     // Found by two attack rounds: first a bind mount of the root, then of a snapshot
@@ -427,7 +470,8 @@ fn restore_into_a_bind_mount_of_any_folder_of_the_backup_root_is_refused() {
         let bind = env.dir.path().join(format!("bind{i}"));
         std::fs::create_dir(&bind).unwrap();
         let _guard = bind_mount(inside, &bind);
-        for to in [bind.clone(), bind.join("sub")] {
+        let dotdot = env.dir.path().join("nope/../").join(format!("bind{i}/z"));
+        for to in [bind.clone(), bind.join("sub"), dotdot] {
             let out = env.restore(&["src/latest", "--force"], &to);
             assert_code(&out, 2);
             assert!(
@@ -442,4 +486,35 @@ fn restore_into_a_bind_mount_of_any_folder_of_the_backup_root_is_refused() {
         b"old content, only here"
     );
     assert_ok(&env.run(&["verify"]));
+}
+
+#[test]
+#[ignore = "needs root (mounts a tmpfs)"]
+fn a_source_hardlink_pair_split_across_filesystems_in_the_target_is_copied_and_said_once() {
+    // Found by an attack: `a` and `x/b` one inode in the source, `DIR/x` another
+    // filesystem at restore time: `x/b` was not restored at all (EXDEV), exit 1.
+    let env = Env::new();
+    env.write("a", b"pair one");
+    env.write("c", b"pair two");
+    fs::create_dir(env.src.join("x")).unwrap();
+    fs::hard_link(env.src.join("a"), env.src.join("x/b")).unwrap();
+    fs::hard_link(env.src.join("c"), env.src.join("x/d")).unwrap();
+    let snap = env.backup();
+    let to = env.dir.path().join("out");
+    let _disk = SmallDisk::mount(&to.join("x"), "10m").expect("mounting a tmpfs needs root");
+    let out = env.restore(&[&label(&snap)], &to);
+    assert_ok(&out);
+    let said = stderr(&out);
+    assert_eq!(said.matches("separate copies").count(), 1, "{said}");
+    assert_eq!(fs::read(to.join("x/b")).unwrap(), b"pair one");
+    assert_eq!(fs::read(to.join("x/d")).unwrap(), b"pair two");
+    assert_eq!(fs::read(to.join("a")).unwrap(), b"pair one");
+    assert_eq!(
+        mtime_ns(&to.join("x/b")),
+        mtime_ns(&env.src.join("x/b")),
+        "the copy has its recorded metadata"
+    );
+    // Run again: everything is there as recorded.
+    let again = env.restore(&[&label(&snap)], &to);
+    assert_ok(&again);
 }

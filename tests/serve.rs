@@ -370,6 +370,55 @@ fn status_is_clean_when_fresh_and_exit_1_when_stale() {
     assert_ok(&old.run(&["status"]));
 }
 
+#[test]
+fn a_snapshot_deleted_by_hand_is_missing_to_every_reader_and_latest_is_the_newest_on_disk() {
+    // Found by an attack: after `rm -rf` of the newest snapshot, `restore src/latest`
+    // failed, the on-disk `latest` dangled until a prune, and `list`, `status` and the
+    // web UI showed the deleted snapshot `complete` until a `verify` ran.
+    let env = Env::new();
+    env.write("f", b"old");
+    let s1 = backup_at(&env, "2026-07-01 10:00:00");
+    env.write("f", b"new");
+    let s2 = backup_at(&env, "2026-07-02 10:00:00");
+    std::fs::remove_dir_all(&s2).unwrap();
+    let leaf = |p: &std::path::Path| p.file_name().unwrap().to_str().unwrap().to_string();
+    for spec in ["src", "src/latest"] {
+        let to = env.dir.path().join(format!("r-{}", spec.replace('/', "-")));
+        let out = env.restore(&[spec], &to);
+        assert_ok(&out);
+        assert_eq!(std::fs::read(to.join("f")).unwrap(), b"old", "{spec}");
+    }
+    let list = String::from_utf8_lossy(&env.run(&["list"]).stdout).into_owned();
+    let line = list.lines().find(|l| l.contains(&leaf(&s2))).unwrap();
+    assert!(line.contains("missing"), "{list}");
+    let status: serde_json::Value =
+        serde_json::from_slice(&env.run(&["status", "--json"]).stdout).unwrap();
+    assert_eq!(
+        status["names"][0]["newest"],
+        format!("src/{}", leaf(&s1)),
+        "{status}"
+    );
+    assert_eq!(status["names"][0]["last_status"], "missing", "{status}");
+    let srv = Server::start(&env);
+    let page = srv.get("/").text();
+    let row = page
+        .split("<tr")
+        .find(|r| r.contains(&leaf(&s2)))
+        .expect("the deleted snapshot's row");
+    assert!(
+        row.contains("missing") && !row.contains("complete"),
+        "{row}"
+    );
+    drop(srv);
+    // The next writing run (here a backup of another name) points `latest` back.
+    std::fs::create_dir(env.dir.path().join("other")).unwrap();
+    assert_ok(&env.run(&["backup", env.dir.path().join("other").to_str().unwrap()]));
+    assert_eq!(
+        std::fs::read_link(env.root.join("src/latest")).unwrap(),
+        std::path::Path::new(&leaf(&s1))
+    );
+}
+
 /// Loads `path` (with the token, which the server turns into a cookie) in headless
 /// Chromium and returns the rendered DOM; saves a screenshot beside the test binaries.
 fn chromium(srv: &Server, path: &str, shot: &str) -> String {

@@ -287,3 +287,53 @@ fn add_never_links_a_file_that_disagrees_with_its_manifest() {
     let b = env.root.join("hand/2020-01-02-000000/f");
     assert_ne!(ino(&a), ino(&b));
 }
+
+#[test]
+fn a_snapshot_without_regular_files_gets_no_manifest_that_sha256sum_would_reject() {
+    // Found by an attack: an empty source (or a snapshot trimmed of every file) got an
+    // empty manifest that `sha256sum -c` rejects ("no properly formatted checksum
+    // lines"; coreutils 9.1 rejects a comment-only one too).
+    let env = Env::new();
+    fs::create_dir(env.src.join("empty-folder")).unwrap();
+    std::os::unix::fs::symlink("nowhere", env.src.join("link")).unwrap();
+    let snap = backup_at(&env, "2026-07-31 10:00:00");
+    assert!(snap.join("empty-folder").is_dir());
+    assert!(
+        !beside(&snap, ".SHA256SUMS").exists(),
+        "no manifest without files"
+    );
+    assert!(beside(&snap, "-summary.txt").exists());
+    assert_ok(&env.run(&["verify"]));
+    // add (and add --trust-manifests) take the missing manifest as empty, write none.
+    for args in [vec!["add"], vec!["add", "--trust-manifests"]] {
+        env.remove_catalog();
+        let out = env.run(&args);
+        assert_ok(&out);
+        assert!(!beside(&snap, ".SHA256SUMS").exists(), "{args:?}");
+        assert_ok(&env.run(&["verify"]));
+    }
+    // A snapshot whose every file `--keep-versions` trimmed loses its manifest too.
+    env.write("only.txt", b"v1");
+    let first = backup_at(&env, "2026-08-01 10:00:00");
+    env.write("only.txt", b"v2");
+    backup_at(&env, "2026-08-02 10:00:00");
+    assert!(beside(&first, ".SHA256SUMS").exists());
+    assert_ok(&env.run(&["prune", "--keep-versions", "1"]));
+    assert!(!first.join("only.txt").exists());
+    assert!(
+        !beside(&first, ".SHA256SUMS").exists(),
+        "trimmed of every file"
+    );
+    assert_ok(&env.run(&["verify"]));
+    // A snapshot with files whose manifest was deleted is still a problem, said once.
+    let newest = env.backup();
+    fs::remove_file(beside(&newest, ".SHA256SUMS")).unwrap();
+    let out = env.run(&["verify", "--fast"]);
+    assert_code(&out, 1);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout)
+            .matches("SHA256SUMS")
+            .count(),
+        1
+    );
+}

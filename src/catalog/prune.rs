@@ -63,6 +63,7 @@ pub fn members(db: &Db, name: Option<&str>) -> Result<Vec<Member>> {
 /// A stored copy whose every link is in a removed snapshot.
 #[derive(Debug, Clone)]
 pub struct FreedCopy {
+    pub copy_id: i64,
     pub content_id: i64,
     pub size: u64,
     /// Where one link of it is: snapshot id and path inside that snapshot.
@@ -86,14 +87,15 @@ pub struct Freed {
 }
 
 /// Fills `temp.going` with the stored copies no snapshot outside `temp.doomed_runs`
-/// links, each with one removed snapshot that links it.
+/// and `hollow` links, each with one removed snapshot that links it. A hollow snapshot
+/// (its folder gone from disk, or `missing`) holds nothing: its entries keep no copy.
 ///
 /// Every secondary index of `entries` leads with the snapshot (V5), so "which snapshots
 /// link this copy" is asked snapshot by snapshot: start from the copies of the removed
 /// snapshots, then drop those each other snapshot links, nearest snapshots first. The
 /// set shrinks fast (a copy usually lives in neighbouring snapshots), so a run over
 /// 100 snapshots costs about the removed entries plus a few probes per changed file.
-fn fill_going(tx: &rusqlite::Transaction) -> Result<()> {
+fn fill_going(tx: &rusqlite::Transaction, hollow: &[i64]) -> Result<()> {
     tx.execute_batch(
         "CREATE TEMP TABLE IF NOT EXISTS going (id INTEGER PRIMARY KEY, snapshot_id INTEGER);
          DELETE FROM going;
@@ -110,6 +112,7 @@ fn fill_going(tx: &rusqlite::Transaction) -> Result<()> {
         .prepare("SELECT id FROM snapshot_runs WHERE id NOT IN (SELECT id FROM temp.doomed_runs)")?
         .query_map([], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
+    others.retain(|id| !hollow.contains(id));
     let distance = |id: i64| removed.iter().map(|r| (r - id).abs()).min().unwrap_or(0);
     others.sort_by_key(|&id| (distance(id), std::cmp::Reverse(id)));
     let mut spare = tx.prepare(
@@ -139,14 +142,14 @@ fn doom(tx: &rusqlite::Transaction, ids: &[i64]) -> Result<()> {
     Ok(())
 }
 
-/// What removing the snapshots `ids` would free.
-pub fn freed(db: &Db, ids: &[i64]) -> Result<Freed> {
+/// What removing the snapshots `ids` would free, the snapshots `hollow` holding nothing.
+pub fn freed(db: &Db, ids: &[i64], hollow: &[i64]) -> Result<Freed> {
     let tx = db.conn().unchecked_transaction()?;
     doom(&tx, ids)?;
-    fill_going(&tx)?;
+    fill_going(&tx, hollow)?;
     let copies: Vec<FreedCopy> = {
         let mut stmt = tx.prepare(
-            "SELECT k.content_id, c.size, g.snapshot_id,
+            "SELECT g.id, k.content_id, c.size, g.snapshot_id,
                     (SELECT p.path FROM entries e JOIN paths p ON p.id = e.path_id
                      WHERE e.snapshot_id = g.snapshot_id AND e.copy_id = g.id LIMIT 1)
              FROM temp.going g JOIN copies k ON k.id = g.id JOIN contents c ON c.id = k.content_id",
@@ -154,10 +157,11 @@ pub fn freed(db: &Db, ids: &[i64]) -> Result<Freed> {
         let rows = stmt
             .query_map([], |r| {
                 Ok(FreedCopy {
-                    content_id: r.get(0)?,
-                    size: r.get::<_, i64>(1)?.max(0) as u64,
-                    snapshot_id: r.get(2)?,
-                    path: r.get(3)?,
+                    copy_id: r.get(0)?,
+                    content_id: r.get(1)?,
+                    size: r.get::<_, i64>(2)?.max(0) as u64,
+                    snapshot_id: r.get(3)?,
+                    path: r.get(4)?,
                 })
             })?
             .collect::<rusqlite::Result<_>>()?;
@@ -191,7 +195,7 @@ pub fn freed(db: &Db, ids: &[i64]) -> Result<Freed> {
 pub fn delete_run(db: &Db, id: i64) -> Result<()> {
     let tx = db.conn().unchecked_transaction()?;
     doom(&tx, &[id])?;
-    fill_going(&tx)?;
+    fill_going(&tx, &[])?;
     tx.execute("DELETE FROM entries WHERE snapshot_id = ?1", [id])?;
     tx.execute("DELETE FROM trimmed_entries WHERE snapshot_id = ?1", [id])?;
     tx.execute("DELETE FROM source_links WHERE snapshot_id = ?1", [id])?;
@@ -210,11 +214,34 @@ pub fn delete_run(db: &Db, id: i64) -> Result<()> {
     Ok(())
 }
 
-/// How many stored copies content `content_id` has.
-pub fn copy_count(db: &Db, content_id: i64) -> Result<u64> {
-    let n: i64 = db
+/// True when content `content_id` keeps a stored copy outside `going` that a snapshot
+/// outside `dead` (removed or hollow) links. The usual content has one copy, found
+/// going with one index probe; each other copy is looked for snapshot by snapshot.
+pub fn keeps_a_copy(
+    db: &Db,
+    content_id: i64,
+    going: &std::collections::HashSet<i64>,
+    dead: &[i64],
+) -> Result<bool> {
+    let copies: Vec<i64> = db
         .conn()
-        .prepare_cached("SELECT count(*) FROM copies WHERE content_id = ?1")?
-        .query_row([content_id], |r| r.get(0))?;
-    Ok(n as u64)
+        .prepare_cached("SELECT id FROM copies WHERE content_id = ?1")?
+        .query_map([content_id], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let others: Vec<i64> = copies.into_iter().filter(|c| !going.contains(c)).collect();
+    if others.is_empty() {
+        return Ok(false);
+    }
+    let dead = serde_json::to_string(dead)?;
+    let mut linked = db.conn().prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM snapshot_runs s WHERE s.id NOT IN
+             (SELECT value FROM json_each(?2))
+         AND EXISTS (SELECT 1 FROM entries e WHERE e.snapshot_id = s.id AND e.copy_id = ?1))",
+    )?;
+    for copy in others {
+        if linked.query_row(rusqlite::params![copy, dead], |r| r.get::<_, bool>(0))? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }

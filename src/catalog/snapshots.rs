@@ -112,12 +112,30 @@ impl SnapshotRow {
 
     /// The newest complete snapshot of `name` (whether or not its folder still exists).
     pub fn previous_complete(db: &Db, name: &str) -> Result<Option<SnapshotRow>> {
+        Self::newest_complete(db, name, &|_| true)
+    }
+
+    /// The newest complete snapshot of `name` that `keep` accepts (readers: the newest
+    /// whose folder is on disk), in the order of `previous_complete`.
+    pub fn newest_complete(
+        db: &Db,
+        name: &str,
+        keep: &dyn Fn(&SnapshotRow) -> bool,
+    ) -> Result<Option<SnapshotRow>> {
         let conn = db.conn();
         let sql = format!(
             "SELECT {COLUMNS} FROM snapshot_runs WHERE name = ?1 AND status = 'complete'
-             ORDER BY {NEWEST_FIRST} LIMIT 1"
+             ORDER BY {NEWEST_FIRST}"
         );
-        Ok(conn.query_row(&sql, [name], row).optional()?)
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let mut rows = stmt.query([name])?;
+        while let Some(r) = rows.next()? {
+            let found = row(r)?;
+            if keep(&found) {
+                return Ok(Some(found));
+            }
+        }
+        Ok(None)
     }
 
     /// The newest complete snapshot of `name` that a backup run made from the source

@@ -75,8 +75,13 @@ pub fn run_count(db: &Db, name: &str) -> Result<i64> {
     )?)
 }
 
-/// The newest run of `name` (any status), and its newest complete one.
-pub fn newest(db: &Db, name: &str) -> Result<(Option<Run>, Option<Run>)> {
+/// The newest run of `name` (any status), and its newest complete one that `present`
+/// accepts (its folder is on disk).
+pub fn newest(
+    db: &Db,
+    name: &str,
+    present: &dyn Fn(&Run) -> bool,
+) -> Result<(Option<Run>, Option<Run>)> {
     let conn = db.conn();
     let last = conn
         .query_row(
@@ -88,16 +93,18 @@ pub fn newest(db: &Db, name: &str) -> Result<(Option<Run>, Option<Run>)> {
             run_row,
         )
         .optional()?;
-    let complete = conn
-        .query_row(
-            &format!(
-                "SELECT {RUN_COLUMNS} FROM snapshot_runs WHERE name = ?1 AND status = ?2
-                 ORDER BY sequence DESC, instant_ns DESC, id DESC LIMIT 1"
-            ),
-            params![name, Status::Complete.as_str()],
-            run_row,
-        )
-        .optional()?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {RUN_COLUMNS} FROM snapshot_runs WHERE name = ?1 AND status = ?2
+         ORDER BY sequence DESC, instant_ns DESC, id DESC"
+    ))?;
+    let mut complete = None;
+    for run in stmt.query_map(params![name, Status::Complete.as_str()], run_row)? {
+        let run = run?;
+        if present(&run) {
+            complete = Some(run);
+            break;
+        }
+    }
     Ok((last, complete))
 }
 

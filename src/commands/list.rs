@@ -27,7 +27,7 @@ fn status_text(status: &str, failed: i64, damaged: i64, trimmed: i64) -> String 
 
 /// Runs `phlb list`.
 pub fn run(config: &Config, args: &ListArgs) -> Result<Outcome> {
-    let (_, catalog) = open_read(config)?;
+    let (root, catalog) = open_read(config)?;
     let db = catalog.db()?;
     let rows = queries::list(&db, args.name.as_deref())?;
     if rows.is_empty() {
@@ -51,7 +51,11 @@ pub fn run(config: &Config, args: &ListArgs) -> Result<Outcome> {
         columns.push("source");
     }
     let mut t = Table::new(&columns);
-    for r in rows {
+    for mut r in rows {
+        // A folder deleted by hand: `missing` (one `lstat` per snapshot).
+        if let Some((name, ts)) = r.snapshot.split_once('/') {
+            r.status = crate::root::latest::shown_status(&root, name, ts, &r.status).to_string();
+        }
         let made = Cell::Time(i128::from(r.stamp.instant_ns));
         let mut row = vec![
             r.snapshot.into(),

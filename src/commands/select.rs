@@ -97,11 +97,18 @@ pub fn print(table: &Table, out: &OutputArgs) {
     print!("{}", table.render(format, out.bytes));
 }
 
-/// Finds the snapshot a user named (`NAME` and `NAME/latest`: its newest complete one).
+/// Finds the snapshot a user named (`NAME` and `NAME/latest`: its newest complete one
+/// on disk).
 pub fn resolve(db: &Db, root: &Path, spec: &str) -> Result<SnapshotRow> {
     let (name, ts) = split_spec(root, spec);
     let found = match ts.as_deref() {
-        Some("latest") | None => SnapshotRow::previous_complete(db, &name)?,
+        // The newest whose folder is on disk (the newest may have been deleted by hand).
+        Some("latest") | None => SnapshotRow::newest_complete(db, &name, &|r| {
+            crate::root::latest::on_disk(root, &r.name, &r.timestamp)
+        })?
+        .map(Ok)
+        .or_else(|| SnapshotRow::previous_complete(db, &name).transpose())
+        .transpose()?,
         Some(ts) => SnapshotRow::find(db, &name, ts)?,
     };
     found.with_context(|| format!("{spec}: no such snapshot in the catalog"))

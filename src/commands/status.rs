@@ -70,7 +70,14 @@ pub fn statuses(
 ) -> Result<Vec<NameStatus>> {
     let mut out = Vec::new();
     for name in web::names(db)? {
-        let (last, complete) = web::newest(db, &name)?;
+        // A snapshot whose folder is gone (deleted by hand) is `missing`, never newest.
+        let root = &config.backup_path;
+        let present = |r: &Run| crate::root::latest::on_disk(root, &r.name, &r.timestamp);
+        let (mut last, complete) = web::newest(db, &name, &present)?;
+        if let Some(l) = last.as_mut() {
+            l.status = crate::root::latest::shown_status(root, &l.name, &l.timestamp, &l.status)
+                .to_string();
+        }
         let taken = complete.as_ref().map(taken_at);
         let age_secs = taken.map(|t| (now - t).num_seconds());
         let stale = match (config.max_age, age_secs) {
@@ -106,12 +113,36 @@ pub fn statuses(
     Ok(out)
 }
 
+/// What removals left undone on disk while no writer runs (an immutable file): the
+/// folders in `.phlb/trash`, and the snapshots with trimmed versions still there.
+fn stuck_removals(db: &Db, root: &std::path::Path) -> Result<Vec<String>> {
+    let mut out: Vec<String> = crate::root::stuck::in_trash(root)
+        .iter()
+        .map(|p| crate::units::one_line(p))
+        .collect();
+    for p in crate::catalog::trim::pending(db)? {
+        out.push(format!(
+            "{} old version{} trimmed from {}/{}",
+            p.paths.len(),
+            if p.paths.len() == 1 { "" } else { "s" },
+            p.name,
+            p.timestamp
+        ));
+    }
+    Ok(out)
+}
+
 /// Runs `phlb status` (with `-q`: no table, only the exit code; `--json` still prints).
 pub fn run(config: &Config, ui: &Ui, args: &StatusArgs) -> Result<Outcome> {
-    let (_, catalog) = open_read(config)?;
+    let (root, catalog) = open_read(config)?;
     let db = catalog.db()?;
     let alive = crate::lock::writer_running(&config.meta_dir());
     let list = statuses(&db, config, crate::clock::now_utc(), alive)?;
+    let stuck = if alive {
+        Vec::new() // a writer may be deleting them right now
+    } else {
+        stuck_removals(&db, &root)?
+    };
     let outcome = if list.iter().any(NameStatus::problem) {
         Outcome::Problems
     } else {
@@ -122,6 +153,7 @@ pub fn run(config: &Config, ui: &Ui, args: &StatusArgs) -> Result<Outcome> {
             "max_age": config.max_age.map(|m| m.to_string()),
             "ok": outcome == Outcome::Clean,
             "names": list,
+            "stuck_removals": stuck,
         });
         println!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(outcome);
@@ -163,6 +195,11 @@ pub fn run(config: &Config, ui: &Ui, args: &StatusArgs) -> Result<Outcome> {
         ]);
     }
     print!("{}", t.render(Format::Table, false));
+    for line in &stuck {
+        println!(
+            "stuck removal: {line} (a run could not delete it; its warning says how to fix it)"
+        );
+    }
     if let Some(max) = config.max_age {
         println!("MAX_AGE = {max}");
     }

@@ -10,6 +10,26 @@ use anyhow::{Context, Result};
 use crate::catalog::Db;
 use crate::layout::LATEST;
 
+/// True when snapshot `name/timestamp` has its folder under `root` (one `lstat`): a
+/// snapshot recorded complete whose folder is gone was deleted by hand, and every
+/// reader shows it `missing` and never takes it for the newest.
+pub fn on_disk(root: &Path, name: &str, timestamp: &str) -> bool {
+    root.join(name)
+        .join(timestamp)
+        .symlink_metadata()
+        .is_ok_and(|md| md.is_dir())
+}
+
+/// The status to show for snapshot `name/timestamp` recorded as `status`: `missing`
+/// for a complete one whose folder is gone.
+pub fn shown_status<'a>(root: &Path, name: &str, timestamp: &str, status: &'a str) -> &'a str {
+    if status == "complete" && !on_disk(root, name, timestamp) {
+        "missing"
+    } else {
+        status
+    }
+}
+
 /// Points `<root>/<name>/latest` at the newest complete snapshot the catalog has for
 /// `name` whose folder is on disk, or removes it when there is none.
 pub fn refresh(db: &Db, root: &Path, name: &str) -> Result<()> {
@@ -20,12 +40,7 @@ pub fn refresh(db: &Db, root: &Path, name: &str) -> Result<()> {
     let newest = crate::catalog::prune::members(db, Some(name))?
         .into_iter()
         .filter(|m| m.row.status == crate::catalog::snapshots::Status::Complete)
-        .filter(|m| {
-            parent
-                .join(&m.row.timestamp)
-                .symlink_metadata()
-                .is_ok_and(|md| md.is_dir())
-        })
+        .filter(|m| on_disk(root, name, &m.row.timestamp))
         .max_by_key(|m| m.order())
         .map(|m| m.row);
     let Some(row) = newest else {

@@ -14,11 +14,12 @@ pub mod latest;
 mod required;
 mod reserve;
 mod stale_inodes;
+pub mod stuck;
 mod trash;
 mod trim;
 
 pub use required::{is_default_root, require, used_line, where_from};
-pub use trash::{snapshot_places, TRASH_DIR};
+pub use trash::{remove_empty_name_folder, remove_side_files, snapshot_places, TRASH_DIR};
 pub use trim::finish as finish_trims;
 
 use crate::catalog::{Access, Catalog, Origin};
@@ -102,12 +103,28 @@ impl BackupRoot {
                 aside.display()
             ));
         }
-        trash::finish(&path, &catalog, say)?;
-        let trimmed = trim::finish(&path, &catalog, say)?;
+        // What cannot be deleted (an immutable file) is said once and never stops a run.
+        let mut stuck = trash::finish(&path, &catalog, say)?;
+        let (trimmed, trims_stuck) = trim::finish(&path, &catalog, say)?;
+        stuck.extend(trims_stuck);
+        for s in &stuck {
+            say(s.line());
+        }
         if trimmed > 0 {
             say(format!(
                 "phlb: note: finished trimming {trimmed} old versions, which an interrupted prune left"
             ));
+        }
+        // A `latest` left dangling by a snapshot deleted by hand points at the newest
+        // one on disk again (best effort: it is only for people browsing the disk).
+        let mut names: Vec<String> = crate::catalog::SnapshotRow::all(&catalog.db()?)?
+            .into_iter()
+            .map(|r| r.name)
+            .collect();
+        names.sort();
+        names.dedup();
+        for name in names {
+            let _ = latest::refresh(&catalog.db()?, &path, &name);
         }
         stale_inodes::refresh(&catalog.db()?, &path, say)?;
         reserve::ensure(&meta_dir);

@@ -20,6 +20,7 @@ use std::sync::atomic::AtomicU64;
 
 use anyhow::{Context, Result};
 
+use super::stuck::Stuck;
 use super::{BackupRoot, META_DIR};
 use crate::catalog::{prune, Catalog, SnapshotRow};
 use crate::layout::{SnapshotPaths, IN_PROGRESS};
@@ -32,14 +33,16 @@ pub const TRASH_DIR: &str = "trash";
 impl BackupRoot {
     /// Removes snapshot `row` (its folder under its final or in-progress name, and its
     /// side files) and its catalog rows. `removed` counts the names deleted;
-    /// `waiting` is called once when a reader holds the snapshot.
+    /// `waiting` is called once when a reader holds the snapshot. What cannot be deleted
+    /// from the trash (an immutable file) is returned, never an error: the snapshot is
+    /// gone from its place and the catalog, and the next writer tries again.
     pub fn remove_snapshot(
         &self,
         row: &SnapshotRow,
         workers: usize,
         removed: &AtomicU64,
         waiting: &dyn Fn(),
-    ) -> Result<()> {
+    ) -> Result<Vec<Stuck>> {
         let bin = make_bin(&self.meta_dir(), &row.name)?;
         let places = snapshot_places(&self.path, &row.name, &row.timestamp);
         let folder = places.iter().find(|p| is_real_dir(p));
@@ -68,19 +71,28 @@ impl BackupRoot {
         if let Some(parent) = places.first().and_then(|p| p.parent()) {
             sync_dir(parent);
         }
+        let mut stuck = Vec::new();
         std::thread::scope(|s| -> Result<()> {
             let rows = s.spawn(|| prune::delete_run(&db()?, row.id));
             for there in &moved {
-                store::remove_tree(there, workers, removed)
-                    .with_context(|| format!("{}: cannot delete", there.display()))?;
+                if let Err(e) = store::remove_tree(there, workers, removed) {
+                    stuck.push(Stuck {
+                        path: there.clone(),
+                        why: e.to_string(),
+                        trim: false,
+                    });
+                }
             }
             rows.join()
                 .unwrap_or_else(|_| anyhow::bail!("{}: dropping the rows failed", row.label()))
                 .with_context(|| format!("{}: cannot drop from the catalog", row.label()))
         })?;
+        // The rows are gone and nothing is left in place: what the trash still holds
+        // is deleted by the next writer, marker or not.
         let _ = std::fs::remove_file(&marker);
         let _ = std::fs::remove_dir(&bin);
-        super::latest::refresh(&self.catalog.db()?, &self.path, &row.name)
+        super::latest::refresh(&self.catalog.db()?, &self.path, &row.name)?;
+        Ok(stuck)
     }
 }
 
@@ -137,6 +149,30 @@ pub fn snapshot_places(root: &Path, name: &str, timestamp: &str) -> Vec<PathBuf>
     out
 }
 
+/// Removes the side files phlb made beside snapshot `name/timestamp` (manifest,
+/// summary, log) when its folder is gone (`forget --missing`); only regular files of
+/// those exact names go, and nothing while a folder of the snapshot is there.
+pub fn remove_side_files(root: &Path, name: &str, timestamp: &str) {
+    let places = snapshot_places(root, name, timestamp);
+    if places.iter().any(|p| is_real_dir(p)) {
+        return;
+    }
+    for p in places {
+        if p.symlink_metadata().is_ok_and(|m| m.is_file()) {
+            let _ = std::fs::remove_file(&p);
+        }
+    }
+}
+
+/// Removes `<root>/<name>` when nothing is left in it (its last snapshot went); a
+/// folder holding anything, phlb's or not, stays.
+pub fn remove_empty_name_folder(root: &Path, name: &str) {
+    let dir = root.join(name);
+    if dir.symlink_metadata().is_ok_and(|m| m.is_dir()) {
+        let _ = std::fs::remove_dir(&dir);
+    }
+}
+
 fn is_real_dir(p: &Path) -> bool {
     p.symlink_metadata().is_ok_and(|m| m.is_dir())
 }
@@ -160,14 +196,16 @@ fn sync_dir(dir: &Path) {
 /// moves what is still in place into the trash and drops the snapshot's rows; then
 /// drops the rows of every snapshot folder found there and deletes everything in it.
 /// Anything but a real folder at `trash/<name>` is removed, never followed. Lines for
-/// the user go to `say`.
-pub fn finish(root: &Path, catalog: &Catalog, say: &dyn Fn(String)) -> Result<()> {
+/// the user go to `say`. What cannot be moved or deleted (an immutable file) is
+/// returned and the rest goes on: it never stops a run.
+pub fn finish(root: &Path, catalog: &Catalog, say: &dyn Fn(String)) -> Result<Vec<Stuck>> {
     let trash = root.join(META_DIR).join(TRASH_DIR);
     let Ok(bins) = std::fs::read_dir(&trash) else {
-        return Ok(());
+        return Ok(Vec::new());
     };
     let db = catalog.db()?;
     let removed = AtomicU64::new(0);
+    let mut stuck = Vec::new();
     for bin in bins.flatten() {
         if !bin.file_type().is_ok_and(|t| t.is_dir()) {
             let _ = std::fs::remove_file(bin.path());
@@ -185,9 +223,19 @@ pub fn finish(root: &Path, catalog: &Catalog, say: &dyn Fn(String)) -> Result<()
                 })
                 .unwrap_or_default()
         };
+        // Markers whose snapshot could not leave its place: kept for the next run.
+        let mut held = Vec::new();
         for marker in leaves(&bin.path()).iter().filter(|l| l.ends_with(REMOVING)) {
             let ts = &marker[..marker.len() - REMOVING.len()];
-            move_into(&snapshot_places(root, &name, ts), &bin.path())?;
+            if let Err(e) = move_into(&snapshot_places(root, &name, ts), &bin.path()) {
+                stuck.push(Stuck {
+                    path: root.join(&name).join(ts),
+                    why: format!("{e:#}"),
+                    trim: false,
+                });
+                held.push(marker.clone());
+                continue;
+            }
             if let Some(row) = SnapshotRow::find(&db, &name, ts)? {
                 prune::delete_run(&db, row.id)?;
             }
@@ -204,15 +252,22 @@ pub fn finish(root: &Path, catalog: &Catalog, say: &dyn Fn(String)) -> Result<()
                 }
             }
             if !leaf.ends_with(REMOVING) {
-                store::remove_tree(&item, 1, &removed)
-                    .with_context(|| format!("{}: cannot delete", item.display()))?;
+                if let Err(e) = store::remove_tree(&item, 1, &removed) {
+                    stuck.push(Stuck {
+                        path: item,
+                        why: e.to_string(),
+                        trim: false,
+                    });
+                }
             }
         }
         for marker in leaves(&bin.path()).iter().filter(|l| l.ends_with(REMOVING)) {
-            let _ = std::fs::remove_file(bin.path().join(marker));
+            if !held.contains(marker) {
+                let _ = std::fs::remove_file(bin.path().join(marker));
+            }
         }
         let _ = std::fs::remove_dir(bin.path());
         super::latest::refresh(&db, root, &name)?;
     }
-    Ok(())
+    Ok(stuck)
 }

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
+use super::stuck::Stuck;
 use crate::catalog::{trim, Catalog};
 use crate::fsat::{self, Scope};
 use crate::hash::HashAlgo;
@@ -23,12 +24,18 @@ use crate::layout::{snapshot_dir_rel, SnapshotPaths};
 use crate::lock::snapshot::{self, Hold};
 use crate::manifest;
 
-/// Finishes every pending trim under `root`; returns how many files were removed. Each
-/// snapshot is locked exclusively meanwhile (a restore reading it is waited for;
-/// `waiting` is told).
-pub fn finish(root: &Path, catalog: &Catalog, waiting: &dyn Fn(String)) -> Result<u64> {
+/// Finishes every pending trim under `root`; returns how many files were removed, and
+/// the files that could not be (an immutable file: the trim stays pending for the next
+/// writer, and the rest goes on). Each snapshot is locked exclusively meanwhile (a
+/// restore reading it is waited for; `waiting` is told).
+pub fn finish(
+    root: &Path,
+    catalog: &Catalog,
+    waiting: &dyn Fn(String),
+) -> Result<(u64, Vec<Stuck>)> {
     let db = catalog.db()?;
     let mut removed = 0;
+    let mut stuck = Vec::new();
     for trim::Pending {
         snapshot_id: id,
         name,
@@ -55,10 +62,13 @@ pub fn finish(root: &Path, catalog: &Catalog, waiting: &dyn Fn(String)) -> Resul
             Ok(top) => {
                 for rel in &paths {
                     let rel = Path::new(OsStr::from_bytes(rel));
-                    if unlink_keeping_folder_time(top.as_fd(), rel)
-                        .with_context(|| format!("{}: cannot remove", dir.join(rel).display()))?
-                    {
-                        removed += 1;
+                    match unlink_keeping_folder_time(top.as_fd(), rel) {
+                        Ok(gone) => removed += u64::from(gone),
+                        Err(e) => stuck.push(Stuck {
+                            path: dir.join(rel),
+                            why: e.to_string(),
+                            trim: true,
+                        }),
                     }
                 }
             }
@@ -70,9 +80,11 @@ pub fn finish(root: &Path, catalog: &Catalog, waiting: &dyn Fn(String)) -> Resul
         let sums = SnapshotPaths::new(root, &name, &ts, algo.manifest_suffix()).manifest;
         drop_from_manifest(&sums, &paths)
             .with_context(|| format!("{}: cannot rewrite", sums.display()))?;
-        trim::mark_done(&db, id)?;
+        if !stuck.iter().any(|s| s.path.starts_with(&dir)) {
+            trim::mark_done(&db, id)?;
+        }
     }
-    Ok(removed)
+    Ok((removed, stuck))
 }
 
 /// Removes file `rel` of the snapshot folder `top` (never through a symlink) and sets
@@ -131,7 +143,7 @@ fn unlink_keeping_folder_time(top: BorrowedFd, rel: &Path) -> io::Result<bool> {
 }
 
 /// Rewrites manifest `sums` without the lines of `paths` (same order, same mode); a
-/// missing manifest stays missing.
+/// missing manifest stays missing, and one left with no line is removed.
 fn drop_from_manifest(sums: &Path, paths: &[Vec<u8>]) -> io::Result<()> {
     let mode = match sums.symlink_metadata() {
         Ok(md) if md.is_file() => md.permissions().mode() & 0o7777,
@@ -149,6 +161,10 @@ fn drop_from_manifest(sums: &Path, paths: &[Vec<u8>]) -> io::Result<()> {
             manifest::line_into(&mut out, &hex, &rel);
         }
     })?;
+    if out.is_empty() {
+        // Trimmed of every file: no manifest, as for a snapshot without files.
+        return std::fs::remove_file(sums);
+    }
     crate::store::write_file(sums, &out)?;
     std::fs::set_permissions(sums, std::fs::Permissions::from_mode(mode))
 }

@@ -220,7 +220,8 @@ impl Importer<'_> {
         row.mark_complete(&tx)?;
         // The manifest goes to disk before the snapshot counts as recorded: a kill in
         // between leaves a snapshot the next add records again, never one without it.
-        if manifest_path.is_none() && failed == 0 {
+        // (None for a snapshot without regular files: no manifest is an empty one.)
+        if manifest_path.is_none() && failed == 0 && !lines.is_empty() {
             let paths = SnapshotPaths::new(
                 self.root,
                 &folder.name,

@@ -385,7 +385,15 @@ fn complete(
         })?;
     }
     std::fs::rename(&paths.work_log, &paths.log).with_context(|| ctx(&paths.log))?;
-    std::fs::rename(&paths.work_manifest, &paths.manifest).with_context(|| ctx(&paths.manifest))?;
+    // A snapshot without regular files gets no manifest: an empty one is refused by
+    // `sha256sum -c` ("no properly formatted checksum lines").
+    let empty = std::fs::symlink_metadata(&paths.work_manifest).is_ok_and(|m| m.len() == 0);
+    if empty {
+        std::fs::remove_file(&paths.work_manifest).with_context(|| ctx(&paths.manifest))?;
+    } else {
+        std::fs::rename(&paths.work_manifest, &paths.manifest)
+            .with_context(|| ctx(&paths.manifest))?;
+    }
     let db = catalog.db()?;
     let finished_at = crate::clock::now_rfc3339();
     snapshot.set_totals(&db, &counts.totals(), &finished_at)?;

@@ -3,6 +3,7 @@
 //! removing each through the root (`BackupRoot::remove_snapshot`). `backup --prune` runs
 //! the same removal after a successful backup.
 
+mod freed;
 mod plan;
 mod show;
 
@@ -22,6 +23,7 @@ use crate::commands::select::{existing_root, resolve};
 use crate::config::Config;
 use crate::progress::{Progress, Style, Ui};
 use crate::retention::Policy;
+use crate::root::stuck::Stuck;
 use crate::root::{BackupRoot, Filesystem};
 use crate::Outcome;
 
@@ -228,7 +230,7 @@ fn carry_out(
         None => existing_root(config)?,
     };
     let olds = plan::trims(conn, &items, versions)?;
-    let freed = plan::measure(conn, &root, &items, &olds)?;
+    let freed = freed::measure(conn, &root, &items, &olds)?;
     let to_remove: Vec<&Item> = items.iter().filter(|i| i.removes()).collect();
     let text = !removal.json && !ui.quiet();
     if text {
@@ -266,10 +268,12 @@ fn carry_out(
     let progress = Progress::counting(Style::detect(ui.quiet() || removal.json), "prune", total);
     let removed = AtomicU64::new(0);
     let mut done = 0usize;
+    let mut stuck = Vec::new();
     for item in &to_remove {
         let row = &item.member.row;
         if item.action == Action::Remove(Reason::Missing) {
             prune::delete_run(conn, row.id)?;
+            crate::root::remove_side_files(opened.path(), &row.name, &row.timestamp);
         } else {
             let waiting = || {
                 ui.say(format!(
@@ -277,7 +281,7 @@ fn carry_out(
                     row.label()
                 ))
             };
-            std::thread::scope(|s| -> Result<()> {
+            stuck.extend(std::thread::scope(|s| -> Result<_> {
                 let work = s.spawn(|| {
                     opened.remove_snapshot(row, config.worker_count(), &removed, &waiting)
                 });
@@ -287,7 +291,7 @@ fn carry_out(
                 }
                 work.join()
                     .unwrap_or_else(|_| bail!("{}: removal failed", row.label()))
-            })?;
+            })?);
         }
         done += 1;
         if ui.verbose {
@@ -298,13 +302,19 @@ fn carry_out(
         }
     }
     progress.finish();
-    trim_versions(opened, conn, &olds, ui)?;
+    stuck.extend(trim_versions(opened, conn, &olds, ui)?);
+    // Said once each; the run goes on and the next writer tries again.
+    for s in &stuck {
+        eprintln!("{}", s.line());
+    }
     // `latest` of every name looked at points at its newest snapshot on disk (also when
     // nothing was removed but the newest was deleted by hand).
     let mut names: Vec<&str> = items.iter().map(|i| i.member.row.name.as_str()).collect();
     names.dedup();
     for name in names {
         crate::root::latest::refresh(conn, opened.path(), name)?;
+        // Its last snapshot gone: no empty `<name>` folder is left behind.
+        crate::root::remove_empty_name_folder(opened.path(), name);
     }
     if removal.json {
         print_json(&show::json(
@@ -321,24 +331,30 @@ fn carry_out(
             if done == 1 { "" } else { "s" }
         );
     }
-    Ok(Outcome::Clean)
+    Ok(if stuck.is_empty() {
+        Outcome::Clean
+    } else {
+        Outcome::Problems
+    })
 }
 
 /// Removes the older versions `olds` (`--keep-versions`): per snapshot, the catalog rows
 /// move to `trimmed_entries` first, then the files and manifest lines go
 /// (`root::finish_trims`, which the next writer also runs after a kill).
-fn trim_versions(opened: &BackupRoot, db: &Db, olds: &[Old], ui: &Ui) -> Result<()> {
+/// Returns what could not be deleted.
+fn trim_versions(opened: &BackupRoot, db: &Db, olds: &[Old], ui: &Ui) -> Result<Vec<Stuck>> {
     let mut ids: Vec<i64> = olds.iter().map(|o| o.snapshot_id).collect();
     ids.dedup();
     let now = crate::clock::now_rfc3339();
     for id in ids {
         trim::record(db, id, olds, &now)?;
     }
-    let removed = crate::root::finish_trims(opened.path(), &opened.catalog, &|line| ui.say(line))?;
+    let (removed, stuck) =
+        crate::root::finish_trims(opened.path(), &opened.catalog, &|line| ui.say(line))?;
     if removed > 0 && ui.verbose {
         ui.say(format!("trimmed {removed} old versions"));
     }
-    Ok(())
+    Ok(stuck)
 }
 
 /// Prints the one JSON document of a run.

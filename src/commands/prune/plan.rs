@@ -1,14 +1,12 @@
-//! Owns the removal plan of prune and forget: which snapshots go and why, and exactly
-//! what that frees (bytes from the catalog, disk blocks from the files themselves).
+//! Owns the removal plan of prune and forget: which snapshots go and why (what that
+//! frees is `freed`).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::collections::BTreeMap;
+use std::path::Path;
 
 use anyhow::Result;
 
-use crate::catalog::prune::{self, Member};
+use crate::catalog::prune::Member;
 use crate::catalog::snapshots::Status;
 use crate::catalog::trim::{self, Old};
 use crate::catalog::Db;
@@ -60,25 +58,6 @@ impl Item {
     pub fn removes(&self) -> bool {
         matches!(self.action, Action::Remove(_))
     }
-}
-
-/// A file whose last stored copy goes.
-#[derive(Debug, Clone)]
-pub struct Lost {
-    pub snapshot: String,
-    pub path: PathBuf,
-    pub size: u64,
-}
-
-/// What removing the plan's snapshots frees.
-#[derive(Debug, Clone, Default)]
-pub struct Freed {
-    /// Sizes of the stored copies whose last link goes.
-    pub bytes: u64,
-    pub copies: u64,
-    /// Allocated blocks of those copies, of the removed folders, links and side files.
-    pub disk_bytes: u64,
-    pub lost: Vec<Lost>,
 }
 
 /// Applies `policy` to each name of `members`: complete snapshots by the policy (all
@@ -235,87 +214,4 @@ pub fn removed_ids(items: &[Item]) -> Vec<i64> {
         .filter(|i| matches!(i.action, Action::Remove(r) if r != Reason::Missing))
         .map(|i| i.member.row.id)
         .collect()
-}
-
-/// What removing the plan's snapshots and trimming `olds` frees, on the catalog of `db`
-/// and the disk under `root`.
-pub fn measure(db: &Db, root: &Path, items: &[Item], olds: &[Old]) -> Result<Freed> {
-    let ids = removed_ids(items);
-    if ids.is_empty() && olds.is_empty() {
-        return Ok(Freed::default());
-    }
-    let found = if ids.is_empty() {
-        prune::Freed::default()
-    } else {
-        prune::freed(db, &ids)?
-    };
-    // Every stored copy that goes: (content, size, snapshot, path of one of its links).
-    let mut going: Vec<(i64, u64, i64, Vec<u8>)> = found
-        .copies
-        .iter()
-        .map(|c| (c.content_id, c.size, c.snapshot_id, c.path.clone()))
-        .collect();
-    for o in trim::freed_by(db, olds, &ids)? {
-        going.push((o.content_id, o.size, o.snapshot_id, o.path));
-    }
-    let folder_of = |id: i64| -> Option<PathBuf> {
-        let m = &items.iter().find(|i| i.member.row.id == id)?.member;
-        let complete = m.row.status == Status::Complete;
-        Some(root.join(snapshot_dir_rel(&m.row.name, &m.row.timestamp, complete)))
-    };
-    let in_snapshot =
-        |id: i64, path: &[u8]| folder_of(id).map(|dir| dir.join(std::ffi::OsStr::from_bytes(path)));
-    let mut seen = HashSet::new();
-    let mut disk = 0u64;
-    let mut count = |p: &Path| {
-        if let Ok(md) = p.symlink_metadata() {
-            if seen.insert((md.dev(), md.ino())) {
-                disk += md.blocks() * 512;
-            }
-        }
-    };
-    for (_, _, id, path) in &going {
-        if let Some(p) = in_snapshot(*id, path) {
-            count(&p);
-        }
-    }
-    for o in &found.others {
-        if let Some(p) = in_snapshot(o.snapshot_id, &o.path) {
-            count(&p);
-        }
-    }
-    for i in items.iter().filter(|i| ids.contains(&i.member.row.id)) {
-        for place in crate::root::snapshot_places(root, &i.member.row.name, &i.member.row.timestamp)
-        {
-            count(&place);
-        }
-    }
-    let label = |id: i64| {
-        items
-            .iter()
-            .find(|i| i.member.row.id == id)
-            .map(|i| i.member.row.label())
-            .unwrap_or_default()
-    };
-    let mut per_content: HashMap<i64, u64> = HashMap::new();
-    for (content, ..) in &going {
-        *per_content.entry(*content).or_default() += 1;
-    }
-    let mut lost = Vec::new();
-    let mut listed = HashSet::new();
-    for (content, size, id, path) in &going {
-        if prune::copy_count(db, *content)? == per_content[content] && listed.insert(*content) {
-            lost.push(Lost {
-                snapshot: label(*id),
-                path: PathBuf::from(std::ffi::OsStr::from_bytes(path)),
-                size: *size,
-            });
-        }
-    }
-    Ok(Freed {
-        bytes: going.iter().map(|g| g.1).sum(),
-        copies: going.len() as u64,
-        disk_bytes: disk,
-        lost,
-    })
 }

@@ -5,7 +5,8 @@ use std::os::unix::ffi::OsStrExt;
 
 use serde_json::{json, Value};
 
-use super::plan::{Action, Freed, Item};
+use super::freed::Freed;
+use super::plan::{Action, Item};
 use crate::catalog::trim::Old;
 use crate::units::{human_bytes, one_line};
 
@@ -108,9 +109,10 @@ pub fn freed_lines(
             " (--show-lost lists them)"
         };
         out.push(format!(
-            "{lost} file{} {} their last copy in what is removed{hint}",
+            "{lost} file{} {} {} last copy in what is removed{hint}",
             plural(lost, "", "s"),
             plural(lost, "has", "have"),
+            plural(lost, "its", "their"),
         ));
         if show_lost {
             for l in &freed.lost {

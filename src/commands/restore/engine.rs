@@ -6,6 +6,7 @@
 use std::collections::{HashMap, HashSet};
 use std::os::fd::AsFd;
 
+use super::copy::os;
 use super::copy::{files_on_workers, judge, Copier, Ctx, Done};
 use super::meta;
 use super::report::{Tell, What};
@@ -15,6 +16,7 @@ use super::target::{
 };
 use crate::catalog::entries::Recorded;
 use crate::scan::Kind;
+use crate::units::one_line;
 
 /// Restores `picked` into the target of `ctx`; `groups` gives the source hardlink group
 /// of the files that had one.
@@ -81,6 +83,7 @@ pub fn restore(
         }
         tell.done(&rec.path, What::File(rec.meta.size), done);
     });
+    let mut split_by_mount = false;
     for rec in followers {
         let g = groups[&rec.path];
         let leader = leaders[&g];
@@ -93,8 +96,25 @@ pub fn restore(
             tell.done(&rec.path, What::File(rec.meta.size), done);
             continue;
         }
-        let done = hardlink(&mut main, ctx, rec, leader);
-        tell.done(&rec.path, What::HardLink, done);
+        match hardlink(&mut main, ctx, rec, leader) {
+            Some(done) => tell.done(&rec.path, What::HardLink, done),
+            None => {
+                // Another filesystem is mounted between the two (EXDEV): a copy of its
+                // own, as backup does; said once.
+                if !split_by_mount {
+                    split_by_mount = true;
+                    tell.progress.warn(&format!(
+                        "phlb: note: {}: not on the filesystem of {}, so files that were \
+                         hardlinks of each other in the source are restored as separate \
+                         copies where the target spans filesystems",
+                        one_line(&tell.to.join(os(&rec.path))),
+                        one_line(&tell.to.join(os(leader))),
+                    ));
+                }
+                let done = main.file(rec);
+                tell.done(&rec.path, What::File(rec.meta.size), done);
+            }
+        }
     }
     for p in picked
         .iter()
@@ -157,16 +177,16 @@ fn folder(copier: &mut Copier, ctx: &Ctx, rec: &Recorded) -> Result<bool, Done> 
 }
 
 /// Restores `rec` as a hardlink of the restored file `leader` (they shared an inode in
-/// the source).
-fn hardlink(copier: &mut Copier, ctx: &Ctx, rec: &Recorded, leader: &[u8]) -> Done {
+/// the source); None when the two are on different filesystems (EXDEV), nothing done.
+fn hardlink(copier: &mut Copier, ctx: &Ctx, rec: &Recorded, leader: &[u8]) -> Option<Done> {
     let (from_dir, from_name) = split(leader);
     let from = match (ctx.target.dir(from_dir), cname(from_name)) {
         (Ok(fd), Ok(name)) => (fd, name),
-        (Err(e), _) | (_, Err(e)) => return Done::Failed(e.to_string()),
+        (Err(e), _) | (_, Err(e)) => return Some(Done::Failed(e.to_string())),
     };
     let (dir, name) = match copier.place(&rec.path) {
         Ok(p) => p,
-        Err(why) => return Done::Failed(why),
+        Err(why) => return Some(Done::Failed(why)),
     };
     if let Some(done) = judge(ctx, dir, &name, rec) {
         let same_inode = match (look(dir, &name), look(from.0.as_fd(), &from.1)) {
@@ -174,7 +194,7 @@ fn hardlink(copier: &mut Copier, ctx: &Ctx, rec: &Recorded, leader: &[u8]) -> Do
             _ => false,
         };
         if !matches!(done, Done::Unchanged) || same_inode || ctx.replace == Replace::Never {
-            return done;
+            return Some(done);
         }
     }
     let temp = Temp::new(dir);
@@ -182,10 +202,11 @@ fn hardlink(copier: &mut Copier, ctx: &Ctx, rec: &Recorded, leader: &[u8]) -> Do
         .create_link(from.0.as_fd(), &from.1)
         .and_then(|()| temp.rename_to(&name, ctx.replace));
     match made {
-        Ok(()) => Done::Restored,
-        Err(e) => Done::Failed(format!(
+        Ok(()) => Some(Done::Restored),
+        Err(e) if e.raw_os_error() == Some(libc::EXDEV) => None,
+        Err(e) => Some(Done::Failed(format!(
             "cannot link to {}: {e}",
             String::from_utf8_lossy(leader)
-        )),
+        ))),
     }
 }

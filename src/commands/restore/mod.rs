@@ -9,13 +9,13 @@ mod engine;
 mod meta;
 mod mounts;
 mod report;
+mod resolve;
 mod select;
 mod target;
 
 use std::fs::OpenOptions;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
@@ -35,36 +35,6 @@ use crate::Outcome;
 use copy::Ctx;
 use report::{Tally, Tell};
 use target::{Replace, Target};
-
-/// Refuses a target inside the backup root: a restore never changes a snapshot.
-fn refuse_inside_root(to: &Path, root: &Path) -> Result<()> {
-    let abs = std::path::absolute(to).context("cannot read the current folder")?;
-    // Judged by the deepest part that exists (the rest is made below it).
-    let mut existing = abs.as_path();
-    let mut rest = Vec::new();
-    while existing.symlink_metadata().is_err() {
-        let Some(parent) = existing.parent() else {
-            break;
-        };
-        rest.push(existing.file_name().unwrap_or_default());
-        existing = parent;
-    }
-    let mut real = existing
-        .canonicalize()
-        .unwrap_or_else(|_| existing.to_path_buf());
-    // Through the mount table too: a bind mount of the root or of any folder inside it
-    // (a snapshot, a `<name>` folder, `.phlb`) names a folder in it by another path.
-    let bound_inside = mounts::within(&real, root);
-    real.extend(rest.iter().rev());
-    if real.starts_with(root) || bound_inside {
-        bail!(
-            "{}: inside the backup root {}; restore to a folder outside it",
-            one_line(to),
-            one_line(root)
-        );
-    }
-    Ok(())
-}
 
 /// Runs `phlb restore`.
 pub fn run(config: &Config, ui: &Ui, args: &RestoreArgs) -> Result<Outcome> {
@@ -109,9 +79,11 @@ pub fn run(config: &Config, ui: &Ui, args: &RestoreArgs) -> Result<Outcome> {
     drop(conn);
     drop(catalog);
     let picked = select::pick(&entries, &args.paths, &trimmed)?;
-    refuse_inside_root(&args.to, &root)?;
-    let target = Target::open(&args.to, !args.dry_run)
-        .with_context(|| format!("{}: cannot open the restore target", one_line(&args.to)))?;
+    let (trimmed_files, trimmed_at) = select::trimmed_within(&picked, &args.paths, &trimmed);
+    let target = match resolve::walk(&args.to, !args.dry_run, &root)? {
+        resolve::Walked::Open(fd) => Some(Target::new(fd)),
+        resolve::Walked::Missing => None,
+    };
     let style = if args.json { Style::Quiet } else { ui.style };
     let files = picked.len() as u64;
     let bytes = picked.iter().map(|p| p.rec.meta.size).sum();
@@ -131,7 +103,10 @@ pub fn run(config: &Config, ui: &Ui, args: &RestoreArgs) -> Result<Outcome> {
         progress: &progress,
         to: &args.to,
         verbose: ui.verbose,
-        tally: Tally::default(),
+        tally: Tally {
+            trimmed: trimmed_files,
+            ..Tally::default()
+        },
     };
     if args.dry_run {
         dry_run::tell_plan(ctx.as_ref(), &picked, &mut tell);
@@ -152,6 +127,7 @@ pub fn run(config: &Config, ui: &Ui, args: &RestoreArgs) -> Result<Outcome> {
                 &label,
                 &shown_to,
                 &tally,
+                &trimmed_at,
                 started.elapsed(),
                 args.dry_run,
                 args.json

@@ -29,6 +29,9 @@ pub struct Tally {
     /// Bytes not the recorded ones: left as `<name>.phlb-damaged`.
     pub damaged: u64,
     pub failed: u64,
+    /// Files of what was asked that `prune --keep-versions` had removed from the
+    /// snapshot (not restored: they are not in it).
+    pub trimmed: u64,
 }
 
 impl Tally {
@@ -109,6 +112,7 @@ pub fn summary(
     label: &str,
     to: &str,
     t: &Tally,
+    trimmed_at: &[String],
     took: Duration,
     dry_run: bool,
     as_json: bool,
@@ -127,6 +131,7 @@ pub fn summary(
             "refused": t.refused,
             "damaged": t.damaged,
             "failed": t.failed,
+            "trimmed": {"files": t.trimmed, "at": trimmed_at},
             "seconds": took.as_secs_f64(),
         });
         return format!("{}\n", serde_json::to_string_pretty(&v).unwrap_or_default());
@@ -155,6 +160,20 @@ pub fn summary(
             t.damaged
         ));
     }
-    line.push_str(&format!("; failed {}\n", t.failed));
+    line.push_str(&format!("; failed {}", t.failed));
+    if t.trimmed > 0 {
+        let when = match trimmed_at {
+            [one] => format!("at {one}"),
+            [first, .., last] => format!("between {first} and {last}"),
+            [] => String::new(),
+        };
+        line.push_str(&format!(
+            "; {} file{} not restored: removed from the snapshot by `prune --keep-versions` {when} \
+             (`phlb history PATH` lists the versions kept)",
+            t.trimmed,
+            if t.trimmed == 1 { "" } else { "s" }
+        ));
+    }
+    line.push('\n');
     line
 }

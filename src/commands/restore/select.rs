@@ -28,6 +28,38 @@ pub struct Picked<'a> {
     pub role: Role,
 }
 
+/// How many files `prune --keep-versions` removed from what restoring `paths` covers
+/// (the whole snapshot when `paths` is empty, else the folders `picked` restores), and
+/// the distinct times it did, oldest first.
+pub fn trimmed_within(
+    picked: &[Picked],
+    paths: &[PathBuf],
+    trimmed: &std::collections::HashMap<Vec<u8>, String>,
+) -> (u64, Vec<String>) {
+    let folders: Vec<&[u8]> = picked
+        .iter()
+        .filter(|p| p.role == Role::Restore && p.rec.kind == crate::scan::Kind::Dir)
+        .map(|p| &p.rec.path[..])
+        .collect();
+    let covered = |path: &[u8]| {
+        paths.is_empty()
+            || folders
+                .iter()
+                .any(|d| *d == b"." || (path.starts_with(d) && path.get(d.len()) == Some(&b'/')))
+    };
+    let mut at: Vec<String> = Vec::new();
+    let mut files = 0;
+    for (path, when) in trimmed {
+        if covered(path) {
+            files += 1;
+            at.push(when.clone());
+        }
+    }
+    at.sort();
+    at.dedup();
+    (files, at)
+}
+
 /// The entries (in path order, folders before what they hold) that restoring `paths`
 /// of a snapshot with `entries` writes; every entry when `paths` is empty. A path that
 /// matches nothing is an error naming it (and, for a path `prune --keep-versions` removed

@@ -7,7 +7,6 @@ use std::ffi::{CStr, CString};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use crate::fsat::{self, Scope};
@@ -25,30 +24,9 @@ pub enum Found {
 }
 
 impl Target {
-    /// Opens the target folder `dir`, creating it (and its parents) when `create` and it
-    /// is missing; None when it is missing and not to be created.
-    pub fn open(dir: &Path, create: bool) -> io::Result<Option<Target>> {
-        if create {
-            std::fs::create_dir_all(dir)?;
-        }
-        // The folder itself is opened as named (the user chose it); below it nothing
-        // is followed.
-        let opened = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
-            .open(dir)
-            .map(OwnedFd::from);
-        match opened {
-            Ok(root) => {
-                let st = fsat::stat_fd(root.as_fd())?;
-                if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
-                    return Err(io::Error::from_raw_os_error(libc::ENOTDIR));
-                }
-                Ok(Some(Target { root }))
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound && !create => Ok(None),
-            Err(e) => Err(e),
-        }
+    /// The target folder opened as `resolve::walk` found it.
+    pub fn new(root: OwnedFd) -> Target {
+        Target { root }
     }
 
     /// Opens folder `rel` (relative to the target; empty or `.` for the target itself)
@@ -236,13 +214,17 @@ impl Drop for Temp<'_> {
 mod tests {
     use super::*;
 
+    fn opened(dir: &Path) -> Target {
+        Target::new(std::fs::File::open(dir).unwrap().into())
+    }
+
     #[test]
     fn a_symlink_on_the_way_is_never_entered() {
         let dir = tempfile::tempdir().unwrap();
         let elsewhere = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("real")).unwrap();
         std::os::unix::fs::symlink(elsewhere.path(), dir.path().join("docs")).unwrap();
-        let t = Target::open(dir.path(), false).unwrap().unwrap();
+        let t = opened(dir.path());
         assert!(t.dir(b"real").is_ok());
         let err = t.dir(b"docs").unwrap_err();
         assert!(
@@ -257,7 +239,7 @@ mod tests {
     fn a_temp_never_replaces_without_leave_and_is_removed_when_dropped() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("x"), b"old").unwrap();
-        let t = Target::open(dir.path(), false).unwrap().unwrap();
+        let t = opened(dir.path());
         let fd = t.dir(b"").unwrap();
         let temp = Temp::new(fd.as_fd());
         std::io::Write::write_all(&mut temp.create_file().unwrap(), b"new").unwrap();

@@ -63,7 +63,7 @@ pub fn page(app: &App, req: &Request) -> Answer {
         } else {
             0
         };
-        name_section(&db, &s.name, offset, &mut body)?;
+        name_section(&db, &app.root, &s.name, offset, &mut body)?;
     }
     ok_html("Snapshots", &body)
 }
@@ -71,6 +71,7 @@ pub fn page(app: &App, req: &Request) -> Answer {
 /// One name's chart and a page of its runs.
 fn name_section(
     db: &crate::catalog::Db,
+    root: &std::path::Path,
     name: &str,
     offset: i64,
     body: &mut String,
@@ -79,6 +80,11 @@ fn name_section(
     let total = web::run_count(db, name)?;
     // One more than shown, so the last row shown has an older run to diff with.
     let mut runs = web::runs(db, name, offset, PER + 1)?;
+    for r in runs.iter_mut() {
+        // A folder deleted by hand: `missing`, one `lstat` per run shown.
+        r.status =
+            crate::root::latest::shown_status(root, &r.name, &r.timestamp, &r.status).to_string();
+    }
     let older_of_last = (runs.len() as i64 > PER).then(|| runs.pop()).flatten();
     let _ = write!(
         body,

@@ -206,14 +206,15 @@ pub fn find(app: &App, req: &Request) -> Answer {
 }
 
 /// The snapshots duplicates look in: `s`, or the newest complete one of every name.
-fn dup_ids(db: &Db, req: &Request) -> Result<Vec<i64>, Fail> {
+fn dup_ids(db: &Db, root: &std::path::Path, req: &Request) -> Result<Vec<i64>, Fail> {
     if let Some(s) = req.num("s") {
         web::snapshot(db, s)?.ok_or(Fail::NotFound)?;
         return Ok(vec![s]);
     }
     let mut ids = Vec::new();
     for name in web::names(db)? {
-        if let (_, Some(c)) = web::newest(db, &name)? {
+        let present = |r: &web::Run| crate::root::latest::on_disk(root, &r.name, &r.timestamp);
+        if let (_, Some(c)) = web::newest(db, &name, &present)? {
             ids.push(c.id);
         }
     }
@@ -223,7 +224,7 @@ fn dup_ids(db: &Db, req: &Request) -> Result<Vec<i64>, Fail> {
 /// `/duplicates[?s=ID]`: the page; the groups come from `/duplicates/part`.
 pub fn duplicates(app: &App, req: &Request) -> Answer {
     let db = app.catalog.db()?;
-    let ids = dup_ids(&db, req)?;
+    let ids = dup_ids(&db, &app.root, req)?;
     let mut labels = Vec::new();
     for id in &ids {
         if let Some(s) = web::snapshot(&db, *id)? {
@@ -251,7 +252,7 @@ pub fn duplicates(app: &App, req: &Request) -> Answer {
 /// most stored bytes first, with the stored copies (inodes) each takes.
 pub fn duplicates_part(app: &App, req: &Request) -> Answer {
     let db = app.catalog.db()?;
-    let ids = dup_ids(&db, req)?;
+    let ids = dup_ids(&db, &app.root, req)?;
     let o = req.num("o").unwrap_or(0).max(0);
     let groups = queries::duplicates(&db, &ids)?;
     let mut out = String::from(

@@ -37,7 +37,8 @@ pub(super) fn check_unknown(
     }
 }
 
-/// Checks that the manifest lists exactly the catalog's files with the catalog's hashes.
+/// Checks that the manifest lists exactly the catalog's files with the catalog's hashes
+/// (a snapshot without regular files has none, which counts as empty).
 /// The manifest is read line by line against the catalog's files, each ticked off when
 /// its line comes, so its lines are never all in memory.
 pub(super) fn check_manifest(
@@ -66,7 +67,17 @@ pub(super) fn check_manifest(
             }
         }
     });
+    let files_recorded = recorded.iter().filter(|r| r.kind == Kind::File).count();
     match read {
+        // No manifest is an empty one: right for a snapshot without regular files.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && files_recorded == 0 => return,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            report.problem(
+                &one_line(manifest),
+                &format!("missing; the catalog has {files_recorded} file(s) for it"),
+            );
+            return;
+        }
         Err(e) => {
             report.problem(&one_line(manifest), &format!("cannot read manifest: {e}"));
             return;
