@@ -82,6 +82,10 @@ pub struct RemovalArgs {
     pub bytes: bool,
     #[command(flatten)]
     pub wait: WaitArgs,
+    /// The command that removes (`prune`, `forget`, `backup --prune`), for its
+    /// progress line; set by the command, not an option.
+    #[arg(skip)]
+    pub command: &'static str,
 }
 
 /// Arguments of `phlb prune`.

@@ -77,7 +77,7 @@ pub fn run(config: &Config, sources: &[Source], ui: &Ui, json: bool) -> Result<O
         let scan = scan::scan_open(&dir, &super::scan_options(config, &root)?);
         let progress = Progress::new(
             style,
-            &format!("{} (dry run)", source.name),
+            &format!("backup -n {}", source.name),
             scan.entries.iter().filter(|e| e.kind == Kind::File).count() as u64,
             scan.file_bytes(),
         );

@@ -280,7 +280,7 @@ pub fn make_snapshot(
         .with_context(|| format!("{}: cannot open snapshot folder", paths.work_dir.display()))?;
     let writer = Writer::start(db)?;
     let linker = links::Linker::new(root, config.dedup, config.max_links, writer.committed());
-    let progress = Progress::new(ui.style, &label, 0, 0);
+    let progress = Progress::new(ui.style, &format!("backup {label}"), 0, 0);
     let mut run = snapshot::Run::start(inputs, writer, catalog.db()?, linker)?;
     for label in &settled.finished {
         run.log

@@ -53,7 +53,11 @@ pub fn run_prune(config: &Config, ui: &Ui, args: &PruneArgs) -> Result<Outcome> 
     if !args.removal.json && !ui.quiet() {
         println!("policy: {}", policy.describe());
     }
-    with_root(config, ui, args.removal, policy.versions, pick)
+    let removal = RemovalArgs {
+        command: "prune",
+        ..args.removal
+    };
+    with_root(config, ui, removal, policy.versions, pick)
 }
 
 /// Runs `phlb forget`.
@@ -108,7 +112,11 @@ pub fn run_forget(config: &Config, ui: &Ui, args: &ForgetArgs) -> Result<Outcome
         }
         Ok(items)
     };
-    with_root(config, ui, args.removal, None, pick)
+    let removal = RemovalArgs {
+        command: "forget",
+        ..args.removal
+    };
+    with_root(config, ui, removal, None, pick)
 }
 
 /// Prunes the snapshots of `names` by the config's `KEEP_*` rules in the root a backup
@@ -133,6 +141,7 @@ pub fn after_backup(
         show_lost: false,
         bytes: false,
         wait: Default::default(),
+        command: "backup --prune",
     };
     carry_out(
         Some(opened),
@@ -257,8 +266,12 @@ fn carry_out(
         }
         return Ok(Outcome::Clean);
     };
-    let total: u64 = to_remove.iter().map(|i| i.member.files).sum();
-    let progress = Progress::counting(Style::detect(ui.quiet() || removal.json), "prune", total);
+    let total = names_to_remove(conn, opened.path(), &to_remove)?;
+    let progress = Progress::counting(
+        Style::detect(ui.quiet() || removal.json),
+        removal.command,
+        total,
+    );
     let removed = AtomicU64::new(0);
     let mut done = 0usize;
     for item in &to_remove {
@@ -337,6 +350,25 @@ fn trim_versions(opened: &BackupRoot, db: &Db, olds: &[Old], ui: &Ui) -> Result<
 }
 
 /// Prints the one JSON document of a run.
+/// How many names removing `items` unlinks, as the removal counts them: each entry the
+/// catalog records, the snapshot's folder, and the files beside it (summary, log,
+/// manifest). Not `files`, which leaves out folders and symlinks (the count passed it).
+fn names_to_remove(conn: &Db, root: &Path, items: &[&Item]) -> Result<u64> {
+    let mut total = 0;
+    for item in items {
+        let row = &item.member.row;
+        if item.action == Action::Remove(Reason::Missing) {
+            continue;
+        }
+        total += prune::entry_count(conn, row.id)?;
+        total += crate::root::snapshot_places(root, &row.name, &row.timestamp)
+            .iter()
+            .filter(|p| p.symlink_metadata().is_ok())
+            .count() as u64;
+    }
+    Ok(total)
+}
+
 fn print_json(doc: &serde_json::Value) -> Result<()> {
     println!("{}", serde_json::to_string_pretty(doc)?);
     Ok(())

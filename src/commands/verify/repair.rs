@@ -16,13 +16,13 @@ use crate::layout::snapshot_dir_rel;
 use crate::store;
 use crate::units::one_line;
 
-/// What a repair did.
+/// What a repair did, path by path (`NAME/TIMESTAMP/path`, as verify names them).
 #[derive(Debug, Default)]
 pub struct Repaired {
     /// Paths relinked to a good copy.
-    pub relinked: u64,
+    pub relinked: Vec<String>,
     /// Paths left damaged: no good copy of their content that fits exists.
-    pub left: u64,
+    pub left: Vec<String>,
 }
 
 /// Relinks every damaged path of a complete snapshot it can; `say` gets one line per
@@ -44,7 +44,8 @@ pub fn repair(
         let need = paths.len() as u64;
         let Some((good_id, good)) = good_copy(db, root, config, first, need)? else {
             for d in &paths {
-                done.left += 1;
+                done.left
+                    .push(format!("{}/{}", d.snapshot, one_line(&d.rel)));
                 say(format!(
                     "{}/{}: damaged, and no good stored copy of its content with the same mode and owner exists; left as is (the next backup of a source that still has it stores a fresh copy)",
                     d.snapshot,
@@ -63,7 +64,8 @@ pub fn repair(
                     _ => None,
                 };
                 if let Some(why) = why {
-                    done.left += 1;
+                    done.left
+                        .push(format!("{}/{}", d.snapshot, one_line(&d.rel)));
                     say(format!(
                         "{}/{}: damaged; {why}, so it cannot be linked; left as is",
                         d.snapshot,
@@ -74,7 +76,8 @@ pub fn repair(
                 return Err(e).with_context(|| format!("{}: cannot relink", place.display()));
             }
             move_entry(db, d.snapshot_id, d.path_id, good_id)?;
-            done.relinked += 1;
+            done.relinked
+                .push(format!("{}/{}", d.snapshot, one_line(&d.rel)));
             say(format!(
                 "{}/{}: repaired: relinked to the good copy at {}",
                 d.snapshot,
