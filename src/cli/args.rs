@@ -86,6 +86,10 @@ pub struct RemovalArgs {
     /// progress line; set by the command, not an option.
     #[arg(skip)]
     pub command: &'static str,
+    /// With `json`: the document on one line, as `{"prune": …}` (a JSON line after
+    /// `backup --json`'s); set by the command, not an option.
+    #[arg(skip)]
+    pub json_line: bool,
 }
 
 /// Arguments of `phlb prune`.
@@ -263,8 +267,9 @@ pub struct BackupArgs {
     /// After a successful run, prune each backed-up name by the config's KEEP_* rules.
     #[arg(long, conflicts_with = "dry_run")]
     pub prune: bool,
-    /// Print each snapshot's report as one JSON object per line instead of the summary.
-    #[arg(long, conflicts_with = "prune")]
+    /// Print each snapshot's report as one JSON object per line instead of the summary
+    /// (with --prune, the prune's report as one more line `{"prune": …}` after them).
+    #[arg(long)]
     pub json: bool,
     #[command(flatten)]
     pub wait: WaitArgs,

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 
-use super::report::{Counts, RunKind};
+use super::report::{Counts, Failures, RunKind};
 use super::Source;
 use crate::catalog::entries::previous_entries;
 use crate::catalog::{self, Access, Catalog, Db, SnapshotRow};
@@ -150,7 +150,12 @@ pub fn run(config: &Config, sources: &[Source], ui: &Ui, json: bool) -> Result<O
         if json {
             println!(
                 "{}",
-                counts.json(&source.name, started.elapsed(), RunKind::Dry)
+                counts.json(
+                    &source.name,
+                    started.elapsed(),
+                    RunKind::Dry,
+                    &Failures::default(),
+                )
             );
         } else if style != Style::Quiet {
             print!(

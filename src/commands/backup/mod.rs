@@ -69,7 +69,8 @@ pub fn run(config: &Config, ui: &Ui, args: &BackupArgs) -> Result<Outcome> {
         if args.json {
             println!(
                 "{}",
-                made.counts.json(&made.label, made.elapsed, RunKind::Real)
+                made.counts
+                    .json(&made.label, made.elapsed, RunKind::Real, &made.failures)
             );
         } else if !ui.quiet() {
             print!("{}", made.summary);
@@ -81,7 +82,7 @@ pub fn run(config: &Config, ui: &Ui, args: &BackupArgs) -> Result<Outcome> {
     if args.prune {
         if outcome == Outcome::Clean {
             let names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
-            crate::commands::prune::after_backup(&opened, config, ui, &names)?;
+            crate::commands::prune::after_backup(&opened, config, ui, &names, args.json)?;
         } else {
             say("phlb: note: not pruning: some files could not be backed up".to_string());
         }
@@ -103,6 +104,8 @@ pub struct SnapshotReport {
     pub removed_leftovers: Vec<String>,
     /// How long the run took.
     pub elapsed: std::time::Duration,
+    /// The paths that could not be backed up, and why.
+    pub failures: report::Failures,
 }
 
 /// Opens the backup root `root` (from `prepare_root`) for a backup: takes the writer
@@ -308,6 +311,7 @@ pub fn make_snapshot(
         summary,
         removed_leftovers: cleaned.removed,
         elapsed: started.elapsed(),
+        failures,
     })
 }
 

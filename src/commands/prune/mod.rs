@@ -120,12 +120,14 @@ pub fn run_forget(config: &Config, ui: &Ui, args: &ForgetArgs) -> Result<Outcome
 }
 
 /// Prunes the snapshots of `names` by the config's `KEEP_*` rules in the root a backup
-/// holds open (`backup --prune`).
+/// holds open (`backup --prune`); with `json` its report is one JSON line
+/// `{"prune": …}` (after `backup --json`'s lines).
 pub fn after_backup(
     opened: &BackupRoot,
     config: &Config,
     ui: &Ui,
     names: &[String],
+    json: bool,
 ) -> Result<Outcome> {
     let conn = opened.catalog.db()?;
     let chosen: Vec<Member> = members(&conn, None)?
@@ -137,11 +139,12 @@ pub fn after_backup(
     let items = plan::by_policy(chosen, rules, &config.sub_dir_formatter, opened.path());
     let removal = RemovalArgs {
         dry_run: false,
-        json: false,
+        json,
         show_lost: false,
         bytes: false,
         wait: Default::default(),
         command: "backup --prune",
+        json_line: true,
     };
     carry_out(
         Some(opened),
@@ -255,14 +258,10 @@ fn carry_out(
     }
     let Some(opened) = opened.filter(|_| !removal.dry_run) else {
         if removal.json {
-            print_json(&show::json(
-                &items,
-                &olds,
-                &freed,
-                true,
-                removal.show_lost,
-                0,
-            ))?;
+            print_json(
+                &show::json(&items, &olds, &freed, true, removal.show_lost, 0),
+                &removal,
+            )?;
         }
         return Ok(Outcome::Clean);
     };
@@ -315,14 +314,10 @@ fn carry_out(
         crate::root::latest::refresh(conn, opened.path(), name)?;
     }
     if removal.json {
-        print_json(&show::json(
-            &items,
-            &olds,
-            &freed,
-            false,
-            removal.show_lost,
-            done,
-        ))?;
+        print_json(
+            &show::json(&items, &olds, &freed, false, removal.show_lost, done),
+            &removal,
+        )?;
     } else if text {
         println!(
             "removed {done} snapshot{}",
@@ -369,7 +364,11 @@ fn names_to_remove(conn: &Db, root: &Path, items: &[&Item]) -> Result<u64> {
     Ok(total)
 }
 
-fn print_json(doc: &serde_json::Value) -> Result<()> {
-    println!("{}", serde_json::to_string_pretty(doc)?);
+fn print_json(doc: &serde_json::Value, removal: &RemovalArgs) -> Result<()> {
+    if removal.json_line {
+        println!("{}", serde_json::json!({ "prune": doc }));
+    } else {
+        println!("{}", serde_json::to_string_pretty(doc)?);
+    }
     Ok(())
 }
