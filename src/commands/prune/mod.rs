@@ -346,8 +346,9 @@ fn trim_versions(opened: &BackupRoot, db: &Db, olds: &[Old], ui: &Ui) -> Result<
 
 /// Prints the one JSON document of a run.
 /// How many names removing `items` unlinks, as the removal counts them: each entry the
-/// catalog records, the snapshot's folder, and the files beside it (summary, log,
-/// manifest). Not `files`, which leaves out folders and symlinks (the count passed it).
+/// catalog records (the snapshot's folder is one, `.`) and the files beside it (summary,
+/// log, manifest). Not `files`, which leaves out folders and symlinks (the count passed
+/// it).
 fn names_to_remove(conn: &Db, root: &Path, items: &[&Item]) -> Result<u64> {
     let mut total = 0;
     for item in items {
@@ -358,7 +359,7 @@ fn names_to_remove(conn: &Db, root: &Path, items: &[&Item]) -> Result<u64> {
         total += prune::entry_count(conn, row.id)?;
         total += crate::root::snapshot_places(root, &row.name, &row.timestamp)
             .iter()
-            .filter(|p| p.symlink_metadata().is_ok())
+            .filter(|p| p.symlink_metadata().is_ok_and(|m| !m.is_dir()))
             .count() as u64;
     }
     Ok(total)
