@@ -252,14 +252,46 @@ fn forget_progress_says_prune_and_passes_its_total() {
     let label = format!("src/{}", snap.file_name().unwrap().to_str().unwrap());
     let script = format!("{} forget {label}", slowed(&env, "unlinkat", 10_000));
     let pane = Pane::run(&env, 120, &script);
+    assert_removal_frames(&pane, "forget [");
+    assert!(!snap.exists());
+}
+
+#[test]
+fn backup_prune_progress_passes_its_total() {
+    // `backup --prune` showed `21653/21403`, under the name `prune`.
+    let env = Env::new();
+    env.config("KEEP_LAST = 1");
+    for d in 0..150 {
+        env.write(&format!("d{d}/f"), format!("{d}").as_bytes());
+    }
+    let snap = env.backup();
+    env.write("new.txt", b"new");
+    let script = format!(
+        "{} backup --prune '{}'",
+        slowed(&env, "unlinkat", 10_000),
+        env.src.display()
+    );
+    let pane = Pane::run(&env, 120, &script);
+    assert_removal_frames(&pane, "backup --prune [");
+    assert!(!snap.exists());
+}
+
+/// Reads the pane until its script ends and checks every removal bar seen: it starts
+/// with `start`, and its count never passes its total, which counts every name.
+fn assert_removal_frames(pane: &Pane, start: &str) {
     let mut frames = Vec::new();
     pane.wait(|s| {
-        frames.extend(bar_lines(s).iter().map(|l| l.to_string()));
+        frames.extend(
+            bar_lines(s)
+                .iter()
+                .filter(|l| l.contains(" names,") || !l.starts_with("backup src/"))
+                .map(|l| l.to_string()),
+        );
         s.contains(END)
     });
     assert!(!frames.is_empty(), "no bar was seen");
     for line in &frames {
-        assert!(line.starts_with("forget ["), "{line}");
+        assert!(line.starts_with(start), "{line}");
         let counts = line
             .split_whitespace()
             .find(|w| w.contains('/') && w.chars().next().unwrap().is_ascii_digit())
@@ -270,5 +302,4 @@ fn forget_progress_says_prune_and_passes_its_total() {
         // 150 files, 151 folders and the files beside the snapshot.
         assert!(total > 300, "{line}");
     }
-    assert!(!snap.exists());
 }
