@@ -231,7 +231,9 @@ fn progress_bar_stays_on_screen_after_ctrl_c() {
     let env = Env::new();
     let src = env.dir.path().join("Documents");
     many_files(&src, 40, 200);
-    let script = format!("{} backup '{}'", phlb(&env), src.display());
+    // Slowed so the run is surely still going when Ctrl-C comes (strace itself blocks
+    // SIGINT while it runs a program with `-o`, so only phlb gets it).
+    let script = format!("{} backup '{}'", slowed(&env, "read", 2_000), src.display());
     let pane = Pane::run(&env, 80, &script);
     pane.wait(|s| !bar_lines(s).is_empty());
     pane.ctrl_c();
