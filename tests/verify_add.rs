@@ -333,6 +333,14 @@ fn verify_repair_counts_do_not_add_up() {
     assert_eq!(summary["problems"], 4, "{summary}");
     assert_eq!(summary["repaired"], 2, "{summary}");
     assert_eq!(summary["left"], 2, "{summary}");
+    // One line per path, each under what became of it (a path left was a "repaired").
+    let count = |key: &str| {
+        text.lines()
+            .filter(|l| l.starts_with(&format!("{{\"{key}\"")))
+            .count()
+    };
+    assert_eq!(count("repaired"), 2, "{text}");
+    assert_eq!(count("left"), 2, "{text}");
     // Once repaired and with the rest still damaged, the next verify counts what is left.
     let out = env.run(&["verify"]);
     assert!(

@@ -193,9 +193,13 @@ pub fn run(config: &Config, ui: &Ui, args: &VerifyArgs) -> Result<Outcome> {
     let mut repaired = None;
     if args.repair {
         let json = args.json;
-        let mut say = |line: String| {
+        let mut say = |fate: repair::Fate, line: String| {
             if json {
-                println!("{}", serde_json::json!({ "repaired": line }));
+                let key = match fate {
+                    repair::Fate::Relinked => "repaired",
+                    repair::Fate::Left => "left",
+                };
+                println!("{}", serde_json::json!({ key: line }));
             } else {
                 println!("{line}");
             }

@@ -25,13 +25,20 @@ pub struct Repaired {
     pub left: Vec<String>,
 }
 
+/// What became of one damaged path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fate {
+    Relinked,
+    Left,
+}
+
 /// Relinks every damaged path of a complete snapshot it can; `say` gets one line per
 /// change or path left as it is.
 pub fn repair(
     db: &Db,
     root: &Path,
     config: &Config,
-    say: &mut dyn FnMut(String),
+    say: &mut dyn FnMut(Fate, String),
 ) -> Result<Repaired> {
     let mut by_copy: BTreeMap<i64, Vec<DamagedPath>> = BTreeMap::new();
     for d in damaged_paths(db)? {
@@ -46,11 +53,14 @@ pub fn repair(
             for d in &paths {
                 done.left
                     .push(format!("{}/{}", d.snapshot, one_line(&d.rel)));
-                say(format!(
+                say(
+                    Fate::Left,
+                    format!(
                     "{}/{}: damaged, and no good stored copy of its content with the same mode and owner exists; left as is (the next backup of a source that still has it stores a fresh copy)",
                     d.snapshot,
                     one_line(&d.rel)
-                ));
+                ),
+                );
             }
             continue;
         };
@@ -66,11 +76,14 @@ pub fn repair(
                 if let Some(why) = why {
                     done.left
                         .push(format!("{}/{}", d.snapshot, one_line(&d.rel)));
-                    say(format!(
-                        "{}/{}: damaged; {why}, so it cannot be linked; left as is",
-                        d.snapshot,
-                        one_line(&d.rel)
-                    ));
+                    say(
+                        Fate::Left,
+                        format!(
+                            "{}/{}: damaged; {why}, so it cannot be linked; left as is",
+                            d.snapshot,
+                            one_line(&d.rel)
+                        ),
+                    );
                     continue;
                 }
                 return Err(e).with_context(|| format!("{}: cannot relink", place.display()));
@@ -78,12 +91,15 @@ pub fn repair(
             move_entry(db, d.snapshot_id, d.path_id, good_id)?;
             done.relinked
                 .push(format!("{}/{}", d.snapshot, one_line(&d.rel)));
-            say(format!(
-                "{}/{}: repaired: relinked to the good copy at {}",
-                d.snapshot,
-                one_line(&d.rel),
-                one_line(&good)
-            ));
+            say(
+                Fate::Relinked,
+                format!(
+                    "{}/{}: repaired: relinked to the good copy at {}",
+                    d.snapshot,
+                    one_line(&d.rel),
+                    one_line(&good)
+                ),
+            );
         }
         drop_if_unused(db, copy_id)?;
     }
