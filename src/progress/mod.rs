@@ -58,10 +58,11 @@ impl Ui {
         self.style == Style::Quiet
     }
 
-    /// Writes a note line to stderr unless quiet.
+    /// Writes a note line to stderr unless quiet (above the bar, when one is shown).
     pub fn say(&self, line: String) {
         if !self.quiet() {
-            eprintln!("{}", crate::output::without_codes(&line));
+            let line = crate::output::without_codes(&line);
+            task::above_bar(|| eprintln!("{line}"));
         }
     }
 }

@@ -81,7 +81,7 @@ fn draw(bar: String) {
 
 /// Runs `print` (which prints whole lines) with the bar taken off the terminal and put
 /// back after.
-fn above_bar(print: impl FnOnce()) {
+pub(super) fn above_bar(print: impl FnOnce()) {
     let s = screen();
     if s.bar.is_empty() || s.exiting {
         drop(s);
