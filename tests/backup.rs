@@ -611,3 +611,58 @@ fn duplicates_after_part_way_commits_still_share_one_copy() {
     );
     assert_ok(&env.run(&["verify"]));
 }
+
+#[test]
+fn backup_json_prune_refused() {
+    // `backup --json --prune` was refused: now the prune's report follows the snapshot's
+    // line as one more JSON line.
+    let env = Env::new();
+    env.config("KEEP_LAST = 1");
+    env.write("a.txt", b"a");
+    let first = env.backup();
+    let out = env.run(&["backup", "--json", "--prune", env.src.to_str().unwrap()]);
+    assert_ok(&out);
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines[0]["snapshot"].as_str().unwrap().starts_with("src/"));
+    let prune = &lines[1]["prune"];
+    assert_eq!(prune["removed"], 1, "{prune}");
+    assert!(!first.exists(), "the older snapshot was pruned");
+}
+
+#[test]
+fn backup_report_does_not_list_failed_paths() {
+    // The JSON report only counted failures; now it names each path with its cause, as
+    // the text summary does.
+    let env = Env::new();
+    env.write("ok.txt", b"fine");
+    let secret = env.write("secret.txt", b"hidden");
+    set_mode(&secret, 0o000);
+    let src = env.src.to_str().unwrap();
+    let out = run_without_dac_override(&env, &["backup", "--json", src]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(line["failed"], 1, "{line}");
+    let failures = line["failures"].as_array().unwrap();
+    assert_eq!(failures.len(), 1, "{line}");
+    assert!(
+        failures[0]["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("/secret.txt"),
+        "{line}"
+    );
+    let error = failures[0]["error"].as_str().unwrap();
+    assert!(error.contains("Permission denied"), "{line}");
+    assert!(!error.contains("os error"), "{line}");
+    let out = run_without_dac_override(&env, &["backup", src]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("failed files:"), "{text}");
+    assert!(
+        text.contains("secret.txt: cannot open: Permission denied"),
+        "{text}"
+    );
+}

@@ -337,3 +337,65 @@ fn a_snapshot_without_regular_files_gets_no_manifest_that_sha256sum_would_reject
         1
     );
 }
+
+/// Two files in two snapshots, both stored copies damaged in place; the source keeps
+/// one of them (a third backup stores a fresh copy of it) and lost the other.
+fn two_damaged_copies_one_repairable() -> Env {
+    let env = Env::new();
+    env.write("keep.txt", b"kept in the source");
+    env.write("gone.txt", b"gone from the source");
+    let first = env.backup();
+    env.backup();
+    for name in ["keep.txt", "gone.txt"] {
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .open(first.join(name))
+            .unwrap();
+        f.write_all(b"X").unwrap();
+    }
+    fs::remove_file(env.src.join("gone.txt")).unwrap();
+    env.backup();
+    env
+}
+
+#[test]
+fn verify_repair_counts_do_not_add_up() {
+    // One damaged copy ended with "6 problem(s)": lines, not paths, and the repaired
+    // ones counted again. Now paths: found = repaired + left, in text and in JSON.
+    let env = two_damaged_copies_one_repairable();
+    let out = env.run(&["verify", "--repair"]);
+    assert_eq!(out.status.code(), Some(1), "damage found is a problem");
+    let err = stderr(&out);
+    assert!(
+        err.contains("4 path(s) with problems: 2 repaired, 2 left as they are"),
+        "{err}"
+    );
+
+    let env = two_damaged_copies_one_repairable();
+    let out = env.run(&["verify", "--repair", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let summary: serde_json::Value = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|v| v["summary"] == true)
+        .unwrap();
+    assert_eq!(summary["problems"], 4, "{summary}");
+    assert_eq!(summary["repaired"], 2, "{summary}");
+    assert_eq!(summary["left"], 2, "{summary}");
+    // One line per path, each under what became of it (a path left was a "repaired").
+    let count = |key: &str| {
+        text.lines()
+            .filter(|l| l.starts_with(&format!("{{\"{key}\"")))
+            .count()
+    };
+    assert_eq!(count("repaired"), 2, "{text}");
+    assert_eq!(count("left"), 2, "{text}");
+    // Once repaired and with the rest still damaged, the next verify counts what is left.
+    let out = env.run(&["verify"]);
+    assert!(
+        stderr(&out).contains("2 path(s) with problems"),
+        "{}",
+        stderr(&out)
+    );
+}

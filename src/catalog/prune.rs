@@ -60,6 +60,16 @@ pub fn members(db: &Db, name: Option<&str>) -> Result<Vec<Member>> {
     Ok(rows)
 }
 
+/// How many entries (files, folders, symlinks) the catalog records in snapshot `id`.
+pub fn entry_count(db: &Db, id: i64) -> Result<u64> {
+    let n: i64 = db.conn().query_row(
+        "SELECT count(*) FROM entries WHERE snapshot_id = ?1",
+        [id],
+        |r| r.get(0),
+    )?;
+    Ok(n.max(0) as u64)
+}
+
 /// A stored copy whose every link is in a removed snapshot.
 #[derive(Debug, Clone)]
 pub struct FreedCopy {

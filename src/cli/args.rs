@@ -93,6 +93,14 @@ pub struct RemovalArgs {
     pub bytes: bool,
     #[command(flatten)]
     pub wait: WaitArgs,
+    /// The command that removes (`prune`, `forget`, `backup --prune`), for its
+    /// progress line; set by the command, not an option.
+    #[arg(skip)]
+    pub command: &'static str,
+    /// With `json`: the document on one line, as `{"prune": …}` (a JSON line after
+    /// `backup --json`'s); set by the command, not an option.
+    #[arg(skip)]
+    pub json_line: bool,
 }
 
 /// Arguments of `phlb prune`.
@@ -278,8 +286,9 @@ pub struct BackupArgs {
     /// refusing a source other than the one the name was made from.
     #[arg(long)]
     pub source_moved: bool,
-    /// Print each snapshot's report as one JSON object per line instead of the summary.
-    #[arg(long, conflicts_with = "prune")]
+    /// Print each snapshot's report as one JSON object per line instead of the summary
+    /// (with --prune, the prune's report as one more line `{"prune": …}` after them).
+    #[arg(long)]
     pub json: bool,
     #[command(flatten)]
     pub wait: WaitArgs,

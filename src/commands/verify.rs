@@ -1,7 +1,7 @@
 //! `phlb verify`: proves snapshots intact against the catalog, hashing each stored copy
 //! (inode) once and naming every snapshot and path that shares a damaged one.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
@@ -32,7 +32,9 @@ use crate::Outcome;
 /// Problems found, printed as they come (stdout), and notes (stderr).
 struct Report {
     progress: Progress,
-    problems: u64,
+    /// What has a problem (a snapshot path, or a snapshot): the unit the summary counts
+    /// in, so found = repaired + left whatever number of lines one path got.
+    problems: BTreeSet<String>,
     notes: u64,
     quiet: bool,
     /// Stored copies found damaged by this run.
@@ -48,7 +50,13 @@ struct Report {
 
 impl Report {
     fn problem(&mut self, what: &str, why: &str) {
-        self.problems += 1;
+        self.problem_of(&[what.to_string()], what, why);
+    }
+
+    /// A problem shown as `what: why` that is a problem of each of `paths` (a damaged
+    /// stored copy shared by them).
+    fn problem_of(&mut self, paths: &[String], what: &str, why: &str) {
+        self.problems.extend(paths.iter().cloned());
         if self.json {
             let line = serde_json::json!({ "path": what, "problem": why });
             self.progress.out(&line.to_string());
@@ -98,7 +106,7 @@ pub fn run(config: &Config, ui: &Ui, args: &VerifyArgs) -> Result<Outcome> {
     let style = ui.style;
     let mut report = Report {
         progress: Progress::new(Style::Quiet, "verify", 0, 0),
-        problems: 0,
+        problems: BTreeSet::new(),
         notes: 0,
         quiet: ui.quiet(),
         damaged: HashSet::new(),
@@ -183,37 +191,44 @@ pub fn run(config: &Config, ui: &Ui, args: &VerifyArgs) -> Result<Outcome> {
         report.progress.finish();
     }
     damage::record_verdicts(&db, &report)?;
+    let mut repaired = None;
     if args.repair {
         let json = args.json;
-        let mut say = |line: String| {
+        let mut say = |fate: repair::Fate, line: String| {
             if json {
-                println!("{}", serde_json::json!({ "repaired": line }));
+                let key = match fate {
+                    repair::Fate::Relinked => "repaired",
+                    repair::Fate::Left => "left",
+                };
+                println!("{}", serde_json::json!({ key: line }));
             } else {
                 println!("{line}");
             }
         };
         let done = repair::repair(&db, &root, config, &mut say)?;
-        // Damage found is a problem of this run even when repaired: the exit code says
-        // so the same way whether this run or an earlier one found it.
-        report.problems += done.relinked;
-        if !ui.quiet() && done.relinked + done.left > 0 {
-            eprintln!(
-                "phlb: repaired {} damaged path(s); {} left as they are",
-                done.relinked, done.left
-            );
-        }
+        // Damage found is a problem of this run even when repaired (found by this run or
+        // an earlier one): the exit code says so either way, and the summary counts it
+        // as found and repaired.
+        report.problems.extend(done.relinked.iter().cloned());
+        report.problems.extend(done.left.iter().cloned());
+        repaired = Some(done.relinked.len() as u64);
     }
     damage::recorded_damage(&db, &targets, &mut report)?;
+    let found = report.problems.len() as u64;
     if args.json {
-        let summary = serde_json::json!({
+        let mut summary = serde_json::json!({
             "summary": true,
             "snapshots": targets.len(),
             "entries": entries_checked,
             "fast": args.fast,
             "hashed_bytes": hashed,
-            "problems": report.problems,
+            "problems": found,
             "notes": report.notes,
         });
+        if let Some(repaired) = repaired {
+            summary["repaired"] = repaired.into();
+            summary["left"] = (found - repaired).into();
+        }
         println!("{summary}");
     } else if !ui.quiet() {
         eprintln!(
@@ -225,14 +240,17 @@ pub fn run(config: &Config, ui: &Ui, args: &VerifyArgs) -> Result<Outcome> {
             } else {
                 format!(", {} of content hashed", human_bytes(hashed))
             },
-            if report.problems == 0 {
-                "no problems".to_string()
-            } else {
-                format!("{} problem(s)", report.problems)
+            match (found, repaired) {
+                (0, _) => "no problems".to_string(),
+                (n, None) => format!("{n} path(s) with problems"),
+                (n, Some(r)) => format!(
+                    "{n} path(s) with problems: {r} repaired, {} left as they are",
+                    n - r
+                ),
             }
         );
     }
-    Ok(if report.problems == 0 {
+    Ok(if found == 0 {
         Outcome::Clean
     } else {
         Outcome::Problems

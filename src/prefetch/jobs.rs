@@ -11,6 +11,7 @@ use std::sync::Arc;
 use super::file_error::FileError;
 use crate::fsat::{self, Scope};
 use crate::hash::{hash_reader, HashAlgo};
+use crate::progress::{Counted, Share};
 use crate::scan::{Entry, Meta, SourceDir};
 use crate::store;
 use crate::xattr::Xattrs;
@@ -98,6 +99,16 @@ impl SourceFile {
 
 /// Opens, reads and hashes one file.
 pub fn read_and_hash(src: &SourceFile, algo: HashAlgo) -> Result<ReadFile, FileError> {
+    read_and_hash_counted(src, algo, Share::Whole)
+}
+
+/// Opens, reads and hashes one file, counting `share` of a large file's bytes as moved
+/// while it is read (see `progress::Counted`).
+fn read_and_hash_counted(
+    src: &SourceFile,
+    algo: HashAlgo,
+    share: Share,
+) -> Result<ReadFile, FileError> {
     let mut file = src.open()?;
     let meta = match file.metadata() {
         Ok(md) if !md.is_file() => return Err(FileError::NotAFile),
@@ -110,7 +121,8 @@ pub fn read_and_hash(src: &SourceFile, algo: HashAlgo) -> Result<ReadFile, FileE
         let buf = store::read_all(&mut file, meta.size).map_err(reading)?;
         (algo.digest(&buf), Some(buf))
     } else {
-        let (h, _) = hash_reader(algo, &mut file).map_err(reading)?;
+        // Counted as it is read: a bar moves while a large file is hashed.
+        let (h, _) = hash_reader(algo, &mut Counted::new(&mut file, share)).map_err(reading)?;
         (h, None)
     };
     let read = buffer.as_ref().map(|b| b.len() as u64);
@@ -215,7 +227,10 @@ pub fn write_new_copy(
         Some(buf) => store::NewCopy::write(dst, &buf, meta.mode).map(|c| (c, true)),
         None => file
             .rewind()
-            .and_then(|_| store::NewCopy::stream(&mut file, dst, algo, meta.mode))
+            .and_then(|_| {
+                let mut counted = Counted::new(&mut file, Share::SecondHalf);
+                store::NewCopy::stream(&mut counted, dst, algo, meta.mode)
+            })
             .map(|(c, h, n)| {
                 let same =
                     n == meta.size && h == hash && store::unchanged_since(&file, &meta, None);
@@ -284,28 +299,17 @@ impl Tools {
 
 pub(super) fn work(job: &Job, algo: HashAlgo, tools: &mut Tools) -> Done {
     match job {
-        Job::Read { src, dst, .. } => match (read_and_hash(src, algo), dst) {
-            (Ok(read), Some(dst)) => match tools.claims(&read.hash) {
-                Some(claimed_at) => {
-                    let (meta, hash) = (read.meta, read.hash.clone());
-                    Done::Wrote(
-                        write_new_copy(read, dst, algo).map(|(ino, stored_mtime)| Wrote {
-                            meta,
-                            hash,
-                            ino,
-                            stored_mtime,
-                            claimed_at,
-                        }),
-                    )
-                }
-                None => Done::Read(Ok(read)),
-            },
-            (Ok(mut read), None) => {
-                read.buffer = None;
-                Done::Read(Ok(read))
-            }
-            (read, _) => Done::Read(read),
-        },
+        Job::Read { src, dst, .. } => {
+            // With a place to copy to, a large file may be read twice (hashed, then
+            // copied): each pass moves the bar by half; a file not copied gets the
+            // rest when it is done.
+            let share = if dst.is_some() {
+                Share::FirstHalf
+            } else {
+                Share::Whole
+            };
+            work_read(read_and_hash_counted(src, algo, share), dst, algo, tools)
+        }
         Job::Link {
             src,
             dst,
@@ -320,6 +324,38 @@ pub(super) fn work(job: &Job, algo: HashAlgo, tools: &mut Tools) -> Done {
             (*ino, *size, copy),
             *max_links,
         )),
+    }
+}
+
+/// What a read job made of the file it read: written as a new stored copy when its
+/// content is claimed, else handed back.
+fn work_read(
+    read: Result<ReadFile, FileError>,
+    dst: &Option<PathBuf>,
+    algo: HashAlgo,
+    tools: &mut Tools,
+) -> Done {
+    match (read, dst) {
+        (Ok(read), Some(dst)) => match tools.claims(&read.hash) {
+            Some(claimed_at) => {
+                let (meta, hash) = (read.meta, read.hash.clone());
+                Done::Wrote(
+                    write_new_copy(read, dst, algo).map(|(ino, stored_mtime)| Wrote {
+                        meta,
+                        hash,
+                        ino,
+                        stored_mtime,
+                        claimed_at,
+                    }),
+                )
+            }
+            None => Done::Read(Ok(read)),
+        },
+        (Ok(mut read), None) => {
+            read.buffer = None;
+            Done::Read(Ok(read))
+        }
+        (read, _) => Done::Read(read),
     }
 }
 

@@ -250,7 +250,7 @@ impl NewCopy {
     /// zeros of a whole chunk become holes. Returns the copy, the digest of the bytes
     /// written and their number.
     pub fn stream(
-        src: &mut File,
+        src: &mut impl Read,
         dst: &Path,
         algo: HashAlgo,
         mode: u32,

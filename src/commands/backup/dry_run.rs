@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 
-use super::report::{Counts, RunKind};
+use super::report::{Counts, Failures, RunKind};
 use super::Source;
 use crate::catalog::entries::previous_entries;
 use crate::catalog::{self, Access, Catalog, Db, SnapshotRow};
@@ -82,7 +82,7 @@ pub fn run(config: &Config, sources: &[Source], ui: &Ui, json: bool) -> Result<O
         let scan = scan::scan_open(&dir, &super::scan_options(config, &root)?);
         let progress = Progress::new(
             style,
-            &format!("{} (dry run)", source.name),
+            &format!("backup -n {}", source.name),
             scan.entries.iter().filter(|e| e.kind == Kind::File).count() as u64,
             scan.file_bytes(),
         );
@@ -155,7 +155,12 @@ pub fn run(config: &Config, sources: &[Source], ui: &Ui, json: bool) -> Result<O
         if json {
             println!(
                 "{}",
-                counts.json(&source.name, started.elapsed(), RunKind::Dry)
+                counts.json(
+                    &source.name,
+                    started.elapsed(),
+                    RunKind::Dry,
+                    &Failures::default(),
+                )
             );
         } else if style != Style::Quiet {
             print!(

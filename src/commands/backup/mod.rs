@@ -90,7 +90,9 @@ pub fn run(config: &Config, ui: &Ui, args: &BackupArgs) -> Result<Outcome> {
             ));
         }
         if args.json {
-            let line = made.counts.json(&made.label, made.elapsed, RunKind::Real);
+            let line = made
+                .counts
+                .json(&made.label, made.elapsed, RunKind::Real, &made.failures);
             println!("{}", with_where(&line, &opened.path, config));
         } else if !ui.quiet() {
             // Where it went: the root and the config file, on screen (the summary file
@@ -108,7 +110,7 @@ pub fn run(config: &Config, ui: &Ui, args: &BackupArgs) -> Result<Outcome> {
     if args.prune {
         if outcome == Outcome::Clean {
             let names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
-            crate::commands::prune::after_backup(&opened, config, ui, &names)?;
+            crate::commands::prune::after_backup(&opened, config, ui, &names, args.json)?;
         } else {
             say("phlb: note: not pruning: some files could not be backed up".to_string());
         }
@@ -142,6 +144,8 @@ pub struct SnapshotReport {
     pub removed_leftovers: Vec<String>,
     /// How long the run took.
     pub elapsed: std::time::Duration,
+    /// The paths that could not be backed up, and why.
+    pub failures: report::Failures,
 }
 
 /// Opens the backup root `root` (from `prepare_root`) for a backup: takes the writer
@@ -324,7 +328,7 @@ pub fn make_snapshot(
         .with_context(|| format!("{}: cannot open snapshot folder", paths.work_dir.display()))?;
     let writer = Writer::start(db)?;
     let linker = links::Linker::new(root, config.dedup, config.max_links, writer.committed());
-    let progress = Progress::new(ui.style, &label, 0, 0);
+    let progress = Progress::new(ui.style, &format!("backup {label}"), 0, 0);
     let mut run = snapshot::Run::start(inputs, writer, catalog.db()?, linker)?;
     for label in &settled.finished {
         run.log
@@ -352,6 +356,7 @@ pub fn make_snapshot(
         summary,
         removed_leftovers: cleaned.removed,
         elapsed: started.elapsed(),
+        failures,
     })
 }
 

@@ -65,9 +65,18 @@ impl Counts {
 
     /// The run's report as one line of JSON (`backup --json`): every counter, plus
     /// `snapshot`, `dry_run`, `seconds` and `finished_at` (RFC 3339 with offset).
-    pub fn json(&self, snapshot: &str, elapsed: Duration, run: RunKind) -> String {
+    pub fn json(
+        &self,
+        snapshot: &str,
+        elapsed: Duration,
+        run: RunKind,
+        failures: &Failures,
+    ) -> String {
         let mut v = serde_json::to_value(self).unwrap_or_default();
         if let Some(obj) = v.as_object_mut() {
+            let (list, more) = failures.json();
+            obj.insert("failures".into(), list);
+            obj.insert("failures_not_listed".into(), more.into());
             obj.insert("snapshot".into(), snapshot.into());
             obj.insert("dry_run".into(), (run == RunKind::Dry).into());
             obj.insert("seconds".into(), elapsed.as_secs_f64().into());
@@ -120,9 +129,10 @@ impl Counts {
 }
 
 /// The files a run could not back up, each with why, for the summary (the log has all).
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Failures {
-    lines: Vec<String>,
+    /// Each failed path and why, as shown (one line each).
+    named: Vec<(String, String)>,
     more: u64,
 }
 
@@ -130,24 +140,35 @@ impl Failures {
     /// How many failures the summary names; the rest are counted.
     const NAMED: usize = 1000;
 
-    /// Notes one failure, `path: why` on one line.
-    pub fn push(&mut self, line: String) {
-        if self.lines.len() < Self::NAMED {
-            self.lines.push(line);
+    /// Notes one failure: the path (on one line) and why.
+    pub fn push(&mut self, path: String, why: String) {
+        if self.named.len() < Self::NAMED {
+            self.named.push((path, why));
         } else {
             self.more += 1;
         }
     }
 
+    /// The failures for a JSON report: `[{"path", "error"}]` and how many more the log
+    /// holds.
+    pub fn json(&self) -> (serde_json::Value, u64) {
+        let list = self
+            .named
+            .iter()
+            .map(|(path, why)| serde_json::json!({ "path": path, "error": why }))
+            .collect();
+        (list, self.more)
+    }
+
     /// The summary's list of failed files (empty when none failed).
     pub fn text(&self) -> String {
         let mut out = String::new();
-        if self.lines.is_empty() {
+        if self.named.is_empty() {
             return out;
         }
         out.push_str("  failed files:\n");
-        for line in &self.lines {
-            out.push_str(&format!("    {line}\n"));
+        for (path, why) in &self.named {
+            out.push_str(&format!("    {path}: {why}\n"));
         }
         if self.more > 0 {
             out.push_str(&format!("    … and {} more (see the log)\n", self.more));

@@ -53,7 +53,11 @@ pub fn run_prune(config: &Config, ui: &Ui, args: &PruneArgs) -> Result<Outcome> 
     if !args.removal.json && !ui.quiet() {
         println!("policy: {}", policy.describe());
     }
-    with_root(config, ui, args.removal, policy.versions, pick)
+    let removal = RemovalArgs {
+        command: "prune",
+        ..args.removal
+    };
+    with_root(config, ui, removal, policy.versions, pick)
 }
 
 /// Runs `phlb forget`.
@@ -108,16 +112,22 @@ pub fn run_forget(config: &Config, ui: &Ui, args: &ForgetArgs) -> Result<Outcome
         }
         Ok(items)
     };
-    with_root(config, ui, args.removal, None, pick)
+    let removal = RemovalArgs {
+        command: "forget",
+        ..args.removal
+    };
+    with_root(config, ui, removal, None, pick)
 }
 
 /// Prunes the snapshots of `names` by the config's `KEEP_*` rules in the root a backup
-/// holds open (`backup --prune`).
+/// holds open (`backup --prune`); with `json` its report is one JSON line
+/// `{"prune": …}` (after `backup --json`'s lines).
 pub fn after_backup(
     opened: &BackupRoot,
     config: &Config,
     ui: &Ui,
     names: &[String],
+    json: bool,
 ) -> Result<Outcome> {
     let conn = opened.catalog.db()?;
     let chosen: Vec<Member> = members(&conn, None)?
@@ -132,10 +142,12 @@ pub fn after_backup(
     let items = plan::by_policy(chosen, rules, opened.path());
     let removal = RemovalArgs {
         dry_run: false,
-        json: false,
+        json,
         show_lost: false,
         bytes: false,
         wait: Default::default(),
+        command: "backup --prune",
+        json_line: true,
     };
     carry_out(
         Some(opened),
@@ -253,19 +265,19 @@ fn carry_out(
     }
     let Some(opened) = opened.filter(|_| !removal.dry_run) else {
         if removal.json {
-            print_json(&show::json(
-                &items,
-                &olds,
-                &freed,
-                true,
-                removal.show_lost,
-                0,
-            ))?;
+            print_json(
+                &show::json(&items, &olds, &freed, true, removal.show_lost, 0),
+                &removal,
+            )?;
         }
         return Ok(Outcome::Clean);
     };
-    let total: u64 = to_remove.iter().map(|i| i.member.files).sum();
-    let progress = Progress::counting(Style::detect(ui.quiet() || removal.json), "prune", total);
+    let total = names_to_remove(conn, opened.path(), &to_remove)?;
+    let progress = Progress::counting(
+        Style::detect(ui.quiet() || removal.json),
+        removal.command,
+        total,
+    );
     let removed = AtomicU64::new(0);
     let mut done = 0usize;
     let mut stuck = Vec::new();
@@ -317,14 +329,10 @@ fn carry_out(
         crate::root::remove_empty_name_folder(opened.path(), name);
     }
     if removal.json {
-        print_json(&show::json(
-            &items,
-            &olds,
-            &freed,
-            false,
-            removal.show_lost,
-            done,
-        ))?;
+        print_json(
+            &show::json(&items, &olds, &freed, false, removal.show_lost, done),
+            &removal,
+        )?;
     } else if text {
         println!(
             "removed {done} snapshot{}",
@@ -358,7 +366,31 @@ fn trim_versions(opened: &BackupRoot, db: &Db, olds: &[Old], ui: &Ui) -> Result<
 }
 
 /// Prints the one JSON document of a run.
-fn print_json(doc: &serde_json::Value) -> Result<()> {
-    println!("{}", serde_json::to_string_pretty(doc)?);
+/// How many names removing `items` unlinks, as the removal counts them: each entry the
+/// catalog records (the snapshot's folder is one, `.`) and the files beside it (summary,
+/// log, manifest). Not `files`, which leaves out folders and symlinks (the count passed
+/// it).
+fn names_to_remove(conn: &Db, root: &Path, items: &[&Item]) -> Result<u64> {
+    let mut total = 0;
+    for item in items {
+        let row = &item.member.row;
+        if item.action == Action::Remove(Reason::Missing) {
+            continue;
+        }
+        total += prune::entry_count(conn, row.id)?;
+        total += crate::root::snapshot_places(root, &row.name, &row.timestamp)
+            .iter()
+            .filter(|p| p.symlink_metadata().is_ok_and(|m| !m.is_dir()))
+            .count() as u64;
+    }
+    Ok(total)
+}
+
+fn print_json(doc: &serde_json::Value, removal: &RemovalArgs) -> Result<()> {
+    if removal.json_line {
+        println!("{}", serde_json::json!({ "prune": doc }));
+    } else {
+        println!("{}", serde_json::to_string_pretty(doc)?);
+    }
     Ok(())
 }

@@ -236,6 +236,7 @@ fn copy_hashing(
         hasher.update(chunk);
         holes |= write_sparse(dst, chunk)?;
         total += n as u64;
+        crate::progress::moved(n as u64);
         if n < buf.len() {
             break;
         }

@@ -87,7 +87,7 @@ pub fn run(config: &Config, ui: &Ui, args: &RestoreArgs) -> Result<Outcome> {
     let style = if args.json { Style::Quiet } else { ui.style };
     let files = picked.len() as u64;
     let bytes = picked.iter().map(|p| p.rec.meta.size).sum();
-    let progress = Progress::new(style, "restore", files, bytes);
+    let progress = Progress::new(style, &format!("restore {label}"), files, bytes);
     let shown_to = one_line(&args.to);
     let ctx = target.as_ref().map(|target| Ctx {
         snap: snap_dir.as_fd(),

@@ -126,7 +126,8 @@ pub(super) fn hash_inodes(
                         } else {
                             report.damaged.insert(inode.copy_id);
                             let users = inodes.users(inode, targets);
-                            report.problem(
+                            report.problem_of(
+                                &users,
                                 &users[0],
                                 &format!(
                                     "content damaged: hash {} but the catalog says {}; shared by {} path(s): {}",
@@ -139,7 +140,8 @@ pub(super) fn hash_inodes(
                         }
                     }
                     Err(why) => {
-                        report.problem(&inodes.users(inode, targets).join(", "), &why.to_string())
+                        let users = inodes.users(inode, targets);
+                        report.problem_of(&users, &users.join(", "), &why.to_string())
                     }
                 }
                 report.progress.advance(inode.size);

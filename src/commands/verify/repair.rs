@@ -16,13 +16,20 @@ use crate::layout::snapshot_dir_rel;
 use crate::store;
 use crate::units::one_line;
 
-/// What a repair did.
+/// What a repair did, path by path (`NAME/TIMESTAMP/path`, as verify names them).
 #[derive(Debug, Default)]
 pub struct Repaired {
     /// Paths relinked to a good copy.
-    pub relinked: u64,
+    pub relinked: Vec<String>,
     /// Paths left damaged: no good copy of their content that fits exists.
-    pub left: u64,
+    pub left: Vec<String>,
+}
+
+/// What became of one damaged path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fate {
+    Relinked,
+    Left,
 }
 
 /// Relinks every damaged path of a complete snapshot it can; `say` gets one line per
@@ -31,7 +38,7 @@ pub fn repair(
     db: &Db,
     root: &Path,
     config: &Config,
-    say: &mut dyn FnMut(String),
+    say: &mut dyn FnMut(Fate, String),
 ) -> Result<Repaired> {
     let mut by_copy: BTreeMap<i64, Vec<DamagedPath>> = BTreeMap::new();
     for d in damaged_paths(db)? {
@@ -44,12 +51,16 @@ pub fn repair(
         let need = paths.len() as u64;
         let Some((good_id, good)) = good_copy(db, root, config, first, need)? else {
             for d in &paths {
-                done.left += 1;
-                say(format!(
+                done.left
+                    .push(format!("{}/{}", d.snapshot, one_line(&d.rel)));
+                say(
+                    Fate::Left,
+                    format!(
                     "{}/{}: damaged, and no good stored copy of its content with the same mode and owner exists; left as is (the next backup of a source that still has it stores a fresh copy)",
                     d.snapshot,
                     one_line(&d.rel)
-                ));
+                ),
+                );
             }
             continue;
         };
@@ -63,24 +74,32 @@ pub fn repair(
                     _ => None,
                 };
                 if let Some(why) = why {
-                    done.left += 1;
-                    say(format!(
-                        "{}/{}: damaged; {why}, so it cannot be linked; left as is",
-                        d.snapshot,
-                        one_line(&d.rel)
-                    ));
+                    done.left
+                        .push(format!("{}/{}", d.snapshot, one_line(&d.rel)));
+                    say(
+                        Fate::Left,
+                        format!(
+                            "{}/{}: damaged; {why}, so it cannot be linked; left as is",
+                            d.snapshot,
+                            one_line(&d.rel)
+                        ),
+                    );
                     continue;
                 }
                 return Err(e).with_context(|| format!("{}: cannot relink", place.display()));
             }
             move_entry(db, d.snapshot_id, d.path_id, good_id)?;
-            done.relinked += 1;
-            say(format!(
-                "{}/{}: repaired: relinked to the good copy at {}",
-                d.snapshot,
-                one_line(&d.rel),
-                one_line(&good)
-            ));
+            done.relinked
+                .push(format!("{}/{}", d.snapshot, one_line(&d.rel)));
+            say(
+                Fate::Relinked,
+                format!(
+                    "{}/{}: repaired: relinked to the good copy at {}",
+                    d.snapshot,
+                    one_line(&d.rel),
+                    one_line(&good)
+                ),
+            );
         }
         drop_if_unused(db, copy_id)?;
     }

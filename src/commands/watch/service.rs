@@ -290,6 +290,7 @@ impl<'a> Watch<'a> {
                             self.config,
                             &quiet,
                             &names,
+                            false,
                         );
                         if let Err(e) = pruned {
                             eprintln!("phlb: error: prune of {} failed: {e:#}", source.name);

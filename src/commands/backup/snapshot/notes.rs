@@ -47,8 +47,12 @@ impl Run<'_> {
     /// Counts and reports one path that could not be backed up.
     pub fn fail(&mut self, path: &Path, why: &str, progress: &dyn Report) {
         self.counts.failed += 1;
-        let line = crate::output::without_codes(&format!("{}: {why}", one_line(path)));
-        self.failures.push(line.clone());
+        let (path, why) = (
+            one_line(path).to_string(),
+            crate::output::without_codes(why),
+        );
+        let line = format!("{path}: {why}");
+        self.failures.push(path, why);
         self.log.line(LogLevel::Error, &format!("failed  {line}"));
         progress.error(&format!("phlb: error: {line}"));
     }
