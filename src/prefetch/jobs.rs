@@ -150,6 +150,9 @@ pub enum Job {
         src: SourceFile,
         dst: Option<PathBuf>,
         size: Option<u64>,
+        /// With `dst`: a file an interrupted run left at the same path, linked instead of
+        /// writing a new copy when its bytes have the content read (`link_leftover`).
+        leftover: Option<super::Leftover>,
     },
     /// Hardlink `dst` to the stored copy at `src` if it is still inode `ino` of `size`
     /// bytes with the mtime, mode and owner `copy` it was stored with, and room for
@@ -184,6 +187,8 @@ pub struct Wrote {
     /// The run's committed catalog rows when the content was claimed: a copy of it the
     /// catalog got later may have been made by another file of the run meanwhile.
     pub claimed_at: u64,
+    /// The copy is a file an interrupted run left, linked, not written (#28).
+    pub resumed: bool,
 }
 
 /// Why a new stored copy could not be written (nothing is left at its place).
@@ -284,10 +289,25 @@ impl Tools {
 
 pub(super) fn work(job: &Job, algo: HashAlgo, tools: &mut Tools) -> Done {
     match job {
-        Job::Read { src, dst, .. } => match (read_and_hash(src, algo), dst) {
+        Job::Read {
+            src, dst, leftover, ..
+        } => match (read_and_hash(src, algo), dst) {
             (Ok(read), Some(dst)) => match tools.claims(&read.hash) {
                 Some(claimed_at) => {
                     let (meta, hash) = (read.meta, read.hash.clone());
+                    let resumed = leftover
+                        .as_ref()
+                        .and_then(|l| super::link_leftover(l, &read, dst, algo));
+                    if let Some((ino, stored_mtime)) = resumed {
+                        return Done::Wrote(Ok(Wrote {
+                            meta,
+                            hash,
+                            ino,
+                            stored_mtime,
+                            claimed_at,
+                            resumed: true,
+                        }));
+                    }
                     Done::Wrote(
                         write_new_copy(read, dst, algo).map(|(ino, stored_mtime)| Wrote {
                             meta,
@@ -295,6 +315,7 @@ pub(super) fn work(job: &Job, algo: HashAlgo, tools: &mut Tools) -> Done {
                             ino,
                             stored_mtime,
                             claimed_at,
+                            resumed: false,
                         }),
                     )
                 }

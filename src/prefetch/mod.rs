@@ -14,6 +14,7 @@ use crate::hash::HashAlgo;
 
 mod file_error;
 mod jobs;
+mod leftover;
 
 pub use file_error::FileError;
 pub use jobs::{
@@ -21,6 +22,7 @@ pub use jobs::{
     SourceFile, Wrote, SMALL_FILE,
 };
 use jobs::{work, Tools};
+pub use leftover::{link_leftover, Leftover};
 
 /// Jobs a worker may run ahead of the main thread.
 const WINDOW: usize = 4096;
@@ -127,6 +129,7 @@ impl Reader {
                 src: SourceFile::Path(src),
                 dst: None,
                 size: None,
+                leftover: None,
             });
         }
         reader.close();

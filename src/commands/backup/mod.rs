@@ -242,10 +242,11 @@ pub fn make_snapshot(
     let settled = leftovers::clean(&db, root, name, sums, format, DeadRuns::Keep)?;
     store::make_private_dir(&root.join(name))?;
     let prev = previous(&db, root, source, config.hash)?;
+    let resume = leftovers::resumable(&db, root, source, sums, config.hash)?;
     let (ts, paths) = pick_timestamp(&db, root, config, name)?;
     let label = format!("{name}/{ts}");
     crate::signals::doing(format!(
-        "backup of {label} stopped; nothing was marked complete, the next run removes the leftovers"
+        "backup of {label} stopped; nothing was marked complete, the next run links the files it finished, then removes the leftovers"
     ));
     let snapshot = SnapshotRow::create(
         &db,
@@ -271,6 +272,7 @@ pub fn make_snapshot(
         snapshot: &snapshot,
         paths: &paths,
         prev,
+        resume,
         verbose: ui.verbose,
     };
     let flusher = config

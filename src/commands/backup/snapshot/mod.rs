@@ -26,8 +26,8 @@ use crate::catalog::entries::previous_entries;
 use crate::catalog::{Db, SnapshotRow, Writer};
 use crate::config::{Config, LogLevel};
 use crate::layout::SnapshotPaths;
-use crate::plan::{first_step, FirstStep, PrevEntry, PrevMap};
-use crate::prefetch::{Job, NewCopies, Reader, SourceFile};
+use crate::plan::{first_step, looks_unchanged, FirstStep, PrevEntry, PrevMap};
+use crate::prefetch::{Job, Leftover, NewCopies, Reader, SourceFile};
 use crate::progress::Report;
 use crate::scan::{self, Entry, Found, Kind, Meta, ScanOptions, SourceDir};
 use crate::store;
@@ -45,13 +45,82 @@ pub struct Inputs<'a> {
     pub paths: &'a SnapshotPaths,
     /// The previous complete snapshot of this name, if any.
     pub prev: Option<Previous>,
+    /// Runs of this source that died part-way, newest first, with their in-progress
+    /// folder on disk: the files they finished are linked from there (#28).
+    pub resume: Vec<Previous>,
     pub verbose: bool,
 }
 
-/// The previous complete snapshot of a name: unchanged files are linked from it.
+/// An earlier run of a name, complete or interrupted: unchanged files are linked from it.
 pub struct Previous {
+    /// Its snapshot folder (an interrupted run's in-progress folder).
     pub dir: PathBuf,
     pub run_id: i64,
+}
+
+/// What an earlier run recorded for a walked file's path, and the folder its stored copy
+/// is linked in: the previous complete snapshot's, or an interrupted run's (`resumed`).
+#[derive(Clone, Copy)]
+pub(super) struct Basis<'m> {
+    entry: &'m PrevEntry,
+    dir: &'m Path,
+    resumed: bool,
+}
+
+impl std::ops::Deref for Basis<'_> {
+    type Target = PrevEntry;
+    fn deref(&self) -> &PrevEntry {
+        self.entry
+    }
+}
+
+/// The earlier runs' files a run links from: the previous complete snapshot's and, for
+/// paths it does not have unchanged, those of interrupted runs (newest first wins).
+#[derive(Default)]
+struct Bases {
+    prev: PrevMap,
+    prev_dir: PathBuf,
+    resumed: HashMap<Vec<u8>, (PrevEntry, usize)>,
+    resumed_dirs: Vec<PathBuf>,
+}
+
+impl Bases {
+    fn load(reads: &Db, prev: Option<&Previous>, resume: &[Previous]) -> Result<Bases> {
+        let mut bases = Bases::default();
+        if let Some(p) = prev {
+            bases.prev = previous_entries(reads, p.run_id)?;
+            bases.prev_dir = p.dir.clone();
+        }
+        for (n, run) in resume.iter().enumerate() {
+            for (path, entry) in previous_entries(reads, run.run_id)? {
+                bases.resumed.entry(path).or_insert((entry, n));
+            }
+            bases.resumed_dirs.push(run.dir.clone());
+        }
+        Ok(bases)
+    }
+
+    /// The basis of the file `e`: the previous snapshot's entry when the file looks
+    /// unchanged since, else an interrupted run's when it looks unchanged since that
+    /// run stored it, else the previous snapshot's (for its path id) or none.
+    fn of(&self, e: &Entry) -> Option<Basis<'_>> {
+        let path = e.rel.as_os_str().as_bytes();
+        let prev = self.prev.get(path).map(|entry| Basis {
+            entry,
+            dir: &self.prev_dir,
+            resumed: false,
+        });
+        let same = |b: &Basis| looks_unchanged(e.meta, b.size, b.mtime_ns);
+        if prev.as_ref().is_some_and(same) {
+            return prev;
+        }
+        let resumed = self.resumed.get(path).map(|(entry, n)| Basis {
+            entry,
+            dir: &self.resumed_dirs[*n],
+            resumed: true,
+        });
+        resumed.filter(same).or(prev)
+    }
 }
 
 /// How many walked entries may wait ahead of the one being recorded.
@@ -105,6 +174,10 @@ enum How {
     Linked,
     /// Read, and written as a new stored copy.
     Copied,
+    /// Linked to the copy an interrupted run stored for the same path, size and mtime:
+    /// without reading when the run recorded it, else once its bytes proved to be the
+    /// content read (#28).
+    Resumed,
 }
 
 /// How one regular file was stored.
@@ -183,16 +256,12 @@ impl<'a> Run<'a> {
             let (tx, rx) = sync_channel::<Vec<Walked>>(WALK_AHEAD / WALK_BATCH);
             scope.spawn(move || walk_in_batches(&source, &work_dir, opts, tx));
             // Loaded while the walk has started on the other core.
-            let prev = match &self.inp.prev {
-                Some(p) => previous_entries(&self.reads, p.run_id)?,
-                None => PrevMap::default(),
-            };
+            let bases = Bases::load(&self.reads, self.inp.prev.as_ref(), &self.inp.resume)?;
             let new = NewCopies {
                 claim: claims::claims(self.inp.catalog_path, self.writer.committed()),
             };
             let mut reader = Reader::start(scope, algo, workers, Some(new));
-            let mut queue: VecDeque<(Entry, Option<&PrevEntry>, Option<FirstStep>)> =
-                VecDeque::new();
+            let mut queue: VecDeque<(Entry, Option<Basis>, Option<FirstStep>)> = VecDeque::new();
             let mut found_queue: VecDeque<Walked> = VecDeque::new();
             let mut walking = true;
             loop {
@@ -212,7 +281,7 @@ impl<'a> Run<'a> {
                     match found_queue.pop_front() {
                         Some((Found::Entry(e), made)) => {
                             let p = match e.kind {
-                                Kind::File => prev.get(e.rel.as_os_str().as_bytes()),
+                                Kind::File => bases.of(&e),
                                 _ => None,
                             };
                             let step = self.schedule(&e, p, made, &mut reader)?;
@@ -250,7 +319,7 @@ impl<'a> Run<'a> {
     fn schedule(
         &mut self,
         e: &Entry,
-        prev: Option<&PrevEntry>,
+        prev: Option<Basis>,
         made: Option<std::io::Error>,
         reader: &mut Reader,
     ) -> Result<Option<FirstStep>> {
@@ -265,21 +334,21 @@ impl<'a> Run<'a> {
             }
             Kind::File => {
                 let step = match (
-                    first_step(self.inp.config.dedup, e.meta, prev),
+                    first_step(self.inp.config.dedup, e.meta, prev.as_deref()),
                     prev,
-                    &self.inp.prev,
                 ) {
-                    (FirstStep::Read, _, _) => {
+                    (FirstStep::Read, _) => {
                         reader.push(Job::Read {
                             src: SourceFile::walked(&self.inp.source, e),
                             dst: Some(self.dst(&e.rel)),
                             size: Some(e.meta.size),
+                            leftover: self.leftover_of(&e.rel),
                         });
                         FirstStep::Read
                     }
-                    (FirstStep::LinkPrevious, Some(p), Some(run)) => {
+                    (FirstStep::LinkPrevious, Some(p)) => {
                         reader.push(Job::Link {
-                            src: run.dir.join(&e.rel),
+                            src: p.dir.join(&e.rel),
                             dst: self.dst(&e.rel),
                             ino: p.copy_ino,
                             size: p.size,
@@ -299,11 +368,11 @@ impl<'a> Run<'a> {
     }
 
     /// Backs up one entry whose work was scheduled; a failed file gets a second chance.
-    /// `prev` is what the previous snapshot recorded for a file's path.
+    /// `prev` is what an earlier run recorded for a file's path (see `Bases::of`).
     fn process(
         &mut self,
         entry: &Entry,
-        prev: Option<&PrevEntry>,
+        prev: Option<Basis>,
         step: Option<FirstStep>,
         reader: &mut Reader,
         progress: &dyn Report,
@@ -335,6 +404,17 @@ impl<'a> Run<'a> {
 
     fn action(&mut self, level: LogLevel, what: &str, rel: &Path) {
         self.log.action(level, what, rel);
+    }
+
+    /// The file an interrupted run of this source left at `rel` (newest run first), for a
+    /// file that is read: linked instead of a new copy when its bytes are the content
+    /// read, which covers files the run finished but never got into the catalog.
+    fn leftover_of(&self, rel: &Path) -> Option<Leftover> {
+        self.inp.resume.iter().find_map(|run| {
+            let path = run.dir.join(rel);
+            let file = path.symlink_metadata().is_ok_and(|m| m.is_file());
+            file.then_some(Leftover { path })
+        })
     }
 
     fn dst(&self, rel: &Path) -> PathBuf {
