@@ -433,3 +433,74 @@ fn a_backup_that_died_on_a_full_disk_is_resumed_after_room_is_made() {
     assert!(!any_in_progress(&root));
     assert_verify_clean(&env, &root);
 }
+
+/// Temp-named (half-written) files in the in-progress folders at `root`.
+fn temp_files(root: &Path) -> usize {
+    let Ok(dirs) = fs::read_dir(root.join("src")) else {
+        return 0;
+    };
+    dirs.flatten()
+        .filter(|d| d.file_name().to_string_lossy().ends_with(".inprogress"))
+        .flat_map(|d| walkdir::WalkDir::new(d.path()).into_iter().flatten())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".phlb-tmp"))
+        .count()
+}
+
+#[test]
+fn sigterm_finishes_the_copies_in_hand_and_records_them() {
+    // A stop that lost the large files being copied when it came made the next run
+    // write them again from the start.
+    let env = Env::new();
+    write_files(&env, 20, 8 << 20);
+    let mut child = plain_backup_cmd(&env, &env.root)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut ended = false;
+    let reached = wait_for(|| {
+        ended = child.try_wait().unwrap().is_some();
+        ended || temp_files(&env.root) > 0
+    });
+    assert!(
+        reached && !ended,
+        "the backup ended before a copy was seen in hand"
+    );
+    // SAFETY: kill with a valid signal number on our own child's pid.
+    assert_eq!(
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) },
+        0
+    );
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(143));
+    assert_eq!(
+        temp_files(&env.root),
+        0,
+        "a copy in hand was left half-written"
+    );
+    let left = leftovers(&env.root);
+    let recorded = recorded_in_dead_runs(&env.root);
+    assert!(!left.is_empty());
+    assert_eq!(
+        left.keys().collect::<Vec<_>>(),
+        recorded.keys().collect::<Vec<_>>(),
+        "every file finished is recorded"
+    );
+    let report = next_backup_json(&env, &env.root);
+    let snap = newest_snapshot(&env.root);
+    for (rel, (_, was)) in &left {
+        assert_eq!(
+            ino(&snap.join(rel)),
+            *was,
+            "{} was copied again",
+            rel.display()
+        );
+    }
+    assert_eq!(
+        report["resumed"].as_u64().unwrap(),
+        left.len() as u64,
+        "{report}"
+    );
+    assert_eq!(tree(&snap), tree(&env.src));
+    assert_verify_clean(&env, &env.root);
+}

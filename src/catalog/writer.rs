@@ -254,6 +254,11 @@ impl Writer {
         if self.unsaved_bytes < COMMIT_BYTES {
             return Ok(());
         }
+        self.commit_now()
+    }
+
+    /// Commits everything sent so far now (a stopping run keeps each file it finishes).
+    pub fn commit_now(&mut self) -> Result<()> {
         self.unsaved_bytes = 0;
         self.batch.push(Row::Commit);
         self.hand_over()

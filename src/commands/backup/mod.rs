@@ -60,7 +60,14 @@ pub fn run(config: &Config, ui: &Ui, args: &BackupArgs) -> Result<Outcome> {
     let opened = open_for_backup(config, &root, ui, args.wait.into())?;
     let mut outcome = Outcome::Clean;
     for source in &sources {
-        let made = snapshot_with_hooks(&opened, config, source, ui)?;
+        // Ctrl-C or SIGTERM lets the run go on for the signal's grace period (2 s) and
+        // record each file it finishes meanwhile, committed at once, so the large files
+        // being copied when the signal came are linked by the next run, not copied
+        // again (#28); a stopped run is never completed (`make_snapshot`).
+        crate::signals::on_stop(|| {});
+        let made = snapshot_with_hooks(&opened, config, source, ui);
+        crate::signals::clear_on_stop();
+        let made = made?;
         for gone in &made.removed_leftovers {
             say(format!(
                 "phlb: note: removed the leftovers of interrupted run {gone}"
@@ -288,7 +295,14 @@ pub fn make_snapshot(
         run.log
             .line(LogLevel::Info, &format!("finished interrupted run {label}"));
     }
-    run.walk(&scan_options(config, root)?, &progress)?;
+    let walked = run.walk(&scan_options(config, root)?, &progress);
+    // From here a signal ends the process at once (nothing more is worth finishing); one
+    // that came before stops the run here, never marked complete.
+    crate::signals::clear_on_stop();
+    walked?;
+    if crate::signals::stopped() {
+        anyhow::bail!("{label}: stopped by a signal before the snapshot was complete");
+    }
     let (counts, mut log, failures) = run.finish(&progress)?;
     progress.finish();
     let summary = counts.summary(&label, started.elapsed(), RunKind::Real) + &failures.text();

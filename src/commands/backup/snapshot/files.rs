@@ -178,7 +178,10 @@ impl Run<'_> {
             self.linker
                 .remember(h, on_disk, copy_id, &dst, nlink, ticket.0);
         }
-        if how == How::Copied {
+        if crate::signals::stopped() {
+            // Stopping: what is finished in the grace period must be in the catalog.
+            self.writer.commit_now()?;
+        } else if how == How::Copied {
             self.writer.stored(meta.size)?;
         }
         let hash = match (&hash, prev) {

@@ -264,7 +264,15 @@ impl<'a> Run<'a> {
             let mut queue: VecDeque<(Entry, Option<Basis>, Option<FirstStep>)> = VecDeque::new();
             let mut found_queue: VecDeque<Walked> = VecDeque::new();
             let mut walking = true;
+            let mut stopping = false;
             loop {
+                if !stopping && crate::signals::stopped() {
+                    // Ctrl-C or SIGTERM: nothing new is started; the files in hand are
+                    // finished and recorded (#28), and the run ends, never complete.
+                    stopping = true;
+                    walking = false;
+                    reader.stop();
+                }
                 while walking && queue.len() < LOOKAHEAD {
                     if found_queue.is_empty() {
                         let batch = if queue.is_empty() {
@@ -302,6 +310,17 @@ impl<'a> Run<'a> {
                     }
                 }
                 match queue.pop_front() {
+                    Some((entry, p, step)) if stopping => {
+                        let worked =
+                            matches!(step, Some(FirstStep::Read | FirstStep::LinkPrevious));
+                        if !worked {
+                            continue;
+                        }
+                        if !reader.has_next() {
+                            return Ok(());
+                        }
+                        self.process(&entry, p, step, &mut reader, progress)?
+                    }
                     Some((entry, p, step)) => {
                         self.process(&entry, p, step, &mut reader, progress)?
                     }
