@@ -5,28 +5,28 @@
 use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::io::BufWriter;
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, SyncSender, TryRecvError};
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
 
+mod bases;
 mod claims;
 mod failure;
 mod files;
 mod folders;
 mod notes;
 
+use bases::{Bases, Basis};
 use failure::{fatal_or, Failure};
 
 use super::links::Linker;
 use super::report::{Counts, Failures, Log};
-use crate::catalog::entries::previous_entries;
 use crate::catalog::{Db, SnapshotRow, Writer};
 use crate::config::{Config, LogLevel};
 use crate::layout::SnapshotPaths;
-use crate::plan::{first_step, looks_unchanged, FirstStep, PrevEntry, PrevMap};
+use crate::plan::{first_step, FirstStep};
 use crate::prefetch::{Job, Leftover, NewCopies, Reader, SourceFile};
 use crate::progress::Report;
 use crate::scan::{self, Entry, Found, Kind, Meta, ScanOptions, SourceDir};
@@ -56,71 +56,6 @@ pub struct Previous {
     /// Its snapshot folder (an interrupted run's in-progress folder).
     pub dir: PathBuf,
     pub run_id: i64,
-}
-
-/// What an earlier run recorded for a walked file's path, and the folder its stored copy
-/// is linked in: the previous complete snapshot's, or an interrupted run's (`resumed`).
-#[derive(Clone, Copy)]
-pub(super) struct Basis<'m> {
-    entry: &'m PrevEntry,
-    dir: &'m Path,
-    resumed: bool,
-}
-
-impl std::ops::Deref for Basis<'_> {
-    type Target = PrevEntry;
-    fn deref(&self) -> &PrevEntry {
-        self.entry
-    }
-}
-
-/// The earlier runs' files a run links from: the previous complete snapshot's and, for
-/// paths it does not have unchanged, those of interrupted runs (newest first wins).
-#[derive(Default)]
-struct Bases {
-    prev: PrevMap,
-    prev_dir: PathBuf,
-    resumed: HashMap<Vec<u8>, (PrevEntry, usize)>,
-    resumed_dirs: Vec<PathBuf>,
-}
-
-impl Bases {
-    fn load(reads: &Db, prev: Option<&Previous>, resume: &[Previous]) -> Result<Bases> {
-        let mut bases = Bases::default();
-        if let Some(p) = prev {
-            bases.prev = previous_entries(reads, p.run_id)?;
-            bases.prev_dir = p.dir.clone();
-        }
-        for (n, run) in resume.iter().enumerate() {
-            for (path, entry) in previous_entries(reads, run.run_id)? {
-                bases.resumed.entry(path).or_insert((entry, n));
-            }
-            bases.resumed_dirs.push(run.dir.clone());
-        }
-        Ok(bases)
-    }
-
-    /// The basis of the file `e`: the previous snapshot's entry when the file looks
-    /// unchanged since, else an interrupted run's when it looks unchanged since that
-    /// run stored it, else the previous snapshot's (for its path id) or none.
-    fn of(&self, e: &Entry) -> Option<Basis<'_>> {
-        let path = e.rel.as_os_str().as_bytes();
-        let prev = self.prev.get(path).map(|entry| Basis {
-            entry,
-            dir: &self.prev_dir,
-            resumed: false,
-        });
-        let same = |b: &Basis| looks_unchanged(e.meta, b.size, b.mtime_ns);
-        if prev.as_ref().is_some_and(same) {
-            return prev;
-        }
-        let resumed = self.resumed.get(path).map(|(entry, n)| Basis {
-            entry,
-            dir: &self.resumed_dirs[*n],
-            resumed: true,
-        });
-        resumed.filter(same).or(prev)
-    }
 }
 
 /// How many walked entries may wait ahead of the one being recorded.
@@ -428,7 +363,12 @@ impl<'a> Run<'a> {
     /// The file an interrupted run of this source left at `rel` (newest run first), for a
     /// file that is read: linked instead of a new copy when its bytes are the content
     /// read, which covers files the run finished but never got into the catalog.
+    /// A temp name there may be a half-written file: never looked at, even when a
+    /// source file has such a name.
     fn leftover_of(&self, rel: &Path) -> Option<Leftover> {
+        if rel.file_name().is_some_and(store::is_temp_name) {
+            return None;
+        }
         self.inp.resume.iter().find_map(|run| {
             let path = run.dir.join(rel);
             let file = path.symlink_metadata().is_ok_and(|m| m.is_file());
