@@ -158,6 +158,8 @@ fn finished_files_are_linked_after(sig: i32) {
     write_files(&env, 60, 1 << 20);
     let root = env.root.clone();
     stop_part_way(&env, &root, sig, 10);
+    // A root holding an interrupted run's leftovers verifies clean (they are noted).
+    assert_verify_clean(&env, &root);
     let recorded = recorded_in_dead_runs(&root);
     let left = leftovers(&root);
     assert!(recorded.len() >= 10, "{recorded:?}");
@@ -374,6 +376,7 @@ fn a_resumed_run_killed_itself_then_a_third_run_completes() {
     let first_left = leftovers(&env.root);
     // The resumed run links those, copies more, and is killed too.
     stop_part_way(&env, &env.root, libc::SIGKILL, first.len() + 10);
+    assert_verify_clean(&env, &env.root);
     let both = recorded_in_dead_runs(&env.root);
     let left = leftovers(&env.root);
     assert!(both.len() > first.len(), "{both:?}");
