@@ -454,7 +454,7 @@ fn sigterm_finishes_the_copies_in_hand_and_records_them() {
     // A stop that lost the large files being copied when it came made the next run
     // write them again from the start.
     let env = Env::new();
-    write_files(&env, 20, 8 << 20);
+    write_files(&env, 12, 24 << 20);
     let mut child = plain_backup_cmd(&env, &env.root)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
