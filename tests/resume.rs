@@ -507,3 +507,42 @@ fn sigterm_finishes_the_copies_in_hand_and_records_them() {
     assert_eq!(tree(&snap), tree(&env.src));
     assert_verify_clean(&env, &env.root);
 }
+
+#[test]
+fn a_killed_run_of_large_files_has_committed_the_files_it_finished() {
+    // The bug behind "linked 0, copied 12": a run's rows waited for 512 of them (or 10 s)
+    // before the writer got them, so a run of a few large files committed nothing until
+    // its end. Now every 64 MiB of new copies is committed at once. Default settings.
+    let env = Env::new();
+    write_files(&env, 6, 70 << 20);
+    let mut child = plain_backup_cmd(&env, &env.root)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut ended = false;
+    let seen = wait_for(|| {
+        ended = child.try_wait().unwrap().is_some();
+        ended || recorded_in_dead_runs(&env.root).len() >= 2
+    });
+    let finished_then = leftovers(&env.root).len();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(seen && !ended, "the backup ended before it could be killed");
+    assert!(
+        finished_then < 6,
+        "nothing was committed before every file was done"
+    );
+    let recorded = recorded_in_dead_runs(&env.root);
+    let left = leftovers(&env.root);
+    let report = next_backup_json(&env, &env.root);
+    let snap = newest_snapshot(&env.root);
+    for rel in recorded.keys() {
+        assert_eq!(ino(&snap.join(rel)), left[rel].1, "{}", rel.display());
+    }
+    assert!(
+        report["resumed"].as_u64().unwrap() >= recorded.len() as u64,
+        "{report}"
+    );
+    assert_verify_clean(&env, &env.root);
+}
