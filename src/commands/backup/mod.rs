@@ -60,9 +60,9 @@ pub fn run(config: &Config, ui: &Ui, args: &BackupArgs) -> Result<Outcome> {
     let opened = open_for_backup(config, &root, ui, args.wait.into())?;
     let mut outcome = Outcome::Clean;
     for source in &sources {
-        // Ctrl-C or SIGTERM lets the run go on for the signal's grace period (2 s) and
-        // record each file it finishes meanwhile, committed at once, so the large files
-        // being copied when the signal came are linked by the next run, not copied
+        // Ctrl-C or SIGTERM: the run starts nothing new, finishes the files in hand and
+        // records them, committed at once, within the signal's grace period (2 s), so the
+        // large files being copied when it came are linked by the next run, not copied
         // again (#28); a stopped run is never completed (`make_snapshot`).
         crate::signals::on_stop(|| {});
         let made = snapshot_with_hooks(&opened, config, source, ui);
