@@ -21,6 +21,7 @@ pub mod listing;
 pub mod mtime;
 pub mod prune;
 pub mod queries;
+pub mod resume;
 pub mod settings;
 pub mod snapshots;
 mod stamps;

@@ -43,6 +43,8 @@ enum Row {
         path: Vec<u8>,
         group: i64,
     },
+    /// Not a row: commit what came before now (see `Writer::stored`).
+    Commit,
 }
 
 /// When a row sent to the writer is in the catalog: once `Committed::rows` reaches it.
@@ -85,6 +87,8 @@ pub struct Writer {
     sent: u64,
     handoff: usize,
     committed: Committed,
+    /// Bytes of new stored copies recorded since the last early commit.
+    unsaved_bytes: u64,
 }
 
 /// Rows handed to the writer thread at once.
@@ -95,6 +99,12 @@ const HANDOFF_ROWS: usize = 512;
 /// files they describe are in-progress leftovers, which the next run removes.
 const BATCH_ROWS: usize = 200_000;
 const BATCH_TIME: Duration = Duration::from_secs(10);
+
+/// Bytes of new stored copies after which the rows recorded so far are committed at
+/// once, whatever the batch: a killed run's finished copies are then known to the next
+/// run, which links them instead of writing them again (#28). A commit appends the
+/// pages its rows touched to the WAL, small beside 64 MiB of copying.
+const COMMIT_BYTES: u64 = 64 << 20;
 
 /// Rows per handoff and per transaction: `HANDOFF_ROWS` and `BATCH_ROWS`, or both from
 /// `PHLB_DEBUG_BATCH_ROWS` when set (a test knob, in every build, so a test can make a
@@ -133,6 +143,7 @@ impl Writer {
             sent: 0,
             handoff,
             committed,
+            unsaved_bytes: 0,
         })
     }
 
@@ -235,6 +246,24 @@ impl Writer {
         })
     }
 
+    /// Notes that the rows just sent record a new stored copy of `bytes` bytes: once
+    /// `COMMIT_BYTES` of them are waiting, everything sent so far is committed now, so a
+    /// run killed from then on leaves them for the next run to link (#28).
+    pub fn stored(&mut self, bytes: u64) -> Result<()> {
+        self.unsaved_bytes += bytes;
+        if self.unsaved_bytes < COMMIT_BYTES {
+            return Ok(());
+        }
+        self.commit_now()
+    }
+
+    /// Commits everything sent so far now (a stopping run keeps each file it finishes).
+    pub fn commit_now(&mut self) -> Result<()> {
+        self.unsaved_bytes = 0;
+        self.batch.push(Row::Commit);
+        self.hand_over()
+    }
+
     /// Waits until every row is committed.
     pub fn finish(mut self) -> Result<()> {
         self.hand_over()?;
@@ -289,7 +318,9 @@ fn write_batches(
     let mut since = Instant::now();
     let result = (|| -> Result<()> {
         for row in rx.into_iter().flatten() {
+            let early = matches!(row, Row::Commit);
             match row {
+                Row::Commit => {}
                 Row::Copy {
                     id,
                     hash,
@@ -324,9 +355,12 @@ fn write_batches(
                     group,
                 } => super::links::record_source_link(db, snapshot_id, path_id, &path, group)?,
             }
-            pending += 1;
-            done += 1;
-            if pending >= batch || since.elapsed() >= BATCH_TIME {
+            if !early {
+                pending += 1;
+                done += 1;
+            }
+            let due = pending >= batch || since.elapsed() >= BATCH_TIME;
+            if pending > 0 && (due || early) {
                 conn.execute_batch("COMMIT; BEGIN")?;
                 committed.set(done);
                 pending = 0;

@@ -162,6 +162,9 @@ pub enum Job {
         src: SourceFile,
         dst: Option<PathBuf>,
         size: Option<u64>,
+        /// With `dst`: a file an interrupted run left at the same path, linked instead of
+        /// writing a new copy when its bytes have the content read (`link_leftover`).
+        leftover: Option<super::Leftover>,
     },
     /// Hardlink `dst` to the stored copy at `src` if it is still inode `ino` of `size`
     /// bytes with the mtime, mode and owner `copy` it was stored with, and room for
@@ -196,6 +199,8 @@ pub struct Wrote {
     /// The run's committed catalog rows when the content was claimed: a copy of it the
     /// catalog got later may have been made by another file of the run meanwhile.
     pub claimed_at: u64,
+    /// The copy is a file an interrupted run left, linked, not written (#28).
+    pub resumed: bool,
 }
 
 /// Why a new stored copy could not be written (nothing is left at its place).
@@ -299,7 +304,9 @@ impl Tools {
 
 pub(super) fn work(job: &Job, algo: HashAlgo, tools: &mut Tools) -> Done {
     match job {
-        Job::Read { src, dst, .. } => {
+        Job::Read {
+            src, dst, leftover, ..
+        } => {
             // With a place to copy to, a large file may be read twice (hashed, then
             // copied): each pass moves the bar by half; a file not copied gets the
             // rest when it is done.
@@ -308,7 +315,8 @@ pub(super) fn work(job: &Job, algo: HashAlgo, tools: &mut Tools) -> Done {
             } else {
                 Share::Whole
             };
-            work_read(read_and_hash_counted(src, algo, share), dst, algo, tools)
+            let read = read_and_hash_counted(src, algo, share);
+            work_read(read, dst, leftover.as_ref(), algo, tools)
         }
         Job::Link {
             src,
@@ -332,6 +340,7 @@ pub(super) fn work(job: &Job, algo: HashAlgo, tools: &mut Tools) -> Done {
 fn work_read(
     read: Result<ReadFile, FileError>,
     dst: &Option<PathBuf>,
+    leftover: Option<&super::Leftover>,
     algo: HashAlgo,
     tools: &mut Tools,
 ) -> Done {
@@ -339,6 +348,19 @@ fn work_read(
         (Ok(read), Some(dst)) => match tools.claims(&read.hash) {
             Some(claimed_at) => {
                 let (meta, hash) = (read.meta, read.hash.clone());
+                // A file a killed run finished, whose bytes are the content just read:
+                // linked, not written again (#28).
+                let resumed = leftover.and_then(|l| super::link_leftover(l, &read, dst, algo));
+                if let Some((ino, stored_mtime)) = resumed {
+                    return Done::Wrote(Ok(Wrote {
+                        meta,
+                        hash,
+                        ino,
+                        stored_mtime,
+                        claimed_at,
+                        resumed: true,
+                    }));
+                }
                 Done::Wrote(
                     write_new_copy(read, dst, algo).map(|(ino, stored_mtime)| Wrote {
                         meta,
@@ -346,6 +368,7 @@ fn work_read(
                         ino,
                         stored_mtime,
                         claimed_at,
+                        resumed: false,
                     }),
                 )
             }

@@ -14,6 +14,7 @@ use crate::hash::HashAlgo;
 
 mod file_error;
 mod jobs;
+mod leftover;
 
 pub use file_error::FileError;
 pub use jobs::{
@@ -21,6 +22,7 @@ pub use jobs::{
     SourceFile, Wrote, SMALL_FILE,
 };
 use jobs::{work, Tools};
+pub use leftover::{link_leftover, Leftover};
 
 /// Jobs a worker may run ahead of the main thread.
 const WINDOW: usize = 4096;
@@ -127,6 +129,7 @@ impl Reader {
                 src: SourceFile::Path(src),
                 dst: None,
                 size: None,
+                leftover: None,
             });
         }
         reader.close();
@@ -174,6 +177,8 @@ impl Reader {
                             shared.wait_turn(i);
                         }
                         if shared.stop.load(Ordering::SeqCst) {
+                            // What is done is handed in: a stopping run records it.
+                            let _ = tx.send(std::mem::take(&mut results));
                             return;
                         }
                         let result = work(&job, algo, &mut tools);
@@ -262,6 +267,35 @@ impl Reader {
             self.shared.moved_on.notify_all();
         }
         result
+    }
+}
+
+impl Reader {
+    /// True when the result of the next job is there or coming; false once the workers
+    /// have stopped (`stop`) without running it.
+    pub fn has_next(&mut self) -> bool {
+        loop {
+            if self.pending.contains_key(&self.next) {
+                return true;
+            }
+            self.flush();
+            match self.rx.recv() {
+                Ok(done) => self.pending.extend(done),
+                Err(_) => return false,
+            }
+        }
+    }
+
+    /// Stops the workers: each finishes the job in hand, hands in what it has done and
+    /// takes no other (see `has_next`).
+    pub fn stop(&mut self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        {
+            let _guard = self.shared.lock.lock();
+            self.shared.moved_on.notify_all();
+        }
+        let _queue = self.shared.queue.lock();
+        self.shared.job_ready.notify_all();
     }
 }
 

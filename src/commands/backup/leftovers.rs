@@ -6,6 +6,8 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
+use super::snapshot::Previous;
+use super::Source;
 use crate::catalog::{Db, SnapshotRow};
 use crate::layout::{leftover_of, SnapshotPaths};
 
@@ -81,6 +83,34 @@ pub fn clean(
         }
     }
     Ok(out)
+}
+
+/// The runs of `source` (same name, same source folder, same `HASH`) that died part-way
+/// and whose in-progress folder is still on disk, newest first. The files they finished
+/// and recorded are linked by the next run when the source still looks the same, not
+/// copied again (#28); `clean` removes the leftovers only after that run is complete.
+pub fn resumable(
+    db: &Db,
+    root: &Path,
+    source: &Source,
+    sums: &str,
+    algo: crate::hash::HashAlgo,
+) -> Result<Vec<Previous>> {
+    use std::os::unix::ffi::OsStrExt;
+    let from = source.path.as_os_str().as_bytes();
+    let runs =
+        crate::catalog::resume::dead_runs_of_source(db, &source.name, from, &algo.to_string())?;
+    Ok(runs
+        .into_iter()
+        .filter_map(|run| {
+            let paths = SnapshotPaths::new(root, &source.name, &run.timestamp, sums);
+            let real_dir = paths.work_dir.symlink_metadata().is_ok_and(|m| m.is_dir());
+            real_dir.then_some(Previous {
+                dir: paths.work_dir,
+                run_id: run.id,
+            })
+        })
+        .collect())
 }
 
 /// Removes a file or a whole folder tree; missing is fine. Read-only folders inside a

@@ -83,7 +83,14 @@ pub fn run(config: &Config, ui: &Ui, args: &BackupArgs) -> Result<Outcome> {
     drop(db);
     let mut outcome = Outcome::Clean;
     for source in &sources {
-        let made = snapshot_with_hooks(&opened, config, source, ui)?;
+        // Ctrl-C or SIGTERM: the run starts nothing new, finishes the files in hand and
+        // records them, committed at once, within the signal's grace period (2 s), so the
+        // large files being copied when it came are linked by the next run, not copied
+        // again (#28); a stopped run is never completed (`make_snapshot`).
+        crate::signals::on_stop(|| {});
+        let made = snapshot_with_hooks(&opened, config, source, ui);
+        crate::signals::clear_on_stop();
+        let made = made?;
         for gone in &made.removed_leftovers {
             say(format!(
                 "phlb: note: removed the leftovers of interrupted run {gone}"
@@ -288,11 +295,12 @@ pub fn make_snapshot(
     let settled = leftovers::clean(&db, root, name, sums, format, DeadRuns::Keep)?;
     store::make_private_dir(&root.join(name))?;
     let prev = previous(&db, root, source, config.hash)?;
+    let resume = leftovers::resumable(&db, root, source, sums, config.hash)?;
     let now = crate::clock::now_utc();
     let (ts, paths) = pick_timestamp(&db, root, config, name, now.with_timezone(&chrono::Local))?;
     let label = format!("{name}/{ts}");
     crate::signals::doing(format!(
-        "backup of {label} stopped; nothing was marked complete, the next run removes the leftovers"
+        "backup of {label} stopped; nothing was marked complete, the next run links the files it finished, then removes the leftovers"
     ));
     let stamp = Stamp {
         instant_ns: now.timestamp_nanos_opt().unwrap_or(0),
@@ -319,6 +327,7 @@ pub fn make_snapshot(
         snapshot: &snapshot,
         paths: &paths,
         prev,
+        resume,
         verbose: ui.verbose,
     };
     let flusher = config
@@ -334,7 +343,14 @@ pub fn make_snapshot(
         run.log
             .line(LogLevel::Info, &format!("finished interrupted run {label}"));
     }
-    run.walk(&scan_options(config, root)?, &progress)?;
+    let walked = run.walk(&scan_options(config, root)?, &progress);
+    // From here a signal ends the process at once (nothing more is worth finishing); one
+    // that came before stops the run here, never marked complete.
+    crate::signals::clear_on_stop();
+    walked?;
+    if crate::signals::stopped() {
+        anyhow::bail!("{label}: stopped by a signal before the snapshot was complete");
+    }
     let (counts, mut log, failures) = run.finish(&progress)?;
     progress.finish();
     let summary = counts.summary(&label, started.elapsed(), RunKind::Real) + &failures.text();

@@ -32,6 +32,11 @@ pub struct Counts {
     /// Of `linked`: files the fast path found unchanged (same path, size, mtime) and
     /// linked without reading.
     pub unchanged: u64,
+    /// Of `linked`: files an interrupted run of this name had already stored under their
+    /// final name (same path, size, mtime), linked from its leftovers without reading.
+    pub resumed: u64,
+    /// Bytes of the `resumed` files.
+    pub resumed_bytes: u64,
     /// Files written as a new stored copy.
     pub copied: u64,
     /// FIFOs, sockets and devices left out.
@@ -95,11 +100,21 @@ impl Counts {
             ("linked", "copied")
         };
         format!(
-            "snapshot {snapshot}{}\n  files:   {} ({linked} {}, {copied} {})\n  folders: {}, symlinks: {}\n  skipped: {} (special files: {}, by skip rules: {})\n  failed:  {}{}\n{}  bytes:   {} new of {} ({} new of {} bytes)\n  time:    {}\n",
+            "snapshot {snapshot}{}\n  files:   {} ({linked} {}, {copied} {})\n{}  folders: {}, symlinks: {}\n  skipped: {} (special files: {}, by skip rules: {})\n  failed:  {}{}\n{}  bytes:   {} new of {} ({} new of {} bytes)\n  time:    {}\n",
             if dry_run { " (dry run, nothing written)" } else { "" },
             self.files,
             self.linked,
             self.copied,
+            if self.resumed > 0 {
+                format!(
+                    "  resumed {} files, {} bytes from an interrupted run ({})\n",
+                    self.resumed,
+                    self.resumed_bytes,
+                    human_bytes(self.resumed_bytes)
+                )
+            } else {
+                String::new()
+            },
             self.dirs,
             self.symlinks,
             self.special + self.skipped,

@@ -7,15 +7,15 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 
-use super::{fatal_or, Failure, How, Run, Stored};
+use super::{fatal_or, Basis, Failure, How, Run, Stored};
 use crate::commands::backup::links::Linked;
 use crate::config::LogLevel;
 use crate::hash::hex_into;
 use crate::manifest;
-use crate::plan::{CopyMeta, FirstStep, PrevEntry};
+use crate::plan::{CopyMeta, FirstStep};
 use crate::prefetch::{
-    read_and_hash, write_new_copy, CopyError, Done, FileError, Linked as LinkDone, ReadFile,
-    Reader, SourceFile, Wrote,
+    link_leftover, read_and_hash, write_new_copy, CopyError, Done, FileError, Leftover,
+    Linked as LinkDone, ReadFile, Reader, SourceFile, Wrote,
 };
 use crate::progress::Report;
 use crate::scan::{Entry, Kind, Meta};
@@ -30,7 +30,7 @@ impl Run<'_> {
     pub(super) fn file_again(
         &mut self,
         entry: &Entry,
-        prev: Option<&PrevEntry>,
+        prev: Option<Basis>,
         first: Failure,
         progress: &dyn Report,
     ) -> Result<Result<(), Failure>> {
@@ -82,7 +82,8 @@ impl Run<'_> {
         };
         let read = read_and_hash(&again, self.inp.config.hash);
         let dst = self.dst(&entry.rel);
-        let stored = match self.store_read(read, &dst)? {
+        let leftover = self.leftover_of(&entry.rel);
+        let stored = match self.store_read(read, &dst, leftover)? {
             Ok(stored) => stored,
             Err(failed) => return Ok(Err(failed)),
         };
@@ -93,7 +94,7 @@ impl Run<'_> {
     pub(super) fn file(
         &mut self,
         entry: &Entry,
-        prev: Option<&PrevEntry>,
+        prev: Option<Basis>,
         step: FirstStep,
         reader: &mut Reader,
         progress: &dyn Report,
@@ -110,7 +111,7 @@ impl Run<'_> {
     fn record_file(
         &mut self,
         entry: &Entry,
-        prev: Option<&PrevEntry>,
+        prev: Option<Basis>,
         stored: Stored,
         progress: &dyn Report,
     ) -> Result<()> {
@@ -126,6 +127,7 @@ impl Run<'_> {
         // was found stored under another path or run.
         let what = match how {
             How::Unchanged => "same",
+            How::Resumed => "resumed",
             How::Linked => "linked",
             How::Copied => "copied",
         };
@@ -135,6 +137,10 @@ impl Run<'_> {
         } else {
             self.counts.linked += 1;
             self.counts.unchanged += u64::from(how == How::Unchanged);
+            if how == How::Resumed {
+                self.counts.resumed += 1;
+                self.counts.resumed_bytes += meta.size;
+            }
         }
         self.counts.files += 1;
         self.counts.bytes += meta.size;
@@ -159,21 +165,28 @@ impl Run<'_> {
             self.writer
                 .insert_source_link(snapshot_id, path_id, &entry.rel, group)?;
         }
-        if how == How::Copied {
-            // A later file of this run with this content links to the new copy: from
-            // memory until its rows are committed, from the catalog after.
-            if let Some(h) = &hash {
-                let dst = self.dst(&entry.rel);
-                let on_disk = CopyMeta {
-                    mtime_ns: stored_mtime.unwrap_or(meta.mtime_ns),
-                    ..meta.into()
-                };
-                self.linker.remember(h, on_disk, copy_id, &dst, 1, ticket.0);
-            }
+        if let (Some(h), Some(stored_mtime)) = (&hash, stored_mtime) {
+            // A new copy row (written, or an interrupted run's file taken over): a later
+            // file of this run with this content links to it, from memory until its
+            // rows are committed, from the catalog after.
+            let dst = self.dst(&entry.rel);
+            let on_disk = CopyMeta {
+                mtime_ns: stored_mtime,
+                ..meta.into()
+            };
+            let nlink = if how == How::Copied { 1 } else { 2 };
+            self.linker
+                .remember(h, on_disk, copy_id, &dst, nlink, ticket.0);
+        }
+        if crate::signals::stopped() {
+            // Stopping: what is finished in the grace period must be in the catalog.
+            self.writer.commit_now()?;
+        } else if how == How::Copied {
+            self.writer.stored(meta.size)?;
         }
         let hash = match (&hash, prev) {
             (Some(h), _) => &h[..],
-            (None, Some(p)) => &p.hash[..],
+            (None, Some(p)) => &p.entry.hash[..],
             (None, None) => &[][..],
         };
         self.hex_buf.clear();
@@ -197,7 +210,7 @@ impl Run<'_> {
     fn store_file(
         &mut self,
         entry: &Entry,
-        prev: Option<&PrevEntry>,
+        prev: Option<Basis>,
         step: FirstStep,
         reader: &mut Reader,
     ) -> Result<Result<Stored, Failure>> {
@@ -206,7 +219,11 @@ impl Run<'_> {
                 match reader.next_done() {
                     Done::Link(LinkDone::Yes) => {
                         return Ok(Ok(Stored {
-                            how: How::Unchanged,
+                            how: if p.resumed {
+                                How::Resumed
+                            } else {
+                                How::Unchanged
+                            },
                             copy_id: p.copy_id,
                             hash: None,
                             meta: entry.meta,
@@ -229,7 +246,10 @@ impl Run<'_> {
             (FirstStep::Read, _) => {
                 let dst = self.dst(&entry.rel);
                 return match reader.next_done() {
-                    Done::Read(read) => self.store_read(read, &dst),
+                    Done::Read(read) => {
+                        let leftover = self.leftover_of(&entry.rel);
+                        self.store_read(read, &dst, leftover)
+                    }
                     Done::Wrote(Ok(wrote)) => self.adopt(wrote, &dst),
                     Done::Wrote(Err(CopyError::Source(why))) => Ok(Err(Failure::Source(why))),
                     Done::Wrote(Err(CopyError::Write(e))) => fatal_or(e, &dst, "cannot write copy"),
@@ -257,14 +277,17 @@ impl Run<'_> {
         }
         let src = SourceFile::walked(&self.inp.source, entry);
         let read = read_and_hash(&src, self.inp.config.hash);
-        self.store_read(read, &dst)
+        let leftover = self.leftover_of(&entry.rel);
+        self.store_read(read, &dst, leftover)
     }
 
-    /// Links a file that was read and hashed to a stored copy, or writes a new copy.
+    /// Links a file that was read and hashed to a stored copy, else to the `leftover` an
+    /// interrupted run left at its path when that has its bytes, else writes a new copy.
     fn store_read(
         &mut self,
         read: Result<ReadFile, FileError>,
         dst: &Path,
+        leftover: Option<Leftover>,
     ) -> Result<Result<Stored, Failure>> {
         let read = match read {
             Ok(r) => r,
@@ -285,12 +308,16 @@ impl Run<'_> {
             }));
         }
         let algo = self.inp.config.hash;
+        let resumed = leftover.and_then(|l| link_leftover(&l, &read, dst, algo));
+        if let Some((ino, stored_mtime)) = resumed {
+            return self.stored_new(How::Resumed, meta, hash, ino, stored_mtime);
+        }
         let (ino, stored_mtime) = match write_new_copy(read, dst, algo) {
             Ok(written) => written,
             Err(CopyError::Source(why)) => return Ok(Err(Failure::Source(why))),
             Err(CopyError::Write(e)) => return fatal_or(e, dst, "cannot write copy"),
         };
-        self.stored_new(meta, hash, ino, stored_mtime)
+        self.stored_new(How::Copied, meta, hash, ino, stored_mtime)
     }
 
     /// Takes on a new stored copy a worker wrote. Another file of this run may have
@@ -311,13 +338,20 @@ impl Run<'_> {
                 stored_mtime: None,
             }));
         }
-        self.stored_new(wrote.meta, wrote.hash, wrote.ino, wrote.stored_mtime)
+        let how = if wrote.resumed {
+            How::Resumed
+        } else {
+            How::Copied
+        };
+        self.stored_new(how, wrote.meta, wrote.hash, wrote.ino, wrote.stored_mtime)
     }
 
     /// Records a new stored copy in the catalog (`record_file` remembers it for later
-    /// duplicates once its entry row has a ticket).
+    /// duplicates once its entry row has a ticket): one written (`Copied`), or a file an
+    /// interrupted run left (`Resumed`).
     fn stored_new(
         &mut self,
+        how: How,
         meta: Meta,
         hash: Vec<u8>,
         ino: u64,
@@ -329,7 +363,7 @@ impl Run<'_> {
         };
         let copy_id = self.writer.insert_copy(&hash, meta.size, ino, on_disk)?;
         Ok(Ok(Stored {
-            how: How::Copied,
+            how,
             copy_id,
             hash: Some(hash),
             meta,

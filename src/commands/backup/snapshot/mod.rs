@@ -5,29 +5,29 @@
 use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::io::BufWriter;
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, SyncSender, TryRecvError};
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
 
+mod bases;
 mod claims;
 mod failure;
 mod files;
 mod folders;
 mod notes;
 
+use bases::{Bases, Basis};
 use failure::{fatal_or, Failure};
 
 use super::links::Linker;
 use super::report::{Counts, Failures, Log};
-use crate::catalog::entries::previous_entries;
 use crate::catalog::{Db, SnapshotRow, Writer};
 use crate::config::{Config, LogLevel};
 use crate::layout::SnapshotPaths;
-use crate::plan::{first_step, FirstStep, PrevEntry, PrevMap};
-use crate::prefetch::{Job, NewCopies, Reader, SourceFile};
+use crate::plan::{first_step, FirstStep};
+use crate::prefetch::{Job, Leftover, NewCopies, Reader, SourceFile};
 use crate::progress::Report;
 use crate::scan::{self, Entry, Found, Kind, Meta, ScanOptions, SourceDir};
 use crate::store;
@@ -45,11 +45,15 @@ pub struct Inputs<'a> {
     pub paths: &'a SnapshotPaths,
     /// The previous complete snapshot of this name, if any.
     pub prev: Option<Previous>,
+    /// Runs of this source that died part-way, newest first, with their in-progress
+    /// folder on disk: the files they finished are linked from there (#28).
+    pub resume: Vec<Previous>,
     pub verbose: bool,
 }
 
-/// The previous complete snapshot of a name: unchanged files are linked from it.
+/// An earlier run of a name, complete or interrupted: unchanged files are linked from it.
 pub struct Previous {
+    /// Its snapshot folder (an interrupted run's in-progress folder).
     pub dir: PathBuf,
     pub run_id: i64,
 }
@@ -105,6 +109,10 @@ enum How {
     Linked,
     /// Read, and written as a new stored copy.
     Copied,
+    /// Linked to the copy an interrupted run stored for the same path, size and mtime:
+    /// without reading when the run recorded it, else once its bytes proved to be the
+    /// content read (#28).
+    Resumed,
 }
 
 /// How one regular file was stored.
@@ -183,19 +191,23 @@ impl<'a> Run<'a> {
             let (tx, rx) = sync_channel::<Vec<Walked>>(WALK_AHEAD / WALK_BATCH);
             scope.spawn(move || walk_in_batches(&source, &work_dir, opts, tx));
             // Loaded while the walk has started on the other core.
-            let prev = match &self.inp.prev {
-                Some(p) => previous_entries(&self.reads, p.run_id)?,
-                None => PrevMap::default(),
-            };
+            let bases = Bases::load(&self.reads, self.inp.prev.as_ref(), &self.inp.resume)?;
             let new = NewCopies {
                 claim: claims::claims(self.inp.catalog_path, self.writer.committed()),
             };
             let mut reader = Reader::start(scope, algo, workers, Some(new));
-            let mut queue: VecDeque<(Entry, Option<&PrevEntry>, Option<FirstStep>)> =
-                VecDeque::new();
+            let mut queue: VecDeque<(Entry, Option<Basis>, Option<FirstStep>)> = VecDeque::new();
             let mut found_queue: VecDeque<Walked> = VecDeque::new();
             let mut walking = true;
+            let mut stopping = false;
             loop {
+                if !stopping && crate::signals::stopped() {
+                    // Ctrl-C or SIGTERM: nothing new is started; the files in hand are
+                    // finished and recorded (#28), and the run ends, never complete.
+                    stopping = true;
+                    walking = false;
+                    reader.stop();
+                }
                 while walking && queue.len() < LOOKAHEAD {
                     if found_queue.is_empty() {
                         let batch = if queue.is_empty() {
@@ -212,7 +224,7 @@ impl<'a> Run<'a> {
                     match found_queue.pop_front() {
                         Some((Found::Entry(e), made)) => {
                             let p = match e.kind {
-                                Kind::File => prev.get(e.rel.as_os_str().as_bytes()),
+                                Kind::File => bases.of(&e),
                                 _ => None,
                             };
                             let step = self.schedule(&e, p, made, &mut reader)?;
@@ -233,6 +245,17 @@ impl<'a> Run<'a> {
                     }
                 }
                 match queue.pop_front() {
+                    Some((entry, p, step)) if stopping => {
+                        let worked =
+                            matches!(step, Some(FirstStep::Read | FirstStep::LinkPrevious));
+                        if !worked {
+                            continue;
+                        }
+                        if !reader.has_next() {
+                            return Ok(());
+                        }
+                        self.process(&entry, p, step, &mut reader, progress)?
+                    }
                     Some((entry, p, step)) => {
                         self.process(&entry, p, step, &mut reader, progress)?
                     }
@@ -250,7 +273,7 @@ impl<'a> Run<'a> {
     fn schedule(
         &mut self,
         e: &Entry,
-        prev: Option<&PrevEntry>,
+        prev: Option<Basis>,
         made: Option<std::io::Error>,
         reader: &mut Reader,
     ) -> Result<Option<FirstStep>> {
@@ -265,21 +288,21 @@ impl<'a> Run<'a> {
             }
             Kind::File => {
                 let step = match (
-                    first_step(self.inp.config.dedup, e.meta, prev),
+                    first_step(self.inp.config.dedup, e.meta, prev.as_deref()),
                     prev,
-                    &self.inp.prev,
                 ) {
-                    (FirstStep::Read, _, _) => {
+                    (FirstStep::Read, _) => {
                         reader.push(Job::Read {
                             src: SourceFile::walked(&self.inp.source, e),
                             dst: Some(self.dst(&e.rel)),
                             size: Some(e.meta.size),
+                            leftover: self.leftover_of(&e.rel),
                         });
                         FirstStep::Read
                     }
-                    (FirstStep::LinkPrevious, Some(p), Some(run)) => {
+                    (FirstStep::LinkPrevious, Some(p)) => {
                         reader.push(Job::Link {
-                            src: run.dir.join(&e.rel),
+                            src: p.dir.join(&e.rel),
                             dst: self.dst(&e.rel),
                             ino: p.copy_ino,
                             size: p.size,
@@ -299,11 +322,11 @@ impl<'a> Run<'a> {
     }
 
     /// Backs up one entry whose work was scheduled; a failed file gets a second chance.
-    /// `prev` is what the previous snapshot recorded for a file's path.
+    /// `prev` is what an earlier run recorded for a file's path (see `Bases::of`).
     fn process(
         &mut self,
         entry: &Entry,
-        prev: Option<&PrevEntry>,
+        prev: Option<Basis>,
         step: Option<FirstStep>,
         reader: &mut Reader,
         progress: &dyn Report,
@@ -335,6 +358,22 @@ impl<'a> Run<'a> {
 
     fn action(&mut self, level: LogLevel, what: &str, rel: &Path) {
         self.log.action(level, what, rel);
+    }
+
+    /// The file an interrupted run of this source left at `rel` (newest run first), for a
+    /// file that is read: linked instead of a new copy when its bytes are the content
+    /// read, which covers files the run finished but never got into the catalog.
+    /// A temp name there may be a half-written file: never looked at, even when a
+    /// source file has such a name.
+    fn leftover_of(&self, rel: &Path) -> Option<Leftover> {
+        if rel.file_name().is_some_and(store::is_temp_name) {
+            return None;
+        }
+        self.inp.resume.iter().find_map(|run| {
+            let path = run.dir.join(rel);
+            let file = path.symlink_metadata().is_ok_and(|m| m.is_file());
+            file.then_some(Leftover { path })
+        })
     }
 
     fn dst(&self, rel: &Path) -> PathBuf {

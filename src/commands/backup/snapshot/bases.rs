@@ -1,0 +1,146 @@
+//! Owns which earlier run a walked file is compared with and linked from: the previous
+//! complete snapshot of the source, else an interrupted run of it that left the file (#28).
+
+use std::collections::HashMap;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+
+use super::Previous;
+use crate::catalog::entries::previous_entries;
+use crate::catalog::Db;
+use crate::plan::{looks_unchanged, PrevEntry, PrevMap};
+use crate::scan::Entry;
+
+/// What an earlier run recorded for a walked file's path, and the folder its stored copy
+/// is linked in: the previous complete snapshot's, or an interrupted run's (`resumed`).
+#[derive(Clone, Copy)]
+pub(super) struct Basis<'m> {
+    pub(super) entry: &'m PrevEntry,
+    pub(super) dir: &'m Path,
+    pub(super) resumed: bool,
+}
+
+impl std::ops::Deref for Basis<'_> {
+    type Target = PrevEntry;
+    fn deref(&self) -> &PrevEntry {
+        self.entry
+    }
+}
+
+/// The earlier runs' files a run links from: the previous complete snapshot's and, for
+/// paths it does not have unchanged, those of interrupted runs (newest first wins).
+#[derive(Default)]
+pub(super) struct Bases {
+    prev: PrevMap,
+    prev_dir: PathBuf,
+    resumed: HashMap<Vec<u8>, (PrevEntry, usize)>,
+    resumed_dirs: Vec<PathBuf>,
+}
+
+impl Bases {
+    pub(super) fn load(reads: &Db, prev: Option<&Previous>, resume: &[Previous]) -> Result<Bases> {
+        let mut bases = Bases::default();
+        if let Some(p) = prev {
+            bases.prev = previous_entries(reads, p.run_id)?;
+            bases.prev_dir = p.dir.clone();
+        }
+        for (n, run) in resume.iter().enumerate() {
+            for (path, entry) in previous_entries(reads, run.run_id)? {
+                bases.resumed.entry(path).or_insert((entry, n));
+            }
+            bases.resumed_dirs.push(run.dir.clone());
+        }
+        Ok(bases)
+    }
+
+    /// The basis of the file `e`: the previous snapshot's entry when the file looks
+    /// unchanged since, else an interrupted run's when it looks unchanged since that
+    /// run stored it, else the previous snapshot's (for its path id) or none.
+    pub(super) fn of(&self, e: &Entry) -> Option<Basis<'_>> {
+        let path = e.rel.as_os_str().as_bytes();
+        let prev = self.prev.get(path).map(|entry| Basis {
+            entry,
+            dir: &self.prev_dir,
+            resumed: false,
+        });
+        let same = |b: &Basis| looks_unchanged(e.meta, b.size, b.mtime_ns);
+        if prev.as_ref().is_some_and(same) {
+            return prev;
+        }
+        let resumed = self.resumed.get(path).map(|(entry, n)| Basis {
+            entry,
+            dir: &self.resumed_dirs[*n],
+            resumed: true,
+        });
+        resumed.filter(same).or(prev)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::CopyMeta;
+    use crate::scan::{Kind, Meta};
+    use crate::xattr::Xattrs;
+
+    fn meta(size: u64, mtime_ns: i128) -> Meta {
+        Meta {
+            size,
+            mtime_ns,
+            mode: 0o644,
+            uid: 1,
+            gid: 1,
+        }
+    }
+
+    fn recorded(size: u64, mtime_ns: i128, copy_id: i64) -> PrevEntry {
+        PrevEntry {
+            size,
+            mtime_ns,
+            hash: vec![copy_id as u8],
+            copy_id,
+            copy_ino: copy_id as u64,
+            copy: CopyMeta::from(meta(size, mtime_ns)),
+            path_id: 7,
+        }
+    }
+
+    fn file(size: u64, mtime_ns: i128) -> Entry {
+        Entry {
+            rel: PathBuf::from("a"),
+            kind: Kind::File,
+            meta: meta(size, mtime_ns),
+            target: None,
+            ino: 1,
+            dev: 1,
+            nlink: 1,
+            xattrs: Xattrs::None,
+        }
+    }
+
+    #[test]
+    fn the_previous_snapshot_wins_then_an_interrupted_run_then_none() {
+        let mut bases = Bases {
+            prev_dir: PathBuf::from("/r/n/prev"),
+            resumed_dirs: vec![PathBuf::from("/r/n/dead.inprogress")],
+            ..Bases::default()
+        };
+        bases.prev.insert(b"a".to_vec(), recorded(5, 100, 1));
+        bases
+            .resumed
+            .insert(b"a".to_vec(), (recorded(6, 200, 2), 0));
+        let unchanged = bases.of(&file(5, 100)).unwrap();
+        assert_eq!((unchanged.copy_id, unchanged.resumed), (1, false));
+        let resumed = bases.of(&file(6, 200)).unwrap();
+        assert_eq!((resumed.copy_id, resumed.resumed), (2, true));
+        assert_eq!(resumed.dir, Path::new("/r/n/dead.inprogress"));
+        // Changed since both: the previous snapshot's entry stays (its path id), and
+        // the file is read.
+        let changed = bases.of(&file(6, 300)).unwrap();
+        assert_eq!((changed.copy_id, changed.resumed), (1, false));
+        bases.prev.clear();
+        assert!(bases.of(&file(6, 300)).is_none());
+    }
+}
