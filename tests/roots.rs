@@ -196,6 +196,23 @@ fn every_writing_command_says_which_root_and_config_it_used() {
         assert_ok(&out);
         assert!(stderr(&out).contains(&want), "{args:?}: {}", stderr(&out));
     }
+    // And in their JSON (verify: its summary line).
+    for args in [
+        vec!["verify", "--json"],
+        vec!["add", "--json"],
+        vec!["prune", "--json"],
+    ] {
+        let out = run(&args);
+        assert_ok(&out);
+        let text = String::from_utf8_lossy(&out.stdout);
+        let doc: serde_json::Value = if args[0] == "verify" {
+            serde_json::from_str(text.lines().last().unwrap()).unwrap()
+        } else {
+            serde_json::from_str(&text).unwrap()
+        };
+        assert_eq!(doc["root"], root.display().to_string(), "{args:?}: {doc}");
+        assert_eq!(doc["config"], ini.display().to_string(), "{args:?}: {doc}");
+    }
 }
 
 #[test]

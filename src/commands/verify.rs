@@ -229,6 +229,7 @@ pub fn run(config: &Config, ui: &Ui, args: &VerifyArgs) -> Result<Outcome> {
             summary["repaired"] = repaired.into();
             summary["left"] = (found - repaired).into();
         }
+        let summary = crate::root::with_where(summary, &root, config.file.as_deref());
         println!("{summary}");
     } else if !ui.quiet() {
         eprintln!(

@@ -58,6 +58,21 @@ pub fn where_from(loaded: &Loaded) -> String {
     format!("root from {root_from}, {config}")
 }
 
+/// `doc` (a JSON object) with the root and the config file a writing command used:
+/// `"root"`, and `"config"` (null when no config file was read).
+pub fn with_where(
+    mut doc: serde_json::Value,
+    root: &Path,
+    file: Option<&Path>,
+) -> serde_json::Value {
+    if let Some(obj) = doc.as_object_mut() {
+        obj.insert("root".into(), root.display().to_string().into());
+        let file = file.map(|f| f.display().to_string());
+        obj.insert("config".into(), file.into());
+    }
+    doc
+}
+
 /// One line naming the root and the config file a writing command used.
 pub fn used_line(root: &Path, loaded_file: Option<&Path>) -> String {
     match loaded_file {

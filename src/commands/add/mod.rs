@@ -340,6 +340,7 @@ pub fn run(config: &Config, ui: &Ui, args: &AddArgs) -> Result<Outcome> {
             "problems": tally.problems,
             "skipped": skipped,
         });
+        let doc = crate::root::with_where(doc, &root, config.file.as_deref());
         println!("{}", serde_json::to_string_pretty(&doc)?);
     } else if !ui.quiet() {
         if tally.added == 0 && missing == 0 && found.skipped.is_empty() {

@@ -100,7 +100,9 @@ pub fn run(config: &Config, ui: &Ui, args: &BackupArgs) -> Result<Outcome> {
             let line = made
                 .counts
                 .json(&made.label, made.elapsed, RunKind::Real, &made.failures);
-            println!("{}", with_where(&line, &opened.path, config));
+            let doc: serde_json::Value = serde_json::from_str(&line)?;
+            let doc = crate::root::with_where(doc, &opened.path, config.file.as_deref());
+            println!("{doc}");
         } else if !ui.quiet() {
             // Where it went: the root and the config file, on screen (the summary file
             // beside the snapshot is the same text without it).
@@ -124,18 +126,6 @@ pub fn run(config: &Config, ui: &Ui, args: &BackupArgs) -> Result<Outcome> {
     }
     drop(opened);
     Ok(outcome)
-}
-
-/// A JSON report line with the root and the config file used (`"root"`, `"config"`:
-/// null when no config file was read).
-fn with_where(line: &str, root: &Path, config: &Config) -> String {
-    let Ok(serde_json::Value::Object(mut obj)) = serde_json::from_str(line) else {
-        return line.to_string();
-    };
-    obj.insert("root".into(), root.display().to_string().into());
-    let file = config.file.as_ref().map(|f| f.display().to_string());
-    obj.insert("config".into(), file.into());
-    serde_json::Value::Object(obj).to_string()
 }
 
 /// What one snapshot run did, for its caller to show: nothing is printed while it runs

@@ -266,8 +266,10 @@ fn carry_out(
     let Some(opened) = opened.filter(|_| !removal.dry_run) else {
         if removal.json {
             print_json(
-                &show::json(&items, &olds, &freed, true, removal.show_lost, 0),
+                show::json(&items, &olds, &freed, true, removal.show_lost, 0),
                 &removal,
+                &root,
+                config,
             )?;
         }
         return Ok(Outcome::Clean);
@@ -330,8 +332,10 @@ fn carry_out(
     }
     if removal.json {
         print_json(
-            &show::json(&items, &olds, &freed, false, removal.show_lost, done),
+            show::json(&items, &olds, &freed, false, removal.show_lost, done),
             &removal,
+            &root,
+            config,
         )?;
     } else if text {
         println!(
@@ -386,11 +390,17 @@ fn names_to_remove(conn: &Db, root: &Path, items: &[&Item]) -> Result<u64> {
     Ok(total)
 }
 
-fn print_json(doc: &serde_json::Value, removal: &RemovalArgs) -> Result<()> {
+fn print_json(
+    doc: serde_json::Value,
+    removal: &RemovalArgs,
+    root: &Path,
+    config: &Config,
+) -> Result<()> {
+    let doc = crate::root::with_where(doc, root, config.file.as_deref());
     if removal.json_line {
         println!("{}", serde_json::json!({ "prune": doc }));
     } else {
-        println!("{}", serde_json::to_string_pretty(doc)?);
+        println!("{}", serde_json::to_string_pretty(&doc)?);
     }
     Ok(())
 }
