@@ -511,3 +511,25 @@ fn slow_clients_open_redirects_and_doubled_hosts_are_turned_away() {
     let got = srv.raw("/", &[("Authorization", &format!("bearer {TOKEN}"))]);
     assert_eq!(got.status, 200);
 }
+
+#[test]
+fn fifo_where_a_file_was_does_not_hang_the_download() {
+    // Found by an attack: the download opened the file before checking its kind, and
+    // without O_NONBLOCK, so a FIFO swapped in for a stored file held a worker forever.
+    let env = fixture();
+    let srv = Server::start(&env);
+    let snap = env.snapshots("src").pop().unwrap();
+    let b = snap.join("d/b.txt");
+    std::fs::remove_file(&b).unwrap();
+    let c = std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(b.as_os_str())).unwrap();
+    // SAFETY: mkfifo with a valid C string.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    let started = std::time::Instant::now();
+    let got = srv.get(&format!("/download?s=2&p={}", path_id(&env, "d/b.txt")));
+    assert_eq!(got.status, 404);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}

@@ -233,10 +233,13 @@ pub fn download(app: &App, req: &Request) -> Answer {
     .and_then(|d| {
         let rel =
             Path::new(std::os::unix::ffi::OsStrExt::from_bytes(&e.path[..]) as &std::ffi::OsStr);
+        // O_NONBLOCK: a FIFO or device put where the file was must not block the open
+        // (a FIFO with no writer would hold this worker forever); the kind is checked
+        // on the open descriptor before a byte is read.
         fsat::open_no_symlinks(
             Some(d.as_fd()),
             rel,
-            libc::O_RDONLY | libc::O_NOCTTY,
+            libc::O_RDONLY | libc::O_NOCTTY | libc::O_NONBLOCK,
             Scope::Beneath,
         )
     })
