@@ -44,10 +44,10 @@ fn crumbs(app: &App, snap: &SnapshotRow, path: &[u8]) -> Result<String, Fail> {
     let mut out = format!(
         "<p class=\"crumbs\">{} / {}",
         link(
-            &format!("/?name={}#n-{}", q(&snap.name), q(&snap.name)),
+            &format!("./?name={}#n-{}", q(&snap.name), q(&snap.name)),
             &snap.name
         ),
-        link(&format!("/browse?s={}", snap.id), &snap.timestamp)
+        link(&format!("browse?s={}", snap.id), &snap.timestamp)
     );
     if path != b"." {
         let mut upto = Vec::new();
@@ -62,7 +62,7 @@ fn crumbs(app: &App, snap: &SnapshotRow, path: &[u8]) -> Result<String, Fail> {
                     let _ = write!(
                         out,
                         " / {}",
-                        link(&format!("/browse?s={}&d={id}", snap.id), &name)
+                        link(&format!("browse?s={}&d={id}", snap.id), &name)
                     );
                 }
                 None => {
@@ -97,10 +97,10 @@ pub fn folder(app: &App, req: &Request) -> Answer {
         "<p>status: {} · {} · {}</p>",
         esc(snap.status.as_str()),
         link(
-            &format!("/duplicates?s={}", snap.id),
+            &format!("duplicates?s={}", snap.id),
             "duplicates in this snapshot"
         ),
-        link(&format!("/find?name={}", q(&snap.name)), "find")
+        link(&format!("find?name={}", q(&snap.name)), "find")
     );
     body.push_str(
         "<table id=\"entries\"><tr><th>name</th><th>kind</th><th class=\"n\">size</th>\
@@ -110,10 +110,10 @@ pub fn folder(app: &App, req: &Request) -> Answer {
         let name = lossy(leaf(&e.path));
         let cell = match e.kind.as_str() {
             "dir" => link(
-                &format!("/browse?s={}&d={}", snap.id, e.path_id),
+                &format!("browse?s={}&d={}", snap.id, e.path_id),
                 &format!("{name}/"),
             ),
-            _ => link(&format!("/file?s={}&p={}", snap.id, e.path_id), &name),
+            _ => link(&format!("file?s={}&p={}", snap.id, e.path_id), &name),
         };
         let _ = write!(
             body,
@@ -136,11 +136,11 @@ pub fn folder(app: &App, req: &Request) -> Answer {
     }
     body.push_str("</table>");
     let base = match &dir {
-        Some(d) => format!("/browse?s={}&d={}&", snap.id, d.path_id),
-        None => format!("/browse?s={}&", snap.id),
+        Some(d) => format!("browse?s={}&d={}&", snap.id, d.path_id),
+        None => format!("browse?s={}&", snap.id),
     };
     body.push_str(&pager(&base, offset, PER, rows.len(), Some(total)));
-    ok_html(&format!("{}/{}", snap.name, snap.timestamp), &body)
+    ok_html(app, &format!("{}/{}", snap.name, snap.timestamp), &body)
 }
 
 /// `/file?s=ID&p=PATH_ID`: one entry's metadata, hash, damage, download and history.
@@ -186,17 +186,17 @@ pub fn file(app: &App, req: &Request) -> Answer {
     body.push_str("</table><p>");
     if e.kind == "file" {
         body.push_str(&link(
-            &format!("/download?s={}&p={}", snap.id, e.path_id),
+            &format!("download?s={}&p={}", snap.id, e.path_id),
             "download",
         ));
         body.push_str(" · ");
     }
     body.push_str(&link(
-        &format!("/history?p={}&name={}", e.path_id, q(&snap.name)),
+        &format!("history?p={}&name={}", e.path_id, q(&snap.name)),
         "history of this path",
     ));
     body.push_str("</p>");
-    ok_html(&lossy(leaf(&e.path)), &body)
+    ok_html(app, &lossy(leaf(&e.path)), &body)
 }
 
 /// `/download?s=ID&p=PATH_ID`: the file's bytes from the snapshot on disk, checked

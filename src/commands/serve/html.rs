@@ -44,17 +44,20 @@ pub fn bytes(n: i64) -> String {
     )
 }
 
-/// The whole page: title, navigation, and `body` (already HTML).
-pub fn page(title: &str, body: &str) -> String {
+/// The whole page: title, navigation, and `body` (already HTML). Every link of every
+/// page is relative, resolved against `<base>`: the secret `prefix` the pages live under.
+pub fn page(prefix: &str, title: &str, body: &str) -> String {
     let mut out = String::new();
     let _ = write!(
         out,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width\">\
-         <title>{} – phlb</title><link rel=\"stylesheet\" href=\"/style.css\">\
-         <script src=\"/app.js\" defer></script></head><body>\
-         <nav><b>phlb</b> <a href=\"/\">snapshots</a> <a href=\"/find\">find</a> \
-         <a href=\"/duplicates\">duplicates</a></nav><main><h1>{}</h1>{body}</main></body></html>\n",
+         <base href=\"{}/\">\
+         <title>{} – phlb</title><link rel=\"stylesheet\" href=\"style.css\">\
+         <script src=\"app.js\" defer></script></head><body>\
+         <nav><b>phlb</b> <a href=\"./\">snapshots</a> <a href=\"find\">find</a> \
+         <a href=\"duplicates\">duplicates</a></nav><main><h1>{}</h1>{body}</main></body></html>\n",
+        esc(prefix),
         esc(title),
         esc(title)
     );

@@ -214,7 +214,7 @@ const COMMON: &[(&str, &str)] = &[
     (
         "Content-Security-Policy",
         "default-src 'none'; script-src 'self'; connect-src 'self'; img-src 'self'; \
-         style-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+         style-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'self'",
     ),
     ("Connection", "close"),
 ];

@@ -12,6 +12,7 @@ mod browse;
 mod chart;
 mod html;
 mod http;
+mod open;
 mod routes;
 mod snapshots;
 mod views;
@@ -42,6 +43,8 @@ pub struct App {
     pub root: PathBuf,
     pub config: Config,
     pub token: String,
+    /// The secret path prefix the pages live under (`auth::prefix`).
+    pub prefix: String,
     pub bound: SocketAddr,
     /// Stored copies a download found damaged since the start.
     pub damaged: Arc<DamageLog>,
@@ -72,14 +75,23 @@ impl DamageLog {
 
 /// Runs `phlb serve` until SIGINT or SIGTERM (exit 0).
 pub fn run(config: &Config, ui: &Ui, args: &ServeArgs) -> Result<Outcome> {
+    if args.token.is_some() {
+        anyhow::bail!(auth::TOKEN_ARG_REFUSED);
+    }
     auth::check_listen(args.listen, args.allow_remote)?;
-    let token = auth::token(args.token.as_deref(), config.serve_token.as_deref())?;
+    let env_token = std::env::var("PHLB_SERVE_TOKEN").ok();
+    let token = auth::token(
+        args.token_file.as_deref(),
+        env_token.as_deref().filter(|t| !t.is_empty()),
+        config.serve_token.as_deref(),
+    )?;
+    let prefix = auth::prefix(&token);
     let (root, catalog) = open_read(config)?;
     let listener = TcpListener::bind(args.listen)
         .with_context(|| format!("--listen {}: cannot listen", args.listen))?;
     let bound = listener.local_addr()?;
     crate::signals::as_service("serve", ui.quiet());
-    let url = format!("http://{bound}/?token={token}");
+    let url = format!("http://{bound}{prefix}/?token={token}");
     // The URL goes to stdout (scripts and tests read it), one line, flushed.
     println!("{url}");
     std::io::stdout().flush()?;
@@ -90,17 +102,14 @@ pub fn run(config: &Config, ui: &Ui, args: &ServeArgs) -> Result<Outcome> {
         );
     }
     if args.open {
-        let _ = std::process::Command::new("xdg-open")
-            .arg(&url)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn();
+        open::in_browser(&url)?;
     }
     let app = Arc::new(App {
         catalog,
         root,
         config: config.clone(),
         token,
+        prefix,
         bound,
         damaged: Arc::default(),
     });

@@ -23,11 +23,11 @@ impl From<anyhow::Error> for Fail {
 }
 
 /// An HTML page response.
-pub fn ok_html(title: &str, body: &str) -> Answer {
+pub fn ok_html(app: &App, title: &str, body: &str) -> Answer {
     Ok(Response::new(
         200,
         "text/html; charset=utf-8",
-        html::page(title, body),
+        html::page(&app.prefix, title, body),
     ))
 }
 
@@ -39,8 +39,19 @@ pub fn handle(app: &App, req: &Request) -> Response {
     if req.method != "GET" && req.method != "HEAD" {
         return Response::new(405, "text/plain", "only GET and HEAD\n").with("Allow", "GET, HEAD");
     }
+    let under = auth::below(&req.path, &app.prefix);
     match auth::carried(req, &app.token) {
-        Carried::No => {
+        Carried::Query => {
+            return Response::new(303, "text/plain", "")
+                .with(
+                    "Location",
+                    auth::without_token(req, under.unwrap_or(&req.path), &app.prefix),
+                )
+                .with("Set-Cookie", auth::cookie(&app.token, &app.prefix))
+        }
+        Carried::Bearer => {}
+        Carried::Cookie if under.is_some() => {}
+        Carried::Cookie | Carried::No => {
             return Response::new(
                 401,
                 "text/plain",
@@ -49,13 +60,12 @@ pub fn handle(app: &App, req: &Request) -> Response {
             )
             .with("WWW-Authenticate", "Bearer realm=\"phlb\"")
         }
-        Carried::Query => {
-            return Response::new(303, "text/plain", "")
-                .with("Location", auth::without_token(req))
-                .with("Set-Cookie", auth::cookie(&app.token))
-        }
-        Carried::Header => {}
     }
+    // Pages live under the secret prefix; a Bearer request may leave it out.
+    let req = &Request {
+        path: under.unwrap_or(&req.path).to_string(),
+        ..req.clone()
+    };
     let answer = match req.path.as_str() {
         "/" => snapshots::page(app, req),
         "/only-here" => snapshots::only_here(app, req),
@@ -77,7 +87,11 @@ pub fn handle(app: &App, req: &Request) -> Response {
         Err(Fail::NotFound) => Response::new(
             404,
             "text/html; charset=utf-8",
-            html::page("Not found", "<p>No such page or entry in the catalog.</p>"),
+            html::page(
+                &app.prefix,
+                "Not found",
+                "<p>No such page or entry in the catalog.</p>",
+            ),
         ),
         Err(Fail::Error(e)) => {
             eprintln!("phlb serve: {}: {e:#}", req.path);
@@ -85,6 +99,7 @@ pub fn handle(app: &App, req: &Request) -> Response {
                 500,
                 "text/html; charset=utf-8",
                 html::page(
+                    &app.prefix,
                     "Error",
                     &format!("<p class=\"bad\">{}</p>", html::esc(&format!("{e:#}"))),
                 ),

@@ -34,7 +34,7 @@ pub fn page(app: &App, req: &Request) -> Answer {
     );
     for s in &states {
         let newest = match (s.newest_id, &s.newest) {
-            (Some(id), Some(label)) => link(&format!("/browse?s={id}"), label),
+            (Some(id), Some(label)) => link(&format!("browse?s={id}"), label),
             _ => "-".into(),
         };
         let state = match (s.stale, s.failed) {
@@ -63,7 +63,7 @@ pub fn page(app: &App, req: &Request) -> Answer {
         };
         name_section(&db, &s.name, offset, &mut body)?;
     }
-    ok_html("Snapshots", &body)
+    ok_html(app, "Snapshots", &body)
 }
 
 /// One name's chart and a page of its runs.
@@ -98,14 +98,14 @@ fn name_section(
             .or(older_of_last.as_ref().filter(|_| i + 1 == runs.len()))
             .map(|o| o.id);
         let diff = older
-            .map(|o| link(&format!("/diff?a={o}&b={}", r.id), "diff"))
+            .map(|o| link(&format!("diff?a={o}&b={}", r.id), "diff"))
             .unwrap_or_default();
         let _ = write!(
             body,
             "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
-             <td class=\"n\">{}</td><td class=\"n\" data-fill=\"/only-here?s={}\" \
+             <td class=\"n\">{}</td><td class=\"n\" data-fill=\"only-here?s={}\" \
              data-pending=\"1\">…</td><td class=\"n\">{}</td><td>{diff}</td></tr>",
-            link(&format!("/browse?s={}", r.id), &r.timestamp),
+            link(&format!("browse?s={}", r.id), &r.timestamp),
             esc(&status),
             r.files,
             bytes(r.bytes),
@@ -116,7 +116,7 @@ fn name_section(
     }
     body.push_str("</table>");
     body.push_str(&pager(
-        &format!("/?name={}&", q(name)),
+        &format!("./?name={}&", q(name)),
         offset,
         PER,
         runs.len(),

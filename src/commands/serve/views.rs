@@ -42,7 +42,7 @@ pub fn history(app: &App, req: &Request) -> Answer {
     for v in history::versions(sightings) {
         let cell = |label: &str| -> Result<String, Fail> {
             Ok(match id_of(&db, label)? {
-                Some(id) => link(&format!("/file?s={id}&p={pid}"), label),
+                Some(id) => link(&format!("file?s={id}&p={pid}"), label),
                 None => esc(label),
             })
         };
@@ -66,7 +66,7 @@ pub fn history(app: &App, req: &Request) -> Answer {
         );
     }
     body.push_str("</table>");
-    ok_html(&format!("History of {}", lossy(&path)), &body)
+    ok_html(app, &format!("History of {}", lossy(&path)), &body)
 }
 
 /// The two snapshots of a diff: `a` and `b`, or `b` and the run of its name before it.
@@ -81,16 +81,16 @@ pub fn diff(app: &App, req: &Request) -> Answer {
     let db = app.catalog.db()?;
     let (a, b) = pair(&db, req)?;
     let o = req.num("o").unwrap_or(0).max(0);
-    let part = format!("/diff/part?a={}&b={}&o={o}", a.id, b.id);
+    let part = format!("diff/part?a={}&b={}&o={o}", a.id, b.id);
     let body = format!(
         "<p>from {} to {}</p><div id=\"diff\" data-fill=\"{}\" data-html=\"1\" \
          data-pending=\"1\">computing…</div><noscript>{}</noscript>",
-        link(&format!("/browse?s={}", a.id), &a.label()),
-        link(&format!("/browse?s={}", b.id), &b.label()),
+        link(&format!("browse?s={}", a.id), &a.label()),
+        link(&format!("browse?s={}", b.id), &b.label()),
         esc(&part),
         link(&part, "show the changes")
     );
-    ok_html(&format!("Diff {} → {}", a.label(), b.label()), &body)
+    ok_html(app, &format!("Diff {} → {}", a.label(), b.label()), &body)
 }
 
 /// `/diff/part?a=ID&b=ID&o=K`: the counts, a page of changes and the metadata changes,
@@ -130,7 +130,7 @@ pub fn diff_part(app: &App, req: &Request) -> Answer {
     }
     out.push_str("</table>");
     out.push_str(&pager(
-        &format!("/diff?a={}&b={}&", a.id, b.id),
+        &format!("diff?a={}&b={}&", a.id, b.id),
         o,
         PER,
         page.len(),
@@ -171,7 +171,7 @@ pub fn diff_part(app: &App, req: &Request) -> Answer {
 pub fn find(app: &App, req: &Request) -> Answer {
     let glob = req.param("glob").unwrap_or("");
     let mut body = format!(
-        "<form method=\"get\" action=\"/find\"><input name=\"glob\" value=\"{}\" \
+        "<form method=\"get\" action=\"find\"><input name=\"glob\" value=\"{}\" \
          placeholder=\"*.pdf or notes/*\"> <button>find</button></form>",
         esc(glob)
     );
@@ -187,22 +187,22 @@ pub fn find(app: &App, req: &Request) -> Answer {
             let _ = write!(
                 body,
                 "<tr><td>{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td></tr>",
-                link(&format!("/file?s={}&p={}", m.newest_id, m.path_id), &m.path),
+                link(&format!("file?s={}&p={}", m.newest_id, m.path_id), &m.path),
                 m.snapshots,
                 esc(&m.newest),
-                link(&format!("/history?p={}", m.path_id), "history")
+                link(&format!("history?p={}", m.path_id), "history")
             );
         }
         body.push_str("</table>");
         body.push_str(&pager(
-            &format!("/find?glob={}&", q(glob)),
+            &format!("find?glob={}&", q(glob)),
             o,
             PER,
             found.len(),
             None,
         ));
     }
-    ok_html("Find", &body)
+    ok_html(app, "Find", &body)
 }
 
 /// The snapshots duplicates look in: `s`, or the newest complete one of every name.
@@ -228,14 +228,14 @@ pub fn duplicates(app: &App, req: &Request) -> Answer {
     for id in &ids {
         if let Some(s) = web::snapshot(&db, *id)? {
             if s.status == Status::Complete || req.num("s").is_some() {
-                labels.push(link(&format!("/browse?s={}", s.id), &s.label()));
+                labels.push(link(&format!("browse?s={}", s.id), &s.label()));
             }
         }
     }
     let o = req.num("o").unwrap_or(0).max(0);
     let part = match req.num("s") {
-        Some(s) => format!("/duplicates/part?s={s}&o={o}"),
-        None => format!("/duplicates/part?o={o}"),
+        Some(s) => format!("duplicates/part?s={s}&o={o}"),
+        None => format!("duplicates/part?o={o}"),
     };
     let body = format!(
         "<p>in {}</p><div id=\"dups\" data-fill=\"{}\" data-html=\"1\" data-pending=\"1\">\
@@ -244,7 +244,7 @@ pub fn duplicates(app: &App, req: &Request) -> Answer {
         esc(&part),
         link(&part, "show the groups")
     );
-    ok_html("Duplicates", &body)
+    ok_html(app, "Duplicates", &body)
 }
 
 /// `/duplicates/part[?s=ID]&o=K`: a page of content stored under more than one path,
@@ -275,8 +275,8 @@ pub fn duplicates_part(app: &App, req: &Request) -> Answer {
     }
     out.push_str("</table>");
     let base = match req.num("s") {
-        Some(s) => format!("/duplicates?s={s}&"),
-        None => "/duplicates?".to_string(),
+        Some(s) => format!("duplicates?s={s}&"),
+        None => "duplicates?".to_string(),
     };
     out.push_str(&pager(&base, o, PER, page.len(), Some(groups.len() as i64)));
     Ok(Response::new(200, "text/html; charset=utf-8", out))
