@@ -791,3 +791,85 @@ fn cookie_reaches_no_other_loopback_port_and_two_servers_coexist() {
         "server A lost its cookie to server B: {dom}"
     );
 }
+
+#[test]
+fn five_hundred_trickling_connections_do_not_delay_token_requests() {
+    // Found by an attack: 130 connections trickling a byte every 0.5 s delayed a real
+    // request to ~9 s, for as long as they kept at it (64 workers each held up to the
+    // 5 s head deadline, behind a blocking accept loop).
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let env = fixture();
+    let srv = Server::start(&env);
+    let addr: std::net::SocketAddr = srv.addr.parse().unwrap();
+    let open = move || {
+        let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(1)).ok()?;
+        s.set_write_timeout(Some(Duration::from_secs(1))).ok()?;
+        s.write_all(b"GET / HTTP/1.1\r\nX-Slow: ").ok()?;
+        Some(s)
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let live = Arc::new(AtomicUsize::new(0));
+    // 500 connections, each sending one byte every 0.5 s; a closed one is opened again.
+    let feeder = {
+        let (stop, live) = (Arc::clone(&stop), Arc::clone(&live));
+        std::thread::spawn(move || {
+            let mut socks: Vec<Option<TcpStream>> = (0..500).map(|_| None).collect();
+            while !stop.load(Ordering::Relaxed) {
+                let round = std::time::Instant::now();
+                let mut n = 0;
+                for s in socks.iter_mut() {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let alive = s.as_mut().is_some_and(|s| s.write_all(b"a").is_ok());
+                    if !alive {
+                        *s = open();
+                    }
+                    n += usize::from(s.is_some());
+                }
+                live.store(n, Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(500).saturating_sub(round.elapsed()));
+            }
+        })
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while live.load(Ordering::Relaxed) < 450 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut took = Vec::new();
+    let until = std::time::Instant::now() + Duration::from_secs(12);
+    while std::time::Instant::now() < until {
+        let t = std::time::Instant::now();
+        let got = srv.get("/");
+        took.push(t.elapsed());
+        assert_eq!(got.status, 200);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let trickling = live.load(Ordering::Relaxed);
+    stop.store(true, Ordering::Relaxed);
+    feeder.join().unwrap();
+    took.sort();
+    let p95 = took[took.len() * 95 / 100];
+    let max = *took.last().unwrap();
+    eprintln!(
+        "{} token requests beside {trickling} trickling connections: p95 {p95:?}, max {max:?}",
+        took.len()
+    );
+    assert!(trickling >= 450, "only {trickling} trickling connections");
+    assert!(max < Duration::from_secs(5), "p95 {p95:?}, max {max:?}");
+
+    // A connection that sends nothing is closed after the 5 s head time.
+    let mut idle = TcpStream::connect(&srv.addr).unwrap();
+    idle.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let t = std::time::Instant::now();
+    let mut buf = [0u8; 16];
+    let n = idle.read(&mut buf).unwrap_or(0);
+    assert_eq!(n, 0);
+    assert!(
+        (Duration::from_secs(4)..Duration::from_secs(10)).contains(&t.elapsed()),
+        "{:?}",
+        t.elapsed()
+    );
+}

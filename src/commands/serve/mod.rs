@@ -1,7 +1,8 @@
-//! `phlb serve`: a read-only web UI on the catalog. `http` reads requests and writes
-//! responses, `auth` checks token, Host and listen address, `routes` maps URLs to the
-//! pages in `snapshots` (with `chart`), `browse` (folders, a file, download) and `views`
-//! (history, diff, find, duplicates); `html` escapes and frames them.
+//! `phlb serve`: a read-only web UI on the catalog. `conns` gathers request heads and
+//! runs the workers, `http` parses heads and writes responses, `auth` checks token,
+//! Host and listen address, `routes` maps URLs to the pages in `snapshots` (with
+//! `chart`), `browse` (folders, a file, download) and `views` (history, diff, find,
+//! duplicates); `html` escapes and frames them; `open` hands the URL to a browser.
 //!
 //! Everything is named by catalog id (snapshot id, path id), never by a path from the
 //! URL; files are opened beneath the snapshot folder without following symlinks. The
@@ -10,6 +11,7 @@
 mod auth;
 mod browse;
 mod chart;
+mod conns;
 mod html;
 mod http;
 mod open;
@@ -19,10 +21,9 @@ mod views;
 
 use std::collections::HashSet;
 use std::io::Write;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
 
@@ -32,10 +33,6 @@ use crate::commands::select::open_read;
 use crate::config::Config;
 use crate::progress::Ui;
 use crate::Outcome;
-
-/// Most connections answered at once (their catalog queries share the pool's 4
-/// connections); each may take at most a few seconds to send its request head.
-const WORKERS: usize = 64;
 
 /// What every request handler shares.
 pub struct App {
@@ -113,55 +110,6 @@ pub fn run(config: &Config, ui: &Ui, args: &ServeArgs) -> Result<Outcome> {
         bound,
         damaged: Arc::default(),
     });
-    let busy = Arc::new((Mutex::new(0usize), Condvar::new()));
-    for conn in listener.incoming() {
-        let Ok(stream) = conn else { continue };
-        {
-            let (count, cv) = &*busy;
-            let mut n = count.lock().unwrap_or_else(|e| e.into_inner());
-            while *n >= WORKERS {
-                n = cv.wait(n).unwrap_or_else(|e| e.into_inner());
-            }
-            *n += 1;
-        }
-        let (app, done) = (Arc::clone(&app), Arc::clone(&busy));
-        let spawned = std::thread::Builder::new()
-            .name("serve".into())
-            .spawn(move || {
-                answer(&app, stream);
-                let (count, cv) = &*done;
-                *count.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
-                cv.notify_one();
-            });
-        if spawned.is_err() {
-            let (count, _) = &*busy;
-            *count.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
-        }
-    }
+    conns::serve(listener, app)?;
     Ok(Outcome::Clean)
-}
-
-/// Reads one request from `stream` and answers it.
-fn answer(app: &App, mut stream: TcpStream) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-    let _ = stream.set_write_timeout(Some(Duration::from_secs(60)));
-    let req = match http::read_request(&stream) {
-        Ok(Some(r)) => r,
-        Ok(None) => {
-            let _ = http::write_response(
-                &mut stream,
-                false,
-                http::Response::new(400, "text/plain", "bad request\n"),
-            );
-            return;
-        }
-        Err(_) => return,
-    };
-    let head_only = req.method == "HEAD";
-    let resp = routes::handle(app, &req);
-    if let Err(e) = http::write_response(&mut stream, head_only, resp) {
-        if e.kind() == std::io::ErrorKind::InvalidData {
-            eprintln!("phlb serve: {} {}: {e}", req.method, req.path);
-        }
-    }
 }

@@ -31,41 +31,62 @@ pub fn ok_html(app: &App, title: &str, body: &str) -> Answer {
     ))
 }
 
-/// Answers one request.
-pub fn handle(app: &App, req: &Request) -> Response {
+/// What the gate decided about a request, before any page work.
+pub enum Gate {
+    /// An answer that needs nothing but the request (refusal, token redirect): small,
+    /// sent by the thread that gathers heads.
+    Answer(Response),
+    /// A request that may have its page, its path now below the secret prefix.
+    Page(Request),
+}
+
+/// Checks Host, method and token; a request that passes has its path made relative to
+/// the secret prefix.
+pub fn gate(app: &App, req: &Request) -> Gate {
+    let answer = |r: Response| Gate::Answer(r);
     if !auth::host_ok(req, app.bound) {
-        return Response::new(421, "text/plain", "wrong Host header\n");
+        return answer(Response::new(421, "text/plain", "wrong Host header\n"));
     }
     if req.method != "GET" && req.method != "HEAD" {
-        return Response::new(405, "text/plain", "only GET and HEAD\n").with("Allow", "GET, HEAD");
+        return answer(
+            Response::new(405, "text/plain", "only GET and HEAD\n").with("Allow", "GET, HEAD"),
+        );
     }
     let under = auth::below(&req.path, &app.prefix);
     match auth::carried(req, &app.token) {
         Carried::Query => {
-            return Response::new(303, "text/plain", "")
-                .with(
-                    "Location",
-                    auth::without_token(req, under.unwrap_or(&req.path), &app.prefix),
-                )
-                .with("Set-Cookie", auth::cookie(&app.token, &app.prefix))
+            return answer(
+                Response::new(303, "text/plain", "")
+                    .with(
+                        "Location",
+                        auth::without_token(req, under.unwrap_or(&req.path), &app.prefix),
+                    )
+                    .with("Set-Cookie", auth::cookie(&app.token, &app.prefix)),
+            )
         }
         Carried::Bearer => {}
         Carried::Cookie if under.is_some() => {}
         Carried::Cookie | Carried::No => {
-            return Response::new(
-                401,
-                "text/plain",
-                "401: this phlb server wants its token: open the URL it printed at start \
-                 (…/?token=…), or send `Authorization: Bearer TOKEN`\n",
+            return answer(
+                Response::new(
+                    401,
+                    "text/plain",
+                    "401: this phlb server wants its token: open the URL it printed at start \
+                     (…/?token=…), or send `Authorization: Bearer TOKEN`\n",
+                )
+                .with("WWW-Authenticate", "Bearer realm=\"phlb\""),
             )
-            .with("WWW-Authenticate", "Bearer realm=\"phlb\"")
         }
     }
     // Pages live under the secret prefix; a Bearer request may leave it out.
-    let req = &Request {
+    Gate::Page(Request {
         path: under.unwrap_or(&req.path).to_string(),
         ..req.clone()
-    };
+    })
+}
+
+/// Answers a request that passed the gate.
+pub fn page(app: &App, req: &Request) -> Response {
     let answer = match req.path.as_str() {
         "/" => snapshots::page(app, req),
         "/only-here" => snapshots::only_here(app, req),
