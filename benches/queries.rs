@@ -147,7 +147,7 @@ fn serve_pages(db: &phlb::catalog::Db, snapshots: i64) {
     let config = phlb::config::Config::default();
     time("serve /", 3, || {
         let now = phlb::clock::now_utc();
-        let s = phlb::commands::status::statuses(db, &config, now, false).unwrap();
+        let s = phlb::commands::status::statuses(db, &config, now, &|_, _| false).unwrap();
         let c = web::chart_points(db, "docs", 500).unwrap();
         let r = web::runs(db, "docs", 0, 26).unwrap();
         s.len() + c.len() + r.len() + web::run_count(db, "docs").unwrap() as usize

@@ -873,3 +873,95 @@ fn five_hundred_trickling_connections_do_not_delay_token_requests() {
         t.elapsed()
     );
 }
+
+/// A root whose first backup is complete and whose second was killed (SIGKILL at its
+/// first hardlink, so after its catalog row was made): the newest run is incomplete.
+fn killed_second_run() -> Env {
+    let env = Env::new();
+    env.write("a.txt", b"a");
+    env.write("b.txt", b"b");
+    env.backup();
+    assert!(killed_at(
+        &env,
+        "linkat",
+        1,
+        &["backup", env.src.to_str().unwrap()]
+    ));
+    assert_eq!(
+        env.sql_int("SELECT count(*) FROM snapshots WHERE status = 'incomplete'"),
+        1
+    );
+    env
+}
+
+/// `phlb status --json`: its exit code and whether the one name's last run failed.
+fn status_failed(out: &std::process::Output) -> (i32, bool) {
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    (
+        out.status.code().unwrap(),
+        doc["names"][0]["failed"].as_bool().unwrap(),
+    )
+}
+
+#[test]
+fn killed_run_reads_as_failed_beside_another_writer_and_after_pid_reuse() {
+    // Found by an attack: status judged a killed run alive by kill(pid, 0) on the pid in
+    // the root's lock file, so it read as ok while any other backup or verify held the
+    // root, and once pids wrapped and another process got the dead run's pid.
+    use std::os::fd::AsRawFd;
+    let env = killed_second_run();
+    // Another writer (a long verify) holds the root's lock and wrote its pid.
+    let lock = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(env.root.join(".phlb/lock"))
+        .unwrap();
+    // SAFETY: flock on a descriptor this test owns.
+    assert_eq!(unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) }, 0);
+    std::fs::write(
+        env.root.join(".phlb/lock"),
+        format!("{}\n", std::process::id()),
+    )
+    .unwrap();
+    let out = env.run(&["status", "--json"]);
+    drop(lock);
+    assert_eq!(status_failed(&out), (1, true), "{}", stderr(&out));
+
+    // The dead run's pid handed to a `sleep` (ns_last_pid), inside a pid namespace of
+    // its own so no parallel test races for pids.
+    let env = killed_second_run();
+    let phlb = env!("CARGO_BIN_EXE_phlb");
+    let root = env.root.display();
+    let src = env.src.display();
+    let dir = env.dir.path().display();
+    let script = format!(
+        "strace -f -o /dev/null -e inject=linkat:signal=SIGKILL:when=1 {phlb} --backup-root {root} \
+           backup {src} >/dev/null 2>&1\n\
+         pid=$(cat {root}/.phlb/lock)\n\
+         echo $((pid - 1)) > /proc/sys/kernel/ns_last_pid\n\
+         sleep 60 & s=$!\n\
+         if [ \"$s\" != \"$pid\" ]; then echo \"sleep got $s, not $pid\" >&2; kill $s; exit 99; fi\n\
+         {phlb} --backup-root {root} status --json > {dir}/status.json\n\
+         echo $? > {dir}/status.code\n\
+         kill $s\n"
+    );
+    let out = std::process::Command::new("unshare")
+        .args(["--pid", "--fork", "sh", "-c", &script])
+        .env("HOME", env.dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let code: i32 = std::fs::read_to_string(env.dir.path().join("status.code"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(env.dir.path().join("status.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        (code, doc["names"][0]["failed"].as_bool().unwrap()),
+        (1, true),
+        "{doc}"
+    );
+}

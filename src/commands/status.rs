@@ -34,7 +34,7 @@ pub struct NameStatus {
     pub last_status: Option<String>,
     /// Files the last run could not back up.
     pub last_failed: i64,
-    /// The last run failed: files failed, or it was killed (incomplete, no writer alive).
+    /// The last run failed: files failed, or it was killed (incomplete, its run lock free).
     pub failed: bool,
 }
 
@@ -60,13 +60,13 @@ pub fn taken_at(r: &Run, config: &Config) -> Option<DateTime<Utc>> {
     })
 }
 
-/// The status of every name in the catalog at time `now`; `writer_alive` says whether
-/// a writing run holds the root (then a newest incomplete run is running, not failed).
+/// The status of every name in the catalog at time `now`; `alive(name, timestamp)` says
+/// whether an incomplete run is still running (then it is running, not failed).
 pub fn statuses(
     db: &Db,
     config: &Config,
     now: DateTime<Utc>,
-    writer_alive: bool,
+    alive: &dyn Fn(&str, &str) -> bool,
 ) -> Result<Vec<NameStatus>> {
     let mut out = Vec::new();
     for name in web::names(db)? {
@@ -78,9 +78,9 @@ pub fn statuses(
             (Some(max), Some(age)) => age > max.approx().as_secs() as i64,
             (Some(_), None) => true,
         };
-        let failed = last
-            .as_ref()
-            .is_some_and(|l| l.failed > 0 || (l.status == "incomplete" && !writer_alive));
+        let failed = last.as_ref().is_some_and(|l| {
+            l.failed > 0 || (l.status == "incomplete" && !alive(&l.name, &l.timestamp))
+        });
         out.push(NameStatus {
             newest: complete
                 .as_ref()
@@ -103,8 +103,9 @@ pub fn statuses(
 pub fn run(config: &Config, ui: &Ui, args: &StatusArgs) -> Result<Outcome> {
     let (_, catalog) = open_read(config)?;
     let db = catalog.db()?;
-    let alive = crate::lock::writer_running(&config.meta_dir());
-    let list = statuses(&db, config, crate::clock::now_utc(), alive)?;
+    let meta = config.meta_dir();
+    let alive = |name: &str, ts: &str| crate::lock::run::alive(&meta, name, ts);
+    let list = statuses(&db, config, crate::clock::now_utc(), &alive)?;
     let outcome = if list.iter().any(NameStatus::problem) {
         Outcome::Problems
     } else {

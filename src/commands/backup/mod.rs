@@ -247,6 +247,8 @@ pub fn make_snapshot(
     crate::signals::doing(format!(
         "backup of {label} stopped; nothing was marked complete, the next run removes the leftovers"
     ));
+    // Held until this function returns: `status` asks it whether the run is alive.
+    let _alive = crate::lock::run::hold(&config.meta_dir(), name, &ts)?;
     let snapshot = SnapshotRow::create(
         &db,
         name,

@@ -19,8 +19,9 @@ const CHART_POINTS: i64 = 500;
 /// `/`: every name with its state, chart and (paged) runs; `?name=N&o=K` pages one name.
 pub fn page(app: &App, req: &Request) -> Answer {
     let db = app.catalog.db()?;
-    let alive = crate::lock::writer_running(&app.config.meta_dir());
-    let states = status::statuses(&db, &app.config, crate::clock::now_utc(), alive)?;
+    let meta = app.config.meta_dir();
+    let alive = |name: &str, ts: &str| crate::lock::run::alive(&meta, name, ts);
+    let states = status::statuses(&db, &app.config, crate::clock::now_utc(), &alive)?;
     let mut body = String::new();
     if let Some(max) = app.config.max_age {
         let _ = write!(body, "<p>MAX_AGE = {}</p>", esc(&max.to_string()));
