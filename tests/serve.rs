@@ -965,3 +965,113 @@ fn killed_run_reads_as_failed_beside_another_writer_and_after_pid_reuse() {
         "{doc}"
     );
 }
+
+/// `phlb status --json` as a document, with its exit code.
+fn status_doc(env: &Env) -> (i32, serde_json::Value) {
+    let out = env.run(&["status", "--json"]);
+    (
+        out.status.code().unwrap(),
+        serde_json::from_slice(&out.stdout).unwrap_or_default(),
+    )
+}
+
+#[test]
+fn backups_failing_before_a_snapshot_starts_show_in_status_list_and_web() {
+    // Found by an attack: with PRE_COMMAND = false two backups exited 2 and status said
+    // `{"names": [], "ok": true}`; a backup of a known name whose source was missing
+    // exited 2 and status stayed ok.
+    use std::os::fd::AsRawFd;
+    let env = Env::new();
+    env.write("a.txt", b"a");
+    let src = env.src.to_str().unwrap().to_string();
+    env.config("PRE_COMMAND = false");
+    assert_code(&env.run(&["backup", &src]), 2);
+    assert_code(&env.run(&["backup", &src]), 2);
+    let (code, doc) = status_doc(&env);
+    assert_eq!(code, 1, "{doc}");
+    let n = &doc["names"][0];
+    assert_eq!(
+        (n["name"].as_str(), n["failed"].as_bool()),
+        (Some("src"), Some(true)),
+        "{doc}"
+    );
+    assert_eq!(n["last_attempt"]["exit"], 2);
+    assert!(
+        n["last_attempt"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("PRE_COMMAND"),
+        "{doc}"
+    );
+    assert_eq!(n["last_attempt"]["source"].as_str(), Some(src.as_str()));
+
+    // A clean backup is the last attempt now.
+    env.config("");
+    env.backup();
+    let (code, doc) = status_doc(&env);
+    assert_eq!(code, 0, "{doc}");
+    assert_eq!(doc["names"][0]["last_attempt"]["exit"], 0);
+
+    // A known name whose source is missing.
+    let gone = env.dir.path().join("gone").display().to_string();
+    assert_code(&env.run(&["backup", &gone, "--name", "src"]), 2);
+    let (code, doc) = status_doc(&env);
+    assert_eq!(code, 1, "{doc}");
+    assert!(
+        doc["names"][0]["last_attempt"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("gone"),
+        "{doc}"
+    );
+    let text = String::from_utf8_lossy(&env.run(&["status"]).stdout).into_owned();
+    assert!(text.contains("src: last backup attempt failed:"), "{text}");
+    let list = env.run(&["list"]);
+    assert!(
+        stderr(&list).contains("last backup attempt of src failed"),
+        "{}",
+        stderr(&list)
+    );
+    {
+        let srv = Server::start(&env);
+        let home = srv.get("/").text();
+        assert!(
+            home.contains("class=\"attempt bad\"") && home.contains("gone"),
+            "{home}"
+        );
+    }
+
+    // Not attempts: a dry run, a usage error, a run that gave up waiting for the lock.
+    env.backup();
+    let before = std::fs::read(env.root.join(".phlb/attempts")).unwrap();
+    assert_code(&env.run(&["backup", &gone, "-n"]), 2);
+    assert_code(&env.run(&["backup", &src, &src, "--name", "x"]), 2);
+    let lock = std::fs::File::open(env.root.join(".phlb/lock")).unwrap();
+    // SAFETY: flock on a descriptor this test owns.
+    assert_eq!(unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) }, 0);
+    assert_code(&env.run(&["backup", &src, "--wait=1"]), 2);
+    drop(lock);
+    assert_eq!(
+        std::fs::read(env.root.join(".phlb/attempts")).unwrap(),
+        before
+    );
+    assert_eq!(status_doc(&env).0, 0);
+
+    // A catalog that cannot be opened: the attempt is still recorded.
+    let catalog = env.root.join(".phlb/catalog.sqlite3");
+    std::fs::write(
+        &catalog,
+        b"this is not an SQLite file at all, not even close....",
+    )
+    .unwrap();
+    let _ = std::fs::remove_file(env.root.join(".phlb/catalog.sqlite3-wal"));
+    let _ = std::fs::remove_file(env.root.join(".phlb/catalog.sqlite3-shm"));
+    assert_code(&env.run(&["backup", &src]), 2);
+    let all = std::fs::read_to_string(env.root.join(".phlb/attempts")).unwrap();
+    let last: serde_json::Value = serde_json::from_str(all.lines().last().unwrap()).unwrap();
+    assert_eq!(
+        (last["name"].as_str(), last["exit"].as_i64()),
+        (Some("src"), Some(2)),
+        "{all}"
+    );
+}

@@ -5,6 +5,8 @@
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 
+use std::collections::BTreeMap;
+
 use crate::catalog::web::{self, Run};
 use crate::catalog::Db;
 use crate::cli::StatusArgs;
@@ -12,6 +14,7 @@ use crate::commands::select::open_read;
 use crate::config::Config;
 use crate::output::{Cell, Format, Table};
 use crate::progress::Ui;
+use crate::root::attempts::{self, Attempt};
 use crate::units::human_age;
 use crate::Outcome;
 
@@ -34,8 +37,12 @@ pub struct NameStatus {
     pub last_status: Option<String>,
     /// Files the last run could not back up.
     pub last_failed: i64,
-    /// The last run failed: files failed, or it was killed (incomplete, its run lock free).
+    /// The last run failed: files failed, or it was killed (incomplete, its run lock
+    /// free); or the last backup attempt failed (see `last_attempt`).
     pub failed: bool,
+    /// The last `phlb backup` of this name, as `.phlb/attempts` records it: it may have
+    /// failed before any snapshot started.
+    pub last_attempt: Option<Attempt>,
 }
 
 impl NameStatus {
@@ -94,9 +101,53 @@ pub fn statuses(
             last_failed: last.as_ref().map_or(0, |l| l.failed),
             failed,
             name,
+            last_attempt: None,
         });
     }
     Ok(out)
+}
+
+/// Adds the last backup attempt of each name to `list` (`last_per_name` of
+/// `root::attempts`): a failed one makes its name failed; a name that was attempted but
+/// has no snapshot in the catalog is added (stale too when `MAX_AGE` is set).
+pub fn with_attempts(
+    mut list: Vec<NameStatus>,
+    attempts: BTreeMap<String, Attempt>,
+    config: &Config,
+) -> Vec<NameStatus> {
+    for (name, a) in attempts {
+        let failed = a.failed();
+        match list.iter_mut().find(|s| s.name == name) {
+            Some(s) => {
+                s.failed |= failed;
+                s.last_attempt = Some(a);
+            }
+            None => list.push(NameStatus {
+                name,
+                newest: None,
+                newest_id: None,
+                taken_at: None,
+                age_secs: None,
+                stale: config.max_age.is_some(),
+                last_run: None,
+                last_status: None,
+                last_failed: 0,
+                failed,
+                last_attempt: Some(a),
+            }),
+        }
+    }
+    list.sort_by(|a, b| a.name.cmp(&b.name));
+    list
+}
+
+/// The last backup attempt as a short text: `2026-…Z exit 2: PRE_COMMAND …`, or `-`.
+pub fn attempt_text(a: Option<&Attempt>) -> String {
+    match a {
+        None => "-".into(),
+        Some(a) if a.reason.is_empty() => format!("{} exit {}", a.time, a.exit),
+        Some(a) => format!("{} exit {}: {}", a.time, a.exit, a.reason),
+    }
 }
 
 /// Runs `phlb status` (with `-q`: no table, only the exit code; `--json` still prints).
@@ -106,6 +157,7 @@ pub fn run(config: &Config, ui: &Ui, args: &StatusArgs) -> Result<Outcome> {
     let meta = config.meta_dir();
     let alive = |name: &str, ts: &str| crate::lock::run::alive(&meta, name, ts);
     let list = statuses(&db, config, crate::clock::now_utc(), &alive)?;
+    let list = with_attempts(list, attempts::last_per_name(&meta)?, config);
     let outcome = if list.iter().any(NameStatus::problem) {
         Outcome::Problems
     } else {
@@ -147,6 +199,15 @@ pub fn run(config: &Config, ui: &Ui, args: &StatusArgs) -> Result<Outcome> {
         ]);
     }
     print!("{}", t.render(Format::Table, false));
+    for s in &list {
+        if let Some(a) = s.last_attempt.as_ref().filter(|a| a.failed()) {
+            println!(
+                "{}: last backup attempt failed: {}",
+                s.name,
+                attempt_text(Some(a))
+            );
+        }
+    }
     if let Some(max) = config.max_age {
         println!("MAX_AGE = {max}");
     }

@@ -1,6 +1,7 @@
 //! `phlb backup`: checks the sources and the backup root, takes the writer lock, and runs
 //! one snapshot per source.
 
+mod attempt;
 mod dry_run;
 mod hooks;
 mod leftovers;
@@ -44,9 +45,24 @@ pub struct Source {
     pub name: String,
 }
 
-/// Runs `phlb backup`.
+/// Runs `phlb backup`, recorded as an attempt of each of its names (`attempt`).
 pub fn run(config: &Config, ui: &Ui, args: &BackupArgs) -> Result<Outcome> {
+    // A selection that does not compile is a usage error, not an attempt.
     let config = &with_selection(config, &args.select)?;
+    let started = crate::clock::now_rfc3339();
+    let mut done = Vec::new();
+    let result = attempt(config, ui, args, &mut done);
+    attempt::record(config, ui, args, &started, &done, &result);
+    result
+}
+
+/// One attempt of `phlb backup`; the names whose snapshot was made go to `done`.
+fn attempt(
+    config: &Config,
+    ui: &Ui,
+    args: &BackupArgs,
+    done: &mut Vec<(String, i32)>,
+) -> Result<Outcome> {
     let sources = resolve_sources(&args.sources, args.name.as_deref())?;
     if args.dry_run {
         return dry_run::run(config, &sources, ui, args.json);
@@ -77,6 +93,7 @@ pub fn run(config: &Config, ui: &Ui, args: &BackupArgs) -> Result<Outcome> {
         if made.counts.failed > 0 {
             outcome = Outcome::Problems;
         }
+        done.push((source.name.clone(), i32::from(made.counts.failed > 0)));
     }
     if args.prune {
         if outcome == Outcome::Clean {

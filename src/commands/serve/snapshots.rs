@@ -22,6 +22,11 @@ pub fn page(app: &App, req: &Request) -> Answer {
     let meta = app.config.meta_dir();
     let alive = |name: &str, ts: &str| crate::lock::run::alive(&meta, name, ts);
     let states = status::statuses(&db, &app.config, crate::clock::now_utc(), &alive)?;
+    let states = status::with_attempts(
+        states,
+        crate::root::attempts::last_per_name(&meta)?,
+        &app.config,
+    );
     let mut body = String::new();
     if let Some(max) = app.config.max_age {
         let _ = write!(body, "<p>MAX_AGE = {}</p>", esc(&max.to_string()));
@@ -31,7 +36,7 @@ pub fn page(app: &App, req: &Request) -> Answer {
     }
     body.push_str(
         "<table id=\"names\"><tr><th>name</th><th>newest complete</th><th>age</th>\
-         <th>state</th><th>last run</th></tr>",
+         <th>state</th><th>last run</th><th>last backup attempt</th></tr>",
     );
     for s in &states {
         let newest = match (s.newest_id, &s.newest) {
@@ -47,10 +52,16 @@ pub fn page(app: &App, req: &Request) -> Answer {
         let _ = write!(
             body,
             "<tr class=\"name\" data-name=\"{n}\"><td><a href=\"#n-{n}\">{n}</a></td><td>{newest}</td>\
-             <td>{}</td><td>{state}</td><td>{} {}</td></tr>",
+             <td>{}</td><td>{state}</td><td>{} {}</td><td class=\"attempt{}\">{}</td></tr>",
             esc(&s.age_text()),
             esc(s.last_run.as_deref().unwrap_or("-")),
             esc(s.last_status.as_deref().unwrap_or("")),
+            if s.last_attempt.as_ref().is_some_and(|a| a.failed()) {
+                " bad"
+            } else {
+                ""
+            },
+            esc(&status::attempt_text(s.last_attempt.as_ref())),
             n = esc(&s.name),
         );
     }

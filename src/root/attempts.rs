@@ -1,0 +1,112 @@
+//! Owns `<root>/.phlb/attempts`: one JSON line per backup attempt of a name (time,
+//! name, source, exit code, one-line reason), appended when the attempt ends, whether
+//! or not a snapshot was started and whether or not the catalog could be opened. A run
+//! that found the lock held and gave up, a dry run and a usage error are not attempts.
+//! `status`, `list` and the web UI read the last attempt of each name from it.
+
+use std::collections::BTreeMap;
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+/// The file's name in the meta folder.
+const FILE: &str = "attempts";
+/// Longest reason kept (a line, not a log).
+const REASON_MAX: usize = 400;
+
+/// One backup attempt of one snapshot name.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Attempt {
+    /// When it started, RFC 3339.
+    pub time: String,
+    pub name: String,
+    /// The source folder as given (canonical when it could be resolved).
+    pub source: String,
+    /// 0 clean, 1 some files failed, 2 the attempt failed.
+    pub exit: i32,
+    /// Why it failed, one line (empty when it did not).
+    pub reason: String,
+}
+
+impl Attempt {
+    /// True when this attempt made no complete snapshot.
+    pub fn failed(&self) -> bool {
+        self.exit == 2
+    }
+}
+
+/// An error as one line of at most `REASON_MAX` characters.
+pub fn one_line(e: &anyhow::Error) -> String {
+    let text = format!("{e:#}").replace(['\n', '\r'], " ");
+    text.chars().take(REASON_MAX).collect()
+}
+
+/// Appends `attempts` to the file in `meta_dir` (made when missing, mode 0600), in one
+/// write so lines of concurrent runs never interleave.
+pub fn record(meta_dir: &Path, attempts: &[Attempt]) -> Result<()> {
+    let mut text = String::new();
+    for a in attempts {
+        text.push_str(&serde_json::to_string(a)?);
+        text.push('\n');
+    }
+    let path = meta_dir.join(FILE);
+    let mut f = OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(&path)
+        .with_context(|| format!("{}: cannot record the attempt", path.display()))?;
+    f.write_all(text.as_bytes())
+        .with_context(|| format!("{}: cannot record the attempt", path.display()))
+}
+
+/// The last attempt of each name, from the file in `meta_dir` (none when it is
+/// missing; a line that does not parse is skipped).
+pub fn last_per_name(meta_dir: &Path) -> Result<BTreeMap<String, Attempt>> {
+    let path = meta_dir.join(FILE);
+    let text = match std::fs::read(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+        Err(e) => return Err(e).with_context(|| format!("{}: cannot read", path.display())),
+    };
+    let mut out = BTreeMap::new();
+    for line in text.split(|&b| b == b'\n') {
+        if let Ok(a) = serde_json::from_slice::<Attempt>(line) {
+            out.insert(a.name.clone(), a);
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_attempt_of_each_name_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = |name: &str, exit| Attempt {
+            time: "2026-01-01T00:00:00Z".into(),
+            name: name.into(),
+            source: "/s".into(),
+            exit,
+            reason: String::new(),
+        };
+        record(dir.path(), &[a("x", 2), a("y", 0)]).unwrap();
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(dir.path().join(FILE))
+            .unwrap()
+            .write_all(b"not json\n")
+            .unwrap();
+        record(dir.path(), &[a("x", 0)]).unwrap();
+        let last = last_per_name(dir.path()).unwrap();
+        assert_eq!(last["x"].exit, 0);
+        assert_eq!(last["y"].exit, 0);
+        assert!(last_per_name(&dir.path().join("none")).unwrap().is_empty());
+    }
+}
