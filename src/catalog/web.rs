@@ -133,15 +133,20 @@ pub fn snapshot(db: &Db, id: i64) -> Result<Option<SnapshotRow>> {
 }
 
 /// Bytes of the stored copies that only snapshot `id` links (what deleting it frees);
-/// one snapshot's share of what `list` computes for all.
+/// one snapshot's share of what `list` computes for all. Each distinct copy of the
+/// snapshot is looked up once, by two probes of the `(copy_id, snapshot_id)` order of
+/// `entries_by_copy` (before, per entry: 20,000 entries of one content took 20,000²).
 pub fn only_here(db: &Db, id: i64) -> Result<i64> {
     Ok(db.conn().query_row(
-        "SELECT coalesce(sum(c.size), 0) FROM (
-             SELECT DISTINCT e.copy_id FROM entries e
-             WHERE e.snapshot_id = ?1 AND e.copy_id IS NOT NULL
-               AND NOT EXISTS (SELECT 1 FROM entries o
-                               WHERE o.copy_id = e.copy_id AND o.snapshot_id != ?1)) u
-         JOIN copies k ON k.id = u.copy_id JOIN contents c ON c.id = k.content_id",
+        "WITH u AS MATERIALIZED (
+             SELECT DISTINCT copy_id FROM entries
+             WHERE snapshot_id = ?1 AND copy_id IS NOT NULL)
+         SELECT coalesce(sum(c.size), 0) FROM u
+         JOIN copies k ON k.id = u.copy_id JOIN contents c ON c.id = k.content_id
+         WHERE NOT EXISTS (SELECT 1 FROM entries o
+                           WHERE o.copy_id = u.copy_id AND o.snapshot_id < ?1)
+           AND NOT EXISTS (SELECT 1 FROM entries o
+                           WHERE o.copy_id = u.copy_id AND o.snapshot_id > ?1)",
         [id],
         |r| r.get(0),
     )?)
