@@ -180,6 +180,6 @@ fn serve_pages(db: &phlb::catalog::Db, snapshots: i64) {
         let a = queries::items(db, 10).unwrap();
         let b = queries::items(db, 11).unwrap();
         phlb::commands::diff::compare(&a, &b).len()
-            + web::meta_changes(db, 10, 11, 200).unwrap().len()
+            + web::meta_changes(db, 10, 11, 0, 200).unwrap().0.len()
     });
 }

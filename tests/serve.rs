@@ -1100,3 +1100,87 @@ fn only_here_of_identical_files_is_not_quadratic() {
     eprintln!("/only-here over 20,000 identical files: {took:?}");
     assert!(took < Duration::from_secs(2), "{took:?}");
 }
+
+#[test]
+fn web_find_pages_over_paths_that_still_exist() {
+    // Found by an attack: after a prune or forget, /find paged over every path the
+    // catalog ever saw and dropped the removed ones after: `/find?glob=*.txt` showed
+    // "0–0" while `phlb find` listed 250.
+    let env = Env::new();
+    for i in 0..250 {
+        env.write(&format!("a/{i:03}.txt"), b"gone\n");
+    }
+    let first = env.backup();
+    std::fs::remove_dir_all(env.src.join("a")).unwrap();
+    for i in 0..250 {
+        env.write(&format!("b/{i:03}.txt"), b"kept\n");
+    }
+    std::thread::sleep(Duration::from_millis(1100));
+    env.backup();
+    let label = format!("src/{}", first.file_name().unwrap().to_str().unwrap());
+    assert_ok(&env.run(&["forget", &label]));
+    let srv = Server::start(&env);
+    let page = srv.get("/find?glob=*.txt").text();
+    assert_eq!(page.matches(">b/").count(), 200, "{page}");
+    assert!(page.contains("1–200") && page.contains("o=200"), "{page}");
+    let next = srv.get("/find?glob=*.txt&o=200").text();
+    assert_eq!(next.matches(">b/").count(), 50, "{next}");
+    assert!(!next.contains(">a/"), "{next}");
+}
+
+#[test]
+fn diff_metadata_table_is_paged_its_rows_link_to_files_and_an_empty_one_is_not_shown() {
+    // Found by an attack: the metadata table of a diff stopped at 200 rows with no
+    // "more" and showed the same 200 on every page; rows linked nowhere; an empty
+    // "Metadata changes" table was shown anyway.
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    for i in 0..250 {
+        env.write(&format!("m/{i:03}"), b"same\n");
+    }
+    env.backup();
+    for i in 0..250 {
+        let p = env.src.join(format!("m/{i:03}"));
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    env.write("added.txt", b"new\n");
+    std::thread::sleep(Duration::from_millis(1100));
+    env.backup();
+    std::thread::sleep(Duration::from_millis(1100));
+    env.backup();
+    let srv = Server::start(&env);
+    let first = srv.get("/diff/part?a=1&b=2").text();
+    let rows = |t: &str| {
+        t.split("id=\"meta-changes\"")
+            .nth(1)
+            .unwrap_or("")
+            .matches("<tr>")
+            .count()
+            - 1
+    };
+    assert_eq!(rows(&first), 200, "{first}");
+    assert!(
+        first.contains("1–200 of 250") && first.contains("mo=200"),
+        "{first}"
+    );
+    let second = srv.get("/diff/part?a=1&b=2&mo=200").text();
+    assert_eq!(rows(&second), 50, "{second}");
+    let meta = second.split("id=\"meta-changes\"").nth(1).unwrap();
+    assert!(
+        meta.contains(">m/200<") && !meta.contains(">m/000<"),
+        "{second}"
+    );
+    let added = path_id(&env, "added.txt");
+    assert!(
+        first.contains(&format!("href=\"file?s=2&amp;p={added}\"")),
+        "{first}"
+    );
+    let m0 = path_id(&env, "m/000");
+    assert!(
+        first.contains(&format!("href=\"file?s=2&amp;p={m0}\"")),
+        "{first}"
+    );
+    // Nothing changed between the second and third backups: no metadata table.
+    let none = srv.get("/diff/part?a=2&b=3").text();
+    assert!(!none.contains("Metadata changes"), "{none}");
+}

@@ -229,34 +229,51 @@ pub fn path_of(db: &Db, id: i64) -> Result<Option<Vec<u8>>> {
 #[derive(Debug, Clone)]
 pub struct MetaChange {
     pub path: Vec<u8>,
+    pub path_id: i64,
     pub old_mode: u32,
     pub new_mode: u32,
     pub old_mtime_ns: i64,
     pub new_mtime_ns: i64,
 }
 
-/// Paths in both snapshots with the same kind and content but another mode or mtime,
-/// by path, at most `limit`.
-pub fn meta_changes(db: &Db, a: i64, b: i64, limit: i64) -> Result<Vec<MetaChange>> {
-    let mut stmt = db.conn().prepare_cached(
-        "SELECT p.path, x.mode, y.mode, x.mtime_ns, y.mtime_ns
-         FROM entries x JOIN entries y ON y.snapshot_id = ?2 AND y.path_id = x.path_id
+/// What makes a path a metadata change between snapshots ?1 and ?2: in both, with the
+/// same kind and content, another mode or mtime.
+const META_CHANGE: &str =
+    "FROM entries x JOIN entries y ON y.snapshot_id = ?2 AND y.path_id = x.path_id
          JOIN paths p ON p.id = x.path_id
          LEFT JOIN copies kx ON kx.id = x.copy_id LEFT JOIN copies ky ON ky.id = y.copy_id
          WHERE x.snapshot_id = ?1 AND x.kind = y.kind AND kx.content_id IS ky.content_id
-           AND (x.mode != y.mode OR x.mtime_ns != y.mtime_ns) AND p.path != CAST('.' AS BLOB)
-         ORDER BY p.path LIMIT ?3",
+           AND (x.mode != y.mode OR x.mtime_ns != y.mtime_ns) AND p.path != CAST('.' AS BLOB)";
+
+/// Paths in both snapshots with the same kind and content but another mode or mtime,
+/// by path, `limit` from `offset`, and how many there are.
+pub fn meta_changes(
+    db: &Db,
+    a: i64,
+    b: i64,
+    offset: i64,
+    limit: i64,
+) -> Result<(Vec<MetaChange>, i64)> {
+    let total: i64 = db.conn().query_row(
+        &format!("SELECT count(*) {META_CHANGE}"),
+        params![a, b],
+        |r| r.get(0),
     )?;
-    let rows = stmt.query_map(params![a, b, limit], |r| {
+    let mut stmt = db.conn().prepare_cached(&format!(
+        "SELECT p.path, x.mode, y.mode, x.mtime_ns, y.mtime_ns, p.id {META_CHANGE}
+         ORDER BY p.path LIMIT ?3 OFFSET ?4"
+    ))?;
+    let rows = stmt.query_map(params![a, b, limit, offset], |r| {
         Ok(MetaChange {
             path: r.get(0)?,
             old_mode: r.get(1)?,
             new_mode: r.get(2)?,
             old_mtime_ns: r.get(3)?,
             new_mtime_ns: r.get(4)?,
+            path_id: r.get(5)?,
         })
     })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    Ok((rows.collect::<rusqlite::Result<_>>()?, total))
 }
 
 /// The entries directly inside folder `dir` (`.` for the snapshot's top) of a snapshot,
@@ -312,13 +329,16 @@ pub struct Match {
     pub newest: String,
 }
 
-/// Paths matching the shell glob (as `phlb find` matches), by path, `limit` from `offset`.
+/// Paths matching the shell glob (as `phlb find` matches) that some snapshot still
+/// holds, by path, `limit` from `offset`: the paging runs over those, not over every
+/// path the catalog ever saw (paths of removed snapshots stay in `paths`).
 pub fn find_page(db: &Db, glob: &str, offset: i64, limit: i64) -> Result<Vec<Match>> {
     let conn = db.conn();
     let mut stmt = conn.prepare_cached(
         "SELECT p.id, p.path FROM paths p WHERE p.path != CAST('.' AS BLOB) AND
             (CAST(p.path AS TEXT) GLOB ?1
              OR (instr(?1, '/') = 0 AND CAST(p.path AS TEXT) GLOB '*/' || ?1))
+            AND EXISTS (SELECT 1 FROM entries x WHERE x.path_id = p.id)
          ORDER BY p.path LIMIT ?2 OFFSET ?3",
     )?;
     let ids: Vec<(i64, Vec<u8>)> = stmt

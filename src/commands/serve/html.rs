@@ -67,13 +67,33 @@ pub fn page(prefix: &str, title: &str, body: &str) -> String {
 /// "previous / next" links for a list shown `per` at a time from `offset` of `total`
 /// (`total` None: unknown, next shown when the page was full); `base` ends in `?…&` or `?`.
 pub fn pager(base: &str, offset: i64, per: i64, shown: usize, total: Option<i64>) -> String {
+    pager_by("o", base, offset, per, shown, total)
+}
+
+/// `pager` with the offset in query parameter `param` (a page with two paged lists).
+pub fn pager_by(
+    param: &str,
+    base: &str,
+    offset: i64,
+    per: i64,
+    shown: usize,
+    total: Option<i64>,
+) -> String {
     let mut out = String::from("<p class=\"pager\">");
     if offset > 0 {
-        out += &link(&format!("{base}o={}", (offset - per).max(0)), "« previous");
+        // From past the end, "previous" is the last page.
+        let back = match total {
+            Some(t) if shown == 0 && offset >= t => (t - 1).max(0) / per * per,
+            _ => (offset - per).max(0),
+        };
+        out += &link(&format!("{base}{param}={back}"), "« previous");
         out.push(' ');
     }
     let end = offset + shown as i64;
     match total {
+        Some(t) if shown == 0 => {
+            let _ = write!(out, "none here; {t} in all");
+        }
         Some(t) => {
             let _ = write!(
                 out,
@@ -91,7 +111,7 @@ pub fn pager(base: &str, offset: i64, per: i64, shown: usize, total: Option<i64>
     };
     if more {
         out.push(' ');
-        out += &link(&format!("{base}o={end}"), "next »");
+        out += &link(&format!("{base}{param}={end}"), "next »");
     }
     out.push_str("</p>");
     out

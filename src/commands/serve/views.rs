@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::fmt::Write;
 
-use super::html::{bytes, esc, link, lossy, pager, q};
+use super::html::{bytes, esc, link, lossy, pager, pager_by, q};
 use super::http::{Request, Response};
 use super::routes::{ok_html, Answer, Fail};
 use super::App;
@@ -81,7 +81,8 @@ pub fn diff(app: &App, req: &Request) -> Answer {
     let db = app.catalog.db()?;
     let (a, b) = pair(&db, req)?;
     let o = req.num("o").unwrap_or(0).max(0);
-    let part = format!("diff/part?a={}&b={}&o={o}", a.id, b.id);
+    let mo = req.num("mo").unwrap_or(0).max(0);
+    let part = format!("diff/part?a={}&b={}&o={o}&mo={mo}", a.id, b.id);
     let body = format!(
         "<p>from {} to {}</p><div id=\"diff\" data-fill=\"{}\" data-html=\"1\" \
          data-pending=\"1\">computing…</div><noscript>{}</noscript>",
@@ -118,10 +119,18 @@ pub fn diff_part(app: &App, req: &Request) -> Answer {
     );
     let page: Vec<_> = changes.iter().skip(o as usize).take(PER as usize).collect();
     for c in &page {
+        // Each row links to the file's page in the snapshot that holds it.
+        let (snap, path) = match c.what {
+            "removed" => (a.id, c.from.as_deref().unwrap_or(&c.path)),
+            _ => (b.id, c.path.as_str()),
+        };
+        let cell = match web::path_id(&db, path.as_bytes())? {
+            Some(pid) => link(&format!("file?s={snap}&p={pid}"), &c.path),
+            None => esc(&c.path),
+        };
         let _ = write!(
             out,
-            "<tr class=\"{w}\"><td>{w}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td></tr>",
-            esc(&c.path),
+            "<tr class=\"{w}\"><td>{w}</td><td>{cell}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td></tr>",
             esc(c.from.as_deref().unwrap_or("")),
             esc(&c.kind),
             bytes(c.size),
@@ -129,14 +138,19 @@ pub fn diff_part(app: &App, req: &Request) -> Answer {
         );
     }
     out.push_str("</table>");
+    let mo = req.num("mo").unwrap_or(0).max(0);
     out.push_str(&pager(
-        &format!("diff?a={}&b={}&", a.id, b.id),
+        &format!("diff?a={}&b={}&mo={mo}&", a.id, b.id),
         o,
         PER,
         page.len(),
         Some(changes.len() as i64),
     ));
-    let meta = web::meta_changes(&db, a.id, b.id, PER)?;
+    let (meta, meta_total) = web::meta_changes(&db, a.id, b.id, mo, PER)?;
+    // An empty table says nothing: shown only when there are metadata changes.
+    if meta_total == 0 {
+        return Ok(Response::new(200, "text/html; charset=utf-8", out));
+    }
     out.push_str(
         "<h2>Metadata changes (same content)</h2><table id=\"meta-changes\"><tr><th>path</th>\
          <th>mode</th><th>mtime</th></tr>",
@@ -158,12 +172,20 @@ pub fn diff_part(app: &App, req: &Request) -> Answer {
         let _ = write!(
             out,
             "<tr><td>{}</td><td class=\"mono\">{}</td><td>{}</td></tr>",
-            esc(&lossy(&m.path)),
+            link(&format!("file?s={}&p={}", b.id, m.path_id), &lossy(&m.path)),
             mode,
             esc(&mtime)
         );
     }
     out.push_str("</table>");
+    out.push_str(&pager_by(
+        "mo",
+        &format!("diff?a={}&b={}&o={o}&", a.id, b.id),
+        mo,
+        PER,
+        meta.len(),
+        Some(meta_total),
+    ));
     Ok(Response::new(200, "text/html; charset=utf-8", out))
 }
 
