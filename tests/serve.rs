@@ -50,9 +50,14 @@ impl Server {
 
     /// Starts `phlb serve` with `token` (given through PHLB_SERVE_TOKEN).
     fn start_with(env: &Env, token: &str) -> Server {
+        Server::start_on(env, token, "127.0.0.1:0")
+    }
+
+    /// Starts `phlb serve --listen LISTEN` with `token`.
+    fn start_on(env: &Env, token: &str, listen: &str) -> Server {
         let mut child = env
             .cmd()
-            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(["serve", "--listen", listen])
             .env("PHLB_SERVE_TOKEN", token)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -76,7 +81,12 @@ impl Server {
 
     /// GET `path` with `headers` (a Host header naming the server unless one is given).
     fn raw(&self, path: &str, headers: &[(&str, &str)]) -> Got {
-        let mut s = TcpStream::connect(&self.addr).unwrap();
+        self.raw_to(&self.addr, path, headers)
+    }
+
+    /// `raw`, connecting to `to`.
+    fn raw_to(&self, to: &str, path: &str, headers: &[(&str, &str)]) -> Got {
+        let mut s = TcpStream::connect(to).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
         let mut req = format!("GET {path} HTTP/1.1\r\n");
         if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
@@ -1183,4 +1193,44 @@ fn diff_metadata_table_is_paged_its_rows_link_to_files_and_an_empty_one_is_not_s
     // Nothing changed between the second and third backups: no metadata table.
     let none = srv.get("/diff/part?a=2&b=3").text();
     assert!(!none.contains("Metadata changes"), "{none}");
+}
+
+#[test]
+fn listen_on_port_80_and_on_localhost() {
+    // Found by an attack: with --listen 127.0.0.1:80 every request got 421 (clients leave
+    // the default port out of Host), and --listen localhost:P was "invalid socket
+    // address syntax".
+    let env = fixture();
+    let bearer = format!("Bearer {TOKEN}");
+    if std::net::TcpListener::bind("127.0.0.1:80").is_ok() {
+        let srv = Server::start_on(&env, TOKEN, "127.0.0.1:80");
+        let got = srv.raw("/", &[("Host", "127.0.0.1"), ("Authorization", &bearer)]);
+        assert_eq!(got.status, 200);
+        let got = srv.raw("/", &[("Host", "localhost"), ("Authorization", &bearer)]);
+        assert_eq!(got.status, 200);
+    } else {
+        panic!("port 80 is taken on this machine; the test needs it free");
+    }
+    let srv = Server::start_on(&env, TOKEN, "localhost:0");
+    assert!(srv.addr.starts_with("localhost:"), "{}", srv.addr);
+    let port = srv.addr.rsplit(':').next().unwrap().to_string();
+    let host = format!("localhost:{port}");
+    let got = srv.raw_to(
+        &format!("127.0.0.1:{port}"),
+        "/",
+        &[("Host", &host), ("Authorization", &bearer)],
+    );
+    assert_eq!(got.status, 200);
+    // ::1 too, where localhost resolves to it.
+    let v6 = std::net::ToSocketAddrs::to_socket_addrs(&("localhost", 0))
+        .unwrap()
+        .any(|a| a.is_ipv6() && a.ip().is_loopback());
+    if v6 {
+        let got = srv.raw_to(
+            &format!("[::1]:{port}"),
+            "/",
+            &[("Host", &host), ("Authorization", &bearer)],
+        );
+        assert_eq!(got.status, 200);
+    }
 }

@@ -6,9 +6,10 @@ use std::path::PathBuf;
 /// Arguments of `phlb serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address and port to listen on (port 0: any free one; the URL printed says which).
+    /// Address and port to listen on, or localhost:PORT (each loopback address localhost
+    /// resolves to); port 0: any free one (the URL printed says which).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8765")]
-    pub listen: std::net::SocketAddr,
+    pub listen: String,
     /// Read the token every request must carry from FILE (one line, mode 0600; default:
     /// PHLB_SERVE_TOKEN, else SERVE_TOKEN, else a random one).
     #[arg(long, value_name = "FILE")]

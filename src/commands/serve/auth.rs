@@ -89,20 +89,65 @@ pub fn check_listen(addr: SocketAddr, allow_remote: bool) -> Result<()> {
     Ok(())
 }
 
-/// True when the request's Host header names the address the server listens on (for
-/// loopback also `localhost`); a server on an unspecified address (0.0.0.0, ::) with
-/// --allow-remote takes any Host, the token still being required.
-pub fn host_ok(req: &Request, bound: SocketAddr) -> bool {
+/// The addresses `--listen` names: an IP address with its port, or `localhost:PORT`
+/// (every loopback address `localhost` resolves to, usually 127.0.0.1 and ::1).
+pub fn listen_addrs(listen: &str) -> Result<Vec<SocketAddr>> {
+    if let Ok(a) = listen.parse::<SocketAddr>() {
+        return Ok(vec![a]);
+    }
+    let bad = || {
+        anyhow::anyhow!(
+            "--listen {listen}: give an IP address and port (127.0.0.1:8765, [::1]:8765) or \
+             localhost:PORT"
+        )
+    };
+    let (host, port) = listen.rsplit_once(':').ok_or_else(bad)?;
+    let port: u16 = port.parse().map_err(|_| bad())?;
+    if !host.eq_ignore_ascii_case("localhost") {
+        return Err(bad());
+    }
+    let mut out: Vec<SocketAddr> = Vec::new();
+    let resolved = std::net::ToSocketAddrs::to_socket_addrs(&("localhost", port))
+        .with_context(|| format!("--listen {listen}: cannot resolve localhost"))?;
+    for a in resolved.filter(|a| a.ip().is_loopback()) {
+        if !out.contains(&a) {
+            out.push(a);
+        }
+    }
+    if out.is_empty() {
+        bail!("--listen {listen}: localhost resolves to no loopback address");
+    }
+    Ok(out)
+}
+
+/// True when the request's Host header names an address the server listens on (for
+/// loopback also `localhost`), with its port, which may be left out when it is 80 (as
+/// clients do); a server on an unspecified address (0.0.0.0, ::) with --allow-remote
+/// takes any Host, the token still being required.
+pub fn host_ok(req: &Request, bound: &[SocketAddr]) -> bool {
     let Some(host) = req.header("host") else {
         return false;
     };
-    if bound.ip().is_unspecified() {
+    if bound.iter().any(|b| b.ip().is_unspecified()) {
         return true;
     }
-    let port = bound.port();
-    let mut allowed = vec![bound.to_string()];
-    if bound.ip().is_loopback() {
-        allowed.push(format!("localhost:{port}"));
+    let mut allowed = Vec::new();
+    for b in bound {
+        let port = b.port();
+        let ip = match b {
+            SocketAddr::V4(a) => a.ip().to_string(),
+            SocketAddr::V6(a) => format!("[{}]", a.ip()),
+        };
+        let mut names = vec![ip];
+        if b.ip().is_loopback() {
+            names.push("localhost".into());
+        }
+        for n in names {
+            if port == 80 {
+                allowed.push(n.clone());
+            }
+            allowed.push(format!("{n}:{port}"));
+        }
     }
     allowed.iter().any(|a| a.eq_ignore_ascii_case(host))
 }
@@ -249,11 +294,31 @@ mod tests {
 
     #[test]
     fn host_must_name_the_listen_address() {
-        let bound: SocketAddr = "127.0.0.1:8765".parse().unwrap();
+        let bound: &[SocketAddr] = &["127.0.0.1:8765".parse().unwrap()];
         assert!(host_ok(&req("127.0.0.1:8765", &[], ""), bound));
         assert!(host_ok(&req("localhost:8765", &[], ""), bound));
         assert!(!host_ok(&req("evil.example:8765", &[], ""), bound));
         assert!(!host_ok(&req("127.0.0.1:8766", &[], ""), bound));
+        assert!(!host_ok(&req("127.0.0.1", &[], ""), bound));
+        // The default port may be left out; both loopback addresses of localhost count.
+        let both: &[SocketAddr] = &["127.0.0.1:80".parse().unwrap(), "[::1]:80".parse().unwrap()];
+        for h in [
+            "127.0.0.1",
+            "127.0.0.1:80",
+            "[::1]",
+            "[::1]:80",
+            "localhost",
+            "LOCALHOST:80",
+        ] {
+            assert!(host_ok(&req(h, &[], ""), both), "{h}");
+        }
+        assert!(!host_ok(&req("127.0.0.2", &[], ""), both));
+        assert_eq!(listen_addrs("127.0.0.1:0").unwrap().len(), 1);
+        assert!(listen_addrs("localhost:0")
+            .unwrap()
+            .iter()
+            .all(|a| a.ip().is_loopback()));
+        assert!(listen_addrs("example.com:80").is_err());
         assert!(check_listen("0.0.0.0:1".parse().unwrap(), false).is_err());
         assert!(check_listen("[::1]:1".parse().unwrap(), false).is_ok());
     }

@@ -49,10 +49,13 @@ enum Progress {
     Head(Option<Request>),
 }
 
-/// Serves connections from `listener` until the process is stopped.
-pub fn serve(listener: TcpListener, app: Arc<App>) -> anyhow::Result<()> {
+/// Serves connections from `listeners` until the process is stopped.
+pub fn serve(listeners: Vec<TcpListener>, app: Arc<App>) -> anyhow::Result<()> {
     raise_fd_limit();
-    listener.set_nonblocking(true)?;
+    for l in &listeners {
+        l.set_nonblocking(true)?;
+    }
+    let k = listeners.len();
     let (tx, rx) = sync_channel::<(TcpStream, Request)>(QUEUE);
     let rx = Arc::new(Mutex::new(rx));
     for _ in 0..WORKERS {
@@ -67,7 +70,7 @@ pub fn serve(listener: TcpListener, app: Arc<App>) -> anyhow::Result<()> {
         let now = Instant::now();
         pending.retain(|p| p.until > now);
         fds.clear();
-        fds.push(pollfd(listener.as_raw_fd()));
+        fds.extend(listeners.iter().map(|l| pollfd(l.as_raw_fd())));
         fds.extend(pending.iter().map(|p| pollfd(p.stream.as_raw_fd())));
         let wait = pending
             .iter()
@@ -81,7 +84,7 @@ pub fn serve(listener: TcpListener, app: Arc<App>) -> anyhow::Result<()> {
         }
         // Pending connections first, from the back, so removing one moves none unseen.
         for i in (0..pending.len()).rev() {
-            if fds[i + 1].revents == 0 {
+            if fds[k + i].revents == 0 {
                 continue;
             }
             match read_some(&mut pending[i]) {
@@ -95,8 +98,10 @@ pub fn serve(listener: TcpListener, app: Arc<App>) -> anyhow::Result<()> {
                 }
             }
         }
-        if fds[0].revents != 0 {
-            accept_all(&listener, &mut pending);
+        for (l, fd) in listeners.iter().zip(&fds) {
+            if fd.revents != 0 {
+                accept_all(l, &mut pending);
+            }
         }
     }
 }

@@ -42,7 +42,8 @@ pub struct App {
     pub token: String,
     /// The secret path prefix the pages live under (`auth::prefix`).
     pub prefix: String,
-    pub bound: SocketAddr,
+    /// Every address it listens on (one, or each loopback address of `localhost`).
+    pub bound: Vec<SocketAddr>,
     /// Stored copies a download found damaged since the start.
     pub damaged: Arc<DamageLog>,
 }
@@ -75,7 +76,10 @@ pub fn run(config: &Config, ui: &Ui, args: &ServeArgs) -> Result<Outcome> {
     if args.token.is_some() {
         anyhow::bail!(auth::TOKEN_ARG_REFUSED);
     }
-    auth::check_listen(args.listen, args.allow_remote)?;
+    let addrs = auth::listen_addrs(&args.listen)?;
+    for a in &addrs {
+        auth::check_listen(*a, args.allow_remote)?;
+    }
     let env_token = std::env::var("PHLB_SERVE_TOKEN").ok();
     let token = auth::token(
         args.token_file.as_deref(),
@@ -84,18 +88,31 @@ pub fn run(config: &Config, ui: &Ui, args: &ServeArgs) -> Result<Outcome> {
     )?;
     let prefix = auth::prefix(&token);
     let (root, catalog) = open_read(config)?;
-    let listener = TcpListener::bind(args.listen)
-        .with_context(|| format!("--listen {}: cannot listen", args.listen))?;
-    let bound = listener.local_addr()?;
+    let listeners = listen(&args.listen, &addrs)?;
+    let bound: Vec<SocketAddr> = listeners
+        .iter()
+        .map(|l| l.local_addr())
+        .collect::<std::io::Result<_>>()?;
+    // Given as localhost: the URL says localhost (the Host check takes it).
+    let shown = if args.listen.parse::<SocketAddr>().is_err() {
+        format!("localhost:{}", bound[0].port())
+    } else {
+        bound[0].to_string()
+    };
     crate::signals::as_service("serve", ui.quiet());
-    let url = format!("http://{bound}{prefix}/?token={token}");
+    let url = format!("http://{shown}{prefix}/?token={token}");
     // The URL goes to stdout (scripts and tests read it), one line, flushed.
     println!("{url}");
     std::io::stdout().flush()?;
     if !ui.quiet() {
         eprintln!(
-            "phlb serve: {} read-only on {bound}; open the URL above (it holds the token)",
-            root.display()
+            "phlb serve: {} read-only on {}; open the URL above (it holds the token)",
+            root.display(),
+            bound
+                .iter()
+                .map(|b| b.to_string())
+                .collect::<Vec<_>>()
+                .join(" and ")
         );
     }
     if args.open {
@@ -110,6 +127,30 @@ pub fn run(config: &Config, ui: &Ui, args: &ServeArgs) -> Result<Outcome> {
         bound,
         damaged: Arc::default(),
     });
-    conns::serve(listener, app)?;
+    conns::serve(listeners, app)?;
     Ok(Outcome::Clean)
+}
+
+/// Binds every address of `--listen`; with port 0 the first one picks the port and the
+/// others take the same. An address the machine lacks (::1 with IPv6 off) is skipped
+/// when another one was bound.
+fn listen(given: &str, addrs: &[SocketAddr]) -> Result<Vec<TcpListener>> {
+    let mut out: Vec<TcpListener> = Vec::new();
+    let mut last_err = None;
+    for a in addrs {
+        let mut a = *a;
+        if let Some(first) = out.first() {
+            a.set_port(first.local_addr()?.port());
+        }
+        match TcpListener::bind(a) {
+            Ok(l) => out.push(l),
+            Err(e) if addrs.len() > 1 => last_err = Some((a, e)),
+            Err(e) => return Err(e).with_context(|| format!("--listen {given}: cannot listen")),
+        }
+    }
+    if out.is_empty() {
+        let (a, e) = last_err.expect("an address was tried");
+        return Err(e).with_context(|| format!("--listen {given} ({a}): cannot listen"));
+    }
+    Ok(out)
 }

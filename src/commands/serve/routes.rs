@@ -44,7 +44,7 @@ pub enum Gate {
 /// the secret prefix.
 pub fn gate(app: &App, req: &Request) -> Gate {
     let answer = |r: Response| Gate::Answer(r);
-    if !auth::host_ok(req, app.bound) {
+    if !auth::host_ok(req, &app.bound) {
         return answer(Response::new(421, "text/plain", "wrong Host header\n"));
     }
     if req.method != "GET" && req.method != "HEAD" {
