@@ -174,7 +174,9 @@ fn serve_pages(db: &phlb::catalog::Db, snapshots: i64) {
         phlb::commands::history::versions(s).len()
     });
     time("serve /find '*file4242*'", 3, || {
-        web::find_page(db, "*file4242*", 0, 200).unwrap().len()
+        web::find_page(db, "*file4242*", None, 0, 200)
+            .unwrap()
+            .len()
     });
     time("serve /diff/part (after)", 3, || {
         let a = queries::items(db, 10).unwrap();

@@ -1234,3 +1234,69 @@ fn listen_on_port_80_and_on_localhost() {
         assert_eq!(got.status, 200);
     }
 }
+
+#[test]
+fn breadcrumbs_find_by_name_token_spelling_page_past_the_end_and_names_that_pose() {
+    // Found by an attack: the file page's last breadcrumb linked the file as a folder
+    // (404); the browse page's "find" link passed name=, which /find ignored;
+    // `?tok%65n=` redirected to itself forever; a browse page past the end read
+    // "0–100000 of 100000"; names with an RTL override, a newline or ESC showed raw.
+    let env = Env::new();
+    env.write("d/b.txt", b"b\n");
+    env.write("evil\u{202e}txt.exe", b"x\n");
+    env.write("two\nlines", b"x\n");
+    env.write("esc\x1b[31mred", b"x\n");
+    env.backup();
+    let other = env.dir.path().join("other");
+    std::fs::create_dir_all(other.join("d")).unwrap();
+    std::fs::write(other.join("d/b.txt"), b"other\n").unwrap();
+    assert_ok(&env.run(&["backup", other.to_str().unwrap(), "--name", "other"]));
+    let srv = Server::start(&env);
+    let (d, b) = (path_id(&env, "d"), path_id(&env, "d/b.txt"));
+
+    let file = srv.get(&format!("/file?s=1&p={b}")).text();
+    assert!(
+        file.contains(&format!("href=\"browse?s=1&amp;d={d}\"")),
+        "{file}"
+    );
+    assert!(
+        !file.contains(&format!("d={b}\"")),
+        "the file is linked as a folder: {file}"
+    );
+
+    let top = srv.get("/browse?s=1").text();
+    assert!(top.contains("href=\"find?name=src\""), "{top}");
+    let found = srv.get("/find?glob=b.txt&name=src").text();
+    assert!(
+        found.contains(">src/") && !found.contains(">other/"),
+        "{found}"
+    );
+    let found = srv.get("/find?glob=b.txt&name=other").text();
+    assert!(
+        found.contains(">other/") && !found.contains(">src/"),
+        "{found}"
+    );
+
+    for shown in ["evil\\u{202e}txt.exe", "two\\nlines", "esc\\u{1b}[31mred"] {
+        assert!(top.contains(shown), "{shown} not in {top}");
+    }
+    assert!(
+        !top.contains('\u{202e}') && !top.contains('\x1b') && !top.contains("two\nlines"),
+        "{top}"
+    );
+
+    let got = srv.raw(&format!("/?tok%65n={TOKEN}"), &[]);
+    assert_eq!(got.status, 303);
+    let to = got
+        .head
+        .lines()
+        .find_map(|l| l.strip_prefix("Location: "))
+        .unwrap();
+    assert!(!to.contains("tok"), "{to}");
+
+    let past = srv.get("/browse?s=1&o=100000").text();
+    assert!(
+        past.contains("none here") && !past.contains("0–100000"),
+        "{past}"
+    );
+}

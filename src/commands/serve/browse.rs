@@ -10,7 +10,7 @@ use std::os::fd::AsFd;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::html::{bytes, esc, link, lossy, pager, q};
+use super::html::{bytes, esc, link, pager, q, visible};
 use super::http::{encode, Body, Request, Response};
 use super::routes::{ok_html, Answer, Fail};
 use super::App;
@@ -38,8 +38,9 @@ fn target(app: &App, req: &Request, key: &str) -> Result<(SnapshotRow, Option<En
     Ok((snap, entry))
 }
 
-/// Breadcrumbs from the snapshot's top to `path`, each a link to its folder.
-fn crumbs(app: &App, snap: &SnapshotRow, path: &[u8]) -> Result<String, Fail> {
+/// Breadcrumbs from the snapshot's top to `path`, each folder a link to its folder
+/// page; the last part, when `path` is not a folder (a file page), is plain text.
+fn crumbs(app: &App, snap: &SnapshotRow, path: &[u8], is_dir: bool) -> Result<String, Fail> {
     let db = app.catalog.db()?;
     let mut out = format!(
         "<p class=\"crumbs\">{} / {}",
@@ -51,13 +52,15 @@ fn crumbs(app: &App, snap: &SnapshotRow, path: &[u8]) -> Result<String, Fail> {
     );
     if path != b"." {
         let mut upto = Vec::new();
-        for part in path.split(|&b| b == b'/') {
+        let parts: Vec<&[u8]> = path.split(|&b| b == b'/').collect();
+        for (i, part) in parts.iter().enumerate() {
             if !upto.is_empty() {
                 upto.push(b'/');
             }
             upto.extend_from_slice(part);
-            let name = lossy(part);
-            match web::path_id(&db, &upto)? {
+            let name = visible(part);
+            let folder = is_dir || i + 1 < parts.len();
+            match web::path_id(&db, &upto)?.filter(|_| folder) {
                 Some(id) => {
                     let _ = write!(
                         out,
@@ -91,7 +94,7 @@ pub fn folder(app: &App, req: &Request) -> Answer {
     let offset = req.num("o").unwrap_or(0).max(0);
     let db = app.catalog.db()?;
     let (rows, total) = web::children(&db, snap.id, &dir_path, offset, PER)?;
-    let mut body = crumbs(app, &snap, &dir_path)?;
+    let mut body = crumbs(app, &snap, &dir_path, true)?;
     let _ = write!(
         body,
         "<p>status: {} · {} · {}</p>",
@@ -107,7 +110,7 @@ pub fn folder(app: &App, req: &Request) -> Answer {
          <th>mtime (UTC)</th><th>mode</th></tr>",
     );
     for e in &rows {
-        let name = lossy(leaf(&e.path));
+        let name = visible(leaf(&e.path));
         let cell = match e.kind.as_str() {
             "dir" => link(
                 &format!("browse?s={}&d={}", snap.id, e.path_id),
@@ -147,7 +150,7 @@ pub fn folder(app: &App, req: &Request) -> Answer {
 pub fn file(app: &App, req: &Request) -> Answer {
     let (snap, entry) = target(app, req, "p")?;
     let e = entry.ok_or(Fail::NotFound)?;
-    let mut body = crumbs(app, &snap, &e.path)?;
+    let mut body = crumbs(app, &snap, &e.path, e.kind == "dir")?;
     let seen_damaged = e.copy_id.is_some_and(|c| app.damaged.contains(c));
     if e.damaged {
         body.push_str(
@@ -167,7 +170,7 @@ pub fn file(app: &App, req: &Request) -> Answer {
         "<table id=\"meta\"><tr><th>path</th><td>{}</td></tr><tr><th>kind</th><td>{}</td></tr>\
          <tr><th>size</th><td>{}</td></tr><tr><th>mtime (UTC)</th><td>{}</td></tr>\
          <tr><th>mode</th><td class=\"mono\">{:04o}</td></tr>",
-        esc(&lossy(&e.path)),
+        esc(&visible(&e.path)),
         esc(&e.kind),
         bytes(e.size),
         esc(&e.mtime),
@@ -181,7 +184,11 @@ pub fn file(app: &App, req: &Request) -> Answer {
         );
     }
     if let Some(t) = &e.target {
-        let _ = write!(body, "<tr><th>target</th><td>{}</td></tr>", esc(&lossy(t)));
+        let _ = write!(
+            body,
+            "<tr><th>target</th><td>{}</td></tr>",
+            esc(&visible(t))
+        );
     }
     body.push_str("</table><p>");
     if e.kind == "file" {
@@ -196,7 +203,7 @@ pub fn file(app: &App, req: &Request) -> Answer {
         "history of this path",
     ));
     body.push_str("</p>");
-    ok_html(app, &lossy(leaf(&e.path)), &body)
+    ok_html(app, &visible(leaf(&e.path)), &body)
 }
 
 /// `/download?s=ID&p=PATH_ID`: the file's bytes from the snapshot on disk, checked
@@ -216,7 +223,7 @@ pub fn download(app: &App, req: &Request) -> Answer {
         &snap.timestamp,
         complete,
     ));
-    let label = format!("{}/{}", snap.label(), lossy(&e.path));
+    let label = format!("{}/{}", snap.label(), visible(&e.path));
     let held = lock(&dir, Hold::Shared, &|| {
         eprintln!("phlb serve: {label}: waiting for a prune or forget to finish")
     })
@@ -270,7 +277,7 @@ pub fn download(app: &App, req: &Request) -> Answer {
         }),
         _lock: held,
     };
-    let name = encode(&lossy(leaf(&e.path)));
+    let name = encode(&String::from_utf8_lossy(leaf(&e.path)));
     Ok(Response {
         status: 200,
         headers: vec![

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::fmt::Write;
 
-use super::html::{bytes, esc, link, lossy, pager, pager_by, q};
+use super::html::{bytes, esc, link, pager, pager_by, q, visible, visible_str};
 use super::http::{Request, Response};
 use super::routes::{ok_html, Answer, Fail};
 use super::App;
@@ -35,7 +35,7 @@ pub fn history(app: &App, req: &Request) -> Answer {
         "<p>{} in {} snapshot(s){}</p><table id=\"versions\"><tr><th>first</th><th>last</th>\
          <th class=\"n\">snapshots</th><th>kind</th><th class=\"n\">size</th>\
          <th>mtime (UTC)</th><th>hash</th><th>trimmed</th></tr>",
-        esc(&lossy(&path)),
+        esc(&visible(&path)),
         sightings.len(),
         name.map(|n| format!(" of {}", esc(n))).unwrap_or_default()
     );
@@ -66,7 +66,7 @@ pub fn history(app: &App, req: &Request) -> Answer {
         );
     }
     body.push_str("</table>");
-    ok_html(app, &format!("History of {}", lossy(&path)), &body)
+    ok_html(app, &format!("History of {}", visible(&path)), &body)
 }
 
 /// The two snapshots of a diff: `a` and `b`, or `b` and the run of its name before it.
@@ -125,13 +125,13 @@ pub fn diff_part(app: &App, req: &Request) -> Answer {
             _ => (b.id, c.path.as_str()),
         };
         let cell = match web::path_id(&db, path.as_bytes())? {
-            Some(pid) => link(&format!("file?s={snap}&p={pid}"), &c.path),
-            None => esc(&c.path),
+            Some(pid) => link(&format!("file?s={snap}&p={pid}"), &visible_str(&c.path)),
+            None => esc(&visible_str(&c.path)),
         };
         let _ = write!(
             out,
             "<tr class=\"{w}\"><td>{w}</td><td>{cell}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td></tr>",
-            esc(c.from.as_deref().unwrap_or("")),
+            esc(&visible_str(c.from.as_deref().unwrap_or(""))),
             esc(&c.kind),
             bytes(c.size),
             w = c.what
@@ -172,7 +172,10 @@ pub fn diff_part(app: &App, req: &Request) -> Answer {
         let _ = write!(
             out,
             "<tr><td>{}</td><td class=\"mono\">{}</td><td>{}</td></tr>",
-            link(&format!("file?s={}&p={}", b.id, m.path_id), &lossy(&m.path)),
+            link(
+                &format!("file?s={}&p={}", b.id, m.path_id),
+                &visible(&m.path)
+            ),
             mode,
             esc(&mtime)
         );
@@ -189,18 +192,26 @@ pub fn diff_part(app: &App, req: &Request) -> Answer {
     Ok(Response::new(200, "text/html; charset=utf-8", out))
 }
 
-/// `/find?glob=G[&o=K]`: paths matching a shell glob, with their newest snapshot.
+/// `/find?glob=G[&name=N][&o=K]`: paths matching a shell glob (in snapshots of name
+/// N when given), with their newest snapshot.
 pub fn find(app: &App, req: &Request) -> Answer {
     let glob = req.param("glob").unwrap_or("");
+    let name = req.param("name").filter(|n| !n.is_empty());
     let mut body = format!(
         "<form method=\"get\" action=\"find\"><input name=\"glob\" value=\"{}\" \
-         placeholder=\"*.pdf or notes/*\"> <button>find</button></form>",
-        esc(glob)
+         placeholder=\"*.pdf or notes/*\">{} <button>find</button></form>",
+        esc(glob),
+        name.map(|n| format!(
+            " in {} <input type=\"hidden\" name=\"name\" value=\"{}\">",
+            esc(n),
+            esc(n)
+        ))
+        .unwrap_or_default()
     );
     if !glob.is_empty() {
         let db = app.catalog.db()?;
         let o = req.num("o").unwrap_or(0).max(0);
-        let found = web::find_page(&db, glob, o, PER)?;
+        let found = web::find_page(&db, glob, name, o, PER)?;
         body.push_str(
             "<table id=\"found\"><tr><th>path</th><th class=\"n\">snapshots</th>\
              <th>newest</th><th></th></tr>",
@@ -209,7 +220,10 @@ pub fn find(app: &App, req: &Request) -> Answer {
             let _ = write!(
                 body,
                 "<tr><td>{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td></tr>",
-                link(&format!("file?s={}&p={}", m.newest_id, m.path_id), &m.path),
+                link(
+                    &format!("file?s={}&p={}", m.newest_id, m.path_id),
+                    &visible_str(&m.path)
+                ),
                 m.snapshots,
                 esc(&m.newest),
                 link(&format!("history?p={}", m.path_id), "history")
@@ -217,7 +231,10 @@ pub fn find(app: &App, req: &Request) -> Answer {
         }
         body.push_str("</table>");
         body.push_str(&pager(
-            &format!("find?glob={}&", q(glob)),
+            &match name {
+                Some(n) => format!("find?glob={}&name={}&", q(glob), q(n)),
+                None => format!("find?glob={}&", q(glob)),
+            },
             o,
             PER,
             found.len(),
@@ -282,7 +299,7 @@ pub fn duplicates_part(app: &App, req: &Request) -> Answer {
     );
     let page: Vec<_> = groups.iter().skip(o as usize).take(PER as usize).collect();
     for g in &page {
-        let paths: Vec<String> = g.paths.iter().map(|p| esc(p)).collect();
+        let paths: Vec<String> = g.paths.iter().map(|p| esc(&visible_str(p))).collect();
         let _ = write!(
             out,
             "<tr><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
