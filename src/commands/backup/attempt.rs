@@ -91,3 +91,29 @@ pub fn record(
         ui.say(format!("phlb: warning: {e:#}"));
     }
 }
+
+/// Records one snapshot attempt of `source` that `watch` made at `started` (RFC 3339):
+/// its exit code (0 or 1), or the error that stopped it. A failure to record is a
+/// warning.
+pub fn record_snapshot(
+    config: &Config,
+    ui: &Ui,
+    source: &super::Source,
+    started: &str,
+    result: std::result::Result<i32, &anyhow::Error>,
+) {
+    let (exit, reason) = match result {
+        Ok(code) => (code, String::new()),
+        Err(e) => (2, attempts::one_line(e)),
+    };
+    let a = Attempt {
+        time: started.to_string(),
+        name: source.name.clone(),
+        source: source.path.display().to_string(),
+        exit,
+        reason,
+    };
+    if let Err(e) = attempts::record(&config.meta_dir(), &[a]) {
+        ui.say(format!("phlb: warning: {e:#}"));
+    }
+}

@@ -13,6 +13,7 @@ mod sources;
 
 pub(crate) use sources::{check_sources_against_root, prepare_root, resolve_sources};
 
+pub use attempt::record_snapshot;
 pub use hooks::snapshot_with_hooks;
 pub use selection::with_selection;
 
