@@ -8,6 +8,8 @@ use rusqlite::{params, OptionalExtension};
 use super::snapshots::Status;
 use super::{Db, SnapshotRow};
 
+pub use super::web_find::{find_page, Match};
+
 /// One run of a snapshot name with its cheap counters.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Run {
@@ -320,67 +322,6 @@ pub fn children(
     let mut stmt = db.conn().prepare_cached(&sql)?;
     let rows = stmt.query_map(params![snapshot_id, lo, hi, skip, limit, offset], entry_row)?;
     Ok((rows.collect::<rusqlite::Result<_>>()?, total))
-}
-
-/// A path matched by a glob, with how many snapshots hold it and the newest one.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Match {
-    pub path_id: i64,
-    pub path: String,
-    pub snapshots: i64,
-    pub newest_id: i64,
-    pub newest: String,
-}
-
-/// Paths matching the shell glob (as `phlb find` matches) that some snapshot (of
-/// `name`, when given) still holds, by path, `limit` from `offset`: the paging runs over
-/// those, not over every path the catalog ever saw (paths of removed snapshots stay in
-/// `paths`).
-pub fn find_page(
-    db: &Db,
-    glob: &str,
-    name: Option<&str>,
-    offset: i64,
-    limit: i64,
-) -> Result<Vec<Match>> {
-    let conn = db.conn();
-    let mut stmt = conn.prepare_cached(
-        "SELECT p.id, p.path FROM paths p WHERE p.path != CAST('.' AS BLOB) AND
-            (CAST(p.path AS TEXT) GLOB ?1
-             OR (instr(?1, '/') = 0 AND CAST(p.path AS TEXT) GLOB '*/' || ?1))
-            AND EXISTS (SELECT 1 FROM entries x JOIN snapshot_runs s ON s.id = x.snapshot_id
-                        WHERE x.path_id = p.id AND (?4 IS NULL OR s.name = ?4))
-         ORDER BY p.path LIMIT ?2 OFFSET ?3",
-    )?;
-    let ids: Vec<(i64, Vec<u8>)> = stmt
-        .query_map(params![glob, limit, offset, name], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    let mut per = conn.prepare_cached(
-        "SELECT count(*), (SELECT s.id FROM entries x JOIN snapshot_runs s ON s.id = x.snapshot_id
-                           WHERE x.path_id = ?1 AND (?2 IS NULL OR s.name = ?2)
-                           ORDER BY s.started_at DESC, s.id DESC LIMIT 1)
-         FROM entries e JOIN snapshot_runs r ON r.id = e.snapshot_id
-         WHERE e.path_id = ?1 AND (?2 IS NULL OR r.name = ?2)",
-    )?;
-    let mut out = Vec::new();
-    for (id, path) in ids {
-        let (count, newest_id): (i64, Option<i64>) =
-            per.query_row(params![id, name], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        let Some(newest_id) = newest_id else { continue };
-        let newest = snapshot(db, newest_id)?
-            .map(|s| s.label())
-            .unwrap_or_default();
-        out.push(Match {
-            path_id: id,
-            path: String::from_utf8_lossy(&path).into_owned(),
-            snapshots: count,
-            newest_id,
-            newest,
-        });
-    }
-    Ok(out)
 }
 
 #[cfg(test)]
