@@ -126,6 +126,7 @@ fn main() {
         .len()
     });
     serve_pages(&db, snapshots);
+    identical_files(snapshots);
     use phlb::catalog::{prune, trim};
     time("prune plan: oldest snapshot", 3, || {
         prune::freed(&db, &[1], &[]).unwrap().copies.len()
@@ -147,7 +148,7 @@ fn serve_pages(db: &phlb::catalog::Db, snapshots: i64) {
     let config = phlb::config::Config::default();
     time("serve /", 3, || {
         let now = phlb::clock::now_utc();
-        let s = phlb::commands::status::statuses(db, &config, now, false).unwrap();
+        let s = phlb::commands::status::statuses(db, &config, now, &|_, _| false).unwrap();
         let c = web::chart_points(db, "docs", 500).unwrap();
         let r = web::runs(db, "docs", 0, 26).unwrap();
         s.len() + c.len() + r.len() + web::run_count(db, "docs").unwrap() as usize
@@ -174,12 +175,52 @@ fn serve_pages(db: &phlb::catalog::Db, snapshots: i64) {
         phlb::commands::history::versions(s).len()
     });
     time("serve /find '*file4242*'", 3, || {
-        web::find_page(db, "*file4242*", 0, 200).unwrap().len()
+        web::find_page(db, "*file4242*", None, 0, 200)
+            .unwrap()
+            .len()
     });
     time("serve /diff/part (after)", 3, || {
         let a = queries::items(db, 10).unwrap();
         let b = queries::items(db, 11).unwrap();
         phlb::commands::diff::compare(&a, &b).len()
-            + web::meta_changes(db, 10, 11, 200).unwrap().len()
+            + web::meta_changes(db, 10, 11, 0, 200).unwrap().0.len()
+    });
+}
+
+/// `/only-here` when every file of every snapshot has the same content (100k identical
+/// files per snapshot: one copy, linked by every entry), the case that was quadratic.
+fn identical_files(snapshots: i64) {
+    let dir = tempfile::tempdir().unwrap();
+    let meta = dir.path().join(".phlb");
+    std::fs::create_dir(&meta).unwrap();
+    let catalog = Catalog::open(&meta, Access::Write).unwrap();
+    let conn = rusqlite::Connection::open(catalog.path()).unwrap();
+    conn.execute_batch(&format!(
+        "BEGIN;
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {FILES})
+         INSERT INTO paths (id, path) SELECT i, CAST('same/' || i AS BLOB) FROM n;
+         WITH RECURSIVE s(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM s WHERE k < {snapshots})
+         INSERT INTO snapshot_runs (id, name, timestamp, status, hash_algo, started_at, files, bytes)
+           SELECT k, 'same', printf('2026-01-%02d-120000', k), 'complete', 'sha256', '2026-01-01T00:00:00Z', {FILES}, 0 FROM s;
+         INSERT INTO contents (id, hash, size) VALUES (1, randomblob(32), 0), (2, randomblob(32), 7);
+         INSERT INTO copies (id, content_id, ino, mode, uid, gid, mtime_ns)
+           VALUES (1, 1, 1, 420, 0, 0, 0), (2, 2, 2, 420, 0, 0, 0);
+         INSERT INTO entries (snapshot_id, path_id, kind, size, mtime_ns, mode, uid, gid, copy_id)
+           WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {FILES}),
+                s(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM s WHERE k < {snapshots})
+           SELECT k, i, 'file', 0, 0, 420, 0, 0, CASE WHEN k = {snapshots} AND i = 1 THEN 2 ELSE 1 END
+           FROM s, n;
+         COMMIT;
+         ANALYZE;"
+    ))
+    .unwrap();
+    drop(conn);
+    let db = catalog.db().unwrap();
+    println!("{snapshots} snapshots x {FILES} identical files");
+    time("serve /only-here (first)", 3, || {
+        phlb::catalog::web::only_here(&db, 1).unwrap() as usize
+    });
+    time("serve /only-here (newest)", 3, || {
+        phlb::catalog::web::only_here(&db, snapshots).unwrap() as usize
     });
 }

@@ -1,131 +1,14 @@
-//! `phlb serve` and `phlb status` through the real binary: the server runs on an
-//! ephemeral port against a temp root and is fetched with a plain TcpStream client.
+//! `phlb serve` through the real binary: every page, the token, Host, traversal,
+//! damaged downloads, a real browser, and the wrong answers found by attacks.
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
-use std::process::{Child, Stdio};
 use std::time::Duration;
 
+use common::serve::*;
 use common::*;
-
-const TOKEN: &str = "test-token-0123456789";
-const XSS: &str = "<img src=x onerror=alert(1)>";
-
-/// A running `phlb serve`, killed when dropped.
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// What came back.
-struct Got {
-    status: u16,
-    head: String,
-    body: Vec<u8>,
-    /// The body has the length the head announced.
-    complete: bool,
-}
-
-impl Got {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-}
-
-impl Server {
-    fn start(env: &Env) -> Server {
-        let mut child = env
-            .cmd()
-            .args(["serve", "--listen", "127.0.0.1:0", "--token", TOKEN])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line.trim();
-        assert!(url.ends_with(&format!("/?token={TOKEN}")), "{url}");
-        let addr = url
-            .trim_start_matches("http://")
-            .split('/')
-            .next()
-            .unwrap()
-            .to_string();
-        Server { child, addr }
-    }
-
-    /// GET `path` with `headers` (a Host header naming the server unless one is given).
-    fn raw(&self, path: &str, headers: &[(&str, &str)]) -> Got {
-        let mut s = TcpStream::connect(&self.addr).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-        let mut req = format!("GET {path} HTTP/1.1\r\n");
-        if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
-            req += &format!("Host: {}\r\n", self.addr);
-        }
-        for (k, v) in headers {
-            req += &format!("{k}: {v}\r\n");
-        }
-        req += "\r\n";
-        s.write_all(req.as_bytes()).unwrap();
-        let mut all = Vec::new();
-        let _ = s.read_to_end(&mut all);
-        let split = all
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .expect("a response head");
-        let head = String::from_utf8_lossy(&all[..split]).into_owned();
-        let body = all[split + 4..].to_vec();
-        let status = head[9..12].parse().unwrap();
-        let len: Option<usize> = head
-            .lines()
-            .find_map(|l| l.strip_prefix("Content-Length: "))
-            .map(|v| v.trim().parse().unwrap());
-        Got {
-            status,
-            complete: len == Some(body.len()),
-            head,
-            body,
-        }
-    }
-
-    fn get(&self, path: &str) -> Got {
-        self.raw(path, &[("Authorization", &format!("Bearer {TOKEN}"))])
-    }
-}
-
-/// A root with two snapshots of a tree holding the hostile name, a folder and a
-/// symlink out of the tree.
-fn fixture() -> Env {
-    let env = Env::new();
-    env.write("a.txt", b"first\n");
-    env.write(XSS, b"x\n");
-    env.write("d/b.txt", b"bee\n");
-    env.write("d/e/deep.txt", b"deep\n");
-    std::os::unix::fs::symlink("/etc/passwd", env.src.join("escape")).unwrap();
-    env.backup();
-    std::thread::sleep(Duration::from_millis(1100));
-    env.write("a.txt", b"second version\n");
-    env.write("d/new.txt", b"new\n");
-    env.backup();
-    env
-}
-
-fn path_id(env: &Env, path: &str) -> i64 {
-    env.sql_int(&format!(
-        "SELECT id FROM paths WHERE path = CAST('{path}' AS BLOB)"
-    ))
-}
 
 #[test]
 fn every_page_answers_and_escapes_file_names() {
@@ -142,7 +25,7 @@ fn every_page_answers_and_escapes_file_names() {
         t.contains("<svg class=\"chart\"") && t.contains("polyline"),
         "{t}"
     );
-    assert!(t.contains("data-fill=\"/only-here?s=1\""), "{t}");
+    assert!(t.contains("data-fill=\"only-here?s=1\""), "{t}");
     assert!(t.contains(">ok<"), "{t}");
 
     assert_eq!(srv.get("/only-here?s=2").status, 200);
@@ -172,10 +55,7 @@ fn every_page_answers_and_escapes_file_names() {
     assert_eq!(hist.matches("class=\"version\"").count(), 2, "{hist}");
 
     let diff = srv.get("/diff?a=1&b=2").text();
-    assert!(
-        diff.contains("data-fill=\"/diff/part?a=1&amp;b=2"),
-        "{diff}"
-    );
+    assert!(diff.contains("data-fill=\"diff/part?a=1&amp;b=2"), "{diff}");
     let part = srv.get("/diff/part?a=1&b=2").text();
     assert!(
         part.contains("1 added") && part.contains("1 modified"),
@@ -214,18 +94,26 @@ fn no_token_no_data_and_the_url_token_becomes_a_cookie() {
     assert_eq!(wrong.status, 401);
     let first = srv.raw(&format!("/browse?s=1&token={TOKEN}"), &[]);
     assert_eq!(first.status, 303);
+    let p = &srv.prefix;
     assert!(
-        first.head.contains("Location: /browse?s=1\r\n"),
+        first
+            .head
+            .contains(&format!("Location: {p}/browse?s=1\r\n")),
         "{}",
         first.head
     );
     assert!(
-        first.head.contains("HttpOnly; SameSite=Strict"),
+        first
+            .head
+            .contains(&format!("Path={p}/; HttpOnly; SameSite=Strict")),
         "{}",
         first.head
     );
     let cookie = format!("phlb_token={TOKEN}");
-    assert_eq!(srv.raw("/browse?s=1", &[("Cookie", &cookie)]).status, 200);
+    let under = format!("{p}/browse?s=1");
+    assert_eq!(srv.raw(&under, &[("Cookie", &cookie)]).status, 200);
+    // The cookie counts only under the prefix it is scoped to.
+    assert_eq!(srv.raw("/browse?s=1", &[("Cookie", &cookie)]).status, 401);
 }
 
 #[test]
@@ -294,14 +182,16 @@ fn non_loopback_listen_is_refused_without_allow_remote() {
     let env = fixture();
     let out = env
         .cmd()
-        .args(["serve", "--listen", "0.0.0.0:0", "--token", TOKEN])
+        .args(["serve", "--listen", "0.0.0.0:0"])
+        .env("PHLB_SERVE_TOKEN", TOKEN)
         .output()
         .unwrap();
     assert_code(&out, 2);
     assert!(stderr(&out).contains("--allow-remote"), "{}", stderr(&out));
     let bad = env
         .cmd()
-        .args(["serve", "--listen", "127.0.0.1:0", "--token", "short"])
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("PHLB_SERVE_TOKEN", "short")
         .output()
         .unwrap();
     assert_code(&bad, 2);

@@ -490,3 +490,22 @@ fn a_source_folder_replaced_by_another_is_watched_again() {
     );
     w.stop();
 }
+
+#[test]
+fn watch_snapshots_that_fail_are_recorded_as_attempts() {
+    // Found by an attack (#26): a failing PRE_COMMAND left no trace `status` could see;
+    // watch's snapshots are attempts too.
+    let env = backed_up("");
+    env.config(&format!("{FAST}\nPRE_COMMAND = false"));
+    let w = Watching::start(&env, &[]);
+    env.write("a.txt", b"changed");
+    let failed = || {
+        let out = env.run(&["status", "--json"]);
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        out.status.code() == Some(1) && doc["names"][0]["last_attempt"]["exit"] == 2
+    };
+    assert!(wait_for(failed), "{}", w.stderr());
+    w.stop();
+    let all = fs::read_to_string(env.root.join(".phlb/attempts")).unwrap();
+    assert!(all.contains("PRE_COMMAND"), "{all}");
+}

@@ -29,6 +29,7 @@ pub mod trim;
 mod types;
 pub mod user_sql;
 pub mod web;
+mod web_find;
 pub mod writer;
 
 pub use copies::CopyRow;

@@ -6,18 +6,19 @@ use std::path::PathBuf;
 /// Arguments of `phlb serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address and port to listen on (port 0: any free one; the URL printed says which).
+    /// Address and port to listen on, or localhost:PORT (each loopback address localhost
+    /// resolves to); port 0: any free one (the URL printed says which).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8765")]
-    pub listen: std::net::SocketAddr,
-    /// The token every request must carry (default: SERVE_TOKEN, else a random one).
-    #[arg(
-        long,
-        value_name = "TOKEN",
-        env = "PHLB_SERVE_TOKEN",
-        hide_env_values = true
-    )]
+    pub listen: String,
+    /// Read the token every request must carry from FILE (one line, mode 0600; default:
+    /// PHLB_SERVE_TOKEN, else SERVE_TOKEN, else a random one).
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// Refused: a token in the arguments is shown by `ps` to every local user.
+    #[arg(long, value_name = "TOKEN", hide = true)]
     pub token: Option<String>,
-    /// Open the URL (with the token) in the desktop's browser (xdg-open).
+    /// Open the pages in the desktop's browser (xdg-open gets a 0600 file that redirects
+    /// to the URL, never the token itself).
     #[arg(long)]
     pub open: bool,
     /// Allow a listen address other than loopback (plain HTTP: anyone on the path sees

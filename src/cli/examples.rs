@@ -129,12 +129,15 @@ Examples:
 
 pub const SERVE_EXAMPLES: &str = "\
 Examples:
-  phlb serve                                  # http://127.0.0.1:8765/?token=<random>
+  phlb serve                                  # http://127.0.0.1:8765/<prefix>/?token=<random>
   phlb serve --listen 127.0.0.1:0 --open      # any free port, opened in the browser
-  PHLB_SERVE_TOKEN=$(cat ~/.phlb-token) phlb serve --listen [::1]:9000
+  phlb serve --token-file ~/.phlb-token --listen [::1]:9000
 
-The URL printed at start carries the token; opening it sets a cookie, so the token
-leaves the address bar. Scripts send `Authorization: Bearer TOKEN`. Requests whose Host
+The URL printed at start carries the token; opening it sets a cookie scoped to the
+pages' secret path prefix, so the token leaves the address bar and reaches no other
+server on the host. The token is never taken from or put in process arguments (`ps`
+shows those to everyone): --token-file, PHLB_SERVE_TOKEN or SERVE_TOKEN, and --open
+gives the browser a private file that redirects. Scripts send `Authorization: Bearer TOKEN`. Requests whose Host
 header is not the listen address are refused (no DNS rebinding). A listen address
 other than loopback needs --allow-remote (the traffic is plain HTTP). SIGINT or
 SIGTERM stops it (exit 0).";

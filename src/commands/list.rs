@@ -80,5 +80,14 @@ pub fn run(config: &Config, args: &ListArgs) -> Result<Outcome> {
         t.push(row);
     }
     print(&t, &args.out);
+    // Backups that failed before a snapshot started leave no row: told on stderr.
+    for (name, a) in crate::root::attempts::last_per_name(&config.meta_dir())? {
+        if a.failed() && args.name.as_ref().is_none_or(|n| *n == name) {
+            eprintln!(
+                "phlb: note: the last backup attempt of {name} failed: {}",
+                crate::commands::status::attempt_text(Some(&a))
+            );
+        }
+    }
     Ok(Outcome::Clean)
 }

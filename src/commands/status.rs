@@ -5,6 +5,8 @@
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 
+use std::collections::BTreeMap;
+
 use crate::catalog::web::{self, Run};
 use crate::catalog::{Db, SnapshotRow};
 use crate::cli::StatusArgs;
@@ -12,6 +14,7 @@ use crate::commands::select::open_read;
 use crate::config::Config;
 use crate::output::{Cell, Format, Table};
 use crate::progress::Ui;
+use crate::root::attempts::{self, Attempt};
 use crate::units::human_age;
 use crate::Outcome;
 
@@ -37,10 +40,14 @@ pub struct NameStatus {
     pub last_status: Option<String>,
     /// Files the last run could not back up.
     pub last_failed: i64,
-    /// The last run failed: files failed, or it was killed (incomplete, no writer alive).
+    /// The last run failed: files failed, or it was killed (incomplete, its run lock
+    /// free); or the last backup attempt failed (see `last_attempt`).
     pub failed: bool,
     /// The clock was wrong for one of its snapshots (see `stamp::CLOCK_SLACK_SECS`).
     pub clock: Option<String>,
+    /// The last `phlb backup` of this name, as `.phlb/attempts` records it: it may have
+    /// failed before any snapshot started.
+    pub last_attempt: Option<Attempt>,
 }
 
 impl NameStatus {
@@ -60,13 +67,13 @@ pub fn taken_at(r: &Run) -> DateTime<Utc> {
     DateTime::from_timestamp_nanos(r.stamp.instant_ns)
 }
 
-/// The status of every name in the catalog at time `now`; `writer_alive` says whether
-/// a writing run holds the root (then a newest incomplete run is running, not failed).
+/// The status of every name in the catalog at time `now`; `alive(name, timestamp)` says
+/// whether an incomplete run is still running (then it is running, not failed).
 pub fn statuses(
     db: &Db,
     config: &Config,
     now: DateTime<Utc>,
-    writer_alive: bool,
+    alive: &dyn Fn(&str, &str) -> bool,
 ) -> Result<Vec<NameStatus>> {
     let mut out = Vec::new();
     for name in web::names(db)? {
@@ -88,9 +95,9 @@ pub fn statuses(
         let clock = crate::commands::select::clock_problems(db, Some(&name))?
             .first()
             .map(|a| a.to_string());
-        let failed = last
-            .as_ref()
-            .is_some_and(|l| l.failed > 0 || (l.status == "incomplete" && !writer_alive));
+        let failed = last.as_ref().is_some_and(|l| {
+            l.failed > 0 || (l.status == "incomplete" && !alive(&l.name, &l.timestamp))
+        });
         out.push(NameStatus {
             newest: complete
                 .as_ref()
@@ -108,6 +115,7 @@ pub fn statuses(
                 .first()
                 .map(|s| s.show()),
             name,
+            last_attempt: None,
         });
     }
     Ok(out)
@@ -115,7 +123,7 @@ pub fn statuses(
 
 /// What removals left undone on disk while no writer runs (an immutable file): the
 /// folders in `.phlb/trash`, and the snapshots with trimmed versions still there.
-fn stuck_removals(db: &Db, root: &std::path::Path) -> Result<Vec<String>> {
+pub fn stuck_removals(db: &Db, root: &std::path::Path) -> Result<Vec<String>> {
     let mut out: Vec<String> = crate::root::stuck::in_trash(root)
         .iter()
         .map(|p| crate::units::one_line(p))
@@ -132,16 +140,63 @@ fn stuck_removals(db: &Db, root: &std::path::Path) -> Result<Vec<String>> {
     Ok(out)
 }
 
+/// Adds the last backup attempt of each name to `list` (`last_per_name` of
+/// `root::attempts`): a failed one makes its name failed; a name that was attempted but
+/// has no snapshot in the catalog is added (stale too when `MAX_AGE` is set).
+pub fn with_attempts(
+    mut list: Vec<NameStatus>,
+    attempts: BTreeMap<String, Attempt>,
+    config: &Config,
+) -> Vec<NameStatus> {
+    for (name, a) in attempts {
+        let failed = a.failed();
+        match list.iter_mut().find(|s| s.name == name) {
+            Some(s) => {
+                s.failed |= failed;
+                s.last_attempt = Some(a);
+            }
+            None => list.push(NameStatus {
+                name,
+                newest: None,
+                newest_id: None,
+                taken_at: None,
+                age_secs: None,
+                stale: config.max_age.is_some(),
+                last_run: None,
+                last_status: None,
+                last_failed: 0,
+                failed,
+                clock: None,
+                source: None,
+                last_attempt: Some(a),
+            }),
+        }
+    }
+    list.sort_by(|a, b| a.name.cmp(&b.name));
+    list
+}
+
+/// The last backup attempt as a short text: `2026-…Z exit 2: PRE_COMMAND …`, or `-`.
+pub fn attempt_text(a: Option<&Attempt>) -> String {
+    match a {
+        None => "-".into(),
+        Some(a) if a.reason.is_empty() => format!("{} exit {}", a.time, a.exit),
+        Some(a) => format!("{} exit {}: {}", a.time, a.exit, a.reason),
+    }
+}
+
 /// Runs `phlb status` (with `-q`: no table, only the exit code; `--json` still prints).
 pub fn run(config: &Config, ui: &Ui, args: &StatusArgs) -> Result<Outcome> {
     let (root, catalog) = open_read(config)?;
     let db = catalog.db()?;
-    let alive = crate::lock::writer_running(&config.meta_dir());
-    let list = statuses(&db, config, crate::clock::now_utc(), alive)?;
-    let stuck = if alive {
-        Vec::new() // a writer may be deleting them right now
-    } else {
-        stuck_removals(&db, &root)?
+    let meta = config.meta_dir();
+    let alive = |name: &str, ts: &str| crate::lock::run::alive(&meta, name, ts);
+    let list = statuses(&db, config, crate::clock::now_utc(), &alive)?;
+    let list = with_attempts(list, attempts::last_per_name(&meta)?, config);
+    // While a writer runs it may be deleting them right now.
+    let stuck = match crate::lock::hold_shared(&meta) {
+        Ok(_) => stuck_removals(&db, &root)?,
+        Err(_) => Vec::new(),
     };
     let outcome = if list.iter().any(NameStatus::problem) {
         Outcome::Problems
@@ -199,6 +254,15 @@ pub fn run(config: &Config, ui: &Ui, args: &StatusArgs) -> Result<Outcome> {
         println!(
             "stuck removal: {line} (a run could not delete it; its warning says how to fix it)"
         );
+    }
+    for s in &list {
+        if let Some(a) = s.last_attempt.as_ref().filter(|a| a.failed()) {
+            println!(
+                "{}: last backup attempt failed: {}",
+                s.name,
+                attempt_text(Some(a))
+            );
+        }
     }
     if let Some(max) = config.max_age {
         println!("MAX_AGE = {max}");

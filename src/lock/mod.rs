@@ -1,5 +1,6 @@
 //! Owns the writer lock in `<root>/.phlb/lock`: one writing phlb run per backup root.
-//! Also owns the per-snapshot lock (`snapshot`) that readers and removers of a snapshot take.
+//! Also owns the per-snapshot lock (`snapshot`) that readers and removers of a snapshot take,
+//! and the per-run liveness lock (`run`) a backup holds for its life.
 //!
 //! The lock is an `flock` on the lock file, so the kernel drops it when its process dies;
 //! the pid written inside only serves messages. A lock file whose flock is free is stale
@@ -14,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
+pub mod run;
 pub mod snapshot;
 
 /// The descriptor of the lock file while this process holds the writer lock (-1 when
@@ -226,23 +228,5 @@ impl Drop for Lock {
     fn drop(&mut self) {
         HELD_FD.store(-1, std::sync::atomic::Ordering::SeqCst);
         let _ = self.file.set_len(0);
-    }
-}
-
-/// True when a writing run (backup, add, verify, prune, watch's snapshot) is alive on
-/// this root, judged by the pid it wrote into the lock file (a run clears it when done;
-/// a killed run's pid is dead). Takes no lock, so it never gets in a starting run's way.
-pub fn writer_running(meta_dir: &Path) -> bool {
-    let Ok(text) = std::fs::read_to_string(meta_dir.join("lock")) else {
-        return false;
-    };
-    match text
-        .split_whitespace()
-        .next()
-        .map(str::parse::<libc::pid_t>)
-    {
-        // SAFETY: signal 0 only asks whether the process exists; nothing is sent.
-        Some(Ok(pid)) if pid > 0 => unsafe { libc::kill(pid, 0) == 0 },
-        _ => false,
     }
 }

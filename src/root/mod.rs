@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
+pub mod attempts;
 pub mod latest;
 mod required;
 mod reserve;

@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod serve;
+
 use rusqlite::Connection;
 use walkdir::WalkDir;
 

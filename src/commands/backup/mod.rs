@@ -1,6 +1,7 @@
 //! `phlb backup`: checks the sources and the backup root, takes the writer lock, and runs
 //! one snapshot per source.
 
+mod attempt;
 mod dry_run;
 mod hooks;
 mod leftovers;
@@ -12,6 +13,7 @@ mod sources;
 
 pub(crate) use sources::{check_owner, check_sources_against_root, prepare_root, sources_of_run};
 
+pub use attempt::record_snapshot;
 pub use hooks::snapshot_with_hooks;
 pub use selection::with_selection;
 
@@ -57,9 +59,24 @@ impl Source {
     }
 }
 
-/// Runs `phlb backup`.
+/// Runs `phlb backup`, recorded as an attempt of each of its names (`attempt`).
 pub fn run(config: &Config, ui: &Ui, args: &BackupArgs) -> Result<Outcome> {
+    // A selection that does not compile is a usage error, not an attempt.
     let config = &with_selection(config, &args.select)?;
+    let started = crate::clock::now_rfc3339();
+    let mut done = Vec::new();
+    let result = attempt(config, ui, args, &mut done);
+    attempt::record(config, ui, args, &started, &done, &result);
+    result
+}
+
+/// One attempt of `phlb backup`; the names whose snapshot was made go to `done`.
+fn attempt(
+    config: &Config,
+    ui: &Ui,
+    args: &BackupArgs,
+    done: &mut Vec<(String, i32)>,
+) -> Result<Outcome> {
     let mut sources = sources_of_run(config, &args.sources, args.name.as_deref())?;
     for s in &mut sources {
         s.moved = args.source_moved;
@@ -115,6 +132,7 @@ pub fn run(config: &Config, ui: &Ui, args: &BackupArgs) -> Result<Outcome> {
         if made.counts.failed > 0 {
             outcome = Outcome::Problems;
         }
+        done.push((source.name.clone(), i32::from(made.counts.failed > 0)));
     }
     if args.prune {
         if outcome == Outcome::Clean {
@@ -292,6 +310,8 @@ pub fn make_snapshot(
     crate::signals::doing(format!(
         "backup of {label} stopped; nothing was marked complete, the next run links the files it finished, then removes the leftovers"
     ));
+    // Held until this function returns: `status` asks it whether the run is alive.
+    let _alive = crate::lock::run::hold(&config.meta_dir(), name, &ts)?;
     let stamp = Stamp {
         instant_ns: now.timestamp_nanos_opt().unwrap_or(0),
         offset_secs: crate::stamp::local_offset(now),

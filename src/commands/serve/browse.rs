@@ -10,7 +10,7 @@ use std::os::fd::AsFd;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::html::{bytes, esc, link, lossy, pager, q};
+use super::html::{bytes, esc, link, pager, q, visible};
 use super::http::{encode, Body, Request, Response};
 use super::routes::{ok_html, Answer, Fail};
 use super::App;
@@ -38,31 +38,34 @@ fn target(app: &App, req: &Request, key: &str) -> Result<(SnapshotRow, Option<En
     Ok((snap, entry))
 }
 
-/// Breadcrumbs from the snapshot's top to `path`, each a link to its folder.
-fn crumbs(app: &App, snap: &SnapshotRow, path: &[u8]) -> Result<String, Fail> {
+/// Breadcrumbs from the snapshot's top to `path`, each folder a link to its folder
+/// page; the last part, when `path` is not a folder (a file page), is plain text.
+fn crumbs(app: &App, snap: &SnapshotRow, path: &[u8], is_dir: bool) -> Result<String, Fail> {
     let db = app.catalog.db()?;
     let mut out = format!(
         "<p class=\"crumbs\">{} / {}",
         link(
-            &format!("/?name={}#n-{}", q(&snap.name), q(&snap.name)),
+            &format!("./?name={}#n-{}", q(&snap.name), q(&snap.name)),
             &snap.name
         ),
-        link(&format!("/browse?s={}", snap.id), &snap.timestamp)
+        link(&format!("browse?s={}", snap.id), &snap.timestamp)
     );
     if path != b"." {
         let mut upto = Vec::new();
-        for part in path.split(|&b| b == b'/') {
+        let parts: Vec<&[u8]> = path.split(|&b| b == b'/').collect();
+        for (i, part) in parts.iter().enumerate() {
             if !upto.is_empty() {
                 upto.push(b'/');
             }
             upto.extend_from_slice(part);
-            let name = lossy(part);
-            match web::path_id(&db, &upto)? {
+            let name = visible(part);
+            let folder = is_dir || i + 1 < parts.len();
+            match web::path_id(&db, &upto)?.filter(|_| folder) {
                 Some(id) => {
                     let _ = write!(
                         out,
                         " / {}",
-                        link(&format!("/browse?s={}&d={id}", snap.id), &name)
+                        link(&format!("browse?s={}&d={id}", snap.id), &name)
                     );
                 }
                 None => {
@@ -91,29 +94,29 @@ pub fn folder(app: &App, req: &Request) -> Answer {
     let offset = req.num("o").unwrap_or(0).max(0);
     let db = app.catalog.db()?;
     let (rows, total) = web::children(&db, snap.id, &dir_path, offset, PER)?;
-    let mut body = crumbs(app, &snap, &dir_path)?;
+    let mut body = crumbs(app, &snap, &dir_path, true)?;
     let _ = write!(
         body,
         "<p>status: {} · {} · {}</p>",
         esc(snap.status.as_str()),
         link(
-            &format!("/duplicates?s={}", snap.id),
+            &format!("duplicates?s={}", snap.id),
             "duplicates in this snapshot"
         ),
-        link(&format!("/find?name={}", q(&snap.name)), "find")
+        link(&format!("find?name={}", q(&snap.name)), "find")
     );
     body.push_str(
         "<table id=\"entries\"><tr><th>name</th><th>kind</th><th class=\"n\">size</th>\
          <th>mtime (UTC)</th><th>mode</th></tr>",
     );
     for e in &rows {
-        let name = lossy(leaf(&e.path));
+        let name = visible(leaf(&e.path));
         let cell = match e.kind.as_str() {
             "dir" => link(
-                &format!("/browse?s={}&d={}", snap.id, e.path_id),
+                &format!("browse?s={}&d={}", snap.id, e.path_id),
                 &format!("{name}/"),
             ),
-            _ => link(&format!("/file?s={}&p={}", snap.id, e.path_id), &name),
+            _ => link(&format!("file?s={}&p={}", snap.id, e.path_id), &name),
         };
         let _ = write!(
             body,
@@ -136,18 +139,18 @@ pub fn folder(app: &App, req: &Request) -> Answer {
     }
     body.push_str("</table>");
     let base = match &dir {
-        Some(d) => format!("/browse?s={}&d={}&", snap.id, d.path_id),
-        None => format!("/browse?s={}&", snap.id),
+        Some(d) => format!("browse?s={}&d={}&", snap.id, d.path_id),
+        None => format!("browse?s={}&", snap.id),
     };
     body.push_str(&pager(&base, offset, PER, rows.len(), Some(total)));
-    ok_html(&format!("{}/{}", snap.name, snap.timestamp), &body)
+    ok_html(app, &format!("{}/{}", snap.name, snap.timestamp), &body)
 }
 
 /// `/file?s=ID&p=PATH_ID`: one entry's metadata, hash, damage, download and history.
 pub fn file(app: &App, req: &Request) -> Answer {
     let (snap, entry) = target(app, req, "p")?;
     let e = entry.ok_or(Fail::NotFound)?;
-    let mut body = crumbs(app, &snap, &e.path)?;
+    let mut body = crumbs(app, &snap, &e.path, e.kind == "dir")?;
     let seen_damaged = e.copy_id.is_some_and(|c| app.damaged.contains(c));
     if e.damaged {
         body.push_str(
@@ -167,7 +170,7 @@ pub fn file(app: &App, req: &Request) -> Answer {
         "<table id=\"meta\"><tr><th>path</th><td>{}</td></tr><tr><th>kind</th><td>{}</td></tr>\
          <tr><th>size</th><td>{}</td></tr><tr><th>mtime (UTC)</th><td>{}</td></tr>\
          <tr><th>mode</th><td class=\"mono\">{:04o}</td></tr>",
-        esc(&lossy(&e.path)),
+        esc(&visible(&e.path)),
         esc(&e.kind),
         bytes(e.size),
         esc(&e.mtime),
@@ -181,22 +184,26 @@ pub fn file(app: &App, req: &Request) -> Answer {
         );
     }
     if let Some(t) = &e.target {
-        let _ = write!(body, "<tr><th>target</th><td>{}</td></tr>", esc(&lossy(t)));
+        let _ = write!(
+            body,
+            "<tr><th>target</th><td>{}</td></tr>",
+            esc(&visible(t))
+        );
     }
     body.push_str("</table><p>");
     if e.kind == "file" {
         body.push_str(&link(
-            &format!("/download?s={}&p={}", snap.id, e.path_id),
+            &format!("download?s={}&p={}", snap.id, e.path_id),
             "download",
         ));
         body.push_str(" · ");
     }
     body.push_str(&link(
-        &format!("/history?p={}&name={}", e.path_id, q(&snap.name)),
+        &format!("history?p={}&name={}", e.path_id, q(&snap.name)),
         "history of this path",
     ));
     body.push_str("</p>");
-    ok_html(&lossy(leaf(&e.path)), &body)
+    ok_html(app, &visible(leaf(&e.path)), &body)
 }
 
 /// `/download?s=ID&p=PATH_ID`: the file's bytes from the snapshot on disk, checked
@@ -216,7 +223,7 @@ pub fn download(app: &App, req: &Request) -> Answer {
         &snap.timestamp,
         complete,
     ));
-    let label = format!("{}/{}", snap.label(), lossy(&e.path));
+    let label = format!("{}/{}", snap.label(), visible(&e.path));
     let held = lock(&dir, Hold::Shared, &|| {
         eprintln!("phlb serve: {label}: waiting for a prune or forget to finish")
     })
@@ -233,10 +240,13 @@ pub fn download(app: &App, req: &Request) -> Answer {
     .and_then(|d| {
         let rel =
             Path::new(std::os::unix::ffi::OsStrExt::from_bytes(&e.path[..]) as &std::ffi::OsStr);
+        // O_NONBLOCK: a FIFO or device put where the file was must not block the open
+        // (a FIFO with no writer would hold this worker forever); the kind is checked
+        // on the open descriptor before a byte is read.
         fsat::open_no_symlinks(
             Some(d.as_fd()),
             rel,
-            libc::O_RDONLY | libc::O_NOCTTY,
+            libc::O_RDONLY | libc::O_NOCTTY | libc::O_NONBLOCK,
             Scope::Beneath,
         )
     })
@@ -267,7 +277,7 @@ pub fn download(app: &App, req: &Request) -> Answer {
         }),
         _lock: held,
     };
-    let name = encode(&lossy(leaf(&e.path)));
+    let name = encode(&String::from_utf8_lossy(leaf(&e.path)));
     Ok(Response {
         status: 200,
         headers: vec![

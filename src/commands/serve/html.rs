@@ -21,9 +21,44 @@ pub fn esc(s: &str) -> String {
     out
 }
 
-/// Raw path bytes as text to escape (bytes that are not UTF-8 show as U+FFFD).
-pub fn lossy(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+/// Raw path bytes as text a reader can trust, as `ls -b` shows names: bytes that are
+/// not UTF-8 as `\xNN`, control characters as `\n`, `\t`, `\u{1b}`, invisible
+/// format characters (bidi overrides, zero-width marks) as `\u{202e}`, and a backslash
+/// doubled, so no name can pose as another or break a line. (Escape it for HTML after.)
+pub fn visible(b: &[u8]) -> String {
+    let mut out = String::with_capacity(b.len());
+    for chunk in b.utf8_chunks() {
+        push_visible(&mut out, chunk.valid());
+        for byte in chunk.invalid() {
+            let _ = write!(out, "\\x{byte:02x}");
+        }
+    }
+    out
+}
+
+/// `visible` of text that is already UTF-8 (a path the catalog gave as a string).
+pub fn visible_str(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    push_visible(&mut out, s);
+    out
+}
+
+fn push_visible(out: &mut String, s: &str) {
+    for c in s.chars() {
+        let invisible = matches!(c,
+            '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}'
+            | '\u{FEFF}');
+        if c == '\\' {
+            out.push_str("\\\\");
+        } else if c.is_control() {
+            out.extend(c.escape_default());
+        } else if invisible {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
 }
 
 /// A link: `href` is built from escaped parts by the caller, `text` is escaped here.
@@ -44,17 +79,20 @@ pub fn bytes(n: i64) -> String {
     )
 }
 
-/// The whole page: title, navigation, and `body` (already HTML).
-pub fn page(title: &str, body: &str) -> String {
+/// The whole page: title, navigation, and `body` (already HTML). Every link of every
+/// page is relative, resolved against `<base>`: the secret `prefix` the pages live under.
+pub fn page(prefix: &str, title: &str, body: &str) -> String {
     let mut out = String::new();
     let _ = write!(
         out,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width\">\
-         <title>{} – phlb</title><link rel=\"stylesheet\" href=\"/style.css\">\
-         <script src=\"/app.js\" defer></script></head><body>\
-         <nav><b>phlb</b> <a href=\"/\">snapshots</a> <a href=\"/find\">find</a> \
-         <a href=\"/duplicates\">duplicates</a></nav><main><h1>{}</h1>{body}</main></body></html>\n",
+         <base href=\"{}/\">\
+         <title>{} – phlb</title><link rel=\"stylesheet\" href=\"style.css\">\
+         <script src=\"app.js\" defer></script></head><body>\
+         <nav><b>phlb</b> <a href=\"./\">snapshots</a> <a href=\"find\">find</a> \
+         <a href=\"duplicates\">duplicates</a></nav><main><h1>{}</h1>{body}</main></body></html>\n",
+        esc(prefix),
         esc(title),
         esc(title)
     );
@@ -64,13 +102,33 @@ pub fn page(title: &str, body: &str) -> String {
 /// "previous / next" links for a list shown `per` at a time from `offset` of `total`
 /// (`total` None: unknown, next shown when the page was full); `base` ends in `?…&` or `?`.
 pub fn pager(base: &str, offset: i64, per: i64, shown: usize, total: Option<i64>) -> String {
+    pager_by("o", base, offset, per, shown, total)
+}
+
+/// `pager` with the offset in query parameter `param` (a page with two paged lists).
+pub fn pager_by(
+    param: &str,
+    base: &str,
+    offset: i64,
+    per: i64,
+    shown: usize,
+    total: Option<i64>,
+) -> String {
     let mut out = String::from("<p class=\"pager\">");
     if offset > 0 {
-        out += &link(&format!("{base}o={}", (offset - per).max(0)), "« previous");
+        // From past the end, "previous" is the last page.
+        let back = match total {
+            Some(t) if shown == 0 && offset >= t => (t - 1).max(0) / per * per,
+            _ => (offset - per).max(0),
+        };
+        out += &link(&format!("{base}{param}={back}"), "« previous");
         out.push(' ');
     }
     let end = offset + shown as i64;
     match total {
+        Some(t) if shown == 0 => {
+            let _ = write!(out, "none here; {t} in all");
+        }
         Some(t) => {
             let _ = write!(
                 out,
@@ -88,7 +146,7 @@ pub fn pager(base: &str, offset: i64, per: i64, shown: usize, total: Option<i64>
     };
     if more {
         out.push(' ');
-        out += &link(&format!("{base}o={end}"), "next »");
+        out += &link(&format!("{base}{param}={end}"), "next »");
     }
     out.push_str("</p>");
     out
@@ -125,5 +183,20 @@ mod tests {
             "&lt;img src=x onerror=alert(1)&gt;"
         );
         assert_eq!(esc("a\"b'c&d"), "a&quot;b&#39;c&amp;d");
+    }
+
+    #[test]
+    fn names_show_as_ls_b_would() {
+        let cases: [(&[u8], &str); 6] = [
+            (b"plain \xc3\xbc.txt", "plain \u{fc}.txt"),
+            (b"evil\xe2\x80\xaetxt.exe", "evil\\u{202e}txt.exe"),
+            (b"two\nlines", "two\\nlines"),
+            (b"esc\x1b[31m", "esc\\u{1b}[31m"),
+            (b"bad\xff", "bad\\xff"),
+            (b"back\\slash", "back\\\\slash"),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(visible(raw), want, "{raw:?}");
+        }
     }
 }

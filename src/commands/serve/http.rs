@@ -1,13 +1,14 @@
-//! Owns the wire: reads one HTTP/1.1 request from a connection (GET or HEAD, headers up
-//! to 16 KiB), and writes one response with `Connection: close`. One request per
-//! connection keeps the server small and lets a download be cut by closing the socket.
+//! Owns the wire format: parses one HTTP/1.1 request head (GET or HEAD, up to 16 KiB),
+//! and writes one response with `Connection: close`. One request per connection keeps
+//! the server small and lets a download be cut by closing the socket. (`conns` gathers
+//! the heads.)
 
 use std::collections::HashMap;
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 
 /// Longest request head read (request line and headers).
-const MAX_HEAD: usize = 16 * 1024;
+pub const MAX_HEAD: usize = 16 * 1024;
 
 /// One parsed request.
 #[derive(Debug, Clone)]
@@ -40,63 +41,37 @@ impl Request {
     }
 }
 
-/// Longest time a client may take to send its whole request head: a client that
-/// trickles one byte at a time cannot hold a worker for longer.
-const HEAD_TIME: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// Reads from a connection until a fixed moment, whatever the pace of the bytes.
-struct Deadline<'a> {
-    stream: &'a TcpStream,
-    until: std::time::Instant,
-}
-
-impl io::Read for Deadline<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let left = self
-            .until
-            .saturating_duration_since(std::time::Instant::now());
-        if left.is_zero() {
-            return Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "request head too slow",
-            ));
-        }
-        self.stream.set_read_timeout(Some(left))?;
-        let mut s = self.stream;
-        s.read(buf)
+/// Where a complete request head ends in `buf` (just past its blank line, `\r\n\r\n`
+/// or a bare `\n\n`), if it does.
+pub fn head_end(buf: &[u8]) -> Option<usize> {
+    let crlf = buf.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4);
+    let lf = buf.windows(2).position(|w| w == b"\n\n").map(|i| i + 2);
+    match (crlf, lf) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 
-/// Reads the request head from `stream`; None when it is not a request we can read.
-pub fn read_request(stream: &TcpStream) -> io::Result<Option<Request>> {
-    let deadline = Deadline {
-        stream,
-        until: std::time::Instant::now() + HEAD_TIME,
-    };
-    let mut reader = BufReader::new(deadline.take(MAX_HEAD as u64));
-    let mut line = String::new();
-    reader.read_line(&mut line)?;
+/// Parses a request head (request line and headers, up to its blank line); None when it
+/// is not a request we can read.
+pub fn parse_head(head: &[u8]) -> Option<Request> {
+    let text = std::str::from_utf8(head).ok()?;
+    let mut lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
+    let line = lines.next()?;
     let mut parts = line.split_whitespace();
     let (Some(method), Some(target), Some(version)) = (parts.next(), parts.next(), parts.next())
     else {
-        return Ok(None);
+        return None;
     };
     if !version.starts_with("HTTP/1.") {
-        return Ok(None);
+        return None;
     }
     let mut headers = HashMap::new();
-    loop {
-        let mut h = String::new();
-        if reader.read_line(&mut h)? == 0 {
-            return Ok(None);
-        }
-        let h = h.trim_end_matches(['\r', '\n']);
+    for h in lines {
         if h.is_empty() {
             break;
         }
-        let Some((name, value)) = h.split_once(':') else {
-            return Ok(None);
-        };
+        let (name, value) = h.split_once(':')?;
         let name = name.trim().to_ascii_lowercase();
         // Two Host headers: which one a proxy or a check reads is anybody's guess.
         if headers
@@ -104,13 +79,11 @@ pub fn read_request(stream: &TcpStream) -> io::Result<Option<Request>> {
             .is_some()
             && name == "host"
         {
-            return Ok(None);
+            return None;
         }
     }
     let (path, raw_query) = target.split_once('?').unwrap_or((target, ""));
-    let Some(path) = decode(path) else {
-        return Ok(None);
-    };
+    let path = decode(path)?;
     let mut query = HashMap::new();
     for pair in raw_query.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
@@ -118,13 +91,13 @@ pub fn read_request(stream: &TcpStream) -> io::Result<Option<Request>> {
             query.insert(k, v);
         }
     }
-    Ok(Some(Request {
+    Some(Request {
         method: method.to_string(),
         path,
         query,
         raw_query: raw_query.to_string(),
         headers,
-    }))
+    })
 }
 
 /// Percent-decodes `s` into UTF-8 text; None when it is not.
@@ -200,6 +173,7 @@ fn reason(status: u16) -> &'static str {
         404 => "Not Found",
         405 => "Method Not Allowed",
         421 => "Misdirected Request",
+        503 => "Service Unavailable",
         _ => "Error",
     }
 }
@@ -214,18 +188,13 @@ const COMMON: &[(&str, &str)] = &[
     (
         "Content-Security-Policy",
         "default-src 'none'; script-src 'self'; connect-src 'self'; img-src 'self'; \
-         style-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+         style-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'self'",
     ),
     ("Connection", "close"),
 ];
 
-/// Writes `resp` to `stream` (only the head for HEAD); an error in a streamed body
-/// shuts the connection down before the announced length is reached.
-pub fn write_response(stream: &mut TcpStream, head_only: bool, resp: Response) -> io::Result<()> {
-    let len = match &resp.body {
-        Body::Bytes(b) => b.len() as u64,
-        Body::Stream(_, n) => *n,
-    };
+/// The response head, announcing `len` body bytes.
+fn head(resp: &Response, len: u64) -> String {
     let mut head = format!("HTTP/1.1 {} {}\r\n", resp.status, reason(resp.status));
     for (k, v) in COMMON {
         head.push_str(&format!("{k}: {v}\r\n"));
@@ -234,7 +203,30 @@ pub fn write_response(stream: &mut TcpStream, head_only: bool, resp: Response) -
         head.push_str(&format!("{k}: {v}\r\n"));
     }
     head.push_str(&format!("Content-Length: {len}\r\n\r\n"));
-    stream.write_all(head.as_bytes())?;
+    head
+}
+
+/// A whole response with a body of bytes, as bytes (only the head for HEAD).
+pub fn to_bytes(head_only: bool, resp: Response) -> Vec<u8> {
+    let body = match resp.body {
+        Body::Bytes(ref b) => b.as_slice(),
+        Body::Stream(..) => &[],
+    };
+    let mut out = head(&resp, body.len() as u64).into_bytes();
+    if !head_only {
+        out.extend_from_slice(body);
+    }
+    out
+}
+
+/// Writes `resp` to `stream` (only the head for HEAD); an error in a streamed body
+/// shuts the connection down before the announced length is reached.
+pub fn write_response(stream: &mut TcpStream, head_only: bool, resp: Response) -> io::Result<()> {
+    let len = match &resp.body {
+        Body::Bytes(b) => b.len() as u64,
+        Body::Stream(_, n) => *n,
+    };
+    stream.write_all(head(&resp, len).as_bytes())?;
     if head_only {
         return stream.flush();
     }
@@ -262,5 +254,20 @@ mod tests {
         }
         assert_eq!(decode("%zz"), None);
         assert_eq!(decode("%ff"), None);
+    }
+
+    #[test]
+    fn heads_parse_or_are_refused() {
+        let r =
+            parse_head(b"GET /a%20b?x=1&y=%41 HTTP/1.1\r\nHost: h\r\nX-Y:  z \r\n\r\n").unwrap();
+        assert_eq!(
+            (r.path.as_str(), r.param("y"), r.header("x-y")),
+            ("/a b", Some("A"), Some("z"))
+        );
+        assert!(parse_head(b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n").is_none());
+        assert!(parse_head(b"GET / SPDY\r\n\r\n").is_none());
+        assert!(parse_head(b"GET / HTTP/1.1\r\nnocolon\r\n\r\n").is_none());
+        assert_eq!(head_end(b"GET / HTTP/1.1\r\n\r\nrest"), Some(18));
+        assert_eq!(head_end(b"GET / HTTP/1.1\r\n"), None);
     }
 }

@@ -1,7 +1,8 @@
-//! `phlb serve`: a read-only web UI on the catalog. `http` reads requests and writes
-//! responses, `auth` checks token, Host and listen address, `routes` maps URLs to the
-//! pages in `snapshots` (with `chart`), `browse` (folders, a file, download) and `views`
-//! (history, diff, find, duplicates); `html` escapes and frames them.
+//! `phlb serve`: a read-only web UI on the catalog. `conns` gathers request heads and
+//! runs the workers, `http` parses heads and writes responses, `auth` checks token,
+//! Host and listen address, `routes` maps URLs to the pages in `snapshots` (with
+//! `chart`), `browse` (folders, a file, download) and `views` (history, diff, find,
+//! duplicates); `html` escapes and frames them; `open` hands the URL to a browser.
 //!
 //! Everything is named by catalog id (snapshot id, path id), never by a path from the
 //! URL; files are opened beneath the snapshot folder without following symlinks. The
@@ -10,18 +11,19 @@
 mod auth;
 mod browse;
 mod chart;
+mod conns;
 mod html;
 mod http;
+mod open;
 mod routes;
 mod snapshots;
 mod views;
 
 use std::collections::HashSet;
 use std::io::Write;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
 
@@ -32,17 +34,16 @@ use crate::config::Config;
 use crate::progress::Ui;
 use crate::Outcome;
 
-/// Most connections answered at once (their catalog queries share the pool's 4
-/// connections); each may take at most a few seconds to send its request head.
-const WORKERS: usize = 64;
-
 /// What every request handler shares.
 pub struct App {
     pub catalog: Catalog,
     pub root: PathBuf,
     pub config: Config,
     pub token: String,
-    pub bound: SocketAddr,
+    /// The secret path prefix the pages live under (`auth::prefix`).
+    pub prefix: String,
+    /// Every address it listens on (one, or each loopback address of `localhost`).
+    pub bound: Vec<SocketAddr>,
     /// Stored copies a download found damaged since the start.
     pub damaged: Arc<DamageLog>,
 }
@@ -72,87 +73,84 @@ impl DamageLog {
 
 /// Runs `phlb serve` until SIGINT or SIGTERM (exit 0).
 pub fn run(config: &Config, ui: &Ui, args: &ServeArgs) -> Result<Outcome> {
-    auth::check_listen(args.listen, args.allow_remote)?;
-    let token = auth::token(args.token.as_deref(), config.serve_token.as_deref())?;
+    if args.token.is_some() {
+        anyhow::bail!(auth::TOKEN_ARG_REFUSED);
+    }
+    let addrs = auth::listen_addrs(&args.listen)?;
+    for a in &addrs {
+        auth::check_listen(*a, args.allow_remote)?;
+    }
+    let env_token = std::env::var("PHLB_SERVE_TOKEN").ok();
+    let token = auth::token(
+        args.token_file.as_deref(),
+        env_token.as_deref().filter(|t| !t.is_empty()),
+        config.serve_token.as_deref(),
+    )?;
+    let prefix = auth::prefix(&token);
     let (root, catalog) = open_read(config)?;
-    let listener = TcpListener::bind(args.listen)
-        .with_context(|| format!("--listen {}: cannot listen", args.listen))?;
-    let bound = listener.local_addr()?;
+    let listeners = listen(&args.listen, &addrs)?;
+    let bound: Vec<SocketAddr> = listeners
+        .iter()
+        .map(|l| l.local_addr())
+        .collect::<std::io::Result<_>>()?;
+    // Given as localhost: the URL says localhost (the Host check takes it).
+    let shown = if args.listen.parse::<SocketAddr>().is_err() {
+        format!("localhost:{}", bound[0].port())
+    } else {
+        bound[0].to_string()
+    };
     crate::signals::as_service("serve", ui.quiet());
-    let url = format!("http://{bound}/?token={token}");
+    let url = format!("http://{shown}{prefix}/?token={token}");
     // The URL goes to stdout (scripts and tests read it), one line, flushed.
     println!("{url}");
     std::io::stdout().flush()?;
     if !ui.quiet() {
         eprintln!(
-            "phlb serve: {} read-only on {bound}; open the URL above (it holds the token)",
-            root.display()
+            "phlb serve: {} read-only on {}; open the URL above (it holds the token)",
+            root.display(),
+            bound
+                .iter()
+                .map(|b| b.to_string())
+                .collect::<Vec<_>>()
+                .join(" and ")
         );
     }
     if args.open {
-        let _ = std::process::Command::new("xdg-open")
-            .arg(&url)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn();
+        open::in_browser(&url)?;
     }
     let app = Arc::new(App {
         catalog,
         root,
         config: config.clone(),
         token,
+        prefix,
         bound,
         damaged: Arc::default(),
     });
-    let busy = Arc::new((Mutex::new(0usize), Condvar::new()));
-    for conn in listener.incoming() {
-        let Ok(stream) = conn else { continue };
-        {
-            let (count, cv) = &*busy;
-            let mut n = count.lock().unwrap_or_else(|e| e.into_inner());
-            while *n >= WORKERS {
-                n = cv.wait(n).unwrap_or_else(|e| e.into_inner());
-            }
-            *n += 1;
-        }
-        let (app, done) = (Arc::clone(&app), Arc::clone(&busy));
-        let spawned = std::thread::Builder::new()
-            .name("serve".into())
-            .spawn(move || {
-                answer(&app, stream);
-                let (count, cv) = &*done;
-                *count.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
-                cv.notify_one();
-            });
-        if spawned.is_err() {
-            let (count, _) = &*busy;
-            *count.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
-        }
-    }
+    conns::serve(listeners, app)?;
     Ok(Outcome::Clean)
 }
 
-/// Reads one request from `stream` and answers it.
-fn answer(app: &App, mut stream: TcpStream) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-    let _ = stream.set_write_timeout(Some(Duration::from_secs(60)));
-    let req = match http::read_request(&stream) {
-        Ok(Some(r)) => r,
-        Ok(None) => {
-            let _ = http::write_response(
-                &mut stream,
-                false,
-                http::Response::new(400, "text/plain", "bad request\n"),
-            );
-            return;
+/// Binds every address of `--listen`; with port 0 the first one picks the port and the
+/// others take the same. An address the machine lacks (::1 with IPv6 off) is skipped
+/// when another one was bound.
+fn listen(given: &str, addrs: &[SocketAddr]) -> Result<Vec<TcpListener>> {
+    let mut out: Vec<TcpListener> = Vec::new();
+    let mut last_err = None;
+    for a in addrs {
+        let mut a = *a;
+        if let Some(first) = out.first() {
+            a.set_port(first.local_addr()?.port());
         }
-        Err(_) => return,
-    };
-    let head_only = req.method == "HEAD";
-    let resp = routes::handle(app, &req);
-    if let Err(e) = http::write_response(&mut stream, head_only, resp) {
-        if e.kind() == std::io::ErrorKind::InvalidData {
-            eprintln!("phlb serve: {} {}: {e}", req.method, req.path);
+        match TcpListener::bind(a) {
+            Ok(l) => out.push(l),
+            Err(e) if addrs.len() > 1 => last_err = Some((a, e)),
+            Err(e) => return Err(e).with_context(|| format!("--listen {given}: cannot listen")),
         }
     }
+    if out.is_empty() {
+        let (a, e) = last_err.expect("an address was tried");
+        return Err(e).with_context(|| format!("--listen {given} ({a}): cannot listen"));
+    }
+    Ok(out)
 }

@@ -23,39 +23,70 @@ impl From<anyhow::Error> for Fail {
 }
 
 /// An HTML page response.
-pub fn ok_html(title: &str, body: &str) -> Answer {
+pub fn ok_html(app: &App, title: &str, body: &str) -> Answer {
     Ok(Response::new(
         200,
         "text/html; charset=utf-8",
-        html::page(title, body),
+        html::page(&app.prefix, title, body),
     ))
 }
 
-/// Answers one request.
-pub fn handle(app: &App, req: &Request) -> Response {
-    if !auth::host_ok(req, app.bound) {
-        return Response::new(421, "text/plain", "wrong Host header\n");
+/// What the gate decided about a request, before any page work.
+pub enum Gate {
+    /// An answer that needs nothing but the request (refusal, token redirect): small,
+    /// sent by the thread that gathers heads.
+    Answer(Response),
+    /// A request that may have its page, its path now below the secret prefix.
+    Page(Request),
+}
+
+/// Checks Host, method and token; a request that passes has its path made relative to
+/// the secret prefix.
+pub fn gate(app: &App, req: &Request) -> Gate {
+    let answer = |r: Response| Gate::Answer(r);
+    if !auth::host_ok(req, &app.bound) {
+        return answer(Response::new(421, "text/plain", "wrong Host header\n"));
     }
     if req.method != "GET" && req.method != "HEAD" {
-        return Response::new(405, "text/plain", "only GET and HEAD\n").with("Allow", "GET, HEAD");
+        return answer(
+            Response::new(405, "text/plain", "only GET and HEAD\n").with("Allow", "GET, HEAD"),
+        );
     }
+    let under = auth::below(&req.path, &app.prefix);
     match auth::carried(req, &app.token) {
-        Carried::No => {
-            return Response::new(
-                401,
-                "text/plain",
-                "401: this phlb server wants its token: open the URL it printed at start \
-                 (…/?token=…), or send `Authorization: Bearer TOKEN`\n",
-            )
-            .with("WWW-Authenticate", "Bearer realm=\"phlb\"")
-        }
         Carried::Query => {
-            return Response::new(303, "text/plain", "")
-                .with("Location", auth::without_token(req))
-                .with("Set-Cookie", auth::cookie(&app.token))
+            return answer(
+                Response::new(303, "text/plain", "")
+                    .with(
+                        "Location",
+                        auth::without_token(req, under.unwrap_or(&req.path), &app.prefix),
+                    )
+                    .with("Set-Cookie", auth::cookie(&app.token, &app.prefix)),
+            )
         }
-        Carried::Header => {}
+        Carried::Bearer => {}
+        Carried::Cookie if under.is_some() => {}
+        Carried::Cookie | Carried::No => {
+            return answer(
+                Response::new(
+                    401,
+                    "text/plain",
+                    "401: this phlb server wants its token: open the URL it printed at start \
+                     (…/?token=…), or send `Authorization: Bearer TOKEN`\n",
+                )
+                .with("WWW-Authenticate", "Bearer realm=\"phlb\""),
+            )
+        }
     }
+    // Pages live under the secret prefix; a Bearer request may leave it out.
+    Gate::Page(Request {
+        path: under.unwrap_or(&req.path).to_string(),
+        ..req.clone()
+    })
+}
+
+/// Answers a request that passed the gate.
+pub fn page(app: &App, req: &Request) -> Response {
     let answer = match req.path.as_str() {
         "/" => snapshots::page(app, req),
         "/only-here" => snapshots::only_here(app, req),
@@ -77,7 +108,11 @@ pub fn handle(app: &App, req: &Request) -> Response {
         Err(Fail::NotFound) => Response::new(
             404,
             "text/html; charset=utf-8",
-            html::page("Not found", "<p>No such page or entry in the catalog.</p>"),
+            html::page(
+                &app.prefix,
+                "Not found",
+                "<p>No such page or entry in the catalog.</p>",
+            ),
         ),
         Err(Fail::Error(e)) => {
             eprintln!("phlb serve: {}: {e:#}", req.path);
@@ -85,6 +120,7 @@ pub fn handle(app: &App, req: &Request) -> Response {
                 500,
                 "text/html; charset=utf-8",
                 html::page(
+                    &app.prefix,
                     "Error",
                     &format!("<p class=\"bad\">{}</p>", html::esc(&format!("{e:#}"))),
                 ),

@@ -19,8 +19,14 @@ const CHART_POINTS: i64 = 500;
 /// `/`: every name with its state, chart and (paged) runs; `?name=N&o=K` pages one name.
 pub fn page(app: &App, req: &Request) -> Answer {
     let db = app.catalog.db()?;
-    let alive = crate::lock::writer_running(&app.config.meta_dir());
-    let states = status::statuses(&db, &app.config, crate::clock::now_utc(), alive)?;
+    let meta = app.config.meta_dir();
+    let alive = |name: &str, ts: &str| crate::lock::run::alive(&meta, name, ts);
+    let states = status::statuses(&db, &app.config, crate::clock::now_utc(), &alive)?;
+    let states = status::with_attempts(
+        states,
+        crate::root::attempts::last_per_name(&meta)?,
+        &app.config,
+    );
     let mut body = String::new();
     if let Some(max) = app.config.max_age {
         let _ = write!(body, "<p>MAX_AGE = {}</p>", esc(&max.to_string()));
@@ -30,11 +36,11 @@ pub fn page(app: &App, req: &Request) -> Answer {
     }
     body.push_str(
         "<table id=\"names\"><tr><th>name</th><th>source</th><th>newest complete</th><th>age</th>\
-         <th>state</th><th>last run</th></tr>",
+         <th>state</th><th>last run</th><th>last backup attempt</th></tr>",
     );
     for s in &states {
         let newest = match (s.newest_id, &s.newest) {
-            (Some(id), Some(label)) => link(&format!("/browse?s={id}"), label),
+            (Some(id), Some(label)) => link(&format!("browse?s={id}"), label),
             _ => "-".into(),
         };
         let state = match (s.stale, s.failed) {
@@ -47,15 +53,29 @@ pub fn page(app: &App, req: &Request) -> Answer {
         let _ = write!(
             body,
             "<tr class=\"name\" data-name=\"{n}\"><td><a href=\"#n-{n}\">{n}</a></td><td>{}</td>\
-             <td>{newest}</td><td>{}</td><td>{state}</td><td>{} {}</td></tr>",
+             <td>{newest}</td><td>{}</td><td>{state}</td><td>{} {}</td><td class=\"attempt{}\">{}</td></tr>",
             esc(s.source.as_deref().unwrap_or("-")),
             esc(&s.age_text()),
             esc(s.last_run.as_deref().unwrap_or("-")),
             esc(s.last_status.as_deref().unwrap_or("")),
+            if s.last_attempt.as_ref().is_some_and(|a| a.failed()) {
+                " bad"
+            } else {
+                ""
+            },
+            esc(&status::attempt_text(s.last_attempt.as_ref())),
             n = esc(&s.name),
         );
     }
     body.push_str("</table>");
+    // What removals left undone (an immutable file), as `phlb status` lists them.
+    for line in status::stuck_removals(&db, &app.root)? {
+        let _ = write!(
+            body,
+            "<p class=\"bad stuck\">stuck removal: {} (a run could not delete it; its warning says how to fix it)</p>",
+            esc(&line)
+        );
+    }
     let only = req.param("name");
     for s in states.iter().filter(|s| only.is_none_or(|n| n == s.name)) {
         let offset = if only.is_some() {
@@ -65,7 +85,7 @@ pub fn page(app: &App, req: &Request) -> Answer {
         };
         name_section(&db, &app.root, &s.name, offset, &mut body)?;
     }
-    ok_html("Snapshots", &body)
+    ok_html(app, "Snapshots", &body)
 }
 
 /// One name's chart and a page of its runs.
@@ -106,14 +126,14 @@ fn name_section(
             .or(older_of_last.as_ref().filter(|_| i + 1 == runs.len()))
             .map(|o| o.id);
         let diff = older
-            .map(|o| link(&format!("/diff?a={o}&b={}", r.id), "diff"))
+            .map(|o| link(&format!("diff?a={o}&b={}", r.id), "diff"))
             .unwrap_or_default();
         let _ = write!(
             body,
             "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
-             <td class=\"n\">{}</td><td class=\"n\" data-fill=\"/only-here?s={}\" \
+             <td class=\"n\">{}</td><td class=\"n\" data-fill=\"only-here?s={}\" \
              data-pending=\"1\">…</td><td class=\"n\">{}</td><td>{diff}</td></tr>",
-            link(&format!("/browse?s={}", r.id), &r.timestamp),
+            link(&format!("browse?s={}", r.id), &r.timestamp),
             esc(&status),
             r.files,
             bytes(r.bytes),
@@ -124,7 +144,7 @@ fn name_section(
     }
     body.push_str("</table>");
     body.push_str(&pager(
-        &format!("/?name={}&", q(name)),
+        &format!("./?name={}&", q(name)),
         offset,
         PER,
         runs.len(),

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::fmt::Write;
 
-use super::html::{bytes, esc, link, lossy, pager, q};
+use super::html::{bytes, esc, link, pager, pager_by, q, visible, visible_str};
 use super::http::{Request, Response};
 use super::routes::{ok_html, Answer, Fail};
 use super::App;
@@ -35,14 +35,14 @@ pub fn history(app: &App, req: &Request) -> Answer {
         "<p>{} in {} snapshot(s){}</p><table id=\"versions\"><tr><th>first</th><th>last</th>\
          <th class=\"n\">snapshots</th><th>kind</th><th class=\"n\">size</th>\
          <th>mtime (UTC)</th><th>hash</th><th>trimmed</th></tr>",
-        esc(&lossy(&path)),
+        esc(&visible(&path)),
         sightings.len(),
         name.map(|n| format!(" of {}", esc(n))).unwrap_or_default()
     );
     for v in history::versions(sightings) {
         let cell = |label: &str| -> Result<String, Fail> {
             Ok(match id_of(&db, label)? {
-                Some(id) => link(&format!("/file?s={id}&p={pid}"), label),
+                Some(id) => link(&format!("file?s={id}&p={pid}"), label),
                 None => esc(label),
             })
         };
@@ -66,7 +66,7 @@ pub fn history(app: &App, req: &Request) -> Answer {
         );
     }
     body.push_str("</table>");
-    ok_html(&format!("History of {}", lossy(&path)), &body)
+    ok_html(app, &format!("History of {}", visible(&path)), &body)
 }
 
 /// The two snapshots of a diff: `a` and `b`, or `b` and the run of its name before it.
@@ -81,16 +81,17 @@ pub fn diff(app: &App, req: &Request) -> Answer {
     let db = app.catalog.db()?;
     let (a, b) = pair(&db, req)?;
     let o = req.num("o").unwrap_or(0).max(0);
-    let part = format!("/diff/part?a={}&b={}&o={o}", a.id, b.id);
+    let mo = req.num("mo").unwrap_or(0).max(0);
+    let part = format!("diff/part?a={}&b={}&o={o}&mo={mo}", a.id, b.id);
     let body = format!(
         "<p>from {} to {}</p><div id=\"diff\" data-fill=\"{}\" data-html=\"1\" \
          data-pending=\"1\">computing…</div><noscript>{}</noscript>",
-        link(&format!("/browse?s={}", a.id), &a.label()),
-        link(&format!("/browse?s={}", b.id), &b.label()),
+        link(&format!("browse?s={}", a.id), &a.label()),
+        link(&format!("browse?s={}", b.id), &b.label()),
         esc(&part),
         link(&part, "show the changes")
     );
-    ok_html(&format!("Diff {} → {}", a.label(), b.label()), &body)
+    ok_html(app, &format!("Diff {} → {}", a.label(), b.label()), &body)
 }
 
 /// `/diff/part?a=ID&b=ID&o=K`: the counts, a page of changes and the metadata changes,
@@ -118,25 +119,38 @@ pub fn diff_part(app: &App, req: &Request) -> Answer {
     );
     let page: Vec<_> = changes.iter().skip(o as usize).take(PER as usize).collect();
     for c in &page {
+        // Each row links to the file's page in the snapshot that holds it.
+        let (snap, path) = match c.what {
+            "removed" => (a.id, c.from.as_deref().unwrap_or(&c.path)),
+            _ => (b.id, c.path.as_str()),
+        };
+        let cell = match web::path_id(&db, path.as_bytes())? {
+            Some(pid) => link(&format!("file?s={snap}&p={pid}"), &visible_str(&c.path)),
+            None => esc(&visible_str(&c.path)),
+        };
         let _ = write!(
             out,
-            "<tr class=\"{w}\"><td>{w}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td></tr>",
-            esc(&c.path),
-            esc(c.from.as_deref().unwrap_or("")),
+            "<tr class=\"{w}\"><td>{w}</td><td>{cell}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td></tr>",
+            esc(&visible_str(c.from.as_deref().unwrap_or(""))),
             esc(&c.kind),
             bytes(c.size),
             w = c.what
         );
     }
     out.push_str("</table>");
+    let mo = req.num("mo").unwrap_or(0).max(0);
     out.push_str(&pager(
-        &format!("/diff?a={}&b={}&", a.id, b.id),
+        &format!("diff?a={}&b={}&mo={mo}&", a.id, b.id),
         o,
         PER,
         page.len(),
         Some(changes.len() as i64),
     ));
-    let meta = web::meta_changes(&db, a.id, b.id, PER)?;
+    let (meta, meta_total) = web::meta_changes(&db, a.id, b.id, mo, PER)?;
+    // An empty table says nothing: shown only when there are metadata changes.
+    if meta_total == 0 {
+        return Ok(Response::new(200, "text/html; charset=utf-8", out));
+    }
     out.push_str(
         "<h2>Metadata changes (same content)</h2><table id=\"meta-changes\"><tr><th>path</th>\
          <th>mode</th><th>mtime</th></tr>",
@@ -158,27 +172,46 @@ pub fn diff_part(app: &App, req: &Request) -> Answer {
         let _ = write!(
             out,
             "<tr><td>{}</td><td class=\"mono\">{}</td><td>{}</td></tr>",
-            esc(&lossy(&m.path)),
+            link(
+                &format!("file?s={}&p={}", b.id, m.path_id),
+                &visible(&m.path)
+            ),
             mode,
             esc(&mtime)
         );
     }
     out.push_str("</table>");
+    out.push_str(&pager_by(
+        "mo",
+        &format!("diff?a={}&b={}&o={o}&", a.id, b.id),
+        mo,
+        PER,
+        meta.len(),
+        Some(meta_total),
+    ));
     Ok(Response::new(200, "text/html; charset=utf-8", out))
 }
 
-/// `/find?glob=G[&o=K]`: paths matching a shell glob, with their newest snapshot.
+/// `/find?glob=G[&name=N][&o=K]`: paths matching a shell glob (in snapshots of name
+/// N when given), with their newest snapshot.
 pub fn find(app: &App, req: &Request) -> Answer {
     let glob = req.param("glob").unwrap_or("");
+    let name = req.param("name").filter(|n| !n.is_empty());
     let mut body = format!(
-        "<form method=\"get\" action=\"/find\"><input name=\"glob\" value=\"{}\" \
-         placeholder=\"*.pdf or notes/*\"> <button>find</button></form>",
-        esc(glob)
+        "<form method=\"get\" action=\"find\"><input name=\"glob\" value=\"{}\" \
+         placeholder=\"*.pdf or notes/*\">{} <button>find</button></form>",
+        esc(glob),
+        name.map(|n| format!(
+            " in {} <input type=\"hidden\" name=\"name\" value=\"{}\">",
+            esc(n),
+            esc(n)
+        ))
+        .unwrap_or_default()
     );
     if !glob.is_empty() {
         let db = app.catalog.db()?;
         let o = req.num("o").unwrap_or(0).max(0);
-        let found = web::find_page(&db, glob, o, PER)?;
+        let found = web::find_page(&db, glob, name, o, PER)?;
         body.push_str(
             "<table id=\"found\"><tr><th>path</th><th class=\"n\">snapshots</th>\
              <th>newest</th><th></th></tr>",
@@ -187,22 +220,28 @@ pub fn find(app: &App, req: &Request) -> Answer {
             let _ = write!(
                 body,
                 "<tr><td>{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td></tr>",
-                link(&format!("/file?s={}&p={}", m.newest_id, m.path_id), &m.path),
+                link(
+                    &format!("file?s={}&p={}", m.newest_id, m.path_id),
+                    &visible_str(&m.path)
+                ),
                 m.snapshots,
                 esc(&m.newest),
-                link(&format!("/history?p={}", m.path_id), "history")
+                link(&format!("history?p={}", m.path_id), "history")
             );
         }
         body.push_str("</table>");
         body.push_str(&pager(
-            &format!("/find?glob={}&", q(glob)),
+            &match name {
+                Some(n) => format!("find?glob={}&name={}&", q(glob), q(n)),
+                None => format!("find?glob={}&", q(glob)),
+            },
             o,
             PER,
             found.len(),
             None,
         ));
     }
-    ok_html("Find", &body)
+    ok_html(app, "Find", &body)
 }
 
 /// The snapshots duplicates look in: `s`, or the newest complete one of every name.
@@ -229,14 +268,14 @@ pub fn duplicates(app: &App, req: &Request) -> Answer {
     for id in &ids {
         if let Some(s) = web::snapshot(&db, *id)? {
             if s.status == Status::Complete || req.num("s").is_some() {
-                labels.push(link(&format!("/browse?s={}", s.id), &s.label()));
+                labels.push(link(&format!("browse?s={}", s.id), &s.label()));
             }
         }
     }
     let o = req.num("o").unwrap_or(0).max(0);
     let part = match req.num("s") {
-        Some(s) => format!("/duplicates/part?s={s}&o={o}"),
-        None => format!("/duplicates/part?o={o}"),
+        Some(s) => format!("duplicates/part?s={s}&o={o}"),
+        None => format!("duplicates/part?o={o}"),
     };
     let body = format!(
         "<p>in {}</p><div id=\"dups\" data-fill=\"{}\" data-html=\"1\" data-pending=\"1\">\
@@ -245,7 +284,7 @@ pub fn duplicates(app: &App, req: &Request) -> Answer {
         esc(&part),
         link(&part, "show the groups")
     );
-    ok_html("Duplicates", &body)
+    ok_html(app, "Duplicates", &body)
 }
 
 /// `/duplicates/part[?s=ID]&o=K`: a page of content stored under more than one path,
@@ -261,7 +300,7 @@ pub fn duplicates_part(app: &App, req: &Request) -> Answer {
     );
     let page: Vec<_> = groups.iter().skip(o as usize).take(PER as usize).collect();
     for g in &page {
-        let paths: Vec<String> = g.paths.iter().map(|p| esc(p)).collect();
+        let paths: Vec<String> = g.paths.iter().map(|p| esc(&visible_str(p))).collect();
         let _ = write!(
             out,
             "<tr><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
@@ -276,8 +315,8 @@ pub fn duplicates_part(app: &App, req: &Request) -> Answer {
     }
     out.push_str("</table>");
     let base = match req.num("s") {
-        Some(s) => format!("/duplicates?s={s}&"),
-        None => "/duplicates?".to_string(),
+        Some(s) => format!("duplicates?s={s}&"),
+        None => "duplicates?".to_string(),
     };
     out.push_str(&pager(&base, o, PER, page.len(), Some(groups.len() as i64)));
     Ok(Response::new(200, "text/html; charset=utf-8", out))

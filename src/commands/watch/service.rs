@@ -14,7 +14,9 @@ use super::filter::Filter;
 use super::intake::{Intake, News};
 use super::timing::{Schedule, Waits};
 use crate::catalog::{self, Access, Catalog};
-use crate::commands::backup::{open_for_backup, scan_options, snapshot_with_hooks, Source};
+use crate::commands::backup::{
+    open_for_backup, record_snapshot, scan_options, snapshot_with_hooks, Source,
+};
 use crate::config::Config;
 use crate::lock::Held;
 use crate::progress::{Style, Ui};
@@ -232,8 +234,10 @@ impl<'a> Watch<'a> {
             Ok(o) => o,
             Err(e) => {
                 eprintln!("phlb: error: {e:#}; no snapshot now, watching goes on");
+                let at = crate::clock::now_rfc3339();
                 for &i in due {
                     self.schedules[i].started(Instant::now());
+                    record_snapshot(self.config, self.ui, &self.sources[i], &at, Err(&e));
                 }
                 return;
             }
@@ -254,7 +258,14 @@ impl<'a> Watch<'a> {
                 continue;
             }
             let started = Instant::now();
-            match snapshot_with_hooks(&opened, self.config, source, &ui) {
+            let at = crate::clock::now_rfc3339();
+            let made = snapshot_with_hooks(&opened, self.config, source, &ui);
+            let result = match &made {
+                Ok(m) => Ok(i32::from(m.counts.failed > 0)),
+                Err(e) => Err(e),
+            };
+            record_snapshot(self.config, self.ui, source, &at, result);
+            match made {
                 Ok(made) => {
                     for gone in &made.removed_leftovers {
                         self.ui.say(format!(
