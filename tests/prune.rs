@@ -803,6 +803,15 @@ fn an_immutable_file_left_in_the_trash_never_stops_later_backups() {
         shown.contains("stuck removal:") && shown.contains(".phlb/trash/src/"),
         "{shown}"
     );
+    // The web UI's snapshots page says the same (#26 item 13).
+    {
+        let srv = common::serve::Server::start(&env);
+        let page = srv.get("/").text();
+        assert!(
+            page.contains("stuck removal:") && page.contains(".phlb/trash/src/"),
+            "{page}"
+        );
+    }
     // A trim of an immutable old version: pending, said, never stopping a backup.
     env.write("f", b"v3");
     env.backup();
