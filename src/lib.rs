@@ -73,7 +73,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
     match &cli.command {
         Command::Init(_) | Command::Config(_) => {}
         Command::Backup(args) if args.init => {
-            let made = commands::init::init(&loaded.config.backup_path, &ui)?;
+            let made = commands::init::init(&loaded.config, &loaded.config.backup_path, &ui)?;
             if !made.existed {
                 ui.say(format!("phlb: {}", made.line()));
             }

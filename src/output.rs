@@ -250,7 +250,15 @@ pub fn without_codes(text: &str) -> String {
         }
         text.replace_range(at..at + "Error code ".len() + digits + 2, "");
     }
-    text
+    // A cause said twice in a row ("database or disk is full: database or disk is
+    // full", SQLite's message and its code's) is said once.
+    let mut parts: Vec<&str> = Vec::new();
+    for part in text.split(": ") {
+        if parts.last() != Some(&part) {
+            parts.push(part);
+        }
+    }
+    parts.join(": ")
 }
 
 /// One CSV line (with newline) of these fields, quoted where they need it.
@@ -363,6 +371,7 @@ mod tests {
             ("a: Error code 21: Bad parameter", "a: Bad parameter"),
             ("a (os error x)", "a (os error x)"),
             ("plain", "plain"),
+            ("a: disk I/O error: disk I/O error", "a: disk I/O error"),
         ];
         for (given, want) in cases {
             assert_eq!(error_text(&anyhow::anyhow!(given.to_string())), want);

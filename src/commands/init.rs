@@ -20,7 +20,7 @@ pub fn run(config: &Config, ui: &Ui, args: &InitArgs) -> Result<Outcome> {
         Some(d) => std::path::absolute(d).context("cannot read the current folder")?,
         None => config.backup_path.clone(),
     };
-    let made = init(&dir, ui)?;
+    let made = init(config, &dir, ui)?;
     if args.json {
         println!("{}", serde_json::to_string(&made.json())?);
     } else if !ui.quiet() {
@@ -77,9 +77,12 @@ impl Made {
 }
 
 /// Makes `dir` a backup root (the folder, `.phlb`, the catalog recording the
-/// filesystem it is on); a root already is left as it is.
-pub fn init(dir: &Path, ui: &Ui) -> Result<Made> {
+/// filesystem it is on); a root already is left as it is. Snapshot folders already there
+/// (a root that lost its `.phlb`) are recorded at once, as `add --no-link` would, so the
+/// first backup takes its place after them.
+pub fn init(config: &Config, dir: &Path, ui: &Ui) -> Result<Made> {
     crate::store::check_root_safe(dir)?;
+    refuse_inside_a_root(dir)?;
     let existed = dir.join(META_DIR).is_dir();
     if !dir.exists() {
         use std::os::unix::fs::DirBuilderExt;
@@ -93,7 +96,17 @@ pub fn init(dir: &Path, ui: &Ui) -> Result<Made> {
     }
     let adopted = if existed { 0 } else { snapshot_folders(dir) };
     let say = |line: String| ui.say(line);
+    crate::store::make_private_dir(&dir.join(META_DIR))?;
     let opened = BackupRoot::open_writer(dir, Filesystem::MustMatch, Wait::No, &say)?;
+    if adopted > 0 {
+        crate::commands::add::record_on_disk(
+            config,
+            opened.path(),
+            &opened.catalog,
+            crate::progress::Style::detect(ui.quiet()),
+            &say,
+        )?;
+    }
     let (filesystem, free) = describe_filesystem(&opened.path);
     Ok(Made {
         root: opened.path.clone(),
@@ -102,6 +115,34 @@ pub fn init(dir: &Path, ui: &Ui) -> Result<Made> {
         filesystem,
         free,
     })
+}
+
+/// Refuses a folder inside another backup root (in a snapshot, a `<name>` folder or
+/// `.phlb`): its backups would be taken for the outer root's snapshots, or change them.
+fn refuse_inside_a_root(dir: &Path) -> Result<()> {
+    let abs = std::path::absolute(dir).context("cannot read the current folder")?;
+    // The deepest part that exists, as the kernel resolves it.
+    let Some(existing) = abs.ancestors().find(|a| a.exists()) else {
+        return Ok(());
+    };
+    let canon = existing
+        .canonicalize()
+        .with_context(|| format!("{}: cannot open", existing.display()))?;
+    let below = if existing == abs { 1 } else { 0 };
+    for outer in canon.ancestors().skip(below) {
+        if outer
+            .join(META_DIR)
+            .symlink_metadata()
+            .is_ok_and(|m| m.is_dir())
+        {
+            bail!(
+                "{}: cannot make a backup root inside the backup root {}",
+                dir.display(),
+                outer.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The snapshot folders (`<name>/<timestamp>` with a manifest or summary beside them)

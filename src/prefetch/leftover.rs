@@ -34,6 +34,12 @@ pub fn link_leftover(
     if !md.is_file() || md.len() != read.meta.size || mtime != read.meta.mtime_ns {
         return None;
     }
+    // A new copy the dead run wrote has one link; more means someone linked it from
+    // elsewhere (or put a link to an outside file there): whoever holds that other name
+    // could change the snapshot through it.
+    if md.nlink() != 1 {
+        return None;
+    }
     // Without root phlb cannot give a copy its source's owner: the owner is not judged.
     let (uid, gid) = if store::running_as_root() {
         (md.uid(), md.gid())

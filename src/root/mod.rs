@@ -53,8 +53,21 @@ impl BackupRoot {
     /// judged too) for writing; lines worth telling the user (a stale lock taken over, a
     /// catalog made anew, inode numbers re-recorded) go to `say`.
     /// `wait` says whether to wait for a lock another run holds.
-    /// On a full disk it gives the space reserve back and tries once more.
+    /// A folder without `.phlb` is refused (the drive may have been unmounted since the
+    /// command started, as under a long `watch`), but for the default root.
     pub fn open_writer(
+        given: &Path,
+        fs: Filesystem,
+        wait: lock::Wait,
+        say: &dyn Fn(String),
+    ) -> Result<Self> {
+        Self::open_writer_once(given, fs, wait, say)
+    }
+
+    /// As `open_writer`, for a removal (`prune`, `forget`): on a full disk it gives the
+    /// space reserve back and tries once more, so a full disk can be pruned. Only a
+    /// removal may use the reserve: it frees space; any other writer would only use it up.
+    pub fn open_remover(
         given: &Path,
         fs: Filesystem,
         wait: lock::Wait,
@@ -79,6 +92,13 @@ impl BackupRoot {
             .canonicalize()
             .with_context(|| format!("{}: cannot open backup root", given.display()))?;
         let meta_dir = path.join(META_DIR);
+        if meta_dir.symlink_metadata().is_err() && !required::is_default_root(&path) {
+            anyhow::bail!(
+                "{}: not a phlb backup root (no .phlb folder): is the drive mounted? `phlb init {}` makes one",
+                path.display(),
+                path.display()
+            );
+        }
         store::make_private_dir(&meta_dir)?;
         let lock = lock::acquire_waiting(&meta_dir, wait, say)?;
         // What killed runs left under temp names: phlb's own temp folder, and the temp

@@ -13,17 +13,25 @@ use crate::config::{Config, Loaded};
 
 /// True when `root` is the default backup root, however the config reached it.
 pub fn is_default_root(root: &Path) -> bool {
-    root == Config::default().backup_path
+    let default = Config::default().backup_path;
+    root == default || default.canonicalize().is_ok_and(|d| d == root)
 }
 
 /// Refuses `loaded`'s backup root unless it holds `.phlb` (or it is the default root and
 /// `may_make_default`), naming where the root and the config came from.
 pub fn require(loaded: &Loaded, may_make_default: bool) -> Result<()> {
     let root = &loaded.config.backup_path;
-    if root.join(super::META_DIR).is_dir() {
+    // A real folder: a `.phlb` symlink would read (or write) another root's catalog.
+    if root
+        .join(super::META_DIR)
+        .symlink_metadata()
+        .is_ok_and(|m| m.is_dir())
+    {
         return Ok(());
     }
-    if may_make_default && is_default_root(root) {
+    // The default root is made by the first backup only where nothing is yet: an
+    // existing folder there (an empty mount point, a symlink to one) is not a root.
+    if may_make_default && is_default_root(root) && root.symlink_metadata().is_err() {
         return Ok(());
     }
     let state = if root.is_dir() {

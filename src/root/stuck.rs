@@ -30,7 +30,7 @@ impl Stuck {
              append-only (`lsattr -R` shows `i` or `a`), run `chattr -R -ia {}` and the next \
              phlb run deletes it; backups go on meanwhile",
             one_line(&self.path),
-            self.why,
+            crate::output::without_codes(&self.why),
             quoted(&self.path)
         )
     }

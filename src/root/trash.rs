@@ -247,7 +247,10 @@ pub fn finish(root: &Path, catalog: &Catalog, say: &dyn Fn(String)) -> Result<Ve
             let item = bin.path().join(&leaf);
             if is_real_dir(&item) {
                 let ts = leaf.strip_suffix(IN_PROGRESS).unwrap_or(&leaf);
-                if let Some(row) = SnapshotRow::find(&db, &name, ts)? {
+                // Rows of a snapshot whose folder is in its place are that snapshot's
+                // (one made later under the same name), never the trashed one's.
+                let live = is_real_dir(&root.join(&name).join(ts));
+                if let Some(row) = SnapshotRow::find(&db, &name, ts)?.filter(|_| !live) {
                     prune::delete_run(&db, row.id)?;
                 }
             }

@@ -122,6 +122,11 @@ impl Stamp {
             bail!("\"instant\" {instant:?} is out of range");
         };
         let sequence = doc["sequence"].as_i64().context("no \"sequence\"")?;
+        // A creation sequence counts runs: a negative or absurd one (a tampered file)
+        // would put the snapshot before all others or stop every later backup.
+        if !(0..=1i64 << 53).contains(&sequence) {
+            bail!("\"sequence\" {sequence} is out of range");
+        }
         let time_source = doc["time_source"]
             .as_str()
             .and_then(TimeSource::parse)
@@ -272,6 +277,8 @@ mod tests {
         }
         assert!(Stamp::from_json(b"{}").is_err());
         assert!(Stamp::from_json(b"{\"instant\":\"x\",\"sequence\":1}").is_err());
+        let absurd = b"{\"instant\":\"2025-01-01T00:00:00Z\",\"sequence\":9223372036854775807,\"time_source\":\"run\",\"source\":null}";
+        assert!(Stamp::from_json(absurd).is_err());
     }
 
     #[test]

@@ -18,6 +18,9 @@ pub struct Cleaned {
     pub finished: Vec<String>,
     /// Runs that died part-way: removed.
     pub removed: Vec<String>,
+    /// Leftovers that could not be deleted (an immutable file), with why: told, never
+    /// a reason to fail a run whose snapshot is complete.
+    pub stuck: Vec<String>,
 }
 
 /// What `clean` does with runs that died part-way.
@@ -77,7 +80,13 @@ pub fn clean(
         let Some(ts) = leftover_of(text, format) else {
             continue;
         };
-        remove_any(&item.path())?;
+        if let Err(e) = remove_any(&item.path()) {
+            out.stuck.push(format!(
+                "{}; it stays until it can be deleted (an immutable file? `chattr -R -ia` on it, then the next run removes it)",
+                crate::output::error_text(&e)
+            ));
+            continue;
+        }
         if !out.removed.iter().any(|r| r.ends_with(ts)) {
             out.removed.push(format!("{name}/{ts}"));
         }

@@ -250,9 +250,28 @@ fn pick_timestamp(
     let base = now.format(&config.sub_dir_formatter).to_string();
     let sums = config.hash.manifest_suffix();
     let mut ts = base.clone();
+    // A removal left unfinished (an immutable file) keeps its snapshot's name in the
+    // trash: a new snapshot never takes it (the repeated hour when summer time ends
+    // gives the same folder name again), so finishing that removal can never touch it.
+    let trash = root
+        .join(crate::root::META_DIR)
+        .join(crate::root::TRASH_DIR)
+        .join(name);
+    let in_trash = |ts: &str| {
+        std::fs::read_dir(&trash).is_ok_and(|it| {
+            it.flatten().any(|e| {
+                let leaf = e.file_name();
+                let leaf = leaf.to_string_lossy();
+                leaf == ts
+                    || leaf
+                        .strip_prefix(ts)
+                        .is_some_and(|rest| rest.starts_with('.'))
+            })
+        })
+    };
     for n in 1.. {
         let paths = SnapshotPaths::new(root, name, &ts, sums);
-        if !paths.taken() && !SnapshotRow::exists(db, name, &ts)? {
+        if !paths.taken() && !SnapshotRow::exists(db, name, &ts)? && !in_trash(&ts) {
             return Ok((ts, paths));
         }
         ts = format!("{base}-{n}");
@@ -372,6 +391,9 @@ pub fn make_snapshot(
     ));
     let db = catalog.db()?;
     let cleaned = leftovers::clean(&db, root, name, sums, format, DeadRuns::Remove)?;
+    for why in &cleaned.stuck {
+        ui.say(format!("phlb: warning: {why}"));
+    }
     // The snapshot is complete whatever happens to the link; a failure is only told.
     if let Err(e) = crate::root::latest::refresh(&db, root, name) {
         ui.say(format!("phlb: warning: {e:#}"));

@@ -212,7 +212,7 @@ fn with_root(
     }
     existing_root(config)?;
     let say = |line: String| ui.say(line);
-    let opened = BackupRoot::open_writer(
+    let opened = BackupRoot::open_remover(
         &config.backup_path,
         Filesystem::Any,
         removal.wait.into(),
