@@ -118,17 +118,23 @@ pub fn acquire_waiting(meta_dir: &Path, wait: Wait, say: &dyn Fn(String)) -> Res
     }
 }
 
-/// Takes the writer lock or explains who holds it (a `Held` error when another run has it).
-pub fn acquire(meta_dir: &Path) -> Result<Lock> {
-    let path = meta_dir.join("lock");
-    let mut file = OpenOptions::new()
+/// Opens (or makes, 0600) the lock file at `path` for reading and writing, never through
+/// a symlink: the writer lock's and a run's (`run`).
+pub(crate) fn open_lock_file(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
         .mode(0o600)
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(&path)
+        .open(path)
+}
+
+/// Takes the writer lock or explains who holds it (a `Held` error when another run has it).
+pub fn acquire(meta_dir: &Path) -> Result<Lock> {
+    let path = meta_dir.join("lock");
+    let mut file = open_lock_file(&path)
         .with_context(|| format!("{}: cannot open lock file", path.display()))?;
     let mut previous = String::new();
     let _ = file.read_to_string(&mut previous);

@@ -44,14 +44,7 @@ pub fn hold(meta_dir: &Path, name: &str, timestamp: &str) -> Result<RunLock> {
     crate::store::make_private_dir(&dir)?;
     sweep(&dir);
     let path = path(meta_dir, name, timestamp);
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(&path)
+    let file = super::open_lock_file(&path)
         .with_context(|| format!("{}: cannot create the run lock", path.display()))?;
     // SAFETY: flock on a file descriptor we own.
     if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
