@@ -303,3 +303,120 @@ fn a_new_snapshot_never_takes_the_name_of_a_stuck_removal_in_the_trash() {
         "a live snapshot's rows were dropped"
     );
 }
+
+#[test]
+#[ignore = "needs root (mounts a tmpfs) and strace"]
+fn a_backup_whose_drive_is_unmounted_mid_run_leaves_the_mount_point_empty() {
+    // Found by the second attack round: the failed backup recorded its attempt by
+    // making `.phlb` in the empty mount point, and every later backup then wrote there.
+    let env = Env::bare();
+    write_tree(&env, 20, 50, "one");
+    let point = env.dir.path().join("usb");
+    let disk = SmallDisk::mount(&point, "50m").expect("mounting a tmpfs needs root");
+    set_mode(&point, 0o700);
+    env.init(&point);
+    // The walk slowed down, so the unmount lands mid-run.
+    let mut cmd = Command::new("strace");
+    cmd.args([
+        "-f",
+        "-o",
+        "/dev/null",
+        "-e",
+        "inject=getdents64:delay_exit=200000",
+    ])
+    .arg(env!("CARGO_BIN_EXE_phlb"))
+    .arg("--backup-root")
+    .arg(&point)
+    .args(["backup", env.src.to_str().unwrap()])
+    .current_dir(env.dir.path())
+    .env("HOME", env.dir.path());
+    let run = Watched::spawn(&env, cmd);
+    assert!(wait_for(|| point.join("src").is_dir()), "{}", run.stderr());
+    assert!(Command::new("umount")
+        .arg("-l")
+        .arg(&point)
+        .status()
+        .unwrap()
+        .success());
+    std::mem::forget(disk);
+    let (status, err) = run.finish();
+    assert_ne!(status.code(), Some(0), "{err}");
+    assert_eq!(
+        fs::read_dir(&point).unwrap().count(),
+        0,
+        "wrote into the mount point: {err}"
+    );
+    let out = env
+        .cmd_at(&point)
+        .args(["backup", env.src.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_code(&out, 2);
+}
+
+#[test]
+fn forget_missing_keeps_the_rows_of_snapshots_whose_folders_are_there() {
+    // Found by the second attack round: a verify run while the drive was unmounted
+    // marked present snapshots missing, and `forget --missing` dropped their rows.
+    let env = Env::new();
+    env.write("a", b"a");
+    let snap = env.backup();
+    env.db()
+        .execute("UPDATE snapshot_runs SET status = 'missing'", [])
+        .unwrap();
+    assert_ok(&env.run(&["forget", "--missing"]));
+    assert_eq!(env.sql_int("SELECT count(*) FROM snapshot_runs"), 1);
+    assert!(snap.is_dir());
+}
+
+#[test]
+fn a_fifo_where_a_snapshot_file_was_never_hangs_a_restore() {
+    // Found by the second attack round: restore blocked forever opening it, holding the
+    // snapshot's lock (prune waited behind it).
+    let env = Env::new();
+    env.write("a", b"alpha");
+    env.write("b", b"beta");
+    let snap = env.backup();
+    fs::remove_file(snap.join("a")).unwrap();
+    let made = Command::new("mkfifo").arg(snap.join("a")).status().unwrap();
+    assert!(made.success());
+    let mut cmd = env.cmd();
+    cmd.args(["restore", "src", "--to"])
+        .arg(env.dir.path().join("out"));
+    let mut run = Watched::spawn(&env, cmd);
+    assert!(
+        wait_for(|| run.child.try_wait().unwrap().is_some()),
+        "restore hangs: {}",
+        run.stderr()
+    );
+    let (status, err) = run.finish();
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert_eq!(fs::read(env.dir.path().join("out/b")).unwrap(), b"beta");
+}
+
+#[test]
+#[ignore = "needs root (chown to another user)"]
+fn a_token_file_another_user_owns_or_can_swap_is_refused() {
+    // Found by the second attack round: serve took a token file owned by `nobody`, or
+    // in a folder anyone may write, whose owner could read or set root's token.
+    let env = Env::new();
+    let theirs = env.dir.path().join("theirs");
+    fs::write(&theirs, "abcdefghijklmnopqrstuvwxyz012345\n").unwrap();
+    set_mode(&theirs, 0o600);
+    std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
+    let open = env.dir.path().join("open");
+    fs::create_dir(&open).unwrap();
+    set_mode(&open, 0o777);
+    fs::write(open.join("t"), "abcdefghijklmnopqrstuvwxyz012345\n").unwrap();
+    set_mode(&open.join("t"), 0o600);
+    for file in [theirs, open.join("t")] {
+        let out = env
+            .cmd()
+            .args(["serve", "--listen", "127.0.0.1:0", "--token-file"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert_code(&out, 2);
+        assert!(stderr(&out).contains("another user"), "{}", stderr(&out));
+    }
+}

@@ -143,6 +143,7 @@ pub fn run(config: &Config, ui: &Ui, args: &VerifyArgs) -> Result<Outcome> {
         if paths.dir.symlink_metadata().is_err() {
             // Reported as a problem once, when it vanished; from then on it is known.
             if snap.status != Status::Missing {
+                crate::root::still_a_root(&root)?;
                 snap.mark_missing(&db)?;
                 report.problem(
                     &snap.label(),

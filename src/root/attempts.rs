@@ -77,6 +77,16 @@ pub fn record(meta_dir: &Path, attempts: &[Attempt]) -> Result<()> {
             break f;
         }
     };
+    // A line cut short (a full disk, a kill) must not swallow this one: start anew.
+    let len = f.metadata().with_context(ctx)?.len();
+    let mut last = [b'\n'];
+    if len > 0 {
+        use std::os::unix::fs::FileExt;
+        f.read_exact_at(&mut last, len - 1).with_context(ctx)?;
+    }
+    if last[0] != b'\n' {
+        text.insert(0, '\n');
+    }
     f.write_all(text.as_bytes()).with_context(ctx)?;
     if f.metadata().with_context(ctx)?.len() > MAX_BYTES {
         compact(&path, &mut f).with_context(ctx)?;
@@ -174,6 +184,23 @@ mod tests {
         assert_eq!(last["x"].exit, 0);
         assert_eq!(last["y"].exit, 0);
         assert!(last_per_name(&dir.path().join("none")).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_line_cut_short_by_a_full_disk_never_swallows_the_next_attempt() {
+        // Found by an attack: an attempt appended to a cut line was lost, and status
+        // said ok after two failed backups.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(FILE), b"{\"time\":\"2026-12-07T05:1").unwrap();
+        let failed = Attempt {
+            time: "2026-12-07T05:20:00Z".into(),
+            name: "s".into(),
+            source: "/s".into(),
+            exit: 2,
+            reason: "PRE_COMMAND failed".into(),
+        };
+        record(dir.path(), &[failed]).unwrap();
+        assert_eq!(last_per_name(dir.path()).unwrap()["s"].exit, 2);
     }
 
     #[test]

@@ -19,7 +19,7 @@ pub mod stuck;
 mod trash;
 mod trim;
 
-pub use required::{is_default_root, require, used_line, where_from, with_where};
+pub use required::{is_default_root, require, still_a_root, used_line, where_from, with_where};
 pub use trash::{remove_empty_name_folder, remove_side_files, snapshot_places, TRASH_DIR};
 pub use trim::finish as finish_trims;
 

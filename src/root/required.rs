@@ -49,6 +49,23 @@ pub fn require(loaded: &Loaded, may_make_default: bool) -> Result<()> {
     )
 }
 
+/// Stops a writer whose root lost its `.phlb` while it ran (a drive unmounted under it)
+/// before it takes a folder that is not there for gone: a snapshot is marked `missing`
+/// only while its root is still the root.
+pub fn still_a_root(root: &Path) -> Result<()> {
+    if root
+        .join(super::META_DIR)
+        .symlink_metadata()
+        .is_ok_and(|m| m.is_dir())
+    {
+        return Ok(());
+    }
+    bail!(
+        "{}: the backup root's .phlb is gone (was the drive unmounted?); stopping before anything is marked missing",
+        root.display()
+    )
+}
+
 /// Where the root came from and which config file was used, or where phlb looked.
 pub fn where_from(loaded: &Loaded) -> String {
     let root_from = loaded

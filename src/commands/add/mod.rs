@@ -318,6 +318,7 @@ pub fn run(config: &Config, ui: &Ui, args: &AddArgs) -> Result<Outcome> {
     for snap in SnapshotRow::all(&db)? {
         if snap.status == Status::Complete && !root.join(&snap.name).join(&snap.timestamp).is_dir()
         {
+            crate::root::still_a_root(&root)?;
             snap.mark_missing(&db)?;
             say(format!(
                 "phlb: {}: folder is gone; marked missing",

@@ -93,12 +93,13 @@ pub fn record(
     }
     // Recorded where the catalog would be; the root must exist (a missing root, as an
     // unmounted drive leaves it, is told by the run's own error).
+    // Only into a root's own `.phlb`: never made here (a drive unmounted under the run
+    // would get one on the system disk, and look like a root from then on).
     let meta = config.meta_dir();
-    if !config.backup_path.is_dir() {
+    if !meta.symlink_metadata().is_ok_and(|m| m.is_dir()) {
         return;
     }
-    let recorded =
-        crate::store::make_private_dir(&meta).and_then(|_| attempts::record(&meta, &list));
+    let recorded = attempts::record(&meta, &list);
     if let Err(e) = recorded {
         ui.say(format!("phlb: warning: {e:#}"));
     }

@@ -199,7 +199,10 @@ fn previous(
                     run_id: row.id,
                 }))
             }
-            Base::Gone(row) => row.mark_missing(db)?,
+            Base::Gone(row) => {
+                crate::root::still_a_root(root)?;
+                row.mark_missing(db)?
+            }
             Base::None => return Ok(None),
         }
     }
@@ -320,6 +323,7 @@ pub fn make_snapshot(
     // every other caller (a watch), silently.
     let moved = check_owner(&db, source, &|_| {})?;
     let settled = leftovers::clean(&db, root, name, sums, format, DeadRuns::Keep)?;
+    crate::root::still_a_root(root)?;
     store::make_private_dir(&root.join(name))?;
     let prev = previous(&db, root, source, config.hash)?;
     let resume = leftovers::resumable(&db, root, source, sums, config.hash)?;

@@ -73,9 +73,11 @@ pub fn run_forget(config: &Config, ui: &Ui, args: &ForgetArgs) -> Result<Outcome
                     &m.row.timestamp,
                     true,
                 ));
+                // Gone from disk, whatever the catalog says: a verify that ran while the
+                // drive was unmounted marked present snapshots `missing` (found by an
+                // attack); their rows are kept.
                 let gone = match m.row.status {
-                    Status::Missing => true,
-                    Status::Complete => dir.symlink_metadata().is_err(),
+                    Status::Missing | Status::Complete => dir.symlink_metadata().is_err(),
                     Status::Incomplete => false,
                 };
                 if gone {

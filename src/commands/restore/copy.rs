@@ -131,7 +131,9 @@ impl Copier<'_> {
             if let Some(done) = judge(ctx, dir, &name, rec) {
                 return done;
             }
-            let flags = libc::O_RDONLY | libc::O_NOCTTY;
+            // O_NONBLOCK: a FIFO put where a file was must not hang the restore (and
+            // the snapshot's lock with it); the kind is judged on the descriptor.
+            let flags = libc::O_RDONLY | libc::O_NOCTTY | libc::O_NONBLOCK;
             let mut src = match fsat::open_no_symlinks(
                 Some(snap),
                 Path::new(os(&rec.path)),
@@ -141,6 +143,11 @@ impl Copier<'_> {
                 Ok(fd) => File::from(fd),
                 Err(e) => return Done::Failed(format!("cannot read the snapshot's copy: {e}")),
             };
+            if !src.metadata().is_ok_and(|m| m.is_file()) {
+                return Done::Failed(
+                    "the snapshot's copy is not a regular file (replaced by hand?)".to_string(),
+                );
+            }
             let temp = Temp::new(dir);
             let written = temp.create_file().and_then(|mut dst| {
                 let algo = HashAlgo::of_digest(&copy.hash);

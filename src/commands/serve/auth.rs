@@ -54,6 +54,29 @@ fn token_file(path: &Path) -> Result<String> {
             meta.mode() & 0o7777
         );
     }
+    // Owned by another user, it is theirs to read and to set (found by an attack).
+    let me = crate::store::running_uid();
+    if meta.uid() != me && meta.uid() != 0 {
+        bail!(
+            "--token-file {shown}: owned by another user (uid {}); use a file you own",
+            meta.uid()
+        );
+    }
+    // A folder on the way that others may write (not sticky) lets them swap the file.
+    let abs = std::path::absolute(path).with_context(|| format!("--token-file {shown}"))?;
+    for dir in abs.ancestors().skip(1) {
+        let Ok(d) = std::fs::metadata(dir) else {
+            continue;
+        };
+        let others_write = d.mode() & 0o022 != 0 && d.mode() & 0o1000 == 0;
+        if others_write || (d.uid() != me && d.uid() != 0) {
+            bail!(
+                "--token-file {shown}: {} may be changed by another user, who could swap the \
+                 file; keep the token in a folder only you (or root) can change",
+                dir.display()
+            );
+        }
+    }
     let text = std::fs::read_to_string(path).with_context(|| format!("--token-file {shown}"))?;
     let t = text.strip_suffix('\n').unwrap_or(&text);
     let t = t.strip_suffix('\r').unwrap_or(t);

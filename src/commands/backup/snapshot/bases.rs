@@ -74,7 +74,27 @@ impl Bases {
             dir: &self.resumed_dirs[*n],
             resumed: true,
         });
-        resumed.filter(same).or(prev)
+        // A leftover with a link that no interrupted run of this name accounts for was
+        // linked from elsewhere (or replaced by a link to an outside file): whoever holds
+        // the other name could change the snapshot through it. A run resumed from
+        // another holds the same inode at the same path: those links are accounted for.
+        // A few `lstat`s, for resumed files only.
+        let alone = |b: &Basis| {
+            use std::os::unix::fs::MetadataExt;
+            let Ok(m) = std::fs::symlink_metadata(b.dir.join(&e.rel)) else {
+                return false;
+            };
+            let accounted = self
+                .resumed_dirs
+                .iter()
+                .filter(|d| {
+                    std::fs::symlink_metadata(d.join(&e.rel))
+                        .is_ok_and(|o| (o.dev(), o.ino()) == (m.dev(), m.ino()))
+                })
+                .count() as u64;
+            m.nlink() <= accounted
+        };
+        resumed.filter(same).filter(alone).or(prev)
     }
 }
 
@@ -122,9 +142,12 @@ mod tests {
 
     #[test]
     fn the_previous_snapshot_wins_then_an_interrupted_run_then_none() {
+        // The interrupted run's folder holds the file it finished (one link).
+        let dead = tempfile::tempdir().unwrap();
+        std::fs::write(dead.path().join("a"), b"finished").unwrap();
         let mut bases = Bases {
             prev_dir: PathBuf::from("/r/n/prev"),
-            resumed_dirs: vec![PathBuf::from("/r/n/dead.inprogress")],
+            resumed_dirs: vec![dead.path().to_path_buf()],
             ..Bases::default()
         };
         bases.prev.insert(b"a".to_vec(), recorded(5, 100, 1));
@@ -135,7 +158,12 @@ mod tests {
         assert_eq!((unchanged.copy_id, unchanged.resumed), (1, false));
         let resumed = bases.of(&file(6, 200)).unwrap();
         assert_eq!((resumed.copy_id, resumed.resumed), (2, true));
-        assert_eq!(resumed.dir, Path::new("/r/n/dead.inprogress"));
+        assert_eq!(resumed.dir, dead.path());
+        // Linked from elsewhere (found by an attack): never resumed.
+        std::fs::hard_link(dead.path().join("a"), dead.path().join("outside")).unwrap();
+        let linked = bases.of(&file(6, 200)).unwrap();
+        assert_eq!((linked.copy_id, linked.resumed), (1, false));
+        std::fs::remove_file(dead.path().join("outside")).unwrap();
         // Changed since both: the previous snapshot's entry stays (its path id), and
         // the file is read.
         let changed = bases.of(&file(6, 300)).unwrap();
