@@ -114,7 +114,7 @@ Examples:
 Every command but init refuses a folder without .phlb (exit 2), so a drive that is not
 mounted never gets a backup written into its empty mount point. The one exception is
 the default root ~/phlb-backups, which the first backup makes. A folder of snapshots
-that lost its .phlb becomes a root again; `phlb add` then rebuilds its catalog.";
+that lost its .phlb becomes a root again, its snapshots recorded at once.";
 
 pub const COMPLETIONS_EXAMPLES: &str = "\
 Examples:

@@ -58,7 +58,7 @@ impl Made {
         );
         if self.adopted > 0 {
             line.push_str(&format!(
-                "; it holds {} snapshot folder(s) without a catalog: `phlb add` rebuilds it",
+                "; the {} snapshot folder(s) it holds are recorded in the new catalog (`phlb verify` checks them)",
                 self.adopted
             ));
         }
