@@ -219,6 +219,7 @@ impl Log {
         if level < self.level {
             return;
         }
+        let text = crate::output::without_codes(text);
         let _ = writeln!(self.out, "{level:<7} {text}");
     }
 

@@ -143,7 +143,10 @@ impl<'a> Watch<'a> {
             self.check_sources(now);
             if self.next_poll.is_some_and(|t| t <= now) {
                 if let Err(e) = self.compare_all(now) {
-                    eprintln!("phlb: error: {e:#}; watching goes on");
+                    eprintln!(
+                        "phlb: error: {}; watching goes on",
+                        crate::output::error_text(&e)
+                    );
                 }
                 self.next_poll = Some(now + self.waits.max_wait);
             }
@@ -233,7 +236,10 @@ impl<'a> Watch<'a> {
         let opened = match self.open_root() {
             Ok(o) => o,
             Err(e) => {
-                eprintln!("phlb: error: {e:#}; no snapshot now, watching goes on");
+                eprintln!(
+                    "phlb: error: {}; no snapshot now, watching goes on",
+                    crate::output::error_text(&e)
+                );
                 let at = crate::clock::now_rfc3339();
                 for &i in due {
                     self.schedules[i].started(Instant::now());
@@ -304,13 +310,18 @@ impl<'a> Watch<'a> {
                             false,
                         );
                         if let Err(e) = pruned {
-                            eprintln!("phlb: error: prune of {} failed: {e:#}", source.name);
+                            eprintln!(
+                                "phlb: error: prune of {} failed: {}",
+                                source.name,
+                                crate::output::error_text(&e)
+                            );
                         }
                     }
                 }
                 Err(e) => eprintln!(
-                    "phlb: error: snapshot of {} failed: {e:#}; watching goes on",
-                    escape_controls(&source.name)
+                    "phlb: error: snapshot of {} failed: {}; watching goes on",
+                    escape_controls(&source.name),
+                    crate::output::error_text(&e)
                 ),
             }
             crate::signals::doing("");
