@@ -223,44 +223,6 @@ fn download_of_damaged_copy_is_cut_and_shown() {
 }
 
 #[test]
-fn status_is_clean_when_fresh_and_exit_1_when_stale() {
-    let env = Env::new();
-    env.write("a.txt", b"a");
-    env.backup();
-    env.config("MAX_AGE = 26h");
-    let out = env.run(&["status", "--json"]);
-    assert_ok(&out);
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let n = &doc["names"][0];
-    assert_eq!(n["name"], "src");
-    assert_eq!(n["stale"], false);
-    assert_eq!(n["failed"], false);
-    assert!(n["age_secs"].as_i64().unwrap() < 60);
-    assert!(n["newest"].as_str().unwrap().starts_with("src/"));
-    assert_eq!(doc["max_age"], "1d2h");
-    assert_eq!(doc["ok"], true);
-
-    let old = Env::new();
-    old.write("a.txt", b"a");
-    backup_at(&old, "2020-01-01 12:00:00");
-    old.config("MAX_AGE = 26h");
-    let out = old.run(&["status"]);
-    assert_code(&out, 1);
-    assert!(String::from_utf8_lossy(&out.stdout).contains("STALE"));
-    let quiet = old.run(&["status", "-q"]);
-    assert_code(&quiet, 1);
-    assert!(quiet.stdout.is_empty());
-    let json = old.run(&["status", "--json"]);
-    assert_code(&json, 1);
-    let doc: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
-    assert_eq!(doc["names"][0]["stale"], true);
-    assert_eq!(doc["names"][0]["taken_at"].as_str().unwrap()[..4], *"2020");
-    // Without MAX_AGE nothing is stale.
-    old.config("");
-    assert_ok(&old.run(&["status"]));
-}
-
-#[test]
 fn a_snapshot_deleted_by_hand_is_missing_to_every_reader_and_latest_is_the_newest_on_disk() {
     // Found by an attack: after `rm -rf` of the newest snapshot, `restore src/latest`
     // failed, the on-disk `latest` dangled until a prune, and `list`, `status` and the
