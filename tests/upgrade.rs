@@ -265,3 +265,31 @@ fn root_made_by_todays_main_gets_instants_sequence_and_side_files_from_the_first
         serde_json::from_slice(&env.run(&["list", "--json"]).stdout).unwrap();
     assert_eq!(rebuilt, after);
 }
+
+#[test]
+fn a_v11_root_upgrades_then_verifies_restores_and_prunes() {
+    // A root in the catalog shape of the main before instants and sources (v11), with
+    // a steady clock: after the first writer it keeps every snapshot, verifies clean,
+    // restores an old one and prunes to the one made last.
+    let env = Env::new();
+    let mut snaps = Vec::new();
+    for (i, t) in ["2026-02-01 10:00:00", "2026-02-02 10:00:00"]
+        .iter()
+        .enumerate()
+    {
+        env.write("a.txt", format!("v{i}").as_bytes());
+        snaps.push(backup_at(&env, t));
+    }
+    downgrade_to_v11(&env);
+    env.write("a.txt", b"v2");
+    let newest = env.backup();
+    assert_eq!(env.snapshots("src").len(), 3);
+    assert_ok(&env.run(&["verify"]));
+    let out = env.dir.path().join("out");
+    let label = format!("src/{}", snaps[0].file_name().unwrap().to_str().unwrap());
+    assert_ok(&env.restore(&[&label], &out));
+    assert_eq!(fs::read(out.join("a.txt")).unwrap(), b"v0");
+    assert_ok(&env.run(&["prune", "--keep-last", "1"]));
+    assert_eq!(env.snapshots("src"), vec![newest]);
+    assert_ok(&env.run(&["verify"]));
+}
