@@ -45,6 +45,15 @@ import subprocess
 import sys
 import time
 
+
+def snapshot_folders(top):
+    """The snapshot folders of one name, oldest first: real folders only (`latest` is a
+    symlink to the newest, and sorts after every timestamp)."""
+    return sorted(
+        d for d in os.listdir(top)
+        if os.path.isdir(os.path.join(top, d)) and not os.path.islink(os.path.join(top, d))
+    )
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 GEN = os.path.join(HERE, "gen_corpus.py")
@@ -137,7 +146,7 @@ def human(n):
 def newest_snapshot(root):
     """The newest snapshot folder under phlb's root: the tree its next run links from."""
     top = os.path.join(root, "corpus")
-    snaps = sorted(d for d in os.listdir(top) if os.path.isdir(os.path.join(top, d)) and "." not in d)
+    snaps = [d for d in snapshot_folders(top) if "." not in d]
     return os.path.join(top, snaps[-1])
 
 
@@ -167,6 +176,10 @@ def measure(args, work, have_rsync, big_bytes, deleted_at):
         print(f"  {label}: {secs:.2f} s{mem}", flush=True)
 
     def phlb(root, *a):
+        # A root is made on purpose (`phlb init`, in builds that have it) before its
+        # first use; an older build, run for a before/after comparison, makes its own.
+        if not os.path.isdir(os.path.join(root, ".phlb")) and has("init"):
+            subprocess.run([args.phlb, "-q", "init", root], check=True)
         return timed([args.phlb, "-q", "--backup-root", root] + list(a))
 
     def has(command):
@@ -275,7 +288,7 @@ def measure(args, work, have_rsync, big_bytes, deleted_at):
         # du counts each inode once over all its arguments: the newest snapshot's line is
         # what this run wrote into the tree (file data and folders, like rsync's below;
         # the catalog, manifest and log beside it are left out).
-        snaps = sorted(d for d in os.listdir(os.path.join(root, "corpus")) if os.path.isdir(os.path.join(root, "corpus", d)))
+        snaps = snapshot_folders(os.path.join(root, "corpus"))
         out = subprocess.run(["du", "-s", "--block-size=1"] + [os.path.join(root, "corpus", d) for d in snaps[-2:]],
                              capture_output=True, text=True, check=True)
         written.setdefault("phlb", []).append(int(out.stdout.splitlines()[1].split()[0]))
@@ -298,7 +311,7 @@ def measure(args, work, have_rsync, big_bytes, deleted_at):
             rs_prev = dest
 
     # verify: one snapshot, full and fast, against sha256sum of the same files.
-    snaps = sorted(d for d in os.listdir(os.path.join(root, "corpus")) if os.path.isdir(os.path.join(root, "corpus", d)))
+    snaps = snapshot_folders(os.path.join(root, "corpus"))
     last = snaps[-1]
     snap_dir = os.path.join(root, "corpus", last)
     for r in range(args.reps):
@@ -347,7 +360,7 @@ def measure(args, work, have_rsync, big_bytes, deleted_at):
         ready([catalog])
         s, k = phlb(root, "prune", "--keep-last", "1", "--dry-run")
         record("prune plan (dry run) phlb", s, k)
-    snaps = sorted(d for d in os.listdir(os.path.join(root, "corpus")) if os.path.isdir(os.path.join(root, "corpus", d)))
+    snaps = snapshot_folders(os.path.join(root, "corpus"))
     for r in range(args.reps if has("forget") else 0):
         if len(snaps) < 3:
             break

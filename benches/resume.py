@@ -76,6 +76,9 @@ def leftover_inodes(root):
 
 
 def phlb_cmd(args, root, *rest):
+    # A root is made on purpose (`phlb init`) before its first use.
+    if not os.path.isdir(os.path.join(root, ".phlb")):
+        subprocess.run([args.phlb, "-q", "init", root], check=True)
     return [args.phlb, "--backup-root", root, *rest]
 
 
