@@ -190,3 +190,24 @@ fn sources_in_the_ini_are_backed_up_by_a_bare_backup() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_failed_backup_of_the_ini_sources_is_recorded_as_their_attempt() {
+    // Found in review: attempts were named from the command line's sources only, so a
+    // bare `phlb backup` of SOURCES that failed left `status` saying ok.
+    let env = Env::new();
+    env.write("a", b"a");
+    assert_ok(&env.run(&["backup", env.src.to_str().unwrap()]));
+    env.config(&format!(
+        "SOURCES = {}\nPRE_COMMAND = false",
+        env.src.display()
+    ));
+    assert_code(&env.run(&["backup"]), 2);
+    let out = env.run(&["status"]);
+    assert_code(&out, 1);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("src: last backup attempt failed"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
