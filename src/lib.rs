@@ -3,7 +3,7 @@
 pub mod catalog;
 pub mod cli;
 pub mod clock;
-pub mod commands;
+pub mod cmd;
 pub mod config;
 pub mod duration;
 pub mod flush;
@@ -12,6 +12,7 @@ pub mod hash;
 pub mod layout;
 pub mod lock;
 pub mod manifest;
+pub mod ops;
 pub mod output;
 pub mod plan;
 pub mod prefetch;
@@ -52,8 +53,8 @@ impl Outcome {
 pub fn run(cli: Cli) -> Result<Outcome> {
     // These two need no config: they work even where the config is broken.
     match &cli.command {
-        Command::Completions(args) => return commands::help::completions(args),
-        Command::Man => return commands::help::man(),
+        Command::Completions(args) => return cmd::help::completions(args),
+        Command::Man => return cmd::help::man(),
         _ => {}
     }
     let cwd = std::env::current_dir().context("cannot read the current folder")?;
@@ -73,7 +74,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
     match &cli.command {
         Command::Init(_) | Command::Config(_) => {}
         Command::Backup(args) if args.init => {
-            let made = commands::init::init(&loaded.config, &loaded.config.backup_path, &ui)?;
+            let made = cmd::init::init(&loaded.config, &loaded.config.backup_path, &ui)?;
             if !made.existed {
                 ui.say(format!("phlb: {}", made.line()));
             }
@@ -112,24 +113,24 @@ fn dispatch(
 ) -> Result<Outcome> {
     let ui = *ui;
     match command {
-        Command::Init(args) => commands::init::run(&loaded.config, &ui, &args),
-        Command::Backup(args) => commands::backup::run(&loaded.config, &ui, &args),
-        Command::Verify(args) => commands::verify::run(&loaded.config, &ui, &args),
-        Command::Add(args) => commands::add::run(&loaded.config, &ui, &args),
-        Command::List(args) => commands::list::run(&loaded.config, &args),
-        Command::Ls(args) => commands::ls::run(&loaded.config, &args),
-        Command::Diff(args) => commands::diff::run(&loaded.config, &args),
-        Command::Find(args) => commands::find::run(&loaded.config, &args),
-        Command::History(args) => commands::history::run(&loaded.config, &args),
-        Command::Duplicates(args) => commands::duplicates::run(&loaded.config, &args),
-        Command::Sql(args) => commands::sql::run(&loaded.config, &args),
-        Command::Prune(args) => commands::prune::run_prune(&loaded.config, &ui, &args),
-        Command::Forget(args) => commands::prune::run_forget(&loaded.config, &ui, &args),
-        Command::Watch(args) => commands::watch::run(&loaded.config, &ui, &args),
-        Command::Restore(args) => commands::restore::run(&loaded.config, &ui, &args),
-        Command::Serve(args) => commands::serve::run(&loaded.config, &ui, &args),
-        Command::Status(args) => commands::status::run(&loaded.config, &ui, &args),
-        Command::Config(args) => commands::config::run(loaded, &args, cwd),
+        Command::Init(args) => cmd::init::run(&loaded.config, &ui, &args),
+        Command::Backup(args) => ops::backup::run(&loaded.config, &ui, &args),
+        Command::Verify(args) => ops::verify::run(&loaded.config, &ui, &args),
+        Command::Add(args) => ops::record::run(&loaded.config, &ui, &args),
+        Command::List(args) => cmd::list::run(&loaded.config, &args),
+        Command::Ls(args) => cmd::ls::run(&loaded.config, &args),
+        Command::Diff(args) => cmd::diff::run(&loaded.config, &args),
+        Command::Find(args) => cmd::find::run(&loaded.config, &args),
+        Command::History(args) => cmd::history::run(&loaded.config, &args),
+        Command::Duplicates(args) => cmd::duplicates::run(&loaded.config, &args),
+        Command::Sql(args) => cmd::sql::run(&loaded.config, &args),
+        Command::Prune(args) => ops::prune::run_prune(&loaded.config, &ui, &args),
+        Command::Forget(args) => ops::prune::run_forget(&loaded.config, &ui, &args),
+        Command::Watch(args) => cmd::watch::run(&loaded.config, &ui, &args),
+        Command::Restore(args) => ops::restore::run(&loaded.config, &ui, &args),
+        Command::Serve(args) => cmd::serve::run(&loaded.config, &ui, &args),
+        Command::Status(args) => cmd::status::run(&loaded.config, &ui, &args),
+        Command::Config(args) => cmd::config::run(loaded, &args, cwd),
         Command::Completions(_) | Command::Man => unreachable!("handled before the config"),
     }
 }

@@ -1,0 +1,93 @@
+//! `phlb list`: snapshots with status, size, and what deleting each would free.
+
+use anyhow::{bail, Result};
+
+use crate::catalog::queries;
+use crate::cli::ListArgs;
+use crate::ops::select::{open_read, print};
+use crate::config::Config;
+use crate::output::{Cell, Table};
+use crate::Outcome;
+
+/// A snapshot's status with what went wrong or was changed: `complete, 2 failed, 1
+/// damaged, 3 trimmed`.
+fn status_text(status: &str, failed: i64, damaged: i64, trimmed: i64) -> String {
+    let mut text = status.to_string();
+    if failed > 0 {
+        text.push_str(&format!(", {failed} failed"));
+    }
+    if damaged > 0 {
+        text.push_str(&format!(", {damaged} damaged"));
+    }
+    if trimmed > 0 {
+        text.push_str(&format!(", {trimmed} trimmed"));
+    }
+    text
+}
+
+/// Runs `phlb list`.
+pub fn run(config: &Config, args: &ListArgs) -> Result<Outcome> {
+    let (root, catalog) = open_read(config)?;
+    let db = catalog.db()?;
+    let rows = queries::list(&db, args.name.as_deref())?;
+    if rows.is_empty() {
+        if let Some(name) = &args.name {
+            bail!("{name}: no snapshots of this name in the catalog");
+        }
+    }
+    let json = args.out.json;
+    let mut columns = vec![
+        "snapshot",
+        "status",
+        "files",
+        "bytes",
+        "new_bytes",
+        "only_here",
+    ];
+    if json {
+        columns.extend(["instant", "sequence", "time_source", "source"]);
+    } else {
+        columns.insert(1, "made (local)");
+        columns.push("source");
+    }
+    let mut t = Table::new(&columns);
+    for mut r in rows {
+        // A folder deleted by hand: `missing` (one `lstat` per snapshot).
+        if let Some((name, ts)) = r.snapshot.split_once('/') {
+            r.status = crate::root::latest::shown_status(&root, name, ts, &r.status).to_string();
+        }
+        let made = Cell::Time(i128::from(r.stamp.instant_ns));
+        let mut row = vec![
+            r.snapshot.into(),
+            status_text(&r.status, r.failed, r.damaged, r.trimmed).into(),
+            Cell::Int(r.files),
+            Cell::Bytes(r.bytes),
+            Cell::Bytes(r.new_bytes),
+            Cell::Bytes(r.unique_bytes),
+        ];
+        if json {
+            // The instant in the offset recorded when it was made.
+            row.extend([
+                Cell::Text(r.stamp.rfc3339()),
+                Cell::Int(r.stamp.sequence),
+                r.stamp.time_source.as_str().into(),
+                r.stamp.source.as_ref().map(|s| s.show()).into(),
+            ]);
+        } else {
+            row.insert(1, made);
+            row.push(r.stamp.source.as_ref().map(|s| s.show()).into());
+        }
+        t.push(row);
+    }
+    print(&t, &args.out);
+    // Backups that failed before a snapshot started leave no row: told on stderr.
+    for (name, a) in crate::root::attempts::last_per_name(&config.meta_dir())? {
+        if a.failed() && args.name.as_ref().is_none_or(|n| *n == name) {
+            eprintln!(
+                "phlb: note: the last backup attempt of {name} failed: {}",
+                crate::cmd::status::attempt_text(Some(&a))
+            );
+        }
+    }
+    Ok(Outcome::Clean)
+}

@@ -1,0 +1,271 @@
+//! `phlb status`: per snapshot name, the newest complete snapshot, its age and whether
+//! it is stale by `MAX_AGE`, and how the last run went; exit 1 when any name is stale or
+//! its last run failed. The web UI's snapshots page shows the same `NameStatus`.
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+
+use std::collections::BTreeMap;
+
+use crate::catalog::web::{self, Run};
+use crate::catalog::{Db, SnapshotRow};
+use crate::cli::StatusArgs;
+use crate::ops::select::open_read;
+use crate::config::Config;
+use crate::output::{Cell, Format, Table};
+use crate::progress::Ui;
+use crate::root::attempts::{self, Attempt};
+use crate::units::human_age;
+use crate::Outcome;
+
+/// What one snapshot name's backups look like now.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NameStatus {
+    pub name: String,
+    /// The source that owns the name (`host:/path` of its newest snapshot's source), or
+    /// None when its snapshots were all copied in by hand.
+    pub source: Option<String>,
+    /// `NAME/TIMESTAMP` of the newest complete snapshot.
+    pub newest: Option<String>,
+    #[serde(skip)]
+    pub newest_id: Option<i64>,
+    /// When it was taken (from its folder name, so it survives a catalog rebuild), UTC.
+    pub taken_at: Option<String>,
+    /// Seconds since then.
+    pub age_secs: Option<i64>,
+    /// Older than `MAX_AGE` (or no complete snapshot while `MAX_AGE` is set).
+    pub stale: bool,
+    /// `NAME/TIMESTAMP` and status of the newest run of any status.
+    pub last_run: Option<String>,
+    pub last_status: Option<String>,
+    /// Files the last run could not back up.
+    pub last_failed: i64,
+    /// The last run failed: files failed, or it was killed (incomplete, its run lock
+    /// free); or the last backup attempt failed (see `last_attempt`).
+    pub failed: bool,
+    /// The clock was wrong for one of its snapshots (see `stamp::CLOCK_SLACK_SECS`).
+    pub clock: Option<String>,
+    /// The last `phlb backup` of this name, as `.phlb/attempts` records it: it may have
+    /// failed before any snapshot started.
+    pub last_attempt: Option<Attempt>,
+}
+
+impl NameStatus {
+    /// True when monitoring should alert.
+    pub fn problem(&self) -> bool {
+        self.stale || self.failed || self.clock.is_some()
+    }
+
+    /// The age as a short text (`3h 2min`), or `-`.
+    pub fn age_text(&self) -> String {
+        self.age_secs.map(human_age).unwrap_or_else(|| "-".into())
+    }
+}
+
+/// When run `r` was made: its recorded instant (UTC), whatever the reader's time zone.
+pub fn taken_at(r: &Run) -> DateTime<Utc> {
+    DateTime::from_timestamp_nanos(r.stamp.instant_ns)
+}
+
+/// The status of every name in the catalog at time `now`; `alive(name, timestamp)` says
+/// whether an incomplete run is still running (then it is running, not failed).
+pub fn statuses(
+    db: &Db,
+    config: &Config,
+    now: DateTime<Utc>,
+    alive: &dyn Fn(&str, &str) -> bool,
+) -> Result<Vec<NameStatus>> {
+    let mut out = Vec::new();
+    for name in web::names(db)? {
+        // A snapshot whose folder is gone (deleted by hand) is `missing`, never newest.
+        let root = &config.backup_path;
+        let present = |r: &Run| crate::root::latest::on_disk(root, &r.name, &r.timestamp);
+        let (mut last, complete) = web::newest(db, &name, &present)?;
+        if let Some(l) = last.as_mut() {
+            l.status = crate::root::latest::shown_status(root, &l.name, &l.timestamp, &l.status)
+                .to_string();
+        }
+        let taken = complete.as_ref().map(taken_at);
+        let age_secs = taken.map(|t| (now - t).num_seconds());
+        let stale = match (config.max_age, age_secs) {
+            (None, _) => false,
+            (Some(max), Some(age)) => age > max.approx().as_secs() as i64,
+            (Some(_), None) => true,
+        };
+        let clock = crate::ops::select::clock_problems(db, Some(&name))?
+            .first()
+            .map(|a| a.to_string());
+        let failed = last.as_ref().is_some_and(|l| {
+            l.failed > 0 || (l.status == "incomplete" && !alive(&l.name, &l.timestamp))
+        });
+        out.push(NameStatus {
+            newest: complete
+                .as_ref()
+                .map(|c| format!("{}/{}", c.name, c.timestamp)),
+            newest_id: complete.as_ref().map(|c| c.id),
+            taken_at: complete.as_ref().map(|c| c.stamp.rfc3339()),
+            age_secs,
+            stale,
+            last_run: last.as_ref().map(|l| format!("{}/{}", l.name, l.timestamp)),
+            last_status: last.as_ref().map(|l| l.status.clone()),
+            last_failed: last.as_ref().map_or(0, |l| l.failed),
+            failed,
+            clock,
+            source: SnapshotRow::sources_of_name(db, &name)?
+                .first()
+                .map(|s| s.show()),
+            name,
+            last_attempt: None,
+        });
+    }
+    Ok(out)
+}
+
+/// What removals left undone on disk while no writer runs (an immutable file): the
+/// folders in `.phlb/trash`, and the snapshots with trimmed versions still there.
+pub fn stuck_removals(db: &Db, root: &std::path::Path) -> Result<Vec<String>> {
+    let mut out: Vec<String> = crate::root::stuck::in_trash(root)
+        .iter()
+        .map(|p| crate::units::one_line(p))
+        .collect();
+    for p in crate::catalog::trim::pending(db)? {
+        out.push(format!(
+            "{} old version{} trimmed from {}/{}",
+            p.paths.len(),
+            if p.paths.len() == 1 { "" } else { "s" },
+            p.name,
+            p.timestamp
+        ));
+    }
+    Ok(out)
+}
+
+/// Adds the last backup attempt of each name to `list` (`last_per_name` of
+/// `root::attempts`): a failed one makes its name failed; a name that was attempted but
+/// has no snapshot in the catalog is added (stale too when `MAX_AGE` is set).
+pub fn with_attempts(
+    mut list: Vec<NameStatus>,
+    attempts: BTreeMap<String, Attempt>,
+    config: &Config,
+) -> Vec<NameStatus> {
+    for (name, a) in attempts {
+        let failed = a.failed();
+        match list.iter_mut().find(|s| s.name == name) {
+            Some(s) => {
+                s.failed |= failed;
+                s.last_attempt = Some(a);
+            }
+            None => list.push(NameStatus {
+                name,
+                newest: None,
+                newest_id: None,
+                taken_at: None,
+                age_secs: None,
+                stale: config.max_age.is_some(),
+                last_run: None,
+                last_status: None,
+                last_failed: 0,
+                failed,
+                clock: None,
+                source: None,
+                last_attempt: Some(a),
+            }),
+        }
+    }
+    list.sort_by(|a, b| a.name.cmp(&b.name));
+    list
+}
+
+/// The last backup attempt as a short text: `2026-…Z exit 2: PRE_COMMAND …`, or `-`.
+pub fn attempt_text(a: Option<&Attempt>) -> String {
+    match a {
+        None => "-".into(),
+        Some(a) if a.reason.is_empty() => format!("{} exit {}", a.time, a.exit),
+        Some(a) => format!("{} exit {}: {}", a.time, a.exit, a.reason),
+    }
+}
+
+/// Runs `phlb status` (with `-q`: no table, only the exit code; `--json` still prints).
+pub fn run(config: &Config, ui: &Ui, args: &StatusArgs) -> Result<Outcome> {
+    let (root, catalog) = open_read(config)?;
+    let db = catalog.db()?;
+    let meta = config.meta_dir();
+    let alive = |name: &str, ts: &str| crate::lock::run::alive(&meta, name, ts);
+    let list = statuses(&db, config, crate::clock::now_utc(), &alive)?;
+    let list = with_attempts(list, attempts::last_per_name(&meta)?, config);
+    // While a writer runs it may be deleting them right now.
+    let stuck = match crate::lock::hold_shared(&meta) {
+        Ok(_) => stuck_removals(&db, &root)?,
+        Err(_) => Vec::new(),
+    };
+    let outcome = if list.iter().any(NameStatus::problem) {
+        Outcome::Problems
+    } else {
+        Outcome::Clean
+    };
+    if args.json {
+        let doc = serde_json::json!({
+            "max_age": config.max_age.map(|m| m.to_string()),
+            "ok": outcome == Outcome::Clean,
+            "names": list,
+            "stuck_removals": stuck,
+        });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+        return Ok(outcome);
+    }
+    if ui.quiet() {
+        return Ok(outcome);
+    }
+    let mut t = Table::new(&["name", "source", "newest", "age", "state", "last run"]);
+    for s in &list {
+        let mut state: Vec<&str> = Vec::new();
+        if s.stale {
+            state.push("STALE");
+        }
+        if s.failed {
+            state.push("LAST RUN FAILED");
+        }
+        if s.clock.is_some() {
+            state.push("CLOCK WRONG");
+        }
+        let state = if state.is_empty() {
+            "ok".to_string()
+        } else {
+            state.join(", ")
+        };
+        let last = match (&s.last_run, &s.last_status) {
+            (Some(r), Some(st)) if s.last_failed > 0 => {
+                format!("{r} ({st}, {} failed)", s.last_failed)
+            }
+            (Some(r), Some(st)) => format!("{r} ({st})"),
+            _ => "-".into(),
+        };
+        t.push(vec![
+            s.name.clone().into(),
+            s.source.clone().into(),
+            s.newest.clone().into(),
+            Cell::Text(s.age_text()),
+            state.into(),
+            last.into(),
+        ]);
+    }
+    print!("{}", t.render(Format::Table, false));
+    for line in &stuck {
+        println!(
+            "stuck removal: {line} (a run could not delete it; its warning says how to fix it)"
+        );
+    }
+    for s in &list {
+        if let Some(a) = s.last_attempt.as_ref().filter(|a| a.failed()) {
+            println!(
+                "{}: last backup attempt failed: {}",
+                s.name,
+                attempt_text(Some(a))
+            );
+        }
+    }
+    if let Some(max) = config.max_age {
+        println!("MAX_AGE = {max}");
+    }
+    Ok(outcome)
+}

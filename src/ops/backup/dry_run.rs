@@ -1,0 +1,219 @@
+//! `phlb backup --dry-run`: decides like a real run (fast path, then content hashes
+//! against the catalog) and reports what would be linked or copied, writing nothing.
+
+use std::collections::HashSet;
+use std::os::unix::ffi::OsStrExt;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+
+use super::report::{Counts, Failures, RunKind};
+use super::Source;
+use crate::catalog::entries::previous_entries;
+use crate::catalog::{self, Access, Catalog, Db, SnapshotRow};
+use crate::ops::dedup;
+use crate::config::Config;
+use crate::plan::{first_step, FirstStep, LinkKey, PrevMap};
+use crate::prefetch::{read_and_hash, SourceFile};
+use crate::progress::{Progress, Style, Ui};
+use crate::scan::{self, Entry, Kind, SourceDir};
+use crate::units::one_line;
+use crate::xattr::Xattrs;
+use crate::Outcome;
+
+/// Reports, per source, what a backup would do.
+/// With `ui.verbose` each entry is named with what would happen to it (stderr); with
+/// `json` each source's counts are one JSON line instead of the summary. With
+/// `ui.verbose` each path the selection leaves out is named with its rule, too.
+pub fn run(config: &Config, sources: &[Source], ui: &Ui, json: bool) -> Result<Outcome> {
+    let style = ui.style;
+    // What the real run would refuse, the dry run refuses too.
+    crate::store::check_root_safe(&config.backup_path)?;
+    let meta_dir = config.meta_dir();
+    let catalog = if meta_dir.join(catalog::FILE_NAME).exists() {
+        match Catalog::open(&meta_dir, Access::Peek) {
+            Ok(c) => Some(c),
+            // The real run makes a half-made catalog anew: as if there were none.
+            Err(e) if e.downcast_ref::<catalog::HalfMade>().is_some() => None,
+            Err(e) => return Err(e),
+        }
+    } else {
+        None
+    };
+    if let Some(c) = &catalog {
+        let algo = config.hash.to_string();
+        if let Some(recorded) = c.root_hash()?.filter(|h| *h != algo) {
+            anyhow::bail!(
+                "{}: this backup root uses HASH = {recorded} (set when it was made), the config says HASH = {algo}; \
+                 set HASH = {recorded} for this root, or back up to a new root (--backup-root) to use {algo}",
+                c.path().display()
+            );
+        }
+    }
+    let db = catalog.as_ref().map(|c| c.db()).transpose()?;
+    let root = config
+        .backup_path
+        .canonicalize()
+        .unwrap_or_else(|_| config.backup_path.clone());
+    if let Some(db) = &db {
+        for source in sources {
+            super::check_owner(db, source, &|line| ui.say(line))?;
+        }
+    }
+    let mut outcome = Outcome::Clean;
+    for source in sources {
+        let started = Instant::now();
+        // The snapshot the real run's fast path would use: made from this source, and
+        // still on disk.
+        let from = source.path.as_os_str().as_bytes();
+        let prev = match &db {
+            Some(c) => match SnapshotRow::previous_of_source(c, &source.name, from)? {
+                Some(row) if root.join(&row.name).join(&row.timestamp).is_dir() => {
+                    previous_entries(c, row.id)?
+                }
+                _ => PrevMap::new(),
+            },
+            None => PrevMap::new(),
+        };
+        let dir = SourceDir::open_canonical(&source.path)
+            .with_context(|| format!("{}: cannot back up", source.path.display()))?;
+        let dir = Arc::new(dir);
+        let scan = scan::scan_open(&dir, &super::scan_options(config, &root)?);
+        let progress = Progress::new(
+            style,
+            &format!("backup -n {}", source.name),
+            scan.entries.iter().filter(|e| e.kind == Kind::File).count() as u64,
+            scan.file_bytes(),
+        );
+        let mut counts = Counts {
+            special: scan.specials.len() as u64,
+            skipped: scan.skipped.len() as u64,
+            failed: scan.problems.len() as u64,
+            not_kept: scan
+                .entries
+                .iter()
+                .filter(|e| e.xattrs != Xattrs::None)
+                .count() as u64,
+            ..Counts::default()
+        };
+        for p in &scan.problems {
+            progress.error(&format!(
+                "phlb: error: {}: {}",
+                one_line(&p.path),
+                p.message
+            ));
+        }
+        if ui.verbose {
+            for s in &scan.skipped {
+                progress.warn(&format!("skip    {} ({})", one_line(&s.rel), s.rule));
+            }
+        }
+        let mut seen = HashSet::new();
+        for entry in &scan.entries {
+            let tell = |what: &str| {
+                if ui.verbose {
+                    progress.warn(&format!("{what:<10} {}", one_line(&entry.rel)));
+                }
+            };
+            match entry.kind {
+                Kind::Dir => {
+                    counts.dirs += 1;
+                    tell("folder");
+                }
+                Kind::Symlink => {
+                    counts.symlinks += 1;
+                    tell("symlink");
+                }
+                Kind::File => {
+                    let path = source.path.join(&entry.rel);
+                    match decide(config, db.as_ref(), &root, &prev, &mut seen, entry, &dir) {
+                        Ok(linked) => {
+                            counts.files += 1;
+                            counts.bytes += entry.meta.size;
+                            if linked {
+                                counts.linked += 1;
+                                tell("would link");
+                            } else {
+                                counts.copied += 1;
+                                counts.new_bytes += entry.meta.size;
+                                tell("would copy");
+                            }
+                        }
+                        Err(why) => {
+                            counts.failed += 1;
+                            progress.error(&format!("phlb: error: {}: {why}", one_line(&path)));
+                        }
+                    }
+                }
+            }
+            if entry.kind == Kind::File {
+                progress.advance(entry.meta.size);
+            }
+        }
+        progress.finish();
+        if json {
+            println!(
+                "{}",
+                counts.json(
+                    &source.name,
+                    started.elapsed(),
+                    RunKind::Dry,
+                    &Failures::default(),
+                )
+            );
+        } else if style != Style::Quiet {
+            print!(
+                "{}",
+                counts.summary(&source.name, started.elapsed(), RunKind::Dry)
+            );
+        }
+        if counts.failed > 0 {
+            outcome = Outcome::Problems;
+        }
+    }
+    Ok(outcome)
+}
+
+/// True when the file would be linked, false when it would be stored as a new copy.
+#[allow(clippy::too_many_arguments)]
+fn decide(
+    config: &Config,
+    db: Option<&Db>,
+    root: &std::path::Path,
+    prev: &PrevMap,
+    seen: &mut HashSet<LinkKey>,
+    entry: &Entry,
+    source: &Arc<SourceDir>,
+) -> Result<bool, String> {
+    let p = prev.get(entry.rel.as_os_str().as_bytes());
+    let hash = match first_step(config.dedup, entry.meta, p) {
+        FirstStep::LinkPrevious => return Ok(true),
+        FirstStep::KnownContent => p.map(|p| p.hash.clone()).unwrap_or_default(),
+        FirstStep::Read => {
+            // Read beneath the open source folder, like a real run.
+            let src = SourceFile::walked(source, entry);
+            read_and_hash(&src, config.hash)
+                .map_err(|e| e.to_string())?
+                .hash
+        }
+    };
+    let want = entry.meta.into();
+    if !seen.insert(LinkKey::new(config.dedup, &hash, want)) {
+        return Ok(true);
+    }
+    let Some(db) = db else {
+        return Ok(false);
+    };
+    let found = dedup::candidates(db, &hash, entry.meta.size, want, config.dedup)
+        .map_err(|e| format!("{e:#}"))?;
+    // Only a copy still on disk, unchanged, with room for a link serves, as in a real run.
+    for copy in &found {
+        let place =
+            dedup::place_of(db, root, copy, 1, config.max_links).map_err(|e| format!("{e:#}"))?;
+        if place.is_some() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}

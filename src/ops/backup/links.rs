@@ -1,0 +1,265 @@
+//! Owns finding a stored copy to hardlink: this run's own copies first, then the catalog.
+//! Every link source is checked on disk (inode, size, link count) before it is used.
+//!
+//! The copies this run made are remembered only until the catalog writer has committed
+//! them (with the entry that locates them); the catalog finds them from then on. So the
+//! memory this takes stays flat however many files a first backup holds.
+
+use std::collections::HashMap;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+
+use crate::catalog::damage::Verdict;
+use crate::catalog::writer::Committed;
+use crate::catalog::Db;
+use crate::ops::dedup;
+use crate::plan::{has_room, CopyMeta, Dedup, LinkKey};
+use crate::store::{self, LinkOutcome};
+
+/// A stored copy known to be usable, with the path to link from.
+#[derive(Debug, Clone)]
+struct Live {
+    copy_id: i64,
+    path: PathBuf,
+    nlink: u64,
+    /// Forgotten once the writer has committed this many rows.
+    until: u64,
+}
+
+/// What a link attempt came to.
+#[derive(Debug)]
+pub enum Linked {
+    /// Linked to the stored copy with this id.
+    Yes(i64),
+    /// No usable stored copy: a new one must be written.
+    No,
+}
+
+/// Finds and links stored copies, remembering the ones this run used or made.
+pub struct Linker {
+    root: PathBuf,
+    policy: Dedup,
+    max_links: u64,
+    live: HashMap<LinkKey, Live>,
+    committed: Committed,
+    /// The committed row count `live` was last pruned at.
+    pruned_at: u64,
+    /// Set once hardlinks fail with EXDEV/EPERM/ENOTSUP; from then on everything is copied.
+    pub unsupported: Option<io::Error>,
+    /// What reading unverified copies showed, for the catalog once the run's rows are in.
+    pub verdicts: Vec<(i64, Verdict)>,
+}
+
+impl Linker {
+    /// A linker for the backup root `root`; `committed` tells how far the run's catalog
+    /// rows are committed.
+    pub fn new(root: &Path, policy: Dedup, max_links: u64, committed: Committed) -> Linker {
+        Linker {
+            root: root.to_path_buf(),
+            policy,
+            max_links,
+            live: HashMap::new(),
+            committed,
+            pruned_at: 0,
+            unsupported: None,
+            verdicts: Vec::new(),
+        }
+    }
+
+    /// Remembers a stored copy this run made or linked, so later duplicates link to it
+    /// without a catalog lookup, until the writer has committed `until` rows (for a new
+    /// copy: the rows that record and locate it; 0 for a copy the catalog already has).
+    pub fn remember(
+        &mut self,
+        hash: &[u8],
+        copy: CopyMeta,
+        copy_id: i64,
+        path: &Path,
+        nlink: u64,
+        until: u64,
+    ) {
+        self.forget_committed();
+        self.live.insert(
+            LinkKey::new(self.policy, hash, copy),
+            Live {
+                copy_id,
+                path: path.to_path_buf(),
+                nlink,
+                until,
+            },
+        );
+    }
+
+    /// Drops the copies the catalog can find by now. The link counts kept with them go
+    /// too; the next use of such a copy reads its count from disk again.
+    fn forget_committed(&mut self) {
+        let rows = self.committed.rows();
+        if rows > self.pruned_at {
+            self.pruned_at = rows;
+            self.live.retain(|_, l| l.until > rows);
+        }
+    }
+
+    /// Puts a link to `src` at `dst`; false when this source cannot serve (full, gone,
+    /// or links unsupported, which is remembered).
+    fn link(&mut self, src: &Path, dst: &Path, put: Put) -> Result<bool> {
+        let outcome = match put {
+            Put::New => store::hard_link(src, dst),
+            Put::Over => match store::replace_with_link(src, dst) {
+                Ok(()) => LinkOutcome::Linked,
+                Err(e) => store::classify_link_error(e),
+            },
+        };
+        match outcome {
+            LinkOutcome::Linked => Ok(true),
+            LinkOutcome::Full => Ok(false),
+            LinkOutcome::Unsupported(e) => {
+                self.unsupported = Some(e);
+                Ok(false)
+            }
+            LinkOutcome::Failed(e) if crate::store::is_fatal(&e) => {
+                Err(anyhow::Error::new(e).context(format!("{}: cannot create link", dst.display())))
+            }
+            LinkOutcome::Failed(_) => Ok(false),
+        }
+    }
+
+    /// Replaces the new copy a worker wrote at `dst` by a link to another stored copy of
+    /// the same content that may serve `want`, so each content is stored once: one this
+    /// run remembers, or one the catalog has when this run may have forgotten it since
+    /// the worker claimed the content (`claimed_at`, see `Wrote`).
+    pub fn relink_copy(
+        &mut self,
+        db: &Db,
+        hash: &[u8],
+        size: u64,
+        want: CopyMeta,
+        dst: &Path,
+        claimed_at: u64,
+    ) -> Result<Linked> {
+        let catalog = self.pruned_at > claimed_at;
+        self.link_to(db, hash, size, want, dst, Put::Over, catalog)
+    }
+
+    /// Links `dst` to any stored copy of content `hash` that may serve metadata `want`.
+    pub fn link_content(
+        &mut self,
+        db: &Db,
+        hash: &[u8],
+        size: u64,
+        want: CopyMeta,
+        dst: &Path,
+    ) -> Result<Linked> {
+        self.link_to(db, hash, size, want, dst, Put::New, true)
+    }
+
+    /// Links `dst` to a copy this run remembers, else (with `catalog`) to one the catalog
+    /// lists, checked on disk first.
+    #[allow(clippy::too_many_arguments)]
+    fn link_to(
+        &mut self,
+        db: &Db,
+        hash: &[u8],
+        size: u64,
+        want: CopyMeta,
+        dst: &Path,
+        put: Put,
+        catalog: bool,
+    ) -> Result<Linked> {
+        if self.unsupported.is_some() {
+            return Ok(Linked::No);
+        }
+        let key = LinkKey::new(self.policy, hash, want);
+        if let Some(live) = self.live.get(&key).cloned() {
+            if has_room(live.nlink, self.max_links) {
+                if self.link(&live.path, dst, put)? {
+                    if let Some(l) = self.live.get_mut(&key) {
+                        l.nlink += 1;
+                    }
+                    return Ok(Linked::Yes(live.copy_id));
+                }
+                if let Some(l) = self.live.get_mut(&key) {
+                    l.nlink = self.max_links;
+                }
+            }
+        }
+        if !catalog {
+            return Ok(Linked::No);
+        }
+        for copy in dedup::candidates(db, hash, size, want, self.policy)? {
+            if self.live.get(&key).is_some_and(|l| l.copy_id == copy.id) {
+                continue;
+            }
+            let Some((src, nlink)) = dedup::place_of(db, &self.root, &copy, 1, self.max_links)?
+            else {
+                continue;
+            };
+            if !copy.verified && !self.proves(&src, copy.id, hash) {
+                continue;
+            }
+            if self.link(&src, dst, put)? {
+                self.remember(hash, copy.meta, copy.id, &src, nlink + 1, 0);
+                return Ok(Linked::Yes(copy.id));
+            }
+            if self.unsupported.is_some() {
+                return Ok(Linked::No);
+            }
+        }
+        Ok(Linked::No)
+    }
+}
+
+impl Linker {
+    /// Reads a stored copy whose hash was only taken from a manifest and says whether its
+    /// bytes have that hash; the verdict is kept for the catalog (`verdicts`), so the copy
+    /// serves from then on, or never again.
+    fn proves(&mut self, src: &Path, copy_id: i64, hash: &[u8]) -> bool {
+        let good = dedup::bytes_have(src, hash);
+        let verdict = if good {
+            Verdict::Good
+        } else {
+            Verdict::Damaged
+        };
+        self.verdicts.push((copy_id, verdict));
+        good
+    }
+}
+
+/// How a link is put at its place.
+#[derive(Debug, Clone, Copy)]
+enum Put {
+    /// The place is free.
+    New,
+    /// The place holds a new copy this run wrote; it is replaced in one step.
+    Over,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copies_are_forgotten_once_their_rows_are_committed() {
+        let committed = Committed::default();
+        let mut linker = Linker::new(Path::new("/r"), Dedup::Mode, 10, committed.clone());
+        let meta = CopyMeta {
+            mode: 0o644,
+            uid: 1,
+            gid: 1,
+            mtime_ns: 0,
+        };
+        linker.remember(b"aaaa", meta, 1, Path::new("/r/a"), 1, 5);
+        linker.remember(b"bbbb", meta, 2, Path::new("/r/b"), 1, 9);
+        assert_eq!(linker.live.len(), 2);
+        committed.set_for_test(5);
+        linker.remember(b"cccc", meta, 3, Path::new("/r/c"), 1, 12);
+        let mut ids: Vec<i64> = linker.live.values().map(|l| l.copy_id).collect();
+        ids.sort();
+        assert_eq!(ids, [2, 3], "the copy whose rows are committed is dropped");
+        committed.set_for_test(12);
+        linker.remember(b"dddd", meta, 4, Path::new("/r/d"), 1, 0);
+        assert_eq!(linker.live.len(), 1, "only the newest is left");
+    }
+}

@@ -1,0 +1,464 @@
+//! `phlb backup`: checks the sources and the backup root, takes the writer lock, and runs
+//! one snapshot per source.
+
+mod attempt;
+mod dry_run;
+mod hooks;
+mod leftovers;
+mod links;
+mod report;
+mod selection;
+mod snapshot;
+mod sources;
+
+pub(crate) use sources::{check_owner, check_sources_against_root, prepare_root, sources_of_run};
+
+pub use attempt::record_snapshot;
+pub use hooks::snapshot_with_hooks;
+pub use selection::with_selection;
+
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+
+use self::leftovers::DeadRuns;
+use self::report::RunKind;
+use crate::catalog::{Catalog, Db, SnapshotRow, Writer};
+use crate::cli::BackupArgs;
+use crate::config::{Config, LogLevel};
+use crate::flush::Flusher;
+use crate::layout::SnapshotPaths;
+use crate::lock::Wait;
+use crate::progress::{Progress, Ui};
+use crate::root::{BackupRoot, Filesystem};
+use crate::scan::{ScanOptions, Selection, SourceDir};
+use crate::stamp::{SourceId, Stamp, TimeSource};
+use crate::store;
+use crate::Outcome;
+
+/// A source folder to back up and the snapshot name it goes under.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// Canonical absolute path.
+    pub path: PathBuf,
+    pub name: String,
+    /// The user said the name's source moved here (`--source-moved`).
+    pub moved: bool,
+}
+
+impl Source {
+    /// This source as the catalog and the side file record it: host and canonical path.
+    pub fn id(&self) -> SourceId {
+        SourceId {
+            host: crate::stamp::hostname(),
+            path: self.path.as_os_str().as_bytes().to_vec(),
+        }
+    }
+}
+
+/// Runs `phlb backup`, recorded as an attempt of each of its names (`attempt`).
+pub fn run(config: &Config, ui: &Ui, args: &BackupArgs) -> Result<Outcome> {
+    // A selection that does not compile is a usage error, not an attempt.
+    let config = &with_selection(config, &args.select)?;
+    let started = crate::clock::now_rfc3339();
+    let mut done = Vec::new();
+    let result = attempt(config, ui, args, &mut done);
+    attempt::record(config, ui, args, &started, &done, &result);
+    result
+}
+
+/// One attempt of `phlb backup`; the names whose snapshot was made go to `done`.
+fn attempt(
+    config: &Config,
+    ui: &Ui,
+    args: &BackupArgs,
+    done: &mut Vec<(String, i32)>,
+) -> Result<Outcome> {
+    let mut sources = sources_of_run(config, &args.sources, args.name.as_deref())?;
+    for s in &mut sources {
+        s.moved = args.source_moved;
+    }
+    if args.dry_run {
+        return dry_run::run(config, &sources, ui, args.json);
+    }
+    if args.prune {
+        crate::ops::prune::check_backup_policy(config)?;
+    }
+    let root = prepare_root(config)?;
+    check_sources_against_root(&sources, &root)?;
+    let say = |line: String| ui.say(line);
+    let opened = open_for_backup(config, &root, ui, args.wait.into())?;
+    // A name is one source: every source is checked before any snapshot is made.
+    let db = opened.catalog.db()?;
+    crate::ops::select::note_mixed(&db, &say)?;
+    for source in &sources {
+        check_owner(&db, source, &say)?;
+    }
+    drop(db);
+    let mut outcome = Outcome::Clean;
+    for source in &sources {
+        // Ctrl-C or SIGTERM: the run starts nothing new, finishes the files in hand and
+        // records them, committed at once, within the signal's grace period (2 s), so the
+        // large files being copied when it came are linked by the next run, not copied
+        // again (#28); a stopped run is never completed (`make_snapshot`).
+        crate::signals::on_stop(|| {});
+        let made = snapshot_with_hooks(&opened, config, source, ui);
+        crate::signals::clear_on_stop();
+        let made = made?;
+        for gone in &made.removed_leftovers {
+            say(format!(
+                "phlb: note: removed the leftovers of interrupted run {gone}"
+            ));
+        }
+        if args.json {
+            let line = made
+                .counts
+                .json(&made.label, made.elapsed, RunKind::Real, &made.failures);
+            let doc: serde_json::Value = serde_json::from_str(&line)?;
+            let doc = crate::root::with_where(doc, &opened.path, config.file.as_deref());
+            println!("{doc}");
+        } else if !ui.quiet() {
+            // Where it went: the root and the config file, on screen (the summary file
+            // beside the snapshot is the same text without it).
+            println!(
+                "{}  where:   {}",
+                made.summary,
+                crate::root::used_line(&opened.path, config.file.as_deref())
+            );
+        }
+        if made.counts.failed > 0 {
+            outcome = Outcome::Problems;
+        }
+        done.push((source.name.clone(), i32::from(made.counts.failed > 0)));
+    }
+    if args.prune {
+        if outcome == Outcome::Clean {
+            let names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
+            crate::ops::prune::after_backup(&opened, config, ui, &names, args.json)?;
+        } else {
+            say("phlb: note: not pruning: some files could not be backed up".to_string());
+        }
+    }
+    drop(opened);
+    Ok(outcome)
+}
+
+/// What one snapshot run did, for its caller to show: nothing is printed while it runs
+/// but the progress and, with `--verbose`, the per-file lines (both as `Ui` says).
+#[derive(Debug, Clone)]
+pub struct SnapshotReport {
+    /// `NAME/TIMESTAMP` of the new snapshot.
+    pub label: String,
+    pub counts: report::Counts,
+    /// The summary text, as written beside the snapshot.
+    pub summary: String,
+    /// Interrupted runs of the same name whose leftovers were removed.
+    pub removed_leftovers: Vec<String>,
+    /// How long the run took.
+    pub elapsed: std::time::Duration,
+    /// The paths that could not be backed up, and why.
+    pub failures: report::Failures,
+}
+
+/// Opens the backup root `root` (from `prepare_root`) for a backup: takes the writer
+/// lock, records snapshot folders a new catalog does not know yet, and checks `HASH`.
+pub(crate) fn open_for_backup(
+    config: &Config,
+    root: &Path,
+    ui: &Ui,
+    wait: Wait,
+) -> Result<BackupRoot> {
+    let say = |line: String| ui.say(line);
+    let opened = BackupRoot::open_writer(root, Filesystem::MustMatch, wait, &say)?;
+    crate::ops::record::record_on_disk(config, opened.path(), &opened.catalog, ui.style, &say)?;
+    opened.catalog.check_hash(&config.hash.to_string())?;
+    crate::ops::record::settle_times(&opened.catalog, config)?;
+    Ok(opened)
+}
+
+/// The newest complete snapshot of `name` whose folder still exists; runs whose folder is
+/// gone are marked `missing` on the way.
+/// The fast path trusts "same path, size and mtime" only against a snapshot this source
+/// itself gave: a snapshot copied in by hand (or recorded by a catalog rebuild) may hold
+/// other bytes under the same path, size and mtime, so after one the first run reads
+/// every file (and still links by content).
+fn previous(
+    db: &Db,
+    root: &Path,
+    source: &Source,
+    algo: crate::hash::HashAlgo,
+) -> Result<Option<snapshot::Previous>> {
+    loop {
+        match fast_path_base(db, root, source, algo)? {
+            Base::Usable(row) => {
+                return Ok(Some(snapshot::Previous {
+                    dir: root.join(&source.name).join(&row.timestamp),
+                    run_id: row.id,
+                }))
+            }
+            Base::Gone(row) => {
+                crate::root::still_a_root(root)?;
+                row.mark_missing(db)?
+            }
+            Base::None => return Ok(None),
+        }
+    }
+}
+
+/// The snapshot a backup of `source` would take unchanged files from, as the catalog
+/// has it now.
+pub(crate) enum Base {
+    /// The newest complete snapshot this source gave, on disk, in this run's `HASH`.
+    Usable(SnapshotRow),
+    /// That snapshot's folder is gone (a backup marks it `missing` and looks again).
+    Gone(SnapshotRow),
+    /// None: the next backup reads every file.
+    None,
+}
+
+/// Finds the fast path's base for `source` (see `Base`); changes nothing.
+pub(crate) fn fast_path_base(
+    db: &Db,
+    root: &Path,
+    source: &Source,
+    algo: crate::hash::HashAlgo,
+) -> Result<Base> {
+    let from = source.path.as_os_str().as_bytes();
+    let Some(row) = SnapshotRow::previous_of_source(db, &source.name, from)? else {
+        return Ok(Base::None);
+    };
+    if !root.join(&source.name).join(&row.timestamp).is_dir() {
+        return Ok(Base::Gone(row));
+    }
+    // Hashes of another algorithm cannot go into this run's manifest: after a change of
+    // HASH the first run reads every file again.
+    if row.hash_algo != algo.to_string() {
+        return Ok(Base::None);
+    }
+    Ok(Base::Usable(row))
+}
+
+/// Picks a timestamp for a new snapshot made at `now` that no other run of `name` has
+/// used.
+fn pick_timestamp(
+    db: &Db,
+    root: &Path,
+    config: &Config,
+    name: &str,
+    now: chrono::DateTime<chrono::Local>,
+) -> Result<(String, SnapshotPaths)> {
+    let base = now.format(&config.sub_dir_formatter).to_string();
+    let sums = config.hash.manifest_suffix();
+    let mut ts = base.clone();
+    // A removal left unfinished (an immutable file) keeps its snapshot's name in the
+    // trash: a new snapshot never takes it (the repeated hour when summer time ends
+    // gives the same folder name again), so finishing that removal can never touch it.
+    let trash = root
+        .join(crate::root::META_DIR)
+        .join(crate::root::TRASH_DIR)
+        .join(name);
+    let in_trash = |ts: &str| {
+        std::fs::read_dir(&trash).is_ok_and(|it| {
+            it.flatten().any(|e| {
+                let leaf = e.file_name();
+                let leaf = leaf.to_string_lossy();
+                leaf == ts
+                    || leaf
+                        .strip_prefix(ts)
+                        .is_some_and(|rest| rest.starts_with('.'))
+            })
+        })
+    };
+    for n in 1.. {
+        let paths = SnapshotPaths::new(root, name, &ts, sums);
+        if !paths.taken() && !SnapshotRow::exists(db, name, &ts)? && !in_trash(&ts) {
+            return Ok((ts, paths));
+        }
+        ts = format!("{base}-{n}");
+    }
+    unreachable!("an unbounded range always yields")
+}
+
+/// The walk's rules for a run into `root`: the backup root, its `.phlb` and every folder
+/// in it (the `<name>` folders that hold the snapshots, this run's included) are left
+/// out by device and inode, so no way to reach them from a source (a bind mount of the
+/// same filesystem included) leads the run into its own snapshots.
+pub(crate) fn scan_options(config: &Config, root: &Path) -> Result<ScanOptions> {
+    let inside = std::fs::read_dir(root)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path());
+    let exclude = [root.to_path_buf()]
+        .into_iter()
+        .chain(inside)
+        .filter_map(|p| store::folder_id(&p))
+        .collect();
+    Ok(ScanOptions {
+        select: Arc::new(Selection::compile(&config.select_spec())?),
+        one_file_system: config.one_file_system,
+        exclude,
+    })
+}
+
+/// Makes one complete snapshot of `source` in the open backup root and returns what it
+/// did; one engine entry point for `phlb backup` and any caller that holds a root (a
+/// watch loop).
+pub fn make_snapshot(
+    opened: &BackupRoot,
+    config: &Config,
+    source: &Source,
+    ui: &Ui,
+) -> Result<SnapshotReport> {
+    let (root, catalog) = (opened.path(), &opened.catalog);
+    let started = Instant::now();
+    let name = &source.name;
+    let sums = config.hash.manifest_suffix();
+    let db = catalog.db()?;
+    let format = &config.sub_dir_formatter;
+    // Checked by the caller before anything was written (`phlb backup`); again here for
+    // every other caller (a watch), silently.
+    let moved = check_owner(&db, source, &|_| {})?;
+    let settled = leftovers::clean(&db, root, name, sums, format, DeadRuns::Keep)?;
+    crate::root::still_a_root(root)?;
+    store::make_private_dir(&root.join(name))?;
+    let prev = previous(&db, root, source, config.hash)?;
+    let resume = leftovers::resumable(&db, root, source, sums, config.hash)?;
+    let now = crate::clock::now_utc();
+    let (ts, paths) = pick_timestamp(&db, root, config, name, now.with_timezone(&chrono::Local))?;
+    let label = format!("{name}/{ts}");
+    crate::signals::doing(format!(
+        "backup of {label} stopped; nothing was marked complete, the next run links the files it finished, then removes the leftovers"
+    ));
+    // Held until this function returns: `status` asks it whether the run is alive.
+    let _alive = crate::lock::run::hold(&config.meta_dir(), name, &ts)?;
+    let stamp = Stamp {
+        instant_ns: now.timestamp_nanos_opt().unwrap_or(0),
+        offset_secs: crate::stamp::local_offset(now),
+        sequence: SnapshotRow::next_sequence(&db)?,
+        time_source: TimeSource::Run,
+        source: Some(source.id()),
+        source_moved: moved,
+    };
+    let snapshot = SnapshotRow::create(&db, name, &ts, &config.hash.to_string(), &stamp)?;
+    store::make_dir(&paths.work_dir).with_context(|| {
+        format!(
+            "{}: cannot create snapshot folder",
+            paths.work_dir.display()
+        )
+    })?;
+    let source_dir = SourceDir::open_canonical(&source.path)
+        .with_context(|| format!("{}: cannot back up", source.path.display()))?;
+    let inputs = snapshot::Inputs {
+        config,
+        catalog_path: catalog.path(),
+        root,
+        source: Arc::new(source_dir),
+        snapshot: &snapshot,
+        paths: &paths,
+        prev,
+        resume,
+        verbose: ui.verbose,
+    };
+    let flusher = config
+        .sync
+        .then(|| Flusher::start(&paths.work_dir))
+        .transpose()
+        .with_context(|| format!("{}: cannot open snapshot folder", paths.work_dir.display()))?;
+    let writer = Writer::start(db)?;
+    let linker = links::Linker::new(root, config.dedup, config.max_links, writer.committed());
+    let progress = Progress::new(ui.style, &format!("backup {label}"), 0, 0);
+    let mut run = snapshot::Run::start(inputs, writer, catalog.db()?, linker)?;
+    for label in &settled.finished {
+        run.log
+            .line(LogLevel::Info, &format!("finished interrupted run {label}"));
+    }
+    let walked = run.walk(&scan_options(config, root)?, &progress);
+    // From here a signal ends the process at once (nothing more is worth finishing); one
+    // that came before stops the run here, never marked complete.
+    crate::signals::clear_on_stop();
+    walked?;
+    if crate::signals::stopped() {
+        anyhow::bail!("{label}: stopped by a signal before the snapshot was complete");
+    }
+    let (counts, mut log, failures) = run.finish(&progress)?;
+    progress.finish();
+    let summary = counts.summary(&label, started.elapsed(), RunKind::Real) + &failures.text();
+    complete(
+        catalog, &snapshot, &stamp, &paths, &counts, &summary, &mut log, flusher,
+    )?;
+    crate::signals::doing(format!(
+        "backup stopped after {label} was complete; the next run removes any leftovers"
+    ));
+    let db = catalog.db()?;
+    let cleaned = leftovers::clean(&db, root, name, sums, format, DeadRuns::Remove)?;
+    for why in &cleaned.stuck {
+        ui.say(format!("phlb: warning: {why}"));
+    }
+    // The snapshot is complete whatever happens to the link; a failure is only told.
+    if let Err(e) = crate::root::latest::refresh(&db, root, name) {
+        ui.say(format!("phlb: warning: {e:#}"));
+    }
+    Ok(SnapshotReport {
+        label,
+        counts,
+        summary,
+        removed_leftovers: cleaned.removed,
+        elapsed: started.elapsed(),
+        failures,
+    })
+}
+
+/// The last steps of a run, in an order that a kill (or, with `SYNC`, a power cut) at any
+/// point leaves safe: everything written out to disk, side files under final names (the
+/// stamp with the summary, before the flush), the counters, the folder rename, and
+/// `complete` in the catalog last.
+#[allow(clippy::too_many_arguments)]
+fn complete(
+    catalog: &Catalog,
+    snapshot: &SnapshotRow,
+    stamp: &Stamp,
+    paths: &SnapshotPaths,
+    counts: &report::Counts,
+    summary: &str,
+    log: &mut report::Log,
+    flusher: Option<Flusher>,
+) -> Result<()> {
+    let ctx = |p: &Path| format!("{}: cannot finish snapshot", p.display());
+    store::write_file(&paths.summary, summary.as_bytes()).with_context(|| ctx(&paths.summary))?;
+    stamp.write(&paths.stamp)?;
+    log.line(LogLevel::Info, "snapshot complete");
+    log.flush()?;
+    let synced = flusher.is_some();
+    if let Some(flusher) = flusher {
+        flusher.finish().with_context(|| {
+            format!(
+                "{}: cannot write the snapshot to disk",
+                paths.work_dir.display()
+            )
+        })?;
+    }
+    std::fs::rename(&paths.work_log, &paths.log).with_context(|| ctx(&paths.log))?;
+    // A snapshot without regular files gets no manifest: an empty one is refused by
+    // `sha256sum -c` ("no properly formatted checksum lines").
+    let empty = std::fs::symlink_metadata(&paths.work_manifest).is_ok_and(|m| m.len() == 0);
+    if empty {
+        std::fs::remove_file(&paths.work_manifest).with_context(|| ctx(&paths.manifest))?;
+    } else {
+        std::fs::rename(&paths.work_manifest, &paths.manifest)
+            .with_context(|| ctx(&paths.manifest))?;
+    }
+    let db = catalog.db()?;
+    let finished_at = crate::clock::now_rfc3339();
+    snapshot.set_totals(&db, &counts.totals(), &finished_at)?;
+    std::fs::rename(&paths.work_dir, &paths.dir).with_context(|| ctx(&paths.dir))?;
+    if synced {
+        let parent = paths.dir.parent().unwrap_or(Path::new("."));
+        crate::flush::sync_dir(parent).with_context(|| ctx(&paths.dir))?;
+    }
+    snapshot.mark_complete(&db)?;
+    Ok(())
+}

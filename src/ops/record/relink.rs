@@ -1,0 +1,98 @@
+//! How `add` turns identical content in different inodes into hardlinks: a stored copy
+//! the `DEDUP` policy and `MAX_LINKS` allow, and the very same bytes (compared, never
+//! taken from a hash) before an inode is replaced.
+
+use anyhow::{Context, Result};
+
+use super::import::{Importer, Inode, LinkTarget};
+use super::{Folder, Tally};
+use crate::catalog::Db;
+use crate::ops::dedup;
+use crate::plan::{has_room, LinkKey};
+use crate::scan::Entry;
+use crate::store;
+use crate::units::one_line;
+
+impl Importer<'_> {
+    /// Replaces every path of `inode` by a hardlink to a stored copy with the same content
+    /// that the policy allows; returns that copy's id, or None to keep the inode as a copy.
+    pub(super) fn relink(
+        &mut self,
+        db: &Db,
+        folder: &Folder,
+        entries: &[Entry],
+        inode: &Inode,
+        hash: &[u8],
+        tally: &mut Tally,
+    ) -> Result<Option<i64>> {
+        if self.args.no_link || inode.suspect {
+            return Ok(None);
+        }
+        let need = inode.entries.len() as u64;
+        let max = self.config.max_links;
+        let key = LinkKey::new(self.config.dedup, hash, inode.meta);
+        let mut target = self
+            .live
+            .get(&key)
+            .cloned()
+            .filter(|t| has_room(t.nlink + need - 1, max));
+        if target.is_none() {
+            for copy in dedup::candidates(db, hash, inode.size, inode.meta, self.config.dedup)? {
+                if let Some((path, nlink)) = dedup::place_of(db, self.root, &copy, need, max)? {
+                    target = Some(LinkTarget {
+                        copy_id: copy.id,
+                        path,
+                        nlink,
+                    });
+                    break;
+                }
+            }
+        }
+        let Some(mut target) = target else {
+            return Ok(None);
+        };
+        // A hash may come from a manifest (or a copy may have rotted since it was
+        // hashed): an inode is only ever replaced by a link to the very same bytes.
+        let here = folder.dir.join(&entries[inode.entries[0]].rel);
+        match store::same_bytes(&target.path, &here) {
+            Ok(true) => {}
+            Ok(false) => {
+                tally.problems += 1;
+                eprintln!(
+                    "phlb: error: {}: content differs from {} although the hashes say equal; recorded as found, not linked (run `phlb verify`)",
+                    one_line(&here),
+                    one_line(&target.path)
+                );
+                return Ok(None);
+            }
+            Err(e) => {
+                return Err(e).with_context(|| {
+                    format!(
+                        "{}: cannot compare with {}",
+                        here.display(),
+                        target.path.display()
+                    )
+                })
+            }
+        }
+        for &i in &inode.entries {
+            let path = folder.dir.join(&entries[i].rel);
+            match store::replace_with_link_via(&target.path, &path, &self.tmp_dir) {
+                Ok(()) => target.nlink += 1,
+                // Another mount than the link source's: keep the file as its own copy.
+                Err(e) if e.raw_os_error() == Some(libc::EXDEV) => return Ok(None),
+                Err(e) => {
+                    return Err(e).with_context(|| {
+                        format!("{}: cannot replace with a hardlink", path.display())
+                    })
+                }
+            }
+        }
+        tally.relinked += need;
+        if inode.nlink == need {
+            tally.freed += inode.size;
+        }
+        self.live.insert(key, target.clone());
+        Ok(Some(target.copy_id))
+    }
+}

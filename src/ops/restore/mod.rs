@@ -1,0 +1,142 @@
+//! `phlb restore`: copies a snapshot (or paths in it) back out with each path's
+//! recorded metadata, verifying every file's hash while copying. It takes no writer
+//! lock (it only reads the backup root) and holds the snapshot's shared lock, so a
+//! prune or forget waits for it instead of removing the snapshot mid-restore.
+
+mod copy;
+mod dry_run;
+mod engine;
+mod meta;
+mod mounts;
+mod report;
+mod resolve;
+mod select;
+mod target;
+
+use std::fs::OpenOptions;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+
+use crate::catalog::entries::snapshot_entries;
+use crate::catalog::links::source_link_groups;
+use crate::catalog::snapshots::Status;
+use crate::cli::RestoreArgs;
+use crate::ops::select::{open_read, resolve};
+use crate::config::Config;
+use crate::layout::snapshot_dir_rel;
+use crate::lock::snapshot::{lock, Hold};
+use crate::progress::{Progress, Style, Ui};
+use crate::units::one_line;
+use crate::Outcome;
+
+use copy::Ctx;
+use report::{Tally, Tell};
+use target::{Replace, Target};
+
+/// Runs `phlb restore`.
+pub fn run(config: &Config, ui: &Ui, args: &RestoreArgs) -> Result<Outcome> {
+    let started = Instant::now();
+    let (root, catalog) = if args.dry_run {
+        // A dry run writes nothing, not even the -shm and -wal a reader makes.
+        let root = crate::ops::select::existing_root(config)?;
+        let meta = root.join(crate::root::META_DIR);
+        (
+            root,
+            crate::catalog::Catalog::open(&meta, crate::catalog::Access::Peek)?,
+        )
+    } else {
+        open_read(config)?
+    };
+    let conn = catalog.db()?;
+    let snap = resolve(&conn, &root, &args.snapshot)?;
+    let label = snap.label();
+    if snap.status != Status::Complete {
+        bail!(
+            "{label}: the snapshot is {}; only complete snapshots are restored",
+            snap.status.as_str()
+        );
+    }
+    let dir = root.join(snapshot_dir_rel(&snap.name, &snap.timestamp, true));
+    let _held = lock(&dir, Hold::Shared, &|| {
+        eprintln!(
+            "phlb: waiting: {}: a prune or forget is removing this snapshot",
+            one_line(&dir)
+        )
+    })?;
+    // Opened after the lock: a snapshot removed while we waited is gone by now.
+    let snap_dir: OwnedFd = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(&dir)
+        .map(OwnedFd::from)
+        .with_context(|| format!("{}: cannot open snapshot {label}", one_line(&dir)))?;
+    let entries = snapshot_entries(&conn, snap.id)?;
+    let groups = source_link_groups(&conn, snap.id)?;
+    let trimmed = crate::catalog::trim::trimmed_paths(&conn, snap.id)?;
+    drop(conn);
+    drop(catalog);
+    let picked = select::pick(&entries, &args.paths, &trimmed)?;
+    let (trimmed_files, trimmed_at) = select::trimmed_within(&picked, &args.paths, &trimmed);
+    let target = match resolve::walk(&args.to, !args.dry_run, &root)? {
+        resolve::Walked::Open(fd) => Some(Target::new(fd)),
+        resolve::Walked::Missing => None,
+    };
+    let style = if args.json { Style::Quiet } else { ui.style };
+    let files = picked.len() as u64;
+    let bytes = picked.iter().map(|p| p.rec.meta.size).sum();
+    let progress = Progress::new(style, &format!("restore {label}"), files, bytes);
+    let shown_to = one_line(&args.to);
+    let ctx = target.as_ref().map(|target| Ctx {
+        snap: snap_dir.as_fd(),
+        target,
+        replace: if args.force {
+            Replace::Allowed
+        } else {
+            Replace::Never
+        },
+        as_root: crate::store::running_as_root(),
+    });
+    let mut tell = Tell {
+        progress: &progress,
+        to: &args.to,
+        verbose: ui.verbose,
+        tally: Tally {
+            trimmed: trimmed_files,
+            ..Tally::default()
+        },
+    };
+    if args.dry_run {
+        dry_run::tell_plan(ctx.as_ref(), &picked, &mut tell);
+    } else {
+        let ctx = ctx.as_ref().expect("the target is open");
+        crate::signals::doing(format!(
+            "restore of {label} to {shown_to} stopped; the files restored so far are complete, \
+             the others are missing (run it again to finish)"
+        ));
+        engine::restore(ctx, &picked, &groups, config.worker_count(), &mut tell);
+    }
+    progress.finish();
+    let tally = tell.tally;
+    if !ui.quiet() || args.json {
+        print!(
+            "{}",
+            report::summary(
+                &label,
+                &shown_to,
+                &tally,
+                &trimmed_at,
+                started.elapsed(),
+                args.dry_run,
+                args.json
+            )
+        );
+    }
+    Ok(if tally.problems() {
+        Outcome::Problems
+    } else {
+        Outcome::Clean
+    })
+}

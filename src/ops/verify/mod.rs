@@ -1,0 +1,364 @@
+//! `phlb verify`: proves snapshots intact against the catalog, hashing each stored copy
+//! (inode) once and naming every snapshot and path that shares a damaged one.
+
+use std::collections::{BTreeSet, HashSet};
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+mod content;
+mod damage;
+mod folders;
+mod listing;
+mod repair;
+
+use anyhow::{bail, Result};
+
+use crate::catalog::entries::{snapshot_entries, Recorded};
+use crate::catalog::snapshots::Status;
+use crate::catalog::SnapshotRow;
+use crate::cli::VerifyArgs;
+use crate::ops::select::{existing_root, resolve};
+use crate::config::Config;
+use crate::hash::HashAlgo;
+use crate::layout::SnapshotPaths;
+use crate::progress::{Progress, Style, Ui};
+use crate::root::{BackupRoot, Filesystem};
+use crate::scan::Kind;
+use crate::units::{human_bytes, one_line};
+use crate::Outcome;
+
+/// Problems found, printed as they come (stdout), and notes (stderr).
+struct Report {
+    progress: Progress,
+    /// What has a problem (a snapshot path, or a snapshot): the unit the summary counts
+    /// in, so found = repaired + left whatever number of lines one path got.
+    problems: BTreeSet<String>,
+    notes: u64,
+    quiet: bool,
+    /// Stored copies found damaged by this run.
+    damaged: HashSet<i64>,
+    /// Stored copies whose bytes this run found good.
+    good: Vec<i64>,
+    /// Files that are not the inode of their stored copy (a root copied without its
+    /// hardlinks): each verifies on its own.
+    unlinked: u64,
+    /// `--json`: each problem is a JSON line `{"path", "problem"}`.
+    json: bool,
+}
+
+impl Report {
+    fn problem(&mut self, what: &str, why: &str) {
+        self.problem_of(&[what.to_string()], what, why);
+    }
+
+    /// A problem shown as `what: why` that is a problem of each of `paths` (a damaged
+    /// stored copy shared by them).
+    fn problem_of(&mut self, paths: &[String], what: &str, why: &str) {
+        self.problems.extend(paths.iter().cloned());
+        if self.json {
+            let line = serde_json::json!({ "path": what, "problem": why });
+            self.progress.out(&line.to_string());
+        } else {
+            self.progress.out(&format!("{what}: {why}"));
+        }
+    }
+
+    /// Something worth knowing that is not damage (exit code unchanged).
+    fn note(&mut self, what: &str, why: &str) {
+        self.notes += 1;
+        if !self.quiet {
+            self.progress.error(&format!("phlb: note: {what}: {why}"));
+        }
+    }
+}
+
+/// Runs `phlb verify`.
+pub fn run(config: &Config, ui: &Ui, args: &VerifyArgs) -> Result<Outcome> {
+    let root = existing_root(config)?;
+    let meta_dir = root.join(crate::root::META_DIR);
+    let catalog_file = meta_dir.join(crate::catalog::FILE_NAME);
+    if !catalog_file.exists() {
+        bail!(
+            "{}: no catalog to verify against; `phlb add` builds one from the snapshots",
+            catalog_file.display()
+        );
+    }
+    let say = |line: String| ui.say(line);
+    let opened =
+        BackupRoot::open_writer(&config.backup_path, Filesystem::Any, args.wait.into(), &say)?;
+    crate::signals::doing("verify stopped before it finished; run it again for a full report");
+    crate::ops::record::settle_times(&opened.catalog, config)?;
+    let (root, catalog) = (opened.path.clone(), &opened.catalog);
+    let db = catalog.db()?;
+    let targets: Vec<SnapshotRow> = if args.snapshots.is_empty() {
+        SnapshotRow::all(&db)?
+            .into_iter()
+            .filter(|s| s.status != Status::Incomplete)
+            .collect()
+    } else {
+        args.snapshots
+            .iter()
+            .map(|s| resolve(&db, &root, s))
+            .collect::<Result<_>>()?
+    };
+    let style = ui.style;
+    let mut report = Report {
+        progress: Progress::new(Style::Quiet, "verify", 0, 0),
+        problems: BTreeSet::new(),
+        notes: 0,
+        quiet: ui.quiet(),
+        damaged: HashSet::new(),
+        good: Vec::new(),
+        unlinked: 0,
+        json: args.json,
+    };
+    if args.snapshots.is_empty() {
+        folders::leftovers(&db, &root, &mut report)?;
+        folders::unknown_folders(&db, &root, config, &mut report)?;
+    }
+    let mut inodes = content::Inodes::new(
+        targets
+            .iter()
+            .map(|s| root.join(crate::layout::snapshot_dir_rel(&s.name, &s.timestamp, true)))
+            .collect(),
+    );
+    let mut entries_checked = 0u64;
+    for (index, snap) in targets.iter().enumerate() {
+        let algo: HashAlgo = snap.hash_algo.parse().unwrap_or(config.hash);
+        let paths = SnapshotPaths::new(&root, &snap.name, &snap.timestamp, algo.manifest_suffix());
+        let linked = [root.join(&snap.name), paths.dir.clone()].iter().any(|p| {
+            p.symlink_metadata()
+                .is_ok_and(|m| m.file_type().is_symlink())
+        });
+        if linked {
+            // Reported once and never read through: the target is not this snapshot.
+            report.problem(
+                &snap.label(),
+                "snapshot folder (or its name folder) is a symlink, not a folder; not followed",
+            );
+            continue;
+        }
+        if paths.dir.symlink_metadata().is_err() {
+            // Reported as a problem once, when it vanished; from then on it is known.
+            if snap.status != Status::Missing {
+                crate::root::still_a_root(&root)?;
+                snap.mark_missing(&db)?;
+                report.problem(
+                    &snap.label(),
+                    "snapshot folder is gone (now marked missing; later runs only count it)",
+                );
+            } else {
+                report.note(
+                    &snap.label(),
+                    "snapshot folder was deleted (marked missing)",
+                );
+            }
+            continue;
+        }
+        if snap.status == Status::Missing {
+            report.problem(
+                &snap.label(),
+                "marked missing but its folder is back; run `phlb add` to re-record it",
+            );
+            continue;
+        }
+        let recorded = snapshot_entries(&db, snap.id)?;
+        entries_checked += recorded.len() as u64;
+        let checking = Checking {
+            snap,
+            index: index as u32,
+            paths: &paths,
+            algo,
+        };
+        check_entries(&checking, &recorded, &mut inodes, &mut report);
+        listing::check_unknown(snap, &paths.dir, &recorded, &mut report);
+        listing::check_manifest(snap, &paths.manifest, &recorded, &mut report);
+    }
+    if report.unlinked > 0 {
+        let why = format!(
+            "{} file(s) are not hardlinked to their stored copy but hold a copy of their own \
+             (was the root copied without keeping hardlinks?); each is checked on its own and takes its own space",
+            report.unlinked
+        );
+        report.note(&root.display().to_string(), &why);
+    }
+    let mut hashed = 0u64;
+    if !args.fast {
+        let total: u64 = inodes.by_ino.values().map(|i| i.size).sum();
+        report.progress = Progress::new(style, "verify", inodes.by_ino.len() as u64, total);
+        hashed = content::hash_inodes(config, inodes, &targets, &mut report);
+        report.progress.finish();
+    }
+    damage::record_verdicts(&db, &report)?;
+    let mut repaired = None;
+    if args.repair {
+        let json = args.json;
+        let mut say = |fate: repair::Fate, line: String| {
+            if json {
+                let key = match fate {
+                    repair::Fate::Relinked => "repaired",
+                    repair::Fate::Left => "left",
+                };
+                println!("{}", serde_json::json!({ key: line }));
+            } else {
+                println!("{line}");
+            }
+        };
+        let done = repair::repair(&db, &root, config, &mut say)?;
+        // Damage found is a problem of this run even when repaired (found by this run or
+        // an earlier one): the exit code says so either way, and the summary counts it
+        // as found and repaired.
+        report.problems.extend(done.relinked.iter().cloned());
+        report.problems.extend(done.left.iter().cloned());
+        repaired = Some(done.relinked.len() as u64);
+    }
+    damage::recorded_damage(&db, &targets, &mut report)?;
+    let found = report.problems.len() as u64;
+    if args.json {
+        let mut summary = serde_json::json!({
+            "summary": true,
+            "snapshots": targets.len(),
+            "entries": entries_checked,
+            "fast": args.fast,
+            "hashed_bytes": hashed,
+            "problems": found,
+            "notes": report.notes,
+        });
+        if let Some(repaired) = repaired {
+            summary["repaired"] = repaired.into();
+            summary["left"] = (found - repaired).into();
+        }
+        let summary = crate::root::with_where(summary, &root, config.file.as_deref());
+        println!("{summary}");
+    } else if !ui.quiet() {
+        eprintln!(
+            "phlb: verified {} snapshot(s), {} entries{}: {}",
+            targets.len(),
+            entries_checked,
+            if args.fast {
+                " (fast: metadata and manifests, no content)".to_string()
+            } else {
+                format!(", {} of content hashed", human_bytes(hashed))
+            },
+            match (found, repaired) {
+                (0, _) => "no problems".to_string(),
+                (n, None) => format!("{n} path(s) with problems"),
+                (n, Some(r)) => format!(
+                    "{n} path(s) with problems: {r} repaired, {} left as they are",
+                    n - r
+                ),
+            }
+        );
+    }
+    Ok(if found == 0 {
+        Outcome::Clean
+    } else {
+        Outcome::Problems
+    })
+}
+
+fn show(snap: &SnapshotRow, rel: &[u8]) -> String {
+    format!(
+        "{}/{}",
+        snap.label(),
+        one_line(Path::new(OsStr::from_bytes(rel)))
+    )
+}
+
+/// The snapshot whose entries are being checked.
+struct Checking<'a> {
+    snap: &'a SnapshotRow,
+    /// Its place among the snapshots being verified.
+    index: u32,
+    paths: &'a SnapshotPaths,
+    algo: HashAlgo,
+}
+
+/// Checks each recorded entry on disk (kind, target, size, mtime, mode) and groups the
+/// files by inode for hashing.
+fn check_entries(
+    checking: &Checking,
+    recorded: &[Recorded],
+    inodes: &mut content::Inodes,
+    report: &mut Report,
+) {
+    let (snap, paths, algo) = (checking.snap, checking.paths, checking.algo);
+    for rec in recorded {
+        let rel = Path::new(OsStr::from_bytes(&rec.path));
+        let path = if rel == Path::new(".") {
+            paths.dir.clone()
+        } else {
+            paths.dir.join(rel)
+        };
+        let what = show(snap, &rec.path);
+        let md = match path.symlink_metadata() {
+            Ok(md) => md,
+            Err(_) => {
+                report.problem(&what, "missing");
+                continue;
+            }
+        };
+        let on_disk = if md.is_dir() {
+            Kind::Dir
+        } else if md.file_type().is_symlink() {
+            Kind::Symlink
+        } else {
+            Kind::File
+        };
+        if on_disk != rec.kind {
+            let why = format!(
+                "is a {}, the catalog says {}",
+                on_disk.as_str(),
+                rec.kind.as_str()
+            );
+            report.problem(&what, &why);
+            continue;
+        }
+        match rec.kind {
+            Kind::Symlink => {
+                let target = std::fs::read_link(&path).unwrap_or_default();
+                if Some(target.as_os_str().as_bytes()) != rec.target.as_deref() {
+                    report.problem(&what, "symlink target differs from the catalog");
+                }
+            }
+            Kind::Dir => {}
+            Kind::File => {
+                let Some(copy) = &rec.copy else {
+                    report.problem(&what, "file without a stored copy in the catalog");
+                    continue;
+                };
+                if md.len() != rec.meta.size {
+                    report.damaged.insert(copy.id);
+                    let why = format!(
+                        "size {} bytes, the catalog says {}",
+                        md.len(),
+                        rec.meta.size
+                    );
+                    report.problem(&what, &why);
+                    continue;
+                }
+                let mtime = i128::from(md.mtime()) * 1_000_000_000 + i128::from(md.mtime_nsec());
+                if mtime != copy.meta.mtime_ns {
+                    report.problem(&what, "mtime changed since the backup");
+                }
+                if md.mode() & 0o7777 != copy.meta.mode {
+                    report.problem(&what, "mode changed since the backup");
+                } else if !crate::store::as_given(md.mode(), md.uid(), md.gid(), &copy.meta) {
+                    report.problem(&what, "owner changed since the backup");
+                }
+                if md.ino() != copy.ino {
+                    report.unlinked += 1;
+                }
+                inodes.add(checking.index, &rec.path, &md, || content::Inode {
+                    copy_id: copy.id,
+                    size: md.len(),
+                    algo,
+                    expected: copy.hash.clone(),
+                    users: Vec::new(),
+                });
+            }
+        }
+    }
+}
