@@ -1,5 +1,7 @@
 //! Owns phlb's settings: the `Config` type, its defaults, and where it is loaded from.
 
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

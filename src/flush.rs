@@ -5,6 +5,8 @@
 //! and little is left to wait for at the end. `finish` then waits for the rest and
 //! reports any write error the filesystem saw during the run.
 
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 use std::fs::File;
 use std::io;
 use std::os::fd::AsRawFd;

@@ -2,6 +2,8 @@
 //! listing a folder from its descriptor, `fstatat`, `readlinkat`, and opening a path
 //! beneath a folder with no symlink anywhere on the way (`openat2`).
 
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 use std::ffi::{CStr, CString};
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};

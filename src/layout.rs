@@ -1,5 +1,7 @@
 //! Owns the names of things in the backup root: snapshot folders, manifests, logs, leftovers.
 
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 use std::path::{Path, PathBuf};
 
 /// Name of the symlink in `<root>/<name>/` to the newest complete snapshot.

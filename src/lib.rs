@@ -23,11 +23,13 @@ pub mod scan;
 pub mod signals;
 pub mod stamp;
 pub mod store;
+pub mod tell;
 pub mod units;
 pub mod xattr;
 
 use anyhow::{Context, Result};
 
+use crate::tell::Tell;
 use cli::{Cli, Command};
 
 /// How a command that ran to its end went.
@@ -66,8 +68,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
     )?;
     let ui = progress::Ui::new(cli.global.quiet, cli.global.verbose);
     if loaded.origins.contains_key("NO_CREATE_ROOT") {
-        ui.say(format!(
-            "phlb: note: NO_CREATE_ROOT ({}) no longer does anything: phlb never makes a backup root but ~/phlb-backups on its own (`phlb init DIR` makes one); remove the key",
+        ui.note(&format!("NO_CREATE_ROOT ({}) no longer does anything: phlb never makes a backup root but ~/phlb-backups on its own (`phlb init DIR` makes one); remove the key",
             loaded.origins["NO_CREATE_ROOT"]
         ));
     }
@@ -76,7 +77,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Backup(args) if args.init => {
             let made = cmd::init::init(&loaded.config, &loaded.config.backup_path, &ui)?;
             if !made.existed {
-                ui.say(format!("phlb: {}", made.line()));
+                ui.info(&format!("phlb: {}", made.line()));
             }
         }
         Command::Backup(_) | Command::Watch(_) => root::require(&loaded, true)?,
@@ -96,7 +97,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
     if say_where && result.is_ok() {
         let root = loaded.config.backup_path.canonicalize();
         let root = root.as_deref().unwrap_or(&loaded.config.backup_path);
-        ui.say(format!(
+        ui.info(&format!(
             "phlb: {}",
             root::used_line(root, loaded.file.as_deref())
         ));
@@ -116,14 +117,14 @@ fn dispatch(
         Command::Init(args) => cmd::init::run(&loaded.config, &ui, &args),
         Command::Backup(args) => ops::backup::run(&loaded.config, &ui, &args),
         Command::Verify(args) => ops::verify::run(&loaded.config, &ui, &args),
-        Command::Add(args) => ops::record::run(&loaded.config, &ui, &args),
-        Command::List(args) => cmd::list::run(&loaded.config, &args),
-        Command::Ls(args) => cmd::ls::run(&loaded.config, &args),
-        Command::Diff(args) => cmd::diff::run(&loaded.config, &args),
-        Command::Find(args) => cmd::find::run(&loaded.config, &args),
-        Command::History(args) => cmd::history::run(&loaded.config, &args),
-        Command::Duplicates(args) => cmd::duplicates::run(&loaded.config, &args),
-        Command::Sql(args) => cmd::sql::run(&loaded.config, &args),
+        Command::Add(args) => cmd::add::run(&loaded.config, &ui, &args),
+        Command::List(args) => cmd::list::run(&loaded.config, &ui, &args),
+        Command::Ls(args) => cmd::ls::run(&loaded.config, &ui, &args),
+        Command::Diff(args) => cmd::diff::run(&loaded.config, &ui, &args),
+        Command::Find(args) => cmd::find::run(&loaded.config, &ui, &args),
+        Command::History(args) => cmd::history::run(&loaded.config, &ui, &args),
+        Command::Duplicates(args) => cmd::duplicates::run(&loaded.config, &ui, &args),
+        Command::Sql(args) => cmd::sql::run(&loaded.config, &ui, &args),
         Command::Prune(args) => ops::prune::run_prune(&loaded.config, &ui, &args),
         Command::Forget(args) => ops::prune::run_forget(&loaded.config, &ui, &args),
         Command::Watch(args) => cmd::watch::run(&loaded.config, &ui, &args),

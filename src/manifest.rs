@@ -1,5 +1,7 @@
 //! Owns the manifest format: coreutils `sha256sum` lines, escaped exactly as coreutils does.
 
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};

@@ -1,6 +1,8 @@
 //! Owns how query results are printed: aligned tables for people, CSV and JSON for
 //! scripts, sizes in human units unless exact bytes are asked for.
 
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 use std::io::Write;
 
 use serde_json::{Map, Value};
@@ -346,6 +348,13 @@ impl<W: Write> RowWriter<W> {
         }
         self.out.flush()
     }
+}
+
+/// Prints a query result: JSON when asked, an aligned table otherwise (sizes exact with
+/// `bytes`).
+pub fn print_table(table: &Table, json: bool, bytes: bool) {
+    let format = if json { Format::Json } else { Format::Table };
+    print!("{}", table.render(format, bytes));
 }
 
 #[cfg(test)]

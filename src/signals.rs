@@ -12,6 +12,8 @@
 //! with `as_service`, and then the line reads `phlb: watch stopped[; <doing>]` and the
 //! exit code is 0.
 
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;

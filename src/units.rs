@@ -1,5 +1,7 @@
 //! Owns how numbers are shown to people: byte sizes and durations.
 
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 use std::time::Duration;
 
 /// Formats a byte count in binary units, e.g. `1.5 MiB`.

@@ -2,6 +2,8 @@
 //! whether an entry has any, and the permission bits its access ACL really grants, so
 //! a copy's mode is never wider than what the source allowed.
 
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 use std::ffi::CStr;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::sync::atomic::{AtomicBool, Ordering};

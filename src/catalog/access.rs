@@ -62,7 +62,7 @@ pub fn check_writable(path: &Path, notes: &mut Vec<String>) -> Result<()> {
             );
         }
         notes.push(format!(
-            "phlb: note: {}: was mode {:04o} (left by a run on a read-only catalog); made it 0600 again",
+            "{}: was mode {:04o} (left by a run on a read-only catalog); made it 0600 again",
             side.display(),
             md.mode() & 0o7777
         ));
@@ -161,7 +161,7 @@ pub fn reader_mode(path: &Path, meta_dir: &Path, notes: &mut Vec<String>) -> Res
     if let Ok(md) = wal.metadata() {
         if md.len() > 0 {
             notes.push(format!(
-                "phlb: note: {}: read without the {} bytes of recent changes in {} (a reader cannot \
+                "{}: read without the {} bytes of recent changes in {} (a reader cannot \
                  use them: {}); a run that can write sees them",
                 path.display(),
                 md.len(),

@@ -307,6 +307,17 @@ pub struct WaitArgs {
     pub wait: Option<Option<crate::duration::Span>>,
 }
 
+impl From<WaitArgs> for crate::lock::Wait {
+    fn from(args: WaitArgs) -> crate::lock::Wait {
+        use crate::lock::Wait;
+        match args.wait {
+            None => Wait::No,
+            Some(None) => Wait::Forever,
+            Some(Some(span)) => Wait::AtMost(span.approx()),
+        }
+    }
+}
+
 /// What to back up, on top of the config's SKIP_* and INCLUDE_* keys. Globs: `*` (not
 /// across `/`), `**`, `?`, `[...]`, `\` escapes; a leading `/` anchors at the source's
 /// top, else any depth; a trailing `/` matches folders only.

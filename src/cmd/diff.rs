@@ -10,9 +10,10 @@ use crate::catalog::queries::{self, Item};
 use crate::catalog::snapshots::Status;
 use crate::catalog::{Db, SnapshotRow};
 use crate::cli::DiffArgs;
-use crate::ops::select::{open_read, resolve};
 use crate::config::Config;
+use crate::ops::select::{open_read, resolve};
 use crate::output::{Cell, Format, Table};
+use crate::progress::Ui;
 use crate::units::human_bytes;
 use crate::Outcome;
 
@@ -31,8 +32,8 @@ pub struct Change {
 }
 
 /// Runs `phlb diff`.
-pub fn run(config: &Config, args: &DiffArgs) -> Result<Outcome> {
-    let (root, catalog) = open_read(config)?;
+pub fn run(config: &Config, ui: &Ui, args: &DiffArgs) -> Result<Outcome> {
+    let (root, catalog) = open_read(config, ui)?;
     let db = catalog.db()?;
     let (a, b) = match &args.b {
         Some(b) => (resolve(&db, &root, &args.a)?, resolve(&db, &root, b)?),

@@ -6,14 +6,15 @@ use anyhow::Result;
 use crate::catalog::snapshots::Status;
 use crate::catalog::{queries, SnapshotRow};
 use crate::cli::DuplicatesArgs;
-use crate::ops::select::{open_read, print, resolve};
 use crate::config::Config;
+use crate::ops::select::{open_read, resolve};
 use crate::output::{Cell, Table};
+use crate::progress::Ui;
 use crate::Outcome;
 
 /// Runs `phlb duplicates`.
-pub fn run(config: &Config, args: &DuplicatesArgs) -> Result<Outcome> {
-    let (root, catalog) = open_read(config)?;
+pub fn run(config: &Config, ui: &Ui, args: &DuplicatesArgs) -> Result<Outcome> {
+    let (root, catalog) = open_read(config, ui)?;
     let db = catalog.db()?;
     let ids: Vec<i64> = match &args.snapshot {
         Some(spec) => vec![resolve(&db, &root, spec)?.id],
@@ -44,6 +45,6 @@ pub fn run(config: &Config, args: &DuplicatesArgs) -> Result<Outcome> {
             g.paths.join(", ").into(),
         ]);
     }
-    print(&t, &args.out);
+    crate::output::print_table(&t, args.out.json, args.out.bytes);
     Ok(Outcome::Clean)
 }

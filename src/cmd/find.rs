@@ -5,14 +5,15 @@ use anyhow::{bail, Result};
 use crate::catalog::{queries, SnapshotRow};
 use crate::cli::FindArgs;
 use crate::cmd::history::in_snapshot;
-use crate::ops::select::{open_read, print};
 use crate::config::Config;
+use crate::ops::select::open_read;
 use crate::output::{Cell, Table};
+use crate::progress::Ui;
 use crate::Outcome;
 
 /// Runs `phlb find` (no match is an empty result, not an error).
-pub fn run(config: &Config, args: &FindArgs) -> Result<Outcome> {
-    let (_, catalog) = open_read(config)?;
+pub fn run(config: &Config, ui: &Ui, args: &FindArgs) -> Result<Outcome> {
+    let (_, catalog) = open_read(config, ui)?;
     let db = catalog.db()?;
     let known: std::collections::BTreeSet<String> =
         SnapshotRow::all(&db)?.into_iter().map(|s| s.name).collect();
@@ -68,6 +69,6 @@ pub fn run(config: &Config, args: &FindArgs) -> Result<Outcome> {
             f.hash.into(),
         ]);
     }
-    print(&t, &args.out);
+    crate::output::print_table(&t, args.out.json, args.out.bytes);
     Ok(Outcome::Clean)
 }

@@ -8,9 +8,10 @@ use anyhow::{bail, Result};
 use crate::catalog::queries::{self, Sighting};
 use crate::catalog::{Db, SnapshotRow};
 use crate::cli::HistoryArgs;
-use crate::ops::select::{open_read, print};
 use crate::config::Config;
+use crate::ops::select::open_read;
 use crate::output::{Cell, Table};
+use crate::progress::Ui;
 use crate::Outcome;
 
 /// A run of consecutive snapshots holding the same version of a path.
@@ -55,8 +56,8 @@ pub fn versions(sightings: Vec<Sighting>) -> Vec<Version> {
 }
 
 /// Runs `phlb history`.
-pub fn run(config: &Config, args: &HistoryArgs) -> Result<Outcome> {
-    let (_, catalog) = open_read(config)?;
+pub fn run(config: &Config, ui: &Ui, args: &HistoryArgs) -> Result<Outcome> {
+    let (_, catalog) = open_read(config, ui)?;
     let db = catalog.db()?;
     let mut known = false;
     let mut sightings = Vec::new();
@@ -116,7 +117,7 @@ pub fn run(config: &Config, args: &HistoryArgs) -> Result<Outcome> {
                 .map_or(Cell::Null, crate::output::time_cell),
         ]);
     }
-    print(&t, &args.out);
+    crate::output::print_table(&t, args.out.json, args.out.bytes);
     Ok(Outcome::Clean)
 }
 

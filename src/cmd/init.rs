@@ -95,7 +95,7 @@ pub fn init(config: &Config, dir: &Path, ui: &Ui) -> Result<Made> {
         bail!("{}: cannot make a backup root: not a folder", dir.display());
     }
     let adopted = if existed { 0 } else { snapshot_folders(dir) };
-    let say = |line: String| ui.say(line);
+    let say: &dyn crate::tell::Tell = ui;
     crate::store::make_private_dir(&dir.join(META_DIR))?;
     let opened = BackupRoot::open_writer(dir, Filesystem::MustMatch, Wait::No, &say)?;
     if adopted > 0 {

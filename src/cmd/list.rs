@@ -4,9 +4,10 @@ use anyhow::{bail, Result};
 
 use crate::catalog::queries;
 use crate::cli::ListArgs;
-use crate::ops::select::{open_read, print};
 use crate::config::Config;
+use crate::ops::select::open_read;
 use crate::output::{Cell, Table};
+use crate::progress::Ui;
 use crate::Outcome;
 
 /// A snapshot's status with what went wrong or was changed: `complete, 2 failed, 1
@@ -26,8 +27,8 @@ fn status_text(status: &str, failed: i64, damaged: i64, trimmed: i64) -> String 
 }
 
 /// Runs `phlb list`.
-pub fn run(config: &Config, args: &ListArgs) -> Result<Outcome> {
-    let (root, catalog) = open_read(config)?;
+pub fn run(config: &Config, ui: &Ui, args: &ListArgs) -> Result<Outcome> {
+    let (root, catalog) = open_read(config, ui)?;
     let db = catalog.db()?;
     let rows = queries::list(&db, args.name.as_deref())?;
     if rows.is_empty() {
@@ -79,7 +80,7 @@ pub fn run(config: &Config, args: &ListArgs) -> Result<Outcome> {
         }
         t.push(row);
     }
-    print(&t, &args.out);
+    crate::output::print_table(&t, args.out.json, args.out.bytes);
     // Backups that failed before a snapshot started leave no row: told on stderr.
     for (name, a) in crate::root::attempts::last_per_name(&config.meta_dir())? {
         if a.failed() && args.name.as_ref().is_none_or(|n| *n == name) {

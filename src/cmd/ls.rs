@@ -7,14 +7,15 @@ use anyhow::{bail, Result};
 
 use crate::catalog::listing::{self, LsEntry};
 use crate::cli::LsArgs;
-use crate::ops::select::{open_read, print, resolve};
 use crate::config::Config;
+use crate::ops::select::{open_read, resolve};
 use crate::output::{Cell, Table};
+use crate::progress::Ui;
 use crate::Outcome;
 
 /// Runs `phlb ls`.
-pub fn run(config: &Config, args: &LsArgs) -> Result<Outcome> {
-    let (root, catalog) = open_read(config)?;
+pub fn run(config: &Config, ui: &Ui, args: &LsArgs) -> Result<Outcome> {
+    let (root, catalog) = open_read(config, ui)?;
     let db = catalog.db()?;
     let snap = resolve(&db, &root, &args.snapshot)?;
     let dir = inside(args.path.as_deref().unwrap_or(Path::new("")))?;
@@ -39,7 +40,7 @@ pub fn run(config: &Config, args: &LsArgs) -> Result<Outcome> {
     for e in entries {
         t.push(row(e, long, json));
     }
-    print(&t, &args.out);
+    crate::output::print_table(&t, args.out.json, args.out.bytes);
     Ok(Outcome::Clean)
 }
 

@@ -1,6 +1,7 @@
 //! The front ends, one module per command: arguments in, engine options out, the call,
 //! and the answer rendered as text or JSON. No module here imports another.
 
+pub mod add;
 pub mod config;
 pub mod diff;
 pub mod duplicates;

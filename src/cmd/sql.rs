@@ -8,9 +8,10 @@ use anyhow::{bail, Result};
 
 use crate::catalog::user_sql::Guarded;
 use crate::cli::SqlArgs;
-use crate::ops::select::open_read;
 use crate::config::Config;
+use crate::ops::select::open_read;
 use crate::output::{Format, RowWriter};
+use crate::progress::Ui;
 use crate::{signals, Outcome};
 
 /// Most rows the aligned table prints; larger results need `--format csv` or `json`,
@@ -18,13 +19,13 @@ use crate::{signals, Outcome};
 pub const TABLE_ROW_CAP: u64 = 10_000;
 
 /// Runs `phlb sql`.
-pub fn run(config: &Config, args: &SqlArgs) -> Result<Outcome> {
+pub fn run(config: &Config, ui: &Ui, args: &SqlArgs) -> Result<Outcome> {
     let format: Format = if args.json {
         Format::Json
     } else {
         args.format.parse().map_err(anyhow::Error::msg)?
     };
-    let (_, catalog) = open_read(config)?;
+    let (_, catalog) = open_read(config, ui)?;
     let db = catalog.db()?;
     let guarded = Guarded::new(&db)?;
     let handle = guarded.interrupt_handle();

@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use crate::catalog::web::{self, Run};
 use crate::catalog::{Db, SnapshotRow};
 use crate::cli::StatusArgs;
-use crate::ops::select::open_read;
 use crate::config::Config;
+use crate::ops::select::open_read;
 use crate::output::{Cell, Format, Table};
 use crate::progress::Ui;
 use crate::root::attempts::{self, Attempt};
@@ -187,7 +187,7 @@ pub fn attempt_text(a: Option<&Attempt>) -> String {
 
 /// Runs `phlb status` (with `-q`: no table, only the exit code; `--json` still prints).
 pub fn run(config: &Config, ui: &Ui, args: &StatusArgs) -> Result<Outcome> {
-    let (root, catalog) = open_read(config)?;
+    let (root, catalog) = open_read(config, ui)?;
     let db = catalog.db()?;
     let meta = config.meta_dir();
     let alive = |name: &str, ts: &str| crate::lock::run::alive(&meta, name, ts);

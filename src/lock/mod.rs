@@ -6,6 +6,8 @@
 //! the pid written inside only serves messages. A lock file whose flock is free is stale
 //! and simply taken over.
 
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
 use std::os::fd::AsRawFd;
@@ -67,22 +69,12 @@ pub enum Wait {
     AtMost(Duration),
 }
 
-impl From<crate::cli::WaitArgs> for Wait {
-    fn from(args: crate::cli::WaitArgs) -> Wait {
-        match args.wait {
-            None => Wait::No,
-            Some(None) => Wait::Forever,
-            Some(Some(span)) => Wait::AtMost(span.approx()),
-        }
-    }
-}
-
 /// How often a waiting writer tries the lock again.
 const RETRY: Duration = Duration::from_millis(200);
 
 /// Takes the writer lock; while another run holds it and `wait` allows, waits, telling
 /// `say` once who holds it. An interrupt (SIGINT/SIGTERM) ends the wait.
-pub fn acquire_waiting(meta_dir: &Path, wait: Wait, say: &dyn Fn(String)) -> Result<Lock> {
+pub fn acquire_waiting(meta_dir: &Path, wait: Wait, say: &dyn crate::tell::Tell) -> Result<Lock> {
     let started = Instant::now();
     let mut told = false;
     loop {
@@ -111,7 +103,7 @@ pub fn acquire_waiting(meta_dir: &Path, wait: Wait, say: &dyn Fn(String)) -> Res
                 .map(|h| h.0.clone())
                 .unwrap_or_default();
             let who = held.split("; try again").next().unwrap_or(&held);
-            say(format!("phlb: waiting: {who}"));
+            say.step(&format!("waiting: {who}"));
             told = true;
         }
         std::thread::sleep(RETRY);

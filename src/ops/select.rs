@@ -6,9 +6,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 
 use crate::catalog::{Access, Catalog, Db, SnapshotRow};
-use crate::cli::OutputArgs;
 use crate::config::Config;
-use crate::output::{Format, Table};
+use crate::tell::Tell;
 
 /// The backup root of an existing backup, canonical; an error when it does not exist.
 pub fn existing_root(config: &Config) -> Result<PathBuf> {
@@ -22,15 +21,15 @@ pub fn existing_root(config: &Config) -> Result<PathBuf> {
 
 /// Opens the catalog of an existing backup root for reading (no lock: a backup may be
 /// writing at the same time; queries see what it has committed).
-pub fn open_read(config: &Config) -> Result<(PathBuf, Catalog)> {
+pub fn open_read(config: &Config, tell: &dyn Tell) -> Result<(PathBuf, Catalog)> {
     let root = existing_root(config)?;
     let catalog = Catalog::open(&root.join(crate::root::META_DIR), Access::ReadOnly)?;
     for note in &catalog.notes {
-        eprintln!("{note}");
+        tell.note(note);
     }
     let db = catalog.db()?;
-    warn_clock(&db)?;
-    note_mixed(&db, &|line| eprintln!("{line}"))?;
+    warn_clock(&db, tell)?;
+    note_mixed(&db, tell)?;
     drop(db);
     Ok((root, catalog))
 }
@@ -38,7 +37,7 @@ pub fn open_read(config: &Config) -> Result<(PathBuf, Catalog)> {
 /// Says in one line when names hold the snapshots of more than one source (a root made
 /// before a name was bound to one source): the newest snapshot's source owns the name,
 /// nothing is deleted, and how to split or rename.
-pub fn note_mixed(db: &Db, say: &dyn Fn(String)) -> Result<()> {
+pub fn note_mixed(db: &Db, say: &dyn Tell) -> Result<()> {
     let mixed = SnapshotRow::mixed_names(db)?;
     let Some((name, sources)) = mixed.first() else {
         return Ok(());
@@ -48,8 +47,8 @@ pub fn note_mixed(db: &Db, say: &dyn Fn(String)) -> Result<()> {
         1 => String::new(),
         n => format!(" (and {} more name(s) like it)", n - 1),
     };
-    say(format!(
-        "phlb: note: {name} holds the snapshots of more than one source: {} (its newest) owns \
+    say.note(&format!(
+        "{name} holds the snapshots of more than one source: {} (its newest) owns \
          the name, {} made the others; nothing is deleted and prune plans each source apart. \
          Back the other up with `--name NEW_NAME`; to split its old snapshots off, move their \
          folders and side files to <root>/NEW_NAME/, then run `phlb add` and \
@@ -63,14 +62,14 @@ pub fn note_mixed(db: &Db, say: &dyn Fn(String)) -> Result<()> {
 /// Says in one line on stderr when the clock was wrong for a snapshot (an instant in
 /// the future, or runs whose instants go back against the order they were made in; see
 /// `stamp::CLOCK_SLACK_SECS`): "newest" is still the one made last.
-pub fn warn_clock(db: &Db) -> Result<()> {
+pub fn warn_clock(db: &Db, tell: &dyn Tell) -> Result<()> {
     let found = clock_problems(db, None)?;
     if let Some(first) = found.first() {
         let more = match found.len() {
             1 => String::new(),
             n => format!(" (and {} more)", n - 1),
         };
-        eprintln!("phlb: warning: {first}{more}; {}", first.fix());
+        tell.warning(&format!("{first}{more}; {}", first.fix()));
     }
     Ok(())
 }
@@ -85,16 +84,6 @@ pub fn clock_problems(db: &Db, name: Option<&str>) -> Result<Vec<crate::stamp::A
         members.iter().map(|m| m.timed()),
         now,
     ))
-}
-
-/// Prints a query result table as the output options ask.
-pub fn print(table: &Table, out: &OutputArgs) {
-    let format = if out.json {
-        Format::Json
-    } else {
-        Format::Table
-    };
-    print!("{}", table.render(format, out.bytes));
 }
 
 /// Finds the snapshot a user named (`NAME` and `NAME/latest`: its newest complete one

@@ -3,6 +3,8 @@
 //! copies, and hardlinking unchanged files to their stored copy. Every core is used while
 //! the main thread keeps walk order; results come back in job order.
 
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};

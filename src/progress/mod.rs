@@ -1,6 +1,8 @@
 //! Owns what a user sees while a command runs: a one-line bar on a terminal, plain
 //! periodic lines otherwise, or nothing (`--quiet`, tests).
 
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 use std::io::IsTerminal;
 
 mod line;
@@ -57,11 +59,13 @@ impl Ui {
     pub fn quiet(&self) -> bool {
         self.style == Style::Quiet
     }
+}
 
-    /// Writes a note line to stderr unless quiet (above the bar, when one is shown).
-    pub fn say(&self, line: String) {
-        if !self.quiet() {
-            let line = crate::output::without_codes(&line);
+/// A command's lines: above the bar when one is shown, errors only with `-q`.
+impl crate::tell::Tell for Ui {
+    fn tell(&self, level: crate::tell::Level, text: &str) {
+        if !self.quiet() || level.shown_when_quiet() {
+            let line = crate::tell::line(level, text);
             task::above_bar(|| eprintln!("{line}"));
         }
     }
@@ -69,8 +73,8 @@ impl Ui {
 
 /// What an engine tells while it works; the command decides how it is shown (a bar,
 /// plain lines, or nothing), and a caller such as a watch loop or a web server can pass
-/// its own.
-pub trait Report {
+/// its own. Its lines go through `Tell`, the one sink.
+pub trait Report: crate::tell::Tell {
     /// More work was found: one more file with `bytes` of content.
     fn grow(&self, bytes: u64);
     /// One more file is done, with `bytes` of content.
@@ -79,10 +83,6 @@ pub trait Report {
     fn grow_other(&self) {}
     /// One more folder or symlink is done (not counted as a file).
     fn advance_other(&self) {}
-    /// A line the user sees unless quiet (a warning, a verbose action).
-    fn warn(&self, line: &str);
-    /// A line the user always sees (an error).
-    fn error(&self, line: &str);
 }
 
 impl Report for Progress {
@@ -92,13 +92,5 @@ impl Report for Progress {
 
     fn advance(&self, bytes: u64) {
         Progress::advance(self, bytes)
-    }
-
-    fn warn(&self, line: &str) {
-        Progress::warn(self, line)
-    }
-
-    fn error(&self, line: &str) {
-        Progress::error(self, line)
     }
 }

@@ -247,26 +247,9 @@ impl Progress {
         self.counts.bytes_total.fetch_add(bytes, Ordering::Relaxed);
     }
 
-    /// Prints a warning line (hidden with `--quiet`) without tearing the bar.
-    pub fn warn(&self, line: &str) {
-        if self.style != Style::Quiet {
-            self.print(line);
-        }
-    }
-
-    /// Prints an error line (always shown) without tearing the bar.
-    pub fn error(&self, line: &str) {
-        self.print(line);
-    }
-
     /// Prints a result line on stdout (always shown) without tearing the bar.
     pub fn out(&self, line: &str) {
         above_bar(|| println!("{line}"));
-    }
-
-    fn print(&self, line: &str) {
-        let line = crate::output::without_codes(line);
-        above_bar(|| eprintln!("{line}"));
     }
 
     /// Stops the display and removes the bar.
@@ -278,6 +261,16 @@ impl Progress {
             if self.style == Style::Bar {
                 erase();
             }
+        }
+    }
+}
+
+/// Lines said while the work runs: above the bar, errors only with `-q`.
+impl crate::tell::Tell for Progress {
+    fn tell(&self, level: crate::tell::Level, text: &str) {
+        if self.style != Style::Quiet || level.shown_when_quiet() {
+            let line = crate::tell::line(level, text);
+            above_bar(|| eprintln!("{line}"));
         }
     }
 }

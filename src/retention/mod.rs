@@ -20,6 +20,8 @@
 //!
 //! Weeks are ISO weeks (a week 53 belongs to its ISO year).
 
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDateTime, Timelike};
 
 use crate::duration::Span;

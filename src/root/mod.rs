@@ -6,6 +6,8 @@
 //! add and verify open a root this one way; a long-running caller (a watch loop) keeps
 //! the value and lets go of the lock by dropping it.
 
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -59,7 +61,7 @@ impl BackupRoot {
         given: &Path,
         fs: Filesystem,
         wait: lock::Wait,
-        say: &dyn Fn(String),
+        say: &dyn crate::tell::Tell,
     ) -> Result<Self> {
         Self::open_writer_once(given, fs, wait, say)
     }
@@ -71,7 +73,7 @@ impl BackupRoot {
         given: &Path,
         fs: Filesystem,
         wait: lock::Wait,
-        say: &dyn Fn(String),
+        say: &dyn crate::tell::Tell,
     ) -> Result<Self> {
         match Self::open_writer_once(given, fs, wait, say) {
             Err(e) if reserve::is_disk_full(&e) && reserve::release(&given.join(META_DIR)) => {
@@ -85,7 +87,7 @@ impl BackupRoot {
         given: &Path,
         fs: Filesystem,
         wait: lock::Wait,
-        say: &dyn Fn(String),
+        say: &dyn crate::tell::Tell,
     ) -> Result<Self> {
         store::check_root_safe(given)?;
         let path = given
@@ -106,8 +108,8 @@ impl BackupRoot {
         store::fresh_temp_dir(&meta_dir)?;
         remove_side_temp_files(&path);
         if let Some(pid) = &lock.stale_pid {
-            say(format!(
-                "phlb: note: taking over the stale lock of process {pid}, which is gone"
+            say.note(&format!(
+                "taking over the stale lock of process {pid}, which is gone"
             ));
         }
         let catalog = Catalog::open(&meta_dir, Access::Write)?;
@@ -115,11 +117,11 @@ impl BackupRoot {
             catalog.check_filesystem(&path)?;
         }
         for note in &catalog.notes {
-            say(note.clone());
+            say.note(note);
         }
         if let Origin::Remade { aside, why } = &catalog.origin {
-            say(format!(
-                "phlb: note: {}: the catalog was half-made ({why}); moved it to {} and made a new one",
+            say.note(&format!(
+                "{}: the catalog was half-made ({why}); moved it to {} and made a new one",
                 catalog.path().display(),
                 aside.display()
             ));
@@ -129,11 +131,11 @@ impl BackupRoot {
         let (trimmed, trims_stuck) = trim::finish(&path, &catalog, say)?;
         stuck.extend(trims_stuck);
         for s in &stuck {
-            say(s.line());
+            say.warning(&s.line());
         }
         if trimmed > 0 {
-            say(format!(
-                "phlb: note: finished trimming {trimmed} old versions, which an interrupted prune left"
+            say.note(&format!(
+                "finished trimming {trimmed} old versions, which an interrupted prune left"
             ));
         }
         // A `latest` left dangling by a snapshot deleted by hand points at the newest

@@ -35,7 +35,7 @@ enum Verdict {
 /// Checks a sample of stored copies and, when the catalog's inode numbers are stale,
 /// re-records every stored copy's inode number; says so in one line through `say`.
 /// Returns how many stored copies were re-recorded.
-pub fn refresh(db: &Db, root: &Path, say: &dyn Fn(String)) -> Result<u64> {
+pub fn refresh(db: &Db, root: &Path, say: &dyn crate::tell::Tell) -> Result<u64> {
     let mut snaps = on_disk_newest_first(db, root)?;
     let Some((newest, dir)) = snaps.next() else {
         return Ok(0);
@@ -45,8 +45,7 @@ pub fn refresh(db: &Db, root: &Path, say: &dyn Fn(String)) -> Result<u64> {
     }
     let all: Vec<_> = std::iter::once((newest, dir)).chain(snaps).collect();
     let n = rerecord(db, &all)?;
-    say(format!(
-        "phlb: note: {}: the catalog's inode numbers were stale (the root was copied?); re-recorded {n} stored copies",
+    say.note(&format!("{}: the catalog's inode numbers were stale (the root was copied?); re-recorded {n} stored copies",
         root.display()
     ));
     Ok(n)

@@ -26,7 +26,7 @@ impl Stuck {
             "what is left of a removed snapshot"
         };
         format!(
-            "phlb: warning: {}: cannot delete {what} ({}); if a file in it is immutable or \
+            "{}: cannot delete {what} ({}); if a file in it is immutable or \
              append-only (`lsattr -R` shows `i` or `a`), run `chattr -R -ia {}` and the next \
              phlb run deletes it; backups go on meanwhile",
             one_line(&self.path),

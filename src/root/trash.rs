@@ -198,7 +198,7 @@ fn sync_dir(dir: &Path) {
 /// Anything but a real folder at `trash/<name>` is removed, never followed. Lines for
 /// the user go to `say`. What cannot be moved or deleted (an immutable file) is
 /// returned and the rest goes on: it never stops a run.
-pub fn finish(root: &Path, catalog: &Catalog, say: &dyn Fn(String)) -> Result<Vec<Stuck>> {
+pub fn finish(root: &Path, catalog: &Catalog, say: &dyn crate::tell::Tell) -> Result<Vec<Stuck>> {
     let trash = root.join(META_DIR).join(TRASH_DIR);
     let Ok(bins) = std::fs::read_dir(&trash) else {
         return Ok(Vec::new());
@@ -239,8 +239,8 @@ pub fn finish(root: &Path, catalog: &Catalog, say: &dyn Fn(String)) -> Result<Ve
             if let Some(row) = SnapshotRow::find(&db, &name, ts)? {
                 prune::delete_run(&db, row.id)?;
             }
-            say(format!(
-                "phlb: note: finishing the removal of {name}/{ts}, which an interrupted run began"
+            say.note(&format!(
+                "finishing the removal of {name}/{ts}, which an interrupted run began"
             ));
         }
         for leaf in leaves(&bin.path()) {

@@ -31,7 +31,7 @@ use crate::manifest;
 pub fn finish(
     root: &Path,
     catalog: &Catalog,
-    waiting: &dyn Fn(String),
+    waiting: &dyn crate::tell::Tell,
 ) -> Result<(u64, Vec<Stuck>)> {
     let db = catalog.db()?;
     let mut removed = 0;
@@ -47,8 +47,8 @@ pub fn finish(
         let dir = root.join(snapshot_dir_rel(&name, &ts, true));
         let _held = match dir.symlink_metadata() {
             Ok(md) if md.is_dir() => Some(snapshot::lock(&dir, Hold::Exclusive, &|| {
-                waiting(format!(
-                    "phlb: waiting for a reader of {name}/{ts} (a restore or download) to finish"
+                waiting.step(&format!(
+                    "waiting for a reader of {name}/{ts} (a restore or download) to finish"
                 ))
             })?),
             _ => None,

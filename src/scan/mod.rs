@@ -2,6 +2,8 @@
 //! walk goes from open folder to open folder (`folder` reads one), never by full path,
 //! so a folder swapped for a symlink or another folder during a run is not followed.
 
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};

@@ -9,6 +9,8 @@
 //! "source":{"host":"laptop","path":"/home/u/Documents"}}` (a path that is not UTF-8 is
 //! `"path_hex"`, its bytes in hex; a tree copied in by hand has `"source":null`).
 
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};

@@ -1,6 +1,8 @@
 //! Owns the filesystem side of a snapshot: folders, symlinks, hardlinks and new stored
 //! copies written under a temp name and renamed into place, with their metadata.
 
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 use std::ffi::CString;
 use std::fs::{self, File, FileTimes, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};

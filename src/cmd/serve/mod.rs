@@ -29,8 +29,8 @@ use anyhow::{Context, Result};
 
 use crate::catalog::Catalog;
 use crate::cli::ServeArgs;
-use crate::ops::select::open_read;
 use crate::config::Config;
+use crate::ops::select::open_read;
 use crate::progress::Ui;
 use crate::Outcome;
 
@@ -87,7 +87,7 @@ pub fn run(config: &Config, ui: &Ui, args: &ServeArgs) -> Result<Outcome> {
         config.serve_token.as_deref(),
     )?;
     let prefix = auth::prefix(&token);
-    let (root, catalog) = open_read(config)?;
+    let (root, catalog) = open_read(config, ui)?;
     let listeners = listen(&args.listen, &addrs)?;
     let bound: Vec<SocketAddr> = listeners
         .iter()

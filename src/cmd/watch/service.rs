@@ -14,13 +14,14 @@ use super::filter::Filter;
 use super::intake::{Intake, News};
 use super::timing::{Schedule, Waits};
 use crate::catalog::{self, Access, Catalog};
+use crate::config::Config;
+use crate::lock::Held;
 use crate::ops::backup::{
     open_for_backup, record_snapshot, scan_options, snapshot_with_hooks, Source,
 };
-use crate::config::Config;
-use crate::lock::Held;
 use crate::progress::{Style, Ui};
 use crate::root::BackupRoot;
+use crate::tell::Tell;
 use crate::units::{escape_controls, human_bytes, human_duration};
 use crate::Outcome;
 
@@ -95,7 +96,7 @@ impl<'a> Watch<'a> {
         // Said after the first comparison: from this line on, every change counts as
         // news (a script or a test can wait for it).
         if lost.is_none() {
-            self.ui.say(format!(
+            self.ui.info(&format!(
                 "phlb: watching {} source{} ({folders} folders); snapshots after {} of quiet",
                 self.sources.len(),
                 if self.sources.len() == 1 { "" } else { "s" },
@@ -170,13 +171,13 @@ impl<'a> Watch<'a> {
             self.ids[i] = id;
             let shown = crate::units::one_line(&source.path);
             if id.is_none() {
-                self.ui.say(format!(
-                    "phlb: note: {shown} is gone; its snapshots wait until it is back"
+                self.ui.note(&format!(
+                    "{shown} is gone; its snapshots wait until it is back"
                 ));
                 continue;
             }
-            self.ui.say(format!(
-                "phlb: note: {shown} was replaced by another folder; watching that one"
+            self.ui.note(&format!(
+                "{shown} was replaced by another folder; watching that one"
             ));
             let placed = self.intake.as_mut().map(|i| i.watch_tree(&source.path));
             if let Some(Err(why)) = placed {
@@ -192,8 +193,8 @@ impl<'a> Watch<'a> {
         if self.intake.take().is_none() {
             return;
         }
-        self.ui.say(format!(
-            "phlb: note: {why}; polling instead: every {} each source is compared with its \
+        self.ui.note(&format!(
+            "{why}; polling instead: every {} each source is compared with its \
              newest snapshot (names, sizes, mtimes) and snapshotted when it differs",
             self.config.watch.max_wait
         ));
@@ -217,7 +218,7 @@ impl<'a> Watch<'a> {
             };
             if let Verdict::Differs(why) = verdict {
                 if self.ui.verbose {
-                    self.ui.say(format!(
+                    self.ui.info(&format!(
                         "phlb: {}: {}",
                         escape_controls(&source.name),
                         escape_controls(&why)
@@ -274,9 +275,8 @@ impl<'a> Watch<'a> {
             match made {
                 Ok(made) => {
                     for gone in &made.removed_leftovers {
-                        self.ui.say(format!(
-                            "phlb: note: removed the leftovers of interrupted run {gone}"
-                        ));
+                        self.ui
+                            .note(&format!("removed the leftovers of interrupted run {gone}"));
                     }
                     let c = made.counts;
                     if !self.ui.quiet() {
@@ -336,8 +336,8 @@ impl<'a> Watch<'a> {
             match open_for_backup(self.config, &self.root, self.ui, crate::lock::Wait::No) {
                 Err(e) if e.downcast_ref::<Held>().is_some() => {
                     if !told {
-                        self.ui.say(format!(
-                            "phlb: note: {}: another phlb run is writing to this backup root; \
+                        self.ui.note(&format!(
+                            "{}: another phlb run is writing to this backup root; \
                              the snapshot waits until it is done",
                             self.root.display()
                         ));

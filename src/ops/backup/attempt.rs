@@ -11,6 +11,7 @@ use crate::cli::BackupArgs;
 use crate::config::Config;
 use crate::progress::Ui;
 use crate::root::attempts::{self, Attempt};
+use crate::tell::Tell;
 use crate::Outcome;
 
 /// The names a run of `args` is an attempt of, with their sources; empty for a usage
@@ -101,7 +102,7 @@ pub fn record(
     }
     let recorded = attempts::record(&meta, &list);
     if let Err(e) = recorded {
-        ui.say(format!("phlb: warning: {e:#}"));
+        ui.warning(&format!("{e:#}"));
     }
 }
 
@@ -127,6 +128,6 @@ pub fn record_snapshot(
         reason,
     };
     if let Err(e) = attempts::record(&config.meta_dir(), &[a]) {
-        ui.say(format!("phlb: warning: {e:#}"));
+        ui.warning(&format!("{e:#}"));
     }
 }

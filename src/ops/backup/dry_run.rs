@@ -12,12 +12,13 @@ use super::report::{Counts, Failures, RunKind};
 use super::Source;
 use crate::catalog::entries::previous_entries;
 use crate::catalog::{self, Access, Catalog, Db, SnapshotRow};
-use crate::ops::dedup;
 use crate::config::Config;
+use crate::ops::dedup;
 use crate::plan::{first_step, FirstStep, LinkKey, PrevMap};
 use crate::prefetch::{read_and_hash, SourceFile};
 use crate::progress::{Progress, Style, Ui};
 use crate::scan::{self, Entry, Kind, SourceDir};
+use crate::tell::Tell;
 use crate::units::one_line;
 use crate::xattr::Xattrs;
 use crate::Outcome;
@@ -58,7 +59,7 @@ pub fn run(config: &Config, sources: &[Source], ui: &Ui, json: bool) -> Result<O
         .unwrap_or_else(|_| config.backup_path.clone());
     if let Some(db) = &db {
         for source in sources {
-            super::check_owner(db, source, &|line| ui.say(line))?;
+            super::check_owner(db, source, ui)?;
         }
     }
     let mut outcome = Outcome::Clean;
@@ -98,22 +99,18 @@ pub fn run(config: &Config, sources: &[Source], ui: &Ui, json: bool) -> Result<O
             ..Counts::default()
         };
         for p in &scan.problems {
-            progress.error(&format!(
-                "phlb: error: {}: {}",
-                one_line(&p.path),
-                p.message
-            ));
+            progress.error(&format!("{}: {}", one_line(&p.path), p.message));
         }
         if ui.verbose {
             for s in &scan.skipped {
-                progress.warn(&format!("skip    {} ({})", one_line(&s.rel), s.rule));
+                progress.info(&format!("skip    {} ({})", one_line(&s.rel), s.rule));
             }
         }
         let mut seen = HashSet::new();
         for entry in &scan.entries {
             let tell = |what: &str| {
                 if ui.verbose {
-                    progress.warn(&format!("{what:<10} {}", one_line(&entry.rel)));
+                    progress.info(&format!("{what:<10} {}", one_line(&entry.rel)));
                 }
             };
             match entry.kind {
@@ -142,7 +139,7 @@ pub fn run(config: &Config, sources: &[Source], ui: &Ui, json: bool) -> Result<O
                         }
                         Err(why) => {
                             counts.failed += 1;
-                            progress.error(&format!("phlb: error: {}: {why}", one_line(&path)));
+                            progress.error(&format!("{}: {why}", one_line(&path)));
                         }
                     }
                 }

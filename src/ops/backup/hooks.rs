@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::layout::SnapshotPaths;
 use crate::progress::Ui;
 use crate::root::BackupRoot;
+use crate::tell::Tell;
 
 /// Makes one snapshot of `source` between the config's hooks: a pre-command that fails
 /// (or cannot start) stops it before anything is written (exit 2); the post-command
@@ -59,7 +60,7 @@ pub fn snapshot_with_hooks(
         let _ = std::io::stderr().write_all(&ran.output);
         output.push(ran.output);
         if let Some(why) = ran.failed {
-            ui.say(format!("phlb: warning: POST_COMMAND {cmd:?}: {why}"));
+            ui.warning(&format!("POST_COMMAND {cmd:?}: {why}"));
         }
     }
     if let Some(paths) = &snapshot {

@@ -37,6 +37,7 @@ use crate::root::{BackupRoot, Filesystem};
 use crate::scan::{ScanOptions, Selection, SourceDir};
 use crate::stamp::{SourceId, Stamp, TimeSource};
 use crate::store;
+use crate::tell::Tell;
 use crate::Outcome;
 
 /// A source folder to back up and the snapshot name it goes under.
@@ -89,7 +90,7 @@ fn attempt(
     }
     let root = prepare_root(config)?;
     check_sources_against_root(&sources, &root)?;
-    let say = |line: String| ui.say(line);
+    let say: &dyn crate::tell::Tell = ui;
     let opened = open_for_backup(config, &root, ui, args.wait.into())?;
     // A name is one source: every source is checked before any snapshot is made.
     let db = opened.catalog.db()?;
@@ -109,9 +110,7 @@ fn attempt(
         crate::signals::clear_on_stop();
         let made = made?;
         for gone in &made.removed_leftovers {
-            say(format!(
-                "phlb: note: removed the leftovers of interrupted run {gone}"
-            ));
+            say.note(&format!("removed the leftovers of interrupted run {gone}"));
         }
         if args.json {
             let line = made
@@ -139,7 +138,7 @@ fn attempt(
             let names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
             crate::ops::prune::after_backup(&opened, config, ui, &names, args.json)?;
         } else {
-            say("phlb: note: not pruning: some files could not be backed up".to_string());
+            say.note("not pruning: some files could not be backed up");
         }
     }
     drop(opened);
@@ -171,7 +170,7 @@ pub(crate) fn open_for_backup(
     ui: &Ui,
     wait: Wait,
 ) -> Result<BackupRoot> {
-    let say = |line: String| ui.say(line);
+    let say: &dyn crate::tell::Tell = ui;
     let opened = BackupRoot::open_writer(root, Filesystem::MustMatch, wait, &say)?;
     crate::ops::record::record_on_disk(config, opened.path(), &opened.catalog, ui.style, &say)?;
     opened.catalog.check_hash(&config.hash.to_string())?;
@@ -321,7 +320,7 @@ pub fn make_snapshot(
     let format = &config.sub_dir_formatter;
     // Checked by the caller before anything was written (`phlb backup`); again here for
     // every other caller (a watch), silently.
-    let moved = check_owner(&db, source, &|_| {})?;
+    let moved = check_owner(&db, source, &crate::tell::Silent)?;
     let settled = leftovers::clean(&db, root, name, sums, format, DeadRuns::Keep)?;
     crate::root::still_a_root(root)?;
     store::make_private_dir(&root.join(name))?;
@@ -396,11 +395,11 @@ pub fn make_snapshot(
     let db = catalog.db()?;
     let cleaned = leftovers::clean(&db, root, name, sums, format, DeadRuns::Remove)?;
     for why in &cleaned.stuck {
-        ui.say(format!("phlb: warning: {why}"));
+        ui.warning(&why.to_string());
     }
     // The snapshot is complete whatever happens to the link; a failure is only told.
     if let Err(e) = crate::root::latest::refresh(&db, root, name) {
-        ui.say(format!("phlb: warning: {e:#}"));
+        ui.warning(&format!("{e:#}"));
     }
     Ok(SnapshotReport {
         label,

@@ -115,7 +115,7 @@ fn check_unique_names(sources: &[Source]) -> Result<()> {
 /// new path owns the name from this run on). A name whose snapshots are all trees copied
 /// in by hand takes the source of its next backup. True when the run continues the
 /// history of another source (it is recorded as `source_moved`).
-pub(crate) fn check_owner(db: &Db, source: &Source, say: &dyn Fn(String)) -> Result<bool> {
+pub(crate) fn check_owner(db: &Db, source: &Source, say: &dyn crate::tell::Tell) -> Result<bool> {
     let sources = SnapshotRow::sources_of_name(db, &source.name)?;
     let Some(owner) = sources.first() else {
         return Ok(false);
@@ -126,8 +126,8 @@ pub(crate) fn check_owner(db: &Db, source: &Source, say: &dyn Fn(String)) -> Res
     }
     let name = &source.name;
     if source.moved {
-        say(format!(
-            "phlb: note: {name}: continuing the history of {} from {} (--source-moved); \
+        say.note(&format!(
+            "{name}: continuing the history of {} from {} (--source-moved); \
              the first run reads every file once",
             owner.show(),
             this.show()

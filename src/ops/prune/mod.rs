@@ -19,14 +19,15 @@ use crate::catalog::trim::{self, Old};
 use crate::catalog::{prune, Db};
 use crate::catalog::{Access, Catalog};
 use crate::cli::{ForgetArgs, KeepArgs, PruneArgs, RemovalArgs};
-use crate::ops::select::{existing_root, resolve};
 use crate::config::Config;
+use crate::ops::select::{existing_root, resolve};
 use crate::progress::{Progress, Style, Ui};
 use crate::retention::Policy;
 use crate::root::stuck::Stuck;
 use crate::root::{BackupRoot, Filesystem};
 use crate::Outcome;
 
+use crate::tell::Tell;
 use plan::{Action, Item, Reason};
 
 /// Runs `phlb prune`.
@@ -45,7 +46,7 @@ pub fn run_prune(config: &Config, ui: &Ui, args: &PruneArgs) -> Result<Outcome> 
             .collect();
         plan::check_clock(&chosen)?;
         for line in plan::per_source_notes(&chosen) {
-            ui.say(line);
+            ui.note(&line);
         }
         let rules = (!policy.keeps_all_snapshots()).then_some(&policy);
         Ok(plan::by_policy(chosen, rules, root))
@@ -138,7 +139,7 @@ pub fn after_backup(
         .collect();
     plan::check_clock(&chosen)?;
     for line in plan::per_source_notes(&chosen) {
-        ui.say(line);
+        ui.note(&line);
     }
     let rules = (!config.keep.keeps_all_snapshots()).then_some(&config.keep);
     let items = plan::by_policy(chosen, rules, opened.path());
@@ -213,7 +214,7 @@ fn with_root(
         return carry_out(None, &conn, items, versions, config, ui, removal);
     }
     existing_root(config)?;
-    let say = |line: String| ui.say(line);
+    let say: &dyn crate::tell::Tell = ui;
     let opened = BackupRoot::open_remover(
         &config.backup_path,
         Filesystem::Any,
@@ -292,7 +293,7 @@ fn carry_out(
             crate::root::remove_side_files(opened.path(), &row.name, &row.timestamp);
         } else {
             let waiting = || {
-                ui.say(format!(
+                ui.info(&format!(
                     "phlb: waiting for a reader of {} (a restore or download) to finish",
                     row.label()
                 ))
@@ -311,7 +312,7 @@ fn carry_out(
         }
         done += 1;
         if ui.verbose {
-            progress.warn(&format!(
+            progress.info(&format!(
                 "removed {}",
                 crate::units::escape_controls(&row.label())
             ));
@@ -363,10 +364,9 @@ fn trim_versions(opened: &BackupRoot, db: &Db, olds: &[Old], ui: &Ui) -> Result<
     for id in ids {
         trim::record(db, id, olds, &now)?;
     }
-    let (removed, stuck) =
-        crate::root::finish_trims(opened.path(), &opened.catalog, &|line| ui.say(line))?;
+    let (removed, stuck) = crate::root::finish_trims(opened.path(), &opened.catalog, ui)?;
     if removed > 0 && ui.verbose {
-        ui.say(format!("trimmed {removed} old versions"));
+        ui.info(&format!("trimmed {removed} old versions"));
     }
     Ok(stuck)
 }

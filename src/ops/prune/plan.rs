@@ -152,7 +152,7 @@ pub fn per_source_notes(members: &[Member]) -> Vec<String> {
     for ((name, source), ids) in &groups {
         if let Some(source) = source {
             out.push(format!(
-                "phlb: note: {name} holds the snapshots of more than one source: planned per \
+                "{name} holds the snapshots of more than one source: planned per \
                  source; {} snapshot(s) of {}",
                 ids.len(),
                 source.show()

@@ -13,9 +13,9 @@ use crate::layout::{is_timestamp, IN_PROGRESS, LATEST};
 
 /// A folder under the root that `add` did not record, and why.
 #[derive(Debug, Clone)]
-pub(super) struct Skipped {
-    pub(super) path: PathBuf,
-    pub(super) reason: String,
+pub struct Skipped {
+    pub path: PathBuf,
+    pub reason: String,
 }
 
 /// What a look for snapshot folders found: folders to record, and folders skipped.

@@ -14,18 +14,18 @@ use crate::catalog::damage::{mark_unverified, record_verdict, Verdict};
 use crate::catalog::snapshots::Totals;
 use crate::catalog::writer::{record_copy, record_entry};
 use crate::catalog::{Db, SnapshotRow};
-use crate::cli::AddArgs;
-use crate::ops::dedup;
 use crate::config::Config;
 use crate::hash::{hex, HashAlgo};
 use crate::layout::SnapshotPaths;
 use crate::manifest;
+use crate::ops::dedup;
 use crate::plan::{CopyMeta, LinkKey};
 use crate::prefetch::Reader;
 use crate::progress::{Progress, Style};
 use crate::scan::{self, Entry, Kind, ScanOptions};
 use crate::stamp::Stamp;
 use crate::store;
+use crate::tell::Tell;
 use crate::units::one_line;
 
 /// One physical file of a snapshot being recorded, and the paths that share it.
@@ -54,9 +54,11 @@ pub(super) struct LinkTarget {
 
 pub(super) struct Importer<'a> {
     pub(super) config: &'a Config,
-    pub(super) args: &'a AddArgs,
+    pub(super) options: &'a super::Options,
     pub(super) root: &'a Path,
     pub(super) style: Style,
+    /// Where the run's lines go.
+    pub(super) tell: &'a dyn crate::tell::Tell,
     pub(super) live: HashMap<LinkKey, LinkTarget>,
     /// Where temp links are made (`.phlb/tmp`), never inside a snapshot.
     pub(super) tmp_dir: PathBuf,
@@ -86,10 +88,16 @@ impl Importer<'_> {
             ..ScanOptions::default()
         };
         let mut scan = scan::scan(&folder.dir, &opts);
-        super::temp_files::drop_temp_files(&folder.dir, &mut scan.entries, listed.as_ref());
+        super::temp_files::drop_temp_files(
+            &folder.dir,
+            &mut scan.entries,
+            listed.as_ref(),
+            self.tell,
+        );
         for p in &scan.problems {
             tally.problems += 1;
-            eprintln!("phlb: error: {}: {}", one_line(&p.path), p.message);
+            self.tell
+                .error(&format!("{}: {}", one_line(&p.path), p.message));
         }
         let mut inodes: HashMap<u64, Inode> = HashMap::new();
         for (i, e) in scan.entries.iter().enumerate() {
@@ -299,7 +307,7 @@ impl Importer<'_> {
                 inode.hash = Some(hash);
                 continue;
             }
-            if self.args.trust_manifests {
+            if self.options.manifests == super::Manifests::Trust {
                 if let Some(h) = listed
                     .and_then(|m| m.get(&first.rel))
                     .and_then(|h| crate::hash::unhex(h))
@@ -336,7 +344,7 @@ impl Importer<'_> {
                     }
                     Err(why) => {
                         tally.problems += 1;
-                        progress.error(&format!("phlb: error: {}: {why}", one_line(&path)));
+                        progress.error(&format!("{}: {why}", one_line(&path)));
                     }
                 }
                 progress.advance(inode.size);
@@ -353,10 +361,10 @@ impl Importer<'_> {
                         Some(_) => {
                             inode.suspect = true;
                             tally.problems += 1;
-                            eprintln!(
-                                "phlb: error: {}: content differs from the manifest; recorded as found, not linked",
+                            self.tell.error(&format!(
+                                "{}: content differs from the manifest; recorded as found, not linked",
                                 one_line(&folder.dir.join(rel))
-                            );
+                            ));
                         }
                         None => {}
                     }

@@ -1,7 +1,10 @@
-//! `phlb add`: records snapshot folders found on disk in the catalog (a full rebuild, or
-//! what is missing), hashes each inode once, and hardlinks identical content.
+//! Recording (what `phlb add` runs): records snapshot folders found on disk in the
+//! catalog (a full rebuild, or what is missing), hashes each inode once, and hardlinks
+//! identical content. `backup` and `init` record the folders a new catalog lacks here too.
 
 mod folders;
+
+pub use folders::Skipped;
 mod import;
 mod relink;
 mod temp_files;
@@ -13,16 +16,68 @@ use anyhow::{bail, Result};
 
 use crate::catalog::snapshots::Status;
 use crate::catalog::{Access, Catalog, Db, Origin, SnapshotRow};
-use crate::cli::AddArgs;
-use crate::ops::select::existing_root;
 use crate::config::Config;
 use crate::layout::SnapshotPaths;
-use crate::progress::{Style, Ui};
+use crate::lock::Wait;
+use crate::ops::select::existing_root;
+use crate::progress::Style;
 use crate::root::{BackupRoot, Filesystem};
 use crate::stamp::{Stamp, TimeSource};
 use crate::store;
-use crate::units::{human_bytes, one_line};
-use crate::Outcome;
+use crate::tell::Tell;
+use crate::units::one_line;
+
+/// Whether identical content is hardlinked to one stored copy while recording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Link {
+    #[default]
+    Yes,
+    /// Record only; change nothing on disk (`--no-link`).
+    No,
+}
+
+/// Whether a snapshot's manifest is taken as its hashes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Manifests {
+    /// Hash every file and compare with the manifest.
+    #[default]
+    Check,
+    /// Take the manifest's hashes for files whose size and mtime match it.
+    Trust,
+}
+
+/// What to record and how.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Snapshot folders (or name folders) to record; every one under the root when empty.
+    pub paths: Vec<PathBuf>,
+    pub link: Link,
+    pub manifests: Manifests,
+    /// How to treat a writer lock another run holds.
+    pub wait: Wait,
+}
+
+/// What a recording run did.
+#[derive(Debug)]
+pub struct Recorded {
+    /// The backup root, canonical.
+    pub root: PathBuf,
+    pub tally: Tally,
+    /// Complete snapshots whose folder is gone, now marked missing.
+    pub marked_missing: u64,
+    /// Folders that were not recorded, and why.
+    pub skipped: Vec<Skipped>,
+}
+
+/// What a recording run would do (`--dry-run`): nothing is written.
+#[derive(Debug)]
+pub struct Planned {
+    /// `NAME/TIMESTAMP` of the folders it would record.
+    pub would_record: Vec<String>,
+    /// `NAME/TIMESTAMP` of the snapshots it would mark missing.
+    pub would_mark_missing: Vec<String>,
+    pub skipped: Vec<Skipped>,
+}
 
 /// A snapshot folder to record.
 #[derive(Debug, Clone)]
@@ -32,29 +87,29 @@ struct Folder {
     dir: PathBuf,
 }
 
-/// What an add run did, over all snapshots.
+/// What a recording run did, over all snapshots.
 #[derive(Debug, Default)]
-struct Tally {
-    added: u64,
-    files: u64,
-    hashed_bytes: u64,
-    relinked: u64,
-    freed: u64,
-    problems: u64,
-    manifests_written: u64,
+pub struct Tally {
+    pub added: u64,
+    pub files: u64,
+    pub hashed_bytes: u64,
+    pub relinked: u64,
+    pub freed: u64,
+    pub problems: u64,
+    pub manifests_written: u64,
 }
 
 /// Records `folders` that the catalog does not have as complete snapshots, oldest first.
 #[allow(clippy::too_many_arguments)]
-fn record(
+fn record_folders(
     config: &Config,
-    args: &AddArgs,
+    options: &Options,
     root: &Path,
     db: &Db,
     mut folders: Vec<Folder>,
     style: Style,
     tally: &mut Tally,
-    say: &dyn Fn(String),
+    say: &dyn crate::tell::Tell,
 ) -> Result<()> {
     // Snapshots whose side file gives their time and order first, in that order; then
     // trees copied in by hand, oldest first by the time in the name (`-10` after `-9`
@@ -64,8 +119,8 @@ fn record(
     for f in folders.drain(..) {
         let at = SnapshotPaths::new(root, &f.name, &f.timestamp, "").stamp;
         let side = Stamp::read(&at).unwrap_or_else(|e| {
-            say(format!(
-                "phlb: warning: {e:#}; timing {}/{} by its name",
+            say.warning(&format!(
+                "{e:#}; timing {}/{} by its name",
                 f.name, f.timestamp
             ));
             None
@@ -82,9 +137,10 @@ fn record(
     });
     let mut importer = import::Importer {
         config,
-        args,
+        options,
         root,
         style,
+        tell: say,
         live: HashMap::new(),
         tmp_dir: store::fresh_temp_dir(&root.join(crate::root::META_DIR))?,
         proven: Default::default(),
@@ -103,7 +159,7 @@ fn record(
             "add stopped while recording {label}; what it recorded before stays, run it again for the rest"
         ));
         importer.import(db, folder, side.as_ref(), tally)?;
-        say(format!("phlb: {label}: recorded"));
+        say.step(&format!("{label}: recorded"));
     }
     Ok(())
 }
@@ -117,39 +173,30 @@ pub fn record_on_disk(
     root: &Path,
     catalog: &Catalog,
     style: Style,
-    say: &dyn Fn(String),
+    say: &dyn crate::tell::Tell,
 ) -> Result<u64> {
     if catalog.origin == Origin::Existing {
         return Ok(0);
     }
     let found = folders::discover(root, config)?;
     for s in &found.skipped {
-        say(format!(
-            "phlb: warning: {}: {}",
-            one_line(&s.path),
-            s.reason
-        ));
+        say.warning(&format!("{}: {}", one_line(&s.path), s.reason));
     }
     let folders = found.folders;
     if folders.is_empty() {
         return Ok(0);
     }
-    say(format!(
-        "phlb: note: {}: the catalog is new, but the backup root holds {} snapshot folder(s); recording them first, as `phlb add --no-link` does",
+    say.note(&format!("{}: the catalog is new, but the backup root holds {} snapshot folder(s); recording them first, as `phlb add --no-link` does",
         catalog.path().display(),
         folders.len()
     ));
-    let args = AddArgs {
-        paths: Vec::new(),
-        trust_manifests: false,
-        no_link: true,
-        dry_run: false,
-        json: false,
-        wait: Default::default(),
+    let options = Options {
+        link: Link::No,
+        ..Options::default()
     };
     let db = catalog.db()?;
     let mut tally = Tally::default();
-    record(config, &args, root, &db, folders, style, &mut tally, say)?;
+    record_folders(config, &options, root, &db, folders, style, &mut tally, say)?;
     if tally.problems > 0 {
         bail!(
             "{}: {} problem(s) while recording the snapshots on disk; run `phlb add` to see them",
@@ -207,22 +254,22 @@ pub fn settle_times(catalog: &Catalog, config: &Config) -> Result<()> {
 }
 
 /// The folders `add` would look at: every snapshot folder under `root`, or the PATHs.
-fn look_for(root: &Path, config: &Config, args: &AddArgs) -> Result<folders::Found> {
-    if args.paths.is_empty() {
+fn look_for(root: &Path, config: &Config, options: &Options) -> Result<folders::Found> {
+    if options.paths.is_empty() {
         return folders::discover(root, config);
     }
     let mut found = folders::Found::default();
-    for p in &args.paths {
+    for p in &options.paths {
         found.extend(folders::classify(root, config, p)?);
     }
     Ok(found)
 }
 
-/// `phlb add --dry-run`: says which folders would be recorded and which snapshots
-/// marked missing, reading the catalog without a lock and writing nothing at all.
-fn dry_run(config: &Config, ui: &Ui, args: &AddArgs) -> Result<Outcome> {
+/// What `record` would do (`--dry-run`): which folders it would record and which
+/// snapshots mark missing, reading the catalog without a lock and writing nothing at all.
+pub fn plan(config: &Config, options: &Options) -> Result<Planned> {
     let root = existing_root(config)?;
-    let found = look_for(&root, config, args)?;
+    let found = look_for(&root, config, options)?;
     let meta_dir = root.join(crate::root::META_DIR);
     let catalog = if meta_dir.join(crate::catalog::FILE_NAME).exists() {
         match Catalog::open(&meta_dir, Access::Peek) {
@@ -255,62 +302,37 @@ fn dry_run(config: &Config, ui: &Ui, args: &AddArgs) -> Result<Outcome> {
             }
         }
     }
-    if args.json {
-        let skipped = skipped_json(&found.skipped);
-        let doc = serde_json::json!({
-            "dry_run": true,
-            "would_record": record,
-            "would_mark_missing": missing,
-            "skipped": skipped,
-        });
-        println!("{}", serde_json::to_string_pretty(&doc)?);
-    } else {
-        for s in &found.skipped {
-            eprintln!("phlb: error: {}: {}", one_line(&s.path), s.reason);
-        }
-        if !ui.quiet() {
-            for label in &record {
-                println!("would record {label} (hash its files, link identical content)");
-            }
-            for label in &missing {
-                println!("would mark {label} missing (its folder is gone)");
-            }
-            println!(
-                "dry run, nothing written: would record {} snapshot(s), mark {} missing, skip {} folder(s)",
-                record.len(),
-                missing.len(),
-                found.skipped.len()
-            );
-        }
-    }
-    Ok(if found.skipped.is_empty() {
-        Outcome::Clean
-    } else {
-        Outcome::Problems
+    Ok(Planned {
+        would_record: record,
+        would_mark_missing: missing,
+        skipped: found.skipped,
     })
 }
 
-/// Runs `phlb add`.
-pub fn run(config: &Config, ui: &Ui, args: &AddArgs) -> Result<Outcome> {
-    if args.dry_run {
-        return dry_run(config, ui, args);
-    }
-    let say = |line: String| ui.say(line);
+/// Records the snapshot folders on disk the catalog lacks (all of `options.paths`, or
+/// every one under the root), marks the snapshots whose folder is gone missing, and links
+/// identical content unless `Link::No`. Folders it skips are said as errors at once, also
+/// with `-q`: each is a snapshot that may be missing from the catalog.
+pub fn record(
+    config: &Config,
+    options: &Options,
+    style: Style,
+    say: &dyn Tell,
+) -> Result<Recorded> {
     existing_root(config)?;
     let opened = BackupRoot::open_writer(
         &config.backup_path,
         Filesystem::MustMatch,
-        args.wait.into(),
-        &say,
+        options.wait,
+        say,
     )?;
     let (root, catalog) = (opened.path.clone(), &opened.catalog);
     settle_times(catalog, config)?;
     let db = catalog.db()?;
-    let style = ui.style;
-    let found = look_for(&root, config, args)?;
+    let found = look_for(&root, config, options)?;
     // Named even with --quiet: each one is a snapshot that may be missing from the catalog.
     for s in &found.skipped {
-        eprintln!("phlb: error: {}: {}", one_line(&s.path), s.reason);
+        say.error(&format!("{}: {}", one_line(&s.path), s.reason));
     }
     let folders = found.folders;
     let mut tally = Tally::default();
@@ -320,65 +342,18 @@ pub fn run(config: &Config, ui: &Ui, args: &AddArgs) -> Result<Outcome> {
         {
             crate::root::still_a_root(&root)?;
             snap.mark_missing(&db)?;
-            say(format!(
-                "phlb: {}: folder is gone; marked missing",
-                snap.label()
-            ));
+            say.step(&format!("{}: folder is gone; marked missing", snap.label()));
             missing += 1;
         }
     }
-    record(config, args, &root, &db, folders, style, &mut tally, &say)?;
-    if args.json {
-        let skipped = skipped_json(&found.skipped);
-        let doc = serde_json::json!({
-            "added": tally.added,
-            "files": tally.files,
-            "hashed_bytes": tally.hashed_bytes,
-            "marked_missing": missing,
-            "relinked": tally.relinked,
-            "freed_bytes": tally.freed,
-            "manifests_written": tally.manifests_written,
-            "problems": tally.problems,
-            "skipped": skipped,
-        });
-        let doc = crate::root::with_where(doc, &root, config.file.as_deref());
-        println!("{}", serde_json::to_string_pretty(&doc)?);
-    } else if !ui.quiet() {
-        if tally.added == 0 && missing == 0 && found.skipped.is_empty() {
-            println!("nothing to do: every snapshot folder is in the catalog");
-        } else if tally.added == 0 && missing == 0 {
-            println!(
-                "added nothing; skipped {} folder(s) named above",
-                found.skipped.len()
-            );
-        } else {
-            println!(
-                "added {} snapshot(s) with {} files ({} hashed); marked {missing} missing\nlinked {} files to identical stored copies, freeing {}; wrote {} manifest(s); {} problem(s); skipped {} folder(s)",
-                tally.added,
-                tally.files,
-                human_bytes(tally.hashed_bytes),
-                tally.relinked,
-                human_bytes(tally.freed),
-                tally.manifests_written,
-                tally.problems,
-                found.skipped.len()
-            );
-        }
-    }
+    record_folders(config, options, &root, &db, folders, style, &mut tally, say)?;
     // The root's hash is the one its snapshots were made with (set now for a rebuilt
     // catalog); a config that says otherwise is told so, as backup would.
     catalog.check_hash(&config.hash.to_string())?;
-    Ok(if tally.problems == 0 && found.skipped.is_empty() {
-        Outcome::Clean
-    } else {
-        Outcome::Problems
+    Ok(Recorded {
+        root,
+        tally,
+        marked_missing: missing,
+        skipped: found.skipped,
     })
-}
-
-/// The folders `add` skipped, as JSON objects (path, reason).
-fn skipped_json(skipped: &[folders::Skipped]) -> Vec<serde_json::Value> {
-    skipped
-        .iter()
-        .map(|s| serde_json::json!({ "path": one_line(&s.path), "reason": s.reason }))
-        .collect()
 }

@@ -25,7 +25,7 @@ impl Importer<'_> {
         hash: &[u8],
         tally: &mut Tally,
     ) -> Result<Option<i64>> {
-        if self.args.no_link || inode.suspect {
+        if self.options.link == super::Link::No || inode.suspect {
             return Ok(None);
         }
         let need = inode.entries.len() as u64;
@@ -58,11 +58,11 @@ impl Importer<'_> {
             Ok(true) => {}
             Ok(false) => {
                 tally.problems += 1;
-                eprintln!(
-                    "phlb: error: {}: content differs from {} although the hashes say equal; recorded as found, not linked (run `phlb verify`)",
+                self.tell.error(&format!(
+                    "{}: content differs from {} although the hashes say equal; recorded as found, not linked (run `phlb verify`)",
                     one_line(&here),
                     one_line(&target.path)
-                );
+                ));
                 return Ok(None);
             }
             Err(e) => {

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::scan::{Entry, Kind};
 use crate::store;
+use crate::tell::Tell;
 use crate::units::one_line;
 
 /// Leaves out the temp files an older phlb's killed run left in a snapshot
@@ -17,6 +18,7 @@ pub(super) fn drop_temp_files(
     dir: &Path,
     entries: &mut Vec<Entry>,
     listed: Option<&HashMap<PathBuf, String>>,
+    tell: &dyn Tell,
 ) {
     let Some(listed) = listed else {
         return;
@@ -30,14 +32,14 @@ pub(super) fn drop_temp_files(
         }
         let path = dir.join(&e.rel);
         match fs::remove_file(&path) {
-            Ok(()) => eprintln!(
-                "phlb: note: {}: removed the temp file of an interrupted run",
+            Ok(()) => tell.note(&format!(
+                "{}: removed the temp file of an interrupted run",
                 one_line(&path)
-            ),
-            Err(e) => eprintln!(
-                "phlb: warning: {}: temp file of an interrupted run, not recorded; cannot remove it: {e}",
+            )),
+            Err(e) => tell.warning(&format!(
+                "{}: temp file of an interrupted run, not recorded; cannot remove it: {e}",
                 one_line(&path)
-            ),
+            )),
         }
         false
     });

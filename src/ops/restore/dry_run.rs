@@ -4,14 +4,14 @@
 use std::collections::HashSet;
 
 use super::copy::{judge, Ctx, Done};
-use super::report::{Tell, What};
+use super::report::{Ledger, What};
 use super::select::Picked;
 use super::target::{cname, look, split, Found, Replace};
 use crate::scan::Kind;
 
 /// Tells, for each of `picked`, what the restore would do. `ctx.target` is None when
 /// the target folder does not exist yet (everything would be new).
-pub fn tell_plan(ctx: Option<&Ctx>, picked: &[Picked], tell: &mut Tell) {
+pub fn tell_plan(ctx: Option<&Ctx>, picked: &[Picked], tell: &mut Ledger) {
     // Folders the restore would make (so everything below them is new) and folders it
     // could not enter.
     let mut new: HashSet<&[u8]> = HashSet::new();

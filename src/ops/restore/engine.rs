@@ -9,13 +9,14 @@ use std::os::fd::AsFd;
 use super::copy::os;
 use super::copy::{files_on_workers, judge, Copier, Ctx, Done};
 use super::meta;
-use super::report::{Tell, What};
+use super::report::{Ledger, What};
 use super::select::{Picked, Role};
 use super::target::{
     cname, in_or_below, look, make_dir, remove, remove_leftovers, split, Found, Replace, Temp,
 };
 use crate::catalog::entries::Recorded;
 use crate::scan::Kind;
+use crate::tell::Tell;
 use crate::units::one_line;
 
 /// Restores `picked` into the target of `ctx`; `groups` gives the source hardlink group
@@ -25,7 +26,7 @@ pub fn restore(
     picked: &[Picked],
     groups: &HashMap<Vec<u8>, i64>,
     workers: usize,
-    tell: &mut Tell,
+    tell: &mut Ledger,
 ) {
     let mut main = Copier::new(ctx);
     // Folders that could not be made: nothing below them is written.
@@ -103,8 +104,8 @@ pub fn restore(
                 // own, as backup does; said once.
                 if !split_by_mount {
                     split_by_mount = true;
-                    tell.progress.warn(&format!(
-                        "phlb: note: {}: not on the filesystem of {}, so files that were \
+                    tell.progress.note(&format!(
+                        "{}: not on the filesystem of {}, so files that were \
                          hardlinks of each other in the source are restored as separate \
                          copies where the target spans filesystems",
                         one_line(&tell.to.join(os(&rec.path))),

@@ -24,16 +24,16 @@ use crate::catalog::entries::snapshot_entries;
 use crate::catalog::links::source_link_groups;
 use crate::catalog::snapshots::Status;
 use crate::cli::RestoreArgs;
-use crate::ops::select::{open_read, resolve};
 use crate::config::Config;
 use crate::layout::snapshot_dir_rel;
 use crate::lock::snapshot::{lock, Hold};
+use crate::ops::select::{open_read, resolve};
 use crate::progress::{Progress, Style, Ui};
 use crate::units::one_line;
 use crate::Outcome;
 
 use copy::Ctx;
-use report::{Tally, Tell};
+use report::{Ledger, Tally};
 use target::{Replace, Target};
 
 /// Runs `phlb restore`.
@@ -48,7 +48,7 @@ pub fn run(config: &Config, ui: &Ui, args: &RestoreArgs) -> Result<Outcome> {
             crate::catalog::Catalog::open(&meta, crate::catalog::Access::Peek)?,
         )
     } else {
-        open_read(config)?
+        open_read(config, ui)?
     };
     let conn = catalog.db()?;
     let snap = resolve(&conn, &root, &args.snapshot)?;
@@ -99,7 +99,7 @@ pub fn run(config: &Config, ui: &Ui, args: &RestoreArgs) -> Result<Outcome> {
         },
         as_root: crate::store::running_as_root(),
     });
-    let mut tell = Tell {
+    let mut tell = Ledger {
         progress: &progress,
         to: &args.to,
         verbose: ui.verbose,

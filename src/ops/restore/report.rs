@@ -10,6 +10,7 @@ use std::path::Path;
 
 use super::copy::os;
 use crate::progress::Progress;
+use crate::tell::Tell;
 use crate::units::{human_bytes, human_duration};
 
 /// Counts of a restore (or, in a dry run, of what it would do).
@@ -51,7 +52,7 @@ pub enum What {
 }
 
 /// Where the counts and lines of a running restore go.
-pub struct Tell<'a> {
+pub struct Ledger<'a> {
     pub progress: &'a Progress,
     /// The target folder as the user named it.
     pub to: &'a Path,
@@ -59,7 +60,7 @@ pub struct Tell<'a> {
     pub tally: Tally,
 }
 
-impl Tell<'_> {
+impl Ledger<'_> {
     /// Counts and tells how the entry at `rel` went.
     pub fn done(&mut self, rel: &[u8], what: What, done: Done) {
         let t = &mut self.tally;
@@ -99,8 +100,8 @@ impl Tell<'_> {
         };
         let shown = crate::units::one_line(&self.to.join(os(rel)));
         match problem {
-            Some(why) => self.progress.error(&format!("phlb: error: {shown}: {why}")),
-            None if self.verbose => self.progress.warn(&format!("{word:<9} {shown}")),
+            Some(why) => self.progress.error(&format!("{shown}: {why}")),
+            None if self.verbose => self.progress.info(&format!("{word:<9} {shown}")),
             None => {}
         }
         self.progress.advance(bytes);

@@ -19,13 +19,14 @@ use crate::catalog::entries::{snapshot_entries, Recorded};
 use crate::catalog::snapshots::Status;
 use crate::catalog::SnapshotRow;
 use crate::cli::VerifyArgs;
-use crate::ops::select::{existing_root, resolve};
 use crate::config::Config;
 use crate::hash::HashAlgo;
 use crate::layout::SnapshotPaths;
+use crate::ops::select::{existing_root, resolve};
 use crate::progress::{Progress, Style, Ui};
 use crate::root::{BackupRoot, Filesystem};
 use crate::scan::Kind;
+use crate::tell::Tell;
 use crate::units::{human_bytes, one_line};
 use crate::Outcome;
 
@@ -69,7 +70,7 @@ impl Report {
     fn note(&mut self, what: &str, why: &str) {
         self.notes += 1;
         if !self.quiet {
-            self.progress.error(&format!("phlb: note: {what}: {why}"));
+            self.progress.note(&format!("{what}: {why}"));
         }
     }
 }
@@ -85,7 +86,7 @@ pub fn run(config: &Config, ui: &Ui, args: &VerifyArgs) -> Result<Outcome> {
             catalog_file.display()
         );
     }
-    let say = |line: String| ui.say(line);
+    let say: &dyn crate::tell::Tell = ui;
     let opened =
         BackupRoot::open_writer(&config.backup_path, Filesystem::Any, args.wait.into(), &say)?;
     crate::signals::doing("verify stopped before it finished; run it again for a full report");

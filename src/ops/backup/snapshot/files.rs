@@ -8,10 +8,10 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 
 use super::{fatal_or, Basis, Failure, How, Run, Stored};
-use crate::ops::backup::links::Linked;
 use crate::config::LogLevel;
 use crate::hash::hex_into;
 use crate::manifest;
+use crate::ops::backup::links::Linked;
 use crate::plan::{CopyMeta, FirstStep};
 use crate::prefetch::{
     link_leftover, read_and_hash, write_new_copy, CopyError, Done, FileError, Leftover,
@@ -51,7 +51,7 @@ impl Run<'_> {
                     one_line(&src)
                 );
                 self.log.line(LogLevel::Warning, &line);
-                progress.warn(&format!("phlb: warning: {line}"));
+                progress.warning(&line.to_string());
                 return Ok(Ok(()));
             }
             Err(e) if matches!(e.raw_os_error(), Some(libc::ELOOP | libc::ENOTDIR)) => {
@@ -199,7 +199,7 @@ impl Run<'_> {
             .with_context(|| format!("{}: cannot write manifest", manifest.display()))?;
         self.action(LogLevel::Info, what, &entry.rel);
         if self.inp.verbose {
-            progress.warn(&format!("{what:<7} {}", one_line(&entry.rel)));
+            progress.info(&format!("{what:<7} {}", one_line(&entry.rel)));
         }
         Ok(())
     }

@@ -22,7 +22,7 @@ impl Run<'_> {
                     one_line(&path)
                 );
                 self.log.line(LogLevel::Warning, &line);
-                progress.warn(&format!("phlb: warning: {line}"));
+                progress.warning(&line.to_string());
             }
             Found::Excluded(path) => {
                 let line = format!(
@@ -30,14 +30,14 @@ impl Run<'_> {
                     one_line(&path)
                 );
                 self.log.line(LogLevel::Info, &line);
-                progress.warn(&format!("phlb: note: {line}"));
+                progress.note(&line.to_string());
             }
             Found::Skipped(skip) => {
                 self.counts.skipped += 1;
                 let line = format!("{} ({})", one_line(&skip.rel), skip.rule);
                 self.log.line(LogLevel::Debug, &format!("skipped {line}"));
                 if self.inp.verbose {
-                    progress.warn(&format!("skip    {line}"));
+                    progress.info(&format!("skip    {line}"));
                 }
             }
             Found::Entry(_) => {}
@@ -54,7 +54,7 @@ impl Run<'_> {
         let line = format!("{path}: {why}");
         self.failures.push(path, why);
         self.log.line(LogLevel::Error, &format!("failed  {line}"));
-        progress.error(&format!("phlb: error: {line}"));
+        progress.error(&line.to_string());
     }
 
     /// Counts an entry whose extended attributes or ACLs the snapshot does not keep; the
@@ -68,7 +68,7 @@ impl Run<'_> {
                 one_line(&self.inp.source.path.join(&entry.rel))
             );
             self.log.line(LogLevel::Warning, &line);
-            progress.warn(&format!("phlb: warning: {line}"));
+            progress.warning(&line.to_string());
         }
         self.action(LogLevel::Debug, "no-xattr", &entry.rel);
     }
@@ -84,7 +84,7 @@ impl Run<'_> {
                 one_line(self.inp.root)
             );
             self.log.line(LogLevel::Warning, &line);
-            progress.warn(&format!("phlb: warning: {line}"));
+            progress.warning(&line.to_string());
         }
     }
 }
