@@ -116,7 +116,7 @@ fn dispatch(
     match command {
         Command::Init(args) => cmd::init::run(&loaded.config, &ui, &args),
         Command::Backup(args) => ops::backup::run(&loaded.config, &ui, &args),
-        Command::Verify(args) => ops::verify::run(&loaded.config, &ui, &args),
+        Command::Verify(args) => cmd::verify::run(&loaded.config, &ui, &args),
         Command::Add(args) => cmd::add::run(&loaded.config, &ui, &args),
         Command::List(args) => cmd::list::run(&loaded.config, &ui, &args),
         Command::Ls(args) => cmd::ls::run(&loaded.config, &ui, &args),

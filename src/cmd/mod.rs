@@ -14,4 +14,5 @@ pub mod ls;
 pub mod serve;
 pub mod sql;
 pub mod status;
+pub mod verify;
 pub mod watch;

@@ -61,8 +61,16 @@ impl Ui {
     }
 }
 
+/// Prints a result line on stdout (always shown) without tearing a bar: the one way a
+/// command's results reach stdout while work may still be showing progress.
+#[allow(clippy::print_stdout)]
+pub fn out(line: &str) {
+    task::above_bar(|| println!("{line}"));
+}
+
 /// A command's lines: above the bar when one is shown, errors only with `-q`.
 impl crate::tell::Tell for Ui {
+    #[allow(clippy::print_stderr)] // a sink: where the engine's lines reach the user
     fn tell(&self, level: crate::tell::Level, text: &str) {
         if !self.quiet() || level.shown_when_quiet() {
             let line = crate::tell::line(level, text);

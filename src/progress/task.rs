@@ -247,11 +247,6 @@ impl Progress {
         self.counts.bytes_total.fetch_add(bytes, Ordering::Relaxed);
     }
 
-    /// Prints a result line on stdout (always shown) without tearing the bar.
-    pub fn out(&self, line: &str) {
-        above_bar(|| println!("{line}"));
-    }
-
     /// Stops the display and removes the bar.
     pub fn finish(&self) {
         let ticker = self.ticker.lock().unwrap_or_else(|e| e.into_inner()).take();
@@ -267,6 +262,7 @@ impl Progress {
 
 /// Lines said while the work runs: above the bar, errors only with `-q`.
 impl crate::tell::Tell for Progress {
+    #[allow(clippy::print_stderr)] // a sink: where the engine's lines reach the user
     fn tell(&self, level: crate::tell::Level, text: &str) {
         if self.style != Style::Quiet || level.shown_when_quiet() {
             let line = crate::tell::line(level, text);
@@ -282,6 +278,7 @@ impl Drop for Progress {
 }
 
 /// The thread that shows the counts until its sender is dropped.
+#[allow(clippy::print_stderr)] // the plain progress lines off a terminal
 fn ticker(style: Style, counts: Arc<Counts>) -> (mpsc::Sender<()>, JoinHandle<()>) {
     let (stop, stopped) = mpsc::channel::<()>();
     let bar = style == Style::Bar;

@@ -1,4 +1,4 @@
-//! `phlb verify`: proves snapshots intact against the catalog, hashing each stored copy
+//! Verifying (what `phlb verify` runs): proves snapshots intact against the catalog, hashing each stored copy
 //! (inode) once and naming every snapshot and path that shares a damaged one.
 
 use std::collections::{BTreeSet, HashSet};
@@ -13,25 +13,70 @@ mod folders;
 mod listing;
 mod repair;
 
+pub use repair::Fate;
+
 use anyhow::{bail, Result};
 
 use crate::catalog::entries::{snapshot_entries, Recorded};
 use crate::catalog::snapshots::Status;
 use crate::catalog::SnapshotRow;
-use crate::cli::VerifyArgs;
 use crate::config::Config;
 use crate::hash::HashAlgo;
 use crate::layout::SnapshotPaths;
 use crate::ops::select::{existing_root, resolve};
-use crate::progress::{Progress, Style, Ui};
+use crate::lock::Wait;
+use crate::progress::{Progress, Style};
 use crate::root::{BackupRoot, Filesystem};
 use crate::scan::Kind;
 use crate::tell::Tell;
-use crate::units::{human_bytes, one_line};
-use crate::Outcome;
+use crate::units::one_line;
 
-/// Problems found, printed as they come (stdout), and notes (stderr).
-struct Report {
+/// How deep verify looks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Depth {
+    /// Metadata, listings and manifests, and every stored copy's bytes hashed.
+    #[default]
+    Full,
+    /// Metadata, listings and manifests; no content read (`--fast`).
+    Fast,
+}
+
+/// What to verify and how.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Snapshots as the user named them; every recorded one when empty.
+    pub snapshots: Vec<String>,
+    pub depth: Depth,
+    /// Relink damaged paths to a good stored copy of the same content (`--repair`).
+    pub repair: bool,
+    pub wait: Wait,
+}
+
+/// Where verify's findings go as they come; the front end prints them as text or JSON.
+pub trait Findings: Sync {
+    /// `what` (a snapshot path, or a snapshot) has the problem `why`.
+    fn problem(&self, what: &str, why: &str);
+    /// `--repair` relinked a damaged path, or left it as it is.
+    fn repaired(&self, fate: Fate, line: &str);
+}
+
+/// What a verify run found, for its summary.
+#[derive(Debug)]
+pub struct Verified {
+    /// The backup root, canonical.
+    pub root: std::path::PathBuf,
+    pub snapshots: usize,
+    pub entries: u64,
+    pub hashed_bytes: u64,
+    /// Paths (or snapshots) with problems, repaired ones included.
+    pub problems: u64,
+    pub notes: u64,
+    /// With `--repair`: how many of the problems were repaired.
+    pub repaired: Option<u64>,
+}
+
+/// Problems found, told as they come, and notes.
+struct Report<'a> {
     progress: Progress,
     /// What has a problem (a snapshot path, or a snapshot): the unit the summary counts
     /// in, so found = repaired + left whatever number of lines one path got.
@@ -45,11 +90,11 @@ struct Report {
     /// Files that are not the inode of their stored copy (a root copied without its
     /// hardlinks): each verifies on its own.
     unlinked: u64,
-    /// `--json`: each problem is a JSON line `{"path", "problem"}`.
-    json: bool,
+    /// Where problems go as they are found.
+    out: &'a dyn Findings,
 }
 
-impl Report {
+impl Report<'_> {
     fn problem(&mut self, what: &str, why: &str) {
         self.problem_of(&[what.to_string()], what, why);
     }
@@ -58,12 +103,7 @@ impl Report {
     /// stored copy shared by them).
     fn problem_of(&mut self, paths: &[String], what: &str, why: &str) {
         self.problems.extend(paths.iter().cloned());
-        if self.json {
-            let line = serde_json::json!({ "path": what, "problem": why });
-            self.progress.out(&line.to_string());
-        } else {
-            self.progress.out(&format!("{what}: {why}"));
-        }
+        self.out.problem(what, why);
     }
 
     /// Something worth knowing that is not damage (exit code unchanged).
@@ -75,8 +115,15 @@ impl Report {
     }
 }
 
-/// Runs `phlb verify`.
-pub fn run(config: &Config, ui: &Ui, args: &VerifyArgs) -> Result<Outcome> {
+/// Verifies the snapshots `options` names (every recorded one when none): each problem
+/// goes to `out` as it is found, notes to `tell`, and the counts come back.
+pub fn verify(
+    config: &Config,
+    options: &Options,
+    style: Style,
+    tell: &dyn Tell,
+    out: &dyn Findings,
+) -> Result<Verified> {
     let root = existing_root(config)?;
     let meta_dir = root.join(crate::root::META_DIR);
     let catalog_file = meta_dir.join(crate::catalog::FILE_NAME);
@@ -86,36 +133,34 @@ pub fn run(config: &Config, ui: &Ui, args: &VerifyArgs) -> Result<Outcome> {
             catalog_file.display()
         );
     }
-    let say: &dyn crate::tell::Tell = ui;
-    let opened =
-        BackupRoot::open_writer(&config.backup_path, Filesystem::Any, args.wait.into(), &say)?;
+    let opened = BackupRoot::open_writer(&config.backup_path, Filesystem::Any, options.wait, tell)?;
     crate::signals::doing("verify stopped before it finished; run it again for a full report");
     crate::ops::record::settle_times(&opened.catalog, config)?;
     let (root, catalog) = (opened.path.clone(), &opened.catalog);
     let db = catalog.db()?;
-    let targets: Vec<SnapshotRow> = if args.snapshots.is_empty() {
+    let targets: Vec<SnapshotRow> = if options.snapshots.is_empty() {
         SnapshotRow::all(&db)?
             .into_iter()
             .filter(|s| s.status != Status::Incomplete)
             .collect()
     } else {
-        args.snapshots
+        options
+            .snapshots
             .iter()
             .map(|s| resolve(&db, &root, s))
             .collect::<Result<_>>()?
     };
-    let style = ui.style;
     let mut report = Report {
         progress: Progress::new(Style::Quiet, "verify", 0, 0),
         problems: BTreeSet::new(),
         notes: 0,
-        quiet: ui.quiet(),
+        quiet: style == Style::Quiet,
         damaged: HashSet::new(),
         good: Vec::new(),
         unlinked: 0,
-        json: args.json,
+        out,
     };
-    if args.snapshots.is_empty() {
+    if options.snapshots.is_empty() {
         folders::leftovers(&db, &root, &mut report)?;
         folders::unknown_folders(&db, &root, config, &mut report)?;
     }
@@ -186,7 +231,7 @@ pub fn run(config: &Config, ui: &Ui, args: &VerifyArgs) -> Result<Outcome> {
         report.note(&root.display().to_string(), &why);
     }
     let mut hashed = 0u64;
-    if !args.fast {
+    if options.depth == Depth::Full {
         let total: u64 = inodes.by_ino.values().map(|i| i.size).sum();
         report.progress = Progress::new(style, "verify", inodes.by_ino.len() as u64, total);
         hashed = content::hash_inodes(config, inodes, &targets, &mut report);
@@ -194,20 +239,8 @@ pub fn run(config: &Config, ui: &Ui, args: &VerifyArgs) -> Result<Outcome> {
     }
     damage::record_verdicts(&db, &report)?;
     let mut repaired = None;
-    if args.repair {
-        let json = args.json;
-        let mut say = |fate: repair::Fate, line: String| {
-            if json {
-                let key = match fate {
-                    repair::Fate::Relinked => "repaired",
-                    repair::Fate::Left => "left",
-                };
-                println!("{}", serde_json::json!({ key: line }));
-            } else {
-                println!("{line}");
-            }
-        };
-        let done = repair::repair(&db, &root, config, &mut say)?;
+    if options.repair {
+        let done = repair::repair(&db, &root, config, &mut |fate, line| out.repaired(fate, &line))?;
         // Damage found is a problem of this run even when repaired (found by this run or
         // an earlier one): the exit code says so either way, and the summary counts it
         // as found and repaired.
@@ -216,47 +249,14 @@ pub fn run(config: &Config, ui: &Ui, args: &VerifyArgs) -> Result<Outcome> {
         repaired = Some(done.relinked.len() as u64);
     }
     damage::recorded_damage(&db, &targets, &mut report)?;
-    let found = report.problems.len() as u64;
-    if args.json {
-        let mut summary = serde_json::json!({
-            "summary": true,
-            "snapshots": targets.len(),
-            "entries": entries_checked,
-            "fast": args.fast,
-            "hashed_bytes": hashed,
-            "problems": found,
-            "notes": report.notes,
-        });
-        if let Some(repaired) = repaired {
-            summary["repaired"] = repaired.into();
-            summary["left"] = (found - repaired).into();
-        }
-        let summary = crate::root::with_where(summary, &root, config.file.as_deref());
-        println!("{summary}");
-    } else if !ui.quiet() {
-        eprintln!(
-            "phlb: verified {} snapshot(s), {} entries{}: {}",
-            targets.len(),
-            entries_checked,
-            if args.fast {
-                " (fast: metadata and manifests, no content)".to_string()
-            } else {
-                format!(", {} of content hashed", human_bytes(hashed))
-            },
-            match (found, repaired) {
-                (0, _) => "no problems".to_string(),
-                (n, None) => format!("{n} path(s) with problems"),
-                (n, Some(r)) => format!(
-                    "{n} path(s) with problems: {r} repaired, {} left as they are",
-                    n - r
-                ),
-            }
-        );
-    }
-    Ok(if found == 0 {
-        Outcome::Clean
-    } else {
-        Outcome::Problems
+    Ok(Verified {
+        root,
+        snapshots: targets.len(),
+        entries: entries_checked,
+        hashed_bytes: hashed,
+        problems: report.problems.len() as u64,
+        notes: report.notes,
+        repaired,
     })
 }
 
