@@ -17,6 +17,7 @@ pub mod output;
 pub mod plan;
 pub mod prefetch;
 pub mod progress;
+pub mod render;
 pub mod retention;
 pub mod root;
 pub mod scan;
@@ -115,7 +116,7 @@ fn dispatch(
     let ui = *ui;
     match command {
         Command::Init(args) => cmd::init::run(&loaded.config, &ui, &args),
-        Command::Backup(args) => ops::backup::run(&loaded.config, &ui, &args),
+        Command::Backup(args) => cmd::backup::run(&loaded.config, &ui, &args),
         Command::Verify(args) => cmd::verify::run(&loaded.config, &ui, &args),
         Command::Add(args) => cmd::add::run(&loaded.config, &ui, &args),
         Command::List(args) => cmd::list::run(&loaded.config, &ui, &args),
@@ -125,10 +126,10 @@ fn dispatch(
         Command::History(args) => cmd::history::run(&loaded.config, &ui, &args),
         Command::Duplicates(args) => cmd::duplicates::run(&loaded.config, &ui, &args),
         Command::Sql(args) => cmd::sql::run(&loaded.config, &ui, &args),
-        Command::Prune(args) => ops::prune::run_prune(&loaded.config, &ui, &args),
-        Command::Forget(args) => ops::prune::run_forget(&loaded.config, &ui, &args),
+        Command::Prune(args) => cmd::prune::run_prune(&loaded.config, &ui, &args),
+        Command::Forget(args) => cmd::prune::run_forget(&loaded.config, &ui, &args),
         Command::Watch(args) => cmd::watch::run(&loaded.config, &ui, &args),
-        Command::Restore(args) => ops::restore::run(&loaded.config, &ui, &args),
+        Command::Restore(args) => cmd::restore::run(&loaded.config, &ui, &args),
         Command::Serve(args) => cmd::serve::run(&loaded.config, &ui, &args),
         Command::Status(args) => cmd::status::run(&loaded.config, &ui, &args),
         Command::Config(args) => cmd::config::run(loaded, &args, cwd),

@@ -351,7 +351,8 @@ impl<W: Write> RowWriter<W> {
 }
 
 /// Prints a query result: JSON when asked, an aligned table otherwise (sizes exact with
-/// `bytes`).
+/// `bytes`). Called by the front ends only.
+#[allow(clippy::print_stdout)]
 pub fn print_table(table: &Table, json: bool, bytes: bool) {
     let format = if json { Format::Json } else { Format::Table };
     print!("{}", table.render(format, bytes));

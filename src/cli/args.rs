@@ -94,14 +94,6 @@ pub struct RemovalArgs {
     pub bytes: bool,
     #[command(flatten)]
     pub wait: WaitArgs,
-    /// The command that removes (`prune`, `forget`, `backup --prune`), for its
-    /// progress line; set by the command, not an option.
-    #[arg(skip)]
-    pub command: &'static str,
-    /// With `json`: the document on one line, as `{"prune": …}` (a JSON line after
-    /// `backup --json`'s); set by the command, not an option.
-    #[arg(skip)]
-    pub json_line: bool,
 }
 
 /// Arguments of `phlb prune`.

@@ -6,8 +6,10 @@ use clap::{Args, Parser, Subcommand};
 
 mod args;
 mod examples;
+mod selection;
 
 pub use args::*;
+pub use selection::with_selection;
 
 use examples::*;
 

@@ -2,6 +2,7 @@
 //! and the answer rendered as text or JSON. No module here imports another.
 
 pub mod add;
+pub mod backup;
 pub mod config;
 pub mod diff;
 pub mod duplicates;
@@ -11,6 +12,8 @@ pub mod history;
 pub mod init;
 pub mod list;
 pub mod ls;
+pub mod prune;
+pub mod restore;
 pub mod serve;
 pub mod sql;
 pub mod status;

@@ -10,3 +10,12 @@ pub mod record;
 pub mod restore;
 pub mod select;
 pub mod verify;
+
+/// Whether an operation acts or only tells what it would do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Run {
+    #[default]
+    Real,
+    /// Decide and tell as a real run would; write nothing (`--dry-run`).
+    DryRun,
+}

@@ -23,7 +23,7 @@ use crate::Outcome;
 pub fn run(config: &Config, ui: &Ui, args: &WatchArgs) -> Result<Outcome> {
     crate::signals::as_service("watch", ui.quiet());
     crate::signals::doing("");
-    let config = &crate::ops::backup::with_selection(config, &args.select)?;
+    let config = &crate::cli::with_selection(config, &args.select)?;
     let sources = sources_of_run(config, &args.sources, args.name.as_deref())?;
     if args.prune {
         crate::ops::prune::check_backup_policy(config)?;

@@ -302,12 +302,29 @@ impl<'a> Watch<'a> {
                             verbose: false,
                         };
                         let names = [source.name.clone()];
+                        let removal = crate::ops::prune::Removal {
+                            run: crate::ops::Run::Real,
+                            wait: crate::lock::Wait::No,
+                            style: Style::Quiet,
+                            verbose: false,
+                            command: "watch --prune",
+                        };
+                        let shows = crate::render::prune::Printed {
+                            config: self.config,
+                            json: false,
+                            json_line: false,
+                            show_lost: false,
+                            bytes: false,
+                            quiet: true,
+                            verbose: false,
+                        };
                         let pruned = crate::ops::prune::after_backup(
                             &opened,
                             self.config,
-                            &quiet,
                             &names,
-                            false,
+                            removal,
+                            &quiet,
+                            &shows,
                         );
                         if let Err(e) = pruned {
                             eprintln!(

@@ -7,30 +7,29 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use crate::cli::BackupArgs;
 use crate::config::Config;
-use crate::progress::Ui;
 use crate::root::attempts::{self, Attempt};
 use crate::tell::Tell;
 use crate::Outcome;
 
-/// The names a run of `args` is an attempt of, with their sources; empty for a usage
+/// The names a run of `options` is an attempt of, with their sources; empty for a usage
 /// error (`--name` with several sources).
-fn names(config: &Config, args: &BackupArgs) -> Vec<(String, String)> {
-    if args.name.is_some() && args.sources.len() > 1 {
+fn names(config: &Config, options: &super::Options) -> Vec<(String, String)> {
+    if options.name.is_some() && options.sources.len() > 1 {
         return Vec::new();
     }
     // The sources on the command line, else the config's SOURCES (with their names).
-    let given: Vec<(PathBuf, Option<String>)> = if args.sources.is_empty() {
+    let given: Vec<(PathBuf, Option<String>)> = if options.sources.is_empty() {
         config
             .sources
             .iter()
             .map(|e| (e.path.clone(), e.name.clone()))
             .collect()
     } else {
-        args.sources
+        options
+            .sources
             .iter()
-            .map(|p| (p.clone(), args.name.clone()))
+            .map(|p| (p.clone(), options.name.clone()))
             .collect()
     };
     let mut out: Vec<(String, String)> = Vec::new();
@@ -56,13 +55,13 @@ fn names(config: &Config, args: &BackupArgs) -> Vec<(String, String)> {
 /// to record is a warning.
 pub fn record(
     config: &Config,
-    ui: &Ui,
-    args: &BackupArgs,
+    tell: &dyn Tell,
+    options: &super::Options,
     started: &str,
     done: &[(String, i32)],
     result: &Result<Outcome>,
 ) {
-    if args.dry_run {
+    if options.run == crate::ops::Run::DryRun {
         return;
     }
     let gave_up = result
@@ -72,7 +71,7 @@ pub fn record(
     if gave_up {
         return;
     }
-    let list: Vec<Attempt> = names(config, args)
+    let list: Vec<Attempt> = names(config, options)
         .into_iter()
         .filter_map(|(name, source)| {
             let (exit, reason) = match (done.iter().find(|(n, _)| *n == name), result) {
@@ -102,7 +101,7 @@ pub fn record(
     }
     let recorded = attempts::record(&meta, &list);
     if let Err(e) = recorded {
-        ui.warning(&format!("{e:#}"));
+        tell.warning(&format!("{e:#}"));
     }
 }
 
@@ -111,7 +110,7 @@ pub fn record(
 /// warning.
 pub fn record_snapshot(
     config: &Config,
-    ui: &Ui,
+    tell: &dyn Tell,
     source: &super::Source,
     started: &str,
     result: std::result::Result<i32, &anyhow::Error>,
@@ -128,6 +127,6 @@ pub fn record_snapshot(
         reason,
     };
     if let Err(e) = attempts::record(&config.meta_dir(), &[a]) {
-        ui.warning(&format!("{e:#}"));
+        tell.warning(&format!("{e:#}"));
     }
 }

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 
-use super::report::{Counts, Failures, RunKind};
+use super::report::Counts;
 use super::Source;
 use crate::catalog::entries::previous_entries;
 use crate::catalog::{self, Access, Catalog, Db, SnapshotRow};
@@ -16,18 +16,23 @@ use crate::config::Config;
 use crate::ops::dedup;
 use crate::plan::{first_step, FirstStep, LinkKey, PrevMap};
 use crate::prefetch::{read_and_hash, SourceFile};
-use crate::progress::{Progress, Style, Ui};
+use crate::progress::{Progress, Ui};
 use crate::scan::{self, Entry, Kind, SourceDir};
 use crate::tell::Tell;
 use crate::units::one_line;
 use crate::xattr::Xattrs;
 use crate::Outcome;
 
-/// Reports, per source, what a backup would do.
-/// With `ui.verbose` each entry is named with what would happen to it (stderr); with
-/// `json` each source's counts are one JSON line instead of the summary. With
-/// `ui.verbose` each path the selection leaves out is named with its rule, too.
-pub fn run(config: &Config, sources: &[Source], ui: &Ui, json: bool) -> Result<Outcome> {
+/// Reports, per source, what a backup would do (`shows.planned`). With `ui.verbose`
+/// each entry is named with what would happen to it, and each path the selection leaves
+/// out with its rule. A file that cannot be read is a failed file, as in a real run; a
+/// catalog that cannot answer stops the dry run, as it stops a real one.
+pub fn run(
+    config: &Config,
+    sources: &[Source],
+    ui: &Ui,
+    shows: &dyn super::Shows,
+) -> Result<Outcome> {
     let style = ui.style;
     // What the real run would refuse, the dry run refuses too.
     crate::store::check_root_safe(&config.backup_path)?;
@@ -124,7 +129,7 @@ pub fn run(config: &Config, sources: &[Source], ui: &Ui, json: bool) -> Result<O
                 }
                 Kind::File => {
                     let path = source.path.join(&entry.rel);
-                    match decide(config, db.as_ref(), &root, &prev, &mut seen, entry, &dir) {
+                    match decide(config, db.as_ref(), &root, &prev, &mut seen, entry, &dir)? {
                         Ok(linked) => {
                             counts.files += 1;
                             counts.bytes += entry.meta.size;
@@ -149,22 +154,7 @@ pub fn run(config: &Config, sources: &[Source], ui: &Ui, json: bool) -> Result<O
             }
         }
         progress.finish();
-        if json {
-            println!(
-                "{}",
-                counts.json(
-                    &source.name,
-                    started.elapsed(),
-                    RunKind::Dry,
-                    &Failures::default(),
-                )
-            );
-        } else if style != Style::Quiet {
-            print!(
-                "{}",
-                counts.summary(&source.name, started.elapsed(), RunKind::Dry)
-            );
-        }
+        shows.planned(&source.name, &counts, started.elapsed());
         if counts.failed > 0 {
             outcome = Outcome::Problems;
         }
@@ -172,7 +162,9 @@ pub fn run(config: &Config, sources: &[Source], ui: &Ui, json: bool) -> Result<O
     Ok(outcome)
 }
 
-/// True when the file would be linked, false when it would be stored as a new copy.
+/// True when the file would be linked, false when it would be stored as a new copy; the
+/// inner error is the file's own (it cannot be read: a failed file), the outer one the
+/// catalog's (the run stops).
 #[allow(clippy::too_many_arguments)]
 fn decide(
     config: &Config,
@@ -182,35 +174,33 @@ fn decide(
     seen: &mut HashSet<LinkKey>,
     entry: &Entry,
     source: &Arc<SourceDir>,
-) -> Result<bool, String> {
+) -> Result<Result<bool, String>> {
     let p = prev.get(entry.rel.as_os_str().as_bytes());
     let hash = match first_step(config.dedup, entry.meta, p) {
-        FirstStep::LinkPrevious => return Ok(true),
+        FirstStep::LinkPrevious => return Ok(Ok(true)),
         FirstStep::KnownContent => p.map(|p| p.hash.clone()).unwrap_or_default(),
         FirstStep::Read => {
             // Read beneath the open source folder, like a real run.
             let src = SourceFile::walked(source, entry);
-            read_and_hash(&src, config.hash)
-                .map_err(|e| e.to_string())?
-                .hash
+            match read_and_hash(&src, config.hash) {
+                Ok(read) => read.hash,
+                Err(e) => return Ok(Err(e.to_string())),
+            }
         }
     };
     let want = entry.meta.into();
     if !seen.insert(LinkKey::new(config.dedup, &hash, want)) {
-        return Ok(true);
+        return Ok(Ok(true));
     }
     let Some(db) = db else {
-        return Ok(false);
+        return Ok(Ok(false));
     };
-    let found = dedup::candidates(db, &hash, entry.meta.size, want, config.dedup)
-        .map_err(|e| format!("{e:#}"))?;
+    let found = dedup::candidates(db, &hash, entry.meta.size, want, config.dedup)?;
     // Only a copy still on disk, unchanged, with room for a link serves, as in a real run.
     for copy in &found {
-        let place =
-            dedup::place_of(db, root, copy, 1, config.max_links).map_err(|e| format!("{e:#}"))?;
-        if place.is_some() {
-            return Ok(true);
+        if dedup::place_of(db, root, copy, 1, config.max_links)?.is_some() {
+            return Ok(Ok(true));
         }
     }
-    Ok(false)
+    Ok(Ok(false))
 }

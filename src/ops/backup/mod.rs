@@ -1,5 +1,5 @@
-//! `phlb backup`: checks the sources and the backup root, takes the writer lock, and runs
-//! one snapshot per source.
+//! Backing up (what `phlb backup` and `watch` run): checks the sources and the backup
+//! root, takes the writer lock, and makes one snapshot per source.
 
 mod attempt;
 mod dry_run;
@@ -7,15 +7,14 @@ mod hooks;
 mod leftovers;
 mod links;
 mod report;
-mod selection;
 mod snapshot;
 mod sources;
 
 pub(crate) use sources::{check_owner, check_sources_against_root, prepare_root, sources_of_run};
 
-pub use attempt::record_snapshot;
+pub use attempt::{record as record_attempt, record_snapshot};
 pub use hooks::snapshot_with_hooks;
-pub use selection::with_selection;
+pub use report::{Counts, Failures, RunKind};
 
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -25,13 +24,12 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 
 use self::leftovers::DeadRuns;
-use self::report::RunKind;
 use crate::catalog::{Catalog, Db, SnapshotRow, Writer};
-use crate::cli::BackupArgs;
 use crate::config::{Config, LogLevel};
 use crate::flush::Flusher;
 use crate::layout::SnapshotPaths;
 use crate::lock::Wait;
+use crate::ops::Run;
 use crate::progress::{Progress, Ui};
 use crate::root::{BackupRoot, Filesystem};
 use crate::scan::{ScanOptions, Selection, SourceDir};
@@ -60,43 +58,60 @@ impl Source {
     }
 }
 
-/// Runs `phlb backup`, recorded as an attempt of each of its names (`attempt`).
-pub fn run(config: &Config, ui: &Ui, args: &BackupArgs) -> Result<Outcome> {
-    // A selection that does not compile is a usage error, not an attempt.
-    let config = &with_selection(config, &args.select)?;
-    let started = crate::clock::now_rfc3339();
-    let mut done = Vec::new();
-    let result = attempt(config, ui, args, &mut done);
-    attempt::record(config, ui, args, &started, &done, &result);
-    result
+/// What to back up and how.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Source folders; the config's `SOURCES` when empty.
+    pub sources: Vec<PathBuf>,
+    /// The snapshot name of the one source (`--name`).
+    pub name: Option<String>,
+    /// The name's source moved here (`--source-moved`).
+    pub source_moved: bool,
+    pub run: Run,
+    /// Prune the names backed up by the config's `KEEP_*` rules after a clean backup,
+    /// this way (`--prune`).
+    pub prune: Option<crate::ops::prune::Removal>,
+    /// How to treat a writer lock another run holds.
+    pub wait: Wait,
 }
 
-/// One attempt of `phlb backup`; the names whose snapshot was made go to `done`.
-fn attempt(
+/// Where a backup's results go as each snapshot is made; the front end shows them as
+/// text or JSON (and a `--prune` after it through `prune::Shows`).
+pub trait Shows: crate::ops::prune::Shows {
+    /// A snapshot was made in the backup root `root`.
+    fn made(&self, made: &SnapshotReport, root: &Path) -> Result<()>;
+    /// What a dry run of one source would do.
+    fn planned(&self, name: &str, counts: &Counts, elapsed: std::time::Duration);
+}
+
+/// Backs up every source of `options`, one snapshot each; the names whose snapshot was
+/// made go to `done` with their exit code (0, or 1 when files failed).
+pub fn backup(
     config: &Config,
+    options: &Options,
     ui: &Ui,
-    args: &BackupArgs,
+    shows: &dyn Shows,
     done: &mut Vec<(String, i32)>,
 ) -> Result<Outcome> {
-    let mut sources = sources_of_run(config, &args.sources, args.name.as_deref())?;
+    let mut sources = sources_of_run(config, &options.sources, options.name.as_deref())?;
     for s in &mut sources {
-        s.moved = args.source_moved;
+        s.moved = options.source_moved;
     }
-    if args.dry_run {
-        return dry_run::run(config, &sources, ui, args.json);
+    if options.run == Run::DryRun {
+        return dry_run::run(config, &sources, ui, shows);
     }
-    if args.prune {
+    if options.prune.is_some() {
         crate::ops::prune::check_backup_policy(config)?;
     }
     let root = prepare_root(config)?;
     check_sources_against_root(&sources, &root)?;
-    let say: &dyn crate::tell::Tell = ui;
-    let opened = open_for_backup(config, &root, ui, args.wait.into())?;
+    let say: &dyn Tell = ui;
+    let opened = open_for_backup(config, &root, ui, options.wait)?;
     // A name is one source: every source is checked before any snapshot is made.
     let db = opened.catalog.db()?;
-    crate::ops::select::note_mixed(&db, &say)?;
+    crate::ops::select::note_mixed(&db, say)?;
     for source in &sources {
-        check_owner(&db, source, &say)?;
+        check_owner(&db, source, say)?;
     }
     drop(db);
     let mut outcome = Outcome::Clean;
@@ -112,31 +127,16 @@ fn attempt(
         for gone in &made.removed_leftovers {
             say.note(&format!("removed the leftovers of interrupted run {gone}"));
         }
-        if args.json {
-            let line = made
-                .counts
-                .json(&made.label, made.elapsed, RunKind::Real, &made.failures);
-            let doc: serde_json::Value = serde_json::from_str(&line)?;
-            let doc = crate::root::with_where(doc, &opened.path, config.file.as_deref());
-            println!("{doc}");
-        } else if !ui.quiet() {
-            // Where it went: the root and the config file, on screen (the summary file
-            // beside the snapshot is the same text without it).
-            println!(
-                "{}  where:   {}",
-                made.summary,
-                crate::root::used_line(&opened.path, config.file.as_deref())
-            );
-        }
+        shows.made(&made, &opened.path)?;
         if made.counts.failed > 0 {
             outcome = Outcome::Problems;
         }
         done.push((source.name.clone(), i32::from(made.counts.failed > 0)));
     }
-    if args.prune {
+    if let Some(removal) = options.prune {
         if outcome == Outcome::Clean {
             let names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
-            crate::ops::prune::after_backup(&opened, config, ui, &names, args.json)?;
+            crate::ops::prune::after_backup(&opened, config, &names, removal, say, shows)?;
         } else {
             say.note("not pruning: some files could not be backed up");
         }

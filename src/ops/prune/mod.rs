@@ -1,11 +1,15 @@
-//! `phlb prune` and `phlb forget`: remove snapshots chosen by a retention policy
-//! (`crate::retention`) or by name, saying first exactly what that frees (`plan`), then
-//! removing each through the root (`BackupRoot::remove_snapshot`). `backup --prune` runs
-//! the same removal after a successful backup.
+//! Removing snapshots (what `phlb prune` and `phlb forget` run): snapshots chosen by a
+//! retention policy (`crate::retention`) or by name, told first exactly what that frees
+//! (`plan`, shown through `Shows`), then removed through the root
+//! (`BackupRoot::remove_snapshot`). `backup --prune` runs the same removal after a
+//! successful backup.
 
 mod freed;
 mod plan;
-mod show;
+
+pub use crate::ops::Run;
+pub use freed::Freed;
+pub use plan::{Action, Item, Reason};
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,56 +22,94 @@ use crate::catalog::snapshots::Status;
 use crate::catalog::trim::{self, Old};
 use crate::catalog::{prune, Db};
 use crate::catalog::{Access, Catalog};
-use crate::cli::{ForgetArgs, KeepArgs, PruneArgs, RemovalArgs};
 use crate::config::Config;
+use crate::lock::Wait;
 use crate::ops::select::{existing_root, resolve};
-use crate::progress::{Progress, Style, Ui};
+use crate::progress::{Progress, Style};
 use crate::retention::Policy;
 use crate::root::stuck::Stuck;
 use crate::root::{BackupRoot, Filesystem};
+use crate::tell::Tell;
 use crate::Outcome;
 
-use crate::tell::Tell;
-use plan::{Action, Item, Reason};
+/// How a removal runs.
+#[derive(Debug, Clone, Copy)]
+pub struct Removal {
+    pub run: Run,
+    /// How to treat a writer lock another run holds.
+    pub wait: Wait,
+    /// The progress shown while removing (`Quiet` for none).
+    pub style: Style,
+    /// Each removed snapshot and trimmed count is said (`--verbose`).
+    pub verbose: bool,
+    /// The command the progress line names (`prune`, `forget`, `backup --prune`).
+    pub command: &'static str,
+}
 
-/// Runs `phlb prune`.
-pub fn run_prune(config: &Config, ui: &Ui, args: &PruneArgs) -> Result<Outcome> {
-    let policy = policy_of(&args.keep, &config.keep)?;
+/// The plan of a removal, as it is shown before anything is removed.
+pub struct Plan<'a> {
+    pub items: &'a [Item],
+    /// Older versions `--keep-versions` trims.
+    pub olds: &'a [Old],
+    pub freed: &'a Freed,
+    pub run: Run,
+    /// The backup root, canonical.
+    pub root: &'a Path,
+}
+
+/// Where a removal's plan and result go; the front end shows them as text or JSON.
+pub trait Shows {
+    /// The plan, before anything is removed.
+    fn plan(&self, plan: &Plan);
+    /// The result: `removed` snapshots are gone (0 in a dry run).
+    fn done(&self, plan: &Plan, removed: usize) -> Result<()>;
+}
+
+/// Removes the snapshots of `names` (all when empty) that `policy` does not keep.
+pub fn prune(
+    config: &Config,
+    policy: &Policy,
+    names: &[String],
+    removal: Removal,
+    tell: &dyn Tell,
+    shows: &dyn Shows,
+) -> Result<Outcome> {
     let pick = |conn: &Db, root: &Path| -> Result<Vec<Item>> {
         let all = members(conn, None)?;
-        for name in &args.names {
+        for name in names {
             if !all.iter().any(|m| &m.row.name == name) {
                 bail!("{name}: no snapshots of this name in the catalog");
             }
         }
         let chosen: Vec<Member> = all
             .into_iter()
-            .filter(|m| args.names.is_empty() || args.names.contains(&m.row.name))
+            .filter(|m| names.is_empty() || names.contains(&m.row.name))
             .collect();
         plan::check_clock(&chosen)?;
         for line in plan::per_source_notes(&chosen) {
-            ui.note(&line);
+            tell.note(&line);
         }
-        let rules = (!policy.keeps_all_snapshots()).then_some(&policy);
+        let rules = (!policy.keeps_all_snapshots()).then_some(policy);
         Ok(plan::by_policy(chosen, rules, root))
     };
-    if !args.removal.json && !ui.quiet() {
-        println!("policy: {}", policy.describe());
-    }
-    let removal = RemovalArgs {
-        command: "prune",
-        ..args.removal
-    };
-    with_root(config, ui, removal, policy.versions, pick)
+    with_root(config, tell, removal, policy.versions, shows, pick)
 }
 
-/// Runs `phlb forget`.
-pub fn run_forget(config: &Config, ui: &Ui, args: &ForgetArgs) -> Result<Outcome> {
+/// Removes the snapshots `specs` names exactly (`NAME/TIMESTAMP` or a folder path), and
+/// with `missing` every snapshot whose folder is gone.
+pub fn forget(
+    config: &Config,
+    specs: &[String],
+    missing: bool,
+    removal: Removal,
+    tell: &dyn Tell,
+    shows: &dyn Shows,
+) -> Result<Outcome> {
     let root = existing_root(config)?;
     let pick = |conn: &Db, _: &Path| -> Result<Vec<Item>> {
         let all = members(conn, None)?;
         let mut items: Vec<Item> = Vec::new();
-        if args.missing {
+        if missing {
             for m in all.iter().cloned() {
                 let dir = root.join(crate::layout::snapshot_dir_rel(
                     &m.row.name,
@@ -89,7 +131,7 @@ pub fn run_forget(config: &Config, ui: &Ui, args: &ForgetArgs) -> Result<Outcome
                 }
             }
         }
-        for spec in &args.snapshots {
+        for spec in specs {
             let row = resolve(conn, &root, spec)?;
             // `forget docs` must not quietly mean "the newest snapshot of docs".
             let exact = Path::new(spec)
@@ -115,22 +157,18 @@ pub fn run_forget(config: &Config, ui: &Ui, args: &ForgetArgs) -> Result<Outcome
         }
         Ok(items)
     };
-    let removal = RemovalArgs {
-        command: "forget",
-        ..args.removal
-    };
-    with_root(config, ui, removal, None, pick)
+    with_root(config, tell, removal, None, shows, pick)
 }
 
 /// Prunes the snapshots of `names` by the config's `KEEP_*` rules in the root a backup
-/// holds open (`backup --prune`); with `json` its report is one JSON line
-/// `{"prune": …}` (after `backup --json`'s lines).
+/// holds open (`backup --prune`, and watch's prune after each snapshot).
 pub fn after_backup(
     opened: &BackupRoot,
     config: &Config,
-    ui: &Ui,
     names: &[String],
-    json: bool,
+    removal: Removal,
+    tell: &dyn Tell,
+    shows: &dyn Shows,
 ) -> Result<Outcome> {
     let conn = opened.catalog.db()?;
     let chosen: Vec<Member> = members(&conn, None)?
@@ -139,27 +177,24 @@ pub fn after_backup(
         .collect();
     plan::check_clock(&chosen)?;
     for line in plan::per_source_notes(&chosen) {
-        ui.note(&line);
+        tell.note(&line);
     }
     let rules = (!config.keep.keeps_all_snapshots()).then_some(&config.keep);
     let items = plan::by_policy(chosen, rules, opened.path());
-    let removal = RemovalArgs {
-        dry_run: false,
-        json,
-        show_lost: false,
-        bytes: false,
-        wait: Default::default(),
-        command: "backup --prune",
-        json_line: true,
+    let removal = Removal {
+        run: Run::Real,
+        ..removal
     };
+    let versions = config.keep.rules().versions;
     carry_out(
         Some(opened),
         &conn,
         items,
-        config.keep.rules().versions,
+        versions,
         config,
-        ui,
+        tell,
         removal,
+        shows,
     )
 }
 
@@ -171,74 +206,56 @@ pub fn check_backup_policy(config: &Config) -> Result<()> {
     Ok(())
 }
 
-/// The policy of the command line, or the config's when the command line gives none; an
-/// empty policy is refused.
-fn policy_of(keep: &KeepArgs, defaults: &Policy) -> Result<Policy> {
-    let given = Policy {
-        last: keep.keep_last,
-        hourly: keep.keep_hourly,
-        daily: keep.keep_daily,
-        weekly: keep.keep_weekly,
-        monthly: keep.keep_monthly,
-        yearly: keep.keep_yearly,
-        within: keep.keep_within,
-        versions: keep.keep_versions,
-    };
-    let policy = if given.is_empty() { *defaults } else { given };
-    let policy = policy.rules();
-    if policy.is_empty() {
-        bail!(
-            "no retention rule given: use --keep-last, --keep-hourly, --keep-daily, --keep-weekly, \
-             --keep-monthly, --keep-yearly or --keep-within (or KEEP_* in the config); \
-             phlb never removes all but the newest snapshot by default"
-        );
-    }
-    Ok(policy)
-}
-
 /// Opens the root (read-only for a dry run, as the writer otherwise), picks the items and
 /// carries out the plan.
 fn with_root(
     config: &Config,
-    ui: &Ui,
-    removal: RemovalArgs,
+    tell: &dyn Tell,
+    removal: Removal,
     versions: Option<u32>,
+    shows: &dyn Shows,
     pick: impl Fn(&Db, &Path) -> Result<Vec<Item>>,
 ) -> Result<Outcome> {
-    if removal.dry_run {
+    if removal.run == Run::DryRun {
         // Peek: not even the -shm and -wal files a reader would make.
         let root = existing_root(config)?;
         let catalog = Catalog::open(&root.join(crate::root::META_DIR), Access::Peek)?;
         let conn = catalog.db()?;
         let items = pick(&conn, &root)?;
-        return carry_out(None, &conn, items, versions, config, ui, removal);
+        return carry_out(None, &conn, items, versions, config, tell, removal, shows);
     }
     existing_root(config)?;
-    let say: &dyn crate::tell::Tell = ui;
-    let opened = BackupRoot::open_remover(
-        &config.backup_path,
-        Filesystem::Any,
-        removal.wait.into(),
-        &say,
-    )?;
+    let opened =
+        BackupRoot::open_remover(&config.backup_path, Filesystem::Any, removal.wait, tell)?;
     crate::signals::doing("prune stopped; the next prune or backup finishes the removal it began");
     // Room for the catalog's changes on a full disk; made again when `opened` closes.
     opened.make_room();
     crate::ops::record::settle_times(&opened.catalog, config)?;
     let conn = opened.catalog.db()?;
     let items = pick(&conn, opened.path())?;
-    carry_out(Some(&opened), &conn, items, versions, config, ui, removal)
+    carry_out(
+        Some(&opened),
+        &conn,
+        items,
+        versions,
+        config,
+        tell,
+        removal,
+        shows,
+    )
 }
 
-/// Prints the plan, and (with a root open for writing) removes what it says.
+/// Shows the plan, and (with a root open for writing) removes what it says.
+#[allow(clippy::too_many_arguments)]
 fn carry_out(
     opened: Option<&BackupRoot>,
     conn: &Db,
     items: Vec<Item>,
     versions: Option<u32>,
     config: &Config,
-    ui: &Ui,
-    removal: RemovalArgs,
+    tell: &dyn Tell,
+    removal: Removal,
+    shows: &dyn Shows,
 ) -> Result<Outcome> {
     let root = match opened {
         Some(o) => o.path().to_path_buf(),
@@ -247,42 +264,20 @@ fn carry_out(
     let olds = plan::trims(conn, &items, versions)?;
     let freed = freed::measure(conn, &root, &items, &olds)?;
     let to_remove: Vec<&Item> = items.iter().filter(|i| i.removes()).collect();
-    let text = !removal.json && !ui.quiet();
-    if text {
-        for line in show::plan_lines(&items)
-            .into_iter()
-            .chain(show::trim_lines(&items, &olds, ui.verbose))
-        {
-            println!("{line}");
-        }
-        let lines = show::freed_lines(
-            &freed,
-            to_remove.len(),
-            removal.dry_run,
-            removal.show_lost,
-            removal.bytes,
-        );
-        for line in lines {
-            println!("{line}");
-        }
-    }
-    let Some(opened) = opened.filter(|_| !removal.dry_run) else {
-        if removal.json {
-            print_json(
-                show::json(&items, &olds, &freed, true, removal.show_lost, 0),
-                &removal,
-                &root,
-                config,
-            )?;
-        }
+    let plan = Plan {
+        items: &items,
+        olds: &olds,
+        freed: &freed,
+        run: removal.run,
+        root: &root,
+    };
+    shows.plan(&plan);
+    let Some(opened) = opened.filter(|_| removal.run == Run::Real) else {
+        shows.done(&plan, 0)?;
         return Ok(Outcome::Clean);
     };
     let total = names_to_remove(conn, opened.path(), &to_remove)?;
-    let progress = Progress::counting(
-        Style::detect(ui.quiet() || removal.json),
-        removal.command,
-        total,
-    );
+    let progress = Progress::counting(removal.style, removal.command, total);
     let removed = AtomicU64::new(0);
     let mut done = 0usize;
     let mut stuck = Vec::new();
@@ -293,8 +288,8 @@ fn carry_out(
             crate::root::remove_side_files(opened.path(), &row.name, &row.timestamp);
         } else {
             let waiting = || {
-                ui.info(&format!(
-                    "phlb: waiting for a reader of {} (a restore or download) to finish",
+                tell.step(&format!(
+                    "waiting for a reader of {} (a restore or download) to finish",
                     row.label()
                 ))
             };
@@ -311,7 +306,7 @@ fn carry_out(
             })?);
         }
         done += 1;
-        if ui.verbose {
+        if removal.verbose {
             progress.info(&format!(
                 "removed {}",
                 crate::units::escape_controls(&row.label())
@@ -319,10 +314,10 @@ fn carry_out(
         }
     }
     progress.finish();
-    stuck.extend(trim_versions(opened, conn, &olds, ui)?);
+    stuck.extend(trim_versions(opened, conn, &olds, tell, removal.verbose)?);
     // Said once each; the run goes on and the next writer tries again.
     for s in &stuck {
-        eprintln!("{}", s.line());
+        tell.warning(&s.line());
     }
     // `latest` of every name looked at points at its newest snapshot on disk (also when
     // nothing was removed but the newest was deleted by hand).
@@ -333,19 +328,7 @@ fn carry_out(
         // Its last snapshot gone: no empty `<name>` folder is left behind.
         crate::root::remove_empty_name_folder(opened.path(), name);
     }
-    if removal.json {
-        print_json(
-            show::json(&items, &olds, &freed, false, removal.show_lost, done),
-            &removal,
-            &root,
-            config,
-        )?;
-    } else if text {
-        println!(
-            "removed {done} snapshot{}",
-            if done == 1 { "" } else { "s" }
-        );
-    }
+    shows.done(&plan, done)?;
     Ok(if stuck.is_empty() {
         Outcome::Clean
     } else {
@@ -357,21 +340,26 @@ fn carry_out(
 /// move to `trimmed_entries` first, then the files and manifest lines go
 /// (`root::finish_trims`, which the next writer also runs after a kill).
 /// Returns what could not be deleted.
-fn trim_versions(opened: &BackupRoot, db: &Db, olds: &[Old], ui: &Ui) -> Result<Vec<Stuck>> {
+fn trim_versions(
+    opened: &BackupRoot,
+    db: &Db,
+    olds: &[Old],
+    tell: &dyn Tell,
+    verbose: bool,
+) -> Result<Vec<Stuck>> {
     let mut ids: Vec<i64> = olds.iter().map(|o| o.snapshot_id).collect();
     ids.dedup();
     let now = crate::clock::now_rfc3339();
     for id in ids {
         trim::record(db, id, olds, &now)?;
     }
-    let (removed, stuck) = crate::root::finish_trims(opened.path(), &opened.catalog, ui)?;
-    if removed > 0 && ui.verbose {
-        ui.info(&format!("trimmed {removed} old versions"));
+    let (removed, stuck) = crate::root::finish_trims(opened.path(), &opened.catalog, tell)?;
+    if removed > 0 && verbose {
+        tell.info(&format!("trimmed {removed} old versions"));
     }
     Ok(stuck)
 }
 
-/// Prints the one JSON document of a run.
 /// How many names removing `items` unlinks, as the removal counts them: each entry the
 /// catalog records (the snapshot's folder is one, `.`) and the files beside it (summary,
 /// log, manifest). Not `files`, which leaves out folders and symlinks (the count passed
@@ -390,19 +378,4 @@ fn names_to_remove(conn: &Db, root: &Path, items: &[&Item]) -> Result<u64> {
             .count() as u64;
     }
     Ok(total)
-}
-
-fn print_json(
-    doc: serde_json::Value,
-    removal: &RemovalArgs,
-    root: &Path,
-    config: &Config,
-) -> Result<()> {
-    let doc = crate::root::with_where(doc, root, config.file.as_deref());
-    if removal.json_line {
-        println!("{}", serde_json::json!({ "prune": doc }));
-    } else {
-        println!("{}", serde_json::to_string_pretty(&doc)?);
-    }
-    Ok(())
 }

@@ -1,4 +1,4 @@
-//! `phlb restore`: copies a snapshot (or paths in it) back out with each path's
+//! Restoring (what `phlb restore` runs): copies a snapshot (or paths in it) back out with each path's
 //! recorded metadata, verifying every file's hash while copying. It takes no writer
 //! lock (it only reads the backup root) and holds the snapshot's shared lock, so a
 //! prune or forget waits for it instead of removing the snapshot mid-restore.
@@ -16,30 +16,69 @@ mod target;
 use std::fs::OpenOptions;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
-use std::time::Instant;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
 use crate::catalog::entries::snapshot_entries;
 use crate::catalog::links::source_link_groups;
 use crate::catalog::snapshots::Status;
-use crate::cli::RestoreArgs;
 use crate::config::Config;
 use crate::layout::snapshot_dir_rel;
 use crate::lock::snapshot::{lock, Hold};
 use crate::ops::select::{open_read, resolve};
-use crate::progress::{Progress, Style, Ui};
+use crate::ops::Run;
+use crate::progress::{Progress, Style};
+use crate::tell::Tell;
 use crate::units::one_line;
-use crate::Outcome;
 
 use copy::Ctx;
-use report::{Ledger, Tally};
-use target::{Replace, Target};
+use report::Ledger;
+pub use report::{summary, Tally};
+pub use target::Replace;
+use target::Target;
 
-/// Runs `phlb restore`.
-pub fn run(config: &Config, ui: &Ui, args: &RestoreArgs) -> Result<Outcome> {
+/// What to restore, where, and how.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The snapshot as the user named it (`NAME`, `NAME/TIMESTAMP`, a folder path).
+    pub snapshot: String,
+    /// Paths inside the snapshot; all of it when empty.
+    pub paths: Vec<PathBuf>,
+    /// The target folder.
+    pub to: PathBuf,
+    /// Whether existing files in the target may be replaced (`--force`).
+    pub replace: Replace,
+    pub run: Run,
+    /// Each restored path is said (`--verbose`).
+    pub verbose: bool,
+}
+
+/// What a restore did (or would do), for its summary.
+#[derive(Debug)]
+pub struct Restored {
+    /// `NAME/TIMESTAMP` of the snapshot.
+    pub label: String,
+    /// The target as the user named it, on one line.
+    pub to: String,
+    pub tally: Tally,
+    /// Paths asked for that lie in trimmed versions.
+    pub trimmed_at: Vec<String>,
+    pub took: Duration,
+}
+
+/// Restores `options.snapshot` (or paths in it) to `options.to`, showing progress as
+/// `style` says and its lines through `tell`.
+pub fn restore(
+    config: &Config,
+    options: &Options,
+    style: Style,
+    tell: &dyn Tell,
+) -> Result<Restored> {
     let started = Instant::now();
-    let (root, catalog) = if args.dry_run {
+    let dry_run = options.run == Run::DryRun;
+    let (root, catalog) = if dry_run {
         // A dry run writes nothing, not even the -shm and -wal a reader makes.
         let root = crate::ops::select::existing_root(config)?;
         let meta = root.join(crate::root::META_DIR);
@@ -48,10 +87,10 @@ pub fn run(config: &Config, ui: &Ui, args: &RestoreArgs) -> Result<Outcome> {
             crate::catalog::Catalog::open(&meta, crate::catalog::Access::Peek)?,
         )
     } else {
-        open_read(config, ui)?
+        open_read(config, tell)?
     };
     let conn = catalog.db()?;
-    let snap = resolve(&conn, &root, &args.snapshot)?;
+    let snap = resolve(&conn, &root, &options.snapshot)?;
     let label = snap.label();
     if snap.status != Status::Complete {
         bail!(
@@ -61,10 +100,10 @@ pub fn run(config: &Config, ui: &Ui, args: &RestoreArgs) -> Result<Outcome> {
     }
     let dir = root.join(snapshot_dir_rel(&snap.name, &snap.timestamp, true));
     let _held = lock(&dir, Hold::Shared, &|| {
-        eprintln!(
-            "phlb: waiting: {}: a prune or forget is removing this snapshot",
+        tell.step(&format!(
+            "waiting: {}: a prune or forget is removing this snapshot",
             one_line(&dir)
-        )
+        ))
     })?;
     // Opened after the lock: a snapshot removed while we waited is gone by now.
     let snap_dir: OwnedFd = OpenOptions::new()
@@ -78,37 +117,32 @@ pub fn run(config: &Config, ui: &Ui, args: &RestoreArgs) -> Result<Outcome> {
     let trimmed = crate::catalog::trim::trimmed_paths(&conn, snap.id)?;
     drop(conn);
     drop(catalog);
-    let picked = select::pick(&entries, &args.paths, &trimmed)?;
-    let (trimmed_files, trimmed_at) = select::trimmed_within(&picked, &args.paths, &trimmed);
-    let target = match resolve::walk(&args.to, !args.dry_run, &root)? {
+    let picked = select::pick(&entries, &options.paths, &trimmed)?;
+    let (trimmed_files, trimmed_at) = select::trimmed_within(&picked, &options.paths, &trimmed);
+    let target = match resolve::walk(&options.to, !dry_run, &root)? {
         resolve::Walked::Open(fd) => Some(Target::new(fd)),
         resolve::Walked::Missing => None,
     };
-    let style = if args.json { Style::Quiet } else { ui.style };
     let files = picked.len() as u64;
     let bytes = picked.iter().map(|p| p.rec.meta.size).sum();
     let progress = Progress::new(style, &format!("restore {label}"), files, bytes);
-    let shown_to = one_line(&args.to);
+    let shown_to = one_line(&options.to);
     let ctx = target.as_ref().map(|target| Ctx {
         snap: snap_dir.as_fd(),
         target,
-        replace: if args.force {
-            Replace::Allowed
-        } else {
-            Replace::Never
-        },
+        replace: options.replace,
         as_root: crate::store::running_as_root(),
     });
     let mut tell = Ledger {
         progress: &progress,
-        to: &args.to,
-        verbose: ui.verbose,
+        to: &options.to,
+        verbose: options.verbose,
         tally: Tally {
             trimmed: trimmed_files,
             ..Tally::default()
         },
     };
-    if args.dry_run {
+    if dry_run {
         dry_run::tell_plan(ctx.as_ref(), &picked, &mut tell);
     } else {
         let ctx = ctx.as_ref().expect("the target is open");
@@ -119,24 +153,11 @@ pub fn run(config: &Config, ui: &Ui, args: &RestoreArgs) -> Result<Outcome> {
         engine::restore(ctx, &picked, &groups, config.worker_count(), &mut tell);
     }
     progress.finish();
-    let tally = tell.tally;
-    if !ui.quiet() || args.json {
-        print!(
-            "{}",
-            report::summary(
-                &label,
-                &shown_to,
-                &tally,
-                &trimmed_at,
-                started.elapsed(),
-                args.dry_run,
-                args.json
-            )
-        );
-    }
-    Ok(if tally.problems() {
-        Outcome::Problems
-    } else {
-        Outcome::Clean
+    Ok(Restored {
+        label,
+        to: shown_to,
+        tally: tell.tally,
+        trimmed_at,
+        took: started.elapsed(),
     })
 }

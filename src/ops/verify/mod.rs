@@ -23,8 +23,8 @@ use crate::catalog::SnapshotRow;
 use crate::config::Config;
 use crate::hash::HashAlgo;
 use crate::layout::SnapshotPaths;
-use crate::ops::select::{existing_root, resolve};
 use crate::lock::Wait;
+use crate::ops::select::{existing_root, resolve};
 use crate::progress::{Progress, Style};
 use crate::root::{BackupRoot, Filesystem};
 use crate::scan::Kind;
@@ -240,7 +240,9 @@ pub fn verify(
     damage::record_verdicts(&db, &report)?;
     let mut repaired = None;
     if options.repair {
-        let done = repair::repair(&db, &root, config, &mut |fate, line| out.repaired(fate, &line))?;
+        let done = repair::repair(&db, &root, config, &mut |fate, line| {
+            out.repaired(fate, &line)
+        })?;
         // Damage found is a problem of this run even when repaired (found by this run or
         // an earlier one): the exit code says so either way, and the summary counts it
         // as found and repaired.

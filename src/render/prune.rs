@@ -1,13 +1,17 @@
-//! Owns how prune and forget show their plan and result: text lines for people, or one
-//! JSON document.
+//! Owns how prune, forget and `backup --prune` show a removal's plan and result: text
+//! lines for people, or one JSON document (a JSON line `{"prune": …}` after backup's).
 
 use std::os::unix::ffi::OsStrExt;
 
 use serde_json::{json, Value};
 
-use super::freed::Freed;
-use super::plan::{Action, Item};
+use std::path::Path;
+
+use anyhow::Result;
+
 use crate::catalog::trim::Old;
+use crate::config::Config;
+use crate::ops::prune::{Action, Freed, Item, Plan, Run, Shows};
 use crate::units::{human_bytes, one_line};
 
 /// Sizes as the user asked: exact counts or human units.
@@ -191,4 +195,78 @@ pub fn json(
             .collect();
     }
     doc
+}
+
+/// How a removal is shown.
+pub struct Printed<'a> {
+    pub config: &'a Config,
+    /// One JSON document (or line) instead of text.
+    pub json: bool,
+    /// The JSON as one line `{"prune": …}` (after `backup --json`'s lines).
+    pub json_line: bool,
+    /// List every file whose last copy goes (`--show-lost`).
+    pub show_lost: bool,
+    /// Exact byte counts (`--bytes`).
+    pub bytes: bool,
+    /// `-q`: no text at all.
+    pub quiet: bool,
+    /// `--verbose`: each trimmed version too.
+    pub verbose: bool,
+}
+
+impl Printed<'_> {
+    fn text(&self) -> bool {
+        !self.json && !self.quiet
+    }
+
+    fn print_json(&self, doc: Value, root: &Path) -> Result<()> {
+        let doc = crate::root::with_where(doc, root, self.config.file.as_deref());
+        if self.json_line {
+            println!("{}", json!({ "prune": doc }));
+        } else {
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+        }
+        Ok(())
+    }
+}
+
+impl Shows for Printed<'_> {
+    fn plan(&self, plan: &Plan) {
+        if !self.text() {
+            return;
+        }
+        for line in plan_lines(plan.items).into_iter().chain(trim_lines(
+            plan.items,
+            plan.olds,
+            self.verbose,
+        )) {
+            println!("{line}");
+        }
+        let removes = plan.items.iter().filter(|i| i.removes()).count();
+        let dry_run = plan.run == Run::DryRun;
+        for line in freed_lines(plan.freed, removes, dry_run, self.show_lost, self.bytes) {
+            println!("{line}");
+        }
+    }
+
+    fn done(&self, plan: &Plan, removed: usize) -> Result<()> {
+        let dry_run = plan.run == Run::DryRun;
+        if self.json {
+            let doc = json(
+                plan.items,
+                plan.olds,
+                plan.freed,
+                dry_run,
+                self.show_lost,
+                removed,
+            );
+            self.print_json(doc, plan.root)?;
+        } else if self.text() && !dry_run {
+            println!(
+                "removed {removed} snapshot{}",
+                if removed == 1 { "" } else { "s" }
+            );
+        }
+        Ok(())
+    }
 }

@@ -1,0 +1,4 @@
+//! Renderings more than one front end shows: a removal's plan and result (`prune`,
+//! `forget`, `backup --prune`). Front ends (`cmd/`) use these; nothing below does.
+
+pub mod prune;
