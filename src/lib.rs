@@ -9,6 +9,7 @@ pub mod duration;
 pub mod flush;
 pub mod fsat;
 pub mod hash;
+pub mod layers;
 pub mod layout;
 pub mod lock;
 pub mod manifest;
