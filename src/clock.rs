@@ -1,6 +1,8 @@
 //! Owns reading the wall clock. A clock set before 1970 (a dead RTC battery) is a time
 //! like any other, never a panic.
 
+#![forbid(unsafe_code)]
+
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use chrono::{DateTime, Local, Utc};

@@ -6,6 +6,8 @@
 //! month), `y` (calendar year = 12 months). A bare `m` is refused (minutes or months?),
 //! and so is any other unit.
 
+#![forbid(unsafe_code)]
+
 use chrono::{DateTime, Datelike, FixedOffset, Months, NaiveDate, NaiveDateTime, TimeDelta};
 
 /// A span of time: whole calendar months plus seconds.

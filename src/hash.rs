@@ -1,5 +1,7 @@
 //! Owns streaming content digests (SHA-256 / SHA-512) and their hex form.
 
+#![forbid(unsafe_code)]
+
 use std::io::{self, Read};
 
 use sha2::{Digest, Sha256, Sha512};

@@ -1,5 +1,7 @@
 //! Owns the names of things in the backup root: snapshot folders, manifests, logs, leftovers.
 
+#![forbid(unsafe_code)]
+
 use std::path::{Path, PathBuf};
 
 /// Name of the symlink in `<root>/<name>/` to the newest complete snapshot.

@@ -1,5 +1,7 @@
 //! Owns the manifest format: coreutils `sha256sum` lines, escaped exactly as coreutils does.
 
+#![forbid(unsafe_code)]
+
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};

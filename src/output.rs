@@ -1,6 +1,8 @@
 //! Owns how query results are printed: aligned tables for people, CSV and JSON for
 //! scripts, sizes in human units unless exact bytes are asked for.
 
+#![forbid(unsafe_code)]
+
 use std::io::Write;
 
 use serde_json::{Map, Value};

@@ -1,5 +1,7 @@
 //! Pure decisions of a backup run: which stored copy may serve a file, and what to do with it.
 
+#![forbid(unsafe_code)]
+
 use crate::scan::Meta;
 
 /// When identical content may share one stored copy (`DEDUP`).

@@ -1,5 +1,7 @@
 //! Owns how numbers are shown to people: byte sizes and durations.
 
+#![forbid(unsafe_code)]
+
 use std::time::Duration;
 
 /// Formats a byte count in binary units, e.g. `1.5 MiB`.

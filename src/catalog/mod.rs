@@ -2,6 +2,8 @@
 //! This module tree is the only place in phlb that holds SQL: the rest of phlb holds a
 //! `Db` (from `Catalog::db` or `open_reader`) and hands it to the queries here.
 
+#![forbid(unsafe_code)]
+
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};

@@ -1,6 +1,8 @@
 //! The front ends, one module per command: arguments in, engine options out, the call,
 //! and the answer rendered as text or JSON. No module here imports another.
 
+#![forbid(unsafe_code)]
+
 pub mod config;
 pub mod diff;
 pub mod duplicates;

@@ -3,6 +3,8 @@
 //! copies, and hardlinking unchanged files to their stored copy. Every core is used while
 //! the main thread keeps walk order; results come back in job order.
 
+#![forbid(unsafe_code)]
+
 use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};

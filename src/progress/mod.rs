@@ -1,6 +1,8 @@
 //! Owns what a user sees while a command runs: a one-line bar on a terminal, plain
 //! periodic lines otherwise, or nothing (`--quiet`, tests).
 
+#![forbid(unsafe_code)]
+
 use std::io::IsTerminal;
 
 mod line;

@@ -20,6 +20,8 @@
 //!
 //! Weeks are ISO weeks (a week 53 belongs to its ISO year).
 
+#![forbid(unsafe_code)]
+
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDateTime, Timelike};
 
 use crate::duration::Span;

@@ -6,6 +6,8 @@
 //! add and verify open a root this one way; a long-running caller (a watch loop) keeps
 //! the value and lets go of the lock by dropping it.
 
+#![forbid(unsafe_code)]
+
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};

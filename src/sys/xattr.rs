@@ -232,7 +232,7 @@ fn get_at(dir: BorrowedFd, name: &CStr, value: &mut [u8], via: Via) -> isize {
 fn with_proc_path(dir: BorrowedFd, name: &CStr, f: impl FnOnce(&CStr) -> isize) -> isize {
     let mut path = format!("/proc/self/fd/{}/", dir.as_raw_fd()).into_bytes();
     path.extend_from_slice(name.to_bytes());
-    crate::fsat::with_cstr(&path, |p| Ok(f(p))).unwrap_or(-1)
+    crate::sys::at::with_cstr(&path, |p| Ok(f(p))).unwrap_or(-1)
 }
 
 #[cfg(test)]

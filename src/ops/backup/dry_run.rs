@@ -12,14 +12,14 @@ use super::report::{Counts, Failures, RunKind};
 use super::Source;
 use crate::catalog::entries::previous_entries;
 use crate::catalog::{self, Access, Catalog, Db, SnapshotRow};
-use crate::ops::dedup;
 use crate::config::Config;
+use crate::ops::dedup;
 use crate::plan::{first_step, FirstStep, LinkKey, PrevMap};
 use crate::prefetch::{read_and_hash, SourceFile};
 use crate::progress::{Progress, Style, Ui};
 use crate::scan::{self, Entry, Kind, SourceDir};
+use crate::sys::xattr::Xattrs;
 use crate::units::one_line;
-use crate::xattr::Xattrs;
 use crate::Outcome;
 
 /// Reports, per source, what a backup would do.

@@ -29,7 +29,6 @@ use self::report::RunKind;
 use crate::catalog::{Catalog, Db, SnapshotRow, Writer};
 use crate::cli::BackupArgs;
 use crate::config::{Config, LogLevel};
-use crate::flush::Flusher;
 use crate::layout::SnapshotPaths;
 use crate::lock::Wait;
 use crate::progress::{Progress, Ui};
@@ -37,6 +36,7 @@ use crate::root::{BackupRoot, Filesystem};
 use crate::scan::{ScanOptions, Selection, SourceDir};
 use crate::stamp::{SourceId, Stamp, TimeSource};
 use crate::store;
+use crate::sys::flush::Flusher;
 use crate::Outcome;
 
 /// A source folder to back up and the snapshot name it goes under.
@@ -457,7 +457,7 @@ fn complete(
     std::fs::rename(&paths.work_dir, &paths.dir).with_context(|| ctx(&paths.dir))?;
     if synced {
         let parent = paths.dir.parent().unwrap_or(Path::new("."));
-        crate::flush::sync_dir(parent).with_context(|| ctx(&paths.dir))?;
+        crate::sys::flush::sync_dir(parent).with_context(|| ctx(&paths.dir))?;
     }
     snapshot.mark_complete(&db)?;
     Ok(())
