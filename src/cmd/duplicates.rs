@@ -6,8 +6,8 @@ use anyhow::Result;
 use crate::catalog::snapshots::Status;
 use crate::catalog::{queries, SnapshotRow};
 use crate::cli::DuplicatesArgs;
-use crate::ops::select::{open_read, print, resolve};
 use crate::config::Config;
+use crate::ops::select::{open_read, print, resolve};
 use crate::output::{Cell, Table};
 use crate::Outcome;
 

@@ -5,8 +5,8 @@ use anyhow::{bail, Result};
 use crate::catalog::{queries, SnapshotRow};
 use crate::cli::FindArgs;
 use crate::cmd::history::in_snapshot;
-use crate::ops::select::{open_read, print};
 use crate::config::Config;
+use crate::ops::select::{open_read, print};
 use crate::output::{Cell, Table};
 use crate::Outcome;
 

@@ -8,8 +8,8 @@ use anyhow::{bail, Result};
 use crate::catalog::queries::{self, Sighting};
 use crate::catalog::{Db, SnapshotRow};
 use crate::cli::HistoryArgs;
-use crate::ops::select::{open_read, print};
 use crate::config::Config;
+use crate::ops::select::{open_read, print};
 use crate::output::{Cell, Table};
 use crate::Outcome;
 

@@ -4,8 +4,8 @@ use anyhow::{bail, Result};
 
 use crate::catalog::queries;
 use crate::cli::ListArgs;
-use crate::ops::select::{open_read, print};
 use crate::config::Config;
+use crate::ops::select::{open_read, print};
 use crate::output::{Cell, Table};
 use crate::Outcome;
 

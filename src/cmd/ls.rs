@@ -7,8 +7,8 @@ use anyhow::{bail, Result};
 
 use crate::catalog::listing::{self, LsEntry};
 use crate::cli::LsArgs;
-use crate::ops::select::{open_read, print, resolve};
 use crate::config::Config;
+use crate::ops::select::{open_read, print, resolve};
 use crate::output::{Cell, Table};
 use crate::Outcome;
 

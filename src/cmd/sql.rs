@@ -8,8 +8,8 @@ use anyhow::{bail, Result};
 
 use crate::catalog::user_sql::Guarded;
 use crate::cli::SqlArgs;
-use crate::ops::select::open_read;
 use crate::config::Config;
+use crate::ops::select::open_read;
 use crate::output::{Format, RowWriter};
 use crate::{signals, Outcome};
 

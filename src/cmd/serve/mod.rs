@@ -29,8 +29,8 @@ use anyhow::{Context, Result};
 
 use crate::catalog::Catalog;
 use crate::cli::ServeArgs;
-use crate::ops::select::open_read;
 use crate::config::Config;
+use crate::ops::select::open_read;
 use crate::progress::Ui;
 use crate::Outcome;
 

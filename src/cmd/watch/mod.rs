@@ -13,10 +13,8 @@ mod timing;
 use anyhow::Result;
 
 use crate::cli::WatchArgs;
-use crate::ops::backup::{
-    check_sources_against_root, prepare_root, scan_options, sources_of_run,
-};
 use crate::config::Config;
+use crate::ops::backup::{check_sources_against_root, prepare_root, scan_options, sources_of_run};
 use crate::progress::Ui;
 use crate::Outcome;
 

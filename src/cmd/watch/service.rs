@@ -14,11 +14,11 @@ use super::filter::Filter;
 use super::intake::{Intake, News};
 use super::timing::{Schedule, Waits};
 use crate::catalog::{self, Access, Catalog};
+use crate::config::Config;
+use crate::lock::Held;
 use crate::ops::backup::{
     open_for_backup, record_snapshot, scan_options, snapshot_with_hooks, Source,
 };
-use crate::config::Config;
-use crate::lock::Held;
 use crate::progress::{Style, Ui};
 use crate::root::BackupRoot;
 use crate::units::{escape_controls, human_bytes, human_duration};

@@ -10,9 +10,9 @@ use anyhow::{Context, Result};
 
 use crate::catalog::damage::{damaged_paths, drop_if_unused, move_entry, DamagedPath};
 use crate::catalog::Db;
-use crate::ops::dedup;
 use crate::config::Config;
 use crate::layout::snapshot_dir_rel;
+use crate::ops::dedup;
 use crate::store;
 use crate::units::one_line;
 

@@ -8,10 +8,10 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 
 use super::{fatal_or, Basis, Failure, How, Run, Stored};
-use crate::ops::backup::links::Linked;
 use crate::config::LogLevel;
 use crate::hash::hex_into;
 use crate::manifest;
+use crate::ops::backup::links::Linked;
 use crate::plan::{CopyMeta, FirstStep};
 use crate::prefetch::{
     link_leftover, read_and_hash, write_new_copy, CopyError, Done, FileError, Leftover,
