@@ -1,6 +1,7 @@
 //! Owns reading the wall clock. A clock set before 1970 (a dead RTC battery) is a time
 //! like any other, never a panic.
 
+#![forbid(unsafe_code)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -1,5 +1,6 @@
 //! Owns phlb's settings: the `Config` type, its defaults, and where it is loaded from.
 
+#![forbid(unsafe_code)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 use std::collections::BTreeMap;
@@ -369,28 +370,8 @@ pub fn home_dir() -> PathBuf {
 /// empty (a bare cron or systemd environment), the default root is still `~/phlb-backups`
 /// and not `/phlb-backups` on the system disk.
 fn passwd_home() -> Option<PathBuf> {
-    use std::os::unix::ffi::OsStrExt;
-    let mut buf = vec![0 as libc::c_char; 16 * 1024];
-    // SAFETY: an all-zero passwd is a valid value to be overwritten.
-    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
-    let mut found: *mut libc::passwd = std::ptr::null_mut();
-    // SAFETY: getpwuid_r writes into `pwd` and `buf` (whose length it is told) and sets
-    // `found`; the strings it points to live in `buf`, read before `buf` is dropped.
-    let rc = unsafe {
-        libc::getpwuid_r(
-            libc::geteuid(),
-            &mut pwd,
-            buf.as_mut_ptr(),
-            buf.len(),
-            &mut found,
-        )
-    };
-    if rc != 0 || found.is_null() || pwd.pw_dir.is_null() {
-        return None;
-    }
-    // SAFETY: pw_dir is a NUL-terminated string inside `buf`, alive here.
-    let dir = unsafe { std::ffi::CStr::from_ptr(pwd.pw_dir) };
-    let dir = std::ffi::OsStr::from_bytes(dir.to_bytes());
+    use crate::sys::users;
+    let dir = users::passwd_home(users::effective_uid())?;
     (!dir.is_empty()).then(|| PathBuf::from(dir))
 }
 

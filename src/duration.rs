@@ -6,6 +6,7 @@
 //! month), `y` (calendar year = 12 months). A bare `m` is refused (minutes or months?),
 //! and so is any other unit.
 
+#![forbid(unsafe_code)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 use chrono::{DateTime, Datelike, FixedOffset, Months, NaiveDate, NaiveDateTime, TimeDelta};

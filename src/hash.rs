@@ -1,5 +1,6 @@
 //! Owns streaming content digests (SHA-256 / SHA-512) and their hex form.
 
+#![forbid(unsafe_code)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 use std::io::{self, Read};

@@ -16,6 +16,8 @@
 //! `cmd`. Every `crate::NAME` path counts, inline ones too
 //! (`crate::cmd::add::run(…)`), not only `use` lines; comments do not.
 
+#![forbid(unsafe_code)]
+
 #[cfg(test)]
 mod tests {
     use std::path::{Path, PathBuf};

@@ -1,5 +1,6 @@
 //! Owns the names of things in the backup root: snapshot folders, manifests, logs, leftovers.
 
+#![forbid(unsafe_code)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 use std::path::{Path, PathBuf};

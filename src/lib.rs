@@ -6,8 +6,6 @@ pub mod clock;
 pub mod cmd;
 pub mod config;
 pub mod duration;
-pub mod flush;
-pub mod fsat;
 pub mod hash;
 pub mod layers;
 pub mod layout;
@@ -25,9 +23,9 @@ pub mod scan;
 pub mod signals;
 pub mod stamp;
 pub mod store;
+pub mod sys;
 pub mod tell;
 pub mod units;
-pub mod xattr;
 
 use anyhow::{Context, Result};
 

@@ -1,5 +1,7 @@
 //! The `phlb` binary: parse the command line, run, print the error chain once, exit.
 
+#![forbid(unsafe_code)]
+
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -8,8 +10,7 @@ fn main() -> ExitCode {
     // Output into a closed pipe (`phlb find '*' | head -1`) ends phlb as it ends cat:
     // by SIGPIPE (exit 141 in a shell), never a panic. A backup stopped so is left as a
     // kill leaves it, and the next run cleans up.
-    // SAFETY: setting a signal's disposition to the default has no preconditions.
-    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    phlb::signals::default_sigpipe();
     // stdout or stderr that cannot be written (a redirect to a full disk): nothing more
     // can be said, so phlb stops as a kill would (exit 2), instead of panicking.
     let default_hook = std::panic::take_hook();

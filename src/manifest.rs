@@ -1,5 +1,6 @@
 //! Owns the manifest format: coreutils `sha256sum` lines, escaped exactly as coreutils does.
 
+#![forbid(unsafe_code)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 use std::collections::HashMap;

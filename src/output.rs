@@ -1,6 +1,7 @@
 //! Owns how query results are printed: aligned tables for people, CSV and JSON for
 //! scripts, sizes in human units unless exact bytes are asked for.
 
+#![forbid(unsafe_code)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 use std::io::Write;

@@ -1,5 +1,6 @@
 //! Pure decisions of a backup run: which stored copy may serve a file, and what to do with it.
 
+#![forbid(unsafe_code)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 use crate::scan::Meta;

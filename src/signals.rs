@@ -36,6 +36,13 @@ const SERVICE_QUIET: u8 = 2;
 /// Set by whichever thread prints the line and exits, so only one does.
 static EXITING: AtomicBool = AtomicBool::new(false);
 
+/// Makes SIGPIPE end the process as it ends other programs (its default action), for
+/// output into a closed pipe; call it first in `main`.
+pub fn default_sigpipe() {
+    // SAFETY: setting a signal's disposition to the default has no preconditions.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+}
+
 /// Blocks SIGINT and SIGTERM and starts the thread that waits for them; call it first in
 /// `main`, before any other thread exists. A signal the parent set to be ignored (a
 /// background job's SIGINT) stays ignored.

@@ -7,6 +7,8 @@
 //! and the `phlb: note:` / `phlb: warning:` / `phlb: error:` prefix is written in
 //! `line` and nowhere else.
 
+#![forbid(unsafe_code)]
+
 /// How much a line matters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {

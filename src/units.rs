@@ -1,5 +1,6 @@
 //! Owns how numbers are shown to people: byte sizes and durations.
 
+#![forbid(unsafe_code)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 use std::time::Duration;

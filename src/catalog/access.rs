@@ -91,13 +91,7 @@ pub fn unwritable(path: &Path) -> Option<String> {
 fn writable(path: &Path) -> io::Result<()> {
     let c = CString::new(path.as_os_str().as_bytes())
         .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-    // SAFETY: a valid C string; faccessat only reads it.
-    let rc = unsafe { libc::faccessat(libc::AT_FDCWD, c.as_ptr(), libc::W_OK, libc::AT_EACCESS) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    crate::sys::fs_info::may_write(&c)
 }
 
 /// The cause of `e` on `path` in words, with the file's mode and owner where they matter.
@@ -119,10 +113,7 @@ pub fn disk_full(dir: &Path) -> bool {
     let Ok(c) = CString::new(dir.as_os_str().as_bytes()) else {
         return false;
     };
-    // SAFETY: an all-zero statvfs is a valid value to be overwritten.
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: valid C string and out pointer.
-    unsafe { libc::statvfs(c.as_ptr(), &mut st) == 0 && st.f_bavail == 0 }
+    crate::sys::fs_info::statvfs(&c).is_ok_and(|st| st.f_bavail == 0)
 }
 
 /// How a reader opens the catalog.

@@ -153,7 +153,7 @@ fn build(path: &Path, tmp: &Path) -> Result<()> {
         .with_context(|| format!("{}: cannot write catalog to disk", tmp.display()))?;
     fs::rename(&tmp, path).with_context(ctx)?;
     if let Some(dir) = path.parent() {
-        crate::flush::sync_dir(dir)
+        crate::sys::flush::sync_dir(dir)
             .with_context(|| format!("{}: cannot write to disk", dir.display()))?;
     }
     Ok(())

@@ -2,6 +2,7 @@
 //! This module tree is the only place in phlb that holds SQL: the rest of phlb holds a
 //! `Db` (from `Catalog::db` or `open_reader`) and hands it to the queries here.
 
+#![forbid(unsafe_code)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 use std::path::{Path, PathBuf};

@@ -1,5 +1,7 @@
 //! Owns the command-line interface: clap derive types only; doc comments are the help text.
 
+#![forbid(unsafe_code)]
+
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};

@@ -174,12 +174,10 @@ fn describe_filesystem(path: &Path) -> (String, u64) {
     let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
         return ("an unknown filesystem".into(), 0);
     };
-    // SAFETY: an all-zero statfs is a valid value to be overwritten.
-    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
-    // SAFETY: a valid C string and out pointer.
-    if unsafe { libc::statfs(c.as_ptr(), &mut st) } != 0 {
-        return ("an unknown filesystem".into(), 0);
-    }
+    let st: libc::statfs = match crate::sys::fs_info::statfs(&c) {
+        Ok(st) => st,
+        Err(_) => return ("an unknown filesystem".into(), 0),
+    };
     let kind = match st.f_type as i64 {
         0xEF53 => "ext4".to_string(),
         0x0102_1994 => "tmpfs".to_string(),

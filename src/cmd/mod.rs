@@ -1,6 +1,7 @@
 //! The front ends, one module per command: arguments in, engine options out, the call,
 //! and the answer rendered as text or JSON. No module here imports another.
 
+#![forbid(unsafe_code)]
 pub mod add;
 pub mod backup;
 pub mod config;

@@ -1,6 +1,7 @@
 //! The engine: each operation takes options of its own, does the work, and returns a
 //! report. Nothing here reads the command line or prints; `cmd/` does both.
 
+#![forbid(unsafe_code)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod backup;

@@ -9,12 +9,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::file_error::FileError;
-use crate::fsat::{self, Scope};
 use crate::hash::{hash_reader, HashAlgo};
 use crate::progress::{Counted, Share};
 use crate::scan::{Entry, Meta, SourceDir};
 use crate::store;
-use crate::xattr::Xattrs;
+use crate::sys::at::{self, Scope};
+use crate::sys::xattr::Xattrs;
 
 /// Files up to this size are read into memory once; larger ones are hashed in chunks.
 pub const SMALL_FILE: u64 = 1 << 20;
@@ -71,7 +71,7 @@ impl SourceFile {
                 // O_NONBLOCK: a FIFO swapped in does not hang the open (regular files
                 // ignore it).
                 let flags = libc::O_RDONLY | libc::O_NOCTTY | libc::O_NONBLOCK;
-                fsat::open_no_symlinks(Some(root.fd.as_fd()), rel, flags, Scope::Beneath)
+                at::open_no_symlinks(Some(root.fd.as_fd()), rel, flags, Scope::Beneath)
                     .map(File::from)
             }
         };

@@ -3,6 +3,7 @@
 //! copies, and hardlinking unchanged files to their stored copy. Every core is used while
 //! the main thread keeps walk order; results come back in job order.
 
+#![forbid(unsafe_code)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 use std::collections::{BTreeMap, VecDeque};

@@ -106,14 +106,9 @@ pub fn eta_text(d: Duration) -> String {
 
 /// The width of the terminal on stderr, 80 when it cannot be asked.
 pub fn terminal_cols() -> usize {
-    // SAFETY: an all-zero winsize is a valid value to be overwritten.
-    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
-    // SAFETY: TIOCGWINSZ writes one winsize to the valid pointer given.
-    let rc = unsafe { libc::ioctl(2, libc::TIOCGWINSZ, &mut ws) };
-    if rc == 0 && ws.ws_col > 0 {
-        usize::from(ws.ws_col)
-    } else {
-        80
+    match crate::sys::terminal::stderr_cols() {
+        Some(cols) if cols > 0 => usize::from(cols),
+        _ => 80,
     }
 }
 

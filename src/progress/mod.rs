@@ -1,6 +1,7 @@
 //! Owns what a user sees while a command runs: a one-line bar on a terminal, plain
 //! periodic lines otherwise, or nothing (`--quiet`, tests).
 
+#![forbid(unsafe_code)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 use std::io::IsTerminal;

@@ -1,4 +1,6 @@
 //! Renderings more than one front end shows: a removal's plan and result (`prune`,
 //! `forget`, `backup --prune`). Front ends (`cmd/`) use these; nothing below does.
 
+#![forbid(unsafe_code)]
+
 pub mod prune;

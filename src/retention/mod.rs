@@ -20,6 +20,7 @@
 //!
 //! Weeks are ISO weeks (a week 53 belongs to its ISO year).
 
+#![forbid(unsafe_code)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDateTime, Timelike};

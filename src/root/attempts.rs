@@ -8,7 +8,6 @@
 use std::collections::BTreeMap;
 use std::fs::OpenOptions;
 use std::io::{Read, Seek, Write};
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
 
@@ -66,10 +65,8 @@ pub fn record(meta_dir: &Path, attempts: &[Attempt]) -> Result<()> {
             .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
             .open(&path)
             .with_context(ctx)?;
-        // SAFETY: flock on a descriptor we own; closing it drops the lock.
-        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0 {
-            return Err(std::io::Error::last_os_error()).with_context(ctx);
-        }
+        // Closing the file drops the lock.
+        crate::sys::file::lock_exclusive(&f).with_context(ctx)?;
         // A compaction may have put another file at the path while we waited.
         let same = std::fs::symlink_metadata(&path)
             .is_ok_and(|m| m.ino() == f.metadata().map(|g| g.ino()).unwrap_or(0));

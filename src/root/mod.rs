@@ -6,6 +6,7 @@
 //! add and verify open a root this one way; a long-running caller (a watch loop) keeps
 //! the value and lets go of the lock by dropping it.
 
+#![forbid(unsafe_code)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 use std::path::{Path, PathBuf};

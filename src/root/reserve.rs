@@ -5,7 +5,6 @@
 //! from the space the removal freed.
 
 use std::fs::OpenOptions;
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -42,8 +41,7 @@ pub fn ensure(meta_dir: &Path) {
         return;
     };
     let len = size_for(total) as libc::off_t;
-    // SAFETY: fallocate on a descriptor we own; no memory is involved.
-    if unsafe { libc::fallocate(file.as_raw_fd(), 0, 0, len) } != 0 {
+    if crate::sys::file::allocate(&file, len).is_err() {
         drop(file);
         let _ = std::fs::remove_file(&p);
     }

@@ -9,7 +9,7 @@
 use std::collections::HashSet;
 use std::ffi::OsStr;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -18,11 +18,11 @@ use anyhow::{Context, Result};
 
 use super::stuck::Stuck;
 use crate::catalog::{trim, Catalog};
-use crate::fsat::{self, Scope};
 use crate::hash::HashAlgo;
 use crate::layout::{snapshot_dir_rel, SnapshotPaths};
 use crate::lock::snapshot::{self, Hold};
 use crate::manifest;
+use crate::sys::at::{self, Scope};
 
 /// Finishes every pending trim under `root`; returns how many files were removed, and
 /// the files that could not be (an immutable file: the trim stays pending for the next
@@ -53,7 +53,7 @@ pub fn finish(
             })?),
             _ => None,
         };
-        match fsat::open_no_symlinks(
+        match at::open_no_symlinks(
             None,
             &dir,
             libc::O_RDONLY | libc::O_DIRECTORY,
@@ -97,7 +97,7 @@ fn unlink_keeping_folder_time(top: BorrowedFd, rel: &Path) -> io::Result<bool> {
     let owned;
     let folder = match parent {
         Some(p) => {
-            owned = match fsat::open_no_symlinks(
+            owned = match at::open_no_symlinks(
                 Some(top),
                 p,
                 libc::O_RDONLY | libc::O_DIRECTORY,
@@ -111,19 +111,11 @@ fn unlink_keeping_folder_time(top: BorrowedFd, rel: &Path) -> io::Result<bool> {
         }
         None => top,
     };
-    let before = fsat::stat_fd(folder)?;
-    let gone = fsat::with_cstr(name.as_bytes(), |c| {
-        // SAFETY: valid descriptor and C string.
-        if unsafe { libc::unlinkat(folder.as_raw_fd(), c.as_ptr(), 0) } == 0 {
-            Ok(true)
-        } else {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::NotFound {
-                Ok(false)
-            } else {
-                Err(e)
-            }
-        }
+    let before = at::stat_fd(folder)?;
+    let gone = at::with_cstr(name.as_bytes(), |c| match at::unlink_at(folder, c, 0) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
     })?;
     let times = [
         libc::timespec {
@@ -135,10 +127,7 @@ fn unlink_keeping_folder_time(top: BorrowedFd, rel: &Path) -> io::Result<bool> {
             tv_nsec: before.st_mtime_nsec,
         },
     ];
-    // SAFETY: valid descriptor and a two-element timespec array.
-    if unsafe { libc::futimens(folder.as_raw_fd(), times.as_ptr()) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
+    crate::sys::meta::set_times_fd(folder, &times)?;
     Ok(gone)
 }
 

@@ -9,8 +9,8 @@ use std::path::Path;
 
 use super::select::{SourceRules, Verdict, Within, CACHEDIR_SIGNATURE};
 use super::{Entry, Found, Kind, Meta, Problem, ScanOptions, Skip};
-use crate::fsat;
-use crate::xattr::{self, Xattrs};
+use crate::sys::at;
+use crate::sys::xattr::{self, Xattrs};
 
 /// The selection in the form one walk of one source uses it (and a watch filtering its
 /// events).
@@ -71,17 +71,17 @@ pub(super) fn list(
             verdict: Verdict::Drop,
         }
     };
-    let mut names = match fsat::list(dir, buf) {
+    let mut names = match at::list(dir, buf) {
         Ok(names) => names,
         Err(err) => return vec![problem(None, err.to_string())].into_iter(),
     };
     names.sort_unstable_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
     let mut out = Vec::with_capacity(names.len());
-    for fsat::Name { name, d_type } in names {
+    for at::Name { name, d_type } in names {
         // The type from the folder itself spares skipped entries their stat.
         let mut st = None;
         let is_dir = match d_type {
-            libc::DT_UNKNOWN => match fsat::stat_at(dir, &name) {
+            libc::DT_UNKNOWN => match at::stat_at(dir, &name) {
                 Ok(s) => st.insert(s).st_mode & libc::S_IFMT == libc::S_IFDIR,
                 Err(err) => {
                     out.push(problem(Some(&name), err.to_string()));
@@ -103,7 +103,7 @@ pub(super) fn list(
             Verdict::Drop => continue,
             v => v,
         };
-        let st = match st.map_or_else(|| fsat::stat_at(dir, &name), Ok) {
+        let st = match st.map_or_else(|| at::stat_at(dir, &name), Ok) {
             Ok(st) => st,
             Err(err) => {
                 out.push(problem(Some(&name), err.to_string()));
@@ -142,7 +142,7 @@ fn describe(
     let (kind, target) = match st.st_mode & libc::S_IFMT {
         libc::S_IFDIR => (Kind::Dir, None),
         libc::S_IFREG => (Kind::File, None),
-        libc::S_IFLNK => match fsat::read_link_at(dir, name) {
+        libc::S_IFLNK => match at::read_link_at(dir, name) {
             Ok(t) => (Kind::Symlink, Some(t)),
             Err(err) => {
                 return Some(Found::Problem(Problem {
@@ -179,7 +179,7 @@ fn describe(
 /// it is still the folder that was listed; the error says why it is not entered.
 pub(super) fn open_child(parent: BorrowedFd, e: &Entry) -> Result<OwnedFd, String> {
     let name = e.rel.file_name().map_or(&b"."[..], |n| n.as_bytes());
-    let fd = fsat::with_cstr(name, |c| fsat::open_dir_at(parent, c)).map_err(|err| {
+    let fd = at::with_cstr(name, |c| at::open_dir_at(parent, c)).map_err(|err| {
         match err.raw_os_error() {
             Some(libc::ELOOP | libc::ENOTDIR) => {
                 "changed during the backup (no longer a folder); not entered".to_string()
@@ -187,7 +187,7 @@ pub(super) fn open_child(parent: BorrowedFd, e: &Entry) -> Result<OwnedFd, Strin
             _ => err.to_string(),
         }
     })?;
-    let st = fsat::stat_fd(fd.as_fd()).map_err(|err| err.to_string())?;
+    let st = at::stat_fd(fd.as_fd()).map_err(|err| err.to_string())?;
     if (st.st_dev, st.st_ino) != (e.dev, e.ino) {
         return Err("changed during the backup (another folder is there now); not entered".into());
     }
@@ -198,16 +198,11 @@ pub(super) fn open_child(parent: BorrowedFd, e: &Entry) -> Result<OwnedFd, Strin
 /// with the cache directory signature, as tar, borg and restic check it.
 pub(super) fn has_cachedir_tag(dir: BorrowedFd) -> bool {
     use std::io::Read;
-    use std::os::fd::{AsRawFd, FromRawFd};
     let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC;
-    // SAFETY: a valid descriptor and a NUL-terminated name.
-    let fd = unsafe { libc::openat(dir.as_raw_fd(), c"CACHEDIR.TAG".as_ptr(), flags) };
-    if fd < 0 {
+    let Ok(fd) = at::open_at(Some(dir), c"CACHEDIR.TAG", flags, 0) else {
         return false;
-    }
-    // SAFETY: `fd` was just opened and is owned by nobody else.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    match fsat::stat_fd(fd.as_fd()) {
+    };
+    match at::stat_fd(fd.as_fd()) {
         Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFREG => {}
         _ => return false,
     }
@@ -217,8 +212,7 @@ pub(super) fn has_cachedir_tag(dir: BorrowedFd) -> bool {
 
 /// True when `name` matches shell glob `pattern` (`fnmatch` without flags).
 pub(crate) fn fnmatch(pattern: &CStr, name: &CStr) -> bool {
-    // SAFETY: both arguments are valid NUL-terminated strings that outlive the call.
-    unsafe { libc::fnmatch(pattern.as_ptr(), name.as_ptr(), 0) == 0 }
+    crate::sys::glob::fnmatch(pattern, name)
 }
 
 #[cfg(test)]

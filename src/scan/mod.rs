@@ -2,14 +2,15 @@
 //! walk goes from open folder to open folder (`folder` reads one), never by full path,
 //! so a folder swapped for a symlink or another folder during a run is not followed.
 
+#![forbid(unsafe_code)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use crate::fsat;
-use crate::xattr::{self, Xattrs};
+use crate::sys::at;
+use crate::sys::xattr::{self, Xattrs};
 
 mod folder;
 mod select;
@@ -225,8 +226,8 @@ pub fn walk(root: &SourceDir, opts: &ScanOptions, mut sink: impl FnMut(Found) ->
         })
     };
     // A descriptor of its own, so listing it does not move the offset of `root.fd`.
-    let opened = fsat::open_dir_at(root.fd.as_fd(), c".")
-        .and_then(|fd| fsat::stat_fd(fd.as_fd()).map(|st| (fd, st)));
+    let opened = at::open_dir_at(root.fd.as_fd(), c".")
+        .and_then(|fd| at::stat_fd(fd.as_fd()).map(|st| (fd, st)));
     let (fd, st) = match opened {
         Ok(x) => x,
         Err(err) => {

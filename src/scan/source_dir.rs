@@ -6,7 +6,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use crate::fsat::{self, Scope};
+use crate::sys::at::{self, Scope};
 
 /// A source folder held open: the walk lists it and file reads open paths beneath it,
 /// so nothing swapped in for one of its folders during a run is followed.
@@ -22,7 +22,7 @@ impl SourceDir {
     /// Opens canonical folder path `path`, refusing a symlink in any of its components.
     pub fn open_canonical(path: &Path) -> io::Result<SourceDir> {
         let flags = libc::O_RDONLY | libc::O_DIRECTORY;
-        let fd = fsat::open_no_symlinks(None, path, flags, Scope::Anywhere)?;
+        let fd = at::open_no_symlinks(None, path, flags, Scope::Anywhere)?;
         Ok(SourceDir {
             path: path.to_path_buf(),
             fd,
@@ -51,15 +51,15 @@ impl SourceDir {
         let dir = match parent {
             Some(p) => {
                 let flags = libc::O_RDONLY | libc::O_DIRECTORY;
-                held = fsat::open_no_symlinks(Some(self.fd.as_fd()), p, flags, Scope::Beneath)?;
+                held = at::open_no_symlinks(Some(self.fd.as_fd()), p, flags, Scope::Beneath)?;
                 held.as_fd()
             }
             None => self.fd.as_fd(),
         };
-        fsat::with_cstr(name, |name| {
-            let st = fsat::stat_at(dir, name)?;
+        at::with_cstr(name, |name| {
+            let st = at::stat_at(dir, name)?;
             let target = match st.st_mode & libc::S_IFMT {
-                libc::S_IFLNK => Some(fsat::read_link_at(dir, name)?),
+                libc::S_IFLNK => Some(at::read_link_at(dir, name)?),
                 _ => None,
             };
             Ok((st, target))

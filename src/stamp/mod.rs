@@ -9,6 +9,7 @@
 //! "source":{"host":"laptop","path":"/home/u/Documents"}}` (a path that is not UTF-8 is
 //! `"path_hex"`, its bytes in hex; a tree copied in by hand has `"source":null`).
 
+#![forbid(unsafe_code)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 use std::path::Path;
@@ -227,11 +228,10 @@ pub fn from_name(folder: &str, format: &str) -> Option<DateTime<FixedOffset>> {
 /// This machine's host name (`unknown` when it has none).
 pub fn hostname() -> String {
     let mut buf = [0u8; 256];
-    // SAFETY: the buffer is valid for its whole length, which is passed.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    let named = crate::sys::process::hostname(&mut buf).is_ok();
     let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
     match std::str::from_utf8(&buf[..end]) {
-        Ok(h) if rc == 0 && !h.is_empty() => h.to_string(),
+        Ok(h) if named && !h.is_empty() => h.to_string(),
         _ => "unknown".to_string(),
     }
 }

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use super::{classify_link_error, LinkOutcome};
 use crate::plan::CopyMeta;
+use crate::sys::at;
 
 /// A few open folder descriptors, so repeated syscalls on files of one folder do not
 /// walk the whole path each time. Work arrives in walk order, so a handful suffices.
@@ -45,6 +46,27 @@ impl DirFds {
         }
         Ok(self.open.last().expect("just pushed").1.as_fd())
     }
+
+    /// Open descriptors of folders `first` and `second` at once (opened in that order;
+    /// opening the second never closes the first, which was just used).
+    pub fn get_two(
+        &mut self,
+        first: &Path,
+        second: &Path,
+    ) -> io::Result<(std::os::fd::BorrowedFd<'_>, std::os::fd::BorrowedFd<'_>)> {
+        use std::os::fd::AsFd;
+        self.get(first)?;
+        self.get(second)?;
+        let held = |dir: &Path| {
+            let (_, fd) = self
+                .open
+                .iter()
+                .find(|(p, _)| p.as_os_str() == dir.as_os_str())
+                .expect("both just opened");
+            fd.as_fd()
+        };
+        Ok((held(first), held(second)))
+    }
 }
 
 /// Splits `path` into its folder and its file name as a C string, built in `buf` when it
@@ -78,24 +100,11 @@ pub fn link_stored_copy(
     max_links: u64,
 ) -> Option<LinkOutcome> {
     let (ino, size, meta) = expect;
-    use std::os::fd::AsRawFd;
     let (mut src_buf, mut dst_buf) = ([0u8; 256], [0u8; 256]);
     let (src_dir, src_name) = split(src, &mut src_buf).ok()?;
     let (dst_dir, dst_name) = split(dst, &mut dst_buf).ok()?;
-    let src_fd = fds.get(src_dir).ok()?.as_raw_fd();
-    // SAFETY: an all-zero stat is a valid value to be overwritten by fstatat.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: valid descriptor, C string and out pointer.
-    let rc = unsafe {
-        libc::fstatat(
-            src_fd,
-            src_name.as_ptr(),
-            &mut st,
-            libc::AT_SYMLINK_NOFOLLOW,
-        )
-    };
-    let usable = rc == 0
-        && (st.st_mode & libc::S_IFMT) == libc::S_IFREG
+    let st: libc::stat = at::stat_at(fds.get(src_dir).ok()?, &src_name).ok()?;
+    let usable = (st.st_mode & libc::S_IFMT) == libc::S_IFREG
         && st.st_ino == ino
         && st.st_size as u64 == size
         && i128::from(st.st_mtime) * 1_000_000_000 + i128::from(st.st_mtime_nsec) == meta.mtime_ns
@@ -104,35 +113,25 @@ pub fn link_stored_copy(
     if !usable {
         return None;
     }
-    let dst_fd = match fds.get(dst_dir) {
-        Ok(fd) => fd.as_raw_fd(),
-        Err(e) => return Some(LinkOutcome::Failed(e)),
-    };
     // The source folder's descriptor may have been evicted by opening the destination's.
-    let src_fd = match fds.get(src_dir) {
-        Ok(fd) => fd.as_raw_fd(),
+    let (dst_fd, src_fd) = match fds.get_two(dst_dir, src_dir) {
+        Ok(fds) => fds,
         Err(e) => return Some(LinkOutcome::Failed(e)),
     };
-    // SAFETY: valid descriptors and C strings; flags 0 does not follow a symlink source.
-    let rc = unsafe { libc::linkat(src_fd, src_name.as_ptr(), dst_fd, dst_name.as_ptr(), 0) };
-    if rc != 0 {
-        return Some(classify_link_error(io::Error::last_os_error()));
+    // Flags 0 does not follow a symlink source.
+    if let Err(e) = at::link_at(src_fd, &src_name, dst_fd, &dst_name, 0) {
+        return Some(classify_link_error(e));
     }
     // Workers link in parallel: near the limit, two may have seen room for one more link.
     // Count again and take ours back when the inode went over.
     if st.st_nlink as u64 + NEAR_LIMIT >= max_links {
-        // SAFETY: valid descriptor, C string and out pointer.
-        let rc = unsafe {
-            libc::fstatat(
-                dst_fd,
-                dst_name.as_ptr(),
-                &mut st,
-                libc::AT_SYMLINK_NOFOLLOW,
-            )
+        let now: libc::stat = match at::stat_at(dst_fd, &dst_name) {
+            Ok(st) => st,
+            Err(_) => return Some(LinkOutcome::Linked),
         };
-        if rc == 0 && st.st_nlink as u64 > max_links {
-            // SAFETY: valid descriptor and C string; removes only the link just made.
-            unsafe { libc::unlinkat(dst_fd, dst_name.as_ptr(), 0) };
+        if now.st_nlink as u64 > max_links {
+            // Removes only the link just made.
+            let _ = at::unlink_at(dst_fd, &dst_name, 0);
             return Some(LinkOutcome::Full);
         }
     }

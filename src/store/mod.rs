@@ -1,6 +1,7 @@
 //! Owns the filesystem side of a snapshot: folders, symlinks, hardlinks and new stored
 //! copies written under a temp name and renamed into place, with their metadata.
 
+#![forbid(unsafe_code)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 use std::ffi::CString;
@@ -138,20 +139,7 @@ fn set_times_nofollow(path: &Path, mtime_ns: i128) -> io::Result<()> {
     let c = CString::new(path.as_os_str().as_bytes())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path holds a NUL byte"))?;
     let times = mtime_only(mtime_ns);
-    // SAFETY: `c` is a valid C string and `times` points to two timespecs, as required.
-    let rc = unsafe {
-        libc::utimensat(
-            libc::AT_FDCWD,
-            c.as_ptr(),
-            times.as_ptr(),
-            libc::AT_SYMLINK_NOFOLLOW,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    crate::sys::meta::set_times_at(None, &c, &times, libc::AT_SYMLINK_NOFOLLOW)
 }
 
 /// Converts nanoseconds since the epoch to a `SystemTime` (any time a filesystem can
@@ -394,12 +382,7 @@ pub fn classify_link_error(e: io::Error) -> LinkOutcome {
 pub fn filesystem_size(path: &Path) -> io::Result<u64> {
     let c = CString::new(path.as_os_str().as_bytes())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path holds a NUL byte"))?;
-    // SAFETY: an all-zero statvfs is a valid value to be overwritten.
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: valid C string and out pointer.
-    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
+    let st = crate::sys::fs_info::statvfs(&c)?;
     Ok(st.f_blocks.saturating_mul(st.f_frsize))
 }
 
@@ -408,11 +391,6 @@ pub fn filesystem_size(path: &Path) -> io::Result<u64> {
 pub fn filesystem_id(path: &Path) -> io::Result<String> {
     let c = CString::new(path.as_os_str().as_bytes())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path holds a NUL byte"))?;
-    // SAFETY: an all-zero statvfs is a valid value to be overwritten.
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: valid C string and out pointer.
-    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
+    let st = crate::sys::fs_info::statvfs(&c)?;
     Ok(format!("{:x}", st.f_fsid))
 }

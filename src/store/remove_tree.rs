@@ -5,12 +5,12 @@
 
 use std::ffi::CStr;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use crate::fsat;
+use crate::sys::{at, meta};
 
 /// Removes the folder `path` and everything in it with `workers` threads; `removed` is
 /// counted up by one for each name removed (for a progress bar). A symlink at `path` is
@@ -20,14 +20,14 @@ pub fn remove_tree(path: &Path, workers: usize, removed: &AtomicU64) -> io::Resu
     let name = path
         .file_name()
         .ok_or_else(|| io::Error::other("no folder name to remove"))?;
-    let parent_fd = fsat::open_no_symlinks(
+    let parent_fd = at::open_no_symlinks(
         None,
         parent,
         libc::O_RDONLY | libc::O_DIRECTORY,
-        fsat::Scope::Anywhere,
+        at::Scope::Anywhere,
     )?;
-    fsat::with_cstr(name.as_encoded_bytes(), |c| {
-        let dir = match fsat::open_dir_at(parent_fd.as_fd(), c) {
+    at::with_cstr(name.as_encoded_bytes(), |c| {
+        let dir = match at::open_dir_at(parent_fd.as_fd(), c) {
             Ok(fd) => fd,
             Err(e) if matches!(e.raw_os_error(), Some(libc::ENOTDIR) | Some(libc::ELOOP)) => {
                 return unlink(parent_fd.as_fd(), c, 0, removed);
@@ -40,13 +40,9 @@ pub fn remove_tree(path: &Path, workers: usize, removed: &AtomicU64) -> io::Resu
         let mut buf = Vec::new();
         let mut tops = Vec::new();
         for first in subfolders(dir.as_fd(), &mut buf)? {
-            let fd = fsat::open_dir_at(dir.as_fd(), &first)?;
+            let fd = at::open_dir_at(dir.as_fd(), &first)?;
             for second in subfolders(fd.as_fd(), &mut buf)? {
-                tops.push((
-                    fsat::open_dir_at(fd.as_fd(), &second)?,
-                    second,
-                    first.clone(),
-                ));
+                tops.push((at::open_dir_at(fd.as_fd(), &second)?, second, first.clone()));
             }
         }
         let next = AtomicUsize::new(0);
@@ -85,7 +81,7 @@ pub fn remove_tree(path: &Path, workers: usize, removed: &AtomicU64) -> io::Resu
 /// The names of the folders in `dir`.
 fn subfolders(dir: BorrowedFd, buf: &mut Vec<u8>) -> io::Result<Vec<std::ffi::CString>> {
     let mut out = Vec::new();
-    for n in fsat::list(dir, buf)? {
+    for n in at::list(dir, buf)? {
         if is_folder(dir, &n) {
             out.push(n.name);
         }
@@ -95,11 +91,11 @@ fn subfolders(dir: BorrowedFd, buf: &mut Vec<u8>) -> io::Result<Vec<std::ffi::CS
 
 /// True when name `n` of `dir` is a folder (asking the filesystem when `getdents` did
 /// not say).
-fn is_folder(dir: BorrowedFd, n: &fsat::Name) -> bool {
+fn is_folder(dir: BorrowedFd, n: &at::Name) -> bool {
     match n.d_type {
         libc::DT_DIR => true,
         libc::DT_UNKNOWN => {
-            fsat::stat_at(dir, &n.name).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
+            at::stat_at(dir, &n.name).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
         }
         _ => false,
     }
@@ -108,20 +104,17 @@ fn is_folder(dir: BorrowedFd, n: &fsat::Name) -> bool {
 /// Removes everything inside the open folder `dir` (depth first), leaving it empty.
 fn empty(dir: BorrowedFd, buf: &mut Vec<u8>, removed: &AtomicU64) -> io::Result<()> {
     // From the start: the folder may have been listed through this descriptor before.
-    // SAFETY: lseek on a valid descriptor.
-    if unsafe { libc::lseek(dir.as_raw_fd(), 0, libc::SEEK_SET) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let names = fsat::list(dir, buf)?;
+    at::rewind(dir)?;
+    let names = at::list(dir, buf)?;
     let mut made_writable = false;
     for n in names {
         let folder = is_folder(dir, &n);
         if folder {
-            match fsat::open_dir_at(dir, &n.name) {
+            match at::open_dir_at(dir, &n.name) {
                 Ok(sub) => empty(sub.as_fd(), buf, removed)?,
                 Err(e) if e.raw_os_error() == Some(libc::EACCES) => {
                     allow_writes(dir, Some(&n.name))?;
-                    let sub = fsat::open_dir_at(dir, &n.name)?;
+                    let sub = at::open_dir_at(dir, &n.name)?;
                     empty(sub.as_fd(), buf, removed)?;
                 }
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
@@ -145,30 +138,22 @@ fn empty(dir: BorrowedFd, buf: &mut Vec<u8>, removed: &AtomicU64) -> io::Result<
 /// its owner, so its names can be listed and removed (only a run that is not root
 /// meets such a folder; the tree sits in phlb's private folder by then).
 fn allow_writes(dir: BorrowedFd, name: Option<&CStr>) -> io::Result<()> {
-    let rc = match name {
+    match name {
         Some(n) => {
-            let mode = (fsat::stat_at(dir, n)?.st_mode & 0o7777) | 0o700;
-            // SAFETY: valid descriptor and C string.
-            unsafe { libc::fchmodat(dir.as_raw_fd(), n.as_ptr(), mode, 0) }
+            let mode = (at::stat_at(dir, n)?.st_mode & 0o7777) | 0o700;
+            meta::chmod_at(dir, n, mode, 0)
         }
         None => {
-            let mode = (fsat::stat_fd(dir)?.st_mode & 0o7777) | 0o700;
-            // SAFETY: valid descriptor.
-            unsafe { libc::fchmod(dir.as_raw_fd(), mode) }
+            let mode = (at::stat_fd(dir)?.st_mode & 0o7777) | 0o700;
+            meta::chmod_fd(dir, mode)
         }
-    };
-    if rc != 0 {
-        return Err(io::Error::last_os_error());
     }
-    Ok(())
 }
 
 /// Removes one name of `dir` (a folder with `AT_REMOVEDIR`); a name already gone counts
 /// as removed.
 fn unlink(dir: BorrowedFd, name: &CStr, flags: libc::c_int, removed: &AtomicU64) -> io::Result<()> {
-    // SAFETY: valid descriptor and C string.
-    if unsafe { libc::unlinkat(dir.as_raw_fd(), name.as_ptr(), flags) } != 0 {
-        let e = io::Error::last_os_error();
+    if let Err(e) = at::unlink_at(dir, name, flags) {
         if e.kind() != io::ErrorKind::NotFound {
             return Err(e);
         }

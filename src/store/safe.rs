@@ -49,8 +49,7 @@ pub fn fill(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
 
 /// The user phlb runs as.
 pub fn running_uid() -> u32 {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() }
+    crate::sys::users::effective_uid()
 }
 
 /// Makes sure `path` is a folder only the running user can enter (0700): creates it, or

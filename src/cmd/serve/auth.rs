@@ -28,9 +28,8 @@ pub fn token(file: Option<&Path>, env: Option<&str>, configured: Option<&str>) -
         return crate::config::check_token(t).map_err(|e| anyhow::anyhow!("SERVE_TOKEN: {e}"));
     }
     let mut bytes = [0u8; 16];
-    // SAFETY: getrandom writes at most `len` bytes into the buffer we own.
-    let n = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
-    if n != bytes.len() as isize {
+    let n = crate::sys::process::random(&mut bytes);
+    if !n.is_ok_and(|n| n == bytes.len()) {
         bail!(
             "cannot draw a random token: {}",
             std::io::Error::last_os_error()

@@ -16,9 +16,9 @@ use super::routes::{ok_html, Answer, Fail};
 use super::App;
 use crate::catalog::web::{self, Entry};
 use crate::catalog::SnapshotRow;
-use crate::fsat::{self, Scope};
 use crate::hash::{hex, HashAlgo, Hasher, CHUNK};
 use crate::lock::snapshot::{lock, Hold, SnapshotLock};
+use crate::sys::at::{self, Scope};
 
 /// Entries per page of a folder.
 const PER: i64 = 200;
@@ -231,7 +231,7 @@ pub fn download(app: &App, req: &Request) -> Answer {
         eprintln!("phlb serve: {label}: {err:#}");
         Fail::NotFound
     })?;
-    let opened = fsat::open_no_symlinks(
+    let opened = at::open_no_symlinks(
         None,
         &dir,
         libc::O_RDONLY | libc::O_DIRECTORY,
@@ -243,7 +243,7 @@ pub fn download(app: &App, req: &Request) -> Answer {
         // O_NONBLOCK: a FIFO or device put where the file was must not block the open
         // (a FIFO with no writer would hold this worker forever); the kind is checked
         // on the open descriptor before a byte is read.
-        fsat::open_no_symlinks(
+        at::open_no_symlinks(
             Some(d.as_fd()),
             rel,
             libc::O_RDONLY | libc::O_NOCTTY | libc::O_NONBLOCK,
@@ -251,7 +251,7 @@ pub fn download(app: &App, req: &Request) -> Answer {
         )
     })
     .and_then(|fd| {
-        let st = fsat::stat_fd(fd.as_fd())?;
+        let st = at::stat_fd(fd.as_fd())?;
         if st.st_mode & libc::S_IFMT != libc::S_IFREG {
             return Err(io::Error::other("not a regular file"));
         }

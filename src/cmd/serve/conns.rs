@@ -77,8 +77,7 @@ pub fn serve(listeners: Vec<TcpListener>, app: Arc<App>) -> anyhow::Result<()> {
             .map(|p| p.until.saturating_duration_since(now))
             .min()
             .map_or(-1, |d| d.as_millis().min(60_000) as i32 + 1);
-        // SAFETY: `fds` is a live array of `fds.len()` pollfd structs.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, wait) };
+        let n = crate::sys::poll::poll(&mut fds, wait);
         if n <= 0 {
             continue;
         }
@@ -226,15 +225,11 @@ fn work(app: &App, rx: &Mutex<Receiver<(TcpStream, Request)>>) {
 /// Raises the soft limit of open descriptors to the hard one (at most 65536): the
 /// pending connections must fit with the workers' files and the catalog.
 fn raise_fd_limit() {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit with a valid rlimit struct we own.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+    use crate::sys::process;
+    if let Ok(mut lim) = process::open_files_limit() {
+        if lim.rlim_cur < lim.rlim_max {
             lim.rlim_cur = lim.rlim_max.min(65536);
-            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+            let _ = process::set_open_files_limit(&lim);
         }
     }
 }

@@ -5,7 +5,7 @@
 
 use std::fs::OpenOptions;
 use std::io::Write;
-use std::os::fd::AsRawFd;
+use std::os::fd::AsFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
@@ -39,8 +39,7 @@ pub fn in_browser(url: &str) -> Result<()> {
 /// through sudo.
 fn write_redirect(url: &str) -> Result<PathBuf> {
     let mut rnd = [0u8; 8];
-    // SAFETY: getrandom writes at most `len` bytes into the buffer we own.
-    unsafe { libc::getrandom(rnd.as_mut_ptr().cast(), rnd.len(), 0) };
+    let _ = crate::sys::process::random(&mut rnd);
     let path = std::env::temp_dir().join(format!(
         "phlb-serve-{}-{}.html",
         std::process::id(),
@@ -54,9 +53,7 @@ fn write_redirect(url: &str) -> Result<PathBuf> {
         .open(&path)
         .with_context(|| format!("--open: {}: cannot create", path.display()))?;
     if let Some((uid, gid)) = sudo_user() {
-        // SAFETY: fchown on a descriptor we own.
-        if unsafe { libc::fchown(f.as_raw_fd(), uid, gid) } != 0 {
-            let e = std::io::Error::last_os_error();
+        if let Err(e) = crate::sys::meta::chown_fd(f.as_fd(), uid, gid) {
             let _ = std::fs::remove_file(&path);
             return Err(e).with_context(|| {
                 format!(
@@ -81,8 +78,7 @@ fn write_redirect(url: &str) -> Result<PathBuf> {
 
 /// The user and group sudo ran us for, when we run as root through sudo.
 fn sudo_user() -> Option<(libc::uid_t, libc::gid_t)> {
-    // SAFETY: geteuid has no failure mode.
-    if unsafe { libc::geteuid() } != 0 {
+    if crate::sys::users::effective_uid() != 0 {
         return None;
     }
     let uid: libc::uid_t = std::env::var("SUDO_UID").ok()?.parse().ok()?;

@@ -18,9 +18,9 @@ use crate::plan::{first_step, FirstStep, LinkKey, PrevMap};
 use crate::prefetch::{read_and_hash, SourceFile};
 use crate::progress::{Progress, Ui};
 use crate::scan::{self, Entry, Kind, SourceDir};
+use crate::sys::xattr::Xattrs;
 use crate::tell::Tell;
 use crate::units::one_line;
-use crate::xattr::Xattrs;
 use crate::Outcome;
 
 /// Reports, per source, what a backup would do (`shows.planned`). With `ui.verbose`

@@ -26,7 +26,6 @@ use anyhow::{Context, Result};
 use self::leftovers::DeadRuns;
 use crate::catalog::{Catalog, Db, SnapshotRow, Writer};
 use crate::config::{Config, LogLevel};
-use crate::flush::Flusher;
 use crate::layout::SnapshotPaths;
 use crate::lock::Wait;
 use crate::ops::Run;
@@ -35,6 +34,7 @@ use crate::root::{BackupRoot, Filesystem};
 use crate::scan::{ScanOptions, Selection, SourceDir};
 use crate::stamp::{SourceId, Stamp, TimeSource};
 use crate::store;
+use crate::sys::flush::Flusher;
 use crate::tell::Tell;
 use crate::Outcome;
 
@@ -456,7 +456,7 @@ fn complete(
     std::fs::rename(&paths.work_dir, &paths.dir).with_context(|| ctx(&paths.dir))?;
     if synced {
         let parent = paths.dir.parent().unwrap_or(Path::new("."));
-        crate::flush::sync_dir(parent).with_context(|| ctx(&paths.dir))?;
+        crate::sys::flush::sync_dir(parent).with_context(|| ctx(&paths.dir))?;
     }
     snapshot.mark_complete(&db)?;
     Ok(())

@@ -14,6 +14,7 @@ use crate::catalog::damage::{mark_unverified, record_verdict, Verdict};
 use crate::catalog::snapshots::Totals;
 use crate::catalog::writer::{record_copy, record_entry};
 use crate::catalog::{Db, SnapshotRow};
+
 use crate::config::Config;
 use crate::hash::{hex, HashAlgo};
 use crate::layout::SnapshotPaths;

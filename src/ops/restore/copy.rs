@@ -14,9 +14,9 @@ use std::sync::mpsc;
 use super::meta;
 use super::target::{cname, look, split, Found, Replace, Target, Temp};
 use crate::catalog::entries::Recorded;
-use crate::fsat::{self, Scope};
 use crate::hash::{hex, HashAlgo, CHUNK};
 use crate::scan::Kind;
+use crate::sys::at::{self, Scope};
 
 /// How one file or symlink went.
 #[derive(Debug)]
@@ -89,7 +89,7 @@ pub fn judge(ctx: &Ctx, dir: BorrowedFd, name: &CString, rec: &Recorded) -> Opti
     let same = match rec.kind {
         Kind::Symlink => {
             st.st_mode & libc::S_IFMT == libc::S_IFLNK
-                && fsat::read_link_at(dir, name).ok().as_deref()
+                && at::read_link_at(dir, name).ok().as_deref()
                     == rec.target.as_deref().map(|t| Path::new(os(t)))
         }
         _ => meta::unchanged(&st, &rec.meta, ctx.as_root),
@@ -134,7 +134,7 @@ impl Copier<'_> {
             // O_NONBLOCK: a FIFO put where a file was must not hang the restore (and
             // the snapshot's lock with it); the kind is judged on the descriptor.
             let flags = libc::O_RDONLY | libc::O_NOCTTY | libc::O_NONBLOCK;
-            let mut src = match fsat::open_no_symlinks(
+            let mut src = match at::open_no_symlinks(
                 Some(snap),
                 Path::new(os(&rec.path)),
                 flags,

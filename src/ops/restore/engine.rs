@@ -127,7 +127,7 @@ pub fn restore(
     }
     for rec in finish.into_iter().rev() {
         let set = ctx.target.dir(&rec.path).and_then(|fd| {
-            let st = crate::fsat::stat_fd(fd.as_fd())?;
+            let st = crate::sys::at::stat_fd(fd.as_fd())?;
             meta::set_fd(fd.as_fd(), &rec.meta, ctx.as_root, (st.st_uid, st.st_gid))
         });
         let done = match set {

@@ -4,50 +4,39 @@
 
 use std::ffi::CStr;
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::BorrowedFd;
 
 use crate::scan::Meta;
 use crate::store::mtime_only;
-
-fn check(rc: libc::c_int) -> io::Result<()> {
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
+use crate::sys::{meta as sys_meta, users};
 
 /// Gives the open file or folder `fd`, now owned by `owner`, its recorded owner (as
 /// root), mode and mtime. The owner goes first: changing it clears setuid and
 /// setgid, which the mode then sets.
 pub fn set_fd(fd: BorrowedFd, meta: &Meta, as_root: bool, owner: (u32, u32)) -> io::Result<()> {
-    let fd = fd.as_raw_fd();
-    // SAFETY (all three): a valid descriptor, plain values, a pointer to two timespecs.
     if as_root && (meta.uid, meta.gid) != owner {
-        check(unsafe { libc::fchown(fd, meta.uid, meta.gid) })?;
+        sys_meta::chown_fd(fd, meta.uid, meta.gid)?;
     }
-    check(unsafe { libc::fchmod(fd, meta.mode as libc::mode_t) })?;
+    sys_meta::chmod_fd(fd, meta.mode as libc::mode_t)?;
     let t = mtime_only(meta.mtime_ns);
-    check(unsafe { libc::futimens(fd, t.as_ptr()) })
+    sys_meta::set_times_fd(fd, &t)
 }
 
 /// The user and group new files get (asked once).
 pub fn own_ids() -> (u32, u32) {
     static IDS: std::sync::OnceLock<(u32, u32)> = std::sync::OnceLock::new();
-    // SAFETY: geteuid and getegid have no preconditions and cannot fail.
-    *IDS.get_or_init(|| unsafe { (libc::geteuid(), libc::getegid()) })
+    *IDS.get_or_init(|| (users::effective_uid(), users::effective_gid()))
 }
 
 /// Gives symlink `name` in folder `dir` its recorded owner (as root) and mtime (a
 /// symlink has no mode of its own on Linux).
 pub fn set_symlink(dir: BorrowedFd, name: &CStr, meta: &Meta, as_root: bool) -> io::Result<()> {
-    let (fd, flags) = (dir.as_raw_fd(), libc::AT_SYMLINK_NOFOLLOW);
-    // SAFETY (both): a valid descriptor and C string, a pointer to two timespecs.
+    let flags = libc::AT_SYMLINK_NOFOLLOW;
     if as_root {
-        check(unsafe { libc::fchownat(fd, name.as_ptr(), meta.uid, meta.gid, flags) })?;
+        sys_meta::chown_at(dir, name, meta.uid, meta.gid, flags)?;
     }
     let t = mtime_only(meta.mtime_ns);
-    check(unsafe { libc::utimensat(fd, name.as_ptr(), t.as_ptr(), flags) })
+    sys_meta::set_times_at(Some(dir), name, &t, flags)
 }
 
 /// True when a file in the target with `st` already is the recorded one as far as size,
@@ -80,7 +69,7 @@ mod tests {
         };
         let f = std::fs::File::open(&p).unwrap();
         set_fd(f.as_fd(), &meta, false, own_ids()).unwrap();
-        let st = crate::fsat::stat_fd(f.as_fd()).unwrap();
+        let st = crate::sys::at::stat_fd(f.as_fd()).unwrap();
         assert!(unchanged(&st, &meta, false));
         let other = Meta {
             mode: 0o750,

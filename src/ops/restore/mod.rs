@@ -7,7 +7,6 @@ mod copy;
 mod dry_run;
 mod engine;
 mod meta;
-mod mounts;
 mod report;
 mod resolve;
 mod select;
@@ -24,6 +23,7 @@ use anyhow::{bail, Context, Result};
 use crate::catalog::entries::snapshot_entries;
 use crate::catalog::links::source_link_groups;
 use crate::catalog::snapshots::Status;
+
 use crate::config::Config;
 use crate::layout::snapshot_dir_rel;
 use crate::lock::snapshot::{lock, Hold};

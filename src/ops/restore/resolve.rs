@@ -9,13 +9,13 @@
 
 use std::ffi::{CString, OsStr};
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use super::mounts;
+use crate::sys::{at, mounts};
 use crate::units::one_line;
 
 /// Where the target stands.
@@ -28,14 +28,7 @@ pub enum Walked {
 
 fn openat(dir: Option<BorrowedFd>, name: &[u8], flags: libc::c_int) -> io::Result<OwnedFd> {
     let c = CString::new(name).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-    let at = dir.map_or(libc::AT_FDCWD, |d| d.as_raw_fd());
-    // SAFETY: valid descriptor (or AT_FDCWD) and C string.
-    let fd = unsafe { libc::openat(at, c.as_ptr(), flags | libc::O_CLOEXEC) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: the kernel just returned this descriptor, owned by nobody else.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    at::open_at(dir, &c, flags | libc::O_CLOEXEC, 0)
 }
 
 /// The path the kernel gives open folder `fd` (as `/proc/self/fd` shows it).
@@ -105,15 +98,10 @@ pub fn walk(to: &Path, create: bool, root: &Path) -> Result<Walked> {
 /// meanwhile by someone else is fine.
 fn make_dir(dir: BorrowedFd, name: &[u8]) -> io::Result<()> {
     let c = CString::new(name).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-    // SAFETY: valid descriptor and C string.
-    if unsafe { libc::mkdirat(dir.as_raw_fd(), c.as_ptr(), 0o777) } == 0 {
-        return Ok(());
+    match at::mkdir_at(dir, &c, 0o777) {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        other => other,
     }
-    let e = io::Error::last_os_error();
-    if e.kind() == io::ErrorKind::AlreadyExists {
-        return Ok(());
-    }
-    Err(e)
 }
 
 #[cfg(test)]

@@ -5,11 +5,11 @@
 
 use std::ffi::{CStr, CString};
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use crate::fsat::{self, Scope};
+use crate::sys::at::{self, Scope};
 
 /// The open target folder.
 pub struct Target {
@@ -37,7 +37,7 @@ impl Target {
         }
         let flags = libc::O_RDONLY | libc::O_DIRECTORY;
         let path = Path::new(std::ffi::OsStr::from_bytes(rel));
-        fsat::open_no_symlinks(Some(self.root.as_fd()), path, flags, Scope::Beneath)
+        at::open_no_symlinks(Some(self.root.as_fd()), path, flags, Scope::Beneath)
     }
 }
 
@@ -45,7 +45,7 @@ impl Target {
 /// a process that no longer runs); returns how many.
 pub fn remove_leftovers(dir: BorrowedFd) -> io::Result<u64> {
     let mut removed = 0;
-    for entry in fsat::list(dir, &mut Vec::new())? {
+    for entry in at::list(dir, &mut Vec::new())? {
         let name = std::ffi::OsStr::from_bytes(entry.name.as_bytes());
         if !crate::store::is_temp_name(name) {
             continue;
@@ -54,10 +54,9 @@ pub fn remove_leftovers(dir: BorrowedFd) -> io::Result<u64> {
             .split(|&b| b == b'-')
             .next()
             .and_then(|p| std::str::from_utf8(p).ok()?.parse::<libc::pid_t>().ok());
-        // SAFETY: kill with signal 0 only asks whether the process exists.
-        let alive = pid.is_some_and(|p| {
-            let rc = unsafe { libc::kill(p, 0) };
-            rc == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+        let alive = pid.is_some_and(|p| match crate::sys::process::signal_zero(p) {
+            Ok(()) => true,
+            Err(e) => e.raw_os_error() == Some(libc::EPERM),
         });
         if !alive && remove(dir, &entry.name).is_ok() {
             removed += 1;
@@ -95,31 +94,21 @@ pub fn cname(name: &[u8]) -> io::Result<CString> {
 
 /// What is at `name` in folder `dir` (a symlink not followed).
 pub fn look(dir: BorrowedFd, name: &CStr) -> io::Result<Found> {
-    match fsat::stat_at(dir, name) {
+    match at::stat_at(dir, name) {
         Ok(st) => Ok(Found::Some(st)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Found::Nothing),
         Err(e) => Err(e),
     }
 }
 
-fn check(rc: libc::c_int) -> io::Result<()> {
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
-
 /// Makes folder `name` in `dir`, private (0700) until its metadata is set at the end.
 pub fn make_dir(dir: BorrowedFd, name: &CStr) -> io::Result<()> {
-    // SAFETY: valid descriptor and C string.
-    check(unsafe { libc::mkdirat(dir.as_raw_fd(), name.as_ptr(), 0o700) })
+    at::mkdir_at(dir, name, 0o700)
 }
 
 /// Removes the file or symlink `name` in `dir` (never a folder).
 pub fn remove(dir: BorrowedFd, name: &CStr) -> io::Result<()> {
-    // SAFETY: valid descriptor and C string.
-    check(unsafe { libc::unlinkat(dir.as_raw_fd(), name.as_ptr(), 0) })
+    at::unlink_at(dir, name, 0)
 }
 
 /// How a finished temp file takes its real name.
@@ -137,9 +126,7 @@ pub fn rename(dir: BorrowedFd, from: &CStr, to: &CStr, replace: Replace) -> io::
         Replace::Never => libc::RENAME_NOREPLACE,
         Replace::Allowed => 0,
     };
-    let fd = dir.as_raw_fd();
-    // SAFETY: valid descriptors and C strings.
-    check(unsafe { libc::renameat2(fd, from.as_ptr(), fd, to.as_ptr(), flags) })
+    at::rename_at(dir, from, to, flags)
 }
 
 /// A new temp name in a target folder, removed when dropped unless it was renamed.
@@ -164,34 +151,18 @@ impl<'a> Temp<'a> {
     pub fn create_file(&self) -> io::Result<std::fs::File> {
         let flags =
             libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC;
-        // SAFETY: valid descriptor and C string.
-        let fd = unsafe { libc::openat(self.dir.as_raw_fd(), self.name.as_ptr(), flags, 0o600) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: the kernel just returned this descriptor, owned by nobody else.
-        Ok(unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fd) })
+        Ok(at::open_at(Some(self.dir), &self.name, flags, 0o600)?.into())
     }
 
     /// Creates the temp name as a symlink to `target`.
     pub fn create_symlink(&self, target: &[u8]) -> io::Result<()> {
         let target = cname(target)?;
-        // SAFETY: valid descriptor and C strings.
-        check(unsafe { libc::symlinkat(target.as_ptr(), self.dir.as_raw_fd(), self.name.as_ptr()) })
+        at::symlink_at(&target, self.dir, &self.name)
     }
 
     /// Creates the temp name as a hardlink of `name` in folder `from` (not followed).
     pub fn create_link(&self, from: BorrowedFd, name: &CStr) -> io::Result<()> {
-        // SAFETY: valid descriptors and C strings.
-        check(unsafe {
-            libc::linkat(
-                from.as_raw_fd(),
-                name.as_ptr(),
-                self.dir.as_raw_fd(),
-                self.name.as_ptr(),
-                0,
-            )
-        })
+        at::link_at(from, name, self.dir, &self.name, 0)
     }
 
     /// Gives the temp its real name `to`.

@@ -103,7 +103,7 @@ mod tests {
     use super::*;
     use crate::plan::CopyMeta;
     use crate::scan::{Kind, Meta};
-    use crate::xattr::Xattrs;
+    use crate::sys::xattr::Xattrs;
 
     fn meta(size: u64, mtime_ns: i128) -> Meta {
         Meta {

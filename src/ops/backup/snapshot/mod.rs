@@ -31,7 +31,7 @@ use crate::prefetch::{Job, Leftover, NewCopies, Reader, SourceFile};
 use crate::progress::Report;
 use crate::scan::{self, Entry, Found, Kind, Meta, ScanOptions, SourceDir};
 use crate::store;
-use crate::xattr::Xattrs;
+use crate::sys::xattr::Xattrs;
 
 /// Everything one snapshot run needs, handed in by the command.
 pub struct Inputs<'a> {

@@ -1,6 +1,7 @@
-//! Owns the descriptor-relative syscalls that keep phlb inside a folder it has opened:
-//! listing a folder from its descriptor, `fstatat`, `readlinkat`, and opening a path
-//! beneath a folder with no symlink anywhere on the way (`openat2`).
+//! Owns the calls relative to an open folder descriptor, which keep phlb inside a folder
+//! it has opened: listing a folder from its descriptor, `fstatat`, `readlinkat`, opening
+//! a path beneath a folder with no symlink anywhere on the way (`openat2`), and the
+//! plain `openat`, `mkdirat`, `unlinkat`, `renameat2`, `symlinkat` and `linkat`.
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
@@ -106,6 +107,82 @@ pub fn open_dir_at(dir: BorrowedFd, name: &CStr) -> io::Result<OwnedFd> {
     let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_DIRECTORY | libc::O_CLOEXEC;
     // SAFETY: valid descriptor and C string.
     fd_or_error(unsafe { libc::openat(dir.as_raw_fd(), name.as_ptr(), flags) }.into())
+}
+
+fn check(rc: libc::c_int) -> io::Result<()> {
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Opens `name` in folder `dir` (the current folder when `None`) with exactly `flags`
+/// (nothing is added), made with `mode` when `flags` create it.
+pub fn open_at(
+    dir: Option<BorrowedFd>,
+    name: &CStr,
+    flags: libc::c_int,
+    mode: libc::mode_t,
+) -> io::Result<OwnedFd> {
+    let at = dir.map_or(libc::AT_FDCWD, |d| d.as_raw_fd());
+    // SAFETY: valid descriptor (or AT_FDCWD) and C string; `mode` is a plain value.
+    fd_or_error(unsafe { libc::openat(at, name.as_ptr(), flags, mode) }.into())
+}
+
+/// Makes folder `name` in `dir` with `mode` (less the umask).
+pub fn mkdir_at(dir: BorrowedFd, name: &CStr, mode: libc::mode_t) -> io::Result<()> {
+    // SAFETY: valid descriptor and C string.
+    check(unsafe { libc::mkdirat(dir.as_raw_fd(), name.as_ptr(), mode) })
+}
+
+/// Removes name `name` of `dir` (a folder with `AT_REMOVEDIR` in `flags`).
+pub fn unlink_at(dir: BorrowedFd, name: &CStr, flags: libc::c_int) -> io::Result<()> {
+    // SAFETY: valid descriptor and C string.
+    check(unsafe { libc::unlinkat(dir.as_raw_fd(), name.as_ptr(), flags) })
+}
+
+/// Renames `from` to `to`, both in folder `dir` (`renameat2` with `flags`).
+pub fn rename_at(dir: BorrowedFd, from: &CStr, to: &CStr, flags: libc::c_uint) -> io::Result<()> {
+    let fd = dir.as_raw_fd();
+    // SAFETY: valid descriptors and C strings.
+    check(unsafe { libc::renameat2(fd, from.as_ptr(), fd, to.as_ptr(), flags) })
+}
+
+/// Makes `name` in `dir` a symlink to `target`.
+pub fn symlink_at(target: &CStr, dir: BorrowedFd, name: &CStr) -> io::Result<()> {
+    // SAFETY: valid descriptor and C strings.
+    check(unsafe { libc::symlinkat(target.as_ptr(), dir.as_raw_fd(), name.as_ptr()) })
+}
+
+/// Makes `to` in folder `to_dir` a hardlink of `from` in folder `from_dir` (`flags` 0
+/// does not follow a symlink `from`).
+pub fn link_at(
+    from_dir: BorrowedFd,
+    from: &CStr,
+    to_dir: BorrowedFd,
+    to: &CStr,
+    flags: libc::c_int,
+) -> io::Result<()> {
+    // SAFETY: valid descriptors and C strings.
+    check(unsafe {
+        libc::linkat(
+            from_dir.as_raw_fd(),
+            from.as_ptr(),
+            to_dir.as_raw_fd(),
+            to.as_ptr(),
+            flags,
+        )
+    })
+}
+
+/// Moves the listing position of open folder `dir` back to its start (`lseek`).
+pub fn rewind(dir: BorrowedFd) -> io::Result<()> {
+    // SAFETY: lseek on a valid descriptor.
+    if unsafe { libc::lseek(dir.as_raw_fd(), 0, libc::SEEK_SET) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// A name found in a folder and the type `getdents` gave it (`DT_UNKNOWN` when the

@@ -234,7 +234,7 @@ fn get_at(dir: BorrowedFd, name: &CStr, value: &mut [u8], via: Via) -> isize {
 fn with_proc_path(dir: BorrowedFd, name: &CStr, f: impl FnOnce(&CStr) -> isize) -> isize {
     let mut path = format!("/proc/self/fd/{}/", dir.as_raw_fd()).into_bytes();
     path.extend_from_slice(name.to_bytes());
-    crate::fsat::with_cstr(&path, |p| Ok(f(p))).unwrap_or(-1)
+    crate::sys::at::with_cstr(&path, |p| Ok(f(p))).unwrap_or(-1)
 }
 
 #[cfg(test)]
@@ -246,7 +246,9 @@ mod tests {
         for &(tag, perm) in entries {
             v.extend_from_slice(&tag.to_le_bytes());
             v.extend_from_slice(&perm.to_le_bytes());
-            v.extend_from_slice(&u32::MAX.to_le_bytes());
+            // A named user or group entry (0x02, 0x08) needs a real id; the others none.
+            let id = if tag == 0x02 || tag == 0x08 { 0 } else { u32::MAX };
+            v.extend_from_slice(&id.to_le_bytes());
         }
         v
     }

@@ -1,0 +1,57 @@
+//! Owns what phlb asks about processes and this machine: whether a process exists, the
+//! host name, random bytes, and the limit of open descriptors.
+
+use std::io;
+
+/// Sends signal 0 to process `pid`, which only asks whether it exists (`kill`): Ok when
+/// it does and may be signalled, else the error (ESRCH: none; EPERM: another user's).
+pub fn signal_zero(pid: libc::pid_t) -> io::Result<()> {
+    // SAFETY: kill with signal 0 only asks whether the process exists.
+    if unsafe { libc::kill(pid, 0) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Writes this machine's host name into `buf` (`gethostname`: NUL-terminated when it
+/// fits).
+pub fn hostname(buf: &mut [u8]) -> io::Result<()> {
+    // SAFETY: the buffer is valid for its whole length, which is passed.
+    if unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Fills `buf` with random bytes from the kernel (`getrandom`); how many it wrote.
+pub fn random(buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: getrandom writes at most `len` bytes into the buffer we own.
+    let n = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), 0) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n as usize)
+}
+
+/// The soft and hard limits of open descriptors (`RLIMIT_NOFILE`).
+pub fn open_files_limit() -> io::Result<libc::rlimit> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit with a valid rlimit struct we own.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(lim)
+}
+
+/// Sets the limits of open descriptors (`RLIMIT_NOFILE`).
+pub fn set_open_files_limit(lim: &libc::rlimit) -> io::Result<()> {
+    // SAFETY: setrlimit reads the valid rlimit struct given.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, lim) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
