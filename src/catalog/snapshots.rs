@@ -4,6 +4,7 @@ use anyhow::Result;
 use rusqlite::{params, OptionalExtension, Row};
 
 use super::Db;
+use crate::snapshot_id::SnapshotId;
 use crate::stamp::Stamp;
 
 /// Where a snapshot run stands.
@@ -258,9 +259,14 @@ impl SnapshotRow {
         Ok(conn.query_row(&sql, [name, timestamp], row).optional()?)
     }
 
+    /// Its name and timestamp.
+    pub fn ident(&self) -> SnapshotId {
+        SnapshotId::new(&self.name, &self.timestamp)
+    }
+
     /// `NAME/TIMESTAMP`, as users name a snapshot.
     pub fn label(&self) -> String {
-        format!("{}/{}", self.name, self.timestamp)
+        self.ident().to_string()
     }
 }
 

@@ -329,7 +329,7 @@ pub fn make_snapshot(
     let resume = leftovers::resumable(&db, root, source, sums, config.hash)?;
     let now = crate::clock::now_utc();
     let (ts, paths) = pick_timestamp(&db, root, config, name, now.with_timezone(&chrono::Local))?;
-    let label = format!("{name}/{ts}");
+    let label = crate::snapshot_id::SnapshotId::new(name, &ts).to_string();
     crate::signals::doing(format!(
         "backup of {label} stopped; nothing was marked complete, the next run links the files it finished, then removes the leftovers"
     ));

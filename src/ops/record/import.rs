@@ -76,7 +76,8 @@ impl Importer<'_> {
         side: Option<&Stamp>,
         tally: &mut Tally,
     ) -> Result<()> {
-        let label = format!("{}/{}", folder.name, folder.timestamp);
+        let label =
+            crate::snapshot_id::SnapshotId::new(&folder.name, &folder.timestamp).to_string();
         let (algo, manifest_path) = self.manifest_of(folder);
         let listed = manifest_path
             .as_ref()

@@ -90,7 +90,8 @@ fn record(
         proven: Default::default(),
     };
     for (folder, side) in &planned {
-        let label = format!("{}/{}", folder.name, folder.timestamp);
+        let label =
+            crate::snapshot_id::SnapshotId::new(&folder.name, &folder.timestamp).to_string();
         if let Some(row) = SnapshotRow::find(db, &folder.name, &folder.timestamp)? {
             if row.status == Status::Complete {
                 continue;
@@ -243,7 +244,7 @@ fn dry_run(config: &Config, ui: &Ui, args: &AddArgs) -> Result<Outcome> {
             None => false,
         };
         if !known {
-            record.push(format!("{}/{}", f.name, f.timestamp));
+            record.push(crate::snapshot_id::SnapshotId::new(&f.name, &f.timestamp).to_string());
         }
     }
     let mut missing = Vec::new();
