@@ -31,26 +31,15 @@ pub(super) fn mtime_text() -> String {
 }
 
 /// One snapshot with what it holds and what deleting it would free.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone)]
 pub struct ListRow {
-    pub id: i64,
-    pub snapshot: String,
-    pub status: String,
-    pub started_at: String,
-    pub files: i64,
-    pub bytes: i64,
-    pub new_bytes: i64,
+    pub run: super::SnapshotRow,
     /// Bytes of stored copies that no other snapshot links.
     pub unique_bytes: i64,
-    /// Files the run could not back up.
-    pub failed: i64,
     /// Paths whose stored copy `verify` found damaged.
     pub damaged: i64,
     /// Older versions `prune --keep-versions` removed from it.
     pub trimmed: i64,
-    /// Its time, order and source.
-    #[serde(skip)]
-    pub stamp: crate::stamp::Stamp,
 }
 
 /// Snapshots (of `name`, or all), oldest first, with the bytes only each one holds.
@@ -85,38 +74,27 @@ pub fn list(db: &Db, name: Option<&str>) -> Result<Vec<ListRow>> {
         }
     }
     let mut stmt = conn.prepare(&format!(
-        "SELECT id, name || '/' || timestamp, status, started_at, files, bytes, new_bytes,
-                failed, (SELECT count(*) FROM trimmed_entries t WHERE t.snapshot_id = s.id),
-                {}
+        "SELECT {}, (SELECT count(*) FROM trimmed_entries t WHERE t.snapshot_id = s.id)
          FROM snapshot_runs s WHERE ?1 IS NULL OR name = ?1
          ORDER BY {}",
-        super::stamps::STAMP_COLUMNS,
+        super::snapshots::COLUMNS,
         super::snapshots::OLDEST_FIRST
     ))?;
     let rows = stmt
         .query_map([name], |r| {
-            let id: i64 = r.get(0)?;
             Ok(ListRow {
-                id,
-                snapshot: r.get(1)?,
-                status: r.get(2)?,
-                started_at: r.get(3)?,
-                files: r.get(4)?,
-                bytes: r.get(5)?,
-                new_bytes: r.get(6)?,
+                run: super::snapshots::row(r)?,
                 unique_bytes: 0,
-                failed: r.get(7)?,
                 damaged: 0,
-                trimmed: r.get(8)?,
-                stamp: super::stamps::stamp(r, 9)?,
+                trimmed: r.get(super::snapshots::COLUMN_COUNT)?,
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows
         .into_iter()
         .map(|mut r| {
-            r.unique_bytes = unique.get(&r.id).copied().unwrap_or(0);
-            r.damaged = damaged.get(&r.id).copied().unwrap_or(0);
+            r.unique_bytes = unique.get(&r.run.id).copied().unwrap_or(0);
+            r.damaged = damaged.get(&r.run.id).copied().unwrap_or(0);
             r
         })
         .collect())

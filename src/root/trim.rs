@@ -36,14 +36,8 @@ pub fn finish(
     let db = catalog.db()?;
     let mut removed = 0;
     let mut stuck = Vec::new();
-    for trim::Pending {
-        snapshot_id: id,
-        name,
-        timestamp: ts,
-        hash_algo: algo,
-        paths,
-    } in trim::pending(&db)?
-    {
+    for trim::Pending { run, paths } in trim::pending(&db)? {
+        let (id, name, ts, algo) = (run.id, run.name, run.timestamp, run.hash_algo);
         let dir = root.join(snapshot_dir_rel(&name, &ts, true));
         let _held = match dir.symlink_metadata() {
             Ok(md) if md.is_dir() => Some(snapshot::lock(&dir, Hold::Exclusive, &|| {

@@ -252,7 +252,7 @@ fn dup_ids(db: &Db, root: &std::path::Path, req: &Request) -> Result<Vec<i64>, F
     }
     let mut ids = Vec::new();
     for name in web::names(db)? {
-        let present = |r: &web::Run| crate::root::latest::on_disk(root, &r.name, &r.timestamp);
+        let present = |r: &SnapshotRow| crate::root::latest::on_disk(root, &r.name, &r.timestamp);
         if let (_, Some(c)) = web::newest(db, &name, &present)? {
             ids.push(c.id);
         }

@@ -13,11 +13,11 @@ use std::time::Duration;
 
 use anyhow::{bail, Result};
 
-use crate::catalog::prune::{members, Member};
+use crate::catalog::prune::members;
 use crate::catalog::snapshots::Status;
 use crate::catalog::trim::{self, Old};
 use crate::catalog::{prune, Db};
-use crate::catalog::{Access, Catalog};
+use crate::catalog::{Access, Catalog, SnapshotRow};
 use crate::cli::{ForgetArgs, KeepArgs, PruneArgs, RemovalArgs};
 use crate::ops::select::{existing_root, resolve};
 use crate::config::Config;
@@ -35,13 +35,13 @@ pub fn run_prune(config: &Config, ui: &Ui, args: &PruneArgs) -> Result<Outcome> 
     let pick = |conn: &Db, root: &Path| -> Result<Vec<Item>> {
         let all = members(conn, None)?;
         for name in &args.names {
-            if !all.iter().any(|m| &m.row.name == name) {
+            if !all.iter().any(|m| &m.name == name) {
                 bail!("{name}: no snapshots of this name in the catalog");
             }
         }
-        let chosen: Vec<Member> = all
+        let chosen: Vec<SnapshotRow> = all
             .into_iter()
-            .filter(|m| args.names.is_empty() || args.names.contains(&m.row.name))
+            .filter(|m| args.names.is_empty() || args.names.contains(&m.name))
             .collect();
         plan::check_clock(&chosen)?;
         for line in plan::per_source_notes(&chosen) {
@@ -68,15 +68,11 @@ pub fn run_forget(config: &Config, ui: &Ui, args: &ForgetArgs) -> Result<Outcome
         let mut items: Vec<Item> = Vec::new();
         if args.missing {
             for m in all.iter().cloned() {
-                let dir = root.join(crate::layout::snapshot_dir_rel(
-                    &m.row.name,
-                    &m.row.timestamp,
-                    true,
-                ));
+                let dir = root.join(crate::layout::snapshot_dir_rel(&m.name, &m.timestamp, true));
                 // Gone from disk, whatever the catalog says: a verify that ran while the
                 // drive was unmounted marked present snapshots `missing` (found by an
                 // attack); their rows are kept.
-                let gone = match m.row.status {
+                let gone = match m.status {
                     Status::Missing | Status::Complete => dir.symlink_metadata().is_err(),
                     Status::Incomplete => false,
                 };
@@ -101,10 +97,10 @@ pub fn run_forget(config: &Config, ui: &Ui, args: &ForgetArgs) -> Result<Outcome
                     row.label()
                 );
             }
-            if items.iter().any(|i| i.member.row.id == row.id) {
+            if items.iter().any(|i| i.member.id == row.id) {
                 continue;
             }
-            let Some(m) = all.iter().find(|m| m.row.id == row.id) else {
+            let Some(m) = all.iter().find(|m| m.id == row.id) else {
                 bail!("{spec}: no such snapshot in the catalog");
             };
             items.push(Item {
@@ -132,9 +128,9 @@ pub fn after_backup(
     json: bool,
 ) -> Result<Outcome> {
     let conn = opened.catalog.db()?;
-    let chosen: Vec<Member> = members(&conn, None)?
+    let chosen: Vec<SnapshotRow> = members(&conn, None)?
         .into_iter()
-        .filter(|m| names.contains(&m.row.name))
+        .filter(|m| names.contains(&m.name))
         .collect();
     plan::check_clock(&chosen)?;
     for line in plan::per_source_notes(&chosen) {
@@ -286,7 +282,7 @@ fn carry_out(
     let mut done = 0usize;
     let mut stuck = Vec::new();
     for item in &to_remove {
-        let row = &item.member.row;
+        let row = &item.member;
         if item.action == Action::Remove(Reason::Missing) {
             prune::delete_run(conn, row.id)?;
             crate::root::remove_side_files(opened.path(), &row.name, &row.timestamp);
@@ -325,7 +321,7 @@ fn carry_out(
     }
     // `latest` of every name looked at points at its newest snapshot on disk (also when
     // nothing was removed but the newest was deleted by hand).
-    let mut names: Vec<&str> = items.iter().map(|i| i.member.row.name.as_str()).collect();
+    let mut names: Vec<&str> = items.iter().map(|i| i.member.name.as_str()).collect();
     names.dedup();
     for name in names {
         crate::root::latest::refresh(conn, opened.path(), name)?;
@@ -379,7 +375,7 @@ fn trim_versions(opened: &BackupRoot, db: &Db, olds: &[Old], ui: &Ui) -> Result<
 fn names_to_remove(conn: &Db, root: &Path, items: &[&Item]) -> Result<u64> {
     let mut total = 0;
     for item in items {
-        let row = &item.member.row;
+        let row = &item.member;
         if item.action == Action::Remove(Reason::Missing) {
             continue;
         }

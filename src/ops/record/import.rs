@@ -321,7 +321,10 @@ impl Importer<'_> {
         let total: u64 = to_read.iter().map(|ino| inodes[ino].size).sum();
         let progress = Progress::new(
             self.style,
-            &format!("add {}/{}", folder.name, folder.timestamp),
+            &format!(
+                "add {}",
+                crate::snapshot_id::SnapshotId::new(&folder.name, &folder.timestamp)
+            ),
             to_read.len() as u64,
             total,
         );

@@ -197,11 +197,11 @@ pub fn settle_times(catalog: &Catalog, config: &Config) -> Result<()> {
     }
     SnapshotRow::adopt_host(&db, &crate::stamp::hostname())?;
     let root = &config.backup_path;
-    for (row, stamp) in SnapshotRow::complete_with_stamps(&db)? {
+    for row in SnapshotRow::complete_with_stamps(&db)? {
         let paths = SnapshotPaths::new(root, &row.name, &row.timestamp, "");
         let on_disk = paths.dir.symlink_metadata().is_ok_and(|m| m.is_dir());
         if on_disk && paths.stamp.symlink_metadata().is_err() {
-            stamp.write(&paths.stamp)?;
+            row.stamp.write(&paths.stamp)?;
         }
     }
     Ok(())
