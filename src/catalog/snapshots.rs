@@ -4,6 +4,7 @@ use anyhow::Result;
 use rusqlite::{params, OptionalExtension, Row};
 
 use super::Db;
+use crate::hash::HashAlgo;
 use crate::snapshot_id::SnapshotId;
 use crate::stamp::Stamp;
 
@@ -43,7 +44,7 @@ pub struct SnapshotRow {
     pub name: String,
     pub timestamp: String,
     pub status: Status,
-    pub hash_algo: String,
+    pub hash_algo: HashAlgo,
     /// When it started, RFC 3339 UTC.
     pub started_at: String,
     /// When a backup run finished (None: still running, died, or recorded by `add`).
@@ -115,7 +116,7 @@ impl SnapshotRow {
         db: &Db,
         name: &str,
         timestamp: &str,
-        hash_algo: &str,
+        hash_algo: HashAlgo,
         stamp: &Stamp,
     ) -> Result<SnapshotRow> {
         let conn = db.conn();
@@ -146,7 +147,7 @@ impl SnapshotRow {
             name: name.into(),
             timestamp: timestamp.into(),
             status: Status::Incomplete,
-            hash_algo: hash_algo.into(),
+            hash_algo,
             started_at: started_at(stamp.instant_ns),
             finished_at: None,
             files: 0,

@@ -19,7 +19,6 @@ use anyhow::{Context, Result};
 use super::stuck::Stuck;
 use crate::catalog::{trim, Catalog};
 use crate::fsat::{self, Scope};
-use crate::hash::HashAlgo;
 use crate::layout::{snapshot_dir_rel, SnapshotPaths};
 use crate::lock::snapshot::{self, Hold};
 use crate::manifest;
@@ -70,7 +69,6 @@ pub fn finish(
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(e).with_context(|| format!("{}: cannot open", dir.display())),
         }
-        let algo: HashAlgo = algo.parse().unwrap_or(HashAlgo::Sha256);
         let sums = SnapshotPaths::new(root, &name, &ts, algo.manifest_suffix()).manifest;
         drop_from_manifest(&sums, &paths)
             .with_context(|| format!("{}: cannot rewrite", sums.display()))?;

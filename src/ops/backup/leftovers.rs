@@ -108,8 +108,7 @@ pub fn resumable(
 ) -> Result<Vec<Previous>> {
     use std::os::unix::ffi::OsStrExt;
     let from = source.path.as_os_str().as_bytes();
-    let runs =
-        crate::catalog::resume::dead_runs_of_source(db, &source.name, from, &algo.to_string())?;
+    let runs = crate::catalog::resume::dead_runs_of_source(db, &source.name, from, algo)?;
     Ok(runs
         .into_iter()
         .filter_map(|run| {

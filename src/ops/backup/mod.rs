@@ -174,7 +174,7 @@ pub(crate) fn open_for_backup(
     let say = |line: String| ui.say(line);
     let opened = BackupRoot::open_writer(root, Filesystem::MustMatch, wait, &say)?;
     crate::ops::record::record_on_disk(config, opened.path(), &opened.catalog, ui.style, &say)?;
-    opened.catalog.check_hash(&config.hash.to_string())?;
+    opened.catalog.check_hash(config.hash)?;
     crate::ops::record::settle_times(&opened.catalog, config)?;
     Ok(opened)
 }
@@ -235,7 +235,7 @@ pub(crate) fn fast_path_base(
     }
     // Hashes of another algorithm cannot go into this run's manifest: after a change of
     // HASH the first run reads every file again.
-    if row.hash_algo != algo.to_string() {
+    if row.hash_algo != algo {
         return Ok(Base::None);
     }
     Ok(Base::Usable(row))
@@ -343,7 +343,7 @@ pub fn make_snapshot(
         source: Some(source.id()),
         source_moved: moved,
     };
-    let snapshot = SnapshotRow::create(&db, name, &ts, &config.hash.to_string(), &stamp)?;
+    let snapshot = SnapshotRow::create(&db, name, &ts, config.hash, &stamp)?;
     store::make_dir(&paths.work_dir).with_context(|| {
         format!(
             "{}: cannot create snapshot folder",

@@ -270,10 +270,7 @@ fn manifest_shrink(root: &Path, items: &[Item], olds: &[Old]) -> Result<u64> {
             continue;
         };
         let row = &item.member;
-        let algo: crate::hash::HashAlgo = row
-            .hash_algo
-            .parse()
-            .unwrap_or(crate::hash::HashAlgo::Sha256);
+        let algo = row.hash_algo;
         let sums = crate::layout::SnapshotPaths::new(
             root,
             &row.name,

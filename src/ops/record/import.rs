@@ -129,13 +129,7 @@ impl Importer<'_> {
             Some(s) => s.clone(),
             None => super::stamp_from_name(&tx, folder, &self.config.sub_dir_formatter)?,
         };
-        let row = SnapshotRow::create(
-            &tx,
-            &folder.name,
-            &folder.timestamp,
-            &algo.to_string(),
-            &stamp,
-        )?;
+        let row = SnapshotRow::create(&tx, &folder.name, &folder.timestamp, algo, &stamp)?;
         let mut totals = Totals::default();
         let mut copy_of: HashMap<u64, i64> = HashMap::new();
         let mut inos: Vec<u64> = inodes.keys().copied().collect();

@@ -368,7 +368,7 @@ pub fn run(config: &Config, ui: &Ui, args: &AddArgs) -> Result<Outcome> {
     }
     // The root's hash is the one its snapshots were made with (set now for a rebuilt
     // catalog); a config that says otherwise is told so, as backup would.
-    catalog.check_hash(&config.hash.to_string())?;
+    catalog.check_hash(config.hash)?;
     Ok(if tally.problems == 0 && found.skipped.is_empty() {
         Outcome::Clean
     } else {
