@@ -21,6 +21,7 @@ pub mod retention;
 pub mod root;
 pub mod scan;
 pub mod signals;
+pub mod snapshot_id;
 pub mod stamp;
 pub mod store;
 pub mod sys;

@@ -13,6 +13,7 @@ use super::Db;
 
 use super::copies::copy_meta;
 use crate::plan::CopyMeta;
+use crate::snapshot_id::SnapshotId;
 
 /// What a full read of a stored copy showed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,8 +71,7 @@ pub fn mark_unverified(db: &Db, copy_id: i64) -> Result<()> {
 pub struct DamagedPath {
     pub copy_id: i64,
     pub snapshot_id: i64,
-    /// `NAME/TIMESTAMP`.
-    pub snapshot: String,
+    pub snapshot: SnapshotId,
     pub path_id: i64,
     pub rel: PathBuf,
     pub hash: Vec<u8>,
@@ -85,8 +85,9 @@ pub struct DamagedPath {
 pub fn damaged_paths(db: &Db) -> Result<Vec<DamagedPath>> {
     let conn = db.conn();
     let mut stmt = conn.prepare(
-        "SELECT k.id, s.id, s.name || '/' || s.timestamp, p.id, p.path, c.hash, c.size,
-                k.mode, k.uid, k.gid, k.mtime_ns, k.mtime_exact, coalesce(k.damaged_at, '')
+        "SELECT k.id, s.id, s.name, p.id, p.path, c.hash, c.size,
+                k.mode, k.uid, k.gid, k.mtime_ns, k.mtime_exact, coalesce(k.damaged_at, ''),
+                s.timestamp
          FROM copies k
          JOIN entries e ON e.copy_id = k.id
          JOIN snapshot_runs s ON s.id = e.snapshot_id AND s.status = 'complete'
@@ -101,7 +102,7 @@ pub fn damaged_paths(db: &Db) -> Result<Vec<DamagedPath>> {
             Ok(DamagedPath {
                 copy_id: r.get(0)?,
                 snapshot_id: r.get(1)?,
-                snapshot: r.get(2)?,
+                snapshot: SnapshotId::new(r.get::<_, String>(2)?, r.get::<_, String>(13)?),
                 path_id: r.get(3)?,
                 rel: PathBuf::from(OsStr::from_bytes(&path)),
                 hash: r.get(5)?,

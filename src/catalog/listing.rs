@@ -4,14 +4,15 @@ use anyhow::Result;
 use rusqlite::{params, OptionalExtension};
 
 use super::Db;
+use crate::scan::Kind;
 
 /// One entry of a snapshot as `ls` shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LsEntry {
     /// Path inside the snapshot, as stored (bytes).
     pub path: Vec<u8>,
-    /// `file`, `dir` or `symlink`.
-    pub kind: String,
+    /// File, folder or symlink (`file`, `dir`, `symlink` in the catalog).
+    pub kind: Kind,
     pub size: i64,
     /// Permission bits (and setuid/setgid/sticky).
     pub mode: u32,

@@ -12,6 +12,8 @@ use r2d2::Pool;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
+use crate::hash::HashAlgo;
+
 pub mod access;
 pub mod copies;
 mod create;
@@ -209,11 +211,11 @@ impl Catalog {
     /// Checks that `algo` is the hash this backup root was made with, recording it the
     /// first time (from the newest run of a catalog an older phlb made, else `algo`).
     /// Hashes of two algorithms never meet in one root: a changed `HASH` is an error.
-    pub fn check_hash(&self, algo: &str) -> Result<()> {
+    pub fn check_hash(&self, algo: HashAlgo) -> Result<()> {
         let db = self.db()?;
-        let recorded = self.root_hash()?.unwrap_or_else(|| algo.to_string());
+        let recorded = self.root_hash()?.unwrap_or(algo);
         if settings::get(&db, "hash_algo")?.is_none() {
-            settings::set(&db, "hash_algo", &recorded)?;
+            settings::set(&db, "hash_algo", &recorded.to_string())?;
         }
         if recorded != algo {
             bail!(
@@ -227,10 +229,13 @@ impl Catalog {
 
     /// The hash this backup root uses: recorded in the catalog, or for a catalog of an
     /// older phlb the hash of its newest run; None for a root with no run yet.
-    pub fn root_hash(&self) -> Result<Option<String>> {
+    pub fn root_hash(&self) -> Result<Option<HashAlgo>> {
         let db = self.db()?;
         if let Some(h) = settings::get(&db, "hash_algo")? {
-            return Ok(Some(h));
+            return h
+                .parse()
+                .map(Some)
+                .map_err(|e| anyhow::anyhow!("{}: hash_algo setting: {e}", self.path.display()));
         }
         Ok(db
             .conn()

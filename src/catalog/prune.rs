@@ -8,54 +8,18 @@
 
 use super::db::Db;
 use super::snapshots::SnapshotRow;
-use crate::stamp::Stamp;
 use anyhow::Result;
 
-/// A snapshot run with its time, order and source (`stamp`) and its counts.
-#[derive(Debug, Clone)]
-pub struct Member {
-    pub row: SnapshotRow,
-    pub stamp: Stamp,
-    pub files: u64,
-    /// Made by a backup run (its time noted by the run), not recorded by `add`.
-    pub made_by_run: bool,
-}
-
-impl Member {
-    /// What the clock check needs of it.
-    pub fn timed(&self) -> crate::stamp::Timed {
-        crate::stamp::Timed {
-            label: self.row.label(),
-            name: self.row.name.clone(),
-            made_by_run: self.made_by_run,
-            stamp: self.stamp.clone(),
-        }
-    }
-
-    /// Its place in the creation order (the last is the newest).
-    pub fn order(&self) -> (i64, i64, i64) {
-        (self.stamp.sequence, self.stamp.instant_ns, self.row.id)
-    }
-}
-
 /// Every run of `name` (all names when None), oldest first in the creation order.
-pub fn members(db: &Db, name: Option<&str>) -> Result<Vec<Member>> {
+pub fn members(db: &Db, name: Option<&str>) -> Result<Vec<SnapshotRow>> {
     let mut stmt = db.conn().prepare(&format!(
-        "SELECT {}, files, time_source = 'run', {} FROM snapshot_runs
+        "SELECT {} FROM snapshot_runs
          WHERE ?1 IS NULL OR name = ?1 ORDER BY {}",
         super::snapshots::COLUMNS,
-        super::stamps::STAMP_COLUMNS,
         super::snapshots::OLDEST_FIRST
     ))?;
     let rows = stmt
-        .query_map([name], |r| {
-            Ok(Member {
-                row: super::snapshots::row(r)?,
-                files: r.get::<_, i64>(5)?.max(0) as u64,
-                made_by_run: r.get(6)?,
-                stamp: super::stamps::stamp(r, 7)?,
-            })
-        })?
+        .query_map([name], super::snapshots::row)?
         .collect::<rusqlite::Result<_>>()?;
     Ok(rows)
 }

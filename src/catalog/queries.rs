@@ -7,6 +7,7 @@ use anyhow::Result;
 use rusqlite::params;
 
 use super::Db;
+use crate::snapshot_id::SnapshotId;
 
 /// A stored path as text; bytes that are not UTF-8 show as U+FFFD.
 fn text(r: &rusqlite::Row, i: usize) -> rusqlite::Result<String> {
@@ -30,26 +31,15 @@ pub(super) fn mtime_text() -> String {
 }
 
 /// One snapshot with what it holds and what deleting it would free.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone)]
 pub struct ListRow {
-    pub id: i64,
-    pub snapshot: String,
-    pub status: String,
-    pub started_at: String,
-    pub files: i64,
-    pub bytes: i64,
-    pub new_bytes: i64,
+    pub run: super::SnapshotRow,
     /// Bytes of stored copies that no other snapshot links.
     pub unique_bytes: i64,
-    /// Files the run could not back up.
-    pub failed: i64,
     /// Paths whose stored copy `verify` found damaged.
     pub damaged: i64,
     /// Older versions `prune --keep-versions` removed from it.
     pub trimmed: i64,
-    /// Its time, order and source.
-    #[serde(skip)]
-    pub stamp: crate::stamp::Stamp,
 }
 
 /// Snapshots (of `name`, or all), oldest first, with the bytes only each one holds.
@@ -84,38 +74,27 @@ pub fn list(db: &Db, name: Option<&str>) -> Result<Vec<ListRow>> {
         }
     }
     let mut stmt = conn.prepare(&format!(
-        "SELECT id, name || '/' || timestamp, status, started_at, files, bytes, new_bytes,
-                failed, (SELECT count(*) FROM trimmed_entries t WHERE t.snapshot_id = s.id),
-                {}
+        "SELECT {}, (SELECT count(*) FROM trimmed_entries t WHERE t.snapshot_id = s.id)
          FROM snapshot_runs s WHERE ?1 IS NULL OR name = ?1
          ORDER BY {}",
-        super::stamps::STAMP_COLUMNS,
+        super::snapshots::COLUMNS,
         super::snapshots::OLDEST_FIRST
     ))?;
     let rows = stmt
         .query_map([name], |r| {
-            let id: i64 = r.get(0)?;
             Ok(ListRow {
-                id,
-                snapshot: r.get(1)?,
-                status: r.get(2)?,
-                started_at: r.get(3)?,
-                files: r.get(4)?,
-                bytes: r.get(5)?,
-                new_bytes: r.get(6)?,
+                run: super::snapshots::row(r)?,
                 unique_bytes: 0,
-                failed: r.get(7)?,
                 damaged: 0,
-                trimmed: r.get(8)?,
-                stamp: super::stamps::stamp(r, 9)?,
+                trimmed: r.get(super::snapshots::COLUMN_COUNT)?,
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows
         .into_iter()
         .map(|mut r| {
-            r.unique_bytes = unique.get(&r.id).copied().unwrap_or(0);
-            r.damaged = damaged.get(&r.id).copied().unwrap_or(0);
+            r.unique_bytes = unique.get(&r.run.id).copied().unwrap_or(0);
+            r.damaged = damaged.get(&r.run.id).copied().unwrap_or(0);
             r
         })
         .collect())
@@ -169,7 +148,7 @@ pub struct Found {
     /// The snapshot's id, for ordering results of several queries.
     #[serde(skip)]
     pub snapshot_id: i64,
-    pub snapshot: String,
+    pub snapshot: SnapshotId,
     pub path: String,
     pub kind: String,
     pub size: i64,
@@ -199,8 +178,9 @@ pub fn find(db: &Db, glob: &str, name: Option<&str>) -> Result<Vec<Found>> {
         .query_map([glob], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT s.id, s.name || '/' || s.timestamp, p.path, e.kind, e.size, {},
-                lower(hex(c.hash)), e.mtime_ns, e.mtime_exact, s.sequence, s.instant_ns
+        "SELECT s.id, s.name, p.path, e.kind, e.size, {},
+                lower(hex(c.hash)), e.mtime_ns, e.mtime_exact, s.sequence, s.instant_ns,
+                s.timestamp
          FROM snapshot_runs s CROSS JOIN entries e ON e.snapshot_id = s.id AND e.path_id = ?1
          JOIN paths p ON p.id = e.path_id
          LEFT JOIN copies k ON k.id = e.copy_id LEFT JOIN contents c ON c.id = k.content_id
@@ -214,7 +194,7 @@ pub fn find(db: &Db, glob: &str, name: Option<&str>) -> Result<Vec<Found>> {
                 r.get::<_, i64>(0)?,
                 Found {
                     snapshot_id: r.get(0)?,
-                    snapshot: r.get(1)?,
+                    snapshot: SnapshotId::new(r.get::<_, String>(1)?, r.get::<_, String>(11)?),
                     path: text(r, 2)?,
                     kind: r.get(3)?,
                     size: r.get(4)?,
@@ -240,7 +220,7 @@ pub fn find(db: &Db, glob: &str, name: Option<&str>) -> Result<Vec<Found>> {
 /// One entry of a path in one snapshot, oldest snapshot first.
 #[derive(Debug, Clone)]
 pub struct Sighting {
-    pub snapshot: String,
+    pub snapshot: SnapshotId,
     pub kind: String,
     pub size: i64,
     /// UTC text, as the `files` view shows it.
@@ -276,9 +256,9 @@ pub fn sightings(db: &Db, path: &[u8], name: Option<&str>) -> Result<Option<Vec<
           ELSE -((999999999 - t.mtime_ns) / 1000000000) END)",
     );
     let mut stmt = conn.prepare(&format!(
-        "SELECT snapshot, kind, size, mtime, hash, trimmed_at, mode, target, mtime_ns,
-                mtime_exact FROM (
-             SELECT s.sequence, s.instant_ns, s.id, s.name || '/' || s.timestamp AS snapshot, e.kind, e.size,
+        "SELECT name, kind, size, mtime, hash, trimmed_at, mode, target, mtime_ns,
+                mtime_exact, timestamp FROM (
+             SELECT s.sequence, s.instant_ns, s.id, s.name AS name, s.timestamp AS timestamp, e.kind, e.size,
                     {} AS mtime, lower(hex(c.hash)) AS hash, NULL AS trimmed_at,
                     printf('%04o', e.mode) AS mode, CAST(e.target AS TEXT) AS target,
                     e.mtime_ns AS mtime_ns, e.mtime_exact AS mtime_exact
@@ -286,7 +266,7 @@ pub fn sightings(db: &Db, path: &[u8], name: Option<&str>) -> Result<Option<Vec<
              LEFT JOIN copies k ON k.id = e.copy_id LEFT JOIN contents c ON c.id = k.content_id
              WHERE ?2 IS NULL OR s.name = ?2
              UNION ALL
-             SELECT s.sequence, s.instant_ns, s.id, s.name || '/' || s.timestamp, 'file', t.size,
+             SELECT s.sequence, s.instant_ns, s.id, s.name, s.timestamp, 'file', t.size,
                     {trimmed_mtime}, lower(hex(t.hash)), t.trimmed_at,
                     printf('%04o', t.mode), NULL, t.mtime_ns, NULL
              FROM snapshot_runs s CROSS JOIN trimmed_entries t ON t.snapshot_id = s.id AND t.path_id = ?1
@@ -297,7 +277,7 @@ pub fn sightings(db: &Db, path: &[u8], name: Option<&str>) -> Result<Option<Vec<
     let rows = stmt
         .query_map(params![path_id, name], |r| {
             Ok(Sighting {
-                snapshot: r.get(0)?,
+                snapshot: SnapshotId::new(r.get::<_, String>(0)?, r.get::<_, String>(10)?),
                 kind: r.get(1)?,
                 size: r.get(2)?,
                 mtime: r.get(3)?,
@@ -339,7 +319,7 @@ pub fn duplicates(db: &Db, snapshot_ids: &[i64]) -> Result<Vec<DupGroup>> {
     let conn = db.conn();
     let mut groups: HashMap<String, Acc> = HashMap::new();
     let mut stmt = conn.prepare_cached(
-        "SELECT lower(hex(c.hash)), c.size, k.id, s.name, s.name || '/' || s.timestamp, p.path
+        "SELECT lower(hex(c.hash)), c.size, k.id, s.name, s.timestamp, p.path
          FROM entries e
          JOIN copies k ON k.id = e.copy_id JOIN contents c ON c.id = k.content_id
          JOIN paths p ON p.id = e.path_id JOIN snapshot_runs s ON s.id = e.snapshot_id
@@ -357,7 +337,8 @@ pub fn duplicates(db: &Db, snapshot_ids: &[i64]) -> Result<Vec<DupGroup>> {
             g.size = r.get(1)?;
             g.copies.insert(r.get(2)?);
             let path: Vec<u8> = r.get(5)?;
-            let shown = format!("{}/{}", r.get::<_, String>(4)?, text(r, 5)?);
+            let snapshot = SnapshotId::new(r.get::<_, String>(3)?, r.get::<_, String>(4)?);
+            let shown = format!("{snapshot}/{}", text(r, 5)?);
             let slot = g
                 .paths
                 .entry((r.get(3)?, path))

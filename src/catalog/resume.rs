@@ -6,6 +6,7 @@ use rusqlite::params;
 
 use super::snapshots::{row, COLUMNS};
 use super::{Db, SnapshotRow};
+use crate::hash::HashAlgo;
 
 /// The runs of `name` from source folder `source` that never finished, with hashes of
 /// `algo`, newest first. Rows such a run committed before it died describe files it
@@ -14,7 +15,7 @@ pub fn dead_runs_of_source(
     db: &Db,
     name: &str,
     source: &[u8],
-    algo: &str,
+    algo: HashAlgo,
 ) -> Result<Vec<SnapshotRow>> {
     let conn = db.conn();
     let sql = format!(

@@ -4,6 +4,8 @@ use anyhow::Result;
 use rusqlite::{params, OptionalExtension, Row};
 
 use super::Db;
+use crate::hash::HashAlgo;
+use crate::snapshot_id::SnapshotId;
 use crate::stamp::Stamp;
 
 /// Where a snapshot run stands.
@@ -28,14 +30,32 @@ impl Status {
     }
 }
 
-/// One snapshot run as the catalog records it.
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One snapshot run as the catalog records it: the one row type of `snapshot_runs`,
+/// whatever a caller needs of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SnapshotRow {
     pub id: i64,
     pub name: String,
     pub timestamp: String,
     pub status: Status,
-    pub hash_algo: String,
+    pub hash_algo: HashAlgo,
+    /// When it started, RFC 3339 UTC.
+    pub started_at: String,
+    /// When a backup run finished (None: still running, died, or recorded by `add`).
+    pub finished_at: Option<String>,
+    pub files: i64,
+    pub bytes: i64,
+    pub new_bytes: i64,
+    /// Files the run could not back up.
+    pub failed: i64,
+    /// Its time, order and source.
+    pub stamp: Stamp,
 }
 
 /// Counters written when a run finishes.
@@ -49,8 +69,22 @@ pub struct Totals {
     pub failed: u64,
 }
 
-/// The columns `row` reads, first in a query.
-pub(super) const COLUMNS: &str = "id, name, timestamp, status, hash_algo";
+/// The columns `row` reads, first in a query (`stamp` last: `STAMP_COLUMNS`).
+pub(super) const COLUMNS: &str = "id, name, timestamp, status, hash_algo, started_at, \
+     finished_at, files, bytes, new_bytes, failed, instant_ns, utc_offset, sequence, \
+     time_source, source_host, source, source_moved";
+
+/// How many columns `row` reads.
+pub(super) const COLUMN_COUNT: usize = 18;
+
+/// `COLUMNS` of the table named `alias` in a join.
+pub(super) fn columns_of(alias: &str) -> String {
+    COLUMNS
+        .split(", ")
+        .map(|c| format!("{alias}.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// The creation order of snapshot runs, oldest first: "newest" is the last one (V12).
 pub(super) const OLDEST_FIRST: &str = "sequence, instant_ns, id";
@@ -65,6 +99,13 @@ pub(super) fn row(r: &Row) -> rusqlite::Result<SnapshotRow> {
         timestamp: r.get(2)?,
         status: r.get(3)?,
         hash_algo: r.get(4)?,
+        started_at: r.get(5)?,
+        finished_at: r.get(6)?,
+        files: r.get(7)?,
+        bytes: r.get(8)?,
+        new_bytes: r.get(9)?,
+        failed: r.get(10)?,
+        stamp: super::stamps::stamp(r, 11)?,
     })
 }
 
@@ -75,7 +116,7 @@ impl SnapshotRow {
         db: &Db,
         name: &str,
         timestamp: &str,
-        hash_algo: &str,
+        hash_algo: HashAlgo,
         stamp: &Stamp,
     ) -> Result<SnapshotRow> {
         let conn = db.conn();
@@ -106,7 +147,14 @@ impl SnapshotRow {
             name: name.into(),
             timestamp: timestamp.into(),
             status: Status::Incomplete,
-            hash_algo: hash_algo.into(),
+            hash_algo,
+            started_at: started_at(stamp.instant_ns),
+            finished_at: None,
+            files: 0,
+            bytes: 0,
+            new_bytes: 0,
+            failed: 0,
+            stamp: stamp.clone(),
         })
     }
 
@@ -258,9 +306,34 @@ impl SnapshotRow {
         Ok(conn.query_row(&sql, [name, timestamp], row).optional()?)
     }
 
+    /// Its name and timestamp.
+    pub fn ident(&self) -> SnapshotId {
+        SnapshotId::new(&self.name, &self.timestamp)
+    }
+
     /// `NAME/TIMESTAMP`, as users name a snapshot.
     pub fn label(&self) -> String {
-        format!("{}/{}", self.name, self.timestamp)
+        self.ident().to_string()
+    }
+
+    /// Made by a backup run (its time noted by the run), not recorded by `add`.
+    pub fn made_by_run(&self) -> bool {
+        self.stamp.time_source == crate::stamp::TimeSource::Run
+    }
+
+    /// What the clock check needs of it.
+    pub fn timed(&self) -> crate::stamp::Timed {
+        crate::stamp::Timed {
+            label: self.label(),
+            name: self.name.clone(),
+            made_by_run: self.made_by_run(),
+            stamp: self.stamp.clone(),
+        }
+    }
+
+    /// Its place in the creation order (the last is the newest).
+    pub fn order(&self) -> (i64, i64, i64) {
+        (self.stamp.sequence, self.stamp.instant_ns, self.id)
     }
 }
 

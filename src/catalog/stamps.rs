@@ -90,15 +90,13 @@ impl SnapshotRow {
 
     /// Complete runs whose folder may lack its side file, with their stamps (a root an
     /// older phlb made: written by the first writer).
-    pub fn complete_with_stamps(db: &Db) -> Result<Vec<(SnapshotRow, Stamp)>> {
+    pub fn complete_with_stamps(db: &Db) -> Result<Vec<SnapshotRow>> {
         let sql = format!(
-            "SELECT {COLUMNS}, {STAMP_COLUMNS} FROM snapshot_runs WHERE status = 'complete'
+            "SELECT {COLUMNS} FROM snapshot_runs WHERE status = 'complete'
              ORDER BY {OLDEST_FIRST}"
         );
         let mut stmt = db.conn().prepare(&sql)?;
-        let rows = stmt
-            .query_map([], |r| Ok((row(r)?, stamp(r, 5)?)))?
-            .collect::<rusqlite::Result<_>>()?;
+        let rows = stmt.query_map([], row)?.collect::<rusqlite::Result<_>>()?;
         Ok(rows)
     }
 
@@ -131,14 +129,14 @@ impl SnapshotRow {
     /// source of each history, the owner's (the newest snapshot's) first.
     pub fn mixed_names(db: &Db) -> Result<Vec<(String, Vec<SourceId>)>> {
         let members = super::prune::members(db, None)?;
-        let mut names: Vec<&str> = members.iter().map(|m| m.row.name.as_str()).collect();
+        let mut names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
         names.sort();
         names.dedup();
         let mut out = Vec::new();
         for name in names {
             let list: Vec<_> = members
                 .iter()
-                .filter(|m| m.row.name == name)
+                .filter(|m| m.name == name)
                 .map(|m| (m.stamp.source.as_ref(), m.stamp.source_moved))
                 .collect();
             let (history, count) = crate::stamp::histories(&list);

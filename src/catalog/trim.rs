@@ -8,6 +8,7 @@ use anyhow::Result;
 use rusqlite::params;
 
 use super::db::Db;
+use super::SnapshotRow;
 
 /// One path of one snapshot whose version is to go.
 #[derive(Debug, Clone)]
@@ -147,34 +148,29 @@ pub fn record(db: &Db, snapshot_id: i64, olds: &[Old], now: &str) -> Result<()> 
 /// A snapshot with trims not yet finished on disk.
 #[derive(Debug, Clone)]
 pub struct Pending {
-    pub snapshot_id: i64,
-    pub name: String,
-    pub timestamp: String,
-    pub hash_algo: String,
+    pub run: SnapshotRow,
     /// The paths to remove from its folder and manifest.
     pub paths: Vec<Vec<u8>>,
 }
 
 /// Every snapshot with trims not yet finished on disk.
 pub fn pending(db: &Db) -> Result<Vec<Pending>> {
-    let mut stmt = db.conn().prepare(
-        "SELECT s.id, s.name, s.timestamp, s.hash_algo, p.path
+    let mut stmt = db.conn().prepare(&format!(
+        "SELECT {}, p.path
          FROM trimmed_entries t JOIN snapshot_runs s ON s.id = t.snapshot_id
          JOIN paths p ON p.id = t.path_id
          WHERE t.done = 0 ORDER BY s.id",
-    )?;
+        super::snapshots::columns_of("s")
+    ))?;
     let mut out: Vec<Pending> = Vec::new();
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
         let id: i64 = r.get(0)?;
-        let path: Vec<u8> = r.get(4)?;
+        let path: Vec<u8> = r.get(super::snapshots::COLUMN_COUNT)?;
         match out.last_mut() {
-            Some(last) if last.snapshot_id == id => last.paths.push(path),
+            Some(last) if last.run.id == id => last.paths.push(path),
             _ => out.push(Pending {
-                snapshot_id: id,
-                name: r.get(1)?,
-                timestamp: r.get(2)?,
-                hash_algo: r.get(3)?,
+                run: super::snapshots::row(r)?,
                 paths: vec![path],
             }),
         }

@@ -1,9 +1,10 @@
-//! The one place where phlb's domain values meet SQL columns: snapshot status and entry
-//! kind read and written as the text the catalog and its views use.
+//! The one place where phlb's domain values meet SQL columns: snapshot status, entry
+//! kind and hash algorithm read and written as the text the catalog and its views use.
 
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 
 use super::snapshots::Status;
+use crate::hash::HashAlgo;
 use crate::scan::Kind;
 
 impl FromSql for Status {
@@ -39,6 +40,20 @@ impl ToSql for Kind {
     }
 }
 
+impl FromSql for HashAlgo {
+    fn column_result(v: ValueRef<'_>) -> FromSqlResult<Self> {
+        v.as_str()?
+            .parse()
+            .map_err(|e: String| FromSqlError::Other(e.into()))
+    }
+}
+
+impl ToSql for HashAlgo {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(self.to_string().into())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -55,6 +70,14 @@ mod tests {
             let back: Kind = conn.query_row("SELECT ?1", [k], |r| r.get(0)).unwrap();
             assert_eq!(back, k);
         }
+        for h in [HashAlgo::Sha256, HashAlgo::Sha512] {
+            let back: HashAlgo = conn.query_row("SELECT ?1", [h], |r| r.get(0)).unwrap();
+            assert_eq!(back, h);
+            let text: String = conn.query_row("SELECT ?1", [h], |r| r.get(0)).unwrap();
+            assert_eq!(text, h.to_string());
+        }
+        let bad: rusqlite::Result<HashAlgo> = conn.query_row("SELECT 'md5'", [], |r| r.get(0));
+        assert!(bad.is_err());
         let bad: rusqlite::Result<Status> = conn.query_row("SELECT 'gone'", [], |r| r.get(0));
         assert!(bad.is_err());
     }

@@ -5,48 +5,10 @@
 use anyhow::Result;
 use rusqlite::{params, OptionalExtension};
 
-use super::snapshots::Status;
+use super::snapshots::{row as run_row, Status, COLUMNS as RUN_COLUMNS};
 use super::{Db, SnapshotRow};
 
 pub use super::web_find::{find_page, Match};
-
-/// One run of a snapshot name with its cheap counters.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Run {
-    pub id: i64,
-    pub name: String,
-    pub timestamp: String,
-    pub status: String,
-    pub started_at: String,
-    pub finished_at: Option<String>,
-    pub files: i64,
-    pub bytes: i64,
-    pub new_bytes: i64,
-    pub failed: i64,
-    /// Its time, order and source.
-    #[serde(skip)]
-    pub stamp: crate::stamp::Stamp,
-}
-
-const RUN_COLUMNS: &str = "id, name, timestamp, status, started_at, finished_at, files, bytes, \
-     new_bytes, failed, instant_ns, utc_offset, sequence, time_source, source_host, source, \
-     source_moved";
-
-fn run_row(r: &rusqlite::Row) -> rusqlite::Result<Run> {
-    Ok(Run {
-        id: r.get(0)?,
-        name: r.get(1)?,
-        timestamp: r.get(2)?,
-        status: r.get(3)?,
-        started_at: r.get(4)?,
-        finished_at: r.get(5)?,
-        files: r.get(6)?,
-        bytes: r.get(7)?,
-        new_bytes: r.get(8)?,
-        failed: r.get(9)?,
-        stamp: super::stamps::stamp(r, 10)?,
-    })
-}
 
 /// Every snapshot name, sorted.
 pub fn names(db: &Db) -> Result<Vec<String>> {
@@ -58,7 +20,7 @@ pub fn names(db: &Db) -> Result<Vec<String>> {
 }
 
 /// Runs of `name`, newest first, `limit` of them from `offset`.
-pub fn runs(db: &Db, name: &str, offset: i64, limit: i64) -> Result<Vec<Run>> {
+pub fn runs(db: &Db, name: &str, offset: i64, limit: i64) -> Result<Vec<SnapshotRow>> {
     let sql = format!(
         "SELECT {RUN_COLUMNS} FROM snapshot_runs WHERE name = ?1
          ORDER BY sequence DESC, instant_ns DESC, id DESC LIMIT ?2 OFFSET ?3"
@@ -82,8 +44,8 @@ pub fn run_count(db: &Db, name: &str) -> Result<i64> {
 pub fn newest(
     db: &Db,
     name: &str,
-    present: &dyn Fn(&Run) -> bool,
-) -> Result<(Option<Run>, Option<Run>)> {
+    present: &dyn Fn(&SnapshotRow) -> bool,
+) -> Result<(Option<SnapshotRow>, Option<SnapshotRow>)> {
     let conn = db.conn();
     let last = conn
         .query_row(
@@ -110,19 +72,17 @@ pub fn newest(
     Ok((last, complete))
 }
 
-/// Chart points of `name`, oldest first: (timestamp, bytes, new bytes) of each complete
-/// run, at most `limit` (the newest ones).
-pub fn chart_points(db: &Db, name: &str, limit: i64) -> Result<Vec<(String, i64, i64)>> {
-    let mut stmt = db.conn().prepare_cached(
-        "SELECT timestamp, bytes, new_bytes FROM (
-             SELECT timestamp, bytes, new_bytes, sequence, instant_ns, id FROM snapshot_runs
+/// Chart points of `name`, oldest first: each complete run (its timestamp, bytes, new
+/// bytes), at most `limit` (the newest ones).
+pub fn chart_points(db: &Db, name: &str, limit: i64) -> Result<Vec<SnapshotRow>> {
+    let mut stmt = db.conn().prepare_cached(&format!(
+        "SELECT {RUN_COLUMNS} FROM (
+             SELECT * FROM snapshot_runs
              WHERE name = ?1 AND status = 'complete'
              ORDER BY sequence DESC, instant_ns DESC, id DESC LIMIT ?2)
-         ORDER BY sequence, instant_ns, id",
-    )?;
-    let rows = stmt.query_map(params![name, limit], |r| {
-        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-    })?;
+         ORDER BY sequence, instant_ns, id"
+    ))?;
+    let rows = stmt.query_map(params![name, limit], run_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
@@ -131,17 +91,9 @@ pub fn snapshot(db: &Db, id: i64) -> Result<Option<SnapshotRow>> {
     Ok(db
         .conn()
         .query_row(
-            "SELECT id, name, timestamp, status, hash_algo FROM snapshot_runs WHERE id = ?1",
+            &format!("SELECT {RUN_COLUMNS} FROM snapshot_runs WHERE id = ?1"),
             [id],
-            |r| {
-                Ok(SnapshotRow {
-                    id: r.get(0)?,
-                    name: r.get(1)?,
-                    timestamp: r.get(2)?,
-                    status: r.get(3)?,
-                    hash_algo: r.get(4)?,
-                })
-            },
+            run_row,
         )
         .optional()?)
 }

@@ -61,7 +61,7 @@ pub fn run(config: &Config, ui: &Ui, args: &FindArgs) -> Result<Outcome> {
     let mut t = Table::new(&["snapshot", "path", "kind", "size", mtime, "hash"]);
     for f in found {
         t.push(vec![
-            f.snapshot.into(),
+            f.snapshot.to_string().into(),
             f.path.into(),
             f.kind.into(),
             Cell::Bytes(f.size),

@@ -34,19 +34,19 @@ pub fn versions(sightings: Vec<Sighting>) -> Vec<Version> {
         match versions.last_mut() {
             Some(v)
                 if v.seen.hash == s.hash
-                    && v.seen.snapshot.split('/').next() == s.snapshot.split('/').next()
+                    && v.seen.snapshot.name == s.snapshot.name
                     && v.seen.kind == s.kind
                     && v.seen.mtime == s.mtime
                     && v.seen.mode == s.mode
                     && v.seen.target == s.target
                     && v.seen.trimmed_at.is_some() == s.trimmed_at.is_some() =>
             {
-                v.last = s.snapshot.clone();
+                v.last = s.snapshot.to_string();
                 v.count += 1;
             }
             _ => versions.push(Version {
-                first: s.snapshot.clone(),
-                last: s.snapshot.clone(),
+                first: s.snapshot.to_string(),
+                last: s.snapshot.to_string(),
                 count: 1,
                 seen: s,
             }),

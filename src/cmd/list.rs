@@ -3,6 +3,7 @@
 use anyhow::{bail, Result};
 
 use crate::catalog::queries;
+use crate::catalog::snapshots::Status;
 use crate::cli::ListArgs;
 use crate::config::Config;
 use crate::ops::select::open_read;
@@ -12,7 +13,7 @@ use crate::Outcome;
 
 /// A snapshot's status with what went wrong or was changed: `complete, 2 failed, 1
 /// damaged, 3 trimmed`.
-fn status_text(status: &str, failed: i64, damaged: i64, trimmed: i64) -> String {
+fn status_text(status: Status, failed: i64, damaged: i64, trimmed: i64) -> String {
     let mut text = status.to_string();
     if failed > 0 {
         text.push_str(&format!(", {failed} failed"));
@@ -52,19 +53,23 @@ pub fn run(config: &Config, ui: &Ui, args: &ListArgs) -> Result<Outcome> {
         columns.push("source");
     }
     let mut t = Table::new(&columns);
-    for mut r in rows {
+    for queries::ListRow {
+        run: mut r,
+        unique_bytes,
+        damaged,
+        trimmed,
+    } in rows
+    {
         // A folder deleted by hand: `missing` (one `lstat` per snapshot).
-        if let Some((name, ts)) = r.snapshot.split_once('/') {
-            r.status = crate::root::latest::shown_status(&root, name, ts, &r.status).to_string();
-        }
+        r.status = crate::root::latest::shown_status(&root, &r.name, &r.timestamp, r.status);
         let made = Cell::Time(i128::from(r.stamp.instant_ns));
         let mut row = vec![
-            r.snapshot.into(),
-            status_text(&r.status, r.failed, r.damaged, r.trimmed).into(),
+            r.label().into(),
+            status_text(r.status, r.failed, damaged, trimmed).into(),
             Cell::Int(r.files),
             Cell::Bytes(r.bytes),
             Cell::Bytes(r.new_bytes),
-            Cell::Bytes(r.unique_bytes),
+            Cell::Bytes(unique_bytes),
         ];
         if json {
             // The instant in the offset recorded when it was made.

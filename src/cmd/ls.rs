@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::ops::select::{open_read, resolve};
 use crate::output::{Cell, Table};
 use crate::progress::Ui;
+use crate::scan::Kind;
 use crate::Outcome;
 
 /// Runs `phlb ls`.
@@ -25,7 +26,7 @@ pub fn run(config: &Config, ui: &Ui, args: &LsArgs) -> Result<Outcome> {
     } else {
         match listing::entry_at(&db, snap.id, dir_bytes)? {
             None => bail!("{}: not in snapshot {}", dir.display(), snap.label()),
-            Some(e) if e.kind != "dir" => vec![e],
+            Some(e) if e.kind != Kind::Dir => vec![e],
             Some(_) => listing::below(&db, snap.id, dir_bytes, args.recursive)?,
         }
     };
@@ -56,7 +57,11 @@ fn row(e: LsEntry, long: bool, json: bool) -> Vec<Cell> {
         .as_deref()
         .map(|t| String::from_utf8_lossy(t).into_owned());
     let mode = format!("{:04o}", e.mode & 0o7777);
-    let (kind, size, time) = (e.kind.into(), Cell::Bytes(e.size), Cell::Time(e.mtime_ns));
+    let (kind, size, time) = (
+        e.kind.as_str().into(),
+        Cell::Bytes(e.size),
+        Cell::Time(e.mtime_ns),
+    );
     if json {
         return vec![path.into(), kind, mode.into(), size, time, target.into()];
     }

@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 
 use std::collections::BTreeMap;
 
-use crate::catalog::web::{self, Run};
+use crate::catalog::snapshots::Status;
+use crate::catalog::web;
 use crate::catalog::{Db, SnapshotRow};
 use crate::cli::StatusArgs;
 use crate::config::Config;
@@ -63,7 +64,7 @@ impl NameStatus {
 }
 
 /// When run `r` was made: its recorded instant (UTC), whatever the reader's time zone.
-pub fn taken_at(r: &Run) -> DateTime<Utc> {
+pub fn taken_at(r: &SnapshotRow) -> DateTime<Utc> {
     DateTime::from_timestamp_nanos(r.stamp.instant_ns)
 }
 
@@ -79,11 +80,10 @@ pub fn statuses(
     for name in web::names(db)? {
         // A snapshot whose folder is gone (deleted by hand) is `missing`, never newest.
         let root = &config.backup_path;
-        let present = |r: &Run| crate::root::latest::on_disk(root, &r.name, &r.timestamp);
+        let present = |r: &SnapshotRow| crate::root::latest::on_disk(root, &r.name, &r.timestamp);
         let (mut last, complete) = web::newest(db, &name, &present)?;
         if let Some(l) = last.as_mut() {
-            l.status = crate::root::latest::shown_status(root, &l.name, &l.timestamp, &l.status)
-                .to_string();
+            l.status = crate::root::latest::shown_status(root, &l.name, &l.timestamp, l.status);
         }
         let taken = complete.as_ref().map(taken_at);
         let age_secs = taken.map(|t| (now - t).num_seconds());
@@ -96,18 +96,16 @@ pub fn statuses(
             .first()
             .map(|a| a.to_string());
         let failed = last.as_ref().is_some_and(|l| {
-            l.failed > 0 || (l.status == "incomplete" && !alive(&l.name, &l.timestamp))
+            l.failed > 0 || (l.status == Status::Incomplete && !alive(&l.name, &l.timestamp))
         });
         out.push(NameStatus {
-            newest: complete
-                .as_ref()
-                .map(|c| format!("{}/{}", c.name, c.timestamp)),
+            newest: complete.as_ref().map(SnapshotRow::label),
             newest_id: complete.as_ref().map(|c| c.id),
             taken_at: complete.as_ref().map(|c| c.stamp.rfc3339()),
             age_secs,
             stale,
-            last_run: last.as_ref().map(|l| format!("{}/{}", l.name, l.timestamp)),
-            last_status: last.as_ref().map(|l| l.status.clone()),
+            last_run: last.as_ref().map(SnapshotRow::label),
+            last_status: last.as_ref().map(|l| l.status.to_string()),
             last_failed: last.as_ref().map_or(0, |l| l.failed),
             failed,
             clock,
@@ -130,11 +128,10 @@ pub fn stuck_removals(db: &Db, root: &std::path::Path) -> Result<Vec<String>> {
         .collect();
     for p in crate::catalog::trim::pending(db)? {
         out.push(format!(
-            "{} old version{} trimmed from {}/{}",
+            "{} old version{} trimmed from {}",
             p.paths.len(),
             if p.paths.len() == 1 { "" } else { "s" },
-            p.name,
-            p.timestamp
+            p.run.label()
         ));
     }
     Ok(out)

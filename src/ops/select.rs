@@ -7,6 +7,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::catalog::{Access, Catalog, Db, SnapshotRow};
 use crate::config::Config;
+use crate::snapshot_id::SnapshotSpec;
 use crate::tell::Tell;
 
 /// The backup root of an existing backup, canonical; an error when it does not exist.
@@ -89,60 +90,15 @@ pub fn clock_problems(db: &Db, name: Option<&str>) -> Result<Vec<crate::stamp::A
 /// Finds the snapshot a user named (`NAME` and `NAME/latest`: its newest complete one
 /// on disk).
 pub fn resolve(db: &Db, root: &Path, spec: &str) -> Result<SnapshotRow> {
-    let (name, ts) = split_spec(root, spec);
-    let found = match ts.as_deref() {
+    let found = match SnapshotSpec::parse(root, spec) {
         // The newest whose folder is on disk (the newest may have been deleted by hand).
-        Some("latest") | None => SnapshotRow::newest_complete(db, &name, &|r| {
+        SnapshotSpec::Newest(name) => SnapshotRow::newest_complete(db, &name, &|r| {
             crate::root::latest::on_disk(root, &r.name, &r.timestamp)
         })?
         .map(Ok)
         .or_else(|| SnapshotRow::previous_complete(db, &name).transpose())
         .transpose()?,
-        Some(ts) => SnapshotRow::find(db, &name, ts)?,
+        SnapshotSpec::Exact(id) => SnapshotRow::find(db, &id.name, &id.timestamp)?,
     };
     found.with_context(|| format!("{spec}: no such snapshot in the catalog"))
-}
-
-/// Splits `NAME/TIMESTAMP`, `NAME` or a folder path (absolute, or relative to the current
-/// folder when it exists) into name and optional timestamp.
-fn split_spec(root: &Path, spec: &str) -> (String, Option<String>) {
-    let as_path = Path::new(spec);
-    let rel = as_path
-        .canonicalize()
-        .ok()
-        .filter(|_| as_path.is_absolute() || as_path.exists())
-        .and_then(|p| p.strip_prefix(root).ok().map(Path::to_path_buf));
-    let text = match &rel {
-        Some(r) => r.to_string_lossy().into_owned(),
-        None => spec.trim_end_matches('/').to_string(),
-    };
-    match text.split_once('/') {
-        Some((name, ts)) => (name.to_string(), Some(ts.trim_end_matches('/').to_string())),
-        None => (text, None),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn specs() {
-        let root = Path::new("/nonexistent-root");
-        let cases = [
-            ("docs", ("docs", None)),
-            (
-                "docs/2026-01-01-000000",
-                ("docs", Some("2026-01-01-000000")),
-            ),
-            (
-                "docs/2026-01-01-000000/",
-                ("docs", Some("2026-01-01-000000")),
-            ),
-        ];
-        for (spec, (name, ts)) in cases {
-            let got = split_spec(root, spec);
-            assert_eq!((got.0.as_str(), got.1.as_deref()), (name, ts), "{spec}");
-        }
-    }
 }

@@ -27,13 +27,13 @@ fn size(bytes: u64, exact: bool) -> String {
 pub fn plan_lines(items: &[Item]) -> Vec<String> {
     let width = items
         .iter()
-        .map(|i| i.member.row.label().chars().count())
+        .map(|i| i.member.label().chars().count())
         .max()
         .unwrap_or(0);
     items
         .iter()
         .map(|i| {
-            let label = crate::units::escape_controls(&i.member.row.label());
+            let label = crate::units::escape_controls(&i.member.label());
             match &i.action {
                 Action::Keep(rules) => {
                     let why: Vec<&str> = rules.iter().map(|r| r.name()).collect();
@@ -60,14 +60,14 @@ pub fn trim_lines(items: &[Item], olds: &[Old], verbose: bool) -> Vec<String> {
     for i in items {
         let mine: Vec<&Old> = olds
             .iter()
-            .filter(|o| o.snapshot_id == i.member.row.id)
+            .filter(|o| o.snapshot_id == i.member.id)
             .collect();
         if mine.is_empty() {
             continue;
         }
         out.push(format!(
             "trim    {}  {} older version{}",
-            crate::units::escape_controls(&i.member.row.label()),
+            crate::units::escape_controls(&i.member.label()),
             mine.len(),
             if mine.len() == 1 { "" } else { "s" }
         ));
@@ -155,15 +155,15 @@ pub fn json(
             };
             let trimmed: Vec<String> = olds
                 .iter()
-                .filter(|o| o.snapshot_id == i.member.row.id)
+                .filter(|o| o.snapshot_id == i.member.id)
                 .map(|o| String::from_utf8_lossy(&o.path).into_owned())
                 .collect();
             json!({
-                "snapshot": i.member.row.label(),
+                "snapshot": i.member.label(),
                 "trim": trimmed,
-                "name": i.member.row.name,
-                "timestamp": i.member.row.timestamp,
-                "status": i.member.row.status.as_str(),
+                "name": i.member.name,
+                "timestamp": i.member.timestamp,
+                "status": i.member.status.as_str(),
                 "action": action,
                 "kept_by": kept_by,
                 "reason": reason,

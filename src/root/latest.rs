@@ -7,6 +7,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
+use crate::catalog::snapshots::Status;
 use crate::catalog::Db;
 use crate::layout::LATEST;
 
@@ -22,9 +23,9 @@ pub fn on_disk(root: &Path, name: &str, timestamp: &str) -> bool {
 
 /// The status to show for snapshot `name/timestamp` recorded as `status`: `missing`
 /// for a complete one whose folder is gone.
-pub fn shown_status<'a>(root: &Path, name: &str, timestamp: &str, status: &'a str) -> &'a str {
-    if status == "complete" && !on_disk(root, name, timestamp) {
-        "missing"
+pub fn shown_status(root: &Path, name: &str, timestamp: &str, status: Status) -> Status {
+    if status == Status::Complete && !on_disk(root, name, timestamp) {
+        Status::Missing
     } else {
         status
     }
@@ -39,10 +40,9 @@ pub fn refresh(db: &Db, root: &Path, name: &str) -> Result<()> {
     // The last made (creation order, as `previous_complete`).
     let newest = crate::catalog::prune::members(db, Some(name))?
         .into_iter()
-        .filter(|m| m.row.status == crate::catalog::snapshots::Status::Complete)
-        .filter(|m| on_disk(root, name, &m.row.timestamp))
-        .max_by_key(|m| m.order())
-        .map(|m| m.row);
+        .filter(|m| m.status == Status::Complete)
+        .filter(|m| on_disk(root, name, &m.timestamp))
+        .max_by_key(|m| m.order());
     let Some(row) = newest else {
         if !link
             .symlink_metadata()

@@ -18,7 +18,6 @@ use anyhow::{Context, Result};
 
 use super::stuck::Stuck;
 use crate::catalog::{trim, Catalog};
-use crate::hash::HashAlgo;
 use crate::layout::{snapshot_dir_rel, SnapshotPaths};
 use crate::lock::snapshot::{self, Hold};
 use crate::manifest;
@@ -36,14 +35,8 @@ pub fn finish(
     let db = catalog.db()?;
     let mut removed = 0;
     let mut stuck = Vec::new();
-    for trim::Pending {
-        snapshot_id: id,
-        name,
-        timestamp: ts,
-        hash_algo: algo,
-        paths,
-    } in trim::pending(&db)?
-    {
+    for trim::Pending { run, paths } in trim::pending(&db)? {
+        let (id, name, ts, algo) = (run.id, run.name, run.timestamp, run.hash_algo);
         let dir = root.join(snapshot_dir_rel(&name, &ts, true));
         let _held = match dir.symlink_metadata() {
             Ok(md) if md.is_dir() => Some(snapshot::lock(&dir, Hold::Exclusive, &|| {
@@ -76,7 +69,6 @@ pub fn finish(
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(e).with_context(|| format!("{}: cannot open", dir.display())),
         }
-        let algo: HashAlgo = algo.parse().unwrap_or(HashAlgo::Sha256);
         let sums = SnapshotPaths::new(root, &name, &ts, algo.manifest_suffix()).manifest;
         drop_from_manifest(&sums, &paths)
             .with_context(|| format!("{}: cannot rewrite", sums.display()))?;

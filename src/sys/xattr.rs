@@ -247,7 +247,11 @@ mod tests {
             v.extend_from_slice(&tag.to_le_bytes());
             v.extend_from_slice(&perm.to_le_bytes());
             // A named user or group entry (0x02, 0x08) needs a real id; the others none.
-            let id = if tag == 0x02 || tag == 0x08 { 0 } else { u32::MAX };
+            let id = if tag == 0x02 || tag == 0x08 {
+                0
+            } else {
+                u32::MAX
+            };
             v.extend_from_slice(&id.to_le_bytes());
         }
         v

@@ -143,7 +143,7 @@ pub fn folder(app: &App, req: &Request) -> Answer {
         None => format!("browse?s={}&", snap.id),
     };
     body.push_str(&pager(&base, offset, PER, rows.len(), Some(total)));
-    ok_html(app, &format!("{}/{}", snap.name, snap.timestamp), &body)
+    ok_html(app, &snap.label(), &body)
 }
 
 /// `/file?s=ID&p=PATH_ID`: one entry's metadata, hash, damage, download and history.

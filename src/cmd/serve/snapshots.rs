@@ -96,14 +96,16 @@ fn name_section(
     offset: i64,
     body: &mut String,
 ) -> Result<(), Fail> {
-    let points = web::chart_points(db, name, CHART_POINTS)?;
+    let points: Vec<(String, i64, i64)> = web::chart_points(db, name, CHART_POINTS)?
+        .into_iter()
+        .map(|r| (r.timestamp, r.bytes, r.new_bytes))
+        .collect();
     let total = web::run_count(db, name)?;
     // One more than shown, so the last row shown has an older run to diff with.
     let mut runs = web::runs(db, name, offset, PER + 1)?;
     for r in runs.iter_mut() {
         // A folder deleted by hand: `missing`, one `lstat` per run shown.
-        r.status =
-            crate::root::latest::shown_status(root, &r.name, &r.timestamp, &r.status).to_string();
+        r.status = crate::root::latest::shown_status(root, &r.name, &r.timestamp, r.status);
     }
     let older_of_last = (runs.len() as i64 > PER).then(|| runs.pop()).flatten();
     let _ = write!(
@@ -119,7 +121,7 @@ fn name_section(
         let status = if r.failed > 0 {
             format!("{}, {} failed", r.status, r.failed)
         } else {
-            r.status.clone()
+            r.status.to_string()
         };
         let older = runs
             .get(i + 1)

@@ -18,10 +18,10 @@ const PER: i64 = 200;
 
 /// The snapshot id of `NAME/TIMESTAMP`.
 fn id_of(db: &Db, label: &str) -> Result<Option<i64>, Fail> {
-    let Some((name, ts)) = label.split_once('/') else {
+    let Some(id) = crate::snapshot_id::SnapshotId::parse(label) else {
         return Ok(None);
     };
-    Ok(SnapshotRow::find(db, name, ts)?.map(|s| s.id))
+    Ok(SnapshotRow::find(db, &id.name, &id.timestamp)?.map(|s| s.id))
 }
 
 /// `/history?p=PATH_ID[&name=N]`: each version of one path, when it changed.
@@ -252,7 +252,7 @@ fn dup_ids(db: &Db, root: &std::path::Path, req: &Request) -> Result<Vec<i64>, F
     }
     let mut ids = Vec::new();
     for name in web::names(db)? {
-        let present = |r: &web::Run| crate::root::latest::on_disk(root, &r.name, &r.timestamp);
+        let present = |r: &SnapshotRow| crate::root::latest::on_disk(root, &r.name, &r.timestamp);
         if let (_, Some(c)) = web::newest(db, &name, &present)? {
             ids.push(c.id);
         }

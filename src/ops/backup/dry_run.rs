@@ -48,7 +48,7 @@ pub fn run(
         None
     };
     if let Some(c) = &catalog {
-        let algo = config.hash.to_string();
+        let algo = config.hash;
         if let Some(recorded) = c.root_hash()?.filter(|h| *h != algo) {
             anyhow::bail!(
                 "{}: this backup root uses HASH = {recorded} (set when it was made), the config says HASH = {algo}; \

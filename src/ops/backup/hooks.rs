@@ -74,8 +74,9 @@ pub fn snapshot_with_hooks(
 
 /// The side files of snapshot `label` (`NAME/TIMESTAMP`) in `root`.
 fn snapshot_paths(root: &Path, config: &Config, label: &str) -> SnapshotPaths {
-    let (name, ts) = label.split_once('/').unwrap_or((label, ""));
-    SnapshotPaths::new(root, name, ts, config.hash.manifest_suffix())
+    use crate::snapshot_id::SnapshotId;
+    let id = SnapshotId::parse(label).unwrap_or_else(|| SnapshotId::new(label, ""));
+    SnapshotPaths::new(root, &id.name, &id.timestamp, config.hash.manifest_suffix())
 }
 
 /// What a hook printed (each line prefixed with its name) and why it failed, if it did.

@@ -47,7 +47,7 @@ pub fn clean(
     let mut out = Cleaned::default();
     for run in SnapshotRow::incomplete(db, name)? {
         let paths = SnapshotPaths::new(root, name, &run.timestamp, sums);
-        let label = format!("{name}/{}", run.timestamp);
+        let label = crate::snapshot_id::SnapshotId::new(name, &run.timestamp).to_string();
         if paths.dir.is_dir() && !paths.work_dir.exists() {
             run.mark_complete(db)?;
             out.finished.push(label);
@@ -88,7 +88,8 @@ pub fn clean(
             continue;
         }
         if !out.removed.iter().any(|r| r.ends_with(ts)) {
-            out.removed.push(format!("{name}/{ts}"));
+            out.removed
+                .push(crate::snapshot_id::SnapshotId::new(name, ts).to_string());
         }
     }
     Ok(out)
@@ -107,8 +108,7 @@ pub fn resumable(
 ) -> Result<Vec<Previous>> {
     use std::os::unix::ffi::OsStrExt;
     let from = source.path.as_os_str().as_bytes();
-    let runs =
-        crate::catalog::resume::dead_runs_of_source(db, &source.name, from, &algo.to_string())?;
+    let runs = crate::catalog::resume::dead_runs_of_source(db, &source.name, from, algo)?;
     Ok(runs
         .into_iter()
         .filter_map(|run| {

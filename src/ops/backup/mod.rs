@@ -173,7 +173,7 @@ pub(crate) fn open_for_backup(
     let say: &dyn crate::tell::Tell = ui;
     let opened = BackupRoot::open_writer(root, Filesystem::MustMatch, wait, &say)?;
     crate::ops::record::record_on_disk(config, opened.path(), &opened.catalog, ui.style, &say)?;
-    opened.catalog.check_hash(&config.hash.to_string())?;
+    opened.catalog.check_hash(config.hash)?;
     crate::ops::record::settle_times(&opened.catalog, config)?;
     Ok(opened)
 }
@@ -234,7 +234,7 @@ pub(crate) fn fast_path_base(
     }
     // Hashes of another algorithm cannot go into this run's manifest: after a change of
     // HASH the first run reads every file again.
-    if row.hash_algo != algo.to_string() {
+    if row.hash_algo != algo {
         return Ok(Base::None);
     }
     Ok(Base::Usable(row))
@@ -328,7 +328,7 @@ pub fn make_snapshot(
     let resume = leftovers::resumable(&db, root, source, sums, config.hash)?;
     let now = crate::clock::now_utc();
     let (ts, paths) = pick_timestamp(&db, root, config, name, now.with_timezone(&chrono::Local))?;
-    let label = format!("{name}/{ts}");
+    let label = crate::snapshot_id::SnapshotId::new(name, &ts).to_string();
     crate::signals::doing(format!(
         "backup of {label} stopped; nothing was marked complete, the next run links the files it finished, then removes the leftovers"
     ));
@@ -342,7 +342,7 @@ pub fn make_snapshot(
         source: Some(source.id()),
         source_moved: moved,
     };
-    let snapshot = SnapshotRow::create(&db, name, &ts, &config.hash.to_string(), &stamp)?;
+    let snapshot = SnapshotRow::create(&db, name, &ts, config.hash, &stamp)?;
     store::make_dir(&paths.work_dir).with_context(|| {
         format!(
             "{}: cannot create snapshot folder",

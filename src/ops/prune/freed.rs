@@ -90,9 +90,9 @@ pub fn measure(db: &Db, root: &Path, items: &[Item], olds: &[Old]) -> Result<Fre
         going.push((o.content_id, o.size, o.snapshot_id, o.path));
     }
     let folder_of = |id: i64| -> Option<PathBuf> {
-        let m = &items.iter().find(|i| i.member.row.id == id)?.member;
-        let complete = m.row.status == Status::Complete;
-        Some(root.join(snapshot_dir_rel(&m.row.name, &m.row.timestamp, complete)))
+        let m = &items.iter().find(|i| i.member.id == id)?.member;
+        let complete = m.status == Status::Complete;
+        Some(root.join(snapshot_dir_rel(&m.name, &m.timestamp, complete)))
     };
     let in_snapshot =
         |id: i64, path: &[u8]| folder_of(id).map(|dir| dir.join(std::ffi::OsStr::from_bytes(path)));
@@ -109,10 +109,10 @@ pub fn measure(db: &Db, root: &Path, items: &[Item], olds: &[Old]) -> Result<Fre
     }
     let removed: Vec<&Item> = items
         .iter()
-        .filter(|i| ids.contains(&i.member.row.id))
+        .filter(|i| ids.contains(&i.member.id))
         .collect();
     for i in &removed {
-        let row = &i.member.row;
+        let row = &i.member;
         for place in crate::root::snapshot_places(root, &row.name, &row.timestamp) {
             disk.count(&place);
         }
@@ -122,9 +122,9 @@ pub fn measure(db: &Db, root: &Path, items: &[Item], olds: &[Old]) -> Result<Fre
     let (mut bytes, mut copies) = (going.iter().map(|g| g.1).sum(), going.len() as u64);
     let unfinished: Vec<PathBuf> = removed
         .iter()
-        .filter(|i| i.member.row.status == Status::Incomplete)
+        .filter(|i| i.member.status == Status::Incomplete)
         .flat_map(|i| {
-            let row = &i.member.row;
+            let row = &i.member;
             [false, true].map(|c| root.join(snapshot_dir_rel(&row.name, &row.timestamp, c)))
         })
         .collect();
@@ -135,8 +135,8 @@ pub fn measure(db: &Db, root: &Path, items: &[Item], olds: &[Old]) -> Result<Fre
     let label = |id: i64| {
         items
             .iter()
-            .find(|i| i.member.row.id == id)
-            .map(|i| i.member.row.label())
+            .find(|i| i.member.id == id)
+            .map(|i| i.member.label())
             .unwrap_or_default()
     };
     let mut lost = Vec::new();
@@ -164,7 +164,7 @@ fn side_files_and_name_folders(root: &Path, items: &[Item]) -> u64 {
     let mut bytes = 0;
     let mut going: HashSet<PathBuf> = HashSet::new();
     for i in items.iter().filter(|i| i.removes()) {
-        let row = &i.member.row;
+        let row = &i.member;
         let places = crate::root::snapshot_places(root, &row.name, &row.timestamp);
         let folder_there = places
             .iter()
@@ -181,7 +181,7 @@ fn side_files_and_name_folders(root: &Path, items: &[Item]) -> u64 {
     let mut names: Vec<&str> = items
         .iter()
         .filter(|i| i.removes())
-        .map(|i| i.member.row.name.as_str())
+        .map(|i| i.member.name.as_str())
         .collect();
     names.sort();
     names.dedup();
@@ -266,14 +266,11 @@ fn manifest_shrink(root: &Path, items: &[Item], olds: &[Old]) -> Result<u64> {
     ids.sort();
     ids.dedup();
     for id in ids {
-        let Some(item) = items.iter().find(|i| i.member.row.id == id) else {
+        let Some(item) = items.iter().find(|i| i.member.id == id) else {
             continue;
         };
-        let row = &item.member.row;
-        let algo: crate::hash::HashAlgo = row
-            .hash_algo
-            .parse()
-            .unwrap_or(crate::hash::HashAlgo::Sha256);
+        let row = &item.member;
+        let algo = row.hash_algo;
         let sums = crate::layout::SnapshotPaths::new(
             root,
             &row.name,

@@ -17,11 +17,11 @@ use std::time::Duration;
 
 use anyhow::{bail, Result};
 
-use crate::catalog::prune::{members, Member};
+use crate::catalog::prune::members;
 use crate::catalog::snapshots::Status;
 use crate::catalog::trim::{self, Old};
 use crate::catalog::{prune, Db};
-use crate::catalog::{Access, Catalog};
+use crate::catalog::{Access, Catalog, SnapshotRow};
 use crate::config::Config;
 use crate::lock::Wait;
 use crate::ops::select::{existing_root, resolve};
@@ -77,13 +77,13 @@ pub fn prune(
     let pick = |conn: &Db, root: &Path| -> Result<Vec<Item>> {
         let all = members(conn, None)?;
         for name in names {
-            if !all.iter().any(|m| &m.row.name == name) {
+            if !all.iter().any(|m| &m.name == name) {
                 bail!("{name}: no snapshots of this name in the catalog");
             }
         }
-        let chosen: Vec<Member> = all
+        let chosen: Vec<SnapshotRow> = all
             .into_iter()
-            .filter(|m| names.is_empty() || names.contains(&m.row.name))
+            .filter(|m| names.is_empty() || names.contains(&m.name))
             .collect();
         plan::check_clock(&chosen)?;
         for line in plan::per_source_notes(&chosen) {
@@ -111,15 +111,11 @@ pub fn forget(
         let mut items: Vec<Item> = Vec::new();
         if missing {
             for m in all.iter().cloned() {
-                let dir = root.join(crate::layout::snapshot_dir_rel(
-                    &m.row.name,
-                    &m.row.timestamp,
-                    true,
-                ));
+                let dir = root.join(crate::layout::snapshot_dir_rel(&m.name, &m.timestamp, true));
                 // Gone from disk, whatever the catalog says: a verify that ran while the
                 // drive was unmounted marked present snapshots `missing` (found by an
                 // attack); their rows are kept.
-                let gone = match m.row.status {
+                let gone = match m.status {
                     Status::Missing | Status::Complete => dir.symlink_metadata().is_err(),
                     Status::Incomplete => false,
                 };
@@ -144,10 +140,10 @@ pub fn forget(
                     row.label()
                 );
             }
-            if items.iter().any(|i| i.member.row.id == row.id) {
+            if items.iter().any(|i| i.member.id == row.id) {
                 continue;
             }
-            let Some(m) = all.iter().find(|m| m.row.id == row.id) else {
+            let Some(m) = all.iter().find(|m| m.id == row.id) else {
                 bail!("{spec}: no such snapshot in the catalog");
             };
             items.push(Item {
@@ -171,9 +167,9 @@ pub fn after_backup(
     shows: &dyn Shows,
 ) -> Result<Outcome> {
     let conn = opened.catalog.db()?;
-    let chosen: Vec<Member> = members(&conn, None)?
+    let chosen: Vec<SnapshotRow> = members(&conn, None)?
         .into_iter()
-        .filter(|m| names.contains(&m.row.name))
+        .filter(|m| names.contains(&m.name))
         .collect();
     plan::check_clock(&chosen)?;
     for line in plan::per_source_notes(&chosen) {
@@ -282,7 +278,7 @@ fn carry_out(
     let mut done = 0usize;
     let mut stuck = Vec::new();
     for item in &to_remove {
-        let row = &item.member.row;
+        let row = &item.member;
         if item.action == Action::Remove(Reason::Missing) {
             prune::delete_run(conn, row.id)?;
             crate::root::remove_side_files(opened.path(), &row.name, &row.timestamp);
@@ -321,7 +317,7 @@ fn carry_out(
     }
     // `latest` of every name looked at points at its newest snapshot on disk (also when
     // nothing was removed but the newest was deleted by hand).
-    let mut names: Vec<&str> = items.iter().map(|i| i.member.row.name.as_str()).collect();
+    let mut names: Vec<&str> = items.iter().map(|i| i.member.name.as_str()).collect();
     names.dedup();
     for name in names {
         crate::root::latest::refresh(conn, opened.path(), name)?;
@@ -367,7 +363,7 @@ fn trim_versions(
 fn names_to_remove(conn: &Db, root: &Path, items: &[&Item]) -> Result<u64> {
     let mut total = 0;
     for item in items {
-        let row = &item.member.row;
+        let row = &item.member;
         if item.action == Action::Remove(Reason::Missing) {
             continue;
         }

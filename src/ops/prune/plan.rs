@@ -6,10 +6,10 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use crate::catalog::prune::Member;
 use crate::catalog::snapshots::Status;
 use crate::catalog::trim::{self, Old};
 use crate::catalog::Db;
+use crate::catalog::SnapshotRow;
 use crate::layout::snapshot_dir_rel;
 use crate::retention::{self, Policy, Rule};
 use crate::stamp::SourceId;
@@ -50,7 +50,7 @@ pub enum Action {
 
 #[derive(Debug, Clone)]
 pub struct Item {
-    pub member: Member,
+    pub member: SnapshotRow,
     pub action: Action,
 }
 
@@ -65,25 +65,25 @@ impl Item {
 /// left alone (`forget --missing` drops those), and complete ones whose folder is gone
 /// from under `root` (deleted by hand) marked `Gone`: they count for nothing, so a
 /// deleted newest snapshot never makes prune remove the last one left on disk.
-pub fn by_policy(members: Vec<Member>, policy: Option<&Policy>, root: &Path) -> Vec<Item> {
+pub fn by_policy(members: Vec<SnapshotRow>, policy: Option<&Policy>, root: &Path) -> Vec<Item> {
     let groups = source_groups(&members);
-    let on_disk = |m: &Member| {
-        root.join(snapshot_dir_rel(&m.row.name, &m.row.timestamp, true))
+    let on_disk = |m: &SnapshotRow| {
+        root.join(snapshot_dir_rel(&m.name, &m.timestamp, true))
             .symlink_metadata()
             .is_ok_and(|md| md.is_dir())
     };
     let mut items = Vec::new();
     for key in groups.keys() {
-        let mut group: Vec<&Member> = members
+        let mut group: Vec<&SnapshotRow> = members
             .iter()
-            .filter(|m| groups[key].contains(&m.row.id))
+            .filter(|m| groups[key].contains(&m.id))
             .collect();
         // Oldest first in the creation order: the last is the newest.
         group.sort_by_key(|m| m.order());
-        let present: Vec<&Member> = group
+        let present: Vec<&SnapshotRow> = group
             .iter()
             .copied()
-            .filter(|m| m.row.status == Status::Complete && on_disk(m))
+            .filter(|m| m.status == Status::Complete && on_disk(m))
             .collect();
         let times: Vec<_> = present.iter().map(|m| m.stamp.local()).collect();
         let verdicts = match policy {
@@ -92,7 +92,7 @@ pub fn by_policy(members: Vec<Member>, policy: Option<&Policy>, root: &Path) -> 
         };
         let mut verdict_of = present.iter().zip(verdicts);
         for m in group {
-            let action = match m.row.status {
+            let action = match m.status {
                 Status::Complete if !on_disk(m) => Action::Gone,
                 Status::Complete => {
                     let (_, v) = verdict_of
@@ -124,10 +124,10 @@ pub type GroupKey = (String, Option<SourceId>);
 /// name that mixes sources (`stamp::histories`: a source moved with `--source-moved`
 /// continues one; a tree copied in by hand goes with the newest source's), keyed by the
 /// newest source of each history.
-pub fn source_groups(members: &[Member]) -> BTreeMap<GroupKey, Vec<i64>> {
-    let mut by_name: BTreeMap<&str, Vec<&Member>> = BTreeMap::new();
+pub fn source_groups(members: &[SnapshotRow]) -> BTreeMap<GroupKey, Vec<i64>> {
+    let mut by_name: BTreeMap<&str, Vec<&SnapshotRow>> = BTreeMap::new();
     for m in members {
-        by_name.entry(&m.row.name).or_default().push(m);
+        by_name.entry(&m.name).or_default().push(m);
     }
     let mut out: BTreeMap<GroupKey, Vec<i64>> = BTreeMap::new();
     for (name, mut list) in by_name {
@@ -139,14 +139,14 @@ pub fn source_groups(members: &[Member]) -> BTreeMap<GroupKey, Vec<i64>> {
         let (history, count) = crate::stamp::histories(&sources);
         for (m, h) in list.into_iter().zip(history) {
             let key = (name.to_string(), if count > 1 { h } else { None });
-            out.entry(key).or_default().push(m.row.id);
+            out.entry(key).or_default().push(m.id);
         }
     }
     out
 }
 
 /// Lines saying which names prune plans per source.
-pub fn per_source_notes(members: &[Member]) -> Vec<String> {
+pub fn per_source_notes(members: &[SnapshotRow]) -> Vec<String> {
     let groups = source_groups(members);
     let mut out = Vec::new();
     for ((name, source), ids) in &groups {
@@ -166,11 +166,11 @@ pub fn per_source_notes(members: &[Member]) -> Vec<String> {
 /// whose instant is more than `stamp::CLOCK_SLACK_SECS` before that of a run made before
 /// it, or an instant that far in the future. The clock lied for one of them; prune would
 /// keep the wrong one.
-pub fn check_clock(members: &[Member]) -> Result<()> {
+pub fn check_clock(members: &[SnapshotRow]) -> Result<()> {
     let now = crate::clock::now_utc()
         .timestamp_nanos_opt()
         .unwrap_or(i64::MAX);
-    match crate::stamp::clock_anomalies(members.iter().map(Member::timed), now).first() {
+    match crate::stamp::clock_anomalies(members.iter().map(SnapshotRow::timed), now).first() {
         Some(a) => anyhow::bail!("{a}; prune cannot tell which snapshot to keep: {}", a.fix()),
         None => Ok(()),
     }
@@ -188,10 +188,10 @@ pub fn trims(db: &Db, items: &[Item], keep: Option<u32>) -> Result<Vec<Old>> {
         items
             .iter()
             .filter(|i| i.action == Action::Gone)
-            .map(|i| i.member.row.id),
+            .map(|i| i.member.id),
     );
     // Versions are counted per name, and per source of a name that mixes sources.
-    let members: Vec<Member> = items.iter().map(|i| i.member.clone()).collect();
+    let members: Vec<SnapshotRow> = items.iter().map(|i| i.member.clone()).collect();
     let groups = source_groups(&members);
     let mut out = Vec::new();
     for ((name, _), ids) in &groups {
@@ -212,6 +212,6 @@ pub fn removed_ids(items: &[Item]) -> Vec<i64> {
     items
         .iter()
         .filter(|i| matches!(i.action, Action::Remove(r) if r != Reason::Missing))
-        .map(|i| i.member.row.id)
+        .map(|i| i.member.id)
         .collect()
 }

@@ -79,7 +79,8 @@ impl Importer<'_> {
         side: Option<&Stamp>,
         tally: &mut Tally,
     ) -> Result<()> {
-        let label = format!("{}/{}", folder.name, folder.timestamp);
+        let label =
+            crate::snapshot_id::SnapshotId::new(&folder.name, &folder.timestamp).to_string();
         let (algo, manifest_path) = self.manifest_of(folder);
         let listed = manifest_path
             .as_ref()
@@ -137,13 +138,7 @@ impl Importer<'_> {
             Some(s) => s.clone(),
             None => super::stamp_from_name(&tx, folder, &self.config.sub_dir_formatter)?,
         };
-        let row = SnapshotRow::create(
-            &tx,
-            &folder.name,
-            &folder.timestamp,
-            &algo.to_string(),
-            &stamp,
-        )?;
+        let row = SnapshotRow::create(&tx, &folder.name, &folder.timestamp, algo, &stamp)?;
         let mut totals = Totals::default();
         let mut copy_of: HashMap<u64, i64> = HashMap::new();
         let mut inos: Vec<u64> = inodes.keys().copied().collect();
@@ -329,7 +324,10 @@ impl Importer<'_> {
         let total: u64 = to_read.iter().map(|ino| inodes[ino].size).sum();
         let progress = Progress::new(
             self.style,
-            &format!("add {}/{}", folder.name, folder.timestamp),
+            &format!(
+                "add {}",
+                crate::snapshot_id::SnapshotId::new(&folder.name, &folder.timestamp)
+            ),
             to_read.len() as u64,
             total,
         );

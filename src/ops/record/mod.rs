@@ -146,7 +146,8 @@ fn record_folders(
         proven: Default::default(),
     };
     for (folder, side) in &planned {
-        let label = format!("{}/{}", folder.name, folder.timestamp);
+        let label =
+            crate::snapshot_id::SnapshotId::new(&folder.name, &folder.timestamp).to_string();
         if let Some(row) = SnapshotRow::find(db, &folder.name, &folder.timestamp)? {
             if row.status == Status::Complete {
                 continue;
@@ -243,11 +244,11 @@ pub fn settle_times(catalog: &Catalog, config: &Config) -> Result<()> {
     }
     SnapshotRow::adopt_host(&db, &crate::stamp::hostname())?;
     let root = &config.backup_path;
-    for (row, stamp) in SnapshotRow::complete_with_stamps(&db)? {
+    for row in SnapshotRow::complete_with_stamps(&db)? {
         let paths = SnapshotPaths::new(root, &row.name, &row.timestamp, "");
         let on_disk = paths.dir.symlink_metadata().is_ok_and(|m| m.is_dir());
         if on_disk && paths.stamp.symlink_metadata().is_err() {
-            stamp.write(&paths.stamp)?;
+            row.stamp.write(&paths.stamp)?;
         }
     }
     Ok(())
@@ -290,7 +291,7 @@ pub fn plan(config: &Config, options: &Options) -> Result<Planned> {
             None => false,
         };
         if !known {
-            record.push(format!("{}/{}", f.name, f.timestamp));
+            record.push(crate::snapshot_id::SnapshotId::new(&f.name, &f.timestamp).to_string());
         }
     }
     let mut missing = Vec::new();
@@ -349,7 +350,7 @@ pub fn record(
     record_folders(config, options, &root, &db, folders, style, &mut tally, say)?;
     // The root's hash is the one its snapshots were made with (set now for a rebuilt
     // catalog); a config that says otherwise is told so, as backup would.
-    catalog.check_hash(&config.hash.to_string())?;
+    catalog.check_hash(config.hash)?;
     Ok(Recorded {
         root,
         tally,

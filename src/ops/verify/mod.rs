@@ -172,7 +172,7 @@ pub fn verify(
     );
     let mut entries_checked = 0u64;
     for (index, snap) in targets.iter().enumerate() {
-        let algo: HashAlgo = snap.hash_algo.parse().unwrap_or(config.hash);
+        let algo: HashAlgo = snap.hash_algo;
         let paths = SnapshotPaths::new(&root, &snap.name, &snap.timestamp, algo.manifest_suffix());
         let linked = [root.join(&snap.name), paths.dir.clone()].iter().any(|p| {
             p.symlink_metadata()

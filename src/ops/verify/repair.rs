@@ -65,7 +65,7 @@ pub fn repair(
             continue;
         };
         for d in &paths {
-            let (name, ts) = d.snapshot.split_once('/').unwrap_or((&d.snapshot, ""));
+            let (name, ts) = (&d.snapshot.name, &d.snapshot.timestamp);
             let place = root.join(snapshot_dir_rel(name, ts, true)).join(&d.rel);
             if let Err(e) = store::replace_with_link_via(&good, &place, &tmp_dir) {
                 let why = match e.raw_os_error() {
