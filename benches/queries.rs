@@ -99,7 +99,7 @@ fn main() {
     time("diff (two snapshots)", 3, || {
         let a = queries::items(&db, 10).unwrap();
         let b = queries::items(&db, 11).unwrap();
-        phlb::cmd::diff::compare(&a, &b).len()
+        phlb::ops::query::diff::compare(&a, &b).len()
     });
     time("find '*/file4242*.txt'", 3, || {
         queries::find(&db, "*/file4242*.txt", None).unwrap().len()
@@ -148,7 +148,7 @@ fn serve_pages(db: &phlb::catalog::Db, snapshots: i64) {
     let config = phlb::config::Config::default();
     time("serve /", 3, || {
         let now = phlb::clock::now_utc();
-        let s = phlb::cmd::status::statuses(db, &config, now, &|_, _| false).unwrap();
+        let s = phlb::ops::query::status::statuses(db, &config, now, &|_, _| false).unwrap();
         let c = web::chart_points(db, "docs", 500).unwrap();
         let r = web::runs(db, "docs", 0, 26).unwrap();
         s.len() + c.len() + r.len() + web::run_count(db, "docs").unwrap() as usize
@@ -172,7 +172,7 @@ fn serve_pages(db: &phlb::catalog::Db, snapshots: i64) {
     time("serve /history", 3, || {
         let p = web::path_of(db, 4242).unwrap().unwrap();
         let s = queries::sightings(db, &p, None).unwrap().unwrap();
-        phlb::cmd::history::versions(s).len()
+        phlb::ops::query::history::versions(s).len()
     });
     time("serve /find '*file4242*'", 3, || {
         web::find_page(db, "*file4242*", None, 0, 200)
@@ -182,7 +182,7 @@ fn serve_pages(db: &phlb::catalog::Db, snapshots: i64) {
     time("serve /diff/part (after)", 3, || {
         let a = queries::items(db, 10).unwrap();
         let b = queries::items(db, 11).unwrap();
-        phlb::cmd::diff::compare(&a, &b).len()
+        phlb::ops::query::diff::compare(&a, &b).len()
             + web::meta_changes(db, 10, 11, 0, 200).unwrap().0.len()
     });
 }

@@ -4,8 +4,8 @@ use anyhow::{bail, Result};
 
 use crate::catalog::{queries, SnapshotRow};
 use crate::cli::FindArgs;
-use crate::cmd::history::in_snapshot;
 use crate::config::Config;
+use crate::ops::query::history::in_snapshot;
 use crate::ops::select::open_read;
 use crate::output::{Cell, Table};
 use crate::progress::Ui;

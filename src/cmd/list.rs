@@ -91,7 +91,7 @@ pub fn run(config: &Config, ui: &Ui, args: &ListArgs) -> Result<Outcome> {
         if a.failed() && args.name.as_ref().is_none_or(|n| *n == name) {
             eprintln!(
                 "phlb: note: the last backup attempt of {name} failed: {}",
-                crate::cmd::status::attempt_text(Some(&a))
+                crate::render::status::attempt_text(Some(&a))
             );
         }
     }

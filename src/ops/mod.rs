@@ -7,6 +7,7 @@
 pub mod backup;
 pub mod dedup;
 pub mod prune;
+pub mod query;
 pub mod record;
 pub mod restore;
 pub mod select;

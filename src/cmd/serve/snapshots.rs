@@ -9,7 +9,7 @@ use super::http::{Request, Response};
 use super::routes::{ok_html, Answer, Fail};
 use super::{chart, App};
 use crate::catalog::web;
-use crate::cmd::status;
+use crate::ops::query::status;
 
 /// Runs per page of a name's table.
 const PER: i64 = 25;
@@ -63,7 +63,7 @@ pub fn page(app: &App, req: &Request) -> Answer {
             } else {
                 ""
             },
-            esc(&status::attempt_text(s.last_attempt.as_ref())),
+            esc(&crate::render::status::attempt_text(s.last_attempt.as_ref())),
             n = esc(&s.name),
         );
     }

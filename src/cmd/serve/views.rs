@@ -11,7 +11,7 @@ use super::routes::{ok_html, Answer, Fail};
 use super::App;
 use crate::catalog::snapshots::Status;
 use crate::catalog::{queries, web, Db, SnapshotRow};
-use crate::cmd::{diff, history};
+use crate::ops::query::{diff, history};
 
 /// Rows per page of find, diff and duplicates.
 const PER: i64 = 200;
