@@ -92,6 +92,8 @@ struct Report<'a> {
     unlinked: u64,
     /// Where problems go as they are found.
     out: &'a dyn Findings,
+    /// Where notes go (the command's sink: the progress may be quiet while notes show).
+    tell: &'a dyn Tell,
 }
 
 impl Report<'_> {
@@ -110,7 +112,7 @@ impl Report<'_> {
     fn note(&mut self, what: &str, why: &str) {
         self.notes += 1;
         if !self.quiet {
-            self.progress.note(&format!("{what}: {why}"));
+            self.tell.note(&format!("{what}: {why}"));
         }
     }
 }
@@ -159,6 +161,7 @@ pub fn verify(
         good: Vec::new(),
         unlinked: 0,
         out,
+        tell,
     };
     if options.snapshots.is_empty() {
         folders::leftovers(&db, &root, &mut report)?;
