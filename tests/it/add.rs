@@ -1,21 +1,15 @@
-//! `add` names every folder it does not record and exits 1; snapshot and name folders
-//! replaced by symlinks are refused, never followed, by `add` and `verify` (issue #13
-//! items 18 and 19).
-
-mod common;
+//! `phlb add`: catalogs rebuilt from the snapshots on disk, trees copied in by hand, and
+//! every folder it does not record named with its reason (exit 1); snapshot and name
+//! folders replaced by symlinks are refused, never followed.
 
 use std::fs;
-use std::os::unix::fs::symlink;
+use std::os::unix::fs::{symlink, MetadataExt};
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 
 fn snapshot_rows(env: &Env) -> i64 {
     env.sql_int("SELECT count(*) FROM snapshot_runs")
-}
-
-fn stdout(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// The stderr lines naming `path` (as `path: reason`).
@@ -124,27 +118,250 @@ fn add_does_not_follow_a_name_folder_symlink() {
 }
 
 #[test]
-fn verify_reports_symlinked_snapshot_folder_once_and_never_reads_through() {
+fn temp_file_of_a_killed_add_is_never_imported() {
     let env = Env::new();
-    env.write("a", b"alpha");
-    env.write("d/b", b"bee");
+    env.write("a.txt", b"alpha");
+    env.write("b.txt", b"alpha");
     let snap = env.backup();
-    // The target is a copy with one damaged and one extra file: reading through the
-    // link would report those too.
-    let copy = env.dir.path().join("copy");
-    fs::create_dir_all(copy.join("d")).unwrap();
-    fs::write(copy.join("a"), b"ALPHA").unwrap();
-    fs::write(copy.join("d/b"), b"bee").unwrap();
-    fs::write(copy.join("extra"), b"x").unwrap();
-    fs::remove_dir_all(&snap).unwrap();
-    symlink(&copy, &snap).unwrap();
-    let out = env.run(&["verify"]);
-    assert_code(&out, 1);
-    let text = stdout(&out);
-    assert_eq!(text.lines().count(), 1, "{text}");
+    // What a killed add leaves: a link under a temp name beside the file it replaces.
+    let tmp = snap.join(".phlb-tmp-4242-0");
+    fs::hard_link(snap.join("a.txt"), &tmp).unwrap();
+    env.remove_catalog();
+    let out = env.run(&["add"]);
+    assert_ok(&out);
+    assert!(!tmp.exists(), "the leftover temp file is removed");
+    assert_eq!(
+        env.sql_int("SELECT count(*) FROM files WHERE path LIKE '%phlb-tmp%'"),
+        0
+    );
+    let manifest = fs::read_to_string(beside(&snap, ".SHA256SUMS")).unwrap();
+    assert!(!manifest.contains("phlb-tmp"), "{manifest}");
+    assert_ok(&env.run(&["verify"]));
+}
+
+#[test]
+fn rebuilt_catalog_keeps_when_snapshots_were_taken() {
+    let env = Env::new();
+    env.write("a.txt", b"alpha");
+    env.backup();
+    // A snapshot taken long ago, copied in by hand.
+    let old = env.root.join("src/2020-03-04-050607");
+    fs::create_dir(&old).unwrap();
+    fs::write(old.join("a.txt"), b"alpha").unwrap();
+    env.remove_catalog();
+    assert_ok(&env.run(&["add"]));
+    let db = env.db();
+    let (started, finished, source): (String, Option<String>, String) = db
+        .query_row(
+            "SELECT started_at, finished_at, time_source FROM snapshots WHERE timestamp = '2020-03-04-050607'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(source, "name");
+    assert_eq!(finished, None, "when the run ended is not known");
+    // The folder name is local time; the catalog says UTC.
+    let want = String::from_utf8(
+        std::process::Command::new("date")
+            .args(["-u", "-d", "2020-03-04 05:06:07", "+%Y-%m-%dT%H:%M:%SZ"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(started, want.trim());
+}
+
+#[test]
+fn a_snapshot_added_later_takes_its_place_by_its_time_not_last() {
+    let env = Env::new();
+    env.write("a.txt", b"alpha");
+    env.backup();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    env.write("b.txt", b"beta");
+    let newest = env.backup();
+    // An old tree copied in by hand and recorded afterwards.
+    let old = env.root.join("src/2020-01-01-000000");
+    fs::create_dir(&old).unwrap();
+    fs::write(old.join("z.txt"), b"old").unwrap();
+    assert_ok(&env.run(&["add"]));
+    let out = env.run(&["diff", "src"]);
+    assert_ok(&out);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
-        text.contains("symlink") && text.contains("not followed"),
+        !text.contains("2020-01-01") && !text.contains("z.txt"),
         "{text}"
     );
-    assert!(!text.contains("extra") && !text.contains("/a"), "{text}");
+    assert!(text.contains("b.txt"), "{text}");
+    let list = String::from_utf8_lossy(&env.run(&["list"]).stdout).into_owned();
+    let first_row = list.lines().nth(1).unwrap_or_default().to_string();
+    assert!(
+        first_row.contains("2020-01-01-000000"),
+        "oldest first: {list}"
+    );
+    let out = env.run(&["verify", "src", "--fast"]);
+    assert_ok(&out);
+    assert!(newest.exists());
+}
+
+fn views(env: &Env) -> (Vec<String>, Vec<String>) {
+    let db = env.db();
+    let rows = |sql: &str| -> Vec<String> {
+        let mut stmt = db.prepare(sql).unwrap();
+        let n = stmt.column_count();
+        stmt.query_map([], |r| {
+            Ok((0..n)
+                .map(|i| match r.get_ref(i).unwrap() {
+                    rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+                    other => format!("{other:?}"),
+                })
+                .collect::<Vec<_>>()
+                .join("|"))
+        })
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect()
+    };
+    (
+        rows("SELECT name, timestamp, path, status, files, bytes, new_bytes FROM snapshots ORDER BY name, timestamp"),
+        rows("SELECT snapshot, path, kind, size, mtime, mode, hash, mtime_ns, uid, gid, target FROM files ORDER BY snapshot, path"),
+    )
+}
+
+/// Bytes on disk of the snapshots under `dir` (the catalog, whose WAL grows as add
+/// records, is left out).
+fn disk_usage(dir: &Path) -> u64 {
+    let mut seen = std::collections::HashSet::new();
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_entry(|e| e.file_name() != ".phlb")
+        .flatten()
+        .filter_map(|e| e.metadata().ok())
+        .filter(|m| m.is_file() && seen.insert(m.ino()))
+        .map(|m| m.blocks() * 512)
+        .sum()
+}
+
+#[test]
+fn rebuilt_catalog_equals_the_original_and_next_backup_links_everything() {
+    let env = Env::new();
+    env.write("a.txt", b"alpha");
+    env.write("d/b.txt", b"beta");
+    env.write("d/dup.txt", b"alpha");
+    // Same content and mtime: a rebuilt catalog can only know the shared inode's mtime
+    // (see README, `phlb add`).
+    set_mtime(&env.src.join("a.txt"), 1_600_000_000, 0);
+    set_mtime(&env.src.join("d/dup.txt"), 1_600_000_000, 0);
+    std::os::unix::fs::symlink("a.txt", env.src.join("link")).unwrap();
+    fs::create_dir(env.src.join("empty")).unwrap();
+    env.backup();
+    env.write("c.txt", b"gamma");
+    fs::rename(env.src.join("d/b.txt"), env.src.join("b-moved.txt")).unwrap();
+    let s2 = env.backup();
+    let before = views(&env);
+    fs::remove_file(env.root.join(".phlb/catalog.sqlite3")).unwrap();
+    let out = env.run(&["add"]);
+    assert_ok(&out);
+    assert_eq!(views(&env), before);
+    let out = env.run(&["backup", env.src.to_str().unwrap()]);
+    assert_ok(&out);
+    let s3 = env.snapshots("src").pop().unwrap();
+    for rel in ["a.txt", "b-moved.txt", "c.txt", "d/dup.txt"] {
+        assert_eq!(ino(&s3.join(rel)), ino(&s2.join(rel)), "{rel}");
+    }
+    assert!(String::from_utf8_lossy(&out.stdout).contains("copied 0"));
+}
+
+#[test]
+fn two_trees_copied_in_by_hand_get_linked_and_space_shrinks() {
+    let env = Env::new();
+    env.write("x", b"y");
+    env.backup(); // creates the root and catalog
+    for ts in ["2020-01-01-000000", "2020-01-02-000000"] {
+        let dir = env.root.join("photos").join(ts);
+        fs::create_dir_all(dir.join("album")).unwrap();
+        fs::write(dir.join("album/big.jpg"), vec![9u8; 200_000]).unwrap();
+        fs::write(dir.join("notes.txt"), b"same notes").unwrap();
+    }
+    let before = disk_usage(&env.root);
+    let out = env.run(&["add"]);
+    assert_ok(&out);
+    let a = env.root.join("photos/2020-01-01-000000");
+    let b = env.root.join("photos/2020-01-02-000000");
+    assert_eq!(ino(&a.join("album/big.jpg")), ino(&b.join("album/big.jpg")));
+    assert_eq!(ino(&a.join("notes.txt")), ino(&b.join("notes.txt")));
+    assert!(disk_usage(&env.root) < before - 150_000);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("linked 2 files"));
+    // Manifests were written for both, and they check out.
+    for dir in [&a, &b] {
+        let name = dir.file_name().unwrap().to_str().unwrap();
+        let out = std::process::Command::new("sha256sum")
+            .arg("-c")
+            .arg(dir.parent().unwrap().join(format!("{name}.SHA256SUMS")))
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+    }
+    let out = env.run(&["verify"]);
+    assert_ok(&out);
+}
+
+#[test]
+fn add_marks_gone_snapshots_and_second_add_has_nothing_to_do() {
+    let env = Env::new();
+    env.write("a", b"a");
+    let s1 = env.backup();
+    env.backup();
+    fs::remove_dir_all(&s1).unwrap();
+    let out = env.run(&["add"]);
+    assert_ok(&out);
+    assert!(stderr(&out).contains("folder is gone; marked missing"));
+    let out = env.run(&["add"]);
+    assert_ok(&out);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("nothing to do"));
+}
+
+#[test]
+fn add_refuses_a_tree_without_a_timestamp_name_and_says_how() {
+    let env = Env::new();
+    env.write("a", b"a");
+    env.backup();
+    let tree = env.root.join("stuff/my-tree");
+    fs::create_dir_all(&tree).unwrap();
+    fs::write(tree.join("f"), b"f").unwrap();
+    let out = env.run(&["add", tree.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("rename it, e.g. to stuff/"),
+        "{}",
+        stderr(&out)
+    );
+    let out = env.run(&["verify", "nosuch/2020-01-01-000000"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("no such snapshot"));
+}
+
+#[test]
+fn add_never_links_a_file_that_disagrees_with_its_manifest() {
+    let env = Env::new();
+    env.write("x", b"x");
+    env.backup();
+    for ts in ["2020-01-01-000000", "2020-01-02-000000"] {
+        let dir = env.root.join("hand").join(ts);
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("f"), b"same").unwrap();
+    }
+    // The second tree's manifest claims other content for f.
+    fs::write(
+        env.root.join("hand/2020-01-02-000000.SHA256SUMS"),
+        format!("{}  f\n", "1".repeat(64)),
+    )
+    .unwrap();
+    let out = env.run(&["add"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("content differs from the manifest"));
+    let a = env.root.join("hand/2020-01-01-000000/f");
+    let b = env.root.join("hand/2020-01-02-000000/f");
+    assert_ne!(ino(&a), ino(&b));
 }

@@ -1,15 +1,13 @@
 //! The everyday conventions through the real binary: `--json` everywhere, `-n` as
-//! `--dry-run`, `NAME/latest` and the `latest` symlink, `ls`, the environment, `--wait`,
+//! `--dry-run`, `NAME/latest` and the `latest` symlink, `ls`, the environment,
 //! completions and the man page.
-
-mod common;
 
 use std::fs;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 fn json(out: &std::process::Output) -> Value {
@@ -36,17 +34,6 @@ fn has(v: &Value, fields: &[&str]) {
 fn is_rfc3339(v: &Value) -> bool {
     v.as_str()
         .is_some_and(|s| chrono::DateTime::parse_from_rfc3339(s).is_ok())
-}
-
-fn two_snapshots(env: &Env) -> (String, String) {
-    env.write("notes/todo.txt", b"one");
-    env.write("a,b.txt", b"same");
-    env.write("copy.txt", b"same");
-    let first = backup_at(env, "2026-01-01 10:00:00");
-    env.write("notes/todo.txt", b"two");
-    let second = backup_at(env, "2026-01-02 10:00:00");
-    let label = |p: &Path| format!("src/{}", p.file_name().unwrap().to_str().unwrap());
-    (label(&first), label(&second))
 }
 
 #[test]
@@ -167,14 +154,6 @@ fn name_is_long_only_and_n_is_dry_run() {
     assert_ok(&out);
 }
 
-fn latest_target(env: &Env) -> String {
-    fs::read_link(env.root.join("src/latest"))
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_string()
-}
-
 #[test]
 fn latest_symlink_points_at_the_newest_complete_snapshot() {
     let env = Env::new();
@@ -213,16 +192,6 @@ fn latest_symlink_points_at_the_newest_complete_snapshot() {
         assert_ok(&env.run(&["forget", &format!("src/{}", name(&s))]));
     }
     assert!(env.root.join("src/latest").symlink_metadata().is_err());
-}
-
-#[test]
-fn prune_keeps_latest_on_the_newest() {
-    let env = Env::new();
-    let (_, second) = two_snapshots(&env);
-    assert_ok(&env.run(&["prune", "--keep-last", "1"]));
-    assert_eq!(env.snapshots("src").len(), 1);
-    assert_eq!(format!("src/{}", latest_target(&env)), second);
-    assert!(env.root.join("src/latest/notes/todo.txt").is_file());
 }
 
 #[test]
@@ -317,48 +286,6 @@ fn phlb_config_and_a_relative_backup_path_in_it() {
         "{}",
         stderr(&out)
     );
-}
-
-#[test]
-fn wait_waits_for_a_lock_held_by_another_process_then_runs() {
-    let env = Env::new();
-    env.write("a.txt", b"x");
-    env.backup();
-    // The test holds the writer lock as another run would, until it lets go.
-    let lock = fs::File::options()
-        .read(true)
-        .write(true)
-        .open(env.root.join(".phlb/lock"))
-        .unwrap();
-    let fd = std::os::fd::AsRawFd::as_raw_fd(&lock);
-    // SAFETY: flock on a descriptor this test owns.
-    assert_eq!(unsafe { libc::flock(fd, libc::LOCK_EX) }, 0);
-    let out = env.run(&["backup", env.src.to_str().unwrap()]);
-    assert_code(&out, 2);
-    assert!(
-        stderr(&out).contains("another phlb run"),
-        "{}",
-        stderr(&out)
-    );
-    // A bounded wait gives up (and says so) while the lock is still held.
-    let out = env.run(&["backup", env.src.to_str().unwrap(), "--wait=1"]);
-    assert_code(&out, 2);
-    assert!(stderr(&out).contains("gave up waiting"), "{}", stderr(&out));
-    // An unbounded wait says so once, waits while the lock is held, then runs.
-    let mut cmd = env.cmd();
-    cmd.args(["backup", env.src.to_str().unwrap(), "--wait"]);
-    let mut waiting = Watched::spawn(&env, cmd);
-    assert!(
-        wait_for(|| waiting.stderr().contains("phlb: waiting:")),
-        "{}",
-        waiting.stderr()
-    );
-    assert!(waiting.child.try_wait().unwrap().is_none(), "did not wait");
-    drop(lock);
-    let (status, err) = waiting.finish();
-    assert_eq!(status.code(), Some(0), "{err}");
-    assert_eq!(err.matches("phlb: waiting:").count(), 1, "{err}");
-    assert_eq!(env.snapshots("src").len(), 2);
 }
 
 #[test]

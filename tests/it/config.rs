@@ -1,10 +1,8 @@
-//! `phlb config` and the config search: what a user sees.
-
-mod common;
+//! `phlb config` and the config search: what a user sees, and config files refused.
 
 use std::fs;
 
-use common::*;
+use crate::common::*;
 
 #[test]
 fn config_shows_defaults_and_origins() {
@@ -43,7 +41,7 @@ fn config_write_creates_example_once() {
     let out = env.run(&["config", "--write"]);
     assert_ok(&out);
     let written = fs::read_to_string(env.dir.path().join("phlb.ini")).unwrap();
-    assert_eq!(written, include_str!("../phlb.example.ini"));
+    assert_eq!(written, include_str!("../../phlb.example.ini"));
     let out = env.run(&["config", "--write"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("already exists"));
@@ -210,4 +208,31 @@ fn a_failed_backup_of_the_ini_sources_is_recorded_as_their_attempt() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
+}
+
+#[test]
+#[ignore = "needs root (chown to another user)"]
+fn config_file_planted_by_another_user_is_refused() {
+    let env = Env::new();
+    env.write("a.txt", b"alpha");
+    env.config("SKIP_PATTERNS = *");
+    let ini = env.dir.path().join("phlb.ini");
+    std::os::unix::fs::chown(&ini, Some(65534), Some(65534)).unwrap();
+    let out = env.run(&["backup", env.src.to_str().unwrap()]);
+    assert_code(&out, 2);
+    assert!(
+        stderr(&out).contains("phlb.ini: config file owned by another user"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(env.nothing_backed_up(), "nothing written");
+    // Named on purpose, it is read.
+    let out = env
+        .cmd()
+        .arg("--config")
+        .arg(&ini)
+        .args(["backup", env.src.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_ok(&out);
 }

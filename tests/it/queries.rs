@@ -1,10 +1,9 @@
-//! The query commands on a scripted history: create, modify, rename, move, delete, re-add.
-
-mod common;
+//! The query commands (`list`, `ls`, `log`, `diff`, `history`, `find`, `duplicates`) on a
+//! scripted history: create, modify, rename, move, delete, re-add; odd names and times.
 
 use std::fs;
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 /// Builds five snapshots:
@@ -376,4 +375,66 @@ fn history_finds_every_nested_source_and_paths_relative_to_the_current_folder() 
         .map(|v| v["target"].as_str().unwrap())
         .collect();
     assert_eq!(targets, vec!["notes.txt", "other"]);
+}
+
+#[test]
+fn mtime_before_1970_shows_its_own_second() {
+    let env = Env::new();
+    let f = env.write("old", b"x");
+    let t = std::time::UNIX_EPOCH - std::time::Duration::new(1, 500_000_000);
+    set_mtime_to(&f, t);
+    env.backup();
+    let mtime: String = env
+        .db()
+        .query_row("SELECT mtime FROM files WHERE path = 'old'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(mtime, "1969-12-31 23:59:58");
+}
+
+#[test]
+#[ignore = "needs root (mounts a tmpfs, which keeps times past the year 9999)"]
+fn a_file_from_the_year_10000_does_not_break_the_queries() {
+    let env = Env::new();
+    let disk =
+        SmallDisk::mount(&env.dir.path().join("t"), "8m").expect("mounting a tmpfs needs root");
+    let src = disk.0.join("src");
+    fs::create_dir(&src).unwrap();
+    fs::write(src.join("y10000"), b"far").unwrap();
+    let t = std::time::UNIX_EPOCH + std::time::Duration::new(253_402_300_800 + 86_400, 0);
+    set_mtime_to(&src.join("y10000"), t);
+    let root = disk.0.join("root");
+    env.init(&root);
+    let phlb = |args: &[&str]| env.cmd_at(&root).args(args).output().unwrap();
+    assert_ok(&phlb(&["backup", src.to_str().unwrap()]));
+    for args in [&["find", "*"][..], &["history", "y10000"], &["list"]] {
+        let out = phlb(args);
+        assert_ok(&out);
+        assert_no_panic(&out);
+    }
+    let shown: String = rusqlite::Connection::open(root.join(".phlb/catalog.sqlite3"))
+        .unwrap()
+        .query_row("SELECT mtime FROM files WHERE path = 'y10000'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert!(shown.ends_with("seconds after 1970"), "{shown}");
+}
+
+#[test]
+fn history_of_a_deleted_file_named_through_a_symlinked_folder() {
+    let env = Env::new();
+    env.write("gone.txt", b"was here");
+    env.backup();
+    fs::remove_file(env.src.join("gone.txt")).unwrap();
+    let link = env.dir.path().join("via-link");
+    std::os::unix::fs::symlink(&env.src, &link).unwrap();
+    let out = env.run(&["history", link.join("gone.txt").to_str().unwrap()]);
+    assert_ok(&out);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("src/"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }

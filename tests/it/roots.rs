@@ -1,14 +1,167 @@
-//! Roots made on purpose (issue #27): a folder that is not a backup root is never
-//! written into (the unmounted drive), `phlb init` makes one and says where, the default
-//! root still appears on first use, and every writing command says where it wrote.
-
-mod common;
+//! Roots made on purpose: a folder that is not a backup root is never written into (the
+//! unmounted drive), `phlb init` makes one and says where, the default root still appears
+//! on first use, adopted and copied roots (`cp -a`) keep working.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
+use rusqlite::Connection;
+
+const NOTE: &str = "the catalog's inode numbers were stale (the root was copied?)";
+
+/// Backs up a small tree twice, then copies the root with `cp -a` to `root2`.
+fn copied_root(env: &Env) -> PathBuf {
+    env.write("keep/a.txt", &[b'a'; 5000]);
+    env.write("keep/b.txt", &[b'b'; 7000]);
+    env.write("c.txt", b"will change");
+    env.backup();
+    env.backup();
+    let root2 = env.dir.path().join("root2");
+    let st = Command::new("cp")
+        .args(["-a", "--preserve=links"])
+        .arg(&env.root)
+        .arg(&root2)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    root2
+}
+
+fn snapshots_at(root: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(root.join("src"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir() && !p.is_symlink())
+        .collect();
+    v.sort();
+    v
+}
+
+fn db_at(root: &Path) -> Connection {
+    Connection::open(root.join(".phlb/catalog.sqlite3")).unwrap()
+}
+
+#[test]
+fn copied_root_backup_relinks_instead_of_recopying_everything() {
+    let env = Env::new();
+    let root2 = copied_root(&env);
+    env.write("c.txt", b"changed content!");
+    let out = env
+        .cmd_at(&root2)
+        .args(["backup", env.src.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    assert_no_panic(&out);
+    let err = stderr(&out);
+    assert_eq!(err.matches(NOTE).count(), 1, "{err}");
+    assert!(err.contains("re-recorded 3 stored copies"), "{err}");
+    let snaps = snapshots_at(&root2);
+    assert_eq!(snaps.len(), 3);
+    let (prev, new) = (&snaps[1], &snaps[2]);
+    for rel in ["keep/a.txt", "keep/b.txt"] {
+        assert_eq!(
+            ino(&prev.join(rel)),
+            ino(&new.join(rel)),
+            "{rel} not linked"
+        );
+    }
+    assert_ne!(ino(&prev.join("c.txt")), ino(&new.join("c.txt")));
+    let new_bytes: i64 = db_at(&root2)
+        .query_row(
+            "SELECT new_bytes FROM snapshots ORDER BY id DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(new_bytes, "changed content!".len() as i64);
+    // The original root is untouched by all this.
+    assert_eq!(snapshots_at(&env.root).len(), 2);
+    let out = env.cmd_at(&root2).args(["verify"]).output().unwrap();
+    assert_ok(&out);
+    assert!(!stderr(&out).contains(NOTE), "{}", stderr(&out));
+}
+
+#[test]
+fn copied_root_verify_first_repairs_stale_inode_numbers() {
+    let env = Env::new();
+    let root2 = copied_root(&env);
+    let out = env
+        .cmd_at(&root2)
+        .args(["verify", "--fast"])
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    let err = stderr(&out);
+    assert_eq!(err.matches(NOTE).count(), 1, "{err}");
+    let last = snapshots_at(&root2).pop().unwrap();
+    let recorded: i64 = db_at(&root2)
+        .query_row(
+            "SELECT k.ino FROM copies k JOIN entries e ON e.copy_id = k.id
+             JOIN paths p ON p.id = e.path_id WHERE CAST(p.path AS TEXT) = 'keep/a.txt' LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(recorded as u64, ino(&last.join("keep/a.txt")));
+    // Repaired once: the next backup links everything and says nothing about inodes.
+    let out = env
+        .cmd_at(&root2)
+        .args(["backup", env.src.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    assert!(!stderr(&out).contains(NOTE), "{}", stderr(&out));
+    let new = snapshots_at(&root2).pop().unwrap();
+    for rel in ["keep/a.txt", "keep/b.txt", "c.txt"] {
+        assert_eq!(
+            ino(&last.join(rel)),
+            ino(&new.join(rel)),
+            "{rel} not linked"
+        );
+    }
+}
+
+#[test]
+fn copied_root_without_hardlinks_still_relinks_and_verify_says_so() {
+    let env = Env::new();
+    env.write("keep/a.txt", &[b'a'; 5000]);
+    env.write("c.txt", b"will change");
+    env.backup();
+    env.backup();
+    let root2 = env.dir.path().join("root2");
+    // Every path becomes a file of its own: the snapshots no longer share inodes.
+    let st = Command::new("cp")
+        .args(["-r", "--preserve=mode,ownership,timestamps"])
+        .arg(&env.root)
+        .arg(&root2)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    env.write("c.txt", b"changed content!");
+    let out = env
+        .cmd_at(&root2)
+        .args(["backup", env.src.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    assert_eq!(stderr(&out).matches(NOTE).count(), 1, "{}", stderr(&out));
+    let snaps = snapshots_at(&root2);
+    assert_eq!(
+        ino(&snaps[1].join("keep/a.txt")),
+        ino(&snaps[2].join("keep/a.txt"))
+    );
+    let out = env.cmd_at(&root2).args(["verify"]).output().unwrap();
+    assert_ok(&out);
+    let err = stderr(&out);
+    assert!(
+        err.contains("2 file(s) are not hardlinked to their stored copy"),
+        "{err}"
+    );
+}
 
 /// Every entry under `dir`, as relative paths.
 fn listing(dir: &Path) -> Vec<String> {
@@ -230,57 +383,164 @@ fn no_create_root_in_an_old_ini_gives_one_note() {
 }
 
 #[test]
-fn prune_on_a_completely_full_disk_frees_the_space_in_one_run() {
-    // Found by a sysadmin: "cannot drop from the catalog: database or disk is full:
-    // database or disk is full" (said twice), although the files were already deleted.
-    let env = Env::bare();
-    let disk = SmallDisk::mount(&env.dir.path().join("small"), "24m")
-        .expect("mounting a tmpfs needs root");
-    let root = disk.0.join("root");
-    env.init(&root);
-    let phlb = |args: &[&str]| env.cmd_at(&root).args(args).output().unwrap();
-    for i in 0..3u32 {
-        let body: Vec<u8> = (0..2_000_000u32)
-            .map(|n| (n.wrapping_mul(2654435761).wrapping_add(i) >> 11) as u8)
-            .collect();
-        env.write("big.bin", &body);
-        env.write(&format!("f{i}.txt"), format!("version {i}").as_bytes());
-        assert_ok(&phlb(&["backup", env.src.to_str().unwrap()]));
-        std::thread::sleep(std::time::Duration::from_millis(1100));
-    }
-    assert!(root.join(".phlb/reserve").is_file(), "no space reserve");
-    disk.fill();
-    let out = phlb(&["prune", "--keep-last", "1"]);
+fn an_adopted_root_records_its_snapshots_so_the_next_backup_is_the_newest() {
+    // Found by an attack: `init` on a folder of snapshots that lost `.phlb` made an empty
+    // catalog; the next backup got sequence 1 like the oldest, and after `add` a prune
+    // --keep-last 1 removed the snapshot just made.
+    let env = Env::new();
+    env.write("f", b"old1");
+    backup_at(&env, "2026-01-01 10:00:00");
+    env.write("f", b"old2");
+    backup_at(&env, "2026-01-02 10:00:00");
+    fs::remove_dir_all(env.root.join(".phlb")).unwrap();
+    let out = env.run(&["init"]);
     assert_ok(&out);
-    let err = stderr(&out);
-    assert!(!err.contains("disk is full"), "{err}");
-    let runs: i64 = rusqlite::Connection::open(root.join(".phlb/catalog.sqlite3"))
-        .unwrap()
-        .query_row("SELECT count(*) FROM snapshot_runs", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(runs, 1, "{err}");
-    // The space came back: two snapshots' big files, less the reserve made again.
-    let free = free_bytes(&disk.0);
-    assert!(free > 3_000_000, "only {free} bytes free");
-    assert!(
-        root.join(".phlb/reserve").is_file(),
-        "the reserve was not made again"
-    );
-    assert_ok(&phlb(&["verify"]));
+    env.write("f", b"NEWEST");
+    let newest = env.backup();
+    assert_ok(&env.run(&["add"]));
+    assert_ok(&env.run(&["prune", "--keep-last", "1"]));
+    assert_eq!(env.snapshots("src"), vec![newest.clone()]);
+    assert_eq!(fs::read(newest.join("f")).unwrap(), b"NEWEST");
 }
 
-/// Free bytes of the filesystem holding `p`.
-fn free_bytes(p: &Path) -> u64 {
-    let out = Command::new("df")
-        .args(["--output=avail", "-B1"])
-        .arg(p)
+#[test]
+fn an_existing_empty_default_root_folder_is_not_filled_and_home_unset_is_not_slash() {
+    // Found by an attack: the default-root exception wrote into an existing empty
+    // ~/phlb-backups (an empty mount point there), and with HOME unset the default
+    // root was /phlb-backups.
+    let env = Env::bare();
+    env.write("a", b"a");
+    let default = env.dir.path().join("phlb-backups");
+    fs::create_dir(&default).unwrap();
+    let bare = || {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_phlb"));
+        c.current_dir(env.dir.path())
+            .env("HOME", env.dir.path())
+            .env_remove("PHLB_BACKUP_ROOT")
+            .env_remove("PHLB_CONFIG");
+        c
+    };
+    let out = bare()
+        .args(["backup", env.src.to_str().unwrap()])
         .output()
         .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .nth(1)
+    assert_code(&out, 2);
+    assert!(
+        stderr(&out).contains("not a phlb backup root"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(fs::read_dir(&default).unwrap().count(), 0);
+    let out = Command::new(env!("CARGO_BIN_EXE_phlb"))
+        .current_dir(env.dir.path())
+        .env_remove("HOME")
+        .env_remove("PHLB_BACKUP_ROOT")
+        .env_remove("PHLB_CONFIG")
+        .args(["config", "--json"])
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let path = v["keys"]["BACKUP_PATH"]["value"]
+        .as_str()
         .unwrap()
-        .trim()
-        .parse()
+        .to_string();
+    assert_ne!(path, "/phlb-backups");
+    assert!(path.ends_with("/phlb-backups"), "{path}");
+}
+
+#[test]
+fn init_inside_a_root_and_a_dot_phlb_symlink_are_refused() {
+    // Found by an attack: `init` made a root inside a complete snapshot (changing it),
+    // and readers followed a `.phlb` symlink to another root's catalog.
+    let env = Env::new();
+    env.write("a", b"a");
+    let snap = env.backup();
+    for inside in [
+        snap.join("nested"),
+        env.root.join("src"),
+        env.root.join(".phlb/x"),
+    ] {
+        let out = env.cmd_at(&inside).arg("init").output().unwrap();
+        assert_code(&out, 2);
+        assert!(
+            stderr(&out).contains("inside the backup root"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    assert!(!snap.join("nested").exists());
+    assert_ok(&env.run(&["verify"]));
+    let other = env.dir.path().join("other");
+    fs::create_dir(&other).unwrap();
+    std::os::unix::fs::symlink(env.root.join(".phlb"), other.join(".phlb")).unwrap();
+    for args in [
+        vec!["list"],
+        vec!["status"],
+        vec!["prune", "--keep-last", "1", "-n"],
+    ] {
+        let out = env.cmd_at(&other).args(&args).output().unwrap();
+        assert_code(&out, 2);
+    }
+}
+
+#[test]
+#[ignore = "needs root (mounts a tmpfs) and strace"]
+fn a_backup_whose_drive_is_unmounted_mid_run_leaves_the_mount_point_empty() {
+    // Found by the second attack round: the failed backup recorded its attempt by
+    // making `.phlb` in the empty mount point, and every later backup then wrote there.
+    let env = Env::bare();
+    write_tree(&env, 20, 50, "one");
+    let point = env.dir.path().join("usb");
+    let disk = SmallDisk::mount(&point, "50m").expect("mounting a tmpfs needs root");
+    set_mode(&point, 0o700);
+    env.init(&point);
+    // The walk slowed down, so the unmount lands mid-run.
+    let mut cmd = Command::new("strace");
+    cmd.args([
+        "-f",
+        "-o",
+        "/dev/null",
+        "-e",
+        "inject=getdents64:delay_exit=200000",
+    ])
+    .arg(env!("CARGO_BIN_EXE_phlb"))
+    .arg("--backup-root")
+    .arg(&point)
+    .args(["backup", env.src.to_str().unwrap()])
+    .current_dir(env.dir.path())
+    .env("HOME", env.dir.path());
+    let run = Watched::spawn(&env, cmd);
+    assert!(wait_for(|| point.join("src").is_dir()), "{}", run.stderr());
+    assert!(Command::new("umount")
+        .arg("-l")
+        .arg(&point)
+        .status()
         .unwrap()
+        .success());
+    std::mem::forget(disk);
+    let (status, err) = run.finish();
+    assert_ne!(status.code(), Some(0), "{err}");
+    assert_eq!(
+        fs::read_dir(&point).unwrap().count(),
+        0,
+        "wrote into the mount point: {err}"
+    );
+    let out = env
+        .cmd_at(&point)
+        .args(["backup", env.src.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_code(&out, 2);
+}
+
+#[test]
+fn missing_root_is_an_error_whatever_no_create_root_says() {
+    let env = Env::bare();
+    env.config("NO_CREATE_ROOT = false");
+    env.write("a", b"a");
+    let out = env.run(&["backup", env.src.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("is the drive mounted?"));
+    assert!(!env.root.exists());
 }

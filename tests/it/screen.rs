@@ -1,16 +1,13 @@
-//! What a user sees in a real terminal (#29 items 1-3): the real binary runs in a tmux
-//! pane of a fixed width, and the tests read the pane as the user would. Slow reads or
-//! removals come from strace's delay injection, so a short run lasts long enough to
-//! watch.
-
-mod common;
+//! What a user sees in a real terminal: the real binary runs in a tmux pane of a fixed
+//! width, and the tests read the pane as the user would. Slow reads or removals come from
+//! strace's delay injection, so a short run lasts long enough to watch.
 
 use std::fs;
 use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use common::{assert_ok, wait_for, Env};
+use crate::common::*;
 
 /// What the pane shows once the script is over.
 const END: &str = "END-OF-SCRIPT";

@@ -1,14 +1,12 @@
 //! `phlb sql` is read-only by SQLite's own judgement, caps what one query may cost, and
-//! streams large results (issue #13 item 12).
-
-mod common;
+//! streams large results.
 
 use std::fs;
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;
 
-use common::*;
+use crate::common::*;
 
 /// An env with one snapshot, so there is a catalog to query.
 fn with_catalog() -> Env {

@@ -1,10 +1,8 @@
 //! `phlb status` through the real binary: stale names, killed runs (immune to pid reuse
 //! and to other writers), and backups that failed before a snapshot started.
 
-mod common;
-
-use common::serve::*;
-use common::*;
+use crate::common::serve::*;
+use crate::common::*;
 
 #[test]
 fn status_is_clean_when_fresh_and_exit_1_when_stale() {

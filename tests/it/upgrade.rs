@@ -1,11 +1,9 @@
 //! A backup root made by an earlier phlb keeps working: its catalog (schema v5, the last
 //! shape before the trust fixes) is upgraded in place by the next writer.
 
-mod common;
-
 use std::fs;
 
-use common::*;
+use crate::common::*;
 
 /// Undoes V12 (instant, offset, sequence, source host) and V13 (source moved): the v11
 /// shape of today's main.

@@ -1,116 +1,11 @@
-//! `phlb verify` and `phlb add` on real snapshots: damage found, catalogs rebuilt.
-
-mod common;
+//! `phlb verify` on real snapshots: damage found and repaired, unknown files and folders
+//! reported, leftovers of killed runs shown as notes.
 
 use std::fs;
 use std::io::{Seek, SeekFrom, Write};
-use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::os::unix::fs::symlink;
 
-use common::*;
-
-fn views(env: &Env) -> (Vec<String>, Vec<String>) {
-    let db = env.db();
-    let rows = |sql: &str| -> Vec<String> {
-        let mut stmt = db.prepare(sql).unwrap();
-        let n = stmt.column_count();
-        stmt.query_map([], |r| {
-            Ok((0..n)
-                .map(|i| match r.get_ref(i).unwrap() {
-                    rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
-                    other => format!("{other:?}"),
-                })
-                .collect::<Vec<_>>()
-                .join("|"))
-        })
-        .unwrap()
-        .map(|r| r.unwrap())
-        .collect()
-    };
-    (
-        rows("SELECT name, timestamp, path, status, files, bytes, new_bytes FROM snapshots ORDER BY name, timestamp"),
-        rows("SELECT snapshot, path, kind, size, mtime, mode, hash, mtime_ns, uid, gid, target FROM files ORDER BY snapshot, path"),
-    )
-}
-
-/// Bytes on disk of the snapshots under `dir` (the catalog, whose WAL grows as add
-/// records, is left out).
-fn disk_usage(dir: &Path) -> u64 {
-    let mut seen = std::collections::HashSet::new();
-    walkdir::WalkDir::new(dir)
-        .into_iter()
-        .filter_entry(|e| e.file_name() != ".phlb")
-        .flatten()
-        .filter_map(|e| e.metadata().ok())
-        .filter(|m| m.is_file() && seen.insert(m.ino()))
-        .map(|m| m.blocks() * 512)
-        .sum()
-}
-
-#[test]
-fn rebuilt_catalog_equals_the_original_and_next_backup_links_everything() {
-    let env = Env::new();
-    env.write("a.txt", b"alpha");
-    env.write("d/b.txt", b"beta");
-    env.write("d/dup.txt", b"alpha");
-    // Same content and mtime: a rebuilt catalog can only know the shared inode's mtime
-    // (see README, `phlb add`).
-    set_mtime(&env.src.join("a.txt"), 1_600_000_000, 0);
-    set_mtime(&env.src.join("d/dup.txt"), 1_600_000_000, 0);
-    std::os::unix::fs::symlink("a.txt", env.src.join("link")).unwrap();
-    fs::create_dir(env.src.join("empty")).unwrap();
-    env.backup();
-    env.write("c.txt", b"gamma");
-    fs::rename(env.src.join("d/b.txt"), env.src.join("b-moved.txt")).unwrap();
-    let s2 = env.backup();
-    let before = views(&env);
-    fs::remove_file(env.root.join(".phlb/catalog.sqlite3")).unwrap();
-    let out = env.run(&["add"]);
-    assert_ok(&out);
-    assert_eq!(views(&env), before);
-    let out = env.run(&["backup", env.src.to_str().unwrap()]);
-    assert_ok(&out);
-    let s3 = env.snapshots("src").pop().unwrap();
-    for rel in ["a.txt", "b-moved.txt", "c.txt", "d/dup.txt"] {
-        assert_eq!(ino(&s3.join(rel)), ino(&s2.join(rel)), "{rel}");
-    }
-    assert!(String::from_utf8_lossy(&out.stdout).contains("copied 0"));
-}
-
-#[test]
-fn two_trees_copied_in_by_hand_get_linked_and_space_shrinks() {
-    let env = Env::new();
-    env.write("x", b"y");
-    env.backup(); // creates the root and catalog
-    for ts in ["2020-01-01-000000", "2020-01-02-000000"] {
-        let dir = env.root.join("photos").join(ts);
-        fs::create_dir_all(dir.join("album")).unwrap();
-        fs::write(dir.join("album/big.jpg"), vec![9u8; 200_000]).unwrap();
-        fs::write(dir.join("notes.txt"), b"same notes").unwrap();
-    }
-    let before = disk_usage(&env.root);
-    let out = env.run(&["add"]);
-    assert_ok(&out);
-    let a = env.root.join("photos/2020-01-01-000000");
-    let b = env.root.join("photos/2020-01-02-000000");
-    assert_eq!(ino(&a.join("album/big.jpg")), ino(&b.join("album/big.jpg")));
-    assert_eq!(ino(&a.join("notes.txt")), ino(&b.join("notes.txt")));
-    assert!(disk_usage(&env.root) < before - 150_000);
-    assert!(String::from_utf8_lossy(&out.stdout).contains("linked 2 files"));
-    // Manifests were written for both, and they check out.
-    for dir in [&a, &b] {
-        let name = dir.file_name().unwrap().to_str().unwrap();
-        let out = std::process::Command::new("sha256sum")
-            .arg("-c")
-            .arg(dir.parent().unwrap().join(format!("{name}.SHA256SUMS")))
-            .current_dir(dir)
-            .output()
-            .unwrap();
-        assert!(out.status.success());
-    }
-    let out = env.run(&["verify"]);
-    assert_ok(&out);
-}
+use crate::common::*;
 
 #[test]
 fn flipped_byte_in_shared_file_names_all_three_snapshots() {
@@ -199,21 +94,6 @@ fn removed_snapshot_fails_verify_once_then_is_only_counted() {
 }
 
 #[test]
-fn add_marks_gone_snapshots_and_second_add_has_nothing_to_do() {
-    let env = Env::new();
-    env.write("a", b"a");
-    let s1 = env.backup();
-    env.backup();
-    fs::remove_dir_all(&s1).unwrap();
-    let out = env.run(&["add"]);
-    assert_ok(&out);
-    assert!(stderr(&out).contains("folder is gone; marked missing"));
-    let out = env.run(&["add"]);
-    assert_ok(&out);
-    assert!(String::from_utf8_lossy(&out.stdout).contains("nothing to do"));
-}
-
-#[test]
 fn verify_finds_unknown_files_and_manifest_disagreement() {
     let env = Env::new();
     env.write("a", b"a");
@@ -242,50 +122,6 @@ fn verify_finds_unknown_files_and_manifest_disagreement() {
         assert!(text.contains(want), "{want}: {text}");
     }
     assert!(!text.contains("/a: not in the manifest"), "{text}");
-}
-
-#[test]
-fn add_refuses_a_tree_without_a_timestamp_name_and_says_how() {
-    let env = Env::new();
-    env.write("a", b"a");
-    env.backup();
-    let tree = env.root.join("stuff/my-tree");
-    fs::create_dir_all(&tree).unwrap();
-    fs::write(tree.join("f"), b"f").unwrap();
-    let out = env.run(&["add", tree.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("rename it, e.g. to stuff/"),
-        "{}",
-        stderr(&out)
-    );
-    let out = env.run(&["verify", "nosuch/2020-01-01-000000"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("no such snapshot"));
-}
-
-#[test]
-fn add_never_links_a_file_that_disagrees_with_its_manifest() {
-    let env = Env::new();
-    env.write("x", b"x");
-    env.backup();
-    for ts in ["2020-01-01-000000", "2020-01-02-000000"] {
-        let dir = env.root.join("hand").join(ts);
-        fs::create_dir_all(&dir).unwrap();
-        fs::write(dir.join("f"), b"same").unwrap();
-    }
-    // The second tree's manifest claims other content for f.
-    fs::write(
-        env.root.join("hand/2020-01-02-000000.SHA256SUMS"),
-        format!("{}  f\n", "1".repeat(64)),
-    )
-    .unwrap();
-    let out = env.run(&["add"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("content differs from the manifest"));
-    let a = env.root.join("hand/2020-01-01-000000/f");
-    let b = env.root.join("hand/2020-01-02-000000/f");
-    assert_ne!(ino(&a), ino(&b));
 }
 
 #[test]
@@ -398,4 +234,68 @@ fn verify_repair_counts_do_not_add_up() {
         "{}",
         stderr(&out)
     );
+}
+
+#[test]
+fn verify_reports_symlinked_snapshot_folder_once_and_never_reads_through() {
+    let env = Env::new();
+    env.write("a", b"alpha");
+    env.write("d/b", b"bee");
+    let snap = env.backup();
+    // The target is a copy with one damaged and one extra file: reading through the
+    // link would report those too.
+    let copy = env.dir.path().join("copy");
+    fs::create_dir_all(copy.join("d")).unwrap();
+    fs::write(copy.join("a"), b"ALPHA").unwrap();
+    fs::write(copy.join("d/b"), b"bee").unwrap();
+    fs::write(copy.join("extra"), b"x").unwrap();
+    fs::remove_dir_all(&snap).unwrap();
+    symlink(&copy, &snap).unwrap();
+    let out = env.run(&["verify"]);
+    assert_code(&out, 1);
+    let text = stdout(&out);
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(
+        text.contains("symlink") && text.contains("not followed"),
+        "{text}"
+    );
+    assert!(!text.contains("extra") && !text.contains("/a"), "{text}");
+}
+
+#[test]
+fn verify_reports_snapshot_folders_the_catalog_does_not_know() {
+    let env = Env::new();
+    env.write("a.txt", b"alpha");
+    let snap = env.backup();
+    let copy = snap.with_file_name("2020-01-01-000000");
+    fs::create_dir(&copy).unwrap();
+    fs::write(copy.join("a.txt"), b"alpha").unwrap();
+    let out = env.run(&["verify"]);
+    assert_code(&out, 1);
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("2020-01-01-000000: snapshot folder not in the catalog"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_ok(&env.run(&["add"]));
+    assert_ok(&env.run(&["verify"]));
+}
+
+#[test]
+fn leftovers_of_an_interrupted_run_are_notes_not_damage() {
+    let env = Env::new();
+    env.write("a.txt", b"alpha");
+    let snap = env.backup();
+    let leftover = snap.with_file_name("2020-01-01-000000.inprogress");
+    fs::create_dir(&leftover).unwrap();
+    let out = env.run(&["verify"]);
+    assert_code(&out, 0);
+    assert!(
+        stderr(&out).contains("leftover of an interrupted run"),
+        "{}",
+        stderr(&out)
+    );
+    env.backup();
+    assert!(!leftover.exists(), "the next backup removes it");
 }

@@ -1,12 +1,10 @@
-//! Regression tests: content is never lost or spread by trusting what it should not — a
-//! manifest's hashes, or a stored copy damaged on disk.
-
-mod common;
+//! Content is never lost or spread by trusting what it should not: a manifest's hashes, a
+//! stored copy damaged or changed on disk, an inode number reused.
 
 use std::fs;
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 
 /// Replaces the hash of `rel` in a manifest by the hash listed for `like`.
 fn forge_manifest(manifest: &Path, rel: &str, like: &str) {

@@ -1,130 +1,22 @@
-//! `phlb backup` on real temp trees: what lands on disk and in the catalog.
+//! `phlb backup` on real temp trees: what lands on disk and in the catalog, hostile names
+//! and shapes, unreadable files, dry runs, and the report.
 
-mod common;
+mod data;
+mod links;
+mod metadata;
+mod names;
+mod resume;
+mod select;
+mod source;
+mod walk;
 
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::symlink;
-use std::os::unix::process::CommandExt;
+use std::os::unix::fs::{symlink, MetadataExt};
 use std::path::Path;
+use std::process::Command;
 
-use common::*;
-
-#[test]
-fn unchanged_second_run_links_every_file() {
-    let env = Env::new();
-    env.write("a.txt", b"alpha");
-    env.write("deep/er/b.bin", &vec![7u8; 100_000]);
-    env.write("empty.txt", b"");
-    let s1 = env.backup();
-    let s2 = env.backup();
-    assert_ne!(s1, s2);
-    for rel in ["a.txt", "deep/er/b.bin", "empty.txt"] {
-        assert_eq!(ino(&s1.join(rel)), ino(&s2.join(rel)), "{rel}");
-    }
-    let new_bytes = env.sql_int("SELECT new_bytes FROM snapshots ORDER BY id DESC LIMIT 1");
-    assert_eq!(new_bytes, 0);
-}
-
-#[test]
-fn renamed_moved_duplicate_and_second_source_share_one_inode() {
-    let env = Env::new();
-    let content = b"the same content everywhere".to_vec();
-    env.write("orig.txt", &content);
-    env.write("keep.txt", b"other");
-    let s1 = env.backup();
-    fs::rename(env.src.join("orig.txt"), env.src.join("renamed.txt")).unwrap();
-    fs::create_dir(env.src.join("moved")).unwrap();
-    fs::rename(env.src.join("keep.txt"), env.src.join("moved/keep.txt")).unwrap();
-    env.write("dup1.txt", &content);
-    env.write("sub/dup2.txt", &content);
-    let second = env.dir.path().join("second");
-    fs::create_dir(&second).unwrap();
-    fs::write(second.join("copy.txt"), &content).unwrap();
-    let out = env.run(&[
-        "backup",
-        env.src.to_str().unwrap(),
-        second.to_str().unwrap(),
-    ]);
-    assert_ok(&out);
-    let s2 = env.snapshots("src").pop().unwrap();
-    let other = env.snapshots("second").pop().unwrap();
-    let want = ino(&s1.join("orig.txt"));
-    for p in [
-        s2.join("renamed.txt"),
-        s2.join("dup1.txt"),
-        s2.join("sub/dup2.txt"),
-        other.join("copy.txt"),
-    ] {
-        assert_eq!(ino(&p), want, "{}", p.display());
-    }
-    assert_eq!(ino(&s2.join("moved/keep.txt")), ino(&s1.join("keep.txt")));
-    let stored = env.sql_int("SELECT count(*) FROM copies");
-    assert_eq!(stored, 2, "one stored copy per distinct content");
-}
-
-#[test]
-fn chmod_gives_new_inode_and_old_snapshot_keeps_mode() {
-    let env = Env::new();
-    let f = env.write("script.sh", b"echo hi");
-    set_mode(&f, 0o644);
-    let s1 = env.backup();
-    let before = tree(&s1);
-    set_mode(&f, 0o755);
-    let s2 = env.backup();
-    assert_eq!(mode(&s1.join("script.sh")), 0o644);
-    assert_eq!(mode(&s2.join("script.sh")), 0o755);
-    assert_ne!(ino(&s1.join("script.sh")), ino(&s2.join("script.sh")));
-    assert_eq!(tree(&s1), before, "the older snapshot never changes");
-}
-
-#[test]
-fn touch_under_strict_makes_new_inode_with_new_mtime() {
-    let env = Env::new();
-    env.config("DEDUP = strict");
-    let f = env.write("t.txt", b"same bytes");
-    set_mtime(&f, 1_600_000_000, 123_456_789);
-    let s1 = env.backup();
-    let before = tree(&s1);
-    set_mtime(&f, 1_700_000_000, 987_654_321);
-    let s2 = env.backup();
-    assert_ne!(ino(&s1.join("t.txt")), ino(&s2.join("t.txt")));
-    assert_eq!(mtime_ns(&s2.join("t.txt")), 1_700_000_000_987_654_321);
-    assert_eq!(mtime_ns(&s1.join("t.txt")), 1_600_000_000_123_456_789);
-    assert_eq!(tree(&s1), before);
-}
-
-#[test]
-fn touch_under_mode_keeps_link_and_catalog_records_new_mtime() {
-    let env = Env::new();
-    let f = env.write("t.txt", b"same bytes");
-    set_mtime(&f, 1_600_000_000, 5);
-    let s1 = env.backup();
-    let before = tree(&s1);
-    set_mtime(&f, 1_700_000_000, 7);
-    let s2 = env.backup();
-    assert_eq!(ino(&s1.join("t.txt")), ino(&s2.join("t.txt")));
-    let recorded = env.sql_int(
-        "SELECT mtime_ns FROM files WHERE path = 't.txt' ORDER BY snapshot_id DESC LIMIT 1",
-    );
-    assert_eq!(recorded, 1_700_000_000_000_000_007);
-    assert_eq!(tree(&s1), before);
-}
-
-#[test]
-fn content_policy_shares_inode_across_modes_and_records_each_mode() {
-    let env = Env::new();
-    env.config("DEDUP = content");
-    let a = env.write("a", b"identical");
-    let b = env.write("b", b"identical");
-    set_mode(&a, 0o600);
-    set_mode(&b, 0o755);
-    let s1 = env.backup();
-    assert_eq!(ino(&s1.join("a")), ino(&s1.join("b")));
-    let rows = env.catalog_files(&s1);
-    assert_eq!(rows[&b"a".to_vec()].2, "0600");
-    assert_eq!(rows[&b"b".to_vec()].2, "0755");
-}
+use crate::common::*;
 
 #[test]
 fn deleting_one_snapshot_leaves_the_others_intact() {
@@ -145,59 +37,6 @@ fn deleting_one_snapshot_leaves_the_others_intact() {
     // The next run still works and notices the gap.
     let s4 = env.backup();
     assert_eq!(ino(&s4.join("c")), ino(&s3.join("c")));
-}
-
-#[test]
-fn snapshot_is_exact_copy_of_source_with_metadata() {
-    let env = Env::new();
-    let f = env.write("dir/file.txt", b"content");
-    set_mode(&f, 0o640);
-    set_mtime(&f, 1_500_000_000, 111_222_333);
-    fs::create_dir_all(env.src.join("empty/nested")).unwrap();
-    symlink("dir/file.txt", env.src.join("rel-link")).unwrap();
-    symlink("/nonexistent/target", env.src.join("dangling")).unwrap();
-    set_mode(&env.src.join("dir"), 0o750);
-    set_mtime_dir(&env.src.join("dir"), 1_400_000_000, 42);
-    let snap = env.backup();
-    let mut want = tree(&env.src);
-    let mut got = tree(&snap);
-    // The snapshot root is the source root; compare everything else exactly.
-    want.remove(b".".as_slice());
-    got.remove(b".".as_slice());
-    assert_eq!(got, want);
-    assert_eq!(
-        fs::read_link(snap.join("dangling")).unwrap(),
-        Path::new("/nonexistent/target")
-    );
-}
-
-fn set_mtime_dir(p: &Path, secs: u64, nsec: u32) {
-    let t = std::time::UNIX_EPOCH + std::time::Duration::new(secs, nsec);
-    fs::File::open(p)
-        .unwrap()
-        .set_times(fs::FileTimes::new().set_modified(t))
-        .unwrap();
-}
-
-#[test]
-fn max_links_three_still_stores_all_ten_files() {
-    let env = Env::new();
-    env.config("MAX_LINKS = 3");
-    for i in 0..10 {
-        env.write(&format!("f{i}"), b"ten times the same");
-    }
-    let snap = env.backup();
-    for i in 0..10 {
-        let p = snap.join(format!("f{i}"));
-        assert_eq!(fs::read(&p).unwrap(), b"ten times the same");
-        assert!(nlink(&p) <= 3, "{} has {} links", p.display(), nlink(&p));
-    }
-    let snap2 = env.backup();
-    for i in 0..10 {
-        let p = snap2.join(format!("f{i}"));
-        assert_eq!(fs::read(&p).unwrap(), b"ten times the same");
-        assert!(nlink(&p) <= 3);
-    }
 }
 
 #[test]
@@ -365,34 +204,6 @@ fn backup_root_and_name_folders_are_private() {
 }
 
 #[test]
-fn large_file_streams_and_links() {
-    let env = Env::new();
-    let big: Vec<u8> = (0..20_000_000u32).map(|i| (i % 251) as u8).collect();
-    env.write("big.bin", &big);
-    env.write("big-copy.bin", &big);
-    let snap = env.backup();
-    assert_eq!(fs::read(snap.join("big.bin")).unwrap(), big);
-    assert_eq!(ino(&snap.join("big.bin")), ino(&snap.join("big-copy.bin")));
-}
-
-#[test]
-fn damaged_stored_copy_is_never_used_as_link_source() {
-    let env = Env::new();
-    env.write("keep.txt", b"original content");
-    let s1 = env.backup();
-    // Someone appends to the stored copy inside the old snapshot.
-    let mut f = fs::OpenOptions::new()
-        .append(true)
-        .open(s1.join("keep.txt"))
-        .unwrap();
-    std::io::Write::write_all(&mut f, b" + damage").unwrap();
-    drop(f);
-    let s2 = env.backup();
-    assert_ne!(ino(&s2.join("keep.txt")), ino(&s1.join("keep.txt")));
-    assert_eq!(fs::read(s2.join("keep.txt")).unwrap(), b"original content");
-}
-
-#[test]
 fn changing_hash_on_an_existing_root_is_refused_naming_both() {
     let env = Env::new();
     env.write("a", b"alpha");
@@ -434,29 +245,6 @@ fn changing_hash_on_an_existing_root_is_refused_naming_both() {
     assert_ok(&env.cmd_at(&other).arg("verify").output().unwrap());
 }
 
-#[test]
-#[ignore = "needs root: owners are only restored when phlb runs as root"]
-fn owner_and_group_are_kept_when_root() {
-    let env = Env::new();
-    let f = env.write("owned.txt", b"mine");
-    std::os::unix::fs::lchown(&f, Some(1234), Some(5678)).unwrap();
-    fs::create_dir(env.src.join("dir")).unwrap();
-    std::os::unix::fs::lchown(env.src.join("dir"), Some(4321), Some(8765)).unwrap();
-    symlink("owned.txt", env.src.join("link")).unwrap();
-    std::os::unix::fs::lchown(env.src.join("link"), Some(42), Some(43)).unwrap();
-    let snap = env.backup();
-    use std::os::unix::fs::MetadataExt;
-    let owner = |p: &Path| {
-        let md = fs::symlink_metadata(p).unwrap();
-        (md.uid(), md.gid())
-    };
-    assert_eq!(owner(&snap.join("owned.txt")), (1234, 5678));
-    assert_eq!(owner(&snap.join("dir")), (4321, 8765));
-    assert_eq!(owner(&snap.join("link")), (42, 43));
-    let uid = env.sql_int("SELECT uid FROM files WHERE path = 'owned.txt'");
-    assert_eq!(uid, 1234);
-}
-
 /// The backup log of snapshot folder `snap` (`<timestamp>-backup.log` beside it).
 fn log_of(snap: &Path) -> String {
     let name = format!("{}-backup.log", snap.file_name().unwrap().to_str().unwrap());
@@ -485,82 +273,6 @@ fn log_tells_unchanged_files_from_linked_and_copied_ones() {
 }
 
 #[test]
-fn new_content_read_by_many_workers_at_once_is_stored_once() {
-    // Workers write new content themselves; many files with one new content, read side
-    // by side, must still end as one stored copy per (content, mode).
-    let env = Env::new();
-    env.config("WORKERS = 4");
-    let big = vec![3u8; (1 << 20) + 17];
-    for d in 0..6 {
-        for f in 0..50 {
-            env.write(&format!("d{d}/f{f}"), b"one new content");
-        }
-        env.write(&format!("d{d}/big"), &big);
-        let exec = env.write(&format!("d{d}/exec"), b"one new content");
-        set_mode(&exec, 0o755);
-    }
-    let snap = env.backup();
-    let small = ino(&snap.join("d0/f0"));
-    let exec = ino(&snap.join("d0/exec"));
-    assert_ne!(small, exec, "another mode needs another copy");
-    for d in 0..6 {
-        for f in 0..50 {
-            assert_eq!(ino(&snap.join(format!("d{d}/f{f}"))), small);
-        }
-        assert_eq!(ino(&snap.join(format!("d{d}/exec"))), exec);
-        assert_eq!(
-            ino(&snap.join(format!("d{d}/big"))),
-            ino(&snap.join("d0/big"))
-        );
-        assert_eq!(mode(&snap.join(format!("d{d}/exec"))) & 0o7777, 0o755);
-    }
-    assert_eq!(nlink(&snap.join("d0/f0")), 300);
-    assert_eq!(env.sql_int("SELECT count(*) FROM copies"), 3);
-    assert_eq!(tree(&snap).len(), tree(&env.src).len(), "nothing left over");
-}
-
-#[test]
-fn every_mode_is_exact_whatever_the_umask() {
-    // New copies are created with the source's permission bits and only changed where
-    // the new file differs: bits a umask drops, setuid/setgid/sticky, and (as root) the
-    // owner, whose change clears setuid/setgid, must all still come out exact.
-    // SAFETY: geteuid has no preconditions.
-    let as_root = unsafe { libc::geteuid() } == 0;
-    let env = Env::new();
-    let modes = [
-        0o777, 0o666, 0o640, 0o600, 0o400, 0o000, 0o4755, 0o2755, 0o6711, 0o1644,
-    ];
-    for m in modes {
-        let f = env.write(&format!("m{m:o}"), format!("mode {m:o}").as_bytes());
-        set_mode(&f, m);
-        if as_root && m & 0o6000 != 0 {
-            std::os::unix::fs::chown(&f, Some(1234), Some(5678)).unwrap();
-            set_mode(&f, m);
-        }
-    }
-    let mut cmd = env.cmd();
-    cmd.args(["backup", env.src.to_str().unwrap()]);
-    // SAFETY: umask is async-signal-safe; the closure only calls it.
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::umask(0o077);
-            Ok(())
-        });
-    }
-    assert_ok(&cmd.output().unwrap());
-    let snap = env.snapshots("src").pop().unwrap();
-    use std::os::unix::fs::MetadataExt;
-    for m in modes {
-        let copy = snap.join(format!("m{m:o}"));
-        assert_eq!(mode(&copy), m, "mode of m{m:o}");
-        if as_root && m & 0o6000 != 0 {
-            let md = fs::metadata(&copy).unwrap();
-            assert_eq!((md.uid(), md.gid()), (1234, 5678));
-        }
-    }
-}
-
-#[test]
 fn sync_off_still_makes_a_complete_snapshot() {
     let env = Env::new();
     env.config("SYNC = false");
@@ -572,43 +284,6 @@ fn sync_off_still_makes_a_complete_snapshot() {
         .query_row("SELECT status FROM snapshots", [], |r| r.get(0))
         .unwrap();
     assert_eq!(status, "complete");
-    assert_ok(&env.run(&["verify"]));
-}
-
-#[test]
-fn duplicates_after_part_way_commits_still_share_one_copy() {
-    // A run forgets the copies it made once the catalog has committed them, and finds
-    // them there instead. With a commit every 3 rows (a debug-build knob), new content
-    // keeps coming while every odd file from f51 on repeats the content of the file 51
-    // before it, whose copy is committed and forgotten by then (or, racing the workers,
-    // just about to be): still one stored copy per content.
-    let env = Env::new();
-    env.config("WORKERS = 4");
-    let key = |i: usize| if i % 2 == 1 && i >= 51 { i - 51 } else { i };
-    for i in 0..400 {
-        let body = format!("content {} ", key(i)).repeat(300);
-        env.write(&format!("d{}/f{i}", i % 9), body.as_bytes());
-    }
-    let out = env
-        .cmd()
-        .env("PHLB_DEBUG_BATCH_ROWS", "3")
-        .args(["backup", env.src.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert_ok(&out);
-    let snap = env.snapshots("src").pop().unwrap();
-    let distinct = (0..400).filter(|&i| key(i) == i).count() as i64;
-    assert_eq!(env.sql_int("SELECT count(*) FROM copies"), distinct);
-    for i in 0..400 {
-        let first = snap.join(format!("d{}/f{}", key(i) % 9, key(i)));
-        let path = snap.join(format!("d{}/f{i}", i % 9));
-        assert_eq!(ino(&path), ino(&first), "f{i} shares its content's copy");
-    }
-    let names = |t: std::collections::BTreeMap<Vec<u8>, Node>| t.into_keys().collect::<Vec<_>>();
-    assert!(
-        names(tree(&snap)) == names(tree(&env.src)),
-        "the snapshot holds exactly the source's names, nothing left over"
-    );
     assert_ok(&env.run(&["verify"]));
 }
 
@@ -665,4 +340,292 @@ fn backup_report_does_not_list_failed_paths() {
         text.contains("secret.txt: cannot open: Permission denied"),
         "{text}"
     );
+}
+
+#[test]
+fn hostile_names_and_shapes() {
+    let env = Env::new();
+    let long = "n".repeat(255);
+    env.write(&long, b"long name");
+    env.write("-rf", b"leading dash");
+    env.write("zero", b"");
+    env.write("crowd/keep", b"k");
+    for i in 0..10_000 {
+        fs::write(env.src.join(format!("crowd/{i}")), b"").unwrap();
+    }
+    let sparse = env.src.join("sparse.img");
+    {
+        let f = fs::File::create(&sparse).unwrap();
+        f.set_len(64 << 20).unwrap();
+        use std::io::{Seek, SeekFrom, Write};
+        let mut f = f;
+        f.seek(SeekFrom::Start((64 << 20) - 3)).unwrap();
+        f.write_all(b"end").unwrap();
+    }
+    let out = env.run(&["backup", env.src.to_str().unwrap()]);
+    assert_ok(&out);
+    assert_no_panic(&out);
+    let snap = env.snapshots("src").pop().unwrap();
+    assert_eq!(fs::read(snap.join(&long)).unwrap(), b"long name");
+    assert_eq!(fs::read(snap.join("-rf")).unwrap(), b"leading dash");
+    assert_eq!(fs::metadata(snap.join("zero")).unwrap().len(), 0);
+    assert_eq!(fs::read_dir(snap.join("crowd")).unwrap().count(), 10_001);
+    let copy = snap.join("sparse.img");
+    let md = fs::metadata(&copy).unwrap();
+    assert_eq!(md.len(), 64 << 20);
+    assert!(
+        md.blocks() * 512 < 4 << 20,
+        "the copy stays sparse: {} bytes used",
+        md.blocks() * 512
+    );
+    let data = fs::read(&copy).unwrap();
+    assert!(data[..(64 << 20) - 3].iter().all(|&b| b == 0));
+    assert_eq!(&data[(64 << 20) - 3..], b"end");
+}
+
+#[test]
+fn path_deeper_than_path_max_is_reported_not_fatal() {
+    let env = Env::new();
+    env.write("ok.txt", b"fine");
+    // Build a chain of folders longer than PATH_MAX with mkdirat/openat steps.
+    let level = std::ffi::CString::new("d".repeat(200)).unwrap();
+    let top = std::ffi::CString::new(env.src.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: plain libc calls on valid C strings and descriptors this test owns.
+    unsafe {
+        let mut fd = libc::open(top.as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY);
+        assert!(fd >= 0);
+        for _ in 0..25 {
+            assert_eq!(libc::mkdirat(fd, level.as_ptr(), 0o755), 0);
+            let next = libc::openat(fd, level.as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY);
+            assert!(next >= 0);
+            libc::close(fd);
+            fd = next;
+        }
+        let name = std::ffi::CString::new("deep.txt").unwrap();
+        let f = libc::openat(fd, name.as_ptr(), libc::O_WRONLY | libc::O_CREAT, 0o644);
+        assert!(f >= 0);
+        libc::close(f);
+        libc::close(fd);
+    }
+    let out = env.run(&["backup", env.src.to_str().unwrap()]);
+    assert_no_panic(&out);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("File name too long"), "{err}");
+    assert!(err.lines().all(|l| l.starts_with("phlb: ")), "{err}");
+    let snap = env.snapshots("src").pop().unwrap();
+    assert_eq!(fs::read(snap.join("ok.txt")).unwrap(), b"fine");
+    // GNU rm walks trees deeper than PATH_MAX; the temp dir's own cleanup may not.
+    Command::new("rm")
+        .arg("-rf")
+        .arg(&env.src)
+        .status()
+        .unwrap();
+}
+
+#[test]
+#[ignore = "needs root (mounts a tmpfs)"]
+fn one_file_system_keeps_other_mounts_out() {
+    let env = Env::new();
+    env.write("here.txt", b"here");
+    let _mount = SmallDisk::mount(&env.src.join("mnt"), "1m").expect("mounting a tmpfs needs root");
+    fs::write(env.src.join("mnt/elsewhere.txt"), b"other fs").unwrap();
+    let snap = env.backup();
+    assert!(snap.join("here.txt").exists());
+    assert!(
+        snap.join("mnt").is_dir(),
+        "the mount point folder itself is kept"
+    );
+    assert!(!snap.join("mnt/elsewhere.txt").exists());
+    env.config("ONE_FILE_SYSTEM = false");
+    let snap = env.backup();
+    assert_eq!(
+        fs::read(snap.join("mnt/elsewhere.txt")).unwrap(),
+        b"other fs"
+    );
+}
+
+#[test]
+fn unreadable_file_is_named_counted_and_exits_1() {
+    let env = Env::new();
+    env.write("ok.txt", b"fine");
+    let bad = env.write("secret.txt", b"hidden");
+    set_mode(&bad, 0o000);
+    let out = run_without_dac_override(&env, &["backup", env.src.to_str().unwrap()]);
+    set_mode(&bad, 0o644);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("secret.txt: cannot open"),
+        "{}",
+        stderr(&out)
+    );
+    let snap = env.snapshots("src").pop().expect("the run finished");
+    assert_eq!(fs::read(snap.join("ok.txt")).unwrap(), b"fine");
+    assert!(!snap.join("secret.txt").exists());
+    let failed = env.sql_int("SELECT failed FROM snapshot_runs");
+    assert_eq!(failed, 1);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("failed:  1"));
+    // The summary names the file, and list says the run is not clean.
+    let summary = fs::read_to_string(beside(&snap, "-summary.txt")).unwrap();
+    assert!(
+        summary.contains("failed files:") && summary.contains("secret.txt: cannot open"),
+        "{summary}"
+    );
+    let list = env.run(&["list"]);
+    assert!(
+        String::from_utf8_lossy(&list.stdout).contains("complete, 1 failed"),
+        "{}",
+        String::from_utf8_lossy(&list.stdout)
+    );
+}
+
+#[test]
+fn unreadable_folder_is_kept_empty_named_and_exits_1() {
+    let env = Env::new();
+    env.write("ok/a.txt", b"fine");
+    env.write("locked/inner.txt", b"hidden");
+    let locked = env.src.join("locked");
+    set_mode(&locked, 0o000);
+    let out = run_without_dac_override(&env, &["backup", env.src.to_str().unwrap()]);
+    set_mode(&locked, 0o755);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("locked: "), "{}", stderr(&out));
+    let snap = env.snapshots("src").pop().expect("the run finished");
+    assert_eq!(fs::read(snap.join("ok/a.txt")).unwrap(), b"fine");
+    assert!(snap.join("locked").is_dir(), "the folder itself is kept");
+    assert!(!snap.join("locked/inner.txt").exists());
+    assert_eq!(env.sql_int("SELECT failed FROM snapshot_runs"), 1);
+}
+
+#[test]
+fn backup_root_inside_source_is_not_copied_into_itself() {
+    let env = Env::new();
+    env.write("a.txt", b"a");
+    let root = env.src.join("backups");
+    env.init(&root);
+    let run = |env: &Env| {
+        env.cmd_at(&root)
+            .args(["backup", env.src.to_str().unwrap()])
+            .output()
+            .unwrap()
+    };
+    assert_ok(&run(&env));
+    assert_ok(&run(&env));
+    let snaps: Vec<_> = fs::read_dir(root.join("src"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().is_dir() && !e.path().is_symlink())
+        .collect();
+    assert_eq!(snaps.len(), 2);
+    for s in snaps {
+        assert!(s.path().join("a.txt").exists());
+        assert!(!s.path().join("backups").exists());
+    }
+}
+
+#[test]
+fn bad_setups_get_one_line_and_exit_2() {
+    let env = Env::new();
+    env.write("a", b"a");
+    let file_source = env.write("plain-file", b"x");
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec!["backup".into(), "/no/such/folder".into()],
+            "/no/such/folder: cannot back up",
+        ),
+        (
+            vec!["backup".into(), file_source.display().to_string()],
+            "not a folder",
+        ),
+        (
+            vec!["--config".into(), "/no/such.ini".into(), "config".into()],
+            "/no/such.ini: config file not found",
+        ),
+    ];
+    for (args, want) in cases {
+        let out = env.cmd().args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = stderr(&out);
+        assert!(err.contains(want), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(!err.contains("panicked"));
+    }
+    assert!(env.nothing_backed_up(), "nothing was created");
+}
+
+/// Every entry under `dir` with its bytes, mode and mtime, for "nothing changed" checks.
+fn listing(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>, u32, i64)> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out: Vec<_> = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            let md = e.path().symlink_metadata().unwrap();
+            let bytes = if md.is_file() {
+                fs::read(e.path()).unwrap()
+            } else {
+                Vec::new()
+            };
+            (
+                e.path().to_path_buf(),
+                bytes,
+                md.mode(),
+                md.mtime_nsec() + md.mtime() * 1_000_000_000,
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn dry_run_writes_nothing_and_says_what_the_real_run_would() {
+    let env = Env::new();
+    env.write("a.txt", b"alpha");
+    let first = env.backup();
+    let src = env.src.to_str().unwrap().to_string();
+    let before = listing(&env.root);
+    assert_ok(&env.run(&["backup", "--dry-run", &src]));
+    assert_eq!(
+        listing(&env.root),
+        before,
+        "not even the catalog's -shm or -wal"
+    );
+    // A HASH the real run would refuse is refused by the dry run too.
+    env.config("HASH = sha512");
+    assert_code(&env.run(&["backup", "--dry-run", &src]), 2);
+    assert_code(&env.run(&["backup", &src]), 2);
+    fs::remove_file(env.dir.path().join("phlb.ini")).unwrap();
+    // With the snapshot deleted by hand, nothing is left to link: both copy.
+    fs::remove_dir_all(&first).unwrap();
+    let out = env.run(&["backup", "--dry-run", &src]);
+    assert_ok(&out);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("would copy 1"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn dry_run_on_a_half_made_catalog_predicts_like_the_real_run() {
+    let env = Env::bare();
+    env.write("a.txt", b"alpha");
+    fs::create_dir_all(env.root.join(".phlb")).unwrap();
+    rusqlite::Connection::open(env.root.join(".phlb/catalog.sqlite3"))
+        .unwrap()
+        .execute_batch("CREATE TABLE refinery_schema_history (version INT4 PRIMARY KEY);")
+        .unwrap();
+    fs::set_permissions(
+        env.root.join(".phlb"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    let before = listing(&env.root);
+    let src = env.src.to_str().unwrap().to_string();
+    let out = env.run(&["backup", "--dry-run", &src]);
+    assert_ok(&out);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("would copy 1"));
+    assert_eq!(listing(&env.root), before);
+    assert_ok(&env.run(&["backup", &src]));
 }

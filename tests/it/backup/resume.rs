@@ -1,8 +1,6 @@
-//! Resuming an interrupted backup (#28): the files a killed, interrupted or disk-full run
+//! Resuming an interrupted backup: the files a killed, interrupted or disk-full run
 //! finished are linked by the next run of the same name, never copied again; a leftover
 //! changed since, or a source file changed since, is copied; `verify` is clean after each.
-
-mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -10,7 +8,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use common::*;
+use crate::common::*;
 use rusqlite::{Connection, OpenFlags};
 
 /// Files of `size` bytes, each its own content, enough that a run can be stopped part-way.

@@ -2,12 +2,10 @@
 //! `--files-from`, `--exclude-caches`, `INCLUDE_*`) and the `PRE_COMMAND` /
 //! `POST_COMMAND` hooks, through the real binary.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::fs;
 
-use common::*;
+use crate::common::*;
 
 /// The tree every selection case starts from.
 const TREE: &[&str] = &[

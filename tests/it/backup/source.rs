@@ -1,13 +1,11 @@
-//! A name is one source (issue #24): the first backup of a name records its source (host
-//! and canonical path); another source under that name is refused unless it moved.
-
-mod common;
+//! A name is one source: the first backup of a name records its source (host and
+//! canonical path); another source under that name is refused unless it moved.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::*;
+use crate::common::*;
 
 /// Makes `<env>/<dir>/src` with one file of its own; returns the folder.
 fn source(env: &Env, dir: &str, text: &str) -> PathBuf {

@@ -549,3 +549,39 @@ impl Watched {
         (status, self.stderr())
     }
 }
+
+pub fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn chattr(flag: &str, p: &std::path::Path) {
+    let ok = Command::new("chattr")
+        .arg(flag)
+        .arg(p)
+        .status()
+        .unwrap()
+        .success();
+    assert!(
+        ok,
+        "chattr {flag} needs root and a filesystem with the flag"
+    );
+}
+
+pub fn two_snapshots(env: &Env) -> (String, String) {
+    env.write("notes/todo.txt", b"one");
+    env.write("a,b.txt", b"same");
+    env.write("copy.txt", b"same");
+    let first = backup_at(env, "2026-01-01 10:00:00");
+    env.write("notes/todo.txt", b"two");
+    let second = backup_at(env, "2026-01-02 10:00:00");
+    let label = |p: &Path| format!("src/{}", p.file_name().unwrap().to_str().unwrap());
+    (label(&first), label(&second))
+}
+
+pub fn latest_target(env: &Env) -> String {
+    fs::read_link(env.root.join("src/latest"))
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string()
+}

@@ -1,11 +1,11 @@
-//! Regression tests: a catalog that a kill, a full disk or an older phlb left half-made
-//! never wedges a backup root; the next writer recovers on its own.
-
-mod common;
+//! A catalog that a kill, a full disk or an older phlb left half-made, or that is garbage,
+//! foreign, newer or on another filesystem: never wedges a root, never overwritten.
 
 use std::fs;
+use std::path::PathBuf;
+use std::process::Command;
 
-use common::*;
+use crate::common::*;
 
 /// After whatever a kill left, a plain backup and a verify must both pass.
 fn recovers(env: &Env, what: &str) {
@@ -189,4 +189,96 @@ fn killed_add_or_repair_leaves_no_temp_file_in_a_snapshot() {
             .collect();
         assert!(names.iter().all(|n| !n.contains("phlb-tmp")), "{names:?}");
     }
+}
+
+#[test]
+#[ignore = "needs root (mounts a tmpfs)"]
+fn catalog_on_another_filesystem_is_refused_until_rebuilt() {
+    let env = Env::new();
+    env.write("a.txt", b"alpha");
+    env.backup();
+    let disk = SmallDisk::mount(&env.dir.path().join("other"), "16m")
+        .expect("mounting a tmpfs needs root");
+    // The backups, copied to another disk with their hardlinks (and their catalog).
+    let moved = disk.0.join("root");
+    assert!(Command::new("cp")
+        .arg("-a")
+        .arg(&env.root)
+        .arg(&moved)
+        .status()
+        .unwrap()
+        .success());
+    let src = env.src.to_str().unwrap().to_string();
+    let out = env.cmd_at(&moved).args(["backup", &src]).output().unwrap();
+    assert_code(&out, 2);
+    assert!(
+        stderr(&out).contains("on another filesystem"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(stderr(&out).lines().count(), 1);
+    // The advice works: move the catalog aside, rebuild, back up.
+    fs::rename(
+        moved.join(".phlb/catalog.sqlite3"),
+        moved.join(".phlb/old-catalog.sqlite3"),
+    )
+    .unwrap();
+    assert_ok(&env.cmd_at(&moved).arg("add").output().unwrap());
+    assert_ok(&env.cmd_at(&moved).args(["backup", &src]).output().unwrap());
+    let snaps: Vec<PathBuf> = {
+        let mut v: Vec<PathBuf> = fs::read_dir(moved.join("src"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.is_dir() && !p.is_symlink())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(snaps.len(), 2);
+    assert_eq!(ino(&snaps[0].join("a.txt")), ino(&snaps[1].join("a.txt")));
+}
+
+#[test]
+fn garbage_or_foreign_or_newer_catalog_is_refused_untouched() {
+    let env = Env::bare();
+    env.write("a", b"a");
+    fs::create_dir_all(env.root.join(".phlb")).unwrap();
+    let cat = env.root.join(".phlb/catalog.sqlite3");
+
+    fs::write(&cat, vec![0x42u8; 8192]).unwrap();
+    let out = env.run(&["backup", env.src.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("not a phlb catalog (not an SQLite database)"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(fs::read(&cat).unwrap(), vec![0x42u8; 8192]);
+
+    fs::remove_file(&cat).unwrap();
+    rusqlite::Connection::open(&cat)
+        .unwrap()
+        .execute_batch("CREATE TABLE other (x)")
+        .unwrap();
+    let out = env.run(&["backup", env.src.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("not a phlb catalog (an SQLite database of another program)"));
+
+    fs::remove_file(&cat).unwrap();
+    env.backup();
+    env.db()
+        .execute_batch(
+            "INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
+             VALUES (999, 'future', '2030-01-01T00:00:00Z', '1')",
+        )
+        .unwrap();
+    let out = env.run(&["backup", env.src.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("catalog schema v999 is newer than this phlb"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(env.snapshots("src").len(), 1);
 }

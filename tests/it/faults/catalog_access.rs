@@ -1,14 +1,12 @@
 //! A catalog phlb cannot write, or cannot make side files for, gets one line naming the
-//! path and the real cause, and the commands that only read keep answering (#13 item 20).
-
-mod common;
+//! path and the real cause, and the commands that only read keep answering.
 
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::*;
+use crate::common::*;
 
 /// The lines phlb printed on stderr, asserting there is exactly one and it is an error.
 fn one_error_line(out: &Output) -> String {
@@ -187,29 +185,6 @@ fn listing(dir: &Path) -> Vec<PathBuf> {
         .collect();
     v.sort();
     v
-}
-
-#[test]
-fn writer_leaves_an_empty_wal_even_while_a_reader_has_the_catalog_open() {
-    let env = Env::new();
-    env.write("a.txt", b"a");
-    env.backup();
-    let reader = env.db();
-    let n: i64 = reader
-        .query_row("SELECT count(*) FROM files", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(n, 2);
-    env.write("b.txt", b"b");
-    env.backup();
-    let wal = env.root.join(".phlb/catalog.sqlite3-wal");
-    let len = fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
-    assert_eq!(
-        len,
-        0,
-        "{} holds changes a full disk would hide",
-        wal.display()
-    );
-    drop(reader);
 }
 
 #[test]

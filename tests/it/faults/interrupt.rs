@@ -1,14 +1,12 @@
 //! Ctrl-C (SIGINT) and SIGTERM stop a command as a kill would, with one line saying what
-//! was stopped and exit 130 / 143 (issue #13 item 21).
-
-mod common;
+//! was stopped and exit 130 / 143.
 
 use std::fs;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 /// Starts `cmd` with SIGINT and SIGTERM at their defaults (a test runner started in the
 /// background may pass SIGINT on as ignored, which phlb respects).

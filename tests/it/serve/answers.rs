@@ -2,12 +2,10 @@
 //! after a forget, the diff's metadata table, --listen on port 80 and localhost, and
 //! the small UI faults (breadcrumbs, find by name, token spelling, names that pose).
 
-mod common;
-
 use std::time::Duration;
 
-use common::serve::*;
-use common::*;
+use crate::common::serve::*;
+use crate::common::*;
 
 #[test]
 fn only_here_of_identical_files_is_not_quadratic() {

@@ -1,15 +1,15 @@
-//! `phlb serve` attacked as a local user would: the token in process arguments, the
-//! cookie reaching other loopback servers, slow clients, a FIFO in a snapshot.
+//! `phlb serve` attacked as a local user would: the token in process arguments or a token
+//! file another user controls, the cookie reaching other loopback servers, slow clients, a
+//! FIFO in a snapshot.
 
-mod common;
-
+use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::serve::*;
-use common::*;
+use crate::common::serve::*;
+use crate::common::*;
 
 #[test]
 fn fifo_where_a_file_was_does_not_hang_the_download() {
@@ -355,4 +355,31 @@ fn five_hundred_trickling_connections_do_not_delay_token_requests() {
         "{:?}",
         t.elapsed()
     );
+}
+
+#[test]
+#[ignore = "needs root (chown to another user)"]
+fn a_token_file_another_user_owns_or_can_swap_is_refused() {
+    // Found by the second attack round: serve took a token file owned by `nobody`, or
+    // in a folder anyone may write, whose owner could read or set root's token.
+    let env = Env::new();
+    let theirs = env.dir.path().join("theirs");
+    fs::write(&theirs, "abcdefghijklmnopqrstuvwxyz012345\n").unwrap();
+    set_mode(&theirs, 0o600);
+    std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
+    let open = env.dir.path().join("open");
+    fs::create_dir(&open).unwrap();
+    set_mode(&open, 0o777);
+    fs::write(open.join("t"), "abcdefghijklmnopqrstuvwxyz012345\n").unwrap();
+    set_mode(&open.join("t"), 0o600);
+    for file in [theirs, open.join("t")] {
+        let out = env
+            .cmd()
+            .args(["serve", "--listen", "127.0.0.1:0", "--token-file"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert_code(&out, 2);
+        assert!(stderr(&out).contains("another user"), "{}", stderr(&out));
+    }
 }

@@ -1,14 +1,15 @@
 //! `phlb serve` through the real binary: every page, the token, Host, traversal,
-//! damaged downloads, a real browser, and the wrong answers found by attacks.
+//! damaged downloads, a real browser.
 
-mod common;
+mod answers;
+mod attack;
 
 use std::io::Write;
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::serve::*;
-use common::*;
+use crate::common::serve::*;
+use crate::common::*;
 
 #[test]
 fn every_page_answers_and_escapes_file_names() {
