@@ -145,9 +145,7 @@ fn rebuilt_catalog_keeps_when_snapshots_were_taken() {
     env.write("a.txt", b"alpha");
     env.backup();
     // A snapshot taken long ago, copied in by hand.
-    let old = env.root.join("src/2020-03-04-050607");
-    fs::create_dir(&old).unwrap();
-    fs::write(old.join("a.txt"), b"alpha").unwrap();
+    env.hand_snapshot("src/2020-03-04-050607", &[("a.txt", b"alpha")]);
     env.remove_catalog();
     assert_ok(&env.run(&["add"]));
     let db = env.db();
@@ -181,9 +179,7 @@ fn a_snapshot_added_later_takes_its_place_by_its_time_not_last() {
     env.write("b.txt", b"beta");
     let newest = env.backup();
     // An old tree copied in by hand and recorded afterwards.
-    let old = env.root.join("src/2020-01-01-000000");
-    fs::create_dir(&old).unwrap();
-    fs::write(old.join("z.txt"), b"old").unwrap();
+    env.hand_snapshot("src/2020-01-01-000000", &[("z.txt", b"old")]);
     assert_ok(&env.run(&["add"]));
     let out = env.run(&["diff", "src"]);
     assert_ok(&out);
@@ -278,10 +274,13 @@ fn two_trees_copied_in_by_hand_get_linked_and_space_shrinks() {
     env.write("x", b"y");
     env.backup(); // creates the root and catalog
     for ts in ["2020-01-01-000000", "2020-01-02-000000"] {
-        let dir = env.root.join("photos").join(ts);
-        fs::create_dir_all(dir.join("album")).unwrap();
-        fs::write(dir.join("album/big.jpg"), vec![9u8; 200_000]).unwrap();
-        fs::write(dir.join("notes.txt"), b"same notes").unwrap();
+        env.hand_snapshot(
+            &format!("photos/{ts}"),
+            &[
+                ("album/big.jpg", &vec![9u8; 200_000]),
+                ("notes.txt", b"same notes"),
+            ],
+        );
     }
     let before = disk_usage(&env.root);
     let out = env.run(&["add"]);
@@ -294,14 +293,7 @@ fn two_trees_copied_in_by_hand_get_linked_and_space_shrinks() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("linked 2 files"));
     // Manifests were written for both, and they check out.
     for dir in [&a, &b] {
-        let name = dir.file_name().unwrap().to_str().unwrap();
-        let out = std::process::Command::new("sha256sum")
-            .arg("-c")
-            .arg(dir.parent().unwrap().join(format!("{name}.SHA256SUMS")))
-            .current_dir(dir)
-            .output()
-            .unwrap();
-        assert!(out.status.success());
+        assert_sums_check(dir, "sha256sum");
     }
     let out = env.run(&["verify"]);
     assert_ok(&out);
@@ -348,9 +340,7 @@ fn add_never_links_a_file_that_disagrees_with_its_manifest() {
     env.write("x", b"x");
     env.backup();
     for ts in ["2020-01-01-000000", "2020-01-02-000000"] {
-        let dir = env.root.join("hand").join(ts);
-        fs::create_dir_all(&dir).unwrap();
-        fs::write(dir.join("f"), b"same").unwrap();
+        env.hand_snapshot(&format!("hand/{ts}"), &[("f", b"same")]);
     }
     // The second tree's manifest claims other content for f.
     fs::write(

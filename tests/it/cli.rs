@@ -120,9 +120,7 @@ fn dry_run_short_n_writes_nothing() {
     assert!(stderr(&out).contains("b.txt"), "{}", stderr(&out));
     assert_eq!(tree(&env.root), before, "backup -n changed the root");
     // A snapshot folder copied in by hand: `add -n` names it and records nothing.
-    let copied = env.root.join("src/2020-01-01-000000");
-    fs::create_dir(&copied).unwrap();
-    fs::write(copied.join("x"), b"x").unwrap();
+    env.hand_snapshot("src/2020-01-01-000000", &[("x", b"x")]);
     let before_add = tree(&env.root);
     let out = env.run(&["add", "-n"]);
     assert_ok(&out);

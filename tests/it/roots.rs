@@ -49,11 +49,7 @@ fn copied_root_backup_relinks_instead_of_recopying_everything() {
     let env = Env::new();
     let root2 = copied_root(&env);
     env.write("c.txt", b"changed content!");
-    let out = env
-        .cmd_at(&root2)
-        .args(["backup", env.src.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = env.backup_into(&root2);
     assert_ok(&out);
     assert_no_panic(&out);
     let err = stderr(&out);
@@ -108,11 +104,7 @@ fn copied_root_verify_first_repairs_stale_inode_numbers() {
         .unwrap();
     assert_eq!(recorded as u64, ino(&last.join("keep/a.txt")));
     // Repaired once: the next backup links everything and says nothing about inodes.
-    let out = env
-        .cmd_at(&root2)
-        .args(["backup", env.src.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = env.backup_into(&root2);
     assert_ok(&out);
     assert!(!stderr(&out).contains(NOTE), "{}", stderr(&out));
     let new = snapshots_at(&root2).pop().unwrap();
@@ -142,11 +134,7 @@ fn copied_root_without_hardlinks_still_relinks_and_verify_says_so() {
         .unwrap();
     assert!(st.success());
     env.write("c.txt", b"changed content!");
-    let out = env
-        .cmd_at(&root2)
-        .args(["backup", env.src.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = env.backup_into(&root2);
     assert_ok(&out);
     assert_eq!(stderr(&out).matches(NOTE).count(), 1, "{}", stderr(&out));
     let snaps = snapshots_at(&root2);
@@ -181,11 +169,7 @@ fn an_unmounted_drive_is_never_filled() {
     env.write("a.txt", b"alpha");
     let mount_point = env.dir.path().join("media/usb");
     fs::create_dir_all(&mount_point).unwrap();
-    let out = env
-        .cmd_at(&mount_point)
-        .args(["backup", env.src.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = env.backup_into(&mount_point);
     assert_code(&out, 2);
     let err = stderr(&out);
     assert!(
@@ -234,11 +218,7 @@ fn init_makes_a_root_then_backup_writes_there() {
     assert_ok(&out);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["existed"], true);
-    let out = env
-        .cmd_at(&root)
-        .args(["backup", env.src.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = env.backup_into(&root);
     assert_ok(&out);
     let snapshots = fs::read_dir(root.join("src"))
         .unwrap()
@@ -526,11 +506,7 @@ fn a_backup_whose_drive_is_unmounted_mid_run_leaves_the_mount_point_empty() {
         0,
         "wrote into the mount point: {err}"
     );
-    let out = env
-        .cmd_at(&point)
-        .args(["backup", env.src.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = env.backup_into(&point);
     assert_code(&out, 2);
 }
 

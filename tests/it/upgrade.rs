@@ -161,9 +161,7 @@ fn snapshots_an_earlier_add_recorded_get_the_time_in_their_name() {
     env.write("a.txt", b"alpha");
     env.backup();
     // What an earlier `add` left: no source, the time of the import as started_at.
-    let old = env.root.join("src/2020-03-04-050607");
-    fs::create_dir(&old).unwrap();
-    fs::write(old.join("a.txt"), b"alpha").unwrap();
+    env.hand_snapshot("src/2020-03-04-050607", &[("a.txt", b"alpha")]);
     assert_ok(&env.run(&["add"]));
     downgrade_to_v5(&env);
     env.db()

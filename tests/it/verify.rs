@@ -266,10 +266,8 @@ fn verify_reports_symlinked_snapshot_folder_once_and_never_reads_through() {
 fn verify_reports_snapshot_folders_the_catalog_does_not_know() {
     let env = Env::new();
     env.write("a.txt", b"alpha");
-    let snap = env.backup();
-    let copy = snap.with_file_name("2020-01-01-000000");
-    fs::create_dir(&copy).unwrap();
-    fs::write(copy.join("a.txt"), b"alpha").unwrap();
+    env.backup();
+    env.hand_snapshot("src/2020-01-01-000000", &[("a.txt", b"alpha")]);
     let out = env.run(&["verify"]);
     assert_code(&out, 1);
     assert!(

@@ -249,9 +249,7 @@ fn file_that_disagrees_with_its_manifest_is_never_linked_by_the_next_backup() {
         let real = env.backup();
         // A snapshot copied in by hand: same size and mtime, other bytes, and a manifest
         // that lists the good hash.
-        let hand = env.root.join("src/2020-01-01-000000");
-        fs::create_dir(&hand).unwrap();
-        fs::write(hand.join("a"), b"EVIL-DATA\n").unwrap();
+        let hand = env.hand_snapshot("src/2020-01-01-000000", &[("a", b"EVIL-DATA\n")]);
         set_mtime(&hand.join("a"), 1_643_760_000, 0);
         fs::copy(beside(&real, ".SHA256SUMS"), beside(&hand, ".SHA256SUMS")).unwrap();
         let args: &[&str] = if trust {
@@ -284,9 +282,7 @@ fn reused_inode_number_is_never_taken_for_a_known_copy() {
     set_mtime(&src, 1_643_760_000, 0);
     let first = env.backup();
     fs::remove_dir_all(&first).unwrap();
-    let hand = env.root.join("src/2020-01-01-000000");
-    fs::create_dir(&hand).unwrap();
-    fs::write(hand.join("a"), b"EVIL-DATA\n").unwrap();
+    let hand = env.hand_snapshot("src/2020-01-01-000000", &[("a", b"EVIL-DATA\n")]);
     set_mtime(&hand.join("a"), 1_643_760_000, 0);
     set_mode(&hand.join("a"), mode(&src));
     // The number the deleted copy had is now the hand-made file's.

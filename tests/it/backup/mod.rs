@@ -67,22 +67,7 @@ fn odd_file_names_survive_and_manifest_checks() {
         let p = snap.join(std::ffi::OsStr::from_bytes(n));
         assert_eq!(fs::read(&p).unwrap(), format!("file {i}").as_bytes());
     }
-    let manifest = snap.parent().unwrap().join(format!(
-        "{}.SHA256SUMS",
-        snap.file_name().unwrap().to_str().unwrap()
-    ));
-    let out = std::process::Command::new("sha256sum")
-        .arg("-c")
-        .arg(&manifest)
-        .current_dir(&snap)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = assert_sums_check(&snap, "sha256sum");
     assert_eq!(text.matches(": OK").count(), names.len(), "{text}");
     let files = env.catalog_files(&snap);
     for n in &names {
@@ -135,15 +120,7 @@ fn sha512_writes_sha512sums_manifest() {
     env.config("HASH = sha512");
     env.write("x", b"x");
     let snap = env.backup();
-    let name = snap.file_name().unwrap().to_str().unwrap();
-    let manifest = snap.parent().unwrap().join(format!("{name}.SHA512SUMS"));
-    let out = std::process::Command::new("sha512sum")
-        .arg("-c")
-        .arg(&manifest)
-        .current_dir(&snap)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    assert_sums_check(&snap, "sha512sum");
 }
 
 #[test]
@@ -218,11 +195,7 @@ fn changing_hash_on_an_existing_root_is_refused_naming_both() {
     // A new root takes the new hash, and its manifests are true.
     let other = env.dir.path().join("root512");
     env.init(&other);
-    let out = env
-        .cmd_at(&other)
-        .args(["backup", env.src.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = env.backup_into(&other);
     assert_ok(&out);
     let snap = fs::read_dir(other.join("src"))
         .unwrap()
@@ -230,18 +203,7 @@ fn changing_hash_on_an_existing_root_is_refused_naming_both() {
         .map(|e| e.path())
         .find(|p| p.is_dir() && !p.is_symlink())
         .unwrap();
-    let name = snap.file_name().unwrap().to_str().unwrap();
-    let out = std::process::Command::new("sha512sum")
-        .arg("-c")
-        .arg(snap.parent().unwrap().join(format!("{name}.SHA512SUMS")))
-        .current_dir(&snap)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    assert_sums_check(&snap, "sha512sum");
     assert_ok(&env.cmd_at(&other).arg("verify").output().unwrap());
 }
 
@@ -503,12 +465,7 @@ fn backup_root_inside_source_is_not_copied_into_itself() {
     env.write("a.txt", b"a");
     let root = env.src.join("backups");
     env.init(&root);
-    let run = |env: &Env| {
-        env.cmd_at(&root)
-            .args(["backup", env.src.to_str().unwrap()])
-            .output()
-            .unwrap()
-    };
+    let run = |env: &Env| env.backup_into(&root);
     assert_ok(&run(&env));
     assert_ok(&run(&env));
     let snaps: Vec<_> = fs::read_dir(root.join("src"))

@@ -160,11 +160,7 @@ fn backup_root_writable_by_others_is_refused() {
     fs::create_dir(&sticky).unwrap();
     fs::set_permissions(&sticky, fs::Permissions::from_mode(0o1777)).unwrap();
     env.init(&sticky.join("root"));
-    let out = env
-        .cmd_at(&sticky.join("root"))
-        .args(["backup", env.src.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = env.backup_into(&sticky.join("root"));
     assert_ok(&out);
 }
 

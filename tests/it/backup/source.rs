@@ -196,9 +196,7 @@ fn a_tree_copied_in_by_hand_takes_the_source_of_the_next_backup() {
     let env = Env::new();
     let a = source(&env, "a", "a");
     let b = source(&env, "b", "b");
-    let tree = env.root.join("src/2026-01-01-100000");
-    fs::create_dir_all(&tree).unwrap();
-    fs::write(tree.join("notes.txt"), "by hand").unwrap();
+    env.hand_snapshot("src/2026-01-01-100000", &[("notes.txt", b"by hand")]);
     assert_ok(&env.run(&["add", "-q"]));
     assert_ok(&backup(&env, &b, &[]));
     assert_refused(&backup(&env, &a, &[]), &b, &a);

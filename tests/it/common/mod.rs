@@ -93,6 +93,14 @@ impl Env {
         c
     }
 
+    /// Runs `phlb backup src` into another backup root `root`.
+    pub fn backup_into(&self, root: &Path) -> Output {
+        self.cmd_at(root)
+            .args(["backup", self.src.to_str().unwrap()])
+            .output()
+            .unwrap()
+    }
+
     /// Starts `phlb backup src` in the background, output discarded.
     pub fn spawn_backup(&self) -> std::process::Child {
         self.cmd()
@@ -158,6 +166,20 @@ impl Env {
         v
     }
 
+    /// Makes a snapshot folder by hand at `rel` under the backup root (`NAME/TIMESTAMP`),
+    /// holding `files` (path, content), as a user who copies a tree in would; phlb has not
+    /// seen it yet. Returns its path.
+    pub fn hand_snapshot(&self, rel: &str, files: &[(&str, &[u8])]) -> PathBuf {
+        let dir = self.root.join(rel);
+        fs::create_dir_all(&dir).unwrap();
+        for (name, data) in files {
+            let path = dir.join(name);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(path, data).unwrap();
+        }
+        dir
+    }
+
     /// Deletes the catalog with its `-wal` and `-shm`, as a user who lost it would.
     pub fn remove_catalog(&self) {
         let catalog = self.root.join(".phlb/catalog.sqlite3");
@@ -208,6 +230,22 @@ impl Env {
 pub fn beside(snap: &Path, suffix: &str) -> PathBuf {
     let name = snap.file_name().unwrap().to_str().unwrap();
     snap.with_file_name(format!("{name}{suffix}"))
+}
+
+/// Checks snapshot folder `snap` against the manifest beside it with the coreutils tool
+/// (`sha256sum` or `sha512sum`) as a user would, `TOOL -c` inside the folder; asserts it
+/// passes and returns what it printed.
+pub fn assert_sums_check(snap: &Path, tool: &str) -> String {
+    let suffix = format!(".{}SUMS", tool.trim_end_matches("sum").to_uppercase());
+    let out = Command::new(tool)
+        .arg("-c")
+        .arg(beside(snap, &suffix))
+        .current_dir(snap)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{text}");
+    text
 }
 
 /// Today's date as `%Y-%m-%d` in local time, as the `date` command gives it.

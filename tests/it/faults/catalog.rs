@@ -169,11 +169,11 @@ fn killed_add_or_repair_leaves_no_temp_file_in_a_snapshot() {
         let env = Env::new();
         env.write("x", b"x");
         env.backup();
-        let hand = env.root.join("h/2026-01-01-000000");
-        fs::create_dir_all(&hand).unwrap();
-        for i in 1..=4 {
-            fs::write(hand.join(format!("f{i}")), b"same").unwrap();
-        }
+        let same: &[u8] = b"same";
+        let hand = env.hand_snapshot(
+            "h/2026-01-01-000000",
+            &[("f1", same), ("f2", same), ("f3", same), ("f4", same)],
+        );
         killed_at(&env, "rename", n, &["add"]);
         assert_ok(&env.run(&["add"]));
         let out = env.run(&["verify"]);
@@ -208,8 +208,7 @@ fn catalog_on_another_filesystem_is_refused_until_rebuilt() {
         .status()
         .unwrap()
         .success());
-    let src = env.src.to_str().unwrap().to_string();
-    let out = env.cmd_at(&moved).args(["backup", &src]).output().unwrap();
+    let out = env.backup_into(&moved);
     assert_code(&out, 2);
     assert!(
         stderr(&out).contains("on another filesystem"),
@@ -224,7 +223,7 @@ fn catalog_on_another_filesystem_is_refused_until_rebuilt() {
     )
     .unwrap();
     assert_ok(&env.cmd_at(&moved).arg("add").output().unwrap());
-    assert_ok(&env.cmd_at(&moved).args(["backup", &src]).output().unwrap());
+    assert_ok(&env.backup_into(&moved));
     let snaps: Vec<PathBuf> = {
         let mut v: Vec<PathBuf> = fs::read_dir(moved.join("src"))
             .unwrap()

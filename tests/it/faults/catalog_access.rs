@@ -28,11 +28,7 @@ fn full_disk(env: &Env) -> (SmallDisk, PathBuf) {
     for i in 0..20 {
         env.write(&format!("f{i}.txt"), format!("file {i}").as_bytes());
     }
-    let out = env
-        .cmd_at(&root)
-        .args(["backup", env.src.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = env.backup_into(&root);
     assert_ok(&out);
     disk.fill();
     (disk, root)
@@ -78,11 +74,7 @@ fn full_disk_list_and_sql_answer_instead_of_disk_io_error() {
         unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&reader), libc::LOCK_SH) },
         0
     );
-    let out = env
-        .cmd_at(&root)
-        .args(["backup", env.src.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = env.backup_into(&root);
     let err = one_error_line(&out);
     assert!(err.contains("a phlb query is reading the catalog"), "{err}");
 }

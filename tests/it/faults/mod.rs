@@ -272,11 +272,7 @@ fn io_errors_name_their_path_and_show_no_raw_os_error_codes() {
             body.as_bytes(),
         );
     }
-    let out = env
-        .cmd_at(&root)
-        .args(["backup", env.src.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = env.backup_into(&root);
     assert_code(&out, 2);
     let err = stderr(&out);
     assert!(!err.contains("os error"), "{err}");

@@ -78,11 +78,7 @@ fn the_writer_lock_is_taken_on_a_full_disk() {
     let root = disk.0.join("root");
     env.init(&root);
     env.write("a.txt", b"a");
-    let out = env
-        .cmd_at(&root)
-        .args(["backup", env.src.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = env.backup_into(&root);
     assert_ok(&out);
     disk.fill();
     let out = env

@@ -2,7 +2,6 @@
 //! restore of a trimmed snapshot says.
 
 use std::fs;
-use std::process::Command;
 
 use super::*;
 use crate::common::*;
@@ -54,18 +53,7 @@ fn keep_versions_2_on_a_file_with_five_versions_leaves_exactly_two_and_verify_pa
     // verify passes, and so does sha256sum -c on every rewritten manifest.
     assert_ok(&env.run(&["verify"]));
     for s in &snaps {
-        let sums = beside(s, ".SHA256SUMS");
-        let out = Command::new("sha256sum")
-            .arg("-c")
-            .arg(&sums)
-            .current_dir(s)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stdout)
-        );
+        assert_sums_check(s, "sha256sum");
     }
     // history says where the versions went; list marks the trimmed snapshots.
     let h = json(&env.run(&["history", "f.txt", "--json"]));

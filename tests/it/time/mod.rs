@@ -284,9 +284,7 @@ fn a_tree_copied_in_by_hand_takes_its_place_by_its_instant_and_never_becomes_the
     env.write("a.txt", b"B");
     let newest = backup_at_utc(&env, "UTC", "2026-01-03T10:00:00Z");
     // An old tree, copied in by hand after both.
-    let old = env.root.join("src/2026-01-02-100000");
-    fs::create_dir(&old).unwrap();
-    fs::write(old.join("a.txt"), b"old").unwrap();
+    let old = env.hand_snapshot("src/2026-01-02-100000", &[("a.txt", b"old")]);
     assert_ok(&run_in(&env, "UTC", &["add", "-q"]));
     assert_eq!(latest(&env), leaf(&newest));
     let list = json(&env.run(&["list", "--json"]));

@@ -250,12 +250,7 @@ fn changes_inside_a_backup_root_within_the_source_trigger_nothing() {
     env.write("a.txt", b"alpha");
     let root = env.src.join("backups");
     env.init(&root);
-    let mut cmd = env.cmd_at(&root);
-    assert_ok(
-        &cmd.args(["backup", env.src.to_str().unwrap()])
-            .output()
-            .unwrap(),
-    );
+    assert_ok(&env.backup_into(&root));
     let mut cmd = env.cmd_at(&root);
     cmd.args(["watch", env.src.to_str().unwrap()]);
     let mut w = Watching::spawn(&env, cmd);
