@@ -68,7 +68,7 @@ fn bad_config_names_file_and_line() {
 
 #[test]
 fn trailing_ini_comments_never_become_values() {
-    // Found by a new user: `BACKUP_PATH = /mnt/usb   # external disk` took the comment
+    // Regression: `BACKUP_PATH = /mnt/usb   # external disk` took the comment
     // as part of the path, and `SKIP_DIRS = node_modules  ; js junk` as part of a name.
     let env = Env::new();
     let usb = env.dir.path().join("usb");
@@ -114,7 +114,7 @@ fn trailing_ini_comments_never_become_values() {
 
 #[test]
 fn what_config_prints_reads_back_and_config_write_is_0600() {
-    // Found by a new user: `phlb config > x.ini; phlb --config x.ini config` failed on
+    // Regression: `phlb config > x.ini; phlb --config x.ini config` failed on
     // the printed origin comments.
     let env = Env::new();
     env.config(

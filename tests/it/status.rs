@@ -73,7 +73,7 @@ fn status_failed(out: &std::process::Output) -> (i32, bool) {
 
 #[test]
 fn killed_run_reads_as_failed_beside_another_writer_and_after_pid_reuse() {
-    // Found by an attack: status judged a killed run alive by kill(pid, 0) on the pid in
+    // Regression: status judged a killed run alive by kill(pid, 0) on the pid in
     // the root's lock file, so it read as ok while any other backup or verify held the
     // root, and once pids wrapped and another process got the dead run's pid.
     use std::os::fd::AsRawFd;
@@ -145,7 +145,7 @@ fn status_doc(env: &Env) -> (i32, serde_json::Value) {
 
 #[test]
 fn backups_failing_before_a_snapshot_starts_show_in_status_list_and_web() {
-    // Found by an attack: with PRE_COMMAND = false two backups exited 2 and status said
+    // Regression: with PRE_COMMAND = false two backups exited 2 and status said
     // `{"names": [], "ok": true}`; a backup of a known name whose source was missing
     // exited 2 and status stayed ok.
     use std::os::fd::AsRawFd;

@@ -126,7 +126,7 @@ fn verify_finds_unknown_files_and_manifest_disagreement() {
 
 #[test]
 fn a_snapshot_without_regular_files_gets_no_manifest_that_sha256sum_would_reject() {
-    // Found by an attack: an empty source (or a snapshot trimmed of every file) got an
+    // Regression: an empty source (or a snapshot trimmed of every file) got an
     // empty manifest that `sha256sum -c` rejects ("no properly formatted checksum
     // lines"; coreutils 9.1 rejects a comment-only one too).
     let env = Env::new();

@@ -236,7 +236,7 @@ fn failing_pre_command_stops_the_run_and_hooks_get_the_facts() {
 
 #[test]
 fn an_empty_pattern_and_a_listed_path_with_dotdot_are_refused() {
-    // Found by an attack: `--exclude ''` (an unset variable) backed up nothing with exit
+    // Regression: `--exclude ''` (an unset variable) backed up nothing with exit
     // 0, and `--files-from` took `a/b/../x.log` as a/b/x.log.
     let env = Env::new();
     env.write("a/x.log", b"x");
@@ -257,7 +257,7 @@ fn an_empty_pattern_and_a_listed_path_with_dotdot_are_refused() {
 
 #[test]
 fn post_command_runs_after_a_failed_pre_command_and_background_children_are_not_waited_for() {
-    // Found by an attack: a failing PRE_COMMAND skipped the POST_COMMAND the README
+    // Regression: a failing PRE_COMMAND skipped the POST_COMMAND the README
     // promises after every attempt, and `PRE_COMMAND = sleep 20 &` held the run 20 s.
     let env = Env::new();
     env.write("f", b"f");

@@ -96,7 +96,7 @@ fn ctrl_c_stops_a_backup_with_one_line_and_exit_130() {
 
 #[test]
 fn a_clean_ctrl_c_leaves_no_stale_lock_for_the_next_run() {
-    // Found by a new user: after Ctrl-C the next run said "taking over the stale lock
+    // Regression: after Ctrl-C the next run said "taking over the stale lock
     // of process N, which is gone", as after a crash.
     let env = Env::new();
     write_tree(&env, 50, 100, "one");

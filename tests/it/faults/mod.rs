@@ -32,7 +32,7 @@ fn killed_backup(env: &Env, n: u32) -> std::path::PathBuf {
 #[test]
 #[ignore = "slow: a killed run under strace"]
 fn a_leftover_hardlinked_from_outside_is_never_linked_into_a_snapshot() {
-    // Found by an attack: a finished leftover replaced by a hard link to a file outside
+    // Regression: a finished leftover replaced by a hard link to a file outside
     // the root was linked in; writing to the outside file changed the snapshot.
     let env = Env::new();
     let inprogress = killed_backup(&env, 4);
@@ -61,7 +61,7 @@ fn a_leftover_hardlinked_from_outside_is_never_linked_into_a_snapshot() {
 #[test]
 #[ignore = "needs root (chattr) and strace"]
 fn an_immutable_leftover_of_a_killed_run_never_fails_the_next_backup() {
-    // Found by an attack: a leftover in-progress folder holding an immutable file made
+    // Regression: a leftover in-progress folder holding an immutable file made
     // every backup exit 2, although its snapshot was complete.
     let env = Env::new();
     let inprogress = killed_backup(&env, 3);
@@ -243,7 +243,7 @@ fn unreadable_source_or_read_only_root_or_locked_catalog_is_exit_2() {
 
 #[test]
 fn io_errors_name_their_path_and_show_no_raw_os_error_codes() {
-    // Found by a new user: `…/secret.txt: cannot open: Permission denied (os error 13)`,
+    // Regression: `…/secret.txt: cannot open: Permission denied (os error 13)`,
     // and a full disk said `cannot write manifest: No space left on device` with no path.
     let env = Env::new();
     env.write("secret.txt", b"secret");

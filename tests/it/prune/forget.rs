@@ -8,7 +8,7 @@ use crate::common::*;
 
 #[test]
 fn forget_missing_keeps_the_rows_of_snapshots_whose_folders_are_there() {
-    // Found by the second attack round: a verify run while the drive was unmounted
+    // Regression: a verify run while the drive was unmounted
     // marked present snapshots missing, and `forget --missing` dropped their rows.
     let env = Env::new();
     env.write("a", b"a");
@@ -65,7 +65,7 @@ fn prune_keeps_the_last_snapshot_on_disk_when_the_newest_was_deleted_by_hand() {
         assert_eq!(fs::read(first.join("a.txt")).unwrap(), b"v1", "{args:?}");
     }
     assert_eq!(env.sql_int("SELECT count(*) FROM trimmed_entries"), 0);
-    // `latest` points at the snapshot left on disk (it was removed, found by an attack).
+    // `latest` points at the snapshot left on disk (it was removed).
     assert_eq!(
         fs::read_link(env.root.join("src/latest")).unwrap(),
         first.file_name().unwrap()
@@ -90,7 +90,7 @@ fn forget_refuses_a_bare_name() {
 
 #[test]
 fn forget_missing_removes_the_side_files_phlb_made_and_an_emptied_name_folder() {
-    // Found by an attack: `forget --missing` left the snapshot's `-backup.log`,
+    // Regression: `forget --missing` left the snapshot's `-backup.log`,
     // `-summary.txt` and `.SHA256SUMS` behind, and forgetting a name's last snapshot
     // left an empty `<name>` folder.
     let env = Env::new();

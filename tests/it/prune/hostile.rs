@@ -10,7 +10,7 @@ use crate::common::*;
 #[test]
 #[ignore = "needs root (chattr)"]
 fn a_new_snapshot_never_takes_the_name_of_a_stuck_removal_in_the_trash() {
-    // Found by an attack: in the repeated hour of a DST switch a new snapshot got the
+    // Regression: in the repeated hour of a DST switch a new snapshot got the
     // folder name of one whose removal was stuck in the trash; the next run, finishing
     // that removal, dropped the new snapshot's catalog rows.
     let env = Env::new();
@@ -226,7 +226,7 @@ fn chattr(flag: &str, p: &std::path::Path) {
 #[test]
 #[ignore = "needs root (chattr +i)"]
 fn an_immutable_file_left_in_the_trash_never_stops_later_backups() {
-    // Found by an attack: `forget` of a snapshot holding a `chattr +i` file exited 2
+    // Regression: `forget` of a snapshot holding a `chattr +i` file exited 2
     // and left it in `.phlb/trash` with its marker; every later backup exited 2
     // (`cannot delete: Operation not permitted`). The same for a pending trim.
     let env = Env::new();
@@ -266,7 +266,7 @@ fn an_immutable_file_left_in_the_trash_never_stops_later_backups() {
         shown.contains("stuck removal:") && shown.contains(".phlb/trash/src/"),
         "{shown}"
     );
-    // The web UI's snapshots page says the same (#26 item 13).
+    // The web UI's snapshots page says the same.
     {
         let srv = crate::common::serve::Server::start(&env);
         let page = srv.get("/").text();

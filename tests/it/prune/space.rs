@@ -11,7 +11,7 @@ use crate::common::*;
 #[test]
 #[ignore = "needs root (mounts a tmpfs)"]
 fn backups_never_use_up_the_space_reserve_that_prune_needs() {
-    // Found by an attack: a backup (or verify, add) on a full disk gave the reserve back
+    // Regression: a backup (or verify, add) on a full disk gave the reserve back
     // and could not make it again; prune then failed on the full disk.
     let env = Env::bare();
     let disk = SmallDisk::mount(&env.dir.path().join("small"), "24m")
@@ -70,7 +70,7 @@ fn freed_bytes_equal_the_real_drop_of_du() {
 #[test]
 #[ignore = "needs root (mounts a tmpfs)"]
 fn the_writer_lock_is_taken_on_a_full_disk() {
-    // Found by an attack: at 0 bytes free, prune (the command a full disk needs) stopped
+    // Regression: at 0 bytes free, prune (the command a full disk needs) stopped
     // at "cannot write the lock file" — the pid in it only serves messages.
     let env = Env::new();
     let disk =
@@ -92,7 +92,7 @@ fn the_writer_lock_is_taken_on_a_full_disk() {
 
 #[test]
 fn last_copy_is_reported_when_the_other_snapshot_holding_it_was_deleted_by_hand() {
-    // Found by an attack: X in s1 and s2 (one inode); s2 removed with `rm -rf` (or
+    // Regression: X in s1 and s2 (one inode); s2 removed with `rm -rf` (or
     // already `missing` after verify); `prune --keep-last 1` then removed s1 saying
     // "frees 0 B in 0 stored copies", lost 0: X was gone from disk.
     for by_verify in [false, true] {
@@ -211,7 +211,7 @@ fn killed_run_with_new_copies(env: &Env) {
 #[ignore = "needs root (mounts a tmpfs); slow"]
 fn freed_bytes_count_killed_run_leftovers_hand_deleted_snapshots_and_shrinking_manifests_to_the_byte(
 ) {
-    // Found by an attack: a killed run's ~40 MB of new copies (no rows yet) were
+    // Regression: a killed run's ~40 MB of new copies (no rows yet) were
     // announced as `frees 0 B`, `disk_bytes 4096`; `--keep-versions 1` over 3 x 200
     // changed paths announced 1,638,400 B where `du` dropped 1,687,552 B (manifests).
     for tmpfs in [false, true] {
@@ -308,7 +308,7 @@ fn freed_bytes_count_killed_run_leftovers_hand_deleted_snapshots_and_shrinking_m
 
 #[test]
 fn prune_on_a_completely_full_disk_frees_the_space_in_one_run() {
-    // Found by a sysadmin: "cannot drop from the catalog: database or disk is full:
+    // Regression: "cannot drop from the catalog: database or disk is full:
     // database or disk is full" (said twice), although the files were already deleted.
     let env = Env::bare();
     let disk = SmallDisk::mount(&env.dir.path().join("small"), "24m")

@@ -125,7 +125,7 @@ fn a_trim_killed_before_its_files_went_is_finished_by_the_next_writer() {
 
 #[test]
 fn restoring_a_trimmed_snapshot_says_how_many_files_were_trimmed_and_when() {
-    // Found by an attack: a whole snapshot that `--keep-versions` trimmed was restored
+    // Regression: a whole snapshot that `--keep-versions` trimmed was restored
     // without its trimmed files, exit 0, and no word about them.
     let env = Env::new();
     fs::create_dir(env.src.join("d")).unwrap();

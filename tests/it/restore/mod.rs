@@ -233,7 +233,7 @@ fn dry_run_writes_nothing_and_json_says_what_would_happen() {
     let done = env.restore(&[&label(&snap), "--dry-run", "--json"], &out);
     assert_ok(&done);
     assert!(!out.exists());
-    // Not even the -shm/-wal a catalog reader makes (found by an attack).
+    // Not even the -shm/-wal a catalog reader makes.
     assert_eq!(
         tree(&env.root.join(".phlb")).keys().collect::<Vec<_>>(),
         meta_before.keys().collect::<Vec<_>>()
@@ -323,7 +323,7 @@ fn sigkill_during_restore_leaves_no_real_named_file_with_wrong_content() {
 
 #[test]
 fn a_fifo_where_a_snapshot_file_was_never_hangs_a_restore() {
-    // Found by the second attack round: restore blocked forever opening it, holding the
+    // Regression: restore blocked forever opening it, holding the
     // snapshot's lock (prune waited behind it).
     let env = Env::new();
     env.write("a", b"alpha");

@@ -96,7 +96,7 @@ fn symlink_planted_in_the_target_is_not_followed() {
 
 #[test]
 fn restore_to_with_dotdot_never_writes_into_a_snapshot() {
-    // Found by an attack: `--to W/missing/../root/src/S2` kept its `..`, the check
+    // Regression: `--to W/missing/../root/src/S2` kept its `..`, the check
     // judged the text (W/missing/.. -> outside), and `create_dir_all` let the kernel
     // resolve it into snapshot S2, overwriting its files.
     let env = Env::new();
@@ -140,7 +140,7 @@ fn restore_to_with_dotdot_never_writes_into_a_snapshot() {
 #[test]
 #[ignore = "needs root (mount --bind)"]
 fn restore_into_a_bind_mount_of_any_folder_of_the_backup_root_is_refused() {
-    // Found by two attack rounds: first a bind mount of the root, then of a snapshot
+    // Regression: first a bind mount of the root, then of a snapshot
     // folder, let `restore --force` overwrite an older snapshot's only copy.
     let env = Env::new();
     env.write("f", b"old content, only here");
@@ -177,7 +177,7 @@ fn restore_into_a_bind_mount_of_any_folder_of_the_backup_root_is_refused() {
 #[test]
 #[ignore = "needs root (mounts a tmpfs)"]
 fn a_source_hardlink_pair_split_across_filesystems_in_the_target_is_copied_and_said_once() {
-    // Found by an attack: `a` and `x/b` one inode in the source, `DIR/x` another
+    // Regression: `a` and `x/b` one inode in the source, `DIR/x` another
     // filesystem at restore time: `x/b` was not restored at all (EXDEV), exit 1.
     let env = Env::new();
     env.write("a", b"pair one");

@@ -9,7 +9,7 @@ use crate::common::*;
 
 #[test]
 fn only_here_of_identical_files_is_not_quadratic() {
-    // Found by an attack: /only-here ran its NOT EXISTS once per entry, each scanning the
+    // Regression: /only-here ran its NOT EXISTS once per entry, each scanning the
     // entries of the same copy: 20,000 identical files took 13.5 s a request, 100,000
     // took 358 s, and five reloads took every catalog connection.
     let env = Env::new();
@@ -34,7 +34,7 @@ fn only_here_of_identical_files_is_not_quadratic() {
 
 #[test]
 fn web_find_pages_over_paths_that_still_exist() {
-    // Found by an attack: after a prune or forget, /find paged over every path the
+    // Regression: after a prune or forget, /find paged over every path the
     // catalog ever saw and dropped the removed ones after: `/find?glob=*.txt` showed
     // "0–0" while `phlb find` listed 250.
     let env = Env::new();
@@ -61,7 +61,7 @@ fn web_find_pages_over_paths_that_still_exist() {
 
 #[test]
 fn diff_metadata_table_is_paged_its_rows_link_to_files_and_an_empty_one_is_not_shown() {
-    // Found by an attack: the metadata table of a diff stopped at 200 rows with no
+    // Regression: the metadata table of a diff stopped at 200 rows with no
     // "more" and showed the same 200 on every page; rows linked nowhere; an empty
     // "Metadata changes" table was shown anyway.
     use std::os::unix::fs::PermissionsExt;
@@ -118,7 +118,7 @@ fn diff_metadata_table_is_paged_its_rows_link_to_files_and_an_empty_one_is_not_s
 
 #[test]
 fn listen_on_port_80_and_on_localhost() {
-    // Found by an attack: with --listen 127.0.0.1:80 every request got 421 (clients leave
+    // Regression: with --listen 127.0.0.1:80 every request got 421 (clients leave
     // the default port out of Host), and --listen localhost:P was "invalid socket
     // address syntax".
     let env = fixture();
@@ -158,7 +158,7 @@ fn listen_on_port_80_and_on_localhost() {
 
 #[test]
 fn breadcrumbs_find_by_name_token_spelling_page_past_the_end_and_names_that_pose() {
-    // Found by an attack: the file page's last breadcrumb linked the file as a folder
+    // Regression: the file page's last breadcrumb linked the file as a folder
     // (404); the browse page's "find" link passed name=, which /find ignored;
     // `?tok%65n=` redirected to itself forever; a browse page past the end read
     // "0–100000 of 100000"; names with an RTL override, a newline or ESC showed raw.

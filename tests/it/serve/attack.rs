@@ -13,7 +13,7 @@ use crate::common::*;
 
 #[test]
 fn fifo_where_a_file_was_does_not_hang_the_download() {
-    // Found by an attack: the download opened the file before checking its kind, and
+    // Regression: the download opened the file before checking its kind, and
     // without O_NONBLOCK, so a FIFO swapped in for a stored file held a worker forever.
     let env = fixture();
     let srv = Server::start(&env);
@@ -50,7 +50,7 @@ fn argv_holding(needle: &str) -> Vec<String> {
 
 #[test]
 fn token_is_never_in_any_process_arguments() {
-    // Found by an attack: `--open` gave the URL with `?token=` to xdg-open (and on to the
+    // Regression: `--open` gave the URL with `?token=` to xdg-open (and on to the
     // browser) and `--token T` sat in serve's own argv; `ps` showed them to every user.
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let env = fixture();
@@ -207,7 +207,7 @@ impl Recorder {
 #[test]
 #[ignore = "needs chromium (.ci/run installs it)"]
 fn cookie_reaches_no_other_loopback_port_and_two_servers_coexist() {
-    // Found by an attack: the cookie had `Path=/`, and browsers do not scope cookies by
+    // Regression: the cookie had `Path=/`, and browsers do not scope cookies by
     // port, so every other server on 127.0.0.1 the browser visited got `phlb_token`, and
     // a second phlb serve overwrote the first one's cookie.
     let env = fixture();
@@ -277,7 +277,7 @@ fn cookie_reaches_no_other_loopback_port_and_two_servers_coexist() {
 
 #[test]
 fn five_hundred_trickling_connections_do_not_delay_token_requests() {
-    // Found by an attack: 130 connections trickling a byte every 0.5 s delayed a real
+    // Regression: 130 connections trickling a byte every 0.5 s delayed a real
     // request to ~9 s, for as long as they kept at it (64 workers each held up to the
     // 5 s head deadline, behind a blocking accept loop).
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -360,7 +360,7 @@ fn five_hundred_trickling_connections_do_not_delay_token_requests() {
 #[test]
 #[ignore = "needs root (chown to another user)"]
 fn a_token_file_another_user_owns_or_can_swap_is_refused() {
-    // Found by the second attack round: serve took a token file owned by `nobody`, or
+    // Regression: serve took a token file owned by `nobody`, or
     // in a folder anyone may write, whose owner could read or set root's token.
     let env = Env::new();
     let theirs = env.dir.path().join("theirs");

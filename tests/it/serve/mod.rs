@@ -225,7 +225,7 @@ fn download_of_damaged_copy_is_cut_and_shown() {
 
 #[test]
 fn a_snapshot_deleted_by_hand_is_missing_to_every_reader_and_latest_is_the_newest_on_disk() {
-    // Found by an attack: after `rm -rf` of the newest snapshot, `restore src/latest`
+    // Regression: after `rm -rf` of the newest snapshot, `restore src/latest`
     // failed, the on-disk `latest` dangled until a prune, and `list`, `status` and the
     // web UI showed the deleted snapshot `complete` until a `verify` ran.
     let env = Env::new();
@@ -348,7 +348,7 @@ fn pages_render_in_a_real_browser() {
 
 #[test]
 fn slow_clients_open_redirects_and_doubled_hosts_are_turned_away() {
-    // Found by an attack: 20 connections trickling a byte every few seconds blocked
+    // Regression: 20 connections trickling a byte every few seconds blocked
     // every other client; `//evil.com/?token=T` redirected off-site; with two Host
     // headers the last one won.
     let env = fixture();

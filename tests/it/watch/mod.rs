@@ -361,7 +361,7 @@ fn source_changing_every_100ms_is_snapshotted_within_max_wait_but_not_more_often
 #[test]
 #[ignore = "needs root (mounts a tmpfs)"]
 fn a_root_unmounted_under_a_running_watch_is_never_made_again_on_the_system_disk() {
-    // Found by an attack: after `umount`, watch made a fresh .phlb, catalog and snapshot
+    // Regression: after `umount`, watch made a fresh .phlb, catalog and snapshot
     // in the empty mount point.
     let env = Env::bare();
     env.config("WATCH_DELAY = 1\nWATCH_MAX_WAIT = 3\nWATCH_MIN_INTERVAL = 1\nSYNC = false");

@@ -106,7 +106,7 @@ fn cannot_start_is_exit_2() {
 
 #[test]
 fn a_source_folder_replaced_by_another_is_watched_again() {
-    // Found by an attack: after `mv src src.old; mkdir src`, nothing written into the
+    // Regression: after `mv src src.old; mkdir src`, nothing written into the
     // new folder was ever snapshotted.
     let env = backed_up("");
     let w = Watching::start(&env, &[]);
@@ -123,7 +123,12 @@ fn a_source_folder_replaced_by_another_is_watched_again() {
         "{}",
         w.stderr()
     );
-    assert!(w.stderr().contains("was replaced"), "{}", w.stderr());
+    // The note may come after the snapshot is on disk: wait for it, do not read once.
+    assert!(
+        wait_for(|| w.stderr().contains("was replaced")),
+        "{}",
+        w.stderr()
+    );
     // A deleted source is said once and leaves no unfinished run behind.
     fs::remove_dir_all(&env.src).unwrap();
     assert!(
@@ -140,7 +145,7 @@ fn a_source_folder_replaced_by_another_is_watched_again() {
 
 #[test]
 fn watch_snapshots_that_fail_are_recorded_as_attempts() {
-    // Found by an attack (#26): a failing PRE_COMMAND left no trace `status` could see;
+    // Regression: a failing PRE_COMMAND left no trace `status` could see;
     // watch's snapshots are attempts too.
     let env = backed_up("");
     env.config(&format!("{FAST}\nPRE_COMMAND = false"));

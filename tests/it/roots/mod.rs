@@ -1,155 +1,14 @@
 //! Roots made on purpose: a folder that is not a backup root is never written into (the
 //! unmounted drive), `phlb init` makes one and says where, the default root still appears
-//! on first use, adopted and copied roots (`cp -a`) keep working.
+//! on first use, adopted roots keep their snapshots.
+
+mod copied;
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use crate::common::*;
-use rusqlite::Connection;
-
-const NOTE: &str = "the catalog's inode numbers were stale (the root was copied?)";
-
-/// Backs up a small tree twice, then copies the root with `cp -a` to `root2`.
-fn copied_root(env: &Env) -> PathBuf {
-    env.write("keep/a.txt", &[b'a'; 5000]);
-    env.write("keep/b.txt", &[b'b'; 7000]);
-    env.write("c.txt", b"will change");
-    env.backup();
-    env.backup();
-    let root2 = env.dir.path().join("root2");
-    let st = Command::new("cp")
-        .args(["-a", "--preserve=links"])
-        .arg(&env.root)
-        .arg(&root2)
-        .status()
-        .unwrap();
-    assert!(st.success());
-    root2
-}
-
-fn snapshots_at(root: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(root.join("src"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.is_dir() && !p.is_symlink())
-        .collect();
-    v.sort();
-    v
-}
-
-fn db_at(root: &Path) -> Connection {
-    Connection::open(root.join(".phlb/catalog.sqlite3")).unwrap()
-}
-
-#[test]
-fn copied_root_backup_relinks_instead_of_recopying_everything() {
-    let env = Env::new();
-    let root2 = copied_root(&env);
-    env.write("c.txt", b"changed content!");
-    let out = env.backup_into(&root2);
-    assert_ok(&out);
-    assert_no_panic(&out);
-    let err = stderr(&out);
-    assert_eq!(err.matches(NOTE).count(), 1, "{err}");
-    assert!(err.contains("re-recorded 3 stored copies"), "{err}");
-    let snaps = snapshots_at(&root2);
-    assert_eq!(snaps.len(), 3);
-    let (prev, new) = (&snaps[1], &snaps[2]);
-    for rel in ["keep/a.txt", "keep/b.txt"] {
-        assert_eq!(
-            ino(&prev.join(rel)),
-            ino(&new.join(rel)),
-            "{rel} not linked"
-        );
-    }
-    assert_ne!(ino(&prev.join("c.txt")), ino(&new.join("c.txt")));
-    let new_bytes: i64 = db_at(&root2)
-        .query_row(
-            "SELECT new_bytes FROM snapshots ORDER BY id DESC LIMIT 1",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(new_bytes, "changed content!".len() as i64);
-    // The original root is untouched by all this.
-    assert_eq!(snapshots_at(&env.root).len(), 2);
-    let out = env.cmd_at(&root2).args(["verify"]).output().unwrap();
-    assert_ok(&out);
-    assert!(!stderr(&out).contains(NOTE), "{}", stderr(&out));
-}
-
-#[test]
-fn copied_root_verify_first_repairs_stale_inode_numbers() {
-    let env = Env::new();
-    let root2 = copied_root(&env);
-    let out = env
-        .cmd_at(&root2)
-        .args(["verify", "--fast"])
-        .output()
-        .unwrap();
-    assert_ok(&out);
-    let err = stderr(&out);
-    assert_eq!(err.matches(NOTE).count(), 1, "{err}");
-    let last = snapshots_at(&root2).pop().unwrap();
-    let recorded: i64 = db_at(&root2)
-        .query_row(
-            "SELECT k.ino FROM copies k JOIN entries e ON e.copy_id = k.id
-             JOIN paths p ON p.id = e.path_id WHERE CAST(p.path AS TEXT) = 'keep/a.txt' LIMIT 1",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(recorded as u64, ino(&last.join("keep/a.txt")));
-    // Repaired once: the next backup links everything and says nothing about inodes.
-    let out = env.backup_into(&root2);
-    assert_ok(&out);
-    assert!(!stderr(&out).contains(NOTE), "{}", stderr(&out));
-    let new = snapshots_at(&root2).pop().unwrap();
-    for rel in ["keep/a.txt", "keep/b.txt", "c.txt"] {
-        assert_eq!(
-            ino(&last.join(rel)),
-            ino(&new.join(rel)),
-            "{rel} not linked"
-        );
-    }
-}
-
-#[test]
-fn copied_root_without_hardlinks_still_relinks_and_verify_says_so() {
-    let env = Env::new();
-    env.write("keep/a.txt", &[b'a'; 5000]);
-    env.write("c.txt", b"will change");
-    env.backup();
-    env.backup();
-    let root2 = env.dir.path().join("root2");
-    // Every path becomes a file of its own: the snapshots no longer share inodes.
-    let st = Command::new("cp")
-        .args(["-r", "--preserve=mode,ownership,timestamps"])
-        .arg(&env.root)
-        .arg(&root2)
-        .status()
-        .unwrap();
-    assert!(st.success());
-    env.write("c.txt", b"changed content!");
-    let out = env.backup_into(&root2);
-    assert_ok(&out);
-    assert_eq!(stderr(&out).matches(NOTE).count(), 1, "{}", stderr(&out));
-    let snaps = snapshots_at(&root2);
-    assert_eq!(
-        ino(&snaps[1].join("keep/a.txt")),
-        ino(&snaps[2].join("keep/a.txt"))
-    );
-    let out = env.cmd_at(&root2).args(["verify"]).output().unwrap();
-    assert_ok(&out);
-    let err = stderr(&out);
-    assert!(
-        err.contains("2 file(s) are not hardlinked to their stored copy"),
-        "{err}"
-    );
-}
 
 /// Every entry under `dir`, as relative paths.
 fn listing(dir: &Path) -> Vec<String> {
@@ -163,7 +22,7 @@ fn listing(dir: &Path) -> Vec<String> {
 
 #[test]
 fn an_unmounted_drive_is_never_filled() {
-    // Found by a sysadmin: with the root on a mount that was not mounted, backup
+    // Regression: with the root on a mount that was not mounted, backup
     // exited 0 and wrote a full copy into the empty mount-point folder.
     let env = Env::bare();
     env.write("a.txt", b"alpha");
@@ -295,7 +154,7 @@ fn init_adopts_a_folder_of_snapshots_that_lost_its_catalog_folder() {
 
 #[test]
 fn every_writing_command_says_which_root_and_config_it_used() {
-    // Found by a sysadmin: from another folder (cron starts in $HOME) nothing said
+    // Regression: from another folder (cron starts in $HOME) nothing said
     // which root or config file a run used.
     let env = Env::new();
     env.write("a.txt", b"alpha");
@@ -364,7 +223,7 @@ fn no_create_root_in_an_old_ini_gives_one_note() {
 
 #[test]
 fn an_adopted_root_records_its_snapshots_so_the_next_backup_is_the_newest() {
-    // Found by an attack: `init` on a folder of snapshots that lost `.phlb` made an empty
+    // Regression: `init` on a folder of snapshots that lost `.phlb` made an empty
     // catalog; the next backup got sequence 1 like the oldest, and after `add` a prune
     // --keep-last 1 removed the snapshot just made.
     let env = Env::new();
@@ -385,7 +244,7 @@ fn an_adopted_root_records_its_snapshots_so_the_next_backup_is_the_newest() {
 
 #[test]
 fn an_existing_empty_default_root_folder_is_not_filled_and_home_unset_is_not_slash() {
-    // Found by an attack: the default-root exception wrote into an existing empty
+    // Regression: the default-root exception wrote into an existing empty
     // ~/phlb-backups (an empty mount point there), and with HOME unset the default
     // root was /phlb-backups.
     let env = Env::bare();
@@ -431,7 +290,7 @@ fn an_existing_empty_default_root_folder_is_not_filled_and_home_unset_is_not_sla
 
 #[test]
 fn init_inside_a_root_and_a_dot_phlb_symlink_are_refused() {
-    // Found by an attack: `init` made a root inside a complete snapshot (changing it),
+    // Regression: `init` made a root inside a complete snapshot (changing it),
     // and readers followed a `.phlb` symlink to another root's catalog.
     let env = Env::new();
     env.write("a", b"a");
@@ -467,7 +326,7 @@ fn init_inside_a_root_and_a_dot_phlb_symlink_are_refused() {
 #[test]
 #[ignore = "needs root (mounts a tmpfs) and strace"]
 fn a_backup_whose_drive_is_unmounted_mid_run_leaves_the_mount_point_empty() {
-    // Found by the second attack round: the failed backup recorded its attempt by
+    // Regression: the failed backup recorded its attempt by
     // making `.phlb` in the empty mount point, and every later backup then wrote there.
     let env = Env::bare();
     write_tree(&env, 20, 50, "one");
