@@ -5,41 +5,6 @@ use std::fs;
 
 use crate::common::*;
 
-/// Undoes V12 (instant, offset, sequence, source host) and V13 (source moved): the v11
-/// shape of today's main.
-const UNDO_V12: &str = "DROP INDEX snapshot_runs_by_order;
-     DROP VIEW snapshots;
-     ALTER TABLE snapshot_runs DROP COLUMN source_moved;
-     ALTER TABLE snapshot_runs DROP COLUMN instant_ns;
-     ALTER TABLE snapshot_runs DROP COLUMN utc_offset;
-     ALTER TABLE snapshot_runs DROP COLUMN sequence;
-     ALTER TABLE snapshot_runs DROP COLUMN source_host;
-     CREATE VIEW snapshots AS
-     SELECT id, name, timestamp, name || '/' || timestamp AS path, status, started_at,
-            finished_at, files, bytes, new_bytes, time_source, trimmed
-     FROM snapshot_runs;";
-
-/// Turns a current catalog back into the v11 shape of today's main, and removes the side
-/// files it does not write.
-fn downgrade_to_v11(env: &Env) {
-    env.db()
-        .execute_batch(&format!(
-            "{UNDO_V12} DELETE FROM refinery_schema_history WHERE version > 11;"
-        ))
-        .unwrap();
-    for name in fs::read_dir(&env.root).unwrap().flatten() {
-        for item in fs::read_dir(name.path()).into_iter().flatten().flatten() {
-            if item
-                .file_name()
-                .to_string_lossy()
-                .ends_with("-snapshot.json")
-            {
-                fs::remove_file(item.path()).unwrap();
-            }
-        }
-    }
-}
-
 /// Turns a current catalog back into the v5 shape an earlier phlb wrote (same rows;
 /// without the columns, views and settings later migrations add).
 fn downgrade_to_v5(env: &Env) {

@@ -202,36 +202,6 @@ fn a_tree_copied_in_by_hand_takes_the_source_of_the_next_backup() {
     assert_refused(&backup(&env, &a, &[]), &b, &a);
 }
 
-/// Turns the catalog back into the v11 shape of today's main (no source host, no
-/// `source_moved`, no side files), as a root made before names were bound to a source.
-fn as_made_by_main(env: &Env) {
-    env.db()
-        .execute_batch(
-            "DROP INDEX snapshot_runs_by_order;
-             DROP VIEW snapshots;
-             ALTER TABLE snapshot_runs DROP COLUMN source_moved;
-             ALTER TABLE snapshot_runs DROP COLUMN instant_ns;
-             ALTER TABLE snapshot_runs DROP COLUMN utc_offset;
-             ALTER TABLE snapshot_runs DROP COLUMN sequence;
-             ALTER TABLE snapshot_runs DROP COLUMN source_host;
-             CREATE VIEW snapshots AS
-             SELECT id, name, timestamp, name || '/' || timestamp AS path, status, started_at,
-                    finished_at, files, bytes, new_bytes, time_source, trimmed
-             FROM snapshot_runs;
-             DELETE FROM refinery_schema_history WHERE version > 11;",
-        )
-        .unwrap();
-    for item in fs::read_dir(env.root.join("src")).unwrap().flatten() {
-        if item
-            .file_name()
-            .to_string_lossy()
-            .ends_with("-snapshot.json")
-        {
-            fs::remove_file(item.path()).unwrap();
-        }
-    }
-}
-
 #[test]
 fn a_root_made_by_main_that_mixes_two_sources_opens_warns_once_and_prunes_per_source() {
     let env = Env::new();
@@ -244,7 +214,7 @@ fn a_root_made_by_main_that_mixes_two_sources_opens_warns_once_and_prunes_per_so
     assert_ok(&backup(&env, &a, &["--source-moved"]));
     fs::write(b.join("notes.txt"), "b2").unwrap();
     assert_ok(&backup(&env, &b, &["--source-moved"]));
-    as_made_by_main(&env);
+    downgrade_to_v11(&env);
     // The first writer upgrades it; the newest snapshot's source (b) owns the name.
     assert_refused(&backup(&env, &a, &[]), &b, &a);
     let out = backup(&env, &b, &[]);

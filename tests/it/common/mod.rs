@@ -156,14 +156,7 @@ impl Env {
 
     /// Complete snapshot folders of `name`, oldest first.
     pub fn snapshots(&self, name: &str) -> Vec<PathBuf> {
-        let mut v: Vec<PathBuf> = fs::read_dir(self.root.join(name))
-            .map(|rd| rd.flatten().map(|e| e.path()).collect())
-            .unwrap_or_default();
-        // Real folders only: `<name>/latest` is a symlink to one of them.
-        let real_dir = |p: &PathBuf| p.symlink_metadata().is_ok_and(|m| m.is_dir());
-        v.retain(|p| real_dir(p) && !p.to_string_lossy().contains(".inprogress"));
-        v.sort();
-        v
+        snapshots_at(&self.root, name)
     }
 
     /// Makes a snapshot folder by hand at `rel` under the backup root (`NAME/TIMESTAMP`),
@@ -223,6 +216,18 @@ impl Env {
             .unwrap();
         rows.map(|r| r.unwrap()).collect()
     }
+}
+
+/// Complete snapshot folders of `name` in backup root `root`, oldest first.
+pub fn snapshots_at(root: &Path, name: &str) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = fs::read_dir(root.join(name))
+        .map(|rd| rd.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    // Real folders only: `<name>/latest` is a symlink to one of them.
+    let real_dir = |p: &PathBuf| p.symlink_metadata().is_ok_and(|m| m.is_dir());
+    v.retain(|p| real_dir(p) && !p.to_string_lossy().contains(".inprogress"));
+    v.sort();
+    v
 }
 
 /// The file `<timestamp><suffix>` beside snapshot folder `snap` (its manifest with
@@ -622,4 +627,39 @@ pub fn latest_target(env: &Env) -> String {
         .to_str()
         .unwrap()
         .to_string()
+}
+
+/// Undoes V12 (instant, offset, sequence, source host) and V13 (source moved): the v11
+/// shape of today's main.
+pub const UNDO_V12: &str = "DROP INDEX snapshot_runs_by_order;
+     DROP VIEW snapshots;
+     ALTER TABLE snapshot_runs DROP COLUMN source_moved;
+     ALTER TABLE snapshot_runs DROP COLUMN instant_ns;
+     ALTER TABLE snapshot_runs DROP COLUMN utc_offset;
+     ALTER TABLE snapshot_runs DROP COLUMN sequence;
+     ALTER TABLE snapshot_runs DROP COLUMN source_host;
+     CREATE VIEW snapshots AS
+     SELECT id, name, timestamp, name || '/' || timestamp AS path, status, started_at,
+            finished_at, files, bytes, new_bytes, time_source, trimmed
+     FROM snapshot_runs;";
+
+/// Turns a current catalog back into the v11 shape of today's main, and removes the side
+/// files it does not write.
+pub fn downgrade_to_v11(env: &Env) {
+    env.db()
+        .execute_batch(&format!(
+            "{UNDO_V12} DELETE FROM refinery_schema_history WHERE version > 11;"
+        ))
+        .unwrap();
+    for name in fs::read_dir(&env.root).unwrap().flatten() {
+        for item in fs::read_dir(name.path()).into_iter().flatten().flatten() {
+            if item
+                .file_name()
+                .to_string_lossy()
+                .ends_with("-snapshot.json")
+            {
+                fs::remove_file(item.path()).unwrap();
+            }
+        }
+    }
 }

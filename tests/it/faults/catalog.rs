@@ -2,7 +2,6 @@
 //! foreign, newer or on another filesystem: never wedges a root, never overwritten.
 
 use std::fs;
-use std::path::PathBuf;
 use std::process::Command;
 
 use crate::common::*;
@@ -224,16 +223,7 @@ fn catalog_on_another_filesystem_is_refused_until_rebuilt() {
     .unwrap();
     assert_ok(&env.cmd_at(&moved).arg("add").output().unwrap());
     assert_ok(&env.backup_into(&moved));
-    let snaps: Vec<PathBuf> = {
-        let mut v: Vec<PathBuf> = fs::read_dir(moved.join("src"))
-            .unwrap()
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.is_dir() && !p.is_symlink())
-            .collect();
-        v.sort();
-        v
-    };
+    let snaps = snapshots_at(&moved, "src");
     assert_eq!(snaps.len(), 2);
     assert_eq!(ino(&snaps[0].join("a.txt")), ino(&snaps[1].join("a.txt")));
 }

@@ -210,19 +210,6 @@ impl Drop for Mutable {
     }
 }
 
-fn chattr(flag: &str, p: &std::path::Path) {
-    let ok = Command::new("chattr")
-        .arg(flag)
-        .arg(p)
-        .status()
-        .unwrap()
-        .success();
-    assert!(
-        ok,
-        "chattr {flag} needs root and a filesystem with the flag"
-    );
-}
-
 #[test]
 #[ignore = "needs root (chattr +i)"]
 fn an_immutable_file_left_in_the_trash_never_stops_later_backups() {

@@ -27,17 +27,6 @@ fn copied_root(env: &Env) -> PathBuf {
     root2
 }
 
-fn snapshots_at(root: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(root.join("src"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.is_dir() && !p.is_symlink())
-        .collect();
-    v.sort();
-    v
-}
-
 fn db_at(root: &Path) -> Connection {
     Connection::open(root.join(".phlb/catalog.sqlite3")).unwrap()
 }
@@ -53,7 +42,7 @@ fn copied_root_backup_relinks_instead_of_recopying_everything() {
     let err = stderr(&out);
     assert_eq!(err.matches(NOTE).count(), 1, "{err}");
     assert!(err.contains("re-recorded 3 stored copies"), "{err}");
-    let snaps = snapshots_at(&root2);
+    let snaps = snapshots_at(&root2, "src");
     assert_eq!(snaps.len(), 3);
     let (prev, new) = (&snaps[1], &snaps[2]);
     for rel in ["keep/a.txt", "keep/b.txt"] {
@@ -73,7 +62,7 @@ fn copied_root_backup_relinks_instead_of_recopying_everything() {
         .unwrap();
     assert_eq!(new_bytes, "changed content!".len() as i64);
     // The original root is untouched by all this.
-    assert_eq!(snapshots_at(&env.root).len(), 2);
+    assert_eq!(snapshots_at(&env.root, "src").len(), 2);
     let out = env.cmd_at(&root2).args(["verify"]).output().unwrap();
     assert_ok(&out);
     assert!(!stderr(&out).contains(NOTE), "{}", stderr(&out));
@@ -91,7 +80,7 @@ fn copied_root_verify_first_repairs_stale_inode_numbers() {
     assert_ok(&out);
     let err = stderr(&out);
     assert_eq!(err.matches(NOTE).count(), 1, "{err}");
-    let last = snapshots_at(&root2).pop().unwrap();
+    let last = snapshots_at(&root2, "src").pop().unwrap();
     let recorded: i64 = db_at(&root2)
         .query_row(
             "SELECT k.ino FROM copies k JOIN entries e ON e.copy_id = k.id
@@ -105,7 +94,7 @@ fn copied_root_verify_first_repairs_stale_inode_numbers() {
     let out = env.backup_into(&root2);
     assert_ok(&out);
     assert!(!stderr(&out).contains(NOTE), "{}", stderr(&out));
-    let new = snapshots_at(&root2).pop().unwrap();
+    let new = snapshots_at(&root2, "src").pop().unwrap();
     for rel in ["keep/a.txt", "keep/b.txt", "c.txt"] {
         assert_eq!(
             ino(&last.join(rel)),
@@ -135,7 +124,7 @@ fn copied_root_without_hardlinks_still_relinks_and_verify_says_so() {
     let out = env.backup_into(&root2);
     assert_ok(&out);
     assert_eq!(stderr(&out).matches(NOTE).count(), 1, "{}", stderr(&out));
-    let snaps = snapshots_at(&root2);
+    let snaps = snapshots_at(&root2, "src");
     assert_eq!(
         ino(&snaps[1].join("keep/a.txt")),
         ino(&snaps[2].join("keep/a.txt"))
