@@ -1,0 +1,357 @@
+//! `phlb add`: catalogs rebuilt from the snapshots on disk, trees copied in by hand, and
+//! every folder it does not record named with its reason (exit 1); snapshot and name
+//! folders replaced by symlinks are refused, never followed.
+
+use std::fs;
+use std::os::unix::fs::{symlink, MetadataExt};
+use std::path::Path;
+
+use crate::common::*;
+
+fn snapshot_rows(env: &Env) -> i64 {
+    env.sql_int("SELECT count(*) FROM snapshot_runs")
+}
+
+/// The stderr lines naming `path` (as `path: reason`).
+fn lines_naming(out: &std::process::Output, path: &Path) -> usize {
+    let path = format!("{}: ", path.to_str().unwrap());
+    stderr(out).lines().filter(|l| l.contains(&path)).count()
+}
+
+#[test]
+fn add_named_folder_with_non_timestamp_folder_is_not_nothing_to_do() {
+    let env = Env::new();
+    env.write("a", b"a");
+    env.backup();
+    let stray = env.root.join("src/my-tree");
+    fs::create_dir(&stray).unwrap();
+    fs::write(stray.join("f"), b"f").unwrap();
+    // An interrupted run's folder is not a skipped snapshot.
+    fs::create_dir(env.root.join("src/2020-01-01-000000.inprogress")).unwrap();
+    let out = env.run(&["add", env.root.join("src").to_str().unwrap()]);
+    assert_code(&out, 1);
+    assert_eq!(lines_naming(&out, &stray), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not a snapshot timestamp"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!stderr(&out).contains(".inprogress"), "{}", stderr(&out));
+    assert!(!stdout(&out).contains("nothing to do"), "{}", stdout(&out));
+    assert_eq!(snapshot_rows(&env), 1);
+    // The same from a full discovery.
+    let out = env.run(&["add"]);
+    assert_code(&out, 1);
+    assert_eq!(lines_naming(&out, &stray), 1, "{}", stderr(&out));
+    assert!(!stdout(&out).contains("nothing to do"));
+}
+
+#[test]
+fn add_under_another_sub_dir_formatter_names_each_folder_and_exits_1() {
+    let env = Env::new();
+    env.write("a", b"a");
+    let s1 = env.backup();
+    let s2 = env.backup();
+    fs::remove_file(env.root.join(".phlb/catalog.sqlite3")).unwrap();
+    env.config("SUB_DIR_FORMATTER = %Y%m%d");
+    let out = env.run(&["add"]);
+    assert_code(&out, 1);
+    for s in [&s1, &s2] {
+        assert_eq!(lines_naming(&out, s), 1, "{}", stderr(&out));
+    }
+    assert!(!stderr(&out).contains(".phlb"), "{}", stderr(&out));
+    assert!(!stdout(&out).contains("nothing to do"), "{}", stdout(&out));
+    assert_eq!(snapshot_rows(&env), 0);
+}
+
+#[test]
+fn add_refuses_snapshot_folder_replaced_by_symlink() {
+    let env = Env::new();
+    env.write("a", b"a");
+    let s1 = env.backup();
+    env.write("b", b"b");
+    let s2 = env.backup();
+    fs::remove_file(env.root.join(".phlb/catalog.sqlite3")).unwrap();
+    let outside = env.dir.path().join("elsewhere");
+    fs::rename(&s2, &outside).unwrap();
+    symlink(&outside, &s2).unwrap();
+    let out = env.run(&["add"]);
+    assert_code(&out, 1);
+    assert_eq!(lines_naming(&out, &s2), 1, "{}", stderr(&out));
+    assert!(stderr(&out).contains("symlink"), "{}", stderr(&out));
+    let ts2 = s2.file_name().unwrap().to_str().unwrap();
+    assert_eq!(
+        env.sql_int(&format!(
+            "SELECT count(*) FROM snapshot_runs WHERE timestamp = '{ts2}'"
+        )),
+        0
+    );
+    assert_eq!(snapshot_rows(&env), 1);
+    assert!(env.catalog_files(&s1).contains_key(b"a".as_slice()));
+    // Named on the command line, it is refused the same way, not resolved.
+    let out = env.run(&["add", s2.to_str().unwrap()]);
+    assert_code(&out, 1);
+    assert_eq!(lines_naming(&out, &s2), 1, "{}", stderr(&out));
+    assert_eq!(snapshot_rows(&env), 1);
+}
+
+#[test]
+fn add_does_not_follow_a_name_folder_symlink() {
+    let env = Env::new();
+    env.write("a", b"a");
+    env.backup();
+    // A tree outside the root that looks like a name folder with one snapshot.
+    let outside = env.dir.path().join("outside");
+    fs::create_dir_all(outside.join("2020-01-01-000000")).unwrap();
+    fs::write(outside.join("2020-01-01-000000/secret"), b"secret").unwrap();
+    let linked = env.root.join("linked");
+    symlink(&outside, &linked).unwrap();
+    for args in [vec!["add"], vec!["add", linked.to_str().unwrap()]] {
+        let out = env.run(&args);
+        assert_code(&out, 1);
+        assert_eq!(lines_naming(&out, &linked), 1, "{}", stderr(&out));
+        assert_eq!(
+            env.sql_int("SELECT count(*) FROM snapshot_runs WHERE name = 'linked'"),
+            0
+        );
+    }
+}
+
+#[test]
+fn temp_file_of_a_killed_add_is_never_imported() {
+    let env = Env::new();
+    env.write("a.txt", b"alpha");
+    env.write("b.txt", b"alpha");
+    let snap = env.backup();
+    // What a killed add leaves: a link under a temp name beside the file it replaces.
+    let tmp = snap.join(".phlb-tmp-4242-0");
+    fs::hard_link(snap.join("a.txt"), &tmp).unwrap();
+    env.remove_catalog();
+    let out = env.run(&["add"]);
+    assert_ok(&out);
+    assert!(!tmp.exists(), "the leftover temp file is removed");
+    assert_eq!(
+        env.sql_int("SELECT count(*) FROM files WHERE path LIKE '%phlb-tmp%'"),
+        0
+    );
+    let manifest = fs::read_to_string(beside(&snap, ".SHA256SUMS")).unwrap();
+    assert!(!manifest.contains("phlb-tmp"), "{manifest}");
+    assert_ok(&env.run(&["verify"]));
+}
+
+#[test]
+fn rebuilt_catalog_keeps_when_snapshots_were_taken() {
+    let env = Env::new();
+    env.write("a.txt", b"alpha");
+    env.backup();
+    // A snapshot taken long ago, copied in by hand.
+    env.hand_snapshot("src/2020-03-04-050607", &[("a.txt", b"alpha")]);
+    env.remove_catalog();
+    assert_ok(&env.run(&["add"]));
+    let db = env.db();
+    let (started, finished, source): (String, Option<String>, String) = db
+        .query_row(
+            "SELECT started_at, finished_at, time_source FROM snapshots WHERE timestamp = '2020-03-04-050607'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(source, "name");
+    assert_eq!(finished, None, "when the run ended is not known");
+    // The folder name is local time; the catalog says UTC.
+    let want = String::from_utf8(
+        std::process::Command::new("date")
+            .args(["-u", "-d", "2020-03-04 05:06:07", "+%Y-%m-%dT%H:%M:%SZ"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(started, want.trim());
+}
+
+#[test]
+fn a_snapshot_added_later_takes_its_place_by_its_time_not_last() {
+    let env = Env::new();
+    env.write("a.txt", b"alpha");
+    env.backup();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    env.write("b.txt", b"beta");
+    let newest = env.backup();
+    // An old tree copied in by hand and recorded afterwards.
+    env.hand_snapshot("src/2020-01-01-000000", &[("z.txt", b"old")]);
+    assert_ok(&env.run(&["add"]));
+    let out = env.run(&["diff", "src"]);
+    assert_ok(&out);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        !text.contains("2020-01-01") && !text.contains("z.txt"),
+        "{text}"
+    );
+    assert!(text.contains("b.txt"), "{text}");
+    let list = String::from_utf8_lossy(&env.run(&["list"]).stdout).into_owned();
+    let first_row = list.lines().nth(1).unwrap_or_default().to_string();
+    assert!(
+        first_row.contains("2020-01-01-000000"),
+        "oldest first: {list}"
+    );
+    let out = env.run(&["verify", "src", "--fast"]);
+    assert_ok(&out);
+    assert!(newest.exists());
+}
+
+fn views(env: &Env) -> (Vec<String>, Vec<String>) {
+    let db = env.db();
+    let rows = |sql: &str| -> Vec<String> {
+        let mut stmt = db.prepare(sql).unwrap();
+        let n = stmt.column_count();
+        stmt.query_map([], |r| {
+            Ok((0..n)
+                .map(|i| match r.get_ref(i).unwrap() {
+                    rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+                    other => format!("{other:?}"),
+                })
+                .collect::<Vec<_>>()
+                .join("|"))
+        })
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect()
+    };
+    (
+        rows("SELECT name, timestamp, path, status, files, bytes, new_bytes FROM snapshots ORDER BY name, timestamp"),
+        rows("SELECT snapshot, path, kind, size, mtime, mode, hash, mtime_ns, uid, gid, target FROM files ORDER BY snapshot, path"),
+    )
+}
+
+/// Bytes on disk of the snapshots under `dir` (the catalog, whose WAL grows as add
+/// records, is left out).
+fn disk_usage(dir: &Path) -> u64 {
+    let mut seen = std::collections::HashSet::new();
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_entry(|e| e.file_name() != ".phlb")
+        .flatten()
+        .filter_map(|e| e.metadata().ok())
+        .filter(|m| m.is_file() && seen.insert(m.ino()))
+        .map(|m| m.blocks() * 512)
+        .sum()
+}
+
+#[test]
+fn rebuilt_catalog_equals_the_original_and_next_backup_links_everything() {
+    let env = Env::new();
+    env.write("a.txt", b"alpha");
+    env.write("d/b.txt", b"beta");
+    env.write("d/dup.txt", b"alpha");
+    // Same content and mtime: a rebuilt catalog can only know the shared inode's mtime
+    // (see README, `phlb add`).
+    set_mtime(&env.src.join("a.txt"), 1_600_000_000, 0);
+    set_mtime(&env.src.join("d/dup.txt"), 1_600_000_000, 0);
+    std::os::unix::fs::symlink("a.txt", env.src.join("link")).unwrap();
+    fs::create_dir(env.src.join("empty")).unwrap();
+    env.backup();
+    env.write("c.txt", b"gamma");
+    fs::rename(env.src.join("d/b.txt"), env.src.join("b-moved.txt")).unwrap();
+    let s2 = env.backup();
+    let before = views(&env);
+    fs::remove_file(env.root.join(".phlb/catalog.sqlite3")).unwrap();
+    let out = env.run(&["add"]);
+    assert_ok(&out);
+    assert_eq!(views(&env), before);
+    let out = env.run(&["backup", env.src.to_str().unwrap()]);
+    assert_ok(&out);
+    let s3 = env.snapshots("src").pop().unwrap();
+    for rel in ["a.txt", "b-moved.txt", "c.txt", "d/dup.txt"] {
+        assert_eq!(ino(&s3.join(rel)), ino(&s2.join(rel)), "{rel}");
+    }
+    assert!(String::from_utf8_lossy(&out.stdout).contains("copied 0"));
+}
+
+#[test]
+fn two_trees_copied_in_by_hand_get_linked_and_space_shrinks() {
+    let env = Env::new();
+    env.write("x", b"y");
+    env.backup(); // creates the root and catalog
+    for ts in ["2020-01-01-000000", "2020-01-02-000000"] {
+        env.hand_snapshot(
+            &format!("photos/{ts}"),
+            &[
+                ("album/big.jpg", &vec![9u8; 200_000]),
+                ("notes.txt", b"same notes"),
+            ],
+        );
+    }
+    let before = disk_usage(&env.root);
+    let out = env.run(&["add"]);
+    assert_ok(&out);
+    let a = env.root.join("photos/2020-01-01-000000");
+    let b = env.root.join("photos/2020-01-02-000000");
+    assert_eq!(ino(&a.join("album/big.jpg")), ino(&b.join("album/big.jpg")));
+    assert_eq!(ino(&a.join("notes.txt")), ino(&b.join("notes.txt")));
+    assert!(disk_usage(&env.root) < before - 150_000);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("linked 2 files"));
+    // Manifests were written for both, and they check out.
+    for dir in [&a, &b] {
+        assert_sums_check(dir, "sha256sum");
+    }
+    let out = env.run(&["verify"]);
+    assert_ok(&out);
+}
+
+#[test]
+fn add_marks_gone_snapshots_and_second_add_has_nothing_to_do() {
+    let env = Env::new();
+    env.write("a", b"a");
+    let s1 = env.backup();
+    env.backup();
+    fs::remove_dir_all(&s1).unwrap();
+    let out = env.run(&["add"]);
+    assert_ok(&out);
+    assert!(stderr(&out).contains("folder is gone; marked missing"));
+    let out = env.run(&["add"]);
+    assert_ok(&out);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("nothing to do"));
+}
+
+#[test]
+fn add_refuses_a_tree_without_a_timestamp_name_and_says_how() {
+    let env = Env::new();
+    env.write("a", b"a");
+    env.backup();
+    let tree = env.root.join("stuff/my-tree");
+    fs::create_dir_all(&tree).unwrap();
+    fs::write(tree.join("f"), b"f").unwrap();
+    let out = env.run(&["add", tree.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("rename it, e.g. to stuff/"),
+        "{}",
+        stderr(&out)
+    );
+    let out = env.run(&["verify", "nosuch/2020-01-01-000000"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("no such snapshot"));
+}
+
+#[test]
+fn add_never_links_a_file_that_disagrees_with_its_manifest() {
+    let env = Env::new();
+    env.write("x", b"x");
+    env.backup();
+    for ts in ["2020-01-01-000000", "2020-01-02-000000"] {
+        env.hand_snapshot(&format!("hand/{ts}"), &[("f", b"same")]);
+    }
+    // The second tree's manifest claims other content for f.
+    fs::write(
+        env.root.join("hand/2020-01-02-000000.SHA256SUMS"),
+        format!("{}  f\n", "1".repeat(64)),
+    )
+    .unwrap();
+    let out = env.run(&["add"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("content differs from the manifest"));
+    let a = env.root.join("hand/2020-01-01-000000/f");
+    let b = env.root.join("hand/2020-01-02-000000/f");
+    assert_ne!(ino(&a), ino(&b));
+}

@@ -1,0 +1,299 @@
+//! `phlb verify` on real snapshots: damage found and repaired, unknown files and folders
+//! reported, leftovers of killed runs shown as notes.
+
+use std::fs;
+use std::io::{Seek, SeekFrom, Write};
+use std::os::unix::fs::symlink;
+
+use crate::common::*;
+
+#[test]
+fn flipped_byte_in_shared_file_names_all_three_snapshots() {
+    let env = Env::new();
+    env.write("shared.bin", &vec![1u8; 10_000]);
+    env.write("other", b"o");
+    let snaps: Vec<_> = (0..3).map(|_| env.backup()).collect();
+    let victim = snaps[1].join("shared.bin");
+    let mtime = mtime_ns(&victim);
+    {
+        let mut f = fs::OpenOptions::new().write(true).open(&victim).unwrap();
+        f.seek(SeekFrom::Start(5000)).unwrap();
+        f.write_all(&[2u8]).unwrap();
+    }
+    set_mtime(
+        &victim,
+        (mtime / 1_000_000_000) as u64,
+        (mtime % 1_000_000_000) as u32,
+    );
+    let out = env.run(&["verify", "--fast"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "fast verify does not read content"
+    );
+    let out = env.run(&["verify"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let damaged: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("content damaged"))
+        .collect();
+    assert_eq!(damaged.len(), 1, "one report per damaged inode: {text}");
+    for s in &snaps {
+        let label = format!(
+            "src/{}/shared.bin",
+            s.file_name().unwrap().to_str().unwrap()
+        );
+        assert!(damaged[0].contains(&label), "{label} not in {}", damaged[0]);
+    }
+}
+
+#[test]
+fn fast_verify_catches_changed_size_and_mtime() {
+    let env = Env::new();
+    env.write("a", b"aaaa");
+    env.write("b", b"bbbb");
+    let snap = env.backup();
+    fs::write(snap.join("a"), b"aaaaaa").unwrap();
+    set_mtime(&snap.join("b"), 1_000_000, 0);
+    let out = env.run(&["verify", "--fast"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("/a: size 6 bytes, the catalog says 4"),
+        "{text}"
+    );
+    assert!(text.contains("/b: mtime changed"), "{text}");
+}
+
+#[test]
+fn removed_snapshot_fails_verify_once_then_is_only_counted() {
+    let env = Env::new();
+    env.write("a", b"a");
+    let s1 = env.backup();
+    env.backup();
+    fs::remove_dir_all(&s1).unwrap();
+    let out = env.run(&["verify"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("snapshot folder is gone"));
+    // `rm -rf` is a documented way to delete a snapshot: once known, it is only counted.
+    let out = env.run(&["verify"]);
+    assert_code(&out, 0);
+    assert!(stderr(&out).contains("marked missing"), "{}", stderr(&out));
+    let statuses: Vec<String> = {
+        let db = env.db();
+        let mut st = db
+            .prepare("SELECT status FROM snapshots ORDER BY id")
+            .unwrap();
+        st.query_map([], |r| r.get(0))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect()
+    };
+    assert_eq!(statuses, vec!["missing", "complete"]);
+}
+
+#[test]
+fn verify_finds_unknown_files_and_manifest_disagreement() {
+    let env = Env::new();
+    env.write("a", b"a");
+    env.write("b", b"b");
+    let snap = env.backup();
+    fs::write(snap.join("intruder"), b"x").unwrap();
+    let name = snap.file_name().unwrap().to_str().unwrap().to_string();
+    let manifest = snap.parent().unwrap().join(format!("{name}.SHA256SUMS"));
+    // a: wrong hash; b: left out; ghost: a line for a file the catalog does not know.
+    let zeros = "0".repeat(64);
+    fs::write(
+        &manifest,
+        format!("{zeros}  a\n{zeros}  ghost\nnot a manifest line\n"),
+    )
+    .unwrap();
+    let out = env.run(&["verify", "--fast", &format!("src/{name}")]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for want in [
+        "intruder: on disk but not in the catalog",
+        "/a: manifest hash differs from the catalog",
+        "/b: not in the manifest",
+        "/ghost: in the manifest but not in the catalog",
+        "1 unreadable line(s)",
+    ] {
+        assert!(text.contains(want), "{want}: {text}");
+    }
+    assert!(!text.contains("/a: not in the manifest"), "{text}");
+}
+
+#[test]
+fn a_snapshot_without_regular_files_gets_no_manifest_that_sha256sum_would_reject() {
+    // Regression: an empty source (or a snapshot trimmed of every file) got an
+    // empty manifest that `sha256sum -c` rejects ("no properly formatted checksum
+    // lines"; coreutils 9.1 rejects a comment-only one too).
+    let env = Env::new();
+    fs::create_dir(env.src.join("empty-folder")).unwrap();
+    std::os::unix::fs::symlink("nowhere", env.src.join("link")).unwrap();
+    let snap = backup_at(&env, "2026-07-31 10:00:00");
+    assert!(snap.join("empty-folder").is_dir());
+    assert!(
+        !beside(&snap, ".SHA256SUMS").exists(),
+        "no manifest without files"
+    );
+    assert!(beside(&snap, "-summary.txt").exists());
+    assert_ok(&env.run(&["verify"]));
+    // add (and add --trust-manifests) take the missing manifest as empty, write none.
+    for args in [vec!["add"], vec!["add", "--trust-manifests"]] {
+        env.remove_catalog();
+        let out = env.run(&args);
+        assert_ok(&out);
+        assert!(!beside(&snap, ".SHA256SUMS").exists(), "{args:?}");
+        assert_ok(&env.run(&["verify"]));
+    }
+    // A snapshot whose every file `--keep-versions` trimmed loses its manifest too.
+    env.write("only.txt", b"v1");
+    let first = backup_at(&env, "2026-08-01 10:00:00");
+    env.write("only.txt", b"v2");
+    backup_at(&env, "2026-08-02 10:00:00");
+    assert!(beside(&first, ".SHA256SUMS").exists());
+    assert_ok(&env.run(&["prune", "--keep-versions", "1"]));
+    assert!(!first.join("only.txt").exists());
+    assert!(
+        !beside(&first, ".SHA256SUMS").exists(),
+        "trimmed of every file"
+    );
+    assert_ok(&env.run(&["verify"]));
+    // A snapshot with files whose manifest was deleted is still a problem, said once.
+    let newest = env.backup();
+    fs::remove_file(beside(&newest, ".SHA256SUMS")).unwrap();
+    let out = env.run(&["verify", "--fast"]);
+    assert_code(&out, 1);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout)
+            .matches("SHA256SUMS")
+            .count(),
+        1
+    );
+}
+
+/// Two files in two snapshots, both stored copies damaged in place; the source keeps
+/// one of them (a third backup stores a fresh copy of it) and lost the other.
+fn two_damaged_copies_one_repairable() -> Env {
+    let env = Env::new();
+    env.write("keep.txt", b"kept in the source");
+    env.write("gone.txt", b"gone from the source");
+    let first = env.backup();
+    env.backup();
+    for name in ["keep.txt", "gone.txt"] {
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .open(first.join(name))
+            .unwrap();
+        f.write_all(b"X").unwrap();
+    }
+    fs::remove_file(env.src.join("gone.txt")).unwrap();
+    env.backup();
+    env
+}
+
+#[test]
+fn verify_repair_counts_do_not_add_up() {
+    // One damaged copy ended with "6 problem(s)": lines, not paths, and the repaired
+    // ones counted again. Now paths: found = repaired + left, in text and in JSON.
+    let env = two_damaged_copies_one_repairable();
+    let out = env.run(&["verify", "--repair"]);
+    assert_eq!(out.status.code(), Some(1), "damage found is a problem");
+    let err = stderr(&out);
+    assert!(
+        err.contains("4 path(s) with problems: 2 repaired, 2 left as they are"),
+        "{err}"
+    );
+
+    let env = two_damaged_copies_one_repairable();
+    let out = env.run(&["verify", "--repair", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let summary: serde_json::Value = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|v| v["summary"] == true)
+        .unwrap();
+    assert_eq!(summary["problems"], 4, "{summary}");
+    assert_eq!(summary["repaired"], 2, "{summary}");
+    assert_eq!(summary["left"], 2, "{summary}");
+    // One line per path, each under what became of it (a path left was a "repaired").
+    let count = |key: &str| {
+        text.lines()
+            .filter(|l| l.starts_with(&format!("{{\"{key}\"")))
+            .count()
+    };
+    assert_eq!(count("repaired"), 2, "{text}");
+    assert_eq!(count("left"), 2, "{text}");
+    // Once repaired and with the rest still damaged, the next verify counts what is left.
+    let out = env.run(&["verify"]);
+    assert!(
+        stderr(&out).contains("2 path(s) with problems"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn verify_reports_symlinked_snapshot_folder_once_and_never_reads_through() {
+    let env = Env::new();
+    env.write("a", b"alpha");
+    env.write("d/b", b"bee");
+    let snap = env.backup();
+    // The target is a copy with one damaged and one extra file: reading through the
+    // link would report those too.
+    let copy = env.dir.path().join("copy");
+    fs::create_dir_all(copy.join("d")).unwrap();
+    fs::write(copy.join("a"), b"ALPHA").unwrap();
+    fs::write(copy.join("d/b"), b"bee").unwrap();
+    fs::write(copy.join("extra"), b"x").unwrap();
+    fs::remove_dir_all(&snap).unwrap();
+    symlink(&copy, &snap).unwrap();
+    let out = env.run(&["verify"]);
+    assert_code(&out, 1);
+    let text = stdout(&out);
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(
+        text.contains("symlink") && text.contains("not followed"),
+        "{text}"
+    );
+    assert!(!text.contains("extra") && !text.contains("/a"), "{text}");
+}
+
+#[test]
+fn verify_reports_snapshot_folders_the_catalog_does_not_know() {
+    let env = Env::new();
+    env.write("a.txt", b"alpha");
+    env.backup();
+    env.hand_snapshot("src/2020-01-01-000000", &[("a.txt", b"alpha")]);
+    let out = env.run(&["verify"]);
+    assert_code(&out, 1);
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("2020-01-01-000000: snapshot folder not in the catalog"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_ok(&env.run(&["add"]));
+    assert_ok(&env.run(&["verify"]));
+}
+
+#[test]
+fn leftovers_of_an_interrupted_run_are_notes_not_damage() {
+    let env = Env::new();
+    env.write("a.txt", b"alpha");
+    let snap = env.backup();
+    let leftover = snap.with_file_name("2020-01-01-000000.inprogress");
+    fs::create_dir(&leftover).unwrap();
+    let out = env.run(&["verify"]);
+    assert_code(&out, 0);
+    assert!(
+        stderr(&out).contains("leftover of an interrupted run"),
+        "{}",
+        stderr(&out)
+    );
+    env.backup();
+    assert!(!leftover.exists(), "the next backup removes it");
+}

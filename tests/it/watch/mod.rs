@@ -1,0 +1,402 @@
+//! `phlb watch`: snapshots that happen on their own as files change, and never loop on
+//! phlb's own output. Each test runs the real binary with short delays through the ini
+//! and checks the snapshots on disk and in the catalog.
+
+mod runs;
+
+use std::fs;
+use std::fs::File;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+
+/// The ini of every test: a second of quiet, at most 3 s of waiting, a snapshot at most
+/// every second; no sync (speed).
+const FAST: &str = "WATCH_DELAY = 1\nWATCH_MAX_WAIT = 3\nWATCH_MIN_INTERVAL = 1\nSYNC = false";
+
+/// A running `phlb watch`, its output going to files the test reads while it runs.
+struct Watching {
+    child: Child,
+    out: PathBuf,
+    err: PathBuf,
+}
+
+impl Watching {
+    /// Starts `cmd` (a `phlb watch …`) with SIGINT/SIGTERM at their defaults.
+    fn spawn(env: &Env, mut cmd: Command) -> Watching {
+        let out = env.dir.path().join("watch.out");
+        let err = env.dir.path().join("watch.err");
+        // SAFETY: signal() is async-signal-safe; the closure only calls it.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::signal(libc::SIGINT, libc::SIG_DFL);
+                libc::signal(libc::SIGTERM, libc::SIG_DFL);
+                Ok(())
+            });
+        }
+        cmd.stdin(Stdio::null())
+            .stdout(File::create(&out).unwrap())
+            .stderr(File::create(&err).unwrap());
+        Watching {
+            child: cmd.spawn().unwrap(),
+            out,
+            err,
+        }
+    }
+
+    /// Starts `phlb watch src ARGS…` and waits until its watches are placed.
+    fn start(env: &Env, args: &[&str]) -> Watching {
+        let mut cmd = env.cmd();
+        cmd.args(["watch", env.src.to_str().unwrap()]).args(args);
+        let mut w = Watching::spawn(env, cmd);
+        w.ready();
+        w
+    }
+
+    /// Waits until the watch said it watches (or polls).
+    fn ready(&mut self) {
+        let ok = wait_for(|| {
+            assert!(
+                self.child.try_wait().unwrap().is_none(),
+                "watch ended: {}",
+                self.stderr()
+            );
+            let err = self.stderr();
+            err.contains("phlb: watching") || err.contains("polling instead")
+        });
+        assert!(ok, "watch never got ready: {}", self.stderr());
+    }
+
+    fn stdout(&self) -> String {
+        fs::read_to_string(&self.out).unwrap_or_default()
+    }
+
+    fn stderr(&self) -> String {
+        fs::read_to_string(&self.err).unwrap_or_default()
+    }
+
+    /// Sends SIGTERM and asserts the watch ends within 10 s, exit 0, with one line
+    /// saying it stopped; returns that line.
+    fn stop(mut self) -> String {
+        let status = self.signal(libc::SIGTERM);
+        let err = self.stderr();
+        assert_eq!(status.code(), Some(0), "{status:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+        let lines: Vec<&str> = err
+            .lines()
+            .filter(|l| l.starts_with("phlb: watch stopped"))
+            .collect();
+        assert_eq!(lines.len(), 1, "{err}");
+        lines[0].to_string()
+    }
+
+    /// Sends `sig` and waits (10 s at most) for the process to end.
+    fn signal(&mut self, sig: i32) -> ExitStatus {
+        // SAFETY: kill with a valid signal number on our own child's pid.
+        assert_eq!(
+            unsafe { libc::kill(self.child.id() as libc::pid_t, sig) },
+            0
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            if Instant::now() > deadline {
+                self.child.kill().unwrap();
+                panic!("watch did not end within 10 s of the signal");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Watching {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Complete snapshots in the catalog.
+fn complete(env: &Env) -> i64 {
+    env.sql_int("SELECT count(*) FROM snapshots WHERE status = 'complete'")
+}
+
+/// The paths of the newest complete snapshot of `src`, from the catalog.
+fn newest_paths(env: &Env) -> Vec<String> {
+    let snap = env.snapshots("src").pop().unwrap();
+    env.catalog_files(&snap)
+        .into_keys()
+        .map(|p| String::from_utf8(p).unwrap())
+        .collect()
+}
+
+/// An env whose `src` was just backed up, with the fast ini.
+fn backed_up(extra: &str) -> Env {
+    let env = Env::new();
+    env.config(&format!("{FAST}\n{extra}"));
+    env.write("a.txt", b"alpha");
+    env.write("d/b.txt", b"beta");
+    env.backup();
+    env
+}
+
+#[test]
+fn unchanged_tree_makes_no_snapshot() {
+    let env = backed_up("");
+    let w = Watching::start(&env, &[]);
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(complete(&env), 1, "{}", w.stderr());
+    assert_eq!(env.snapshots("src").len(), 1);
+    assert_eq!(w.stdout(), "");
+    assert_eq!(w.stop(), "phlb: watch stopped");
+}
+
+#[test]
+fn change_made_before_start_is_snapshotted_at_start() {
+    // Delays far longer than any start on a loaded machine: a snapshot seen well before
+    // them was made at start, not after a delay or an event.
+    let env = backed_up("WATCH_DELAY = 60\nWATCH_MAX_WAIT = 120");
+    env.write("d/new.txt", b"made while no watch ran");
+    let started = Instant::now();
+    let w = Watching::start(&env, &[]);
+    assert!(wait_for(|| !w.stdout().is_empty()), "{}", w.stderr());
+    assert!(started.elapsed() < Duration::from_secs(50));
+    assert_eq!(complete(&env), 2, "{}", w.stderr());
+    let snap = env.snapshots("src").pop().unwrap();
+    assert_eq!(
+        fs::read(snap.join("d/new.txt")).unwrap(),
+        b"made while no watch ran"
+    );
+    assert!(newest_paths(&env).contains(&"d/new.txt".to_string()));
+    let line = w.stdout();
+    assert!(line.starts_with("20") && line.contains("src/"), "{line}");
+    assert!(line.contains("1 changed, 2 linked, 1 copied"), "{line}");
+    w.stop();
+}
+
+#[test]
+fn burst_of_200_writes_makes_one_snapshot_holding_all() {
+    // Two seconds of quiet, and no forced snapshot mid-burst: the test thread writing
+    // the burst may be descheduled for a while on a loaded machine.
+    let env = backed_up("WATCH_DELAY = 2\nWATCH_MAX_WAIT = 120");
+    let w = Watching::start(&env, &[]);
+    for i in 0..200 {
+        // Half in a folder made after the start: it gets a watch of its own.
+        let rel = if i % 2 == 0 {
+            format!("burst/f{i:03}")
+        } else {
+            format!("f{i:03}")
+        };
+        env.write(&rel, format!("file {i}").as_bytes());
+    }
+    assert!(wait_for(|| complete(&env) == 2), "{}", w.stderr());
+    // Quiet for longer than WATCH_DELAY and WATCH_MIN_INTERVAL: no second snapshot.
+    std::thread::sleep(Duration::from_millis(3500));
+    assert_eq!(complete(&env), 2, "{}", w.stdout());
+    let snap = env.snapshots("src").pop().unwrap();
+    let paths = newest_paths(&env);
+    for i in 0..200 {
+        let rel = if i % 2 == 0 {
+            format!("burst/f{i:03}")
+        } else {
+            format!("f{i:03}")
+        };
+        assert_eq!(
+            fs::read(snap.join(&rel)).unwrap(),
+            format!("file {i}").as_bytes()
+        );
+        assert!(paths.contains(&rel), "{rel} not in the catalog");
+    }
+    // A file written into the new folder later is seen through its new watch.
+    env.write("burst/later.txt", b"later");
+    // Waits for the line watch prints after the snapshot (it comes after the catalog
+    // says complete: leftover clean-up and `latest` come between).
+    assert!(
+        wait_for(|| w.stdout().lines().count() >= 2),
+        "{}",
+        w.stderr()
+    );
+    assert_eq!(complete(&env), 3, "{}", w.stdout());
+    assert!(newest_paths(&env).contains(&"burst/later.txt".to_string()));
+    assert_eq!(w.stdout().lines().count(), 2, "{}", w.stdout());
+    w.stop();
+}
+
+#[test]
+fn delete_and_rename_show_up_in_the_next_snapshot() {
+    let env = backed_up("");
+    let w = Watching::start(&env, &[]);
+    fs::remove_file(env.src.join("a.txt")).unwrap();
+    fs::rename(env.src.join("d/b.txt"), env.src.join("d/c.txt")).unwrap();
+    assert!(wait_for(|| complete(&env) == 2), "{}", w.stderr());
+    let snap = env.snapshots("src").pop().unwrap();
+    assert!(!snap.join("a.txt").exists());
+    assert!(!snap.join("d/b.txt").exists());
+    assert_eq!(fs::read(snap.join("d/c.txt")).unwrap(), b"beta");
+    let paths = newest_paths(&env);
+    assert_eq!(paths, [".", "d", "d/c.txt"], "{paths:?}");
+    w.stop();
+}
+
+#[test]
+fn changes_inside_a_backup_root_within_the_source_trigger_nothing() {
+    let env = Env::new();
+    env.config(FAST);
+    env.write("a.txt", b"alpha");
+    let root = env.src.join("backups");
+    env.init(&root);
+    assert_ok(&env.backup_into(&root));
+    let mut cmd = env.cmd_at(&root);
+    cmd.args(["watch", env.src.to_str().unwrap()]);
+    let mut w = Watching::spawn(&env, cmd);
+    w.ready();
+    let count = || {
+        rusqlite::Connection::open(root.join(".phlb/catalog.sqlite3"))
+            .unwrap()
+            .query_row(
+                "SELECT count(*) FROM snapshots WHERE status = 'complete'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .unwrap()
+    };
+    // Writes in the root, a folder made there, and a reader of the catalog.
+    fs::write(root.join("notes.txt"), b"x").unwrap();
+    fs::create_dir(root.join("extra")).unwrap();
+    fs::write(root.join("extra/f"), b"y").unwrap();
+    assert_ok(&env.cmd_at(&root).args(["list"]).output().unwrap());
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(count(), 1, "{}", w.stdout());
+    // One real change makes one snapshot, written into the root inside the source,
+    // and that writing makes no other.
+    env.write("b.txt", b"beta");
+    assert!(wait_for(|| count() == 2), "{}", w.stderr());
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(count(), 2, "{}", w.stdout());
+    w.stop();
+}
+
+#[test]
+fn lowered_watch_limit_falls_back_to_polling_and_still_captures_a_change() {
+    let env = backed_up("WATCH_MAX_WAIT = 2");
+    fs::create_dir_all(env.src.join("d/e/f")).unwrap();
+    env.backup();
+    // A user namespace of its own, where the kernel allows 2 watches: the tree has 4
+    // folders.
+    let script = "echo 2 > /proc/sys/user/max_inotify_watches && exec \"$@\"";
+    let mut cmd = Command::new("unshare");
+    cmd.args(["--user", "--map-root-user", "sh", "-c", script, "sh"])
+        .arg(env!("CARGO_BIN_EXE_phlb"))
+        .arg("--backup-root")
+        .arg(&env.root)
+        .args(["watch", env.src.to_str().unwrap()])
+        .current_dir(env.dir.path())
+        .env("HOME", env.dir.path());
+    let mut w = Watching::spawn(&env, cmd);
+    w.ready();
+    let err = w.stderr();
+    assert!(
+        err.contains("watch limit") && err.contains("polling instead"),
+        "{err}"
+    );
+    // An unchanged tree makes no snapshot per interval.
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(complete(&env), 2, "{}", w.stdout());
+    // A change deep down, where no watch is, is found by the next comparison.
+    env.write("d/e/f/deep.txt", b"deep");
+    assert!(wait_for(|| complete(&env) == 3), "{}", w.stderr());
+    assert!(newest_paths(&env).contains(&"d/e/f/deep.txt".to_string()));
+    w.stop();
+}
+
+#[test]
+fn source_changing_every_100ms_is_snapshotted_within_max_wait_but_not_more_often_than_min_interval()
+{
+    // Delays long enough that a descheduled test thread (a loaded machine) never looks
+    // like quiet: WATCH_DELAY 2 s, WATCH_MAX_WAIT 5 s, WATCH_MIN_INTERVAL 7 s.
+    let env = backed_up("WATCH_DELAY = 2\nWATCH_MAX_WAIT = 5\nWATCH_MIN_INTERVAL = 7");
+    let w = Watching::start(&env, &[]);
+    let first_change = Instant::now();
+    let mut first_seen = None;
+    let mut n = 0;
+    // Changes every 100 ms until three snapshots exist besides the first.
+    while complete(&env) < 4 {
+        assert!(first_change.elapsed() < EVENT_DEADLINE, "{}", w.stderr());
+        env.write("busy.txt", format!("change {n}").as_bytes());
+        n += 1;
+        std::thread::sleep(Duration::from_millis(100));
+        if first_seen.is_none() && complete(&env) > 1 {
+            first_seen = Some(first_change.elapsed());
+        }
+    }
+    // Never quiet for WATCH_DELAY, still snapshotted at WATCH_MAX_WAIT: not before it
+    // (seen can only be later than made), and not long after (a loaded run's slack).
+    let first_seen = first_seen.unwrap();
+    assert!(first_seen >= Duration::from_millis(4900), "{first_seen:?}");
+    assert!(first_seen < Duration::from_secs(25), "{first_seen:?}");
+    // And never more often than WATCH_MIN_INTERVAL, by the runs' own start times
+    // (whole seconds in the catalog), not by when this thread happened to look.
+    let starts: Vec<i64> = env
+        .db()
+        .prepare(
+            "SELECT CAST(strftime('%s', started_at) AS INTEGER) FROM snapshot_runs ORDER BY id",
+        )
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(starts.len(), 4, "{starts:?}");
+    for pair in starts[1..].windows(2) {
+        assert!(pair[1] - pair[0] >= 6, "{starts:?}");
+    }
+    w.stop();
+}
+
+#[test]
+#[ignore = "needs root (mounts a tmpfs)"]
+fn a_root_unmounted_under_a_running_watch_is_never_made_again_on_the_system_disk() {
+    // Regression: after `umount`, watch made a fresh .phlb, catalog and snapshot
+    // in the empty mount point.
+    let env = Env::bare();
+    env.config("WATCH_DELAY = 1\nWATCH_MAX_WAIT = 3\nWATCH_MIN_INTERVAL = 1\nSYNC = false");
+    env.write("a", b"1");
+    let point = env.dir.path().join("usb");
+    let disk = SmallDisk::mount(&point, "20m").expect("mounting a tmpfs needs root");
+    set_mode(&point, 0o700);
+    env.init(&point);
+    let mut cmd = env.cmd_at(&point);
+    cmd.args(["watch", env.src.to_str().unwrap()]);
+    let watch = Watched::spawn(&env, cmd);
+    assert!(
+        wait_for(|| watch.stderr().contains("phlb: watching")),
+        "{}",
+        watch.stderr()
+    );
+    let ok = Command::new("umount")
+        .arg("-l")
+        .arg(&point)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    std::mem::forget(disk); // already unmounted
+    env.write("a", b"2");
+    assert!(
+        wait_for(|| watch.stderr().contains("not a phlb backup root")),
+        "{}",
+        watch.stderr()
+    );
+    let mut child = watch.child;
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(
+        fs::read_dir(&point).unwrap().count(),
+        0,
+        "wrote into the mount point"
+    );
+}
