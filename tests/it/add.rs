@@ -355,3 +355,39 @@ fn add_never_links_a_file_that_disagrees_with_its_manifest() {
     let b = env.root.join("hand/2020-01-02-000000/f");
     assert_ne!(ino(&a), ino(&b));
 }
+
+#[test]
+fn quiet_silences_every_note() {
+    let env = Env::new();
+    env.write("a.txt", b"alpha");
+    let snap = env.backup();
+    // A temp file an older phlb's killed run left in a snapshot (not in its manifest):
+    // `add` removes it and says so in a note, which `-q` printed all the same.
+    let temp = snap.join(".phlb-tmp-4242-7");
+    fs::write(&temp, b"half a copy").unwrap();
+    env.remove_catalog();
+    let out = env.run(&["-q", "add"]);
+    assert_ok(&out);
+    assert_eq!(stderr(&out), "", "-q printed a note");
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // The note's work is still done: the temp file is gone, the snapshot recorded.
+    assert!(temp.symlink_metadata().is_err());
+    assert_eq!(
+        env.sql_int("SELECT count(*) FROM snapshot_runs WHERE status = 'complete'"),
+        1
+    );
+    // Without -q the same kind of note is shown.
+    fs::write(&temp, b"half a copy").unwrap();
+    env.remove_catalog();
+    let out = env.run(&["add"]);
+    assert_ok(&out);
+    assert!(
+        stderr(&out).contains("removed the temp file of an interrupted run"),
+        "{}",
+        stderr(&out)
+    );
+}

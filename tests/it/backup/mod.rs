@@ -351,3 +351,27 @@ fn dry_run_on_a_half_made_catalog_predicts_like_the_real_run() {
     assert_eq!(listing(&env.root), before);
     assert_ok(&env.run(&["backup", &src]));
 }
+
+#[test]
+fn a_dry_run_stops_on_a_catalog_error_as_the_real_run_does() {
+    let env = Env::new();
+    env.write("a.txt", b"alpha");
+    env.backup();
+    // New content: the dry run hashes it and asks the catalog for a stored copy.
+    env.write("b.txt", b"bravo, never stored");
+    env.db()
+        .execute_batch("ALTER TABLE copies RENAME TO copies_lost;")
+        .unwrap();
+    let src = env.src.to_str().unwrap().to_string();
+    let out = env.run(&["backup", "--dry-run", &src]);
+    // Before: the catalog's error was counted as one failed file (exit 1) and the dry
+    // run went on to predict a summary a real run would never reach.
+    assert_code(&out, 2);
+    let err = stderr(&out);
+    assert!(err.contains("no such table"), "{err}");
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("would copy"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
