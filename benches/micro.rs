@@ -5,8 +5,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use phlb::catalog::{Access, Catalog, Writer};
+use phlb::decide::CopyMeta;
 use phlb::hash::{hash_reader, HashAlgo};
-use phlb::plan::CopyMeta;
 use phlb::progress::Counted;
 use phlb::scan::{Kind, Meta};
 

@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
+use crate::decide::Dedup;
 use crate::duration::Span;
 use crate::hash::HashAlgo;
-use crate::plan::Dedup;
 
 mod ini;
 mod render;

@@ -9,7 +9,7 @@
 //!    returns a report; it speaks only through `tell::Tell` and the `Shows`/`Findings`
 //!    traits its caller implements. It never names `cli`, `cmd` or `render`.
 //! 3. **Below**: `catalog/` (all SQL), `scan/`, `store/`, `root/`, `lock/`,
-//!    `retention/`, `stamp/`, `prefetch/`, `progress/`, `sys`-level wrappers and the
+//!    `retention/`, `stamp/`, `workers/`, `progress/`, `sys/` and the
 //!    small modules. Nothing here imports `ops` or a front end.
 //!
 //! `cli` may use the layers below (it turns arguments into their types), never `ops` or

@@ -5,6 +5,7 @@ pub mod cli;
 pub mod clock;
 pub mod cmd;
 pub mod config;
+pub mod decide;
 pub mod duration;
 pub mod hash;
 pub mod layers;
@@ -13,8 +14,6 @@ pub mod lock;
 pub mod manifest;
 pub mod ops;
 pub mod output;
-pub mod plan;
-pub mod prefetch;
 pub mod progress;
 pub mod render;
 pub mod retention;
@@ -27,6 +26,7 @@ pub mod store;
 pub mod sys;
 pub mod tell;
 pub mod units;
+pub mod workers;
 
 use anyhow::{Context, Result};
 

@@ -9,7 +9,7 @@ use rusqlite::params;
 
 use super::Db;
 
-use crate::plan::CopyMeta;
+use crate::decide::CopyMeta;
 
 /// One physical stored copy of some content.
 #[derive(Debug, Clone, Copy)]

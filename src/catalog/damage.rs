@@ -12,7 +12,7 @@ use rusqlite::params;
 use super::Db;
 
 use super::copies::copy_meta;
-use crate::plan::CopyMeta;
+use crate::decide::CopyMeta;
 use crate::snapshot_id::SnapshotId;
 
 /// What a full read of a stored copy showed.

@@ -8,7 +8,7 @@ use anyhow::Result;
 use super::Db;
 
 use super::copies::copy_meta;
-use crate::plan::{CopyMeta, PrevEntry, PrevMap};
+use crate::decide::{CopyMeta, PrevEntry, PrevMap};
 use crate::scan::{Kind, Meta};
 
 /// Loads the regular files of a snapshot as path bytes -> what was recorded, in one query.

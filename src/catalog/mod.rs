@@ -21,6 +21,7 @@ pub mod damage;
 mod db;
 pub mod entries;
 pub mod inodes;
+mod inserts;
 pub mod links;
 pub mod listing;
 pub mod mtime;

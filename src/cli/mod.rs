@@ -8,9 +8,11 @@ use clap::{Args, Parser, Subcommand};
 
 mod args;
 mod examples;
+mod query_args;
 mod selection;
 
 pub use args::*;
+pub use query_args::*;
 pub use selection::with_selection;
 
 use examples::*;

@@ -7,7 +7,7 @@ use crate::catalog::snapshots::Status;
 use crate::catalog::{queries, SnapshotRow};
 use crate::cli::DuplicatesArgs;
 use crate::config::Config;
-use crate::ops::select::{open_read, resolve};
+use crate::ops::open::{open_read, resolve};
 use crate::output::{Cell, Table};
 use crate::progress::Ui;
 use crate::Outcome;

@@ -6,7 +6,7 @@ use crate::catalog::queries;
 use crate::catalog::snapshots::Status;
 use crate::cli::ListArgs;
 use crate::config::Config;
-use crate::ops::select::open_read;
+use crate::ops::open::open_read;
 use crate::output::{Cell, Table};
 use crate::progress::Ui;
 use crate::Outcome;

@@ -8,7 +8,7 @@ use anyhow::{bail, Result};
 use crate::catalog::listing::{self, LsEntry};
 use crate::cli::LsArgs;
 use crate::config::Config;
-use crate::ops::select::{open_read, resolve};
+use crate::ops::open::{open_read, resolve};
 use crate::output::{Cell, Table};
 use crate::progress::Ui;
 use crate::scan::Kind;

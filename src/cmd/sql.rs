@@ -9,7 +9,7 @@ use anyhow::{bail, Result};
 use crate::catalog::user_sql::Guarded;
 use crate::cli::SqlArgs;
 use crate::config::Config;
-use crate::ops::select::open_read;
+use crate::ops::open::open_read;
 use crate::output::{Format, RowWriter};
 use crate::progress::Ui;
 use crate::{signals, Outcome};

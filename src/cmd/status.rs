@@ -6,8 +6,8 @@ use anyhow::Result;
 
 use crate::cli::StatusArgs;
 use crate::config::Config;
+use crate::ops::open::open_read;
 use crate::ops::query::status::{statuses, stuck_removals, with_attempts, NameStatus};
-use crate::ops::select::open_read;
 use crate::output::{Cell, Format, Table};
 use crate::progress::Ui;
 use crate::render::status::attempt_text;

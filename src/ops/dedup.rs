@@ -10,10 +10,10 @@ use anyhow::Result;
 
 use crate::catalog::copies::{copies_for_hash, copy_locations};
 use crate::catalog::{CopyRow, Db};
+use crate::decide::{copy_serves, has_room, CopyMeta, Dedup};
 use crate::hash::HashAlgo;
-use crate::plan::{copy_serves, has_room, CopyMeta, Dedup};
-use crate::prefetch::{read_and_hash, SourceFile};
 use crate::store;
+use crate::workers::{read_and_hash, SourceFile};
 
 /// How many recorded places of one stored copy are tried before giving up on it.
 const PLACES_TRIED: usize = 4;

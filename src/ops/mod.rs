@@ -6,11 +6,11 @@
 
 pub mod backup;
 pub mod dedup;
+pub mod open;
 pub mod prune;
 pub mod query;
 pub mod record;
 pub mod restore;
-pub mod select;
 pub mod verify;
 
 /// Whether an operation acts or only tells what it would do.

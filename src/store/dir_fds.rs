@@ -10,7 +10,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use super::{classify_link_error, LinkOutcome};
-use crate::plan::CopyMeta;
+use crate::decide::CopyMeta;
 use crate::sys::at;
 
 /// A few open folder descriptors, so repeated syscalls on files of one folder do not
@@ -109,7 +109,7 @@ pub fn link_stored_copy(
         && st.st_size as u64 == size
         && i128::from(st.st_mtime) * 1_000_000_000 + i128::from(st.st_mtime_nsec) == meta.mtime_ns
         && super::as_given(st.st_mode, st.st_uid, st.st_gid, meta)
-        && crate::plan::has_room(st.st_nlink as u64, max_links);
+        && crate::decide::has_room(st.st_nlink as u64, max_links);
     if !usable {
         return None;
     }

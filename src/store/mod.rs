@@ -14,8 +14,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::decide::CopyMeta;
 use crate::hash::{for_each_chunk, HashAlgo};
-use crate::plan::CopyMeta;
 use crate::scan::Meta;
 
 mod dir_fds;

@@ -30,7 +30,7 @@ use anyhow::{Context, Result};
 use crate::catalog::Catalog;
 use crate::cli::ServeArgs;
 use crate::config::Config;
-use crate::ops::select::open_read;
+use crate::ops::open::open_read;
 use crate::progress::Ui;
 use crate::Outcome;
 

@@ -12,8 +12,8 @@ use anyhow::{Context, Result};
 use crate::catalog::entries::{snapshot_entries, Recorded};
 use crate::catalog::Db;
 use crate::config::Config;
+use crate::decide::looks_unchanged;
 use crate::ops::backup::{fast_path_base, scan_options, Base, Source};
-use crate::plan::looks_unchanged;
 use crate::scan::{self, Entry, Found, Kind, SourceDir};
 
 /// What the comparison found.

@@ -8,19 +8,19 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 
-use super::report::Counts;
+use super::counts::Counts;
 use super::Source;
 use crate::catalog::entries::previous_entries;
 use crate::catalog::{self, Access, Catalog, Db, SnapshotRow};
 use crate::config::Config;
+use crate::decide::{first_step, FirstStep, LinkKey, PrevMap};
 use crate::ops::dedup;
-use crate::plan::{first_step, FirstStep, LinkKey, PrevMap};
-use crate::prefetch::{read_and_hash, SourceFile};
 use crate::progress::{Progress, Ui};
 use crate::scan::{self, Entry, Kind, SourceDir};
 use crate::sys::xattr::Xattrs;
 use crate::tell::Tell;
 use crate::units::one_line;
+use crate::workers::{read_and_hash, SourceFile};
 use crate::Outcome;
 
 /// Reports, per source, what a backup would do (`shows.planned`). With `ui.verbose`
@@ -162,9 +162,12 @@ pub fn run(
     Ok(outcome)
 }
 
-/// True when the file would be linked, false when it would be stored as a new copy; the
-/// inner error is the file's own (it cannot be read: a failed file), the outer one the
-/// catalog's (the run stops).
+/// What a dry run decides for one file: the outer error stops the run (the catalog
+/// cannot answer, as it stops a real run), the inner one is the file's own (it cannot be
+/// read: a failed file, the run goes on).
+type Decided = Result<Result<bool, String>>;
+
+/// True when the file would be linked, false when it would be stored as a new copy.
 #[allow(clippy::too_many_arguments)]
 fn decide(
     config: &Config,
@@ -174,7 +177,7 @@ fn decide(
     seen: &mut HashSet<LinkKey>,
     entry: &Entry,
     source: &Arc<SourceDir>,
-) -> Result<Result<bool, String>> {
+) -> Decided {
     let p = prev.get(entry.rel.as_os_str().as_bytes());
     let hash = match first_step(config.dedup, entry.meta, p) {
         FirstStep::LinkPrevious => return Ok(Ok(true)),

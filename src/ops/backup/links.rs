@@ -14,8 +14,8 @@ use anyhow::Result;
 use crate::catalog::damage::Verdict;
 use crate::catalog::writer::Committed;
 use crate::catalog::Db;
+use crate::decide::{has_room, CopyMeta, Dedup, LinkKey};
 use crate::ops::dedup;
-use crate::plan::{has_room, CopyMeta, Dedup, LinkKey};
 use crate::store::{self, LinkOutcome};
 
 /// A stored copy known to be usable, with the path to link from.

@@ -2,19 +2,22 @@
 //! root, takes the writer lock, and makes one snapshot per source.
 
 mod attempt;
+mod counts;
 mod dry_run;
 mod hooks;
 mod leftovers;
 mod links;
-mod report;
 mod snapshot;
 mod sources;
+mod start;
 
 pub(crate) use sources::{check_owner, check_sources_against_root, prepare_root, sources_of_run};
 
 pub use attempt::{record as record_attempt, record_snapshot};
+pub use counts::{Counts, Failures, RunKind};
 pub use hooks::snapshot_with_hooks;
-pub use report::{Counts, Failures, RunKind};
+pub(crate) use start::{fast_path_base, open_for_backup, scan_options, Base};
+use start::{pick_timestamp, previous};
 
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -24,14 +27,14 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 
 use self::leftovers::DeadRuns;
-use crate::catalog::{Catalog, Db, SnapshotRow, Writer};
+use crate::catalog::{Catalog, SnapshotRow, Writer};
 use crate::config::{Config, LogLevel};
 use crate::layout::SnapshotPaths;
 use crate::lock::Wait;
 use crate::ops::Run;
 use crate::progress::{Progress, Ui};
-use crate::root::{BackupRoot, Filesystem};
-use crate::scan::{ScanOptions, Selection, SourceDir};
+use crate::root::BackupRoot;
+use crate::scan::SourceDir;
 use crate::stamp::{SourceId, Stamp, TimeSource};
 use crate::store;
 use crate::sys::flush::Flusher;
@@ -109,7 +112,7 @@ pub fn backup(
     let opened = open_for_backup(config, &root, ui, options.wait)?;
     // A name is one source: every source is checked before any snapshot is made.
     let db = opened.catalog.db()?;
-    crate::ops::select::note_mixed(&db, say)?;
+    crate::ops::open::note_mixed(&db, say)?;
     for source in &sources {
         check_owner(&db, source, say)?;
     }
@@ -151,7 +154,7 @@ pub fn backup(
 pub struct SnapshotReport {
     /// `NAME/TIMESTAMP` of the new snapshot.
     pub label: String,
-    pub counts: report::Counts,
+    pub counts: counts::Counts,
     /// The summary text, as written beside the snapshot.
     pub summary: String,
     /// Interrupted runs of the same name whose leftovers were removed.
@@ -159,148 +162,7 @@ pub struct SnapshotReport {
     /// How long the run took.
     pub elapsed: std::time::Duration,
     /// The paths that could not be backed up, and why.
-    pub failures: report::Failures,
-}
-
-/// Opens the backup root `root` (from `prepare_root`) for a backup: takes the writer
-/// lock, records snapshot folders a new catalog does not know yet, and checks `HASH`.
-pub(crate) fn open_for_backup(
-    config: &Config,
-    root: &Path,
-    ui: &Ui,
-    wait: Wait,
-) -> Result<BackupRoot> {
-    let say: &dyn crate::tell::Tell = ui;
-    let opened = BackupRoot::open_writer(root, Filesystem::MustMatch, wait, &say)?;
-    crate::ops::record::record_on_disk(config, opened.path(), &opened.catalog, ui.style, &say)?;
-    opened.catalog.check_hash(config.hash)?;
-    crate::ops::record::settle_times(&opened.catalog, config)?;
-    Ok(opened)
-}
-
-/// The newest complete snapshot of `name` whose folder still exists; runs whose folder is
-/// gone are marked `missing` on the way.
-/// The fast path trusts "same path, size and mtime" only against a snapshot this source
-/// itself gave: a snapshot copied in by hand (or recorded by a catalog rebuild) may hold
-/// other bytes under the same path, size and mtime, so after one the first run reads
-/// every file (and still links by content).
-fn previous(
-    db: &Db,
-    root: &Path,
-    source: &Source,
-    algo: crate::hash::HashAlgo,
-) -> Result<Option<snapshot::Previous>> {
-    loop {
-        match fast_path_base(db, root, source, algo)? {
-            Base::Usable(row) => {
-                return Ok(Some(snapshot::Previous {
-                    dir: root.join(&source.name).join(&row.timestamp),
-                    run_id: row.id,
-                }))
-            }
-            Base::Gone(row) => {
-                crate::root::still_a_root(root)?;
-                row.mark_missing(db)?
-            }
-            Base::None => return Ok(None),
-        }
-    }
-}
-
-/// The snapshot a backup of `source` would take unchanged files from, as the catalog
-/// has it now.
-pub(crate) enum Base {
-    /// The newest complete snapshot this source gave, on disk, in this run's `HASH`.
-    Usable(SnapshotRow),
-    /// That snapshot's folder is gone (a backup marks it `missing` and looks again).
-    Gone(SnapshotRow),
-    /// None: the next backup reads every file.
-    None,
-}
-
-/// Finds the fast path's base for `source` (see `Base`); changes nothing.
-pub(crate) fn fast_path_base(
-    db: &Db,
-    root: &Path,
-    source: &Source,
-    algo: crate::hash::HashAlgo,
-) -> Result<Base> {
-    let from = source.path.as_os_str().as_bytes();
-    let Some(row) = SnapshotRow::previous_of_source(db, &source.name, from)? else {
-        return Ok(Base::None);
-    };
-    if !root.join(&source.name).join(&row.timestamp).is_dir() {
-        return Ok(Base::Gone(row));
-    }
-    // Hashes of another algorithm cannot go into this run's manifest: after a change of
-    // HASH the first run reads every file again.
-    if row.hash_algo != algo {
-        return Ok(Base::None);
-    }
-    Ok(Base::Usable(row))
-}
-
-/// Picks a timestamp for a new snapshot made at `now` that no other run of `name` has
-/// used.
-fn pick_timestamp(
-    db: &Db,
-    root: &Path,
-    config: &Config,
-    name: &str,
-    now: chrono::DateTime<chrono::Local>,
-) -> Result<(String, SnapshotPaths)> {
-    let base = now.format(&config.sub_dir_formatter).to_string();
-    let sums = config.hash.manifest_suffix();
-    let mut ts = base.clone();
-    // A removal left unfinished (an immutable file) keeps its snapshot's name in the
-    // trash: a new snapshot never takes it (the repeated hour when summer time ends
-    // gives the same folder name again), so finishing that removal can never touch it.
-    let trash = root
-        .join(crate::root::META_DIR)
-        .join(crate::root::TRASH_DIR)
-        .join(name);
-    let in_trash = |ts: &str| {
-        std::fs::read_dir(&trash).is_ok_and(|it| {
-            it.flatten().any(|e| {
-                let leaf = e.file_name();
-                let leaf = leaf.to_string_lossy();
-                leaf == ts
-                    || leaf
-                        .strip_prefix(ts)
-                        .is_some_and(|rest| rest.starts_with('.'))
-            })
-        })
-    };
-    for n in 1.. {
-        let paths = SnapshotPaths::new(root, name, &ts, sums);
-        if !paths.taken() && !SnapshotRow::exists(db, name, &ts)? && !in_trash(&ts) {
-            return Ok((ts, paths));
-        }
-        ts = format!("{base}-{n}");
-    }
-    unreachable!("an unbounded range always yields")
-}
-
-/// The walk's rules for a run into `root`: the backup root, its `.phlb` and every folder
-/// in it (the `<name>` folders that hold the snapshots, this run's included) are left
-/// out by device and inode, so no way to reach them from a source (a bind mount of the
-/// same filesystem included) leads the run into its own snapshots.
-pub(crate) fn scan_options(config: &Config, root: &Path) -> Result<ScanOptions> {
-    let inside = std::fs::read_dir(root)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path());
-    let exclude = [root.to_path_buf()]
-        .into_iter()
-        .chain(inside)
-        .filter_map(|p| store::folder_id(&p))
-        .collect();
-    Ok(ScanOptions {
-        select: Arc::new(Selection::compile(&config.select_spec())?),
-        one_file_system: config.one_file_system,
-        exclude,
-    })
+    pub failures: counts::Failures,
 }
 
 /// Makes one complete snapshot of `source` in the open backup root and returns what it
@@ -421,9 +283,9 @@ fn complete(
     snapshot: &SnapshotRow,
     stamp: &Stamp,
     paths: &SnapshotPaths,
-    counts: &report::Counts,
+    counts: &counts::Counts,
     summary: &str,
-    log: &mut report::Log,
+    log: &mut counts::Log,
     flusher: Option<Flusher>,
 ) -> Result<()> {
     let ctx = |p: &Path| format!("{}: cannot finish snapshot", p.display());

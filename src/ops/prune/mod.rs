@@ -24,7 +24,7 @@ use crate::catalog::{prune, Db};
 use crate::catalog::{Access, Catalog, SnapshotRow};
 use crate::config::Config;
 use crate::lock::Wait;
-use crate::ops::select::{existing_root, resolve};
+use crate::ops::open::{existing_root, resolve};
 use crate::progress::{Progress, Style};
 use crate::retention::Policy;
 use crate::root::stuck::Stuck;

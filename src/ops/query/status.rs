@@ -85,7 +85,7 @@ pub fn statuses(
             (Some(max), Some(age)) => age > max.approx().as_secs() as i64,
             (Some(_), None) => true,
         };
-        let clock = crate::ops::select::clock_problems(db, Some(&name))?
+        let clock = crate::ops::open::clock_problems(db, Some(&name))?
             .first()
             .map(|a| a.to_string());
         let failed = last.as_ref().is_some_and(|l| {

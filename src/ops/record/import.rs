@@ -16,18 +16,18 @@ use crate::catalog::writer::{record_copy, record_entry};
 use crate::catalog::{Db, SnapshotRow};
 
 use crate::config::Config;
+use crate::decide::{CopyMeta, LinkKey};
 use crate::hash::{hex, HashAlgo};
 use crate::layout::SnapshotPaths;
 use crate::manifest;
 use crate::ops::dedup;
-use crate::plan::{CopyMeta, LinkKey};
-use crate::prefetch::Reader;
 use crate::progress::{Progress, Style};
 use crate::scan::{self, Entry, Kind, ScanOptions};
 use crate::stamp::Stamp;
 use crate::store;
 use crate::tell::Tell;
 use crate::units::one_line;
+use crate::workers::Reader;
 
 /// One physical file of a snapshot being recorded, and the paths that share it.
 pub(super) struct Inode {

@@ -2,9 +2,9 @@
 //! catalog (a full rebuild, or what is missing), hashes each inode once, and hardlinks
 //! identical content. `backup` and `init` record the folders a new catalog lacks here too.
 
-mod folders;
+mod discover;
 
-pub use folders::Skipped;
+pub use discover::Skipped;
 mod import;
 mod relink;
 mod temp_files;
@@ -19,7 +19,7 @@ use crate::catalog::{Access, Catalog, Db, Origin, SnapshotRow};
 use crate::config::Config;
 use crate::layout::SnapshotPaths;
 use crate::lock::Wait;
-use crate::ops::select::existing_root;
+use crate::ops::open::existing_root;
 use crate::progress::Style;
 use crate::root::{BackupRoot, Filesystem};
 use crate::stamp::{Stamp, TimeSource};
@@ -179,7 +179,7 @@ pub fn record_on_disk(
     if catalog.origin == Origin::Existing {
         return Ok(0);
     }
-    let found = folders::discover(root, config)?;
+    let found = discover::discover(root, config)?;
     for s in &found.skipped {
         say.warning(&format!("{}: {}", one_line(&s.path), s.reason));
     }
@@ -255,13 +255,13 @@ pub fn settle_times(catalog: &Catalog, config: &Config) -> Result<()> {
 }
 
 /// The folders `add` would look at: every snapshot folder under `root`, or the PATHs.
-fn look_for(root: &Path, config: &Config, options: &Options) -> Result<folders::Found> {
+fn look_for(root: &Path, config: &Config, options: &Options) -> Result<discover::Found> {
     if options.paths.is_empty() {
-        return folders::discover(root, config);
+        return discover::discover(root, config);
     }
-    let mut found = folders::Found::default();
+    let mut found = discover::Found::default();
     for p in &options.paths {
-        found.extend(folders::classify(root, config, p)?);
+        found.extend(discover::classify(root, config, p)?);
     }
     Ok(found)
 }

@@ -4,8 +4,8 @@
 use std::collections::HashSet;
 
 use super::copy::{judge, Ctx, Done};
-use super::report::{Ledger, What};
-use super::select::Picked;
+use super::ledger::{Ledger, What};
+use super::pick::Picked;
 use super::target::{cname, look, split, Found, Replace};
 use crate::scan::Kind;
 

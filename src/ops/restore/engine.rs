@@ -8,9 +8,9 @@ use std::os::fd::AsFd;
 
 use super::copy::os;
 use super::copy::{files_on_workers, judge, Copier, Ctx, Done};
+use super::ledger::{Ledger, What};
 use super::meta;
-use super::report::{Ledger, What};
-use super::select::{Picked, Role};
+use super::pick::{Picked, Role};
 use super::target::{
     cname, in_or_below, look, make_dir, remove, remove_leftovers, split, Found, Replace, Temp,
 };

@@ -6,10 +6,10 @@
 mod copy;
 mod dry_run;
 mod engine;
+mod ledger;
 mod meta;
-mod report;
+mod pick;
 mod resolve;
-mod select;
 mod target;
 
 use std::fs::OpenOptions;
@@ -27,15 +27,15 @@ use crate::catalog::snapshots::Status;
 use crate::config::Config;
 use crate::layout::snapshot_dir_rel;
 use crate::lock::snapshot::{lock, Hold};
-use crate::ops::select::{open_read, resolve};
+use crate::ops::open::{open_read, resolve};
 use crate::ops::Run;
 use crate::progress::{Progress, Style};
 use crate::tell::Tell;
 use crate::units::one_line;
 
 use copy::Ctx;
-use report::Ledger;
-pub use report::{summary, Tally};
+use ledger::Ledger;
+pub use ledger::{summary, Tally};
 pub use target::Replace;
 use target::Target;
 
@@ -80,7 +80,7 @@ pub fn restore(
     let dry_run = options.run == Run::DryRun;
     let (root, catalog) = if dry_run {
         // A dry run writes nothing, not even the -shm and -wal a reader makes.
-        let root = crate::ops::select::existing_root(config)?;
+        let root = crate::ops::open::existing_root(config)?;
         let meta = root.join(crate::root::META_DIR);
         (
             root,
@@ -117,8 +117,8 @@ pub fn restore(
     let trimmed = crate::catalog::trim::trimmed_paths(&conn, snap.id)?;
     drop(conn);
     drop(catalog);
-    let picked = select::pick(&entries, &options.paths, &trimmed)?;
-    let (trimmed_files, trimmed_at) = select::trimmed_within(&picked, &options.paths, &trimmed);
+    let picked = pick::pick(&entries, &options.paths, &trimmed)?;
+    let (trimmed_files, trimmed_at) = pick::trimmed_within(&picked, &options.paths, &trimmed);
     let target = match resolve::walk(&options.to, !dry_run, &root)? {
         resolve::Walked::Open(fd) => Some(Target::new(fd)),
         resolve::Walked::Missing => None,

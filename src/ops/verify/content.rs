@@ -12,7 +12,7 @@ use super::{show, Report};
 use crate::catalog::SnapshotRow;
 use crate::config::Config;
 use crate::hash::{hex, HashAlgo};
-use crate::prefetch::Reader;
+use crate::workers::Reader;
 
 /// One stored copy on disk and everything that expects it to hold some content; it is
 /// read at the place of its first user.

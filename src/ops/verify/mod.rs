@@ -9,9 +9,9 @@ use std::path::Path;
 
 mod content;
 mod damage;
-mod folders;
 mod listing;
 mod repair;
+mod strays;
 
 pub use repair::Fate;
 
@@ -24,7 +24,7 @@ use crate::config::Config;
 use crate::hash::HashAlgo;
 use crate::layout::SnapshotPaths;
 use crate::lock::Wait;
-use crate::ops::select::{existing_root, resolve};
+use crate::ops::open::{existing_root, resolve};
 use crate::progress::{Progress, Style};
 use crate::root::{BackupRoot, Filesystem};
 use crate::scan::Kind;
@@ -164,8 +164,8 @@ pub fn verify(
         tell,
     };
     if options.snapshots.is_empty() {
-        folders::leftovers(&db, &root, &mut report)?;
-        folders::unknown_folders(&db, &root, config, &mut report)?;
+        strays::leftovers(&db, &root, &mut report)?;
+        strays::unknown_folders(&db, &root, config, &mut report)?;
     }
     let mut inodes = content::Inodes::new(
         targets

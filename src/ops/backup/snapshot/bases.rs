@@ -10,7 +10,7 @@ use anyhow::Result;
 use super::Previous;
 use crate::catalog::entries::previous_entries;
 use crate::catalog::Db;
-use crate::plan::{looks_unchanged, PrevEntry, PrevMap};
+use crate::decide::{looks_unchanged, PrevEntry, PrevMap};
 use crate::scan::Entry;
 
 /// What an earlier run recorded for a walked file's path, and the folder its stored copy
@@ -101,7 +101,7 @@ impl Bases {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::CopyMeta;
+    use crate::decide::CopyMeta;
     use crate::scan::{Kind, Meta};
     use crate::sys::xattr::Xattrs;
 

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use crate::catalog;
 use crate::catalog::copies::content_known;
 use crate::catalog::writer::Committed;
-use crate::prefetch::Claim;
+use crate::workers::Claim;
 
 /// The contents this run's files have shown, as 8-byte digest prefixes (a clash only
 /// sends a file to the main thread), kept until the catalog has them: a prefix is dropped

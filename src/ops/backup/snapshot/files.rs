@@ -7,20 +7,20 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 
-use super::{fatal_or, Basis, Failure, How, Run, Stored};
+use super::{fatal_or, Basis, EntryResult, Failure, How, Run, Stored};
 use crate::config::LogLevel;
+use crate::decide::{CopyMeta, FirstStep};
 use crate::hash::hex_into;
 use crate::manifest;
 use crate::ops::backup::links::Linked;
-use crate::plan::{CopyMeta, FirstStep};
-use crate::prefetch::{
-    link_leftover, read_and_hash, write_new_copy, CopyError, Done, FileError, Leftover,
-    Linked as LinkDone, ReadFile, Reader, SourceFile, Wrote,
-};
 use crate::progress::Report;
 use crate::scan::{Entry, Kind, Meta};
 use crate::store;
 use crate::units::one_line;
+use crate::workers::{
+    link_leftover, read_and_hash, write_new_copy, CopyError, Done, FileError, Leftover,
+    Linked as LinkDone, ReadFile, Reader, SourceFile, Wrote,
+};
 
 impl Run<'_> {
     /// Second chance for a file whose first attempt failed, decided by what is there now:
@@ -33,7 +33,7 @@ impl Run<'_> {
         prev: Option<Basis>,
         first: Failure,
         progress: &dyn Report,
-    ) -> Result<Result<(), Failure>> {
+    ) -> EntryResult<()> {
         let src = self.inp.source.path.join(&entry.rel);
         let first_why = first.to_string();
         // Looked up and read beneath the open source folder: nothing swapped in for a
@@ -98,7 +98,7 @@ impl Run<'_> {
         step: FirstStep,
         reader: &mut Reader,
         progress: &dyn Report,
-    ) -> Result<Result<(), Failure>> {
+    ) -> EntryResult<()> {
         let stored = match self.store_file(entry, prev, step, reader)? {
             Ok(s) => s,
             Err(f) => return Ok(Err(f)),
@@ -213,7 +213,7 @@ impl Run<'_> {
         prev: Option<Basis>,
         step: FirstStep,
         reader: &mut Reader,
-    ) -> Result<Result<Stored, Failure>> {
+    ) -> EntryResult<Stored> {
         let known = match (step, prev) {
             (FirstStep::LinkPrevious, Some(p)) => {
                 match reader.next_done() {
@@ -288,7 +288,7 @@ impl Run<'_> {
         read: Result<ReadFile, FileError>,
         dst: &Path,
         leftover: Option<Leftover>,
-    ) -> Result<Result<Stored, Failure>> {
+    ) -> EntryResult<Stored> {
         let read = match read {
             Ok(r) => r,
             Err(why) => return Ok(Err(Failure::Source(why))),
@@ -323,7 +323,7 @@ impl Run<'_> {
     /// Takes on a new stored copy a worker wrote. Another file of this run may have
     /// stored the same content meanwhile (the worker could not know): then the copy is
     /// replaced by a link to that one, so each content is stored once.
-    fn adopt(&mut self, wrote: Wrote, dst: &Path) -> Result<Result<Stored, Failure>> {
+    fn adopt(&mut self, wrote: Wrote, dst: &Path) -> EntryResult<Stored> {
         let db = &self.reads;
         let (size, want) = (wrote.meta.size, wrote.meta.into());
         if let Linked::Yes(copy_id) =
@@ -356,7 +356,7 @@ impl Run<'_> {
         hash: Vec<u8>,
         ino: u64,
         stored_mtime: i128,
-    ) -> Result<Result<Stored, Failure>> {
+    ) -> EntryResult<Stored> {
         let on_disk = CopyMeta {
             mtime_ns: stored_mtime,
             ..meta.into()

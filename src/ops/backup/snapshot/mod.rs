@@ -13,25 +13,26 @@ use anyhow::{Context, Result};
 
 mod bases;
 mod claims;
+mod dirs;
 mod failure;
 mod files;
-mod folders;
 mod notes;
+mod order;
 
 use bases::{Bases, Basis};
-use failure::{fatal_or, Failure};
+use failure::{fatal_or, EntryResult, Failure};
 
+use super::counts::{Counts, Failures, Log};
 use super::links::Linker;
-use super::report::{Counts, Failures, Log};
 use crate::catalog::{Db, SnapshotRow, Writer};
 use crate::config::{Config, LogLevel};
+use crate::decide::{first_step, FirstStep};
 use crate::layout::SnapshotPaths;
-use crate::plan::{first_step, FirstStep};
-use crate::prefetch::{Job, Leftover, NewCopies, Reader, SourceFile};
 use crate::progress::Report;
 use crate::scan::{self, Entry, Found, Kind, Meta, ScanOptions, SourceDir};
 use crate::store;
 use crate::sys::xattr::Xattrs;
+use crate::workers::{Job, Leftover, NewCopies, Reader, SourceFile};
 
 /// Everything one snapshot run needs, handed in by the command.
 pub struct Inputs<'a> {
@@ -264,96 +265,6 @@ impl<'a> Run<'a> {
                 }
             }
         })
-    }
-
-    /// Starts what can start as soon as the walk finds an entry: a folder that could not
-    /// be made is noted (or ends the run), a file's link or read is handed to the workers.
-    /// For a file it returns what was scheduled, which travels with the entry to
-    /// `process`, so the result taken from the workers is always the one asked for.
-    fn schedule(
-        &mut self,
-        e: &Entry,
-        prev: Option<Basis>,
-        made: Option<std::io::Error>,
-        reader: &mut Reader,
-    ) -> Result<Option<FirstStep>> {
-        match e.kind {
-            Kind::Dir => {
-                if let Some(err) = made {
-                    let dst = self.dst(&e.rel);
-                    if let Err(failed) = fatal_or::<()>(err, &dst, "cannot create folder")? {
-                        self.dir_errors.insert(e.rel.clone(), failed.to_string());
-                    }
-                }
-            }
-            Kind::File => {
-                let step = match (
-                    first_step(self.inp.config.dedup, e.meta, prev.as_deref()),
-                    prev,
-                ) {
-                    (FirstStep::Read, _) => {
-                        reader.push(Job::Read {
-                            src: SourceFile::walked(&self.inp.source, e),
-                            dst: Some(self.dst(&e.rel)),
-                            size: Some(e.meta.size),
-                            leftover: self.leftover_of(&e.rel),
-                        });
-                        FirstStep::Read
-                    }
-                    (FirstStep::LinkPrevious, Some(p)) => {
-                        reader.push(Job::Link {
-                            src: p.dir.join(&e.rel),
-                            dst: self.dst(&e.rel),
-                            ino: p.copy_ino,
-                            size: p.size,
-                            copy: p.copy,
-                            max_links: self.inp.config.max_links,
-                        });
-                        FirstStep::LinkPrevious
-                    }
-                    // Nothing for the workers: the content is known, found on this thread.
-                    _ => FirstStep::KnownContent,
-                };
-                return Ok(Some(step));
-            }
-            _ => {}
-        }
-        Ok(None)
-    }
-
-    /// Backs up one entry whose work was scheduled; a failed file gets a second chance.
-    /// `prev` is what an earlier run recorded for a file's path (see `Bases::of`).
-    fn process(
-        &mut self,
-        entry: &Entry,
-        prev: Option<Basis>,
-        step: Option<FirstStep>,
-        reader: &mut Reader,
-        progress: &dyn Report,
-    ) -> Result<()> {
-        let result = match (entry.kind, step) {
-            (Kind::Dir, _) => self.dir(entry),
-            (Kind::Symlink, _) => self.symlink(entry),
-            (Kind::File, step) => {
-                let step = step.unwrap_or(FirstStep::KnownContent);
-                self.file(entry, prev, step, reader, progress)
-            }
-        }?;
-        if let Err(failed) = result {
-            let result = match entry.kind {
-                Kind::File => self.file_again(entry, prev, failed, progress)?,
-                _ => Err(failed),
-            };
-            if let Err(failed) = result {
-                let why = failed.to_string();
-                self.fail(&self.inp.source.path.join(&entry.rel), &why, progress);
-            }
-        }
-        match entry.kind {
-            Kind::File => progress.advance(entry.meta.size),
-            _ => progress.advance_other(),
-        }
-        Ok(())
     }
 
     fn action(&mut self, level: LogLevel, what: &str, rel: &Path) {

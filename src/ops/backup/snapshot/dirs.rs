@@ -3,15 +3,13 @@
 
 use std::path::Path;
 
-use anyhow::Result;
-
-use super::{fatal_or, Failure, Run};
+use super::{fatal_or, EntryResult, Failure, Run};
 use crate::config::LogLevel;
 use crate::scan::{Entry, Kind};
 use crate::store;
 
 impl Run<'_> {
-    pub(super) fn dir(&mut self, entry: &Entry) -> Result<Result<(), Failure>> {
+    pub(super) fn dir(&mut self, entry: &Entry) -> EntryResult<()> {
         if let Some(why) = self.dir_errors.remove(&entry.rel) {
             return Ok(Err(Failure::Dest(why)));
         }
@@ -30,7 +28,7 @@ impl Run<'_> {
         Ok(Ok(()))
     }
 
-    pub(super) fn symlink(&mut self, entry: &Entry) -> Result<Result<(), Failure>> {
+    pub(super) fn symlink(&mut self, entry: &Entry) -> EntryResult<()> {
         let dst = self.dst(&entry.rel);
         let target = entry.target.as_deref().unwrap_or(Path::new(""));
         if let Err(e) = store::make_symlink(&dst, target, &entry.meta) {

@@ -8,8 +8,8 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use super::jobs::{read_and_hash, ReadFile, SourceFile};
+use crate::decide::CopyMeta;
 use crate::hash::HashAlgo;
-use crate::plan::CopyMeta;
 use crate::store::{self, LinkOutcome};
 
 /// A file at the same path in an interrupted run's in-progress folder.

@@ -1,0 +1,85 @@
+//! Owns the inserts of one stored copy and one entry, shared by backup's writer thread
+//! (`writer`) and by add's import.
+
+use super::Db;
+use crate::decide::CopyMeta;
+use crate::scan::{Kind, Meta};
+use anyhow::Result;
+use rusqlite::params;
+
+/// Inserts a stored copy (and its content when new); returns the copy's id.
+pub fn record_copy(
+    db: &Db,
+    id: Option<i64>,
+    hash: &[u8],
+    size: u64,
+    ino: u64,
+    meta: CopyMeta,
+) -> Result<i64> {
+    let conn = db.conn();
+    conn.prepare_cached("INSERT OR IGNORE INTO contents (hash, size) VALUES (?1, ?2)")?
+        .execute(params![hash, size as i64])?;
+    let content_id: i64 = conn
+        .prepare_cached("SELECT id FROM contents WHERE hash = ?1")?
+        .query_row([hash], |r| r.get(0))?;
+    let (mtime_ns, mtime_exact) = super::mtime::to_columns(meta.mtime_ns);
+    conn.prepare_cached(
+        "INSERT INTO copies (id, content_id, ino, mode, uid, gid, mtime_ns, mtime_exact)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        id,
+        content_id,
+        ino as i64,
+        meta.mode,
+        meta.uid,
+        meta.gid,
+        mtime_ns,
+        mtime_exact
+    ])?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Inserts one entry of a snapshot (and its path when new).
+#[allow(clippy::too_many_arguments)]
+pub fn record_entry(
+    db: &Db,
+    snapshot_id: i64,
+    path_id: Option<i64>,
+    path: &[u8],
+    kind: Kind,
+    meta: &Meta,
+    copy_id: Option<i64>,
+    target: Option<&[u8]>,
+) -> Result<()> {
+    let conn = db.conn();
+    let path_id: i64 = match path_id {
+        Some(id) => id,
+        None => {
+            conn.prepare_cached("INSERT OR IGNORE INTO paths (path) VALUES (?1)")?
+                .execute([path])?;
+            conn.prepare_cached("SELECT id FROM paths WHERE path = ?1")?
+                .query_row([path], |r| r.get(0))?
+        }
+    };
+    let (mtime_ns, mtime_exact) = super::mtime::to_columns(meta.mtime_ns);
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO entries
+         (snapshot_id, path_id, kind, size, mtime_ns, mode, uid, gid, copy_id, target, mtime_exact)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?
+    .execute(params![
+        snapshot_id,
+        path_id,
+        kind,
+        meta.size as i64,
+        mtime_ns,
+        meta.mode,
+        meta.uid,
+        meta.gid,
+        copy_id,
+        target,
+        mtime_exact,
+    ])?;
+    Ok(())
+}

@@ -1,0 +1,91 @@
+//! Owns what a walk finds: an entry's kind, its metadata and the entry itself.
+
+use crate::sys::xattr::Xattrs;
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+
+/// What kind of thing an entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    File,
+    Dir,
+    Symlink,
+}
+
+impl Kind {
+    /// The name used in the catalog and its views.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::File => "file",
+            Kind::Dir => "dir",
+            Kind::Symlink => "symlink",
+        }
+    }
+
+    /// Parses the catalog name back.
+    pub fn parse(s: &str) -> Option<Kind> {
+        match s {
+            "file" => Some(Kind::File),
+            "dir" => Some(Kind::Dir),
+            "symlink" => Some(Kind::Symlink),
+            _ => None,
+        }
+    }
+}
+
+/// The metadata phlb records and restores for every entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Meta {
+    pub size: u64,
+    /// Nanoseconds since the epoch (128 bits: times past 2262 are kept exactly).
+    pub mtime_ns: i128,
+    /// Permission bits including setuid/setgid/sticky (`st_mode & 0o7777`).
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+impl Meta {
+    /// Reads the recorded fields off `std` metadata.
+    pub fn of(md: &std::fs::Metadata) -> Meta {
+        Meta {
+            size: if md.is_file() { md.len() } else { 0 },
+            mtime_ns: i128::from(md.mtime()) * 1_000_000_000 + i128::from(md.mtime_nsec()),
+            mode: md.mode() & 0o7777,
+            uid: md.uid(),
+            gid: md.gid(),
+        }
+    }
+
+    /// Reads the recorded fields off a `stat` the walk made.
+    pub fn from_stat(st: &libc::stat) -> Meta {
+        let is_file = st.st_mode & libc::S_IFMT == libc::S_IFREG;
+        Meta {
+            size: if is_file { st.st_size as u64 } else { 0 },
+            mtime_ns: i128::from(st.st_mtime) * 1_000_000_000 + i128::from(st.st_mtime_nsec),
+            mode: st.st_mode & 0o7777,
+            uid: st.st_uid,
+            gid: st.st_gid,
+        }
+    }
+}
+
+/// One thing found in a source tree.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// Path relative to the source root; the root itself is `.`.
+    pub rel: PathBuf,
+    pub kind: Kind,
+    pub meta: Meta,
+    /// The link target, for symlinks.
+    pub target: Option<PathBuf>,
+    /// Inode number, telling hardlinked files apart.
+    pub ino: u64,
+    /// Device number: with `ino`, what a file read later must still be.
+    pub dev: u64,
+    /// Link count (`st_nlink`): above 1, other paths may share this file's inode.
+    pub nlink: u64,
+    /// Extended attributes and ACLs, which the snapshot does not keep; `meta.mode` holds
+    /// only the permissions an access ACL grants.
+    pub xattrs: Xattrs,
+}
