@@ -1,7 +1,8 @@
-//! `phlb backup --dry-run`: decides like a real run (fast path, then content hashes
-//! against the catalog) and reports what would be linked or copied, writing nothing.
+//! `phlb backup --dry-run`: the real run's decisions in its planning mode. Each file goes
+//! through the same fast path (`decide::first_step`) and the same link-or-copy decision
+//! (`Linker` in planning mode, which links nothing), and the counts say what a real run
+//! would do; nothing is written.
 
-use std::collections::HashSet;
 use std::os::unix::ffi::OsStrExt;
 use std::sync::Arc;
 use std::time::Instant;
@@ -9,12 +10,12 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 
 use super::counts::Counts;
+use super::links::Linker;
 use super::Source;
 use crate::catalog::entries::previous_entries;
 use crate::catalog::{self, Access, Catalog, Db, SnapshotRow};
 use crate::config::Config;
-use crate::decide::{first_step, FirstStep, LinkKey, PrevMap};
-use crate::ops::dedup;
+use crate::decide::{first_step, FirstStep, PrevMap};
 use crate::progress::{Progress, Ui};
 use crate::scan::{self, Entry, Kind, SourceDir};
 use crate::sys::xattr::Xattrs;
@@ -111,7 +112,9 @@ pub fn run(
                 progress.info(&format!("skip    {} ({})", one_line(&s.rel), s.rule));
             }
         }
-        let mut seen = HashSet::new();
+        // The same decisions as a real run's, made by the same code (`Linker` in its
+        // planning mode): what a real run would link, this counts as linked.
+        let mut linker = Linker::planning(&root, config.dedup, config.max_links);
         for entry in &scan.entries {
             let tell = |what: &str| {
                 if ui.verbose {
@@ -129,7 +132,7 @@ pub fn run(
                 }
                 Kind::File => {
                     let path = source.path.join(&entry.rel);
-                    match decide(config, db.as_ref(), &root, &prev, &mut seen, entry, &dir)? {
+                    match decide(config, db.as_ref(), &prev, &mut linker, entry, &dir)? {
                         Ok(linked) => {
                             counts.files += 1;
                             counts.bytes += entry.meta.size;
@@ -168,13 +171,11 @@ pub fn run(
 type Decided = Result<Result<bool, String>>;
 
 /// True when the file would be linked, false when it would be stored as a new copy.
-#[allow(clippy::too_many_arguments)]
 fn decide(
     config: &Config,
     db: Option<&Db>,
-    root: &std::path::Path,
     prev: &PrevMap,
-    seen: &mut HashSet<LinkKey>,
+    linker: &mut Linker,
     entry: &Entry,
     source: &Arc<SourceDir>,
 ) -> Decided {
@@ -191,19 +192,10 @@ fn decide(
             }
         }
     };
-    let want = entry.meta.into();
-    if !seen.insert(LinkKey::new(config.dedup, &hash, want)) {
-        return Ok(Ok(true));
-    }
-    let Some(db) = db else {
-        return Ok(Ok(false));
-    };
-    let found = dedup::candidates(db, &hash, entry.meta.size, want, config.dedup)?;
-    // Only a copy still on disk, unchanged, with room for a link serves, as in a real run.
-    for copy in &found {
-        if dedup::place_of(db, root, copy, 1, config.max_links)?.is_some() {
-            return Ok(Ok(true));
-        }
-    }
-    Ok(Ok(false))
+    Ok(Ok(linker.would_link(
+        db,
+        &hash,
+        entry.meta.size,
+        entry.meta.into(),
+    )?))
 }

@@ -39,6 +39,9 @@ pub enum Linked {
 
 /// Finds and links stored copies, remembering the ones this run used or made.
 pub struct Linker {
+    /// `DryRun`: every decision is made as in a real run, and no link is made (the dry
+    /// run of `backup` decides through this same code).
+    run: crate::ops::Run,
     root: PathBuf,
     policy: Dedup,
     max_links: u64,
@@ -57,6 +60,7 @@ impl Linker {
     /// rows are committed.
     pub fn new(root: &Path, policy: Dedup, max_links: u64, committed: Committed) -> Linker {
         Linker {
+            run: crate::ops::Run::Real,
             root: root.to_path_buf(),
             policy,
             max_links,
@@ -65,6 +69,15 @@ impl Linker {
             pruned_at: 0,
             unsupported: None,
             verdicts: Vec::new(),
+        }
+    }
+
+    /// A linker for a dry run: it decides exactly as a real run's does (the copies this
+    /// run would have made count, as `remember`ed) and links nothing.
+    pub fn planning(root: &Path, policy: Dedup, max_links: u64) -> Linker {
+        Linker {
+            run: crate::ops::Run::DryRun,
+            ..Linker::new(root, policy, max_links, Committed::default())
         }
     }
 
@@ -105,6 +118,9 @@ impl Linker {
     /// Puts a link to `src` at `dst`; false when this source cannot serve (full, gone,
     /// or links unsupported, which is remembered).
     fn link(&mut self, src: &Path, dst: &Path, put: Put) -> Result<bool> {
+        if self.run == crate::ops::Run::DryRun {
+            return Ok(true);
+        }
         let outcome = match put {
             Put::New => store::hard_link(src, dst),
             Put::Over => match store::replace_with_link(src, dst) {
@@ -140,7 +156,7 @@ impl Linker {
         claimed_at: u64,
     ) -> Result<Linked> {
         let catalog = self.pruned_at > claimed_at;
-        self.link_to(db, hash, size, want, dst, Put::Over, catalog)
+        self.link_to(Some(db), hash, size, want, dst, Put::Over, catalog)
     }
 
     /// Links `dst` to any stored copy of content `hash` that may serve metadata `want`.
@@ -152,7 +168,25 @@ impl Linker {
         want: CopyMeta,
         dst: &Path,
     ) -> Result<Linked> {
-        self.link_to(db, hash, size, want, dst, Put::New, true)
+        self.link_to(Some(db), hash, size, want, dst, Put::New, true)
+    }
+
+    /// A dry run's decision for one file of content `hash`: true when a real run would
+    /// link it (to a copy in memory, or one the catalog `db` knows, when there is one),
+    /// false when it would store a new copy, which later files of the run then link to.
+    pub fn would_link(
+        &mut self,
+        db: Option<&Db>,
+        hash: &[u8],
+        size: u64,
+        want: CopyMeta,
+    ) -> Result<bool> {
+        let nowhere = Path::new("");
+        if let Linked::Yes(_) = self.link_to(db, hash, size, want, nowhere, Put::New, true)? {
+            return Ok(true);
+        }
+        self.remember(hash, want, 0, nowhere, 1, u64::MAX);
+        Ok(false)
     }
 
     /// Links `dst` to a copy this run remembers, else (with `catalog`) to one the catalog
@@ -160,7 +194,7 @@ impl Linker {
     #[allow(clippy::too_many_arguments)]
     fn link_to(
         &mut self,
-        db: &Db,
+        db: Option<&Db>,
         hash: &[u8],
         size: u64,
         want: CopyMeta,
@@ -185,9 +219,9 @@ impl Linker {
                 }
             }
         }
-        if !catalog {
+        let Some(db) = db.filter(|_| catalog) else {
             return Ok(Linked::No);
-        }
+        };
         for copy in dedup::candidates(db, hash, size, want, self.policy)? {
             if self.live.get(&key).is_some_and(|l| l.copy_id == copy.id) {
                 continue;

@@ -375,3 +375,40 @@ fn a_dry_run_stops_on_a_catalog_error_as_the_real_run_does() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+#[test]
+fn a_dry_run_counts_a_damaged_stored_copy_as_the_real_run_finds_it() {
+    // A stored copy whose hash came from a manifest (`add --trust-manifests`) is read
+    // before it serves other content; its bytes were changed in place (size and mtime
+    // kept), so the real run stores the content anew. The dry run decided with its own
+    // copy of the decision and counted it as linked.
+    let env = Env::new();
+    env.write("a.txt", b"alpha content 1234");
+    let snap = env.backup();
+    let stored = snap.join("a.txt");
+    let (secs, nsec) = {
+        let ns = mtime_ns(&stored);
+        ((ns / 1_000_000_000) as u64, (ns % 1_000_000_000) as u32)
+    };
+    set_mode(&stored, 0o644);
+    fs::write(&stored, b"ALPHA content 1234").unwrap();
+    set_mtime(&stored, secs, nsec);
+    env.remove_catalog();
+    assert_ok(&env.run(&["add", "--trust-manifests"]));
+    env.write("b.txt", b"alpha content 1234");
+    let src = env.src.to_str().unwrap().to_string();
+    let counts = |args: &[&str]| -> (u64, u64) {
+        let out = env.run(args);
+        assert_ok(&out);
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let doc: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        (
+            doc["linked"].as_u64().unwrap(),
+            doc["copied"].as_u64().unwrap(),
+        )
+    };
+    let planned = counts(&["backup", "--dry-run", "--json", &src]);
+    let made = counts(&["backup", "--json", &src]);
+    assert_eq!(planned, made, "dry run (linked, copied) vs the real run's");
+    assert!(made.1 >= 1, "the damaged copy served: {made:?}");
+}
