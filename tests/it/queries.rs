@@ -1,6 +1,7 @@
 //! The query commands (`list`, `ls`, `log`, `diff`, `history`, `find`, `duplicates`) on a
 //! scripted history: create, modify, rename, move, delete, re-add; odd names and times.
 
+mod edges;
 use std::fs;
 
 use crate::common::*;
@@ -323,118 +324,4 @@ fn find_refuses_an_unknown_name_and_an_invalid_glob() {
     let abs = env.src.join("x.txt");
     let f = json(&env, &["find", abs.to_str().unwrap(), "--json"]);
     assert_eq!(f[0]["path"], "x.txt");
-}
-
-#[test]
-fn history_finds_every_nested_source_and_paths_relative_to_the_current_folder() {
-    let env = Env::new();
-    env.write("inner/notes.txt", b"v1");
-    std::os::unix::fs::symlink("notes.txt", env.src.join("inner/link")).unwrap();
-    env.backup();
-    let inner = env.src.join("inner");
-    let out = env.run(&["backup", inner.to_str().unwrap()]);
-    assert_ok(&out);
-    set_mode(&inner.join("notes.txt"), 0o600);
-    std::fs::remove_file(inner.join("link")).unwrap();
-    std::os::unix::fs::symlink("other", inner.join("link")).unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(1100));
-    env.backup();
-    // Absolute: both names hold it.
-    let abs = inner.join("notes.txt");
-    let h = json(&env, &["history", abs.to_str().unwrap(), "--json"]);
-    let firsts: Vec<&str> = h
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v["first"].as_str().unwrap())
-        .collect();
-    assert!(firsts.iter().any(|f| f.starts_with("src/")), "{h}");
-    assert!(firsts.iter().any(|f| f.starts_with("inner/")), "{h}");
-    // The mode change is a version of its own, with the mode column.
-    let modes: Vec<&str> = h
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|v| v["first"].as_str().unwrap().starts_with("src/"))
-        .map(|v| v["mode"].as_str().unwrap())
-        .collect();
-    assert_eq!(modes, vec!["0644", "0600"]);
-    // ./x from inside the source, and the symlink's targets.
-    let out = env
-        .cmd()
-        .current_dir(&inner)
-        .args(["history", "./link", "--name", "src", "--json"])
-        .output()
-        .unwrap();
-    assert_ok(&out);
-    let h: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let targets: Vec<&str> = h
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v["target"].as_str().unwrap())
-        .collect();
-    assert_eq!(targets, vec!["notes.txt", "other"]);
-}
-
-#[test]
-fn mtime_before_1970_shows_its_own_second() {
-    let env = Env::new();
-    let f = env.write("old", b"x");
-    let t = std::time::UNIX_EPOCH - std::time::Duration::new(1, 500_000_000);
-    set_mtime_to(&f, t);
-    env.backup();
-    let mtime: String = env
-        .db()
-        .query_row("SELECT mtime FROM files WHERE path = 'old'", [], |r| {
-            r.get(0)
-        })
-        .unwrap();
-    assert_eq!(mtime, "1969-12-31 23:59:58");
-}
-
-#[test]
-#[ignore = "needs root (mounts a tmpfs, which keeps times past the year 9999)"]
-fn a_file_from_the_year_10000_does_not_break_the_queries() {
-    let env = Env::new();
-    let disk =
-        SmallDisk::mount(&env.dir.path().join("t"), "8m").expect("mounting a tmpfs needs root");
-    let src = disk.0.join("src");
-    fs::create_dir(&src).unwrap();
-    fs::write(src.join("y10000"), b"far").unwrap();
-    let t = std::time::UNIX_EPOCH + std::time::Duration::new(253_402_300_800 + 86_400, 0);
-    set_mtime_to(&src.join("y10000"), t);
-    let root = disk.0.join("root");
-    env.init(&root);
-    let phlb = |args: &[&str]| env.cmd_at(&root).args(args).output().unwrap();
-    assert_ok(&phlb(&["backup", src.to_str().unwrap()]));
-    for args in [&["find", "*"][..], &["history", "y10000"], &["list"]] {
-        let out = phlb(args);
-        assert_ok(&out);
-        assert_no_panic(&out);
-    }
-    let shown: String = rusqlite::Connection::open(root.join(".phlb/catalog.sqlite3"))
-        .unwrap()
-        .query_row("SELECT mtime FROM files WHERE path = 'y10000'", [], |r| {
-            r.get(0)
-        })
-        .unwrap();
-    assert!(shown.ends_with("seconds after 1970"), "{shown}");
-}
-
-#[test]
-fn history_of_a_deleted_file_named_through_a_symlinked_folder() {
-    let env = Env::new();
-    env.write("gone.txt", b"was here");
-    env.backup();
-    fs::remove_file(env.src.join("gone.txt")).unwrap();
-    let link = env.dir.path().join("via-link");
-    std::os::unix::fs::symlink(&env.src, &link).unwrap();
-    let out = env.run(&["history", link.join("gone.txt").to_str().unwrap()]);
-    assert_ok(&out);
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains("src/"),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
 }

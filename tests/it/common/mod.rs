@@ -2,19 +2,24 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::ffi::OsStr;
 use std::fs;
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
+mod disk;
+mod faults;
+mod old_catalog;
 pub mod serve;
+mod wait;
+
+pub use disk::*;
+pub use faults::*;
+pub use old_catalog::*;
+pub use wait::*;
 
 use rusqlite::Connection;
-use walkdir::WalkDir;
 
 /// A temp folder holding `src/` (a source tree) and `root/` (a backup root).
 pub struct Env {
@@ -259,61 +264,6 @@ pub fn today() -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
-/// A tmpfs mounted for one test, unmounted when dropped (mounting needs root).
-pub struct SmallDisk(pub PathBuf);
-
-impl SmallDisk {
-    /// Mounts a tmpfs of `size` (as `mount -o size=` takes it) at `dir`; None when it
-    /// cannot be mounted.
-    pub fn mount(dir: &Path, size: &str) -> Option<SmallDisk> {
-        fs::create_dir_all(dir).unwrap();
-        let ok = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir)
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        ok.then(|| SmallDisk(dir.to_path_buf()))
-    }
-
-    /// Fills the disk to the last byte.
-    pub fn fill(&self) {
-        use std::io::Write;
-        let mut f = fs::File::create(self.0.join("filler")).unwrap();
-        let block = vec![0x5au8; 64 << 10];
-        while f.write_all(&block).is_ok() {}
-        for size in [4096, 512, 1] {
-            while f.write_all(&block[..size]).is_ok() {}
-        }
-    }
-
-    /// Gives the disk a new size.
-    pub fn grow(&self, size: &str) {
-        let ok = Command::new("mount")
-            .args(["-o", &format!("remount,size={size}")])
-            .arg(&self.0)
-            .status()
-            .unwrap();
-        assert!(ok.success());
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-    }
-}
-
-/// Sets a file's mtime to `t`, before 1970 or after 2262 as well.
-pub fn set_mtime_to(p: &Path, t: std::time::SystemTime) {
-    fs::File::options()
-        .write(true)
-        .open(p)
-        .unwrap()
-        .set_times(fs::FileTimes::new().set_modified(t))
-        .unwrap();
-}
-
 pub fn assert_ok(out: &Output) {
     assert!(
         out.status.success(),
@@ -337,72 +287,6 @@ pub fn assert_code(out: &Output, code: i32) {
 
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-pub fn ino(p: &Path) -> u64 {
-    fs::symlink_metadata(p).unwrap().ino()
-}
-
-pub fn nlink(p: &Path) -> u64 {
-    fs::symlink_metadata(p).unwrap().nlink()
-}
-
-pub fn mode(p: &Path) -> u32 {
-    fs::symlink_metadata(p).unwrap().permissions().mode() & 0o7777
-}
-
-pub fn mtime_ns(p: &Path) -> i64 {
-    let md = fs::symlink_metadata(p).unwrap();
-    md.mtime() * 1_000_000_000 + md.mtime_nsec()
-}
-
-pub fn set_mode(p: &Path, mode: u32) {
-    fs::set_permissions(p, fs::Permissions::from_mode(mode)).unwrap();
-}
-
-/// Sets a file's mtime to `secs` seconds plus `nsec` nanoseconds.
-pub fn set_mtime(p: &Path, secs: u64, nsec: u32) {
-    set_mtime_to(
-        p,
-        std::time::UNIX_EPOCH + std::time::Duration::new(secs, nsec),
-    );
-}
-
-/// Every entry under `dir` (not following symlinks) with what a test compares.
-pub fn tree(dir: &Path) -> BTreeMap<Vec<u8>, Node> {
-    let mut out = BTreeMap::new();
-    for e in WalkDir::new(dir).follow_links(false) {
-        let e = e.unwrap();
-        let rel = e.path().strip_prefix(dir).unwrap();
-        let rel: &OsStr = if rel.as_os_str().is_empty() {
-            OsStr::new(".")
-        } else {
-            rel.as_os_str()
-        };
-        let md = e.path().symlink_metadata().unwrap();
-        let (kind, data) = if md.is_dir() {
-            ("dir", Vec::new())
-        } else if md.file_type().is_symlink() {
-            (
-                "symlink",
-                fs::read_link(e.path())
-                    .unwrap()
-                    .as_os_str()
-                    .as_bytes()
-                    .to_vec(),
-            )
-        } else {
-            ("file", fs::read(e.path()).unwrap())
-        };
-        let node = Node {
-            kind,
-            data,
-            mode: md.mode() & 0o7777,
-            mtime_ns: md.mtime() * 1_000_000_000 + md.mtime_nsec(),
-        };
-        out.insert(rel.as_bytes().to_vec(), node);
-    }
-    out
 }
 
 /// Runs phlb without the capabilities that let root read and write any file, so file
@@ -443,53 +327,6 @@ pub fn write_tree(env: &Env, dirs: usize, files: usize, tag: &str) {
     }
 }
 
-/// Starts `phlb backup src` and SIGKILLs it once its in-progress snapshot folder holds
-/// at least `entries` entries (0: as soon as possible). Returns true when the run was
-/// killed, false when it finished first.
-pub fn kill_backup_part_way(env: &Env, entries: usize) -> bool {
-    let mut child = env.spawn_backup();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let killed = loop {
-        let partial = fs::read_dir(env.root.join("src"))
-            .into_iter()
-            .flatten()
-            .flatten()
-            .find(|e| e.file_name().to_string_lossy().ends_with(".inprogress"));
-        let done = partial.map_or(0, |p| WalkDir::new(p.path()).into_iter().count());
-        if done >= entries {
-            let running = child.try_wait().unwrap().is_none();
-            if running {
-                child.kill().unwrap();
-            }
-            break running;
-        }
-        if child.try_wait().unwrap().is_some() || Instant::now() > deadline {
-            break false;
-        }
-        std::thread::sleep(Duration::from_micros(500));
-    };
-    child.wait().unwrap();
-    killed
-}
-
-/// Runs phlb under strace, killed (SIGKILL) at the `n`-th call of `syscall`; true when
-/// the kill came (the run made fewer such calls otherwise).
-pub fn killed_at(env: &Env, syscall: &str, n: u32, args: &[&str]) -> bool {
-    use std::os::unix::process::ExitStatusExt;
-    let out = Command::new("strace")
-        .args(["-f", "-o", "/dev/null", "-e"])
-        .arg(format!("inject={syscall}:signal=SIGKILL:when={n}"))
-        .arg(env!("CARGO_BIN_EXE_phlb"))
-        .arg("--backup-root")
-        .arg(&env.root)
-        .args(args)
-        .current_dir(env.dir.path())
-        .env("HOME", env.dir.path())
-        .output()
-        .expect("strace must be installed (.ci/run installs it)");
-    out.status.signal() == Some(libc::SIGKILL)
-}
-
 /// Runs `phlb backup src` with the clock set to `when` (local time, `YYYY-MM-DD
 /// HH:MM:SS`) by libfaketime, and asserts success; returns the new snapshot folder.
 pub fn backup_at(env: &Env, when: &str) -> PathBuf {
@@ -515,99 +352,8 @@ pub fn backup_at(env: &Env, when: &str) -> PathBuf {
     snap
 }
 
-/// Unmounts a mount when a test ends, passed or not.
-pub struct Unmount(pub PathBuf);
-
-impl Drop for Unmount {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-    }
-}
-
-/// Bind-mounts `from` on the existing folder `on` (root only); unmounted when the
-/// returned guard goes.
-pub fn bind_mount(from: &Path, on: &Path) -> Unmount {
-    let ok = Command::new("mount")
-        .arg("--bind")
-        .arg(from)
-        .arg(on)
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "mount --bind needs root");
-    Unmount(on.to_path_buf())
-}
-
-/// How long a test waits for an event it asserts (a snapshot made, a line printed, a
-/// server up). Generous on purpose: on a loaded 2-core machine a step that takes
-/// milliseconds alone can take many seconds. A test that passes waits only as long as
-/// the event takes; the deadline matters only when something is really wrong.
-pub const EVENT_DEADLINE: Duration = Duration::from_secs(60);
-
-/// The one polling helper of the suite: calls `cond` every 20 ms until it holds (true)
-/// or `EVENT_DEADLINE` passes (false). Tests wait on what they assert, never on a
-/// proxy and never on a bare sleep.
-pub fn wait_for(mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + EVENT_DEADLINE;
-    loop {
-        if cond() {
-            return true;
-        }
-        if Instant::now() > deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// A child whose stderr goes to a file, so a test can wait for a line it prints while
-/// it runs (`wait_for(|| c.stderr().contains(…))`).
-pub struct Watched {
-    pub child: std::process::Child,
-    err: PathBuf,
-}
-
-impl Watched {
-    /// Spawns `cmd` with stdout discarded and stderr into a file of `env`'s temp folder.
-    pub fn spawn(env: &Env, mut cmd: Command) -> Watched {
-        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let err = env.dir.path().join(format!("stderr-{n}"));
-        cmd.stdout(Stdio::null())
-            .stderr(fs::File::create(&err).unwrap());
-        Watched {
-            child: cmd.spawn().unwrap(),
-            err,
-        }
-    }
-
-    /// What the child printed on stderr so far.
-    pub fn stderr(&self) -> String {
-        fs::read_to_string(&self.err).unwrap_or_default()
-    }
-
-    /// Waits for the child to end; its exit status and everything it printed on stderr.
-    pub fn finish(mut self) -> (std::process::ExitStatus, String) {
-        let status = self.child.wait().unwrap();
-        (status, self.stderr())
-    }
-}
-
 pub fn stdout(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-pub fn chattr(flag: &str, p: &std::path::Path) {
-    let ok = Command::new("chattr")
-        .arg(flag)
-        .arg(p)
-        .status()
-        .unwrap()
-        .success();
-    assert!(
-        ok,
-        "chattr {flag} needs root and a filesystem with the flag"
-    );
 }
 
 pub fn two_snapshots(env: &Env) -> (String, String) {
@@ -627,39 +373,4 @@ pub fn latest_target(env: &Env) -> String {
         .to_str()
         .unwrap()
         .to_string()
-}
-
-/// Undoes V12 (instant, offset, sequence, source host) and V13 (source moved): the v11
-/// shape of today's main.
-pub const UNDO_V12: &str = "DROP INDEX snapshot_runs_by_order;
-     DROP VIEW snapshots;
-     ALTER TABLE snapshot_runs DROP COLUMN source_moved;
-     ALTER TABLE snapshot_runs DROP COLUMN instant_ns;
-     ALTER TABLE snapshot_runs DROP COLUMN utc_offset;
-     ALTER TABLE snapshot_runs DROP COLUMN sequence;
-     ALTER TABLE snapshot_runs DROP COLUMN source_host;
-     CREATE VIEW snapshots AS
-     SELECT id, name, timestamp, name || '/' || timestamp AS path, status, started_at,
-            finished_at, files, bytes, new_bytes, time_source, trimmed
-     FROM snapshot_runs;";
-
-/// Turns a current catalog back into the v11 shape of today's main, and removes the side
-/// files it does not write.
-pub fn downgrade_to_v11(env: &Env) {
-    env.db()
-        .execute_batch(&format!(
-            "{UNDO_V12} DELETE FROM refinery_schema_history WHERE version > 11;"
-        ))
-        .unwrap();
-    for name in fs::read_dir(&env.root).unwrap().flatten() {
-        for item in fs::read_dir(name.path()).into_iter().flatten().flatten() {
-            if item
-                .file_name()
-                .to_string_lossy()
-                .ends_with("-snapshot.json")
-            {
-                fs::remove_file(item.path()).unwrap();
-            }
-        }
-    }
 }

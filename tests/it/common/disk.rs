@@ -1,0 +1,100 @@
+//! What tests read and set on disk: inode, links, mode, mtime, a whole tree, chattr.
+
+use super::Node;
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::fs;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+use std::process::Command;
+use walkdir::WalkDir;
+
+/// Sets a file's mtime to `t`, before 1970 or after 2262 as well.
+pub fn set_mtime_to(p: &Path, t: std::time::SystemTime) {
+    fs::File::options()
+        .write(true)
+        .open(p)
+        .unwrap()
+        .set_times(fs::FileTimes::new().set_modified(t))
+        .unwrap();
+}
+
+pub fn ino(p: &Path) -> u64 {
+    fs::symlink_metadata(p).unwrap().ino()
+}
+
+pub fn nlink(p: &Path) -> u64 {
+    fs::symlink_metadata(p).unwrap().nlink()
+}
+
+pub fn mode(p: &Path) -> u32 {
+    fs::symlink_metadata(p).unwrap().permissions().mode() & 0o7777
+}
+
+pub fn mtime_ns(p: &Path) -> i64 {
+    let md = fs::symlink_metadata(p).unwrap();
+    md.mtime() * 1_000_000_000 + md.mtime_nsec()
+}
+
+pub fn set_mode(p: &Path, mode: u32) {
+    fs::set_permissions(p, fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// Sets a file's mtime to `secs` seconds plus `nsec` nanoseconds.
+pub fn set_mtime(p: &Path, secs: u64, nsec: u32) {
+    set_mtime_to(
+        p,
+        std::time::UNIX_EPOCH + std::time::Duration::new(secs, nsec),
+    );
+}
+
+/// Every entry under `dir` (not following symlinks) with what a test compares.
+pub fn tree(dir: &Path) -> BTreeMap<Vec<u8>, Node> {
+    let mut out = BTreeMap::new();
+    for e in WalkDir::new(dir).follow_links(false) {
+        let e = e.unwrap();
+        let rel = e.path().strip_prefix(dir).unwrap();
+        let rel: &OsStr = if rel.as_os_str().is_empty() {
+            OsStr::new(".")
+        } else {
+            rel.as_os_str()
+        };
+        let md = e.path().symlink_metadata().unwrap();
+        let (kind, data) = if md.is_dir() {
+            ("dir", Vec::new())
+        } else if md.file_type().is_symlink() {
+            (
+                "symlink",
+                fs::read_link(e.path())
+                    .unwrap()
+                    .as_os_str()
+                    .as_bytes()
+                    .to_vec(),
+            )
+        } else {
+            ("file", fs::read(e.path()).unwrap())
+        };
+        let node = Node {
+            kind,
+            data,
+            mode: md.mode() & 0o7777,
+            mtime_ns: md.mtime() * 1_000_000_000 + md.mtime_nsec(),
+        };
+        out.insert(rel.as_bytes().to_vec(), node);
+    }
+    out
+}
+
+pub fn chattr(flag: &str, p: &std::path::Path) {
+    let ok = Command::new("chattr")
+        .arg(flag)
+        .arg(p)
+        .status()
+        .unwrap()
+        .success();
+    assert!(
+        ok,
+        "chattr {flag} needs root and a filesystem with the flag"
+    );
+}

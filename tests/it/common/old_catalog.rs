@@ -1,0 +1,40 @@
+//! A catalog made as an older phlb made it: the v11 shape (before the stamp side file
+//! and creation order), for upgrade tests.
+
+use super::Env;
+use std::fs;
+
+/// Undoes V12 (instant, offset, sequence, source host) and V13 (source moved): the v11
+/// shape of today's main.
+pub const UNDO_V12: &str = "DROP INDEX snapshot_runs_by_order;
+     DROP VIEW snapshots;
+     ALTER TABLE snapshot_runs DROP COLUMN source_moved;
+     ALTER TABLE snapshot_runs DROP COLUMN instant_ns;
+     ALTER TABLE snapshot_runs DROP COLUMN utc_offset;
+     ALTER TABLE snapshot_runs DROP COLUMN sequence;
+     ALTER TABLE snapshot_runs DROP COLUMN source_host;
+     CREATE VIEW snapshots AS
+     SELECT id, name, timestamp, name || '/' || timestamp AS path, status, started_at,
+            finished_at, files, bytes, new_bytes, time_source, trimmed
+     FROM snapshot_runs;";
+
+/// Turns a current catalog back into the v11 shape of today's main, and removes the side
+/// files it does not write.
+pub fn downgrade_to_v11(env: &Env) {
+    env.db()
+        .execute_batch(&format!(
+            "{UNDO_V12} DELETE FROM refinery_schema_history WHERE version > 11;"
+        ))
+        .unwrap();
+    for name in fs::read_dir(&env.root).unwrap().flatten() {
+        for item in fs::read_dir(name.path()).into_iter().flatten().flatten() {
+            if item
+                .file_name()
+                .to_string_lossy()
+                .ends_with("-snapshot.json")
+            {
+                fs::remove_file(item.path()).unwrap();
+            }
+        }
+    }
+}
