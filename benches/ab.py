@@ -9,8 +9,11 @@ alternates each repetition, so drift of the machine hits both alike) times
   S1      the first backup into a fresh root (`phlb init` untimed)
   S2      a second backup, nothing changed
   verify  `phlb verify` of that root (full: every stored copy hashed)
-each after a `sync`, and prints the median of each with the ratio NEW/OLD. The roots
-are removed after each repetition; the corpus at the end.
+each after a `sync`, and prints the median of each with the ratio NEW/OLD. One untimed
+round of each binary comes first (a VM's fresh pages are slow to write), and nothing is
+deleted until the end: ext4 passes over recently freed inodes when it allocates, so a
+round right after a deletion is slower, whichever binary it times. Needs about
+(2 * reps + 3) times the corpus size in free disk.
 """
 import argparse
 import os
@@ -40,7 +43,6 @@ def one_round(binary, corpus, root, env):
     s1 = timed(base + ["backup", corpus], env)
     s2 = timed(base + ["backup", corpus], env)
     verify = timed(base + ["verify"], env)
-    shutil.rmtree(root)
     return {"S1": s1, "S2": s2, "verify": verify}
 
 
@@ -62,10 +64,12 @@ def main():
     env.pop("PHLB_CONFIG", None)
     times = {k: {"S1": [], "S2": [], "verify": []} for k in binaries}
     try:
+        for which in ["old", "new"]:
+            one_round(binaries[which], corpus, os.path.join(args.work, f"warm-{which}"), env)
         for rep in range(args.reps):
             order = ["old", "new"] if rep % 2 == 0 else ["new", "old"]
             for which in order:
-                root = os.path.join(args.work, f"root-{which}")
+                root = os.path.join(args.work, f"root-{which}-{rep}")
                 got = one_round(binaries[which], corpus, root, env)
                 for k, v in got.items():
                     times[which][k].append(v)
