@@ -73,6 +73,7 @@ fn main() {
             mode: 0o644,
             uid: 0,
             gid: 0,
+            xattrs: 0,
         };
         for i in 0..ROWS {
             let hash = HashAlgo::Sha256.digest(&i.to_le_bytes());

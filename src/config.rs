@@ -58,6 +58,9 @@ pub struct Config {
     pub max_links: u64,
     /// Wait until a run's files are on disk before it counts as complete.
     pub sync: bool,
+    /// Keep extended attributes (xattrs, ACLs, file capabilities, SELinux labels) on the
+    /// snapshot's inodes and in the catalog (`XATTRS`).
+    pub xattrs: bool,
     /// Retention defaults for `prune` and `backup --prune` (`KEEP_*` keys).
     pub keep: crate::retention::Policy,
     /// When `phlb watch` snapshots (`WATCH_*` keys).
@@ -151,6 +154,7 @@ impl Default for Config {
             log_level: LogLevel::Info,
             max_links: 65000,
             sync: true,
+            xattrs: true,
             keep: crate::retention::Policy::default(),
             watch: WatchTiming::default(),
             max_age: None,

@@ -45,6 +45,8 @@ pub struct CopyMeta {
     pub uid: u32,
     pub gid: u32,
     pub mtime_ns: i128,
+    /// The extended-attribute set the copy carries (`Meta::xattrs`), 0 for none.
+    pub xattrs: i64,
 }
 
 impl From<Meta> for CopyMeta {
@@ -54,6 +56,7 @@ impl From<Meta> for CopyMeta {
             uid: m.uid,
             gid: m.gid,
             mtime_ns: m.mtime_ns,
+            xattrs: m.xattrs,
         }
     }
 }
@@ -62,6 +65,9 @@ impl From<Meta> for CopyMeta {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct LinkKey {
     hash: Vec<u8>,
+    /// Under every policy: the attributes live on the inode, so sharing a copy would
+    /// give one path another's.
+    xattrs: i64,
     owner_mode: Option<(u32, u32, u32)>,
     mtime_ns: Option<i128>,
 }
@@ -73,6 +79,7 @@ impl LinkKey {
         let mtime_ns = (policy == Dedup::Strict).then_some(m.mtime_ns);
         LinkKey {
             hash: hash.to_vec(),
+            xattrs: m.xattrs,
             owner_mode,
             mtime_ns,
         }
@@ -149,6 +156,7 @@ mod tests {
             mode,
             uid: 1,
             gid: 1,
+            xattrs: 0,
         }
     }
 
@@ -161,6 +169,8 @@ mod tests {
             (Dedup::Strict, meta(0o644, 200), false),
             (Dedup::Strict, meta(0o644, 100), true),
             (Dedup::Content, meta(0o600, 300), true),
+            (Dedup::Content, Meta { xattrs: 7, ..base }, false),
+            (Dedup::Mode, Meta { xattrs: 7, ..base }, false),
         ];
         for (policy, other, want) in cases {
             assert_eq!(

@@ -27,6 +27,7 @@ pub mod sys;
 pub mod tell;
 pub mod units;
 pub mod workers;
+pub mod xattr_set;
 
 use anyhow::{Context, Result};
 

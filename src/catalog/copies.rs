@@ -32,12 +32,17 @@ pub struct Location {
 
 /// Reads a copy's mode, uid, gid and mtime (`mtime_ns`, `mtime_exact`) from five
 /// columns starting at `first`.
-pub(super) fn copy_meta(r: &rusqlite::Row, first: usize) -> rusqlite::Result<CopyMeta> {
+pub(super) fn copy_meta(
+    r: &rusqlite::Row,
+    first: usize,
+    xattrs: usize,
+) -> rusqlite::Result<CopyMeta> {
     Ok(CopyMeta {
         mode: r.get(first)?,
         uid: r.get(first + 1)?,
         gid: r.get(first + 2)?,
         mtime_ns: super::mtime::read(r, first + 3)?,
+        xattrs: r.get(xattrs)?,
     })
 }
 
@@ -46,7 +51,7 @@ pub fn copies_for_hash(db: &Db, hash: &[u8]) -> Result<Vec<CopyRow>> {
     let conn = db.conn();
     let mut stmt = conn.prepare_cached(
         "SELECT k.id, k.ino, c.size, k.mode, k.uid, k.gid, k.mtime_ns, k.mtime_exact,
-                k.state = 'ok'
+                k.state = 'ok', coalesce(k.xattr_set_id, 0)
          FROM contents c JOIN copies k ON k.content_id = c.id
          WHERE c.hash = ?1 AND k.state != 'damaged'
          ORDER BY k.state = 'ok' DESC, k.id DESC",
@@ -57,7 +62,7 @@ pub fn copies_for_hash(db: &Db, hash: &[u8]) -> Result<Vec<CopyRow>> {
                 id: r.get(0)?,
                 ino: r.get::<_, i64>(1)? as u64,
                 size: r.get::<_, i64>(2)? as u64,
-                meta: copy_meta(r, 3)?,
+                meta: copy_meta(r, 3, 9)?,
                 verified: r.get(8)?,
             })
         })?
@@ -106,7 +111,7 @@ pub fn copies_by_ino(db: &Db, ino: u64) -> Result<Vec<(CopyRow, Vec<u8>)>> {
     let conn = db.conn();
     let mut stmt = conn.prepare_cached(
         "SELECT k.id, k.ino, c.size, k.mode, k.uid, k.gid, k.mtime_ns, k.mtime_exact, c.hash,
-                k.state = 'ok'
+                k.state = 'ok', coalesce(k.xattr_set_id, 0)
          FROM copies k JOIN contents c ON c.id = k.content_id WHERE k.ino = ?1",
     )?;
     let rows = stmt
@@ -116,7 +121,7 @@ pub fn copies_by_ino(db: &Db, ino: u64) -> Result<Vec<(CopyRow, Vec<u8>)>> {
                     id: r.get(0)?,
                     ino: r.get::<_, i64>(1)? as u64,
                     size: r.get::<_, i64>(2)? as u64,
-                    meta: copy_meta(r, 3)?,
+                    meta: copy_meta(r, 3, 10)?,
                     verified: r.get(9)?,
                 },
                 r.get(8)?,

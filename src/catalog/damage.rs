@@ -87,7 +87,7 @@ pub fn damaged_paths(db: &Db) -> Result<Vec<DamagedPath>> {
     let mut stmt = conn.prepare(
         "SELECT k.id, s.id, s.name, p.id, p.path, c.hash, c.size,
                 k.mode, k.uid, k.gid, k.mtime_ns, k.mtime_exact, coalesce(k.damaged_at, ''),
-                s.timestamp
+                s.timestamp, coalesce(k.xattr_set_id, 0)
          FROM copies k
          JOIN entries e ON e.copy_id = k.id
          JOIN snapshot_runs s ON s.id = e.snapshot_id AND s.status = 'complete'
@@ -107,7 +107,7 @@ pub fn damaged_paths(db: &Db) -> Result<Vec<DamagedPath>> {
                 rel: PathBuf::from(OsStr::from_bytes(&path)),
                 hash: r.get(5)?,
                 size: r.get::<_, i64>(6)? as u64,
-                meta: copy_meta(r, 7)?,
+                meta: copy_meta(r, 7, 14)?,
                 damaged_at: r.get(12)?,
             })
         })?

@@ -24,7 +24,7 @@ pub fn previous_entries(db: &Db, snapshot_id: i64) -> Result<PrevMap> {
         .unwrap_or(0);
     let mut stmt = conn.prepare(
         "SELECT p.path, e.size, e.mtime_ns, e.mtime_exact, c.hash, k.id, k.ino,
-                k.mode, k.uid, k.gid, k.mtime_ns, k.mtime_exact, p.id
+                k.mode, k.uid, k.gid, k.mtime_ns, k.mtime_exact, p.id, coalesce(k.xattr_set_id, 0)
          FROM entries e
          JOIN paths p ON p.id = e.path_id
          JOIN copies k ON k.id = e.copy_id
@@ -41,7 +41,7 @@ pub fn previous_entries(db: &Db, snapshot_id: i64) -> Result<PrevMap> {
             hash: r.get(4)?,
             copy_id: r.get(5)?,
             copy_ino: r.get::<_, i64>(6)? as u64,
-            copy: copy_meta(r, 7)?,
+            copy: copy_meta(r, 7, 13)?,
             path_id: r.get(12)?,
         };
         map.insert(path, prev);
@@ -74,7 +74,8 @@ pub fn snapshot_entries(db: &Db, snapshot_id: i64) -> Result<Vec<Recorded>> {
     let conn = db.conn();
     let mut stmt = conn.prepare(
         "SELECT p.path, e.kind, e.size, e.mtime_ns, e.mtime_exact, e.mode, e.uid, e.gid,
-                e.target, k.id, k.ino, k.mode, k.uid, k.gid, k.mtime_ns, k.mtime_exact, c.hash
+                e.target, k.id, k.ino, k.mode, k.uid, k.gid, k.mtime_ns, k.mtime_exact, c.hash,
+                coalesce(k.xattr_set_id, 0), coalesce(e.xattr_set_id, 0)
          FROM entries e
          JOIN paths p ON p.id = e.path_id
          LEFT JOIN copies k ON k.id = e.copy_id
@@ -88,7 +89,7 @@ pub fn snapshot_entries(db: &Db, snapshot_id: i64) -> Result<Vec<Recorded>> {
                 Some(id) => Some(CopyInfo {
                     id,
                     ino: r.get::<_, i64>(10)? as u64,
-                    meta: copy_meta(r, 11)?,
+                    meta: copy_meta(r, 11, 17)?,
                     hash: r.get(16)?,
                 }),
                 None => None,
@@ -102,6 +103,7 @@ pub fn snapshot_entries(db: &Db, snapshot_id: i64) -> Result<Vec<Recorded>> {
                     mode: r.get(5)?,
                     uid: r.get(6)?,
                     gid: r.get(7)?,
+                    xattrs: r.get(18)?,
                 },
                 target: r.get(8)?,
                 copy,

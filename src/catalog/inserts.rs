@@ -24,8 +24,9 @@ pub fn record_copy(
         .query_row([hash], |r| r.get(0))?;
     let (mtime_ns, mtime_exact) = super::mtime::to_columns(meta.mtime_ns);
     conn.prepare_cached(
-        "INSERT INTO copies (id, content_id, ino, mode, uid, gid, mtime_ns, mtime_exact)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO copies (id, content_id, ino, mode, uid, gid, mtime_ns, mtime_exact,
+                             xattr_set_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, nullif(?9, 0))",
     )?
     .execute(params![
         id,
@@ -35,7 +36,8 @@ pub fn record_copy(
         meta.uid,
         meta.gid,
         mtime_ns,
-        mtime_exact
+        mtime_exact,
+        meta.xattrs
     ])?;
     Ok(conn.last_insert_rowid())
 }
@@ -65,8 +67,9 @@ pub fn record_entry(
     let (mtime_ns, mtime_exact) = super::mtime::to_columns(meta.mtime_ns);
     conn.prepare_cached(
         "INSERT OR REPLACE INTO entries
-         (snapshot_id, path_id, kind, size, mtime_ns, mode, uid, gid, copy_id, target, mtime_exact)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+         (snapshot_id, path_id, kind, size, mtime_ns, mode, uid, gid, copy_id, target, mtime_exact,
+          xattr_set_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, nullif(?12, 0))",
     )?
     .execute(params![
         snapshot_id,
@@ -80,6 +83,7 @@ pub fn record_entry(
         copy_id,
         target,
         mtime_exact,
+        meta.xattrs,
     ])?;
     Ok(())
 }

@@ -75,6 +75,7 @@ mod tests {
             mode: 0o644,
             uid: 0,
             gid: 0,
+            xattrs: 0,
         };
         for (snap, path, group) in [(1, "a", 1), (1, "b", 1), (1, "c", 2), (2, "a", 1)] {
             record_entry(

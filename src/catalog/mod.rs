@@ -37,6 +37,7 @@ pub mod user_sql;
 pub mod web;
 mod web_find;
 pub mod writer;
+pub mod xattr_sets;
 
 pub use copies::CopyRow;
 pub use db::{open_reader, Db, Tx};

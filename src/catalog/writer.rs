@@ -43,6 +43,11 @@ enum Row {
         path: Vec<u8>,
         group: i64,
     },
+    /// A new attribute set, under the id `Writer::xattr_set_id` gave it.
+    XattrSet {
+        id: i64,
+        set: std::sync::Arc<crate::xattr_set::XattrSet>,
+    },
     /// Not a row: commit what came before now (see `Writer::stored`).
     Commit,
 }
@@ -80,6 +85,10 @@ pub struct Writer {
     tx: Option<SyncSender<Vec<Row>>>,
     thread: Option<JoinHandle<Result<()>>>,
     next_copy_id: i64,
+    /// The next id for a new attribute set (0: not read from the catalog yet).
+    next_xattr_id: i64,
+    /// The ids of the attribute sets this run has used, by hash.
+    xattr_ids: std::collections::HashMap<[u8; 32], i64>,
     /// Rows not yet handed to the thread: they go over in batches, so the two threads
     /// do not wake each other for every row.
     batch: Vec<Row>,
@@ -139,6 +148,8 @@ impl Writer {
             tx: Some(tx),
             thread: Some(thread),
             next_copy_id: max_id + 1,
+            next_xattr_id: 0,
+            xattr_ids: std::collections::HashMap::new(),
             batch: Vec::with_capacity(handoff),
             sent: 0,
             handoff,
@@ -194,6 +205,37 @@ impl Writer {
             ino,
             meta,
         })?;
+        Ok(id)
+    }
+
+    /// The id of attribute set `set`, whose hash is `hash`: one the catalog (`db`, a
+    /// reader) or this run already has, else a new one whose row goes before the rows
+    /// that refer to it.
+    pub fn xattr_set_id(
+        &mut self,
+        db: &Db,
+        set: &std::sync::Arc<crate::xattr_set::XattrSet>,
+    ) -> Result<i64> {
+        let hash = set.hash();
+        if let Some(&id) = self.xattr_ids.get(&hash) {
+            return Ok(id);
+        }
+        let id = match super::xattr_sets::find(db, &hash)? {
+            Some(id) => id,
+            None => {
+                if self.next_xattr_id == 0 {
+                    self.next_xattr_id = super::xattr_sets::max_id(db)? + 1;
+                }
+                let id = self.next_xattr_id;
+                self.next_xattr_id += 1;
+                self.send(Row::XattrSet {
+                    id,
+                    set: std::sync::Arc::clone(set),
+                })?;
+                id
+            }
+        };
+        self.xattr_ids.insert(hash, id);
         Ok(id)
     }
 
@@ -321,6 +363,7 @@ fn write_batches(
             let early = matches!(row, Row::Commit);
             match row {
                 Row::Commit => {}
+                Row::XattrSet { id, set } => super::xattr_sets::record(db, id, &set)?,
                 Row::Copy {
                     id,
                     hash,

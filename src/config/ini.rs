@@ -168,6 +168,10 @@ fn set(c: &mut Config, key: &str, value: &str) -> Result<&'static str, String> {
             c.sync = boolean(value)?;
             "SYNC"
         }
+        "XATTRS" => {
+            c.xattrs = boolean(value)?;
+            "XATTRS"
+        }
         "KEEP_LAST" => keep_count(&mut c.keep.last, value, "KEEP_LAST")?,
         "KEEP_HOURLY" => keep_count(&mut c.keep.hourly, value, "KEEP_HOURLY")?,
         "KEEP_DAILY" => keep_count(&mut c.keep.daily, value, "KEEP_DAILY")?,

@@ -42,6 +42,7 @@ pub fn entries(loaded: &Loaded) -> Vec<(&'static str, String, String)> {
         ("LOG_LEVEL", c.log_level.to_string()),
         ("MAX_LINKS", c.max_links.to_string()),
         ("SYNC", c.sync.to_string()),
+        ("XATTRS", c.xattrs.to_string()),
         ("KEEP_LAST", shown(c.keep.last)),
         ("KEEP_HOURLY", shown(c.keep.hourly)),
         ("KEEP_DAILY", shown(c.keep.daily)),

@@ -43,6 +43,9 @@ pub struct Meta {
     pub mode: u32,
     pub uid: u32,
     pub gid: u32,
+    /// The catalog's id of the entry's extended-attribute set (`xattr_sets`), 0 for
+    /// none (or not looked up: a walk reads the set, a backup run gives it its id).
+    pub xattrs: i64,
 }
 
 impl Meta {
@@ -54,6 +57,7 @@ impl Meta {
             mode: md.mode() & 0o7777,
             uid: md.uid(),
             gid: md.gid(),
+            xattrs: 0,
         }
     }
 
@@ -66,7 +70,18 @@ impl Meta {
             mode: st.st_mode & 0o7777,
             uid: st.st_uid,
             gid: st.st_gid,
+            xattrs: 0,
         }
+    }
+}
+
+impl Entry {
+    /// The attribute set the snapshot's inode gets: the entry's set where attributes are
+    /// kept (nothing is left unkept), None otherwise.
+    pub fn kept_xattrs(&self) -> Option<&std::sync::Arc<crate::xattr_set::XattrSet>> {
+        self.xattr_set
+            .as_ref()
+            .filter(|_| self.xattrs == Xattrs::None)
     }
 }
 
@@ -85,7 +100,10 @@ pub struct Entry {
     pub dev: u64,
     /// Link count (`st_nlink`): above 1, other paths may share this file's inode.
     pub nlink: u64,
-    /// Extended attributes and ACLs, which the snapshot does not keep; `meta.mode` holds
-    /// only the permissions an access ACL grants.
+    /// The extended attributes the snapshot's inode does not keep (`XATTRS = false`, or a
+    /// backup filesystem without them); `meta.mode` holds only the permissions an access
+    /// ACL among them grants. `Xattrs::None` when everything is kept.
     pub xattrs: Xattrs,
+    /// The entry's attribute set, when the walk reads them (`XattrScan`).
+    pub xattr_set: Option<std::sync::Arc<crate::xattr_set::XattrSet>>,
 }

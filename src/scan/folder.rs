@@ -119,7 +119,7 @@ pub(super) fn list(
             });
             continue;
         }
-        if let Some(found) = describe(dir, &name, source, rel, &st) {
+        if let Some(found) = describe(dir, &name, source, rel, &st, rules.opts.xattrs) {
             out.push(Child {
                 found,
                 dev: st.st_dev,
@@ -138,6 +138,7 @@ fn describe(
     source: &Path,
     rel: std::path::PathBuf,
     st: &libc::stat,
+    how: super::XattrScan,
 ) -> Option<Found> {
     let (kind, target) = match st.st_mode & libc::S_IFMT {
         libc::S_IFDIR => (Kind::Dir, None),
@@ -156,10 +157,22 @@ fn describe(
         }
         _ => return None,
     };
-    // Symlinks' xattrs (only trusted.* and security.*) do not widen anything.
-    let xattrs = match kind {
-        Kind::Symlink => Xattrs::None,
+    // A symlink's attributes (only trusted.* and security.*, which only root reads) do
+    // not widen anything: looked at only when they are kept.
+    let probed = match (kind, how) {
+        (Kind::Symlink, super::XattrScan::Keep { as_root: true }) => xattr::probe_at(dir, name),
+        (Kind::Symlink, _) => Xattrs::None,
         _ => xattr::probe_at(dir, name),
+    };
+    let (xattr_set, xattrs) = match super::attributes(how, probed, |w| xattr::read_at(dir, name, w))
+    {
+        Ok(found) => found,
+        Err(err) => {
+            return Some(Found::Problem(Problem {
+                path: source.join(rel),
+                message: format!("cannot read extended attributes: {err}"),
+            }))
+        }
     };
     let mut meta = Meta::from_stat(st);
     meta.mode = xattrs.narrow(meta.mode);
@@ -172,6 +185,7 @@ fn describe(
         dev: st.st_dev,
         nlink: st.st_nlink,
         xattrs,
+        xattr_set,
     }))
 }
 

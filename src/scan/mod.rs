@@ -9,7 +9,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use crate::sys::at;
-use crate::sys::xattr::{self};
+use crate::sys::xattr::{self, Xattrs};
 
 mod entry;
 mod folder;
@@ -34,6 +34,51 @@ pub struct ScanOptions {
     /// Folders never entered, by device and inode number (the backup root and its
     /// `.phlb`), so no path to them, a bind mount included, leads back in.
     pub exclude: Vec<(u64, u64)>,
+    /// What the walk does with extended attributes.
+    pub xattrs: XattrScan,
+}
+
+/// What a walk does with extended attributes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum XattrScan {
+    /// Not kept (`XATTRS = false`): a mode is narrowed to what an access ACL grants.
+    #[default]
+    Ignore,
+    /// Kept on the snapshot's inodes: each entry's set is read (every namespace as
+    /// root, `user.*` otherwise) and modes stay as they are.
+    Keep { as_root: bool },
+    /// Recorded in the catalog only (the backup filesystem cannot hold them): each
+    /// entry's set is read, and modes are narrowed as with `Ignore`.
+    Record { as_root: bool },
+}
+
+impl XattrScan {
+    /// Whether sets are read, and which names.
+    fn reads(self) -> Option<bool> {
+        match self {
+            XattrScan::Ignore => None,
+            XattrScan::Keep { as_root } | XattrScan::Record { as_root } => Some(as_root),
+        }
+    }
+}
+
+/// What the walk found of one entry's attributes: its set (when read), and what the
+/// snapshot's inode does not keep (`Entry::xattrs`), which narrows the mode.
+fn attributes(
+    how: XattrScan,
+    probed: Xattrs,
+    read: impl FnOnce(&dyn Fn(&[u8]) -> bool) -> std::io::Result<Vec<crate::sys::xattr::Attr>>,
+) -> std::io::Result<(Option<std::sync::Arc<crate::xattr_set::XattrSet>>, Xattrs)> {
+    let Some(as_root) = how.reads().filter(|_| probed != Xattrs::None) else {
+        return Ok((None, probed));
+    };
+    let wanted = crate::xattr_set::readable(as_root);
+    let set = crate::xattr_set::XattrSet::new(read(&wanted)?).map(std::sync::Arc::new);
+    let unkept = match how {
+        XattrScan::Keep { .. } => Xattrs::None,
+        _ => probed,
+    };
+    Ok((set, unkept))
 }
 
 /// A path that could not be scanned, and why.
@@ -151,7 +196,15 @@ pub fn walk(root: &SourceDir, opts: &ScanOptions, mut sink: impl FnMut(Found) ->
         }
     };
     let root_dev = st.st_dev;
-    let xattrs = xattr::probe_fd(fd.as_fd());
+    let probed = xattr::probe_fd(fd.as_fd());
+    let (xattr_set, xattrs) =
+        match attributes(opts.xattrs, probed, |w| xattr::read_fd(fd.as_fd(), w)) {
+            Ok(found) => found,
+            Err(err) => {
+                sink(problem(format!("cannot read extended attributes: {err}")));
+                return;
+            }
+        };
     let mut meta = Meta::from_stat(&st);
     meta.mode = xattrs.narrow(meta.mode);
     let entry = Entry {
@@ -163,6 +216,7 @@ pub fn walk(root: &SourceDir, opts: &ScanOptions, mut sink: impl FnMut(Found) ->
         dev: st.st_dev,
         nlink: st.st_nlink,
         xattrs,
+        xattr_set,
     };
     if !sink(Found::Entry(entry)) {
         return;

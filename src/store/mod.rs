@@ -17,10 +17,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::decide::CopyMeta;
 use crate::hash::{for_each_chunk, HashAlgo};
 use crate::scan::Meta;
+use crate::xattr_set::XattrSet;
 
 mod dir_fds;
 mod remove_tree;
 mod safe;
+pub mod xattrs;
 
 pub use dir_fds::{link_stored_copy, DirFds};
 pub use remove_tree::remove_tree;
@@ -103,19 +105,40 @@ pub fn make_dir(path: &Path) -> io::Result<()> {
 }
 
 /// Gives a finished folder its recorded mode, owner (as root) and mtime.
-pub fn finish_dir(path: &Path, meta: &Meta) -> io::Result<()> {
+pub fn finish_dir(path: &Path, meta: &Meta, set: Option<&XattrSet>) -> io::Result<()> {
     if running_as_root() {
         std::os::unix::fs::lchown(path, Some(meta.uid), Some(meta.gid))?;
     }
-    fs::set_permissions(path, fs::Permissions::from_mode(meta.mode))?;
+    if let Some(set) = set {
+        use std::os::fd::AsFd;
+        let dir = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW)
+            .open(path)?;
+        let (acls, rest) = set.in_restore_order();
+        xattrs::put(dir.as_fd(), &acls)?;
+        dir.set_permissions(fs::Permissions::from_mode(meta.mode))?;
+        xattrs::put(dir.as_fd(), &rest)?;
+    } else {
+        fs::set_permissions(path, fs::Permissions::from_mode(meta.mode))?;
+    }
     set_times_nofollow(path, meta.mtime_ns)
 }
 
 /// Recreates a symlink with the same target, owner (as root) and mtime.
-pub fn make_symlink(path: &Path, target: &Path, meta: &Meta) -> io::Result<()> {
+pub fn make_symlink(
+    path: &Path,
+    target: &Path,
+    meta: &Meta,
+    set: Option<&XattrSet>,
+) -> io::Result<()> {
     std::os::unix::fs::symlink(target, path)?;
     if running_as_root() {
         std::os::unix::fs::lchown(path, Some(meta.uid), Some(meta.gid))?;
+    }
+    if let Some(set) = set {
+        let (acls, rest) = set.in_restore_order();
+        xattrs::put_nofollow(path, &[acls, rest].concat())?;
     }
     set_times_nofollow(path, meta.mtime_ns)
 }
@@ -268,18 +291,32 @@ impl NewCopy {
     /// one: the catalog records what is on disk, so the copy is found again). Owner and mode are only changed where the
     /// new file does not have them already (most files, as root or not), which saves two
     /// inode updates per copy.
-    pub fn commit(mut self, meta: &Meta) -> io::Result<(u64, i128)> {
+    pub fn commit(mut self, meta: &Meta, set: Option<&XattrSet>) -> io::Result<(u64, i128)> {
         self.file
             .set_times(FileTimes::new().set_modified(system_time(meta.mtime_ns)))?;
         let now = self.file.metadata()?;
         if running_as_root() && (now.uid(), now.gid()) != (meta.uid, meta.gid) {
             std::os::unix::fs::fchown(&self.file, Some(meta.uid), Some(meta.gid))?;
         }
+        // Attributes: ACLs before the mode (which then sets their mask), the others
+        // after it, capabilities last (after the owner, whose change clears them).
+        let (acls, rest) = set.map(XattrSet::in_restore_order).unwrap_or_default();
+        let mode_now = if acls.is_empty() {
+            now.mode()
+        } else {
+            use std::os::fd::AsFd;
+            xattrs::put(self.file.as_fd(), &acls)?;
+            self.file.metadata()?.mode()
+        };
         // The file was created without setuid, setgid and sticky bits, so a mode with
         // them is always set, and after the owner, whose change would clear them.
-        if now.mode() & 0o7777 != meta.mode {
+        if mode_now & 0o7777 != meta.mode {
             self.file
                 .set_permissions(fs::Permissions::from_mode(meta.mode))?;
+        }
+        if !rest.is_empty() {
+            use std::os::fd::AsFd;
+            xattrs::put(self.file.as_fd(), &rest)?;
         }
         fs::rename(&self.tmp, &self.dst)?;
         self.done = true;

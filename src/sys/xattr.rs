@@ -1,10 +1,12 @@
-//! Owns what phlb reads of extended attributes, which snapshots do not keep (yet):
-//! whether an entry has any, and the permission bits its access ACL really grants, so
-//! a copy's mode is never wider than what the source allowed.
+//! Owns the extended-attribute syscalls: the probe (whether an entry has any, and the
+//! permission bits its access ACL really grants, so a mode is never wider than what the
+//! source allowed where the ACL is not kept), reading every attribute of an entry, and
+//! setting them on a stored copy, a folder or a symlink.
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 use std::ffi::CStr;
+use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -235,6 +237,202 @@ fn with_proc_path(dir: BorrowedFd, name: &CStr, f: impl FnOnce(&CStr) -> isize) 
     let mut path = format!("/proc/self/fd/{}/", dir.as_raw_fd()).into_bytes();
     path.extend_from_slice(name.to_bytes());
     crate::sys::at::with_cstr(&path, |p| Ok(f(p))).unwrap_or(-1)
+}
+
+/// One extended attribute: its full name (`user.x`, `system.posix_acl_access`) and value.
+pub type Attr = (Vec<u8>, Vec<u8>);
+
+/// Calls `f` with a buffer grown until the answer fits (`f` returns a size or -1 like
+/// the syscalls, and ERANGE when the buffer is too small).
+fn sized(mut f: impl FnMut(&mut [u8]) -> isize) -> io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; 256];
+    loop {
+        let n = f(&mut buf);
+        if n >= 0 {
+            buf.truncate(n as usize);
+            return Ok(buf);
+        }
+        let err = io::Error::last_os_error();
+        if err.raw_os_error() != Some(libc::ERANGE) || buf.len() > 1 << 26 {
+            return Err(err);
+        }
+        let want = f(&mut []);
+        let grown = (buf.len() * 2).max(want.max(0) as usize + 64);
+        buf.resize(grown, 0);
+    }
+}
+
+/// Every attribute of the file at `path` (a symlink itself, not followed) whose name
+/// `wanted` accepts. An attribute removed between the list and the read is left out.
+pub fn read_path(path: &CStr, wanted: impl Fn(&[u8]) -> bool) -> io::Result<Vec<Attr>> {
+    let names = sized(|buf| {
+        // SAFETY: valid C string; the buffer holds `buf.len()` writable bytes.
+        unsafe { libc::llistxattr(path.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) }
+    })?;
+    let mut out = Vec::new();
+    for name in names.split(|&b| b == 0).filter(|n| !n.is_empty()) {
+        if !wanted(name) {
+            continue;
+        }
+        let Ok(cname) = std::ffi::CString::new(name) else {
+            continue;
+        };
+        let value = sized(|buf| {
+            // SAFETY: valid C strings; the buffer holds `buf.len()` writable bytes.
+            unsafe {
+                libc::lgetxattr(
+                    path.as_ptr(),
+                    cname.as_ptr(),
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                )
+            }
+        });
+        match value {
+            Ok(v) => out.push((name.to_vec(), v)),
+            Err(e) if e.raw_os_error() == Some(libc::ENODATA) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}
+
+/// Every attribute of entry `name` of the open folder `dir` (not followed) whose name
+/// `wanted` accepts, reached through `/proc/self/fd`, never through a path that could
+/// have changed.
+pub fn read_at(
+    dir: BorrowedFd,
+    name: &CStr,
+    wanted: impl Fn(&[u8]) -> bool,
+) -> io::Result<Vec<Attr>> {
+    let mut path = format!("/proc/self/fd/{}/", dir.as_raw_fd()).into_bytes();
+    path.extend_from_slice(name.to_bytes());
+    crate::sys::at::with_cstr(&path, |p| read_path(p, wanted))
+}
+
+/// Every attribute of the open file or folder `fd` whose name `wanted` accepts.
+pub fn read_fd(fd: BorrowedFd, wanted: impl Fn(&[u8]) -> bool) -> io::Result<Vec<Attr>> {
+    {
+        let names = sized(|buf| {
+            // SAFETY: valid descriptor; the buffer holds `buf.len()` writable bytes.
+            unsafe { libc::flistxattr(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) }
+        })?;
+        let mut out = Vec::new();
+        for name in names.split(|&b| b == 0).filter(|n| !n.is_empty()) {
+            if !wanted(name) {
+                continue;
+            }
+            let Ok(cname) = std::ffi::CString::new(name) else {
+                continue;
+            };
+            let value = sized(|buf| {
+                // SAFETY: valid descriptor and C string; the buffer holds `buf.len()` bytes.
+                unsafe {
+                    libc::fgetxattr(
+                        fd.as_raw_fd(),
+                        cname.as_ptr(),
+                        buf.as_mut_ptr().cast(),
+                        buf.len(),
+                    )
+                }
+            });
+            match value {
+                Ok(v) => out.push((name.to_vec(), v)),
+                Err(e) if e.raw_os_error() == Some(libc::ENODATA) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Sets attribute `name` to `value` on the open file or folder `fd`.
+pub fn set_fd(fd: BorrowedFd, name: &[u8], value: &[u8]) -> io::Result<()> {
+    let cname = std::ffi::CString::new(name).map_err(|_| io::ErrorKind::InvalidInput)?;
+    // SAFETY: valid descriptor and C string; `value` holds `value.len()` bytes.
+    let rc = unsafe {
+        libc::fsetxattr(
+            fd.as_raw_fd(),
+            cname.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Removes attribute `name` from the open file or folder `fd` (gone already is fine).
+pub fn remove_fd(fd: BorrowedFd, name: &[u8]) -> io::Result<()> {
+    let cname = std::ffi::CString::new(name).map_err(|_| io::ErrorKind::InvalidInput)?;
+    // SAFETY: valid descriptor and C string.
+    let rc = unsafe { libc::fremovexattr(fd.as_raw_fd(), cname.as_ptr()) };
+    if rc == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::ENODATA) {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Sets attribute `name` to `value` on entry `entry` of the open folder `dir`, which may
+/// be a symlink (set on the link itself), reached through `/proc/self/fd`.
+pub fn set_at(dir: BorrowedFd, entry: &CStr, name: &[u8], value: &[u8]) -> io::Result<()> {
+    let cname = std::ffi::CString::new(name).map_err(|_| io::ErrorKind::InvalidInput)?;
+    let mut path = format!("/proc/self/fd/{}/", dir.as_raw_fd()).into_bytes();
+    path.extend_from_slice(entry.to_bytes());
+    crate::sys::at::with_cstr(&path, |p| {
+        // SAFETY: valid C strings; `value` holds `value.len()` bytes.
+        let rc = unsafe {
+            libc::lsetxattr(
+                p.as_ptr(),
+                cname.as_ptr(),
+                value.as_ptr().cast(),
+                value.len(),
+                0,
+            )
+        };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    })
+}
+
+/// Whether the filesystem of `path` holds `user.*` attributes, asked without writing
+/// anything: reading one that is not there says "no data" where the namespace is
+/// supported and "not supported" where it is not.
+pub fn holds_user_attrs(path: &CStr) -> bool {
+    let mut buf = [0u8; 1];
+    // SAFETY: valid C strings; the buffer holds one writable byte.
+    let rc = unsafe {
+        libc::lgetxattr(
+            path.as_ptr(),
+            c"user.phlb-probe".as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    rc >= 0
+        || !matches!(
+            io::Error::last_os_error().raw_os_error(),
+            Some(libc::ENOTSUP)
+        )
+}
+
+/// True for the errors that mean a filesystem (or this process) cannot hold an
+/// attribute at all, as opposed to a failing disk.
+pub fn unsupported(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(
+            libc::ENOTSUP | libc::EPERM | libc::EACCES | libc::EINVAL | libc::E2BIG | libc::ERANGE
+        )
+    )
 }
 
 #[cfg(test)]

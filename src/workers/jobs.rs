@@ -15,6 +15,7 @@ use crate::scan::{Entry, Meta, SourceDir};
 use crate::store;
 use crate::sys::at::{self, Scope};
 use crate::sys::xattr::Xattrs;
+use crate::xattr_set::XattrSet;
 
 /// Files up to this size are read into memory once; larger ones are hashed in chunks.
 pub const SMALL_FILE: u64 = 1 << 20;
@@ -29,6 +30,8 @@ pub struct ReadFile {
     pub hash: Vec<u8>,
     /// The whole content, when the file is small.
     pub buffer: Option<Vec<u8>>,
+    /// The attribute set a new stored copy of it gets.
+    pub xattr_set: Option<Arc<XattrSet>>,
 }
 
 /// Where a file to read is, and how it may be opened.
@@ -48,6 +51,11 @@ pub enum SourceFile {
         dev: u64,
         ino: u64,
         xattrs: Xattrs,
+        /// The catalog's id of its attribute set (`Meta::xattrs`; 0: none).
+        xattr_id: i64,
+        /// The set a new stored copy gets (None where the backup filesystem cannot
+        /// hold attributes: then only the catalog records them).
+        xattr_set: Option<Arc<XattrSet>>,
     },
 }
 
@@ -60,6 +68,8 @@ impl SourceFile {
             dev: entry.dev,
             ino: entry.ino,
             xattrs: entry.xattrs,
+            xattr_id: entry.meta.xattrs,
+            xattr_set: entry.kept_xattrs().cloned(),
         }
     }
 
@@ -82,8 +92,12 @@ impl SourceFile {
     /// grants (`st_mode`'s group bits are its mask).
     fn meta(&self, md: &std::fs::Metadata) -> Meta {
         let mut meta = Meta::of(md);
-        if let SourceFile::Beneath { xattrs, .. } = self {
+        if let SourceFile::Beneath {
+            xattrs, xattr_id, ..
+        } = self
+        {
             meta.mode = xattrs.narrow(meta.mode);
+            meta.xattrs = *xattr_id;
         }
         meta
     }
@@ -129,11 +143,16 @@ fn read_and_hash_counted(
     if !store::unchanged_since(&file, &meta, read) {
         return Err(FileError::Changing);
     }
+    let xattr_set = match src {
+        SourceFile::Beneath { xattr_set, .. } => xattr_set.clone(),
+        SourceFile::Path(_) => None,
+    };
     Ok(ReadFile {
         file,
         meta,
         hash,
         buffer,
+        xattr_set,
     })
 }
 
@@ -225,6 +244,7 @@ pub fn write_new_copy(
         meta,
         hash,
         buffer,
+        xattr_set,
     } = read;
     // A small file is written from the buffer that was hashed and checked unchanged
     // after reading; a large one is read again, so it is checked once more.
@@ -247,7 +267,8 @@ pub fn write_new_copy(
         // Dropping the unfinished copy removes it.
         return Err(CopyError::Source(FileError::Changing));
     }
-    copy.commit(&meta).map_err(CopyError::Write)
+    copy.commit(&meta, xattr_set.as_deref())
+        .map_err(CopyError::Write)
 }
 
 /// The outcome of a link job.

@@ -51,6 +51,8 @@ pub fn link_leftover(
         uid,
         gid,
         mtime_ns: mtime,
+        // An interrupted run's file carries no attributes phlb put there.
+        xattrs: 0,
     };
     if have != CopyMeta::from(read.meta) {
         return None;

@@ -69,6 +69,7 @@ pub fn run(
         }
     }
     let mut outcome = Outcome::Clean;
+    let mut set_ids = PlannedSets::default();
     for source in sources {
         let started = Instant::now();
         // The snapshot the real run's fast path would use: made from this source, and
@@ -86,7 +87,14 @@ pub fn run(
         let dir = SourceDir::open_canonical(&source.path)
             .with_context(|| format!("{}: cannot back up", source.path.display()))?;
         let dir = Arc::new(dir);
-        let scan = scan::scan_open(&dir, &super::scan_options(config, &root)?);
+        let mut scan = scan::scan_open(&dir, &super::scan_options(config, &root)?);
+        // Attribute sets get the ids a real run would give them: the catalog's, or new
+        // ones (negative here: nothing is written).
+        for entry in &mut scan.entries {
+            if let Some(set) = &entry.xattr_set {
+                entry.meta.xattrs = set_ids.id(db.as_ref(), set)?;
+            }
+        }
         let progress = Progress::new(
             style,
             &format!("backup -n {}", source.name),
@@ -198,4 +206,25 @@ fn decide(
         entry.meta.size,
         entry.meta.into(),
     )?))
+}
+
+/// The ids a dry run gives attribute sets: the catalog's when it has the set, else a new
+/// one per distinct set, negative so it never meets a real one.
+#[derive(Default)]
+struct PlannedSets(std::collections::HashMap<[u8; 32], i64>);
+
+impl PlannedSets {
+    fn id(&mut self, db: Option<&Db>, set: &crate::xattr_set::XattrSet) -> Result<i64> {
+        let hash = set.hash();
+        if let Some(&id) = self.0.get(&hash) {
+            return Ok(id);
+        }
+        let found = match db {
+            Some(db) => crate::catalog::xattr_sets::find(db, &hash)?,
+            None => None,
+        };
+        let id = found.unwrap_or(-(self.0.len() as i64) - 1);
+        self.0.insert(hash, id);
+        Ok(id)
+    }
 }

@@ -283,6 +283,7 @@ mod tests {
             uid: 1,
             gid: 1,
             mtime_ns: 0,
+            xattrs: 0,
         };
         linker.remember(b"aaaa", meta, 1, Path::new("/r/a"), 1, 5);
         linker.remember(b"bbbb", meta, 2, Path::new("/r/b"), 1, 9);

@@ -66,6 +66,7 @@ mod tests {
             mode: 0o4750,
             uid: 0,
             gid: 0,
+            xattrs: 0,
         };
         let f = std::fs::File::open(&p).unwrap();
         set_fd(f.as_fd(), &meta, false, own_ids()).unwrap();

@@ -175,6 +175,7 @@ mod tests {
                 mode: 0o755,
                 uid: 0,
                 gid: 0,
+                xattrs: 0,
             },
             target: None,
             copy: None,

@@ -19,6 +19,8 @@ fn read_never_follows_a_folder_swapped_for_a_symlink() {
         dev: md.dev(),
         ino: md.ino(),
         xattrs: Xattrs::None,
+        xattr_id: 0,
+        xattr_set: None,
     };
     let read = read_and_hash(&src, HashAlgo::Sha256).unwrap();
     assert_eq!(read.buffer.as_deref(), Some(&b"mine"[..]));

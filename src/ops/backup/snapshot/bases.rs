@@ -112,6 +112,7 @@ mod tests {
             mode: 0o644,
             uid: 1,
             gid: 1,
+            xattrs: 0,
         }
     }
 
@@ -137,6 +138,7 @@ mod tests {
             dev: 1,
             nlink: 1,
             xattrs: Xattrs::None,
+            xattr_set: None,
         }
     }
 

@@ -14,7 +14,8 @@ impl Run<'_> {
             return Ok(Err(Failure::Dest(why)));
         }
         let dst = self.dst(&entry.rel);
-        self.dirs.push((dst, entry.meta));
+        self.dirs
+            .push((dst, entry.meta, entry.kept_xattrs().cloned()));
         self.counts.dirs += 1;
         self.writer.insert_entry(
             self.inp.snapshot.id,
@@ -31,7 +32,8 @@ impl Run<'_> {
     pub(super) fn symlink(&mut self, entry: &Entry) -> EntryResult<()> {
         let dst = self.dst(&entry.rel);
         let target = entry.target.as_deref().unwrap_or(Path::new(""));
-        if let Err(e) = store::make_symlink(&dst, target, &entry.meta) {
+        let set = entry.kept_xattrs().map(|s| &**s);
+        if let Err(e) = store::make_symlink(&dst, target, &entry.meta, set) {
             return fatal_or(e, &dst, "cannot create symlink");
         }
         self.counts.symlinks += 1;

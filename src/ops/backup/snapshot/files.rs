@@ -79,6 +79,8 @@ impl Run<'_> {
             dev: st.st_dev,
             ino: st.st_ino,
             xattrs: entry.xattrs,
+            xattr_id: entry.meta.xattrs,
+            xattr_set: entry.kept_xattrs().cloned(),
         };
         let read = read_and_hash(&again, self.inp.config.hash);
         let dst = self.dst(&entry.rel);

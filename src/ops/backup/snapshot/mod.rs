@@ -138,7 +138,7 @@ pub struct Run<'a> {
     pub log: Log,
     pub counts: Counts,
     failures: Failures,
-    dirs: Vec<(PathBuf, Meta)>,
+    dirs: Vec<(PathBuf, Meta, Option<Arc<crate::xattr_set::XattrSet>>)>,
     /// Folders that could not be made, reported when their entry comes up.
     dir_errors: HashMap<PathBuf, String>,
     told_no_links: bool,
@@ -223,7 +223,10 @@ impl<'a> Run<'a> {
                         found_queue.extend(batch.into_iter().flatten());
                     }
                     match found_queue.pop_front() {
-                        Some((Found::Entry(e), made)) => {
+                        Some((Found::Entry(mut e), made)) => {
+                            if let Some(set) = &e.xattr_set {
+                                e.meta.xattrs = self.writer.xattr_set_id(&self.reads, set)?;
+                            }
                             let p = match e.kind {
                                 Kind::File => bases.of(&e),
                                 _ => None,
@@ -298,8 +301,8 @@ impl<'a> Run<'a> {
     /// Gives every folder its mode, owner and mtime (deepest first), closes the catalog
     /// batch and the manifest. The snapshot is still under its in-progress name.
     pub fn finish(mut self, progress: &dyn Report) -> Result<(Counts, Log, Failures)> {
-        for (dir, meta) in std::mem::take(&mut self.dirs).iter().rev() {
-            if let Err(e) = store::finish_dir(dir, meta) {
+        for (dir, meta, set) in std::mem::take(&mut self.dirs).iter().rev() {
+            if let Err(e) = store::finish_dir(dir, meta, set.as_deref()) {
                 self.fail(dir, &format!("cannot set folder metadata: {e}"), progress);
             }
         }

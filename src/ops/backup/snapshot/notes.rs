@@ -63,10 +63,17 @@ impl Run<'_> {
         self.counts.not_kept += 1;
         if !self.told_xattrs {
             self.told_xattrs = true;
-            let line = format!(
-                "{}: ACLs and extended attributes are not kept in snapshots (this and the other such entries are counted in the summary); modes keep only what an ACL grants",
-                one_line(&self.inp.source.path.join(&entry.rel))
-            );
+            let line = if entry.xattr_set.is_some() {
+                format!(
+                    "{}: the backup filesystem cannot hold ACLs or extended attributes: the catalog records them and `phlb restore` puts them back (this and the other such entries are counted in the summary); modes in the snapshot keep only what an ACL grants",
+                    one_line(self.inp.root)
+                )
+            } else {
+                format!(
+                    "{}: ACLs and extended attributes are not kept (XATTRS = false; this and the other such entries are counted in the summary); modes keep only what an ACL grants",
+                    one_line(&self.inp.source.path.join(&entry.rel))
+                )
+            };
             self.log.line(LogLevel::Warning, &line);
             progress.warning(&line.to_string());
         }
