@@ -114,17 +114,25 @@ impl XattrSet {
     }
 }
 
+/// A value for people: text when it is printable UTF-8 (a trailing NUL dropped), else
+/// `0x` and hex (ACLs and capabilities are binary).
+pub fn shown_value(value: &[u8]) -> String {
+    let text = value.strip_suffix(&[0]).unwrap_or(value);
+    match std::str::from_utf8(text) {
+        Ok(t) if t.chars().all(|c| !c.is_control()) => format!("\"{t}\""),
+        _ => format!("0x{}", crate::hash::hex(value)),
+    }
+}
+
 /// Which attributes a run reads: every namespace as root (`user`, `security`,
-/// `trusted`, `system.posix_acl_*`), `user.*` only otherwise (the others cannot be put
-/// back without privileges).
+/// `trusted`, `system.posix_acl_*`); otherwise `user.*` and POSIX ACLs, the ones an
+/// owner may put back on its own files (`security.*` and `trusted.*` need privileges).
 pub fn readable(as_root: bool) -> impl Fn(&[u8]) -> bool {
     move |name: &[u8]| {
         name.starts_with(b"user.")
-            || (as_root
-                && (name.starts_with(b"security.")
-                    || name.starts_with(b"trusted.")
-                    || name == ACL_ACCESS
-                    || name == ACL_DEFAULT))
+            || name == ACL_ACCESS
+            || name == ACL_DEFAULT
+            || (as_root && (name.starts_with(b"security.") || name.starts_with(b"trusted.")))
     }
 }
 
@@ -171,6 +179,7 @@ mod tests {
     fn only_user_attributes_without_root() {
         assert!(readable(false)(b"user.x"));
         assert!(!readable(false)(b"security.capability"));
+        assert!(readable(false)(b"system.posix_acl_access"));
         assert!(readable(true)(b"security.capability"));
         assert!(readable(true)(b"system.posix_acl_default"));
         assert!(!readable(true)(b"system.nfs4_acl"));

@@ -113,6 +113,8 @@ pub struct Item {
     pub mode: u32,
     /// A symlink's target.
     pub target: Option<String>,
+    /// Its extended attribute set (0: none).
+    pub xattrs: i64,
 }
 
 /// Every entry of a snapshot (the root `.` left out), in path-id order.
@@ -120,7 +122,7 @@ pub fn items(db: &Db, snapshot_id: i64) -> Result<Vec<Item>> {
     let conn = db.conn();
     let mut stmt = conn.prepare_cached(
         "SELECT e.path_id, p.path, e.kind, e.size, k.content_id, lower(hex(c.hash)),
-                e.mode, CAST(e.target AS TEXT)
+                e.mode, CAST(e.target AS TEXT), coalesce(e.xattr_set_id, 0)
          FROM entries e JOIN paths p ON p.id = e.path_id
          LEFT JOIN copies k ON k.id = e.copy_id LEFT JOIN contents c ON c.id = k.content_id
          WHERE e.snapshot_id = ?1 AND p.path != CAST('.' AS BLOB) ORDER BY e.path_id",
@@ -136,6 +138,7 @@ pub fn items(db: &Db, snapshot_id: i64) -> Result<Vec<Item>> {
                 hash: r.get(5)?,
                 mode: r.get(6)?,
                 target: r.get(7)?,
+                xattrs: r.get(8)?,
             })
         })?
         .collect::<rusqlite::Result<_>>()?;
@@ -234,6 +237,10 @@ pub struct Sighting {
     pub target: Option<String>,
     /// When `prune --keep-versions` removed this version from the snapshot, if it did.
     pub trimmed_at: Option<String>,
+    /// Its extended attribute set (0: none), which tells versions apart.
+    pub xattr_set: i64,
+    /// The names of its extended attributes (empty: none).
+    pub xattrs: String,
 }
 
 /// Every snapshot that holds `path` (of `name`, or any), oldest first; None when the
@@ -257,18 +264,19 @@ pub fn sightings(db: &Db, path: &[u8], name: Option<&str>) -> Result<Option<Vec<
     );
     let mut stmt = conn.prepare(&format!(
         "SELECT name, kind, size, mtime, hash, trimmed_at, mode, target, mtime_ns,
-                mtime_exact, timestamp FROM (
+                mtime_exact, timestamp, xattr_set FROM (
              SELECT s.sequence, s.instant_ns, s.id, s.name AS name, s.timestamp AS timestamp, e.kind, e.size,
                     {} AS mtime, lower(hex(c.hash)) AS hash, NULL AS trimmed_at,
                     printf('%04o', e.mode) AS mode, CAST(e.target AS TEXT) AS target,
-                    e.mtime_ns AS mtime_ns, e.mtime_exact AS mtime_exact
+                    e.mtime_ns AS mtime_ns, e.mtime_exact AS mtime_exact,
+                    coalesce(e.xattr_set_id, 0) AS xattr_set
              FROM snapshot_runs s CROSS JOIN entries e ON e.snapshot_id = s.id AND e.path_id = ?1
              LEFT JOIN copies k ON k.id = e.copy_id LEFT JOIN contents c ON c.id = k.content_id
              WHERE ?2 IS NULL OR s.name = ?2
              UNION ALL
              SELECT s.sequence, s.instant_ns, s.id, s.name, s.timestamp, 'file', t.size,
                     {trimmed_mtime}, lower(hex(t.hash)), t.trimmed_at,
-                    printf('%04o', t.mode), NULL, t.mtime_ns, NULL
+                    printf('%04o', t.mode), NULL, t.mtime_ns, NULL, 0
              FROM snapshot_runs s CROSS JOIN trimmed_entries t ON t.snapshot_id = s.id AND t.path_id = ?1
              WHERE ?2 IS NULL OR s.name = ?2)
          ORDER BY sequence, instant_ns, id",
@@ -286,9 +294,20 @@ pub fn sightings(db: &Db, path: &[u8], name: Option<&str>) -> Result<Option<Vec<
                 trimmed_at: r.get(5)?,
                 mode: r.get(6)?,
                 target: r.get(7)?,
+                xattr_set: r.get(11)?,
+                xattrs: String::new(),
             })
         })?
-        .collect::<rusqlite::Result<_>>()?;
+        .collect::<rusqlite::Result<Vec<Sighting>>>()?;
+    drop(stmt);
+    let mut names: std::collections::HashMap<i64, String> = Default::default();
+    let mut rows = rows;
+    for s in rows.iter_mut().filter(|s| s.xattr_set > 0) {
+        if let std::collections::hash_map::Entry::Vacant(v) = names.entry(s.xattr_set) {
+            v.insert(super::xattr_sets::body(db, s.xattr_set)?.names());
+        }
+        s.xattrs = names[&s.xattr_set].clone();
+    }
     Ok(Some(rows))
 }
 

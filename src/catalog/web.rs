@@ -139,12 +139,16 @@ pub struct Entry {
     pub hash: Option<String>,
     /// True when `verify` recorded its stored copy as damaged.
     pub damaged: bool,
+    /// Its extended attributes (names and values), when it had any.
+    #[serde(skip)]
+    pub xattrs: Option<crate::xattr_set::XattrSet>,
 }
 
 fn entry_columns() -> String {
     format!(
         "e.path_id, p.path, e.kind, e.size, {}, e.mode, e.target, e.copy_id,
-         lower(hex(c.hash)), coalesce(k.state = 'damaged', 0)",
+         lower(hex(c.hash)), coalesce(k.state = 'damaged', 0),
+         (SELECT body FROM xattr_sets WHERE id = e.xattr_set_id)",
         super::queries::mtime_text()
     )
 }
@@ -161,6 +165,9 @@ fn entry_row(r: &rusqlite::Row) -> rusqlite::Result<Entry> {
         copy_id: r.get(7)?,
         hash: r.get(8)?,
         damaged: r.get(9)?,
+        xattrs: r
+            .get::<_, Option<Vec<u8>>>(10)?
+            .and_then(|b| crate::xattr_set::XattrSet::decode(&b).ok()),
     })
 }
 
@@ -194,7 +201,8 @@ pub fn path_of(db: &Db, id: i64) -> Result<Option<Vec<u8>>> {
         .optional()?)
 }
 
-/// A path whose content stayed but whose mode or mtime changed between two snapshots.
+/// A path whose content stayed but whose mode, mtime or extended attributes changed
+/// between two snapshots.
 #[derive(Debug, Clone)]
 pub struct MetaChange {
     pub path: Vec<u8>,
@@ -203,18 +211,23 @@ pub struct MetaChange {
     pub new_mode: u32,
     pub old_mtime_ns: i64,
     pub new_mtime_ns: i64,
+    /// Whether its extended attributes changed.
+    pub xattrs_changed: bool,
 }
 
 /// What makes a path a metadata change between snapshots ?1 and ?2: in both, with the
-/// same kind and content, another mode or mtime.
+/// same kind and content, another mode, mtime or attribute set.
 const META_CHANGE: &str =
     "FROM entries x JOIN entries y ON y.snapshot_id = ?2 AND y.path_id = x.path_id
          JOIN paths p ON p.id = x.path_id
          LEFT JOIN copies kx ON kx.id = x.copy_id LEFT JOIN copies ky ON ky.id = y.copy_id
          WHERE x.snapshot_id = ?1 AND x.kind = y.kind AND kx.content_id IS ky.content_id
-           AND (x.mode != y.mode OR x.mtime_ns != y.mtime_ns) AND p.path != CAST('.' AS BLOB)";
+           AND (x.mode != y.mode OR x.mtime_ns != y.mtime_ns
+                OR x.xattr_set_id IS NOT y.xattr_set_id)
+           AND p.path != CAST('.' AS BLOB)";
 
-/// Paths in both snapshots with the same kind and content but another mode or mtime,
+/// Paths in both snapshots with the same kind and content but another mode, mtime or
+/// attribute set,
 /// by path, `limit` from `offset`, and how many there are.
 pub fn meta_changes(
     db: &Db,
@@ -229,7 +242,8 @@ pub fn meta_changes(
         |r| r.get(0),
     )?;
     let mut stmt = db.conn().prepare_cached(&format!(
-        "SELECT p.path, x.mode, y.mode, x.mtime_ns, y.mtime_ns, p.id {META_CHANGE}
+        "SELECT p.path, x.mode, y.mode, x.mtime_ns, y.mtime_ns, p.id,
+                x.xattr_set_id IS NOT y.xattr_set_id {META_CHANGE}
          ORDER BY p.path LIMIT ?3 OFFSET ?4"
     ))?;
     let rows = stmt.query_map(params![a, b, limit, offset], |r| {
@@ -240,6 +254,7 @@ pub fn meta_changes(
             old_mtime_ns: r.get(3)?,
             new_mtime_ns: r.get(4)?,
             path_id: r.get(5)?,
+            xattrs_changed: r.get(6)?,
         })
     })?;
     Ok((rows.collect::<rusqlite::Result<_>>()?, total))

@@ -1,6 +1,8 @@
 //! Owns the `xattr_sets` table: each distinct set of extended attributes once, found
 //! by its hash, and the ids entries and stored copies refer to it by.
 
+use std::collections::HashMap;
+
 use anyhow::{Context, Result};
 use rusqlite::OptionalExtension;
 
@@ -54,6 +56,18 @@ pub fn body(db: &Db, id: i64) -> Result<XattrSet> {
     XattrSet::decode(&bytes)
 }
 
+/// Every recorded set by id (a catalog holds one row per distinct set, so few).
+pub fn all(db: &Db) -> Result<HashMap<i64, XattrSet>> {
+    let mut stmt = db.conn().prepare("SELECT id, body FROM xattr_sets")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
+    let mut out = HashMap::new();
+    for row in rows {
+        let (id, body) = row?;
+        out.insert(id, XattrSet::decode(&body)?);
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,5 +84,6 @@ mod tests {
         assert_eq!(body(&db, id).unwrap(), set);
         assert_eq!(find(&db, &set.hash()).unwrap(), Some(id));
         assert_eq!(max_id(&db).unwrap(), id);
+        assert_eq!(all(&db).unwrap()[&id], set);
     }
 }

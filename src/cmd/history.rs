@@ -51,6 +51,7 @@ pub fn run(config: &Config, ui: &Ui, args: &HistoryArgs) -> Result<Outcome> {
         },
         "hash",
         "mode",
+        "xattrs",
         "target",
         if args.out.json {
             "trimmed"
@@ -68,6 +69,7 @@ pub fn run(config: &Config, ui: &Ui, args: &HistoryArgs) -> Result<Outcome> {
             Cell::Time(v.seen.mtime_ns),
             v.seen.hash.into(),
             v.seen.mode.into(),
+            v.seen.xattrs.into(),
             v.seen.target.into(),
             v.seen
                 .trimmed_at

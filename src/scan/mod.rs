@@ -53,6 +53,26 @@ pub enum XattrScan {
 }
 
 impl XattrScan {
+    /// What a run into backup root `root` does with extended attributes: `XATTRS =
+    /// false` (`enabled` false) ignores them; otherwise they are kept, or only recorded
+    /// when the root's filesystem cannot hold them (then modes are narrowed to what an
+    /// ACL grants, as without `XATTRS`).
+    pub fn for_root(enabled: bool, root: &Path) -> XattrScan {
+        if !enabled {
+            return XattrScan::Ignore;
+        }
+        let as_root = crate::sys::users::effective_uid() == 0;
+        let holds = at::with_cstr(root.as_os_str().as_encoded_bytes(), |p| {
+            Ok(xattr::holds_user_attrs(p))
+        })
+        .unwrap_or(false);
+        if holds {
+            XattrScan::Keep { as_root }
+        } else {
+            XattrScan::Record { as_root }
+        }
+    }
+
     /// Whether sets are read, and which names.
     fn reads(self) -> Option<bool> {
         match self {

@@ -24,3 +24,4 @@ mod time;
 mod upgrade;
 mod verify;
 mod watch;
+mod xattrs;

@@ -1,5 +1,6 @@
 //! A backup root made by an earlier phlb keeps working: its catalog (schema v5, the last
-//! shape before the trust fixes) is upgraded in place by the next writer.
+//! shape before the trust fixes), v10, v11 and v13 (before attributes), is upgraded in
+//! place by the next writer.
 
 use std::fs;
 
@@ -253,4 +254,46 @@ fn a_v11_root_upgrades_then_verifies_restores_and_prunes() {
     assert_ok(&env.run(&["prune", "--keep-last", "1"]));
     assert_eq!(env.snapshots("src"), vec![newest]);
     assert_ok(&env.run(&["verify"]));
+}
+
+#[test]
+fn a_v13_root_from_before_attributes_stores_a_new_copy_of_each_file_that_has_some() {
+    // The main before #31 (catalog v13) kept no attributes: its stored copies carry none.
+    // The first run of the new phlb stores one new copy of each file that has some, says
+    // how many in its summary, links the rest, and the old snapshot still restores.
+    let env = Env::new();
+    let tagged = env.write("tagged.txt", b"has an attribute");
+    env.write("plain.txt", b"has none");
+    crate::xattrs::setfattr(&tagged, "user.k", "v");
+    env.config("XATTRS = false");
+    let old = env.backup();
+    downgrade_to_v13(&env);
+    assert!(crate::xattrs::attrs(&old.join("tagged.txt")).is_empty());
+    env.config("");
+    let out = env.run(&["backup", env.src.to_str().unwrap()]);
+    assert_ok(&out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("attributes: 1 files stored anew"), "{text}");
+    assert_eq!(
+        env.sql_int("SELECT max(version) FROM refinery_schema_history"),
+        14
+    );
+    let new = env.snapshots("src").pop().unwrap();
+    assert_ne!(ino(&old.join("tagged.txt")), ino(&new.join("tagged.txt")));
+    assert_eq!(ino(&old.join("plain.txt")), ino(&new.join("plain.txt")));
+    assert_eq!(
+        crate::xattrs::attrs(&new.join("tagged.txt")),
+        crate::xattrs::attrs(&tagged)
+    );
+    assert_ok(&env.run(&["verify"]));
+    let out = env.dir.path().join("old");
+    let label = format!("src/{}", old.file_name().unwrap().to_str().unwrap());
+    assert_ok(&env.restore(&[&label], &out));
+    assert_eq!(
+        fs::read(out.join("tagged.txt")).unwrap(),
+        b"has an attribute"
+    );
+    // The next run links everything.
+    let third = env.backup();
+    assert_eq!(ino(&new.join("tagged.txt")), ino(&third.join("tagged.txt")));
 }

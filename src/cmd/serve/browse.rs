@@ -190,6 +190,18 @@ pub fn file(app: &App, req: &Request) -> Answer {
             esc(&visible(t))
         );
     }
+    if let Some(set) = &e.xattrs {
+        body.push_str("<tr><th>extended attributes</th><td class=\"mono\" id=\"xattrs\">");
+        for (name, value) in set.attrs() {
+            let _ = write!(
+                body,
+                "{} = {}<br>",
+                esc(&visible(name)),
+                esc(&crate::xattr_set::shown_value(value))
+            );
+        }
+        body.push_str("</td></tr>");
+    }
     body.push_str("</table><p>");
     if e.kind == "file" {
         body.push_str(&link(

@@ -153,7 +153,7 @@ pub fn diff_part(app: &App, req: &Request) -> Answer {
     }
     out.push_str(
         "<h2>Metadata changes (same content)</h2><table id=\"meta-changes\"><tr><th>path</th>\
-         <th>mode</th><th>mtime</th></tr>",
+         <th>mode</th><th>mtime</th><th>extended attributes</th></tr>",
     );
     for m in &meta {
         let mode = if m.old_mode == m.new_mode {
@@ -171,13 +171,14 @@ pub fn diff_part(app: &App, req: &Request) -> Answer {
         };
         let _ = write!(
             out,
-            "<tr><td>{}</td><td class=\"mono\">{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td class=\"mono\">{}</td><td>{}</td><td>{}</td></tr>",
             link(
                 &format!("file?s={}&p={}", b.id, m.path_id),
                 &visible(&m.path)
             ),
             mode,
-            esc(&mtime)
+            esc(&mtime),
+            if m.xattrs_changed { "changed" } else { "" }
         );
     }
     out.push_str("</table>");

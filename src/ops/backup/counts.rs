@@ -49,6 +49,9 @@ pub struct Counts {
     pub vanished: u64,
     /// Files and folders whose ACLs or extended attributes were not kept.
     pub not_kept: u64,
+    /// Of `copied`: files whose content was stored already, under other extended
+    /// attributes (changed since, or a copy made before phlb kept them).
+    pub attrs_anew: u64,
     /// Bytes of all regular files in the snapshot.
     pub bytes: u64,
     /// Bytes written as new stored copies.
@@ -126,20 +129,34 @@ impl Counts {
             } else {
                 String::new()
             },
-            if self.not_kept > 0 {
-                format!(
-                    "  not kept: {} files or folders with ACLs or xattrs (modes keep only what an ACL grants)\n",
-                    self.not_kept
-                )
-            } else {
-                String::new()
-            },
+            self.attrs_lines(),
             human_bytes(self.new_bytes),
             human_bytes(self.bytes),
             self.new_bytes,
             self.bytes,
             human_duration(elapsed),
         )
+    }
+}
+
+impl Counts {
+    /// The summary's lines about extended attributes (none when there is nothing to say).
+    fn attrs_lines(&self) -> String {
+        let mut out = String::new();
+        if self.attrs_anew > 0 {
+            out.push_str(&format!(
+                "  attributes: {} files stored anew, same content under other extended \
+                 attributes (changed, or stored before phlb kept them)\n",
+                self.attrs_anew
+            ));
+        }
+        if self.not_kept > 0 {
+            out.push_str(&format!(
+                "  not kept: {} files or folders with ACLs or xattrs (modes keep only what an ACL grants)\n",
+                self.not_kept
+            ));
+        }
+        out
     }
 }
 

@@ -154,26 +154,6 @@ pub(crate) fn scan_options(config: &Config, root: &Path) -> Result<ScanOptions> 
         select: Arc::new(Selection::compile(&config.select_spec())?),
         one_file_system: config.one_file_system,
         exclude,
-        xattrs: xattr_scan(config, root),
+        xattrs: crate::scan::XattrScan::for_root(config.xattrs, root),
     })
-}
-
-/// What a run into `root` does with extended attributes: `XATTRS = false` ignores them;
-/// otherwise they are kept, or only recorded when the backup filesystem cannot hold
-/// them (then modes are narrowed to what an ACL grants, as without `XATTRS`).
-pub(crate) fn xattr_scan(config: &Config, root: &Path) -> crate::scan::XattrScan {
-    use crate::scan::XattrScan;
-    if !config.xattrs {
-        return XattrScan::Ignore;
-    }
-    let as_root = store::running_as_root();
-    let holds = crate::sys::at::with_cstr(root.as_os_str().as_encoded_bytes(), |p| {
-        Ok(crate::sys::xattr::holds_user_attrs(p))
-    })
-    .unwrap_or(false);
-    if holds {
-        XattrScan::Keep { as_root }
-    } else {
-        XattrScan::Record { as_root }
-    }
 }

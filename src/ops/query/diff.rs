@@ -14,12 +14,14 @@ pub struct Change {
     pub from: Option<String>,
     pub kind: String,
     pub size: i64,
-    /// For `modified`: what changed (content, kind, mode, symlink target).
+    /// For `modified`: what changed (content, kind, mode, symlink target, extended
+    /// attributes).
     pub detail: Option<String>,
 }
 
 /// What changed in one path between two snapshots (None: nothing recorded did): its
-/// kind (`file -> dir`), content, symlink target (`-> new`), mode (`0644 -> 0600`).
+/// kind (`file -> dir`), content, symlink target (`-> new`), mode (`0644 -> 0600`),
+/// extended attributes.
 fn difference(o: &Item, n: &Item) -> Option<String> {
     let mut what = Vec::new();
     if o.kind != n.kind {
@@ -37,6 +39,9 @@ fn difference(o: &Item, n: &Item) -> Option<String> {
         }
         if o.mode != n.mode && o.kind != "symlink" {
             what.push(format!("mode {:04o} -> {:04o}", o.mode, n.mode));
+        }
+        if o.xattrs != n.xattrs {
+            what.push("extended attributes".to_string());
         }
     }
     (!what.is_empty()).then(|| what.join(", "))
@@ -130,6 +135,7 @@ mod tests {
             hash: None,
             mode: 0o644,
             target: None,
+            xattrs: 0,
         }
     }
 

@@ -18,7 +18,7 @@ pub struct Version {
 }
 
 /// Groups sightings (oldest first) into versions: a new version starts where the
-/// content, kind, mtime, mode or symlink target changes, where prune trimmed it, or
+/// content, kind, mtime, mode, symlink target or extended attributes change, where prune trimmed it, or
 /// where the snapshot name changes (nested sources).
 pub fn versions(sightings: Vec<Sighting>) -> Vec<Version> {
     let mut versions: Vec<Version> = Vec::new();
@@ -31,6 +31,7 @@ pub fn versions(sightings: Vec<Sighting>) -> Vec<Version> {
                     && v.seen.mtime == s.mtime
                     && v.seen.mode == s.mode
                     && v.seen.target == s.target
+                    && v.seen.xattr_set == s.xattr_set
                     && v.seen.trimmed_at.is_some() == s.trimmed_at.is_some() =>
             {
                 v.last = s.snapshot.to_string();

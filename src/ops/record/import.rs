@@ -85,11 +85,26 @@ impl Importer<'_> {
         let listed = manifest_path
             .as_ref()
             .map(|p| manifest::read(p).map(|(m, _)| m).unwrap_or_default());
+        // Attributes are read back from the snapshot's inodes, where a backup put them
+        // (a root whose filesystem cannot hold them had them in the catalog only).
         let opts = ScanOptions {
             one_file_system: true,
+            xattrs: scan::XattrScan::for_root(self.config.xattrs, self.root),
             ..ScanOptions::default()
         };
         let mut scan = scan::scan(&folder.dir, &opts);
+        let mut set_ids: HashMap<[u8; 32], i64> = HashMap::new();
+        for e in &mut scan.entries {
+            if let Some(set) = &e.xattr_set {
+                let hash = set.hash();
+                e.meta.xattrs = match set_ids.get(&hash) {
+                    Some(&id) => id,
+                    None => *set_ids
+                        .entry(hash)
+                        .or_insert(crate::catalog::xattr_sets::id_of(db, set)?),
+                };
+            }
+        }
         super::temp_files::drop_temp_files(
             &folder.dir,
             &mut scan.entries,

@@ -11,6 +11,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 
+use super::attrs::Attrs;
 use super::meta;
 use super::target::{cname, look, split, Found, Replace, Target, Temp};
 use crate::catalog::entries::Recorded;
@@ -40,6 +41,8 @@ pub struct Ctx<'a> {
     pub target: &'a Target,
     pub replace: Replace,
     pub as_root: bool,
+    /// The recorded attribute sets, and what the target would not take.
+    pub attrs: &'a Attrs,
 }
 
 /// One worker's state: its buffer and the target folder it wrote in last.
@@ -92,7 +95,10 @@ pub fn judge(ctx: &Ctx, dir: BorrowedFd, name: &CString, rec: &Recorded) -> Opti
                 && at::read_link_at(dir, name).ok().as_deref()
                     == rec.target.as_deref().map(|t| Path::new(os(t)))
         }
-        _ => meta::unchanged(&st, &rec.meta, ctx.as_root),
+        _ => {
+            meta::unchanged(&st, &rec.meta, ctx.as_root)
+                && ctx.attrs.same_on(dir, name, rec, ctx.as_root)
+        }
     };
     if same {
         return Some(Done::Unchanged);
@@ -176,8 +182,13 @@ impl Copier<'_> {
                     Err(e) => format!("{why}; removed (cannot keep it aside: {e})"),
                 });
             }
-            let finished = meta::set_fd(dst.as_fd(), &rec.meta, as_root, meta::own_ids())
-                .and_then(|()| temp.rename_to(&name, replace));
+            let set = ctx.attrs.of(rec);
+            let finished = meta::set_fd(dst.as_fd(), &rec.meta, as_root, meta::own_ids(), set)
+                .and_then(|skipped| {
+                    temp.rename_to(&name, replace)?;
+                    ctx.attrs.note(&rec.path, skipped);
+                    Ok(())
+                });
             match finished {
                 Ok(()) => Done::Restored,
                 Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
@@ -202,8 +213,15 @@ impl Copier<'_> {
         let temp = Temp::new(dir);
         let made = temp
             .create_symlink(rec.target.as_deref().unwrap_or_default())
-            .and_then(|()| meta::set_symlink(dir, &temp.name, &rec.meta, as_root))
-            .and_then(|()| temp.rename_to(&name, replace));
+            .and_then(|()| {
+                let set = ctx.attrs.of(rec);
+                meta::set_symlink(dir, &temp.name, &rec.meta, as_root, set)
+            })
+            .and_then(|skipped| {
+                temp.rename_to(&name, replace)?;
+                ctx.attrs.note(&rec.path, skipped);
+                Ok(())
+            });
         match made {
             Ok(()) => Done::Restored,
             Err(e) => Done::Failed(e.to_string()),

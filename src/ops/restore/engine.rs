@@ -128,10 +128,14 @@ pub fn restore(
     for rec in finish.into_iter().rev() {
         let set = ctx.target.dir(&rec.path).and_then(|fd| {
             let st = crate::sys::at::stat_fd(fd.as_fd())?;
-            meta::set_fd(fd.as_fd(), &rec.meta, ctx.as_root, (st.st_uid, st.st_gid))
+            let owner = (st.st_uid, st.st_gid);
+            meta::set_fd(fd.as_fd(), &rec.meta, ctx.as_root, owner, ctx.attrs.of(rec))
         });
         let done = match set {
-            Ok(()) => Done::Restored,
+            Ok(skipped) => {
+                ctx.attrs.note(&rec.path, skipped);
+                Done::Restored
+            }
             Err(e) => Done::Failed(format!("cannot set the folder's metadata: {e}")),
         };
         tell.done(&rec.path, What::Folder, done);

@@ -33,6 +33,9 @@ pub struct Tally {
     /// Files of what was asked that `prune --keep-versions` had removed from the
     /// snapshot (not restored: they are not in it).
     pub trimmed: u64,
+    /// Paths some of whose recorded extended attributes the target would not take
+    /// (restored otherwise).
+    pub attrs_dropped: u64,
 }
 
 impl Tally {
@@ -133,6 +136,7 @@ pub fn summary(
             "damaged": t.damaged,
             "failed": t.failed,
             "trimmed": {"files": t.trimmed, "at": trimmed_at},
+            "attributes_not_restored": t.attrs_dropped,
             "seconds": took.as_secs_f64(),
         });
         return format!("{}\n", serde_json::to_string_pretty(&v).unwrap_or_default());
@@ -159,6 +163,12 @@ pub fn summary(
         line.push_str(&format!(
             "; {} damaged in the backup (left as *.phlb-damaged)",
             t.damaged
+        ));
+    }
+    if t.attrs_dropped > 0 {
+        line.push_str(&format!(
+            "; extended attributes of {} not put back (the target cannot hold them)",
+            t.attrs_dropped
         ));
     }
     line.push_str(&format!("; failed {}", t.failed));

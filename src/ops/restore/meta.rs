@@ -1,25 +1,39 @@
-//! Giving restored things their recorded metadata: owner (as root), mode with
-//! setuid/setgid/sticky, and mtime to the nanosecond; and telling a file in the target
-//! that already has it (left as it is).
+//! Giving restored things their recorded metadata: owner (as root), extended attributes,
+//! mode with setuid/setgid/sticky, and mtime to the nanosecond; and telling a file in the
+//! target that already has it (left as it is).
 
 use std::ffi::CStr;
 use std::io;
 use std::os::fd::BorrowedFd;
 
+use super::attrs;
 use crate::scan::Meta;
 use crate::store::mtime_only;
 use crate::sys::{meta as sys_meta, users};
+use crate::xattr_set::XattrSet;
 
 /// Gives the open file or folder `fd`, now owned by `owner`, its recorded owner (as
-/// root), mode and mtime. The owner goes first: changing it clears setuid and
-/// setgid, which the mode then sets.
-pub fn set_fd(fd: BorrowedFd, meta: &Meta, as_root: bool, owner: (u32, u32)) -> io::Result<()> {
+/// root), attributes `set`, mode and mtime. The owner goes first: changing it clears
+/// setuid, setgid and capabilities. ACLs go before the mode (which then sets their
+/// mask), the other attributes after it, capabilities last. Returns why some attribute
+/// was not put back, when one was not (the target cannot hold it).
+pub fn set_fd(
+    fd: BorrowedFd,
+    meta: &Meta,
+    as_root: bool,
+    owner: (u32, u32),
+    set: Option<&XattrSet>,
+) -> io::Result<Option<String>> {
     if as_root && (meta.uid, meta.gid) != owner {
         sys_meta::chown_fd(fd, meta.uid, meta.gid)?;
     }
+    let (acls, rest) = set.map(XattrSet::in_restore_order).unwrap_or_default();
+    let skipped = attrs::put_fd(fd, &acls)?;
     sys_meta::chmod_fd(fd, meta.mode as libc::mode_t)?;
+    let skipped = attrs::put_fd(fd, &rest)?.or(skipped);
     let t = mtime_only(meta.mtime_ns);
-    sys_meta::set_times_fd(fd, &t)
+    sys_meta::set_times_fd(fd, &t)?;
+    Ok(skipped)
 }
 
 /// The user and group new files get (asked once).
@@ -28,15 +42,24 @@ pub fn own_ids() -> (u32, u32) {
     *IDS.get_or_init(|| (users::effective_uid(), users::effective_gid()))
 }
 
-/// Gives symlink `name` in folder `dir` its recorded owner (as root) and mtime (a
-/// symlink has no mode of its own on Linux).
-pub fn set_symlink(dir: BorrowedFd, name: &CStr, meta: &Meta, as_root: bool) -> io::Result<()> {
+/// Gives symlink `name` in folder `dir` its recorded owner (as root), attributes and
+/// mtime (a symlink has no mode of its own on Linux).
+pub fn set_symlink(
+    dir: BorrowedFd,
+    name: &CStr,
+    meta: &Meta,
+    as_root: bool,
+    set: Option<&XattrSet>,
+) -> io::Result<Option<String>> {
     let flags = libc::AT_SYMLINK_NOFOLLOW;
     if as_root {
         sys_meta::chown_at(dir, name, meta.uid, meta.gid, flags)?;
     }
+    let (acls, rest) = set.map(XattrSet::in_restore_order).unwrap_or_default();
+    let skipped = attrs::put_at(dir, name, &[acls, rest].concat())?;
     let t = mtime_only(meta.mtime_ns);
-    sys_meta::set_times_at(Some(dir), name, &t, flags)
+    sys_meta::set_times_at(Some(dir), name, &t, flags)?;
+    Ok(skipped)
 }
 
 /// True when a file in the target with `st` already is the recorded one as far as size,
@@ -69,7 +92,7 @@ mod tests {
             xattrs: 0,
         };
         let f = std::fs::File::open(&p).unwrap();
-        set_fd(f.as_fd(), &meta, false, own_ids()).unwrap();
+        set_fd(f.as_fd(), &meta, false, own_ids(), None).unwrap();
         let st = crate::sys::at::stat_fd(f.as_fd()).unwrap();
         assert!(unchanged(&st, &meta, false));
         let other = Meta {

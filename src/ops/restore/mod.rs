@@ -3,6 +3,7 @@
 //! lock (it only reads the backup root) and holds the snapshot's shared lock, so a
 //! prune or forget waits for it instead of removing the snapshot mid-restore.
 
+mod attrs;
 mod copy;
 mod dry_run;
 mod engine;
@@ -115,6 +116,7 @@ pub fn restore(
     let entries = snapshot_entries(&conn, snap.id)?;
     let groups = source_link_groups(&conn, snap.id)?;
     let trimmed = crate::catalog::trim::trimmed_paths(&conn, snap.id)?;
+    let attrs = attrs::Attrs::load(&conn, &entries)?;
     drop(conn);
     drop(catalog);
     let picked = pick::pick(&entries, &options.paths, &trimmed)?;
@@ -132,6 +134,7 @@ pub fn restore(
         target,
         replace: options.replace,
         as_root: crate::store::running_as_root(),
+        attrs: &attrs,
     });
     let mut tell = Ledger {
         progress: &progress,
@@ -151,6 +154,17 @@ pub fn restore(
              the others are missing (run it again to finish)"
         ));
         engine::restore(ctx, &picked, &groups, config.worker_count(), &mut tell);
+    }
+    let dropped = attrs.dropped_so_far();
+    if let Some((rel, why)) = &dropped.first {
+        tell.tally.attrs_dropped = dropped.paths;
+        progress.note(&format!(
+            "{}: {why}; the extended attributes of {} path{} were not all put back \
+             (counted in the summary)",
+            one_line(&options.to.join(copy::os(rel))),
+            dropped.paths,
+            if dropped.paths == 1 { "" } else { "s" },
+        ));
     }
     progress.finish();
     Ok(Restored {

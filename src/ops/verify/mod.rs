@@ -7,6 +7,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
+mod attrs;
 mod content;
 mod damage;
 mod listing;
@@ -173,6 +174,7 @@ pub fn verify(
             .map(|s| root.join(crate::layout::snapshot_dir_rel(&s.name, &s.timestamp, true)))
             .collect(),
     );
+    let sets = attrs::Sets::load(&db, &root)?;
     let mut entries_checked = 0u64;
     for (index, snap) in targets.iter().enumerate() {
         let algo: HashAlgo = snap.hash_algo;
@@ -220,6 +222,7 @@ pub fn verify(
             index: index as u32,
             paths: &paths,
             algo,
+            sets: &sets,
         };
         check_entries(&checking, &recorded, &mut inodes, &mut report);
         listing::check_unknown(snap, &paths.dir, &recorded, &mut report);
@@ -280,9 +283,11 @@ struct Checking<'a> {
     index: u32,
     paths: &'a SnapshotPaths,
     algo: HashAlgo,
+    sets: &'a attrs::Sets,
 }
 
-/// Checks each recorded entry on disk (kind, target, size, mtime, mode) and groups the
+/// Checks each recorded entry on disk (kind, target, size, mtime, mode, extended
+/// attributes) and groups the
 /// files by inode for hashing.
 fn check_entries(
     checking: &Checking,
@@ -321,6 +326,14 @@ fn check_entries(
             );
             report.problem(&what, &why);
             continue;
+        }
+        // A file's attributes live on its stored copy; a folder or symlink has its own.
+        let set = match (&rec.kind, &rec.copy) {
+            (Kind::File, Some(copy)) => copy.meta.xattrs,
+            _ => rec.meta.xattrs,
+        };
+        if let Some(why) = checking.sets.differs(&path, set) {
+            report.problem(&what, &why);
         }
         match rec.kind {
             Kind::Symlink => {

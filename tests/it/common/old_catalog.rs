@@ -1,5 +1,5 @@
-//! A catalog made as an older phlb made it: the v11 shape (before the stamp side file
-//! and creation order), for upgrade tests.
+//! A catalog made as an older phlb made it, for upgrade tests: the v13 shape (before
+//! extended attributes) and the v11 shape (before the stamp side file and creation order).
 
 use super::Env;
 use std::fs;
@@ -18,12 +18,26 @@ pub const UNDO_V12: &str = "DROP INDEX snapshot_runs_by_order;
             finished_at, files, bytes, new_bytes, time_source, trimmed
      FROM snapshot_runs;";
 
+/// Undoes V14 (extended attribute sets): the v13 shape main had before #31.
+pub const UNDO_V14: &str = "ALTER TABLE entries DROP COLUMN xattr_set_id;
+     ALTER TABLE copies DROP COLUMN xattr_set_id;
+     DROP TABLE xattr_sets;";
+
+/// Turns a current catalog back into the v13 shape (no attribute sets recorded).
+pub fn downgrade_to_v13(env: &Env) {
+    env.db()
+        .execute_batch(&format!(
+            "{UNDO_V14} DELETE FROM refinery_schema_history WHERE version > 13;"
+        ))
+        .unwrap();
+}
+
 /// Turns a current catalog back into the v11 shape of today's main, and removes the side
 /// files it does not write.
 pub fn downgrade_to_v11(env: &Env) {
     env.db()
         .execute_batch(&format!(
-            "{UNDO_V12} DELETE FROM refinery_schema_history WHERE version > 11;"
+            "{UNDO_V14} {UNDO_V12} DELETE FROM refinery_schema_history WHERE version > 11;"
         ))
         .unwrap();
     for name in fs::read_dir(&env.root).unwrap().flatten() {

@@ -136,6 +136,12 @@ impl Run<'_> {
         if how == How::Copied {
             self.counts.copied += 1;
             self.counts.new_bytes += meta.size;
+            // Same content as the path's stored copy, other attributes (a changed
+            // attribute, or a copy made before attributes were kept).
+            self.counts.attrs_anew +=
+                u64::from(prev.as_ref().is_some_and(|p| {
+                    Some(&p.hash) == hash.as_ref() && p.copy.xattrs != meta.xattrs
+                }));
         } else {
             self.counts.linked += 1;
             self.counts.unchanged += u64::from(how == How::Unchanged);
