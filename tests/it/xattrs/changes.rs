@@ -97,3 +97,46 @@ fn verify_finds_an_attribute_changed_by_hand_in_a_snapshot() {
         "{err}"
     );
 }
+
+#[test]
+fn add_reads_the_attributes_back_from_the_snapshots() {
+    let env = Env::new();
+    let f = env.write("a.txt", b"alpha");
+    env.write("b.txt", b"beta");
+    setfattr(&f, "user.k", "v");
+    let first = env.backup();
+    env.remove_catalog();
+    assert_ok(&env.run(&["add", "-q"]));
+    assert_eq!(
+        env.sql_int("SELECT count(*) FROM entries WHERE xattr_set_id IS NOT NULL"),
+        1
+    );
+    // The rebuilt catalog knows the stored copy's set: the next run links, not copies.
+    let second = env.backup();
+    assert_eq!(ino(&first.join("a.txt")), ino(&second.join("a.txt")));
+    let to = env.dir.path().join("out");
+    assert_ok(&env.restore(&[&label(&first)], &to));
+    assert_eq!(attrs(&to.join("a.txt")), attrs(&f));
+}
+
+#[test]
+fn the_web_ui_shows_a_path_attributes_and_a_change_of_them() {
+    use crate::common::serve::*;
+    let env = Env::new();
+    let f = env.write("a.txt", b"alpha");
+    setfattr(&f, "user.colour", "blue");
+    env.backup();
+    setfattr(&f, "user.colour", "green");
+    env.backup();
+    let srv = Server::start(&env);
+    let id = path_id(&env, "a.txt");
+    let page = srv.get(&format!("/file?s=2&p={id}")).text();
+    let shown = page.split("id=\"xattrs\"").nth(1).unwrap_or_default();
+    assert!(shown.contains("user.colour = &quot;green&quot;"), "{page}");
+    let diff = srv.get("/diff/part?a=1&b=2").text();
+    let meta = diff.split("id=\"meta-changes\"").nth(1).unwrap_or_default();
+    assert!(
+        meta.contains(">a.txt<") && meta.contains("<td>changed</td>"),
+        "{diff}"
+    );
+}
