@@ -159,13 +159,17 @@ fn describe(
     };
     // A symlink's attributes (only trusted.* and security.*, which only root reads) do
     // not widen anything: looked at only when they are kept.
-    let probed = match (kind, how) {
-        (Kind::Symlink, super::XattrScan::Keep { as_root: true }) => xattr::probe_at(dir, name),
-        (Kind::Symlink, _) => Xattrs::None,
+    let how = match (kind, how) {
+        (Kind::Symlink, super::XattrScan::Keep { as_root: true }) => how,
+        (Kind::Symlink, _) => super::XattrScan::Ignore,
+        _ => how,
+    };
+    let probe = || match kind {
+        Kind::Symlink => Xattrs::None,
         _ => xattr::probe_at(dir, name),
     };
-    let (xattr_set, xattrs) = match super::attributes(how, probed, |w| xattr::read_at(dir, name, w))
-    {
+    let read = |w: &dyn Fn(&[u8]) -> bool| xattr::read_probe_at(dir, name, w);
+    let (xattr_set, xattrs) = match super::attributes(how, probe, read) {
         Ok(found) => found,
         Err(err) => {
             return Some(Found::Problem(Problem {

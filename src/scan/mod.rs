@@ -83,17 +83,24 @@ impl XattrScan {
 }
 
 /// What the walk found of one entry's attributes: its set (when read), and what the
-/// snapshot's inode does not keep (`Entry::xattrs`), which narrows the mode.
+/// snapshot's inode does not keep (`Entry::xattrs`), which narrows the mode. `probe`
+/// only asks whether there are any (attributes not read); `read` reads the wanted ones
+/// and probes all of them from one listing.
 fn attributes(
     how: XattrScan,
-    probed: Xattrs,
-    read: impl FnOnce(&dyn Fn(&[u8]) -> bool) -> std::io::Result<Vec<crate::sys::xattr::Attr>>,
+    probe: impl FnOnce() -> Xattrs,
+    read: impl FnOnce(&dyn Fn(&[u8]) -> bool) -> std::io::Result<(Vec<crate::sys::xattr::Attr>, Xattrs)>,
 ) -> std::io::Result<(Option<std::sync::Arc<crate::xattr_set::XattrSet>>, Xattrs)> {
-    let Some(as_root) = how.reads().filter(|_| probed != Xattrs::None) else {
-        return Ok((None, probed));
+    let Some(as_root) = how.reads() else {
+        return Ok((None, probe()));
     };
     let wanted = crate::xattr_set::readable(as_root);
-    let set = crate::xattr_set::XattrSet::new(read(&wanted)?).map(std::sync::Arc::new);
+    let (attrs, probed) = match read(&wanted) {
+        // A filesystem without attributes: nothing to read, nothing to narrow.
+        Err(e) if e.raw_os_error() == Some(libc::ENOTSUP) => return Ok((None, Xattrs::None)),
+        other => other?,
+    };
+    let set = crate::xattr_set::XattrSet::new(attrs).map(std::sync::Arc::new);
     let unkept = match how {
         XattrScan::Keep { .. } => Xattrs::None,
         _ => probed,
@@ -216,15 +223,17 @@ pub fn walk(root: &SourceDir, opts: &ScanOptions, mut sink: impl FnMut(Found) ->
         }
     };
     let root_dev = st.st_dev;
-    let probed = xattr::probe_fd(fd.as_fd());
-    let (xattr_set, xattrs) =
-        match attributes(opts.xattrs, probed, |w| xattr::read_fd(fd.as_fd(), w)) {
-            Ok(found) => found,
-            Err(err) => {
-                sink(problem(format!("cannot read extended attributes: {err}")));
-                return;
-            }
-        };
+    let (xattr_set, xattrs) = match attributes(
+        opts.xattrs,
+        || xattr::probe_fd(fd.as_fd()),
+        |w| xattr::read_probe_fd(fd.as_fd(), w),
+    ) {
+        Ok(found) => found,
+        Err(err) => {
+            sink(problem(format!("cannot read extended attributes: {err}")));
+            return;
+        }
+    };
     let mut meta = Meta::from_stat(&st);
     meta.mode = xattrs.narrow(meta.mode);
     let entry = Entry {

@@ -10,6 +10,9 @@ use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 
+mod read;
+pub use read::{read_at, read_fd, read_path, read_probe_at, read_probe_fd, Attr};
+
 /// The extended attributes an entry has, which a snapshot does not keep.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Xattrs {
@@ -67,17 +70,12 @@ pub fn acl_bits(value: &[u8]) -> Option<u32> {
 /// Says what extended attributes entry `name` of folder `dir` has (a symlink is not
 /// followed). One syscall when it has none.
 pub fn probe_at(dir: BorrowedFd, name: &CStr) -> Xattrs {
-    let via = if NO_XATTRAT.load(Ordering::Relaxed) {
-        Via::Proc
-    } else {
-        Via::At
-    };
-    probe_via(dir, name, via)
+    probe_via(dir, name, via())
 }
 
 /// How the xattrs of an entry of an open folder are reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Via {
+pub(crate) enum Via {
     /// `listxattrat` and `getxattrat` (Linux 6.13).
     At,
     /// `llistxattr` and `lgetxattr` through `/proc/self/fd/<folder>/<name>`.
@@ -87,10 +85,20 @@ enum Via {
 /// True once `listxattrat` turned out to be missing.
 static NO_XATTRAT: AtomicBool = AtomicBool::new(false);
 
+/// The way entries of open folders are reached: the `*xattrat` calls until they
+/// turned out to be missing.
+fn via() -> Via {
+    if NO_XATTRAT.load(Ordering::Relaxed) {
+        Via::Proc
+    } else {
+        Via::At
+    }
+}
+
 fn probe_via(dir: BorrowedFd, name: &CStr, via: Via) -> Xattrs {
     let probed = probe(
         |list| list_at(dir, name, list, via),
-        |value| get_at(dir, name, value, via),
+        |value| get_at(dir, name, ACL_ACCESS, value, via),
     );
     match probed {
         Err(Missing) => {
@@ -196,14 +204,14 @@ fn list_at(dir: BorrowedFd, name: &CStr, list: &mut [u8], via: Via) -> isize {
     n as isize
 }
 
-fn get_at(dir: BorrowedFd, name: &CStr, value: &mut [u8], via: Via) -> isize {
+fn get_at(dir: BorrowedFd, name: &CStr, attr: &CStr, value: &mut [u8], via: Via) -> isize {
     if via == Via::Proc {
         return with_proc_path(dir, name, |p| {
             // SAFETY: valid C strings; the buffer holds `value.len()` writable bytes.
             unsafe {
                 libc::lgetxattr(
                     p.as_ptr(),
-                    ACL_ACCESS.as_ptr(),
+                    attr.as_ptr(),
                     value.as_mut_ptr().cast(),
                     value.len(),
                 )
@@ -223,7 +231,7 @@ fn get_at(dir: BorrowedFd, name: &CStr, value: &mut [u8], via: Via) -> isize {
             dir.as_raw_fd(),
             name.as_ptr(),
             libc::AT_SYMLINK_NOFOLLOW,
-            ACL_ACCESS.as_ptr(),
+            attr.as_ptr(),
             &mut args as *mut XattrArgs,
             std::mem::size_of::<XattrArgs>(),
         )
@@ -237,113 +245,6 @@ fn with_proc_path(dir: BorrowedFd, name: &CStr, f: impl FnOnce(&CStr) -> isize) 
     let mut path = format!("/proc/self/fd/{}/", dir.as_raw_fd()).into_bytes();
     path.extend_from_slice(name.to_bytes());
     crate::sys::at::with_cstr(&path, |p| Ok(f(p))).unwrap_or(-1)
-}
-
-/// One extended attribute: its full name (`user.x`, `system.posix_acl_access`) and value.
-pub type Attr = (Vec<u8>, Vec<u8>);
-
-/// Calls `f` with a buffer grown until the answer fits (`f` returns a size or -1 like
-/// the syscalls, and ERANGE when the buffer is too small).
-fn sized(mut f: impl FnMut(&mut [u8]) -> isize) -> io::Result<Vec<u8>> {
-    let mut buf = vec![0u8; 256];
-    loop {
-        let n = f(&mut buf);
-        if n >= 0 {
-            buf.truncate(n as usize);
-            return Ok(buf);
-        }
-        let err = io::Error::last_os_error();
-        if err.raw_os_error() != Some(libc::ERANGE) || buf.len() > 1 << 26 {
-            return Err(err);
-        }
-        let want = f(&mut []);
-        let grown = (buf.len() * 2).max(want.max(0) as usize + 64);
-        buf.resize(grown, 0);
-    }
-}
-
-/// Every attribute of the file at `path` (a symlink itself, not followed) whose name
-/// `wanted` accepts. An attribute removed between the list and the read is left out.
-pub fn read_path(path: &CStr, wanted: impl Fn(&[u8]) -> bool) -> io::Result<Vec<Attr>> {
-    let names = sized(|buf| {
-        // SAFETY: valid C string; the buffer holds `buf.len()` writable bytes.
-        unsafe { libc::llistxattr(path.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) }
-    })?;
-    let mut out = Vec::new();
-    for name in names.split(|&b| b == 0).filter(|n| !n.is_empty()) {
-        if !wanted(name) {
-            continue;
-        }
-        let Ok(cname) = std::ffi::CString::new(name) else {
-            continue;
-        };
-        let value = sized(|buf| {
-            // SAFETY: valid C strings; the buffer holds `buf.len()` writable bytes.
-            unsafe {
-                libc::lgetxattr(
-                    path.as_ptr(),
-                    cname.as_ptr(),
-                    buf.as_mut_ptr().cast(),
-                    buf.len(),
-                )
-            }
-        });
-        match value {
-            Ok(v) => out.push((name.to_vec(), v)),
-            Err(e) if e.raw_os_error() == Some(libc::ENODATA) => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(out)
-}
-
-/// Every attribute of entry `name` of the open folder `dir` (not followed) whose name
-/// `wanted` accepts, reached through `/proc/self/fd`, never through a path that could
-/// have changed.
-pub fn read_at(
-    dir: BorrowedFd,
-    name: &CStr,
-    wanted: impl Fn(&[u8]) -> bool,
-) -> io::Result<Vec<Attr>> {
-    let mut path = format!("/proc/self/fd/{}/", dir.as_raw_fd()).into_bytes();
-    path.extend_from_slice(name.to_bytes());
-    crate::sys::at::with_cstr(&path, |p| read_path(p, wanted))
-}
-
-/// Every attribute of the open file or folder `fd` whose name `wanted` accepts.
-pub fn read_fd(fd: BorrowedFd, wanted: impl Fn(&[u8]) -> bool) -> io::Result<Vec<Attr>> {
-    {
-        let names = sized(|buf| {
-            // SAFETY: valid descriptor; the buffer holds `buf.len()` writable bytes.
-            unsafe { libc::flistxattr(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) }
-        })?;
-        let mut out = Vec::new();
-        for name in names.split(|&b| b == 0).filter(|n| !n.is_empty()) {
-            if !wanted(name) {
-                continue;
-            }
-            let Ok(cname) = std::ffi::CString::new(name) else {
-                continue;
-            };
-            let value = sized(|buf| {
-                // SAFETY: valid descriptor and C string; the buffer holds `buf.len()` bytes.
-                unsafe {
-                    libc::fgetxattr(
-                        fd.as_raw_fd(),
-                        cname.as_ptr(),
-                        buf.as_mut_ptr().cast(),
-                        buf.len(),
-                    )
-                }
-            });
-            match value {
-                Ok(v) => out.push((name.to_vec(), v)),
-                Err(e) if e.raw_os_error() == Some(libc::ENODATA) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(out)
-    }
 }
 
 /// Sets attribute `name` to `value` on the open file or folder `fd`.
@@ -519,6 +420,11 @@ mod tests {
             for via in [Via::At, Via::Proc] {
                 assert_eq!(probe_via(fd.as_fd(), name, via), want, "{name:?} {via:?}");
             }
+            // Reading the wanted ones probes all of them from the same listing.
+            let (user, probed) =
+                read_probe_at(fd.as_fd(), name, |n| n.starts_with(b"user.")).unwrap();
+            assert_eq!(probed, want, "{name:?} read");
+            assert_eq!(user.len(), usize::from(name == c"tagged"), "{name:?}");
         }
     }
 }
