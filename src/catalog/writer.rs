@@ -88,7 +88,8 @@ pub struct Writer {
     /// The next id for a new attribute set (0: not read from the catalog yet).
     next_xattr_id: i64,
     /// The ids of the attribute sets this run has used, by hash.
-    xattr_ids: std::collections::HashMap<[u8; 32], i64>,
+    /// Sets seen this run and their ids (a walk meets the same few sets again and again).
+    xattr_ids: std::collections::HashMap<std::sync::Arc<crate::xattr_set::XattrSet>, i64>,
     /// Rows not yet handed to the thread: they go over in batches, so the two threads
     /// do not wake each other for every row.
     batch: Vec<Row>,
@@ -216,10 +217,10 @@ impl Writer {
         db: &Db,
         set: &std::sync::Arc<crate::xattr_set::XattrSet>,
     ) -> Result<i64> {
-        let hash = set.hash();
-        if let Some(&id) = self.xattr_ids.get(&hash) {
+        if let Some(&id) = self.xattr_ids.get(set) {
             return Ok(id);
         }
+        let hash = set.hash();
         let id = match super::xattr_sets::find(db, &hash)? {
             Some(id) => id,
             None => {
@@ -235,7 +236,7 @@ impl Writer {
                 id
             }
         };
-        self.xattr_ids.insert(hash, id);
+        self.xattr_ids.insert(std::sync::Arc::clone(set), id);
         Ok(id)
     }
 
