@@ -85,15 +85,17 @@ impl XattrSet {
         Sha256::digest(self.encode()).into()
     }
 
-    /// The attributes in the order they are put back: ACLs first (before the mode is
-    /// set, which then sets the ACL's mask), then the others, capabilities last (after
-    /// the owner and the content, which clear them).
+    /// The attributes in the order they are put back, around the mode: first every one
+    /// but ACLs and capabilities (before the mode, which may take away the owner's
+    /// write permission that `user.*` needs), then, after the mode, the ACLs (which
+    /// then decide the permission bits, the mask included) and capabilities last
+    /// (after the owner and the content, which clear them).
     pub fn in_restore_order(&self) -> (Vec<&Attr>, Vec<&Attr>) {
-        let is_acl = |a: &&Attr| a.0 == ACL_ACCESS || a.0 == ACL_DEFAULT;
-        let acls: Vec<&Attr> = self.attrs.iter().filter(is_acl).collect();
-        let mut rest: Vec<&Attr> = self.attrs.iter().filter(|a| !is_acl(a)).collect();
-        rest.sort_by_key(|a| a.0 == CAPABILITY);
-        (acls, rest)
+        let late = |a: &&Attr| a.0 == ACL_ACCESS || a.0 == ACL_DEFAULT || a.0 == CAPABILITY;
+        let before: Vec<&Attr> = self.attrs.iter().filter(|a| !late(a)).collect();
+        let mut after: Vec<&Attr> = self.attrs.iter().filter(late).collect();
+        after.sort_by_key(|a| a.0 == CAPABILITY);
+        (before, after)
     }
 
     /// The permission bits the access ACL grants, when the set has one (see
@@ -160,7 +162,7 @@ mod tests {
     }
 
     #[test]
-    fn acls_come_first_and_capabilities_last() {
+    fn acls_follow_the_mode_and_capabilities_come_last() {
         let set = XattrSet::new(vec![
             attr("security.capability", b"c"),
             attr("user.z", b"z"),
@@ -168,11 +170,16 @@ mod tests {
             attr("security.selinux", b"s"),
         ])
         .unwrap();
-        let (acls, rest) = set.in_restore_order();
-        assert_eq!(acls.len(), 1);
-        let names: Vec<&[u8]> = rest.iter().map(|a| &a.0[..]).collect();
-        assert_eq!(names.last().copied(), Some(CAPABILITY));
-        assert_eq!(names.len(), 3);
+        let (before, after) = set.in_restore_order();
+        let names = |v: &[&Attr]| v.iter().map(|a| a.0.clone()).collect::<Vec<_>>();
+        assert_eq!(
+            names(&before),
+            vec![b"security.selinux".to_vec(), b"user.z".to_vec()]
+        );
+        assert_eq!(
+            names(&after),
+            vec![ACL_ACCESS.to_vec(), CAPABILITY.to_vec()]
+        );
     }
 
     #[test]

@@ -48,16 +48,28 @@ pub(super) fn copy_meta(
 
 /// Every stored copy of the content with digest `hash`.
 pub fn copies_for_hash(db: &Db, hash: &[u8]) -> Result<Vec<CopyRow>> {
+    copies_for_hash_with(db, hash, None)
+}
+
+/// The stored copies of `hash` that carry attribute set `xattrs` (0: none), as
+/// `copies_for_hash` orders them: a content stored under many sets (a per-file tag on
+/// many equal files) gives only the copies that could serve.
+pub fn copies_for_hash_and_set(db: &Db, hash: &[u8], xattrs: i64) -> Result<Vec<CopyRow>> {
+    copies_for_hash_with(db, hash, Some(xattrs))
+}
+
+fn copies_for_hash_with(db: &Db, hash: &[u8], xattrs: Option<i64>) -> Result<Vec<CopyRow>> {
     let conn = db.conn();
     let mut stmt = conn.prepare_cached(
         "SELECT k.id, k.ino, c.size, k.mode, k.uid, k.gid, k.mtime_ns, k.mtime_exact,
                 k.state = 'ok', coalesce(k.xattr_set_id, 0)
          FROM contents c JOIN copies k ON k.content_id = c.id
          WHERE c.hash = ?1 AND k.state != 'damaged'
+           AND (?2 IS NULL OR coalesce(k.xattr_set_id, 0) = ?2)
          ORDER BY k.state = 'ok' DESC, k.id DESC",
     )?;
     let rows = stmt
-        .query_map([hash], |r| {
+        .query_map(rusqlite::params![hash, xattrs], |r| {
             Ok(CopyRow {
                 id: r.get(0)?,
                 ino: r.get::<_, i64>(1)? as u64,

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
-use crate::catalog::copies::{copies_for_hash, copy_locations};
+use crate::catalog::copies::{copies_for_hash_and_set, copy_locations};
 use crate::catalog::{CopyRow, Db};
 use crate::decide::{copy_serves, has_room, CopyMeta, Dedup};
 use crate::hash::HashAlgo;
@@ -28,7 +28,8 @@ pub fn candidates(
     want: CopyMeta,
     policy: Dedup,
 ) -> Result<Vec<CopyRow>> {
-    Ok(copies_for_hash(db, hash)?
+    // Every policy shares a copy only between equal attribute sets.
+    Ok(copies_for_hash_and_set(db, hash, want.xattrs)?
         .into_iter()
         .filter(|c| c.size == size && copy_serves(policy, want, c.meta))
         .collect())

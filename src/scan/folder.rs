@@ -160,7 +160,10 @@ fn describe(
     // A symlink's attributes (only trusted.* and security.*, which only root reads) do
     // not widen anything: looked at only when they are kept.
     let how = match (kind, how) {
-        (Kind::Symlink, super::XattrScan::Keep { as_root: true }) => how,
+        (
+            Kind::Symlink,
+            super::XattrScan::Keep { as_root: true } | super::XattrScan::Record { as_root: true },
+        ) => how,
         (Kind::Symlink, _) => super::XattrScan::Ignore,
         _ => how,
     };

@@ -98,6 +98,10 @@ fn attributes(
     let (attrs, probed) = match read(&wanted) {
         // A filesystem without attributes: nothing to read, nothing to narrow.
         Err(e) if e.raw_os_error() == Some(libc::ENOTSUP) => return Ok((None, Xattrs::None)),
+        // An entry this user may not read (a folder of mode 000): it is still backed up
+        // with its mode and owner (its content fails on its own, named); its attributes
+        // are as unreadable as its content, and the mode stays as narrow as it is.
+        Err(e) if e.raw_os_error() == Some(libc::EACCES) => return Ok((None, Xattrs::None)),
         other => other?,
     };
     let set = crate::xattr_set::XattrSet::new(attrs).map(std::sync::Arc::new);

@@ -115,10 +115,10 @@ pub fn finish_dir(path: &Path, meta: &Meta, set: Option<&XattrSet>) -> io::Resul
             .read(true)
             .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW)
             .open(path)?;
-        let (acls, rest) = set.in_restore_order();
-        xattrs::put(dir.as_fd(), &acls)?;
+        let (before, after) = set.in_restore_order();
+        xattrs::put(dir.as_fd(), &before)?;
         dir.set_permissions(fs::Permissions::from_mode(meta.mode))?;
-        xattrs::put(dir.as_fd(), &rest)?;
+        xattrs::put(dir.as_fd(), &after)?;
     } else {
         fs::set_permissions(path, fs::Permissions::from_mode(meta.mode))?;
     }
@@ -137,8 +137,8 @@ pub fn make_symlink(
         std::os::unix::fs::lchown(path, Some(meta.uid), Some(meta.gid))?;
     }
     if let Some(set) = set {
-        let (acls, rest) = set.in_restore_order();
-        xattrs::put_nofollow(path, &[acls, rest].concat())?;
+        let (before, after) = set.in_restore_order();
+        xattrs::put_nofollow(path, &[before, after].concat())?;
     }
     set_times_nofollow(path, meta.mtime_ns)
 }
@@ -298,25 +298,31 @@ impl NewCopy {
         if running_as_root() && (now.uid(), now.gid()) != (meta.uid, meta.gid) {
             std::os::unix::fs::fchown(&self.file, Some(meta.uid), Some(meta.gid))?;
         }
-        // Attributes: ACLs before the mode (which then sets their mask), the others
-        // after it, capabilities last (after the owner, whose change clears them).
-        let (acls, rest) = set.map(XattrSet::in_restore_order).unwrap_or_default();
-        let mode_now = if acls.is_empty() {
-            now.mode()
-        } else {
+        // Attributes (see `XattrSet::in_restore_order`): most before the mode, which may
+        // take away the write permission `user.*` needs; ACLs after it (the mode then
+        // agrees with them, mask included), capabilities last (after the owner).
+        let (before, after) = set.map(XattrSet::in_restore_order).unwrap_or_default();
+        let mut mode_now = now.mode() & 0o7777;
+        if !before.is_empty() {
             use std::os::fd::AsFd;
-            xattrs::put(self.file.as_fd(), &acls)?;
-            self.file.metadata()?.mode()
-        };
+            // A file made read-only (its mode is given at creation) takes no `user.*`
+            // attribute from its owner: writable for as long as they go on.
+            if mode_now & 0o200 == 0 && !running_as_root() {
+                mode_now |= 0o200;
+                self.file
+                    .set_permissions(fs::Permissions::from_mode(mode_now))?;
+            }
+            xattrs::put(self.file.as_fd(), &before)?;
+        }
         // The file was created without setuid, setgid and sticky bits, so a mode with
         // them is always set, and after the owner, whose change would clear them.
-        if mode_now & 0o7777 != meta.mode {
+        if mode_now != meta.mode {
             self.file
                 .set_permissions(fs::Permissions::from_mode(meta.mode))?;
         }
-        if !rest.is_empty() {
+        if !after.is_empty() {
             use std::os::fd::AsFd;
-            xattrs::put(self.file.as_fd(), &rest)?;
+            xattrs::put(self.file.as_fd(), &after)?;
         }
         fs::rename(&self.tmp, &self.dst)?;
         self.done = true;

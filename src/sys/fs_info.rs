@@ -15,6 +15,18 @@ pub fn statvfs(path: &CStr) -> io::Result<libc::statvfs> {
     Ok(st)
 }
 
+/// The bytes an unprivileged writer may still use on the filesystem of open `fd`.
+pub fn free_bytes_fd(fd: std::os::fd::BorrowedFd) -> io::Result<u64> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: an all-zero statvfs is a valid value to be overwritten.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid descriptor and out pointer.
+    if unsafe { libc::fstatvfs(fd.as_raw_fd(), &mut st) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(st.f_bavail as u64 * st.f_frsize as u64)
+}
+
 /// The `statfs` of the filesystem holding `path`.
 pub fn statfs(path: &CStr) -> io::Result<libc::statfs> {
     // SAFETY: an all-zero statfs is a valid value to be overwritten.

@@ -14,8 +14,10 @@ use crate::xattr_set::XattrSet;
 
 /// Gives the open file or folder `fd`, now owned by `owner`, its recorded owner (as
 /// root), attributes `set`, mode and mtime. The owner goes first: changing it clears
-/// setuid, setgid and capabilities. ACLs go before the mode (which then sets their
-/// mask), the other attributes after it, capabilities last. Returns why some attribute
+/// setuid, setgid and capabilities. Most attributes go before the mode (which may take
+/// away the write permission `user.*` needs), ACLs after it (so they decide the
+/// permission bits, mask included, also where the recorded mode was narrowed for a
+/// backup disk without ACLs), capabilities last. Returns why some attribute
 /// was not put back, when one was not (the target cannot hold it).
 pub fn set_fd(
     fd: BorrowedFd,
@@ -27,10 +29,10 @@ pub fn set_fd(
     if as_root && (meta.uid, meta.gid) != owner {
         sys_meta::chown_fd(fd, meta.uid, meta.gid)?;
     }
-    let (acls, rest) = set.map(XattrSet::in_restore_order).unwrap_or_default();
-    let skipped = attrs::put_fd(fd, &acls)?;
+    let (before, after) = set.map(XattrSet::in_restore_order).unwrap_or_default();
+    let skipped = attrs::put_fd(fd, &before)?;
     sys_meta::chmod_fd(fd, meta.mode as libc::mode_t)?;
-    let skipped = attrs::put_fd(fd, &rest)?.or(skipped);
+    let skipped = attrs::put_fd(fd, &after)?.or(skipped);
     let t = mtime_only(meta.mtime_ns);
     sys_meta::set_times_fd(fd, &t)?;
     Ok(skipped)
@@ -55,8 +57,8 @@ pub fn set_symlink(
     if as_root {
         sys_meta::chown_at(dir, name, meta.uid, meta.gid, flags)?;
     }
-    let (acls, rest) = set.map(XattrSet::in_restore_order).unwrap_or_default();
-    let skipped = attrs::put_at(dir, name, &[acls, rest].concat())?;
+    let (before, after) = set.map(XattrSet::in_restore_order).unwrap_or_default();
+    let skipped = attrs::put_at(dir, name, &[before, after].concat())?;
     let t = mtime_only(meta.mtime_ns);
     sys_meta::set_times_at(Some(dir), name, &t, flags)?;
     Ok(skipped)

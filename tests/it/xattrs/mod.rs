@@ -3,6 +3,7 @@
 //! the system's own tools (`getfattr`, `getfacl`, `getcap`), and a restore is compared
 //! with its source by `rsync -aHAXn -c -i`.
 
+mod attacks;
 mod changes;
 mod kept;
 mod no_support;

@@ -56,7 +56,11 @@ fn a_backup_filesystem_without_xattrs_records_them_and_restore_puts_them_back() 
     env.write("plain.txt", b"plain");
     setfattr(&a, "user.k", "v");
     setfattr(&env.src.join("d"), "user.folder", "yes");
-    tool("setfacl", &["-m", "u:65534:r"], &b);
+    // A named user with more than the group: the mask (the group bits of the mode)
+    // widens to rwx, which the snapshot's narrowed mode does not show.
+    tool("setfacl", &["-m", "u:65534:rwx"], &b);
+    std::os::unix::fs::symlink("b.txt", env.src.join("link")).unwrap();
+    setfattr(&env.src.join("link"), "trusted.t", "on the link");
     let root = disk.0.join("backups");
     env.init(&root);
     let out = env.backup_into(&root);
@@ -69,7 +73,7 @@ fn a_backup_filesystem_without_xattrs_records_them_and_restore_puts_them_back() 
         "said once: {err}"
     );
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains("not kept: 3 files or folders"),
+        String::from_utf8_lossy(&out.stdout).contains("not kept: 4 files or folders"),
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
@@ -83,7 +87,7 @@ fn a_backup_filesystem_without_xattrs_records_them_and_restore_puts_them_back() 
             |r| r.get(0),
         )
         .unwrap();
-    assert_eq!(recorded, 3, "a.txt, b.txt and d");
+    assert_eq!(recorded, 4, "a.txt, b.txt, d and link");
     assert_ok(&env.cmd_at(&root).arg("verify").output().unwrap());
 
     let to = env.dir.path().join("restored");
@@ -94,10 +98,11 @@ fn a_backup_filesystem_without_xattrs_records_them_and_restore_puts_them_back() 
         .output()
         .unwrap();
     assert_ok(&out);
-    for rel in ["d/a.txt", "d", "b.txt", "plain.txt"] {
+    for rel in ["d/a.txt", "d", "b.txt", "plain.txt", "link"] {
         assert_eq!(attrs(&to.join(rel)), attrs(&env.src.join(rel)), "{rel}");
     }
     assert_eq!(mode(&to.join("b.txt")), mode(&b));
+    assert_eq!(mode(&b), 0o674, "the ACL's mask is the group bits");
 
     // A restore onto a filesystem without them restores everything else, says so once
     // and counts the paths.
@@ -113,7 +118,7 @@ fn a_backup_filesystem_without_xattrs_records_them_and_restore_puts_them_back() 
     let err = stderr(&out);
     assert_eq!(err.matches("were not all put back").count(), 1, "{err}");
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains("extended attributes of 3 not put back"),
+        String::from_utf8_lossy(&out.stdout).contains("extended attributes of 4 not put back"),
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
