@@ -62,28 +62,44 @@ def main():
                    check=True, stdout=subprocess.DEVNULL)
     env = dict(os.environ, HOME=args.work)
     env.pop("PHLB_CONFIG", None)
-    times = {k: {"S1": [], "S2": [], "verify": []} for k in binaries}
     try:
-        for which in ["old", "new"]:
-            one_round(binaries[which], corpus, os.path.join(args.work, f"warm-{which}"), env)
-        for rep in range(args.reps):
-            order = ["old", "new"] if rep % 2 == 0 else ["new", "old"]
-            for which in order:
-                root = os.path.join(args.work, f"root-{which}-{rep}")
-                got = one_round(binaries[which], corpus, root, env)
-                for k, v in got.items():
-                    times[which][k].append(v)
-                print(f"rep {rep + 1} {which}: " +
-                      ", ".join(f"{k} {v:.2f} s" for k, v in got.items()), flush=True)
+        times = interleaved({k: (b, corpus) for k, b in binaries.items()}, args.reps,
+                            args.work, env)
     finally:
         shutil.rmtree(args.work, ignore_errors=True)
-    print(f"\nmedians of {args.reps} interleaved runs, scale {args.scale}:")
-    print(f"{'':8} {'old':>9} {'new':>9} {'new/old':>8}")
-    for k in ["S1", "S2", "verify"]:
-        o = statistics.median(times["old"][k])
-        n = statistics.median(times["new"][k])
-        print(f"{k:8} {o:8.2f}s {n:8.2f}s {n / o:8.3f}")
+    print_medians(times, "old", "new", f"{args.reps} interleaved runs, scale {args.scale}")
 
+
+def interleaved(runs, reps, work, env):
+    """Times `one_round` for each of `runs` ({label: (binary, corpus)}, two labels): one
+    untimed round each first, then `reps` rounds whose order alternates, each into a
+    root of its own under `work` (nothing deleted meanwhile). Returns the times by label
+    and step."""
+    labels = list(runs)
+    times = {k: {"S1": [], "S2": [], "verify": []} for k in labels}
+    for which in labels:
+        binary, corpus = runs[which]
+        one_round(binary, corpus, os.path.join(work, f"warm-{which}"), env)
+    for rep in range(reps):
+        order = labels if rep % 2 == 0 else labels[::-1]
+        for which in order:
+            binary, corpus = runs[which]
+            got = one_round(binary, corpus, os.path.join(work, f"root-{which}-{rep}"), env)
+            for k, v in got.items():
+                times[which][k].append(v)
+            print(f"rep {rep + 1} {which}: " +
+                  ", ".join(f"{k} {v:.2f} s" for k, v in got.items()), flush=True)
+    return times
+
+
+def print_medians(times, a, b, what):
+    """Prints the median of each step for labels `a` and `b` and the ratio b/a."""
+    print(f"\nmedians of {what}:")
+    print(f"{'':8} {a:>9} {b:>9} {b + '/' + a:>12}")
+    for k in ["S1", "S2", "verify"]:
+        x = statistics.median(times[a][k])
+        y = statistics.median(times[b][k])
+        print(f"{k:8} {x:8.2f}s {y:8.2f}s {y / x:12.3f}")
 
 if __name__ == "__main__":
     main()

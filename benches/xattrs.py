@@ -14,14 +14,13 @@ S2 <= 1.05x.
 import argparse
 import os
 import shutil
-import statistics
 import struct
 import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from ab import GEN, one_round  # noqa: E402
+from ab import GEN, interleaved, print_medians  # noqa: E402
 
 # ACL_USER_OBJ rw-, ACL_USER 65534 r--, ACL_GROUP_OBJ r--, ACL_MASK r--, ACL_OTHER r--.
 ACL = struct.pack("<I", 2) + b"".join(
@@ -68,27 +67,12 @@ def main():
     print(f"tagged {tag(corpora['tagged'])} files", flush=True)
     env = dict(os.environ, HOME=args.work)
     env.pop("PHLB_CONFIG", None)
-    times = {k: {"S1": [], "S2": [], "verify": []} for k in corpora}
     try:
-        for which in corpora:
-            one_round(binary, corpora[which], os.path.join(args.work, f"warm-{which}"), env)
-        for rep in range(args.reps):
-            order = ["plain", "tagged"] if rep % 2 == 0 else ["tagged", "plain"]
-            for which in order:
-                root = os.path.join(args.work, f"root-{which}-{rep}")
-                got = one_round(binary, corpora[which], root, env)
-                for k, v in got.items():
-                    times[which][k].append(v)
-                print(f"rep {rep + 1} {which}: " +
-                      ", ".join(f"{k} {v:.2f} s" for k, v in got.items()), flush=True)
+        times = interleaved({k: (binary, c) for k, c in corpora.items()}, args.reps,
+                            args.work, env)
     finally:
         shutil.rmtree(args.work, ignore_errors=True)
-    print(f"\nmedians of {args.reps} interleaved runs, scale {args.scale}:")
-    print(f"{'':8} {'plain':>9} {'tagged':>9} {'ratio':>8}")
-    for k in ["S1", "S2", "verify"]:
-        p = statistics.median(times["plain"][k])
-        t = statistics.median(times["tagged"][k])
-        print(f"{k:8} {p:8.2f}s {t:8.2f}s {t / p:8.3f}")
+    print_medians(times, "plain", "tagged", f"{args.reps} interleaved runs, scale {args.scale}")
 
 
 if __name__ == "__main__":

@@ -46,26 +46,18 @@ pub(super) fn copy_meta(
     })
 }
 
-/// Every stored copy of the content with digest `hash`.
-pub fn copies_for_hash(db: &Db, hash: &[u8]) -> Result<Vec<CopyRow>> {
-    copies_for_hash_with(db, hash, None)
-}
-
-/// The stored copies of `hash` that carry attribute set `xattrs` (0: none), as
-/// `copies_for_hash` orders them: a content stored under many sets (a per-file tag on
-/// many equal files) gives only the copies that could serve.
-pub fn copies_for_hash_and_set(db: &Db, hash: &[u8], xattrs: i64) -> Result<Vec<CopyRow>> {
-    copies_for_hash_with(db, hash, Some(xattrs))
-}
-
-fn copies_for_hash_with(db: &Db, hash: &[u8], xattrs: Option<i64>) -> Result<Vec<CopyRow>> {
+/// The stored copies of the content with digest `hash` that carry attribute set
+/// `xattrs` (0: none) and are not known damaged, good ones and newest first: only these
+/// could serve a path with that set (a content stored under many sets, such as a
+/// per-file tag on many equal files, gives just the few that could).
+pub fn copies_for_hash(db: &Db, hash: &[u8], xattrs: i64) -> Result<Vec<CopyRow>> {
     let conn = db.conn();
     let mut stmt = conn.prepare_cached(
         "SELECT k.id, k.ino, c.size, k.mode, k.uid, k.gid, k.mtime_ns, k.mtime_exact,
                 k.state = 'ok', coalesce(k.xattr_set_id, 0)
          FROM contents c JOIN copies k ON k.content_id = c.id
          WHERE c.hash = ?1 AND k.state != 'damaged'
-           AND (?2 IS NULL OR coalesce(k.xattr_set_id, 0) = ?2)
+           AND coalesce(k.xattr_set_id, 0) = ?2
          ORDER BY k.state = 'ok' DESC, k.id DESC",
     )?;
     let rows = stmt
@@ -141,4 +133,35 @@ pub fn copies_by_ino(db: &Db, ino: u64) -> Result<Vec<(CopyRow, Vec<u8>)>> {
         })?
         .collect::<rusqlite::Result<_>>()?;
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_copies_with_the_wanted_attribute_set_are_candidates() {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        super::super::create::migrate(&mut conn).unwrap();
+        conn.execute_batch(
+            "INSERT INTO contents (id, hash, size) VALUES (1, x'aa', 5);
+             INSERT INTO xattr_sets (id, hash, body) VALUES (7, x'01', x''), (8, x'02', x'');
+             INSERT INTO copies (id, content_id, ino, mode, uid, gid, mtime_ns, xattr_set_id)
+                 VALUES (1, 1, 10, 420, 0, 0, 7, NULL), (2, 1, 11, 420, 0, 0, 7, 7),
+                        (3, 1, 12, 420, 0, 0, 7, 8), (4, 1, 13, 420, 0, 0, 7, 7);",
+        )
+        .unwrap();
+        let db = Db::own(conn);
+        let ids = |set| -> Vec<i64> {
+            copies_for_hash(&db, &[0xaa], set)
+                .unwrap()
+                .iter()
+                .map(|c| c.id)
+                .collect()
+        };
+        assert_eq!(ids(0), [1]);
+        assert_eq!(ids(7), [4, 2]);
+        assert_eq!(ids(8), [3]);
+        assert!(ids(9).is_empty());
+    }
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
-use crate::catalog::copies::{copies_for_hash_and_set, copy_locations};
+use crate::catalog::copies::{copies_for_hash, copy_locations};
 use crate::catalog::{CopyRow, Db};
 use crate::decide::{copy_serves, has_room, CopyMeta, Dedup};
 use crate::hash::HashAlgo;
@@ -29,7 +29,7 @@ pub fn candidates(
     policy: Dedup,
 ) -> Result<Vec<CopyRow>> {
     // Every policy shares a copy only between equal attribute sets.
-    Ok(copies_for_hash_and_set(db, hash, want.xattrs)?
+    Ok(copies_for_hash(db, hash, want.xattrs)?
         .into_iter()
         .filter(|c| c.size == size && copy_serves(policy, want, c.meta))
         .collect())

@@ -167,7 +167,7 @@ pub fn summary(
     }
     if t.attrs_dropped > 0 {
         line.push_str(&format!(
-            "; extended attributes of {} not put back (the target cannot hold them)",
+            "; extended attributes of {} not put back (the target would not take them)",
             t.attrs_dropped
         ));
     }

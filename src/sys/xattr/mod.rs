@@ -260,32 +260,14 @@ pub fn set_fd(fd: BorrowedFd, name: &[u8], value: &[u8]) -> io::Result<()> {
             0,
         )
     };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
-
-/// Removes attribute `name` from the open file or folder `fd` (gone already is fine).
-pub fn remove_fd(fd: BorrowedFd, name: &[u8]) -> io::Result<()> {
-    let cname = std::ffi::CString::new(name).map_err(|_| io::ErrorKind::InvalidInput)?;
-    // SAFETY: valid descriptor and C string.
-    let rc = unsafe { libc::fremovexattr(fd.as_raw_fd(), cname.as_ptr()) };
-    if rc == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::ENODATA) {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    done(rc as isize)
 }
 
 /// Sets attribute `name` to `value` on entry `entry` of the open folder `dir`, which may
 /// be a symlink (set on the link itself), reached through `/proc/self/fd`.
 pub fn set_at(dir: BorrowedFd, entry: &CStr, name: &[u8], value: &[u8]) -> io::Result<()> {
     let cname = std::ffi::CString::new(name).map_err(|_| io::ErrorKind::InvalidInput)?;
-    let mut path = format!("/proc/self/fd/{}/", dir.as_raw_fd()).into_bytes();
-    path.extend_from_slice(entry.to_bytes());
-    crate::sys::at::with_cstr(&path, |p| {
+    done(with_proc_path(dir, entry, |p| {
         // SAFETY: valid C strings; `value` holds `value.len()` bytes.
         let rc = unsafe {
             libc::lsetxattr(
@@ -296,12 +278,17 @@ pub fn set_at(dir: BorrowedFd, entry: &CStr, name: &[u8], value: &[u8]) -> io::R
                 0,
             )
         };
-        if rc == 0 {
-            Ok(())
-        } else {
-            Err(io::Error::last_os_error())
-        }
-    })
+        rc as isize
+    }))
+}
+
+/// A syscall's return code as a result (errno on -1).
+fn done(rc: isize) -> io::Result<()> {
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 /// Whether the filesystem of `path` holds `user.*` attributes, asked without writing

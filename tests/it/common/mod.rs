@@ -195,16 +195,7 @@ impl Env {
         &self,
         snap: &Path,
     ) -> BTreeMap<Vec<u8>, (String, i64, String, Option<String>)> {
-        let label = format!(
-            "{}/{}",
-            snap.parent()
-                .unwrap()
-                .file_name()
-                .unwrap()
-                .to_str()
-                .unwrap(),
-            snap.file_name().unwrap().to_str().unwrap()
-        );
+        let label = label(snap);
         let db = self.db();
         let mut stmt = db
             .prepare(
@@ -221,6 +212,20 @@ impl Env {
             .unwrap();
         rows.map(|r| r.unwrap()).collect()
     }
+}
+
+/// `NAME/TIMESTAMP` of snapshot folder `snap`, as commands take it.
+pub fn label(snap: &Path) -> String {
+    format!(
+        "{}/{}",
+        snap.parent()
+            .unwrap()
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap(),
+        snap.file_name().unwrap().to_str().unwrap()
+    )
 }
 
 /// Complete snapshot folders of `name` in backup root `root`, oldest first.

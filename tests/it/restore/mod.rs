@@ -13,11 +13,6 @@ use std::process::Command;
 
 use crate::common::*;
 
-/// The snapshot label `src/TIMESTAMP` of snapshot folder `snap`.
-fn label(snap: &Path) -> String {
-    format!("src/{}", snap.file_name().unwrap().to_str().unwrap())
-}
-
 /// Names under `dir` that are not temp names, relative, sorted.
 fn real_names(dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = walkdir::WalkDir::new(dir)

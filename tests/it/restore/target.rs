@@ -4,7 +4,6 @@
 use std::fs;
 use std::os::unix::fs::{symlink, MetadataExt};
 
-use super::*;
 use crate::common::*;
 
 #[test]

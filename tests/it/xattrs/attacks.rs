@@ -7,7 +7,7 @@ use std::fs;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use super::{attrs, label, setfattr};
+use super::{attrs, setfattr};
 use crate::common::*;
 
 /// Runs the real binary as user `nobody` (uid and gid 65534) with the env's home.

@@ -2,7 +2,7 @@
 //! copy; a changed attribute alone (which leaves the mtime alone) makes a new copy and
 //! older snapshots keep theirs; verify, diff and history see it.
 
-use super::{attrs, label, setfattr};
+use super::{attrs, setfattr};
 use crate::common::*;
 
 #[test]

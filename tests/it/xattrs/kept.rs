@@ -5,7 +5,7 @@ use std::fs;
 use std::os::unix::fs::symlink;
 use std::process::Command;
 
-use super::{attrs, is_root, label, setfattr, tool};
+use super::{attrs, is_root, setfattr, tool};
 use crate::common::*;
 
 #[test]

@@ -7,7 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::{attrs, label, setfattr, tool};
+use super::{attrs, setfattr, tool};
 use crate::common::*;
 
 /// A ramfs mounted for the test, unmounted when dropped.
