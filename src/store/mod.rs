@@ -1,35 +1,38 @@
 //! Owns the filesystem side of a snapshot: folders, symlinks, hardlinks and new stored
-//! copies written under a temp name and renamed into place, with their metadata.
+//! copies (`new_copy`), with their metadata.
 
 #![forbid(unsafe_code)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 use std::ffi::CString;
-use std::fs::{self, File, FileTimes, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::decide::CopyMeta;
-use crate::hash::{for_each_chunk, HashAlgo};
 use crate::scan::Meta;
 use crate::xattr_set::XattrSet;
 
 mod dir_fds;
+mod new_copy;
 mod remove_tree;
 mod safe;
+mod temp_names;
 pub mod xattrs;
 
 pub use dir_fds::{link_stored_copy, DirFds};
+pub use new_copy::NewCopy;
 pub use remove_tree::remove_tree;
 pub use safe::{
     check_own_dir, check_root_safe, create_fresh, fill, folder_id, make_private_dir, running_uid,
     same_bytes, write_file,
 };
+use temp_names::temp_beside;
+pub use temp_names::{is_temp_name, temp_name};
 
 /// What happened when phlb tried to hardlink a stored copy.
 #[derive(Debug)]
@@ -179,164 +182,6 @@ pub fn system_time(mtime_ns: i128) -> SystemTime {
         UNIX_EPOCH - Duration::from_secs(secs.unsigned_abs())
     };
     whole + Duration::from_nanos(u64::from(nanos))
-}
-
-/// A new stored copy being written under a temp name beside its final place; `commit`
-/// renames it into place, and dropping it before that removes it, so a half-written copy
-/// never carries a real file name.
-pub struct NewCopy {
-    file: File,
-    tmp: PathBuf,
-    dst: PathBuf,
-    done: bool,
-}
-
-static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// This process's id, asked once (it names temp files).
-fn pid() -> u32 {
-    static PID: OnceLock<u32> = OnceLock::new();
-    *PID.get_or_init(std::process::id)
-}
-
-/// Prefix of the temp names phlb writes files under before renaming them into place.
-const TEMP_PREFIX: &str = ".phlb-tmp-";
-
-/// True when `name` is one phlb gives a temp file (`.phlb-tmp-<pid>-<n>`).
-pub fn is_temp_name(name: &std::ffi::OsStr) -> bool {
-    let Some(rest) = name.as_bytes().strip_prefix(TEMP_PREFIX.as_bytes()) else {
-        return false;
-    };
-    let mut parts = rest.split(|&b| b == b'-');
-    let digits =
-        |p: Option<&[u8]>| p.is_some_and(|p| !p.is_empty() && p.iter().all(u8::is_ascii_digit));
-    digits(parts.next()) && digits(parts.next()) && parts.next().is_none()
-}
-
-/// A temp file name (`.phlb-tmp-<pid>-<n>`), unique within this process.
-pub fn temp_name() -> String {
-    let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("{TEMP_PREFIX}{}-{n}", pid())
-}
-
-/// A name for a temp file beside `path`, unique within this process.
-fn temp_beside(path: &Path) -> PathBuf {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    dir.join(temp_name())
-}
-
-impl NewCopy {
-    /// Creates the temp file with permission bits `mode` (less the umask; `commit` sets
-    /// them exactly when they differ). The run's folders stay private until it ends.
-    fn create(dst: &Path, mode: u32) -> io::Result<NewCopy> {
-        loop {
-            let tmp = temp_beside(dst);
-            match OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(mode & 0o777)
-                .custom_flags(libc::O_CLOEXEC)
-                .open(&tmp)
-            {
-                Ok(file) => {
-                    return Ok(NewCopy {
-                        file,
-                        tmp,
-                        dst: dst.to_path_buf(),
-                        done: false,
-                    })
-                }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(e),
-            }
-        }
-    }
-
-    /// Writes `bytes` as a new stored copy at `dst` that will have permission bits `mode`.
-    pub fn write(dst: &Path, bytes: &[u8], mode: u32) -> io::Result<NewCopy> {
-        let mut copy = NewCopy::create(dst, mode)?;
-        copy.file.write_all(bytes)?;
-        Ok(copy)
-    }
-
-    /// Streams `src` into a new stored copy at `dst`, hashing what it copies; runs of
-    /// zeros of a whole chunk become holes. Returns the copy, the digest of the bytes
-    /// written and their number.
-    pub fn stream(
-        src: &mut impl Read,
-        dst: &Path,
-        algo: HashAlgo,
-        mode: u32,
-    ) -> io::Result<(NewCopy, Vec<u8>, u64)> {
-        let mut copy = NewCopy::create(dst, mode)?;
-        let mut hasher = algo.hasher();
-        let file = &mut copy.file;
-        let total = for_each_chunk(src, |chunk| {
-            hasher.update(chunk);
-            if chunk.iter().all(|&b| b == 0) {
-                // Leave a hole: sparse files stay sparse, and zeros cost no disk.
-                file.seek(SeekFrom::Current(chunk.len() as i64))?;
-                Ok(())
-            } else {
-                file.write_all(chunk)
-            }
-        })?;
-        copy.file.set_len(total)?;
-        Ok((copy, hasher.finish(), total))
-    }
-
-    /// Applies the recorded mtime, owner (as root) and mode, renames the copy into
-    /// place, and returns its inode number and the mtime the filesystem stored (a
-    /// filesystem with coarser or shorter-ranged times than the source's keeps another
-    /// one: the catalog records what is on disk, so the copy is found again). Owner and mode are only changed where the
-    /// new file does not have them already (most files, as root or not), which saves two
-    /// inode updates per copy.
-    pub fn commit(mut self, meta: &Meta, set: Option<&XattrSet>) -> io::Result<(u64, i128)> {
-        self.file
-            .set_times(FileTimes::new().set_modified(system_time(meta.mtime_ns)))?;
-        let now = self.file.metadata()?;
-        if running_as_root() && (now.uid(), now.gid()) != (meta.uid, meta.gid) {
-            std::os::unix::fs::fchown(&self.file, Some(meta.uid), Some(meta.gid))?;
-        }
-        // Attributes (see `XattrSet::in_restore_order`): most before the mode, which may
-        // take away the write permission `user.*` needs; ACLs after it (the mode then
-        // agrees with them, mask included), capabilities last (after the owner).
-        let (before, after) = set.map(XattrSet::in_restore_order).unwrap_or_default();
-        let mut mode_now = now.mode() & 0o7777;
-        if !before.is_empty() {
-            use std::os::fd::AsFd;
-            // A file made read-only (its mode is given at creation) takes no `user.*`
-            // attribute from its owner: writable for as long as they go on.
-            if mode_now & 0o200 == 0 && !running_as_root() {
-                mode_now |= 0o200;
-                self.file
-                    .set_permissions(fs::Permissions::from_mode(mode_now))?;
-            }
-            xattrs::put(self.file.as_fd(), &before)?;
-        }
-        // The file was created without setuid, setgid and sticky bits, so a mode with
-        // them is always set, and after the owner, whose change would clear them.
-        if mode_now != meta.mode {
-            self.file
-                .set_permissions(fs::Permissions::from_mode(meta.mode))?;
-        }
-        if !after.is_empty() {
-            use std::os::fd::AsFd;
-            xattrs::put(self.file.as_fd(), &after)?;
-        }
-        fs::rename(&self.tmp, &self.dst)?;
-        self.done = true;
-        let stored = i128::from(now.mtime()) * 1_000_000_000 + i128::from(now.mtime_nsec());
-        Ok((now.ino(), stored))
-    }
-}
-
-impl Drop for NewCopy {
-    fn drop(&mut self) {
-        if !self.done {
-            let _ = fs::remove_file(&self.tmp);
-        }
-    }
 }
 
 /// True for errors that mean the backup destination itself is unusable (full, read-only,

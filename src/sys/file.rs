@@ -1,5 +1,6 @@
 //! Owns the calls on an open file that std does not offer: reserving its blocks
-//! (`fallocate`) and waiting for an exclusive `flock` on it.
+//! (`fallocate`), waiting for an exclusive `flock` on it, and naming an unnamed file
+//! (`linkat` of an `O_TMPFILE`).
 
 use std::fs::File;
 use std::io;
@@ -18,6 +19,28 @@ pub fn allocate(file: &File, len: libc::off_t) -> io::Result<()> {
 pub fn lock_exclusive(file: &File) -> io::Result<()> {
     // SAFETY: flock on a descriptor we own.
     if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Gives the unnamed file `file` (opened with `O_TMPFILE`) the name `dst`: `linkat` of
+/// its `/proc/self/fd` entry, following that magic link. Fails with EEXIST when `dst`
+/// exists (a link never replaces a name).
+pub fn link_unnamed(file: &File, dst: &std::ffi::CStr) -> io::Result<()> {
+    let from = std::ffi::CString::new(format!("/proc/self/fd/{}", file.as_raw_fd()))
+        .expect("no NUL in a number");
+    // SAFETY: C strings that outlive the call; AT_FDCWD for both sides.
+    let rc = unsafe {
+        libc::linkat(
+            libc::AT_FDCWD,
+            from.as_ptr(),
+            libc::AT_FDCWD,
+            dst.as_ptr(),
+            libc::AT_SYMLINK_FOLLOW,
+        )
+    };
+    if rc != 0 {
         return Err(io::Error::last_os_error());
     }
     Ok(())

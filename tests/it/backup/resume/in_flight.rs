@@ -74,16 +74,61 @@ fn a_backup_that_died_on_a_full_disk_is_resumed_after_room_is_made() {
     assert_verify_clean(&env, &root);
 }
 
-/// Temp-named (half-written) files in the in-progress folders at `root`.
-fn temp_files(root: &Path) -> usize {
-    let Ok(dirs) = fs::read_dir(root.join("src")) else {
-        return 0;
-    };
-    dirs.flatten()
-        .filter(|d| d.file_name().to_string_lossy().ends_with(".inprogress"))
-        .flat_map(|d| walkdir::WalkDir::new(d.path()).into_iter().flatten())
+/// Half-written files at `root`: temp-named ones anywhere in it, and unnamed ones
+/// (`O_TMPFILE`, shown as "… (deleted)") that the live process `pid` holds open there.
+fn copies_in_hand(root: &Path, pid: Option<u32>) -> usize {
+    let named = walkdir::WalkDir::new(root)
+        .into_iter()
+        .flatten()
         .filter(|e| e.file_name().to_string_lossy().starts_with(".phlb-tmp"))
-        .count()
+        .count();
+    let unnamed = pid.map_or(0, |pid| {
+        let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
+            return 0;
+        };
+        fds.flatten()
+            .filter_map(|fd| fs::read_link(fd.path()).ok())
+            .filter(|t| t.starts_with(root) && t.to_string_lossy().ends_with(" (deleted)"))
+            .count()
+    });
+    named + unnamed
+}
+
+#[test]
+fn a_kill_mid_copy_leaves_no_half_written_file_anywhere_in_the_root() {
+    // A SIGKILL left the copies in flight under temp names in the in-progress folder,
+    // where they held disk until the next run of that name. New copies are now unnamed
+    // files until they are complete: the kernel frees them with the process.
+    let env = Env::new();
+    write_files(&env, 12, 24 << 20);
+    let mut child = plain_backup_cmd(&env, &env.root)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut ended = false;
+    let reached = wait_for(|| {
+        ended = child.try_wait().unwrap().is_some();
+        ended || copies_in_hand(&env.root, Some(child.id())) > 0
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        reached && !ended,
+        "the backup ended before a copy was seen in hand"
+    );
+    assert_eq!(
+        copies_in_hand(&env.root, None),
+        0,
+        "a half-written file was left"
+    );
+    let report = next_backup_json(&env, &env.root);
+    assert_eq!(
+        tree(&newest_snapshot(&env.root)),
+        tree(&env.src),
+        "{report}"
+    );
+    assert_verify_clean(&env, &env.root);
 }
 
 #[test]
@@ -100,7 +145,7 @@ fn sigterm_finishes_the_copies_in_hand_and_records_them() {
     let mut ended = false;
     let reached = wait_for(|| {
         ended = child.try_wait().unwrap().is_some();
-        ended || temp_files(&env.root) > 0
+        ended || copies_in_hand(&env.root, Some(child.id())) > 0
     });
     assert!(
         reached && !ended,
@@ -114,7 +159,7 @@ fn sigterm_finishes_the_copies_in_hand_and_records_them() {
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(143));
     assert_eq!(
-        temp_files(&env.root),
+        copies_in_hand(&env.root, None),
         0,
         "a copy in hand was left half-written"
     );
