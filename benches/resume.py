@@ -7,8 +7,11 @@
 Source: FILES files of MIB MiB of random bytes. For each repetition it times
   full    a first backup of the source into an empty root;
   TERM    a first backup stopped with SIGTERM once its in-progress folder holds
-          STOP_AT of the source bytes (allocated blocks, temp-named files included),
-          then the next run of the same name, timed;
+          STOP_AT of the source bytes (allocated blocks of the files it shows: the
+          finished ones, and temp-named ones where the filesystem has no unnamed
+          files), then the next run of the same name, timed; the copies in flight
+          then (unnamed files the run holds open, which a kill loses) are shown
+          beside it;
   KILL    the same with SIGKILL (no clean-up runs at all).
 For the next run it reports the bytes it wrote, counted on disk and not taken from
 phlb's report: the sizes of the files in the new snapshot whose inode is not one the
@@ -62,6 +65,25 @@ def held_bytes(folder):
                 total += os.lstat(os.path.join(dirpath, n)).st_blocks * 512
             except FileNotFoundError:
                 pass
+    return total
+
+
+def in_flight_bytes(pid, root):
+    """Bytes of the copies the run `pid` holds open unfinished: unnamed files
+    (O_TMPFILE, "... (deleted)" in /proc) under `root`. A kill loses them."""
+    total = 0
+    fd_dir = f"/proc/{pid}/fd"
+    try:
+        fds = os.listdir(fd_dir)
+    except FileNotFoundError:
+        return 0
+    for fd in fds:
+        try:
+            target = os.readlink(os.path.join(fd_dir, fd))
+            if target.startswith(root) and target.endswith(" (deleted)"):
+                total += os.stat(os.path.join(fd_dir, fd)).st_size
+        except OSError:
+            pass
     return total
 
 
@@ -120,9 +142,10 @@ def interrupted(args, root, src, sig, total):
             child.kill()
             raise SystemExit("phlb never got far enough")
         time.sleep(0.002)
+    flying = in_flight_bytes(child.pid, root)
     child.send_signal(sig)
     child.wait()
-    return held
+    return held, flying
 
 
 def snapshot_dir(root):
@@ -181,7 +204,7 @@ def run(args):
                       f" {rep_json['new_bytes'] / total:6.1%}", flush=True)
             else:
                 sig = signal.SIGTERM if kind == "TERM" else signal.SIGKILL
-                held = interrupted(args, root, src, sig, total)
+                held, flying = interrupted(args, root, src, sig, total)
                 old = leftover_inodes(root)
                 subprocess.run(["sync"], check=True)
                 took, cpu, rep_json = backup(args, root, src)
@@ -191,7 +214,8 @@ def run(args):
                 print(f"{kind:<4} next {took:7.2f} s ({cpu:5.2f} s CPU)  wrote"
                       f" {wrote / total:6.1%} on disk"
                       f" ({rep_json['new_bytes'] / total:6.1%} new_bytes), resumed {resumed}"
-                      f" files; stopped holding {held / total:6.1%}", flush=True)
+                      f" files; stopped holding {held / total:6.1%} finished"
+                      f" + {flying / total:5.1%} in flight", flush=True)
             shutil.rmtree(root)
             subprocess.run(["sync"], check=True)
     full = statistics.median(r[0] for r in results["full"])
