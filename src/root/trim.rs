@@ -6,12 +6,12 @@
 //! A removed file's folder keeps its recorded mtime (it is set back after the unlink),
 //! so `verify` still finds the folder as the catalog has it.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -35,6 +35,7 @@ pub fn finish(
     let db = catalog.db()?;
     let mut removed = 0;
     let mut stuck = Vec::new();
+    let mut rewritten = Rewritten::default();
     for trim::Pending { run, paths } in trim::pending(&db)? {
         let (id, name, ts, algo) = (run.id, run.name, run.timestamp, run.hash_algo);
         let dir = root.join(snapshot_dir_rel(&name, &ts, true));
@@ -70,7 +71,8 @@ pub fn finish(
             Err(e) => return Err(e).with_context(|| format!("{}: cannot open", dir.display())),
         }
         let sums = SnapshotPaths::new(root, &name, &ts, algo.manifest_suffix()).manifest;
-        drop_from_manifest(&sums, &paths)
+        rewritten
+            .drop_lines(&sums, &paths)
             .with_context(|| format!("{}: cannot rewrite", sums.display()))?;
         if !stuck.iter().any(|s| s.path.starts_with(&dir)) {
             trim::mark_done(&db, id)?;
@@ -121,6 +123,38 @@ fn unlink_keeping_folder_time(top: BorrowedFd, rel: &Path) -> io::Result<bool> {
     ];
     crate::sys::meta::set_times_fd(folder, &times)?;
     Ok(gone)
+}
+
+/// The manifests rewritten so far, by the manifest they were (device, inode: unchanged
+/// snapshots share one) and the lines they lost.
+#[derive(Default)]
+struct Rewritten(HashMap<(u64, u64, Vec<Vec<u8>>), PathBuf>);
+
+impl Rewritten {
+    /// Drops the lines of `paths` from manifest `sums`. A manifest shared with another
+    /// snapshot that lost the same lines is linked to that one's new manifest instead of
+    /// written again, so trimmed snapshots that shared a manifest still share one.
+    fn drop_lines(&mut self, sums: &Path, paths: &[Vec<u8>]) -> io::Result<()> {
+        // The last link of a shared manifest has a link count of 1 by the time it comes.
+        let shared = match sums.symlink_metadata() {
+            Ok(md) if md.is_file() => {
+                let mut gone = paths.to_vec();
+                gone.sort();
+                Some((md.dev(), md.ino(), gone))
+            }
+            _ => None,
+        };
+        if let Some(done) = shared.as_ref().and_then(|k| self.0.get(k)) {
+            if done.is_file() {
+                return crate::store::replace_with_link(done, sums);
+            }
+        }
+        drop_from_manifest(sums, paths)?;
+        if let (Some(key), true) = (shared, sums.is_file()) {
+            self.0.insert(key, sums.to_path_buf());
+        }
+        Ok(())
+    }
 }
 
 /// Rewrites manifest `sums` without the lines of `paths` (same order, same mode); a

@@ -7,6 +7,7 @@ mod dry_run;
 mod hooks;
 mod leftovers;
 mod links;
+mod side_files;
 mod snapshot;
 mod sources;
 mod start;
@@ -187,6 +188,13 @@ pub fn make_snapshot(
     crate::root::still_a_root(root)?;
     store::make_private_dir(&root.join(name))?;
     let prev = previous(&db, root, source, config.hash)?;
+    // The manifest a no-change run can share (see `finish_manifest`).
+    let prev_manifest = prev.as_ref().map(|p| {
+        let mut side = p.dir.clone().into_os_string();
+        side.push(".");
+        side.push(sums);
+        std::path::PathBuf::from(side)
+    });
     let resume = leftovers::resumable(&db, root, source, sums, config.hash)?;
     let now = crate::clock::now_utc();
     let (ts, paths) = pick_timestamp(&db, root, config, name, now.with_timezone(&chrono::Local))?;
@@ -248,9 +256,14 @@ pub fn make_snapshot(
     let (counts, mut log, failures) = run.finish(&progress)?;
     progress.finish();
     let summary = counts.summary(&label, started.elapsed(), RunKind::Real) + &failures.text();
-    complete(
-        catalog, &snapshot, &stamp, &paths, &counts, &summary, &mut log, flusher,
-    )?;
+    let finish = Finish {
+        catalog,
+        snapshot: &snapshot,
+        stamp: &stamp,
+        paths: &paths,
+        prev_manifest: prev_manifest.as_deref(),
+    };
+    complete(&finish, &counts, &summary, &mut log, flusher)?;
     crate::signals::doing(format!(
         "backup stopped after {label} was complete; the next run removes any leftovers"
     ));
@@ -273,21 +286,35 @@ pub fn make_snapshot(
     })
 }
 
+/// What the last steps of a run work on.
+#[derive(Clone, Copy)]
+struct Finish<'a> {
+    catalog: &'a Catalog,
+    snapshot: &'a SnapshotRow,
+    stamp: &'a Stamp,
+    paths: &'a SnapshotPaths,
+    /// The previous snapshot's manifest, which an identical one is linked to.
+    prev_manifest: Option<&'a Path>,
+}
+
 /// The last steps of a run, in an order that a kill (or, with `SYNC`, a power cut) at any
 /// point leaves safe: everything written out to disk, side files under final names (the
 /// stamp with the summary, before the flush), the counters, the folder rename, and
 /// `complete` in the catalog last.
-#[allow(clippy::too_many_arguments)]
 fn complete(
-    catalog: &Catalog,
-    snapshot: &SnapshotRow,
-    stamp: &Stamp,
-    paths: &SnapshotPaths,
+    finish: &Finish,
     counts: &counts::Counts,
     summary: &str,
     log: &mut counts::Log,
     flusher: Option<Flusher>,
 ) -> Result<()> {
+    let Finish {
+        catalog,
+        snapshot,
+        stamp,
+        paths,
+        prev_manifest,
+    } = *finish;
     let ctx = |p: &Path| format!("{}: cannot finish snapshot", p.display());
     store::write_file(&paths.summary, summary.as_bytes()).with_context(|| ctx(&paths.summary))?;
     stamp.write(&paths.stamp)?;
@@ -305,13 +332,8 @@ fn complete(
     std::fs::rename(&paths.work_log, &paths.log).with_context(|| ctx(&paths.log))?;
     // A snapshot without regular files gets no manifest: an empty one is refused by
     // `sha256sum -c` ("no properly formatted checksum lines").
-    let empty = std::fs::symlink_metadata(&paths.work_manifest).is_ok_and(|m| m.len() == 0);
-    if empty {
-        std::fs::remove_file(&paths.work_manifest).with_context(|| ctx(&paths.manifest))?;
-    } else {
-        std::fs::rename(&paths.work_manifest, &paths.manifest)
-            .with_context(|| ctx(&paths.manifest))?;
-    }
+    side_files::finish_manifest(&paths.work_manifest, &paths.manifest, prev_manifest)
+        .with_context(|| ctx(&paths.manifest))?;
     let db = catalog.db()?;
     let finished_at = crate::clock::now_rfc3339();
     snapshot.set_totals(&db, &counts.totals(), &finished_at)?;

@@ -111,13 +111,12 @@ pub fn measure(db: &Db, root: &Path, items: &[Item], olds: &[Old]) -> Result<Fre
         .iter()
         .filter(|i| ids.contains(&i.member.id))
         .collect();
-    for i in &removed {
-        let row = &i.member;
-        for place in crate::root::snapshot_places(root, &row.name, &row.timestamp) {
-            disk.count(&place);
-        }
-    }
-    disk.bytes += side_files_and_name_folders(root, items);
+    let places: Vec<PathBuf> = removed
+        .iter()
+        .flat_map(|i| crate::root::snapshot_places(root, &i.member.name, &i.member.timestamp))
+        .collect();
+    disk.count_links(&places);
+    side_files_and_name_folders(&mut disk, root, items);
     // A killed run's folder holds copies its catalog rows may not name yet.
     let (mut bytes, mut copies) = (going.iter().map(|g| g.1).sum(), going.len() as u64);
     let unfinished: Vec<PathBuf> = removed
@@ -131,7 +130,8 @@ pub fn measure(db: &Db, root: &Path, items: &[Item], olds: &[Old]) -> Result<Fre
     let (more_bytes, more_copies) = disk.walk(&unfinished);
     bytes += more_bytes;
     copies += more_copies;
-    disk.bytes += manifest_shrink(root, items, olds)?;
+    let (gain, cost) = manifest_shrink(root, items, olds)?;
+    disk.bytes = (disk.bytes + gain).saturating_sub(cost);
     let label = |id: i64| {
         items
             .iter()
@@ -160,9 +160,10 @@ pub fn measure(db: &Db, root: &Path, items: &[Item], olds: &[Old]) -> Result<Fre
 
 /// The disk bytes of what else leaves `<root>/<name>`: the side files `forget
 /// --missing` removes (their folder gone), and each `<name>` folder that empties.
-fn side_files_and_name_folders(root: &Path, items: &[Item]) -> u64 {
+fn side_files_and_name_folders(disk: &mut Disk, root: &Path, items: &[Item]) {
     let mut bytes = 0;
     let mut going: HashSet<PathBuf> = HashSet::new();
+    let mut side_files = Vec::new();
     for i in items.iter().filter(|i| i.removes()) {
         let row = &i.member;
         let places = crate::root::snapshot_places(root, &row.name, &row.timestamp);
@@ -170,11 +171,7 @@ fn side_files_and_name_folders(root: &Path, items: &[Item]) -> u64 {
             .iter()
             .any(|p| p.symlink_metadata().is_ok_and(|m| m.is_dir()));
         if i.action == Action::Remove(Reason::Missing) && !folder_there {
-            for p in &places {
-                if let Some(md) = p.symlink_metadata().ok().filter(|m| m.is_file()) {
-                    bytes += md.blocks() * 512;
-                }
-            }
+            side_files.extend(places.iter().filter(|p| p.is_file()).cloned());
         }
         going.extend(places);
     }
@@ -199,7 +196,8 @@ fn side_files_and_name_folders(root: &Path, items: &[Item]) -> u64 {
             bytes += dir.symlink_metadata().map_or(0, |m| m.blocks() * 512);
         }
     }
-    bytes
+    disk.count_links(&side_files);
+    disk.bytes += bytes;
 }
 
 /// Disk blocks counted once per inode.
@@ -215,6 +213,31 @@ impl Disk {
         if let Ok(md) = p.symlink_metadata() {
             if self.seen.insert((md.dev(), md.ino())) {
                 self.bytes += md.blocks() * 512;
+            }
+        }
+    }
+
+    /// Counts the blocks of `paths` (not followed), each inode once, and a file with
+    /// more links (a manifest an unchanged snapshot shares) only when all of them are
+    /// among `paths`.
+    fn count_links(&mut self, paths: &[PathBuf]) {
+        let mut shared: HashMap<(u64, u64), (u64, u64, u64)> = HashMap::new();
+        for p in paths {
+            match p.symlink_metadata() {
+                Ok(md) if md.is_file() && md.nlink() > 1 => {
+                    let e = shared.entry((md.dev(), md.ino())).or_insert((
+                        0,
+                        md.nlink(),
+                        md.blocks() * 512,
+                    ));
+                    e.0 += 1;
+                }
+                _ => self.count(p),
+            }
+        }
+        for (key, (seen, nlink, blocks)) in shared {
+            if seen >= nlink && self.seen.insert(key) {
+                self.bytes += blocks;
             }
         }
     }
@@ -258,10 +281,14 @@ impl Disk {
     }
 }
 
-/// How many disk bytes the trimmed snapshots' manifests give back when `olds` leave
-/// them (each is rewritten without their lines: a new file of the smaller size).
-fn manifest_shrink(root: &Path, items: &[Item], olds: &[Old]) -> Result<u64> {
-    let mut out = 0;
+/// The disk bytes the trimmed snapshots' manifests give back when `olds` leave them
+/// (each is rewritten without their lines: a new file of the smaller size), and those the
+/// new files take. A manifest shared with other snapshots gives back its blocks only
+/// when all its links are rewritten.
+fn manifest_shrink(root: &Path, items: &[Item], olds: &[Old]) -> Result<(u64, u64)> {
+    let (mut gain, mut cost) = (0, 0);
+    let mut shared: HashMap<(u64, u64), (u64, u64, u64)> = HashMap::new();
+    let mut written: HashSet<(u64, u64, Vec<Vec<u8>>)> = HashSet::new();
     let mut ids: Vec<i64> = olds.iter().map(|o| o.snapshot_id).collect();
     ids.sort();
     ids.dedup();
@@ -297,8 +324,25 @@ fn manifest_shrink(root: &Path, items: &[Item], olds: &[Old]) -> Result<u64> {
         })?;
         // Rewritten at its new size, or removed when no line is left.
         let block = md.blksize().max(512);
-        let after = (kept.len() as u64).div_ceil(block) * block;
-        out += (md.blocks() * 512).saturating_sub(after);
+        // Snapshots that shared a manifest and lose the same lines share the new one
+        // (`root::trim`): it is written once.
+        let mut lines: Vec<Vec<u8>> = gone
+            .iter()
+            .map(|p| p.as_os_str().as_bytes().to_vec())
+            .collect();
+        lines.sort();
+        if written.insert((md.dev(), md.ino(), lines)) {
+            cost += (kept.len() as u64).div_ceil(block) * block;
+        }
+        let e = shared
+            .entry((md.dev(), md.ino()))
+            .or_insert((0, md.nlink(), md.blocks() * 512));
+        e.0 += 1;
     }
-    Ok(out)
+    for (seen, nlink, blocks) in shared.into_values() {
+        if seen >= nlink {
+            gain += blocks;
+        }
+    }
+    Ok((gain, cost))
 }

@@ -9,6 +9,7 @@ mod metadata;
 mod names;
 mod resume;
 mod select;
+mod side_files;
 mod source;
 mod walk;
 
@@ -166,14 +167,25 @@ fn log_tells_unchanged_files_from_linked_and_copied_ones() {
     env.write("edited.txt", b"version 2");
     let s2 = env.backup();
     let log = log_of(&s2);
-    assert!(log.contains("same    kept.txt"), "{log}");
+    // Unchanged files are debug lines (a no-change run keeps a short log).
+    assert!(!log.contains("kept.txt"), "{log}");
     assert!(log.contains("linked  moved-to.txt"), "{log}");
     assert!(log.contains("copied  edited.txt"), "{log}");
 
-    env.config("LOG_LEVEL = warning");
+    env.config("LOG_LEVEL = debug");
+    env.write("edited.txt", b"version 3");
     let s3 = env.backup();
     let log = log_of(&s3);
-    assert!(!log.contains("kept.txt"), "per-file lines are info: {log}");
+    assert!(log.contains("debug   same    kept.txt"), "{log}");
+
+    env.config("LOG_LEVEL = warning");
+    env.write("edited.txt", b"version 4");
+    let s4 = env.backup();
+    let log = log_of(&s4);
+    assert!(
+        !log.contains("edited.txt"),
+        "per-file lines are info: {log}"
+    );
 }
 
 #[test]

@@ -3,6 +3,7 @@
 
 mod forget;
 mod hostile;
+mod shared_manifests;
 mod space;
 mod versions;
 

@@ -134,7 +134,7 @@ fn last_copy_is_reported_when_the_other_snapshot_holding_it_was_deleted_by_hand(
 
 /// A fresh env whose backup root is a tmpfs of its own when `tmpfs` (bound as
 /// `let (env, _disk)`, so the disk is unmounted before the temp folder goes).
-fn env_on(tmpfs: bool) -> (Env, Option<SmallDisk>) {
+pub(super) fn env_on(tmpfs: bool) -> (Env, Option<SmallDisk>) {
     let env = Env::bare();
     let disk = tmpfs.then(|| {
         let disk = SmallDisk::mount(&env.root, "400m").expect("mounting a tmpfs needs root");
@@ -147,7 +147,7 @@ fn env_on(tmpfs: bool) -> (Env, Option<SmallDisk>) {
 
 /// Runs `prune ARGS` after its dry run, asserting that the disk bytes announced are the
 /// drop of `du`, to the byte; returns the plan.
-fn assert_freed_exactly(env: &Env, args: &[&str], what: &str) -> serde_json::Value {
+pub(super) fn assert_freed_exactly(env: &Env, args: &[&str], what: &str) -> serde_json::Value {
     let mut dry = args.to_vec();
     dry.extend(["-n", "--json"]);
     let plan = json(&env.run(&dry));

@@ -205,7 +205,14 @@ impl Run<'_> {
         self.manifest
             .write_all(&self.line_buf)
             .with_context(|| format!("{}: cannot write manifest", manifest.display()))?;
-        self.action(LogLevel::Info, what, &entry.rel);
+        // An unchanged file is a debug line: a run in which nothing changed keeps a log
+        // of a few lines, not one per file.
+        let level = if how == How::Unchanged {
+            LogLevel::Debug
+        } else {
+            LogLevel::Info
+        };
+        self.action(level, what, &entry.rel);
         if self.inp.verbose {
             progress.info(&format!("{what:<7} {}", one_line(&entry.rel)));
         }
