@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use crate::decide::Dedup;
+use crate::decide::{Dedup, Link};
 use crate::duration::Span;
 use crate::hash::HashAlgo;
 
@@ -46,8 +46,10 @@ pub struct Config {
     pub post_command: Option<String>,
     /// Content hash algorithm.
     pub hash: HashAlgo,
-    /// When identical content may share one stored copy.
+    /// When identical content may share one stored copy (hardlinks only).
     pub dedup: Dedup,
+    /// How snapshot paths get stored content (`LINK`); `None`: the root's recorded way.
+    pub link: Option<Link>,
     /// Do not cross mount points inside a source.
     pub one_file_system: bool,
     /// Threads for the per-file work (read, hash, write new copies, link); `None` means one per core.
@@ -149,6 +151,7 @@ impl Default for Config {
             post_command: None,
             hash: HashAlgo::Sha256,
             dedup: Dedup::Mode,
+            link: None,
             one_file_system: true,
             workers: None,
             log_level: LogLevel::Info,

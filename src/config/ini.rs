@@ -137,6 +137,14 @@ fn set(c: &mut Config, key: &str, value: &str) -> Result<&'static str, String> {
             c.dedup = value.parse()?;
             "DEDUP"
         }
+        "LINK" => {
+            c.link = if value.is_empty() {
+                None
+            } else {
+                Some(value.parse()?)
+            };
+            "LINK"
+        }
         "ONE_FILE_SYSTEM" => {
             c.one_file_system = boolean(value)?;
             "ONE_FILE_SYSTEM"

@@ -1,5 +1,5 @@
-//! Owns the filesystem side of a snapshot: folders, symlinks, hardlinks and new stored
-//! copies written under a temp name and renamed into place, with their metadata.
+//! Owns the filesystem side of a snapshot: folders, symlinks, hardlinks, clones and new
+//! stored copies written under a temp name and renamed into place, with their metadata.
 
 #![forbid(unsafe_code)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
@@ -19,11 +19,13 @@ use crate::hash::{for_each_chunk, HashAlgo};
 use crate::scan::Meta;
 use crate::xattr_set::XattrSet;
 
+mod clone;
 mod dir_fds;
 mod remove_tree;
 mod safe;
 pub mod xattrs;
 
+pub use clone::{can_clone, clone_stored, Expect};
 pub use dir_fds::{link_stored_copy, DirFds};
 pub use remove_tree::remove_tree;
 pub use safe::{

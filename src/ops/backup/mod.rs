@@ -213,6 +213,10 @@ pub fn make_snapshot(
     })?;
     let source_dir = SourceDir::open_canonical(&source.path)
         .with_context(|| format!("{}: cannot back up", source.path.display()))?;
+    let linking = match &opened.linking {
+        Some(l) => l.clone(),
+        None => crate::root::linking::resolve(config, root, &catalog.db()?)?,
+    };
     let inputs = snapshot::Inputs {
         config,
         catalog_path: catalog.path(),
@@ -223,6 +227,7 @@ pub fn make_snapshot(
         prev,
         resume,
         verbose: ui.verbose,
+        sharing: linking.sharing,
     };
     let flusher = config
         .sync
@@ -230,7 +235,7 @@ pub fn make_snapshot(
         .transpose()
         .with_context(|| format!("{}: cannot open snapshot folder", paths.work_dir.display()))?;
     let writer = Writer::start(db)?;
-    let linker = links::Linker::new(root, config.dedup, config.max_links, writer.committed());
+    let linker = links::Linker::new(root, linking.sharing, config.max_links, writer.committed());
     let progress = Progress::new(ui.style, &format!("backup {label}"), 0, 0);
     let mut run = snapshot::Run::start(inputs, writer, catalog.db()?, linker)?;
     for label in &settled.finished {
@@ -247,7 +252,9 @@ pub fn make_snapshot(
     }
     let (counts, mut log, failures) = run.finish(&progress)?;
     progress.finish();
-    let summary = counts.summary(&label, started.elapsed(), RunKind::Real) + &failures.text();
+    let summary = counts.summary(&label, started.elapsed(), RunKind::Real)
+        + &format!("  links:   {}\n", linking.line)
+        + &failures.text();
     complete(
         catalog, &snapshot, &stamp, &paths, &counts, &summary, &mut log, flusher,
     )?;

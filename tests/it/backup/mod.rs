@@ -7,6 +7,7 @@ mod hostile;
 mod links;
 mod metadata;
 mod names;
+mod reflink;
 mod resume;
 mod select;
 mod source;
