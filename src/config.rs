@@ -46,8 +46,9 @@ pub struct Config {
     pub post_command: Option<String>,
     /// Content hash algorithm.
     pub hash: HashAlgo,
-    /// When identical content may share one stored copy (hardlinks only).
-    pub dedup: Dedup,
+    /// When identical content may share one stored copy (hardlinks only); `None`: the
+    /// root's recorded policy.
+    pub dedup: Option<Dedup>,
     /// How snapshot paths get stored content (`LINK`); `None`: the root's recorded way.
     pub link: Option<Link>,
     /// Do not cross mount points inside a source.
@@ -150,7 +151,7 @@ impl Default for Config {
             pre_command: None,
             post_command: None,
             hash: HashAlgo::Sha256,
-            dedup: Dedup::Mode,
+            dedup: None,
             link: None,
             one_file_system: true,
             workers: None,

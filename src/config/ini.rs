@@ -134,7 +134,11 @@ fn set(c: &mut Config, key: &str, value: &str) -> Result<&'static str, String> {
             "HASH"
         }
         "DEDUP" => {
-            c.dedup = value.parse()?;
+            c.dedup = if value.is_empty() {
+                None
+            } else {
+                Some(value.parse()?)
+            };
             "DEDUP"
         }
         "LINK" => {

@@ -215,7 +215,7 @@ pub fn make_snapshot(
         .with_context(|| format!("{}: cannot back up", source.path.display()))?;
     let linking = match &opened.linking {
         Some(l) => l.clone(),
-        None => crate::root::linking::resolve(config, root, &catalog.db()?)?,
+        None => crate::root::linking::resolve(config, root, &catalog.db()?, ui)?,
     };
     let inputs = snapshot::Inputs {
         config,

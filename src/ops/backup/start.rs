@@ -31,7 +31,12 @@ pub(crate) fn open_for_backup(
     opened.catalog.check_hash(config.hash)?;
     crate::ops::record::settle_times(&opened.catalog, config)?;
     let db = opened.catalog.db()?;
-    opened.linking = Some(crate::root::linking::resolve(config, opened.path(), &db)?);
+    opened.linking = Some(crate::root::linking::resolve(
+        config,
+        opened.path(),
+        &db,
+        &say,
+    )?);
     Ok(opened)
 }
 

@@ -89,6 +89,11 @@ impl Linker {
         }
     }
 
+    /// Which stored copies serve a path in this run.
+    pub fn sharing(&self) -> Sharing {
+        self.sharing
+    }
+
     /// Remembers a stored copy this run made or linked, so later duplicates link to it
     /// without a catalog lookup, until the writer has committed `until` rows (for a new
     /// copy: the rows that record and locate it; 0 for a copy the catalog already has).
