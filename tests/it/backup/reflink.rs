@@ -165,7 +165,7 @@ fn auto_picks_reflink_on_xfs_and_hardlinks_on_the_test_disk() {
     );
     let out = backup_with(&env, &env.root, "auto");
     assert!(
-        stdout(&out).contains("hardlink, DEDUP = mode (LINK = auto"),
+        stdout(&out).contains("hardlink, DEDUP = strict (LINK = auto"),
         "{}",
         stdout(&out)
     );
