@@ -19,7 +19,7 @@ interrupted run left (inodes of the leftover files are taken before the next run
 beside it phlb's own `new_bytes` and `resumed` from `backup --json`. The issue's targets:
 the next run writes <= 55 % of the bytes and takes <= 60 % of a full run's time.
 Each root is removed after its repetition; the work folder at the end, also on failure.
-Prints one line per run and a table of medians; exits 1 when a target is missed.
+Prints one line per run and a table of medians; exits 3 when a target is missed.
 """
 import argparse
 import json
@@ -234,7 +234,7 @@ def run(args):
         ok &= met
         print(f"{kind + ' next':<10}{took:9.2f}{took / full:9.0%}{cpu:8.2f}{cpu / full_cpu:9.0%}"
               f"{wrote:8.0%}   {'met' if met else 'MISSED'} (<= 60 % time, <= 55 % bytes)")
-    return 0 if ok else 1
+    return 0 if ok else 3
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use crate::decide::Dedup;
+use crate::decide::{Dedup, Link};
 use crate::duration::Span;
 use crate::hash::HashAlgo;
 
@@ -46,8 +46,11 @@ pub struct Config {
     pub post_command: Option<String>,
     /// Content hash algorithm.
     pub hash: HashAlgo,
-    /// When identical content may share one stored copy.
-    pub dedup: Dedup,
+    /// When identical content may share one stored copy (hardlinks only); `None`: the
+    /// root's recorded policy.
+    pub dedup: Option<Dedup>,
+    /// How snapshot paths get stored content (`LINK`); `None`: the root's recorded way.
+    pub link: Option<Link>,
     /// Do not cross mount points inside a source.
     pub one_file_system: bool,
     /// Threads for the per-file work (read, hash, write new copies, link); `None` means one per core.
@@ -148,7 +151,8 @@ impl Default for Config {
             pre_command: None,
             post_command: None,
             hash: HashAlgo::Sha256,
-            dedup: Dedup::Mode,
+            dedup: None,
+            link: None,
             one_file_system: true,
             workers: None,
             log_level: LogLevel::Info,

@@ -38,6 +38,73 @@ impl std::fmt::Display for Dedup {
     }
 }
 
+/// How a snapshot path gets content that is already stored (`LINK`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Link {
+    /// A hardlink to the stored copy: one inode, so one set of metadata (`DEDUP` decides
+    /// which paths may share it).
+    Hardlink,
+    /// A copy-on-write clone of the stored copy (`FICLONE`): its own inode with its own
+    /// metadata, sharing the stored copy's extents.
+    Reflink,
+    /// Reflink where the root's filesystem can clone, else hardlink (probed once per run).
+    Auto,
+}
+
+impl std::str::FromStr for Link {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "hardlink" => Ok(Link::Hardlink),
+            "reflink" => Ok(Link::Reflink),
+            "auto" => Ok(Link::Auto),
+            _ => Err(format!("expected hardlink, reflink or auto, found {s:?}")),
+        }
+    }
+}
+
+impl std::fmt::Display for Link {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(match self {
+            Link::Hardlink => "hardlink",
+            Link::Reflink => "reflink",
+            Link::Auto => "auto",
+        })
+    }
+}
+
+/// Which stored copies may serve a path in a run: with hardlinks the `DEDUP` policy
+/// decides (the path takes the copy's inode and metadata); with clones any copy of the
+/// content serves (the path gets its own inode with its own metadata and attributes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sharing {
+    Links(Dedup),
+    Clones,
+}
+
+impl Sharing {
+    /// True when a stored copy with metadata `copy` may serve a file with metadata `want`.
+    pub fn serves(self, want: CopyMeta, copy: CopyMeta) -> bool {
+        match self {
+            Sharing::Links(policy) => copy_serves(policy, want, copy),
+            Sharing::Clones => true,
+        }
+    }
+
+    /// The key of content `hash` wanted (or stored) with metadata `m`: equal keys may share.
+    pub fn key(self, hash: &[u8], m: CopyMeta) -> LinkKey {
+        match self {
+            Sharing::Links(policy) => LinkKey::new(policy, hash, m),
+            Sharing::Clones => LinkKey {
+                hash: hash.to_vec(),
+                xattrs: 0,
+                owner_mode: None,
+                mtime_ns: None,
+            },
+        }
+    }
+}
+
 /// The on-disk metadata of one physical stored copy (an inode).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CopyMeta {
@@ -127,10 +194,10 @@ pub fn looks_unchanged(meta: Meta, size: u64, mtime_ns: i128) -> bool {
 }
 
 /// Decides the first step for a file given the previous snapshot's entry for its path.
-pub fn first_step(policy: Dedup, meta: Meta, prev: Option<&PrevEntry>) -> FirstStep {
+pub fn first_step(sharing: Sharing, meta: Meta, prev: Option<&PrevEntry>) -> FirstStep {
     match prev {
         Some(p) if looks_unchanged(meta, p.size, p.mtime_ns) => {
-            if copy_serves(policy, meta.into(), p.copy) {
+            if sharing.serves(meta.into(), p.copy) {
                 FirstStep::LinkPrevious
             } else {
                 FirstStep::KnownContent
@@ -199,10 +266,23 @@ mod tests {
             (Dedup::Mode, meta(0o644, 101), FirstStep::Read),
         ];
         for (policy, m, want) in cases {
-            assert_eq!(first_step(policy, m, Some(&prev)), want);
+            assert_eq!(first_step(Sharing::Links(policy), m, Some(&prev)), want);
         }
+        // A clone gets its own metadata: any unchanged file is cloned without reading.
+        let own = Meta {
+            xattrs: 7,
+            ..meta(0o600, 100)
+        };
         assert_eq!(
-            first_step(Dedup::Mode, meta(0o644, 100), None),
+            first_step(Sharing::Clones, own, Some(&prev)),
+            FirstStep::LinkPrevious
+        );
+        assert_eq!(
+            first_step(Sharing::Clones, meta(0o644, 101), Some(&prev)),
+            FirstStep::Read
+        );
+        assert_eq!(
+            first_step(Sharing::Links(Dedup::Mode), meta(0o644, 100), None),
             FirstStep::Read
         );
     }

@@ -28,6 +28,8 @@ pub struct CopyRow {
 pub struct Location {
     pub snapshot_dir: PathBuf,
     pub rel: PathBuf,
+    /// The mtime recorded for this path (what a clone of the copy carries there).
+    pub mtime_ns: i128,
 }
 
 /// Reads a copy's mode, uid, gid and mtime (`mtime_ns`, `mtime_exact`) from five
@@ -47,17 +49,18 @@ pub(super) fn copy_meta(
 }
 
 /// The stored copies of the content with digest `hash` that carry attribute set
-/// `xattrs` (0: none) and are not known damaged, good ones and newest first: only these
-/// could serve a path with that set (a content stored under many sets, such as a
-/// per-file tag on many equal files, gives just the few that could).
-pub fn copies_for_hash(db: &Db, hash: &[u8], xattrs: i64) -> Result<Vec<CopyRow>> {
+/// `xattrs` (0: none; `None`: any, for clones, which get their own) and are not known
+/// damaged, good ones and newest first: only these could serve a path with that set (a
+/// content stored under many sets, such as a per-file tag on many equal files, gives
+/// just the few that could).
+pub fn copies_for_hash(db: &Db, hash: &[u8], xattrs: Option<i64>) -> Result<Vec<CopyRow>> {
     let conn = db.conn();
     let mut stmt = conn.prepare_cached(
         "SELECT k.id, k.ino, c.size, k.mode, k.uid, k.gid, k.mtime_ns, k.mtime_exact,
                 k.state = 'ok', coalesce(k.xattr_set_id, 0)
          FROM contents c JOIN copies k ON k.content_id = c.id
          WHERE c.hash = ?1 AND k.state != 'damaged'
-           AND coalesce(k.xattr_set_id, 0) = ?2
+           AND (?2 IS NULL OR coalesce(k.xattr_set_id, 0) = ?2)
          ORDER BY k.state = 'ok' DESC, k.id DESC",
     )?;
     let rows = stmt
@@ -85,7 +88,7 @@ pub fn content_known(db: &Db, hash: &[u8]) -> Result<bool> {
 pub fn copy_locations(db: &Db, copy_id: i64, limit: usize) -> Result<Vec<Location>> {
     let conn = db.conn();
     let mut stmt = conn.prepare_cached(
-        "SELECT s.name, s.timestamp, s.status, p.path
+        "SELECT s.name, s.timestamp, s.status, p.path, e.mtime_ns, e.mtime_exact
          FROM snapshot_runs s CROSS JOIN entries e ON e.snapshot_id = s.id AND e.copy_id = ?1
          JOIN paths p ON p.id = e.path_id
          WHERE s.status != 'missing'
@@ -104,6 +107,7 @@ pub fn copy_locations(db: &Db, copy_id: i64, limit: usize) -> Result<Vec<Locatio
                     status == super::snapshots::Status::Complete,
                 ),
                 rel: PathBuf::from(std::ffi::OsStr::from_bytes(&path)),
+                mtime_ns: super::mtime::read(r, 4)?,
             })
         })?
         .collect::<rusqlite::Result<_>>()?;
@@ -153,7 +157,7 @@ mod tests {
         .unwrap();
         let db = Db::own(conn);
         let ids = |set| -> Vec<i64> {
-            copies_for_hash(&db, &[0xaa], set)
+            copies_for_hash(&db, &[0xaa], Some(set))
                 .unwrap()
                 .iter()
                 .map(|c| c.id)

@@ -192,6 +192,12 @@ pub struct BackupArgs {
     /// refusing a source other than the one the name was made from.
     #[arg(long)]
     pub source_moved: bool,
+    /// How paths get content already stored, for this run: hardlink, reflink (a
+    /// copy-on-write clone per path; refused where the root's filesystem cannot clone)
+    /// or auto (reflink where it can, else hardlink). Overrides LINK and the root's
+    /// recorded way.
+    #[arg(long, value_name = "WAY", value_parser = |s: &str| s.parse::<crate::decide::Link>())]
+    pub link: Option<crate::decide::Link>,
     /// Print each snapshot's report as one JSON object per line instead of the summary
     /// (with --prune, the prune's report as one more line `{"prune": …}` after them).
     #[arg(long)]

@@ -134,8 +134,20 @@ fn set(c: &mut Config, key: &str, value: &str) -> Result<&'static str, String> {
             "HASH"
         }
         "DEDUP" => {
-            c.dedup = value.parse()?;
+            c.dedup = if value.is_empty() {
+                None
+            } else {
+                Some(value.parse()?)
+            };
             "DEDUP"
+        }
+        "LINK" => {
+            c.link = if value.is_empty() {
+                None
+            } else {
+                Some(value.parse()?)
+            };
+            "LINK"
         }
         "ONE_FILE_SYSTEM" => {
             c.one_file_system = boolean(value)?;

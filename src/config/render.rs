@@ -36,7 +36,8 @@ pub fn entries(loaded: &Loaded) -> Vec<(&'static str, String, String)> {
         ("INCLUDE_DIRS", list(&c.include_dirs)),
         ("INCLUDE_PATTERNS", list(&c.include_patterns)),
         ("HASH", c.hash.to_string()),
-        ("DEDUP", c.dedup.to_string()),
+        ("DEDUP", shown(c.dedup)),
+        ("LINK", shown(c.link)),
         ("ONE_FILE_SYSTEM", c.one_file_system.to_string()),
         ("WORKERS", workers),
         ("LOG_LEVEL", c.log_level.to_string()),
@@ -87,6 +88,15 @@ pub fn render(loaded: &Loaded) -> String {
                 "{key} = {value}    # {origin}; {} here",
                 loaded.config.worker_count()
             ),
+            "DEDUP" if loaded.config.link == Some(crate::decide::Link::Reflink) => {
+                format!("{key} = {value}    # {origin}; does not apply under LINK = reflink (each path is its own clone)")
+            }
+            "DEDUP" if loaded.config.dedup.is_none() => {
+                format!("{key} =    # {origin}: the root's recorded policy (new roots: strict; roots made before: mode)")
+            }
+            "LINK" if loaded.config.link.is_none() => {
+                format!("{key} =    # {origin}: the root's recorded way (new roots: auto)")
+            }
             "SERVE_TOKEN" if loaded.config.serve_token.is_some() => {
                 format!("# {key} = (set by {origin}, not shown)")
             }

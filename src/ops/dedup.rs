@@ -2,7 +2,8 @@
 //! of it that the `DEDUP` policy lets serve a file's metadata (never a damaged one), and,
 //! checked on disk, a place of such a copy that still is that copy (inode, size, mtime)
 //! with room for more links under `MAX_LINKS`. backup, add, `verify --repair` and dry
-//! runs all ask here.
+//! runs all ask here; under `LINK = reflink` any copy of the content serves, and any
+//! recorded place of it that still holds it is a clone source.
 
 use std::path::{Path, PathBuf};
 
@@ -10,7 +11,7 @@ use anyhow::Result;
 
 use crate::catalog::copies::{copies_for_hash, copy_locations};
 use crate::catalog::{CopyRow, Db};
-use crate::decide::{copy_serves, has_room, CopyMeta, Dedup};
+use crate::decide::{has_room, CopyMeta, Dedup, Sharing};
 use crate::hash::HashAlgo;
 use crate::store;
 use crate::workers::{read_and_hash, SourceFile};
@@ -28,10 +29,42 @@ pub fn candidates(
     want: CopyMeta,
     policy: Dedup,
 ) -> Result<Vec<CopyRow>> {
-    // Every policy shares a copy only between equal attribute sets.
-    Ok(copies_for_hash(db, hash, want.xattrs)?
+    candidates_for(db, hash, size, want, Sharing::Links(policy))
+}
+
+/// As `candidates`, for hardlinks (`DEDUP`) or clones (any copy of the content serves).
+pub fn candidates_for(
+    db: &Db,
+    hash: &[u8],
+    size: u64,
+    want: CopyMeta,
+    sharing: Sharing,
+) -> Result<Vec<CopyRow>> {
+    // Every policy shares a copy only between equal attribute sets; a clone gets its own.
+    let xattrs = match sharing {
+        Sharing::Links(_) => Some(want.xattrs),
+        Sharing::Clones => None,
+    };
+    Ok(copies_for_hash(db, hash, xattrs)?
         .into_iter()
-        .filter(|c| c.size == size && copy_serves(policy, want, c.meta))
+        .filter(|c| c.size == size && sharing.serves(want, c.meta))
+        .collect())
+}
+
+/// The recorded places of stored copy `copy` under `root` a clone may be made from,
+/// newest first, each with what it must show on disk (see `store::Expect`): the copy's
+/// own inode, or a clone of it with its path's recorded mtime.
+pub fn clone_places(db: &Db, root: &Path, copy: &CopyRow) -> Result<Vec<(PathBuf, store::Expect)>> {
+    Ok(copy_locations(db, copy.id, PLACES_TRIED)?
+        .into_iter()
+        .map(|loc| {
+            let expect = store::Expect {
+                size: copy.size,
+                mtime_ns: loc.mtime_ns,
+                copy: Some((copy.ino, copy.meta)),
+            };
+            (root.join(&loc.snapshot_dir).join(&loc.rel), expect)
+        })
         .collect())
 }
 

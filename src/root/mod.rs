@@ -15,6 +15,7 @@ use anyhow::{Context, Result};
 
 pub mod attempts;
 pub mod latest;
+pub mod linking;
 mod required;
 mod reserve;
 mod stale_inodes;
@@ -48,6 +49,8 @@ pub struct BackupRoot {
     /// The root's canonical path.
     pub path: PathBuf,
     pub catalog: Catalog,
+    /// How a backup links in this root, resolved once per run (`open_for_backup`).
+    pub linking: Option<linking::Linking>,
     _lock: Lock,
 }
 
@@ -155,6 +158,7 @@ impl BackupRoot {
         Ok(BackupRoot {
             path,
             catalog,
+            linking: None,
             _lock: lock,
         })
     }

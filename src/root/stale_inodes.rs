@@ -4,7 +4,8 @@
 //! again. Each writer checks a few stored copies of the newest snapshot on disk (a
 //! handful of `stat`s per run); when all of them have other inode numbers than the
 //! catalog while size and mtime match, every stored copy is re-recorded by the path of
-//! one of its entries.
+//! one of its entries. A root whose runs made clones (`LINK = reflink`) is not judged:
+//! its paths have inodes of their own.
 
 use std::collections::HashSet;
 use std::fs;
@@ -36,6 +37,11 @@ enum Verdict {
 /// re-records every stored copy's inode number; says so in one line through `say`.
 /// Returns how many stored copies were re-recorded.
 pub fn refresh(db: &Db, root: &Path, say: &dyn crate::tell::Tell) -> Result<u64> {
+    // Clones have inodes of their own: in a root with clones another inode number than
+    // the catalog's is no sign of a copied root.
+    if crate::catalog::settings::get(db, super::linking::CLONED)?.is_some() {
+        return Ok(0);
+    }
     let mut snaps = on_disk_newest_first(db, root)?;
     let Some((newest, dir)) = snaps.next() else {
         return Ok(0);

@@ -1,5 +1,5 @@
-//! Owns the filesystem side of a snapshot: folders, symlinks, hardlinks and new stored
-//! copies (`new_copy`), with their metadata.
+//! Owns the filesystem side of a snapshot: folders, symlinks, hardlinks, clones and new
+//! stored copies (`new_copy`), with their metadata.
 
 #![forbid(unsafe_code)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
@@ -17,6 +17,7 @@ use crate::decide::CopyMeta;
 use crate::scan::Meta;
 use crate::xattr_set::XattrSet;
 
+mod clone;
 mod dir_fds;
 mod new_copy;
 mod remove_tree;
@@ -24,6 +25,7 @@ mod safe;
 mod temp_names;
 pub mod xattrs;
 
+pub use clone::{can_clone, clone_stored, Expect};
 pub use dir_fds::{link_stored_copy, DirFds};
 pub use new_copy::NewCopy;
 pub use remove_tree::remove_tree;

@@ -22,7 +22,7 @@ use crate::xattr_set::XattrSet;
 /// place. `commit` gives it its real name; dropping it before that removes it, so a
 /// half-written copy never carries a real file name.
 pub struct NewCopy {
-    file: File,
+    pub(super) file: File,
     /// The temp name, when the copy has one (no `O_TMPFILE` here).
     tmp: Option<PathBuf>,
     dst: PathBuf,
@@ -39,7 +39,7 @@ fn unnamed_files_work() -> bool {
 impl NewCopy {
     /// Creates the file with permission bits `mode` (less the umask; `commit` sets them
     /// exactly when they differ). The run's folders stay private until it ends.
-    fn create(dst: &Path, mode: u32) -> io::Result<NewCopy> {
+    pub(super) fn create(dst: &Path, mode: u32) -> io::Result<NewCopy> {
         let new = |file, tmp| NewCopy {
             file,
             tmp,

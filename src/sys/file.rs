@@ -1,6 +1,6 @@
 //! Owns the calls on an open file that std does not offer: reserving its blocks
-//! (`fallocate`), waiting for an exclusive `flock` on it, and naming an unnamed file
-//! (`linkat` of an `O_TMPFILE`).
+//! (`fallocate`), waiting for an exclusive `flock` on it, naming an unnamed file
+//! (`linkat` of an `O_TMPFILE`) and cloning another file's extents into it (`FICLONE`).
 
 use std::fs::File;
 use std::io;
@@ -41,6 +41,21 @@ pub fn link_unnamed(file: &File, dst: &std::ffi::CStr) -> io::Result<()> {
         )
     };
     if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// `FICLONE` (`_IOW(0x94, 9, int)`): share all of another file's extents.
+const FICLONE: libc::c_ulong = 0x4004_9409;
+
+/// Makes `dst` (open for writing, empty) share all of `src`'s extents (`FICLONE`): a
+/// copy-on-write clone on btrfs, XFS with reflink and bcachefs. Fails with EOPNOTSUPP,
+/// EINVAL or EXDEV where the filesystem cannot clone these two files.
+pub fn clone_from(dst: &File, src: &File) -> io::Result<()> {
+    // SAFETY: ioctl FICLONE takes the source descriptor as its argument by value; both
+    // descriptors are open files we own for the duration of the call.
+    if unsafe { libc::ioctl(dst.as_raw_fd(), FICLONE as _, src.as_raw_fd()) } != 0 {
         return Err(io::Error::last_os_error());
     }
     Ok(())

@@ -196,6 +196,15 @@ pub enum Job {
         copy: crate::decide::CopyMeta,
         max_links: u64,
     },
+    /// Clone `dst` from the stored content at `src` (`LINK = reflink`) if `src` still
+    /// shows `expect`, giving the clone `meta` and the attribute set `set`.
+    Clone {
+        src: PathBuf,
+        dst: PathBuf,
+        expect: store::Expect,
+        meta: Meta,
+        set: Option<Arc<XattrSet>>,
+    },
 }
 
 /// What a worker made of a job.
@@ -220,6 +229,8 @@ pub struct Wrote {
     pub claimed_at: u64,
     /// The copy is a file an interrupted run left, linked, not written (#28).
     pub resumed: bool,
+    /// The attribute set the copy got (a clone replacing it gets it too).
+    pub xattr_set: Option<Arc<XattrSet>>,
 }
 
 /// Why a new stored copy could not be written (nothing is left at its place).
@@ -283,14 +294,9 @@ pub enum Linked {
     Failed(std::io::Error),
 }
 
-fn link(
-    fds: &mut store::DirFds,
-    src: &std::path::Path,
-    dst: &std::path::Path,
-    expect: (u64, u64, &crate::decide::CopyMeta),
-    max_links: u64,
-) -> Linked {
-    match store::link_stored_copy(fds, src, dst, expect, max_links) {
+/// What a link or clone came to (`None`: the source cannot serve).
+fn linked(outcome: Option<store::LinkOutcome>) -> Linked {
+    match outcome {
         Some(store::LinkOutcome::Linked) => Linked::Yes,
         Some(store::LinkOutcome::Full) | None => Linked::Unusable,
         Some(store::LinkOutcome::Unsupported(e)) => Linked::Unsupported(e),
@@ -346,13 +352,26 @@ pub(super) fn work(job: &Job, algo: HashAlgo, tools: &mut Tools) -> Done {
             size,
             copy,
             max_links,
-        } => Done::Link(link(
+        } => Done::Link(linked(store::link_stored_copy(
             &mut tools.fds,
             src,
             dst,
             (*ino, *size, copy),
             *max_links,
-        )),
+        ))),
+        Job::Clone {
+            src,
+            dst,
+            expect,
+            meta,
+            set,
+        } => Done::Link(linked(store::clone_stored(
+            src,
+            expect,
+            dst,
+            meta,
+            set.as_deref(),
+        ))),
     }
 }
 
@@ -369,6 +388,7 @@ fn work_read(
         (Ok(read), Some(dst)) => match tools.claims(&read.hash) {
             Some(claimed_at) => {
                 let (meta, hash) = (read.meta, read.hash.clone());
+                let xattr_set = read.xattr_set.clone();
                 // A file a killed run finished, whose bytes are the content just read:
                 // linked, not written again (#28).
                 let resumed = leftover.and_then(|l| super::link_leftover(l, &read, dst, algo));
@@ -380,6 +400,7 @@ fn work_read(
                         stored_mtime,
                         claimed_at,
                         resumed: true,
+                        xattr_set,
                     }));
                 }
                 Done::Wrote(
@@ -390,6 +411,7 @@ fn work_read(
                         stored_mtime,
                         claimed_at,
                         resumed: false,
+                        xattr_set,
                     }),
                 )
             }

@@ -11,7 +11,14 @@ fn config_shows_defaults_and_origins() {
     assert_ok(&out);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("config file: none found, built-in defaults"));
-    assert!(text.contains("DEDUP = mode    # default"));
+    assert!(
+        text.contains("DEDUP =    # default: the root's recorded policy"),
+        "{text}"
+    );
+    assert!(
+        text.contains("LINK =    # default: the root's recorded way"),
+        "{text}"
+    );
     assert!(text.contains("MAX_LINKS = 65000    # default"));
     assert!(text.contains("BACKUP_PATH"), "{text}");
     assert!(text.contains("# --backup-root"), "{text}");
@@ -48,7 +55,7 @@ fn config_write_creates_example_once() {
     // The written file parses and gives the defaults.
     let out = env.run(&["config"]);
     assert_ok(&out);
-    assert!(String::from_utf8_lossy(&out.stdout).contains("DEDUP = mode    # "));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("DEDUP =    # "));
 }
 
 #[test]
@@ -235,4 +242,17 @@ fn config_file_planted_by_another_user_is_refused() {
         .output()
         .unwrap();
     assert_ok(&out);
+}
+
+#[test]
+fn config_says_dedup_does_not_apply_under_reflink() {
+    let env = Env::new();
+    env.config("LINK = reflink\nDEDUP = mode");
+    let out = env.run(&["config"]);
+    assert_ok(&out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("does not apply under LINK = reflink"),
+        "{text}"
+    );
 }

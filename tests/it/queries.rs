@@ -15,6 +15,7 @@ use serde_json::Value;
 /// 5: a.txt re-added with v1, only4.txt deleted
 fn scripted() -> (Env, Vec<String>) {
     let env = Env::new();
+    env.config("DEDUP = mode"); // shares copies across mtimes (new roots: strict)
     env.write("a.txt", b"version one");
     env.write("docs/b.txt", b"bee");
     env.write("c.txt", b"sea");
@@ -284,6 +285,7 @@ fn diff_shows_chmod_symlink_retarget_and_file_to_folder_swap() {
 #[test]
 fn duplicates_across_snapshots_with_commas_in_names() {
     let env = Env::new();
+    env.config("DEDUP = mode"); // shares copies across mtimes (new roots: strict)
     env.write("a, b.txt", b"same content");
     env.backup();
     env.write("c,d.txt", b"same content");

@@ -297,3 +297,67 @@ fn a_v13_root_from_before_attributes_stores_a_new_copy_of_each_file_that_has_som
     let third = env.backup();
     assert_eq!(ino(&new.join("tagged.txt")), ino(&third.join("tagged.txt")));
 }
+
+/// The catalog's recorded LINK and DEDUP (#32).
+fn recorded_linking(env: &Env) -> (String, String) {
+    let get = |key: &str| -> String {
+        env.db()
+            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .unwrap()
+    };
+    (get("link"), get("dedup"))
+}
+
+#[test]
+fn a_root_made_before_link_was_recorded_keeps_hardlinks_and_its_dedup() {
+    // A root today's main made: snapshots, and no recorded LINK or DEDUP (the settings
+    // table is the same; the rows are what phlb adds on first open).
+    let env = Env::new();
+    env.write("a", b"same");
+    env.backup();
+    env.db()
+        .execute(
+            "DELETE FROM settings WHERE key IN ('link', 'dedup', 'cloned')",
+            [],
+        )
+        .unwrap();
+    // Same content, another mtime: under the old default (mode) it shares the copy.
+    let b = env.write("b", b"same");
+    set_mtime(&b, 1_000_000_000, 0);
+    let snap = env.backup();
+    assert_eq!(recorded_linking(&env), ("hardlink".into(), "mode".into()));
+    assert_eq!(
+        ino(&snap.join("a")),
+        ino(&snap.join("b")),
+        "DEDUP = mode kept"
+    );
+}
+
+#[test]
+fn a_new_root_records_auto_and_strict_and_keeps_every_mtime() {
+    let env = Env::new();
+    env.write("a", b"same");
+    let b = env.write("b", b"same");
+    set_mtime(&b, 1_000_000_000, 0);
+    let snap = env.backup();
+    assert_eq!(recorded_linking(&env), ("auto".into(), "strict".into()));
+    // Auto falls back to hardlinks on the test disk, under strict: own mtimes.
+    assert_ne!(ino(&snap.join("a")), ino(&snap.join("b")));
+    assert_eq!(mtime_ns(&snap.join("b")), mtime_ns(&b));
+    // An ini value overrides the root's for a run, and the run says so.
+    env.config("DEDUP = mode");
+    let out = env.run(&["backup", env.src.to_str().unwrap()]);
+    assert_ok(&out);
+    assert!(
+        stderr(&out).contains("DEDUP = mode for this run"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        recorded_linking(&env).1,
+        "strict",
+        "the override is not recorded"
+    );
+}

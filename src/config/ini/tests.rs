@@ -83,7 +83,7 @@ fn values_are_parsed() {
     assert_eq!(c.backup_path, home_dir().join("b"));
     assert_eq!(c.skip_dirs, vec!["a", "b"]);
     assert_eq!(c.workers, Some(3));
-    assert_eq!(c.dedup, crate::decide::Dedup::Content);
+    assert_eq!(c.dedup, Some(crate::decide::Dedup::Content));
     assert_eq!(origins["WORKERS"], "x.ini:4");
     assert_eq!(c.watch.delay.approx().as_secs(), 90);
     assert_eq!(c.max_age.unwrap().approx().as_secs(), 26 * 3600);

@@ -122,7 +122,8 @@ pub fn run(
         }
         // The same decisions as a real run's, made by the same code (`Linker` in its
         // planning mode): what a real run would link, this counts as linked.
-        let mut linker = Linker::planning(&root, config.dedup, config.max_links);
+        let sharing = dry_sharing(config, db.as_ref())?;
+        let mut linker = Linker::planning(&root, sharing, config.max_links);
         for entry in &scan.entries {
             let tell = |what: &str| {
                 if ui.verbose {
@@ -188,7 +189,7 @@ fn decide(
     source: &Arc<SourceDir>,
 ) -> Decided {
     let p = prev.get(entry.rel.as_os_str().as_bytes());
-    let hash = match first_step(config.dedup, entry.meta, p) {
+    let hash = match first_step(linker.sharing(), entry.meta, p) {
         FirstStep::LinkPrevious => return Ok(Ok(true)),
         FirstStep::KnownContent => p.map(|p| p.hash.clone()).unwrap_or_default(),
         FirstStep::Read => {
@@ -200,12 +201,23 @@ fn decide(
             }
         }
     };
-    Ok(Ok(linker.would_link(
-        db,
-        &hash,
-        entry.meta.size,
-        entry.meta.into(),
-    )?))
+    Ok(Ok(linker.would_link(db, &hash, entry.meta)?))
+}
+
+/// How a dry run takes `LINK`: it writes nothing, so `auto` is not probed and counts
+/// as hardlinks (a real run may clone where the filesystem can).
+fn dry_sharing(config: &Config, db: Option<&Db>) -> Result<crate::decide::Sharing> {
+    use crate::decide::{Dedup, Link, Sharing};
+    let recorded = match db {
+        Some(db) => Some(crate::root::linking::recorded_or_first(db, config, false)?.0),
+        None => None,
+    };
+    let link = config.link.or(recorded.map(|r| r.link));
+    let dedup = config.dedup.or(recorded.map(|r| r.dedup));
+    Ok(match link {
+        Some(Link::Reflink) => Sharing::Clones,
+        _ => Sharing::Links(dedup.unwrap_or(Dedup::Strict)),
+    })
 }
 
 /// The ids a dry run gives attribute sets: the catalog's when it has the set, else a new

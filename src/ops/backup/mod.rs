@@ -221,6 +221,10 @@ pub fn make_snapshot(
     })?;
     let source_dir = SourceDir::open_canonical(&source.path)
         .with_context(|| format!("{}: cannot back up", source.path.display()))?;
+    let linking = match &opened.linking {
+        Some(l) => l.clone(),
+        None => crate::root::linking::resolve(config, root, &catalog.db()?, ui)?,
+    };
     let inputs = snapshot::Inputs {
         config,
         catalog_path: catalog.path(),
@@ -231,6 +235,7 @@ pub fn make_snapshot(
         prev,
         resume,
         verbose: ui.verbose,
+        sharing: linking.sharing,
     };
     let flusher = config
         .sync
@@ -238,7 +243,7 @@ pub fn make_snapshot(
         .transpose()
         .with_context(|| format!("{}: cannot open snapshot folder", paths.work_dir.display()))?;
     let writer = Writer::start(db)?;
-    let linker = links::Linker::new(root, config.dedup, config.max_links, writer.committed());
+    let linker = links::Linker::new(root, linking.sharing, config.max_links, writer.committed());
     let progress = Progress::new(ui.style, &format!("backup {label}"), 0, 0);
     let mut run = snapshot::Run::start(inputs, writer, catalog.db()?, linker)?;
     for label in &settled.finished {
@@ -255,7 +260,9 @@ pub fn make_snapshot(
     }
     let (counts, mut log, failures) = run.finish(&progress)?;
     progress.finish();
-    let summary = counts.summary(&label, started.elapsed(), RunKind::Real) + &failures.text();
+    let summary = counts.summary(&label, started.elapsed(), RunKind::Real)
+        + &format!("  links:   {}\n", linking.line)
+        + &failures.text();
     let finish = Finish {
         catalog,
         snapshot: &snapshot,

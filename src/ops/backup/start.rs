@@ -17,7 +17,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 /// Opens the backup root `root` (from `prepare_root`) for a backup: takes the writer
-/// lock, records snapshot folders a new catalog does not know yet, and checks `HASH`.
+/// lock, records snapshot folders a new catalog does not know yet, checks `HASH`, and
+/// resolves how the run links (`LINK`).
 pub(crate) fn open_for_backup(
     config: &Config,
     root: &Path,
@@ -25,10 +26,17 @@ pub(crate) fn open_for_backup(
     wait: Wait,
 ) -> Result<BackupRoot> {
     let say: &dyn crate::tell::Tell = ui;
-    let opened = BackupRoot::open_writer(root, Filesystem::MustMatch, wait, &say)?;
+    let mut opened = BackupRoot::open_writer(root, Filesystem::MustMatch, wait, &say)?;
     crate::ops::record::record_on_disk(config, opened.path(), &opened.catalog, ui.style, &say)?;
     opened.catalog.check_hash(config.hash)?;
     crate::ops::record::settle_times(&opened.catalog, config)?;
+    let db = opened.catalog.db()?;
+    opened.linking = Some(crate::root::linking::resolve(
+        config,
+        opened.path(),
+        &db,
+        &say,
+    )?);
     Ok(opened)
 }
 

@@ -61,6 +61,9 @@ pub(super) struct Importer<'a> {
     /// Where the run's lines go.
     pub(super) tell: &'a dyn crate::tell::Tell,
     pub(super) live: HashMap<LinkKey, LinkTarget>,
+    /// Which stored copies serve a path: `DEDUP`'s hardlinks, or clones (any copy of the
+    /// content; nothing on disk is relinked).
+    pub(super) sharing: crate::decide::Sharing,
     /// Where temp links are made (`.phlb/tmp`), never inside a snapshot.
     pub(super) tmp_dir: PathBuf,
     /// Stored copies this run recorded, or found at their recorded place: their inode
@@ -184,7 +187,7 @@ impl Importer<'_> {
                         totals.new_bytes += inode.size;
                         if !inode.suspect {
                             self.live.insert(
-                                LinkKey::new(self.config.dedup, &hash, inode.meta),
+                                self.sharing.key(&hash, inode.meta),
                                 LinkTarget {
                                     copy_id: id,
                                     path: first,

@@ -142,6 +142,7 @@ fn record_folders(
         style,
         tell: say,
         live: HashMap::new(),
+        sharing: crate::root::linking::sharing_of(config, db)?,
         tmp_dir: store::fresh_temp_dir(&root.join(crate::root::META_DIR))?,
         proven: Default::default(),
     };
@@ -336,6 +337,7 @@ pub fn record(
         say.error(&format!("{}: {}", one_line(&s.path), s.reason));
     }
     let folders = found.folders;
+    let config = &crate::root::linking::settled(config, &db, !folders.is_empty())?;
     let mut tally = Tally::default();
     let mut missing = 0u64;
     for snap in SnapshotRow::all(&db)? {

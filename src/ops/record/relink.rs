@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use super::import::{Importer, Inode, LinkTarget};
 use super::{Folder, Tally};
 use crate::catalog::Db;
-use crate::decide::{has_room, LinkKey};
+use crate::decide::{has_room, Sharing};
 use crate::ops::dedup;
 use crate::scan::Entry;
 use crate::store;
@@ -30,14 +30,21 @@ impl Importer<'_> {
         }
         let need = inode.entries.len() as u64;
         let max = self.config.max_links;
-        let key = LinkKey::new(self.config.dedup, hash, inode.meta);
+        let key = self.sharing.key(hash, inode.meta);
+        if self.sharing == Sharing::Clones {
+            // A clone keeps its own inode and metadata: the path is recorded with a
+            // stored copy of its content, nothing on disk changes.
+            let known = self.live.get(&key).map(|t| t.copy_id);
+            let found = dedup::candidates_for(db, hash, inode.size, inode.meta, self.sharing)?;
+            return Ok(known.or(found.first().map(|c| c.id)));
+        }
         let mut target = self
             .live
             .get(&key)
             .cloned()
             .filter(|t| has_room(t.nlink + need - 1, max));
         if target.is_none() {
-            for copy in dedup::candidates(db, hash, inode.size, inode.meta, self.config.dedup)? {
+            for copy in dedup::candidates_for(db, hash, inode.size, inode.meta, self.sharing)? {
                 if let Some((path, nlink)) = dedup::place_of(db, self.root, &copy, need, max)? {
                     target = Some(LinkTarget {
                         copy_id: copy.id,

@@ -228,7 +228,9 @@ pub fn verify(
         listing::check_unknown(snap, &paths.dir, &recorded, &mut report);
         listing::check_manifest(snap, &paths.manifest, &recorded, &mut report);
     }
-    if report.unlinked > 0 {
+    // Clones (`LINK = reflink`) are meant to be inodes of their own.
+    let cloned = crate::catalog::settings::get(&db, crate::root::linking::CLONED)?.is_some();
+    if report.unlinked > 0 && !cloned {
         let why = format!(
             "{} file(s) are not hardlinked to their stored copy but hold a copy of their own \
              (was the root copied without keeping hardlinks?); each is checked on its own and takes its own space",
@@ -246,6 +248,7 @@ pub fn verify(
     damage::record_verdicts(&db, &report)?;
     let mut repaired = None;
     if options.repair {
+        let config = &crate::root::linking::settled(config, &db, false)?;
         let done = repair::repair(&db, &root, config, &mut |fate, line| {
             out.repaired(fate, &line)
         })?;
@@ -327,9 +330,10 @@ fn check_entries(
             report.problem(&what, &why);
             continue;
         }
-        // A file's attributes live on its stored copy; a folder or symlink has its own.
+        // A file's attributes live on its stored copy; a folder or symlink has its own,
+        // and so has a clone of a stored copy (`LINK = reflink`: another inode).
         let set = match (&rec.kind, &rec.copy) {
-            (Kind::File, Some(copy)) => copy.meta.xattrs,
+            (Kind::File, Some(copy)) if md.ino() == copy.ino => copy.meta.xattrs,
             _ => rec.meta.xattrs,
         };
         if let Some(why) = checking.sets.differs(&path, set) {
@@ -359,12 +363,23 @@ fn check_entries(
                     continue;
                 }
                 let mtime = i128::from(md.mtime()) * 1_000_000_000 + i128::from(md.mtime_nsec());
-                if mtime != copy.meta.mtime_ns {
+                // The stored copy's metadata; a path of its own inode (a clone) carries
+                // the path's own.
+                let own: crate::decide::CopyMeta = rec.meta.into();
+                let given: &[crate::decide::CopyMeta] = if md.ino() == copy.ino {
+                    std::slice::from_ref(&copy.meta)
+                } else {
+                    &[own, copy.meta]
+                };
+                if !given.iter().any(|m| m.mtime_ns == mtime) {
                     report.problem(&what, "mtime changed since the backup");
                 }
-                if md.mode() & 0o7777 != copy.meta.mode {
+                if !given.iter().any(|m| md.mode() & 0o7777 == m.mode) {
                     report.problem(&what, "mode changed since the backup");
-                } else if !crate::store::as_given(md.mode(), md.uid(), md.gid(), &copy.meta) {
+                } else if !given
+                    .iter()
+                    .any(|m| crate::store::as_given(md.mode(), md.uid(), md.gid(), m))
+                {
                     report.problem(&what, "owner changed since the backup");
                 }
                 if md.ino() != copy.ino {

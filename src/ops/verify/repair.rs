@@ -116,7 +116,13 @@ fn good_copy(
     damaged: &DamagedPath,
     need: u64,
 ) -> Result<Option<(i64, PathBuf)>> {
-    let found = dedup::candidates(db, &damaged.hash, damaged.size, damaged.meta, config.dedup)?;
+    let found = dedup::candidates(
+        db,
+        &damaged.hash,
+        damaged.size,
+        damaged.meta,
+        config.dedup.unwrap_or(crate::decide::Dedup::Mode),
+    )?;
     for copy in found.iter().filter(|c| c.id != damaged.copy_id) {
         let Some((src, _)) = dedup::place_of(db, root, copy, need, config.max_links)? else {
             continue;

@@ -24,6 +24,7 @@ fn unchanged_second_run_links_every_file() {
 #[test]
 fn renamed_moved_duplicate_and_second_source_share_one_inode() {
     let env = Env::new();
+    env.config("DEDUP = mode"); // shares copies across mtimes (new roots: strict)
     let content = b"the same content everywhere".to_vec();
     env.write("orig.txt", &content);
     env.write("keep.txt", b"other");
@@ -92,6 +93,7 @@ fn touch_under_strict_makes_new_inode_with_new_mtime() {
 #[test]
 fn touch_under_mode_keeps_link_and_catalog_records_new_mtime() {
     let env = Env::new();
+    env.config("DEDUP = mode"); // shares copies across mtimes (new roots: strict)
     let f = env.write("t.txt", b"same bytes");
     set_mtime(&f, 1_600_000_000, 5);
     let s1 = env.backup();
@@ -145,6 +147,7 @@ fn max_links_three_still_stores_all_ten_files() {
 #[test]
 fn large_file_streams_and_links() {
     let env = Env::new();
+    env.config("DEDUP = mode"); // shares copies across mtimes (new roots: strict)
     let big: Vec<u8> = (0..20_000_000u32).map(|i| (i % 251) as u8).collect();
     env.write("big.bin", &big);
     env.write("big-copy.bin", &big);
@@ -175,7 +178,7 @@ fn new_content_read_by_many_workers_at_once_is_stored_once() {
     // Workers write new content themselves; many files with one new content, read side
     // by side, must still end as one stored copy per (content, mode).
     let env = Env::new();
-    env.config("WORKERS = 4");
+    env.config("WORKERS = 4\nDEDUP = mode"); // shares copies across mtimes (new roots: strict)
     let big = vec![3u8; (1 << 20) + 17];
     for d in 0..6 {
         for f in 0..50 {
@@ -213,7 +216,7 @@ fn duplicates_after_part_way_commits_still_share_one_copy() {
     // before it, whose copy is committed and forgotten by then (or, racing the workers,
     // just about to be): still one stored copy per content.
     let env = Env::new();
-    env.config("WORKERS = 4");
+    env.config("WORKERS = 4\nDEDUP = mode"); // shares copies across mtimes (new roots: strict)
     let key = |i: usize| if i % 2 == 1 && i >= 51 { i - 51 } else { i };
     for i in 0..400 {
         let body = format!("content {} ", key(i)).repeat(300);

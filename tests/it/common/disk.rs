@@ -98,3 +98,65 @@ pub fn chattr(flag: &str, p: &std::path::Path) {
         "chattr {flag} needs root and a filesystem with the flag"
     );
 }
+
+/// A filesystem made in an image file and loop-mounted for one test (needs root),
+/// unmounted when dropped.
+pub struct LoopDisk {
+    pub mnt: std::path::PathBuf,
+}
+
+impl LoopDisk {
+    /// Makes `fs` (`xfs` with reflink, or `btrfs`) in a 320 MiB sparse image under `dir`
+    /// and mounts it at `dir/<fs>`; None when that cannot be done (not root, no mkfs).
+    pub fn mount(dir: &Path, fs: &str) -> Option<LoopDisk> {
+        let img = dir.join(format!("{fs}.img"));
+        let mnt = dir.join(fs);
+        fs::create_dir_all(&mnt).ok()?;
+        fs::File::create(&img).ok()?.set_len(320 << 20).ok()?;
+        let mkfs = match fs {
+            "xfs" => Command::new("mkfs.xfs")
+                .args(["-q", "-m", "reflink=1"])
+                .arg(&img)
+                .output(),
+            _ => Command::new("mkfs.btrfs").arg("-q").arg(&img).output(),
+        };
+        if !mkfs.ok()?.status.success() {
+            return None;
+        }
+        let mounted = Command::new("mount")
+            .args(["-o", "loop"])
+            .arg(&img)
+            .arg(&mnt)
+            .output()
+            .ok()?;
+        mounted.status.success().then_some(LoopDisk { mnt })
+    }
+
+    /// Bytes in use on the filesystem, after its writes are on disk.
+    pub fn used(&self) -> u64 {
+        Command::new("sync")
+            .arg("-f")
+            .arg(&self.mnt)
+            .status()
+            .unwrap();
+        let out = Command::new("df")
+            .args(["--output=used", "-B1"])
+            .arg(&self.mnt)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        text.lines().nth(1).unwrap().trim().parse().unwrap()
+    }
+}
+
+impl Drop for LoopDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.mnt).status();
+    }
+}
+
+/// True when `filefrag -v` says some extent of `p` is shared with another file.
+pub fn shares_extents(p: &Path) -> bool {
+    let out = Command::new("filefrag").arg("-v").arg(p).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).contains("shared")
+}

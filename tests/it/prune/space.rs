@@ -38,6 +38,7 @@ fn backups_never_use_up_the_space_reserve_that_prune_needs() {
 #[test]
 fn freed_bytes_equal_the_real_drop_of_du() {
     let env = Env::new();
+    env.config("DEDUP = mode"); // shares copies across mtimes (new roots: strict)
     env.write("kept.bin", &vec![7u8; 50_000]);
     env.write("old/gone.bin", &vec![1u8; 300_000]);
     env.write("old/twice-a.bin", &vec![2u8; 70_000]);

@@ -12,7 +12,7 @@ use crate::config::LogLevel;
 use crate::decide::{CopyMeta, FirstStep};
 use crate::hash::hex_into;
 use crate::manifest;
-use crate::ops::backup::links::Linked;
+use crate::ops::backup::links::{Linked, Want};
 use crate::progress::Report;
 use crate::scan::{Entry, Kind, Meta};
 use crate::store;
@@ -184,7 +184,7 @@ impl Run<'_> {
             };
             let nlink = if how == How::Copied { 1 } else { 2 };
             self.linker
-                .remember(h, on_disk, copy_id, &dst, nlink, ticket.0);
+                .remember(h, meta.size, on_disk, copy_id, &dst, nlink, ticket.0);
         }
         if crate::signals::stopped() {
             // Stopping: what is finished in the grace period must be in the catalog.
@@ -277,10 +277,11 @@ impl Run<'_> {
         let dst = self.dst(&entry.rel);
         if let Some(hash) = known {
             let db = &self.reads;
-            if let Linked::Yes(copy_id) =
-                self.linker
-                    .link_content(db, &hash, entry.meta.size, entry.meta.into(), &dst)?
-            {
+            let want = Want {
+                meta: entry.meta,
+                set: entry.kept_xattrs().map(|s| &**s),
+            };
+            if let Linked::Yes(copy_id) = self.linker.link_content(db, &hash, want, &dst)? {
                 return Ok(Ok(Stored {
                     how: How::Linked,
                     copy_id,
@@ -310,10 +311,11 @@ impl Run<'_> {
         };
         let (meta, hash) = (read.meta, read.hash.clone());
         let db = &self.reads;
-        if let Linked::Yes(copy_id) =
-            self.linker
-                .link_content(db, &hash, meta.size, meta.into(), dst)?
-        {
+        let want = Want {
+            meta,
+            set: read.xattr_set.as_deref(),
+        };
+        if let Linked::Yes(copy_id) = self.linker.link_content(db, &hash, want, dst)? {
             return Ok(Ok(Stored {
                 how: How::Linked,
                 copy_id,
@@ -340,10 +342,13 @@ impl Run<'_> {
     /// replaced by a link to that one, so each content is stored once.
     fn adopt(&mut self, wrote: Wrote, dst: &Path) -> EntryResult<Stored> {
         let db = &self.reads;
-        let (size, want) = (wrote.meta.size, wrote.meta.into());
+        let want = Want {
+            meta: wrote.meta,
+            set: wrote.xattr_set.as_deref(),
+        };
         if let Linked::Yes(copy_id) =
             self.linker
-                .relink_copy(db, &wrote.hash, size, want, dst, wrote.claimed_at)?
+                .relink_copy(db, &wrote.hash, want, dst, wrote.claimed_at)?
         {
             return Ok(Ok(Stored {
                 how: How::Linked,

@@ -50,6 +50,8 @@ pub struct Inputs<'a> {
     /// folder on disk: the files they finished are linked from there (#28).
     pub resume: Vec<Previous>,
     pub verbose: bool,
+    /// How stored content is put at paths: hardlinks under `DEDUP`, or clones.
+    pub sharing: crate::decide::Sharing,
 }
 
 /// An earlier run of a name, complete or interrupted: unchanged files are linked from it.

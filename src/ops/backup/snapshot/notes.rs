@@ -86,8 +86,12 @@ impl Run<'_> {
         }
         if let Some(e) = &self.linker.unsupported {
             self.told_no_links = true;
+            let what = match self.inp.sharing {
+                crate::decide::Sharing::Clones => "reflinks",
+                crate::decide::Sharing::Links(_) => "hardlinks",
+            };
             let line = format!(
-                "{}: hardlinks are not possible here ({e}); copying files instead",
+                "{}: {what} are not possible here ({e}); copying files instead",
                 one_line(self.inp.root)
             );
             self.log.line(LogLevel::Warning, &line);

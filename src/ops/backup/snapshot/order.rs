@@ -26,10 +26,7 @@ impl Run<'_> {
                 }
             }
             Kind::File => {
-                let step = match (
-                    first_step(self.inp.config.dedup, e.meta, prev.as_deref()),
-                    prev,
-                ) {
+                let step = match (first_step(self.inp.sharing, e.meta, prev.as_deref()), prev) {
                     (FirstStep::Read, _) => {
                         reader.push(Job::Read {
                             src: SourceFile::walked(&self.inp.source, e),
@@ -38,6 +35,24 @@ impl Run<'_> {
                             leftover: self.leftover_of(&e.rel),
                         });
                         FirstStep::Read
+                    }
+                    (FirstStep::LinkPrevious, Some(p))
+                        if self.inp.sharing == crate::decide::Sharing::Clones =>
+                    {
+                        // The earlier run's file at the same path: the stored copy's
+                        // inode, or a clone of it with the path's own recorded mtime.
+                        reader.push(Job::Clone {
+                            src: p.dir.join(&e.rel),
+                            dst: self.dst(&e.rel),
+                            expect: store::Expect {
+                                size: p.size,
+                                mtime_ns: p.mtime_ns,
+                                copy: Some((p.copy_ino, p.copy)),
+                            },
+                            meta: e.meta,
+                            set: e.kept_xattrs().cloned(),
+                        });
+                        FirstStep::LinkPrevious
                     }
                     (FirstStep::LinkPrevious, Some(p)) => {
                         reader.push(Job::Link {

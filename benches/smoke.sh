@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs every benchmark at a tiny scale (seconds each) so none rots unnoticed: CI calls it
+# after the tests, with the debug binary they built. A crash fails; a missed speed
+# target does not (figures at this scale mean nothing; targets are for real runs).
+#
+#   bash benches/smoke.sh [PHLB]     (default target/debug/phlb)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+phlb=$(realpath "${1:-target/debug/phlb}")
+work=$(mktemp -d /tmp/phlb-smoke.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+run() {
+  local name=$1; shift
+  echo "== bench smoke: $name"
+  local start=$SECONDS code=0
+  "$@" > "$work/out" 2>&1 || code=$?
+  # 3: a speed target missed (see each script); anything else non-zero is a crash.
+  if [ "$code" -ne 0 ] && [ "$code" -ne 3 ]; then
+    cat "$work/out"
+    echo "bench smoke: $name failed (exit $code)"
+    exit 1
+  fi
+  echo "   ok in $((SECONDS - start)) s"
+}
+
+run compare.py python3 benches/compare.py --phlb "$phlb" --scale 0.002 --reps 1 \
+  --cache-gib 0 --work "$work/compare"
+run resume.py python3 benches/resume.py --phlb "$phlb" --files 6 --mib 16 --reps 1 \
+  --work "$work/resume"
+run xattrs.py python3 benches/xattrs.py "$phlb" --scale 0.002 --reps 1 --work "$work/xattrs"
+run ab.py python3 benches/ab.py "$phlb" "$phlb" --scale 0.002 --reps 1 --work "$work/ab"
