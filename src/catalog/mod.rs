@@ -19,6 +19,7 @@ pub mod copies;
 mod create;
 pub mod damage;
 mod db;
+pub mod diff;
 pub mod entries;
 pub mod inodes;
 mod inserts;

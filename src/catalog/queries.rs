@@ -1,4 +1,4 @@
-//! Typed read-only questions the query commands ask: snapshot costs, diffs, finds,
+//! Typed read-only questions the query commands ask: snapshot costs, finds,
 //! histories and duplicate groups. Each answers from the catalog alone.
 
 use std::collections::HashMap;
@@ -98,51 +98,6 @@ pub fn list(db: &Db, name: Option<&str>) -> Result<Vec<ListRow>> {
             r
         })
         .collect())
-}
-
-/// One entry of a snapshot as the query commands compare it.
-#[derive(Debug, Clone)]
-pub struct Item {
-    pub path_id: i64,
-    pub path: String,
-    pub kind: String,
-    pub size: i64,
-    pub content_id: Option<i64>,
-    pub hash: Option<String>,
-    /// Permission bits (`st_mode & 0o7777`).
-    pub mode: u32,
-    /// A symlink's target.
-    pub target: Option<String>,
-    /// Its extended attribute set (0: none).
-    pub xattrs: i64,
-}
-
-/// Every entry of a snapshot (the root `.` left out), in path-id order.
-pub fn items(db: &Db, snapshot_id: i64) -> Result<Vec<Item>> {
-    let conn = db.conn();
-    let mut stmt = conn.prepare_cached(
-        "SELECT e.path_id, p.path, e.kind, e.size, k.content_id, lower(hex(c.hash)),
-                e.mode, CAST(e.target AS TEXT), coalesce(e.xattr_set_id, 0)
-         FROM entries e JOIN paths p ON p.id = e.path_id
-         LEFT JOIN copies k ON k.id = e.copy_id LEFT JOIN contents c ON c.id = k.content_id
-         WHERE e.snapshot_id = ?1 AND p.path != CAST('.' AS BLOB) ORDER BY e.path_id",
-    )?;
-    let rows = stmt
-        .query_map([snapshot_id], |r| {
-            Ok(Item {
-                path_id: r.get(0)?,
-                path: text(r, 1)?,
-                kind: r.get(2)?,
-                size: r.get(3)?,
-                content_id: r.get(4)?,
-                hash: r.get(5)?,
-                mode: r.get(6)?,
-                target: r.get(7)?,
-                xattrs: r.get(8)?,
-            })
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(rows)
 }
 
 /// A path found by `find`.
