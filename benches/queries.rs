@@ -203,6 +203,9 @@ fn serve_pages(db: &phlb::catalog::Db, p: &Pages) {
     time_within(&format!("serve /find '{}'", p.glob), 5, goal, || {
         web::find_page(db, p.glob, None, 0, 200).unwrap().len()
     });
+    time_within("serve /duplicates/part (newest)", 5, goal, || {
+        queries::duplicates(db, &[n]).unwrap().len()
+    });
     // The diff of the newest snapshot with the one before, as the snapshots page links.
     time_within("serve /diff/part (newest)", 5, goal, || {
         let d = phlb::ops::query::diff::between(db, n - 1, n).unwrap();

@@ -20,6 +20,7 @@ mod create;
 pub mod damage;
 mod db;
 pub mod diff;
+mod duplicates;
 pub mod entries;
 pub mod inodes;
 mod inserts;

@@ -332,9 +332,10 @@ mod tests {
 
     #[test]
     fn an_added_file_takes_the_first_removed_path_of_its_content() {
-        let contents = [(1, 1), (2, 1), (3, 2)];
+        // Copies 1 and 2 hold content 1; paths 1 and 2 go, 4 and 5 come with it.
+        let contents = [(1, 1), (2, 1), (3, 3), (4, 4)];
         let old = [file(1, 1), file(2, 2), file(3, 3)];
-        let new = [file(4, 2), file(5, 1), file(6, 3)];
+        let new = [file(4, 2), file(5, 1), file(6, 4)];
         assert_eq!(
             drafts(&old, &new, &contents),
             vec![
