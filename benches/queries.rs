@@ -80,7 +80,7 @@ fn time_within(label: &str, runs: usize, goal: Duration, mut f: impl FnMut() -> 
         format!("OVER {} ms", goal.as_millis())
     };
     println!(
-        "{label:<28} {:>8.1} ms  ({rows} rows)  {verdict}",
+        "{label:<32} {:>8.1} ms  ({rows} rows)  {verdict}",
         median.as_secs_f64() * 1000.0
     );
 }

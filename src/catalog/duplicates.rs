@@ -38,8 +38,12 @@ struct Seen {
 
 /// Content stored under more than one path (a path counted once per snapshot name,
 /// however many selected snapshots hold it) in the given snapshots, most stored bytes
-/// first.
+/// first (in one read transaction).
 pub fn duplicates(db: &Db, snapshot_ids: &[i64]) -> Result<Vec<DupGroup>> {
+    db.reading(|db| groups(db, snapshot_ids))
+}
+
+fn groups(db: &Db, snapshot_ids: &[i64]) -> Result<Vec<DupGroup>> {
     let conn = db.conn();
     let mut names: Vec<String> = Vec::new();
     let mut labels: HashMap<i64, SnapshotId> = HashMap::new();

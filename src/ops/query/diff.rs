@@ -52,8 +52,12 @@ pub struct Diff {
     pub meta: Vec<MetaChange>,
 }
 
-/// Compares snapshot `old` with snapshot `new`.
+/// Compares snapshot `old` with snapshot `new` (in one read transaction).
 pub fn between(db: &Db, old: i64, new: i64) -> Result<Diff> {
+    db.reading(|db| compare(db, old, new))
+}
+
+fn compare(db: &Db, old: i64, new: i64) -> Result<Diff> {
     let (old, new) = (catalog::rows(db, old)?, catalog::rows(db, new)?);
     let split = split(&old, &new);
     let contents = catalog::contents(db, split.copies())?;
