@@ -19,6 +19,8 @@ pub mod copies;
 mod create;
 pub mod damage;
 mod db;
+pub mod diff;
+mod duplicates;
 pub mod entries;
 pub mod inodes;
 mod inserts;

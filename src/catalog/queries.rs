@@ -1,5 +1,5 @@
-//! Typed read-only questions the query commands ask: snapshot costs, diffs, finds,
-//! histories and duplicate groups. Each answers from the catalog alone.
+//! Typed read-only questions the query commands ask: snapshot costs, finds and
+//! histories (duplicate groups are `duplicates`). Each answers from the catalog alone.
 
 use std::collections::HashMap;
 
@@ -7,6 +7,8 @@ use anyhow::Result;
 use rusqlite::params;
 
 use super::Db;
+
+pub use super::duplicates::{duplicates, DupGroup};
 use crate::snapshot_id::SnapshotId;
 
 /// A stored path as text; bytes that are not UTF-8 show as U+FFFD.
@@ -98,51 +100,6 @@ pub fn list(db: &Db, name: Option<&str>) -> Result<Vec<ListRow>> {
             r
         })
         .collect())
-}
-
-/// One entry of a snapshot as the query commands compare it.
-#[derive(Debug, Clone)]
-pub struct Item {
-    pub path_id: i64,
-    pub path: String,
-    pub kind: String,
-    pub size: i64,
-    pub content_id: Option<i64>,
-    pub hash: Option<String>,
-    /// Permission bits (`st_mode & 0o7777`).
-    pub mode: u32,
-    /// A symlink's target.
-    pub target: Option<String>,
-    /// Its extended attribute set (0: none).
-    pub xattrs: i64,
-}
-
-/// Every entry of a snapshot (the root `.` left out), in path-id order.
-pub fn items(db: &Db, snapshot_id: i64) -> Result<Vec<Item>> {
-    let conn = db.conn();
-    let mut stmt = conn.prepare_cached(
-        "SELECT e.path_id, p.path, e.kind, e.size, k.content_id, lower(hex(c.hash)),
-                e.mode, CAST(e.target AS TEXT), coalesce(e.xattr_set_id, 0)
-         FROM entries e JOIN paths p ON p.id = e.path_id
-         LEFT JOIN copies k ON k.id = e.copy_id LEFT JOIN contents c ON c.id = k.content_id
-         WHERE e.snapshot_id = ?1 AND p.path != CAST('.' AS BLOB) ORDER BY e.path_id",
-    )?;
-    let rows = stmt
-        .query_map([snapshot_id], |r| {
-            Ok(Item {
-                path_id: r.get(0)?,
-                path: text(r, 1)?,
-                kind: r.get(2)?,
-                size: r.get(3)?,
-                content_id: r.get(4)?,
-                hash: r.get(5)?,
-                mode: r.get(6)?,
-                target: r.get(7)?,
-                xattrs: r.get(8)?,
-            })
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(rows)
 }
 
 /// A path found by `find`.
@@ -309,84 +266,4 @@ pub fn sightings(db: &Db, path: &[u8], name: Option<&str>) -> Result<Option<Vec<
         s.xattrs = names[&s.xattr_set].clone();
     }
     Ok(Some(rows))
-}
-
-/// One content stored under more than one path in the selected snapshots.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct DupGroup {
-    pub hash: String,
-    pub size: i64,
-    /// Stored copies (inodes) the content takes: 1 when every path is a hardlink of one.
-    pub inodes: i64,
-    /// Bytes those copies take on disk (`size * inodes`).
-    pub stored_bytes: i64,
-    /// Each path (inside its snapshot name) once, shown in the newest selected snapshot
-    /// that holds it, as `NAME/TIMESTAMP/path`.
-    pub paths: Vec<String>,
-}
-
-/// Content stored under more than one path (a path counted once per snapshot name,
-/// however many selected snapshots hold it) in the given snapshots, most stored bytes
-/// first.
-pub fn duplicates(db: &Db, snapshot_ids: &[i64]) -> Result<Vec<DupGroup>> {
-    struct Acc {
-        size: i64,
-        copies: std::collections::HashSet<i64>,
-        /// (name, path) -> (snapshot id, `NAME/TIMESTAMP/path`).
-        paths: HashMap<(String, Vec<u8>), (i64, String)>,
-    }
-    let conn = db.conn();
-    let mut groups: HashMap<String, Acc> = HashMap::new();
-    let mut stmt = conn.prepare_cached(
-        "SELECT lower(hex(c.hash)), c.size, k.id, s.name, s.timestamp, p.path
-         FROM entries e
-         JOIN copies k ON k.id = e.copy_id JOIN contents c ON c.id = k.content_id
-         JOIN paths p ON p.id = e.path_id JOIN snapshot_runs s ON s.id = e.snapshot_id
-         WHERE e.snapshot_id = ?1 AND e.kind = 'file' AND c.size > 0",
-    )?;
-    for &id in snapshot_ids {
-        let mut rows = stmt.query([id])?;
-        while let Some(r) = rows.next()? {
-            let hash: String = r.get(0)?;
-            let g = groups.entry(hash).or_insert_with(|| Acc {
-                size: 0,
-                copies: Default::default(),
-                paths: HashMap::new(),
-            });
-            g.size = r.get(1)?;
-            g.copies.insert(r.get(2)?);
-            let path: Vec<u8> = r.get(5)?;
-            let snapshot = SnapshotId::new(r.get::<_, String>(3)?, r.get::<_, String>(4)?);
-            let shown = format!("{snapshot}/{}", text(r, 5)?);
-            let slot = g
-                .paths
-                .entry((r.get(3)?, path))
-                .or_insert((id, shown.clone()));
-            if id > slot.0 {
-                *slot = (id, shown);
-            }
-        }
-    }
-    let mut out: Vec<DupGroup> = groups
-        .into_iter()
-        .filter(|(_, g)| g.paths.len() > 1)
-        .map(|(hash, g)| {
-            let mut paths: Vec<String> = g.paths.into_values().map(|(_, p)| p).collect();
-            paths.sort();
-            let inodes = g.copies.len() as i64;
-            DupGroup {
-                hash,
-                size: g.size,
-                inodes,
-                stored_bytes: g.size * inodes,
-                paths,
-            }
-        })
-        .collect();
-    out.sort_by(|a, b| {
-        (b.stored_bytes, b.paths.len())
-            .cmp(&(a.stored_bytes, a.paths.len()))
-            .then(a.hash.cmp(&b.hash))
-    });
-    Ok(out)
 }

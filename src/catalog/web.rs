@@ -201,65 +201,6 @@ pub fn path_of(db: &Db, id: i64) -> Result<Option<Vec<u8>>> {
         .optional()?)
 }
 
-/// A path whose content stayed but whose mode, mtime or extended attributes changed
-/// between two snapshots.
-#[derive(Debug, Clone)]
-pub struct MetaChange {
-    pub path: Vec<u8>,
-    pub path_id: i64,
-    pub old_mode: u32,
-    pub new_mode: u32,
-    pub old_mtime_ns: i64,
-    pub new_mtime_ns: i64,
-    /// Whether its extended attributes changed.
-    pub xattrs_changed: bool,
-}
-
-/// What makes a path a metadata change between snapshots ?1 and ?2: in both, with the
-/// same kind and content, another mode, mtime or attribute set.
-const META_CHANGE: &str =
-    "FROM entries x JOIN entries y ON y.snapshot_id = ?2 AND y.path_id = x.path_id
-         JOIN paths p ON p.id = x.path_id
-         LEFT JOIN copies kx ON kx.id = x.copy_id LEFT JOIN copies ky ON ky.id = y.copy_id
-         WHERE x.snapshot_id = ?1 AND x.kind = y.kind AND kx.content_id IS ky.content_id
-           AND (x.mode != y.mode OR x.mtime_ns != y.mtime_ns
-                OR x.xattr_set_id IS NOT y.xattr_set_id)
-           AND p.path != CAST('.' AS BLOB)";
-
-/// Paths in both snapshots with the same kind and content but another mode, mtime or
-/// attribute set,
-/// by path, `limit` from `offset`, and how many there are.
-pub fn meta_changes(
-    db: &Db,
-    a: i64,
-    b: i64,
-    offset: i64,
-    limit: i64,
-) -> Result<(Vec<MetaChange>, i64)> {
-    let total: i64 = db.conn().query_row(
-        &format!("SELECT count(*) {META_CHANGE}"),
-        params![a, b],
-        |r| r.get(0),
-    )?;
-    let mut stmt = db.conn().prepare_cached(&format!(
-        "SELECT p.path, x.mode, y.mode, x.mtime_ns, y.mtime_ns, p.id,
-                x.xattr_set_id IS NOT y.xattr_set_id {META_CHANGE}
-         ORDER BY p.path LIMIT ?3 OFFSET ?4"
-    ))?;
-    let rows = stmt.query_map(params![a, b, limit, offset], |r| {
-        Ok(MetaChange {
-            path: r.get(0)?,
-            old_mode: r.get(1)?,
-            new_mode: r.get(2)?,
-            old_mtime_ns: r.get(3)?,
-            new_mtime_ns: r.get(4)?,
-            path_id: r.get(5)?,
-            xattrs_changed: r.get(6)?,
-        })
-    })?;
-    Ok((rows.collect::<rusqlite::Result<_>>()?, total))
-}
-
 /// The entries directly inside folder `dir` (`.` for the snapshot's top) of a snapshot,
 /// folders first then by name, `limit` from `offset`, and how many there are.
 pub fn children(

@@ -5,13 +5,12 @@ use std::collections::HashMap;
 
 use anyhow::{bail, Result};
 
-use crate::catalog::queries::{self};
 use crate::catalog::snapshots::Status;
 use crate::catalog::{Db, SnapshotRow};
 use crate::cli::DiffArgs;
 use crate::config::Config;
 use crate::ops::open::{open_read, resolve};
-use crate::ops::query::diff::compare;
+use crate::ops::query::diff;
 use crate::output::{Cell, Format, Table};
 use crate::progress::Ui;
 use crate::units::human_bytes;
@@ -25,7 +24,7 @@ pub fn run(config: &Config, ui: &Ui, args: &DiffArgs) -> Result<Outcome> {
         Some(b) => (resolve(&db, &root, &args.a)?, resolve(&db, &root, b)?),
         None => two_newest(&db, &args.a)?,
     };
-    let changes = compare(&queries::items(&db, a.id)?, &queries::items(&db, b.id)?);
+    let changes = diff::between(&db, a.id, b.id)?.changes;
     let mut t = Table::new(&["change", "path", "from", "kind", "size", "detail"]);
     let mut counts: HashMap<&str, i64> = HashMap::new();
     let (mut plus, mut minus) = (0i64, 0i64);

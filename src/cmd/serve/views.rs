@@ -100,7 +100,7 @@ pub fn diff_part(app: &App, req: &Request) -> Answer {
     let db = app.catalog.db()?;
     let (a, b) = pair(&db, req)?;
     let o = req.num("o").unwrap_or(0).max(0);
-    let changes = diff::compare(&queries::items(&db, a.id)?, &queries::items(&db, b.id)?);
+    let diff::Diff { changes, meta } = diff::between(&db, a.id, b.id)?;
     let mut counts: HashMap<&str, usize> = HashMap::new();
     for c in &changes {
         *counts.entry(c.what).or_default() += 1;
@@ -120,14 +120,11 @@ pub fn diff_part(app: &App, req: &Request) -> Answer {
     let page: Vec<_> = changes.iter().skip(o as usize).take(PER as usize).collect();
     for c in &page {
         // Each row links to the file's page in the snapshot that holds it.
-        let (snap, path) = match c.what {
-            "removed" => (a.id, c.from.as_deref().unwrap_or(&c.path)),
-            _ => (b.id, c.path.as_str()),
-        };
-        let cell = match web::path_id(&db, path.as_bytes())? {
-            Some(pid) => link(&format!("file?s={snap}&p={pid}"), &visible_str(&c.path)),
-            None => esc(&visible_str(&c.path)),
-        };
+        let snap = if c.what == "removed" { a.id } else { b.id };
+        let cell = link(
+            &format!("file?s={snap}&p={}", c.path_id),
+            &visible_str(&c.path),
+        );
         let _ = write!(
             out,
             "<tr class=\"{w}\"><td>{w}</td><td>{cell}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td></tr>",
@@ -146,7 +143,8 @@ pub fn diff_part(app: &App, req: &Request) -> Answer {
         page.len(),
         Some(changes.len() as i64),
     ));
-    let (meta, meta_total) = web::meta_changes(&db, a.id, b.id, mo, PER)?;
+    let meta_total = meta.len() as i64;
+    let meta: Vec<_> = meta.iter().skip(mo as usize).take(PER as usize).collect();
     // An empty table says nothing: shown only when there are metadata changes.
     if meta_total == 0 {
         return Ok(Response::new(200, "text/html; charset=utf-8", out));
