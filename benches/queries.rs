@@ -7,7 +7,14 @@ use std::time::{Duration, Instant};
 
 use phlb::catalog::{queries, Access, Catalog};
 
-const FILES: i64 = 100_000;
+/// Files per snapshot (`PHLB_BENCH_FILES`, default 100k, at least 4242: the pages timed
+/// look up path 4242; `benches/smoke.sh` runs 5,000).
+fn files() -> i64 {
+    std::env::var("PHLB_BENCH_FILES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000)
+}
 
 /// Snapshots in the synthetic catalog (`PHLB_BENCH_SNAPSHOTS`, default 20).
 fn snapshots() -> i64 {
@@ -18,6 +25,7 @@ fn snapshots() -> i64 {
 }
 
 fn build(meta_dir: &std::path::Path, snapshots: i64) -> Catalog {
+    let files = files();
     let catalog = Catalog::open(meta_dir, Access::Write).unwrap();
     // The synthetic rows go in by SQL of its own; phlb's code runs none outside catalog.
     let conn = rusqlite::Connection::open(catalog.path()).unwrap();
@@ -26,23 +34,23 @@ fn build(meta_dir: &std::path::Path, snapshots: i64) -> Catalog {
     // a version of their own (2% change per run), the rest keep their first copy.
     conn.execute_batch(&format!(
         "BEGIN;
-         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {FILES})
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {files})
          INSERT INTO paths (id, path)
            SELECT i, CAST('dir' || (i % 997) || '/sub' || (i % 13) || '/file' || i || '.txt' AS BLOB) FROM n;
          WITH RECURSIVE s(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM s WHERE k < {snapshots})
          INSERT INTO snapshot_runs (id, name, timestamp, status, hash_algo, started_at, files, bytes)
-           SELECT k, 'docs', printf('2026-01-%02d-120000', k), 'complete', 'sha256', '2026-01-01T00:00:00Z', {FILES}, 0 FROM s;
+           SELECT k, 'docs', printf('2026-01-%02d-120000', k), 'complete', 'sha256', '2026-01-01T00:00:00Z', {files}, 0 FROM s;
          CREATE TEMP TABLE plan AS
-           WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {FILES}),
+           WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {files}),
                 s(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM s WHERE k < {snapshots})
            SELECT k AS snap, i AS path_id,
-                  CASE WHEN i % 50 = k % 50 AND k > 1 THEN i + {FILES} * k ELSE i END AS copy_id
+                  CASE WHEN i % 50 = k % 50 AND k > 1 THEN i + {files} * k ELSE i END AS copy_id
            FROM s, n;
          INSERT INTO contents (id, hash, size)
            SELECT copy_id, randomblob(32), 1000 + copy_id % 5000 FROM plan GROUP BY copy_id;
          -- about 1% of paths hold the same content as another path (duplicates)
          INSERT INTO copies (id, content_id, ino, mode, uid, gid, mtime_ns)
-           SELECT copy_id, CASE WHEN copy_id % 97 = 0 AND copy_id <= {FILES} THEN copy_id - 1 ELSE copy_id END,
+           SELECT copy_id, CASE WHEN copy_id % 97 = 0 AND copy_id <= {files} THEN copy_id - 1 ELSE copy_id END,
                   copy_id, 420, 0, 0, 0 FROM plan GROUP BY copy_id;
          INSERT INTO entries (snapshot_id, path_id, kind, size, mtime_ns, mode, uid, gid, copy_id)
            SELECT snap, path_id, 'file', 1000 + copy_id % 5000, copy_id, 420, 0, 0, copy_id FROM plan;
@@ -52,7 +60,7 @@ fn build(meta_dir: &std::path::Path, snapshots: i64) -> Catalog {
     .unwrap();
     eprintln!(
         "built catalog with {} entries in {:.1} s",
-        FILES * snapshots,
+        files * snapshots,
         started.elapsed().as_secs_f64()
     );
     drop(conn);
@@ -98,7 +106,8 @@ fn main() {
     let db = catalog.db().unwrap();
     println!(
         "query commands on {} snapshots x {} files (median of 3)",
-        snapshots, FILES
+        snapshots,
+        files()
     );
     time("list", 3, || queries::list(&db, None).unwrap().len());
     time("diff (two snapshots)", 3, || {
@@ -216,6 +225,7 @@ fn serve_pages(db: &phlb::catalog::Db, p: &Pages) {
 /// Every serve page when every file of every snapshot has the same content (100k identical
 /// files per snapshot: one copy, linked by every entry), the case that was quadratic.
 fn identical_files(snapshots: i64) {
+    let files = files();
     let dir = tempfile::tempdir().unwrap();
     let meta = dir.path().join(".phlb");
     std::fs::create_dir(&meta).unwrap();
@@ -223,16 +233,16 @@ fn identical_files(snapshots: i64) {
     let conn = rusqlite::Connection::open(catalog.path()).unwrap();
     conn.execute_batch(&format!(
         "BEGIN;
-         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {FILES})
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {files})
          INSERT INTO paths (id, path) SELECT i, CAST('same/' || i AS BLOB) FROM n;
          WITH RECURSIVE s(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM s WHERE k < {snapshots})
          INSERT INTO snapshot_runs (id, name, timestamp, status, hash_algo, started_at, files, bytes)
-           SELECT k, 'same', printf('2026-01-%02d-120000', k), 'complete', 'sha256', '2026-01-01T00:00:00Z', {FILES}, 0 FROM s;
+           SELECT k, 'same', printf('2026-01-%02d-120000', k), 'complete', 'sha256', '2026-01-01T00:00:00Z', {files}, 0 FROM s;
          INSERT INTO contents (id, hash, size) VALUES (1, randomblob(32), 0), (2, randomblob(32), 7);
          INSERT INTO copies (id, content_id, ino, mode, uid, gid, mtime_ns)
            VALUES (1, 1, 1, 420, 0, 0, 0), (2, 2, 2, 420, 0, 0, 0);
          INSERT INTO entries (snapshot_id, path_id, kind, size, mtime_ns, mode, uid, gid, copy_id)
-           WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {FILES}),
+           WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {files}),
                 s(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM s WHERE k < {snapshots})
            SELECT k, i, 'file', 0, 0, 420, 0, 0, CASE WHEN k = {snapshots} AND i = 1 THEN 2 ELSE 1 END
            FROM s, n;
@@ -242,7 +252,7 @@ fn identical_files(snapshots: i64) {
     .unwrap();
     drop(conn);
     let db = catalog.db().unwrap();
-    println!("{snapshots} snapshots x {FILES} identical files");
+    println!("{snapshots} snapshots x {files} identical files");
     serve_pages(
         &db,
         &Pages {
