@@ -85,3 +85,26 @@ pub fn extents(file: &File, most: usize) -> io::Result<Option<Vec<Extent>>> {
         start = last.logical + last.length;
     }
 }
+
+/// True when some of the first extents of `file` are shared with another file (a
+/// clone, or a file it was cloned from).
+pub fn any_shared(file: &File) -> io::Result<bool> {
+    let mut map = Fiemap {
+        start: 0,
+        length: u64::MAX,
+        flags: 0,
+        mapped_extents: 0,
+        extent_count: BATCH as u32,
+        reserved: 0,
+        extents: [FiemapExtent::default(); BATCH],
+    };
+    // SAFETY: as in `extents`: one `struct fiemap` with room for `extent_count` extents.
+    let rc = unsafe { libc::ioctl(file.as_raw_fd(), FS_IOC_FIEMAP as _, &mut map) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let got = (map.mapped_extents as usize).min(BATCH);
+    Ok(map.extents[..got]
+        .iter()
+        .any(|e| e.flags & EXTENT_SHARED != 0))
+}
