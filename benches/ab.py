@@ -70,33 +70,36 @@ def main():
     print_medians(times, "old", "new", f"{args.reps} interleaved runs, scale {args.scale}")
 
 
-def interleaved(runs, reps, work, env):
-    """Times `one_round` for each of `runs` ({label: (binary, corpus)}, two labels): one
-    untimed round each first, then `reps` rounds whose order alternates, each into a
-    root of its own under `work` (nothing deleted meanwhile). Returns the times by label
-    and step."""
+def interleaved(runs, reps, work, env, round_fn=None):
+    """Times `one_round` for each of `runs` ({label: (binary, corpus)}): one untimed
+    round each first, then `reps` rounds whose order alternates, each into a root of its
+    own under `work` (nothing deleted meanwhile). `round_fn(label, binary, corpus, root,
+    env)`, when given, replaces `one_round` and returns its own steps. Returns the times
+    by label and step."""
     labels = list(runs)
-    times = {k: {"S1": [], "S2": [], "verify": []} for k in labels}
+    if round_fn is None:
+        round_fn = lambda _which, binary, corpus, root, env: one_round(binary, corpus, root, env)
+    times = {k: {} for k in labels}
     for which in labels:
         binary, corpus = runs[which]
-        one_round(binary, corpus, os.path.join(work, f"warm-{which}"), env)
+        round_fn(which, binary, corpus, os.path.join(work, f"warm-{which}"), env)
     for rep in range(reps):
         order = labels if rep % 2 == 0 else labels[::-1]
         for which in order:
             binary, corpus = runs[which]
-            got = one_round(binary, corpus, os.path.join(work, f"root-{which}-{rep}"), env)
+            got = round_fn(which, binary, corpus, os.path.join(work, f"root-{which}-{rep}"), env)
             for k, v in got.items():
-                times[which][k].append(v)
+                times[which].setdefault(k, []).append(v)
             print(f"rep {rep + 1} {which}: " +
                   ", ".join(f"{k} {v:.2f} s" for k, v in got.items()), flush=True)
     return times
 
 
-def print_medians(times, a, b, what):
-    """Prints the median of each step for labels `a` and `b` and the ratio b/a."""
+def print_medians(times, a, b, what, steps=("S1", "S2", "verify")):
+    """Prints the median of each of `steps` for labels `a` and `b` and the ratio b/a."""
     print(f"\nmedians of {what}:")
     print(f"{'':8} {a:>9} {b:>9} {b + '/' + a:>12}")
-    for k in ["S1", "S2", "verify"]:
+    for k in steps:
         x = statistics.median(times[a][k])
         y = statistics.median(times[b][k])
         print(f"{k:8} {x:8.2f}s {y:8.2f}s {y / x:12.3f}")

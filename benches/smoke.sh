@@ -30,6 +30,8 @@ run resume.py python3 benches/resume.py --phlb "$phlb" --files 6 --mib 16 --reps
   --work "$work/resume"
 run xattrs.py python3 benches/xattrs.py "$phlb" --scale 0.002 --reps 1 --work "$work/xattrs"
 run ab.py python3 benches/ab.py "$phlb" "$phlb" --scale 0.002 --reps 1 --work "$work/ab"
+run reflink.py python3 benches/reflink.py --phlb "$phlb" --scale 0.002 --reps 1 \
+  --work "$work/reflink"
 # The Rust benchmarks, built in the test profile (no release build in CI).
 run queries.rs env PHLB_BENCH_FILES=5000 PHLB_BENCH_SNAPSHOTS=3 cargo test -q --bench queries
 run micro.rs cargo test -q --bench micro

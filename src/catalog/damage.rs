@@ -78,6 +78,8 @@ pub struct DamagedPath {
     pub size: u64,
     /// The damaged copy's own metadata (what a replacement must carry).
     pub meta: CopyMeta,
+    /// The path's own metadata (what a clone put back carries, `LINK = reflink`).
+    pub own: crate::scan::Meta,
     pub damaged_at: String,
 }
 
@@ -87,7 +89,8 @@ pub fn damaged_paths(db: &Db) -> Result<Vec<DamagedPath>> {
     let mut stmt = conn.prepare(
         "SELECT k.id, s.id, s.name, p.id, p.path, c.hash, c.size,
                 k.mode, k.uid, k.gid, k.mtime_ns, k.mtime_exact, coalesce(k.damaged_at, ''),
-                s.timestamp, coalesce(k.xattr_set_id, 0)
+                s.timestamp, coalesce(k.xattr_set_id, 0),
+                e.mtime_ns, e.mtime_exact, e.mode, e.uid, e.gid, coalesce(e.xattr_set_id, 0)
          FROM copies k
          JOIN entries e ON e.copy_id = k.id
          JOIN snapshot_runs s ON s.id = e.snapshot_id AND s.status = 'complete'
@@ -108,6 +111,14 @@ pub fn damaged_paths(db: &Db) -> Result<Vec<DamagedPath>> {
                 hash: r.get(5)?,
                 size: r.get::<_, i64>(6)? as u64,
                 meta: copy_meta(r, 7, 14)?,
+                own: crate::scan::Meta {
+                    size: r.get::<_, i64>(6)? as u64,
+                    mtime_ns: super::mtime::read(r, 15)?,
+                    mode: r.get(17)?,
+                    uid: r.get(18)?,
+                    gid: r.get(19)?,
+                    xattrs: r.get(20)?,
+                },
                 damaged_at: r.get(12)?,
             })
         })?

@@ -157,6 +157,56 @@ pub fn resolve(
     Ok(linking)
 }
 
+/// Files of one link looked at for shared extents before `add` gives up on finding clones.
+const FILES_PROBED: usize = 1000;
+
+/// For a root whose catalog records no `LINK` yet (a catalog `add` rebuilds): records
+/// `reflink` (and that the root has cloned) when the snapshot folders `dirs` hold clones,
+/// files of one link whose extents are shared with another file (`FIEMAP`), so the
+/// rebuilt root keeps cloning instead of taking the rule for old roots (hardlink). At
+/// most `FILES_PROBED` files are looked at; small files (btrfs keeps them inline) are
+/// skipped.
+pub fn record_found_clones(db: &Db, config: &Config, dirs: &[std::path::PathBuf]) -> Result<()> {
+    if settings::get(db, LINK_KEY)?.is_some() || !holds_clones(dirs) {
+        return Ok(());
+    }
+    settings::set(db, LINK_KEY, &Link::Reflink.to_string())?;
+    let dedup = config.dedup.unwrap_or(Dedup::Strict);
+    settings::set(db, DEDUP_KEY, &dedup.to_string())?;
+    settings::set(db, CLONED, "yes")?;
+    Ok(())
+}
+
+fn holds_clones(dirs: &[std::path::PathBuf]) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let files = dirs
+        .iter()
+        .flat_map(|d| {
+            walkdir::WalkDir::new(d)
+                .follow_links(false)
+                .into_iter()
+                .flatten()
+        })
+        .filter(|e| {
+            e.file_type().is_file()
+                && e.metadata()
+                    .is_ok_and(|m| m.nlink() == 1 && m.len() >= 4096)
+        })
+        .take(FILES_PROBED);
+    for e in files {
+        let Ok(file) = crate::store::open_source(e.path()) else {
+            continue;
+        };
+        match crate::sys::fiemap::any_shared(&file) {
+            Ok(true) => return true,
+            Ok(false) => {}
+            // No FIEMAP here: no clones either.
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
 /// The setting that says a run of this root has made clones: its snapshots hold paths
 /// whose inodes are not their stored copy's, so their inode numbers say nothing about
 /// whether the root was copied (`stale_inodes`).

@@ -9,6 +9,7 @@
 //! when `unsafe` shows up anywhere else.
 
 pub mod at;
+pub mod fiemap;
 pub mod file;
 pub mod flush;
 pub mod fs_info;

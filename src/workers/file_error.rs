@@ -34,6 +34,13 @@ impl FileError {
     }
 }
 
+impl FileError {
+    /// True when reading the bytes failed with EIO (a checksum or a block that fails).
+    pub fn is_io_error(&self) -> bool {
+        matches!(self, FileError::Io { err, .. } if err.raw_os_error() == Some(libc::EIO))
+    }
+}
+
 impl fmt::Display for FileError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

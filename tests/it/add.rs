@@ -392,3 +392,61 @@ fn quiet_silences_every_note() {
         stderr(&out)
     );
 }
+
+/// A catalog rebuilt by `add` in a root made with reflinks (#32): the clones it finds
+/// (files of one link sharing extents) make it record `LINK = reflink`, not the rule
+/// for old roots (hardlink), so the paths stay clones and later runs clone.
+#[test]
+#[ignore = "needs root (loop-mounts an XFS image)"]
+fn add_rebuilding_a_reflink_root_records_reflink_on_xfs() {
+    let env = Env::new();
+    let disk = LoopDisk::mount(env.dir.path(), "xfs").expect("loop-mounting needs root");
+    let root = disk.mnt.join("root");
+    env.init(&root);
+    let body: Vec<u8> = (0..(1u32 << 20))
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    env.write("a", &body);
+    let copy = env.write("b", &body);
+    set_mode(&copy, 0o600);
+    for _ in 0..2 {
+        let out = env
+            .cmd_at(&root)
+            .args(["backup", env.src.to_str().unwrap(), "--link", "reflink"])
+            .output()
+            .unwrap();
+        assert_ok(&out);
+    }
+    for f in [
+        "catalog.sqlite3",
+        "catalog.sqlite3-wal",
+        "catalog.sqlite3-shm",
+    ] {
+        let _ = std::fs::remove_file(root.join(".phlb").join(f));
+    }
+    assert_ok(&env.cmd_at(&root).arg("add").output().unwrap());
+    let db = rusqlite::Connection::open(root.join(".phlb/catalog.sqlite3")).unwrap();
+    let link: String = db
+        .query_row("SELECT value FROM settings WHERE key = 'link'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(link, "reflink");
+    drop(db);
+    for snap in snapshots_at(&root, "src") {
+        for rel in ["a", "b"] {
+            assert_eq!(nlink(&snap.join(rel)), 1, "add hardlinked {rel}");
+        }
+    }
+    let out = env
+        .cmd_at(&root)
+        .args(["backup", env.src.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    assert!(
+        stdout(&out).contains("links:   reflink"),
+        "{}",
+        stdout(&out)
+    );
+}

@@ -337,6 +337,8 @@ pub fn record(
         say.error(&format!("{}: {}", one_line(&s.path), s.reason));
     }
     let folders = found.folders;
+    let dirs: Vec<std::path::PathBuf> = folders.iter().map(|f| f.dir.clone()).collect();
+    crate::root::linking::record_found_clones(&db, config, &dirs)?;
     let config = &crate::root::linking::settled(config, &db, !folders.is_empty())?;
     let mut tally = Tally::default();
     let mut missing = 0u64;

@@ -73,7 +73,7 @@ impl Inodes {
     }
 
     /// Where `inode` is read: the place of its first user.
-    fn path_of(&self, inode: &Inode) -> PathBuf {
+    pub(super) fn path_of(&self, inode: &Inode) -> PathBuf {
         let (snap, name) = inode.users[0];
         let rel = OsStr::from_bytes(&self.names[name as usize]);
         self.dirs[snap as usize].join(rel)
@@ -140,6 +140,11 @@ pub(super) fn hash_inodes(
                         }
                     }
                     Err(why) => {
+                        // Unreadable bytes (EIO: a checksum that fails, a bad block)
+                        // are damage: nothing links to this copy again.
+                        if why.is_io_error() {
+                            report.damaged.insert(inode.copy_id);
+                        }
                         let users = inodes.users(inode, targets);
                         report.problem_of(&users, &users.join(", "), &why.to_string())
                     }

@@ -12,6 +12,7 @@ mod content;
 mod damage;
 mod listing;
 mod repair;
+mod shared;
 mod strays;
 
 pub use repair::Fate;
@@ -240,6 +241,9 @@ pub fn verify(
     }
     let mut hashed = 0u64;
     if options.depth == Depth::Full {
+        if cloned {
+            shared::merge_clones(&mut inodes);
+        }
         let total: u64 = inodes.by_ino.values().map(|i| i.size).sum();
         report.progress = Progress::new(style, "verify", inodes.by_ino.len() as u64, total);
         hashed = content::hash_inodes(config, inodes, &targets, &mut report);

@@ -2,6 +2,8 @@
 //! as damaged to a good stored copy of the same content — the one case where phlb
 //! changes an older snapshot. A good copy is hashed again right before it is used, every
 //! change is logged, and a path without a good copy is left as it is and reported.
+//! Where the root clones (`LINK = reflink`) a path gets a clone of the good copy back,
+//! never a hardlink, with its own recorded mode, owner, mtime and attributes.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -11,6 +13,7 @@ use anyhow::{Context, Result};
 use crate::catalog::damage::{damaged_paths, drop_if_unused, move_entry, DamagedPath};
 use crate::catalog::Db;
 use crate::config::Config;
+use crate::decide::Sharing;
 use crate::layout::snapshot_dir_rel;
 use crate::ops::dedup;
 use crate::store;
@@ -46,10 +49,16 @@ pub fn repair(
     }
     let mut done = Repaired::default();
     let tmp_dir = store::fresh_temp_dir(&root.join(crate::root::META_DIR))?;
+    let clones = crate::root::linking::sharing_of(config, db)? == Sharing::Clones;
     for (copy_id, paths) in by_copy {
         let first = &paths[0];
         let need = paths.len() as u64;
-        let Some((good_id, good)) = good_copy(db, root, config, first, need)? else {
+        let found = if clones {
+            good_clone_source(db, root, first)?
+        } else {
+            good_copy(db, root, config, first, need)?.map(|(id, at)| (id, at, None))
+        };
+        let Some((good_id, good, expect)) = found else {
             for d in &paths {
                 done.left
                     .push(format!("{}/{}", d.snapshot, one_line(&d.rel)));
@@ -67,7 +76,11 @@ pub fn repair(
         for d in &paths {
             let (name, ts) = (&d.snapshot.name, &d.snapshot.timestamp);
             let place = root.join(snapshot_dir_rel(name, ts, true)).join(&d.rel);
-            if let Err(e) = store::replace_with_link_via(&good, &place, &tmp_dir) {
+            let put = match &expect {
+                Some(expect) => clone_back(db, &good, expect, &place, d),
+                None => store::replace_with_link_via(&good, &place, &tmp_dir),
+            };
+            if let Err(e) = put {
                 let why = match e.raw_os_error() {
                     Some(libc::EXDEV) => Some("the good copy is on another mount"),
                     Some(libc::EMLINK) => Some("the good copy has as many links as it may"),
@@ -94,9 +107,10 @@ pub fn repair(
             say(
                 Fate::Relinked,
                 format!(
-                    "{}/{}: repaired: relinked to the good copy at {}",
+                    "{}/{}: repaired: {} the good copy at {}",
                     d.snapshot,
                     one_line(&d.rel),
+                    if clones { "cloned from" } else { "relinked to" },
                     one_line(&good)
                 ),
             );
@@ -132,4 +146,52 @@ fn good_copy(
         }
     }
     Ok(None)
+}
+
+/// Under `LINK = reflink`: a place of a stored copy of the damaged path's content other
+/// than the damaged one (any copy serves a clone) that hashes right now to the content's
+/// hash, with what it must still show when it is cloned.
+fn good_clone_source(
+    db: &Db,
+    root: &Path,
+    damaged: &DamagedPath,
+) -> Result<Option<(i64, PathBuf, Option<store::Expect>)>> {
+    let found = dedup::candidates_for(
+        db,
+        &damaged.hash,
+        damaged.size,
+        damaged.meta,
+        Sharing::Clones,
+    )?;
+    for copy in found.iter().filter(|c| c.id != damaged.copy_id) {
+        for (src, expect) in dedup::clone_places(db, root, copy)? {
+            if dedup::bytes_have(&src, &damaged.hash) {
+                return Ok(Some((copy.id, src, Some(expect))));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Replaces the damaged path `place` in one step by a clone of `good` (which must still
+/// show `expect`) carrying the path's own recorded metadata and attributes.
+fn clone_back(
+    db: &Db,
+    good: &Path,
+    expect: &store::Expect,
+    place: &Path,
+    d: &DamagedPath,
+) -> std::io::Result<()> {
+    let set = match d.own.xattrs {
+        0 => None,
+        id => Some(crate::catalog::xattr_sets::body(db, id).map_err(std::io::Error::other)?),
+    };
+    match store::clone_stored(good, expect, place, &d.own, set.as_ref()) {
+        Some(store::LinkOutcome::Linked) => Ok(()),
+        Some(store::LinkOutcome::Unsupported(e) | store::LinkOutcome::Failed(e)) => Err(e),
+        Some(store::LinkOutcome::Full) => Err(std::io::Error::from_raw_os_error(libc::ENOSPC)),
+        None => Err(std::io::Error::other(
+            "the good copy changed before it was cloned",
+        )),
+    }
 }

@@ -1,4 +1,7 @@
 use super::*;
+use crate::scan::SourceDir;
+use crate::sys::xattr::Xattrs;
+use crate::workers::FileError;
 use std::os::unix::fs::MetadataExt;
 
 /// A folder on a file's path swapped for a symlink between the walk and the read:

@@ -8,6 +8,7 @@ mod links;
 mod metadata;
 mod names;
 mod reflink;
+mod reflink_verify;
 mod resume;
 mod select;
 mod side_files;

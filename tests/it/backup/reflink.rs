@@ -9,10 +9,10 @@ use std::process::Output;
 
 use crate::common::*;
 
-const BIG: usize = 4 << 20;
+pub(super) const BIG: usize = 4 << 20;
 
 /// Bytes that no filesystem compresses or dedupes on its own.
-fn noise(len: usize, seed: u64) -> Vec<u8> {
+pub(super) fn noise(len: usize, seed: u64) -> Vec<u8> {
     let mut x = seed | 1;
     (0..len)
         .map(|_| {
@@ -26,7 +26,7 @@ fn noise(len: usize, seed: u64) -> Vec<u8> {
 
 /// A source with one large content under two paths of different mode and mtime, and a
 /// small file.
-fn fill_source(env: &Env) {
+pub(super) fn fill_source(env: &Env) {
     let big = noise(BIG, 7);
     env.write("a", &big);
     let copy = env.write("d/a-copy", &big);
@@ -35,7 +35,7 @@ fn fill_source(env: &Env) {
     env.write("b", b"small");
 }
 
-fn backup_with(env: &Env, root: &Path, link: &str) -> Output {
+pub(super) fn backup_with(env: &Env, root: &Path, link: &str) -> Output {
     env.cmd_at(root)
         .args(["backup", env.src.to_str().unwrap(), "--link", link])
         .output()
@@ -43,7 +43,7 @@ fn backup_with(env: &Env, root: &Path, link: &str) -> Output {
 }
 
 /// Every regular file below `dir`, relative.
-fn files(dir: &Path) -> Vec<PathBuf> {
+pub(super) fn files(dir: &Path) -> Vec<PathBuf> {
     walkdir::WalkDir::new(dir)
         .into_iter()
         .flatten()

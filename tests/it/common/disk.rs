@@ -103,6 +103,8 @@ pub fn chattr(flag: &str, p: &std::path::Path) {
 /// unmounted when dropped.
 pub struct LoopDisk {
     pub mnt: std::path::PathBuf,
+    /// The loop device holding the image.
+    dev: std::path::PathBuf,
 }
 
 impl LoopDisk {
@@ -123,13 +125,66 @@ impl LoopDisk {
         if !mkfs.ok()?.status.success() {
             return None;
         }
-        let mounted = Command::new("mount")
-            .args(["-o", "loop"])
+        // A loop device of its own, kept while mounted, so the filesystem keeps its
+        // device number when `flip_byte_of` mounts it again.
+        let dev = Command::new("losetup")
+            .args(["-f", "--show"])
             .arg(&img)
-            .arg(&mnt)
             .output()
             .ok()?;
-        mounted.status.success().then_some(LoopDisk { mnt })
+        let dev = std::path::PathBuf::from(String::from_utf8_lossy(&dev.stdout).trim());
+        if dev.as_os_str().is_empty() {
+            return None;
+        }
+        let mounted = Command::new("mount").arg(&dev).arg(&mnt).output().ok()?;
+        if !mounted.status.success() {
+            let _ = Command::new("losetup").arg("-d").arg(&dev).status();
+            return None;
+        }
+        Some(LoopDisk { mnt, dev })
+    }
+
+    /// Unmounts the filesystem, flips one bit of the byte at `at` of every 4 KiB
+    /// block of the image that starts with `head` (a content's first bytes: where its
+    /// data lie, however many files share them), and mounts it again (no cache left).
+    /// Returns how many blocks it changed (blocks a file freed may hold the bytes too).
+    pub fn flip_byte_of(&self, head: &[u8], at: usize) -> usize {
+        assert!(Command::new("umount")
+            .arg(&self.mnt)
+            .status()
+            .unwrap()
+            .success());
+        let mut image = fs::read(&self.dev).unwrap();
+        let mut flipped = 0;
+        for block in image.chunks_mut(4096) {
+            if block.starts_with(head) {
+                block[at] ^= 0x01;
+                flipped += 1;
+            }
+        }
+        fs::OpenOptions::new()
+            .write(true)
+            .open(&self.dev)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, &image))
+            .unwrap();
+        let mounted = Command::new("mount")
+            .arg(&self.dev)
+            .arg(&self.mnt)
+            .status()
+            .unwrap();
+        assert!(mounted.success());
+        flipped
+    }
+
+    /// Bytes in use after a full `sync` (`btrfs filesystem sync` as well on btrfs, so
+    /// freed extents are given back before `df` counts).
+    pub fn used_synced(&self) -> u64 {
+        let _ = Command::new("btrfs")
+            .args(["filesystem", "sync"])
+            .arg(&self.mnt)
+            .output();
+        Command::new("sync").status().unwrap();
+        self.used()
     }
 
     /// Bytes in use on the filesystem, after its writes are on disk.
@@ -152,6 +207,7 @@ impl LoopDisk {
 impl Drop for LoopDisk {
     fn drop(&mut self) {
         let _ = Command::new("umount").arg(&self.mnt).status();
+        let _ = Command::new("losetup").arg("-d").arg(&self.dev).status();
     }
 }
 

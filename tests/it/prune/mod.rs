@@ -3,6 +3,7 @@
 
 mod forget;
 mod hostile;
+mod reflink;
 mod shared_manifests;
 mod space;
 mod versions;
