@@ -1,5 +1,6 @@
-//! What ships beside the binary stays true to it: the systemd units and the cron line
-//! in `contrib/` (they verify, and the phlb command line each one runs parses).
+//! What ships beside the binary stays true to it: `docs/commands.md` is what
+//! `phlb man --markdown` prints now, and the systemd units and the cron line in
+//! `contrib/` verify and run phlb command lines that parse.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -120,4 +121,22 @@ fn contrib_cron_line_runs_a_command_phlb_takes() {
     assert_eq!(words[5], "root", "{}", jobs[0]);
     assert_parses(&phlb_args(&words[6..].join(" ")), "phlb.cron");
     assert!(Path::new(PHLB).exists());
+}
+
+#[test]
+fn docs_commands_md_is_what_phlb_man_markdown_prints() {
+    let out = Command::new(PHLB)
+        .args(["man", "--markdown"])
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    let now = String::from_utf8(out.stdout).unwrap();
+    assert!(now.contains("## phlb backup\n") && now.contains("Examples:\n  phlb backup"));
+    let file = repo().join("docs/commands.md");
+    let saved = fs::read_to_string(&file).unwrap_or_default();
+    assert!(
+        saved == now,
+        "docs/commands.md is stale (the clap definitions changed): regenerate it with\n  \
+         cargo run -q -- man --markdown > docs/commands.md"
+    );
 }
