@@ -58,7 +58,8 @@ pub fn run(cli: Cli) -> Result<Outcome> {
     // These two need no config: they work even where the config is broken.
     match &cli.command {
         Command::Completions(args) => return cmd::help::completions(args),
-        Command::Man => return cmd::help::man(),
+        Command::Man(args) if args.markdown => return cmd::help::markdown(),
+        Command::Man(_) => return cmd::help::man(),
         _ => {}
     }
     let cwd = std::env::current_dir().context("cannot read the current folder")?;
@@ -134,6 +135,6 @@ fn dispatch(
         Command::Serve(args) => cmd::serve::run(&loaded.config, &ui, &args),
         Command::Status(args) => cmd::status::run(&loaded.config, &ui, &args),
         Command::Config(args) => cmd::config::run(loaded, &args, cwd),
-        Command::Completions(_) | Command::Man => unreachable!("handled before the config"),
+        Command::Completions(_) | Command::Man(_) => unreachable!("handled before the config"),
     }
 }

@@ -326,6 +326,14 @@ pub enum Shell {
     Fish,
 }
 
+/// Arguments of `phlb man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Print the command reference as Markdown instead (what docs/commands.md holds).
+    #[arg(long, hide = true)]
+    pub markdown: bool,
+}
+
 /// Arguments of `phlb completions`.
 #[derive(Debug, Args)]
 pub struct CompletionsArgs {

@@ -118,5 +118,5 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print phlb's man page (roff) to stdout.
     #[command(after_help = MAN_EXAMPLES)]
-    Man,
+    Man(ManArgs),
 }

@@ -10,6 +10,7 @@ mod add;
 mod backup;
 mod cli;
 mod config;
+mod docs;
 mod faults;
 mod prune;
 mod queries;
