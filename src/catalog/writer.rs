@@ -90,6 +90,9 @@ pub struct Writer {
     /// The ids of the attribute sets this run has used, by hash.
     /// Sets seen this run and their ids (a walk meets the same few sets again and again).
     xattr_ids: std::collections::HashMap<std::sync::Arc<crate::xattr_set::XattrSet>, i64>,
+    /// Ids of the attribute sets the previous snapshot used, by hash (`know_sets_of`):
+    /// an unchanged file's set is found without a catalog query.
+    known_sets: std::collections::HashMap<[u8; 32], i64>,
     /// Rows not yet handed to the thread: they go over in batches, so the two threads
     /// do not wake each other for every row.
     batch: Vec<Row>,
@@ -151,6 +154,7 @@ impl Writer {
             next_copy_id: max_id + 1,
             next_xattr_id: 0,
             xattr_ids: std::collections::HashMap::new(),
+            known_sets: std::collections::HashMap::new(),
             batch: Vec::with_capacity(handoff),
             sent: 0,
             handoff,
@@ -209,6 +213,13 @@ impl Writer {
         Ok(id)
     }
 
+    /// Learns the attribute sets snapshot `run_id` used (one query), so that a run
+    /// comparing with it finds each unchanged file's set by its hash alone.
+    pub fn know_sets_of(&mut self, db: &Db, run_id: i64) -> Result<()> {
+        self.known_sets = super::xattr_sets::hashes_of_run(db, run_id)?;
+        Ok(())
+    }
+
     /// The id of attribute set `set`, whose hash is `hash`: one the catalog (`db`, a
     /// reader) or this run already has, else a new one whose row goes before the rows
     /// that refer to it.
@@ -221,21 +232,23 @@ impl Writer {
             return Ok(id);
         }
         let hash = set.hash();
-        let id = match super::xattr_sets::find(db, &hash)? {
-            Some(id) => id,
-            None => {
-                if self.next_xattr_id == 0 {
-                    self.next_xattr_id = super::xattr_sets::max_id(db)? + 1;
+        let known = self.known_sets.get(&hash).copied();
+        let id =
+            match known.map_or_else(|| super::xattr_sets::find(db, &hash), |id| Ok(Some(id)))? {
+                Some(id) => id,
+                None => {
+                    if self.next_xattr_id == 0 {
+                        self.next_xattr_id = super::xattr_sets::max_id(db)? + 1;
+                    }
+                    let id = self.next_xattr_id;
+                    self.next_xattr_id += 1;
+                    self.send(Row::XattrSet {
+                        id,
+                        set: std::sync::Arc::clone(set),
+                    })?;
+                    id
                 }
-                let id = self.next_xattr_id;
-                self.next_xattr_id += 1;
-                self.send(Row::XattrSet {
-                    id,
-                    set: std::sync::Arc::clone(set),
-                })?;
-                id
-            }
-        };
+            };
         self.xattr_ids.insert(std::sync::Arc::clone(set), id);
         Ok(id)
     }

@@ -18,6 +18,26 @@ pub fn find(db: &Db, hash: &[u8]) -> Result<Option<i64>> {
         .optional()?)
 }
 
+/// The ids of the attribute sets the entries of snapshot `run_id` hold, by hash.
+pub fn hashes_of_run(db: &Db, run_id: i64) -> Result<std::collections::HashMap<[u8; 32], i64>> {
+    let mut st = db.conn().prepare(
+        "SELECT id, hash FROM xattr_sets WHERE id IN
+           (SELECT DISTINCT xattr_set_id FROM entries
+            WHERE snapshot_id = ?1 AND xattr_set_id IS NOT NULL)",
+    )?;
+    let rows = st.query_map([run_id], |r| {
+        Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+    })?;
+    let mut out = std::collections::HashMap::new();
+    for row in rows {
+        let (id, hash) = row?;
+        if let Ok(hash) = <[u8; 32]>::try_from(hash.as_slice()) {
+            out.insert(hash, id);
+        }
+    }
+    Ok(out)
+}
+
 /// The largest id given out so far (0 when none).
 pub fn max_id(db: &Db) -> Result<i64> {
     Ok(db

@@ -154,7 +154,15 @@ pub struct Run<'a> {
 
 impl<'a> Run<'a> {
     /// Starts a run: opens the manifest and log under their in-progress names.
-    pub fn start(inp: Inputs<'a>, writer: Writer, reads: Db, linker: Linker) -> Result<Run<'a>> {
+    pub fn start(
+        inp: Inputs<'a>,
+        mut writer: Writer,
+        reads: Db,
+        linker: Linker,
+    ) -> Result<Run<'a>> {
+        if let Some(prev) = &inp.prev {
+            writer.know_sets_of(&reads, prev.run_id)?;
+        }
         let manifest = store::create_fresh(&inp.paths.work_manifest).with_context(|| {
             format!(
                 "{}: cannot create manifest",
