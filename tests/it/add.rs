@@ -245,7 +245,7 @@ fn rebuilt_catalog_equals_the_original_and_next_backup_links_everything() {
     env.write("d/b.txt", b"beta");
     env.write("d/dup.txt", b"alpha");
     // Same content and mtime: a rebuilt catalog can only know the shared inode's mtime
-    // (see README, `phlb add`).
+    // (see docs/reference.md, `phlb add`).
     set_mtime(&env.src.join("a.txt"), 1_600_000_000, 0);
     set_mtime(&env.src.join("d/dup.txt"), 1_600_000_000, 0);
     std::os::unix::fs::symlink("a.txt", env.src.join("link")).unwrap();

@@ -257,7 +257,7 @@ fn an_empty_pattern_and_a_listed_path_with_dotdot_are_refused() {
 
 #[test]
 fn post_command_runs_after_a_failed_pre_command_and_background_children_are_not_waited_for() {
-    // Regression: a failing PRE_COMMAND skipped the POST_COMMAND the README
+    // Regression: a failing PRE_COMMAND skipped the POST_COMMAND docs/reference.md
     // promises after every attempt, and `PRE_COMMAND = sleep 20 &` held the run 20 s.
     let env = Env::new();
     env.write("f", b"f");
