@@ -70,7 +70,9 @@ impl crate::ops::prune::Shows for Printed<'_> {
 /// Runs `phlb backup`, recorded as an attempt of each of its names.
 pub fn run(config: &Config, ui: &Ui, args: &BackupArgs) -> Result<Outcome> {
     // A selection that does not compile is a usage error, not an attempt.
-    let config = &crate::cli::with_selection(config, &args.select)?;
+    let mut config = crate::cli::with_selection(config, &args.select)?;
+    config.rsync_opts = args.rsync_opt.clone();
+    let config = &config;
     let options = Options {
         sources: args.sources.clone(),
         name: args.name.clone(),
