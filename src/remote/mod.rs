@@ -120,9 +120,11 @@ pub fn parse(arg: &str) -> Result<RemoteSpec, String> {
     for part in path.split('/') {
         match part {
             "" | "." => {}
-            ".." => return Err(format!(
+            ".." => {
+                return Err(format!(
                 "{arg:?}: `..` in a remote path cannot be resolved here; give the path without it"
-            )),
+            ))
+            }
             p => parts.push(p),
         }
     }

@@ -9,12 +9,19 @@ use super::Remote;
 
 /// rsync's options phlb always gives: archive with hardlinks, ACLs and xattrs, owners by
 /// number, sparse files, the mirror made exactly the remote folder (files gone there and
-/// files now excluded are deleted), and the statistics the log keeps.
+/// files now excluded are deleted — after the transfer, so a file renamed in its folder
+/// is sent as a difference to its old name, `--fuzzy`), and the statistics the log keeps.
+/// Times are compared to the nanosecond (`--modify-window=-1`): with rsync's default
+/// (whole seconds) a file changed twice in one second, same size, is not sent again, and
+/// a folder made in the second of its source's mtime keeps the time rsync made it.
 pub const ALWAYS: &[&str] = &[
     "-aHAX",
+    "--modify-window=-1",
     "--numeric-ids",
     "--sparse",
+    "--fuzzy",
     "--delete",
+    "--delete-delay",
     "--delete-excluded",
     "--stats",
 ];
