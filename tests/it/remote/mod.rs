@@ -12,6 +12,7 @@ use std::process::Output;
 mod errors;
 mod filters;
 mod kill;
+mod owners;
 
 /// A backup root, a source folder and an sshd that serves it as `127.0.0.1:SRC`.
 pub struct Remote {
