@@ -75,6 +75,13 @@ pub struct Config {
     pub serve_token: Option<String>,
     /// What `backup` and `watch` take when the command line names no source (`SOURCES`).
     pub sources: Vec<SourceEntry>,
+    /// The rsync that pulls a remote source, with options before phlb's (`RSYNC`; split
+    /// into words as a shell would, no expansion).
+    pub rsync: String,
+    /// The remote shell rsync runs, with its options (`SSH`, rsync's `-e`).
+    pub ssh: String,
+    /// Options `--rsync-opt` adds after phlb's own for this run.
+    pub rsync_opts: Vec<String>,
     /// The ini file these settings were read from (`None`: built-in defaults), so a
     /// writing command's summary can say which it used.
     pub file: Option<PathBuf>,
@@ -164,6 +171,9 @@ impl Default for Config {
             max_age: None,
             serve_token: None,
             sources: Vec::new(),
+            rsync: "rsync".into(),
+            ssh: "ssh".into(),
+            rsync_opts: Vec::new(),
             file: None,
         }
     }

@@ -15,6 +15,7 @@ pub mod manifest;
 pub mod ops;
 pub mod output;
 pub mod progress;
+pub mod remote;
 pub mod render;
 pub mod retention;
 pub mod root;

@@ -172,11 +172,19 @@ pub struct AddArgs {
 #[derive(Debug, Args)]
 pub struct BackupArgs {
     /// Folders to back up; each becomes its own snapshot (none: the config's SOURCES).
+    /// `[user@]host:/path` is a folder on another machine, pulled with rsync over ssh
+    /// into a mirror in the backup root first (a colon before the first `/` makes it
+    /// remote: write `./a:b` for a local folder `a:b`).
     #[arg(value_name = "SOURCE")]
     pub sources: Vec<PathBuf>,
-    /// Snapshot name (default: the source folder's name); only with a single SOURCE.
+    /// Snapshot name (default: the source folder's name; `HOST-FOLDER` for a remote
+    /// source, `HOST` for `host:/`); only with a single SOURCE.
     #[arg(long, value_name = "N")]
     pub name: Option<String>,
+    /// An option for rsync when pulling a remote source, after phlb's own (repeat it
+    /// for more; e.g. --rsync-opt=--bwlimit=5m).
+    #[arg(long, value_name = "OPT", allow_hyphen_values = true)]
+    pub rsync_opt: Vec<String>,
     /// Scan, hash and report what would be linked or copied; write nothing (with -v:
     /// each file and what would happen to it).
     #[arg(short = 'n', long)]

@@ -74,6 +74,7 @@ pub fn run(config: &Config, ui: &Ui, args: &BackupArgs) -> Result<Outcome> {
     if args.link.is_some() {
         config.link = args.link;
     }
+    config.rsync_opts = args.rsync_opt.clone();
     let config = &config;
     let options = Options {
         sources: args.sources.clone(),

@@ -125,6 +125,16 @@ fn set(c: &mut Config, key: &str, value: &str) -> Result<&'static str, String> {
             c.pre_command = (!value.is_empty()).then(|| value.to_string());
             "PRE_COMMAND"
         }
+        "RSYNC" => {
+            crate::remote::split_words(value)?;
+            c.rsync = value.to_string();
+            "RSYNC"
+        }
+        "SSH" => {
+            crate::remote::split_words(value)?;
+            c.ssh = value.to_string();
+            "SSH"
+        }
         "POST_COMMAND" => {
             c.post_command = (!value.is_empty()).then(|| value.to_string());
             "POST_COMMAND"

@@ -60,6 +60,8 @@ pub fn entries(loaded: &Loaded) -> Vec<(&'static str, String, String)> {
         ("SERVE_TOKEN", String::new()),
         ("PRE_COMMAND", shown(c.pre_command.as_ref())),
         ("POST_COMMAND", shown(c.post_command.as_ref())),
+        ("RSYNC", c.rsync.clone()),
+        ("SSH", c.ssh.clone()),
     ];
     rows.into_iter()
         .map(|(key, value)| {

@@ -5,7 +5,8 @@
 //! give its snapshot name (`=` and not `:`, so rsync's `[user@]host:/path` stays
 //! unambiguous for remote sources). A path must be absolute or start with `~/`: a cron
 //! job or a service starts in a folder that is not yours, so a relative path would back
-//! up whatever folder that happens to be.
+//! up whatever folder that happens to be. A remote source (rsync's rule: a colon before
+//! the first slash) is checked as `remote::parse` checks it and kept as written.
 
 use std::path::PathBuf;
 
@@ -13,6 +14,8 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceEntry {
     pub name: Option<String>,
+    /// A local folder, or a remote `[user@]host:/path` as written (checked), as the
+    /// command line passes sources too.
     pub path: PathBuf,
 }
 
@@ -28,11 +31,12 @@ pub fn parse_entry(item: &str) -> Result<SourceEntry, String> {
         }
         _ => (None, item),
     };
-    if looks_remote(path) {
-        return Err(format!(
-            "{item:?}: remote sources ([user@]host:/path) are not supported yet; \
-             back up a local folder"
-        ));
+    if crate::remote::looks_remote(path.as_bytes()) {
+        crate::remote::parse(path)?;
+        return Ok(SourceEntry {
+            name,
+            path: PathBuf::from(path),
+        });
     }
     let expanded = super::ini::expand_home(path);
     if !expanded.is_absolute() {
@@ -45,15 +49,6 @@ pub fn parse_entry(item: &str) -> Result<SourceEntry, String> {
         name,
         path: expanded,
     })
-}
-
-/// rsync's rule: a colon before the first slash makes `host:path` remote.
-fn looks_remote(path: &str) -> bool {
-    match (path.find(':'), path.find('/')) {
-        (Some(colon), Some(slash)) => colon < slash,
-        (Some(_), None) => true,
-        _ => false,
-    }
 }
 
 #[cfg(test)]
@@ -75,11 +70,20 @@ mod tests {
     }
 
     #[test]
+    fn remote_entries_are_kept_as_written() {
+        let e = parse_entry("me@host:/srv/").unwrap();
+        assert_eq!((e.name, e.path), (None, PathBuf::from("me@host:/srv/")));
+        let e = parse_entry("www=host:/srv/www").unwrap();
+        assert_eq!(e.name.as_deref(), Some("www"));
+        assert_eq!(e.path, PathBuf::from("host:/srv/www"));
+    }
+
+    #[test]
     fn relative_remote_and_bad_names_are_refused() {
         assert!(parse_entry("Documents").unwrap_err().contains("absolute"));
         assert!(parse_entry("./a:b").unwrap_err().contains("absolute"));
-        assert!(parse_entry("host:/srv").unwrap_err().contains("remote"));
-        assert!(parse_entry("me@host:/srv").unwrap_err().contains("remote"));
+        assert!(parse_entry("host:srv").unwrap_err().contains("absolute"));
+        assert!(parse_entry("host:~/srv").unwrap_err().contains("`~`"));
         assert!(parse_entry(".x=/srv")
             .unwrap_err()
             .contains("snapshot name"));

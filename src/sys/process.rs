@@ -55,3 +55,20 @@ pub fn set_open_files_limit(lim: &libc::rlimit) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Makes the child `cmd` starts die with this process (`PR_SET_PDEATHSIG`, SIGKILL): a
+/// helper such as rsync never outlives a phlb that was killed, so it cannot go on
+/// writing after the writer lock is free.
+pub fn die_with_parent(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the forked child before exec and only calls prctl,
+    // which is async-signal-safe, and reads errno.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}

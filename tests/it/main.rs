@@ -15,6 +15,7 @@ mod faults;
 mod prune;
 mod queries;
 mod races;
+mod remote;
 mod restore;
 mod roots;
 mod screen;

@@ -122,7 +122,7 @@ pub fn record_snapshot(
     let a = Attempt {
         time: started.to_string(),
         name: source.name.clone(),
-        source: source.path.display().to_string(),
+        source: source.shown(),
         exit,
         reason,
     };

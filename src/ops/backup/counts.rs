@@ -56,6 +56,10 @@ pub struct Counts {
     pub bytes: u64,
     /// Bytes written as new stored copies.
     pub new_bytes: u64,
+    /// A remote source: files rsync transferred into the mirror (new or changed).
+    pub pulled_files: u64,
+    /// A remote source: bytes rsync received over the network.
+    pub pulled_bytes: u64,
 }
 
 impl Counts {
@@ -129,7 +133,7 @@ impl Counts {
             } else {
                 String::new()
             },
-            self.attrs_lines(),
+            self.attrs_lines() + &self.pulled_line(),
             human_bytes(self.new_bytes),
             human_bytes(self.bytes),
             self.new_bytes,
@@ -140,6 +144,19 @@ impl Counts {
 }
 
 impl Counts {
+    /// The summary's line about a remote source's pull (none for a local source).
+    fn pulled_line(&self) -> String {
+        if self.pulled_files == 0 && self.pulled_bytes == 0 {
+            return String::new();
+        }
+        format!(
+            "  pulled:  {} files changed, {} received over the network ({} bytes)\n",
+            self.pulled_files,
+            human_bytes(self.pulled_bytes),
+            self.pulled_bytes
+        )
+    }
+
     /// The summary's lines about extended attributes (none when there is nothing to say).
     fn attrs_lines(&self) -> String {
         let mut out = String::new();

@@ -74,9 +74,9 @@ pub fn run(
         let started = Instant::now();
         // The snapshot the real run's fast path would use: made from this source, and
         // still on disk.
-        let from = source.path.as_os_str().as_bytes();
+        let from = source.id().path;
         let prev = match &db {
-            Some(c) => match SnapshotRow::previous_of_source(c, &source.name, from)? {
+            Some(c) => match SnapshotRow::previous_of_source(c, &source.name, &from)? {
                 Some(row) if root.join(&row.name).join(&row.timestamp).is_dir() => {
                     previous_entries(c, row.id)?
                 }

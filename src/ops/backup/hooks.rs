@@ -99,7 +99,13 @@ fn run_hook(
         .stdin(Stdio::null())
         .env("PHLB_HOOK", which)
         .env("PHLB_NAME", &source.name)
-        .env("PHLB_SOURCE", &source.path)
+        .env(
+            "PHLB_SOURCE",
+            match &source.remote {
+                Some(r) => r.shown().into(),
+                None => source.path.clone().into_os_string(),
+            },
+        )
         .env("PHLB_BACKUP_ROOT", root)
         .env("PHLB_SNAPSHOT", snapshot.unwrap_or(Path::new("")));
     if let Some(code) = exit {

@@ -106,9 +106,8 @@ pub fn resumable(
     sums: &str,
     algo: crate::hash::HashAlgo,
 ) -> Result<Vec<Previous>> {
-    use std::os::unix::ffi::OsStrExt;
-    let from = source.path.as_os_str().as_bytes();
-    let runs = crate::catalog::resume::dead_runs_of_source(db, &source.name, from, algo)?;
+    let from = source.id().path;
+    let runs = crate::catalog::resume::dead_runs_of_source(db, &source.name, &from, algo)?;
     Ok(runs
         .into_iter()
         .filter_map(|run| {

@@ -8,6 +8,7 @@ mod hooks;
 mod leftovers;
 mod links;
 mod side_files;
+mod pull;
 mod snapshot;
 mod sources;
 mod start;
@@ -34,6 +35,7 @@ use crate::layout::SnapshotPaths;
 use crate::lock::Wait;
 use crate::ops::Run;
 use crate::progress::{Progress, Ui};
+use crate::remote::Remote;
 use crate::root::BackupRoot;
 use crate::scan::SourceDir;
 use crate::stamp::{SourceId, Stamp, TimeSource};
@@ -45,19 +47,37 @@ use crate::Outcome;
 /// A source folder to back up and the snapshot name it goes under.
 #[derive(Debug, Clone)]
 pub struct Source {
-    /// Canonical absolute path.
+    /// The folder a snapshot is made from: the canonical absolute path of a local
+    /// source; for a remote one, its mirror's tree (set once the backup root is open).
     pub path: PathBuf,
     pub name: String,
     /// The user said the name's source moved here (`--source-moved`).
     pub moved: bool,
+    /// A folder on another machine, pulled into `path` with rsync before each snapshot.
+    pub remote: Option<Remote>,
 }
 
 impl Source {
-    /// This source as the catalog and the side file record it: host and canonical path.
+    /// This source as the catalog and the side file record it: host and canonical path
+    /// (for a remote source `user@host` and its normalised path).
     pub fn id(&self) -> SourceId {
-        SourceId {
-            host: crate::stamp::hostname(),
-            path: self.path.as_os_str().as_bytes().to_vec(),
+        match &self.remote {
+            Some(r) => SourceId {
+                host: r.login(),
+                path: r.path.as_bytes().to_vec(),
+            },
+            None => SourceId {
+                host: crate::stamp::hostname(),
+                path: self.path.as_os_str().as_bytes().to_vec(),
+            },
+        }
+    }
+
+    /// The source as messages show it: its folder, or `user@host:/path`.
+    pub fn shown(&self) -> String {
+        match &self.remote {
+            Some(r) => r.shown(),
+            None => self.path.display().to_string(),
         }
     }
 }
@@ -102,6 +122,13 @@ pub fn backup(
         s.moved = options.source_moved;
     }
     if options.run == Run::DryRun {
+        if let Some(s) = sources.iter().find(|s| s.remote.is_some()) {
+            anyhow::bail!(
+                "{}: a dry run does not pull a remote source; run the backup (only changed \
+                 files cross the network)",
+                s.shown()
+            );
+        }
         return dry_run::run(config, &sources, ui, shows);
     }
     if options.prune.is_some() {
@@ -109,6 +136,9 @@ pub fn backup(
     }
     let root = prepare_root(config)?;
     check_sources_against_root(&sources, &root)?;
+    for s in sources.iter_mut().filter(|s| s.remote.is_some()) {
+        s.path = crate::remote::mirror_tree(&root, &s.name);
+    }
     let say: &dyn Tell = ui;
     let opened = open_for_backup(config, &root, ui, options.wait)?;
     // A name is one source: every source is checked before any snapshot is made.
@@ -184,6 +214,12 @@ pub fn make_snapshot(
     // Checked by the caller before anything was written (`phlb backup`); again here for
     // every other caller (a watch), silently.
     let moved = check_owner(&db, source, &crate::tell::Silent)?;
+    // A remote source is pulled into its mirror first; a pull that fails leaves no
+    // trace of a snapshot (exit 2).
+    let pulled = match &source.remote {
+        Some(remote) => Some(pull::pull(config, root, source, remote, ui)?),
+        None => None,
+    };
     let settled = leftovers::clean(&db, root, name, sums, format, DeadRuns::Keep)?;
     crate::root::still_a_root(root)?;
     store::make_private_dir(&root.join(name))?;
@@ -255,6 +291,9 @@ pub fn make_snapshot(
         run.log
             .line(LogLevel::Info, &format!("finished interrupted run {label}"));
     }
+    if let Some(pulled) = &pulled {
+        pulled.log_into(&mut run.log);
+    }
     let walked = run.walk(&scan, &progress);
     // From here a signal ends the process at once (nothing more is worth finishing); one
     // that came before stops the run here, never marked complete.
@@ -262,6 +301,9 @@ pub fn make_snapshot(
     walked?;
     if crate::signals::stopped() {
         anyhow::bail!("{label}: stopped by a signal before the snapshot was complete");
+    }
+    if let (Some(pulled), Some(remote)) = (&pulled, &source.remote) {
+        pulled.count_into(&mut run, remote, &progress);
     }
     let (counts, mut log, failures) = run.finish(&progress)?;
     progress.finish();

@@ -2,6 +2,7 @@
 //! (exist, are folders, have unique names, lie outside the root) and the backup root
 //! (made if allowed, safe, canonical).
 
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
@@ -14,9 +15,10 @@ use crate::layout::check_name;
 use crate::store;
 
 /// Refuses a source inside the backup root `root`, and a `<name>` folder there that
-/// another user could have prepared.
+/// another user could have prepared. A remote source is exempt: the folder it is
+/// snapshotted from is its own mirror, which phlb keeps in the root.
 pub(crate) fn check_sources_against_root(sources: &[Source], root: &Path) -> Result<()> {
-    for s in sources {
+    for s in sources.iter().filter(|s| s.remote.is_none()) {
         if s.path.starts_with(root) {
             bail!(
                 "{}: source is inside the backup root {}",
@@ -32,13 +34,23 @@ pub(crate) fn check_sources_against_root(sources: &[Source], root: &Path) -> Res
     Ok(())
 }
 
-/// Checks every source before anything is written: exists, is a folder, has a unique name.
-pub(crate) fn resolve_sources(paths: &[PathBuf], name: Option<&str>) -> Result<Vec<Source>> {
+/// Checks every source before anything is written: exists, is a folder, has a unique
+/// name; a remote one (`[user@]host:/path`, by rsync's rule) is checked and normalised
+/// instead, its login user made explicit.
+pub(crate) fn resolve_sources(
+    config: &Config,
+    paths: &[PathBuf],
+    name: Option<&str>,
+) -> Result<Vec<Source>> {
     if name.is_some() && paths.len() > 1 {
         bail!("--name needs a single SOURCE; each source gets its own snapshot name");
     }
     let mut out: Vec<Source> = Vec::new();
     for p in paths {
+        if crate::remote::looks_remote(p.as_os_str().as_bytes()) {
+            out.push(remote_source(config, p, name)?);
+            continue;
+        }
         let path = p
             .canonicalize()
             .with_context(|| format!("{}: cannot back up", p.display()))?;
@@ -59,10 +71,33 @@ pub(crate) fn resolve_sources(paths: &[PathBuf], name: Option<&str>) -> Result<V
             path,
             name,
             moved: false,
+            remote: None,
         });
     }
     check_unique_names(&out)?;
     Ok(out)
+}
+
+/// A remote source `arg`, checked and with its login user made explicit; its folder
+/// (the mirror) is set once the backup root is known.
+fn remote_source(config: &Config, arg: &Path, name: Option<&str>) -> Result<Source> {
+    let text = arg.to_str().with_context(|| {
+        format!(
+            "{}: a remote source must be UTF-8 text (a local folder with a colon in its \
+             name is written ./NAME)",
+            arg.display()
+        )
+    })?;
+    let spec = crate::remote::parse(text).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let name = name.map_or_else(|| spec.default_name(), String::from);
+    check_name(&name).map_err(|e| anyhow::anyhow!("{text}: {e}; use --name"))?;
+    let user = super::pull::login_user(config, &spec)?;
+    Ok(Source {
+        path: PathBuf::new(),
+        name,
+        moved: false,
+        remote: Some(spec.with_user(&user)),
+    })
 }
 
 /// The sources of a run: those on the command line, else the config's `SOURCES` (so a
@@ -73,7 +108,7 @@ pub(crate) fn sources_of_run(
     name: Option<&str>,
 ) -> Result<Vec<Source>> {
     if !paths.is_empty() {
-        return resolve_sources(paths, name);
+        return resolve_sources(config, paths, name);
     }
     if name.is_some() {
         bail!(
@@ -86,6 +121,7 @@ pub(crate) fn sources_of_run(
     let mut out = Vec::new();
     for entry in &config.sources {
         out.extend(resolve_sources(
+            config,
             std::slice::from_ref(&entry.path),
             entry.name.as_deref(),
         )?);
@@ -100,8 +136,8 @@ fn check_unique_names(sources: &[Source]) -> Result<()> {
         if let Some(other) = sources[..i].iter().find(|o| o.name == s.name) {
             bail!(
                 "{} and {} would both be snapshot {:?}; back them up separately with --name",
-                other.path.display(),
-                s.path.display(),
+                other.shown(),
+                s.shown(),
                 s.name
             );
         }

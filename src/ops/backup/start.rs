@@ -13,7 +13,6 @@ use crate::scan::{ScanOptions, Selection};
 use crate::stamp::Stamp;
 use crate::store;
 use anyhow::Result;
-use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -88,8 +87,8 @@ pub(crate) fn fast_path_base(
     source: &Source,
     algo: crate::hash::HashAlgo,
 ) -> Result<Base> {
-    let from = source.path.as_os_str().as_bytes();
-    let Some(row) = SnapshotRow::previous_of_source(db, &source.name, from)? else {
+    let from = source.id().path;
+    let Some(row) = SnapshotRow::previous_of_source(db, &source.name, &from)? else {
         return Ok(Base::None);
     };
     if !root.join(&source.name).join(&row.timestamp).is_dir() {

@@ -12,11 +12,13 @@ mod disk;
 mod faults;
 mod old_catalog;
 pub mod serve;
+mod sshd;
 mod wait;
 
 pub use disk::*;
 pub use faults::*;
 pub use old_catalog::*;
+pub use sshd::*;
 pub use wait::*;
 
 use rusqlite::Connection;

@@ -44,6 +44,18 @@ impl Run<'_> {
         }
     }
 
+    /// Counts and reports one path deleted from the source while the run read it (for a
+    /// remote source: while rsync sent it).
+    pub fn vanished(&mut self, path: &Path, progress: &dyn Report) {
+        self.counts.vanished += 1;
+        let line = format!(
+            "{}: deleted during the backup; not in this snapshot",
+            one_line(path)
+        );
+        self.log.line(LogLevel::Warning, &line);
+        progress.warning(&line.to_string());
+    }
+
     /// Counts and reports one path that could not be backed up.
     pub fn fail(&mut self, path: &Path, why: &str, progress: &dyn Report) {
         self.counts.failed += 1;

@@ -1,0 +1,91 @@
+//! A pull killed with SIGKILL midway: rsync dies with phlb, nothing looks complete, the
+//! mirror keeps what it finished, and the next run sends only the rest.
+
+use super::{Remote, NAME};
+use crate::common::*;
+use std::time::{Duration, Instant};
+
+/// Processes whose command line mentions `needle`.
+fn processes_naming(needle: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(cmd) = std::fs::read(e.path().join("cmdline")) {
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            if cmd.contains(needle) {
+                out.push(cmd);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+#[ignore = "needs root (runs sshd)"]
+fn sigkill_during_the_pull_leaves_nothing_complete_and_the_next_run_sends_the_rest() {
+    let r = Remote::new();
+    let files = 24;
+    let size = 256 * 1024;
+    for i in 0..files {
+        let data: Vec<u8> = (0..size).map(|b| ((b * 31 + i * 7) % 251) as u8).collect();
+        r.env.write(&format!("f{i:02}.bin"), &data);
+    }
+    // Slowed to ~1.5 MB/s, the transfer takes about four seconds.
+    let mut child = r
+        .env
+        .cmd()
+        .args(["-q", "backup", "--rsync-opt=--bwlimit=1500"])
+        .arg(r.spec())
+        .spawn()
+        .unwrap();
+    let mirror = r.mirror(NAME);
+    let done = |min: usize| {
+        std::fs::read_dir(&mirror)
+            .map(|it| {
+                it.flatten()
+                    .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+                    .count()
+                    >= min
+            })
+            .unwrap_or(false)
+    };
+    let start = Instant::now();
+    while !done(6) {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the pull did not start"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "phlb ended before the kill"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // rsync dies with phlb (it never writes on after the writer lock is free).
+    let needle = mirror.to_str().unwrap().to_string();
+    let start = Instant::now();
+    while !processes_naming(&needle).is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "rsync outlived phlb: {:?}",
+            processes_naming(&needle)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Nothing looks complete: no snapshot folder, no run in the catalog.
+    assert!(r.env.nothing_backed_up());
+    assert!(r.env.snapshots(NAME).is_empty());
+    // The next run sends only the rest and makes the whole snapshot.
+    let report = r.backup_json(&[]);
+    let sent = report["pulled_bytes"].as_u64().unwrap();
+    let total = (files * size) as u64;
+    assert!(
+        sent < total - 4 * size as u64,
+        "sent {sent} of {total}: {report}"
+    );
+    let snap = r.env.snapshots(NAME).pop().unwrap();
+    assert_eq!(tree(&snap), tree(&r.env.src));
+    assert_eq!(tree(&mirror), tree(&r.env.src));
+    assert_ok(&r.env.run(&["verify"]));
+}
