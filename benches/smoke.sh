@@ -32,6 +32,9 @@ run xattrs.py python3 benches/xattrs.py "$phlb" --scale 0.002 --reps 1 --work "$
 run ab.py python3 benches/ab.py "$phlb" "$phlb" --scale 0.002 --reps 1 --work "$work/ab"
 run reflink.py python3 benches/reflink.py --phlb "$phlb" --scale 0.002 --reps 1 \
   --work "$work/reflink"
+run remote.py python3 benches/remote.py --phlb "$phlb" --hosts 2 --files 20 --kib 8 \
+  --work "$work/remote"
+# benches/peers.py is left out: CI does not install rsnapshot, restic and borg (see it).
 # The Rust benchmarks, built in the test profile (no release build in CI).
 run queries.rs env PHLB_BENCH_FILES=5000 PHLB_BENCH_SNAPSHOTS=3 cargo test -q --bench queries
 run micro.rs cargo test -q --bench micro
