@@ -169,8 +169,6 @@ pub struct PrevEntry {
     pub copy: CopyMeta,
     /// The catalog's id of the path, so an unchanged path needs no lookup.
     pub path_id: i64,
-    /// The attribute set the entry recorded (0: none); under reflink a path's own.
-    pub set_id: i64,
 }
 
 /// The previous snapshot's regular files, keyed by relative path bytes.
@@ -260,7 +258,6 @@ mod tests {
             copy_ino: 9,
             copy: meta(0o644, 100).into(),
             path_id: 1,
-            set_id: 0,
         };
         let cases = [
             (Dedup::Mode, meta(0o644, 100), FirstStep::LinkPrevious),

@@ -24,8 +24,7 @@ pub fn previous_entries(db: &Db, snapshot_id: i64) -> Result<PrevMap> {
         .unwrap_or(0);
     let mut stmt = conn.prepare(
         "SELECT p.path, e.size, e.mtime_ns, e.mtime_exact, c.hash, k.id, k.ino,
-                k.mode, k.uid, k.gid, k.mtime_ns, k.mtime_exact, p.id, coalesce(k.xattr_set_id, 0),
-                coalesce(e.xattr_set_id, 0)
+                k.mode, k.uid, k.gid, k.mtime_ns, k.mtime_exact, p.id, coalesce(k.xattr_set_id, 0)
          FROM entries e
          JOIN paths p ON p.id = e.path_id
          JOIN copies k ON k.id = e.copy_id
@@ -44,7 +43,6 @@ pub fn previous_entries(db: &Db, snapshot_id: i64) -> Result<PrevMap> {
             copy_ino: r.get::<_, i64>(6)? as u64,
             copy: copy_meta(r, 7, 13)?,
             path_id: r.get(12)?,
-            set_id: r.get(14)?,
         };
         map.insert(path, prev);
     }

@@ -227,26 +227,6 @@ impl SnapshotRow {
             .is_some())
     }
 
-    /// Records which extended attributes the run reads from every file (see
-    /// `XattrScan::label`; None: none).
-    pub fn set_xattrs_read(&self, db: &Db, what: Option<&str>) -> Result<()> {
-        db.conn().execute(
-            "UPDATE snapshot_runs SET xattrs_read = ?2 WHERE id = ?1",
-            params![self.id, what],
-        )?;
-        Ok(())
-    }
-
-    /// Which extended attributes run `id` read from every file, and the instant it
-    /// started (ns since the epoch, UTC).
-    pub fn xattrs_read(db: &Db, id: i64) -> Result<(Option<String>, i64)> {
-        Ok(db.conn().query_row(
-            "SELECT xattrs_read, instant_ns FROM snapshot_runs WHERE id = ?1",
-            [id],
-            |r| Ok((r.get(0)?, r.get::<_, Option<i64>>(1)?.unwrap_or(i64::MAX))),
-        )?)
-    }
-
     /// Stores the run's counters (status unchanged).
     pub fn set_totals(&self, db: &Db, t: &Totals, finished_at: &str) -> Result<()> {
         let conn = db.conn();

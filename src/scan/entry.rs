@@ -106,8 +106,4 @@ pub struct Entry {
     pub xattrs: Xattrs,
     /// The entry's attribute set, when the walk reads them (`XattrScan`).
     pub xattr_set: Option<std::sync::Arc<crate::xattr_set::XattrSet>>,
-    /// A regular file whose attributes the walk did not read (its inode is older than
-    /// the previous run: `ScanOptions::attrs_settled_before`): the run takes the set that
-    /// run recorded when the file is unchanged, else reads them itself.
-    pub xattrs_unread: bool,
 }

@@ -119,11 +119,7 @@ pub(super) fn list(
             });
             continue;
         }
-        let how = Attrs {
-            scan: rules.opts.xattrs,
-            settled_before: rules.opts.attrs_settled_before,
-        };
-        if let Some(found) = describe(dir, &name, source, rel, &st, how) {
+        if let Some(found) = describe(dir, &name, source, rel, &st, rules.opts.xattrs) {
             out.push(Child {
                 found,
                 dev: st.st_dev,
@@ -142,9 +138,8 @@ fn describe(
     source: &Path,
     rel: std::path::PathBuf,
     st: &libc::stat,
-    attrs: Attrs,
+    how: super::XattrScan,
 ) -> Option<Found> {
-    let how = attrs.scan;
     let (kind, target) = match st.st_mode & libc::S_IFMT {
         libc::S_IFDIR => (Kind::Dir, None),
         libc::S_IFREG => (Kind::File, None),
@@ -177,16 +172,7 @@ fn describe(
         _ => xattr::probe_at(dir, name),
     };
     let read = |w: &dyn Fn(&[u8]) -> bool| xattr::read_probe_at(dir, name, w);
-    let ctime_ns = i128::from(st.st_ctime) * 1_000_000_000 + i128::from(st.st_ctime_nsec);
-    let settled = kind == Kind::File
-        && matches!(how, super::XattrScan::Keep { .. })
-        && attrs.settled_before.is_some_and(|t| ctime_ns < t);
-    let attributes = if settled {
-        Ok((None, Xattrs::None))
-    } else {
-        super::attributes(how, probe, read)
-    };
-    let (xattr_set, xattrs) = match attributes {
+    let (xattr_set, xattrs) = match super::attributes(how, probe, read) {
         Ok(found) => found,
         Err(err) => {
             return Some(Found::Problem(Problem {
@@ -207,15 +193,7 @@ fn describe(
         nlink: st.st_nlink,
         xattrs,
         xattr_set,
-        xattrs_unread: settled,
     }))
-}
-
-/// How the walk treats one entry's attributes (see `ScanOptions`).
-#[derive(Clone, Copy)]
-struct Attrs {
-    scan: super::XattrScan,
-    settled_before: Option<i128>,
 }
 
 /// Opens the listed folder `e` relative to its parent's descriptor `parent`, and checks

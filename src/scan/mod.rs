@@ -36,12 +36,6 @@ pub struct ScanOptions {
     pub exclude: Vec<(u64, u64)>,
     /// What the walk does with extended attributes.
     pub xattrs: XattrScan,
-    /// Regular files whose inode changed (ctime, ns) before this instant keep the
-    /// attribute set the previous run recorded: the walk does not read them
-    /// (`Entry::xattrs_unread`). Set only when that run read the same attributes, kept
-    /// them, and started more than a second after this instant (the kernel's coarse
-    /// clock); None reads every file's.
-    pub attrs_settled_before: Option<i128>,
 }
 
 /// What a walk does with extended attributes.
@@ -76,17 +70,6 @@ impl XattrScan {
             XattrScan::Keep { as_root }
         } else {
             XattrScan::Record { as_root }
-        }
-    }
-
-    /// What a run records of the attributes it read, for the next run to compare with
-    /// (`snapshot_runs.xattrs_read`): only a run that keeps them on the snapshot's
-    /// inodes, since only then is a recorded set what a linked copy carries.
-    pub fn label(self) -> Option<&'static str> {
-        match self {
-            XattrScan::Keep { as_root: true } => Some("all"),
-            XattrScan::Keep { as_root: false } => Some("user"),
-            _ => None,
         }
     }
 
@@ -267,7 +250,6 @@ pub fn walk(root: &SourceDir, opts: &ScanOptions, mut sink: impl FnMut(Found) ->
         nlink: st.st_nlink,
         xattrs,
         xattr_set,
-        xattrs_unread: false,
     };
     if !sink(Found::Entry(entry)) {
         return;

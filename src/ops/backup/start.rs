@@ -10,7 +10,6 @@ use crate::lock::Wait;
 use crate::progress::Ui;
 use crate::root::{BackupRoot, Filesystem};
 use crate::scan::{ScanOptions, Selection};
-use crate::stamp::Stamp;
 use crate::store;
 use anyhow::Result;
 use std::path::Path;
@@ -102,29 +101,6 @@ pub(crate) fn fast_path_base(
     Ok(Base::Usable(row))
 }
 
-/// The instant before which a file's inode must have last changed (ctime) for this run
-/// to take the attribute set that the previous run `prev` recorded instead of reading
-/// it (`ScanOptions::attrs_settled_before`). Only when that run read the same attributes
-/// and kept them on its inodes (its `xattrs_read`), this run links rather than clones,
-/// and the clock has not gone back past that run's start since. A second before that
-/// start: the kernel stamps ctime from a coarse clock that can lag by a tick, so a change
-/// made just as that run started reading may carry an earlier time.
-pub(super) fn attrs_settled_before(
-    db: &Db,
-    prev: Option<i64>,
-    scan: crate::scan::XattrScan,
-    sharing: crate::decide::Sharing,
-    now: &Stamp,
-) -> Result<Option<i128>> {
-    let (Some(prev), Some(label), crate::decide::Sharing::Links(_)) = (prev, scan.label(), sharing)
-    else {
-        return Ok(None);
-    };
-    let (read, started_ns) = SnapshotRow::xattrs_read(db, prev)?;
-    let ok = read.as_deref() == Some(label) && now.instant_ns >= started_ns;
-    Ok(ok.then(|| i128::from(started_ns) - 1_000_000_000))
-}
-
 /// Picks a timestamp for a new snapshot made at `now` that no other run of `name` has
 /// used.
 pub(super) fn pick_timestamp(
@@ -186,6 +162,5 @@ pub(crate) fn scan_options(config: &Config, root: &Path) -> Result<ScanOptions> 
         one_file_system: config.one_file_system,
         exclude,
         xattrs: crate::scan::XattrScan::for_root(config.xattrs, root),
-        attrs_settled_before: None,
     })
 }

@@ -93,7 +93,6 @@ impl Importer<'_> {
         let opts = ScanOptions {
             one_file_system: true,
             xattrs: scan::XattrScan::for_root(self.config.xattrs, self.root),
-            attrs_settled_before: None,
             ..ScanOptions::default()
         };
         let mut scan = scan::scan(&folder.dir, &opts);

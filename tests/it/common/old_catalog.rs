@@ -23,24 +23,11 @@ pub const UNDO_V14: &str = "ALTER TABLE entries DROP COLUMN xattr_set_id;
      ALTER TABLE copies DROP COLUMN xattr_set_id;
      DROP TABLE xattr_sets;";
 
-/// Undoes V15 (which attributes a run read).
-pub const UNDO_V15: &str = "ALTER TABLE snapshot_runs DROP COLUMN xattrs_read;";
-
-/// Turns a current catalog back into the v14 shape (runs do not say which attributes
-/// they read).
-pub fn downgrade_to_v14(env: &Env) {
-    env.db()
-        .execute_batch(&format!(
-            "{UNDO_V15} DELETE FROM refinery_schema_history WHERE version > 14;"
-        ))
-        .unwrap();
-}
-
 /// Turns a current catalog back into the v13 shape (no attribute sets recorded).
 pub fn downgrade_to_v13(env: &Env) {
     env.db()
         .execute_batch(&format!(
-            "{UNDO_V15} {UNDO_V14} DELETE FROM refinery_schema_history WHERE version > 13;"
+            "{UNDO_V14} DELETE FROM refinery_schema_history WHERE version > 13;"
         ))
         .unwrap();
 }
@@ -50,7 +37,7 @@ pub fn downgrade_to_v13(env: &Env) {
 pub fn downgrade_to_v11(env: &Env) {
     env.db()
         .execute_batch(&format!(
-            "{UNDO_V15} {UNDO_V14} {UNDO_V12} DELETE FROM refinery_schema_history WHERE version > 11;"
+            "{UNDO_V14} {UNDO_V12} DELETE FROM refinery_schema_history WHERE version > 11;"
         ))
         .unwrap();
     for name in fs::read_dir(&env.root).unwrap().flatten() {

@@ -125,7 +125,6 @@ mod tests {
             copy_ino: copy_id as u64,
             copy: CopyMeta::from(meta(size, mtime_ns)),
             path_id: 7,
-            set_id: 0,
         }
     }
 
@@ -140,7 +139,6 @@ mod tests {
             nlink: 1,
             xattrs: Xattrs::None,
             xattr_set: None,
-            xattrs_unread: false,
         }
     }
 
