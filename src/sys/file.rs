@@ -15,6 +15,19 @@ pub fn allocate(file: &File, len: libc::off_t) -> io::Result<()> {
     Ok(())
 }
 
+/// Takes an exclusive `flock` on `file` if nobody holds one; false when somebody does.
+pub fn try_lock_exclusive(file: &File) -> io::Result<bool> {
+    // SAFETY: flock on a descriptor we own.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        let e = io::Error::last_os_error();
+        return match e.raw_os_error() {
+            Some(libc::EWOULDBLOCK) => Ok(false),
+            _ => Err(e),
+        };
+    }
+    Ok(true)
+}
+
 /// Takes an exclusive `flock` on `file`, waiting for it; closing the file drops it.
 pub fn lock_exclusive(file: &File) -> io::Result<()> {
     // SAFETY: flock on a descriptor we own.

@@ -56,6 +56,23 @@ pub fn set_open_files_limit(lim: &libc::rlimit) -> io::Result<()> {
     Ok(())
 }
 
+/// Lets the child `cmd` starts, and every process it forks, inherit descriptor `fd`
+/// (cleared of close-on-exec in the child only): a lock held through it stays held for as
+/// long as any of them lives.
+pub fn inherit_fd(cmd: &mut std::process::Command, fd: std::os::fd::RawFd) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the forked child before exec and only calls fcntl,
+    // which is async-signal-safe, on a descriptor the child got from this process.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::fcntl(fd, libc::F_SETFD, 0) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
 /// Makes the child `cmd` starts die with this process (`PR_SET_PDEATHSIG`, SIGKILL): a
 /// helper such as rsync never outlives a phlb that was killed, so it cannot go on
 /// writing after the writer lock is free.

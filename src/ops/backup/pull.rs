@@ -97,12 +97,18 @@ pub fn pull(
         "pull of {} stopped; no snapshot was made, the mirror keeps what rsync finished",
         remote.shown()
     ));
+    // rsync forks: its receiver outlives a phlb killed with SIGKILL (only the process
+    // phlb started dies with it) and writes on into the mirror. Every rsync process
+    // holds this lock (an inherited descriptor), so the next pull waits until the last
+    // of them is gone: never two writers in one mirror.
+    let held = mirror_lock(&mirror, remote, say)?;
     let mut cmd = Command::new(&argv[0]);
     cmd.args(&argv[1..])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     crate::sys::process::die_with_parent(&mut cmd);
+    crate::sys::process::inherit_fd(&mut cmd, std::os::fd::AsRawFd::as_raw_fd(&held));
     let out = match cmd.output() {
         Ok(out) => out,
         Err(e) => bail!(
@@ -122,6 +128,30 @@ pub fn pull(
         }),
         Err(why) => bail!("{}: cannot pull: {why}; no snapshot made", remote.shown()),
     }
+}
+
+/// Takes the mirror's lock (`<mirror>/lock`), waiting, with a line saying why, while an
+/// rsync of a killed run still writes there.
+fn mirror_lock(mirror: &Path, remote: &Remote, say: &dyn Tell) -> Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = mirror.join("lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(&path)
+        .with_context(|| format!("{}: cannot open", path.display()))?;
+    let lock_err = |e| anyhow::anyhow!("{}: cannot lock: {e}", path.display());
+    if !crate::sys::file::try_lock_exclusive(&file).map_err(lock_err)? {
+        say.step(&format!(
+            "waiting for the rsync of an interrupted pull of {} to end",
+            remote.shown()
+        ));
+        crate::sys::file::lock_exclusive(&file).map_err(lock_err)?;
+    }
+    Ok(file)
 }
 
 impl Done {

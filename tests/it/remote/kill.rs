@@ -89,3 +89,54 @@ fn sigkill_during_the_pull_leaves_nothing_complete_and_the_next_run_sends_the_re
     assert_eq!(tree(&mirror), tree(&r.env.src));
     assert_ok(&r.env.run(&["verify"]));
 }
+
+#[test]
+#[ignore = "needs root (runs sshd)"]
+fn a_pull_waits_for_the_rsync_a_killed_run_left_writing_into_the_mirror() {
+    // Found by the attack round: rsync's forked receiver outlived a phlb killed with
+    // SIGKILL and wrote on into the mirror while the next run's rsync pulled into it too.
+    let r = Remote::new();
+    let size = 24 << 20;
+    let data: Vec<u8> = (0..size as u64).map(|b| ((b * 131 + 7) % 251) as u8).collect();
+    r.env.write("big.bin", &data);
+    // ~8 MB/s: the file takes about three seconds.
+    let mut child = r
+        .env
+        .cmd()
+        .args(["-q", "backup", "--rsync-opt=--bwlimit=8000"])
+        .arg(r.spec())
+        .spawn()
+        .unwrap();
+    let mirror = r.mirror(NAME);
+    let needle = mirror.to_str().unwrap().to_string();
+    let start = Instant::now();
+    while processes_naming(&needle).len() < 2 {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the pull did not start"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "phlb ended before the kill"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(700));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(
+        !processes_naming(&needle).is_empty(),
+        "no rsync outlived phlb: nothing left to wait for"
+    );
+    let out = r.backup(&[]);
+    assert_ok(&out);
+    assert!(
+        stderr(&out).contains("waiting for the rsync of an interrupted pull"),
+        "{}",
+        stderr(&out)
+    );
+    let snap = r.env.snapshots(NAME).pop().unwrap();
+    assert_eq!(tree(&snap), tree(&r.env.src));
+    assert_ok(&r.env.run(&["verify"]));
+}
