@@ -110,6 +110,10 @@ pub struct Found {
     pub snapshot_id: i64,
     pub snapshot: SnapshotId,
     pub path: String,
+    /// The path's id: two names that read the same as text (bytes that are not UTF-8)
+    /// are two paths.
+    #[serde(skip)]
+    pub path_id: i64,
     pub kind: String,
     pub size: i64,
     /// UTC text, as the `files` view shows it.
@@ -156,6 +160,7 @@ pub fn find(db: &Db, glob: &str, name: Option<&str>) -> Result<Vec<Found>> {
                     snapshot_id: r.get(0)?,
                     snapshot: SnapshotId::new(r.get::<_, String>(1)?, r.get::<_, String>(11)?),
                     path: text(r, 2)?,
+                    path_id: id,
                     kind: r.get(3)?,
                     size: r.get(4)?,
                     mtime: r.get(5)?,

@@ -50,9 +50,15 @@ pub fn run(config: &Config, ui: &Ui, args: &FindArgs) -> Result<Outcome> {
             found.extend(queries::find(&db, glob, Some(n))?);
         }
     }
-    // Newest snapshot first across every name and path asked for.
+    // Each path once per snapshot (by its id: names that are not UTF-8 may read the
+    // same as text), then newest snapshot first across every name and path asked for.
+    found.sort_by(|a, b| {
+        b.order
+            .cmp(&a.order)
+            .then_with(|| a.path_id.cmp(&b.path_id))
+    });
+    found.dedup_by(|a, b| a.snapshot_id == b.snapshot_id && a.path_id == b.path_id);
     found.sort_by(|a, b| b.order.cmp(&a.order).then_with(|| a.path.cmp(&b.path)));
-    found.dedup_by(|a, b| a.snapshot_id == b.snapshot_id && a.path == b.path);
     let mtime = if args.out.json {
         "mtime"
     } else {

@@ -251,6 +251,21 @@ fn non_utf8_names_do_not_break_queries() {
 }
 
 #[test]
+fn find_lists_two_names_that_read_the_same_once_each() {
+    // Found by the attack round: find removed duplicates by the names' text, where
+    // bytes that are not UTF-8 both read U+FFFD: `caf\xe9` and `caf\xfe` gave one row.
+    use std::os::unix::ffi::OsStrExt;
+    let env = Env::new();
+    fs::write(env.src.join(std::ffi::OsStr::from_bytes(b"caf\xe9")), b"1").unwrap();
+    fs::write(env.src.join(std::ffi::OsStr::from_bytes(b"caf\xfe")), b"22").unwrap();
+    env.backup();
+    let out = env.run(&["find", "caf*", "--json"]);
+    assert_ok(&out);
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 2, "{rows}");
+}
+
+#[test]
 fn diff_shows_chmod_symlink_retarget_and_file_to_folder_swap() {
     let env = Env::new();
     env.write("f.txt", b"f");

@@ -97,7 +97,9 @@ fn a_pull_waits_for_the_rsync_a_killed_run_left_writing_into_the_mirror() {
     // SIGKILL and wrote on into the mirror while the next run's rsync pulled into it too.
     let r = Remote::new();
     let size = 24 << 20;
-    let data: Vec<u8> = (0..size as u64).map(|b| ((b * 131 + 7) % 251) as u8).collect();
+    let data: Vec<u8> = (0..size as u64)
+        .map(|b| ((b * 131 + 7) % 251) as u8)
+        .collect();
     r.env.write("big.bin", &data);
     // ~8 MB/s: the file takes about three seconds.
     let mut child = r
