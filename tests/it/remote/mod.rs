@@ -204,6 +204,11 @@ fn two_hosts_sharing_files_store_them_once_and_sources_takes_remote_entries() {
     fs::create_dir_all(other.join("etc")).unwrap();
     fs::write(other.join("etc/os-release"), &shared).unwrap();
     fs::write(other.join("two"), b"host two").unwrap();
+    // The same OS file on two hosts has one mtime (one package): stored once also
+    // under `DEDUP = strict`, a new root's default.
+    let when = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+    set_mtime_to(&r.env.src.join("etc/os-release"), when);
+    set_mtime_to(&other.join("etc/os-release"), when);
     // The second "host" comes from SOURCES, named there.
     r.env.config(&format!(
         "SSH = {}\nSOURCES = h2=127.0.0.1:{}",
