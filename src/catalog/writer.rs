@@ -91,8 +91,11 @@ pub struct Writer {
     /// Sets seen this run and their ids (a walk meets the same few sets again and again).
     xattr_ids: std::collections::HashMap<std::sync::Arc<crate::xattr_set::XattrSet>, i64>,
     /// Ids of the attribute sets the previous snapshot used, by hash (`know_sets_of`):
-    /// an unchanged file's set is found without a catalog query.
+    /// an unchanged file's set is found without a catalog query. Loaded when the first
+    /// set is looked up, so a run of files without attributes never reads them.
     known_sets: std::collections::HashMap<[u8; 32], i64>,
+    /// The snapshot whose sets `known_sets` is still to load.
+    sets_of: Option<i64>,
     /// Rows not yet handed to the thread: they go over in batches, so the two threads
     /// do not wake each other for every row.
     batch: Vec<Row>,
@@ -155,6 +158,7 @@ impl Writer {
             next_xattr_id: 0,
             xattr_ids: std::collections::HashMap::new(),
             known_sets: std::collections::HashMap::new(),
+            sets_of: None,
             batch: Vec::with_capacity(handoff),
             sent: 0,
             handoff,
@@ -213,11 +217,11 @@ impl Writer {
         Ok(id)
     }
 
-    /// Learns the attribute sets snapshot `run_id` used (one query), so that a run
-    /// comparing with it finds each unchanged file's set by its hash alone.
-    pub fn know_sets_of(&mut self, db: &Db, run_id: i64) -> Result<()> {
-        self.known_sets = super::xattr_sets::hashes_of_run(db, run_id)?;
-        Ok(())
+    /// Learns the attribute sets snapshot `run_id` used (one query, at the first set
+    /// looked up), so that a run comparing with it finds each unchanged file's set by its
+    /// hash alone.
+    pub fn know_sets_of(&mut self, run_id: i64) {
+        self.sets_of = Some(run_id);
     }
 
     /// The id of attribute set `set`, whose hash is `hash`: one the catalog (`db`, a
@@ -230,6 +234,9 @@ impl Writer {
     ) -> Result<i64> {
         if let Some(&id) = self.xattr_ids.get(set) {
             return Ok(id);
+        }
+        if let Some(run_id) = self.sets_of.take() {
+            self.known_sets = super::xattr_sets::hashes_of_run(db, run_id)?;
         }
         let hash = set.hash();
         let known = self.known_sets.get(&hash).copied();

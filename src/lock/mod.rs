@@ -111,7 +111,7 @@ pub fn acquire_waiting(meta_dir: &Path, wait: Wait, say: &dyn crate::tell::Tell)
 }
 
 /// Opens (or makes, 0600) the lock file at `path` for reading and writing, never through
-/// a symlink: the writer lock's and a run's (`run`).
+/// a symlink: the writer lock's, a run's (`run`) and a remote source's mirror's.
 pub(crate) fn open_lock_file(path: &Path) -> std::io::Result<File> {
     OpenOptions::new()
         .read(true)

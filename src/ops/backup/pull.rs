@@ -133,15 +133,8 @@ pub fn pull(
 /// Takes the mirror's lock (`<mirror>/lock`), waiting, with a line saying why, while an
 /// rsync of a killed run still writes there.
 fn mirror_lock(mirror: &Path, remote: &Remote, say: &dyn Tell) -> Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
     let path = mirror.join("lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(&path)
+    let file = crate::lock::open_lock_file(&path)
         .with_context(|| format!("{}: cannot open", path.display()))?;
     let lock_err = |e| anyhow::anyhow!("{}: cannot lock: {e}", path.display());
     if !crate::sys::file::try_lock_exclusive(&file).map_err(lock_err)? {

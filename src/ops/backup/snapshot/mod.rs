@@ -161,7 +161,7 @@ impl<'a> Run<'a> {
         linker: Linker,
     ) -> Result<Run<'a>> {
         if let Some(prev) = &inp.prev {
-            writer.know_sets_of(&reads, prev.run_id)?;
+            writer.know_sets_of(prev.run_id);
         }
         let manifest = store::create_fresh(&inp.paths.work_manifest).with_context(|| {
             format!(
