@@ -81,10 +81,10 @@ fn recorded_in_newest_dead_run(root: &Path) -> usize {
     all.values().filter(|&&id| Some(id) == newest).count()
 }
 
-/// Starts a backup into `root` and sends `sig` once the newest unfinished run has
-/// recorded `files` files; panics if the run ends first.
-fn stop_part_way(env: &Env, root: &Path, sig: i32, files: usize) {
-    let mut child = backup_cmd(env, root)
+/// Starts `cmd` (output dropped) and returns it once `until(its pid)` holds; panics
+/// when the run ends first.
+fn running_until(mut cmd: Command, mut until: impl FnMut(u32) -> bool) -> std::process::Child {
+    let mut child = cmd
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -92,12 +92,21 @@ fn stop_part_way(env: &Env, root: &Path, sig: i32, files: usize) {
     let mut ended = false;
     let reached = wait_for(|| {
         ended = child.try_wait().unwrap().is_some();
-        ended || recorded_in_newest_dead_run(root) >= files
+        ended || until(child.id())
     });
     assert!(
         reached && !ended,
         "the backup ended before it could be stopped"
     );
+    child
+}
+
+/// Starts a backup into `root` and sends `sig` once the newest unfinished run has
+/// recorded `files` files; panics if the run ends first.
+fn stop_part_way(env: &Env, root: &Path, sig: i32, files: usize) {
+    let mut child = running_until(backup_cmd(env, root), |_| {
+        recorded_in_newest_dead_run(root) >= files
+    });
     // SAFETY: kill with a valid signal number on our own child's pid.
     assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, sig) }, 0);
     child.wait().unwrap();
@@ -205,20 +214,9 @@ fn finished_files_of_a_killed_backup_are_not_copied_again() {
     // next run proves each leftover by its bytes.
     let env = Env::new();
     write_files(&env, 60, 1 << 20);
-    let mut child = plain_backup_cmd(&env, &env.root)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut ended = false;
-    let reached = wait_for(|| {
-        ended = child.try_wait().unwrap().is_some();
-        ended || env.root.join("src").is_dir() && leftovers(&env.root).len() >= 10
+    let mut child = running_until(plain_backup_cmd(&env, &env.root), |_| {
+        env.root.join("src").is_dir() && leftovers(&env.root).len() >= 10
     });
-    assert!(
-        reached && !ended,
-        "the backup ended before it could be killed"
-    );
     child.kill().unwrap();
     child.wait().unwrap();
     let left = leftovers(&env.root);

@@ -101,22 +101,11 @@ fn a_kill_mid_copy_leaves_no_half_written_file_anywhere_in_the_root() {
     // files until they are complete: the kernel frees them with the process.
     let env = Env::new();
     write_files(&env, 12, 24 << 20);
-    let mut child = plain_backup_cmd(&env, &env.root)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut ended = false;
-    let reached = wait_for(|| {
-        ended = child.try_wait().unwrap().is_some();
-        ended || copies_in_hand(&env.root, Some(child.id())) > 0
+    let mut child = running_until(plain_backup_cmd(&env, &env.root), |pid| {
+        copies_in_hand(&env.root, Some(pid)) > 0
     });
     child.kill().unwrap();
     child.wait().unwrap();
-    assert!(
-        reached && !ended,
-        "the backup ended before a copy was seen in hand"
-    );
     assert_eq!(
         copies_in_hand(&env.root, None),
         0,
@@ -137,20 +126,9 @@ fn sigterm_finishes_the_copies_in_hand_and_records_them() {
     // write them again from the start.
     let env = Env::new();
     write_files(&env, 12, 24 << 20);
-    let mut child = plain_backup_cmd(&env, &env.root)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut ended = false;
-    let reached = wait_for(|| {
-        ended = child.try_wait().unwrap().is_some();
-        ended || copies_in_hand(&env.root, Some(child.id())) > 0
+    let mut child = running_until(plain_backup_cmd(&env, &env.root), |pid| {
+        copies_in_hand(&env.root, Some(pid)) > 0
     });
-    assert!(
-        reached && !ended,
-        "the backup ended before a copy was seen in hand"
-    );
     // SAFETY: kill with a valid signal number on our own child's pid.
     assert_eq!(
         unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) },
