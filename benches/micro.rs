@@ -90,6 +90,7 @@ fn main() {
                     &meta,
                     Some(copy),
                     None,
+                    None,
                 )
                 .unwrap();
         }

@@ -169,6 +169,10 @@ pub struct PrevEntry {
     pub copy: CopyMeta,
     /// The catalog's id of the path, so an unchanged path needs no lookup.
     pub path_id: i64,
+    /// The attribute set the entry recorded (0: none).
+    pub set_id: i64,
+    /// What that run saw of the source inode (None: not recorded).
+    pub seen: Option<crate::scan::Seen>,
 }
 
 /// The previous snapshot's regular files, keyed by relative path bytes.
@@ -258,6 +262,8 @@ mod tests {
             copy_ino: 9,
             copy: meta(0o644, 100).into(),
             path_id: 1,
+            set_id: 0,
+            seen: None,
         };
         let cases = [
             (Dedup::Mode, meta(0o644, 100), FirstStep::LinkPrevious),

@@ -9,7 +9,7 @@ use super::Db;
 
 use super::copies::copy_meta;
 use crate::decide::{CopyMeta, PrevEntry, PrevMap};
-use crate::scan::{Kind, Meta};
+use crate::scan::{Kind, Meta, Seen};
 
 /// Loads the regular files of a snapshot as path bytes -> what was recorded, in one query.
 pub fn previous_entries(db: &Db, snapshot_id: i64) -> Result<PrevMap> {
@@ -24,7 +24,8 @@ pub fn previous_entries(db: &Db, snapshot_id: i64) -> Result<PrevMap> {
         .unwrap_or(0);
     let mut stmt = conn.prepare(
         "SELECT p.path, e.size, e.mtime_ns, e.mtime_exact, c.hash, k.id, k.ino,
-                k.mode, k.uid, k.gid, k.mtime_ns, k.mtime_exact, p.id, coalesce(k.xattr_set_id, 0)
+                k.mode, k.uid, k.gid, k.mtime_ns, k.mtime_exact, p.id, coalesce(k.xattr_set_id, 0),
+                coalesce(e.xattr_set_id, 0), e.src_ino, e.src_ctime_ns
          FROM entries e
          JOIN paths p ON p.id = e.path_id
          JOIN copies k ON k.id = e.copy_id
@@ -43,6 +44,11 @@ pub fn previous_entries(db: &Db, snapshot_id: i64) -> Result<PrevMap> {
             copy_ino: r.get::<_, i64>(6)? as u64,
             copy: copy_meta(r, 7, 13)?,
             path_id: r.get(12)?,
+            set_id: r.get(14)?,
+            seen: r.get::<_, Option<i64>>(15)?.map(|ino| Seen {
+                ino: ino as u64,
+                ctime_ns: r.get(16).ok().flatten(),
+            }),
         };
         map.insert(path, prev);
     }

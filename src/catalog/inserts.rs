@@ -3,7 +3,7 @@
 
 use super::Db;
 use crate::decide::CopyMeta;
-use crate::scan::{Kind, Meta};
+use crate::scan::{Kind, Meta, Seen};
 use anyhow::Result;
 use rusqlite::params;
 
@@ -42,7 +42,8 @@ pub fn record_copy(
     Ok(conn.last_insert_rowid())
 }
 
-/// Inserts one entry of a snapshot (and its path when new).
+/// Inserts one entry of a snapshot (and its path when new); `seen` is what the run saw
+/// of a regular file's source inode.
 #[allow(clippy::too_many_arguments)]
 pub fn record_entry(
     db: &Db,
@@ -53,6 +54,7 @@ pub fn record_entry(
     meta: &Meta,
     copy_id: Option<i64>,
     target: Option<&[u8]>,
+    seen: Option<Seen>,
 ) -> Result<()> {
     let conn = db.conn();
     let path_id: i64 = match path_id {
@@ -68,8 +70,8 @@ pub fn record_entry(
     conn.prepare_cached(
         "INSERT OR REPLACE INTO entries
          (snapshot_id, path_id, kind, size, mtime_ns, mode, uid, gid, copy_id, target, mtime_exact,
-          xattr_set_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, nullif(?12, 0))",
+          xattr_set_id, src_ino, src_ctime_ns)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, nullif(?12, 0), ?13, ?14)",
     )?
     .execute(params![
         snapshot_id,
@@ -84,6 +86,8 @@ pub fn record_entry(
         target,
         mtime_exact,
         meta.xattrs,
+        seen.map(|s| s.ino as i64),
+        seen.and_then(|s| s.ctime_ns),
     ])?;
     Ok(())
 }

@@ -87,6 +87,7 @@ mod tests {
                 &meta,
                 None,
                 None,
+                None,
             )
             .unwrap();
             record_source_link(&db, snap, None, path.as_bytes(), group).unwrap();

@@ -227,6 +227,26 @@ impl SnapshotRow {
             .is_some())
     }
 
+    /// Records which extended attributes the run reads from every file and keeps (see
+    /// `XattrScan::label`; None: none).
+    pub fn set_xattrs_read(&self, db: &Db, what: Option<&str>) -> Result<()> {
+        db.conn().execute(
+            "UPDATE snapshot_runs SET xattrs_read = ?2 WHERE id = ?1",
+            params![self.id, what],
+        )?;
+        Ok(())
+    }
+
+    /// Which extended attributes run `id` read from every file and kept (None: none, or
+    /// a run from before V15).
+    pub fn xattrs_read(db: &Db, id: i64) -> Result<Option<String>> {
+        Ok(db.conn().query_row(
+            "SELECT xattrs_read FROM snapshot_runs WHERE id = ?1",
+            [id],
+            |r| r.get(0),
+        )?)
+    }
+
     /// Stores the run's counters (status unchanged).
     pub fn set_totals(&self, db: &Db, t: &Totals, finished_at: &str) -> Result<()> {
         let conn = db.conn();

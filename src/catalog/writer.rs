@@ -35,6 +35,7 @@ enum Row {
         meta: Meta,
         copy_id: Option<i64>,
         target: Option<Vec<u8>>,
+        seen: Option<crate::scan::Seen>,
     },
     /// The file of the entry sent before shared its source inode with other files.
     SourceLink {
@@ -273,6 +274,7 @@ impl Writer {
         meta: &Meta,
         copy_id: Option<i64>,
         target: Option<&Path>,
+        seen: Option<crate::scan::Seen>,
     ) -> Result<Ticket> {
         self.send(Row::Entry {
             snapshot_id,
@@ -285,6 +287,7 @@ impl Writer {
             meta: *meta,
             copy_id,
             target: target.map(|t| t.as_os_str().as_bytes().to_vec()),
+            seen,
         })?;
         Ok(Ticket(self.sent))
     }
@@ -402,6 +405,7 @@ fn write_batches(
                     meta,
                     copy_id,
                     target,
+                    seen,
                 } => record_entry(
                     db,
                     snapshot_id,
@@ -411,6 +415,7 @@ fn write_batches(
                     &meta,
                     copy_id,
                     target.as_deref(),
+                    seen,
                 )?,
                 Row::SourceLink {
                     snapshot_id,

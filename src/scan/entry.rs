@@ -76,6 +76,14 @@ impl Meta {
 }
 
 impl Entry {
+    /// What this run saw of the file's inode (`Seen`).
+    pub fn seen(&self) -> Seen {
+        Seen {
+            ino: self.ino,
+            ctime_ns: self.seen_ctime,
+        }
+    }
+
     /// The attribute set the snapshot's inode gets: the entry's set where attributes are
     /// kept (nothing is left unkept), None otherwise.
     pub fn kept_xattrs(&self) -> Option<&std::sync::Arc<crate::xattr_set::XattrSet>> {
@@ -106,4 +114,22 @@ pub struct Entry {
     pub xattrs: Xattrs,
     /// The entry's attribute set, when the walk reads them (`XattrScan`).
     pub xattr_set: Option<std::sync::Arc<crate::xattr_set::XattrSet>>,
+    /// A regular file's change time (ns since the epoch), when it was over a second
+    /// older than the clock read before its folder was listed: any later change of the
+    /// inode (content, mode, owner, attributes, links) gives it another ctime, even from
+    /// the kernel's coarse clock. None for a recent change (or another kind).
+    pub seen_ctime: Option<i64>,
+    /// A regular file whose attributes the walk did not read (`ScanOptions::defer_attrs`):
+    /// the run takes the set the previous run recorded when it saw the same inode with
+    /// the same ctime, and reads them itself otherwise.
+    pub xattrs_unread: bool,
+}
+
+/// What a run saw of a regular file's source inode, recorded with its entry (V15) so
+/// the next run can tell the inode has not changed since.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seen {
+    pub ino: u64,
+    /// `Entry::seen_ctime`.
+    pub ctime_ns: Option<i64>,
 }

@@ -71,6 +71,9 @@ pub(super) fn list(
             verdict: Verdict::Drop,
         }
     };
+    // Read before any entry of the folder is stat'ed: a ctime over a second older than
+    // this is one no later change can give the inode again (`Entry::seen_ctime`).
+    let listed_ns = crate::clock::now_ns();
     let mut names = match at::list(dir, buf) {
         Ok(names) => names,
         Err(err) => return vec![problem(None, err.to_string())].into_iter(),
@@ -119,7 +122,12 @@ pub(super) fn list(
             });
             continue;
         }
-        if let Some(found) = describe(dir, &name, source, rel, &st, rules.opts.xattrs) {
+        let attrs = Attrs {
+            scan: rules.opts.xattrs,
+            defer: rules.opts.defer_attrs,
+            listed_ns,
+        };
+        if let Some(found) = describe(dir, &name, source, rel, &st, attrs) {
             out.push(Child {
                 found,
                 dev: st.st_dev,
@@ -138,8 +146,9 @@ fn describe(
     source: &Path,
     rel: std::path::PathBuf,
     st: &libc::stat,
-    how: super::XattrScan,
+    attrs: Attrs,
 ) -> Option<Found> {
+    let how = attrs.scan;
     let (kind, target) = match st.st_mode & libc::S_IFMT {
         libc::S_IFDIR => (Kind::Dir, None),
         libc::S_IFREG => (Kind::File, None),
@@ -172,7 +181,18 @@ fn describe(
         _ => xattr::probe_at(dir, name),
     };
     let read = |w: &dyn Fn(&[u8]) -> bool| xattr::read_probe_at(dir, name, w);
-    let (xattr_set, xattrs) = match super::attributes(how, probe, read) {
+    let seen_ctime = (kind == Kind::File)
+        .then(|| ctime_ns(st))
+        .flatten()
+        .filter(|&c| i128::from(c) < attrs.listed_ns - 1_000_000_000);
+    let unread =
+        attrs.defer && seen_ctime.is_some() && matches!(how, super::XattrScan::Keep { .. });
+    let attributes = if unread {
+        Ok((None, Xattrs::None))
+    } else {
+        super::attributes(how, probe, read)
+    };
+    let (xattr_set, xattrs) = match attributes {
         Ok(found) => found,
         Err(err) => {
             return Some(Found::Problem(Problem {
@@ -193,7 +213,25 @@ fn describe(
         nlink: st.st_nlink,
         xattrs,
         xattr_set,
+        seen_ctime,
+        xattrs_unread: unread,
     }))
+}
+
+/// The change time of `st` in ns since the epoch (None past what an i64 holds).
+fn ctime_ns(st: &libc::stat) -> Option<i64> {
+    st.st_ctime
+        .checked_mul(1_000_000_000)?
+        .checked_add(st.st_ctime_nsec)
+}
+
+/// How the walk treats one entry's attributes (see `ScanOptions`), and the clock read
+/// before its folder was listed (ns since the epoch).
+#[derive(Clone, Copy)]
+struct Attrs {
+    scan: super::XattrScan,
+    defer: bool,
+    listed_ns: i128,
 }
 
 /// Opens the listed folder `e` relative to its parent's descriptor `parent`, and checks

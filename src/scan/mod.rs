@@ -16,7 +16,7 @@ mod folder;
 mod select;
 mod source_dir;
 
-pub use entry::{Entry, Kind, Meta};
+pub use entry::{Entry, Kind, Meta, Seen};
 pub(crate) use folder::fnmatch;
 pub use folder::Rules as SkipRules;
 use folder::{has_cachedir_tag, open_child, Rules};
@@ -36,6 +36,12 @@ pub struct ScanOptions {
     pub exclude: Vec<(u64, u64)>,
     /// What the walk does with extended attributes.
     pub xattrs: XattrScan,
+    /// Regular files whose inode settled before the walk listed their folder
+    /// (`Entry::seen_ctime`) are not read for attributes when they are kept
+    /// (`Entry::xattrs_unread`): the run compares each with what the previous run saw of
+    /// it and takes that run's set, or reads them then. Set only when the previous run
+    /// read the same attributes and kept them, and this run links.
+    pub defer_attrs: bool,
 }
 
 /// What a walk does with extended attributes.
@@ -70,6 +76,17 @@ impl XattrScan {
             XattrScan::Keep { as_root }
         } else {
             XattrScan::Record { as_root }
+        }
+    }
+
+    /// What a run records of the attributes it read, for the next run to compare with
+    /// (`snapshot_runs.xattrs_read`): only a run that keeps them on the snapshot's
+    /// inodes, since only then is a recorded set what a linked copy carries.
+    pub fn label(self) -> Option<&'static str> {
+        match self {
+            XattrScan::Keep { as_root: true } => Some("all"),
+            XattrScan::Keep { as_root: false } => Some("user"),
+            _ => None,
         }
     }
 
@@ -250,6 +267,8 @@ pub fn walk(root: &SourceDir, opts: &ScanOptions, mut sink: impl FnMut(Found) ->
         nlink: st.st_nlink,
         xattrs,
         xattr_set,
+        seen_ctime: None,
+        xattrs_unread: false,
     };
     if !sink(Found::Entry(entry)) {
         return;

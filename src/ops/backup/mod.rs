@@ -224,6 +224,7 @@ pub fn make_snapshot(
     crate::root::still_a_root(root)?;
     store::make_private_dir(&root.join(name))?;
     let prev = previous(&db, root, source, config.hash)?;
+    let prev_run = prev.as_ref().map(|p| p.run_id);
     // The manifest a no-change run can share (see `finish_manifest`).
     let prev_manifest = prev.as_ref().map(|p| {
         let mut side = p.dir.clone().into_os_string();
@@ -278,6 +279,9 @@ pub fn make_snapshot(
         .then(|| Flusher::start(&paths.work_dir))
         .transpose()
         .with_context(|| format!("{}: cannot open snapshot folder", paths.work_dir.display()))?;
+    let mut scan = scan_options(config, root)?;
+    snapshot.set_xattrs_read(&db, scan.xattrs.label())?;
+    scan.defer_attrs = start::defer_attrs(&db, prev_run, scan.xattrs, linking.sharing)?;
     let writer = Writer::start(db)?;
     let linker = links::Linker::new(root, linking.sharing, config.max_links, writer.committed());
     let progress = Progress::new(ui.style, &format!("backup {label}"), 0, 0);
@@ -289,7 +293,7 @@ pub fn make_snapshot(
     if let Some(pulled) = &pulled {
         pulled.log_into(&mut run.log);
     }
-    let walked = run.walk(&scan_options(config, root)?, &progress);
+    let walked = run.walk(&scan, &progress);
     // From here a signal ends the process at once (nothing more is worth finishing); one
     // that came before stops the run here, never marked complete.
     crate::signals::clear_on_stop();

@@ -101,6 +101,24 @@ pub(crate) fn fast_path_base(
     Ok(Base::Usable(row))
 }
 
+/// Whether the walk may leave the attributes of settled files unread
+/// (`ScanOptions::defer_attrs`): only when the previous run `prev` read the same
+/// attributes and kept them on its inodes (its `xattrs_read`), so the set it recorded for
+/// an inode is the one a linked copy carries, and this run links rather than clones.
+/// Each file is still compared with what that run saw of it (inode and ctime).
+pub(super) fn defer_attrs(
+    db: &Db,
+    prev: Option<i64>,
+    scan: crate::scan::XattrScan,
+    sharing: crate::decide::Sharing,
+) -> Result<bool> {
+    let (Some(prev), Some(label), crate::decide::Sharing::Links(_)) = (prev, scan.label(), sharing)
+    else {
+        return Ok(false);
+    };
+    Ok(SnapshotRow::xattrs_read(db, prev)?.as_deref() == Some(label))
+}
+
 /// Picks a timestamp for a new snapshot made at `now` that no other run of `name` has
 /// used.
 pub(super) fn pick_timestamp(
@@ -162,5 +180,6 @@ pub(crate) fn scan_options(config: &Config, root: &Path) -> Result<ScanOptions> 
         one_file_system: config.one_file_system,
         exclude,
         xattrs: crate::scan::XattrScan::for_root(config.xattrs, root),
+        defer_attrs: false,
     })
 }

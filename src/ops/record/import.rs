@@ -228,6 +228,7 @@ impl Importer<'_> {
                 &e.meta,
                 copy_id,
                 target,
+                None,
             )?;
         }
         let failed = scan.problems.len() as u64

@@ -1,5 +1,6 @@
-//! A catalog made as an older phlb made it, for upgrade tests: the v13 shape (before
-//! extended attributes) and the v11 shape (before the stamp side file and creation order).
+//! A catalog made as an older phlb made it, for upgrade tests: the v14 shape (before
+//! source inodes were recorded), the v13 shape (before extended attributes) and the v11
+//! shape (before the stamp side file and creation order).
 
 use super::Env;
 use std::fs;
@@ -23,11 +24,26 @@ pub const UNDO_V14: &str = "ALTER TABLE entries DROP COLUMN xattr_set_id;
      ALTER TABLE copies DROP COLUMN xattr_set_id;
      DROP TABLE xattr_sets;";
 
+/// Undoes V15 (what a run saw of each source inode, which attributes it read): the
+/// v14 shape main had before the attribute reads were skipped for unchanged inodes.
+pub const UNDO_V15: &str = "ALTER TABLE entries DROP COLUMN src_ino;
+     ALTER TABLE entries DROP COLUMN src_ctime_ns;
+     ALTER TABLE snapshot_runs DROP COLUMN xattrs_read;";
+
+/// Turns a current catalog back into the v14 shape (nothing recorded of source inodes).
+pub fn downgrade_to_v14(env: &Env) {
+    env.db()
+        .execute_batch(&format!(
+            "{UNDO_V15} DELETE FROM refinery_schema_history WHERE version > 14;"
+        ))
+        .unwrap();
+}
+
 /// Turns a current catalog back into the v13 shape (no attribute sets recorded).
 pub fn downgrade_to_v13(env: &Env) {
     env.db()
         .execute_batch(&format!(
-            "{UNDO_V14} DELETE FROM refinery_schema_history WHERE version > 13;"
+            "{UNDO_V15} {UNDO_V14} DELETE FROM refinery_schema_history WHERE version > 13;"
         ))
         .unwrap();
 }
@@ -37,7 +53,7 @@ pub fn downgrade_to_v13(env: &Env) {
 pub fn downgrade_to_v11(env: &Env) {
     env.db()
         .execute_batch(&format!(
-            "{UNDO_V14} {UNDO_V12} DELETE FROM refinery_schema_history WHERE version > 11;"
+            "{UNDO_V15} {UNDO_V14} {UNDO_V12} DELETE FROM refinery_schema_history WHERE version > 11;"
         ))
         .unwrap();
     for name in fs::read_dir(&env.root).unwrap().flatten() {

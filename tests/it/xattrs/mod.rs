@@ -7,6 +7,7 @@ mod attacks;
 mod changes;
 mod kept;
 mod no_support;
+mod settled;
 
 use std::path::Path;
 use std::process::Command;

@@ -125,6 +125,8 @@ mod tests {
             copy_ino: copy_id as u64,
             copy: CopyMeta::from(meta(size, mtime_ns)),
             path_id: 7,
+            set_id: 0,
+            seen: None,
         }
     }
 
@@ -139,6 +141,8 @@ mod tests {
             nlink: 1,
             xattrs: Xattrs::None,
             xattr_set: None,
+            seen_ctime: None,
+            xattrs_unread: false,
         }
     }
 

@@ -25,6 +25,7 @@ impl Run<'_> {
             &entry.meta,
             None,
             None,
+            None,
         )?;
         Ok(Ok(()))
     }
@@ -45,6 +46,7 @@ impl Run<'_> {
             &entry.meta,
             None,
             Some(target),
+            None,
         )?;
         self.action(LogLevel::Debug, "symlink", &entry.rel);
         Ok(Ok(()))

@@ -161,6 +161,7 @@ impl Run<'_> {
             &meta,
             Some(copy_id),
             None,
+            Some(entry.seen()),
         )?;
         if entry.nlink > 1 {
             // Only files that share their inode in the source pay for this.

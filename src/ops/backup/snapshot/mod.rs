@@ -18,6 +18,7 @@ mod failure;
 mod files;
 mod notes;
 mod order;
+mod settled;
 
 use bases::{Bases, Basis};
 use failure::{fatal_or, EntryResult, Failure};
@@ -241,6 +242,9 @@ impl<'a> Run<'a> {
                                 Kind::File => bases.of(&e),
                                 _ => None,
                             };
+                            if e.xattrs_unread {
+                                self.settle_attrs(&mut e, p)?;
+                            }
                             let step = self.schedule(&e, p, made, &mut reader)?;
                             if e.xattrs != Xattrs::None {
                                 self.not_kept(&e, progress);
