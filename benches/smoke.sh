@@ -34,6 +34,8 @@ run reflink.py python3 benches/reflink.py --phlb "$phlb" --scale 0.002 --reps 1 
   --work "$work/reflink"
 run remote.py python3 benches/remote.py --phlb "$phlb" --hosts 2 --files 20 --kib 8 \
   --work "$work/remote"
+run scale.py python3 benches/scale.py "$phlb" --files 1700 --snapshots 6 --reps 1 \
+  --work "$work/scale"
 # benches/peers.py is left out: CI does not install rsnapshot, restic and borg (see it).
 # The Rust benchmarks, built in the test profile (no release build in CI).
 run queries.rs env PHLB_BENCH_FILES=5000 PHLB_BENCH_SNAPSHOTS=3 cargo test -q --bench queries
