@@ -11,6 +11,48 @@ use super::copies::copy_meta;
 use crate::decide::{CopyMeta, PrevEntry, PrevMap};
 use crate::scan::{Kind, Meta, Seen};
 
+/// The regular files of snapshot ?1 whose stored copy is in order, with what the run
+/// compares them with (`prev_row`).
+const PREVIOUS: &str = "SELECT p.path, e.size, e.mtime_ns, e.mtime_exact, c.hash, k.id, k.ino,
+        k.mode, k.uid, k.gid, k.mtime_ns, k.mtime_exact, p.id, coalesce(k.xattr_set_id, 0),
+        coalesce(e.xattr_set_id, 0), e.src_ino, e.src_ctime_ns
+ FROM entries e
+ JOIN paths p ON p.id = e.path_id
+ JOIN copies k ON k.id = e.copy_id
+ JOIN contents c ON c.id = k.content_id
+ WHERE e.snapshot_id = ?1 AND e.kind = 'file' AND k.state = 'ok'";
+
+/// `PREVIOUS` in the byte order of the paths: CROSS JOIN fixes SQLite's join order so it
+/// walks the paths index in order and looks each path up in the snapshot, never sorting
+/// (left to itself it scans the copies and sorts every row in a temp B-tree).
+const PREVIOUS_IN_ORDER: &str = "SELECT p.path, e.size, e.mtime_ns, e.mtime_exact, c.hash, k.id,
+        k.ino, k.mode, k.uid, k.gid, k.mtime_ns, k.mtime_exact, p.id,
+        coalesce(k.xattr_set_id, 0), coalesce(e.xattr_set_id, 0), e.src_ino, e.src_ctime_ns
+ FROM paths p
+ CROSS JOIN entries e ON e.snapshot_id = ?1 AND e.path_id = p.id
+ CROSS JOIN copies k ON k.id = e.copy_id
+ CROSS JOIN contents c ON c.id = k.content_id
+ WHERE e.kind = 'file' AND k.state = 'ok'
+ ORDER BY p.path";
+
+fn prev_row(r: &rusqlite::Row) -> Result<(Vec<u8>, PrevEntry)> {
+    let prev = PrevEntry {
+        size: r.get::<_, i64>(1)? as u64,
+        mtime_ns: super::mtime::read(r, 2)?,
+        hash: r.get(4)?,
+        copy_id: r.get(5)?,
+        copy_ino: r.get::<_, i64>(6)? as u64,
+        copy: copy_meta(r, 7, 13)?,
+        path_id: r.get(12)?,
+        set_id: r.get(14)?,
+        seen: r.get::<_, Option<i64>>(15)?.map(|ino| Seen {
+            ino: ino as u64,
+            ctime_ns: r.get(16).ok().flatten(),
+        }),
+    };
+    Ok((r.get(0)?, prev))
+}
+
 /// Loads the regular files of a snapshot as path bytes -> what was recorded, in one query.
 pub fn previous_entries(db: &Db, snapshot_id: i64) -> Result<PrevMap> {
     let conn = db.conn();
@@ -22,37 +64,35 @@ pub fn previous_entries(db: &Db, snapshot_id: i64) -> Result<PrevMap> {
             |r| r.get(0),
         )
         .unwrap_or(0);
-    let mut stmt = conn.prepare(
-        "SELECT p.path, e.size, e.mtime_ns, e.mtime_exact, c.hash, k.id, k.ino,
-                k.mode, k.uid, k.gid, k.mtime_ns, k.mtime_exact, p.id, coalesce(k.xattr_set_id, 0),
-                coalesce(e.xattr_set_id, 0), e.src_ino, e.src_ctime_ns
-         FROM entries e
-         JOIN paths p ON p.id = e.path_id
-         JOIN copies k ON k.id = e.copy_id
-         JOIN contents c ON c.id = k.content_id
-         WHERE e.snapshot_id = ?1 AND e.kind = 'file' AND k.state = 'ok'",
-    )?;
+    let mut stmt = conn.prepare(PREVIOUS)?;
     let mut rows = stmt.query([snapshot_id])?;
     let mut map = HashMap::with_capacity(files.clamp(0, 1 << 24) as usize);
     while let Some(r) = rows.next()? {
-        let path: Vec<u8> = r.get(0)?;
-        let prev = PrevEntry {
-            size: r.get::<_, i64>(1)? as u64,
-            mtime_ns: super::mtime::read(r, 2)?,
-            hash: r.get(4)?,
-            copy_id: r.get(5)?,
-            copy_ino: r.get::<_, i64>(6)? as u64,
-            copy: copy_meta(r, 7, 13)?,
-            path_id: r.get(12)?,
-            set_id: r.get(14)?,
-            seen: r.get::<_, Option<i64>>(15)?.map(|ino| Seen {
-                ino: ino as u64,
-                ctime_ns: r.get(16).ok().flatten(),
-            }),
-        };
+        let (path, prev) = prev_row(r)?;
         map.insert(path, prev);
     }
     Ok(map)
+}
+
+/// Streams the regular files of a snapshot in the byte order of their paths, which is
+/// the order a walk hands files on (`scan`: a folder's entries sorted with a `/` after
+/// each folder's name), to `take` until it returns false. Memory stays flat: SQLite walks
+/// the paths index and looks each path up in the snapshot.
+pub fn previous_in_path_order(
+    db: &Db,
+    snapshot_id: i64,
+    mut take: impl FnMut(Vec<u8>, PrevEntry) -> bool,
+) -> Result<()> {
+    let conn = db.conn();
+    let mut stmt = conn.prepare(PREVIOUS_IN_ORDER)?;
+    let mut rows = stmt.query([snapshot_id])?;
+    while let Some(r) = rows.next()? {
+        let (path, prev) = prev_row(r)?;
+        if !take(path, prev) {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// The stored copy behind a recorded file.

@@ -78,21 +78,20 @@ pub(super) fn list(
         Ok(names) => names,
         Err(err) => return vec![problem(None, err.to_string())].into_iter(),
     };
-    names.sort_unstable_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
     let mut out = Vec::with_capacity(names.len());
-    for at::Name { name, d_type } in names {
-        // The type from the folder itself spares skipped entries their stat.
-        let mut st = None;
-        let is_dir = match d_type {
+    // The type from the folder itself spares skipped entries their stat.
+    let mut typed = Vec::with_capacity(names.len());
+    for at::Name { name, d_type } in names.drain(..) {
+        match d_type {
             libc::DT_UNKNOWN => match at::stat_at(dir, &name) {
-                Ok(s) => st.insert(s).st_mode & libc::S_IFMT == libc::S_IFDIR,
-                Err(err) => {
-                    out.push(problem(Some(&name), err.to_string()));
-                    continue;
-                }
+                Ok(s) => typed.push((name, s.st_mode & libc::S_IFMT == libc::S_IFDIR, Some(s))),
+                Err(err) => out.push(problem(Some(&name), err.to_string())),
             },
-            t => t == libc::DT_DIR,
-        };
+            t => typed.push((name, t == libc::DT_DIR, None)),
+        }
+    }
+    typed.sort_unstable_by(|a, b| walk_order(a.0.as_bytes(), a.1, b.0.as_bytes(), b.1));
+    for (name, is_dir, st) in typed {
         let rel = rel.join(OsStr::from_bytes(name.to_bytes()));
         let verdict = match rules.sel.judge(&rel, is_dir, within) {
             Verdict::Skip(rule) => {
@@ -216,6 +215,17 @@ fn describe(
         seen_ctime,
         xattrs_unread: unread,
     }))
+}
+
+/// The order a folder's entries are handed on in: by name bytes, a folder's name with a
+/// `/` after it. A depth-first walk in this order hands files on in the byte order of
+/// their whole paths (`a.txt` before `a/x`, as `a.txt` < `a/`), the order the previous
+/// snapshot's listing is read in, so a run merges the two instead of holding a map of
+/// every path (#34).
+fn walk_order(a: &[u8], a_dir: bool, b: &[u8], b_dir: bool) -> std::cmp::Ordering {
+    a.iter()
+        .chain(a_dir.then_some(&b'/'))
+        .cmp(b.iter().chain(b_dir.then_some(&b'/')))
 }
 
 /// The change time of `st` in ns since the epoch (None past what an i64 holds).

@@ -30,7 +30,7 @@ impl Run<'_> {
     pub(super) fn file_again(
         &mut self,
         entry: &Entry,
-        prev: Option<Basis>,
+        prev: Option<&Basis>,
         first: Failure,
         progress: &dyn Report,
     ) -> EntryResult<()> {
@@ -96,7 +96,7 @@ impl Run<'_> {
     pub(super) fn file(
         &mut self,
         entry: &Entry,
-        prev: Option<Basis>,
+        prev: Option<&Basis>,
         step: FirstStep,
         reader: &mut Reader,
         progress: &dyn Report,
@@ -113,7 +113,7 @@ impl Run<'_> {
     fn record_file(
         &mut self,
         entry: &Entry,
-        prev: Option<Basis>,
+        prev: Option<&Basis>,
         stored: Stored,
         progress: &dyn Report,
     ) -> Result<()> {
@@ -226,7 +226,7 @@ impl Run<'_> {
     fn store_file(
         &mut self,
         entry: &Entry,
-        prev: Option<Basis>,
+        prev: Option<&Basis>,
         step: FirstStep,
         reader: &mut Reader,
     ) -> EntryResult<Stored> {

@@ -203,7 +203,9 @@ impl<'a> Run<'a> {
             let (tx, rx) = sync_channel::<Vec<Walked>>(WALK_AHEAD / WALK_BATCH);
             scope.spawn(move || walk_in_batches(&source, &work_dir, opts, tx));
             // Loaded while the walk has started on the other core.
-            let bases = Bases::load(&self.reads, self.inp.prev.as_ref(), &self.inp.resume)?;
+            let catalog = self.inp.catalog_path;
+            let (prev, resume) = (self.inp.prev.as_ref(), &self.inp.resume);
+            let mut bases = Bases::start(scope, catalog, &self.reads, prev, resume)?;
             let new = NewCopies {
                 claim: claims::claims(self.inp.catalog_path, self.writer.committed()),
             };
@@ -239,13 +241,13 @@ impl<'a> Run<'a> {
                                 e.meta.xattrs = self.writer.xattr_set_id(&self.reads, set)?;
                             }
                             let p = match e.kind {
-                                Kind::File => bases.of(&e),
+                                Kind::File => bases.of(&e)?,
                                 _ => None,
                             };
                             if e.xattrs_unread {
-                                self.settle_attrs(&mut e, p)?;
+                                self.settle_attrs(&mut e, p.as_ref())?;
                             }
-                            let step = self.schedule(&e, p, made, &mut reader)?;
+                            let step = self.schedule(&e, p.as_ref(), made, &mut reader)?;
                             if e.xattrs != Xattrs::None {
                                 self.not_kept(&e, progress);
                             }
@@ -272,10 +274,10 @@ impl<'a> Run<'a> {
                         if !reader.has_next() {
                             return Ok(());
                         }
-                        self.process(&entry, p, step, &mut reader, progress)?
+                        self.process(&entry, p.as_ref(), step, &mut reader, progress)?
                     }
                     Some((entry, p, step)) => {
-                        self.process(&entry, p, step, &mut reader, progress)?
+                        self.process(&entry, p.as_ref(), step, &mut reader, progress)?
                     }
                     None if walking => continue,
                     None => return Ok(()),

@@ -12,7 +12,7 @@ impl Run<'_> {
     pub(super) fn schedule(
         &mut self,
         e: &Entry,
-        prev: Option<Basis>,
+        prev: Option<&Basis>,
         made: Option<std::io::Error>,
         reader: &mut Reader,
     ) -> Result<Option<FirstStep>> {
@@ -26,7 +26,7 @@ impl Run<'_> {
                 }
             }
             Kind::File => {
-                let step = match (first_step(self.inp.sharing, e.meta, prev.as_deref()), prev) {
+                let step = match (first_step(self.inp.sharing, e.meta, prev.map(|b| &*b.entry)), prev) {
                     (FirstStep::Read, _) => {
                         reader.push(Job::Read {
                             src: SourceFile::walked(&self.inp.source, e),
@@ -80,7 +80,7 @@ impl Run<'_> {
     pub(super) fn process(
         &mut self,
         entry: &Entry,
-        prev: Option<Basis>,
+        prev: Option<&Basis>,
         step: Option<FirstStep>,
         reader: &mut Reader,
         progress: &dyn Report,

@@ -17,7 +17,7 @@ impl Run<'_> {
     /// changed inode, a path new to the previous snapshot, a copy that does not fit). A
     /// file that cannot be looked at now is left without a set: reading its content fails
     /// the same way, and that failure is the one told.
-    pub(super) fn settle_attrs(&mut self, e: &mut Entry, prev: Option<Basis>) -> Result<()> {
+    pub(super) fn settle_attrs(&mut self, e: &mut Entry, prev: Option<&Basis>) -> Result<()> {
         let seen = e.seen();
         if let Some(b) = prev.filter(|b| !b.resumed && b.seen == Some(seen)) {
             let mut meta = e.meta;
