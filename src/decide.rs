@@ -105,6 +105,35 @@ impl Sharing {
     }
 }
 
+/// What a stored copy must carry to serve a file (`Sharing::wanted`), in the terms the
+/// catalog looks copies up by (its index on content, attribute set, mode and owner,
+/// mtime): the attribute set (None: any), mode and owner, and mtime, each only when the
+/// policy compares it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Wanted {
+    pub xattrs: Option<i64>,
+    pub owner_mode: Option<(u32, u32, u32)>,
+    pub mtime_ns: Option<i128>,
+}
+
+impl Sharing {
+    /// What a stored copy must carry to serve a file with metadata `want`: the fields of
+    /// its `LinkKey` for hardlinks; nothing for clones (each gets its own).
+    pub fn wanted(self, want: CopyMeta) -> Wanted {
+        match self {
+            Sharing::Links(policy) => {
+                let key = LinkKey::new(policy, &[], want);
+                Wanted {
+                    xattrs: Some(key.xattrs),
+                    owner_mode: key.owner_mode,
+                    mtime_ns: key.mtime_ns,
+                }
+            }
+            Sharing::Clones => Wanted::default(),
+        }
+    }
+}
+
 /// The on-disk metadata of one physical stored copy (an inode).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CopyMeta {
@@ -197,10 +226,21 @@ pub fn looks_unchanged(meta: Meta, size: u64, mtime_ns: i128) -> bool {
     meta.size == size && meta.mtime_ns == mtime_ns
 }
 
-/// Decides the first step for a file given the previous snapshot's entry for its path.
-pub fn first_step(sharing: Sharing, meta: Meta, prev: Option<&PrevEntry>) -> FirstStep {
+impl PrevEntry {
+    /// The fast path's test for a file with metadata `meta` at source inode `ino`: the
+    /// recorded size and mtime, and the recorded source inode when there is one (V15). A
+    /// file whose path now leads to another inode (two folders swapped, a file replaced
+    /// by one of the same size with its mtime kept) is read, as restic does.
+    pub fn looks_unchanged(&self, meta: Meta, ino: u64) -> bool {
+        looks_unchanged(meta, self.size, self.mtime_ns) && self.seen.is_none_or(|s| s.ino == ino)
+    }
+}
+
+/// Decides the first step for a file (metadata `meta`, source inode `ino`) given the
+/// previous snapshot's entry for its path.
+pub fn first_step(sharing: Sharing, meta: Meta, ino: u64, prev: Option<&PrevEntry>) -> FirstStep {
     match prev {
-        Some(p) if looks_unchanged(meta, p.size, p.mtime_ns) => {
+        Some(p) if p.looks_unchanged(meta, ino) => {
             if sharing.serves(meta.into(), p.copy) {
                 FirstStep::LinkPrevious
             } else {
@@ -272,7 +312,7 @@ mod tests {
             (Dedup::Mode, meta(0o644, 101), FirstStep::Read),
         ];
         for (policy, m, want) in cases {
-            assert_eq!(first_step(Sharing::Links(policy), m, Some(&prev)), want);
+            assert_eq!(first_step(Sharing::Links(policy), m, 3, Some(&prev)), want);
         }
         // A clone gets its own metadata: any unchanged file is cloned without reading.
         let own = Meta {
@@ -280,16 +320,34 @@ mod tests {
             ..meta(0o600, 100)
         };
         assert_eq!(
-            first_step(Sharing::Clones, own, Some(&prev)),
+            first_step(Sharing::Clones, own, 3, Some(&prev)),
             FirstStep::LinkPrevious
         );
         assert_eq!(
-            first_step(Sharing::Clones, meta(0o644, 101), Some(&prev)),
+            first_step(Sharing::Clones, meta(0o644, 101), 3, Some(&prev)),
             FirstStep::Read
         );
         assert_eq!(
-            first_step(Sharing::Links(Dedup::Mode), meta(0o644, 100), None),
+            first_step(Sharing::Links(Dedup::Mode), meta(0o644, 100), 3, None),
             FirstStep::Read
         );
+        // Recorded at inode 3: the same path at another inode is read.
+        let seen = PrevEntry {
+            seen: Some(crate::scan::Seen {
+                ino: 3,
+                ctime_ns: None,
+            }),
+            ..prev
+        };
+        let at = |ino| {
+            first_step(
+                Sharing::Links(Dedup::Mode),
+                meta(0o644, 100),
+                ino,
+                Some(&seen),
+            )
+        };
+        assert_eq!(at(3), FirstStep::LinkPrevious);
+        assert_eq!(at(4), FirstStep::Read);
     }
 }

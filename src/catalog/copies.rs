@@ -9,7 +9,7 @@ use rusqlite::params;
 
 use super::Db;
 
-use crate::decide::CopyMeta;
+use crate::decide::{CopyMeta, Wanted};
 
 /// One physical stored copy of some content.
 #[derive(Debug, Clone, Copy)]
@@ -48,23 +48,47 @@ pub(super) fn copy_meta(
     })
 }
 
-/// The stored copies of the content with digest `hash` that carry attribute set
-/// `xattrs` (0: none; `None`: any, for clones, which get their own) and are not known
-/// damaged, good ones and newest first: only these could serve a path with that set (a
-/// content stored under many sets, such as a per-file tag on many equal files, gives
-/// just the few that could).
-pub fn copies_for_hash(db: &Db, hash: &[u8], xattrs: Option<i64>) -> Result<Vec<CopyRow>> {
+/// The stored copies of the content with digest `hash` that carry what `wanted` asks
+/// (attribute set, mode and owner, mtime: what the policy compares) and are not known
+/// damaged, good ones and newest first: only these could serve the path. The index on
+/// content, set, mode, owner and mtime (V16) finds just them, so a content stored in many
+/// copies (empty files with their own mtimes, a per-file tag on many equal files) costs
+/// a lookup of the few that could serve, never a scan of them all.
+pub fn copies_for_hash(db: &Db, hash: &[u8], wanted: Wanted) -> Result<Vec<CopyRow>> {
     let conn = db.conn();
-    let mut stmt = conn.prepare_cached(
+    let mut sql = String::from(
         "SELECT k.id, k.ino, c.size, k.mode, k.uid, k.gid, k.mtime_ns, k.mtime_exact,
                 k.state = 'ok', coalesce(k.xattr_set_id, 0)
          FROM contents c JOIN copies k ON k.content_id = c.id
-         WHERE c.hash = ?1 AND k.state != 'damaged'
-           AND (?2 IS NULL OR coalesce(k.xattr_set_id, 0) = ?2)
-         ORDER BY k.state = 'ok' DESC, k.id DESC",
-    )?;
+         WHERE c.hash = :hash AND k.state != 'damaged'",
+    );
+    let mut args: Vec<(&str, Box<dyn rusqlite::ToSql>)> = vec![(":hash", Box::new(hash.to_vec()))];
+    if let Some(set) = wanted.xattrs {
+        sql.push_str(" AND k.xattr_set_id IS nullif(:set, 0)");
+        args.push((":set", Box::new(set)));
+    }
+    if let Some((mode, uid, gid)) = wanted.owner_mode {
+        sql.push_str(" AND k.mode = :mode AND k.uid = :uid AND k.gid = :gid");
+        args.extend([
+            (":mode", Box::new(mode) as Box<dyn rusqlite::ToSql>),
+            (":uid", Box::new(uid)),
+            (":gid", Box::new(gid)),
+        ]);
+    }
+    if let Some(mtime) = wanted.mtime_ns {
+        let (ns, exact) = super::mtime::to_columns(mtime);
+        sql.push_str(" AND k.mtime_ns = :mtime AND k.mtime_exact IS :exact");
+        args.extend([
+            (":mtime", Box::new(ns) as Box<dyn rusqlite::ToSql>),
+            (":exact", Box::new(exact)),
+        ]);
+    }
+    sql.push_str(" ORDER BY k.state = 'ok' DESC, k.id DESC");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let params: Vec<(&str, &dyn rusqlite::ToSql)> =
+        args.iter().map(|(name, v)| (*name, v.as_ref())).collect();
     let rows = stmt
-        .query_map(rusqlite::params![hash, xattrs], |r| {
+        .query_map(params.as_slice(), |r| {
             Ok(CopyRow {
                 id: r.get(0)?,
                 ino: r.get::<_, i64>(1)? as u64,
@@ -156,16 +180,66 @@ mod tests {
         )
         .unwrap();
         let db = Db::own(conn);
-        let ids = |set| -> Vec<i64> {
-            copies_for_hash(&db, &[0xaa], Some(set))
+        let found = |wanted| -> Vec<i64> {
+            copies_for_hash(&db, &[0xaa], wanted)
                 .unwrap()
                 .iter()
                 .map(|c| c.id)
                 .collect()
         };
+        let ids = |set| {
+            found(Wanted {
+                xattrs: Some(set),
+                ..Wanted::default()
+            })
+        };
         assert_eq!(ids(0), [1]);
         assert_eq!(ids(7), [4, 2]);
         assert_eq!(ids(8), [3]);
         assert!(ids(9).is_empty());
+        // Mode and owner, then the mtime, narrow the copies as DEDUP compares them.
+        db.conn()
+            .execute_batch(
+                "INSERT INTO copies (id, content_id, ino, mode, uid, gid, mtime_ns, xattr_set_id)
+                 VALUES (5, 1, 14, 384, 0, 0, 7, 7), (6, 1, 15, 420, 0, 0, 8, 7);",
+            )
+            .unwrap();
+        let meta = |mode, mtime_ns| Wanted {
+            xattrs: Some(7),
+            owner_mode: Some((mode, 0, 0)),
+            mtime_ns,
+        };
+        assert_eq!(found(meta(420, None)), [6, 4, 2]);
+        assert_eq!(found(meta(384, None)), [5]);
+        assert_eq!(found(meta(420, Some(8))), [6]);
+        assert_eq!(found(meta(420, Some(7))), [4, 2]);
+        assert!(found(meta(420, Some(9))).is_empty());
+        // Any copy of the content, for clones.
+        assert_eq!(found(Wanted::default()), [6, 5, 4, 3, 2, 1]);
+    }
+
+    #[test]
+    fn a_strict_lookup_finds_its_copies_by_the_index_without_sorting_them_all() {
+        // Regression (#34): 100k empty files with their own mtimes are 100k copies of
+        // one content; each new one read and sorted them all (a quadratic first backup).
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        super::super::create::migrate(&mut conn).unwrap();
+        let plan: Vec<String> = conn
+            .prepare(
+                "EXPLAIN QUERY PLAN SELECT k.id FROM contents c JOIN copies k ON k.content_id = c.id
+                 WHERE c.hash = x'aa' AND k.state != 'damaged' AND k.xattr_set_id IS NULL
+                   AND k.mode = 420 AND k.uid = 0 AND k.gid = 0
+                   AND k.mtime_ns = 7 AND k.mtime_exact IS NULL",
+            )
+            .unwrap()
+            .query_map([], |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        let plan = plan.join("\n");
+        assert!(
+            plan.contains("copies_by_content_meta (content_id=? AND xattr_set_id=? AND mode=? AND uid=? AND gid=? AND mtime_ns=?)"),
+            "{plan}"
+        );
     }
 }

@@ -174,7 +174,15 @@ mod tests {
         let found = damaged_paths(&conn).unwrap();
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].rel, PathBuf::from("a.txt"));
-        let sources = super::super::copies::copies_for_hash(&conn, &[0xaa], Some(0)).unwrap();
+        let sources = super::super::copies::copies_for_hash(
+            &conn,
+            &[0xaa],
+            crate::decide::Wanted {
+                xattrs: Some(0),
+                ..Default::default()
+            },
+        )
+        .unwrap();
         assert_eq!(
             sources.iter().map(|c| c.id).collect::<Vec<_>>(),
             [2],

@@ -41,11 +41,7 @@ pub fn candidates_for(
     sharing: Sharing,
 ) -> Result<Vec<CopyRow>> {
     // Every policy shares a copy only between equal attribute sets; a clone gets its own.
-    let xattrs = match sharing {
-        Sharing::Links(_) => Some(want.xattrs),
-        Sharing::Clones => None,
-    };
-    Ok(copies_for_hash(db, hash, xattrs)?
+    Ok(copies_for_hash(db, hash, sharing.wanted(want))?
         .into_iter()
         .filter(|c| c.size == size && sharing.serves(want, c.meta))
         .collect())

@@ -276,7 +276,7 @@ fn a_v13_root_from_before_attributes_stores_a_new_copy_of_each_file_that_has_som
     assert!(text.contains("attributes: 1 files stored anew"), "{text}");
     assert_eq!(
         env.sql_int("SELECT max(version) FROM refinery_schema_history"),
-        15
+        16
     );
     let new = env.snapshots("src").pop().unwrap();
     assert_ne!(ino(&old.join("tagged.txt")), ino(&new.join("tagged.txt")));
@@ -360,4 +360,30 @@ fn a_new_root_records_auto_and_strict_and_keeps_every_mtime() {
         "strict",
         "the override is not recorded"
     );
+}
+
+#[test]
+fn a_v15_catalog_gets_the_copy_index_by_content_and_metadata_and_links_as_before() {
+    let env = Env::new();
+    env.write("a.txt", b"alpha");
+    env.write("empty1", b"");
+    let first = env.backup();
+    downgrade_to_v15(&env);
+    assert_eq!(
+        env.sql_int("SELECT count(*) FROM sqlite_master WHERE name = 'copies_by_content_meta'"),
+        0
+    );
+    env.write("empty2", b"");
+    let second = env.backup();
+    assert_eq!(
+        env.sql_int("SELECT max(version) FROM refinery_schema_history"),
+        16
+    );
+    assert_eq!(
+        env.sql_int("SELECT count(*) FROM sqlite_master WHERE name = 'copies_by_content_meta'"),
+        1
+    );
+    assert_eq!(ino(&first.join("a.txt")), ino(&second.join("a.txt")));
+    assert_eq!(ino(&first.join("empty1")), ino(&second.join("empty1")));
+    assert_ok(&env.run(&["verify"]));
 }

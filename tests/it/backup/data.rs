@@ -273,3 +273,23 @@ fn file_that_disagrees_with_its_manifest_is_never_linked_by_the_next_backup() {
         assert_ne!(ino(&next.join("a")), ino(&hand.join("a")));
     }
 }
+
+#[test]
+fn files_swapped_with_equal_size_and_mtime_are_read_not_linked() {
+    // Attack round: two folders whose files have equal names, sizes and mtimes but
+    // other bytes swap names. The fast path took each path for unchanged and linked the
+    // other folder's old content; the recorded source inode (V15) tells them apart.
+    let env = Env::new();
+    for (folder, body) in [("a", b"AAAA"), ("b", b"BBBB")] {
+        let f = env.write(&format!("{folder}/f"), body);
+        set_mtime(&f, 1_700_000_000, 0);
+    }
+    env.backup();
+    fs::rename(env.src.join("a"), env.src.join("t")).unwrap();
+    fs::rename(env.src.join("b"), env.src.join("a")).unwrap();
+    fs::rename(env.src.join("t"), env.src.join("b")).unwrap();
+    let second = env.backup();
+    assert_eq!(fs::read(second.join("a/f")).unwrap(), b"BBBB");
+    assert_eq!(fs::read(second.join("b/f")).unwrap(), b"AAAA");
+    assert_ok(&env.run(&["verify"]));
+}

@@ -30,11 +30,24 @@ pub const UNDO_V15: &str = "ALTER TABLE entries DROP COLUMN src_ino;
      ALTER TABLE entries DROP COLUMN src_ctime_ns;
      ALTER TABLE snapshot_runs DROP COLUMN xattrs_read;";
 
+/// Undoes V16 (copies looked up by content and the metadata DEDUP compares).
+pub const UNDO_V16: &str = "DROP INDEX copies_by_content_meta;
+     CREATE INDEX copies_by_content ON copies (content_id);";
+
+/// Turns a current catalog back into the v15 shape (copies indexed by content alone).
+pub fn downgrade_to_v15(env: &Env) {
+    env.db()
+        .execute_batch(&format!(
+            "{UNDO_V16} DELETE FROM refinery_schema_history WHERE version > 15;"
+        ))
+        .unwrap();
+}
+
 /// Turns a current catalog back into the v14 shape (nothing recorded of source inodes).
 pub fn downgrade_to_v14(env: &Env) {
     env.db()
         .execute_batch(&format!(
-            "{UNDO_V15} DELETE FROM refinery_schema_history WHERE version > 14;"
+            "{UNDO_V16} {UNDO_V15} DELETE FROM refinery_schema_history WHERE version > 14;"
         ))
         .unwrap();
 }
@@ -43,7 +56,7 @@ pub fn downgrade_to_v14(env: &Env) {
 pub fn downgrade_to_v13(env: &Env) {
     env.db()
         .execute_batch(&format!(
-            "{UNDO_V15} {UNDO_V14} DELETE FROM refinery_schema_history WHERE version > 13;"
+            "{UNDO_V16} {UNDO_V15} {UNDO_V14} DELETE FROM refinery_schema_history WHERE version > 13;"
         ))
         .unwrap();
 }
@@ -53,7 +66,7 @@ pub fn downgrade_to_v13(env: &Env) {
 pub fn downgrade_to_v11(env: &Env) {
     env.db()
         .execute_batch(&format!(
-            "{UNDO_V15} {UNDO_V14} {UNDO_V12} DELETE FROM refinery_schema_history WHERE version > 11;"
+            "{UNDO_V16} {UNDO_V15} {UNDO_V14} {UNDO_V12} DELETE FROM refinery_schema_history WHERE version > 11;"
         ))
         .unwrap();
     for name in fs::read_dir(&env.root).unwrap().flatten() {

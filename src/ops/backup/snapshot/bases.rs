@@ -18,7 +18,7 @@ use anyhow::{anyhow, Result};
 use super::Previous;
 use crate::catalog::entries::{previous_entries, previous_in_path_order};
 use crate::catalog::Db;
-use crate::decide::{looks_unchanged, PrevEntry};
+use crate::decide::PrevEntry;
 use crate::scan::Entry;
 
 /// Files of the previous snapshot sent at once from the reading thread.
@@ -158,7 +158,7 @@ impl Bases {
             dir: Arc::clone(&self.prev_dir),
             resumed: false,
         });
-        let same = |b: &Basis| looks_unchanged(e.meta, b.size, b.mtime_ns);
+        let same = |b: &Basis| b.looks_unchanged(e.meta, e.ino);
         if prev.as_ref().is_some_and(same) {
             return Ok(prev);
         }
@@ -241,7 +241,10 @@ mod tests {
 
     fn listing(entries: Vec<(&str, PrevEntry)>) -> Listing {
         let (tx, rx) = sync_channel(1);
-        let owned = entries.into_iter().map(|(p, e)| (p.as_bytes().to_vec(), e)).collect();
+        let owned = entries
+            .into_iter()
+            .map(|(p, e)| (p.as_bytes().to_vec(), e))
+            .collect();
         tx.send(Ok(owned)).unwrap();
         Listing {
             rx,

@@ -26,7 +26,10 @@ impl Run<'_> {
                 }
             }
             Kind::File => {
-                let step = match (first_step(self.inp.sharing, e.meta, prev.map(|b| &*b.entry)), prev) {
+                let step = match (
+                    first_step(self.inp.sharing, e.meta, e.ino, prev.map(|b| &*b.entry)),
+                    prev,
+                ) {
                     (FirstStep::Read, _) => {
                         reader.push(Job::Read {
                             src: SourceFile::walked(&self.inp.source, e),
