@@ -106,6 +106,8 @@ pub struct Writer {
     committed: Committed,
     /// Bytes of new stored copies recorded since the last early commit.
     unsaved_bytes: u64,
+    /// New stored copies recorded since the last early commit.
+    unsaved_files: u64,
 }
 
 /// Rows handed to the writer thread at once.
@@ -122,6 +124,13 @@ const BATCH_TIME: Duration = Duration::from_secs(10);
 /// run, which links them instead of writing them again (#28). A commit appends the
 /// pages its rows touched to the WAL, small beside 64 MiB of copying.
 const COMMIT_BYTES: u64 = 64 << 20;
+
+/// New stored copies after which the rows so far are committed at once, however few
+/// bytes they hold: until its row is committed, a run remembers each new copy in memory
+/// (so a later file of the same content links to it), and a tree of small or empty files
+/// reaches 64 MiB only after hundreds of thousands of them (a first backup of 1M files
+/// held 150 MB so). About 400 bytes each: at most ~13 MB remembered.
+const COMMIT_FILES: u64 = 32_768;
 
 /// Rows per handoff and per transaction: `HANDOFF_ROWS` and `BATCH_ROWS`, or both from
 /// `PHLB_DEBUG_BATCH_ROWS` when set (a test knob, in every build, so a test can make a
@@ -165,6 +174,7 @@ impl Writer {
             handoff,
             committed,
             unsaved_bytes: 0,
+            unsaved_files: 0,
         })
     }
 
@@ -313,11 +323,13 @@ impl Writer {
     }
 
     /// Notes that the rows just sent record a new stored copy of `bytes` bytes: once
-    /// `COMMIT_BYTES` of them are waiting, everything sent so far is committed now, so a
-    /// run killed from then on leaves them for the next run to link (#28).
+    /// `COMMIT_BYTES` (or `COMMIT_FILES` copies) are waiting, everything sent so far is
+    /// committed now, so a run killed from then on leaves them for the next run to link
+    /// (#28), and the copies remembered until then are let go.
     pub fn stored(&mut self, bytes: u64) -> Result<()> {
         self.unsaved_bytes += bytes;
-        if self.unsaved_bytes < COMMIT_BYTES {
+        self.unsaved_files += 1;
+        if self.unsaved_bytes < COMMIT_BYTES && self.unsaved_files < COMMIT_FILES {
             return Ok(());
         }
         self.commit_now()
@@ -326,6 +338,7 @@ impl Writer {
     /// Commits everything sent so far now (a stopping run keeps each file it finishes).
     pub fn commit_now(&mut self) -> Result<()> {
         self.unsaved_bytes = 0;
+        self.unsaved_files = 0;
         self.batch.push(Row::Commit);
         self.hand_over()
     }
