@@ -23,7 +23,8 @@ impl Run<'_> {
             let mut meta = e.meta;
             meta.xattrs = b.set_id;
             if seen.ctime_ns.is_some()
-                && first_step(self.inp.sharing, meta, e.ino, Some(&*b)) == FirstStep::LinkPrevious
+                && first_step(self.inp.sharing, meta, e.ino, Some(&*b.entry))
+                    == FirstStep::LinkPrevious
             {
                 e.meta.xattrs = b.set_id;
                 return Ok(());
