@@ -22,6 +22,10 @@
    `diff` of two adjacent snapshots, `find`, `history`, `status`, `prune --dry-run`
    removing 1 and removing half, and every page of `serve` (HTTP, Bearer token).
 
+`--source-mode` (#34) instead times the backups and a restore of the source against
+`cp -a`, `cp -al` and `cp -r --preserve`, with phlb's peak RSS and bytes per file (needs
+`/usr/bin/time`; every copy stays until the end, so about 5x the source in disk).
+
 1M files need 1M inodes: the runner checks `df -i` first. A loop-mounted ext4 with
 enough inodes: `truncate -s 40G img; mkfs.ext4 -N 3000000 img; mount img /mnt/scale`
 then `--work /mnt/scale`. The target of #33 is each query <= 1 s at 1,000 x 1M.
@@ -245,6 +249,41 @@ def serve_pages(binary, root, a, b, path_id, reps):
         server.wait()
 
 
+def measured(cmd):
+    """Runs `cmd` under /usr/bin/time after a sync: (seconds, peak RSS in MB)."""
+    subprocess.run(["sync"], check=True)
+    done = subprocess.run(["/usr/bin/time", "-f", "%e %M", *cmd],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    if done.returncode not in (0, 1):
+        sys.exit(f"{' '.join(cmd)} failed ({done.returncode}): {done.stderr.decode()[-2000:]}")
+    secs, kb = done.stderr.decode().strip().splitlines()[-1].split()
+    return float(secs), int(kb) / 1024
+
+
+def source_mode(binary, work, files_wanted, reps):
+    """#34: a big source backed up by phlb and by its peers, with phlb's peak RSS and
+    bytes per file: S1 against `cp -a` (+ sync), S2 against `cp -al`, restore against
+    `cp -r --preserve=mode,ownership,timestamps`. Every copy stays until the end (ext4
+    is slower right after a large deletion)."""
+    src, root = os.path.join(work, "src"), os.path.join(work, "root")
+    files = write_source(src, files_wanted)
+    phlb(binary, root, "init")
+    rows = []
+    run = lambda *a: [binary, "--backup-root", root, "-q", *a]
+    rows.append(("S1 first backup", measured(run("backup", src)), measured(["cp", "-a", src, os.path.join(work, "cp-a")]), "cp -a"))
+    for i in range(reps):
+        rows.append((f"S2 no change ({i + 1})", measured(run("backup", src)),
+                     measured(["cp", "-al", src, os.path.join(work, f"cp-al-{i}")]), "cp -al"))
+    rows.append(("restore", measured(run("restore", "--to", os.path.join(work, "restored"), "src")),
+                 measured(["cp", "-r", "--preserve=mode,ownership,timestamps", src, os.path.join(work, "cp-r")]),
+                 "cp -r --preserve"))
+    print(f"source mode: {files} files")
+    print(f"  {'run':22} {'phlb':>9} {'peer':>9} {'ratio':>6} {'phlb RSS':>9} {'B/file':>7}  peer")
+    for what, (t, rss), (pt, _), peer in rows:
+        print(f"  {what:22} {t:8.2f}s {pt:8.2f}s {t / pt:6.2f} {rss:7.1f}MB {rss * 2**20 / files:7.0f}  {peer}")
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("phlb")
@@ -253,6 +292,8 @@ def main():
     ap.add_argument("--change", type=float, default=0.001)
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--work", default="/tmp/phlb-scale")
+    ap.add_argument("--source-mode", action="store_true",
+                    help="time backups and a restore of the source against cp, with peak RSS (#34); no synthetic catalog")
     o = ap.parse_args()
     binary = os.path.abspath(o.phlb)
     if o.snapshots < 3:
@@ -260,9 +301,11 @@ def main():
     shutil.rmtree(o.work, ignore_errors=True)
     os.makedirs(o.work)
     vfs = os.statvfs(o.work)
-    need = int(o.files * 2.3) + 10_000
+    need = int(o.files * (5 if o.source_mode else 2.3)) + 10_000
     if vfs.f_favail < need:
         sys.exit(f"{o.work}: {vfs.f_favail} free inodes, {need} needed (see the loop-mount note in --help)")
+    if o.source_mode:
+        return source_mode(binary, o.work, o.files, o.reps)
     src, root = os.path.join(o.work, "src"), os.path.join(o.work, "root")
     files = write_source(src, o.files)
     phlb(binary, root, "init")

@@ -36,6 +36,8 @@ run remote.py python3 benches/remote.py --phlb "$phlb" --hosts 2 --files 20 --ki
   --work "$work/remote"
 run scale.py python3 benches/scale.py "$phlb" --files 1700 --snapshots 6 --reps 1 \
   --work "$work/scale"
+run "scale.py --source-mode" python3 benches/scale.py "$phlb" --source-mode --files 1700 \
+  --reps 1 --work "$work/scale-source"
 # benches/peers.py is left out: CI does not install rsnapshot, restic and borg (see it).
 # The Rust benchmarks, built in the test profile (no release build in CI).
 run queries.rs env PHLB_BENCH_FILES=5000 PHLB_BENCH_SNAPSHOTS=3 cargo test -q --bench queries
