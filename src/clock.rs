@@ -13,12 +13,6 @@ pub fn now_utc() -> DateTime<Utc> {
     utc(SystemTime::now())
 }
 
-/// The current time in ns since the epoch (negative before 1970).
-pub fn now_ns() -> i128 {
-    let t = now_utc();
-    i128::from(t.timestamp()) * 1_000_000_000 + i128::from(t.timestamp_subsec_nanos())
-}
-
 /// `t` in UTC, before 1970 as well as after.
 fn utc(t: SystemTime) -> DateTime<Utc> {
     let (secs, nanos) = match t.duration_since(UNIX_EPOCH) {

@@ -72,8 +72,12 @@ pub(super) fn list(
         }
     };
     // Read before any entry of the folder is stat'ed: a ctime over a second older than
-    // this is one no later change can give the inode again (`Entry::seen_ctime`).
-    let listed_ns = crate::clock::now_ns();
+    // this is one no later change can give the inode again (`Entry::seen_ctime`). Only
+    // where this kernel stamps the times, from the clock read here (not the process's
+    // clock, which a preloaded library can fake): a network or FUSE filesystem's times
+    // come from another clock, and no ctime of one is recorded.
+    let listed_ns =
+        crate::sys::fs_info::stamps_from_this_kernel(dir).then(crate::sys::fs_info::kernel_now_ns);
     let mut names = match at::list(dir, buf) {
         Ok(names) => names,
         Err(err) => return vec![problem(None, err.to_string())].into_iter(),
@@ -183,7 +187,11 @@ fn describe(
     let seen_ctime = (kind == Kind::File)
         .then(|| ctime_ns(st))
         .flatten()
-        .filter(|&c| i128::from(c) < attrs.listed_ns - 1_000_000_000);
+        .filter(|&c| {
+            attrs
+                .listed_ns
+                .is_some_and(|t| i128::from(c) < t - 1_000_000_000)
+        });
     let unread =
         attrs.defer && seen_ctime.is_some() && matches!(how, super::XattrScan::Keep { .. });
     let attributes = if unread {
@@ -235,13 +243,14 @@ fn ctime_ns(st: &libc::stat) -> Option<i64> {
         .checked_add(st.st_ctime_nsec)
 }
 
-/// How the walk treats one entry's attributes (see `ScanOptions`), and the clock read
-/// before its folder was listed (ns since the epoch).
+/// How the walk treats one entry's attributes (see `ScanOptions`), and the kernel's
+/// clock read before its folder was listed (ns since the epoch; None where the folder's
+/// filesystem does not stamp times from it).
 #[derive(Clone, Copy)]
 struct Attrs {
     scan: super::XattrScan,
     defer: bool,
-    listed_ns: i128,
+    listed_ns: Option<i128>,
 }
 
 /// Opens the listed folder `e` relative to its parent's descriptor `parent`, and checks

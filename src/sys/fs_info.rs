@@ -50,3 +50,63 @@ pub fn may_write(path: &CStr) -> io::Result<()> {
         Err(io::Error::last_os_error())
     }
 }
+
+/// Local filesystems whose inode times this kernel stamps from its own clock (ext2/3/4,
+/// XFS, btrfs, tmpfs, F2FS, ZFS, bcachefs, ramfs), by `statfs` magic. Network and FUSE
+/// filesystems take times from a server or a daemon whose clock may differ from ours.
+const KERNEL_STAMPED: &[i64] = &[
+    0xEF53,      // ext2, ext3, ext4
+    0x5846_5342, // XFS
+    0x9123_683E, // btrfs
+    0x0102_1994, // tmpfs
+    0xF2F5_2010, // F2FS
+    0x2FC1_2FC1, // ZFS
+    0xCA45_1A4E, // bcachefs
+    0x8584_58F6, // ramfs
+];
+
+/// Whether the filesystem holding open folder `fd` stamps inode times from this
+/// kernel's clock (`KERNEL_STAMPED`): only there can a ctime be compared with the time
+/// `now_ns` reads. False when `fstatfs` fails.
+pub fn stamps_from_this_kernel(fd: std::os::fd::BorrowedFd) -> bool {
+    use std::os::fd::AsRawFd;
+    // SAFETY: an all-zero statfs is a valid value to be overwritten.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: an open descriptor and a valid out pointer.
+    if unsafe { libc::fstatfs(fd.as_raw_fd(), &mut st) } != 0 {
+        return false;
+    }
+    KERNEL_STAMPED.contains(&(st.f_type as i64))
+}
+
+/// The kernel's realtime clock in ns since the epoch, read by the system call itself:
+/// the clock inode times are stamped from, which a preloaded library faking the time for
+/// this process (libfaketime) does not change.
+pub fn kernel_now_ns() -> i128 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid clock id and out pointer; the raw syscall bypasses libc wrappers.
+    let rc = unsafe { libc::syscall(libc::SYS_clock_gettime, libc::CLOCK_REALTIME, &mut ts) };
+    if rc != 0 {
+        return i128::MAX;
+    }
+    i128::from(ts.tv_sec) * 1_000_000_000 + i128::from(ts.tv_nsec)
+}
+
+#[cfg(test)]
+mod clock_tests {
+    #[test]
+    fn the_kernel_clock_agrees_with_the_process_clock_here_and_tmp_is_kernel_stamped() {
+        let t = crate::clock::now_utc();
+        let ours =
+            i128::from(t.timestamp()) * 1_000_000_000 + i128::from(t.timestamp_subsec_nanos());
+        let kernel = super::kernel_now_ns();
+        assert!((kernel - ours).abs() < 5_000_000_000, "{kernel} vs {ours}");
+        let dir = std::fs::File::open(std::env::temp_dir()).unwrap();
+        use std::os::fd::AsFd;
+        // /tmp here is ext4 or tmpfs.
+        assert!(super::stamps_from_this_kernel(dir.as_fd()));
+    }
+}

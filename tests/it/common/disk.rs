@@ -108,7 +108,8 @@ pub struct LoopDisk {
 }
 
 impl LoopDisk {
-    /// Makes `fs` (`xfs` with reflink, or `btrfs`) in a 320 MiB sparse image under `dir`
+    /// Makes `fs` (`xfs` with reflink, `btrfs`, or `ext4-seconds`: ext4 keeping times to
+    /// the whole second) in a 320 MiB sparse image under `dir`
     /// and mounts it at `dir/<fs>`; None when that cannot be done (not root, no mkfs).
     pub fn mount(dir: &Path, fs: &str) -> Option<LoopDisk> {
         let img = dir.join(format!("{fs}.img"));
@@ -118,6 +119,11 @@ impl LoopDisk {
         let mkfs = match fs {
             "xfs" => Command::new("mkfs.xfs")
                 .args(["-q", "-m", "reflink=1"])
+                .arg(&img)
+                .output(),
+            // ext4 with 128-byte inodes: times to the whole second.
+            "ext4-seconds" => Command::new("mkfs.ext4")
+                .args(["-q", "-F", "-I", "128"])
                 .arg(&img)
                 .output(),
             _ => Command::new("mkfs.btrfs").arg("-q").arg(&img).output(),

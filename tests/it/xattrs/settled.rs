@@ -217,3 +217,58 @@ fn a_v14_root_whose_entries_say_nothing_of_source_inodes_reads_every_file_once()
     let third = env.backup();
     same_attrs_as_source(&env, &third, &rels("d"));
 }
+
+#[test]
+#[ignore = "needs root (a loop-mounted ext4 with 1-second times)"]
+fn a_run_with_a_faked_fast_clock_records_no_ctime_that_a_same_second_change_repeats() {
+    // Attack round: with the process clock 2 s fast (libfaketime), a ctime of the current
+    // second looked over a second old and was recorded; on a filesystem with 1-second
+    // times a change in that same second kept the ctime, and every later run took the
+    // old attributes (verify passed). The walk now reads the kernel's clock itself.
+    let env = Env::new();
+    let disk = LoopDisk::mount(env.dir.path(), "ext4-seconds").expect("root and mkfs.ext4");
+    let src = disk.mnt.join("src");
+    fs::create_dir(&src).unwrap();
+    let f = src.join("f");
+    fs::write(&f, b"d").unwrap();
+    setfattr(&f, "user.a", "1");
+    std::thread::sleep(Duration::from_millis(1200));
+    let backup = |fake: Option<&str>| {
+        let mut cmd = match fake {
+            Some(offset) => {
+                let mut c = std::process::Command::new("faketime");
+                c.args(["-f", offset]).arg(env!("CARGO_BIN_EXE_phlb"));
+                c
+            }
+            None => std::process::Command::new(env!("CARGO_BIN_EXE_phlb")),
+        };
+        let out = cmd
+            .arg("--backup-root")
+            .arg(&env.root)
+            .args(["-q", "backup"])
+            .arg(&src)
+            .current_dir(env.dir.path())
+            .env("HOME", env.dir.path())
+            .output()
+            .expect("faketime must be installed (.ci/run installs it)");
+        assert_ok(&out);
+    };
+    backup(None);
+    // Just after a second starts: the change, the fast run and the next change all
+    // fall in that second (1-second times: one ctime for all of them).
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    std::thread::sleep(Duration::from_nanos(
+        1_020_000_000 - u64::from(now.subsec_nanos()),
+    ));
+    setfattr(&f, "user.a", "2");
+    backup(Some("+2s"));
+    setfattr(&f, "user.a", "3");
+    std::thread::sleep(Duration::from_millis(1200));
+    backup(None);
+    let newest = fs::read_link(env.root.join("src/latest")).unwrap();
+    let snap = env.root.join("src").join(newest);
+    assert_eq!(attrs(&snap.join("f")), vec!["user.a=0x33".to_string()]);
+    assert_ok(&env.run(&["verify"]));
+}
