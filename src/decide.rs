@@ -3,7 +3,7 @@
 #![forbid(unsafe_code)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
-use crate::scan::Meta;
+use crate::scan::{Meta, Seen};
 
 /// When identical content may share one stored copy (`DEDUP`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -227,20 +227,29 @@ pub fn looks_unchanged(meta: Meta, size: u64, mtime_ns: i128) -> bool {
 }
 
 impl PrevEntry {
-    /// The fast path's test for a file with metadata `meta` at source inode `ino`: the
-    /// recorded size and mtime, and the recorded source inode when there is one (V15). A
-    /// file whose path now leads to another inode (two folders swapped, a file replaced
-    /// by one of the same size with its mtime kept) is read, as restic does.
-    pub fn looks_unchanged(&self, meta: Meta, ino: u64) -> bool {
-        looks_unchanged(meta, self.size, self.mtime_ns) && self.seen.is_none_or(|s| s.ino == ino)
+    /// The fast path's test for a file with metadata `meta` whose inode the walk saw as
+    /// `now`: the recorded size and mtime and, when the previous run recorded what it saw
+    /// of the inode (V15), the same inode number (two folders swapped, a file replaced by
+    /// one of the same size with its mtime kept: read, as restic does) and, where ctimes
+    /// can be judged, the same settled ctime. Any change of the inode moves its ctime (a
+    /// rewrite in place with the mtime put back, a change in the same second as the run
+    /// on a filesystem with 1-second times); a ctime that was too recent to record is
+    /// read again. Rows from before V15 (or from `add`) are judged by size and mtime.
+    pub fn looks_unchanged(&self, meta: Meta, now: Seen) -> bool {
+        looks_unchanged(meta, self.size, self.mtime_ns)
+            && self.seen.is_none_or(|then| {
+                then.ino == now.ino
+                    && (!now.ctime_trusted
+                        || (then.ctime_ns.is_some() && then.ctime_ns == now.ctime_ns))
+            })
     }
 }
 
-/// Decides the first step for a file (metadata `meta`, source inode `ino`) given the
-/// previous snapshot's entry for its path.
-pub fn first_step(sharing: Sharing, meta: Meta, ino: u64, prev: Option<&PrevEntry>) -> FirstStep {
+/// Decides the first step for a file (metadata `meta`, its inode as the walk saw it
+/// `now`) given the previous snapshot's entry for its path.
+pub fn first_step(sharing: Sharing, meta: Meta, now: Seen, prev: Option<&PrevEntry>) -> FirstStep {
     match prev {
-        Some(p) if p.looks_unchanged(meta, ino) => {
+        Some(p) if p.looks_unchanged(meta, now) => {
             if sharing.serves(meta.into(), p.copy) {
                 FirstStep::LinkPrevious
             } else {
@@ -305,6 +314,11 @@ mod tests {
             set_id: 0,
             seen: None,
         };
+        let at = |ino| Seen {
+            ino,
+            ctime_ns: None,
+            ctime_trusted: false,
+        };
         let cases = [
             (Dedup::Mode, meta(0o644, 100), FirstStep::LinkPrevious),
             (Dedup::Mode, meta(0o600, 100), FirstStep::KnownContent),
@@ -312,7 +326,10 @@ mod tests {
             (Dedup::Mode, meta(0o644, 101), FirstStep::Read),
         ];
         for (policy, m, want) in cases {
-            assert_eq!(first_step(Sharing::Links(policy), m, 3, Some(&prev)), want);
+            assert_eq!(
+                first_step(Sharing::Links(policy), m, at(3), Some(&prev)),
+                want
+            );
         }
         // A clone gets its own metadata: any unchanged file is cloned without reading.
         let own = Meta {
@@ -320,34 +337,51 @@ mod tests {
             ..meta(0o600, 100)
         };
         assert_eq!(
-            first_step(Sharing::Clones, own, 3, Some(&prev)),
+            first_step(Sharing::Clones, own, at(3), Some(&prev)),
             FirstStep::LinkPrevious
         );
         assert_eq!(
-            first_step(Sharing::Clones, meta(0o644, 101), 3, Some(&prev)),
+            first_step(Sharing::Clones, meta(0o644, 101), at(3), Some(&prev)),
             FirstStep::Read
         );
         assert_eq!(
-            first_step(Sharing::Links(Dedup::Mode), meta(0o644, 100), 3, None),
+            first_step(Sharing::Links(Dedup::Mode), meta(0o644, 100), at(3), None),
             FirstStep::Read
         );
-        // Recorded at inode 3: the same path at another inode is read.
-        let seen = PrevEntry {
-            seen: Some(crate::scan::Seen {
+        // Recorded at inode 3 with settled ctime 50: the same path at another inode, or
+        // with another ctime, or a recent one, is read where ctimes can be judged.
+        let recorded = |ctime_ns| PrevEntry {
+            seen: Some(Seen {
                 ino: 3,
-                ctime_ns: None,
+                ctime_ns,
+                ctime_trusted: false,
             }),
-            ..prev
+            ..prev.clone()
         };
-        let at = |ino| {
+        let step = |then: &PrevEntry, ino, ctime_ns, ctime_trusted| {
+            let now = Seen {
+                ino,
+                ctime_ns,
+                ctime_trusted,
+            };
             first_step(
                 Sharing::Links(Dedup::Mode),
                 meta(0o644, 100),
-                ino,
-                Some(&seen),
+                now,
+                Some(then),
             )
         };
-        assert_eq!(at(3), FirstStep::LinkPrevious);
-        assert_eq!(at(4), FirstStep::Read);
+        let settled = recorded(Some(50));
+        assert_eq!(step(&settled, 3, Some(50), true), FirstStep::LinkPrevious);
+        assert_eq!(step(&settled, 4, Some(50), true), FirstStep::Read);
+        assert_eq!(step(&settled, 3, Some(51), true), FirstStep::Read);
+        assert_eq!(step(&settled, 3, None, true), FirstStep::Read);
+        // A ctime too recent to record last time: read again.
+        let recent = recorded(None);
+        assert_eq!(step(&recent, 3, Some(50), true), FirstStep::Read);
+        assert_eq!(step(&recent, 3, None, true), FirstStep::Read);
+        // Where ctimes cannot be judged (a network filesystem): the inode alone.
+        assert_eq!(step(&recent, 3, None, false), FirstStep::LinkPrevious);
+        assert_eq!(step(&settled, 4, None, false), FirstStep::Read);
     }
 }

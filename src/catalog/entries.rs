@@ -48,6 +48,7 @@ fn prev_row(r: &rusqlite::Row) -> Result<(Vec<u8>, PrevEntry)> {
         seen: r.get::<_, Option<i64>>(15)?.map(|ino| Seen {
             ino: ino as u64,
             ctime_ns: r.get(16).ok().flatten(),
+            ctime_trusted: false,
         }),
     };
     Ok((r.get(0)?, prev))

@@ -81,6 +81,7 @@ impl Entry {
         Seen {
             ino: self.ino,
             ctime_ns: self.seen_ctime,
+            ctime_trusted: self.ctime_trusted,
         }
     }
 
@@ -119,6 +120,9 @@ pub struct Entry {
     /// inode (content, mode, owner, attributes, links) gives it another ctime, even from
     /// the kernel's coarse clock. None for a recent change (or another kind).
     pub seen_ctime: Option<i64>,
+    /// The filesystem of the file's folder stamps times from this kernel's clock, so its
+    /// ctime could be judged (`seen_ctime` is None only for a recent change).
+    pub ctime_trusted: bool,
     /// A regular file whose attributes the walk did not read (`ScanOptions::defer_attrs`):
     /// the run takes the set the previous run recorded when it saw the same inode with
     /// the same ctime, and reads them itself otherwise.
@@ -132,4 +136,7 @@ pub struct Seen {
     pub ino: u64,
     /// `Entry::seen_ctime`.
     pub ctime_ns: Option<i64>,
+    /// The walk could judge the ctime (the file's filesystem takes its times from this
+    /// kernel's clock: `Entry::ctime_trusted`); false for what the catalog recorded.
+    pub ctime_trusted: bool,
 }

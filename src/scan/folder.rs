@@ -221,6 +221,7 @@ fn describe(
         xattrs,
         xattr_set,
         seen_ctime,
+        ctime_trusted: attrs.listed_ns.is_some(),
         xattrs_unread: unread,
     }))
 }

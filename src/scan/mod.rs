@@ -268,6 +268,7 @@ pub fn walk(root: &SourceDir, opts: &ScanOptions, mut sink: impl FnMut(Found) ->
         xattrs,
         xattr_set,
         seen_ctime: None,
+        ctime_trusted: false,
         xattrs_unread: false,
     };
     if !sink(Found::Entry(entry)) {

@@ -189,7 +189,7 @@ fn decide(
     source: &Arc<SourceDir>,
 ) -> Decided {
     let p = prev.get(entry.rel.as_os_str().as_bytes());
-    let hash = match first_step(linker.sharing(), entry.meta, entry.ino, p) {
+    let hash = match first_step(linker.sharing(), entry.meta, entry.seen(), p) {
         FirstStep::LinkPrevious => return Ok(Ok(true)),
         FirstStep::KnownContent => p.map(|p| p.hash.clone()).unwrap_or_default(),
         FirstStep::Read => {

@@ -293,3 +293,48 @@ fn files_swapped_with_equal_size_and_mtime_are_read_not_linked() {
     assert_eq!(fs::read(second.join("b/f")).unwrap(), b"AAAA");
     assert_ok(&env.run(&["verify"]));
 }
+
+#[test]
+fn a_rewrite_in_place_that_puts_the_mtime_back_is_read_not_linked() {
+    // Attack round: the same inode rewritten with bytes of the same size and its mtime
+    // put back (`rsync --inplace -t`, or by hand) looked unchanged by size, mtime and
+    // inode. The ctime moved, and the fast path compares it too.
+    let env = Env::new();
+    let f = env.write("z/g", b"EEEE");
+    set_mtime(&f, 1_700_000_000, 0);
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    env.backup();
+    let before = ino(&f);
+    fs::write(&f, b"WWWW").unwrap();
+    set_mtime(&f, 1_700_000_000, 0);
+    assert_eq!(ino(&f), before, "rewritten in place");
+    let second = env.backup();
+    assert_eq!(fs::read(second.join("z/g")).unwrap(), b"WWWW");
+    assert_ok(&env.run(&["verify"]));
+}
+
+#[test]
+#[ignore = "needs root (a loop-mounted ext4 with 1-second times)"]
+fn a_change_in_the_same_second_as_a_run_is_read_by_the_next_on_a_one_second_filesystem() {
+    // Attack round: on a filesystem that keeps times to the second, a file rewritten
+    // with bytes of the same size in the same second as the run that read it keeps its
+    // size, mtime and inode. Its ctime was too recent to record, so the next run reads it.
+    let env = Env::new();
+    let disk = LoopDisk::mount(env.dir.path(), "ext4-seconds").expect("root and mkfs.ext4");
+    let src = disk.mnt.join("src");
+    fs::create_dir(&src).unwrap();
+    let g = src.join("g");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_nanos(
+        1_020_000_000 - u64::from(now.subsec_nanos()),
+    ));
+    fs::write(&g, b"AAAA").unwrap();
+    assert_ok(&env.run(&["backup", src.to_str().unwrap()]));
+    fs::write(&g, b"BBBB").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    assert_ok(&env.run(&["backup", src.to_str().unwrap()]));
+    let latest = env.root.join("src/latest");
+    assert_eq!(fs::read(latest.join("g")).unwrap(), b"BBBB");
+}

@@ -165,6 +165,7 @@ fn log_tells_unchanged_files_from_linked_and_copied_ones() {
     env.write("kept.txt", b"kept");
     env.write("moved.txt", b"moved content");
     env.write("edited.txt", b"v1");
+    settle();
     env.backup();
     fs::rename(env.src.join("moved.txt"), env.src.join("moved-to.txt")).unwrap();
     env.write("edited.txt", b"version 2");

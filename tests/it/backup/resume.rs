@@ -12,7 +12,8 @@ use std::process::{Command, Output, Stdio};
 use crate::common::*;
 use rusqlite::{Connection, OpenFlags};
 
-/// Files of `size` bytes, each its own content, enough that a run can be stopped part-way.
+/// Files of `size` bytes, each its own content, enough that a run can be stopped part-way
+/// (settled: see `settle`).
 fn write_files(env: &Env, n: usize, size: usize) {
     for i in 0..n {
         let mut body = vec![0u8; size];
@@ -25,6 +26,7 @@ fn write_files(env: &Env, n: usize, size: usize) {
         }
         env.write(&format!("d{}/f{i:03}.bin", i % 3), &body);
     }
+    settle();
 }
 
 /// `phlb backup src` with SIGINT/SIGTERM at their defaults and every row committed at

@@ -31,6 +31,7 @@ fn an_unchanged_snapshot_shares_the_previous_manifest_and_keeps_a_short_log() {
     // log line per file.
     let env = Env::new();
     write_tree(&env, 10, 200, "v0");
+    settle();
     let first = backup_at(&env, "2026-05-01 10:00:00");
     let second = backup_at(&env, "2026-05-02 10:00:00");
     let (a, b) = (side_files(&first), side_files(&second));

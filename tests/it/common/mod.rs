@@ -334,6 +334,14 @@ pub fn write_tree(env: &Env, dirs: usize, files: usize, tag: &str) {
     }
 }
 
+/// Waits until every change made so far is over a second old: a backup records a file's
+/// ctime only then (a change in the same tick of the kernel's clock could repeat it), and
+/// the next run links without reading only a file whose recorded ctime it sees again.
+/// Tests that count files linked unread settle their source before the first backup.
+pub fn settle() {
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+}
+
 /// Runs `phlb backup src` with the clock set to `when` (local time, `YYYY-MM-DD
 /// HH:MM:SS`) by libfaketime, and asserts success; returns the new snapshot folder.
 pub fn backup_at(env: &Env, when: &str) -> PathBuf {

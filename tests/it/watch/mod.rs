@@ -138,10 +138,23 @@ fn newest_paths(env: &Env) -> Vec<String> {
 
 /// An env whose `src` was just backed up, with the fast ini.
 fn backed_up(extra: &str) -> Env {
+    backed_up_with(extra, false)
+}
+
+/// `backed_up` with its files settled before the backup (see `settle`), so the next
+/// run links them unread and counts only real changes.
+fn backed_up_settled(extra: &str) -> Env {
+    backed_up_with(extra, true)
+}
+
+fn backed_up_with(extra: &str, settled: bool) -> Env {
     let env = Env::new();
     env.config(&format!("{FAST}\n{extra}"));
     env.write("a.txt", b"alpha");
     env.write("d/b.txt", b"beta");
+    if settled {
+        settle();
+    }
     env.backup();
     env
 }
@@ -161,7 +174,7 @@ fn unchanged_tree_makes_no_snapshot() {
 fn change_made_before_start_is_snapshotted_at_start() {
     // Delays far longer than any start on a loaded machine: a snapshot seen well before
     // them was made at start, not after a delay or an event.
-    let env = backed_up("WATCH_DELAY = 60\nWATCH_MAX_WAIT = 120");
+    let env = backed_up_settled("WATCH_DELAY = 60\nWATCH_MAX_WAIT = 120");
     env.write("d/new.txt", b"made while no watch ran");
     let started = Instant::now();
     let w = Watching::start(&env, &[]);

@@ -158,7 +158,7 @@ impl Bases {
             dir: Arc::clone(&self.prev_dir),
             resumed: false,
         });
-        let same = |b: &Basis| b.looks_unchanged(e.meta, e.ino);
+        let same = |b: &Basis| b.looks_unchanged(e.meta, e.seen());
         if prev.as_ref().is_some_and(same) {
             return Ok(prev);
         }
@@ -235,6 +235,7 @@ mod tests {
             xattrs: Xattrs::None,
             xattr_set: None,
             seen_ctime: None,
+            ctime_trusted: false,
             xattrs_unread: false,
         }
     }

@@ -27,7 +27,7 @@ impl Run<'_> {
             }
             Kind::File => {
                 let step = match (
-                    first_step(self.inp.sharing, e.meta, e.ino, prev.map(|b| &*b.entry)),
+                    first_step(self.inp.sharing, e.meta, e.seen(), prev.map(|b| &*b.entry)),
                     prev,
                 ) {
                     (FirstStep::Read, _) => {

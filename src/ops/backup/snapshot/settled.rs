@@ -23,7 +23,7 @@ impl Run<'_> {
             let mut meta = e.meta;
             meta.xattrs = b.set_id;
             if seen.ctime_ns.is_some()
-                && first_step(self.inp.sharing, meta, e.ino, Some(&*b.entry))
+                && first_step(self.inp.sharing, meta, seen, Some(&*b.entry))
                     == FirstStep::LinkPrevious
             {
                 e.meta.xattrs = b.set_id;
