@@ -238,9 +238,7 @@ impl PrevEntry {
     pub fn looks_unchanged(&self, meta: Meta, now: Seen) -> bool {
         looks_unchanged(meta, self.size, self.mtime_ns)
             && self.seen.is_none_or(|then| {
-                then.ino == now.ino
-                    && (!now.ctime_trusted
-                        || (then.ctime_ns.is_some() && then.ctime_ns == now.ctime_ns))
+                then.ino == now.ino && (!now.ctime_trusted || now.unchanged_since(&then))
             })
     }
 }

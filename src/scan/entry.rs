@@ -75,6 +75,15 @@ impl Meta {
     }
 }
 
+impl Seen {
+    /// This (what the walk sees now) is the inode `then` recorded, with the same settled
+    /// ctime: nothing about the inode changed since (content, mode, owner, attributes,
+    /// links all move the ctime).
+    pub fn unchanged_since(&self, then: &Seen) -> bool {
+        self.ino == then.ino && self.ctime_ns.is_some() && self.ctime_ns == then.ctime_ns
+    }
+}
+
 impl Entry {
     /// What this run saw of the file's inode (`Seen`).
     pub fn seen(&self) -> Seen {
@@ -131,7 +140,7 @@ pub struct Entry {
 
 /// What a run saw of a regular file's source inode, recorded with its entry (V15) so
 /// the next run can tell the inode has not changed since.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub struct Seen {
     pub ino: u64,
     /// `Entry::seen_ctime`.

@@ -19,12 +19,11 @@ impl Run<'_> {
     /// the same way, and that failure is the one told.
     pub(super) fn settle_attrs(&mut self, e: &mut Entry, prev: Option<&Basis>) -> Result<()> {
         let seen = e.seen();
-        if let Some(b) = prev.filter(|b| !b.resumed && b.seen == Some(seen)) {
+        let same = |b: &&Basis| b.seen.is_some_and(|then| seen.unchanged_since(&then));
+        if let Some(b) = prev.filter(|b| !b.resumed).filter(same) {
             let mut meta = e.meta;
             meta.xattrs = b.set_id;
-            if seen.ctime_ns.is_some()
-                && first_step(self.inp.sharing, meta, seen, Some(&*b.entry))
-                    == FirstStep::LinkPrevious
+            if first_step(self.inp.sharing, meta, seen, Some(&*b.entry)) == FirstStep::LinkPrevious
             {
                 e.meta.xattrs = b.set_id;
                 return Ok(());
