@@ -76,8 +76,9 @@ pub(super) fn list(
     // where this kernel stamps the times, from the clock read here (not the process's
     // clock, which a preloaded library can fake): a network or FUSE filesystem's times
     // come from another clock, and no ctime of one is recorded.
-    let listed_ns =
-        crate::sys::fs_info::stamps_from_this_kernel(dir).then(crate::sys::fs_info::kernel_now_ns);
+    let listed_ns = crate::sys::fs_info::stamps_from_this_kernel(dir)
+        .then(crate::sys::fs_info::kernel_now_ns)
+        .flatten();
     let mut names = match at::list(dir, buf) {
         Ok(names) => names,
         Err(err) => return vec![problem(None, err.to_string())].into_iter(),

@@ -81,18 +81,16 @@ pub fn stamps_from_this_kernel(fd: std::os::fd::BorrowedFd) -> bool {
 
 /// The kernel's realtime clock in ns since the epoch, read by the system call itself:
 /// the clock inode times are stamped from, which a preloaded library faking the time for
-/// this process (libfaketime) does not change.
-pub fn kernel_now_ns() -> i128 {
+/// this process (libfaketime) does not change. None when the call fails (then no ctime
+/// can be judged settled).
+pub fn kernel_now_ns() -> Option<i128> {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
     // SAFETY: a valid clock id and out pointer; the raw syscall bypasses libc wrappers.
     let rc = unsafe { libc::syscall(libc::SYS_clock_gettime, libc::CLOCK_REALTIME, &mut ts) };
-    if rc != 0 {
-        return i128::MAX;
-    }
-    i128::from(ts.tv_sec) * 1_000_000_000 + i128::from(ts.tv_nsec)
+    (rc == 0).then(|| i128::from(ts.tv_sec) * 1_000_000_000 + i128::from(ts.tv_nsec))
 }
 
 #[cfg(test)]
@@ -102,7 +100,7 @@ mod clock_tests {
         let t = crate::clock::now_utc();
         let ours =
             i128::from(t.timestamp()) * 1_000_000_000 + i128::from(t.timestamp_subsec_nanos());
-        let kernel = super::kernel_now_ns();
+        let kernel = super::kernel_now_ns().unwrap();
         assert!((kernel - ours).abs() < 5_000_000_000, "{kernel} vs {ours}");
         let dir = std::fs::File::open(std::env::temp_dir()).unwrap();
         use std::os::fd::AsFd;

@@ -194,13 +194,33 @@ fn a_run_after_one_that_did_not_keep_attributes_reads_them_all() {
 
 #[test]
 fn a_v14_root_whose_entries_say_nothing_of_source_inodes_reads_every_file_once() {
+    // A root as main made it before V15 (the v14 shape), with its snapshot kept.
     let env = Env::new();
     settled_source(&env);
-    env.backup();
+    let first = env.backup();
     downgrade_to_v14(&env);
     setfattr(&env.src.join("d/f09.txt"), "user.tag", "new");
     let second = env.backup();
     same_attrs_as_source(&env, &second, &rels("d"));
+    // Unchanged files link to the old snapshot's copies (size and mtime decide, as
+    // before), the root verifies, and the old snapshot restores with its attributes.
+    assert_eq!(
+        ino(&first.join("d/f03.txt")),
+        ino(&second.join("d/f03.txt"))
+    );
+    assert_ok(&env.run(&["verify"]));
+    let to = env.dir.path().join("restored");
+    assert_ok(&env.run(&[
+        "restore",
+        "--to",
+        to.to_str().unwrap(),
+        first.to_str().unwrap(),
+    ]));
+    assert_eq!(fs::read(to.join("d/f03.txt")).unwrap(), b"file 3");
+    assert_eq!(
+        attrs(&to.join("d/f09.txt")),
+        vec!["user.tag=0x7439".to_string()]
+    );
     assert_eq!(
         env.sql_int("SELECT max(version) FROM refinery_schema_history"),
         16
@@ -216,6 +236,11 @@ fn a_v14_root_whose_entries_say_nothing_of_source_inodes_reads_every_file_once()
     setfattr(&env.src.join("d/f10.txt"), "user.tag", "newer");
     let third = env.backup();
     same_attrs_as_source(&env, &third, &rels("d"));
+    // Prune removes the snapshot the old phlb made; what is left verifies.
+    assert_ok(&env.run(&["prune", "--keep-last", "2"]));
+    assert!(!first.exists());
+    assert_eq!(env.snapshots("src").len(), 2);
+    assert_ok(&env.run(&["verify"]));
 }
 
 #[test]
