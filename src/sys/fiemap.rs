@@ -52,22 +52,7 @@ pub fn extents(file: &File, most: usize) -> io::Result<Option<Vec<Extent>>> {
     let mut out = Vec::new();
     let mut start = 0u64;
     loop {
-        let mut map = Fiemap {
-            start,
-            length: u64::MAX - start,
-            flags: FIEMAP_FLAG_SYNC,
-            mapped_extents: 0,
-            extent_count: BATCH as u32,
-            reserved: 0,
-            extents: [FiemapExtent::default(); BATCH],
-        };
-        // SAFETY: FS_IOC_FIEMAP reads and writes one `struct fiemap` followed by
-        // `extent_count` extents, which `map` holds (repr(C), the kernel's layout); the
-        // descriptor is an open file we own for the call.
-        let rc = unsafe { libc::ioctl(file.as_raw_fd(), FS_IOC_FIEMAP as _, &mut map) };
-        if rc != 0 {
-            return Err(io::Error::last_os_error());
-        }
+        let map = fiemap(file, start, FIEMAP_FLAG_SYNC)?;
         let got = (map.mapped_extents as usize).min(BATCH);
         if got == 0 {
             return Ok(Some(out));
@@ -89,22 +74,30 @@ pub fn extents(file: &File, most: usize) -> io::Result<Option<Vec<Extent>>> {
 /// True when some of the first extents of `file` are shared with another file (a
 /// clone, or a file it was cloned from).
 pub fn any_shared(file: &File) -> io::Result<bool> {
+    let map = fiemap(file, 0, 0)?;
+    let got = (map.mapped_extents as usize).min(BATCH);
+    Ok(map.extents[..got]
+        .iter()
+        .any(|e| e.flags & EXTENT_SHARED != 0))
+}
+
+/// One FS_IOC_FIEMAP call: up to `BATCH` extents of `file` from byte `start` on.
+fn fiemap(file: &File, start: u64, flags: u32) -> io::Result<Fiemap> {
     let mut map = Fiemap {
-        start: 0,
-        length: u64::MAX,
-        flags: 0,
+        start,
+        length: u64::MAX - start,
+        flags,
         mapped_extents: 0,
         extent_count: BATCH as u32,
         reserved: 0,
         extents: [FiemapExtent::default(); BATCH],
     };
-    // SAFETY: as in `extents`: one `struct fiemap` with room for `extent_count` extents.
+    // SAFETY: FS_IOC_FIEMAP reads and writes one `struct fiemap` followed by
+    // `extent_count` extents, which `map` holds (repr(C), the kernel's layout); the
+    // descriptor is an open file we own for the call.
     let rc = unsafe { libc::ioctl(file.as_raw_fd(), FS_IOC_FIEMAP as _, &mut map) };
     if rc != 0 {
         return Err(io::Error::last_os_error());
     }
-    let got = (map.mapped_extents as usize).min(BATCH);
-    Ok(map.extents[..got]
-        .iter()
-        .any(|e| e.flags & EXTENT_SHARED != 0))
+    Ok(map)
 }

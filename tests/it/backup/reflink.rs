@@ -11,19 +11,6 @@ use crate::common::*;
 
 pub(super) const BIG: usize = 4 << 20;
 
-/// Bytes that no filesystem compresses or dedupes on its own.
-pub(super) fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
 /// A source with one large content under two paths of different mode and mtime, and a
 /// small file.
 pub(super) fn fill_source(env: &Env) {

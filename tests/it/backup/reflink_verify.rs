@@ -7,7 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use super::reflink::{backup_with, fill_source, noise, BIG};
+use super::reflink::{backup_with, fill_source, BIG};
 use crate::common::*;
 
 /// A root on a fresh `fs_name` image with two reflink runs of the usual source, whose

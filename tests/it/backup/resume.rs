@@ -16,15 +16,7 @@ use rusqlite::{Connection, OpenFlags};
 /// (settled: see `settle`).
 fn write_files(env: &Env, n: usize, size: usize) {
     for i in 0..n {
-        let mut body = vec![0u8; size];
-        let mut x = (i as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        for b in body.iter_mut() {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            *b = x as u8;
-        }
-        env.write(&format!("d{}/f{i:03}.bin", i % 3), &body);
+        env.write(&format!("d{}/f{i:03}.bin", i % 3), &noise(size, i as u64));
     }
     settle();
 }

@@ -222,3 +222,20 @@ pub fn shares_extents(p: &Path) -> bool {
     let out = Command::new("filefrag").arg("-v").arg(p).output().unwrap();
     String::from_utf8_lossy(&out.stdout).contains("shared")
 }
+
+/// `len` bytes that no filesystem compresses, dedupes or turns into holes, the same for
+/// the same `seed` and different for different ones.
+pub fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407)
+        | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}

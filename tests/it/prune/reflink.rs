@@ -10,19 +10,6 @@ use crate::common::*;
 
 const MIB: usize = 1 << 20;
 
-/// Bytes no filesystem compresses or dedupes on its own.
-fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
 fn backup(env: &Env, root: &Path) {
     let out = env
         .cmd_at(root)

@@ -164,22 +164,6 @@ pub(super) fn assert_freed_exactly(env: &Env, args: &[&str], what: &str) -> serd
     plan
 }
 
-/// Bytes that do not compress to holes: `n` of them, depending on `seed`.
-fn noise(n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407)
-        | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
-
 /// A killed backup with new copies on disk and (almost surely) no catalog rows for
 /// them yet; asserts that it left more files than rows.
 fn killed_run_with_new_copies(env: &Env) {

@@ -48,18 +48,7 @@ fn sigkill_during_the_pull_leaves_nothing_complete_and_the_next_run_sends_the_re
             })
             .unwrap_or(false)
     };
-    let start = Instant::now();
-    while !done(6) {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "the pull did not start"
-        );
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "phlb ended before the kill"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    until_pulling(&mut child, || done(6));
     child.kill().unwrap();
     child.wait().unwrap();
     // rsync dies with phlb (it never writes on after the writer lock is free).
@@ -111,18 +100,7 @@ fn a_pull_waits_for_the_rsync_a_killed_run_left_writing_into_the_mirror() {
         .unwrap();
     let mirror = r.mirror(NAME);
     let needle = mirror.to_str().unwrap().to_string();
-    let start = Instant::now();
-    while processes_naming(&needle).len() < 2 {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "the pull did not start"
-        );
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "phlb ended before the kill"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    until_pulling(&mut child, || processes_naming(&needle).len() >= 2);
     std::thread::sleep(Duration::from_millis(700));
     child.kill().unwrap();
     child.wait().unwrap();
@@ -141,4 +119,21 @@ fn a_pull_waits_for_the_rsync_a_killed_run_left_writing_into_the_mirror() {
     let snap = r.env.snapshots(NAME).pop().unwrap();
     assert_eq!(tree(&snap), tree(&r.env.src));
     assert_ok(&r.env.run(&["verify"]));
+}
+
+/// Waits until `ready` holds while the pull goes on; fails when phlb ends first or
+/// nothing happens within 20 s.
+fn until_pulling(child: &mut std::process::Child, mut ready: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ready() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the pull did not start"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "phlb ended before the kill"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
