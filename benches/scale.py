@@ -123,7 +123,14 @@ def add_synthetic(db_path, root, name, count, fraction):
     ).fetchone()
     base_id, base_ns, offset = first
     every = max(1, round(1 / fraction))
-    cols = [r[1] for r in db.execute("PRAGMA table_info(entries)")]
+    # The regular files of the first snapshot: the ones a synthetic snapshot changes.
+    file_ids = [
+        r[0]
+        for r in db.execute(
+            "SELECT path_id FROM entries WHERE snapshot_id = ? AND kind = 'file' AND copy_id IS NOT NULL",
+            (base_id,),
+        )
+    ]
     run_cols = [r[1] for r in db.execute("PRAGMA table_info(snapshot_runs)") if r[1] != "id"]
     copy_cols = [r[1] for r in db.execute("PRAGMA table_info(copies)") if r[1] not in ("id", "content_id", "ino", "mtime_ns")]
     db.execute("UPDATE snapshot_runs SET sequence = sequence + ?", (count,))
@@ -133,7 +140,6 @@ def add_synthetic(db_path, root, name, count, fraction):
         summary = f.read()
     with open(os.path.join(folder, f"{real_ts}-snapshot.json")) as f:
         stamp = json.load(f)
-    prev = base_id
     next_ino = 1 << 40
     for k in range(count):
         ns = base_ns - (count - k) * 3600 * 10**9
@@ -160,20 +166,21 @@ def add_synthetic(db_path, root, name, count, fraction):
             args,
         )
         sid = cur.lastrowid
-        # The changed files of this snapshot: new content, copy and mtime.
+        # The changed files of this snapshot get a new content, copy and mtime; every
+        # other path keeps its version (the new row's place inherits the line's current
+        # versions, as a run that finds nothing changed writes nothing). The update goes
+        # through the `entries` view, whose trigger ends the old version and starts the
+        # new one, as a real run's insert does.
         db.execute("DROP TABLE IF EXISTS temp.changed")
-        db.execute(
-            f"""CREATE TEMP TABLE changed AS
-                SELECT path_id, copy_id AS old_copy, 0 AS new_copy FROM entries
-                WHERE snapshot_id = ? AND kind = 'file' AND copy_id IS NOT NULL
-                  AND (path_id + ?) % ? = 0""",
-            (prev, k, every),
-        )
-        for (path_id, old_copy) in db.execute("SELECT path_id, old_copy FROM temp.changed").fetchall():
-            size = db.execute(
-                "SELECT c.size FROM copies k JOIN contents c ON c.id = k.content_id WHERE k.id = ?",
-                (old_copy,),
-            ).fetchone()[0]
+        db.execute("CREATE TEMP TABLE changed (path_id INTEGER PRIMARY KEY, new_copy INTEGER)")
+        for path_id in file_ids:
+            if (path_id + k) % every:
+                continue
+            old_copy, size = db.execute(
+                """SELECT e.copy_id, e.size FROM entries e
+                   WHERE e.snapshot_id = ? AND e.path_id = ?""",
+                (sid, path_id),
+            ).fetchone()
             content = db.execute(
                 "INSERT INTO contents (hash, size) VALUES (?, ?)", (os.urandom(32), size + 7)
             ).lastrowid
@@ -184,22 +191,12 @@ def add_synthetic(db_path, root, name, count, fraction):
                 (content, next_ino, ns, old_copy),
             ).lastrowid
             next_ino += 1
-            db.execute("UPDATE temp.changed SET new_copy = ? WHERE path_id = ?", (copy, path_id))
-        pick = ", ".join(
-            {
-                "snapshot_id": "?",
-                "copy_id": "coalesce(c.new_copy, e.copy_id)",
-                "mtime_ns": "CASE WHEN c.new_copy IS NULL THEN e.mtime_ns ELSE ? END",
-                "size": "CASE WHEN c.new_copy IS NULL THEN e.size ELSE e.size + 7 END",
-            }.get(col, "e." + col)
-            for col in cols
-        )
-        db.execute(
-            f"""INSERT INTO entries ({", ".join(cols)})
-                SELECT {pick} FROM entries e LEFT JOIN temp.changed c ON c.path_id = e.path_id
-                WHERE e.snapshot_id = ?""",
-            (sid, ns, prev),
-        )
+            db.execute("INSERT INTO temp.changed VALUES (?, ?)", (path_id, copy))
+            db.execute(
+                """UPDATE entries SET copy_id = ?, mtime_ns = ?, size = size + 7
+                   WHERE snapshot_id = ? AND path_id = ?""",
+                (copy, ns, sid, path_id),
+            )
         db.execute(
             """UPDATE snapshot_runs SET
                  new_bytes = (SELECT coalesce(sum(e.size), 0) FROM entries e JOIN temp.changed c
@@ -216,7 +213,6 @@ def add_synthetic(db_path, root, name, count, fraction):
         side = dict(stamp, instant=f"{iso[:-1]}.{ns % 10**9:09}Z", sequence=k + 1)
         with open(os.path.join(folder, f"{ts}-snapshot.json"), "w") as f:
             json.dump(side, f, indent=2)
-        prev = sid
     db.execute("ANALYZE")
     db.commit()
     db.close()
@@ -284,6 +280,16 @@ def source_mode(binary, work, files_wanted, reps):
     return 0
 
 
+def catalog_doc_queries():
+    """The example queries of docs/catalog.md (each statement of its sql block)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, "..", "docs", "catalog.md")) as f:
+        text = f.read()
+    block = text.split("```sql", 1)[1].split("```", 1)[0]
+    lines = [l for l in block.splitlines() if not l.strip().startswith("--")]
+    return [q.strip() for q in "\n".join(lines).split(";") if q.strip()]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("phlb")
@@ -349,6 +355,10 @@ def main():
         "prune --dry-run (remove half)": timed(q("prune", "--dry-run", "--keep-last", str(o.snapshots // 2)), o.reps),
     }
     results.update(serve_pages(binary, root, a, b, path_id, o.reps))
+    # The documented example queries, on this root's name and one of its files.
+    for n, sql in enumerate(catalog_doc_queries(), 1):
+        sql = sql.replace("'Documents'", "'src'").replace("'notes/todo.txt'", "'d00001/f011'")
+        results[f"docs/catalog.md query {n}"] = timed(q("sql", sql), o.reps)
     print(f"\nmedian of {o.reps}, {o.snapshots} snapshots x {files} files (target <= 1 s):")
     for what, took in results.items():
         flag = "" if took <= 1.0 else "   over 1 s"

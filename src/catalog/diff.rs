@@ -1,7 +1,7 @@
-//! Owns the rows a diff compares: a snapshot's entries in path-id order read straight
-//! off the primary key (no join, no path text), and then the contents and paths of the
-//! few entries that differ. A diff of two 100k-entry snapshots is two range scans and a
-//! lookup per difference, not two whole snapshots joined to their paths and hashes.
+//! Owns the rows a diff compares: the entries each of two snapshots holds and the other
+//! does not (in one line, the versions between their places: `rows_apart`), in path-id
+//! order, and then the contents and paths of those. A diff of two adjacent snapshots
+//! reads what changed between them, not two whole listings.
 
 use std::collections::HashMap;
 
@@ -28,17 +28,57 @@ pub struct Row {
     pub xattrs: i64,
 }
 
-/// Every entry of a snapshot (the root `.` left out), in path-id order: one range of
-/// the entries' primary key.
+const ROW_COLUMNS: &str = "path_id, kind, size, mtime_ns, mode, copy_id, CAST(target AS BLOB),
+        coalesce(xattr_set_id, 0)";
+
+/// Every entry of a snapshot (the root `.` left out), in path-id order.
 pub fn rows(db: &Db, snapshot_id: i64) -> Result<Vec<Row>> {
-    let mut stmt = db.conn().prepare_cached(
-        "SELECT path_id, kind, size, mtime_ns, mode, copy_id, CAST(target AS BLOB),
-                coalesce(xattr_set_id, 0)
-         FROM entries WHERE snapshot_id = ?1
-           AND path_id IS NOT (SELECT id FROM paths WHERE path = CAST('.' AS BLOB))
-         ORDER BY path_id",
+    read_rows(
+        db,
+        &format!(
+            "SELECT {ROW_COLUMNS} FROM entries WHERE snapshot_id = ?1
+               AND path_id IS NOT (SELECT id FROM paths WHERE path = CAST('.' AS BLOB))
+             ORDER BY path_id"
+        ),
+        [snapshot_id, 0, 0],
+    )
+}
+
+/// The entries of snapshot `snapshot_id` that snapshot `other` does not hold as they
+/// are (the root `.` left out), in path-id order. In one line these are the versions
+/// that hold one place and not the other: a range of the index of where versions start
+/// or end, so two adjacent snapshots cost what changed between them, not two listings.
+pub fn rows_apart(db: &Db, snapshot_id: i64, other: i64) -> Result<Vec<Row>> {
+    use super::versions::place_of;
+    let (Some(a), Some(b)) = (place_of(db, snapshot_id)?, place_of(db, other)?) else {
+        return rows(db, snapshot_id);
+    };
+    if a.line != b.line {
+        return rows(db, snapshot_id);
+    }
+    // Holding place a and not b: ends before b when a is earlier, starts after b when
+    // a is later.
+    let (index, range) = if a.pos <= b.pos {
+        ("versions_by_end", "hi >= ?2 AND hi < ?3 AND lo <= ?2")
+    } else {
+        ("versions_by_start", "lo > ?3 AND lo <= ?2 AND hi >= ?2")
+    };
+    let mut got = read_rows(
+        db,
+        &format!(
+            "SELECT {ROW_COLUMNS} FROM versions INDEXED BY {index} WHERE line = ?1 AND {range}
+               AND path_id IS NOT (SELECT id FROM paths WHERE path = CAST('.' AS BLOB))"
+        ),
+        [a.line, a.pos, b.pos],
     )?;
-    let rows = stmt.query_map([snapshot_id], |r| {
+    got.sort_by_key(|r| r.path_id);
+    Ok(got)
+}
+
+fn read_rows(db: &Db, sql: &str, args: [i64; 3]) -> Result<Vec<Row>> {
+    let mut stmt = db.conn().prepare_cached(sql)?;
+    let used = stmt.parameter_count();
+    let rows = stmt.query_map(rusqlite::params_from_iter(&args[..used]), |r| {
         Ok(Row {
             path_id: r.get(0)?,
             kind: r.get(1)?,

@@ -11,29 +11,53 @@ use super::copies::copy_meta;
 use crate::decide::{CopyMeta, PrevEntry, PrevMap};
 use crate::scan::{Kind, Meta, Seen};
 
-/// The regular files of snapshot ?1 whose stored copy is in order, with what the run
-/// compares them with (`prev_row`).
-const PREVIOUS: &str = "SELECT p.path, e.size, e.mtime_ns, e.mtime_exact, c.hash, k.id, k.ino,
+/// What the run compares a previous file with (`prev_row`), from rows `e`, `p`, `k`, `c`.
+const PREVIOUS_COLUMNS: &str = "p.path, e.size, e.mtime_ns, e.mtime_exact, c.hash, k.id, k.ino,
         k.mode, k.uid, k.gid, k.mtime_ns, k.mtime_exact, p.id, coalesce(k.xattr_set_id, 0),
-        coalesce(e.xattr_set_id, 0), e.src_ino, e.src_ctime_ns
- FROM entries e
- JOIN paths p ON p.id = e.path_id
- JOIN copies k ON k.id = e.copy_id
- JOIN contents c ON c.id = k.content_id
- WHERE e.snapshot_id = ?1 AND e.kind = 'file' AND k.state = 'ok'";
+        coalesce(e.xattr_set_id, 0), e.src_ino, e.src_ctime_ns";
+
+/// The regular files of snapshot ?1 whose stored copy is in order (`PREVIOUS_COLUMNS`).
+fn previous_sql() -> String {
+    format!(
+        "SELECT {PREVIOUS_COLUMNS}
+         FROM entries e
+         JOIN paths p ON p.id = e.path_id
+         JOIN copies k ON k.id = e.copy_id
+         JOIN contents c ON c.id = k.content_id
+         WHERE e.snapshot_id = ?1 AND e.kind = 'file' AND k.state = 'ok'"
+    )
+}
+
+/// The regular files run ?1 recorded itself, new or changed since the run before (the
+/// versions that start at its place): what an interrupted run finished in its folder.
+fn own_sql() -> String {
+    format!(
+        "SELECT {PREVIOUS_COLUMNS}
+         FROM snapshot_runs s
+         JOIN versions e ON e.line = s.line AND e.lo = s.pos
+         JOIN paths p ON p.id = e.path_id
+         JOIN copies k ON k.id = e.copy_id
+         JOIN contents c ON c.id = k.content_id
+         WHERE s.id = ?1 AND e.kind = 'file' AND k.state = 'ok'"
+    )
+}
 
 /// `PREVIOUS` in the byte order of the paths: CROSS JOIN fixes SQLite's join order so it
 /// walks the paths index in order and looks each path up in the snapshot, never sorting
 /// (left to itself it scans the copies and sorts every row in a temp B-tree).
-const PREVIOUS_IN_ORDER: &str = "SELECT p.path, e.size, e.mtime_ns, e.mtime_exact, c.hash, k.id,
-        k.ino, k.mode, k.uid, k.gid, k.mtime_ns, k.mtime_exact, p.id,
-        coalesce(k.xattr_set_id, 0), coalesce(e.xattr_set_id, 0), e.src_ino, e.src_ctime_ns
- FROM paths p
- CROSS JOIN entries e ON e.snapshot_id = ?1 AND e.path_id = p.id
- CROSS JOIN copies k ON k.id = e.copy_id
- CROSS JOIN contents c ON c.id = k.content_id
- WHERE e.kind = 'file' AND k.state = 'ok'
- ORDER BY p.path";
+fn previous_in_order_sql() -> String {
+    format!(
+        "SELECT {PREVIOUS_COLUMNS}
+         FROM snapshot_runs s
+         CROSS JOIN paths p
+         CROSS JOIN versions e ON e.line = s.line AND e.path_id = p.id AND e.lo <= s.pos
+                                  AND e.hi >= s.pos
+         CROSS JOIN copies k ON k.id = e.copy_id
+         CROSS JOIN contents c ON c.id = k.content_id
+         WHERE s.id = ?1 AND e.kind = 'file' AND k.state = 'ok'
+         ORDER BY p.path"
+    )
+}
 
 fn prev_row(r: &rusqlite::Row) -> Result<(Vec<u8>, PrevEntry)> {
     let prev = PrevEntry {
@@ -56,18 +80,20 @@ fn prev_row(r: &rusqlite::Row) -> Result<(Vec<u8>, PrevEntry)> {
 
 /// Loads the regular files of a snapshot as path bytes -> what was recorded, in one query.
 pub fn previous_entries(db: &Db, snapshot_id: i64) -> Result<PrevMap> {
+    load(db, snapshot_id, &previous_sql())
+}
+
+/// Loads the regular files an interrupted run recorded itself (`own_sql`): an unchanged
+/// file it met is the previous snapshot's, and its copy is linked from there.
+pub fn own_entries(db: &Db, snapshot_id: i64) -> Result<PrevMap> {
+    load(db, snapshot_id, &own_sql())
+}
+
+fn load(db: &Db, snapshot_id: i64, sql: &str) -> Result<PrevMap> {
     let conn = db.conn();
-    // The run's file count sizes the map up front (a hint: 0 when unknown).
-    let files: i64 = conn
-        .query_row(
-            "SELECT files FROM snapshot_runs WHERE id = ?1",
-            [snapshot_id],
-            |r| r.get(0),
-        )
-        .unwrap_or(0);
-    let mut stmt = conn.prepare(PREVIOUS)?;
+    let mut stmt = conn.prepare(sql)?;
     let mut rows = stmt.query([snapshot_id])?;
-    let mut map = HashMap::with_capacity(files.clamp(0, 1 << 24) as usize);
+    let mut map = HashMap::new();
     while let Some(r) = rows.next()? {
         let (path, prev) = prev_row(r)?;
         map.insert(path, prev);
@@ -85,7 +111,7 @@ pub fn previous_in_path_order(
     mut take: impl FnMut(Vec<u8>, PrevEntry) -> bool,
 ) -> Result<()> {
     let conn = db.conn();
-    let mut stmt = conn.prepare(PREVIOUS_IN_ORDER)?;
+    let mut stmt = conn.prepare(&previous_in_order_sql())?;
     let mut rows = stmt.query([snapshot_id])?;
     while let Some(r) = rows.next()? {
         let (path, prev) = prev_row(r)?;

@@ -42,8 +42,9 @@ pub fn record_copy(
     Ok(conn.last_insert_rowid())
 }
 
-/// Inserts one entry of a snapshot (and its path when new); `seen` is what the run saw
-/// of a regular file's source inode.
+/// Records one entry of a snapshot (and its path when new); `seen` is what the run saw
+/// of a regular file's source inode. Returns the path's id. An entry the snapshot's line
+/// already holds exactly so writes nothing (`entries` is a view over path versions, V17).
 #[allow(clippy::too_many_arguments)]
 pub fn record_entry(
     db: &Db,
@@ -55,7 +56,7 @@ pub fn record_entry(
     copy_id: Option<i64>,
     target: Option<&[u8]>,
     seen: Option<Seen>,
-) -> Result<()> {
+) -> Result<i64> {
     let conn = db.conn();
     let path_id: i64 = match path_id {
         Some(id) => id,
@@ -68,7 +69,7 @@ pub fn record_entry(
     };
     let (mtime_ns, mtime_exact) = super::mtime::to_columns(meta.mtime_ns);
     conn.prepare_cached(
-        "INSERT OR REPLACE INTO entries
+        "INSERT INTO entries
          (snapshot_id, path_id, kind, size, mtime_ns, mode, uid, gid, copy_id, target, mtime_exact,
           xattr_set_id, src_ino, src_ctime_ns)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, nullif(?12, 0), ?13, ?14)",
@@ -89,5 +90,5 @@ pub fn record_entry(
         seen.map(|s| s.ino as i64),
         seen.and_then(|s| s.ctime_ns),
     ])?;
-    Ok(())
+    Ok(path_id)
 }

@@ -36,6 +36,7 @@ mod stamps;
 pub mod trim;
 mod types;
 pub mod user_sql;
+pub mod versions;
 pub mod web;
 mod web_find;
 pub mod writer;

@@ -1,14 +1,14 @@
 //! Typed queries for removing snapshots (prune, forget): the members of a name with their
 //! times, what removing a set of snapshots frees, and deleting their rows.
 //!
-//! "Freed" is exact from the catalog: a stored copy is freed when every entry that links
-//! it is in a removed snapshot. The check scans the copies once and, per copy, looks at
-//! its newest entry first through the `entries_by_copy` index, so the usual copy (still
-//! in the newest, kept snapshot) costs one index probe.
+//! "Freed" is exact from the catalog: a stored copy is freed when every version that
+//! uses it is held only by removed snapshots (`versions`).
 
 use super::db::Db;
 use super::snapshots::SnapshotRow;
+use super::versions;
 use anyhow::Result;
+use rusqlite::params;
 
 /// Every run of `name` (all names when None), oldest first in the creation order.
 pub fn members(db: &Db, name: Option<&str>) -> Result<Vec<SnapshotRow>> {
@@ -60,130 +60,131 @@ pub struct Freed {
     pub others: Vec<OtherEntry>,
 }
 
-/// Fills `temp.going` with the stored copies no snapshot outside `temp.doomed_runs`
-/// and `hollow` links, each with one removed snapshot that links it. A hollow snapshot
-/// (its folder gone from disk, or `missing`) holds nothing: its entries keep no copy.
+/// What removing the snapshots `ids` would free, the snapshots `hollow` holding nothing
+/// (their folder gone from disk, or `missing`: their entries keep no copy).
 ///
-/// Every secondary index of `entries` leads with the snapshot (V5), so "which snapshots
-/// link this copy" is asked snapshot by snapshot: start from the copies of the removed
-/// snapshots, then drop those each other snapshot links, nearest snapshots first. The
-/// set shrinks fast (a copy usually lives in neighbouring snapshots), so a run over
-/// 100 snapshots costs about the removed entries plus a few probes per changed file.
-fn fill_going(tx: &rusqlite::Transaction, hollow: &[i64]) -> Result<()> {
-    tx.execute_batch(
-        "CREATE TEMP TABLE IF NOT EXISTS going (id INTEGER PRIMARY KEY, snapshot_id INTEGER);
-         DELETE FROM going;
-         INSERT INTO going (id, snapshot_id)
-             SELECT e.copy_id, max(e.snapshot_id) FROM temp.doomed_runs d
-             CROSS JOIN entries e ON e.snapshot_id = d.id
-             WHERE e.copy_id IS NOT NULL GROUP BY e.copy_id;",
-    )?;
-    let removed: Vec<i64> = tx
-        .prepare("SELECT id FROM temp.doomed_runs ORDER BY id")?
-        .query_map([], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    let mut others: Vec<i64> = tx
-        .prepare("SELECT id FROM snapshot_runs WHERE id NOT IN (SELECT id FROM temp.doomed_runs)")?
-        .query_map([], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    others.retain(|id| !hollow.contains(id));
-    let distance = |id: i64| removed.iter().map(|r| (r - id).abs()).min().unwrap_or(0);
-    others.sort_by_key(|&id| (distance(id), std::cmp::Reverse(id)));
-    let mut spare = tx.prepare(
-        "DELETE FROM going WHERE EXISTS
-         (SELECT 1 FROM entries e WHERE e.snapshot_id = ?1 AND e.copy_id = going.id)",
-    )?;
-    let mut left = tx.prepare("SELECT EXISTS (SELECT 1 FROM going)")?;
-    for id in others {
-        if !left.query_row([], |r| r.get::<_, bool>(0))? {
-            break;
-        }
-        spare.execute([id])?;
-    }
-    Ok(())
-}
-
-/// Puts `ids` into `temp.doomed_runs`.
-fn doom(tx: &rusqlite::Transaction, ids: &[i64]) -> Result<()> {
-    tx.execute_batch(
-        "CREATE TEMP TABLE IF NOT EXISTS doomed_runs (id INTEGER PRIMARY KEY);
-         DELETE FROM doomed_runs;",
-    )?;
-    let mut put = tx.prepare("INSERT OR IGNORE INTO doomed_runs (id) VALUES (?1)")?;
-    for id in ids {
-        put.execute([id])?;
-    }
-    Ok(())
-}
-
-/// What removing the snapshots `ids` would free, the snapshots `hollow` holding nothing.
+/// A stored copy is freed when every version that uses it is held only by removed or
+/// hollow snapshots: one pass over the copies index with the snapshots' places in memory
+/// (`versions::orphans`), so removing 1 or 500 snapshots costs about the same.
 pub fn freed(db: &Db, ids: &[i64], hollow: &[i64]) -> Result<Freed> {
     let tx = db.conn().unchecked_transaction()?;
-    doom(&tx, ids)?;
-    fill_going(&tx, hollow)?;
-    let copies: Vec<FreedCopy> = {
-        let mut stmt = tx.prepare(
-            "SELECT g.id, k.content_id, c.size, g.snapshot_id,
-                    (SELECT p.path FROM entries e JOIN paths p ON p.id = e.path_id
-                     WHERE e.snapshot_id = g.snapshot_id AND e.copy_id = g.id LIMIT 1)
-             FROM temp.going g JOIN copies k ON k.id = g.id JOIN contents c ON c.id = k.content_id",
+    let going: std::collections::HashSet<i64> = ids.iter().chain(hollow).copied().collect();
+    let lines = versions::Lines::load(db, &going)?;
+    let doomed: std::collections::HashSet<i64> = ids.iter().copied().collect();
+    let mut copies = Vec::new();
+    {
+        let mut info = tx.prepare_cached(
+            "SELECT k.content_id, c.size FROM copies k JOIN contents c ON c.id = k.content_id
+             WHERE k.id = ?1",
         )?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok(FreedCopy {
-                    copy_id: r.get(0)?,
-                    content_id: r.get(1)?,
-                    size: r.get::<_, i64>(2)?.max(0) as u64,
-                    snapshot_id: r.get(3)?,
-                    path: r.get(4)?,
-                })
-            })?
-            .collect::<rusqlite::Result<_>>()?;
-        rows
-    };
+        let mut path = tx.prepare_cached(
+            "SELECT p.path FROM entries e JOIN paths p ON p.id = e.path_id
+             WHERE e.snapshot_id = ?1 AND e.copy_id = ?2 LIMIT 1",
+        )?;
+        for o in versions::orphans(db, &lines)? {
+            // A copy only hollow snapshots hold goes with the catalog rows, not with the
+            // removal of a folder: it is reported only with a removed snapshot.
+            if !doomed.contains(&o.snapshot_id) && !linked_by_doomed(&tx, o.copy_id, &doomed)? {
+                continue;
+            }
+            let (content_id, size): (i64, i64) =
+                info.query_row([o.copy_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            let snapshot_id = if doomed.contains(&o.snapshot_id) {
+                o.snapshot_id
+            } else {
+                first_doomed_linking(&tx, o.copy_id, &doomed)?.unwrap_or(o.snapshot_id)
+            };
+            copies.push(FreedCopy {
+                copy_id: o.copy_id,
+                content_id,
+                size: size.max(0) as u64,
+                snapshot_id,
+                path: path
+                    .query_row(params![snapshot_id, o.copy_id], |r| r.get(0))
+                    .unwrap_or_default(),
+            });
+        }
+    }
     let others = {
-        let mut stmt = tx.prepare(
-            // CROSS JOIN keeps this order: each removed run's entries by primary key,
-            // never a scan of every entry probing the (unanalysed) temp table.
-            "SELECT e.snapshot_id, p.path FROM temp.doomed_runs d
-             CROSS JOIN entries e ON e.snapshot_id = d.id JOIN paths p ON p.id = e.path_id
-             WHERE e.kind != 'file'",
+        let mut stmt = tx.prepare_cached(
+            "SELECT p.path FROM entries e JOIN paths p ON p.id = e.path_id
+             WHERE e.snapshot_id = ?1 AND e.kind != 'file'",
         )?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok(OtherEntry {
-                    snapshot_id: r.get(0)?,
-                    path: r.get(1)?,
-                })
-            })?
-            .collect::<rusqlite::Result<_>>()?;
-        rows
+        let mut others = Vec::new();
+        for &id in &doomed {
+            let rows = stmt.query_map([id], |r| r.get::<_, Vec<u8>>(0))?;
+            for path in rows {
+                others.push(OtherEntry {
+                    snapshot_id: id,
+                    path: path?,
+                });
+            }
+        }
+        others
     };
-    tx.execute_batch("DELETE FROM doomed_runs; DELETE FROM going;")?;
     tx.commit()?;
     Ok(Freed { copies, others })
 }
 
-/// Deletes the run `id`, its entries, and the stored copies and contents only it used,
-/// in one transaction.
+/// The removed snapshots that link stored copy `copy_id`, lowest id first.
+fn first_doomed_linking(
+    tx: &rusqlite::Transaction,
+    copy_id: i64,
+    doomed: &std::collections::HashSet<i64>,
+) -> Result<Option<i64>> {
+    let mut stmt = tx.prepare_cached("SELECT snapshot_id FROM entries WHERE copy_id = ?1")?;
+    let ids = stmt.query_map([copy_id], |r| r.get::<_, i64>(0))?;
+    let mut best: Option<i64> = None;
+    for id in ids {
+        let id = id?;
+        if doomed.contains(&id) {
+            best = Some(best.map_or(id, |b| b.min(id)));
+        }
+    }
+    Ok(best)
+}
+
+fn linked_by_doomed(
+    tx: &rusqlite::Transaction,
+    copy_id: i64,
+    doomed: &std::collections::HashSet<i64>,
+) -> Result<bool> {
+    Ok(first_doomed_linking(tx, copy_id, doomed)?.is_some())
+}
+
+/// Deletes the run `id`, the versions only it held, and the stored copies and contents
+/// only those used, in one transaction.
 pub fn delete_run(db: &Db, id: i64) -> Result<()> {
     let tx = db.conn().unchecked_transaction()?;
-    doom(&tx, &[id])?;
-    fill_going(&tx, &[])?;
-    tx.execute("DELETE FROM entries WHERE snapshot_id = ?1", [id])?;
+    let place = versions::place_of(db, id)?;
     tx.execute("DELETE FROM trimmed_entries WHERE snapshot_id = ?1", [id])?;
     tx.execute("DELETE FROM source_links WHERE snapshot_id = ?1", [id])?;
     tx.execute("DELETE FROM snapshot_runs WHERE id = ?1", [id])?;
-    tx.execute_batch(
-        "CREATE TEMP TABLE IF NOT EXISTS orphans (id INTEGER PRIMARY KEY);
-         DELETE FROM orphans;
-         INSERT OR IGNORE INTO orphans SELECT k.content_id FROM temp.going g JOIN copies k ON k.id = g.id;
-         DELETE FROM copies WHERE id IN (SELECT id FROM temp.going);
-         -- Only the contents of the copies just deleted can have lost their last copy.
-         DELETE FROM contents WHERE id IN (SELECT id FROM temp.orphans)
-             AND NOT EXISTS (SELECT 1 FROM copies k WHERE k.content_id = contents.id);
-         DELETE FROM orphans; DELETE FROM going; DELETE FROM doomed_runs;",
-    )?;
+    if let Some(place) = place {
+        let used = versions::drop_unheld(db, place.line, place.pos)?;
+        tx.execute_batch(
+            "CREATE TEMP TABLE IF NOT EXISTS going (id INTEGER PRIMARY KEY);
+             CREATE TEMP TABLE IF NOT EXISTS orphans (id INTEGER PRIMARY KEY);
+             DELETE FROM going; DELETE FROM orphans;",
+        )?;
+        {
+            let mut put = tx.prepare_cached(
+                "INSERT OR IGNORE INTO temp.going (id) SELECT ?1
+                 WHERE NOT EXISTS (SELECT 1 FROM versions WHERE copy_id = ?1)",
+            )?;
+            for copy in used {
+                put.execute([copy])?;
+            }
+        }
+        tx.execute_batch(
+            "INSERT OR IGNORE INTO orphans SELECT k.content_id FROM temp.going g JOIN copies k ON k.id = g.id;
+             DELETE FROM copies WHERE id IN (SELECT id FROM temp.going);
+             -- Only the contents of the copies just deleted can have lost their last copy.
+             DELETE FROM contents WHERE id IN (SELECT id FROM temp.orphans)
+                 AND NOT EXISTS (SELECT 1 FROM copies k WHERE k.content_id = contents.id);
+             DELETE FROM orphans; DELETE FROM going;",
+        )?;
+    }
     tx.commit()?;
     Ok(())
 }

@@ -47,22 +47,7 @@ pub struct ListRow {
 /// Snapshots (of `name`, or all), oldest first, with the bytes only each one holds.
 pub fn list(db: &Db, name: Option<&str>) -> Result<Vec<ListRow>> {
     let conn = db.conn();
-    let mut unique: HashMap<i64, i64> = HashMap::new();
-    {
-        let mut stmt = conn.prepare(
-            "SELECT u.snapshot_id, sum(c.size) FROM (
-                 SELECT copy_id, min(snapshot_id) AS snapshot_id FROM entries
-                 WHERE copy_id IS NOT NULL GROUP BY copy_id
-                 HAVING min(snapshot_id) = max(snapshot_id)
-             ) u
-             JOIN copies k ON k.id = u.copy_id JOIN contents c ON c.id = k.content_id
-             GROUP BY u.snapshot_id",
-        )?;
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
-            unique.insert(r.get(0)?, r.get(1)?);
-        }
-    }
+    let unique = super::versions::only_bytes(db)?;
     let mut damaged: HashMap<i64, i64> = HashMap::new();
     {
         let mut stmt = conn.prepare(

@@ -51,6 +51,9 @@ enum Row {
     },
     /// Not a row: commit what came before now (see `Writer::stored`).
     Commit,
+    /// The snapshot's entries are all sent: take out the paths it inherited from the run
+    /// before and did not record (`versions::close_unseen`).
+    CloseUnseen { snapshot_id: i64 },
 }
 
 /// When a row sent to the writer is in the catalog: once `Committed::rows` reaches it.
@@ -335,6 +338,13 @@ impl Writer {
         self.commit_now()
     }
 
+    /// Says that every entry of snapshot `snapshot_id` is sent: the paths the run before
+    /// had and this run did not record are taken out of it. Only for a run that walked
+    /// its whole source (a stopped run leaves the versions as they are).
+    pub fn close_unseen(&mut self, snapshot_id: i64) -> Result<()> {
+        self.send(Row::CloseUnseen { snapshot_id })
+    }
+
     /// Commits everything sent so far now (a stopping run keeps each file it finishes).
     pub fn commit_now(&mut self) -> Result<()> {
         self.unsaved_bytes = 0;
@@ -395,6 +405,9 @@ fn write_batches(
     let mut done = 0u64;
     let mut pending = 0usize;
     let mut since = Instant::now();
+    // The paths recorded so far, by snapshot.
+    let mut recorded: std::collections::HashMap<i64, super::versions::PathSet> =
+        std::collections::HashMap::new();
     let result = (|| -> Result<()> {
         for row in rx.into_iter().flatten() {
             let early = matches!(row, Row::Commit);
@@ -419,17 +432,24 @@ fn write_batches(
                     copy_id,
                     target,
                     seen,
-                } => record_entry(
-                    db,
-                    snapshot_id,
-                    path_id,
-                    &path,
-                    kind,
-                    &meta,
-                    copy_id,
-                    target.as_deref(),
-                    seen,
-                )?,
+                } => {
+                    let id = record_entry(
+                        db,
+                        snapshot_id,
+                        path_id,
+                        &path,
+                        kind,
+                        &meta,
+                        copy_id,
+                        target.as_deref(),
+                        seen,
+                    )?;
+                    recorded.entry(snapshot_id).or_default().insert(id);
+                }
+                Row::CloseUnseen { snapshot_id } => {
+                    let seen = recorded.remove(&snapshot_id).unwrap_or_default();
+                    super::versions::close_unseen(db, snapshot_id, &seen)?;
+                }
                 Row::SourceLink {
                     snapshot_id,
                     path_id,

@@ -25,5 +25,6 @@ mod status;
 mod time;
 mod upgrade;
 mod verify;
+mod versions;
 mod watch;
 mod xattrs;

@@ -1,7 +1,8 @@
 //! What changed between two snapshots: added, removed and changed paths (renames and
-//! moves found by content), and the paths whose metadata alone changed. Both snapshots'
-//! entries are read in path-id order and merged; only the entries that differ have
-//! their content and path looked up, so the cost is two range scans plus the changes.
+//! moves found by content), and the paths whose metadata alone changed. The entries each
+//! snapshot holds and the other does not are read in path-id order and merged
+//! (`catalog::diff::rows_apart`); only those have their content and path looked up, so
+//! two adjacent snapshots cost what changed between them.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -58,7 +59,10 @@ pub fn between(db: &Db, old: i64, new: i64) -> Result<Diff> {
 }
 
 fn compare(db: &Db, old: i64, new: i64) -> Result<Diff> {
-    let (old, new) = (catalog::rows(db, old)?, catalog::rows(db, new)?);
+    let (old, new) = (
+        catalog::rows_apart(db, old, new)?,
+        catalog::rows_apart(db, new, old)?,
+    );
     let split = split(&old, &new);
     let contents = catalog::contents(db, split.copies())?;
     let (drafts, meta) = classify(&split, &contents);

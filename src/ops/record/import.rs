@@ -202,6 +202,7 @@ impl Importer<'_> {
             copy_of.insert(ino, copy_id);
         }
         let mut lines: Vec<u8> = Vec::new();
+        let mut recorded = crate::catalog::versions::PathSet::default();
         for e in &scan.entries {
             let copy_id = if e.kind == Kind::File {
                 match copy_of.get(&e.ino) {
@@ -219,7 +220,7 @@ impl Importer<'_> {
                 }
             }
             let target = e.target.as_ref().map(|t| t.as_os_str().as_bytes());
-            record_entry(
+            let path_id = record_entry(
                 &tx,
                 row.id,
                 None,
@@ -230,7 +231,11 @@ impl Importer<'_> {
                 target,
                 None,
             )?;
+            recorded.insert(path_id);
         }
+        // The new row's place inherits the line's current versions: what the folder
+        // does not hold ends there.
+        crate::catalog::versions::close_unseen(&tx, row.id, &recorded)?;
         let failed = scan.problems.len() as u64
             + inodes
                 .values()

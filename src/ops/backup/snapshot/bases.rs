@@ -16,7 +16,7 @@ use std::sync::Arc;
 use anyhow::{anyhow, Result};
 
 use super::Previous;
-use crate::catalog::entries::{previous_entries, previous_in_path_order};
+use crate::catalog::entries::{own_entries, previous_in_path_order};
 use crate::catalog::Db;
 use crate::decide::PrevEntry;
 use crate::scan::Entry;
@@ -135,7 +135,7 @@ impl Bases {
             resumed_dirs: Vec::new(),
         };
         for (n, run) in resume.iter().enumerate() {
-            for (path, entry) in previous_entries(reads, run.run_id)? {
+            for (path, entry) in own_entries(reads, run.run_id)? {
                 bases.resumed.entry(path).or_insert((Arc::new(entry), n));
             }
             bases.resumed_dirs.push(Arc::from(run.dir.as_path()));

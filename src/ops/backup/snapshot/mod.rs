@@ -322,6 +322,7 @@ impl<'a> Run<'a> {
                 self.fail(dir, &format!("cannot set folder metadata: {e}"), progress);
             }
         }
+        self.writer.close_unseen(self.inp.snapshot.id)?;
         self.writer.finish()?;
         // What reading unverified copies showed: good ones serve from now on, damaged
         // ones never again (the writer is done, so nothing waits for its transaction).

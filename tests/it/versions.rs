@@ -1,0 +1,329 @@
+//! The catalog keeps a row per path version (V17, #33): a run writes only what changed or
+//! went, and every snapshot still reads back exactly its own tree through `entries` and
+//! the documented views, after changes, deletions, returns, kills, prunes and upgrades.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::downgrade_to_v16;
+use crate::common::*;
+
+/// What snapshot folder `snap` holds on disk: path -> (kind, size, mode).
+fn on_disk(snap: &Path) -> BTreeMap<Vec<u8>, (String, i64, String)> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut out = BTreeMap::new();
+    for e in walkdir::WalkDir::new(snap).min_depth(1) {
+        let e = e.unwrap();
+        let md = e.path().symlink_metadata().unwrap();
+        let rel = e.path().strip_prefix(snap).unwrap();
+        let kind = if md.is_dir() {
+            "dir"
+        } else if md.file_type().is_symlink() {
+            "symlink"
+        } else {
+            "file"
+        };
+        let size = if md.is_file() { md.len() as i64 } else { -1 };
+        out.insert(
+            rel.as_os_str().as_bytes().to_vec(),
+            (
+                kind.to_string(),
+                size,
+                format!("{:04o}", md.mode() & 0o7777),
+            ),
+        );
+    }
+    out
+}
+
+/// The catalog's rows of `snap` in the shape of `on_disk` (the top folder left out).
+fn in_catalog(env: &Env, snap: &Path) -> BTreeMap<Vec<u8>, (String, i64, String)> {
+    env.catalog_files(snap)
+        .into_iter()
+        .filter(|(p, _)| p.as_slice() != b".")
+        .map(|(p, (kind, size, mode, _))| {
+            let size = if kind == "file" { size } else { -1 };
+            (p, (kind, size, mode))
+        })
+        .collect()
+}
+
+fn assert_listings_match_disk(env: &Env) {
+    for snap in env.snapshots("src") {
+        assert_eq!(in_catalog(env, &snap), on_disk(&snap), "{}", snap.display());
+    }
+}
+
+fn versions(env: &Env) -> i64 {
+    env.sql_int("SELECT count(*) FROM versions")
+}
+
+#[test]
+fn a_run_in_which_nothing_changed_adds_no_catalog_row() {
+    let env = Env::new();
+    write_tree(&env, 4, 30, "v1");
+    settle();
+    env.backup();
+    let rows = versions(&env);
+    let pages = env.sql_int("PRAGMA page_count");
+    for _ in 0..3 {
+        env.backup();
+    }
+    assert_eq!(versions(&env), rows, "a no-change run wrote rows");
+    assert!(
+        env.sql_int("PRAGMA page_count") <= pages + 2,
+        "the catalog grew by more than a page or two"
+    );
+    assert_eq!(env.snapshots("src").len(), 4);
+    assert_listings_match_disk(&env);
+    // 4 folders, 120 files and the top folder, each one version for all four snapshots.
+    assert_eq!(rows, 4 + 120 + 1);
+    assert_eq!(env.sql_int("SELECT count(*) FROM entries"), 4 * rows);
+}
+
+#[test]
+fn changed_gone_and_returning_paths_leave_every_snapshot_its_own_listing() {
+    let env = Env::new();
+    env.write("a.txt", b"alpha");
+    env.write("b.txt", b"bravo");
+    env.write("keep/c.txt", b"charlie");
+    settle();
+    env.backup();
+    let before = versions(&env);
+    env.write("a.txt", b"alpha, longer now");
+    fs::remove_file(env.src.join("b.txt")).unwrap();
+    env.write("d.txt", b"delta");
+    env.backup();
+    // a.txt's new version, d.txt, and the top folder's (its mtime changed); b.txt's
+    // version ends; nothing else is written.
+    assert_eq!(versions(&env), before + 3);
+    env.write("a.txt", b"alpha");
+    env.write("b.txt", b"bravo");
+    fs::remove_dir_all(env.src.join("keep")).unwrap();
+    env.backup();
+    let snaps = env.snapshots("src");
+    assert_eq!(snaps.len(), 3);
+    assert_listings_match_disk(&env);
+    assert!(!snaps[1].join("b.txt").exists());
+    assert_eq!(fs::read(snaps[2].join("a.txt")).unwrap(), b"alpha");
+    let sql = "SELECT count(*) FROM files WHERE snapshot = ?1 AND path = 'b.txt'";
+    let count = |snap: &Path| -> i64 {
+        env.db()
+            .query_row(sql, [label(snap)], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(
+        (count(&snaps[0]), count(&snaps[1]), count(&snaps[2])),
+        (1, 0, 1)
+    );
+    assert_ok(&env.run(&["verify"]));
+}
+
+#[test]
+fn two_names_keep_their_own_versions() {
+    let env = Env::new();
+    env.write("a.txt", b"one");
+    let other = env.dir.path().join("other");
+    fs::create_dir_all(&other).unwrap();
+    fs::write(other.join("a.txt"), b"two, other name").unwrap();
+    env.backup();
+    assert_ok(&env.run(&["backup", other.to_str().unwrap()]));
+    fs::remove_file(other.join("a.txt")).unwrap();
+    assert_ok(&env.run(&["backup", other.to_str().unwrap()]));
+    env.backup();
+    assert_listings_match_disk(&env);
+    for snap in env.snapshots("other") {
+        assert_eq!(in_catalog(&env, &snap), on_disk(&snap));
+    }
+    assert_eq!(env.sql_int("SELECT count(*) FROM lines"), 2);
+}
+
+/// Starts a backup with SIGTERM at its default and stops it once its in-progress folder
+/// holds `entries` entries; true when it was stopped before it finished.
+fn stop_backup_part_way(env: &Env, entries: usize) -> bool {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_phlb"));
+    cmd.arg("--backup-root")
+        .arg(&env.root)
+        .args(["backup", env.src.to_str().unwrap()])
+        .current_dir(env.dir.path())
+        .env("HOME", env.dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    // SAFETY: signal() is async-signal-safe; the closure only calls it.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGTERM, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let stopped = loop {
+        let partial = fs::read_dir(env.root.join("src"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .find(|e| e.file_name().to_string_lossy().ends_with(".inprogress"));
+        let done = partial.map_or(0, |p| walkdir::WalkDir::new(p.path()).into_iter().count());
+        if done >= entries {
+            let running = child.try_wait().unwrap().is_none();
+            if running {
+                // SAFETY: kill with a valid signal number on our own child's pid.
+                unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+            }
+            break running;
+        }
+        if child.try_wait().unwrap().is_some() || Instant::now() > deadline {
+            break false;
+        }
+        std::thread::sleep(Duration::from_micros(300));
+    };
+    child.wait().unwrap();
+    stopped
+}
+
+#[test]
+fn a_run_stopped_after_changing_versions_leaves_every_complete_snapshot_as_it_was() {
+    let env = Env::new();
+    write_tree(&env, 6, 120, "v1");
+    let first = env.backup();
+    let listing = in_catalog(&env, &first);
+    write_tree(&env, 6, 120, "v2");
+    fs::remove_dir_all(env.src.join("d05")).unwrap();
+    // Stopped part-way, the run has ended versions and started new ones it never finished.
+    let mut tries = 0;
+    while !stop_backup_part_way(&env, 200) {
+        tries += 1;
+        assert!(
+            tries < 5,
+            "the run always finished before it could be stopped"
+        );
+        write_tree(&env, 6, 120, &format!("v2-{tries}"));
+    }
+    assert_eq!(env.snapshots("src").len(), 1);
+    assert_eq!(in_catalog(&env, &first), listing);
+    assert!(
+        env.sql_int("SELECT count(*) FROM snapshot_runs WHERE status = 'incomplete'") >= 1,
+        "no interrupted run recorded"
+    );
+    let second = env.backup();
+    assert_eq!(in_catalog(&env, &first), listing);
+    assert_eq!(in_catalog(&env, &second), on_disk(&second));
+    assert!(!second.join("d05").exists());
+    assert_ok(&env.run(&["verify"]));
+}
+
+#[test]
+fn pruning_a_middle_snapshot_keeps_its_neighbours_listings_and_drops_what_only_it_held() {
+    let env = Env::new();
+    env.write("a.txt", b"one");
+    env.write("b.txt", b"stays");
+    let s1 = env.backup();
+    env.write("a.txt", b"two, only in the middle");
+    let s2 = env.backup();
+    env.write("a.txt", b"three");
+    let s3 = env.backup();
+    let (l1, l3) = (in_catalog(&env, &s1), in_catalog(&env, &s3));
+    let middle = env.sql_int(
+        "SELECT count(*) FROM versions v JOIN copies k ON k.id = v.copy_id
+         JOIN contents c ON c.id = k.content_id WHERE c.size = 23",
+    );
+    assert_eq!(middle, 1);
+    assert_ok(&env.run(&["forget", &label(&s2)]));
+    assert!(!s2.exists());
+    assert_eq!(in_catalog(&env, &s1), l1);
+    assert_eq!(in_catalog(&env, &s3), l3);
+    assert_eq!(
+        env.sql_int("SELECT count(*) FROM contents WHERE size = 23"),
+        0,
+        "the content only the pruned snapshot held is still recorded"
+    );
+    // b.txt's one version still holds both neighbours.
+    assert_eq!(
+        env.sql_int(
+            "SELECT count(*) FROM versions v JOIN paths p ON p.id = v.path_id
+             WHERE CAST(p.path AS TEXT) = 'b.txt'"
+        ),
+        1
+    );
+    assert_ok(&env.run(&["verify"]));
+}
+
+#[test]
+fn a_v16_catalog_becomes_path_versions_with_every_snapshot_listing_kept() {
+    let env = Env::new();
+    env.write("a.txt", b"alpha");
+    env.write("b.txt", b"bravo");
+    env.write("sub/c.txt", b"charlie");
+    env.backup();
+    env.write("a.txt", b"alpha two");
+    fs::remove_file(env.src.join("b.txt")).unwrap();
+    env.backup();
+    env.write("b.txt", b"bravo");
+    env.backup();
+    let snaps = env.snapshots("src");
+    let before: Vec<_> = snaps.iter().map(|s| env.catalog_files(s)).collect();
+    downgrade_to_v16(&env);
+    let rows = env.sql_int("SELECT count(*) FROM entries");
+    assert_eq!(
+        env.sql_int("SELECT count(*) FROM sqlite_master WHERE name = 'versions'"),
+        0
+    );
+    // The first writer upgrades the catalog; this one adds a file.
+    env.write("d.txt", b"delta");
+    let fourth = env.backup();
+    assert_eq!(
+        env.sql_int("SELECT max(version) FROM refinery_schema_history"),
+        17
+    );
+    let after: Vec<_> = snaps.iter().map(|s| env.catalog_files(s)).collect();
+    assert_eq!(before, after);
+    let old_rows = env.sql_int(&format!(
+        "SELECT count(*) FROM entries WHERE snapshot_id IN (SELECT id FROM snapshot_runs ORDER BY id LIMIT {})",
+        snaps.len()
+    ));
+    assert_eq!(old_rows, rows);
+    assert!(versions(&env) < rows, "no two rows became one version");
+    // The new run linked the unchanged files and wrote only what changed.
+    assert_eq!(
+        fs::metadata(snaps[2].join("sub/c.txt")).unwrap().ino(),
+        fs::metadata(fourth.join("sub/c.txt")).unwrap().ino()
+    );
+    // Once every file's ctime is settled and recorded, a no-change run writes nothing.
+    settle();
+    env.backup();
+    let kept = versions(&env);
+    env.backup();
+    assert_eq!(
+        versions(&env),
+        kept,
+        "a no-change run after the upgrade wrote rows"
+    );
+    assert_listings_match_disk(&env);
+    assert_ok(&env.run(&["verify"]));
+}
+
+#[test]
+fn add_rebuilds_the_same_listings_from_the_snapshots_on_disk() {
+    let env = Env::new();
+    env.write("a.txt", b"alpha");
+    env.write("b.txt", b"bravo");
+    env.backup();
+    env.write("a.txt", b"alpha two");
+    fs::remove_file(env.src.join("b.txt")).unwrap();
+    env.backup();
+    env.write("b.txt", b"bravo");
+    env.backup();
+    let snaps = env.snapshots("src");
+    let before: Vec<_> = snaps.iter().map(|s| in_catalog(&env, s)).collect();
+    env.remove_catalog();
+    assert_ok(&env.run(&["add"]));
+    let after: Vec<_> = snaps.iter().map(|s| in_catalog(&env, s)).collect();
+    assert_eq!(before, after);
+    assert_listings_match_disk(&env);
+}
