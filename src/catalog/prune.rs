@@ -107,8 +107,11 @@ pub fn freed(db: &Db, ids: &[i64], hollow: &[i64]) -> Result<Freed> {
     }
     let others = {
         let mut stmt = tx.prepare_cached(
-            "SELECT p.path FROM entries e JOIN paths p ON p.id = e.path_id
-             WHERE e.snapshot_id = ?1 AND e.kind != 'file'",
+            "SELECT p.path FROM snapshot_runs s
+             CROSS JOIN versions v INDEXED BY versions_not_files
+                 ON v.line = s.line AND v.lo <= s.pos AND v.hi >= s.pos AND v.kind != 'file'
+             JOIN paths p ON p.id = v.path_id
+             WHERE s.id = ?1",
         )?;
         let mut others = Vec::new();
         for &id in &doomed {

@@ -99,26 +99,27 @@ pub fn snapshot(db: &Db, id: i64) -> Result<Option<SnapshotRow>> {
 }
 
 /// Bytes of the stored copies that only snapshot `id` links (what deleting it frees);
-/// one snapshot's share of what `list` computes for all. Each distinct copy of the
-/// snapshot is looked up once (before: once per entry, so 20,000 entries of one content
-/// took 20,000²), in each other snapshot by one seek of `entries_by_snapshot_copy` (no
-/// index leads with the copy: V5), other snapshots in the outer loop (`CROSS JOIN`):
-/// left to itself the planner ranged over `snapshot_id` alone, 570 ms for a copy of the
-/// newest of 100 snapshots × 100k identical files. A snapshot whose copies are all its
-/// own costs a seek per copy per other snapshot.
+/// one snapshot's share of what `list` computes for all. Only a version no other
+/// snapshot holds can make a copy only this one's (`versions::copies_alone_in`: what
+/// changed into it and out after it, a range of an index); each such copy is then
+/// checked against every other snapshot through the copies index.
 pub fn only_here(db: &Db, id: i64) -> Result<i64> {
-    Ok(db.conn().query_row(
-        "WITH u AS MATERIALIZED (
-             SELECT DISTINCT copy_id FROM entries
-             WHERE snapshot_id = ?1 AND copy_id IS NOT NULL)
-         SELECT coalesce(sum(c.size), 0) FROM u
-         JOIN copies k ON k.id = u.copy_id JOIN contents c ON c.id = k.content_id
-         WHERE NOT EXISTS (SELECT 1 FROM snapshot_runs r CROSS JOIN entries o
-                           WHERE r.id != ?1 AND o.snapshot_id = r.id
-                             AND o.copy_id = u.copy_id)",
-        [id],
-        |r| r.get(0),
-    )?)
+    let conn = db.conn();
+    let mut size = conn.prepare_cached(
+        "SELECT c.size FROM copies k JOIN contents c ON c.id = k.content_id
+         WHERE k.id = ?1 AND NOT EXISTS
+             (SELECT 1 FROM entries o WHERE o.copy_id = ?1 AND o.snapshot_id != ?2)",
+    )?;
+    let mut total = 0i64;
+    for copy in super::versions::copies_alone_in(db, id)? {
+        if let Some(n) = size
+            .query_row(params![copy, id], |r| r.get::<_, i64>(0))
+            .optional()?
+        {
+            total += n;
+        }
+    }
+    Ok(total)
 }
 
 /// One entry of a snapshot as the web UI shows it.

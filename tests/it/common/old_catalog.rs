@@ -45,7 +45,7 @@ pub const UNDO_V17: &str = "CREATE TABLE entries_v16 (
      DROP VIEW files; DROP VIEW duplicates; DROP VIEW damaged; DROP VIEW file_versions;
      DROP TRIGGER entries_insert; DROP TRIGGER entries_delete; DROP TRIGGER entries_update;
      DROP TRIGGER snapshot_runs_place;
-     DROP VIEW entries; DROP TABLE versions; DROP TABLE lines;
+     DROP VIEW entries; DROP INDEX versions_not_files; DROP TABLE versions; DROP TABLE lines;
      ALTER TABLE entries_v16 RENAME TO entries;
      CREATE INDEX entries_by_snapshot_copy ON entries (snapshot_id, copy_id);
      DROP INDEX snapshot_runs_by_place;
