@@ -48,16 +48,21 @@ TOKEN = "scale-bench-token-0123456789"
 
 
 def write_source(src, files):
+    """Writes the source; its files were last changed a year ago, as most files of a
+    real tree were (the changed runs give theirs the time of the change)."""
     folders = max(1, (files - DEEP) // PER_FOLDER)
+    old = time.time() - 365 * 86400
     n = 0
     for d in range(folders):
         folder = os.path.join(src, f"d{d:05}")
         os.makedirs(folder, exist_ok=True)
         for f in range(PER_FOLDER):
-            with open(os.path.join(folder, f"f{f:03}"), "wb") as out:
+            path = os.path.join(folder, f"f{f:03}")
+            with open(path, "wb") as out:
                 # One in ten empty; the rest 1..2 KiB, unique.
                 if f % 10:
                     out.write(f"{d}/{f}\n".encode() * (1 + (f * 7) % 120))
+            os.utime(path, (old, old))
             n += 1
     deep = src
     for level in range(DEEP):
@@ -346,7 +351,8 @@ def main():
         "list": timed(q("list"), o.reps),
         "ls (top of newest)": timed(q("ls", "src"), o.reps),
         "diff (adjacent)": timed(q("diff", f"src/{ts[a]}", f"src/{ts[b]}"), o.reps),
-        "find f123": timed(q("find", "f123"), o.reps),
+        "find d00001/f123 (one path)": timed(q("find", "d00001/f123"), o.reps),
+        "find f123 (a path in every folder)": timed(q("find", "f123"), o.reps),
         "history d00001/f011": timed(q("history", "d00001/f011"), o.reps),
         "status": timed(q("status"), o.reps),
         "prune --dry-run (remove 1)": timed(q("prune", "--dry-run", "--keep-last", keep_all_but_one), o.reps),

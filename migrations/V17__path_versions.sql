@@ -227,7 +227,8 @@ JOIN contents c ON c.id = k.content_id
 WHERE k.state = 'damaged';
 
 -- Every version of every path, once (not once per snapshot that holds it): `name` the
--- snapshot name, the path's metadata as `files` shows it, and which snapshots hold it
+-- snapshot name, the path's metadata as `files` shows it (`mtime_ns` as a number, for
+-- fast comparisons), and which snapshots hold it
 -- (`first_snapshot`, `last_snapshot` as NAME/TIMESTAMP in place order, `snapshots` how
 -- many; NULL and 0 for a version only an interrupted run started). Queries over "any
 -- snapshot" read this view, not `files`, whose rows repeat each version per snapshot.
@@ -246,6 +247,7 @@ SELECT l.name,
                      ELSE -((999999999 - v.mtime_ns) / 1000000000) END)) AS mtime,
        printf('%04o', v.mode) AS mode,
        lower(hex(c.hash)) AS hash,
+       CASE WHEN v.mtime_exact IS NULL THEN v.mtime_ns END AS mtime_ns,
        (SELECT s.name || '/' || s.timestamp FROM snapshot_runs s
         WHERE s.line = v.line AND s.pos >= v.lo AND s.pos <= v.hi AND s.status != 'incomplete'
         ORDER BY s.pos LIMIT 1) AS first_snapshot,

@@ -105,26 +105,13 @@ pub fn freed(db: &Db, ids: &[i64], hollow: &[i64]) -> Result<Freed> {
             });
         }
     }
-    let others = {
-        let mut stmt = tx.prepare_cached(
-            "SELECT p.path FROM snapshot_runs s
-             CROSS JOIN versions v INDEXED BY versions_not_files
-                 ON v.line = s.line AND v.lo <= s.pos AND v.hi >= s.pos AND v.kind != 'file'
-             JOIN paths p ON p.id = v.path_id
-             WHERE s.id = ?1",
-        )?;
-        let mut others = Vec::new();
-        for &id in &doomed {
-            let rows = stmt.query_map([id], |r| r.get::<_, Vec<u8>>(0))?;
-            for path in rows {
-                others.push(OtherEntry {
-                    snapshot_id: id,
-                    path: path?,
-                });
-            }
-        }
-        others
-    };
+    let mut others = Vec::new();
+    versions::going_non_files(db, &lines, &doomed, |snapshot_id, path| {
+        others.push(OtherEntry {
+            snapshot_id,
+            path: path.to_vec(),
+        })
+    })?;
     tx.commit()?;
     Ok(Freed { copies, others })
 }

@@ -256,6 +256,40 @@ pub struct Orphan {
     pub snapshot_id: i64,
 }
 
+/// The folders and symlinks of the snapshots marked going in `lines` (in `only`): each
+/// version read once, through the index of versions that are not files, with its path
+/// looked up once however many of those snapshots hold it. Yields (snapshot id, path).
+pub fn going_non_files(
+    db: &Db,
+    lines: &Lines,
+    only: &std::collections::HashSet<i64>,
+    mut each: impl FnMut(i64, &[u8]),
+) -> Result<()> {
+    let conn = db.conn();
+    let mut stmt = conn.prepare(
+        "SELECT v.line, v.lo, v.hi, p.path FROM versions v INDEXED BY versions_not_files
+         JOIN paths p ON p.id = v.path_id WHERE v.kind != 'file'",
+    )?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let (line, lo, hi): (i64, i64, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
+        let Some(l) = lines.0.get(&line) else {
+            continue;
+        };
+        let path = r.get_ref(3)?.as_blob()?;
+        let from = l.pos.partition_point(|&p| p < lo);
+        let to = l.pos.partition_point(|&p| p <= hi).max(from);
+        for i in from..to {
+            // An interrupted run holds only the versions it started.
+            let holds = l.whole[i] || l.pos[i] == lo;
+            if holds && only.contains(&l.id[i]) {
+                each(l.id[i], path);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The stored copies that no staying snapshot links once the snapshots marked going in
 /// `lines` are gone, each with one going snapshot that links it.
 pub fn orphans(db: &Db, lines: &Lines) -> Result<Vec<Orphan>> {
