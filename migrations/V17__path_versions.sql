@@ -79,9 +79,14 @@ GROUP BY g.line, g.path_id, g.kind, g.size, g.mtime_ns, g.mode, g.uid, g.gid, g.
 -- Which versions use a stored copy (prune, verify, the damaged view), which start or end
 -- at a place (a killed run's own rows, diff of two snapshots, removing a snapshot).
 -- (`size` rides along: a pass over the copies in this index reads no table row.)
+-- The two by place are partial, so only a query that says `lo >= 0` or
+-- `hi < 9223372036854775807` can use them: a snapshot's listing through `entries` then
+-- reads the primary key in order, where either index would cost a second seek into the
+-- table for every row (the ten largest files of the newest of 1,000 snapshots of a
+-- million files: 8.1 s against 0.33 s).
 CREATE INDEX versions_by_copy ON versions (copy_id, line, lo, hi, size) WHERE copy_id IS NOT NULL;
-CREATE INDEX versions_by_start ON versions (line, lo);
-CREATE INDEX versions_by_end ON versions (line, hi);
+CREATE INDEX versions_by_start ON versions (line, lo) WHERE lo >= 0;
+CREATE INDEX versions_by_end ON versions (line, hi) WHERE hi < 9223372036854775807;
 -- Folders and symlinks: what removing a snapshot frees besides stored copies reads these
 -- alone (a few per thousand files), not every version of the line.
 CREATE INDEX versions_not_files ON versions (line, lo) WHERE kind != 'file';

@@ -58,10 +58,17 @@ pub fn rows_apart(db: &Db, snapshot_id: i64, other: i64) -> Result<Vec<Row>> {
     }
     // Holding place a and not b: ends before b when a is earlier, starts after b when
     // a is later.
+    // (The indexes are partial: each query says the term that lets it use its index.)
     let (index, range) = if a.pos <= b.pos {
-        ("versions_by_end", "hi >= ?2 AND hi < ?3 AND lo <= ?2")
+        (
+            "versions_by_end",
+            "hi >= ?2 AND hi < ?3 AND lo <= ?2 AND hi < 9223372036854775807",
+        )
     } else {
-        ("versions_by_start", "lo > ?3 AND lo <= ?2 AND hi >= ?2")
+        (
+            "versions_by_start",
+            "lo > ?3 AND lo <= ?2 AND hi >= ?2 AND lo >= 0",
+        )
     };
     let mut got = read_rows(
         db,

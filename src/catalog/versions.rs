@@ -320,9 +320,9 @@ pub fn only_bytes(db: &Db) -> Result<HashMap<i64, i64>> {
 
 /// Which versions of `line` hold place `pos` and no other snapshot row's place: those
 /// that start after the row before it and end before the row after it (a current
-/// version never ends, so only when no row comes after). Returns the index to walk (the
-/// one whose range is bounded on both sides) and the condition, with `?1` the line and
-/// `?2` the place.
+/// version never ends, so only when no row comes after). Returns which index to walk
+/// (`INDEXED BY` the one whose range is bounded on both sides) and the condition, with
+/// `?1` the line and `?2` the place.
 fn alone_at(db: &Db, line: i64, pos: i64) -> Result<(&'static str, String)> {
     let conn = db.conn();
     let before: Option<i64> = conn.query_row(
@@ -335,20 +335,22 @@ fn alone_at(db: &Db, line: i64, pos: i64) -> Result<(&'static str, String)> {
         params![line, pos],
         |r| r.get(0),
     )?;
-    let (index, mut bounds) = match before {
-        Some(b) => (
-            "versions_by_start",
-            format!("line = ?1 AND lo > {b} AND lo <= ?2 AND hi >= ?2"),
+    // The indexes by place are partial (V17): each query says the term that lets it use
+    // its index. A line's only row has neither neighbour: every version it holds.
+    Ok(match (before, after) {
+        (Some(b), after) => (
+            "INDEXED BY versions_by_start",
+            format!(
+                "line = ?1 AND lo > {b} AND lo <= ?2 AND hi >= ?2 AND lo >= 0{}",
+                after.map_or(String::new(), |a| format!(" AND hi < {a}"))
+            ),
         ),
-        None => (
-            "versions_by_end",
-            "line = ?1 AND lo <= ?2 AND hi >= ?2".to_string(),
+        (None, Some(a)) => (
+            "INDEXED BY versions_by_end",
+            format!("line = ?1 AND lo <= ?2 AND hi >= ?2 AND hi < {a} AND hi < {OPEN}"),
         ),
-    };
-    if let Some(a) = after {
-        bounds += &format!(" AND hi < {a}");
-    }
-    Ok((index, bounds))
+        (None, None) => ("", "line = ?1 AND lo <= ?2 AND hi >= ?2".to_string()),
+    })
 }
 
 /// Deletes the versions of `line` that no snapshot row holds any more, after the row
@@ -359,13 +361,13 @@ pub fn drop_unheld(db: &Db, line: i64, pos: i64) -> Result<Vec<i64>> {
     let conn = db.conn();
     let copies: Vec<i64> = conn
         .prepare(&format!(
-            "SELECT DISTINCT copy_id FROM versions INDEXED BY {index}
+            "SELECT DISTINCT copy_id FROM versions {index}
              WHERE {bounds} AND copy_id IS NOT NULL"
         ))?
         .query_map(params![line, pos], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     conn.execute(
-        &format!("DELETE FROM versions INDEXED BY {index} WHERE {bounds}"),
+        &format!("DELETE FROM versions {index} WHERE {bounds}"),
         params![line, pos],
     )?;
     Ok(copies)
@@ -381,7 +383,7 @@ pub fn copies_alone_in(db: &Db, id: i64) -> Result<Vec<i64>> {
     Ok(db
         .conn()
         .prepare(&format!(
-            "SELECT DISTINCT copy_id FROM versions INDEXED BY {index}
+            "SELECT DISTINCT copy_id FROM versions {index}
              WHERE {bounds} AND copy_id IS NOT NULL"
         ))?
         .query_map(params![place.line, place.pos], |r| r.get(0))?
