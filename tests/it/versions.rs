@@ -327,3 +327,96 @@ fn add_rebuilds_the_same_listings_from_the_snapshots_on_disk() {
     assert_eq!(before, after);
     assert_listings_match_disk(&env);
 }
+
+#[test]
+fn the_views_over_versions_answer_as_the_rows_of_every_snapshot_would() {
+    let env = Env::new();
+    env.write("a.txt", b"same bytes");
+    env.write("b.txt", b"same bytes");
+    env.write("c.txt", b"one");
+    let s1 = env.backup();
+    env.write("c.txt", b"two, longer");
+    let s2 = env.backup();
+    env.write("d.txt", b"three");
+    let s3 = env.backup();
+    let db = env.db();
+    // duplicates: one content under a.txt and b.txt, counted once however many
+    // snapshots hold them; c.txt's two versions are two contents of one path.
+    let dups: Vec<(i64, String)> = db
+        .prepare("SELECT copies, paths FROM duplicates")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(dups.len(), 1, "{dups:?}");
+    assert_eq!(dups[0].0, 2);
+    let mut paths: Vec<&str> = dups[0].1.split(',').collect();
+    paths.sort();
+    assert_eq!(paths, ["a.txt", "b.txt"]);
+    // file_versions: c.txt once per version, with the snapshots that hold it.
+    let versions: Vec<(i64, String, String, i64)> = db
+        .prepare(
+            "SELECT size, first_snapshot, last_snapshot, snapshots FROM file_versions
+             WHERE path = 'c.txt' ORDER BY first_snapshot",
+        )
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        versions,
+        [
+            (3, label(&s1), label(&s1), 1),
+            (11, label(&s2), label(&s3), 2)
+        ]
+    );
+    let a: i64 = db
+        .query_row(
+            "SELECT snapshots FROM file_versions WHERE path = 'a.txt'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(a, 3);
+}
+
+#[test]
+fn every_example_query_of_the_catalog_docs_runs() {
+    let env = Env::new();
+    env.write("notes/todo.txt", b"buy milk");
+    env.write("dup1", b"same");
+    env.write("dup2", b"same");
+    env.backup();
+    env.write("notes/todo.txt", b"buy milk and bread");
+    env.backup();
+    let doc = fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/catalog.md")).unwrap();
+    let block = doc
+        .split("```sql")
+        .nth(1)
+        .unwrap()
+        .split("```")
+        .next()
+        .unwrap();
+    let text: String = block
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("--"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let queries: Vec<&str> = text
+        .split(';')
+        .map(str::trim)
+        .filter(|q| !q.is_empty())
+        .collect();
+    assert_eq!(queries.len(), 7);
+    for q in queries {
+        let q = q.replace("'Documents'", "'src'");
+        let out = env.run(&["sql", "--format", "csv", &q]);
+        assert_ok(&out);
+        if q.contains("notes/todo.txt") {
+            // Both versions of the file, first seen in order.
+            assert_eq!(stdout(&out).lines().count(), 3, "{}", stdout(&out));
+        }
+    }
+}
