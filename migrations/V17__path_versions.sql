@@ -114,11 +114,13 @@ BEGIN
 END;
 
 -- Taking a path out of a snapshot splits its version around the snapshot's place: the
--- part before stays, the part after stays as a version of its own (unless the version is
--- current and the place is the line's last: then it just ends). `+hi` keeps SQLite on
--- the primary key (line, path, lo): SQLite 3.40 (Debian's, Python's) would otherwise
--- walk the index of where versions end, every current version of the line (45 ms a
--- path at a million), and a trigger cannot say INDEXED BY.
+-- part before and the part after each stay as a version of their own while some
+-- snapshot row holds them (a part no row holds, say between snapshots since forgotten,
+-- or after the line's last row, goes: nothing could read it, and it would keep its
+-- stored copy's row alive). `+hi` keeps SQLite on the primary key (line, path, lo):
+-- SQLite 3.40 (Debian's, Python's) would otherwise walk the index of where versions
+-- end, every current version of the line (45 ms a path at a million), and a trigger
+-- cannot say INDEXED BY.
 CREATE TRIGGER entries_delete INSTEAD OF DELETE ON entries
 BEGIN
     INSERT INTO versions (line, path_id, lo, hi, kind, size, mtime_ns, mode, uid, gid,
@@ -127,14 +129,23 @@ BEGIN
            v.gid, v.copy_id, v.target, v.mtime_exact, v.xattr_set_id, v.src_ino,
            v.src_ctime_ns
     FROM snapshot_runs s
-    JOIN lines l ON l.id = s.line
     JOIN versions v ON v.line = s.line AND v.path_id = OLD.path_id AND v.lo <= s.pos
                        AND +v.hi > s.pos
-    WHERE s.id = OLD.snapshot_id AND (v.hi < 9223372036854775807 OR s.pos < l.last_pos);
+    WHERE s.id = OLD.snapshot_id
+      AND EXISTS (SELECT 1 FROM snapshot_runs r
+                  WHERE r.line = s.line AND r.pos > s.pos AND r.pos <= v.hi);
     DELETE FROM versions
     WHERE line = (SELECT line FROM snapshot_runs WHERE id = OLD.snapshot_id)
       AND path_id = OLD.path_id
       AND lo = (SELECT pos FROM snapshot_runs WHERE id = OLD.snapshot_id);
+    DELETE FROM versions
+    WHERE line = (SELECT line FROM snapshot_runs WHERE id = OLD.snapshot_id)
+      AND path_id = OLD.path_id
+      AND lo < (SELECT pos FROM snapshot_runs WHERE id = OLD.snapshot_id)
+      AND +hi >= (SELECT pos FROM snapshot_runs WHERE id = OLD.snapshot_id)
+      AND NOT EXISTS (SELECT 1 FROM snapshot_runs r
+                      WHERE r.line = versions.line AND r.pos >= versions.lo
+                        AND r.pos < (SELECT pos FROM snapshot_runs WHERE id = OLD.snapshot_id));
     UPDATE versions SET hi = (SELECT pos FROM snapshot_runs WHERE id = OLD.snapshot_id) - 1
     WHERE line = (SELECT line FROM snapshot_runs WHERE id = OLD.snapshot_id)
       AND path_id = OLD.path_id

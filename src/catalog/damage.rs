@@ -141,7 +141,7 @@ pub fn drop_if_unused(db: &Db, copy_id: i64) -> Result<()> {
     let conn = db.conn();
     conn.execute(
         "DELETE FROM copies WHERE id = ?1 AND NOT EXISTS
-         (SELECT 1 FROM entries WHERE copy_id = ?1)",
+         (SELECT 1 FROM versions WHERE copy_id = ?1)",
         [copy_id],
     )?;
     Ok(())

@@ -121,7 +121,7 @@ pub fn record(db: &Db, snapshot_id: i64, olds: &[Old], now: &str) -> Result<()> 
     {
         let mut unused = tx.prepare_cached(
             "DELETE FROM copies WHERE id = ?1 AND NOT EXISTS
-             (SELECT 1 FROM entries WHERE copy_id = ?1) RETURNING content_id",
+             (SELECT 1 FROM versions WHERE copy_id = ?1) RETURNING content_id",
         )?;
         let mut orphan = tx.prepare_cached(
             "DELETE FROM contents WHERE id = ?1 AND NOT EXISTS

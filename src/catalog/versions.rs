@@ -469,7 +469,7 @@ mod tests {
             "entries_delete",
             &[("OLD.snapshot_id", "2"), ("OLD.path_id", "60")],
         );
-        assert_eq!(plans.len(), 3);
+        assert_eq!(plans.len(), 4);
         for plan in &plans {
             assert!(
                 !plan.contains("versions_by_") && !plan.contains("SCAN"),

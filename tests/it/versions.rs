@@ -420,3 +420,44 @@ fn every_example_query_of_the_catalog_docs_runs() {
         }
     }
 }
+
+#[test]
+fn keep_versions_after_a_forgotten_snapshot_trims_catalog_and_disk_together() {
+    // Regression (attack round): taking an old version out of a snapshot split its
+    // version around the snapshot's place and kept the part between it and the next
+    // snapshot even when no snapshot held that part (a forgotten one had): that part
+    // kept the old copy's row alive, the trim's delete of it failed on the foreign key
+    // (exit 2), and the snapshot had lost its row while its folder kept the file.
+    let env = Env::new();
+    env.write("a", b"1\n");
+    for _ in 0..3 {
+        env.backup();
+    }
+    env.write("a", b"22\n");
+    env.backup();
+    let snaps = env.snapshots("src");
+    assert_ok(&env.run(&["forget", &label(&snaps[1])]));
+    assert_ok(&env.run(&["prune", "--keep-versions", "1", "--keep-last", "100"]));
+    let left = env.snapshots("src");
+    assert_eq!(left.len(), 3);
+    assert_listings_match_disk(&env);
+    assert!(
+        !left[0].join("a").exists(),
+        "the old version is still on disk"
+    );
+    assert_eq!(fs::read(left[2].join("a")).unwrap(), b"22\n");
+    assert_eq!(
+        env.sql_int(
+            "SELECT count(*) FROM versions v WHERE NOT EXISTS (SELECT 1 FROM snapshot_runs s
+             WHERE s.line = v.line AND s.pos BETWEEN v.lo AND v.hi)"
+        ),
+        0,
+        "a version no snapshot holds"
+    );
+    // And again: nothing left over makes the next trim fail.
+    env.write("a", b"333\n");
+    env.backup();
+    assert_ok(&env.run(&["prune", "--keep-versions", "1", "--keep-last", "100"]));
+    assert_listings_match_disk(&env);
+    assert_ok(&env.run(&["verify"]));
+}
