@@ -58,7 +58,8 @@ pub fn rows_apart(db: &Db, snapshot_id: i64, other: i64) -> Result<Vec<Row>> {
     }
     // Holding place a and not b: ends before b when a is earlier, starts after b when
     // a is later.
-    // (The indexes are partial: each query says the term that lets it use its index.)
+    // (The indexes are partial: each query says the term that lets it use its index;
+    // `lo > b` with b a place, at least 1, implies `lo > 1`.)
     let (index, range) = if a.pos <= b.pos {
         (
             "versions_by_end",
@@ -67,7 +68,7 @@ pub fn rows_apart(db: &Db, snapshot_id: i64, other: i64) -> Result<Vec<Row>> {
     } else {
         (
             "versions_by_start",
-            "lo > ?3 AND lo <= ?2 AND hi >= ?2 AND lo >= 0",
+            "lo > ?3 AND lo <= ?2 AND hi >= ?2 AND lo > 1",
         )
     };
     let mut got = read_rows(

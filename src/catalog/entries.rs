@@ -34,7 +34,7 @@ fn own_sql() -> String {
     format!(
         "SELECT {PREVIOUS_COLUMNS}
          FROM snapshot_runs s
-         JOIN versions e ON e.line = s.line AND e.lo = s.pos AND e.lo >= 0
+         JOIN versions e ON e.line = s.line AND e.lo = s.pos
          JOIN paths p ON p.id = e.path_id
          JOIN copies k ON k.id = e.copy_id
          JOIN contents c ON c.id = k.content_id

@@ -341,7 +341,7 @@ fn alone_at(db: &Db, line: i64, pos: i64) -> Result<(&'static str, String)> {
         (Some(b), after) => (
             "INDEXED BY versions_by_start",
             format!(
-                "line = ?1 AND lo > {b} AND lo <= ?2 AND hi >= ?2 AND lo >= 0{}",
+                "line = ?1 AND lo > {b} AND lo <= ?2 AND hi >= ?2 AND lo > 1{}",
                 after.map_or(String::new(), |a| format!(" AND hi < {a}"))
             ),
         ),
