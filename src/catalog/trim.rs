@@ -25,43 +25,134 @@ pub struct Old {
 /// `keep` newest distinct contents of their path (newest: by the newest snapshot holding
 /// it, snapshots ordered by their time), leaving out the snapshots `skip` (about to be
 /// removed). The newest snapshot's entries never are.
+///
+/// Read from the versions of the name's line, each once with the snapshots that hold it
+/// (their newest by a range-maximum table over the places), not from every snapshot's
+/// rows: a thousand snapshots of a million files are two million versions, not a
+/// billion rows.
 pub fn older_versions(db: &Db, name: &str, keep: u32, skip: &[i64]) -> Result<Vec<Old>> {
-    let skip = serde_json::to_string(skip)?;
-    let mut stmt = db.conn().prepare(
-        "WITH runs AS (
-             SELECT id, row_number() OVER (ORDER BY sequence, instant_ns, id) AS rank
-             FROM snapshot_runs WHERE name = ?1 AND status = 'complete'
-             AND id NOT IN (SELECT value FROM json_each(?3))),
-         seen AS (
-             SELECT e.snapshot_id, e.path_id, e.copy_id, k.content_id, r.rank
-             FROM runs r CROSS JOIN entries e ON e.snapshot_id = r.id
-             JOIN copies k ON k.id = e.copy_id
-             WHERE e.kind = 'file'),
-         versions AS (
-             SELECT path_id, content_id,
-                    row_number() OVER (PARTITION BY path_id ORDER BY max(rank) DESC) AS age
-             FROM seen GROUP BY path_id, content_id)
-         SELECT s.snapshot_id, s.path_id, p.path, s.copy_id, s.content_id, c.size
-         FROM seen s
-         JOIN versions v ON v.path_id = s.path_id AND v.content_id = s.content_id
-         JOIN paths p ON p.id = s.path_id
-         JOIN contents c ON c.id = s.content_id
-         WHERE v.age > ?2
-         ORDER BY s.snapshot_id, p.path",
+    let conn = db.conn();
+    // The complete snapshots that count, by place, with their rank in time order.
+    let mut runs: Vec<(i64, i64, i64)> = Vec::new(); // (place, id, rank)
+    let mut line: Option<i64> = None;
+    {
+        let mut stmt = conn.prepare(&format!(
+            "SELECT pos, id, line FROM snapshot_runs WHERE name = ?1 AND status = 'complete'
+             ORDER BY {}",
+            super::snapshots::OLDEST_FIRST
+        ))?;
+        let mut rows = stmt.query([name])?;
+        let mut rank = 0i64;
+        while let Some(r) = rows.next()? {
+            let (pos, id, l): (i64, i64, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
+            if skip.contains(&id) {
+                continue;
+            }
+            rank += 1;
+            runs.push((pos, id, rank));
+            line = Some(l);
+        }
+    }
+    let Some(line) = line else {
+        return Ok(Vec::new());
+    };
+    runs.sort_unstable();
+    let newest = RangeMax::new(runs.iter().map(|r| r.2).collect());
+    let held = |lo: i64, hi: i64| {
+        let from = runs.partition_point(|r| r.0 < lo);
+        let to = runs.partition_point(|r| r.0 <= hi).max(from);
+        (from, to)
+    };
+    let mut out = Vec::new();
+    let mut stmt = conn.prepare(
+        "SELECT v.path_id, v.lo, v.hi, v.copy_id, k.content_id, c.size
+         FROM versions v JOIN copies k ON k.id = v.copy_id JOIN contents c ON c.id = k.content_id
+         WHERE v.line = ?1 AND v.kind = 'file' ORDER BY v.path_id, v.lo",
     )?;
-    let rows = stmt
-        .query_map(params![name, keep, skip], |r| {
-            Ok(Old {
-                snapshot_id: r.get(0)?,
-                path_id: r.get(1)?,
-                path: r.get(2)?,
-                copy_id: r.get(3)?,
-                content_id: r.get(4)?,
-                size: r.get::<_, i64>(5)?.max(0) as u64,
-            })
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(rows)
+    let mut path_of = conn.prepare_cached("SELECT path FROM paths WHERE id = ?1")?;
+    let mut rows = stmt.query([line])?;
+    // One path's versions at a time: (range of runs, copy, content, size).
+    let mut current: Option<i64> = None;
+    let mut group: Vec<((usize, usize), i64, i64, i64)> = Vec::new();
+    let mut settle =
+        |path_id: i64, group: &mut Vec<((usize, usize), i64, i64, i64)>| -> Result<()> {
+            // Each content's newest holder; the `keep` newest contents stay.
+            let mut contents: HashMap<i64, i64> = HashMap::new();
+            for ((from, to), _, content, _) in group.iter() {
+                if let Some(rank) = newest.max(*from, *to) {
+                    let e = contents.entry(*content).or_insert(rank);
+                    *e = (*e).max(rank);
+                }
+            }
+            let mut order: Vec<(i64, i64)> = contents.iter().map(|(c, r)| (*r, *c)).collect();
+            order.sort_unstable_by(|a, b| b.cmp(a));
+            let old: HashSet<i64> = order.iter().skip(keep as usize).map(|(_, c)| *c).collect();
+            if !old.is_empty() {
+                let path: Vec<u8> = path_of.query_row([path_id], |r| r.get(0))?;
+                for ((from, to), copy, content, size) in group.iter() {
+                    if old.contains(content) {
+                        for run in &runs[*from..*to] {
+                            out.push(Old {
+                                snapshot_id: run.1,
+                                path_id,
+                                path: path.clone(),
+                                copy_id: *copy,
+                                content_id: *content,
+                                size: (*size).max(0) as u64,
+                            });
+                        }
+                    }
+                }
+            }
+            group.clear();
+            Ok(())
+        };
+    while let Some(r) = rows.next()? {
+        let path_id: i64 = r.get(0)?;
+        if current.is_some_and(|c| c != path_id) {
+            settle(current.unwrap_or_default(), &mut group)?;
+        }
+        current = Some(path_id);
+        group.push((held(r.get(1)?, r.get(2)?), r.get(3)?, r.get(4)?, r.get(5)?));
+    }
+    if let Some(c) = current {
+        settle(c, &mut group)?;
+    }
+    out.sort_by(|a, b| {
+        a.snapshot_id
+            .cmp(&b.snapshot_id)
+            .then_with(|| a.path.cmp(&b.path))
+    });
+    Ok(out)
+}
+
+/// The largest of `v[from..to]` in constant time (a sparse table: the maximum of each
+/// run of 2^k values).
+struct RangeMax(Vec<Vec<i64>>);
+
+impl RangeMax {
+    fn new(v: Vec<i64>) -> RangeMax {
+        let mut levels = vec![v];
+        let mut width = 1;
+        while width * 2 <= levels[0].len() {
+            let prev = &levels[levels.len() - 1];
+            let next: Vec<i64> = (0..prev.len() - width)
+                .map(|i| prev[i].max(prev[i + width]))
+                .collect();
+            levels.push(next);
+            width *= 2;
+        }
+        RangeMax(levels)
+    }
+
+    fn max(&self, from: usize, to: usize) -> Option<i64> {
+        if to <= from {
+            return None;
+        }
+        let k = (usize::BITS - 1 - (to - from).leading_zeros()) as usize;
+        let level = &self.0[k];
+        Some(level[from].max(level[to - (1 << k)]))
+    }
 }
 
 /// Of the stored copies `olds` link, those whose every entry is among `olds` or in the
@@ -197,4 +288,23 @@ pub fn trimmed_paths(db: &Db, snapshot_id: i64) -> Result<HashMap<Vec<u8>, Strin
         .query_map([snapshot_id], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RangeMax;
+
+    #[test]
+    fn the_range_maximum_is_the_largest_of_every_range() {
+        for n in [0usize, 1, 2, 3, 7, 8, 9, 33] {
+            let v: Vec<i64> = (0..n as i64).map(|i| (i * 7919) % 31 - 15).collect();
+            let t = RangeMax::new(v.clone());
+            for from in 0..=n {
+                for to in 0..=n {
+                    let want = v.get(from..to).and_then(|s| s.iter().max().copied());
+                    assert_eq!(t.max(from, to), want, "n {n} [{from}, {to})");
+                }
+            }
+        }
+    }
 }
