@@ -68,7 +68,21 @@ pub fn record_entry(
         }
     };
     let (mtime_ns, mtime_exact) = super::mtime::to_columns(meta.mtime_ns);
-    let row = params![
+    // The two cases of nearly every row a run writes, straight on `versions`: the path's
+    // version already holds this row (an unchanged file: nothing to write), or no
+    // version of it holds this place and the place is its line's last (a new file: one
+    // current version). Every other case goes through the view's trigger, the one rule
+    // for ending and splitting versions. (Through the trigger alone a new file cost a
+    // view query and two joins: 42k new files/s on the writer thread against 112k.)
+    let (line, pos, last): (i64, i64, i64) = conn
+        .prepare_cached(
+            "SELECT s.line, s.pos, l.last_pos FROM snapshot_runs s JOIN lines l ON l.id = s.line
+             WHERE s.id = ?1",
+        )?
+        .query_row([snapshot_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    // One set of values for the three statements: ?1..?14 the row as `entries` takes it,
+    // ?15 the place, ?16 the line.
+    let values = params![
         snapshot_id,
         path_id,
         kind,
@@ -83,19 +97,9 @@ pub fn record_entry(
         meta.xattrs,
         seen.map(|s| s.ino as i64),
         seen.and_then(|s| s.ctime_ns),
+        pos,
+        line
     ];
-    // The two cases of nearly every row a run writes, straight on `versions`: the path's
-    // version already holds this row (an unchanged file: nothing to write), or no
-    // version of it holds this place and the place is its line's last (a new file: one
-    // current version). Every other case goes through the view's trigger, the one rule
-    // for ending and splitting versions. (Through the trigger alone a new file cost a
-    // view query and two joins: 42k new files/s on the writer thread against 112k.)
-    let (line, pos, last): (i64, i64, i64) = conn
-        .prepare_cached(
-            "SELECT s.line, s.pos, l.last_pos FROM snapshot_runs s JOIN lines l ON l.id = s.line
-             WHERE s.id = ?1",
-        )?
-        .query_row([snapshot_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
     // The version with the greatest start at or before the place: the only one that can
     // hold it (a path's versions never overlap), found walking the primary key back.
     let held: Option<(bool, bool)> = conn
@@ -108,59 +112,18 @@ pub fn record_entry(
              FROM versions WHERE line = ?16 AND path_id = ?2 AND lo <= ?15
              ORDER BY lo DESC LIMIT 1",
         )?
-        .query_row(
-            params![
-                snapshot_id,
-                path_id,
-                kind,
-                meta.size as i64,
-                mtime_ns,
-                meta.mode,
-                meta.uid,
-                meta.gid,
-                copy_id,
-                target,
-                mtime_exact,
-                meta.xattrs,
-                seen.map(|s| s.ino as i64),
-                seen.and_then(|s| s.ctime_ns),
-                pos,
-                line
-            ],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+        .query_row(values, |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
-    let found = Some((
-        held.is_some_and(|h| h.0),
-        held.is_some_and(|h| h.1),
-        pos >= last,
-    ));
-    match found {
-        Some((true, true, _)) => {}
-        Some((false, _, true)) => {
+    match (held, pos >= last) {
+        (Some((true, true)), _) => {}
+        (None | Some((false, _)), true) => {
             conn.prepare_cached(
                 "INSERT INTO versions (line, path_id, lo, hi, kind, size, mtime_ns, mode, uid,
                      gid, copy_id, target, mtime_exact, xattr_set_id, src_ino, src_ctime_ns)
-                 VALUES (?1, ?2, ?15, 9223372036854775807, ?3, ?4, ?5, ?6, ?7, ?8, ?9,
+                 VALUES (?16, ?2, ?15, 9223372036854775807, ?3, ?4, ?5, ?6, ?7, ?8, ?9,
                          ?10, ?11, nullif(?12, 0), ?13, ?14)",
             )?
-            .execute(params![
-                line,
-                path_id,
-                kind,
-                meta.size as i64,
-                mtime_ns,
-                meta.mode,
-                meta.uid,
-                meta.gid,
-                copy_id,
-                target,
-                mtime_exact,
-                meta.xattrs,
-                seen.map(|s| s.ino as i64),
-                seen.and_then(|s| s.ctime_ns),
-                pos
-            ])?;
+            .execute(values)?;
         }
         _ => {
             conn.prepare_cached(
@@ -169,7 +132,7 @@ pub fn record_entry(
                   mtime_exact, xattr_set_id, src_ino, src_ctime_ns)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, nullif(?12, 0), ?13, ?14)",
             )?
-            .execute(row)?;
+            .execute(&values[..14])?;
         }
     }
     Ok(path_id)

@@ -13,32 +13,21 @@ use std::time::{Duration, Instant};
 use crate::common::downgrade_to_v16;
 use crate::common::*;
 
-/// What snapshot folder `snap` holds on disk: path -> (kind, size, mode).
+/// What snapshot folder `snap` holds on disk (`tree`, the top folder left out): path ->
+/// (kind, size of a file or -1, mode).
 fn on_disk(snap: &Path) -> BTreeMap<Vec<u8>, (String, i64, String)> {
-    use std::os::unix::ffi::OsStrExt;
-    let mut out = BTreeMap::new();
-    for e in walkdir::WalkDir::new(snap).min_depth(1) {
-        let e = e.unwrap();
-        let md = e.path().symlink_metadata().unwrap();
-        let rel = e.path().strip_prefix(snap).unwrap();
-        let kind = if md.is_dir() {
-            "dir"
-        } else if md.file_type().is_symlink() {
-            "symlink"
-        } else {
-            "file"
-        };
-        let size = if md.is_file() { md.len() as i64 } else { -1 };
-        out.insert(
-            rel.as_os_str().as_bytes().to_vec(),
-            (
-                kind.to_string(),
-                size,
-                format!("{:04o}", md.mode() & 0o7777),
-            ),
-        );
-    }
-    out
+    tree(snap)
+        .into_iter()
+        .filter(|(p, _)| p.as_slice() != b".")
+        .map(|(p, n)| {
+            let size = if n.kind == "file" {
+                n.data.len() as i64
+            } else {
+                -1
+            };
+            (p, (n.kind.to_string(), size, format!("{:04o}", n.mode)))
+        })
+        .collect()
 }
 
 /// The catalog's rows of `snap` in the shape of `on_disk` (the top folder left out).
@@ -254,9 +243,9 @@ fn pruning_a_middle_snapshot_keeps_its_neighbours_listings_and_drops_what_only_i
     assert_ok(&env.run(&["verify"]));
 }
 
-#[test]
-fn a_v16_catalog_becomes_path_versions_with_every_snapshot_listing_kept() {
-    let env = Env::new();
+/// Three snapshots: a.txt, b.txt and sub/c.txt; then a.txt changed and b.txt gone; then
+/// b.txt back as it was.
+fn changed_gone_and_back(env: &Env) -> Vec<std::path::PathBuf> {
     env.write("a.txt", b"alpha");
     env.write("b.txt", b"bravo");
     env.write("sub/c.txt", b"charlie");
@@ -266,7 +255,13 @@ fn a_v16_catalog_becomes_path_versions_with_every_snapshot_listing_kept() {
     env.backup();
     env.write("b.txt", b"bravo");
     env.backup();
-    let snaps = env.snapshots("src");
+    env.snapshots("src")
+}
+
+#[test]
+fn a_v16_catalog_becomes_path_versions_with_every_snapshot_listing_kept() {
+    let env = Env::new();
+    let snaps = changed_gone_and_back(&env);
     let before: Vec<_> = snaps.iter().map(|s| env.catalog_files(s)).collect();
     downgrade_to_v16(&env);
     let rows = env.sql_int("SELECT count(*) FROM entries");
@@ -306,20 +301,26 @@ fn a_v16_catalog_becomes_path_versions_with_every_snapshot_listing_kept() {
     );
     assert_listings_match_disk(&env);
     assert_ok(&env.run(&["verify"]));
+    // The oldest snapshot, made before the upgrade, restores as it is on disk, and a
+    // prune of the middle one keeps the others' listings.
+    let to = env.dir.path().join("restored");
+    assert_ok(&env.restore(&[&label(&snaps[0])], &to));
+    let files = |t: std::collections::BTreeMap<Vec<u8>, Node>| -> Vec<(Vec<u8>, Vec<u8>)> {
+        t.into_iter()
+            .filter(|(_, n)| n.kind == "file")
+            .map(|(p, n)| (p, n.data))
+            .collect()
+    };
+    assert_eq!(files(tree(&to)), files(tree(&snaps[0])));
+    assert_ok(&env.run(&["forget", &label(&snaps[1])]));
+    assert_listings_match_disk(&env);
+    assert_ok(&env.run(&["verify"]));
 }
 
 #[test]
 fn add_rebuilds_the_same_listings_from_the_snapshots_on_disk() {
     let env = Env::new();
-    env.write("a.txt", b"alpha");
-    env.write("b.txt", b"bravo");
-    env.backup();
-    env.write("a.txt", b"alpha two");
-    fs::remove_file(env.src.join("b.txt")).unwrap();
-    env.backup();
-    env.write("b.txt", b"bravo");
-    env.backup();
-    let snaps = env.snapshots("src");
+    let snaps = changed_gone_and_back(&env);
     let before: Vec<_> = snaps.iter().map(|s| in_catalog(&env, s)).collect();
     env.remove_catalog();
     assert_ok(&env.run(&["add"]));

@@ -30,9 +30,9 @@ pub const UNDO_V15: &str = "ALTER TABLE entries DROP COLUMN src_ino;
      ALTER TABLE entries DROP COLUMN src_ctime_ns;
      ALTER TABLE snapshot_runs DROP COLUMN xattrs_read;";
 
-/// Undoes V17 (path versions): `entries` is a table again, a row per path per snapshot,
-/// and the documented views read it as they did.
-pub const UNDO_V17: &str = "CREATE TABLE entries_v16 (
+/// Undoes V17's tables (path versions): `entries` is a table again, a row per path per
+/// snapshot (`undo_v17` adds the views).
+const UNDO_V17_TABLES: &str = "CREATE TABLE entries_v16 (
          snapshot_id INTEGER NOT NULL REFERENCES snapshot_runs (id) ON DELETE CASCADE,
          path_id INTEGER NOT NULL REFERENCES paths (id),
          kind TEXT NOT NULL CHECK (kind IN ('file', 'dir', 'symlink')),
@@ -50,61 +50,47 @@ pub const UNDO_V17: &str = "CREATE TABLE entries_v16 (
      CREATE INDEX entries_by_snapshot_copy ON entries (snapshot_id, copy_id);
      DROP INDEX snapshot_runs_by_place;
      ALTER TABLE snapshot_runs DROP COLUMN line;
-     ALTER TABLE snapshot_runs DROP COLUMN pos;
-     CREATE VIEW files AS
-     SELECT e.snapshot_id,
-            s.name || '/' || s.timestamp AS snapshot,
-            CAST(p.path AS TEXT) AS path,
-            e.kind,
-            e.size,
-            coalesce(strftime('%Y-%m-%d %H:%M:%S',
-                     CASE WHEN e.mtime_exact IS NOT NULL THEN CAST(e.mtime_exact AS INTEGER)
-                          WHEN e.mtime_ns >= 0 THEN e.mtime_ns / 1000000000
-                          ELSE -((999999999 - e.mtime_ns) / 1000000000) END, 'unixepoch'),
-                     printf('%d seconds after 1970',
-                     CASE WHEN e.mtime_exact IS NOT NULL THEN CAST(e.mtime_exact AS INTEGER)
-                          WHEN e.mtime_ns >= 0 THEN e.mtime_ns / 1000000000
-                          ELSE -((999999999 - e.mtime_ns) / 1000000000) END)) AS mtime,
-            printf('%04o', e.mode) AS mode,
-            lower(hex(c.hash)) AS hash,
-            CASE WHEN e.mtime_exact IS NULL THEN e.mtime_ns END AS mtime_ns,
-            e.uid,
-            e.gid,
-            CAST(e.target AS TEXT) AS target
-     FROM entries e
-     JOIN snapshot_runs s ON s.id = e.snapshot_id
-     JOIN paths p ON p.id = e.path_id
-     LEFT JOIN copies k ON k.id = e.copy_id
-     LEFT JOIN contents c ON c.id = k.content_id;
-     CREATE VIEW duplicates AS
-     SELECT lower(hex(c.hash)) AS hash,
-            c.size,
-            count(DISTINCT e.path_id) AS copies,
-            group_concat(DISTINCT CAST(p.path AS TEXT)) AS paths
-     FROM entries e
-     JOIN copies k ON k.id = e.copy_id
-     JOIN contents c ON c.id = k.content_id
-     JOIN paths p ON p.id = e.path_id
-     GROUP BY c.id
-     HAVING count(DISTINCT e.path_id) > 1;
-     CREATE VIEW damaged AS
-     SELECT e.snapshot_id,
-            s.name || '/' || s.timestamp AS snapshot,
-            CAST(p.path AS TEXT) AS path,
-            lower(hex(c.hash)) AS hash,
-            k.damaged_at
-     FROM copies k
-     JOIN entries e ON e.copy_id = k.id
-     JOIN snapshot_runs s ON s.id = e.snapshot_id
-     JOIN paths p ON p.id = e.path_id
-     JOIN contents c ON c.id = k.content_id
-     WHERE k.state = 'damaged';";
+     ALTER TABLE snapshot_runs DROP COLUMN pos;";
+
+/// The `CREATE VIEW name` statement of migration text `sql`, up to its `;`.
+fn view_in(sql: &str, name: &str) -> String {
+    let from = sql
+        .find(&format!("CREATE VIEW {name} AS"))
+        .expect("the migration makes the view");
+    let to = from + sql[from..].find(';').expect("the statement ends") + 1;
+    sql[from..to].to_string()
+}
+
+/// Undoes V17 (path versions): `entries` is a table again, a row per path per snapshot,
+/// and the documented views read it as the migrations before V17 defined them.
+pub fn undo_v17() -> String {
+    let migrations = [
+        (
+            include_str!("../../../migrations/V8__exact_mtimes.sql"),
+            "files",
+        ),
+        (
+            include_str!("../../../migrations/V2__documented_views.sql"),
+            "duplicates",
+        ),
+        (
+            include_str!("../../../migrations/V6__copy_state.sql"),
+            "damaged",
+        ),
+    ];
+    let views: Vec<String> = migrations
+        .iter()
+        .map(|(sql, name)| view_in(sql, name))
+        .collect();
+    format!("{UNDO_V17_TABLES}\n{}", views.join("\n"))
+}
 
 /// Turns a current catalog back into the v16 shape (a row per path per snapshot).
 pub fn downgrade_to_v16(env: &Env) {
     env.db()
         .execute_batch(&format!(
-            "{UNDO_V17} DELETE FROM refinery_schema_history WHERE version > 16;"
+            "{} DELETE FROM refinery_schema_history WHERE version > 16;",
+            undo_v17()
         ))
         .unwrap();
 }
@@ -117,7 +103,8 @@ pub const UNDO_V16: &str = "DROP INDEX copies_by_content_meta;
 pub fn downgrade_to_v15(env: &Env) {
     env.db()
         .execute_batch(&format!(
-            "{UNDO_V17} {UNDO_V16} DELETE FROM refinery_schema_history WHERE version > 15;"
+            "{} {UNDO_V16} DELETE FROM refinery_schema_history WHERE version > 15;",
+            undo_v17()
         ))
         .unwrap();
 }
@@ -126,7 +113,8 @@ pub fn downgrade_to_v15(env: &Env) {
 pub fn downgrade_to_v14(env: &Env) {
     env.db()
         .execute_batch(&format!(
-            "{UNDO_V17} {UNDO_V16} {UNDO_V15} DELETE FROM refinery_schema_history WHERE version > 14;"
+            "{} {UNDO_V16} {UNDO_V15} DELETE FROM refinery_schema_history WHERE version > 14;",
+            undo_v17()
         ))
         .unwrap();
 }
@@ -135,7 +123,8 @@ pub fn downgrade_to_v14(env: &Env) {
 pub fn downgrade_to_v13(env: &Env) {
     env.db()
         .execute_batch(&format!(
-            "{UNDO_V17} {UNDO_V16} {UNDO_V15} {UNDO_V14} DELETE FROM refinery_schema_history WHERE version > 13;"
+            "{} {UNDO_V16} {UNDO_V15} {UNDO_V14} DELETE FROM refinery_schema_history WHERE version > 13;",
+            undo_v17()
         ))
         .unwrap();
 }
@@ -145,7 +134,8 @@ pub fn downgrade_to_v13(env: &Env) {
 pub fn downgrade_to_v11(env: &Env) {
     env.db()
         .execute_batch(&format!(
-            "{UNDO_V17} {UNDO_V16} {UNDO_V15} {UNDO_V14} {UNDO_V12} DELETE FROM refinery_schema_history WHERE version > 11;"
+            "{} {UNDO_V16} {UNDO_V15} {UNDO_V14} {UNDO_V12} DELETE FROM refinery_schema_history WHERE version > 11;",
+            undo_v17()
         ))
         .unwrap();
     for name in fs::read_dir(&env.root).unwrap().flatten() {
