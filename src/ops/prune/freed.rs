@@ -96,26 +96,23 @@ pub fn measure(db: &Db, root: &Path, items: &[Item], olds: &[Old]) -> Result<Fre
     };
     // Each path is looked up from its snapshot's open folder: removing 500 of 1,000
     // snapshots of a million files counts 625k folders (and each snapshot's folder was
-    // first found by a scan of every item).
+    // first found by a scan of every item), on every core.
     let folders: HashMap<i64, PathBuf> = items
         .iter()
         .filter_map(|i| Some((i.member.id, folder_of(i.member.id)?)))
         .collect();
-    let mut open: HashMap<i64, Option<std::os::fd::OwnedFd>> = HashMap::new();
+    let mut lookups: Vec<(i64, &[u8])> = going.iter().map(|g| (g.2, g.3.as_slice())).collect();
+    lookups.extend(
+        found
+            .others
+            .iter()
+            .map(|o| (o.snapshot_id, o.path.as_slice())),
+    );
     let mut disk = Disk::default();
-    let mut count_in = |disk: &mut Disk, id: i64, path: &[u8]| {
-        let dir = open
-            .entry(id)
-            .or_insert_with(|| folders.get(&id).and_then(|d| open_folder(d)));
-        if let (Some(dir), Ok(name)) = (dir, std::ffi::CString::new(path)) {
-            disk.count_at(std::os::fd::AsFd::as_fd(dir), &name);
+    for (dev, ino, blocks) in stat_in_folders(&folders, lookups) {
+        if disk.seen.insert((dev, ino)) {
+            disk.bytes += blocks;
         }
-    };
-    for (_, _, id, path) in &going {
-        count_in(&mut disk, *id, path);
-    }
-    for o in &found.others {
-        count_in(&mut disk, o.snapshot_id, &o.path);
     }
     let removed: Vec<&Item> = items
         .iter()
@@ -228,17 +225,49 @@ fn open_folder(dir: &Path) -> Option<std::os::fd::OwnedFd> {
         .map(std::os::fd::OwnedFd::from)
 }
 
-impl Disk {
-    /// Counts the blocks of `name` in folder `dir` (not followed) unless its inode was
-    /// counted.
-    fn count_at(&mut self, dir: std::os::fd::BorrowedFd, name: &std::ffi::CStr) {
-        if let Ok(st) = crate::sys::at::stat_at(dir, name) {
-            if self.seen.insert((st.st_dev, st.st_ino)) {
-                self.bytes += st.st_blocks as u64 * 512;
-            }
-        }
-    }
+/// Device, inode and allocated bytes of each `(snapshot, path)` that is there (not
+/// followed), looked up from the snapshot's folder in `folders`. The lookups are split
+/// over the cores in runs of one snapshot, each opening the folders it needs once.
+fn stat_in_folders(
+    folders: &HashMap<i64, PathBuf>,
+    mut lookups: Vec<(i64, &[u8])>,
+) -> Vec<(u64, u64, u64)> {
+    lookups.sort_by_key(|l| l.0);
+    let cores = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    let chunk = lookups.len().div_ceil(cores).max(1);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = lookups
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    let mut open: HashMap<i64, Option<std::os::fd::OwnedFd>> = HashMap::new();
+                    let mut out = Vec::with_capacity(part.len());
+                    for (id, path) in part {
+                        let dir = open
+                            .entry(*id)
+                            .or_insert_with(|| folders.get(id).and_then(|d| open_folder(d)));
+                        let (Some(dir), Ok(name)) = (dir, std::ffi::CString::new(*path)) else {
+                            continue;
+                        };
+                        let dir = std::os::fd::AsFd::as_fd(dir);
+                        if let Ok(st) = crate::sys::at::stat_at(dir, &name) {
+                            out.push((st.st_dev, st.st_ino, st.st_blocks as u64 * 512));
+                        }
+                    }
+                    out
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
+}
 
+impl Disk {
     /// Counts the blocks of `p` (not followed) unless its inode was counted.
     fn count(&mut self, p: &Path) {
         if let Ok(md) = p.symlink_metadata() {
