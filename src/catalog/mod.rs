@@ -22,6 +22,7 @@ mod db;
 pub mod diff;
 mod duplicates;
 pub mod entries;
+pub mod found;
 pub mod inodes;
 mod inserts;
 pub mod links;

@@ -46,6 +46,10 @@ pub struct FindArgs {
     /// Only snapshots of this name (may repeat).
     #[arg(long, value_name = "N")]
     pub name: Vec<String>,
+    /// One row per snapshot holding each path (default: one per version of each path,
+    /// with the first and last snapshot holding it).
+    #[arg(long)]
+    pub each_snapshot: bool,
     #[command(flatten)]
     pub out: OutputArgs,
 }

@@ -1,8 +1,9 @@
-//! `phlb find`: every snapshot and path matching a glob, from the catalog alone.
+//! `phlb find`: every version of each path matching a glob (or, with `--each-snapshot`,
+//! every snapshot holding it), from the catalog alone.
 
 use anyhow::{bail, Result};
 
-use crate::catalog::{queries, SnapshotRow};
+use crate::catalog::{found, queries, Db, SnapshotRow};
 use crate::cli::FindArgs;
 use crate::config::Config;
 use crate::ops::open::open_read;
@@ -41,13 +42,79 @@ pub fn run(config: &Config, ui: &Ui, args: &FindArgs) -> Result<Outcome> {
         names.dedup();
         vec![(args.glob.clone(), names)]
     };
+    if args.each_snapshot {
+        each_snapshot(&db, args, &targets)?;
+    } else {
+        by_version(&db, args, &targets)?;
+    }
+    Ok(Outcome::Clean)
+}
+
+/// Each version of each path once, newest last snapshot first.
+fn by_version(db: &Db, args: &FindArgs, targets: &[(String, Vec<String>)]) -> Result<()> {
     let mut found = Vec::new();
-    for (glob, names) in &targets {
+    for (glob, names) in targets {
         if names.is_empty() {
-            found.extend(queries::find(&db, glob, None)?);
+            found.extend(found::find_versions(db, glob, None)?);
         }
         for n in names {
-            found.extend(queries::find(&db, glob, Some(n))?);
+            found.extend(found::find_versions(db, glob, Some(n))?);
+        }
+    }
+    // Each version once (by its path id and first snapshot), then newest first.
+    found.sort_by(|a, b| {
+        (a.path_id, a.first_order, a.last_order).cmp(&(b.path_id, b.first_order, b.last_order))
+    });
+    found.dedup_by(|a, b| (a.path_id, a.first_order) == (b.path_id, b.first_order));
+    found.sort_by(|a, b| {
+        b.last_order
+            .cmp(&a.last_order)
+            .then_with(|| a.path.cmp(&b.path))
+            .then_with(|| b.first_order.cmp(&a.first_order))
+    });
+    let mut t = Table::new(&[
+        "path",
+        "first",
+        "last",
+        "snapshots",
+        "kind",
+        "size",
+        mtime_header(args),
+        "hash",
+    ]);
+    for f in found {
+        t.push(vec![
+            f.path.into(),
+            f.first.to_string().into(),
+            f.last.to_string().into(),
+            Cell::Int(f.count),
+            f.kind.into(),
+            Cell::Bytes(f.size),
+            Cell::Time(f.mtime_ns),
+            f.hash.into(),
+        ]);
+    }
+    crate::output::print_table(&t, args.out.json, args.out.bytes);
+    Ok(())
+}
+
+fn mtime_header(args: &FindArgs) -> &'static str {
+    if args.out.json {
+        "mtime"
+    } else {
+        "mtime (local)"
+    }
+}
+
+/// `--each-snapshot`: a row per snapshot holding each path, newest snapshot first.
+fn each_snapshot(db: &Db, args: &FindArgs, targets: &[(String, Vec<String>)]) -> Result<()> {
+    let mut found = Vec::new();
+    for (glob, names) in targets {
+        if names.is_empty() {
+            found.extend(queries::find(db, glob, None)?);
+        }
+        for n in names {
+            found.extend(queries::find(db, glob, Some(n))?);
         }
     }
     // Each path once per snapshot (by its id: names that are not UTF-8 may read the
@@ -59,12 +126,14 @@ pub fn run(config: &Config, ui: &Ui, args: &FindArgs) -> Result<Outcome> {
     });
     found.dedup_by(|a, b| a.snapshot_id == b.snapshot_id && a.path_id == b.path_id);
     found.sort_by(|a, b| b.order.cmp(&a.order).then_with(|| a.path.cmp(&b.path)));
-    let mtime = if args.out.json {
-        "mtime"
-    } else {
-        "mtime (local)"
-    };
-    let mut t = Table::new(&["snapshot", "path", "kind", "size", mtime, "hash"]);
+    let mut t = Table::new(&[
+        "snapshot",
+        "path",
+        "kind",
+        "size",
+        mtime_header(args),
+        "hash",
+    ]);
     for f in found {
         t.push(vec![
             f.snapshot.to_string().into(),
@@ -76,5 +145,5 @@ pub fn run(config: &Config, ui: &Ui, args: &FindArgs) -> Result<Outcome> {
         ]);
     }
     crate::output::print_table(&t, args.out.json, args.out.bytes);
-    Ok(Outcome::Clean)
+    Ok(())
 }

@@ -100,8 +100,9 @@ fn query_commands_on_a_scripted_history() {
     assert_eq!(d["totals"]["added"], 1);
     assert_eq!(d["totals"]["removed"], 1);
 
-    // find: a file long gone from the source, newest first.
-    let f = json(&env, &["find", "b.txt", "--json"]);
+    // find: a file long gone from the source, newest first, one row per snapshot with
+    // --each-snapshot.
+    let f = json(&env, &["find", "b.txt", "--each-snapshot", "--json"]);
     let snaps: Vec<&str> = f
         .as_array()
         .unwrap()
@@ -109,9 +110,55 @@ fn query_commands_on_a_scripted_history() {
         .map(|r| r["snapshot"].as_str().unwrap())
         .collect();
     assert_eq!(snaps, vec![l[1].as_str(), l[0].as_str()]);
-    let f = json(&env, &["find", "*c.txt", "--json"]);
+    let f = json(&env, &["find", "*c.txt", "--each-snapshot", "--json"]);
     assert_eq!(f.as_array().unwrap().len(), 5);
     assert_eq!(f[0]["path"], "sub/c.txt");
+    // By default each version once: first and last snapshot and how many hold it,
+    // newest last snapshot first.
+    let f = json(&env, &["find", "*c.txt", "--json"]);
+    let rows: Vec<(&str, &str, &str, i64)> = f
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["path"].as_str().unwrap(),
+                r["first"].as_str().unwrap(),
+                r["last"].as_str().unwrap(),
+                r["snapshots"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            ("sub/c.txt", l[2].as_str(), l[4].as_str(), 3),
+            ("c.txt", l[0].as_str(), l[1].as_str(), 2),
+        ]
+    );
+    // a.txt: v1 in 1, v2 in 2-3, gone in 4, v1 again in 5 (as history shows it).
+    let f = json(&env, &["find", "a.txt", "--json"]);
+    let rows: Vec<(&str, &str, i64, i64)> = f
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["first"].as_str().unwrap(),
+                r["last"].as_str().unwrap(),
+                r["snapshots"].as_i64().unwrap(),
+                r["size"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            (l[4].as_str(), l[4].as_str(), 1, 11),
+            (l[1].as_str(), l[2].as_str(), 2, 12),
+            (l[0].as_str(), l[0].as_str(), 1, 11),
+        ]
+    );
 
     // history: v1 in 1, v2 in 2-3, (gone in 4), v1 again in 5.
     let h = json(&env, &["history", "a.txt", "--json"]);

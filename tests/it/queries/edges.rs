@@ -115,3 +115,37 @@ fn history_of_a_deleted_file_named_through_a_symlinked_folder() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+#[test]
+fn find_shows_a_version_split_by_a_forgotten_snapshot_once() {
+    // Forgetting the middle of three snapshots that hold one version of a file leaves
+    // the catalog two parts of it; find shows one version held by the two left.
+    let env = Env::new();
+    env.write("keep.txt", b"unchanged");
+    let s: Vec<String> = (0..3)
+        .map(|_| {
+            let p = env.backup();
+            format!("src/{}", p.file_name().unwrap().to_str().unwrap())
+        })
+        .collect();
+    assert_ok(&env.run(&["forget", &s[1]]));
+    let out = env.run(&["find", "keep.txt", "--json"]);
+    assert_ok(&out);
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 1, "{rows}");
+    assert_eq!(rows[0]["first"], s[0].as_str());
+    assert_eq!(rows[0]["last"], s[2].as_str());
+    assert_eq!(rows[0]["snapshots"], 2);
+    // A version that comes back after a snapshot without the file is a new row.
+    std::fs::remove_file(env.src.join("keep.txt")).unwrap();
+    env.backup();
+    env.write("keep.txt", b"unchanged");
+    let back = env.backup();
+    let out = env.run(&["find", "keep.txt", "--json"]);
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 2, "{rows}");
+    assert_eq!(
+        rows[0]["first"],
+        format!("src/{}", back.file_name().unwrap().to_str().unwrap())
+    );
+}
