@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 use crate::common::downgrade_to_v16;
 use crate::common::*;
 
+mod duplicates_view;
+
 /// What snapshot folder `snap` holds on disk (`tree`, the top folder left out): path ->
 /// (kind, size of a file or -1, mode).
 fn on_disk(snap: &Path) -> BTreeMap<Vec<u8>, (String, i64, String)> {
@@ -274,7 +276,7 @@ fn a_v16_catalog_becomes_path_versions_with_every_snapshot_listing_kept() {
     let fourth = env.backup();
     assert_eq!(
         env.sql_int("SELECT max(version) FROM refinery_schema_history"),
-        17
+        crate::common::SCHEMA
     );
     let after: Vec<_> = snaps.iter().map(|s| env.catalog_files(s)).collect();
     assert_eq!(before, after);

@@ -85,6 +85,30 @@ pub fn undo_v17() -> String {
     format!("{UNDO_V17_TABLES}\n{}", views.join("\n"))
 }
 
+/// The schema version today's phlb writes.
+pub const SCHEMA: i64 = 18;
+
+/// Undoes V18 (`duplicates` reads the copies first): the view as V17 made it.
+pub fn undo_v18() -> String {
+    format!(
+        "DROP VIEW duplicates; {}",
+        view_in(
+            include_str!("../../../migrations/V17__path_versions.sql"),
+            "duplicates"
+        )
+    )
+}
+
+/// Turns a current catalog back into the v17 shape of the main #33 landed on.
+pub fn downgrade_to_v17(env: &Env) {
+    env.db()
+        .execute_batch(&format!(
+            "{} DELETE FROM refinery_schema_history WHERE version > 17;",
+            undo_v18()
+        ))
+        .unwrap();
+}
+
 /// Turns a current catalog back into the v16 shape (a row per path per snapshot).
 pub fn downgrade_to_v16(env: &Env) {
     env.db()

@@ -223,7 +223,7 @@ fn a_v14_root_whose_entries_say_nothing_of_source_inodes_reads_every_file_once()
     );
     assert_eq!(
         env.sql_int("SELECT max(version) FROM refinery_schema_history"),
-        17
+        crate::common::SCHEMA
     );
     assert_eq!(
         env.sql_int("SELECT count(*) FROM snapshot_runs WHERE xattrs_read IS NOT NULL"),
