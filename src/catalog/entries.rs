@@ -142,46 +142,147 @@ pub struct Recorded {
     pub copy: Option<CopyInfo>,
 }
 
+/// What a restore reads of an entry (`recorded`), from `entries e`, `paths p`, `copies k`
+/// and `contents c`.
+const RECORDED: &str =
+    "SELECT p.path, e.kind, e.size, e.mtime_ns, e.mtime_exact, e.mode, e.uid, e.gid,
+        e.target, k.id, k.ino, k.mode, k.uid, k.gid, k.mtime_ns, k.mtime_exact, c.hash,
+        coalesce(k.xattr_set_id, 0), coalesce(e.xattr_set_id, 0), e.path_id
+     FROM entries e
+     JOIN paths p ON p.id = e.path_id
+     LEFT JOIN copies k ON k.id = e.copy_id
+     LEFT JOIN contents c ON c.id = k.content_id";
+
+fn recorded(r: &rusqlite::Row) -> rusqlite::Result<Recorded> {
+    let copy_id: Option<i64> = r.get(9)?;
+    let copy = match copy_id {
+        Some(id) => Some(CopyInfo {
+            id,
+            ino: r.get::<_, i64>(10)? as u64,
+            meta: copy_meta(r, 11, 17)?,
+            hash: r.get(16)?,
+        }),
+        None => None,
+    };
+    Ok(Recorded {
+        path: r.get(0)?,
+        kind: r.get(1)?,
+        meta: Meta {
+            size: r.get::<_, i64>(2)? as u64,
+            mtime_ns: super::mtime::read(r, 3)?,
+            mode: r.get(5)?,
+            uid: r.get(6)?,
+            gid: r.get(7)?,
+            xattrs: r.get(18)?,
+        },
+        target: r.get(8)?,
+        copy,
+    })
+}
+
 /// Every entry of a snapshot, in path order.
 pub fn snapshot_entries(db: &Db, snapshot_id: i64) -> Result<Vec<Recorded>> {
+    in_path_order(db, snapshot_id, "")
+}
+
+/// The folders and symlinks of a snapshot, in path order (a folder before what it holds).
+pub fn snapshot_non_files(db: &Db, snapshot_id: i64) -> Result<Vec<Recorded>> {
+    in_path_order(db, snapshot_id, "AND e.kind != 'file'")
+}
+
+/// The entries of a snapshot that pass `and` (SQL after the snapshot's condition), in
+/// path order.
+fn in_path_order(db: &Db, snapshot_id: i64, and: &str) -> Result<Vec<Recorded>> {
     let conn = db.conn();
-    let mut stmt = conn.prepare(
-        "SELECT p.path, e.kind, e.size, e.mtime_ns, e.mtime_exact, e.mode, e.uid, e.gid,
-                e.target, k.id, k.ino, k.mode, k.uid, k.gid, k.mtime_ns, k.mtime_exact, c.hash,
-                coalesce(k.xattr_set_id, 0), coalesce(e.xattr_set_id, 0)
-         FROM entries e
-         JOIN paths p ON p.id = e.path_id
-         LEFT JOIN copies k ON k.id = e.copy_id
-         LEFT JOIN contents c ON c.id = k.content_id
-         WHERE e.snapshot_id = ?1 ORDER BY p.path",
-    )?;
+    let mut stmt = conn.prepare(&format!(
+        "{RECORDED} WHERE e.snapshot_id = ?1 {and} ORDER BY p.path"
+    ))?;
     let rows = stmt
-        .query_map([snapshot_id], |r| {
-            let copy_id: Option<i64> = r.get(9)?;
-            let copy = match copy_id {
-                Some(id) => Some(CopyInfo {
-                    id,
-                    ino: r.get::<_, i64>(10)? as u64,
-                    meta: copy_meta(r, 11, 17)?,
-                    hash: r.get(16)?,
-                }),
-                None => None,
-            };
-            Ok(Recorded {
-                path: r.get(0)?,
-                kind: r.get(1)?,
-                meta: Meta {
-                    size: r.get::<_, i64>(2)? as u64,
-                    mtime_ns: super::mtime::read(r, 3)?,
-                    mode: r.get(5)?,
-                    uid: r.get(6)?,
-                    gid: r.get(7)?,
-                    xattrs: r.get(18)?,
-                },
-                target: r.get(8)?,
-                copy,
-            })
-        })?
+        .query_map([snapshot_id], recorded)?
         .collect::<rusqlite::Result<_>>()?;
     Ok(rows)
+}
+
+/// The files of a snapshot in runs of at most `limit`, in the order of their path ids
+/// (each run a query of its own that starts after the last one: a restore of a million
+/// files holds one run at a time, and no read stays open while it copies).
+pub struct SnapshotFiles<'a> {
+    db: &'a Db,
+    snapshot_id: i64,
+    after: i64,
+    limit: usize,
+    done: bool,
+}
+
+impl<'a> SnapshotFiles<'a> {
+    pub fn new(db: &'a Db, snapshot_id: i64, limit: usize) -> SnapshotFiles<'a> {
+        SnapshotFiles {
+            db,
+            snapshot_id,
+            after: i64::MIN,
+            limit: limit.max(1),
+            done: false,
+        }
+    }
+
+    fn run(&mut self) -> Result<Vec<Recorded>> {
+        let conn = self.db.conn();
+        let mut stmt = conn.prepare_cached(&format!(
+            "{RECORDED} WHERE e.snapshot_id = ?1 AND e.kind = 'file' AND e.path_id > ?2
+             ORDER BY e.path_id LIMIT ?3"
+        ))?;
+        let mut out = Vec::new();
+        let mut rows = stmt.query(rusqlite::params![
+            self.snapshot_id,
+            self.after,
+            self.limit as i64
+        ])?;
+        while let Some(r) = rows.next()? {
+            self.after = r.get(19)?;
+            out.push(recorded(r)?);
+        }
+        self.done = out.len() < self.limit;
+        Ok(out)
+    }
+}
+
+impl Iterator for SnapshotFiles<'_> {
+    type Item = Result<Vec<Recorded>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        match self.run() {
+            Ok(run) if run.is_empty() => None,
+            Ok(run) => Some(Ok(run)),
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+/// How many entries a snapshot holds and the sum of their sizes.
+pub fn snapshot_totals(db: &Db, snapshot_id: i64) -> Result<(u64, u64)> {
+    Ok(db.conn().query_row(
+        "SELECT count(*), coalesce(sum(size), 0)
+         FROM entries WHERE snapshot_id = ?1",
+        [snapshot_id],
+        |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
+    )?)
+}
+
+/// The distinct extended attribute sets (non-zero ids) the entries of a snapshot carry.
+pub fn snapshot_xattr_sets(db: &Db, snapshot_id: i64) -> Result<Vec<i64>> {
+    let conn = db.conn();
+    let mut stmt = conn.prepare(
+        "SELECT DISTINCT xattr_set_id FROM entries
+         WHERE snapshot_id = ?1 AND xattr_set_id IS NOT NULL AND xattr_set_id > 0",
+    )?;
+    let ids = stmt
+        .query_map([snapshot_id], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(ids)
 }

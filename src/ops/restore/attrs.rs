@@ -15,7 +15,7 @@ use std::sync::Mutex;
 
 use anyhow::Result;
 
-use crate::catalog::entries::Recorded;
+use crate::catalog::entries::{snapshot_xattr_sets, Recorded};
 use crate::catalog::{xattr_sets, Db};
 use crate::sys::xattr::{self, Attr};
 use crate::xattr_set::XattrSet;
@@ -35,13 +35,11 @@ pub struct Dropped {
 }
 
 impl Attrs {
-    /// Reads every set `entries` refer to.
-    pub fn load(db: &Db, entries: &[Recorded]) -> Result<Attrs> {
+    /// Reads every set the entries of snapshot `snapshot_id` refer to.
+    pub fn load(db: &Db, snapshot_id: i64) -> Result<Attrs> {
         let mut sets = HashMap::new();
-        for id in entries.iter().map(|e| e.meta.xattrs).filter(|&id| id > 0) {
-            if let std::collections::hash_map::Entry::Vacant(v) = sets.entry(id) {
-                v.insert(xattr_sets::body(db, id)?);
-            }
+        for id in snapshot_xattr_sets(db, snapshot_id)? {
+            sets.insert(id, xattr_sets::body(db, id)?);
         }
         Ok(Attrs {
             sets,

@@ -19,15 +19,18 @@ use crate::scan::Kind;
 use crate::tell::Tell;
 use crate::units::one_line;
 
-/// Restores `picked` into the target of `ctx`; `groups` gives the source hardlink group
-/// of the files that had one.
+/// Restores the folders and symlinks of `picked` and the files `files` hands over (in
+/// runs, so a snapshot of a million files is never held whole) into the target of
+/// `ctx`; `groups` gives the source hardlink group of the files that had one. A run
+/// that cannot be read stops the restore with that error; what was restored is complete.
 pub fn restore(
     ctx: &Ctx,
     picked: &[Picked],
+    files: impl Iterator<Item = anyhow::Result<Vec<Recorded>>>,
     groups: &HashMap<Vec<u8>, i64>,
     workers: usize,
     tell: &mut Ledger,
-) {
+) -> anyhow::Result<()> {
     let mut main = Copier::new(ctx);
     // Folders that could not be made: nothing below them is written.
     let mut blocked: HashSet<&[u8]> = HashSet::new();
@@ -58,46 +61,54 @@ pub fn restore(
             }
         }
     }
-    let reachable = |p: &&Picked| !under(&blocked, split(&p.rec.path).0);
-    let files: Vec<&Picked> = picked.iter().filter(|p| p.rec.kind == Kind::File).collect();
-    let skipped = picked.len() - picked.iter().filter(reachable).count();
+    let reachable = |rel: &[u8]| !under(&blocked, split(rel).0);
+    let non_files = picked.iter().filter(|p| p.rec.kind != Kind::File);
+    let skipped = non_files.filter(|p| !reachable(&p.rec.path)).count();
     tell.tally.failed += skipped as u64;
-    // The first file of each source hardlink group is copied; the others link to it.
-    let mut leaders: HashMap<i64, &[u8]> = HashMap::new();
-    let mut copies: Vec<&Recorded> = Vec::new();
-    let mut followers: Vec<&Recorded> = Vec::new();
-    for p in files.into_iter().filter(reachable) {
-        match groups.get(&p.rec.path) {
-            Some(g) if leaders.contains_key(g) => followers.push(p.rec),
-            Some(g) => {
-                leaders.insert(*g, &p.rec.path);
-                copies.push(p.rec);
+    // The first file of each source hardlink group is copied; the others link to it
+    // once every run is copied.
+    let mut leaders: HashMap<i64, Vec<u8>> = HashMap::new();
+    let mut followers: Vec<Recorded> = Vec::new();
+    let mut failed_leaders: HashSet<Vec<u8>> = HashSet::new();
+    for run in files {
+        let mut copies: Vec<&Recorded> = Vec::new();
+        let run = run?;
+        for rec in &run {
+            if !reachable(&rec.path) {
+                tell.tally.failed += 1;
+                continue;
             }
-            None => copies.push(p.rec),
+            match groups.get(&rec.path) {
+                Some(g) if leaders.contains_key(g) => followers.push(rec.clone()),
+                Some(g) => {
+                    leaders.insert(*g, rec.path.clone());
+                    copies.push(rec);
+                }
+                None => copies.push(rec),
+            }
         }
+        files_on_workers(ctx, &copies, workers, |i, done| {
+            let rec = copies[i];
+            if !matches!(done, Done::Restored | Done::Unchanged) {
+                failed_leaders.insert(rec.path.clone());
+            }
+            tell.done(&rec.path, What::File(rec.meta.size), done);
+        });
     }
-    let mut failed_leaders: HashSet<&[u8]> = HashSet::new();
-    files_on_workers(ctx, &copies, workers, |i, done| {
-        let rec = copies[i];
-        if !matches!(done, Done::Restored | Done::Unchanged) {
-            failed_leaders.insert(&rec.path);
-        }
-        tell.done(&rec.path, What::File(rec.meta.size), done);
-    });
     let mut split_by_mount = false;
-    for rec in followers {
+    for rec in &followers {
         let g = groups[&rec.path];
-        let leader = leaders[&g];
-        if failed_leaders.contains(leader) {
+        let leader = leaders[&g].clone();
+        if failed_leaders.contains(&leader) {
             // Its bytes are copied on their own; it leads the rest of its group.
             let done = main.file(rec);
             if matches!(done, Done::Restored | Done::Unchanged) {
-                leaders.insert(g, &rec.path);
+                leaders.insert(g, rec.path.clone());
             }
             tell.done(&rec.path, What::File(rec.meta.size), done);
             continue;
         }
-        match hardlink(&mut main, ctx, rec, leader) {
+        match hardlink(&mut main, ctx, rec, &leader) {
             Some(done) => tell.done(&rec.path, What::HardLink, done),
             None => {
                 // Another filesystem is mounted between the two (EXDEV): a copy of its
@@ -109,7 +120,7 @@ pub fn restore(
                          hardlinks of each other in the source are restored as separate \
                          copies where the target spans filesystems",
                         one_line(&tell.to.join(os(&rec.path))),
-                        one_line(&tell.to.join(os(leader))),
+                        one_line(&tell.to.join(os(&leader))),
                     ));
                 }
                 let done = main.file(rec);
@@ -119,8 +130,7 @@ pub fn restore(
     }
     for p in picked
         .iter()
-        .filter(|p| p.rec.kind == Kind::Symlink)
-        .filter(reachable)
+        .filter(|p| p.rec.kind == Kind::Symlink && reachable(&p.rec.path))
     {
         let done = main.symlink(p.rec);
         tell.done(&p.rec.path, What::Symlink, done);
@@ -140,6 +150,7 @@ pub fn restore(
         };
         tell.done(&rec.path, What::Folder, done);
     }
+    Ok(())
 }
 
 /// Removes what a killed restore left in the existing folder `rel` (temp files, which

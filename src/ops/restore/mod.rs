@@ -21,7 +21,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
-use crate::catalog::entries::snapshot_entries;
+use crate::catalog::entries::{
+    snapshot_entries, snapshot_non_files, snapshot_totals, Recorded, SnapshotFiles,
+};
 use crate::catalog::links::source_link_groups;
 use crate::catalog::snapshots::Status;
 
@@ -39,6 +41,20 @@ use ledger::Ledger;
 pub use ledger::{summary, Tally};
 pub use target::Replace;
 use target::Target;
+
+/// Files read from the catalog at a time by a restore of a whole snapshot (~300 bytes
+/// each while held).
+const FILES_PER_RUN: usize = 20_000;
+
+/// `FILES_PER_RUN`, or `PHLB_DEBUG_RESTORE_RUN` when set: a test knob (as the writer's
+/// `PHLB_DEBUG_BATCH_ROWS`) so a small tree is restored in many runs; it changes only
+/// how many files are read at a time, never what is restored.
+fn files_per_run() -> usize {
+    std::env::var("PHLB_DEBUG_RESTORE_RUN")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(FILES_PER_RUN)
+}
 
 /// What to restore, where, and how.
 #[derive(Debug, Clone)]
@@ -113,20 +129,32 @@ pub fn restore(
         .open(&dir)
         .map(OwnedFd::from)
         .with_context(|| format!("{}: cannot open snapshot {label}", one_line(&dir)))?;
-    let entries = snapshot_entries(&conn, snap.id)?;
+    // A whole snapshot is restored file run by file run from the catalog (memory flat in
+    // its size): only its folders and symlinks are read first. Paths and globs are
+    // picked from every entry, and a dry run tells every entry.
+    let streamed = options.paths.is_empty() && !dry_run;
+    let entries = if streamed {
+        snapshot_non_files(&conn, snap.id)?
+    } else {
+        snapshot_entries(&conn, snap.id)?
+    };
     let groups = source_link_groups(&conn, snap.id)?;
     let trimmed = crate::catalog::trim::trimmed_paths(&conn, snap.id)?;
-    let attrs = attrs::Attrs::load(&conn, &entries)?;
-    drop(conn);
-    drop(catalog);
+    let attrs = attrs::Attrs::load(&conn, snap.id)?;
     let picked = pick::pick(&entries, &options.paths, &trimmed)?;
     let (trimmed_files, trimmed_at) = pick::trimmed_within(&picked, &options.paths, &trimmed);
     let target = match resolve::walk(&options.to, !dry_run, &root)? {
         resolve::Walked::Open(fd) => Some(Target::new(fd)),
         resolve::Walked::Missing => None,
     };
-    let files = picked.len() as u64;
-    let bytes = picked.iter().map(|p| p.rec.meta.size).sum();
+    let (files, bytes) = if streamed {
+        snapshot_totals(&conn, snap.id)?
+    } else {
+        (
+            picked.len() as u64,
+            picked.iter().map(|p| p.rec.meta.size).sum(),
+        )
+    };
     let progress = Progress::new(style, &format!("restore {label}"), files, bytes);
     let shown_to = one_line(&options.to);
     let ctx = target.as_ref().map(|target| Ctx {
@@ -153,8 +181,22 @@ pub fn restore(
             "restore of {label} to {shown_to} stopped; the files restored so far are complete, \
              the others are missing (run it again to finish)"
         ));
-        engine::restore(ctx, &picked, &groups, config.worker_count(), &mut tell);
+        let workers = config.worker_count();
+        if streamed {
+            let runs = SnapshotFiles::new(&conn, snap.id, files_per_run());
+            engine::restore(ctx, &picked, runs, &groups, workers, &mut tell)?;
+        } else {
+            let chosen: Vec<Recorded> = picked
+                .iter()
+                .filter(|p| p.rec.kind == crate::scan::Kind::File)
+                .map(|p| p.rec.clone())
+                .collect();
+            let runs = std::iter::once(Ok(chosen));
+            engine::restore(ctx, &picked, runs, &groups, workers, &mut tell)?;
+        }
     }
+    drop(conn);
+    drop(catalog);
     let dropped = attrs.dropped_so_far();
     if let Some((rel, why)) = &dropped.first {
         tell.tally.attrs_dropped = dropped.paths;

@@ -340,3 +340,62 @@ fn a_fifo_where_a_snapshot_file_was_never_hangs_a_restore() {
     assert_eq!(status.code(), Some(1), "{err}");
     assert_eq!(fs::read(env.dir.path().join("out/b")).unwrap(), b"beta");
 }
+
+#[test]
+fn a_whole_snapshot_restored_a_few_files_at_a_time_equals_one_restored_at_once() {
+    // A whole snapshot is read from the catalog in runs of files (memory flat in its
+    // size). Runs of two files must restore what one run does: source hardlinks whose
+    // members fall in different runs, a folder the target blocks (a file in its place)
+    // whose files come in several runs, symlinks, and the counts in the summary.
+    let env = Env::new();
+    for i in 0..7 {
+        env.write(&format!("a/f{i}"), format!("file {i}").as_bytes());
+        env.write(&format!("blocked/g{i}"), format!("blocked {i}").as_bytes());
+    }
+    env.write("z/last", b"linked three ways");
+    fs::hard_link(env.src.join("z/last"), env.src.join("a/first-link")).unwrap();
+    fs::create_dir_all(env.src.join("m")).unwrap();
+    fs::hard_link(env.src.join("z/last"), env.src.join("m/middle")).unwrap();
+    symlink("../z/last", env.src.join("a/to-last")).unwrap();
+    let snap = env.backup();
+    let restore_into = |out: &Path, run: Option<&str>| {
+        fs::create_dir_all(out).unwrap();
+        fs::write(out.join("blocked"), b"in the folder's place").unwrap();
+        set_mtime(&out.join("blocked"), 1_600_000_000, 0);
+        let mut cmd = env.cmd();
+        cmd.arg("restore").arg(label(&snap)).arg("--to").arg(out);
+        if let Some(n) = run {
+            cmd.env("PHLB_DEBUG_RESTORE_RUN", n);
+        }
+        let done = cmd.output().unwrap();
+        let summary = String::from_utf8_lossy(&done.stdout)
+            .lines()
+            .filter(|l| !l.contains(" in ") && !l.contains("/s"))
+            .map(str::to_string)
+            .collect::<Vec<_>>();
+        (done.status.code(), summary, stderr(&done))
+    };
+    let whole = env.dir.path().join("whole");
+    let runs = env.dir.path().join("runs");
+    let (code_whole, summary_whole, err_whole) = restore_into(&whole, None);
+    let (code_runs, summary_runs, err_runs) = restore_into(&runs, Some("2"));
+    assert_eq!(code_runs, code_whole, "{err_runs}\n---\n{err_whole}");
+    assert_eq!(summary_runs, summary_whole);
+    assert_eq!(
+        err_runs.replace("/runs/", "/whole/"),
+        err_whole,
+        "the same lines, in the same order"
+    );
+    assert_eq!(tree(&runs), tree(&whole));
+    // The three source links come back as one inode; the blocked folder's files did not
+    // land anywhere; the file in its place is untouched.
+    let i = ino(&runs.join("z/last"));
+    assert_eq!(ino(&runs.join("a/first-link")), i);
+    assert_eq!(ino(&runs.join("m/middle")), i);
+    assert_eq!(nlink(&runs.join("z/last")), 3);
+    assert_eq!(
+        fs::read(runs.join("blocked")).unwrap(),
+        b"in the folder's place"
+    );
+    assert_eq!(fs::read(runs.join("a/f6")).unwrap(), b"file 6");
+}
