@@ -276,7 +276,7 @@ fn a_v13_root_from_before_attributes_stores_a_new_copy_of_each_file_that_has_som
     assert!(text.contains("attributes: 1 files stored anew"), "{text}");
     assert_eq!(
         env.sql_int("SELECT max(version) FROM refinery_schema_history"),
-        17
+        SCHEMA
     );
     let new = env.snapshots("src").pop().unwrap();
     assert_ne!(ino(&old.join("tagged.txt")), ino(&new.join("tagged.txt")));
@@ -377,7 +377,7 @@ fn a_v15_catalog_gets_the_copy_index_by_content_and_metadata_and_links_as_before
     let second = env.backup();
     assert_eq!(
         env.sql_int("SELECT max(version) FROM refinery_schema_history"),
-        17
+        SCHEMA
     );
     assert_eq!(
         env.sql_int("SELECT count(*) FROM sqlite_master WHERE name = 'copies_by_content_meta'"),
