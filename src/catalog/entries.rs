@@ -203,22 +203,49 @@ fn in_path_order(db: &Db, snapshot_id: i64, and: &str) -> Result<Vec<Recorded>> 
     Ok(rows)
 }
 
-/// The files of a snapshot in runs of at most `limit`, in the order of their path ids
-/// (each run a query of its own that starts after the last one: a restore of a million
-/// files holds one run at a time, and no read stays open while it copies).
-pub struct SnapshotFiles<'a> {
+/// Entries a restore or verify reads from the catalog at a time (~300 bytes each while
+/// held).
+const RUN_SIZE: usize = 20_000;
+
+/// `RUN_SIZE`, or `PHLB_DEBUG_ENTRY_RUN` when set: a test knob (as the writer's
+/// `PHLB_DEBUG_BATCH_ROWS`) so a small tree is read in many runs; it changes only how
+/// many entries are held at a time, never what is restored or verified.
+pub fn run_size() -> usize {
+    std::env::var("PHLB_DEBUG_ENTRY_RUN")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(RUN_SIZE)
+}
+
+/// The entries of a snapshot (all, or its files) in runs of at most `limit`, in the
+/// order of their path ids (each run a query of its own that starts after the last one:
+/// a restore or verify of a million files holds one run at a time, and no read stays
+/// open between runs).
+pub struct SnapshotRuns<'a> {
     db: &'a Db,
     snapshot_id: i64,
+    files_only: bool,
     after: i64,
     limit: usize,
     done: bool,
 }
 
-impl<'a> SnapshotFiles<'a> {
-    pub fn new(db: &'a Db, snapshot_id: i64, limit: usize) -> SnapshotFiles<'a> {
-        SnapshotFiles {
+impl<'a> SnapshotRuns<'a> {
+    /// The regular files of snapshot `snapshot_id`.
+    pub fn files(db: &'a Db, snapshot_id: i64, limit: usize) -> SnapshotRuns<'a> {
+        SnapshotRuns::new(db, snapshot_id, true, limit)
+    }
+
+    /// Every entry of snapshot `snapshot_id`.
+    pub fn all(db: &'a Db, snapshot_id: i64, limit: usize) -> SnapshotRuns<'a> {
+        SnapshotRuns::new(db, snapshot_id, false, limit)
+    }
+
+    fn new(db: &'a Db, snapshot_id: i64, files_only: bool, limit: usize) -> SnapshotRuns<'a> {
+        SnapshotRuns {
             db,
             snapshot_id,
+            files_only,
             after: i64::MIN,
             limit: limit.max(1),
             done: false,
@@ -228,14 +255,16 @@ impl<'a> SnapshotFiles<'a> {
     fn run(&mut self) -> Result<Vec<Recorded>> {
         let conn = self.db.conn();
         let mut stmt = conn.prepare_cached(&format!(
-            "{RECORDED} WHERE e.snapshot_id = ?1 AND e.kind = 'file' AND e.path_id > ?2
+            "{RECORDED} WHERE e.snapshot_id = ?1 AND e.path_id > ?2
+                 AND (?4 = 0 OR e.kind = 'file')
              ORDER BY e.path_id LIMIT ?3"
         ))?;
         let mut out = Vec::new();
         let mut rows = stmt.query(rusqlite::params![
             self.snapshot_id,
             self.after,
-            self.limit as i64
+            self.limit as i64,
+            self.files_only
         ])?;
         while let Some(r) = rows.next()? {
             self.after = r.get(19)?;
@@ -246,7 +275,7 @@ impl<'a> SnapshotFiles<'a> {
     }
 }
 
-impl Iterator for SnapshotFiles<'_> {
+impl Iterator for SnapshotRuns<'_> {
     type Item = Result<Vec<Recorded>>;
 
     fn next(&mut self) -> Option<Self::Item> {

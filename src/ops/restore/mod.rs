@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 
 use crate::catalog::entries::{
-    snapshot_entries, snapshot_non_files, snapshot_totals, Recorded, SnapshotFiles,
+    run_size, snapshot_entries, snapshot_non_files, snapshot_totals, Recorded, SnapshotRuns,
 };
 use crate::catalog::links::source_link_groups;
 use crate::catalog::snapshots::Status;
@@ -41,20 +41,6 @@ use ledger::Ledger;
 pub use ledger::{summary, Tally};
 pub use target::Replace;
 use target::Target;
-
-/// Files read from the catalog at a time by a restore of a whole snapshot (~300 bytes
-/// each while held).
-const FILES_PER_RUN: usize = 20_000;
-
-/// `FILES_PER_RUN`, or `PHLB_DEBUG_RESTORE_RUN` when set: a test knob (as the writer's
-/// `PHLB_DEBUG_BATCH_ROWS`) so a small tree is restored in many runs; it changes only
-/// how many files are read at a time, never what is restored.
-fn files_per_run() -> usize {
-    std::env::var("PHLB_DEBUG_RESTORE_RUN")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(FILES_PER_RUN)
-}
 
 /// What to restore, where, and how.
 #[derive(Debug, Clone)]
@@ -183,7 +169,7 @@ pub fn restore(
         ));
         let workers = config.worker_count();
         if streamed {
-            let runs = SnapshotFiles::new(&conn, snap.id, files_per_run());
+            let runs = SnapshotRuns::files(&conn, snap.id, run_size());
             engine::restore(ctx, &picked, runs, &groups, workers, &mut tell)?;
         } else {
             let chosen: Vec<Recorded> = picked

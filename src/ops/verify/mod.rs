@@ -19,7 +19,7 @@ pub use repair::Fate;
 
 use anyhow::{bail, Result};
 
-use crate::catalog::entries::{snapshot_entries, Recorded};
+use crate::catalog::entries::{run_size, Recorded, SnapshotRuns};
 use crate::catalog::snapshots::Status;
 use crate::catalog::SnapshotRow;
 use crate::config::Config;
@@ -216,8 +216,6 @@ pub fn verify(
             );
             continue;
         }
-        let recorded = snapshot_entries(&db, snap.id)?;
-        entries_checked += recorded.len() as u64;
         let checking = Checking {
             snap,
             index: index as u32,
@@ -225,9 +223,20 @@ pub fn verify(
             algo,
             sets: &sets,
         };
-        check_entries(&checking, &recorded, &mut inodes, &mut report);
-        listing::check_unknown(snap, &paths.dir, &recorded, &mut report);
-        listing::check_manifest(snap, &paths.manifest, &recorded, &mut report);
+        // The entries stream past a run at a time; what the listing checks need of them
+        // is kept as digests (`Known`), and the content check's inodes only when it runs.
+        let mut known = listing::Known::new();
+        for run in SnapshotRuns::all(&db, snap.id, run_size()) {
+            let run = run?;
+            entries_checked += run.len() as u64;
+            let hashing = (options.depth == Depth::Full).then_some(&mut inodes);
+            check_entries(&checking, &run, hashing, &mut report);
+            known.add(&run);
+        }
+        let mut known = known.sorted();
+        listing::check_unknown(snap, &paths.dir, &known, &mut report);
+        let files = SnapshotRuns::files(&db, snap.id, run_size());
+        listing::check_manifest(snap, &paths.manifest, &mut known, files, &mut report)?;
     }
     // Clones (`LINK = reflink`) are meant to be inodes of their own.
     let cloned = crate::catalog::settings::get(&db, crate::root::linking::CLONED)?.is_some();
@@ -299,7 +308,7 @@ struct Checking<'a> {
 fn check_entries(
     checking: &Checking,
     recorded: &[Recorded],
-    inodes: &mut content::Inodes,
+    mut inodes: Option<&mut content::Inodes>,
     report: &mut Report,
 ) {
     let (snap, paths, algo) = (checking.snap, checking.paths, checking.algo);
@@ -389,13 +398,15 @@ fn check_entries(
                 if md.ino() != copy.ino {
                     report.unlinked += 1;
                 }
-                inodes.add(checking.index, &rec.path, &md, || content::Inode {
-                    copy_id: copy.id,
-                    size: md.len(),
-                    algo,
-                    expected: copy.hash.clone(),
-                    users: Vec::new(),
-                });
+                if let Some(inodes) = inodes.as_deref_mut() {
+                    inodes.add(checking.index, &rec.path, &md, || content::Inode {
+                        copy_id: copy.id,
+                        size: md.len(),
+                        algo,
+                        expected: copy.hash.clone(),
+                        users: Vec::new(),
+                    });
+                }
             }
         }
     }

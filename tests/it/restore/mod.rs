@@ -365,7 +365,7 @@ fn a_whole_snapshot_restored_a_few_files_at_a_time_equals_one_restored_at_once()
         let mut cmd = env.cmd();
         cmd.arg("restore").arg(label(&snap)).arg("--to").arg(out);
         if let Some(n) = run {
-            cmd.env("PHLB_DEBUG_RESTORE_RUN", n);
+            cmd.env("PHLB_DEBUG_ENTRY_RUN", n);
         }
         let done = cmd.output().unwrap();
         let summary = String::from_utf8_lossy(&done.stdout)
