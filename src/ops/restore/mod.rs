@@ -119,14 +119,20 @@ pub fn restore(
     // its size): only its folders and symlinks are read first. Paths and globs are
     // picked from every entry, and a dry run tells every entry.
     let streamed = options.paths.is_empty() && !dry_run;
+    // Everything the restore reads of the catalog from here on is one state of it (one
+    // read transaction, held to the end): a `prune --keep-versions` that trims this
+    // snapshot meanwhile (it records the trim, then waits for our lock to delete the
+    // files) cannot take files out of the runs read later.
+    let read = conn.begin()?;
+    let conn = &*read;
     let entries = if streamed {
-        snapshot_non_files(&conn, snap.id)?
+        snapshot_non_files(conn, snap.id)?
     } else {
-        snapshot_entries(&conn, snap.id)?
+        snapshot_entries(conn, snap.id)?
     };
-    let groups = source_link_groups(&conn, snap.id)?;
-    let trimmed = crate::catalog::trim::trimmed_paths(&conn, snap.id)?;
-    let attrs = attrs::Attrs::load(&conn, snap.id)?;
+    let groups = source_link_groups(conn, snap.id)?;
+    let trimmed = crate::catalog::trim::trimmed_paths(conn, snap.id)?;
+    let attrs = attrs::Attrs::load(conn, snap.id)?;
     let picked = pick::pick(&entries, &options.paths, &trimmed)?;
     let (trimmed_files, trimmed_at) = pick::trimmed_within(&picked, &options.paths, &trimmed);
     let target = match resolve::walk(&options.to, !dry_run, &root)? {
@@ -134,7 +140,7 @@ pub fn restore(
         resolve::Walked::Missing => None,
     };
     let (files, bytes) = if streamed {
-        snapshot_totals(&conn, snap.id)?
+        snapshot_totals(conn, snap.id)?
     } else {
         (
             picked.len() as u64,
@@ -169,7 +175,7 @@ pub fn restore(
         ));
         let workers = config.worker_count();
         if streamed {
-            let runs = SnapshotRuns::files(&conn, snap.id, run_size());
+            let runs = SnapshotRuns::files(conn, snap.id, run_size());
             engine::restore(ctx, &picked, runs, &groups, workers, &mut tell)?;
         } else {
             let chosen: Vec<Recorded> = picked
@@ -181,7 +187,7 @@ pub fn restore(
             engine::restore(ctx, &picked, runs, &groups, workers, &mut tell)?;
         }
     }
-    drop(conn);
+    drop(read);
     drop(catalog);
     let dropped = attrs.dropped_so_far();
     if let Some((rel, why)) = &dropped.first {

@@ -399,3 +399,66 @@ fn a_whole_snapshot_restored_a_few_files_at_a_time_equals_one_restored_at_once()
     );
     assert_eq!(fs::read(runs.join("a/f6")).unwrap(), b"file 6");
 }
+
+#[test]
+fn restore_of_a_whole_snapshot_keeps_the_files_a_concurrent_keep_versions_trim_records() {
+    // Found by the attack round: a whole snapshot is read from the catalog a run at a
+    // time, and `prune --keep-versions` records its trim in the catalog before it waits
+    // for the restore's lock; the runs read after the trim left its files out (10 of 40
+    // restored, exit 0, nothing said). The restore reads one state of the catalog.
+    let env = Env::new();
+    for i in 0..40 {
+        env.write(
+            &format!("f{i:02}"),
+            format!("version one of {i}").as_bytes(),
+        );
+    }
+    let old = env.backup();
+    for i in 0..40 {
+        env.write(
+            &format!("f{i:02}"),
+            format!("version two of {i}").as_bytes(),
+        );
+    }
+    env.backup();
+    let out = env.dir.path().join("out");
+    // Each rename into the target waits 50 ms: the trim comes while the restore runs.
+    let mut cmd = Command::new("strace");
+    cmd.args([
+        "-f",
+        "-o",
+        "/dev/null",
+        "-e",
+        "inject=renameat2:delay_enter=50000",
+    ])
+    .arg(env!("CARGO_BIN_EXE_phlb"))
+    .arg("--backup-root")
+    .arg(&env.root)
+    .args(["restore", &label(&old), "--to"])
+    .arg(&out)
+    .current_dir(env.dir.path())
+    .env("HOME", env.dir.path())
+    .env("PHLB_DEBUG_ENTRY_RUN", "2");
+    let restoring = Watched::spawn(&env, cmd);
+    assert!(
+        wait_for(|| real_names(&out)
+            .iter()
+            .any(|p| p.to_string_lossy().starts_with("f0"))),
+        "the restore began: {}",
+        restoring.stderr()
+    );
+    let prune = env.run(&["prune", "--keep-versions", "1"]);
+    let (status, err) = restoring.finish();
+    assert_eq!(status.code(), Some(0), "{err}");
+    assert_ok(&prune);
+    for i in 0..40 {
+        let name = format!("f{i:02}");
+        assert_eq!(
+            fs::read(out.join(&name)).unwrap(),
+            format!("version one of {i}").as_bytes(),
+            "{name}"
+        );
+    }
+    // The trim itself went through once the restore let go.
+    assert!(!old.join("f00").exists());
+}
