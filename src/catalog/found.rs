@@ -50,12 +50,14 @@ struct Shape {
     hash: Option<String>,
 }
 
-/// Every snapshot run (of `name`, or all) per line, in place order.
+/// Every snapshot run (of `name`, or all) per line, in place order; not a run still
+/// going or killed (as the `file_versions` view: it cannot be restored).
 fn runs_by_line(db: &Db, name: Option<&str>) -> Result<HashMap<i64, Vec<Held>>> {
     let conn = db.conn();
     let mut stmt = conn.prepare(
         "SELECT line, pos, id, coalesce(sequence, 0), coalesce(instant_ns, 0), name, timestamp
-         FROM snapshot_runs WHERE line IS NOT NULL AND (?1 IS NULL OR name = ?1)
+         FROM snapshot_runs
+         WHERE line IS NOT NULL AND status != 'incomplete' AND (?1 IS NULL OR name = ?1)
          ORDER BY line, pos",
     )?;
     let mut lines: HashMap<i64, Vec<Held>> = HashMap::new();
@@ -77,13 +79,7 @@ fn runs_by_line(db: &Db, name: Option<&str>) -> Result<HashMap<i64, Vec<Held>>> 
 pub fn find_versions(db: &Db, glob: &str, name: Option<&str>) -> Result<Vec<FoundVersion>> {
     let lines = runs_by_line(db, name)?;
     let conn = db.conn();
-    let ids: Vec<i64> = conn
-        .prepare(
-            "SELECT id FROM paths WHERE CAST(path AS TEXT) GLOB ?1
-                OR (instr(?1, '/') = 0 AND CAST(path AS TEXT) GLOB '*/' || ?1)",
-        )?
-        .query_map([glob], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
+    let ids = super::queries::matching_paths(db, glob)?;
     let mut stmt = conn.prepare_cached(
         "SELECT v.line, v.lo, v.hi, p.path, v.kind, v.size, v.mtime_ns, v.mtime_exact, v.mode,
                 v.target, coalesce(v.xattr_set_id, 0), lower(hex(c.hash))

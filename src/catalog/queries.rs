@@ -113,19 +113,43 @@ pub struct Found {
     pub order: (i64, i64, i64),
 }
 
+/// Ids of the paths `glob` matches as `find` and `restore` take it
+/// (`sys::glob::path_matches`: the whole path, or for a glob without `/` the file name,
+/// as fnmatch(3)). SQLite's `GLOB` picks them where it agrees with fnmatch; a glob with a
+/// bracket class or a backslash is matched here, against every path.
+pub(super) fn matching_paths(db: &Db, glob: &str) -> Result<Vec<i64>> {
+    let conn = db.conn();
+    if crate::sys::glob::sqlite_agrees(glob.as_bytes()) {
+        let ids = conn
+            .prepare(
+                "SELECT id FROM paths
+                 WHERE (CAST(path AS TEXT) GLOB ?1
+                        OR (instr(?1, '/') = 0 AND CAST(path AS TEXT) GLOB '*/' || ?1))
+                   AND (CAST(path AS TEXT) != '.' OR ?1 = '.')",
+            )?
+            .query_map([glob], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        return Ok(ids);
+    }
+    let mut stmt = conn.prepare("SELECT id, path FROM paths")?;
+    let mut rows = stmt.query([])?;
+    let mut ids = Vec::new();
+    while let Some(r) = rows.next()? {
+        let path: Vec<u8> = r.get(1)?;
+        if crate::sys::glob::path_matches(glob.as_bytes(), &path) {
+            ids.push(r.get(0)?);
+        }
+    }
+    Ok(ids)
+}
+
 /// Every snapshot entry whose path (or, for a pattern without `/`, file name) matches
 /// the shell glob, newest snapshot first.
 pub fn find(db: &Db, glob: &str, name: Option<&str>) -> Result<Vec<Found>> {
     let conn = db.conn();
     // Match the (small) paths table first, then fetch each match's entries snapshot by
     // snapshot through the primary key (CROSS JOIN keeps snapshot_runs the outer loop).
-    let ids: Vec<i64> = conn
-        .prepare(
-            "SELECT id FROM paths WHERE CAST(path AS TEXT) GLOB ?1
-                OR (instr(?1, '/') = 0 AND CAST(path AS TEXT) GLOB '*/' || ?1)",
-        )?
-        .query_map([glob], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
+    let ids = matching_paths(db, glob)?;
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT s.id, s.name, p.path, e.kind, e.size, {},
                 lower(hex(c.hash)), e.mtime_ns, e.mtime_exact, s.sequence, s.instant_ns,
@@ -133,7 +157,7 @@ pub fn find(db: &Db, glob: &str, name: Option<&str>) -> Result<Vec<Found>> {
          FROM snapshot_runs s CROSS JOIN entries e ON e.snapshot_id = s.id AND e.path_id = ?1
          JOIN paths p ON p.id = e.path_id
          LEFT JOIN copies k ON k.id = e.copy_id LEFT JOIN contents c ON c.id = k.content_id
-         WHERE ?2 IS NULL OR s.name = ?2",
+         WHERE (?2 IS NULL OR s.name = ?2) AND s.status != 'incomplete'",
         mtime_text()
     ))?;
     let mut found: Vec<(i64, Found)> = Vec::new();

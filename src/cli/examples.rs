@@ -61,8 +61,8 @@ Examples:
 pub const FIND_EXAMPLES: &str = "\
 Examples:
   phlb find '*.pdf'
-  phlb find 'notes/**/todo*' --name docs
-  phlb find '*.jpg' --json | jq length
+  phlb find 'notes/*todo*' --name docs      # * also crosses /: notes/todo.txt, notes/a/b/todo.md
+  phlb find '*.jpg' --each-snapshot --json | jq length
 
 -v and -q change nothing here.";
 

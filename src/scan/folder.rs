@@ -289,28 +289,3 @@ pub(super) fn has_cachedir_tag(dir: BorrowedFd) -> bool {
     let mut head = [0u8; CACHEDIR_SIGNATURE.len()];
     std::fs::File::from(fd).read_exact(&mut head).is_ok() && head == CACHEDIR_SIGNATURE
 }
-
-/// True when `name` matches shell glob `pattern` (`fnmatch` without flags).
-pub(crate) fn fnmatch(pattern: &CStr, name: &CStr) -> bool {
-    crate::sys::glob::fnmatch(pattern, name)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::ffi::CString;
-
-    #[test]
-    fn glob_matching() {
-        let cases = [
-            ("*.pyc", "a.pyc", true),
-            ("*.pyc", "a.py", false),
-            ("*.tmp", ".x.tmp", true),
-            ("data?", "data1", true),
-        ];
-        for (pat, name, want) in cases {
-            let (p, n) = (CString::new(pat).unwrap(), CString::new(name).unwrap());
-            assert_eq!(fnmatch(&p, &n), want, "{pat} {name}");
-        }
-    }
-}

@@ -17,7 +17,6 @@ mod select;
 mod source_dir;
 
 pub use entry::{Entry, Kind, Meta, Seen};
-pub(crate) use folder::fnmatch;
 pub use folder::Rules as SkipRules;
 use folder::{has_cachedir_tag, open_child, Rules};
 pub use select::{Pattern, SelectSpec, Selection};

@@ -142,22 +142,9 @@ fn normalize(path: &[u8]) -> Vec<u8> {
 /// True when the snapshot path `rel` is `wanted`, or matches it as a shell glob (a glob
 /// without `/` also matches the last name alone, as `phlb find` does).
 fn matches(wanted: &[u8], rel: &[u8]) -> bool {
-    if wanted == rel {
-        return true;
-    }
-    if !wanted.iter().any(|b| b"*?[".contains(b)) {
-        return false;
-    }
-    let (Ok(pattern), Ok(whole)) = (std::ffi::CString::new(wanted), std::ffi::CString::new(rel))
-    else {
-        return false;
-    };
-    if crate::scan::fnmatch(&pattern, &whole) {
-        return true;
-    }
-    !wanted.contains(&b'/')
-        && std::ffi::CString::new(split(rel).1)
-            .is_ok_and(|name| crate::scan::fnmatch(&pattern, &name))
+    wanted == rel
+        || (wanted.iter().any(|b| b"*?[".contains(b))
+            && crate::sys::glob::path_matches(wanted, rel))
 }
 
 #[cfg(test)]

@@ -149,3 +149,74 @@ fn find_shows_a_version_split_by_a_forgotten_snapshot_once() {
         format!("src/{}", back.file_name().unwrap().to_str().unwrap())
     );
 }
+
+#[test]
+fn find_leaves_out_a_killed_backup() {
+    // Found by the attack round: find counted a killed run's snapshot (it cannot be
+    // restored, and the `file_versions` view leaves it out) as holding the file.
+    let env = Env::new();
+    for i in 0..30 {
+        env.write(&format!("f{i}"), format!("{i}").as_bytes());
+    }
+    let done = env.backup();
+    env.write("f3", b"changed");
+    let mut stopped = false;
+    for n in 1..40 {
+        if killed_at(&env, "write", n, &["backup", env.src.to_str().unwrap()])
+            && env.sql_int("SELECT count(*) FROM snapshot_runs WHERE status = 'incomplete'") > 0
+        {
+            stopped = true;
+            break;
+        }
+    }
+    assert!(stopped, "a run was killed part-way");
+    for args in [
+        &["find", "f3", "--json"][..],
+        &["find", "f3", "--each-snapshot", "--json"],
+    ] {
+        let out = env.run(args);
+        assert_ok(&out);
+        let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let rows = rows.as_array().unwrap();
+        assert_eq!(rows.len(), 1, "{args:?}: {rows:?}");
+        let shown = rows[0].get("snapshot").or(rows[0].get("last")).unwrap();
+        assert_eq!(shown, &serde_json::json!(label(&done)), "{args:?}");
+    }
+}
+
+#[test]
+fn find_matches_bracket_classes_and_escapes_as_restore_does() {
+    // Found by the attack round: find matched with SQLite's GLOB, where `[!a-z]` is a
+    // class of `!` and a-z (the opposite of the shell's) and `\*` is two characters;
+    // restore matched the same glob as fnmatch(3). Both take it as the shell does now.
+    let env = Env::new();
+    for name in ["Zeta", "alpha", "*", "x!"] {
+        env.write(name, name.as_bytes());
+    }
+    let snap = env.backup();
+    let found = |glob: &str| -> Vec<String> {
+        let out = env.run(&["find", glob, "--json"]);
+        assert_ok(&out);
+        let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let mut paths: Vec<String> = rows
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["path"].as_str().unwrap().to_string())
+            .collect();
+        paths.sort();
+        paths
+    };
+    assert_eq!(found("[!a-z]*"), vec!["*", "Zeta"]);
+    assert_eq!(found("\\*"), vec!["*"]);
+    assert_eq!(found("*a"), vec!["Zeta", "alpha"]);
+    // restore picks the same paths for the same glob.
+    let out = env.dir.path().join("out");
+    assert_ok(&env.restore(&[&label(&snap), "[!a-z]*"], &out));
+    let mut restored: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    restored.sort();
+    assert_eq!(restored, vec!["*", "Zeta"]);
+}
