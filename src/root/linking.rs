@@ -4,6 +4,8 @@
 //! hardlinks and the ini's `DEDUP`, else `mode`, as before; a new root gets `auto` and
 //! `strict`); an ini or `--link` value overrides the recorded one for a run and says so.
 //! `auto` is resolved once per run by a probe of whether the root's filesystem clones.
+//! The recorded values are kept beside the catalog too (`.phlb/linking`), so a catalog
+//! rebuilt by `add` links as the root always did.
 
 use std::path::Path;
 
@@ -50,6 +52,38 @@ pub struct Recorded {
 const LINK_KEY: &str = "link";
 const DEDUP_KEY: &str = "dedup";
 
+/// The recorded values again beside the catalog (`.phlb/linking`, `link = …` and
+/// `dedup = …` lines): they belong to the root, and a catalog rebuilt by `add` takes
+/// them from here. (A rebuilt catalog of a `strict` root became `mode`, and `add` then
+/// linked equal files with other mtimes in old snapshots.)
+const SIDE_FILE: &str = "linking";
+
+fn side_file(config: &Config) -> std::path::PathBuf {
+    config.backup_path.join(super::META_DIR).join(SIDE_FILE)
+}
+
+/// The values in the side file, when it is there and whole.
+fn read_side(config: &Config) -> Option<Recorded> {
+    let text = std::fs::read_to_string(side_file(config)).ok()?;
+    let value = |key: &str| {
+        text.lines()
+            .filter_map(|l| l.split_once('='))
+            .find(|(k, _)| k.trim() == key)
+            .map(|(_, v)| v.trim().to_string())
+    };
+    Some(Recorded {
+        link: value(LINK_KEY)?.parse().ok()?,
+        dedup: value(DEDUP_KEY)?.parse().ok()?,
+    })
+}
+
+fn side_text(recorded: Recorded) -> String {
+    format!(
+        "{LINK_KEY} = {}\n{DEDUP_KEY} = {}\n",
+        recorded.link, recorded.dedup
+    )
+}
+
 /// The root's recorded `LINK` and `DEDUP`, or what a first open records: for a root
 /// that holds snapshots hardlinks and the ini's `DEDUP` (else `mode`), so it behaves as
 /// before; for a new root the config's values, else `auto` and `strict`. `on_disk`: snapshot folders the catalog
@@ -64,6 +98,10 @@ pub fn recorded_or_first(db: &Db, config: &Config, on_disk: bool) -> Result<(Rec
             dedup: dedup.parse().map_err(|e| parse(DEDUP_KEY, e))?,
         };
         return Ok((recorded, true));
+    }
+    // A catalog made anew in a root that recorded them before.
+    if let Some(side) = read_side(config) {
+        return Ok((side, false));
     }
     let first = if !on_disk && crate::catalog::SnapshotRow::all(db)?.is_empty() {
         Recorded {
@@ -86,6 +124,12 @@ pub fn recorded(db: &Db, config: &Config, on_disk: bool) -> Result<Recorded> {
     if !known {
         settings::set(db, LINK_KEY, &recorded.link.to_string())?;
         settings::set(db, DEDUP_KEY, &recorded.dedup.to_string())?;
+    }
+    // Also beside the catalog (a root recorded before the side file gets it now).
+    if read_side(config) != Some(recorded) {
+        let path = side_file(config);
+        crate::store::write_file(&path, side_text(recorded).as_bytes())
+            .with_context(|| format!("{}: cannot write", path.display()))?;
     }
     Ok(recorded)
 }

@@ -450,3 +450,38 @@ fn add_rebuilding_a_reflink_root_records_reflink_on_xfs() {
         stdout(&out)
     );
 }
+
+#[test]
+fn add_rebuilding_the_catalog_of_a_strict_root_keeps_dedup_strict_and_old_mtimes() {
+    // Found by the attack round: a rebuilt catalog recorded `DEDUP = mode` (the rule for
+    // a root from before the setting), so `add` linked two equal files with other mtimes
+    // in an old snapshot, changing one's mtime on disk, and later backups linked so too.
+    let env = Env::new();
+    let a = env.write("a", b"same");
+    let b = env.write("b", b"same");
+    set_mtime(&a, 1_577_836_800, 0);
+    set_mtime(&b, 1_609_459_200, 0);
+    let snap = env.backup();
+    assert_eq!(
+        env.sql_text("SELECT value FROM settings WHERE key = 'dedup'"),
+        "strict"
+    );
+    let before = (ino(&snap.join("a")), ino(&snap.join("b")));
+    assert_ne!(before.0, before.1);
+    for f in fs::read_dir(env.root.join(".phlb")).unwrap().flatten() {
+        if f.file_name()
+            .to_string_lossy()
+            .starts_with("catalog.sqlite3")
+        {
+            fs::remove_file(f.path()).unwrap();
+        }
+    }
+    assert_ok(&env.run(&["add"]));
+    assert_eq!(
+        env.sql_text("SELECT value FROM settings WHERE key = 'dedup'"),
+        "strict"
+    );
+    assert_eq!((ino(&snap.join("a")), ino(&snap.join("b"))), before);
+    assert_eq!(mtime_ns(&snap.join("b")), 1_609_459_200_000_000_000);
+    assert_ok(&env.run(&["verify"]));
+}

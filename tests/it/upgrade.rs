@@ -323,6 +323,8 @@ fn a_root_made_before_link_was_recorded_keeps_hardlinks_and_its_dedup() {
             [],
         )
         .unwrap();
+    // Nor had it the copy of them beside the catalog.
+    fs::remove_file(env.root.join(".phlb/linking")).unwrap();
     // Same content, another mtime: under the old default (mode) it shares the copy.
     let b = env.write("b", b"same");
     set_mtime(&b, 1_000_000_000, 0);

@@ -123,6 +123,11 @@ impl Env {
         self.db().query_row(sql, [], |r| r.get(0)).unwrap()
     }
 
+    /// The one text an SQL query on the catalog returns.
+    pub fn sql_text(&self, sql: &str) -> String {
+        self.db().query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+
     /// Runs `phlb restore ARGS... --to TO`.
     pub fn restore(&self, args: &[&str], to: &Path) -> Output {
         self.cmd()
