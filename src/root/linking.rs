@@ -62,19 +62,107 @@ fn side_file(config: &Config) -> std::path::PathBuf {
     config.backup_path.join(super::META_DIR).join(SIDE_FILE)
 }
 
-/// The values in the side file, when it is there and whole.
-fn read_side(config: &Config) -> Option<Recorded> {
-    let text = std::fs::read_to_string(side_file(config)).ok()?;
-    let value = |key: &str| {
-        text.lines()
-            .filter_map(|l| l.split_once('='))
-            .find(|(k, _)| k.trim() == key)
-            .map(|(_, v)| v.trim().to_string())
+/// Most bytes the side file may hold (it holds two short lines).
+const SIDE_MOST: u64 = 4096;
+
+/// The values in the side file: None when there is none; an error naming it and the
+/// cause when it is not a regular file of its own (a symlink is not followed, a FIFO
+/// not waited on), too big, or does not say exactly one valid `link` and one valid
+/// `dedup` (an empty file left by a crash, a typo): a catalog rebuilt from it must not
+/// take a weaker DEDUP quietly.
+fn read_side(config: &Config) -> Result<Option<Recorded>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = side_file(config);
+    let bad = |why: String| {
+        anyhow::anyhow!(
+            "{}: {why}; it should say `link = …` and `dedup = …` as the root recorded them \
+             (see docs/config.md), or be removed to take the rule for a root without them",
+            path.display()
+        )
     };
-    Some(Recorded {
-        link: value(LINK_KEY)?.parse().ok()?,
-        dedup: value(DEDUP_KEY)?.parse().ok()?,
-    })
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(&path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(bad(format!("cannot open ({e})"))),
+    };
+    let md = file
+        .metadata()
+        .map_err(|e| bad(format!("cannot read ({e})")))?;
+    if !md.is_file() {
+        return Err(bad("not a regular file".into()));
+    }
+    if md.len() > SIDE_MOST {
+        return Err(bad(format!("{} bytes, more than {SIDE_MOST}", md.len())));
+    }
+    let mut text = String::new();
+    file.take(SIDE_MOST)
+        .read_to_string(&mut text)
+        .map_err(|e| bad(format!("cannot read ({e})")))?;
+    let (mut link, mut dedup) = (None, None);
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let Some((key, value)) = line.split_once('=') else {
+            return Err(bad(format!("`{}` is not `key = value`", line.trim())));
+        };
+        let (key, value) = (key.trim(), value.trim());
+        let slot_taken = match key {
+            LINK_KEY => link
+                .replace(value.parse::<Link>().map_err(|e| bad(e.to_string()))?)
+                .is_some(),
+            DEDUP_KEY => dedup
+                .replace(value.parse::<Dedup>().map_err(|e| bad(e.to_string()))?)
+                .is_some(),
+            other => return Err(bad(format!("unknown key `{other}`"))),
+        };
+        if slot_taken {
+            return Err(bad(format!("`{key}` given twice")));
+        }
+    }
+    match (link, dedup) {
+        (Some(link), Some(dedup)) => Ok(Some(Recorded { link, dedup })),
+        _ => Err(bad(format!(
+            "it must give both `{LINK_KEY}` and `{DEDUP_KEY}`"
+        ))),
+    }
+}
+
+/// Writes the side file (a new file renamed over the old, synced first: a crash leaves
+/// the old one or the new one, never an empty one).
+fn write_side(config: &Config, recorded: Recorded) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = side_file(config);
+    let tmp = path.with_file_name(format!(".{SIDE_FILE}.{}.tmp", std::process::id()));
+    // What a run killed here left.
+    if let Ok(list) = std::fs::read_dir(path.parent().unwrap_or(&path)) {
+        for e in list.flatten() {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with(&format!(".{SIDE_FILE}.")) && name.ends_with(".tmp") {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+    let written = (|| -> std::io::Result<()> {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&tmp)?;
+        f.write_all(side_text(recorded).as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, &path)?;
+        crate::sys::flush::sync_dir(path.parent().unwrap_or(&path))
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written.with_context(|| format!("{}: cannot write", path.display()))
 }
 
 fn side_text(recorded: Recorded) -> String {
@@ -100,7 +188,7 @@ pub fn recorded_or_first(db: &Db, config: &Config, on_disk: bool) -> Result<(Rec
         return Ok((recorded, true));
     }
     // A catalog made anew in a root that recorded them before.
-    if let Some(side) = read_side(config) {
+    if let Some(side) = read_side(config)? {
         return Ok((side, false));
     }
     let first = if !on_disk && crate::catalog::SnapshotRow::all(db)?.is_empty() {
@@ -125,11 +213,11 @@ pub fn recorded(db: &Db, config: &Config, on_disk: bool) -> Result<Recorded> {
         settings::set(db, LINK_KEY, &recorded.link.to_string())?;
         settings::set(db, DEDUP_KEY, &recorded.dedup.to_string())?;
     }
-    // Also beside the catalog (a root recorded before the side file gets it now).
-    if read_side(config) != Some(recorded) {
-        let path = side_file(config);
-        crate::store::write_file(&path, side_text(recorded).as_bytes())
-            .with_context(|| format!("{}: cannot write", path.display()))?;
+    // Also beside the catalog (a root recorded before the side file gets it now). The
+    // catalog's values are the root's: a side file that disagrees, or cannot be read,
+    // is written anew from them.
+    if read_side(config).ok().flatten() != Some(recorded) {
+        write_side(config, recorded)?;
     }
     Ok(recorded)
 }

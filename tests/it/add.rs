@@ -485,3 +485,91 @@ fn add_rebuilding_the_catalog_of_a_strict_root_keeps_dedup_strict_and_old_mtimes
     assert_eq!(mtime_ns(&snap.join("b")), 1_609_459_200_000_000_000);
     assert_ok(&env.run(&["verify"]));
 }
+
+#[test]
+fn a_broken_linking_file_stops_a_rebuild_instead_of_weakening_dedup() {
+    // Found by the second attack round: an empty, garbled, half or doubled
+    // `.phlb/linking`, or a symlink or FIFO in its place, was read as "absent" (or
+    // followed), and the rebuilt catalog took `DEDUP = mode` (or the symlink's), linking
+    // files with other mtimes in an old snapshot. Now the run stops with one line naming
+    // the file and the cause, exit 2, and nothing in the snapshot changes.
+    let env = Env::new();
+    let a = env.write("a", b"same");
+    let b = env.write("d/b", b"same");
+    set_mtime(&a, 1_577_836_800, 0);
+    set_mtime(&b, 1_609_459_200, 0);
+    let snap = env.backup();
+    let side = env.root.join(".phlb/linking");
+    let good = fs::read_to_string(&side).unwrap();
+    assert!(good.contains("dedup = strict"), "{good}");
+    let outside = env.dir.path().join("outside");
+    fs::write(&outside, "link = hardlink\ndedup = content\n").unwrap();
+    let drop_catalog = || {
+        for f in fs::read_dir(env.root.join(".phlb")).unwrap().flatten() {
+            if f.file_name()
+                .to_string_lossy()
+                .starts_with("catalog.sqlite3")
+            {
+                fs::remove_file(f.path()).unwrap();
+            }
+        }
+    };
+    type Plant<'a> = (&'a str, Box<dyn Fn(&Path) + 'a>);
+    let text =
+        |t: &'static str| Box::new(move |p: &Path| fs::write(p, t).unwrap()) as Box<dyn Fn(&Path)>;
+    let cases: Vec<Plant> = vec![
+        ("empty", text("")),
+        ("garbage", text("garbage\n")),
+        ("a bad value", text("link = hardlink\ndedup = weak\n")),
+        ("one key", text("dedup = strict\n")),
+        (
+            "a key twice",
+            text("link = auto\ndedup = content\ndedup = strict\n"),
+        ),
+        (
+            "an unknown key",
+            text("link = auto\ndedup = strict\nextra = 1\n"),
+        ),
+        (
+            "a symlink",
+            Box::new(|p: &Path| symlink(&outside, p).unwrap()),
+        ),
+        (
+            "a FIFO",
+            Box::new(|p: &Path| {
+                let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap();
+                // SAFETY: a valid path string for the call.
+                assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+            }),
+        ),
+    ];
+    for (what, plant) in &cases {
+        drop_catalog();
+        fs::remove_file(&side).unwrap();
+        plant(&side);
+        let out = env.run(&["add"]);
+        assert_code(&out, 2);
+        let err = stderr(&out);
+        assert!(err.contains(".phlb/linking"), "{what}: {err}");
+        assert_eq!(err.lines().count(), 1, "{what}: {err}");
+        assert_ne!(ino(&snap.join("a")), ino(&snap.join("d/b")), "{what}");
+        assert_eq!(
+            mtime_ns(&snap.join("d/b")),
+            1_609_459_200_000_000_000,
+            "{what}"
+        );
+    }
+    // Put right, the rebuild goes through and keeps strict.
+    drop_catalog();
+    fs::remove_file(&side).unwrap();
+    fs::write(&side, &good).unwrap();
+    assert_ok(&env.run(&["add"]));
+    assert_eq!(
+        env.sql_text("SELECT value FROM settings WHERE key = 'dedup'"),
+        "strict"
+    );
+    // With the catalog's own values there, a garbled side file is written anew.
+    fs::write(&side, "garbage").unwrap();
+    env.backup();
+    assert_eq!(fs::read_to_string(&side).unwrap(), good);
+}

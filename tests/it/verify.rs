@@ -331,6 +331,13 @@ fn verify_reading_entries_two_at_a_time_finds_what_it_finds_in_one_run() {
         })
         .collect();
     lines.push(format!("{zeros}  ghost"));
+    // A line given twice is said as such (it was "not in the catalog").
+    let twice = lines
+        .iter()
+        .find(|l| l.ends_with("  d1/f1"))
+        .unwrap()
+        .clone();
+    lines.push(twice);
     fs::write(&manifest, lines.join("\n") + "\n").unwrap();
     let verify = |run: Option<&str>, args: &[&str]| {
         let mut cmd = env.cmd();
@@ -359,9 +366,11 @@ fn verify_reading_entries_two_at_a_time_finds_what_it_finds_in_one_run() {
             "d0/f6: manifest hash differs from the catalog",
             "d2/f5: not in the manifest",
             "ghost: in the manifest but not in the catalog",
+            "d1/f1: listed more than once in the manifest",
         ] {
             assert!(all.contains(want), "{want}: {all}");
         }
+        assert!(!all.contains("d1/f1: in the manifest but not"), "{all}");
         assert!(!all.contains(&format!("{}/", label(&clean))), "{all}");
     }
     let clean_label = label(&clean);

@@ -109,7 +109,11 @@ pub(super) fn check_manifest(
     let read = manifest::for_each(manifest, |listed_hex, rel| {
         let path = known.digest(rel.as_os_str().as_bytes());
         match known.find(path, true) {
-            Some(i) if !known.seen[i] => {
+            Some(i) if known.seen[i] => report.problem(
+                &show(snap, rel.as_os_str().as_bytes()),
+                "listed more than once in the manifest",
+            ),
+            Some(i) => {
                 known.seen[i] = true;
                 if known.digest(listed_hex.as_bytes()) != known.entries[i].1 {
                     report.problem(

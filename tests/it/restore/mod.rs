@@ -462,3 +462,40 @@ fn restore_of_a_whole_snapshot_keeps_the_files_a_concurrent_keep_versions_trim_r
     // The trim itself went through once the restore let go.
     assert!(!old.join("f00").exists());
 }
+
+#[test]
+fn a_backup_while_a_restore_holds_its_read_does_not_wait_for_it() {
+    // Found by the second attack round: a restore reads one state of the catalog to its
+    // end, and every writer's last step (emptying the WAL) waited for it, 5 s each (the
+    // busy timeout, spent in SQLite's sleep-and-retry loop), saying nothing.
+    let env = Env::new();
+    env.write("a", b"a");
+    env.backup();
+    // A reader holding one state, as a restore does.
+    let reader = env.db();
+    reader.execute_batch("BEGIN").unwrap();
+    let _: i64 = reader
+        .query_row("SELECT count(*) FROM snapshot_runs", [], |r| r.get(0))
+        .unwrap();
+    env.write("b", b"b");
+    let trace = env.dir.path().join("sleeps");
+    let out = Command::new("strace")
+        .args(["-f", "-e", "trace=nanosleep,clock_nanosleep", "-o"])
+        .arg(&trace)
+        .arg(env!("CARGO_BIN_EXE_phlb"))
+        .arg("--backup-root")
+        .arg(&env.root)
+        .args(["-q", "backup", env.src.to_str().unwrap()])
+        .current_dir(env.dir.path())
+        .env("HOME", env.dir.path())
+        .output()
+        .expect("strace must be installed (.ci/run installs it)");
+    assert_ok(&out);
+    let sleeps = fs::read_to_string(&trace)
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("nanosleep("))
+        .count();
+    assert!(sleeps < 5, "{sleeps} sleeps waiting for the reader");
+    reader.execute_batch("COMMIT").unwrap();
+}
