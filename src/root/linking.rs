@@ -222,13 +222,43 @@ pub fn recorded(db: &Db, config: &Config, on_disk: bool) -> Result<Recorded> {
     Ok(recorded)
 }
 
+/// The notes a run owes when the config overrides the root's recorded values: LINK
+/// always, DEDUP where hardlinks are made.
+fn override_notes(link: Link, dedup: Dedup, recorded: Recorded) -> Vec<String> {
+    let mut notes = Vec::new();
+    if link != recorded.link {
+        notes.push(format!(
+            "LINK = {link} for this run (the config or --link says so); this root records LINK = {}",
+            recorded.link
+        ));
+    }
+    if dedup != recorded.dedup && link != Link::Reflink {
+        notes.push(format!(
+            "DEDUP = {dedup} for this run (the config says so); this root records DEDUP = {}",
+            recorded.dedup
+        ));
+    }
+    notes
+}
+
 /// `config` with the root's recorded `LINK` and `DEDUP` where it sets none (for `add`
-/// and `verify --repair`, which link as the root does).
-pub fn settled(config: &Config, db: &Db, on_disk: bool) -> Result<Config> {
+/// and `verify --repair`, which link as the root does); a value the config overrides is
+/// said to `say`, as a backup says it.
+pub fn settled(
+    config: &Config,
+    db: &Db,
+    on_disk: bool,
+    say: &dyn crate::tell::Tell,
+) -> Result<Config> {
     let recorded = recorded(db, config, on_disk)?;
+    let link = config.link.unwrap_or(recorded.link);
+    let dedup = config.dedup.unwrap_or(recorded.dedup);
+    for note in override_notes(link, dedup, recorded) {
+        say.note(&note);
+    }
     let mut out = config.clone();
-    out.link = Some(config.link.unwrap_or(recorded.link));
-    out.dedup = Some(config.dedup.unwrap_or(recorded.dedup));
+    out.link = Some(link);
+    out.dedup = Some(dedup);
     Ok(out)
 }
 
@@ -256,17 +286,8 @@ pub fn resolve(
     let recorded = recorded(db, config, false)?;
     let link = config.link.unwrap_or(recorded.link);
     let dedup = config.dedup.unwrap_or(recorded.dedup);
-    if link != recorded.link {
-        say.note(&format!(
-            "LINK = {link} for this run (the config or --link says so); this root records LINK = {}",
-            recorded.link
-        ));
-    }
-    if dedup != recorded.dedup && link != Link::Reflink {
-        say.note(&format!(
-            "DEDUP = {dedup} for this run (the config says so); this root records DEDUP = {}",
-            recorded.dedup
-        ));
+    for note in override_notes(link, dedup, recorded) {
+        say.note(&note);
     }
     let tmp = root.join(super::META_DIR).join("tmp");
     let probe = || {

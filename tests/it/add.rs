@@ -573,3 +573,30 @@ fn a_broken_linking_file_stops_a_rebuild_instead_of_weakening_dedup() {
     env.backup();
     assert_eq!(fs::read_to_string(&side).unwrap(), good);
 }
+
+#[test]
+fn add_says_when_the_config_overrides_the_roots_dedup() {
+    // Found by the second attack round: `add` linked by an ini's `DEDUP = content` (in a
+    // strict root) without a word, where `backup` says so.
+    let env = Env::new();
+    env.write("a", b"a");
+    env.backup();
+    for f in fs::read_dir(env.root.join(".phlb")).unwrap().flatten() {
+        if f.file_name()
+            .to_string_lossy()
+            .starts_with("catalog.sqlite3")
+        {
+            fs::remove_file(f.path()).unwrap();
+        }
+    }
+    env.config("DEDUP = content");
+    let out = env.run(&["add"]);
+    assert_ok(&out);
+    assert!(
+        stderr(&out).contains(
+            "DEDUP = content for this run (the config says so); this root records DEDUP = strict"
+        ),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -339,7 +339,7 @@ pub fn record(
     let folders = found.folders;
     let dirs: Vec<std::path::PathBuf> = folders.iter().map(|f| f.dir.clone()).collect();
     crate::root::linking::record_found_clones(&db, config, &dirs)?;
-    let config = &crate::root::linking::settled(config, &db, !folders.is_empty())?;
+    let config = &crate::root::linking::settled(config, &db, !folders.is_empty(), say)?;
     let mut tally = Tally::default();
     let mut missing = 0u64;
     for snap in SnapshotRow::all(&db)? {

@@ -261,7 +261,7 @@ pub fn verify(
     damage::record_verdicts(&db, &report)?;
     let mut repaired = None;
     if options.repair {
-        let config = &crate::root::linking::settled(config, &db, false)?;
+        let config = &crate::root::linking::settled(config, &db, false, tell)?;
         let done = repair::repair(&db, &root, config, &mut |fate, line| {
             out.repaired(fate, &line)
         })?;
