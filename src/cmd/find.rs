@@ -52,15 +52,7 @@ pub fn run(config: &Config, ui: &Ui, args: &FindArgs) -> Result<Outcome> {
 
 /// Each version of each path once, newest last snapshot first.
 fn by_version(db: &Db, args: &FindArgs, targets: &[(String, Vec<String>)]) -> Result<()> {
-    let mut found = Vec::new();
-    for (glob, names) in targets {
-        if names.is_empty() {
-            found.extend(found::find_versions(db, glob, None)?);
-        }
-        for n in names {
-            found.extend(found::find_versions(db, glob, Some(n))?);
-        }
-    }
+    let mut found = gather(targets, |glob, name| found::find_versions(db, glob, name))?;
     // Each version once (by its path id and first snapshot), then newest first.
     found.sort_by(|a, b| {
         (a.path_id, a.first_order, a.last_order).cmp(&(b.path_id, b.first_order, b.last_order))
@@ -98,6 +90,23 @@ fn by_version(db: &Db, args: &FindArgs, targets: &[(String, Vec<String>)]) -> Re
     Ok(())
 }
 
+/// What `find_one` gives for each glob, under each of its names (any name when none).
+fn gather<T>(
+    targets: &[(String, Vec<String>)],
+    find_one: impl Fn(&str, Option<&str>) -> Result<Vec<T>>,
+) -> Result<Vec<T>> {
+    let mut found = Vec::new();
+    for (glob, names) in targets {
+        if names.is_empty() {
+            found.extend(find_one(glob, None)?);
+        }
+        for n in names {
+            found.extend(find_one(glob, Some(n))?);
+        }
+    }
+    Ok(found)
+}
+
 fn mtime_header(args: &FindArgs) -> &'static str {
     if args.out.json {
         "mtime"
@@ -108,15 +117,7 @@ fn mtime_header(args: &FindArgs) -> &'static str {
 
 /// `--each-snapshot`: a row per snapshot holding each path, newest snapshot first.
 fn each_snapshot(db: &Db, args: &FindArgs, targets: &[(String, Vec<String>)]) -> Result<()> {
-    let mut found = Vec::new();
-    for (glob, names) in targets {
-        if names.is_empty() {
-            found.extend(queries::find(db, glob, None)?);
-        }
-        for n in names {
-            found.extend(queries::find(db, glob, Some(n))?);
-        }
-    }
+    let mut found = gather(targets, |glob, name| queries::find(db, glob, name))?;
     // Each path once per snapshot (by its id: names that are not UTF-8 may read the
     // same as text), then newest snapshot first across every name and path asked for.
     found.sort_by(|a, b| {

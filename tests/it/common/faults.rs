@@ -85,15 +85,10 @@ pub fn kill_backup_part_way(env: &Env, entries: usize) -> bool {
 /// the kill came (the run made fewer such calls otherwise).
 pub fn killed_at(env: &Env, syscall: &str, n: u32, args: &[&str]) -> bool {
     use std::os::unix::process::ExitStatusExt;
-    let out = Command::new("strace")
-        .args(["-f", "-o", "/dev/null", "-e"])
-        .arg(format!("inject={syscall}:signal=SIGKILL:when={n}"))
-        .arg(env!("CARGO_BIN_EXE_phlb"))
-        .arg("--backup-root")
-        .arg(&env.root)
+    let inject = format!("inject={syscall}:signal=SIGKILL:when={n}");
+    let out = env
+        .cmd_via("strace", &["-f", "-o", "/dev/null", "-e", &inject])
         .args(args)
-        .current_dir(env.dir.path())
-        .env("HOME", env.dir.path())
         .output()
         .expect("strace must be installed (.ci/run installs it)");
     out.status.signal() == Some(libc::SIGKILL)

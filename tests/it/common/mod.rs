@@ -88,6 +88,21 @@ impl Env {
         self.cmd_at(&self.root)
     }
 
+    /// A `Command` that runs the real binary (with this root) under `wrapper` and its
+    /// `args` (`strace …`, `faketime …`).
+    pub fn cmd_via(&self, wrapper: &str, args: &[&str]) -> Command {
+        let mut c = Command::new(wrapper);
+        c.args(args)
+            .arg(env!("CARGO_BIN_EXE_phlb"))
+            .arg("--backup-root")
+            .arg(&self.root)
+            .current_dir(self.dir.path())
+            .env("HOME", self.dir.path())
+            .env_remove("PHLB_BACKUP_ROOT")
+            .env_remove("PHLB_CONFIG");
+        c
+    }
+
     /// A `Command` for the real binary with another backup root.
     pub fn cmd_at(&self, root: &Path) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_phlb"));
@@ -351,14 +366,9 @@ pub fn settle() {
 /// HH:MM:SS`) by libfaketime, and asserts success; returns the new snapshot folder.
 pub fn backup_at(env: &Env, when: &str) -> PathBuf {
     // `-f` with an absolute time freezes the clock there, however slow the start.
-    let out = Command::new("faketime")
-        .args(["-f", when])
-        .arg(env!("CARGO_BIN_EXE_phlb"))
-        .arg("--backup-root")
-        .arg(&env.root)
+    let out = env
+        .cmd_via("faketime", &["-f", when])
         .args(["-q", "backup", env.src.to_str().unwrap()])
-        .current_dir(env.dir.path())
-        .env("HOME", env.dir.path())
         .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
         .output()
         .expect("faketime must be installed (.ci/run installs it)");

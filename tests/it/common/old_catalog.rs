@@ -99,7 +99,8 @@ pub fn undo_v18() -> String {
     )
 }
 
-/// Turns a current catalog back into the v17 shape of the main #33 landed on.
+/// Turns a current root back into what the main #33 landed on made: the v17 catalog,
+/// and no copy of LINK and DEDUP beside it (`.phlb/linking`).
 pub fn downgrade_to_v17(env: &Env) {
     env.db()
         .execute_batch(&format!(
@@ -107,6 +108,7 @@ pub fn downgrade_to_v17(env: &Env) {
             undo_v18()
         ))
         .unwrap();
+    fs::remove_file(env.root.join(".phlb/linking")).unwrap();
 }
 
 /// Turns a current catalog back into the v16 shape (a row per path per snapshot).

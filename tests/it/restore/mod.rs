@@ -423,22 +423,19 @@ fn restore_of_a_whole_snapshot_keeps_the_files_a_concurrent_keep_versions_trim_r
     env.backup();
     let out = env.dir.path().join("out");
     // Each rename into the target waits 50 ms: the trim comes while the restore runs.
-    let mut cmd = Command::new("strace");
-    cmd.args([
-        "-f",
-        "-o",
-        "/dev/null",
-        "-e",
-        "inject=renameat2:delay_enter=50000",
-    ])
-    .arg(env!("CARGO_BIN_EXE_phlb"))
-    .arg("--backup-root")
-    .arg(&env.root)
-    .args(["restore", &label(&old), "--to"])
-    .arg(&out)
-    .current_dir(env.dir.path())
-    .env("HOME", env.dir.path())
-    .env("PHLB_DEBUG_ENTRY_RUN", "2");
+    let mut cmd = env.cmd_via(
+        "strace",
+        &[
+            "-f",
+            "-o",
+            "/dev/null",
+            "-e",
+            "inject=renameat2:delay_enter=50000",
+        ],
+    );
+    cmd.args(["restore", &label(&old), "--to"])
+        .arg(&out)
+        .env("PHLB_DEBUG_ENTRY_RUN", "2");
     let restoring = Watched::spawn(&env, cmd);
     assert!(
         wait_for(|| real_names(&out)
@@ -479,15 +476,19 @@ fn a_backup_while_a_restore_holds_its_read_does_not_wait_for_it() {
         .unwrap();
     env.write("b", b"b");
     let trace = env.dir.path().join("sleeps");
-    let out = Command::new("strace")
-        .args(["-f", "-e", "trace=nanosleep,clock_nanosleep", "-o"])
-        .arg(&trace)
-        .arg(env!("CARGO_BIN_EXE_phlb"))
-        .arg("--backup-root")
-        .arg(&env.root)
+    let trace_arg = trace.to_str().unwrap();
+    let out = env
+        .cmd_via(
+            "strace",
+            &[
+                "-f",
+                "-e",
+                "trace=nanosleep,clock_nanosleep",
+                "-o",
+                trace_arg,
+            ],
+        )
         .args(["-q", "backup", env.src.to_str().unwrap()])
-        .current_dir(env.dir.path())
-        .env("HOME", env.dir.path())
         .output()
         .expect("strace must be installed (.ci/run installs it)");
     assert_ok(&out);

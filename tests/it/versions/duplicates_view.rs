@@ -63,6 +63,8 @@ fn duplicates_view_scans_the_copies_in_content_order() {
 fn a_v17_catalog_gets_the_new_duplicates_view_with_the_same_rows() {
     let env = Env::new();
     with_duplicates(&env);
+    let oldest = env.snapshots("src")[0].clone();
+    let listing = tree(&oldest);
     downgrade_to_v17(&env);
     let before = duplicates(&env);
     assert!(!plan(&env).contains("SCAN k USING COVERING INDEX copies_by_content_meta"));
@@ -75,4 +77,15 @@ fn a_v17_catalog_gets_the_new_duplicates_view_with_the_same_rows() {
     assert_eq!(duplicates(&env), before);
     let out = env.run(&["duplicates", "--json"]);
     assert_ok(&out);
+    // The root keeps working: LINK and DEDUP written beside the catalog as recorded,
+    // verify clean, the oldest snapshot restores as it was, and prune removes it.
+    let side = fs::read_to_string(env.root.join(".phlb/linking")).unwrap();
+    assert!(side.contains("dedup = strict"), "{side}");
+    assert_ok(&env.run(&["verify"]));
+    let out_dir = env.dir.path().join("restored");
+    assert_ok(&env.restore(&[&label(&oldest)], &out_dir));
+    assert_eq!(tree(&out_dir), listing);
+    assert_ok(&env.run(&["prune", "--keep-last", "1"]));
+    assert!(!oldest.exists());
+    assert_ok(&env.run(&["verify"]));
 }
