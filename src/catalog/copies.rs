@@ -5,7 +5,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
 use anyhow::Result;
-use rusqlite::params;
+use rusqlite::{params, OptionalExtension};
 
 use super::Db;
 
@@ -136,6 +136,21 @@ pub fn copy_locations(db: &Db, copy_id: i64, limit: usize) -> Result<Vec<Locatio
         })?
         .collect::<rusqlite::Result<_>>()?;
     Ok(rows)
+}
+
+/// The path (relative to its snapshot folder) of one entry of snapshot `snapshot_id`
+/// recorded with stored copy `copy_id`: where a snapshot being recorded holds a copy it
+/// recorded itself (`copy_locations` leaves out the folder of a run not complete yet).
+pub fn copy_path_in(db: &Db, snapshot_id: i64, copy_id: i64) -> Result<Option<PathBuf>> {
+    let conn = db.conn();
+    let path: Option<Vec<u8>> = conn
+        .prepare_cached(
+            "SELECT p.path FROM entries e JOIN paths p ON p.id = e.path_id
+             WHERE e.copy_id = ?1 AND e.snapshot_id = ?2 LIMIT 1",
+        )?
+        .query_row(params![copy_id, snapshot_id], |r| r.get(0))
+        .optional()?;
+    Ok(path.map(|p| PathBuf::from(std::ffi::OsStr::from_bytes(&p))))
 }
 
 /// Stored copies recorded with inode number `ino`, with their content hash.

@@ -13,11 +13,11 @@ use super::Db;
 /// `hi` of a line's current versions: they hold every place from `lo` on.
 pub const OPEN: i64 = i64::MAX;
 
-/// A set of path ids, one bit each (path ids are small and dense).
+/// A set of row ids (path or stored copy ids), one bit each: ids are small and dense.
 #[derive(Debug, Default, Clone)]
-pub struct PathSet(Vec<u64>);
+pub struct IdSet(Vec<u64>);
 
-impl PathSet {
+impl IdSet {
     pub fn insert(&mut self, id: i64) {
         let Ok(i) = usize::try_from(id) else { return };
         let word = i / 64;
@@ -36,7 +36,7 @@ impl PathSet {
 /// Takes every path out of snapshot `snapshot_id` that its writer did not record
 /// (`seen`): the versions it inherited from the run before end there. Called once the
 /// writer has recorded the whole snapshot; returns how many paths went.
-pub fn close_unseen(db: &Db, snapshot_id: i64, seen: &PathSet) -> Result<u64> {
+pub fn close_unseen(db: &Db, snapshot_id: i64, seen: &IdSet) -> Result<u64> {
     let conn = db.conn();
     let gone: Vec<i64> = {
         let mut stmt = conn.prepare_cached("SELECT path_id FROM entries WHERE snapshot_id = ?1")?;
@@ -507,7 +507,7 @@ mod tests {
 
     #[test]
     fn a_path_set_holds_what_was_put_in_and_nothing_else() {
-        let mut s = PathSet::default();
+        let mut s = IdSet::default();
         for id in [0, 1, 63, 64, 1000] {
             s.insert(id);
         }

@@ -406,7 +406,7 @@ fn write_batches(
     let mut pending = 0usize;
     let mut since = Instant::now();
     // The paths recorded so far, by snapshot.
-    let mut recorded: std::collections::HashMap<i64, super::versions::PathSet> =
+    let mut recorded: std::collections::HashMap<i64, super::versions::IdSet> =
         std::collections::HashMap::new();
     let result = (|| -> Result<()> {
         for row in rx.into_iter().flatten() {

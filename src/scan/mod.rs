@@ -198,6 +198,20 @@ pub fn scan(source: &Path, opts: &ScanOptions) -> Scan {
     }
 }
 
+/// Walks folder `source` as `walk` does, handing each finding to `sink`; a folder that
+/// cannot be opened is one problem.
+pub fn walk_folder(source: &Path, opts: &ScanOptions, mut sink: impl FnMut(Found) -> bool) {
+    match SourceDir::open(source) {
+        Ok(root) => walk(&root, opts, sink),
+        Err(err) => {
+            sink(Found::Problem(Problem {
+                path: source.to_path_buf(),
+                message: err.to_string(),
+            }));
+        }
+    }
+}
+
 /// Walks the open folder `root` without following symlinks and collects everything it
 /// finds.
 pub fn scan_open(root: &SourceDir, opts: &ScanOptions) -> Scan {

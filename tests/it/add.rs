@@ -600,3 +600,5 @@ fn add_says_when_the_config_overrides_the_roots_dedup() {
         stderr(&out)
     );
 }
+
+mod runs;

@@ -1,49 +1,30 @@
-//! Records one snapshot folder: hashes each inode once, relinks identical content to a
-//! stored copy, and writes the catalog rows in one transaction.
+//! Records one snapshot folder: walks it and takes its entries a run at a time (each
+//! inode hashed once, identical content relinked to a stored copy: `run.rs`), writing
+//! the catalog rows in one transaction. What is held does not grow with the folder's
+//! file count beyond a bit per path and per stored copy: the manifest is read alongside
+//! the walk (`listed.rs`) and a new one is written as the runs go.
 
 use std::collections::HashMap;
-use std::fs;
-use std::os::unix::ffi::OsStrExt;
+use std::fs::File;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
+use super::listed::Listed;
 use super::{Folder, Tally};
-use crate::catalog::copies::copies_by_ino;
-use crate::catalog::damage::{mark_unverified, record_verdict, Verdict};
 use crate::catalog::snapshots::Totals;
-use crate::catalog::writer::{record_copy, record_entry};
+use crate::catalog::versions::IdSet;
 use crate::catalog::{Db, SnapshotRow};
-
 use crate::config::Config;
-use crate::decide::{CopyMeta, LinkKey};
-use crate::hash::{hex, HashAlgo};
+use crate::decide::LinkKey;
+use crate::hash::HashAlgo;
 use crate::layout::SnapshotPaths;
-use crate::manifest;
-use crate::ops::dedup;
 use crate::progress::{Progress, Style};
-use crate::scan::{self, Entry, Kind, ScanOptions};
+use crate::scan::{self, Found, ScanOptions};
 use crate::stamp::Stamp;
 use crate::store;
-use crate::tell::Tell;
 use crate::units::one_line;
-use crate::workers::Reader;
-
-/// One physical file of a snapshot being recorded, and the paths that share it.
-pub(super) struct Inode {
-    /// Index into the scanned entries of each path holding this inode.
-    pub(super) entries: Vec<usize>,
-    pub(super) meta: CopyMeta,
-    pub(super) size: u64,
-    pub(super) nlink: u64,
-    hash: Option<Vec<u8>>,
-    /// The catalog already knows this inode as stored copy `id`.
-    known_copy: Option<i64>,
-    /// The manifest disagrees: record, never link.
-    pub(super) suspect: bool,
-    /// The hash was taken from the manifest (`--trust-manifests`), not read.
-    trusted: bool,
-}
 
 /// A stored copy this add run can link to.
 #[derive(Debug, Clone)]
@@ -60,15 +41,45 @@ pub(super) struct Importer<'a> {
     pub(super) style: Style,
     /// Where the run's lines go.
     pub(super) tell: &'a dyn crate::tell::Tell,
-    pub(super) live: HashMap<LinkKey, LinkTarget>,
     /// Which stored copies serve a path: `DEDUP`'s hardlinks, or clones (any copy of the
     /// content; nothing on disk is relinked).
     pub(super) sharing: crate::decide::Sharing,
-    /// Where temp links are made (`.phlb/tmp`), never inside a snapshot.
+    /// Where temp links and the new manifest are made (`.phlb/tmp`), never inside a
+    /// snapshot.
     pub(super) tmp_dir: PathBuf,
-    /// Stored copies this run recorded, or found at their recorded place: their inode
-    /// numbers are theirs, so later snapshots of the run need not look again.
-    pub(super) proven: std::collections::HashSet<i64>,
+    /// Stored copies this run recorded, or found at their recorded place (a bit per copy
+    /// id): their inode numbers are theirs, so later snapshots of the run need not look.
+    pub(super) proven: IdSet,
+}
+
+/// An inode relinked away in an earlier run of this snapshot whose other paths may
+/// still come: its content, and how many of its links are left.
+pub(super) struct Relinked {
+    pub(super) hash: Vec<u8>,
+    pub(super) links_left: u64,
+}
+
+/// What recording one snapshot holds while its runs go by.
+pub(super) struct Recording<'f> {
+    pub(super) folder: &'f Folder,
+    pub(super) algo: HashAlgo,
+    pub(super) row_id: i64,
+    /// The snapshot's manifest, when it has one.
+    pub(super) listed: Option<Listed>,
+    /// The manifest add writes for a snapshot without one.
+    pub(super) written: Option<ManifestOut>,
+    pub(super) totals: Totals,
+    /// Paths of files that could not be recorded (unreadable), and walk problems.
+    pub(super) failed: u64,
+    /// Path ids recorded in this snapshot.
+    pub(super) recorded: IdSet,
+    /// Stored copies recorded in the current run, before their paths are: the catalog
+    /// finds a copy's place only once a path of it is recorded.
+    pub(super) live: HashMap<LinkKey, LinkTarget>,
+    pub(super) relinked: HashMap<u64, Relinked>,
+    /// Attribute set ids by the set's hash.
+    pub(super) set_ids: HashMap<[u8; 32], i64>,
+    pub(super) progress: Progress,
 }
 
 impl Importer<'_> {
@@ -85,71 +96,6 @@ impl Importer<'_> {
         let label =
             crate::snapshot_id::SnapshotId::new(&folder.name, &folder.timestamp).to_string();
         let (algo, manifest_path) = self.manifest_of(folder);
-        let listed = manifest_path
-            .as_ref()
-            .map(|p| manifest::read(p).map(|(m, _)| m).unwrap_or_default());
-        // Attributes are read back from the snapshot's inodes, where a backup put them
-        // (a root whose filesystem cannot hold them had them in the catalog only).
-        let opts = ScanOptions {
-            one_file_system: true,
-            xattrs: scan::XattrScan::for_root(self.config.xattrs, self.root),
-            ..ScanOptions::default()
-        };
-        let mut scan = scan::scan(&folder.dir, &opts);
-        let mut set_ids: HashMap<[u8; 32], i64> = HashMap::new();
-        for e in &mut scan.entries {
-            if let Some(set) = &e.xattr_set {
-                let hash = set.hash();
-                e.meta.xattrs = match set_ids.get(&hash) {
-                    Some(&id) => id,
-                    None => *set_ids
-                        .entry(hash)
-                        .or_insert(crate::catalog::xattr_sets::id_of(db, set)?),
-                };
-            }
-        }
-        super::temp_files::drop_temp_files(
-            &folder.dir,
-            &mut scan.entries,
-            listed.as_ref(),
-            self.tell,
-        );
-        for p in &scan.problems {
-            tally.problems += 1;
-            self.tell
-                .error(&format!("{}: {}", one_line(&p.path), p.message));
-        }
-        let mut inodes: HashMap<u64, Inode> = HashMap::new();
-        for (i, e) in scan.entries.iter().enumerate() {
-            if e.kind != Kind::File {
-                continue;
-            }
-            let inode = inodes.entry(e.ino).or_insert_with(|| Inode {
-                entries: Vec::new(),
-                meta: e.meta.into(),
-                size: e.meta.size,
-                nlink: fs::symlink_metadata(folder.dir.join(&e.rel))
-                    .map(|m| {
-                        use std::os::unix::fs::MetadataExt;
-                        m.nlink()
-                    })
-                    .unwrap_or(1),
-                hash: None,
-                known_copy: None,
-                suspect: false,
-                trusted: false,
-            });
-            inode.entries.push(i);
-        }
-        self.find_hashes(
-            db,
-            folder,
-            &scan.entries,
-            &mut inodes,
-            listed.as_ref(),
-            algo,
-            tally,
-        )?;
         let tx = db.begin()?;
         let now = crate::clock::now_rfc3339();
         let stamp = match side {
@@ -157,108 +103,52 @@ impl Importer<'_> {
             None => super::stamp_from_name(&tx, folder, &self.config.sub_dir_formatter)?,
         };
         let row = SnapshotRow::create(&tx, &folder.name, &folder.timestamp, algo, &stamp)?;
-        let mut totals = Totals::default();
-        let mut copy_of: HashMap<u64, i64> = HashMap::new();
-        let mut inos: Vec<u64> = inodes.keys().copied().collect();
-        inos.sort_by_key(|ino| inodes[ino].entries[0]);
-        for ino in inos {
-            let inode = &inodes[&ino];
-            let Some(hash) = inode.hash.clone() else {
-                continue;
-            };
-            let copy_id = match inode.known_copy {
-                Some(id) => id,
-                None => match self.relink(&tx, folder, &scan.entries, inode, &hash, tally)? {
-                    Some(id) => {
-                        totals.linked += inode.entries.len() as u64;
-                        id
-                    }
-                    None => {
-                        let first = folder.dir.join(&scan.entries[inode.entries[0]].rel);
-                        let id = record_copy(&tx, None, &hash, inode.size, ino, inode.meta)?;
-                        self.proven.insert(id);
-                        if inode.suspect {
-                            // Its bytes differ from its manifest: never a link source.
-                            record_verdict(&tx, id, Verdict::Damaged)?;
-                        } else if inode.trusted {
-                            mark_unverified(&tx, id)?;
-                        }
-                        totals.copied += 1;
-                        totals.new_bytes += inode.size;
-                        if !inode.suspect {
-                            self.live.insert(
-                                self.sharing.key(&hash, inode.meta),
-                                LinkTarget {
-                                    copy_id: id,
-                                    path: first,
-                                    nlink: inode.nlink,
-                                },
-                            );
-                        }
-                        id
-                    }
-                },
-            };
-            copy_of.insert(ino, copy_id);
-        }
-        let mut lines: Vec<u8> = Vec::new();
-        let mut recorded = crate::catalog::versions::PathSet::default();
-        for e in &scan.entries {
-            let copy_id = if e.kind == Kind::File {
-                match copy_of.get(&e.ino) {
-                    Some(&id) => Some(id),
-                    None => continue,
-                }
-            } else {
-                None
-            };
-            if e.kind == Kind::File {
-                totals.files += 1;
-                totals.bytes += e.meta.size;
-                if let Some(h) = &inodes[&e.ino].hash {
-                    lines.extend(manifest::line(&hex(h), &e.rel));
-                }
-            }
-            let target = e.target.as_ref().map(|t| t.as_os_str().as_bytes());
-            let path_id = record_entry(
-                &tx,
-                row.id,
-                None,
-                e.rel.as_os_str().as_bytes(),
-                e.kind,
-                &e.meta,
-                copy_id,
-                target,
-                None,
-            )?;
-            recorded.insert(path_id);
-        }
+        let written = match &manifest_path {
+            Some(_) => None,
+            None => Some(ManifestOut::create(&self.tmp_dir)?),
+        };
+        let mut rec = Recording {
+            folder,
+            algo,
+            row_id: row.id,
+            listed: manifest_path.as_deref().map(Listed::open),
+            written,
+            totals: Totals::default(),
+            failed: 0,
+            recorded: IdSet::default(),
+            live: HashMap::new(),
+            relinked: HashMap::new(),
+            set_ids: HashMap::new(),
+            progress: Progress::new(self.style, &format!("add {label}"), 0, 0),
+        };
+        let walked = self.walk_in_runs(&tx, &mut rec, tally);
+        rec.progress.finish();
+        walked?;
         // The new row's place inherits the line's current versions: what the folder
         // does not hold ends there.
-        crate::catalog::versions::close_unseen(&tx, row.id, &recorded)?;
-        let failed = scan.problems.len() as u64
-            + inodes
-                .values()
-                .filter(|i| i.hash.is_none())
-                .map(|i| i.entries.len() as u64)
-                .sum::<u64>();
-        totals.failed = failed;
-        row.set_totals(&tx, &totals, &now)?;
+        crate::catalog::versions::close_unseen(&tx, row.id, &rec.recorded)?;
+        rec.totals.failed = rec.failed;
+        row.set_totals(&tx, &rec.totals, &now)?;
         row.set_stamp(&tx, &stamp)?;
         row.mark_complete(&tx)?;
         // The manifest goes to disk before the snapshot counts as recorded: a kill in
         // between leaves a snapshot the next add records again, never one without it.
         // (None for a snapshot without regular files: no manifest is an empty one.)
-        if manifest_path.is_none() && failed == 0 && !lines.is_empty() {
-            let paths = SnapshotPaths::new(
-                self.root,
-                &folder.name,
-                &folder.timestamp,
-                algo.manifest_suffix(),
-            );
-            store::write_file(&paths.manifest, &lines)
-                .with_context(|| format!("{}: cannot write manifest", paths.manifest.display()))?;
-            tally.manifests_written += 1;
+        if let Some(out) = rec.written.take() {
+            if rec.failed == 0 && out.lines > 0 {
+                let paths = SnapshotPaths::new(
+                    self.root,
+                    &folder.name,
+                    &folder.timestamp,
+                    algo.manifest_suffix(),
+                );
+                out.finish(&paths.manifest).with_context(|| {
+                    format!("{}: cannot write manifest", paths.manifest.display())
+                })?;
+                tally.manifests_written += 1;
+            } else {
+                out.abandon();
+            }
         }
         if side.is_none() {
             let paths = SnapshotPaths::new(self.root, &folder.name, &folder.timestamp, "");
@@ -267,8 +157,49 @@ impl Importer<'_> {
         tx.commit()
             .with_context(|| format!("{label}: cannot record"))?;
         tally.added += 1;
-        tally.files += totals.files;
+        tally.files += rec.totals.files;
         Ok(())
+    }
+
+    /// Walks the folder on a thread of its own and records what it finds a run of
+    /// entries at a time.
+    fn walk_in_runs(&mut self, db: &Db, rec: &mut Recording, tally: &mut Tally) -> Result<()> {
+        // Attributes are read back from the snapshot's inodes, where a backup put them
+        // (a root whose filesystem cannot hold them had them in the catalog only).
+        let opts = ScanOptions {
+            one_file_system: true,
+            xattrs: scan::XattrScan::for_root(self.config.xattrs, self.root),
+            ..ScanOptions::default()
+        };
+        let run_size = crate::catalog::entries::run_size().max(1);
+        let dir = &rec.folder.dir;
+        std::thread::scope(|scope| {
+            let (send, found) = std::sync::mpsc::sync_channel::<Found>(4096);
+            let opts = &opts;
+            scope.spawn(move || scan::walk_folder(dir, opts, |f| send.send(f).is_ok()));
+            let mut run = Vec::with_capacity(run_size.min(4096));
+            for f in found {
+                match f {
+                    Found::Entry(e) => {
+                        run.push(e);
+                        if run.len() >= run_size {
+                            self.take_run(db, rec, std::mem::take(&mut run), tally)?;
+                        }
+                    }
+                    Found::Problem(p) => {
+                        tally.problems += 1;
+                        rec.failed += 1;
+                        self.tell
+                            .error(&format!("{}: {}", one_line(&p.path), p.message));
+                    }
+                    _ => {}
+                }
+            }
+            if !run.is_empty() {
+                self.take_run(db, rec, run, tally)?;
+            }
+            Ok(())
+        })
     }
 
     /// The manifest beside a folder (its suffix tells the hash), or the configured hash.
@@ -287,113 +218,56 @@ impl Importer<'_> {
         }
         (self.config.hash, None)
     }
+}
 
-    /// Gives every inode its hash: from the catalog when it knows the inode, from the
-    /// manifest with --trust-manifests, else by reading it (in parallel, once per inode).
-    #[allow(clippy::too_many_arguments)]
-    fn find_hashes(
-        &mut self,
-        db: &Db,
-        folder: &Folder,
-        entries: &[Entry],
-        inodes: &mut HashMap<u64, Inode>,
-        listed: Option<&HashMap<PathBuf, String>>,
-        algo: HashAlgo,
-        tally: &mut Tally,
-    ) -> Result<()> {
-        let mut to_read: Vec<u64> = Vec::new();
-        // One read transaction for the lookups: no lock taken and dropped per query.
-        let reading = db.begin()?;
-        let db = &*reading;
-        for (&ino, inode) in inodes.iter_mut() {
-            let first = &entries[inode.entries[0]];
-            let want_len = algo.digest_len();
-            // An inode number is only the catalog's copy while a path the catalog records
-            // for that copy still holds it: numbers are reused after a snapshot is deleted.
-            let mut known = None;
-            for (c, h) in copies_by_ino(db, ino)? {
-                if c.size == inode.size
-                    && c.meta == inode.meta
-                    && h.len() == want_len
-                    && (self.proven.contains(&c.id) || dedup::still_on_disk(db, self.root, &c)?)
-                {
-                    known = Some((c, h));
-                    break;
-                }
-            }
-            if let Some((copy, hash)) = known {
-                self.proven.insert(copy.id);
-                inode.known_copy = Some(copy.id);
-                inode.hash = Some(hash);
-                continue;
-            }
-            if self.options.manifests == super::Manifests::Trust {
-                if let Some(h) = listed
-                    .and_then(|m| m.get(&first.rel))
-                    .and_then(|h| crate::hash::unhex(h))
-                {
-                    inode.hash = Some(h);
-                    inode.trusted = true;
-                    continue;
-                }
-            }
-            to_read.push(ino);
+/// The manifest add writes for a snapshot without one: lines appended as the runs go,
+/// under a temp name in `.phlb/tmp` (a kill leaves it there, for the next run to remove),
+/// synced and renamed into place at the end.
+pub(super) struct ManifestOut {
+    file: BufWriter<File>,
+    tmp: PathBuf,
+    line: Vec<u8>,
+    pub(super) lines: u64,
+}
+
+impl ManifestOut {
+    fn create(tmp_dir: &Path) -> Result<ManifestOut> {
+        let tmp = tmp_dir.join(store::temp_name());
+        let file = store::create_fresh(&tmp)
+            .with_context(|| format!("{}: cannot create", tmp.display()))?;
+        Ok(ManifestOut {
+            file: BufWriter::new(file),
+            tmp,
+            line: Vec::new(),
+            lines: 0,
+        })
+    }
+
+    /// Appends the line of `rel` with digest `hex`.
+    pub(super) fn add(&mut self, hex: &str, rel: &Path) -> Result<()> {
+        self.line.clear();
+        crate::manifest::line_into(&mut self.line, hex, rel);
+        self.lines += 1;
+        self.file
+            .write_all(&self.line)
+            .with_context(|| format!("{}: cannot write", self.tmp.display()))
+    }
+
+    fn finish(self, to: &Path) -> std::io::Result<()> {
+        let tmp = self.tmp.clone();
+        let done = self
+            .file
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .and_then(|f| f.sync_all())
+            .and_then(|_| std::fs::rename(&tmp, to));
+        if done.is_err() {
+            let _ = std::fs::remove_file(&tmp);
         }
-        reading.commit()?;
-        to_read.sort_by_key(|ino| inodes[ino].entries[0]);
-        let paths: Vec<PathBuf> = to_read
-            .iter()
-            .map(|ino| folder.dir.join(&entries[inodes[ino].entries[0]].rel))
-            .collect();
-        let total: u64 = to_read.iter().map(|ino| inodes[ino].size).sum();
-        let progress = Progress::new(
-            self.style,
-            &format!(
-                "add {}",
-                crate::snapshot_id::SnapshotId::new(&folder.name, &folder.timestamp)
-            ),
-            to_read.len() as u64,
-            total,
-        );
-        std::thread::scope(|scope| {
-            let mut reader = Reader::reads(scope, paths, algo, self.config.worker_count());
-            for ino in &to_read {
-                let inode = inodes.get_mut(ino).expect("listed inode");
-                let path = folder.dir.join(&entries[inode.entries[0]].rel);
-                match reader.next_read() {
-                    Ok(read) => {
-                        tally.hashed_bytes += read.meta.size;
-                        inode.hash = Some(read.hash);
-                    }
-                    Err(why) => {
-                        tally.problems += 1;
-                        progress.error(&format!("{}: {why}", one_line(&path)));
-                    }
-                }
-                progress.advance(inode.size);
-            }
-        });
-        progress.finish();
-        if let Some(listed) = listed {
-            for inode in inodes.values_mut() {
-                let Some(hash) = &inode.hash else { continue };
-                for &i in &inode.entries {
-                    let rel = &entries[i].rel;
-                    match listed.get(rel) {
-                        Some(h) if *h == hex(hash) => {}
-                        Some(_) => {
-                            inode.suspect = true;
-                            tally.problems += 1;
-                            self.tell.error(&format!(
-                                "{}: content differs from the manifest; recorded as found, not linked",
-                                one_line(&folder.dir.join(rel))
-                            ));
-                        }
-                        None => {}
-                    }
-                }
-            }
-        }
-        Ok(())
+        done
+    }
+
+    fn abandon(self) {
+        let _ = std::fs::remove_file(&self.tmp);
     }
 }

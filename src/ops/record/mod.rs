@@ -6,10 +6,11 @@ mod discover;
 
 pub use discover::Skipped;
 mod import;
+mod listed;
 mod relink;
+mod run;
 mod temp_files;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
@@ -141,10 +142,9 @@ fn record_folders(
         root,
         style,
         tell: say,
-        live: HashMap::new(),
         sharing: crate::root::linking::sharing_of(config, db)?,
         tmp_dir: store::fresh_temp_dir(&root.join(crate::root::META_DIR))?,
-        proven: Default::default(),
+        proven: crate::catalog::versions::IdSet::default(),
     };
     for (folder, side) in &planned {
         let label =

@@ -4,8 +4,9 @@
 
 use anyhow::{Context, Result};
 
-use super::import::{Importer, Inode, LinkTarget};
-use super::{Folder, Tally};
+use super::import::{Importer, LinkTarget, Recording, Relinked};
+use super::run::Inode;
+use super::Tally;
 use crate::catalog::Db;
 use crate::decide::{has_room, Sharing};
 use crate::ops::dedup;
@@ -19,7 +20,7 @@ impl Importer<'_> {
     pub(super) fn relink(
         &mut self,
         db: &Db,
-        folder: &Folder,
+        rec: &mut Recording,
         entries: &[Entry],
         inode: &Inode,
         hash: &[u8],
@@ -34,18 +35,22 @@ impl Importer<'_> {
         if self.sharing == Sharing::Clones {
             // A clone keeps its own inode and metadata: the path is recorded with a
             // stored copy of its content, nothing on disk changes.
-            let known = self.live.get(&key).map(|t| t.copy_id);
+            let known = rec.live.get(&key).map(|t| t.copy_id);
             let found = dedup::candidates_for(db, hash, inode.size, inode.meta, self.sharing)?;
             return Ok(known.or(found.first().map(|c| c.id)));
         }
-        let mut target = self
+        let mut target = rec
             .live
             .get(&key)
             .cloned()
             .filter(|t| has_room(t.nlink + need - 1, max));
         if target.is_none() {
             for copy in dedup::candidates_for(db, hash, inode.size, inode.meta, self.sharing)? {
-                if let Some((path, nlink)) = dedup::place_of(db, self.root, &copy, need, max)? {
+                let place = match dedup::place_of(db, self.root, &copy, need, max)? {
+                    Some(found) => Some(found),
+                    None => place_in_this_snapshot(db, rec, &copy, need, max)?,
+                };
+                if let Some((path, nlink)) = place {
                     target = Some(LinkTarget {
                         copy_id: copy.id,
                         path,
@@ -60,7 +65,7 @@ impl Importer<'_> {
         };
         // A hash may come from a manifest (or a copy may have rotted since it was
         // hashed): an inode is only ever replaced by a link to the very same bytes.
-        let here = folder.dir.join(&entries[inode.entries[0]].rel);
+        let here = rec.folder.dir.join(&entries[inode.entries[0]].rel);
         match store::same_bytes(&target.path, &here) {
             Ok(true) => {}
             Ok(false) => {
@@ -83,7 +88,7 @@ impl Importer<'_> {
             }
         }
         for &i in &inode.entries {
-            let path = folder.dir.join(&entries[i].rel);
+            let path = rec.folder.dir.join(&entries[i].rel);
             match store::replace_with_link_via(&target.path, &path, &self.tmp_dir) {
                 Ok(()) => target.nlink += 1,
                 // Another mount than the link source's: keep the file as its own copy.
@@ -96,10 +101,45 @@ impl Importer<'_> {
             }
         }
         tally.relinked += need;
-        if inode.nlink == need {
-            tally.freed += inode.size;
+        // The inode's bytes are freed with its last link; its other paths in this
+        // snapshot may come in later runs, still holding it.
+        let links = match rec.relinked.remove(&inode.ino) {
+            Some(r) => r.links_left,
+            None => inode.nlink,
+        };
+        match links.saturating_sub(need) {
+            0 => tally.freed += inode.size,
+            links_left => {
+                rec.relinked.insert(
+                    inode.ino,
+                    Relinked {
+                        hash: hash.to_vec(),
+                        links_left,
+                    },
+                );
+            }
         }
-        self.live.insert(key, target.clone());
+        rec.live.insert(key, target.clone());
         Ok(Some(target.copy_id))
     }
+}
+
+/// Where the snapshot being recorded holds stored copy `copy` (a copy it recorded in an
+/// earlier run), with the inode's link count, when it has room for `need` more links.
+fn place_in_this_snapshot(
+    db: &Db,
+    rec: &Recording,
+    copy: &crate::catalog::copies::CopyRow,
+    need: u64,
+    max: u64,
+) -> Result<Option<(std::path::PathBuf, u64)>> {
+    let Some(rel) = crate::catalog::copies::copy_path_in(db, rec.row_id, copy.id)? else {
+        return Ok(None);
+    };
+    let at = rec.folder.dir.join(rel);
+    Ok(
+        store::check_stored_copy(&at, copy.ino, copy.size, &copy.meta)
+            .filter(|&nlink| has_room(nlink + need - 1, max))
+            .map(|nlink| (at, nlink)),
+    )
 }

@@ -1,8 +1,7 @@
 //! Owns what `add` does with the temp files a killed phlb run left in a snapshot.
 
-use std::collections::HashMap;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::scan::{Entry, Kind};
 use crate::store;
@@ -10,23 +9,20 @@ use crate::tell::Tell;
 use crate::units::one_line;
 
 /// Leaves out the temp files an older phlb's killed run left in a snapshot
-/// (`.phlb-tmp-…` that the snapshot's manifest does not list) and removes them. Without
+/// (`.phlb-tmp-…` that the snapshot's manifest does not list: each entry comes with its
+/// manifest digest, for a snapshot with a manifest) and removes them. Without
 /// a manifest nothing tells such a file from a user's file of that name, so it is
 /// recorded as part of the snapshot like any other. (phlb now makes its temp links in
 /// `.phlb/tmp`, never inside a finished snapshot.)
 pub(super) fn drop_temp_files(
     dir: &Path,
-    entries: &mut Vec<Entry>,
-    listed: Option<&HashMap<PathBuf, String>>,
+    entries: &mut Vec<(Entry, Option<String>)>,
     tell: &dyn Tell,
 ) {
-    let Some(listed) = listed else {
-        return;
-    };
-    entries.retain(|e| {
+    entries.retain(|(e, listed)| {
         let is_temp = e.kind == Kind::File
             && e.rel.file_name().is_some_and(store::is_temp_name)
-            && !listed.contains_key(&e.rel);
+            && listed.is_none();
         if !is_temp {
             return true;
         }

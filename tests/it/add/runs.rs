@@ -1,0 +1,145 @@
+//! `add` takes a snapshot's entries a run at a time (`PHLB_DEBUG_ENTRY_RUN` makes the
+//! runs tiny): what it records, links and writes must not depend on where a run ends.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use walkdir::WalkDir;
+
+use crate::common::*;
+
+/// A file seen by `shape`: its name (`N/path`, N the tree), content's digest, link
+/// count, and the first file before it (in path order, across the trees) that shares
+/// its inode.
+type Seen = (String, String, u64, Option<String>);
+
+/// Every regular file under `dirs`, as `Seen`.
+fn shape(dirs: &[&Path]) -> Vec<Seen> {
+    let mut first_of: BTreeMap<u64, String> = BTreeMap::new();
+    let mut out = Vec::new();
+    for (n, dir) in dirs.iter().enumerate() {
+        let mut files: Vec<_> = WalkDir::new(dir)
+            .into_iter()
+            .map(|e| e.unwrap().into_path())
+            .filter(|p| p.symlink_metadata().unwrap().is_file())
+            .collect();
+        files.sort();
+        for p in files {
+            let md = p.symlink_metadata().unwrap();
+            let name = format!("{n}/{}", p.strip_prefix(dir).unwrap().display());
+            let shares = first_of.get(&md.ino()).cloned();
+            first_of.entry(md.ino()).or_insert_with(|| name.clone());
+            out.push((name, sha256_hex(&fs::read(&p).unwrap()), md.nlink(), shares));
+        }
+    }
+    out
+}
+
+type Listing = BTreeMap<Vec<u8>, (String, i64, String, Option<String>)>;
+
+/// What `add` left: the files on disk, the catalog's listing of each tree, its counts
+/// (`--json`) and its lines (sorted).
+type Recorded = (Vec<Seen>, Vec<Listing>, String, Vec<String>);
+
+fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Two trees copied in by hand (equal content in other inodes, an inode with paths far
+/// apart, a temp file an old run left, a manifest line that disagrees) recorded by `add`
+/// taking `run` entries at a time.
+fn add_in_runs_of(run: &str) -> Recorded {
+    let env = Env::new();
+    env.config("DEDUP = mode");
+    env.write("x", b"y");
+    env.backup();
+    let big = [7u8; 50_000];
+    let files: &[(&str, &[u8])] = &[
+        ("a/1", b"same"),
+        ("a/2", b"other"),
+        ("b/1", b"same"),
+        ("b/2/deep", b"other"),
+        ("c", &big),
+        ("m/k", b"unique"),
+        ("z/9", b"same"),
+    ];
+    let a = env.hand_snapshot("p/2020-01-01-000000", files);
+    // One inode, two paths in runs far apart, equal to content stored before it.
+    fs::remove_file(a.join("z/9")).unwrap();
+    fs::hard_link(a.join("b/1"), a.join("z/9")).unwrap();
+    let b = env.hand_snapshot("p/2020-01-02-000000", files);
+    fs::write(b.join(".phlb-tmp-1-1"), b"half a copy").unwrap();
+    let manifest: String = files
+        .iter()
+        .map(|(p, d)| {
+            let hash = match *p {
+                "m/k" => "0".repeat(64),
+                _ => sha256_hex(d),
+            };
+            format!("{hash}  {p}\n")
+        })
+        .collect();
+    fs::write(beside(&b, ".SHA256SUMS"), manifest).unwrap();
+    let out = env
+        .cmd()
+        .env("PHLB_DEBUG_ENTRY_RUN", run)
+        .args(["add", "--json"])
+        .output()
+        .unwrap();
+    assert_code(&out, 1);
+    assert!(!b.join(".phlb-tmp-1-1").exists());
+    assert_sums_check(&a, "sha256sum");
+    let root = env.root.to_str().unwrap();
+    let mut lines: Vec<String> = stderr(&out)
+        .lines()
+        .map(|l| l.replace(root, "ROOT"))
+        .collect();
+    lines.sort();
+    (
+        shape(&[&a, &b]),
+        vec![env.catalog_files(&a), env.catalog_files(&b)],
+        stdout(&out)
+            .lines()
+            .filter(|l| !l.contains("\"config\"") && !l.contains("\"root\""))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        lines,
+    )
+}
+
+#[test]
+fn add_taking_two_entries_at_a_time_records_and_links_as_one_run_does() {
+    let whole = add_in_runs_of("100000");
+    let (shape, listings, counts, lines) = &whole;
+    // What one run does: equal content linked to one inode (the far apart pair too),
+    // except the file whose manifest line disagrees, which stays its own copy.
+    let of = |name: &str| shape.iter().find(|(n, ..)| n == name).unwrap();
+    assert_eq!(of("0/z/9").3.as_deref(), Some("0/a/1"), "{shape:#?}");
+    assert_eq!(of("0/b/1").3.as_deref(), Some("0/a/1"));
+    assert_eq!(of("1/a/1").3.as_deref(), Some("0/a/1"));
+    assert_eq!(of("1/b/2/deep").3.as_deref(), Some("0/a/2"));
+    assert_eq!(of("1/m/k").3, None);
+    assert_eq!(of("0/a/1").2, 6);
+    assert!(listings[1].contains_key(b"m/k".as_slice()));
+    assert!(!listings[1].contains_key(b".phlb-tmp-1-1".as_slice()));
+    assert!(counts.contains("\"added\": 2"), "{counts}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("m/k: content differs from the manifest")),
+        "{lines:?}"
+    );
+    for run in ["2", "1"] {
+        let (shape_n, listings_n, counts_n, lines_n) = add_in_runs_of(run);
+        assert_eq!(&shape_n, shape, "runs of {run}");
+        assert_eq!(&listings_n, listings, "runs of {run}");
+        assert_eq!(&counts_n, counts, "runs of {run}");
+        assert_eq!(&lines_n, lines, "runs of {run}");
+    }
+}
