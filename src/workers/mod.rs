@@ -35,6 +35,10 @@ const WINDOW: usize = 4096;
 /// as that much), so one worker never sits on many large files the others could share.
 const HANDOFF: usize = 256;
 const TAKE: usize = 64;
+/// Links into one folder a worker takes at once: a link takes its folder's lock, so two
+/// workers linking into one folder wait for each other; each takes a folder's run of
+/// links instead, and they link into different folders side by side.
+const TAKE_LINKS: usize = 1024;
 const TAKE_BYTES: u64 = 1 << 20;
 /// File bytes that finished reads may hold in memory while they wait for the main thread.
 const BUFFERED_MAX: u64 = 32 << 20;
@@ -69,7 +73,17 @@ impl Shared {
                 return;
             }
             let mut bytes = 0;
-            while into.len() < TAKE && bytes < TAKE_BYTES {
+            while bytes < TAKE_BYTES {
+                let more = match (into.last(), q.jobs.front()) {
+                    (_, None) => false,
+                    (Some((_, Job::Link { dst: a, .. })), Some((_, Job::Link { dst: b, .. }))) => {
+                        into.len() < TAKE_LINKS && (into.len() < TAKE || a.parent() == b.parent())
+                    }
+                    _ => into.len() < TAKE,
+                };
+                if !more {
+                    break;
+                }
                 let Some(job) = q.jobs.pop_front() else { break };
                 if let Job::Read { size, .. } = &job.1 {
                     bytes += size.unwrap_or(TAKE_BYTES).max(1);
@@ -312,5 +326,74 @@ impl Drop for Reader {
         }
         let _queue = self.shared.queue.lock();
         self.shared.job_ready.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn link(dir: &str, n: usize) -> Job {
+        Job::Link {
+            src: PathBuf::from(format!("old/{dir}/f{n}")),
+            dst: PathBuf::from(format!("new/{dir}/f{n}")),
+            ino: 1,
+            size: 0,
+            copy: crate::decide::CopyMeta {
+                mode: 0o644,
+                uid: 0,
+                gid: 0,
+                mtime_ns: 0,
+                xattrs: 0,
+            },
+            max_links: 65000,
+        }
+    }
+
+    fn shared_with(jobs: Vec<Job>) -> Shared {
+        Shared {
+            queue: Mutex::new(Queue {
+                jobs: jobs.into_iter().enumerate().collect(),
+                closed: true,
+            }),
+            job_ready: Condvar::new(),
+            consumed: AtomicUsize::new(0),
+            buffered: AtomicU64::new(0),
+            sleepers: AtomicUsize::new(0),
+            lock: Mutex::new(()),
+            moved_on: Condvar::new(),
+            stop: AtomicBool::new(false),
+        }
+    }
+
+    /// How many jobs each take gets, until the queue is empty.
+    fn takes(shared: &Shared) -> Vec<usize> {
+        let mut sizes = Vec::new();
+        loop {
+            let mut into = Vec::new();
+            shared.take_jobs(&mut into);
+            if into.is_empty() {
+                return sizes;
+            }
+            sizes.push(into.len());
+        }
+    }
+
+    #[test]
+    fn a_worker_takes_a_folders_run_of_links_so_two_do_not_link_into_one_folder() {
+        // 1500 links into `a`, then 100 into `b` and 10 into `c`: a take goes on while the
+        // links stay in its folder (up to TAKE_LINKS), and stops at another folder once
+        // it holds TAKE jobs.
+        let mut jobs: Vec<Job> = (0..1500).map(|n| link("a", n)).collect();
+        jobs.extend((0..100).map(|n| link("b", n)));
+        jobs.extend((0..10).map(|n| link("c", n)));
+        assert_eq!(
+            takes(&shared_with(jobs)),
+            vec![TAKE_LINKS, 1500 - TAKE_LINKS, 100, 10]
+        );
+        // Folders of 10: a take holds several, and one that reaches TAKE inside a folder
+        // takes the rest of it.
+        let jobs: Vec<Job> = (0..200).map(|n| link(&format!("d{}", n / 10), n)).collect();
+        assert_eq!(takes(&shared_with(jobs)), vec![70, 70, 60]);
     }
 }
