@@ -153,6 +153,20 @@ pub fn copy_path_in(db: &Db, snapshot_id: i64, copy_id: i64) -> Result<Option<Pa
     Ok(path.map(|p| PathBuf::from(std::ffi::OsStr::from_bytes(&p))))
 }
 
+/// Every entry recorded with stored copy `copy_id`: (snapshot id, path), in snapshot
+/// and path order.
+pub fn copy_paths(db: &Db, copy_id: i64) -> Result<Vec<(i64, Vec<u8>)>> {
+    let conn = db.conn();
+    let mut stmt = conn.prepare_cached(
+        "SELECT e.snapshot_id, p.path FROM entries e JOIN paths p ON p.id = e.path_id
+         WHERE e.copy_id = ?1 ORDER BY e.snapshot_id, p.path",
+    )?;
+    let rows = stmt
+        .query_map([copy_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
 /// Stored copies recorded with inode number `ino`, with their content hash.
 pub fn copies_by_ino(db: &Db, ino: u64) -> Result<Vec<(CopyRow, Vec<u8>)>> {
     let conn = db.conn();

@@ -27,6 +27,15 @@ impl IdSet {
         self.0[word] |= 1 << (i % 64);
     }
 
+    /// The ids in the set, smallest first.
+    pub fn iter(&self) -> impl Iterator<Item = i64> + '_ {
+        self.0.iter().enumerate().flat_map(|(w, &bits)| {
+            (0..64)
+                .filter(move |b| bits & (1 << b) != 0)
+                .map(move |b| (w * 64 + b) as i64)
+        })
+    }
+
     pub fn contains(&self, id: i64) -> bool {
         usize::try_from(id)
             .is_ok_and(|i| self.0.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0))
@@ -517,5 +526,6 @@ mod tests {
         for id in [2, 62, 65, 999, 1001, 1 << 40, -1] {
             assert!(!s.contains(id), "{id}");
         }
+        assert_eq!(s.iter().collect::<Vec<_>>(), vec![0, 1, 63, 64, 1000]);
     }
 }

@@ -377,3 +377,76 @@ fn verify_reading_entries_two_at_a_time_finds_what_it_finds_in_one_run() {
     let (code, lines) = verify(Some("2"), &["--fast", clean_label.as_str()]);
     assert_eq!((code, lines), (Some(0), vec![]));
 }
+
+#[test]
+fn a_damaged_copy_names_only_the_paths_holding_it_and_a_file_copied_apart_reads_on_its_own() {
+    // Two snapshots hold `x` through one inode, and each a second path `y` of it (equal
+    // content, linked); then snapshot 2's `x` is replaced by a copy of its own (as a root
+    // copied without hardlinks has) and the shared inode gets a flipped byte.
+    let env = Env::new();
+    let data = vec![5u8; 20_000];
+    for f in ["x", "y"] {
+        set_mtime(&env.write(f, &data), 1_700_000_000, 0);
+    }
+    let snaps: Vec<_> = (0..2).map(|_| env.backup()).collect();
+    assert_eq!(ino(&snaps[0].join("x")), ino(&snaps[1].join("y")));
+    let apart = snaps[1].join("x");
+    let mtime = mtime_ns(&apart);
+    fs::remove_file(&apart).unwrap();
+    fs::write(&apart, &data).unwrap();
+    set_mode(&apart, mode(&snaps[0].join("x")));
+    set_mtime(
+        &apart,
+        (mtime / 1_000_000_000) as u64,
+        (mtime % 1_000_000_000) as u32,
+    );
+    let victim = snaps[0].join("x");
+    {
+        let mut f = fs::OpenOptions::new().write(true).open(&victim).unwrap();
+        f.seek(SeekFrom::Start(10)).unwrap();
+        f.write_all(&[6u8]).unwrap();
+    }
+    set_mtime(
+        &victim,
+        (mtime / 1_000_000_000) as u64,
+        (mtime % 1_000_000_000) as u32,
+    );
+    let out = env
+        .cmd()
+        .env("PHLB_DEBUG_ENTRY_RUN", "1")
+        .arg("verify")
+        .output()
+        .unwrap();
+    assert_code(&out, 1);
+    let text = stdout(&out);
+    let damaged: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("content damaged"))
+        .collect();
+    assert_eq!(damaged.len(), 1, "{text}");
+    let name = |s: &std::path::Path, f: &str| {
+        format!("src/{}/{f}", s.file_name().unwrap().to_str().unwrap())
+    };
+    for holder in [
+        name(&snaps[0], "x"),
+        name(&snaps[0], "y"),
+        name(&snaps[1], "y"),
+    ] {
+        assert!(
+            damaged[0].contains(&holder),
+            "{holder} not in {}",
+            damaged[0]
+        );
+    }
+    assert!(damaged[0].contains("3 path(s)"), "{}", damaged[0]);
+    assert!(
+        !damaged[0].contains(&name(&snaps[1], "x")),
+        "{}",
+        damaged[0]
+    );
+    assert!(
+        stderr(&out).contains("1 file(s) are not hardlinked to their stored copy"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -122,7 +122,7 @@ pub(super) fn hash_inodes(
                     Ok(read) => {
                         hashed += read.meta.size;
                         if read.hash == inode.expected {
-                            report.good.push(inode.copy_id);
+                            report.good.insert(inode.copy_id);
                         } else {
                             report.damaged.insert(inode.copy_id);
                             let users = inodes.users(inode, targets);

@@ -20,7 +20,7 @@ pub(super) fn record_verdicts(db: &Db, report: &Report) -> Result<()> {
     }
     // Most catalogs hold no unverified copy: then the good reads change nothing.
     if any_unverified(&tx)? {
-        for &id in &report.good {
+        for id in report.good.iter() {
             record_verdict(&tx, id, Verdict::Good)?;
         }
     }
