@@ -57,6 +57,8 @@ pub(super) struct Importer<'a> {
 pub(super) struct Relinked {
     pub(super) hash: Vec<u8>,
     pub(super) links_left: u64,
+    /// Where its paths went: the rest follow (it had room for all of them).
+    pub(super) target: LinkTarget,
 }
 
 /// What recording one snapshot holds while its runs go by.
@@ -77,6 +79,8 @@ pub(super) struct Recording<'f> {
     /// finds a copy's place only once a path of it is recorded.
     pub(super) live: HashMap<LinkKey, LinkTarget>,
     pub(super) relinked: HashMap<u64, Relinked>,
+    /// Stored copies recorded in this snapshot.
+    pub(super) made: IdSet,
     /// Attribute set ids by the set's hash.
     pub(super) set_ids: HashMap<[u8; 32], i64>,
     pub(super) progress: Progress,
@@ -118,6 +122,7 @@ impl Importer<'_> {
             recorded: IdSet::default(),
             live: HashMap::new(),
             relinked: HashMap::new(),
+            made: IdSet::default(),
             set_ids: HashMap::new(),
             progress: Progress::new(self.style, &format!("add {label}"), 0, 0),
         };

@@ -32,6 +32,15 @@ impl Importer<'_> {
         let need = inode.entries.len() as u64;
         let max = self.config.max_links;
         let key = self.sharing.key(hash, inode.meta);
+        // The paths of one inode move together: those of an earlier run went to a target
+        // that had room for all of them, and the rest follow them there.
+        if let Some(earlier) = rec.relinked.get(&inode.ino) {
+            let target = earlier.target.clone();
+            return self.link_paths(rec, entries, inode, hash, target, tally);
+        }
+        // Room for every link the inode has, not only this run's paths: more of them may
+        // come in later runs (a link count above that is links outside the snapshot).
+        let all = inode.nlink.max(need);
         if self.sharing == Sharing::Clones {
             // A clone keeps its own inode and metadata: the path is recorded with a
             // stored copy of its content, nothing on disk changes.
@@ -43,12 +52,12 @@ impl Importer<'_> {
             .live
             .get(&key)
             .cloned()
-            .filter(|t| has_room(t.nlink + need - 1, max));
+            .filter(|t| has_room(t.nlink + all - 1, max));
         if target.is_none() {
             for copy in dedup::candidates_for(db, hash, inode.size, inode.meta, self.sharing)? {
-                let place = match dedup::place_of(db, self.root, &copy, need, max)? {
+                let place = match dedup::place_of(db, self.root, &copy, all, max)? {
                     Some(found) => Some(found),
-                    None => place_in_this_snapshot(db, rec, &copy, need, max)?,
+                    None => place_in_this_snapshot(db, rec, &copy, all, max)?,
                 };
                 if let Some((path, nlink)) = place {
                     target = Some(LinkTarget {
@@ -60,7 +69,7 @@ impl Importer<'_> {
                 }
             }
         }
-        let Some(mut target) = target else {
+        let Some(target) = target else {
             return Ok(None);
         };
         // A hash may come from a manifest (or a copy may have rotted since it was
@@ -87,6 +96,21 @@ impl Importer<'_> {
                 })
             }
         }
+        self.link_paths(rec, entries, inode, hash, target, tally)
+    }
+
+    /// Replaces this run's paths of `inode` by hardlinks to `target` (the same bytes);
+    /// remembers the target while more of the inode's links are left.
+    fn link_paths(
+        &mut self,
+        rec: &mut Recording,
+        entries: &[Entry],
+        inode: &Inode,
+        hash: &[u8],
+        mut target: LinkTarget,
+        tally: &mut Tally,
+    ) -> Result<Option<i64>> {
+        let need = inode.entries.len() as u64;
         for &i in &inode.entries {
             let path = rec.folder.dir.join(&entries[i].rel);
             match store::replace_with_link_via(&target.path, &path, &self.tmp_dir) {
@@ -115,11 +139,13 @@ impl Importer<'_> {
                     Relinked {
                         hash: hash.to_vec(),
                         links_left,
+                        target: target.clone(),
                     },
                 );
             }
         }
-        rec.live.insert(key, target.clone());
+        rec.live
+            .insert(self.sharing.key(hash, inode.meta), target.clone());
         Ok(Some(target.copy_id))
     }
 }

@@ -140,6 +140,12 @@ impl Importer<'_> {
             return Ok(None);
         };
         if let Some(id) = inode.known_copy {
+            if inode.suspect && rec.made.contains(id) {
+                // A copy an earlier run of this snapshot recorded, whose later path
+                // disagrees with the manifest: never a link source from now on. (Paths
+                // already linked to it hold the very bytes: they were compared.)
+                record_verdict(db, id, Verdict::Damaged)?;
+            }
             return Ok(Some(id));
         }
         if let Some(id) = self.relink(db, rec, entries, inode, hash, tally)? {
@@ -149,6 +155,7 @@ impl Importer<'_> {
         let first = rec.folder.dir.join(&entries[inode.entries[0]].rel);
         let id = record_copy(db, None, hash, inode.size, inode.ino, inode.meta)?;
         self.proven.insert(id);
+        rec.made.insert(id);
         if inode.suspect {
             // Its bytes differ from its manifest: never a link source.
             record_verdict(db, id, Verdict::Damaged)?;

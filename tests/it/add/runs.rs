@@ -143,3 +143,119 @@ fn add_taking_two_entries_at_a_time_records_and_links_as_one_run_does() {
         assert_eq!(&lines_n, lines, "runs of {run}");
     }
 }
+
+#[test]
+fn a_later_path_of_an_inode_that_disagrees_with_the_manifest_marks_its_copy_damaged() {
+    // Found by the attack round: `a` and its hardlink `z` fall in different runs, and only
+    // `z`'s manifest line is wrong; the copy recorded for `a` was kept as good.
+    let env = Env::new();
+    env.write("x", b"y");
+    env.backup();
+    let snap = env.hand_snapshot(
+        "n/2025-01-01-000000",
+        &[("a", b"same\n"), ("b", b"same\n"), ("c", b"c\n")],
+    );
+    fs::hard_link(snap.join("a"), snap.join("z")).unwrap();
+    let line = |p: &str, d: &[u8]| format!("{}  {p}\n", sha256_hex(d));
+    let manifest = [
+        line("a", b"same\n"),
+        line("b", b"same\n"),
+        line("c", b"c\n"),
+        line("z", b"wrong\n"),
+    ]
+    .concat();
+    fs::write(beside(&snap, ".SHA256SUMS"), manifest).unwrap();
+    let out = env
+        .cmd()
+        .env("PHLB_DEBUG_ENTRY_RUN", "1")
+        .arg("add")
+        .output()
+        .unwrap();
+    assert_code(&out, 1);
+    assert!(
+        stderr(&out).contains("/z: content differs from the manifest"),
+        "{}",
+        stderr(&out)
+    );
+    let damaged = env
+        .sql_text("SELECT group_concat(path, ' ') FROM (SELECT path FROM damaged ORDER BY path)");
+    assert!(damaged.contains('a') && damaged.contains('z'), "{damaged}");
+}
+
+#[test]
+fn one_add_of_two_snapshots_links_content_held_by_four_paths_across_them() {
+    // Found by the attack round: the snapshot being recorded inherits the paths of the
+    // one before it, and the lookup of a copy's places tried those four first (none on
+    // disk), so content with four paths was never linked across snapshots.
+    let env = Env::new();
+    env.write("x", b"y");
+    env.backup();
+    let files: Vec<(String, &[u8])> = (1..=4)
+        .map(|i| (format!("x{i}"), b"same\n".as_slice()))
+        .collect();
+    let files: Vec<(&str, &[u8])> = files.iter().map(|(p, d)| (p.as_str(), *d)).collect();
+    let snaps: Vec<_> = ["2025-01-01-000000", "2025-01-02-000000"]
+        .iter()
+        .map(|ts| env.hand_snapshot(&format!("n/{ts}"), &files))
+        .collect();
+    for f in ["x1", "x2", "x3", "x4"] {
+        for s in &snaps {
+            set_mtime(&s.join(f), 1_700_000_000, 0);
+        }
+    }
+    assert_ok(&env.run(&["add"]));
+    assert_eq!(nlink(&snaps[0].join("x1")), 8);
+    assert_eq!(ino(&snaps[0].join("x1")), ino(&snaps[1].join("x4")));
+}
+
+#[test]
+fn max_links_running_out_between_runs_keeps_an_inodes_paths_together() {
+    // Found by the attack round: with MAX_LINKS = 3 an inode's paths in one run were
+    // relinked, and its paths in a later run found no room, splitting one inode in two.
+    let env = Env::new();
+    env.config("MAX_LINKS = 3");
+    env.write("x", b"y");
+    env.backup();
+    let mut snaps = Vec::new();
+    for ts in ["2025-01-01-000000", "2025-01-02-000000"] {
+        let names: Vec<String> = (1..=10).map(|i| format!("f{i}")).collect();
+        let mut files: Vec<(&str, &[u8])> = names
+            .iter()
+            .map(|n| (n.as_str(), b"same\n".as_slice()))
+            .collect();
+        files.push(("d/g", b"same\n"));
+        files.push(("o1", b"other\n"));
+        let s = env.hand_snapshot(&format!("n/{ts}"), &files);
+        fs::hard_link(s.join("f1"), s.join("zz1")).unwrap();
+        fs::hard_link(s.join("f2"), s.join("d/zz2")).unwrap();
+        fs::hard_link(s.join("o1"), s.join("zo")).unwrap();
+        for e in walkdir::WalkDir::new(&s) {
+            let e = e.unwrap();
+            if e.file_type().is_file() {
+                set_mtime(e.path(), 1_700_000_000, 0);
+            }
+        }
+        snaps.push(s);
+    }
+    let out = env
+        .cmd()
+        .env("PHLB_DEBUG_ENTRY_RUN", "1")
+        .arg("add")
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    for s in &snaps {
+        assert_eq!(ino(&s.join("f1")), ino(&s.join("zz1")), "{}", s.display());
+        assert_eq!(ino(&s.join("f2")), ino(&s.join("d/zz2")), "{}", s.display());
+        assert_eq!(ino(&s.join("o1")), ino(&s.join("zo")), "{}", s.display());
+    }
+    for e in walkdir::WalkDir::new(env.root.join("n")) {
+        let e = e.unwrap();
+        assert!(
+            nlink(e.path()) <= 3 || e.file_type().is_dir(),
+            "{}",
+            e.path().display()
+        );
+    }
+    assert_ok(&env.run(&["verify"]));
+}
