@@ -44,13 +44,13 @@ impl FileError {
 impl fmt::Display for FileError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            FileError::Gone => write!(f, "deleted during the backup"),
+            FileError::Gone => write!(f, "deleted while phlb ran"),
             FileError::Swapped => write!(
                 f,
                 "replaced by a symlink during the backup (the file or a folder on its path)"
             ),
             FileError::NotAFile => write!(f, "no longer a regular file"),
-            FileError::Replaced => write!(f, "replaced by another file during the backup"),
+            FileError::Replaced => write!(f, "replaced by another file while phlb ran"),
             FileError::Changing => write!(f, "changed while being read; try again"),
             FileError::Io { doing, err } => write!(f, "cannot {doing}: {err}"),
             FileError::Internal(what) => write!(f, "internal: {what}"),

@@ -44,6 +44,9 @@ struct Found {
     snap: u32,
     rel: Box<[u8]>,
     why: String,
+    /// Damage of the copy (named with every path holding it); else a problem of the
+    /// path read only (deleted or swapped since it was listed).
+    damage: bool,
 }
 
 /// The content check that runs beside the listing pass.
@@ -95,7 +98,10 @@ impl<'scope, 'env> Streamed<'scope, 'env> {
                 pending: VecDeque::new(),
             });
         lane.reader.push(Job::Read {
-            src: SourceFile::Path(path),
+            src: SourceFile::Copy {
+                path,
+                ino: copy.ino,
+            },
             dst: None,
             size: None,
             leftover: None,
@@ -128,8 +134,12 @@ impl<'scope, 'env> Streamed<'scope, 'env> {
             }
         }
         for f in &self.found {
-            let mut users = sharing(db, &f.copy, targets, dirs)?;
             let first = show(&targets[f.snap as usize], &f.rel);
+            if !f.damage {
+                report.problem(&first, &f.why);
+                continue;
+            }
+            let mut users = sharing(db, &f.copy, targets, dirs)?;
             if users.is_empty() {
                 users.push(first);
             }
@@ -164,15 +174,17 @@ fn take_one(lane: &mut Lane, hashed: &mut u64, found: &mut Vec<Found>, report: &
                 ))
             }
         }
-        Err(why) => {
-            // Unreadable bytes (EIO: a checksum that fails, a bad block) are damage:
-            // nothing links to this copy again.
-            if why.is_io_error() {
-                report.damaged.insert(p.copy.id);
-            }
+        // Unreadable bytes (EIO: a checksum that fails, a bad block) are damage: nothing
+        // links to this copy again.
+        Err(why) if why.is_io_error() => {
+            report.damaged.insert(p.copy.id);
             Some(format!("{why} (stored copy shared by {{users}})"))
         }
+        // Anything else (the path deleted or swapped since it was listed) is a problem of
+        // that path, not of the copy, which this run then did not read.
+        Err(why) => Some(format!("{why}; its stored copy was not read")),
     };
+    let damage = report.damaged.contains(&p.copy.id);
     report.progress.advance(p.size);
     if let Some(why) = why {
         found.push(Found {
@@ -180,6 +192,7 @@ fn take_one(lane: &mut Lane, hashed: &mut u64, found: &mut Vec<Found>, report: &
             snap: p.snap,
             rel: p.rel,
             why,
+            damage,
         });
     }
 }

@@ -40,6 +40,9 @@ pub enum SourceFile {
     /// guards only its last component: the folders above it are made by phlb and only
     /// root can enter them (`.phlb` and the name folders are 0700).
     Path(PathBuf),
+    /// A stored copy inside the backup root (verify), opened as `Path` is, and read only
+    /// if it is still inode `ino`: a path swapped since it was listed is not the copy.
+    Copy { path: PathBuf, ino: u64 },
     /// A file a source walk found: opened beneath the source folder with no symlink in
     /// any component (`openat2`), and read only if it is still inode `ino` of device
     /// `dev`, the file the walk saw; its mode is narrowed to what the ACL the walk
@@ -75,7 +78,7 @@ impl SourceFile {
     /// Opens the file for reading.
     fn open(&self) -> Result<File, FileError> {
         let opened = match self {
-            SourceFile::Path(path) => store::open_source(path),
+            SourceFile::Path(path) | SourceFile::Copy { path, .. } => store::open_source(path),
             SourceFile::Beneath { root, rel, .. } => {
                 // O_NONBLOCK: a FIFO swapped in does not hang the open (regular files
                 // ignore it).
@@ -105,6 +108,7 @@ impl SourceFile {
     fn is_expected(&self, md: &std::fs::Metadata) -> bool {
         match self {
             SourceFile::Path(_) => true,
+            SourceFile::Copy { ino, .. } => md.ino() == *ino,
             SourceFile::Beneath { dev, ino, .. } => md.dev() == *dev && md.ino() == *ino,
         }
     }
@@ -144,7 +148,7 @@ pub(super) fn read_and_hash_counted(
     }
     let xattr_set = match src {
         SourceFile::Beneath { xattr_set, .. } => xattr_set.clone(),
-        SourceFile::Path(_) => None,
+        SourceFile::Path(_) | SourceFile::Copy { .. } => None,
     };
     Ok(ReadFile {
         file,

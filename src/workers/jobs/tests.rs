@@ -38,3 +38,28 @@ fn read_never_follows_a_folder_swapped_for_a_symlink() {
     let err = read_and_hash(&src, HashAlgo::Sha256).unwrap_err();
     assert!(matches!(err, FileError::Replaced), "{err}");
 }
+
+#[test]
+fn a_stored_copy_swapped_for_another_file_since_it_was_listed_is_not_read() {
+    // Found by the attack round on verify: a path replaced between its listing and its
+    // read had the other file's bytes judged as the stored copy's (damage recorded for an
+    // intact copy). A read of a stored copy now names the inode it must find.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("copy");
+    std::fs::write(&path, b"stored").unwrap();
+    let ino = std::fs::metadata(&path).unwrap().ino();
+    let read = |ino| {
+        read_and_hash(
+            &SourceFile::Copy {
+                path: path.clone(),
+                ino,
+            },
+            crate::hash::HashAlgo::Sha256,
+        )
+    };
+    assert!(read(ino).is_ok());
+    let swapped = dir.path().join("other");
+    std::fs::write(&swapped, b"other bytes").unwrap();
+    std::fs::rename(&swapped, &path).unwrap();
+    assert!(matches!(read(ino), Err(FileError::Replaced)));
+}
