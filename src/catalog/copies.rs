@@ -108,44 +108,40 @@ pub fn content_known(db: &Db, hash: &[u8]) -> Result<bool> {
     Ok(stmt.exists([hash])?)
 }
 
-/// Up to `limit` places where stored copy `copy_id` is linked: in complete snapshots,
-/// newest first, then in runs not complete (a killed run, the one being recorded).
-pub fn copy_locations(db: &Db, copy_id: i64, limit: usize) -> Result<Vec<Location>> {
+/// Up to `limit` places where stored copy `copy_id` is linked, newest snapshot first,
+/// leaving out snapshot `except` (a run being recorded: it inherits the paths of the one
+/// before it until it ends, and they are not on disk under its folder's name).
+pub fn copy_locations(
+    db: &Db,
+    copy_id: i64,
+    limit: usize,
+    except: Option<i64>,
+) -> Result<Vec<Location>> {
     let conn = db.conn();
-    // Complete snapshots first: a run being recorded (or a killed one) inherits the
-    // paths of the one before it until it ends, and those may not be on disk at all.
     let mut stmt = conn.prepare_cached(
         "SELECT s.name, s.timestamp, s.status, p.path, e.mtime_ns, e.mtime_exact
          FROM snapshot_runs s CROSS JOIN entries e ON e.snapshot_id = s.id AND e.copy_id = ?1
          JOIN paths p ON p.id = e.path_id
-         WHERE s.status = ?3
+         WHERE s.status != 'missing' AND s.id IS NOT ?3
          ORDER BY s.id DESC LIMIT ?2",
     )?;
-    let mut rows: Vec<Location> = Vec::new();
-    for status in ["complete", "incomplete"] {
-        let left = limit.saturating_sub(rows.len());
-        if left == 0 {
-            break;
-        }
-        let found = stmt
-            .query_map(params![copy_id, left as i64, status], |r| {
-                let name: String = r.get(0)?;
-                let ts: String = r.get(1)?;
-                let status: super::snapshots::Status = r.get(2)?;
-                let path: Vec<u8> = r.get(3)?;
-                Ok(Location {
-                    snapshot_dir: crate::layout::snapshot_dir_rel(
-                        &name,
-                        &ts,
-                        status == super::snapshots::Status::Complete,
-                    ),
-                    rel: PathBuf::from(std::ffi::OsStr::from_bytes(&path)),
-                    mtime_ns: super::mtime::read(r, 4)?,
-                })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        rows.extend(found);
-    }
+    let rows = stmt
+        .query_map(params![copy_id, limit as i64, except], |r| {
+            let name: String = r.get(0)?;
+            let ts: String = r.get(1)?;
+            let status: super::snapshots::Status = r.get(2)?;
+            let path: Vec<u8> = r.get(3)?;
+            Ok(Location {
+                snapshot_dir: crate::layout::snapshot_dir_rel(
+                    &name,
+                    &ts,
+                    status == super::snapshots::Status::Complete,
+                ),
+                rel: PathBuf::from(std::ffi::OsStr::from_bytes(&path)),
+                mtime_ns: super::mtime::read(r, 4)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
     Ok(rows)
 }
 

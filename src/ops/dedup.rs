@@ -51,7 +51,7 @@ pub fn candidates_for(
 /// newest first, each with what it must show on disk (see `store::Expect`): the copy's
 /// own inode, or a clone of it with its path's recorded mtime.
 pub fn clone_places(db: &Db, root: &Path, copy: &CopyRow) -> Result<Vec<(PathBuf, store::Expect)>> {
-    Ok(copy_locations(db, copy.id, PLACES_TRIED)?
+    Ok(copy_locations(db, copy.id, PLACES_TRIED, None)?
         .into_iter()
         .map(|loc| {
             let expect = store::Expect {
@@ -86,7 +86,19 @@ pub fn place_of(
     need: u64,
     max_links: u64,
 ) -> Result<Option<(PathBuf, u64)>> {
-    for loc in copy_locations(db, copy.id, PLACES_TRIED)? {
+    place_of_except(db, root, copy, need, max_links, None)
+}
+
+/// As `place_of`, leaving out the places in snapshot `except` (the run being recorded).
+pub fn place_of_except(
+    db: &Db,
+    root: &Path,
+    copy: &CopyRow,
+    need: u64,
+    max_links: u64,
+    except: Option<i64>,
+) -> Result<Option<(PathBuf, u64)>> {
+    for loc in copy_locations(db, copy.id, PLACES_TRIED, except)? {
         let at = root.join(&loc.snapshot_dir).join(&loc.rel);
         if let Some(nlink) = store::check_stored_copy(&at, copy.ino, copy.size, &copy.meta) {
             // Every place of a copy is the same inode: one that holds it says it all.

@@ -450,3 +450,42 @@ fn a_damaged_copy_names_only_the_paths_holding_it_and_a_file_copied_apart_reads_
         stderr(&out)
     );
 }
+
+#[test]
+fn an_unverified_copy_is_not_proven_by_a_good_read_of_a_file_copied_apart_from_it() {
+    // Found by the attack round on verify: a copy recorded from a manifest's hash
+    // (`add --trust-manifests`) became a link source after a good read of a separate file
+    // with its content, while its own inode held flipped bytes.
+    let env = Env::new();
+    let data = vec![3u8; 30_000];
+    set_mtime(&env.write("x", &data), 1_700_000_000, 0);
+    let snaps: Vec<_> = (0..2).map(|_| env.backup()).collect();
+    env.remove_catalog();
+    assert_ok(&env.run(&["add", "--trust-manifests"]));
+    assert_eq!(
+        env.sql_text("SELECT group_concat(DISTINCT state) FROM copies"),
+        "unverified"
+    );
+    // The first snapshot's `x` becomes a file of its own (good bytes); the copy's own
+    // inode, which the newest snapshot still holds, gets a flipped byte (mtime kept).
+    let apart = snaps[0].join("x");
+    fs::remove_file(&apart).unwrap();
+    fs::write(&apart, &data).unwrap();
+    set_mode(&apart, mode(&snaps[1].join("x")));
+    set_mtime(&apart, 1_700_000_000, 0);
+    let own = snaps[1].join("x");
+    {
+        let mut f = fs::OpenOptions::new().write(true).open(&own).unwrap();
+        f.write_all(&[4u8]).unwrap();
+    }
+    set_mtime(&own, 1_700_000_000, 0);
+    let out = env.run(&["verify", &label(&snaps[0])]);
+    assert!(stderr(&out).contains("not hardlinked"), "{}", stderr(&out));
+    assert_no_panic(&out);
+    assert_eq!(
+        env.sql_text("SELECT state FROM copies WHERE ino = (SELECT ino FROM copies LIMIT 1)"),
+        "unverified",
+        "{}",
+        stdout(&out)
+    );
+}

@@ -55,10 +55,12 @@ impl Importer<'_> {
             .filter(|t| has_room(t.nlink + all - 1, max));
         if target.is_none() {
             for copy in dedup::candidates_for(db, hash, inode.size, inode.meta, self.sharing)? {
-                let place = match dedup::place_of(db, self.root, &copy, all, max)? {
-                    Some(found) => Some(found),
-                    None => place_in_this_snapshot(db, rec, &copy, all, max)?,
-                };
+                let place =
+                    match dedup::place_of_except(db, self.root, &copy, all, max, Some(rec.row_id))?
+                    {
+                        Some(found) => Some(found),
+                        None => place_in_this_snapshot(db, rec, &copy, all, max)?,
+                    };
                 if let Some((path, nlink)) = place {
                     target = Some(LinkTarget {
                         copy_id: copy.id,

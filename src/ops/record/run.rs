@@ -204,7 +204,16 @@ impl Importer<'_> {
                 if c.size == inode.size
                     && c.meta == inode.meta
                     && h.len() == want_len
-                    && (self.proven.contains(c.id) || dedup::still_on_disk(db, self.root, &c)?)
+                    && (self.proven.contains(c.id)
+                        || dedup::place_of_except(
+                            db,
+                            self.root,
+                            &c,
+                            0,
+                            u64::MAX,
+                            Some(rec.row_id),
+                        )?
+                        .is_some())
                 {
                     known = Some((c, h));
                     break;

@@ -21,6 +21,8 @@ pub(super) struct Checking<'a> {
     pub(super) paths: &'a SnapshotPaths,
     pub(super) algo: HashAlgo,
     pub(super) sets: &'a attrs::Sets,
+    /// The root's files are clones of their stored copies (`LINK = reflink`).
+    pub(super) cloned: bool,
 }
 
 /// Where a full verify sends each file to be read: to the reads beside the pass when it
@@ -150,6 +152,7 @@ pub(super) fn check_entries(
                             algo,
                             expected: copy.hash.clone(),
                             users: Vec::new(),
+                            own: checking.cloned || md.ino() == copy.ino,
                         });
                 }
             }

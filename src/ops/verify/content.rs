@@ -24,6 +24,9 @@ pub(super) struct Inode {
     pub(super) expected: Vec<u8>,
     /// Who links it: (index into the verified snapshots, index into `Inodes::names`).
     pub(super) users: Vec<(u32, u32)>,
+    /// It is the stored copy's own inode (or a clone, `LINK = reflink`): a good read
+    /// proves the copy. A file copied apart from its copy proves only itself.
+    pub(super) own: bool,
 }
 
 /// The stored copies to hash, by inode. Users are kept as two small numbers each, with
@@ -122,7 +125,9 @@ pub(super) fn hash_inodes(
                     Ok(read) => {
                         hashed += read.meta.size;
                         if read.hash == inode.expected {
-                            report.good.insert(inode.copy_id);
+                            if inode.own {
+                                report.good.insert(inode.copy_id);
+                            }
                         } else {
                             report.damaged.insert(inode.copy_id);
                             let users = inodes.users(inode, targets);

@@ -236,6 +236,7 @@ pub fn verify(
                 paths: &paths,
                 algo,
                 sets: &sets,
+                cloned,
             };
             // The entries stream past a run at a time; what the listing checks need of them
             // is kept as digests (`Known`), and the content check's inodes only when it runs.
