@@ -64,10 +64,11 @@ pub fn clone_places(db: &Db, root: &Path, copy: &CopyRow) -> Result<Vec<(PathBuf
         .collect())
 }
 
-/// True when some recorded place of stored copy `copy` still holds it (however many
-/// links it has): proof that its inode number is still that copy's.
-pub fn still_on_disk(db: &Db, root: &Path, copy: &CopyRow) -> Result<bool> {
-    Ok(place_of(db, root, copy, 0, u64::MAX)?.is_some())
+/// True when some recorded place of stored copy `copy` (outside snapshot `except`, a run
+/// being recorded) still holds it, however many links it has: proof that its inode
+/// number is still that copy's.
+pub fn still_on_disk(db: &Db, root: &Path, copy: &CopyRow, except: Option<i64>) -> Result<bool> {
+    Ok(place_of_except(db, root, copy, 0, u64::MAX, except)?.is_some())
 }
 
 /// True when the file at `path` (symlinks not followed) reads to digest `hash` now.

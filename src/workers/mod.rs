@@ -64,6 +64,20 @@ struct Shared {
 }
 
 impl Shared {
+    /// Nothing taken, consumed or held yet, with `queue` to take from.
+    fn new(queue: Queue) -> Shared {
+        Shared {
+            queue: Mutex::new(queue),
+            job_ready: Condvar::new(),
+            consumed: AtomicUsize::new(0),
+            buffered: AtomicU64::new(0),
+            sleepers: AtomicUsize::new(0),
+            lock: Mutex::new(()),
+            moved_on: Condvar::new(),
+            stop: AtomicBool::new(false),
+        }
+    }
+
     /// The next jobs, waiting for some: up to `TAKE`, with reads of up to about
     /// `TAKE_BYTES` in all. Empty once the queue is closed and empty.
     fn take_jobs(&self, into: &mut Vec<(usize, Job)>) {
@@ -161,16 +175,7 @@ impl Reader {
         workers: usize,
         new: Option<NewCopies>,
     ) -> Reader {
-        let shared = Arc::new(Shared {
-            queue: Mutex::new(Queue::default()),
-            job_ready: Condvar::new(),
-            consumed: AtomicUsize::new(0),
-            buffered: AtomicU64::new(0),
-            sleepers: AtomicUsize::new(0),
-            lock: Mutex::new(()),
-            moved_on: Condvar::new(),
-            stop: AtomicBool::new(false),
-        });
+        let shared = Arc::new(Shared::new(Queue::default()));
         let (tx, rx) = channel();
         for _ in 0..workers.max(1) {
             let (tx, shared) = (tx.clone(), Arc::clone(&shared));
@@ -351,19 +356,10 @@ mod tests {
     }
 
     fn shared_with(jobs: Vec<Job>) -> Shared {
-        Shared {
-            queue: Mutex::new(Queue {
-                jobs: jobs.into_iter().enumerate().collect(),
-                closed: true,
-            }),
-            job_ready: Condvar::new(),
-            consumed: AtomicUsize::new(0),
-            buffered: AtomicU64::new(0),
-            sleepers: AtomicUsize::new(0),
-            lock: Mutex::new(()),
-            moved_on: Condvar::new(),
-            stop: AtomicBool::new(false),
-        }
+        Shared::new(Queue {
+            jobs: jobs.into_iter().enumerate().collect(),
+            closed: true,
+        })
     }
 
     /// How many jobs each take gets, until the queue is empty.

@@ -205,15 +205,7 @@ impl Importer<'_> {
                     && c.meta == inode.meta
                     && h.len() == want_len
                     && (self.proven.contains(c.id)
-                        || dedup::place_of_except(
-                            db,
-                            self.root,
-                            &c,
-                            0,
-                            u64::MAX,
-                            Some(rec.row_id),
-                        )?
-                        .is_some())
+                        || dedup::still_on_disk(db, self.root, &c, Some(rec.row_id))?)
                 {
                     known = Some((c, h));
                     break;

@@ -43,6 +43,16 @@ type Listing = BTreeMap<Vec<u8>, (String, i64, String, Option<String>)>;
 /// (`--json`) and its lines (sorted).
 type Recorded = (Vec<Seen>, Vec<Listing>, String, Vec<String>);
 
+/// Runs `phlb add ARGS` taking `run` entries at a time.
+fn add_in_runs(env: &Env, run: &str, args: &[&str]) -> std::process::Output {
+    env.cmd()
+        .env("PHLB_DEBUG_ENTRY_RUN", run)
+        .arg("add")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
 fn sha256_hex(data: &[u8]) -> String {
     use sha2::Digest;
     sha2::Sha256::digest(data)
@@ -86,12 +96,7 @@ fn add_in_runs_of(run: &str) -> Recorded {
         })
         .collect();
     fs::write(beside(&b, ".SHA256SUMS"), manifest).unwrap();
-    let out = env
-        .cmd()
-        .env("PHLB_DEBUG_ENTRY_RUN", run)
-        .args(["add", "--json"])
-        .output()
-        .unwrap();
+    let out = add_in_runs(&env, run, &["--json"]);
     assert_code(&out, 1);
     assert!(!b.join(".phlb-tmp-1-1").exists());
     assert_sums_check(&a, "sha256sum");
@@ -165,12 +170,7 @@ fn a_later_path_of_an_inode_that_disagrees_with_the_manifest_marks_its_copy_dama
     ]
     .concat();
     fs::write(beside(&snap, ".SHA256SUMS"), manifest).unwrap();
-    let out = env
-        .cmd()
-        .env("PHLB_DEBUG_ENTRY_RUN", "1")
-        .arg("add")
-        .output()
-        .unwrap();
+    let out = add_in_runs(&env, "1", &[]);
     assert_code(&out, 1);
     assert!(
         stderr(&out).contains("/z: content differs from the manifest"),
@@ -237,12 +237,7 @@ fn max_links_running_out_between_runs_keeps_an_inodes_paths_together() {
         }
         snaps.push(s);
     }
-    let out = env
-        .cmd()
-        .env("PHLB_DEBUG_ENTRY_RUN", "1")
-        .arg("add")
-        .output()
-        .unwrap();
+    let out = add_in_runs(&env, "1", &[]);
     assert_ok(&out);
     for s in &snaps {
         assert_eq!(ino(&s.join("f1")), ino(&s.join("zz1")), "{}", s.display());
